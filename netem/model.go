@@ -1,0 +1,565 @@
+package netem
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Packet is one packet moving through a Model. Buf is its storage; the
+// first N bytes are the packet.
+type Packet struct {
+	Buf []byte
+	N   int
+
+	arrive    time.Time // entered the bottleneck queue
+	due       time.Time // delivery time
+	remaining int       // bytes still to serve from trace opportunities
+	seq       uint64
+}
+
+// Data returns the packet's bytes.
+func (p *Packet) Data() []byte { return p.Buf[:p.N] }
+
+// Drop reasons, used as the reason label of
+// edgesim_link_packets_dropped_total.
+const (
+	ReasonPartition = "partition"
+	ReasonLoss      = "loss"
+	ReasonQueue     = "queue_full"
+	ReasonNoRoute   = "no_route"
+	numReasons      = 4
+)
+
+var reasons = [numReasons]string{ReasonPartition, ReasonLoss, ReasonQueue, ReasonNoRoute}
+
+func reasonIndex(r string) int {
+	for i, s := range reasons {
+		if s == r {
+			return i
+		}
+	}
+	return -1
+}
+
+// DirStats are the totals of one direction of a link.
+type DirStats struct {
+	// OfferedPackets/OfferedBytes entered the link (before any drop).
+	OfferedPackets, OfferedBytes uint64
+	// Packets and Bytes were delivered to the far end.
+	Packets, Bytes uint64
+	// Drops by reason.
+	Drops map[string]uint64
+	// Duplicated and Corrupted count packets the model duplicated or
+	// corrupted.
+	Duplicated, Corrupted uint64
+	// QueuePackets/QueueBytes is the current bottleneck backlog.
+	QueuePackets, QueueBytes int
+}
+
+// Model applies a LinkConfig to the packets of one direction of a link. It
+// is pure: time comes from the caller, randomness from the seed. It is not
+// safe for concurrent use; engines guard it with a lock.
+//
+// Pipeline: partition -> loss -> corrupt -> duplicate -> bottleneck queue
+// (token bucket or trace, queue limit) -> delay/jitter/reorder -> delivery.
+type Model struct {
+	cfg  LinkConfig
+	ramp *ramp
+	rng  *rand.Rand
+
+	delay   delayGen
+	loss    lossGen
+	dup     corrBernoulli
+	corrupt corrBernoulli
+	reorder corrBernoulli
+	sinceRe int // packets since the last reorder (gap)
+
+	queue  []*Packet
+	qhead  int
+	qBytes int
+	tokens float64
+	tokAt  time.Time
+	cursor *traceCursor
+	nextSv time.Time // next bottleneck service time if queue non-empty
+
+	line    []*Packet // delay line, min-heap by (due, seq)
+	lastDue time.Time
+	seq     uint64
+
+	stats     DirStats
+	drops     [numReasons]uint64
+	free      func(*Packet)
+	clone     func(*Packet) *Packet
+	onQueue func(time.Duration)
+}
+
+type ramp struct {
+	from, to LinkConfig
+	start    time.Time
+	over     time.Duration
+}
+
+// ModelOption configures a Model.
+type ModelOption func(*Model)
+
+// WithPacketFree gives the model a function to release packets it drops on
+// its own (drophead); by default they are left to the garbage collector.
+func WithPacketFree(f func(*Packet)) ModelOption { return func(m *Model) { m.free = f } }
+
+// WithPacketClone gives the model a function that copies a packet (used for
+// duplicates); by default it allocates.
+func WithPacketClone(f func(*Packet) *Packet) ModelOption { return func(m *Model) { m.clone = f } }
+
+// WithQueueDelayObserver is called with each packet's time in the
+// bottleneck queue.
+func WithQueueDelayObserver(f func(time.Duration)) ModelOption {
+	return func(m *Model) { m.onQueue = f }
+}
+
+// NewModel returns a model of one link direction starting at now. seed
+// fixes every random draw.
+func NewModel(cfg LinkConfig, seed int64, now time.Time, opts ...ModelOption) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m := &Model{
+		rng:   rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
+		tokAt: now,
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	if m.clone == nil {
+		m.clone = func(p *Packet) *Packet {
+			b := make([]byte, p.N)
+			copy(b, p.Data())
+			return &Packet{Buf: b, N: p.N}
+		}
+	}
+	m.setConfig(cfg, now)
+	return m, nil
+}
+
+func (m *Model) setConfig(cfg LinkConfig, now time.Time) {
+	old := m.cfg
+	m.cfg = cfg
+	m.tokens = cfg.burst()
+	if cfg.Trace != nil && (old.Trace != cfg.Trace || m.cursor == nil || old.TraceOnce != cfg.TraceOnce) {
+		m.cursor = newTraceCursor(cfg.Trace, now, cfg.TraceOnce)
+	}
+	if cfg.Trace == nil {
+		m.cursor = nil
+	}
+	m.tokAt = now
+	m.reschedule()
+}
+
+// Config returns the configuration in force at now (ramps interpolated).
+func (m *Model) Config(now time.Time) LinkConfig {
+	m.stepRamp(now)
+	return m.cfg
+}
+
+// Update replaces the configuration at now; packets already queued keep
+// their place. It cancels a running ramp.
+func (m *Model) Update(now time.Time, cfg LinkConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	m.advance(now)
+	m.ramp = nil
+	m.setConfig(cfg, now)
+	return nil
+}
+
+// Ramp changes the numeric parameters (delay, jitter, loss, duplicate,
+// corrupt, reorder percentages and rate) linearly from the current values to
+// those of to over the given duration; other fields switch to to's values
+// at once.
+func (m *Model) Ramp(now time.Time, to LinkConfig, over time.Duration) error {
+	if err := to.Validate(); err != nil {
+		return err
+	}
+	if over <= 0 {
+		return m.Update(now, to)
+	}
+	m.advance(now)
+	from := m.cfg
+	m.ramp = &ramp{from: from, to: to, start: now, over: over}
+	m.stepRamp(now)
+	return nil
+}
+
+func lerp(a, b, f float64) float64 { return a + (b-a)*f }
+
+func (m *Model) stepRamp(now time.Time) {
+	r := m.ramp
+	if r == nil {
+		return
+	}
+	f := float64(now.Sub(r.start)) / float64(r.over)
+	if f >= 1 {
+		m.ramp = nil
+		m.setConfigKeepState(r.to, now)
+		return
+	}
+	if f < 0 {
+		f = 0
+	}
+	c := r.to
+	c.Delay = time.Duration(lerp(float64(r.from.Delay), float64(r.to.Delay), f))
+	c.Jitter = time.Duration(lerp(float64(r.from.Jitter), float64(r.to.Jitter), f))
+	c.Loss.Percent = lerp(r.from.Loss.Percent, r.to.Loss.Percent, f)
+	c.Duplicate = lerp(r.from.Duplicate, r.to.Duplicate, f)
+	c.Corrupt = lerp(r.from.Corrupt, r.to.Corrupt, f)
+	c.Reorder.Percent = lerp(r.from.Reorder.Percent, r.to.Reorder.Percent, f)
+	if r.from.RateBits > 0 && r.to.RateBits > 0 {
+		c.RateBits = int64(lerp(float64(r.from.RateBits), float64(r.to.RateBits), f))
+	}
+	m.setConfigKeepState(c, now)
+}
+
+// setConfigKeepState changes parameters without resetting the token bucket
+// or the trace position.
+func (m *Model) setConfigKeepState(c LinkConfig, now time.Time) {
+	if c.Trace != m.cfg.Trace || c.TraceOnce != m.cfg.TraceOnce {
+		m.setConfig(c, now)
+		return
+	}
+	m.refill(now)
+	m.cfg = c
+	if b := c.burst(); m.tokens > b {
+		m.tokens = b
+	}
+	m.reschedule()
+}
+
+func (m *Model) refill(now time.Time) {
+	if !now.After(m.tokAt) {
+		return
+	}
+	m.tokens += float64(m.cfg.RateBits) / 8 * now.Sub(m.tokAt).Seconds()
+	if b := m.cfg.burst(); m.tokens > b {
+		m.tokens = b
+	}
+	m.tokAt = now
+}
+
+func (m *Model) countDrop(reason string) {
+	m.drops[reasonIndex(reason)]++
+}
+
+// Send offers p to the link at now. It returns false, and the drop reason,
+// when the packet was dropped; the caller still owns a dropped packet.
+func (m *Model) Send(now time.Time, p *Packet) (ok bool, reason string) {
+	m.advance(now)
+	c := &m.cfg
+	m.stats.OfferedPackets++
+	m.stats.OfferedBytes += uint64(p.N)
+	if c.Partition {
+		m.countDrop(ReasonPartition)
+		return false, ReasonPartition
+	}
+	if m.loss.next(m.rng, &c.Loss) {
+		m.countDrop(ReasonLoss)
+		return false, ReasonLoss
+	}
+	if m.corrupt.next(m.rng, c.Corrupt, c.CorruptCorrelation) && p.N > 0 {
+		i := m.rng.IntN(p.N)
+		p.Buf[i] ^= 1 << m.rng.IntN(8)
+		m.stats.Corrupted++
+	}
+	var dup *Packet
+	if m.dup.next(m.rng, c.Duplicate, c.DuplicateCorrelation) {
+		dup = m.clone(p)
+		m.stats.Duplicated++
+	}
+	if !m.enqueue(now, p) {
+		m.countDrop(ReasonQueue)
+		if dup != nil && m.free != nil {
+			m.free(dup)
+		}
+		return false, ReasonQueue
+	}
+	if dup != nil && !m.enqueue(now, dup) {
+		m.countDrop(ReasonQueue)
+		if m.free != nil {
+			m.free(dup)
+		}
+	}
+	return true, ""
+}
+
+func (m *Model) enqueue(now time.Time, p *Packet) bool {
+	c := &m.cfg
+	m.seq++
+	p.seq = m.seq
+	p.arrive = now
+	if !c.shaped() {
+		m.toDelayLine(now, now, p)
+		return true
+	}
+	limB, limP := c.queueLimits()
+	qn := len(m.queue) - m.qhead
+	fits := func() bool {
+		return (limB == 0 || m.qBytes+p.N <= limB) && (limP == 0 || qn+1 <= limP)
+	}
+	if !fits() {
+		if c.Queue != DropHead {
+			return false
+		}
+		for qn > 0 && !fits() {
+			h := m.queue[m.qhead]
+			m.queue[m.qhead] = nil
+			m.qhead++
+			qn--
+			m.qBytes -= h.N
+			m.countDrop(ReasonQueue)
+			if m.free != nil {
+				m.free(h)
+			}
+		}
+		if !fits() {
+			return false
+		}
+	}
+	if m.qhead > 64 && m.qhead*2 > len(m.queue) {
+		n := copy(m.queue, m.queue[m.qhead:])
+		clear(m.queue[n:])
+		m.queue = m.queue[:n]
+		m.qhead = 0
+	}
+	p.remaining = p.N
+	m.queue = append(m.queue, p)
+	m.qBytes += p.N
+	if qn == 0 {
+		m.reschedule()
+	}
+	return true
+}
+
+// reschedule computes when the head of the bottleneck queue leaves.
+func (m *Model) reschedule() {
+	if len(m.queue) == m.qhead {
+		m.nextSv = time.Time{}
+		return
+	}
+	h := m.queue[m.qhead]
+	if m.cursor != nil {
+		m.cursor.skipBefore(h.arrive)
+		t, ok := m.cursor.peek()
+		if !ok {
+			m.nextSv = time.Time{} // trace over (once): nothing leaves again
+			return
+		}
+		m.nextSv = t
+		return
+	}
+	// Token bucket: tokens as of max(tokAt, arrive).
+	at := m.tokAt
+	if h.arrive.After(at) {
+		at = h.arrive
+	}
+	rate := float64(m.cfg.RateBits) / 8
+	b := m.cfg.burst()
+	tok := m.tokens + rate*at.Sub(m.tokAt).Seconds()
+	if tok > b {
+		tok = b
+	}
+	need := float64(h.N)
+	if need > b {
+		need = b // a packet larger than the bucket waits for a full bucket
+	}
+	if tok >= need {
+		m.nextSv = at
+		return
+	}
+	m.nextSv = at.Add(time.Duration(math.Ceil((need - tok) / rate * 1e9)))
+}
+
+// advance serves the bottleneck queue up to now.
+func (m *Model) advance(now time.Time) {
+	m.stepRamp(now)
+	for len(m.queue) > m.qhead && !m.nextSv.IsZero() && !m.nextSv.After(now) {
+		t := m.nextSv
+		if m.cursor != nil {
+			budget := TraceOpportunityBytes
+			for budget > 0 && len(m.queue) > m.qhead {
+				h := m.queue[m.qhead]
+				if h.arrive.After(t) {
+					break
+				}
+				if h.remaining > budget {
+					h.remaining -= budget
+					break
+				}
+				budget -= h.remaining
+				m.pop()
+				m.toDelayLine(t, h.arrive, h)
+			}
+			m.cursor.advance()
+		} else {
+			h := m.queue[m.qhead]
+			m.refill(t)
+			m.tokens -= float64(h.N)
+			if m.tokens < 0 && float64(h.N) > m.cfg.burst() {
+				m.tokens = 0
+			}
+			m.pop()
+			m.toDelayLine(t, h.arrive, h)
+		}
+		m.reschedule()
+	}
+}
+
+func (m *Model) pop() {
+	h := m.queue[m.qhead]
+	m.queue[m.qhead] = nil
+	m.qhead++
+	m.qBytes -= h.N
+	if m.qhead == len(m.queue) {
+		m.queue = m.queue[:0]
+		m.qhead = 0
+	}
+}
+
+func (m *Model) toDelayLine(depart, arrive time.Time, p *Packet) {
+	if m.onQueue != nil {
+		m.onQueue(depart.Sub(arrive))
+	}
+	c := &m.cfg
+	reordered := false
+	if c.Reorder.Percent > 0 {
+		m.sinceRe++
+		if c.Reorder.Gap <= 1 || m.sinceRe >= c.Reorder.Gap {
+			if m.reorder.next(m.rng, c.Reorder.Percent, c.Reorder.Correlation) {
+				reordered = true
+				m.sinceRe = 0
+			}
+		}
+	}
+	due := depart
+	if !reordered {
+		due = depart.Add(m.delay.next(m.rng, c))
+		if c.KeepOrder && due.Before(m.lastDue) {
+			due = m.lastDue
+		}
+		if due.After(m.lastDue) {
+			m.lastDue = due
+		}
+	}
+	p.due = due
+	m.push(p)
+}
+
+func (m *Model) less(i, j int) bool {
+	a, b := m.line[i], m.line[j]
+	if a.due.Equal(b.due) {
+		return a.seq < b.seq
+	}
+	return a.due.Before(b.due)
+}
+
+func (m *Model) push(p *Packet) {
+	m.line = append(m.line, p)
+	i := len(m.line) - 1
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !m.less(i, parent) {
+			break
+		}
+		m.line[i], m.line[parent] = m.line[parent], m.line[i]
+		i = parent
+	}
+}
+
+func (m *Model) popLine() *Packet {
+	n := len(m.line) - 1
+	top := m.line[0]
+	m.line[0] = m.line[n]
+	m.line[n] = nil
+	m.line = m.line[:n]
+	i := 0
+	for {
+		l, r := 2*i+1, 2*i+2
+		small := i
+		if l < n && m.less(l, small) {
+			small = l
+		}
+		if r < n && m.less(r, small) {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		m.line[i], m.line[small] = m.line[small], m.line[i]
+		i = small
+	}
+	return top
+}
+
+// Deliver appends to out every packet due at or before now, in delivery
+// order, and returns it.
+func (m *Model) Deliver(now time.Time, out []*Packet) []*Packet {
+	m.advance(now)
+	for len(m.line) > 0 && !m.line[0].due.After(now) {
+		p := m.popLine()
+		m.stats.Packets++
+		m.stats.Bytes += uint64(p.N)
+		out = append(out, p)
+	}
+	return out
+}
+
+// Next returns when the model next has something to do (a packet leaving
+// the queue or being delivered); ok is false when it is idle.
+func (m *Model) Next() (t time.Time, ok bool) {
+	if len(m.line) > 0 {
+		t, ok = m.line[0].due, true
+	}
+	if len(m.queue) > m.qhead && !m.nextSv.IsZero() && (!ok || m.nextSv.Before(t)) {
+		t, ok = m.nextSv, true
+	}
+	if m.ramp != nil {
+		step := m.ramp.start.Add(m.ramp.over)
+		if !ok || step.Before(t) {
+			// Not a delivery, but the ramp's end must be applied on time.
+			t, ok = step, true
+		}
+	}
+	return t, ok
+}
+
+// Stats returns the totals so far.
+func (m *Model) Stats() DirStats {
+	s := m.stats
+	s.Drops = make(map[string]uint64, numReasons)
+	for i, n := range m.drops {
+		if n > 0 {
+			s.Drops[reasons[i]] = n
+		}
+	}
+	s.QueuePackets = len(m.queue) - m.qhead
+	s.QueueBytes = m.qBytes
+	return s
+}
+
+// CountDrop records a drop decided outside the model (no_route).
+func (m *Model) CountDrop(reason string, size int) {
+	m.stats.OfferedPackets++
+	m.stats.OfferedBytes += uint64(size)
+	if i := reasonIndex(reason); i >= 0 {
+		m.drops[i]++
+	}
+}
+
+// Flush removes every packet still queued or in flight and returns them.
+func (m *Model) Flush(out []*Packet) []*Packet {
+	out = append(out, m.queue[m.qhead:]...)
+	m.queue, m.qhead, m.qBytes = m.queue[:0], 0, 0
+	out = append(out, m.line...)
+	m.line = m.line[:0]
+	m.nextSv = time.Time{}
+	return out
+}
