@@ -1,0 +1,563 @@
+package reports
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ErrInvalidRun is wrapped by the error [Analyze] returns for input it
+// cannot analyse.
+var ErrInvalidRun = errors.New("invalid run samples")
+
+// InvalidRunError lists every problem found in a [Run].
+type InvalidRunError struct {
+	Problems []string
+}
+
+func (e *InvalidRunError) Error() string {
+	return fmt.Sprintf("%s: %s (fix the testbed's sample collection or the samples file)",
+		ErrInvalidRun, strings.Join(e.Problems, "; "))
+}
+
+func (e *InvalidRunError) Unwrap() error { return ErrInvalidRun }
+
+// Option tunes [Analyze].
+type Option func(*options)
+
+type options struct {
+	iou             float64
+	ignoreOcclusion float64
+	bucket          time.Duration
+}
+
+// WithIoU sets the IoU a detection needs to match a ground-truth object
+// (default 0.5).
+func WithIoU(v float64) Option { return func(o *options) { o.iou = v } }
+
+// WithIgnoreOcclusion sets the occlusion from which ground-truth objects
+// are not required to be detected (default 0.7; 0 scores every object).
+func WithIgnoreOcclusion(v float64) Option { return func(o *options) { o.ignoreOcclusion = v } }
+
+// WithBucket sets the width of the latency-over-time buckets (default:
+// whole seconds, at most about 120 buckets over the run).
+func WithBucket(d time.Duration) Option { return func(o *options) { o.bucket = d } }
+
+// Analyze computes a [Result] from a run's samples. It does not modify run.
+func Analyze(run *Run, opts ...Option) (*Result, error) {
+	o := options{iou: 0.5, ignoreOcclusion: 0.7}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := validate(run, o); err != nil {
+		return nil, err
+	}
+	a := &analysis{run: run, o: o, res: &Result{
+		SchemaVersion:  SchemaVersion,
+		Scenario:       run.Scenario,
+		Seed:           run.Seed,
+		Provider:       run.Provider,
+		Start:          run.Start,
+		End:            run.End,
+		DurationMs:     durMs(run.End.Sub(run.Start)),
+		Partial:        run.Partial,
+		PartialReason:  run.PartialReason,
+		Faults:         slices.Clone(run.Faults),
+		ObservedFaults: slices.Clone(run.ObservedFaults),
+		Alerts:         len(run.Alerts),
+		run:            run,
+	}}
+	a.phases()
+	a.latency()
+	a.timeline()
+	a.timeToAlert()
+	a.accuracy()
+	a.links()
+	a.failover()
+	a.consistency()
+	a.slos()
+	a.verdict()
+	return a.res, nil
+}
+
+// ExitCode is the process exit code for a result: 0 when every SLO holds
+// on a complete run, 1 when one fails or the run was interrupted.
+func ExitCode(r *Result) int {
+	if r == nil || r.Verdict != VerdictPass {
+		return 1
+	}
+	return 0
+}
+
+func validate(run *Run, o options) error {
+	if run == nil {
+		return &InvalidRunError{Problems: []string{"no run given"}}
+	}
+	var p []string
+	add := func(format string, args ...any) { p = append(p, fmt.Sprintf(format, args...)) }
+	if run.Start.IsZero() || run.End.IsZero() {
+		add("start and end must be set")
+	} else if run.End.Before(run.Start) {
+		add("end %s is before start %s", run.End.Format(time.RFC3339Nano), run.Start.Format(time.RFC3339Nano))
+	}
+	if o.iou <= 0 || o.iou > 1 {
+		add("IoU threshold %v must be in (0,1]", o.iou)
+	}
+	seen := map[string]bool{}
+	for i, c := range run.Cameras {
+		switch {
+		case c.ID == "":
+			add("cameras[%d].id is empty", i)
+		case seen[c.ID]:
+			add("cameras[%d].id %q is duplicated", i, c.ID)
+		}
+		seen[c.ID] = true
+		if c.Placement != PlacementEdge && c.Placement != PlacementCloud {
+			add("cameras[%d].placement %q must be %q or %q", i, c.Placement, PlacementEdge, PlacementCloud)
+		}
+	}
+	for i, s := range run.SLO.Latency {
+		if s.Percentile <= 0 || s.Percentile > 100 {
+			add("slo.latency[%d].percentile %v must be in (0,100]", i, s.Percentile)
+		}
+		if s.Max <= 0 {
+			add("slo.latency[%d].max must be positive", i)
+		}
+	}
+	for i, e := range run.Events {
+		if !seen[e.Camera] {
+			add("events[%d].camera %q is not a camera of the run", i, e.Camera)
+		}
+	}
+	if len(p) > 0 {
+		return &InvalidRunError{Problems: p}
+	}
+	return nil
+}
+
+type analysis struct {
+	run *Run
+	o   options
+	res *Result
+}
+
+func (a *analysis) warnf(format string, args ...any) {
+	a.res.Warnings = append(a.res.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (a *analysis) warmUp() (time.Time, time.Time, bool) {
+	for _, p := range a.run.Phases {
+		if p.Name == PhaseWarmUp {
+			return p.Start, p.End, true
+		}
+	}
+	return time.Time{}, time.Time{}, false
+}
+
+func (a *analysis) inWarmUp(t time.Time) bool {
+	s, e, ok := a.warmUp()
+	return ok && !t.Before(s) && t.Before(e)
+}
+
+func (a *analysis) phases() {
+	for _, p := range a.run.Phases {
+		pr := PhaseResult{Name: p.Name, Start: p.Start, End: p.End, DurationMs: durMs(p.End.Sub(p.Start))}
+		for _, c := range a.run.Cameras {
+			for _, f := range c.Frames {
+				if !f.Capture.Before(p.Start) && f.Capture.Before(p.End) {
+					pr.Frames++
+				}
+			}
+		}
+		a.res.Phases = append(a.res.Phases, pr)
+	}
+}
+
+func (a *analysis) latency() {
+	var all, warm []time.Duration
+	bySite := map[string][]time.Duration{}
+	byPlacement := map[string][]time.Duration{}
+	fc := &a.res.Frames
+	for _, c := range a.run.Cameras {
+		var cam []time.Duration
+		ov := CameraOverview{ID: c.ID, Site: c.Site, Placement: c.Placement, Nodes: c.Nodes}
+		for _, f := range c.Frames {
+			if a.inWarmUp(f.Capture) {
+				fc.WarmUp++
+				if f.Answered {
+					warm = append(warm, f.Latency)
+				}
+				continue
+			}
+			fc.Sent++
+			ov.Sent++
+			if !f.Answered {
+				fc.Unanswered++
+				continue
+			}
+			fc.Answered++
+			ov.Answered++
+			cam = append(cam, f.Latency)
+		}
+		all = append(all, cam...)
+		bySite[c.Site] = append(bySite[c.Site], cam...)
+		byPlacement[string(c.Placement)] = append(byPlacement[string(c.Placement)], cam...)
+		a.res.Latencies.Cameras = append(a.res.Latencies.Cameras, LatencyGroup{Name: c.ID, Distribution: NewDistribution(cam)})
+		a.res.Cameras = append(a.res.Cameras, ov)
+	}
+	fc.Answer = ratio(fc.Answered, fc.Sent)
+	a.res.Latencies.Overall = NewDistribution(all)
+	a.res.Latencies.Sites = groups(bySite)
+	a.res.Latencies.Placements = groups(byPlacement)
+	if _, _, ok := a.warmUp(); ok {
+		d := NewDistribution(warm)
+		a.res.Latencies.WarmUp = &d
+	}
+}
+
+func groups(m map[string][]time.Duration) []LatencyGroup {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	out := make([]LatencyGroup, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, LatencyGroup{Name: k, Distribution: NewDistribution(m[k])})
+	}
+	return out
+}
+
+func (a *analysis) bucketWidth() time.Duration {
+	if a.o.bucket > 0 {
+		return a.o.bucket
+	}
+	span := a.run.End.Sub(a.run.Start)
+	w := time.Second
+	if n := span / (120 * time.Second); n >= 1 {
+		w = (n + 1) * time.Second
+	}
+	return w
+}
+
+func (a *analysis) timeline() {
+	w := a.bucketWidth()
+	type key struct {
+		site string
+		idx  int64
+	}
+	lat := map[key][]time.Duration{}
+	miss := map[key]int{}
+	for _, c := range a.run.Cameras {
+		for _, f := range c.Frames {
+			off := f.Capture.Sub(a.run.Start)
+			if off < 0 {
+				continue
+			}
+			k := key{c.Site, int64(off / w)}
+			if f.Answered {
+				lat[k] = append(lat[k], f.Latency)
+			} else {
+				miss[k]++
+				if _, ok := lat[k]; !ok {
+					lat[k] = nil
+				}
+			}
+		}
+	}
+	keys := make([]key, 0, len(lat))
+	for k := range lat {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y key) int {
+		return cmp.Or(cmp.Compare(x.site, y.site), cmp.Compare(x.idx, y.idx))
+	})
+	for _, k := range keys {
+		d := NewDistribution(lat[k])
+		a.res.LatencyTimeline = append(a.res.LatencyTimeline, LatencyBucket{
+			Site: k.site, OffsetS: (time.Duration(k.idx) * w).Seconds(), Count: d.Count,
+			Unanswered: miss[k], P50Ms: d.P50Ms, P95Ms: d.P95Ms, MaxMs: d.MaxMs,
+		})
+	}
+}
+
+func alertTime(al Alert) time.Time {
+	if !al.Received.IsZero() {
+		return al.Received
+	}
+	return al.Raised
+}
+
+// timeToAlert matches each scripted event to the first alert of the same
+// camera, zone and label raised at or after its start and before the next
+// such event starts.
+func (a *analysis) timeToAlert() {
+	for i, e := range a.run.Events {
+		deadline := a.run.End
+		for j, n := range a.run.Events {
+			if j != i && n.Camera == e.Camera && n.Zone == e.Zone && n.Label == e.Label &&
+				n.Start.After(e.Start) && n.Start.Before(deadline) {
+				deadline = n.Start
+			}
+		}
+		t := AlertTiming{Camera: e.Camera, Kind: e.Kind, Zone: e.Zone, Label: e.Label, Start: e.Start, End: e.End}
+		for _, al := range a.run.Alerts {
+			if al.Camera != e.Camera || al.Zone != e.Zone || (e.Label != "" && al.Label != e.Label) {
+				continue
+			}
+			if al.Raised.Before(e.Start) || !al.Raised.Before(deadline) {
+				continue
+			}
+			at := alertTime(al)
+			if !t.Alerted || at.Before(t.AlertAt) {
+				t.Alerted, t.AlertAt, t.AlertID = true, at, al.ID
+				t.TimeToAlertMs = durMs(at.Sub(e.Start))
+			}
+		}
+		a.res.TimeToAlert = append(a.res.TimeToAlert, t)
+	}
+}
+
+func (a *analysis) accuracy() {
+	var frames []ScoredFrame
+	for _, c := range a.run.Cameras {
+		if len(c.Truth) == 0 {
+			continue
+		}
+		byFrame := make(map[uint64]*FrameSample, len(c.Frames))
+		for i := range c.Frames {
+			byFrame[c.Frames[i].Frame] = &c.Frames[i]
+		}
+		for _, t := range c.Truth {
+			f, ok := byFrame[t.Frame]
+			if !ok || !f.Answered || a.inWarmUp(f.Capture) {
+				continue
+			}
+			frames = append(frames, ScoredFrame{Truth: t.Objects, Detections: f.Detections})
+		}
+	}
+	if len(frames) == 0 {
+		return
+	}
+	acc := EvaluateDetections(frames, a.o.iou, a.o.ignoreOcclusion)
+	a.res.Accuracy = &acc
+}
+
+func (a *analysis) links() {
+	span := a.run.End.Sub(a.run.Start).Seconds()
+	for _, l := range a.run.Links {
+		s := slices.Clone(l.Samples)
+		slices.SortStableFunc(s, func(x, y CounterSample) int { return x.At.Compare(y.At) })
+		lr := LinkResult{Link: l.Link, Direction: l.Direction, Site: l.Site, Uplink: l.Uplink,
+			Bytes: l.TotalBytes, Packets: l.TotalPackets, Dropped: l.TotalDropped}
+		if len(s) > 0 {
+			last := s[len(s)-1]
+			if lr.Bytes == 0 && lr.Packets == 0 {
+				lr.Bytes, lr.Packets, lr.Dropped = last.Bytes, last.Packets, last.Dropped
+			} else if last.Bytes != l.TotalBytes || last.Packets != l.TotalPackets {
+				a.warnf("link %s %s: totals (%d B, %d packets) differ from the last counter reading (%d B, %d packets)",
+					l.Link, l.Direction, l.TotalBytes, l.TotalPackets, last.Bytes, last.Packets)
+			}
+		}
+		decreasing := false
+		for i := 1; i < len(s); i++ {
+			dt := s[i].At.Sub(s[i-1].At).Seconds()
+			if s[i].Bytes < s[i-1].Bytes {
+				decreasing = true
+				continue
+			}
+			if dt <= 0 {
+				continue
+			}
+			bps := float64(s[i].Bytes-s[i-1].Bytes) * 8 / dt
+			lr.SeriesOffsetS = append(lr.SeriesOffsetS, round3(s[i].At.Sub(a.run.Start).Seconds()))
+			lr.SeriesBitsPerS = append(lr.SeriesBitsPerS, math.Round(bps))
+			lr.PeakBitsPerS = max(lr.PeakBitsPerS, math.Round(bps))
+		}
+		if decreasing {
+			a.warnf("link %s %s: byte counter went backwards", l.Link, l.Direction)
+		}
+		switch {
+		case len(s) >= 2 && s[len(s)-1].At.After(s[0].At) && s[len(s)-1].Bytes >= s[0].Bytes:
+			lr.MeanBitsPerS = math.Round(float64(s[len(s)-1].Bytes-s[0].Bytes) * 8 / s[len(s)-1].At.Sub(s[0].At).Seconds())
+		case span > 0:
+			lr.MeanBitsPerS = math.Round(float64(lr.Bytes) * 8 / span)
+		}
+		a.res.Links = append(a.res.Links, lr)
+	}
+	a.uplinks()
+}
+
+func (a *analysis) uplinks() {
+	sitePlacement := map[string]Placement{}
+	siteCameras := map[string]int{}
+	for _, c := range a.run.Cameras {
+		if p, ok := sitePlacement[c.Site]; ok && p != c.Placement {
+			sitePlacement[c.Site] = "mixed"
+		} else {
+			sitePlacement[c.Site] = c.Placement
+		}
+		siteCameras[c.Site]++
+	}
+	rows := map[Placement]*UplinkResult{}
+	for _, l := range a.res.Links {
+		if !l.Uplink {
+			continue
+		}
+		p, ok := sitePlacement[l.Site]
+		if !ok || p == "mixed" {
+			continue
+		}
+		r := rows[p]
+		if r == nil {
+			r = &UplinkResult{Placement: p}
+			rows[p] = r
+		}
+		if !slices.Contains(r.Sites, l.Site) {
+			r.Sites = append(r.Sites, l.Site)
+			r.Cameras += siteCameras[l.Site]
+		}
+		r.Bytes += l.Bytes
+		r.MeanBitsPerS += l.MeanBitsPerS
+	}
+	for _, p := range []Placement{PlacementEdge, PlacementCloud} {
+		r := rows[p]
+		if r == nil {
+			continue
+		}
+		slices.Sort(r.Sites)
+		r.PerCameraBitsPerS = math.Round(safeDiv(r.MeanBitsPerS, float64(r.Cameras)))
+		a.res.Uplink = append(a.res.Uplink, *r)
+	}
+	if e, c := rows[PlacementEdge], rows[PlacementCloud]; e != nil && c != nil && e.PerCameraBitsPerS > 0 {
+		a.res.Uplink[1].VsEdge = round3(c.PerCameraBitsPerS / e.PerCameraBitsPerS)
+	}
+}
+
+func (a *analysis) affected(f Fault) []string {
+	if len(f.Cameras) > 0 {
+		return f.Cameras
+	}
+	var out []string
+	for _, c := range a.run.Cameras {
+		if c.ID == f.Target || c.Site == f.Target || slices.Contains(c.Nodes, f.Target) {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
+func (a *analysis) failover() {
+	cams := map[string]*Camera{}
+	for i := range a.run.Cameras {
+		cams[a.run.Cameras[i].ID] = &a.run.Cameras[i]
+	}
+	for fi, f := range a.run.Faults {
+		for _, id := range a.affected(f) {
+			c := cams[id]
+			if c == nil {
+				a.warnf("fault %d (%s %s) names camera %q which is not in the run", fi, f.Kind, f.Target, id)
+				continue
+			}
+			frames := slices.Clone(c.Frames)
+			slices.SortStableFunc(frames, func(x, y FrameSample) int { return x.Capture.Compare(y.Capture) })
+			g := FailoverGap{Fault: fi, FaultKind: f.Kind, Target: f.Target, Camera: id, FaultAt: f.At}
+			for _, fr := range frames {
+				if fr.Capture.Before(f.At) {
+					continue
+				}
+				if fr.Answered {
+					g.Recovered = true
+					g.RecoveredAt = fr.Capture.Add(fr.Latency)
+					g.RecoveredBy = fr.Node
+					break
+				}
+				g.FramesLost++
+			}
+			end := a.run.End
+			if g.Recovered {
+				end = g.RecoveredAt
+			}
+			g.GapMs = durMs(end.Sub(f.At))
+			a.res.Failover = append(a.res.Failover, g)
+		}
+	}
+}
+
+func (a *analysis) consistency() {
+	if a.run.Partial {
+		reason := a.run.PartialReason
+		if reason == "" {
+			reason = "interrupted"
+		}
+		a.warnf("partial run (%s): figures cover only what was collected", reason)
+	}
+	for _, of := range a.run.ObservedFaults {
+		a.warnf("unscripted fault observed at +%s: %s %s %s", offset(a.run.Start, of.At), of.Kind, of.Target, of.Detail)
+	}
+	floors := map[string][2]time.Duration{} // site -> access, backhaul
+	for _, d := range a.run.LinkDelays {
+		f := floors[d.Site]
+		switch d.Leg {
+		case LegAccess:
+			f[0] += d.OneWay
+		case LegBackhaul:
+			f[1] += d.OneWay
+		}
+		floors[d.Site] = f
+	}
+	for _, c := range a.run.Cameras {
+		if c.FramesSent != 0 && c.FramesSent != uint64(len(c.Frames)) {
+			a.warnf("camera %s: counted %d frames sent but %d samples were collected", c.ID, c.FramesSent, len(c.Frames))
+		}
+		if len(c.Frames) == 0 {
+			a.warnf("camera %s sent no frames", c.ID)
+		}
+		f := floors[c.Site]
+		floor := f[0]
+		if c.Placement == PlacementCloud {
+			floor += f[1]
+		}
+		below, nonPositive := 0, 0
+		var minLat time.Duration = math.MaxInt64
+		for _, fr := range c.Frames {
+			if !fr.Answered {
+				continue
+			}
+			if fr.Latency <= 0 {
+				nonPositive++
+				continue
+			}
+			if floor > 0 && fr.Latency < floor {
+				below++
+				minLat = min(minLat, fr.Latency)
+			}
+		}
+		if nonPositive > 0 {
+			a.warnf("camera %s: %d answered frames have a latency <= 0 (clock problem)", c.ID, nonPositive)
+		}
+		if below > 0 {
+			a.warnf("camera %s: %d frames answered faster than the configured one-way delay %s (fastest %s): the link delay is not applied or the clocks disagree",
+				c.ID, below, floor, minLat)
+		}
+	}
+}
+
+func offset(start, t time.Time) time.Duration { return t.Sub(start).Round(time.Millisecond) }
+
+func (a *analysis) verdict() {
+	a.res.Verdict = VerdictPass
+	for _, v := range a.res.SLOs {
+		if !v.Pass {
+			a.res.Verdict = VerdictFail
+			return
+		}
+	}
+	if a.run.Partial {
+		a.res.Verdict = VerdictPartial
+	}
+}

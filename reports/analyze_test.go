@@ -1,0 +1,220 @@
+package reports_test
+
+import (
+	"errors"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/reports"
+)
+
+// frames builds 10 fps samples from +0s for n frames; answered(i) says
+// whether frame i got an answer, with latency lat.
+func frames(n int, answered func(i int) bool, lat time.Duration, node string) []reports.FrameSample {
+	out := make([]reports.FrameSample, n)
+	for i := range out {
+		out[i] = reports.FrameSample{Frame: uint64(i), Capture: at(time.Duration(i) * 100 * time.Millisecond)}
+		if answered(i) {
+			out[i].Answered, out[i].Latency, out[i].Node = true, lat, node
+		}
+	}
+	return out
+}
+
+func smallRun(cams ...reports.Camera) *reports.Run {
+	return &reports.Run{Scenario: "t", Start: t0, End: at(10 * time.Second), Cameras: cams}
+}
+
+var _ = Describe("Analyze", func() {
+	Describe("failover gaps", func() {
+		type want struct {
+			recovered  bool
+			gapMs      float64
+			framesLost int
+			by         string
+		}
+		DescribeTable("fault time to the first answer for a frame captured after it",
+			func(fault reports.Fault, answered func(int) bool, w want) {
+				cam := reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge, Nodes: []string{"n1", "n2"},
+					Frames: frames(100, answered, 50*time.Millisecond, "n2")}
+				r := mustAnalyze(&reports.Run{Scenario: "t", Start: t0, End: at(10 * time.Second),
+					Cameras: []reports.Camera{cam}, Faults: []reports.Fault{fault}})
+				Expect(r.Failover).To(HaveLen(1))
+				g := r.Failover[0]
+				Expect(g.Camera).To(Equal("cam"))
+				Expect(g.Recovered).To(Equal(w.recovered))
+				Expect(g.GapMs).To(BeNumerically("~", w.gapMs, 1e-6))
+				Expect(g.FramesLost).To(Equal(w.framesLost))
+				Expect(g.RecoveredBy).To(Equal(w.by))
+			},
+			Entry("outage of 2 s on the serving node",
+				reports.Fault{At: at(3 * time.Second), Kind: "kill", Target: "n1"},
+				func(i int) bool { return i < 30 || i >= 50 },
+				want{true, 2050, 20, "n2"}),
+			Entry("fault between frames: next frame answered",
+				reports.Fault{At: at(3050 * time.Millisecond), Kind: "degrade", Target: "s"},
+				func(int) bool { return true },
+				want{true, 100, 0, "n2"}),
+			Entry("never recovered: the gap runs to the end of the run",
+				reports.Fault{At: at(8 * time.Second), Kind: "kill", Target: "cam"},
+				func(i int) bool { return i < 80 },
+				want{false, 2000, 20, ""}),
+			Entry("explicit camera list",
+				reports.Fault{At: at(1 * time.Second), Kind: "partition", Target: "wan", Cameras: []string{"cam"}},
+				func(i int) bool { return i < 10 || i > 14 },
+				want{true, 550, 5, "n2"}),
+		)
+
+		It("ignores cameras the fault does not reach", func() {
+			cam := reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge, Nodes: []string{"n1"},
+				Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n1")}
+			run := smallRun(cam)
+			run.Faults = []reports.Fault{{At: at(time.Second), Kind: "kill", Target: "other-node"}}
+			Expect(mustAnalyze(run).Failover).To(BeEmpty())
+		})
+	})
+
+	Describe("time to alert", func() {
+		ev := reports.ScriptedEvent{Camera: "cam", Kind: "loiter", Zone: "door", Label: "person", Start: at(2 * time.Second), End: at(6 * time.Second)}
+		alert := func(raised, received time.Duration) reports.Alert {
+			a := reports.Alert{ID: "a", Camera: "cam", Zone: "door", Label: "person", Raised: at(raised)}
+			if received > 0 {
+				a.Received = at(received)
+			}
+			return a
+		}
+		type want struct {
+			alerted bool
+			ms      float64
+		}
+		DescribeTable("event start to the first matching alert at the cloud",
+			func(events []reports.ScriptedEvent, alerts []reports.Alert, w []want) {
+				run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
+					Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n")})
+				run.Events, run.Alerts = events, alerts
+				r := mustAnalyze(run)
+				Expect(r.TimeToAlert).To(HaveLen(len(w)))
+				for i, t := range r.TimeToAlert {
+					Expect(t.Alerted).To(Equal(w[i].alerted), "event %d", i)
+					Expect(t.TimeToAlertMs).To(BeNumerically("~", w[i].ms, 1e-6), "event %d", i)
+				}
+			},
+			Entry("received time counts", []reports.ScriptedEvent{ev},
+				[]reports.Alert{alert(5*time.Second, 5200*time.Millisecond)}, []want{{true, 3200}}),
+			Entry("raised time when the cloud gave none", []reports.ScriptedEvent{ev},
+				[]reports.Alert{alert(5*time.Second, 0)}, []want{{true, 3000}}),
+			Entry("the earliest of several alerts", []reports.ScriptedEvent{ev},
+				[]reports.Alert{alert(7*time.Second, 0), alert(4*time.Second, 0)}, []want{{true, 2000}}),
+			Entry("an alert raised before the event is not for it", []reports.ScriptedEvent{ev},
+				[]reports.Alert{alert(time.Second, 2500*time.Millisecond)}, []want{{false, 0}}),
+			Entry("wrong zone or label does not match", []reports.ScriptedEvent{ev},
+				[]reports.Alert{
+					{Camera: "cam", Zone: "gate", Label: "person", Raised: at(3 * time.Second)},
+					{Camera: "cam", Zone: "door", Label: "vehicle", Raised: at(3 * time.Second)},
+				}, []want{{false, 0}}),
+			Entry("no alert at all", []reports.ScriptedEvent{ev}, nil, []want{{false, 0}}),
+			Entry("an alert belongs to the latest event before it",
+				[]reports.ScriptedEvent{ev, {Camera: "cam", Kind: "loiter", Zone: "door", Label: "person", Start: at(7 * time.Second), End: at(9 * time.Second)}},
+				[]reports.Alert{alert(8*time.Second, 0)}, []want{{false, 0}, {true, 1000}}),
+		)
+
+		It("fails the SLO when an event never alerts", func() {
+			run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
+				Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n")})
+			run.Events = []reports.ScriptedEvent{ev}
+			run.SLO.TimeToAlertMax = time.Minute
+			r := mustAnalyze(run)
+			Expect(r.SLOs).To(HaveLen(1))
+			Expect(r.SLOs[0].Pass).To(BeFalse())
+			Expect(r.SLOs[0].Reason).To(ContainSubstring("never raised an alert"))
+			Expect(reports.ExitCode(r)).To(Equal(1))
+		})
+	})
+
+	It("excludes warm-up frames from the SLO figures", func() {
+		r := mustAnalyze(fixtureRun())
+		Expect(r.Frames.WarmUp).To(Equal(3 * 2 * fps))
+		Expect(r.Frames.Sent).To(Equal(3 * 30 * fps))
+		Expect(r.Latencies.WarmUp).NotTo(BeNil())
+		Expect(r.Latencies.WarmUp.Count).To(Equal(3 * 2 * fps))
+	})
+
+	It("gives latency by camera, site, placement or overall", func() {
+		r := mustAnalyze(fixtureRun())
+		Expect(r.Latency("").Count).To(Equal(r.Frames.Answered))
+		Expect(r.Latency("site-b").Percentile(95)).To(BeNumerically(">", r.Latency("site-a").Percentile(95)))
+		Expect(r.Latency("cloud").Count).To(Equal(r.Latency("site-b").Count))
+		Expect(r.Latency("cam-a2").Count).To(Equal(30 * fps))
+		Expect(r.Latency("nope").Count).To(Equal(0))
+	})
+
+	It("compares uplink traffic of edge and cloud placement", func() {
+		r := mustAnalyze(fixtureRun())
+		Expect(r.Uplink).To(HaveLen(2))
+		Expect(r.Uplink[0].Placement).To(Equal(reports.PlacementEdge))
+		Expect(r.Uplink[0].Cameras).To(Equal(2))
+		Expect(r.Uplink[1].Placement).To(Equal(reports.PlacementCloud))
+		// site-b sends 90x the bytes of site-a for half the cameras.
+		Expect(r.Uplink[1].VsEdge).To(BeNumerically("~", 180, 0.01))
+	})
+
+	It("computes link rates from the counters", func() {
+		r := mustAnalyze(fixtureRun())
+		l := r.Links[0]
+		Expect(l.Link).To(Equal("site-a-backhaul"))
+		Expect(l.PeakBitsPerS).To(Equal(3000.0 * 8))
+		Expect(l.SeriesBitsPerS).To(HaveLen(32))
+		Expect(l.MeanBitsPerS).To(BeNumerically("~", float64(l.Bytes)*8/32, 1))
+	})
+
+	It("warns when latencies beat the configured delay or totals disagree with counters", func() {
+		run := fixtureRun()
+		run.Cameras[2].Frames[50].Latency = 20 * time.Millisecond // cloud floor is 50ms
+		run.Cameras[0].FramesSent = 1
+		run.Links[1].TotalBytes++
+		r := mustAnalyze(run)
+		Expect(r.Warnings).To(ContainElements(
+			ContainSubstring("camera cam-b1: 1 frames answered faster than the configured one-way delay 50ms"),
+			ContainSubstring("camera cam-a1: counted 1 frames sent but 160 samples"),
+			ContainSubstring("link site-a-backhaul down: totals"),
+		))
+		Expect(mustAnalyze(fixtureRun()).Warnings).To(BeEmpty())
+	})
+
+	It("judges a partial run as partial even when every SLO holds", func() {
+		run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
+			Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n")})
+		run.SLO.Latency = []reports.LatencySLO{{Percentile: 95, Max: time.Second}}
+		Expect(reports.ExitCode(mustAnalyze(run))).To(Equal(0))
+		run.Partial, run.PartialReason = true, "interrupted by signal"
+		r := mustAnalyze(run)
+		Expect(r.Verdict).To(Equal(reports.VerdictPartial))
+		Expect(reports.ExitCode(r)).To(Equal(1))
+	})
+
+	It("fails a latency SLO with no answered frames", func() {
+		run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
+			Frames: frames(10, func(int) bool { return false }, 0, "")})
+		run.SLO.Latency = []reports.LatencySLO{{Percentile: 95, Max: time.Second}}
+		r := mustAnalyze(run)
+		Expect(r.SLOs[0].Pass).To(BeFalse())
+		Expect(r.SLOs[0].Measured).To(Equal("no samples"))
+	})
+
+	It("reports every problem of invalid input at once", func() {
+		run := &reports.Run{Start: at(time.Second), End: t0,
+			Cameras: []reports.Camera{{ID: "a", Placement: "fog"}, {ID: "a", Placement: reports.PlacementEdge}},
+			Events:  []reports.ScriptedEvent{{Camera: "ghost"}},
+			SLO:     reports.SLOSpec{Latency: []reports.LatencySLO{{Percentile: 120, Max: time.Second}}}}
+		_, err := reports.Analyze(run)
+		Expect(err).To(MatchError(reports.ErrInvalidRun))
+		var inv *reports.InvalidRunError
+		Expect(errors.As(err, &inv)).To(BeTrue())
+		Expect(inv.Problems).To(HaveLen(5))
+		Expect(err.Error()).To(ContainSubstring(`cameras[0].placement "fog" must be "edge" or "cloud"`))
+		_, err = reports.Analyze(nil)
+		Expect(err).To(MatchError(reports.ErrInvalidRun))
+	})
+})

@@ -1,0 +1,221 @@
+package reports
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"time"
+)
+
+type htmlData struct {
+	R     *Result
+	Plots []namedPlot
+}
+
+var htmlFuncs = template.FuncMap{
+	"ms":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"f3":      f3,
+	"pct":     pct,
+	"rate":    FormatBitRate,
+	"verdict": verdictWord,
+	"length":  runLength,
+	"off": func(start, t time.Time) string {
+		if t.IsZero() {
+			return "–"
+		}
+		if d := offset(start, t); d < 0 {
+			return d.String()
+		}
+		return "+" + offset(start, t).String()
+	},
+	"utc":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"bytes": formatBytes,
+}
+
+func formatBytes(b uint64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+var htmlTmpl = template.Must(template.New("report").Funcs(htmlFuncs).Parse(htmlSource))
+
+// WriteHTML writes report.html: one self-contained page (inline CSS and
+// SVG plots, no external assets).
+func WriteHTML(w io.Writer, r *Result) error {
+	ps, err := plots(r)
+	if err != nil {
+		return err
+	}
+	return htmlTmpl.Execute(w, htmlData{R: r, Plots: ps})
+}
+
+const htmlSource = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8"/>
+<meta name="viewport" content="width=device-width, initial-scale=1"/>
+<title>edgesim report: {{.R.Scenario}} ({{.R.Verdict}})</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:0;background:#f5f6f8;color:#1d2330;line-height:1.4}
+main{max-width:1180px;margin:0 auto;padding:24px}
+h1{font-size:1.6em;margin:0 0 4px}
+h2{font-size:1.2em;margin:28px 0 8px;border-bottom:1px solid #d6dae1;padding-bottom:4px}
+.meta{color:#5a6270;font-size:.95em}
+.badge{display:inline-block;padding:4px 12px;border-radius:14px;font-weight:700;color:#fff;margin-left:8px;font-size:.8em;vertical-align:middle}
+.pass{background:#1f8a3b}.fail{background:#c62828}.partial{background:#d98200}
+.banner{background:#fff3cd;border:2px solid #d98200;color:#6b4200;padding:10px 14px;border-radius:6px;margin:14px 0;font-weight:600}
+.cards{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0}
+.card{background:#fff;border:1px solid #d6dae1;border-radius:6px;padding:8px 14px;min-width:120px}
+.card b{display:block;font-size:1.3em}
+.card span{color:#5a6270;font-size:.85em}
+table{border-collapse:collapse;background:#fff;width:100%;margin:6px 0 10px;font-size:.92em}
+th,td{border:1px solid #d6dae1;padding:4px 8px;text-align:left}
+th{background:#eceff3}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+tr.bad td{background:#fdecea}
+.ok{color:#1f8a3b;font-weight:700}.ko{color:#c62828;font-weight:700}
+figure{background:#fff;border:1px solid #d6dae1;border-radius:6px;margin:10px 0;padding:8px}
+figure svg{width:100%;height:auto;display:block}
+figcaption{font-weight:600;margin-bottom:4px}
+ul.warn li{color:#6b4200}
+footer{color:#5a6270;font-size:.85em;margin-top:30px}
+</style>
+</head>
+<body>
+<main>
+{{- $r := .R}}
+<h1>edgesim: {{$r.Scenario}} <span class="badge {{$r.Verdict}}">{{verdict $r.Verdict}}</span></h1>
+<div class="meta">seed {{$r.Seed}} · provider {{$r.Provider}} · {{utc $r.Start}} → {{utc $r.End}} ({{length $r.DurationMs}})</div>
+{{- if $r.Partial}}
+<div class="banner">PARTIAL RUN{{if $r.PartialReason}} ({{$r.PartialReason}}){{end}}: the run was interrupted; every figure covers only what was collected.</div>
+{{- end}}
+
+<div class="cards">
+<div class="card"><b>{{len $r.Cameras}}</b><span>cameras</span></div>
+<div class="card"><b>{{$r.Frames.Sent}}</b><span>frames sent</span></div>
+<div class="card"><b>{{pct $r.Frames.Answer}}</b><span>answered</span></div>
+<div class="card"><b>{{ms $r.Latencies.Overall.P95Ms}} ms</b><span>p95 latency</span></div>
+<div class="card"><b>{{$r.Alerts}}</b><span>alerts at cloud</span></div>
+{{- with $r.Accuracy}}<div class="card"><b>{{f3 .MeanAP50}}</b><span>mAP@0.5</span></div>{{end}}
+</div>
+
+<h2>SLOs</h2>
+{{- if $r.SLOs}}
+<table>
+<tr><th>SLO</th><th>threshold</th><th>measured</th><th>result</th><th>reason</th></tr>
+{{- range $r.SLOs}}
+<tr{{if not .Pass}} class="bad"{{end}}><td>{{.Name}}</td><td>{{.Threshold}}</td><td>{{.Measured}}</td><td>{{if .Pass}}<span class="ok">pass</span>{{else}}<span class="ko">FAIL</span>{{end}}</td><td>{{.Reason}}</td></tr>
+{{- end}}
+</table>
+{{- else}}<p>No SLOs defined.</p>{{end}}
+
+{{- if $r.Warnings}}
+<h2>Warnings</h2>
+<ul class="warn">{{range $r.Warnings}}<li>{{.}}</li>{{end}}</ul>
+{{- end}}
+
+<h2>End-to-end latency</h2>
+<p class="meta">Capture timestamp to detections back at the camera, one clock. Answered frames only{{if $r.Latencies.WarmUp}}; warm-up frames ({{$r.Frames.WarmUp}}) excluded{{end}}.</p>
+<table>
+<tr><th>scope</th><th>frames</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>min ms</th><th>max ms</th></tr>
+{{- define "latrow"}}<td class="n">{{.Count}}</td><td class="n">{{ms .P50Ms}}</td><td class="n">{{ms .P90Ms}}</td><td class="n">{{ms .P95Ms}}</td><td class="n">{{ms .P99Ms}}</td><td class="n">{{ms .MinMs}}</td><td class="n">{{ms .MaxMs}}</td>{{end}}
+<tr><td><b>all</b></td>{{template "latrow" $r.Latencies.Overall}}</tr>
+{{- range $r.Latencies.Placements}}<tr><td>{{.Name}} placement</td>{{template "latrow" .Distribution}}</tr>{{end}}
+{{- range $r.Latencies.Sites}}<tr><td>site {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
+{{- range $r.Latencies.Cameras}}<tr><td>camera {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
+{{- with $r.Latencies.WarmUp}}<tr><td><i>warm-up</i></td>{{template "latrow" .}}</tr>{{end}}
+</table>
+
+{{- range .Plots}}
+<figure><figcaption>{{.Title}}</figcaption>
+{{.SVG}}
+</figure>
+{{- end}}
+
+{{- if $r.TimeToAlert}}
+<h2>Time to alert</h2>
+<table>
+<tr><th>camera</th><th>event</th><th>zone</th><th>label</th><th>start</th><th>end</th><th>alert at cloud</th><th>time to alert</th></tr>
+{{- range $r.TimeToAlert}}
+<tr{{if not .Alerted}} class="bad"{{end}}><td>{{.Camera}}</td><td>{{.Kind}}</td><td>{{.Zone}}</td><td>{{.Label}}</td><td>{{off $r.Start .Start}}</td><td>{{off $r.Start .End}}</td><td>{{if .Alerted}}{{off $r.Start .AlertAt}}{{else}}<span class="ko">none</span>{{end}}</td><td class="n">{{if .Alerted}}{{ms .TimeToAlertMs}} ms{{else}}–{{end}}</td></tr>
+{{- end}}
+</table>
+{{- end}}
+
+{{- with $r.Accuracy}}
+<h2>Detection accuracy</h2>
+<p class="meta">Against the scene generator's ground truth, IoU ≥ {{.IoU}}, greedy matching by score, {{.FramesScored}} answered frames scored.</p>
+<table>
+<tr><th>class</th><th>ground truth</th><th>detections</th><th>TP</th><th>FP</th><th>FN</th><th>precision</th><th>recall</th><th>AP@0.5</th></tr>
+{{- range .Classes}}
+<tr><td>{{.Label}}</td><td class="n">{{.GroundTruth}}</td><td class="n">{{.Detections}}</td><td class="n">{{.TruePositives}}</td><td class="n">{{.FalsePositives}}</td><td class="n">{{.FalseNegatives}}</td><td class="n">{{pct .Precision}}</td><td class="n">{{pct .Recall}}</td><td class="n">{{f3 .AP50}}</td></tr>
+{{- end}}
+<tr><td><b>all</b></td><td></td><td></td><td></td><td></td><td></td><td class="n"><b>{{pct .Precision}}</b></td><td class="n"><b>{{pct .Recall}}</b></td><td class="n"><b>{{f3 .MeanAP50}}</b> (mAP)</td></tr>
+</table>
+{{- end}}
+
+{{- if $r.Links}}
+<h2>Bandwidth</h2>
+<table>
+<tr><th>link</th><th>direction</th><th>site</th><th>bytes</th><th>packets</th><th>dropped</th><th>mean</th><th>peak</th></tr>
+{{- range $r.Links}}
+<tr><td>{{.Link}}{{if .Uplink}} <i>(uplink)</i>{{end}}</td><td>{{.Direction}}</td><td>{{.Site}}</td><td class="n">{{bytes .Bytes}}</td><td class="n">{{.Packets}}</td><td class="n">{{.Dropped}}</td><td class="n">{{rate .MeanBitsPerS}}</td><td class="n">{{rate .PeakBitsPerS}}</td></tr>
+{{- end}}
+</table>
+{{- if $r.Uplink}}
+<table>
+<tr><th>placement</th><th>sites</th><th>cameras</th><th>uplink bytes</th><th>mean uplink</th><th>per camera</th><th>vs edge</th></tr>
+{{- range $r.Uplink}}
+<tr><td>{{.Placement}}</td><td>{{range $i, $s := .Sites}}{{if $i}}, {{end}}{{$s}}{{end}}</td><td class="n">{{.Cameras}}</td><td class="n">{{bytes .Bytes}}</td><td class="n">{{rate .MeanBitsPerS}}</td><td class="n">{{rate .PerCameraBitsPerS}}</td><td class="n">{{if .VsEdge}}{{.VsEdge}}×{{end}}</td></tr>
+{{- end}}
+</table>
+{{- end}}
+{{- end}}
+
+{{- if $r.Failover}}
+<h2>Failover</h2>
+<table>
+<tr><th>fault</th><th>at</th><th>camera</th><th>recovered by</th><th>gap</th><th>frames lost</th></tr>
+{{- range $r.Failover}}
+<tr{{if not .Recovered}} class="bad"{{end}}><td>{{.FaultKind}} {{.Target}}</td><td>{{off $r.Start .FaultAt}}</td><td>{{.Camera}}</td><td>{{if .Recovered}}{{.RecoveredBy}}{{else}}<span class="ko">not recovered</span>{{end}}</td><td class="n">{{ms .GapMs}} ms</td><td class="n">{{.FramesLost}}</td></tr>
+{{- end}}
+</table>
+{{- end}}
+
+{{- if or $r.Faults $r.ObservedFaults}}
+<h2>Fault timeline</h2>
+<table>
+<tr><th>at</th><th>kind</th><th>target</th><th>detail</th><th>source</th></tr>
+{{- range $r.Faults}}<tr><td>{{off $r.Start .At}}</td><td>{{.Kind}}</td><td>{{.Target}}</td><td>{{.Detail}}</td><td>injected</td></tr>{{end}}
+{{- range $r.ObservedFaults}}<tr class="bad"><td>{{off $r.Start .At}}</td><td>{{.Kind}}</td><td>{{.Target}}</td><td>{{.Detail}}</td><td>observed</td></tr>{{end}}
+</table>
+{{- end}}
+
+<h2>Cameras</h2>
+<table>
+<tr><th>camera</th><th>site</th><th>placement</th><th>served by</th><th>frames</th><th>answered</th></tr>
+{{- range $r.Cameras}}
+<tr><td>{{.ID}}</td><td>{{.Site}}</td><td>{{.Placement}}</td><td>{{range $i, $n := .Nodes}}{{if $i}}, {{end}}{{$n}}{{end}}</td><td class="n">{{.Sent}}</td><td class="n">{{.Answered}}</td></tr>
+{{- end}}
+</table>
+
+{{- if $r.Phases}}
+<h2>Phases</h2>
+<table>
+<tr><th>phase</th><th>start</th><th>duration</th><th>frames captured</th></tr>
+{{- range $r.Phases}}<tr><td>{{.Name}}</td><td>{{off $r.Start .Start}}</td><td class="n">{{length .DurationMs}}</td><td class="n">{{.Frames}}</td></tr>{{end}}
+</table>
+{{- end}}
+
+<footer>{{$r.SchemaVersion}} · generated by edgesim</footer>
+</main>
+</body>
+</html>
+`

@@ -1,0 +1,129 @@
+package reports
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+func verdictWord(v string) string {
+	switch v {
+	case VerdictPass:
+		return "✅ PASS"
+	case VerdictFail:
+		return "❌ FAIL"
+	case VerdictPartial:
+		return "⚠️ PARTIAL"
+	}
+	return v
+}
+
+func mdEsc(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+func runLength(ms float64) string {
+	return (time.Duration(ms * float64(time.Millisecond))).Round(time.Millisecond).String()
+}
+
+// WriteMarkdown writes report.md: the verdict, the SLO table and the key
+// figures, compact enough for a pull-request comment.
+func WriteMarkdown(w io.Writer, r *Result) error {
+	b := bufio.NewWriter(w)
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+
+	p("## edgesim %s: %s\n\n", mdEsc(r.Scenario), verdictWord(r.Verdict))
+	if r.Partial {
+		reason := r.PartialReason
+		if reason == "" {
+			reason = "interrupted"
+		}
+		p("> **PARTIAL RUN** (%s): the figures cover only what was collected.\n\n", mdEsc(reason))
+	}
+	p("seed %d · provider %s · %s · %d cameras · %d frames, %s answered · %d alerts\n\n",
+		r.Seed, mdEsc(r.Provider), runLength(r.DurationMs), len(r.Cameras), r.Frames.Sent, pct(r.Frames.Answer), r.Alerts)
+
+	if len(r.SLOs) > 0 {
+		p("| SLO | threshold | measured | result |\n|---|---|---|---|\n")
+		for _, v := range r.SLOs {
+			res := "✅ pass"
+			if !v.Pass {
+				res = "❌ **fail**: " + mdEsc(v.Reason)
+			}
+			p("| %s | %s | %s | %s |\n", mdEsc(v.Name), mdEsc(v.Threshold), mdEsc(v.Measured), res)
+		}
+		p("\n")
+	} else {
+		p("No SLOs defined.\n\n")
+	}
+
+	p("**End-to-end latency** (ms)\n\n| scope | frames | p50 | p90 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name string, d Distribution) {
+		p("| %s | %d | %s | %s | %s | %s | %s |\n", mdEsc(name), d.Count, num(d.P50Ms), num(d.P90Ms), num(d.P95Ms), num(d.P99Ms), num(d.MaxMs))
+	}
+	row("all", r.Latencies.Overall)
+	for _, g := range r.Latencies.Placements {
+		row(g.Name+" placement", g.Distribution)
+	}
+	for _, g := range r.Latencies.Sites {
+		row("site "+g.Name, g.Distribution)
+	}
+	p("\n")
+
+	if len(r.TimeToAlert) > 0 {
+		alerted, worst := 0, 0.0
+		for _, t := range r.TimeToAlert {
+			if t.Alerted {
+				alerted++
+				worst = max(worst, t.TimeToAlertMs)
+			}
+		}
+		p("**Time to alert**: %d of %d scripted events alerted, worst %s\n\n", alerted, len(r.TimeToAlert), fmtMs(round3(worst)))
+	}
+	if len(r.Failover) > 0 {
+		p("**Failover**\n\n| fault | camera | gap | frames lost |\n|---|---|---:|---:|\n")
+		for i, g := range r.Failover {
+			if i == 10 {
+				p("| … %d more | | | |\n", len(r.Failover)-10)
+				break
+			}
+			gap := fmtMs(round3(g.GapMs))
+			if !g.Recovered {
+				gap += " (not recovered)"
+			}
+			p("| %s %s @+%s | %s | %s | %d |\n", mdEsc(g.FaultKind), mdEsc(g.Target), offset(r.Start, g.FaultAt), mdEsc(g.Camera), gap, g.FramesLost)
+		}
+		p("\n")
+	}
+	if len(r.Uplink) > 0 {
+		p("**Uplink**: ")
+		var parts []string
+		for _, u := range r.Uplink {
+			s := fmt.Sprintf("%s placement %s per camera (%d cameras)", u.Placement, FormatBitRate(u.PerCameraBitsPerS), u.Cameras)
+			if u.VsEdge > 0 {
+				s += fmt.Sprintf(", %.1fx edge", u.VsEdge)
+			}
+			parts = append(parts, s)
+		}
+		p("%s\n\n", strings.Join(parts, "; "))
+	}
+	if a := r.Accuracy; a != nil {
+		p("**Accuracy** (IoU %g, %d frames): mAP@0.5 %s · precision %s · recall %s", a.IoU, a.FramesScored, f3(a.MeanAP50), pct(a.Precision), pct(a.Recall))
+		for _, c := range a.Classes {
+			p(" · %s AP %s", mdEsc(c.Label), f3(c.AP50))
+		}
+		p("\n\n")
+	}
+	if len(r.Warnings) > 0 {
+		p("**Warnings**\n\n")
+		for _, w := range r.Warnings {
+			p("- %s\n", mdEsc(w))
+		}
+		p("\n")
+	}
+	return b.Flush()
+}
+
+func num(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+func f3(v float64) string { return fmt.Sprintf("%.3f", v) }

@@ -1,0 +1,240 @@
+// Package reports turns the samples a testbed run collected into results
+// (latency percentiles, time-to-alert, detection accuracy, bandwidth per
+// link, failover gaps, SLO verdicts) and renders them as JSON, a
+// self-contained HTML page with plots, Markdown, JUnit XML and raw samples.
+//
+// The input is [Run], a plain JSON-serialisable data model: a testbed fills
+// it, [Analyze] computes a [Result], [WriteAll] renders it and [ExitCode]
+// turns the verdicts into a process exit code. The package never reads the
+// wall clock: every time it reports comes from the input.
+package reports
+
+import (
+	"image"
+	"time"
+)
+
+// SamplesSchemaVersion identifies the raw samples file format (a [Run]).
+const SamplesSchemaVersion = "edgesim.dev/samples/v1"
+
+// Placement says which tier ran a camera's detection.
+type Placement string
+
+// Placements a camera can have.
+const (
+	PlacementEdge  Placement = "edge"
+	PlacementCloud Placement = "cloud"
+)
+
+// Phase names with a meaning for the analysis. Frames captured during the
+// warm-up phase are reported separately and excluded from the SLO figures.
+const (
+	PhaseProvision = "provision"
+	PhaseWarmUp    = "warm-up"
+	PhaseRun       = "run"
+	PhaseTearDown  = "tear-down"
+)
+
+// Run is everything one scenario run produced: the input of [Analyze] and
+// the content of the raw samples file. Durations are nanoseconds in JSON.
+type Run struct {
+	SchemaVersion string        `json:"schemaVersion,omitempty"`
+	Scenario      string        `json:"scenario"`
+	Seed          int64         `json:"seed"`
+	Provider      string        `json:"provider"`
+	Duration      time.Duration `json:"durationNs"` // planned length of the run phase
+	Start         time.Time     `json:"start"`
+	End           time.Time     `json:"end"`
+	// Partial is set when the run was interrupted (Ctrl-C, fatal error);
+	// PartialReason says why.
+	Partial       bool   `json:"partial,omitempty"`
+	PartialReason string `json:"partialReason,omitempty"`
+
+	Phases  []Phase         `json:"phases,omitempty"`
+	Cameras []Camera        `json:"cameras"`
+	Events  []ScriptedEvent `json:"events,omitempty"`
+	Alerts  []Alert         `json:"alerts,omitempty"`
+	Links   []LinkSeries    `json:"links,omitempty"`
+	Faults  []Fault         `json:"faults,omitempty"`
+	// ObservedFaults are things that went wrong without being scripted,
+	// e.g. a process that crashed.
+	ObservedFaults []ObservedFault `json:"observedFaults,omitempty"`
+	LinkDelays     []LinkDelay     `json:"linkDelays,omitempty"`
+	SLO            SLOSpec         `json:"slo"`
+}
+
+// Phase is one timed step of a run.
+type Phase struct {
+	Name  string    `json:"name"` // PhaseProvision, PhaseWarmUp, PhaseRun, PhaseTearDown or any other
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+}
+
+// Camera is one synthetic camera and every frame it sent.
+type Camera struct {
+	ID        string    `json:"id"`
+	Site      string    `json:"site"`
+	Placement Placement `json:"placement"`
+	// Nodes are the edgenode ids that served this camera during the run.
+	Nodes  []string `json:"nodes,omitempty"`
+	Width  int      `json:"width,omitempty"`
+	Height int      `json:"height,omitempty"`
+	// FramesSent is the camera's own frame counter; when set it must equal
+	// len(Frames) (a consistency check).
+	FramesSent uint64        `json:"framesSent,omitempty"`
+	Frames     []FrameSample `json:"frames"`
+	// Truth holds the generator's ground truth, one entry per frame that
+	// should be scored (frames without an entry are not scored).
+	Truth []TruthFrame `json:"truth,omitempty"`
+}
+
+// FrameSample is what the camera saw for one frame it sent.
+type FrameSample struct {
+	Frame    uint64        `json:"frame"`
+	Capture  time.Time     `json:"capture"`
+	Answered bool          `json:"answered"`
+	Latency  time.Duration `json:"latencyNs,omitempty"` // capture to detections back at the camera
+	Node     string        `json:"node,omitempty"`      // edgenode that answered
+	// Detections are those the edgenode returned for this frame.
+	Detections []Detection `json:"detections,omitempty"`
+}
+
+// Box is a pixel rectangle x0,y0,x1,y1 (x1,y1 exclusive), as on the wire.
+type Box [4]int
+
+// BoxOf converts an image rectangle.
+func BoxOf(r image.Rectangle) Box { return Box{r.Min.X, r.Min.Y, r.Max.X, r.Max.Y} }
+
+// Rect converts the box to an image rectangle.
+func (b Box) Rect() image.Rectangle { return image.Rect(b[0], b[1], b[2], b[3]) }
+
+// Detection is one detection the runtime returned.
+type Detection struct {
+	Label string  `json:"label"`
+	Score float32 `json:"score"`
+	Box   Box     `json:"box"`
+	Track int     `json:"track,omitempty"`
+}
+
+// TruthFrame is the ground truth of one frame.
+type TruthFrame struct {
+	Frame   uint64        `json:"frame"`
+	Objects []TruthObject `json:"objects"`
+}
+
+// TruthObject is one object the scene generator placed in a frame.
+type TruthObject struct {
+	TrackID   int     `json:"track"`
+	Label     string  `json:"label"`
+	Box       Box     `json:"box"`
+	Occlusion float64 `json:"occlusion,omitempty"` // 0..1 fraction hidden
+}
+
+// ScriptedEvent is an event the scenario scripted on a camera (e.g. a
+// person loitering in a zone), in absolute time on the testbed's clock.
+type ScriptedEvent struct {
+	Camera string    `json:"camera"`
+	Kind   string    `json:"kind"` // "loiter" | "enter" | "vehicle_stop"
+	Zone   string    `json:"zone"`
+	Label  string    `json:"label,omitempty"` // "" matches an alert of any label
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end"`
+}
+
+// Alert is one alert the cloud tier received.
+type Alert struct {
+	ID       string    `json:"id,omitempty"`
+	Node     string    `json:"node,omitempty"`
+	Camera   string    `json:"camera"`
+	Zone     string    `json:"zone"`
+	Label    string    `json:"label"`
+	Track    int       `json:"track,omitempty"`
+	Raised   time.Time `json:"raised"`             // on the edgenode
+	Received time.Time `json:"received,omitempty"` // at the cloud; zero = use Raised
+}
+
+// LinkSeries is the traffic one emulated link carried in one direction.
+type LinkSeries struct {
+	Link      string `json:"link"`
+	Direction string `json:"direction"`
+	Site      string `json:"site,omitempty"`
+	// Uplink marks the site-to-cloud direction of a site's backhaul: the
+	// traffic compared between edge and cloud placement.
+	Uplink  bool            `json:"uplink,omitempty"`
+	Samples []CounterSample `json:"samples,omitempty"` // cumulative counters, in time order
+	// Totals as the engine reported them at the end of the run.
+	TotalBytes   uint64 `json:"totalBytes"`
+	TotalPackets uint64 `json:"totalPackets"`
+	TotalDropped uint64 `json:"totalDropped,omitempty"`
+}
+
+// CounterSample is a reading of a link's cumulative counters.
+type CounterSample struct {
+	At      time.Time `json:"at"`
+	Bytes   uint64    `json:"bytes"`
+	Packets uint64    `json:"packets"`
+	Dropped uint64    `json:"dropped,omitempty"`
+}
+
+// Fault is one injected fault of the scenario's timeline.
+type Fault struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"`   // kill, pause, partition, degrade, restart, ...
+	Target string    `json:"target"` // node, site, link or camera id
+	Detail string    `json:"detail,omitempty"`
+	// Cameras affected by the fault. When empty, the cameras whose id,
+	// site or serving nodes equal Target are taken.
+	Cameras []string `json:"cameras,omitempty"`
+}
+
+// ObservedFault is something that went wrong during the run without being
+// injected.
+type ObservedFault struct {
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"` // e.g. "crash"
+	Target string    `json:"target"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Leg names the part of a camera's path a link delay applies to.
+const (
+	LegAccess   = "access"   // camera host <-> edge node
+	LegBackhaul = "backhaul" // edge site <-> cloud
+)
+
+// LinkDelay is the configured one-way delay of a link, used to check that
+// no measured latency beats physics.
+type LinkDelay struct {
+	Link   string        `json:"link"`
+	Site   string        `json:"site"`
+	Leg    string        `json:"leg"` // LegAccess | LegBackhaul
+	OneWay time.Duration `json:"oneWayNs"`
+}
+
+// SLOSpec holds the gates of a scenario. Zero values are not checked.
+type SLOSpec struct {
+	Latency []LatencySLO `json:"latency,omitempty"`
+	// TimeToAlertMax bounds event start to first alert at the cloud for
+	// every scripted event; a missing alert fails it.
+	TimeToAlertMax time.Duration `json:"timeToAlertMaxNs,omitempty"`
+	// FailoverMax bounds fault time to first answered frame again, for
+	// every affected camera.
+	FailoverMax time.Duration `json:"failoverMaxNs,omitempty"`
+	// UplinkMaxBitsPerSecond bounds the mean bit rate of every uplink.
+	UplinkMaxBitsPerSecond float64 `json:"uplinkMaxBitsPerSecond,omitempty"`
+	// RecallMin and PrecisionMin bound the detector's recall and precision
+	// over all classes (IoU 0.5).
+	RecallMin    float64 `json:"recallMin,omitempty"`
+	PrecisionMin float64 `json:"precisionMin,omitempty"`
+	// AnsweredMin bounds the fraction of frames that got detections back.
+	AnsweredMin float64 `json:"answeredMin,omitempty"`
+}
+
+// LatencySLO bounds one end-to-end latency percentile, over all cameras or
+// one site or placement.
+type LatencySLO struct {
+	Percentile float64       `json:"percentile"` // e.g. 95
+	Max        time.Duration `json:"maxNs"`
+	Site       string        `json:"site,omitempty"`
+	Placement  Placement     `json:"placement,omitempty"`
+}

@@ -1,0 +1,227 @@
+package reports_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/reports"
+)
+
+func render(r *reports.Result, f reports.Format) []byte {
+	var buf bytes.Buffer
+	Expect(reports.Render(context.Background(), &buf, r, f)).To(Succeed())
+	return buf.Bytes()
+}
+
+// expectGolden compares got with testdata/name; `go test ./reports -args
+// -update` rewrites the file instead.
+func expectGolden(name string, got []byte) {
+	path := filepath.Join("testdata", name)
+	if *update {
+		Expect(os.WriteFile(path, got, 0o644)).To(Succeed())
+	}
+	want, err := os.ReadFile(path)
+	Expect(err).NotTo(HaveOccurred(), "golden file missing: run go test ./reports -args -update")
+	Expect(string(got)).To(Equal(string(want)), "output differs from %s (run with -args -update after checking the change)", path)
+}
+
+type junitDoc struct {
+	XMLName  xml.Name `xml:"testsuites"`
+	Tests    int      `xml:"tests,attr"`
+	Failures int      `xml:"failures,attr"`
+	Suites   []struct {
+		Name  string `xml:"name,attr"`
+		Cases []struct {
+			Name    string `xml:"name,attr"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"failure"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+var _ = Describe("Renderers", func() {
+	var res *reports.Result
+	BeforeEach(func() { res = mustAnalyze(fixtureRun()) })
+
+	It("judges the fixture as the golden files say", func() {
+		Expect(res.Verdict).To(Equal(reports.VerdictFail))
+		Expect(reports.ExitCode(res)).To(Equal(1))
+		names := map[string]bool{}
+		for _, v := range res.SLOs {
+			names[v.Name] = v.Pass
+		}
+		Expect(names).To(Equal(map[string]bool{
+			"e2e latency p95 (all cameras)":     true,
+			"e2e latency p99 (site site-b)":     false,
+			"e2e latency p95 (edge placement)":  true,
+			"time to alert (max)":               false,
+			"failover gap (max)":                true,
+			"uplink bandwidth (mean, per link)": true,
+			"detection recall (IoU 0.5)":        true,
+			"frames answered":                   true,
+		}))
+	})
+
+	It("renders report.md as the golden file", func() {
+		expectGolden("report.md", render(res, reports.FormatMarkdown))
+	})
+
+	It("renders report.json as the golden file, versioned and readable again", func() {
+		b := render(res, reports.FormatJSON)
+		expectGolden("report.json", b)
+		back, err := reports.ReadResult(bytes.NewReader(b))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(back.SchemaVersion).To(Equal("edgesim.dev/report/v1"))
+		Expect(back.Latency("site-a").Percentile(95)).To(Equal(res.Latency("site-a").Percentile(95)))
+		Expect(back.SLOs).To(Equal(res.SLOs))
+	})
+
+	It("renders junit.xml as the golden file, one test case per SLO", func() {
+		b := render(res, reports.FormatJUnit)
+		expectGolden("junit.xml", b)
+		var doc junitDoc
+		Expect(xml.Unmarshal(b, &doc)).To(Succeed())
+		Expect(doc.Tests).To(Equal(len(res.SLOs)))
+		Expect(doc.Failures).To(Equal(2))
+		Expect(doc.Suites).To(HaveLen(1))
+		Expect(doc.Suites[0].Cases).To(HaveLen(len(res.SLOs)))
+		var msgs []string
+		for _, c := range doc.Suites[0].Cases {
+			if c.Failure != nil {
+				msgs = append(msgs, c.Failure.Message)
+			}
+		}
+		Expect(msgs).To(ContainElement(MatchRegexp(`^measured [0-9.]+ms, threshold <= 150ms$`)))
+	})
+
+	It("adds a failing case to junit.xml for a partial run", func() {
+		run := fixtureRun()
+		run.Partial, run.PartialReason = true, "interrupted by signal"
+		var doc junitDoc
+		Expect(xml.Unmarshal(render(mustAnalyze(run), reports.FormatJUnit), &doc)).To(Succeed())
+		last := doc.Suites[0].Cases[len(doc.Suites[0].Cases)-1]
+		Expect(last.Name).To(Equal("run completed"))
+		Expect(last.Failure.Message).To(ContainSubstring("interrupted by signal"))
+	})
+
+	It("renders a self-contained report.html with inline SVG plots", func() {
+		html := render(res, reports.FormatHTML)
+		dec := xml.NewDecoder(bytes.NewReader(html))
+		dec.Strict = false
+		dec.AutoClose = xml.HTMLAutoClose
+		dec.Entity = xml.HTMLEntity
+		svgs, tables := 0, 0
+		for {
+			tok, err := dec.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			Expect(err).NotTo(HaveOccurred())
+			if se, ok := tok.(xml.StartElement); ok {
+				switch se.Name.Local {
+				case "svg":
+					svgs++
+				case "table":
+					tables++
+				case "script", "link", "img", "iframe":
+					Fail("external or active content: <" + se.Name.Local + ">")
+				}
+				for _, a := range se.Attr {
+					if a.Name.Local == "src" || (a.Name.Local == "href" && !strings.HasPrefix(a.Value, "#")) {
+						Fail("reference to an external asset: " + a.Value)
+					}
+				}
+			}
+		}
+		Expect(svgs).To(Equal(4), "latency CDF, latency over time, bandwidth, failover")
+		Expect(tables).To(BeNumerically(">=", 8))
+		Expect(string(html)).To(ContainSubstring("site site-a"))
+		Expect(string(html)).NotTo(ContainSubstring("PARTIAL RUN"))
+		Expect(string(html)).NotTo(ContainSubstring("<?xml"))
+	})
+
+	It("marks a partial report.html and report.md clearly", func() {
+		run := fixtureRun()
+		run.Partial, run.PartialReason = true, "interrupted by signal"
+		r := mustAnalyze(run)
+		Expect(string(render(r, reports.FormatHTML))).To(ContainSubstring("PARTIAL RUN (interrupted by signal)"))
+		Expect(string(render(r, reports.FormatMarkdown))).To(ContainSubstring("**PARTIAL RUN** (interrupted by signal)"))
+	})
+
+	It("renders a run with no data at all", func() {
+		r := mustAnalyze(smallRun())
+		for _, f := range reports.AllFormats {
+			Expect(render(r, f)).NotTo(BeEmpty(), string(f))
+		}
+	})
+
+	Describe("WriteAll", func() {
+		It("writes every file and nothing else, and the samples reproduce the report", func(ctx SpecContext) {
+			dir := GinkgoT().TempDir()
+			Expect(reports.WriteAll(ctx, dir, res, nil)).To(Succeed())
+			entries, err := os.ReadDir(dir)
+			Expect(err).NotTo(HaveOccurred())
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			Expect(names).To(ConsistOf("report.json", "report.html", "report.md", "junit.xml", "samples.json"))
+
+			f, err := os.Open(filepath.Join(dir, "samples.json"))
+			Expect(err).NotTo(HaveOccurred())
+			defer f.Close()
+			run, err := reports.ReadSamples(f)
+			Expect(err).NotTo(HaveOccurred())
+			again := mustAnalyze(run)
+			Expect(render(again, reports.FormatJSON)).To(Equal(render(res, reports.FormatJSON)))
+		})
+
+		It("writes only the formats asked for", func(ctx SpecContext) {
+			dir := filepath.Join(GinkgoT().TempDir(), "nested", "out")
+			fs, err := reports.ParseFormats("md, junit")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(reports.WriteAll(ctx, dir, res, fs)).To(Succeed())
+			Expect(filepath.Join(dir, "report.md")).To(BeAnExistingFile())
+			Expect(filepath.Join(dir, "junit.xml")).To(BeAnExistingFile())
+			Expect(filepath.Join(dir, "report.html")).NotTo(BeAnExistingFile())
+		})
+
+		It("rejects unknown formats with the list of known ones", func(ctx SpecContext) {
+			_, err := reports.ParseFormats("json,pdf")
+			Expect(err).To(MatchError(reports.ErrUnknownFormat))
+			Expect(err.Error()).To(ContainSubstring("json, html, md, junit, samples"))
+			Expect(reports.WriteAll(ctx, GinkgoT().TempDir(), res, []reports.Format{"pdf"})).To(MatchError(reports.ErrUnknownFormat))
+		})
+
+		It("stops on a cancelled context without leaving temporary files", func() {
+			dir := GinkgoT().TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			Expect(reports.WriteAll(ctx, dir, res, nil)).To(MatchError(context.Canceled))
+			entries, err := os.ReadDir(dir)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(entries).To(BeEmpty())
+		})
+
+		It("cannot write samples of a result decoded from JSON", func(ctx SpecContext) {
+			back, err := reports.ReadResult(bytes.NewReader(render(res, reports.FormatJSON)))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(reports.WriteAll(ctx, GinkgoT().TempDir(), back, []reports.Format{reports.FormatSamples})).To(MatchError(reports.ErrNoSamples))
+		})
+	})
+
+	It("refuses samples of another schema version", func() {
+		_, err := reports.ReadSamples(strings.NewReader(`{"schemaVersion":"edgesim.dev/samples/v0","scenario":"x","cameras":[]}`))
+		Expect(err).To(MatchError(ContainSubstring("re-collect them")))
+	})
+})

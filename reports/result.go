@@ -1,0 +1,198 @@
+package reports
+
+import "time"
+
+// SchemaVersion identifies the report.json format.
+const SchemaVersion = "edgesim.dev/report/v1"
+
+// Verdicts of a run.
+const (
+	VerdictPass    = "pass"
+	VerdictFail    = "fail"
+	VerdictPartial = "partial" // interrupted: the gates could not be judged on a whole run
+)
+
+// Result is what [Analyze] computed from a [Run]: everything the renderers
+// show. Durations are reported in milliseconds.
+type Result struct {
+	SchemaVersion string    `json:"schemaVersion"`
+	Scenario      string    `json:"scenario"`
+	Seed          int64     `json:"seed"`
+	Provider      string    `json:"provider"`
+	Start         time.Time `json:"start"`
+	End           time.Time `json:"end"`
+	DurationMs    float64   `json:"durationMs"`
+	Partial       bool      `json:"partial"`
+	PartialReason string    `json:"partialReason,omitempty"`
+	// Verdict is VerdictPass, VerdictFail or VerdictPartial.
+	Verdict string `json:"verdict"`
+
+	Phases    []PhaseResult  `json:"phases,omitempty"`
+	Frames    FrameCounts    `json:"frames"`
+	Latencies LatencyResults `json:"latency"`
+	// LatencyTimeline holds per-site latency percentiles over time.
+	LatencyTimeline []LatencyBucket  `json:"latencyTimeline,omitempty"`
+	TimeToAlert     []AlertTiming    `json:"timeToAlert,omitempty"`
+	Accuracy        *Accuracy        `json:"accuracy,omitempty"`
+	Links           []LinkResult     `json:"links,omitempty"`
+	Uplink          []UplinkResult   `json:"uplink,omitempty"`
+	Failover        []FailoverGap    `json:"failover,omitempty"`
+	Faults          []Fault          `json:"faults,omitempty"`
+	ObservedFaults  []ObservedFault  `json:"observedFaults,omitempty"`
+	SLOs            []SLOVerdict     `json:"slos"`
+	Warnings        []string         `json:"warnings,omitempty"`
+	Alerts          int              `json:"alerts"`
+	Cameras         []CameraOverview `json:"cameras"`
+
+	run *Run // the input, kept for the raw samples file
+}
+
+// PhaseResult is one phase's timing.
+type PhaseResult struct {
+	Name       string    `json:"name"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	DurationMs float64   `json:"durationMs"`
+	Frames     int       `json:"frames"` // frames captured during the phase
+}
+
+// FrameCounts counts the frames the SLO figures are computed on (warm-up
+// excluded) and those left out.
+type FrameCounts struct {
+	Sent       int     `json:"sent"`
+	Answered   int     `json:"answered"`
+	Unanswered int     `json:"unanswered"`
+	Answer     float64 `json:"answeredFraction"`
+	WarmUp     int     `json:"warmUp"` // captured during warm-up, not counted above
+}
+
+// CameraOverview is one camera's line in the report.
+type CameraOverview struct {
+	ID        string    `json:"id"`
+	Site      string    `json:"site"`
+	Placement Placement `json:"placement"`
+	Nodes     []string  `json:"nodes,omitempty"`
+	Sent      int       `json:"sent"`
+	Answered  int       `json:"answered"`
+}
+
+// LatencyResults are the end-to-end latency distributions (capture to
+// detections back at the camera, answered frames only).
+type LatencyResults struct {
+	Overall    Distribution   `json:"overall"`
+	Sites      []LatencyGroup `json:"sites"`
+	Placements []LatencyGroup `json:"placements"`
+	Cameras    []LatencyGroup `json:"cameras"`
+	WarmUp     *Distribution  `json:"warmUp,omitempty"`
+}
+
+// LatencyGroup is the distribution of one site, placement or camera.
+type LatencyGroup struct {
+	Name string `json:"name"`
+	Distribution
+}
+
+// LatencyBucket is one site's latency during one time bucket.
+type LatencyBucket struct {
+	Site       string  `json:"site"`
+	OffsetS    float64 `json:"offsetS"` // bucket start, seconds after Result.Start
+	Count      int     `json:"count"`
+	Unanswered int     `json:"unanswered"`
+	P50Ms      float64 `json:"p50Ms"`
+	P95Ms      float64 `json:"p95Ms"`
+	MaxMs      float64 `json:"maxMs"`
+}
+
+// AlertTiming is the time-to-alert of one scripted event.
+type AlertTiming struct {
+	Camera  string    `json:"camera"`
+	Kind    string    `json:"kind"`
+	Zone    string    `json:"zone"`
+	Label   string    `json:"label,omitempty"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Alerted bool      `json:"alerted"`
+	AlertID string    `json:"alertId,omitempty"`
+	AlertAt time.Time `json:"alertAt,omitzero"`
+	// TimeToAlertMs is event start to the alert's arrival at the cloud.
+	TimeToAlertMs float64 `json:"timeToAlertMs,omitempty"`
+}
+
+// LinkResult is the traffic of one link in one direction.
+type LinkResult struct {
+	Link           string    `json:"link"`
+	Direction      string    `json:"direction"`
+	Site           string    `json:"site,omitempty"`
+	Uplink         bool      `json:"uplink,omitempty"`
+	Bytes          uint64    `json:"bytes"`
+	Packets        uint64    `json:"packets"`
+	Dropped        uint64    `json:"dropped"`
+	MeanBitsPerS   float64   `json:"meanBitsPerSecond"`
+	PeakBitsPerS   float64   `json:"peakBitsPerSecond"`
+	SeriesOffsetS  []float64 `json:"seriesOffsetS,omitempty"` // interval ends, seconds after Result.Start
+	SeriesBitsPerS []float64 `json:"seriesBitsPerSecond,omitempty"`
+}
+
+// UplinkResult compares the uplink traffic of sites by placement: what
+// detection at the edge saves over streaming video to the cloud.
+type UplinkResult struct {
+	Placement         Placement `json:"placement"`
+	Sites             []string  `json:"sites"`
+	Cameras           int       `json:"cameras"`
+	Bytes             uint64    `json:"bytes"`
+	MeanBitsPerS      float64   `json:"meanBitsPerSecond"`
+	PerCameraBitsPerS float64   `json:"perCameraBitsPerSecond"`
+	// VsEdge is this placement's per-camera rate divided by the edge
+	// placement's (set on the cloud row when both are present).
+	VsEdge float64 `json:"vsEdge,omitempty"`
+}
+
+// FailoverGap is one camera's outage after one fault.
+type FailoverGap struct {
+	Fault       int       `json:"fault"` // index into Result.Faults
+	FaultKind   string    `json:"faultKind"`
+	Target      string    `json:"target"`
+	Camera      string    `json:"camera"`
+	FaultAt     time.Time `json:"faultAt"`
+	Recovered   bool      `json:"recovered"`
+	RecoveredAt time.Time `json:"recoveredAt,omitzero"`  // arrival of the first answer for a frame captured after the fault
+	RecoveredBy string    `json:"recoveredBy,omitempty"` // node that answered it
+	// GapMs is fault time to RecoveredAt, or to the end of the run when the
+	// camera never recovered.
+	GapMs      float64 `json:"gapMs"`
+	FramesLost int     `json:"framesLost"` // unanswered frames captured in the gap
+}
+
+// SLOVerdict is the outcome of one gate.
+type SLOVerdict struct {
+	Name      string `json:"name"`
+	Threshold string `json:"threshold"` // human readable, e.g. "<= 150ms"
+	Measured  string `json:"measured"`
+	Pass      bool   `json:"pass"`
+	Reason    string `json:"reason"`
+	// ThresholdValue and MeasuredValue in Unit, for machines.
+	ThresholdValue float64 `json:"thresholdValue"`
+	MeasuredValue  float64 `json:"measuredValue"`
+	Unit           string  `json:"unit"`
+}
+
+// Run returns the input the result was computed from (nil after the
+// result was decoded from JSON).
+func (r *Result) Run() *Run { return r.run }
+
+// Latency returns the latency distribution of a camera, site or placement
+// (looked up in that order), or the overall one for "". An unknown name
+// gives an empty distribution.
+func (r *Result) Latency(name string) Distribution {
+	if name == "" {
+		return r.Latencies.Overall
+	}
+	for _, groups := range [][]LatencyGroup{r.Latencies.Cameras, r.Latencies.Sites, r.Latencies.Placements} {
+		for _, g := range groups {
+			if g.Name == name {
+				return g.Distribution
+			}
+		}
+	}
+	return Distribution{}
+}

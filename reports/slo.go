@@ -1,0 +1,224 @@
+package reports
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+func fmtMs(ms float64) string {
+	return strconv.FormatFloat(ms, 'f', -1, 64) + "ms"
+}
+
+func fmtDur(d time.Duration) string { return d.String() }
+
+// FormatBitRate renders bits per second with a unit (bit/s, kbit/s,
+// Mbit/s, Gbit/s).
+func FormatBitRate(bps float64) string {
+	switch {
+	case bps >= 1e9:
+		return fmt.Sprintf("%.2f Gbit/s", bps/1e9)
+	case bps >= 1e6:
+		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
+	case bps >= 1e3:
+		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
+	}
+	return fmt.Sprintf("%.0f bit/s", bps)
+}
+
+func pct(v float64) string { return strconv.FormatFloat(round4(v)*100, 'f', -1, 64) + "%" }
+
+func (a *analysis) slos() {
+	spec := a.run.SLO
+	a.res.SLOs = []SLOVerdict{}
+	for _, s := range spec.Latency {
+		a.res.SLOs = append(a.res.SLOs, a.latencySLO(s))
+	}
+	if spec.TimeToAlertMax > 0 {
+		a.res.SLOs = append(a.res.SLOs, a.alertSLO(spec.TimeToAlertMax))
+	}
+	if spec.FailoverMax > 0 {
+		a.res.SLOs = append(a.res.SLOs, a.failoverSLO(spec.FailoverMax))
+	}
+	if spec.UplinkMaxBitsPerSecond > 0 {
+		a.res.SLOs = append(a.res.SLOs, a.uplinkSLO(spec.UplinkMaxBitsPerSecond))
+	}
+	if spec.RecallMin > 0 {
+		a.res.SLOs = append(a.res.SLOs, a.accuracySLO("detection recall", spec.RecallMin, func(acc *Accuracy) float64 { return acc.Recall }))
+	}
+	if spec.PrecisionMin > 0 {
+		a.res.SLOs = append(a.res.SLOs, a.accuracySLO("detection precision", spec.PrecisionMin, func(acc *Accuracy) float64 { return acc.Precision }))
+	}
+	if spec.AnsweredMin > 0 {
+		v := SLOVerdict{Name: "frames answered", Unit: "ratio", ThresholdValue: spec.AnsweredMin,
+			Threshold: ">= " + pct(spec.AnsweredMin), MeasuredValue: a.res.Frames.Answer, Measured: pct(a.res.Frames.Answer)}
+		v.Pass = a.res.Frames.Sent > 0 && a.res.Frames.Answer >= spec.AnsweredMin
+		switch {
+		case a.res.Frames.Sent == 0:
+			v.Measured, v.Reason = "no frames", "no frame was sent outside warm-up"
+		case v.Pass:
+			v.Reason = fmt.Sprintf("%d of %d frames answered", a.res.Frames.Answered, a.res.Frames.Sent)
+		default:
+			v.Reason = fmt.Sprintf("%d of %d frames never got detections back", a.res.Frames.Unanswered, a.res.Frames.Sent)
+		}
+		a.res.SLOs = append(a.res.SLOs, v)
+	}
+}
+
+func (a *analysis) latencySLO(s LatencySLO) SLOVerdict {
+	scope, d := "all cameras", a.res.Latencies.Overall
+	switch {
+	case s.Site != "":
+		scope, d = "site "+s.Site, findGroup(a.res.Latencies.Sites, s.Site)
+	case s.Placement != "":
+		scope, d = string(s.Placement)+" placement", findGroup(a.res.Latencies.Placements, string(s.Placement))
+	}
+	p := strconv.FormatFloat(s.Percentile, 'f', -1, 64)
+	v := SLOVerdict{
+		Name:           fmt.Sprintf("e2e latency p%s (%s)", p, scope),
+		Unit:           "ms",
+		ThresholdValue: durMs(s.Max),
+		Threshold:      "<= " + fmtDur(s.Max),
+	}
+	if d.Count == 0 {
+		v.Measured, v.Reason = "no samples", "no answered frame in "+scope
+		return v
+	}
+	v.MeasuredValue = round3(d.PercentileMs(s.Percentile))
+	v.Measured = fmtMs(v.MeasuredValue)
+	v.Pass = v.MeasuredValue <= v.ThresholdValue
+	if v.Pass {
+		v.Reason = fmt.Sprintf("p%s over %d frames is within the bound", p, d.Count)
+	} else {
+		v.Reason = fmt.Sprintf("p%s over %d frames exceeds the bound by %s", p, d.Count, fmtMs(round3(v.MeasuredValue-v.ThresholdValue)))
+	}
+	return v
+}
+
+func findGroup(gs []LatencyGroup, name string) Distribution {
+	for _, g := range gs {
+		if g.Name == name {
+			return g.Distribution
+		}
+	}
+	return Distribution{}
+}
+
+func (a *analysis) alertSLO(limit time.Duration) SLOVerdict {
+	v := SLOVerdict{Name: "time to alert (max)", Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
+	if len(a.res.TimeToAlert) == 0 {
+		v.Pass, v.Measured, v.Reason = true, "not exercised", "the scenario scripts no events"
+		a.warnf("SLO %q not exercised: no scripted events", v.Name)
+		return v
+	}
+	missing, late := 0, 0
+	worst := 0.0
+	for _, t := range a.res.TimeToAlert {
+		if !t.Alerted {
+			missing++
+			continue
+		}
+		worst = max(worst, t.TimeToAlertMs)
+		if t.TimeToAlertMs > v.ThresholdValue {
+			late++
+		}
+	}
+	v.MeasuredValue = round3(worst)
+	v.Measured = fmtMs(v.MeasuredValue)
+	if missing > 0 {
+		v.Measured = fmt.Sprintf("%d of %d events without alert", missing, len(a.res.TimeToAlert))
+	}
+	v.Pass = missing == 0 && late == 0
+	switch {
+	case v.Pass:
+		v.Reason = fmt.Sprintf("all %d events alerted in time", len(a.res.TimeToAlert))
+	case missing > 0:
+		v.Reason = fmt.Sprintf("%d of %d events never raised an alert at the cloud", missing, len(a.res.TimeToAlert))
+		if late > 0 {
+			v.Reason += fmt.Sprintf(", %d alerted late", late)
+		}
+	default:
+		v.Reason = fmt.Sprintf("%d of %d events alerted late", late, len(a.res.TimeToAlert))
+	}
+	return v
+}
+
+func (a *analysis) failoverSLO(limit time.Duration) SLOVerdict {
+	v := SLOVerdict{Name: "failover gap (max)", Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
+	if len(a.res.Failover) == 0 {
+		v.Pass, v.Measured, v.Reason = true, "not exercised", "no fault affected a camera"
+		a.warnf("SLO %q not exercised: no fault affected a camera", v.Name)
+		return v
+	}
+	unrecovered, late, lost := 0, 0, 0
+	worst := 0.0
+	for _, g := range a.res.Failover {
+		worst = max(worst, g.GapMs)
+		lost += g.FramesLost
+		if !g.Recovered {
+			unrecovered++
+		} else if g.GapMs > v.ThresholdValue {
+			late++
+		}
+	}
+	v.MeasuredValue = round3(worst)
+	v.Measured = fmtMs(v.MeasuredValue)
+	v.Pass = unrecovered == 0 && late == 0
+	switch {
+	case unrecovered > 0:
+		v.Measured += " (not recovered)"
+		v.Reason = fmt.Sprintf("%d of %d camera outages never recovered before the end of the run; %d frames lost", unrecovered, len(a.res.Failover), lost)
+	case late > 0:
+		v.Reason = fmt.Sprintf("%d of %d camera outages lasted longer than the bound; %d frames lost", late, len(a.res.Failover), lost)
+	default:
+		v.Reason = fmt.Sprintf("all %d camera outages recovered in time; %d frames lost", len(a.res.Failover), lost)
+	}
+	return v
+}
+
+func (a *analysis) uplinkSLO(limit float64) SLOVerdict {
+	v := SLOVerdict{Name: "uplink bandwidth (mean, per link)", Unit: "bit/s", ThresholdValue: limit, Threshold: "<= " + FormatBitRate(limit)}
+	worst, worstName, n := 0.0, "", 0
+	for _, l := range a.res.Links {
+		if !l.Uplink {
+			continue
+		}
+		n++
+		if l.MeanBitsPerS >= worst {
+			worst, worstName = l.MeanBitsPerS, l.Link+" "+l.Direction
+		}
+	}
+	if n == 0 {
+		v.Pass, v.Measured, v.Reason = true, "not exercised", "no link is marked as uplink"
+		a.warnf("SLO %q not exercised: no uplink counters", v.Name)
+		return v
+	}
+	v.MeasuredValue = worst
+	v.Measured = FormatBitRate(worst)
+	v.Pass = worst <= limit
+	if v.Pass {
+		v.Reason = fmt.Sprintf("busiest of %d uplinks is %s", n, worstName)
+	} else {
+		v.Reason = fmt.Sprintf("uplink %s exceeds the bound", worstName)
+	}
+	return v
+}
+
+func (a *analysis) accuracySLO(name string, minV float64, get func(*Accuracy) float64) SLOVerdict {
+	v := SLOVerdict{Name: name + " (IoU " + strconv.FormatFloat(a.o.iou, 'f', -1, 64) + ")", Unit: "ratio",
+		ThresholdValue: minV, Threshold: ">= " + pct(minV)}
+	if a.res.Accuracy == nil {
+		v.Pass, v.Measured, v.Reason = true, "not exercised", "no answered frame has ground truth"
+		a.warnf("SLO %q not exercised: no ground truth for answered frames", v.Name)
+		return v
+	}
+	v.MeasuredValue = get(a.res.Accuracy)
+	v.Measured = pct(v.MeasuredValue)
+	v.Pass = v.MeasuredValue >= minV
+	if v.Pass {
+		v.Reason = fmt.Sprintf("over %d scored frames", a.res.Accuracy.FramesScored)
+	} else {
+		v.Reason = fmt.Sprintf("below the bound over %d scored frames", a.res.Accuracy.FramesScored)
+	}
+	return v
+}
