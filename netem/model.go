@@ -16,6 +16,7 @@ type Packet struct {
 	due       time.Time // delivery time
 	remaining int       // bytes still to serve from trace opportunities
 	seq       uint64
+	to        *Host // engine: destination host
 }
 
 // Data returns the packet's bytes.
@@ -87,10 +88,10 @@ type Model struct {
 	lastDue time.Time
 	seq     uint64
 
-	stats     DirStats
-	drops     [numReasons]uint64
-	free      func(*Packet)
-	clone     func(*Packet) *Packet
+	stats   DirStats
+	drops   [numReasons]uint64
+	free    func(*Packet)
+	clone   func(*Packet) *Packet
 	onQueue func(time.Duration)
 }
 

@@ -1,0 +1,123 @@
+package netem
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// NetnsDir is where named network namespaces live (as with `ip netns`).
+const NetnsDir = "/run/netns"
+
+var (
+	// ErrPermission means the engine may not create namespaces or devices.
+	ErrPermission = errors.New("netem: permission denied: the userspace engine needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN), or a user namespace with its own network and mount namespaces (unshare --user --map-root-user --net --mount)")
+	// ErrNoTUN means /dev/net/tun is missing.
+	ErrNoTUN = errors.New("netem: /dev/net/tun is missing: load the tun module (modprobe tun) or create the node (mkdir -p /dev/net && mknod /dev/net/tun c 10 200)")
+)
+
+func permErr(op string, err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("%s: %w", op, ErrPermission)
+	}
+	return fmt.Errorf("netem: %s: %w", op, err)
+}
+
+// inNetns runs fn on an OS thread switched into ns, then switches back.
+func inNetns(ns netns.NsHandle, fn func() error) error {
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	if err := netns.Set(ns); err != nil {
+		runtime.UnlockOSThread()
+		return permErr("enter network namespace", err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		// Leave the thread locked: it dies with the goroutine instead of
+		// running other goroutines in the wrong namespace.
+		return errors.Join(ferr, err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// createNetns creates the named namespace and returns a handle to it.
+func createNetns(name string) (netns.NsHandle, error) {
+	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
+		return netns.None(), permErr("create "+NetnsDir, err)
+	}
+	runtime.LockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return netns.None(), err
+	}
+	defer orig.Close()
+	h, err := netns.NewNamed(name)
+	if serr := netns.Set(orig); serr != nil {
+		if h.IsOpen() {
+			h.Close()
+		}
+		_, _ = deleteNetns(name)
+		return netns.None(), errors.Join(err, serr) // thread stays locked and dies
+	}
+	runtime.UnlockOSThread()
+	if err != nil {
+		_, _ = deleteNetns(name)
+		return netns.None(), permErr("create network namespace "+name, err)
+	}
+	return h, nil
+}
+
+// deleteNetns unmounts and removes a named namespace; removed is false when
+// it did not exist.
+func deleteNetns(name string) (removed bool, err error) {
+	p := filepath.Join(NetnsDir, name)
+	if _, err := os.Lstat(p); os.IsNotExist(err) {
+		return false, nil
+	}
+	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+		return false, permErr("unmount "+p, err)
+	}
+	if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+		return false, permErr("remove "+p, err)
+	}
+	return true, nil
+}
+
+// openTUN creates a TUN device named name in the namespace of the calling
+// thread and returns it as a non-blocking file (served by the Go poller).
+func openTUN(name string) (*os.File, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO) {
+			return nil, ErrNoTUN
+		}
+		return nil, permErr("open /dev/net/tun", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+		unix.Close(fd)
+		return nil, permErr("create TUN device "+name, err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "tun:"+name), nil
+}

@@ -1,0 +1,191 @@
+package netem
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Prefix starts the name of everything edgesim creates on the host.
+const Prefix = "es-"
+
+// Record is what a running engine has created, kept in the state directory
+// so that `edgesim clean` can remove it after the owner was killed.
+type Record struct {
+	Name    string    `json:"name"`
+	PID     int       `json:"pid"`
+	Start   uint64    `json:"pid_start"` // process start time (clock ticks), guards against pid reuse
+	Created time.Time `json:"created"`
+	// Netns are named network namespaces (under /run/netns) the engine
+	// created; they are recorded before they are created.
+	Netns []string `json:"netns"`
+}
+
+// DefaultStateDir is /run/edgesim for root, else $XDG_RUNTIME_DIR/edgesim,
+// else edgesim-<uid> in the temp directory.
+func DefaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/run/edgesim"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "edgesim")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("edgesim-%d", os.Geteuid()))
+}
+
+func procStart(pid int) (uint64, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	// Field 22; the command (field 2) may hold spaces, so skip past ')'.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(f[19], 10, 64)
+	return v, err == nil
+}
+
+// alive reports whether the record's owner still runs.
+func (r *Record) alive() bool {
+	if r.PID <= 0 {
+		return false
+	}
+	if err := syscall.Kill(r.PID, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	st, ok := procStart(r.PID)
+	return ok && (r.Start == 0 || st == r.Start)
+}
+
+type stateFile struct {
+	path string
+	rec  Record
+}
+
+func newStateFile(dir, name string) (*stateFile, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("netem: state directory %s: %w (choose another with WithStateDir or --state-dir)", dir, err)
+	}
+	st, _ := procStart(os.Getpid())
+	s := &stateFile{
+		path: filepath.Join(dir, name+".json"),
+		rec:  Record{Name: name, PID: os.Getpid(), Start: st, Created: time.Now().UTC()},
+	}
+	if _, err := os.Stat(s.path); err == nil {
+		return nil, fmt.Errorf("netem: a testbed named %q is already recorded in %s; pick another name or run `edgesim clean`", name, s.path)
+	}
+	return s, s.save()
+}
+
+func (s *stateFile) save() error {
+	b, err := json.MarshalIndent(s.rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("netem: write state record: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		return fmt.Errorf("netem: write state record: %w", err)
+	}
+	return nil
+}
+
+func (s *stateFile) addNetns(name string) error {
+	s.rec.Netns = append(s.rec.Netns, name)
+	return s.save()
+}
+
+func (s *stateFile) removeNetns(name string) error {
+	out := s.rec.Netns[:0]
+	for _, n := range s.rec.Netns {
+		if n != name {
+			out = append(out, n)
+		}
+	}
+	s.rec.Netns = out
+	return s.save()
+}
+
+func (s *stateFile) remove() error {
+	if err := os.Remove(s.path); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+// CleanReport lists what Clean removed and what it left because its owner
+// still runs.
+type CleanReport struct {
+	Removed []string // namespaces and records removed
+	Skipped []string // records whose owner process is alive
+}
+
+// Clean removes the namespaces recorded in dir by engines whose owner
+// process is gone, then their records. It removes only recorded names that
+// start with Prefix, and nothing of engines still running.
+func Clean(ctx context.Context, dir string) (CleanReport, error) {
+	var rep CleanReport
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		var r Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			errs = append(errs, fmt.Errorf("netem: state record %s is not valid JSON (%v); remove it by hand if it is not edgesim's", f, err))
+			continue
+		}
+		if r.alive() {
+			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s (pid %d still running)", r.Name, r.PID))
+			continue
+		}
+		ok := true
+		for _, ns := range r.Netns {
+			if !strings.HasPrefix(ns, Prefix) || strings.ContainsAny(ns, "/\x00") {
+				continue
+			}
+			removed, err := deleteNetns(ns)
+			if err != nil {
+				ok = false
+				errs = append(errs, err)
+				continue
+			}
+			if removed {
+				rep.Removed = append(rep.Removed, "netns "+ns)
+			}
+		}
+		if ok {
+			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+				errs = append(errs, err)
+			} else {
+				rep.Removed = append(rep.Removed, "record "+f)
+			}
+		}
+	}
+	return rep, errors.Join(errs...)
+}

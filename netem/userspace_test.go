@@ -1,0 +1,260 @@
+package netem_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/edgesim/edgesim/netem"
+)
+
+func requireRoot() {
+	if os.Geteuid() != 0 {
+		Skip("needs root to create network namespaces and TUN devices")
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		Skip("needs /dev/net/tun")
+	}
+}
+
+var testbedN int
+
+// ipState lists the names of the namespaces and of the host's interfaces.
+func ipState() (ns, links []string) {
+	out, _ := exec.Command("ip", "netns", "list").CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			ns = append(ns, f[0])
+		}
+	}
+	out, _ = exec.Command("ip", "-o", "link").CombinedOutput()
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			links = append(links, f[1])
+		}
+	}
+	return ns, links
+}
+
+func metricValue(reg *prometheus.Registry, name, link, dir string) float64 {
+	want := map[string]string{"link": link, "direction": dir}
+	mfs, err := reg.Gather()
+	Expect(err).NotTo(HaveOccurred())
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if v, ok := want[lp.GetName()]; ok && v != lp.GetValue() {
+					continue next
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	Fail("no metric " + name + " " + link + " " + dir)
+	return 0
+}
+
+func udpPair(from, to *netem.Host, port int) (snd, rcv *net.UDPConn) {
+	var err error
+	Expect(to.Do(func() error {
+		rcv, err = net.ListenUDP("udp4", &net.UDPAddr{IP: to.Address(), Port: port})
+		return err
+	})).To(Succeed())
+	Expect(from.Do(func() error {
+		snd, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: to.Address(), Port: port})
+		return err
+	})).To(Succeed())
+	DeferCleanup(snd.Close)
+	DeferCleanup(rcv.Close)
+	return snd, rcv
+}
+
+var _ = Describe("Userspace engine", func() {
+	var (
+		ctx   context.Context
+		dir   string
+		reg   *prometheus.Registry
+		eng   *netem.Userspace
+		a, b  *netem.Host
+		name  string
+		begin time.Time
+	)
+	BeforeEach(func() {
+		requireRoot()
+		ctx = context.Background()
+		dir = GinkgoT().TempDir()
+		reg = prometheus.NewRegistry()
+		testbedN++
+		name = fmt.Sprintf("t%d-%d", os.Getpid(), testbedN)
+		var err error
+		eng, err = netem.NewUserspace(ctx, netem.WithRegistry(reg), netem.WithStateDir(dir), netem.WithName(name), netem.WithSeed(1))
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { Expect(eng.Close(ctx)).To(Succeed()) })
+		a, err = eng.AddHost(ctx, netem.HostSpec{Name: "edge-1", Group: "site:a"})
+		Expect(err).NotTo(HaveOccurred())
+		b, err = eng.AddHost(ctx, netem.HostSpec{Name: "cloud-1", Group: "cloud"})
+		Expect(err).NotTo(HaveOccurred())
+		begin = time.Now()
+	})
+
+	It("forwards UDP through the link with at least the configured delay, and counts it", func() {
+		_, err := eng.Link(ctx, "site:a", "cloud", netem.LinkConfig{Delay: 20 * time.Millisecond}, netem.LinkConfig{})
+		Expect(err).NotTo(HaveOccurred())
+		snd, rcv := udpPair(a, b, 9000)
+		const n = 50
+		go func() {
+			defer GinkgoRecover()
+			buf := make([]byte, 100)
+			for range n {
+				binary.BigEndian.PutUint64(buf, uint64(time.Since(begin)))
+				_, _ = snd.Write(buf)
+			}
+		}()
+		buf := make([]byte, 2048)
+		Expect(rcv.SetReadDeadline(time.Now().Add(10 * time.Second))).To(Succeed())
+		for range n {
+			k, err := rcv.Read(buf)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(k).To(Equal(100))
+			sent := time.Duration(binary.BigEndian.Uint64(buf))
+			Expect(time.Since(begin) - sent).To(BeNumerically(">=", 20*time.Millisecond))
+		}
+		var up netem.LinkStats
+		for _, s := range eng.Stats() {
+			if s.Link == "site:a<->cloud" && s.Direction == netem.Up {
+				up = s
+			}
+		}
+		Expect(up.Packets).To(BeEquivalentTo(n))
+		Expect(up.Bytes).To(BeEquivalentTo(n * 128)) // 100 + UDP 8 + IPv4 20
+		Expect(metricValue(reg, netem.MetricBytes, "site:a<->cloud", netem.Up)).To(BeEquivalentTo(n * 128))
+		Expect(metricValue(reg, netem.MetricPackets, "site:a<->cloud", netem.Up)).To(BeEquivalentTo(n))
+		Expect(testutil.GatherAndCount(reg, netem.MetricQueueDelay)).To(BeNumerically(">=", 1))
+	})
+
+	It("partitions and heals a link", func() {
+		l, err := eng.Link(ctx, "site:a", "cloud", netem.LinkConfig{}, netem.LinkConfig{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(l.Partition(true)).To(Succeed())
+		snd, rcv := udpPair(a, b, 9001)
+		for range 10 {
+			_, _ = snd.Write([]byte("x"))
+		}
+		Eventually(func() uint64 { return l.Stats()[netem.Up].Drops[netem.ReasonPartition] }).Should(BeEquivalentTo(10))
+		Expect(l.Partition(false)).To(Succeed())
+		_, _ = snd.Write([]byte("y"))
+		buf := make([]byte, 10)
+		Expect(rcv.SetReadDeadline(time.Now().Add(5 * time.Second))).To(Succeed())
+		k, err := rcv.Read(buf)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(buf[:k])).To(Equal("y"))
+	})
+
+	It("carries TCP between namespaces and forwards unimpaired on an implicit link", func() {
+		var ln net.Listener
+		Expect(b.Do(func() (err error) {
+			ln, err = net.Listen("tcp4", net.JoinHostPort(b.Address().String(), "9100"))
+			return err
+		})).To(Succeed())
+		DeferCleanup(ln.Close)
+		go func() {
+			defer GinkgoRecover()
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			_, _ = bufio.NewReader(c).WriteTo(c) // echo
+		}()
+		var c net.Conn
+		Expect(a.Do(func() (err error) {
+			c, err = net.DialTimeout("tcp4", net.JoinHostPort(b.Address().String(), "9100"), 5*time.Second)
+			return err
+		})).To(Succeed())
+		defer c.Close()
+		msg := strings.Repeat("edgesim", 10000)
+		go func() { _, _ = c.Write([]byte(msg)) }()
+		got := make([]byte, len(msg))
+		Expect(c.SetReadDeadline(time.Now().Add(10 * time.Second))).To(Succeed())
+		_, err := io.ReadFull(c, got)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(got)).To(Equal(msg))
+		Expect(eng.Stats()).To(ContainElement(HaveField("Link", "cloud<->site:a")))
+	})
+
+	It("makes the namespaces usable with ip netns exec", func() {
+		out, err := exec.Command("ip", "netns", "exec", a.NetnsName(), "ip", "-o", "addr", "show", "dev", a.Interface()).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(ContainSubstring(a.Address().String() + "/16"))
+		out, err = exec.Command("ip", "netns", "exec", a.NetnsName(), "ip", "route", "get", b.Address().String()).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(ContainSubstring("dev " + a.Interface()))
+	})
+
+	It("removes its namespaces and record on Close", func() {
+		path := a.NetnsPath()
+		Expect(path).To(BeAnExistingFile())
+		Expect(filepath.Join(dir, name+".json")).To(BeAnExistingFile())
+		Expect(eng.Close(ctx)).To(Succeed())
+		Expect(path).NotTo(BeAnExistingFile())
+		Expect(filepath.Join(dir, name+".json")).NotTo(BeAnExistingFile())
+	})
+})
+
+var _ = Describe("Cleanup after SIGKILL", func() {
+	It("removes what a killed engine left, and nothing else", func() {
+		requireRoot()
+		nsBefore, linksBefore := ipState()
+		dir := GinkgoT().TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNetem$")
+		cmd.Env = append(os.Environ(), "EDGESIM_NETEM_HELPER_STATE_DIR="+dir, "EDGESIM_NETEM_HELPER_NAME=killed")
+		out, err := cmd.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.Start()).To(Succeed())
+		line, err := bufio.NewReader(out).ReadString('\n')
+		Expect(err).NotTo(HaveOccurred())
+		Expect(line).To(Equal("ready\n"))
+		Expect(filepath.Join(netem.NetnsDir, "es-killed-a")).To(BeAnExistingFile())
+
+		// A running owner's namespaces are left alone.
+		rep, err := netem.Clean(context.Background(), dir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Removed).To(BeEmpty())
+		Expect(rep.Skipped).To(HaveLen(1))
+
+		Expect(cmd.Process.Signal(syscall.SIGKILL)).To(Succeed())
+		_ = cmd.Wait()
+		Expect(filepath.Join(netem.NetnsDir, "es-killed-a")).To(BeAnExistingFile())
+
+		rep, err = netem.Clean(context.Background(), dir)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Removed).To(ContainElements("netns es-killed-a", "netns es-killed-b"))
+		// Other processes on this machine may add namespaces meanwhile:
+		// everything that was there is still there, and none of ours is.
+		nsAfter, linksAfter := ipState()
+		Expect(nsAfter).To(ContainElements(nsBefore))
+		Expect(nsAfter).NotTo(ContainElement(HavePrefix("es-killed-")))
+		Expect(linksAfter).To(ContainElements(linksBefore))
+		Expect(linksAfter).To(HaveLen(len(linksBefore)))
+		entries, _ := os.ReadDir(dir)
+		Expect(entries).To(BeEmpty())
+	})
+})
