@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -13,12 +14,12 @@ type htmlData struct {
 }
 
 var htmlFuncs = template.FuncMap{
-	"ms":      func(v float64) string { return fmt.Sprintf("%.1f", v) },
-	"f3":      f3,
-	"pct":     pct,
-	"rate":    FormatBitRate,
-	"verdict": verdictWord,
-	"length":  runLength,
+	"ms":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
+	"f3":     f3,
+	"pct":    pct,
+	"rate":   FormatBitRate,
+	"upper":  strings.ToUpper,
+	"length": runLength,
 	"off": func(start, t time.Time) string {
 		if t.IsZero() {
 			return "–"
@@ -84,6 +85,9 @@ tr.bad td{background:#fdecea}
 figure{background:#fff;border:1px solid #d6dae1;border-radius:6px;margin:10px 0;padding:8px}
 figure svg{width:100%;height:auto;display:block}
 figcaption{font-weight:600;margin-bottom:4px}
+ul.legend{list-style:none;margin:4px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:.9em}
+.swatch{display:inline-block;width:26px;border-top:3px solid;vertical-align:middle;margin-right:6px}
+.swatch.dashed{border-top-style:dashed}
 ul.warn li{color:#6b4200}
 footer{color:#5a6270;font-size:.85em;margin-top:30px}
 </style>
@@ -91,7 +95,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <body>
 <main>
 {{- $r := .R}}
-<h1>edgesim: {{$r.Scenario}} <span class="badge {{$r.Verdict}}">{{verdict $r.Verdict}}</span></h1>
+<h1>edgesim: {{$r.Scenario}} <span class="badge {{$r.Verdict}}">{{upper $r.Verdict}}</span></h1>
 <div class="meta">seed {{$r.Seed}} · provider {{$r.Provider}} · {{utc $r.Start}} → {{utc $r.End}} ({{length $r.DurationMs}})</div>
 {{- if $r.Partial}}
 <div class="banner">PARTIAL RUN{{if $r.PartialReason}} ({{$r.PartialReason}}){{end}}: the run was interrupted; every figure covers only what was collected.</div>
@@ -136,6 +140,9 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- range .Plots}}
 <figure><figcaption>{{.Title}}</figcaption>
 {{.SVG}}
+{{- if .Legend}}
+<ul class="legend">{{range .Legend}}<li><span class="swatch{{if .Dashed}} dashed{{end}}" style="border-color:{{.Color}}"></span>{{.Name}}</li>{{end}}</ul>
+{{- end}}
 </figure>
 {{- end}}
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"html/template"
 	"image/color"
+	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -49,7 +51,26 @@ func newPlot(title, x, y string) *plot.Plot {
 	return p
 }
 
-func addLine(p *plot.Plot, i int, name string, xs, ys []float64, points bool) error {
+// legendEntry is drawn by the HTML page next to the plot, in the page's
+// font, so labels never overflow whatever font the viewer has.
+type legendEntry struct {
+	Name   string
+	Color  string // CSS colour
+	Dashed bool
+}
+
+type figure struct {
+	p      *plot.Plot
+	legend []legendEntry
+}
+
+func cssColor(c color.Color) string {
+	r, g, b, _ := c.RGBA()
+	return fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8)
+}
+
+func (f *figure) addLine(i int, name string, xs, ys []float64, points bool) error {
+	p := f.p
 	xy := make(plotter.XYs, len(xs))
 	for k := range xs {
 		xy[k].X, xy[k].Y = xs[k], ys[k]
@@ -62,7 +83,7 @@ func addLine(p *plot.Plot, i int, name string, xs, ys []float64, points bool) er
 	l.Width = vg.Points(1.5)
 	l.Dashes = plotutil.Dashes(i / 7)
 	p.Add(l)
-	p.Legend.Add(name, l)
+	f.legend = append(f.legend, legendEntry{Name: name, Color: cssColor(l.Color), Dashed: i >= 7})
 	if points && len(xy) <= 400 {
 		s, err := plotter.NewScatter(xy)
 		if err != nil {
@@ -78,7 +99,8 @@ func addLine(p *plot.Plot, i int, name string, xs, ys []float64, points bool) er
 
 // addFaultMarkers draws a dashed vertical line per fault, labelled with the
 // fault kind; call it after the data so the y range is known.
-func addFaultMarkers(p *plot.Plot, r *Result) error {
+func (f *figure) addFaultMarkers(r *Result) error {
+	p := f.p
 	if len(r.Faults) == 0 {
 		return nil
 	}
@@ -88,8 +110,8 @@ func addFaultMarkers(p *plot.Plot, r *Result) error {
 	}
 	var lxy plotter.XYs
 	var labels []string
-	for i, f := range r.Faults {
-		x := f.At.Sub(r.Start).Seconds()
+	for i, fl := range r.Faults {
+		x := fl.At.Sub(r.Start).Seconds()
 		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: ymin}, {X: x, Y: ymax}})
 		if err != nil {
 			return err
@@ -99,10 +121,10 @@ func addFaultMarkers(p *plot.Plot, r *Result) error {
 		l.Width = vg.Points(1)
 		p.Add(l)
 		if i == 0 {
-			p.Legend.Add("fault", l)
+			f.legend = append(f.legend, legendEntry{Name: "injected fault", Color: cssColor(faultColor), Dashed: true})
 		}
 		lxy = append(lxy, plotter.XY{X: x, Y: ymax})
-		labels = append(labels, " "+f.Kind+" "+f.Target)
+		labels = append(labels, " "+fl.Kind+" "+fl.Target)
 	}
 	lab, err := plotter.NewLabels(plotter.XYLabels{XYs: lxy, Labels: labels})
 	if err != nil {
@@ -117,25 +139,29 @@ func addFaultMarkers(p *plot.Plot, r *Result) error {
 }
 
 type namedPlot struct {
-	Title string
-	SVG   template.HTML
+	Title  string
+	SVG    template.HTML
+	Legend []legendEntry
 }
 
 // plots renders every plot the data allows; an empty slice means no data.
 func plots(r *Result) ([]namedPlot, error) {
 	var out []namedPlot
-	add := func(title string, p *plot.Plot, h vg.Length, err error) error {
+	add := func(title string, f *figure, h vg.Length, err error) error {
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", title, err)
 		}
-		if p == nil {
+		if f == nil {
 			return nil
 		}
-		svg, err := svgOf(p, plotW, h)
+		if title == "Failover gaps" {
+			h = plotH * 3 / 4
+		}
+		svg, err := svgOf(f.p, plotW, h)
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", title, err)
 		}
-		out = append(out, namedPlot{Title: title, SVG: svg})
+		out = append(out, namedPlot{Title: title, SVG: svg, Legend: f.legend})
 		return nil
 	}
 	p, err := cdfPlot(r)
@@ -157,7 +183,7 @@ func plots(r *Result) ([]namedPlot, error) {
 	return out, nil
 }
 
-func cdfPlot(r *Result) (*plot.Plot, error) {
+func cdfPlot(r *Result) (*figure, error) {
 	type g struct {
 		name string
 		d    Distribution
@@ -171,14 +197,14 @@ func cdfPlot(r *Result) (*plot.Plot, error) {
 			gs = append(gs, g{s.Name + " placement", s.Distribution})
 		}
 	}
-	p := newPlot("End-to-end latency CDF (capture to detections at the camera)", "latency (ms)", "fraction of answered frames")
+	f := &figure{p: newPlot("End-to-end latency CDF (capture to detections at the camera)", "latency (ms)", "fraction of answered frames")}
 	n := 0
 	for i, x := range gs {
 		xs, ys := x.d.CDF(500)
 		if len(xs) == 0 {
 			continue
 		}
-		if err := addLine(p, i, fmt.Sprintf("%s (p95 %s)", x.name, fmtMs(x.d.P95Ms)), xs, ys, false); err != nil {
+		if err := f.addLine(i, fmt.Sprintf("%s (p95 %s)", x.name, fmtMs(x.d.P95Ms)), xs, ys, false); err != nil {
 			return nil, err
 		}
 		n++
@@ -186,16 +212,11 @@ func cdfPlot(r *Result) (*plot.Plot, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	p.Y.Min, p.Y.Max = 0, 1
-	p.Legend.Top = false
-	return p, nil
+	f.p.Y.Min, f.p.Y.Max = 0, 1
+	return f, nil
 }
 
-func timelinePlot(r *Result) (*plot.Plot, error) {
-	if len(r.LatencyTimeline) == 0 {
-		return nil, nil
-	}
-	p := newPlot("Latency over time, p95 per site and bucket", "time since start (s)", "p95 latency (ms)")
+func timelinePlot(r *Result) (*figure, error) {
 	var sites []string
 	bySite := map[string][]LatencyBucket{}
 	for _, b := range r.LatencyTimeline {
@@ -210,62 +231,110 @@ func timelinePlot(r *Result) (*plot.Plot, error) {
 	if len(sites) == 0 {
 		return nil, nil
 	}
+	f := &figure{p: newPlot("Latency over time, p95 per site and time bucket", "time since start (s)", "p95 latency (ms)")}
 	for i, s := range sites {
 		var xs, ys []float64
 		for _, b := range bySite[s] {
 			xs = append(xs, b.OffsetS)
 			ys = append(ys, b.P95Ms)
 		}
-		if err := addLine(p, i, "site "+s, xs, ys, true); err != nil {
+		if err := f.addLine(i, "site "+s, xs, ys, true); err != nil {
 			return nil, err
 		}
 	}
-	p.Y.Min = 0
-	p.X.Min = 0
-	if err := addFaultMarkers(p, r); err != nil {
+	f.p.Y.Min, f.p.X.Min = 0, 0
+	if err := f.addFaultMarkers(r); err != nil {
 		return nil, err
 	}
-	p.Legend.Left = true
-	return p, nil
+	return f, nil
 }
 
-func bandwidthPlot(r *Result) (*plot.Plot, error) {
-	p := newPlot("Bandwidth per link and direction (counted by the link emulator)", "time since start (s)", "Mbit/s")
-	n := 0
+// bandwidthPlot shows every link direction's rate over time; when rates
+// differ by more than 30x (edge vs cloud uplinks) the axis is logarithmic
+// so the small ones stay visible.
+func bandwidthPlot(r *Result) (*figure, error) {
+	lo, hi := math.Inf(1), 0.0
+	for _, l := range r.Links {
+		for _, v := range l.SeriesBitsPerS {
+			if v > 0 {
+				lo, hi = min(lo, v), max(hi, v)
+			}
+		}
+	}
+	if hi == 0 {
+		return nil, nil
+	}
+	logScale := hi/lo > 30
+	unit, div := "Mbit/s", 1e6
+	if logScale || hi < 1e6 {
+		unit, div = "kbit/s", 1e3
+	}
+	title := "Bandwidth per link and direction (counted by the link emulator)"
+	if logScale {
+		title += ", log scale"
+	}
+	f := &figure{p: newPlot(title, "time since start (s)", unit)}
+	floor := 0.0
+	if logScale {
+		floor = math.Pow10(int(math.Floor(math.Log10(lo / div))))
+		f.p.Y.Scale = plot.LogScale{}
+		f.p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
 	for i, l := range r.Links {
 		if len(l.SeriesOffsetS) == 0 {
 			continue
 		}
-		ys := make([]float64, len(l.SeriesBitsPerS))
-		for k, v := range l.SeriesBitsPerS {
-			ys[k] = v / 1e6
+		xs, ys := thin(l.SeriesOffsetS, l.SeriesBitsPerS, maxSeriesPoints)
+		for k, v := range ys {
+			ys[k] = max(v/div, floor)
 		}
 		name := l.Link + " " + l.Direction
 		if l.Uplink {
 			name += " (uplink)"
 		}
-		if err := addLine(p, i, name, l.SeriesOffsetS, ys, false); err != nil {
+		if err := f.addLine(i, name, xs, ys, false); err != nil {
 			return nil, err
 		}
-		n++
 	}
-	if n == 0 {
-		return nil, nil
+	f.p.X.Min = 0
+	if logScale {
+		f.p.Y.Min = floor
+	} else {
+		f.p.Y.Min = 0
 	}
-	p.Y.Min = 0
-	p.X.Min = 0
-	if err := addFaultMarkers(p, r); err != nil {
+	if err := f.addFaultMarkers(r); err != nil {
 		return nil, err
 	}
-	p.Legend.Left = true
-	return p, nil
+	return f, nil
 }
 
-func failoverPlot(r *Result) (*plot.Plot, error) {
+const maxSeriesPoints = 600
+
+// thin averages consecutive points so a series has at most n points,
+// keeping the plots of long runs small.
+func thin(xs, ys []float64, n int) ([]float64, []float64) {
+	if len(xs) <= n {
+		return xs, slices.Clone(ys)
+	}
+	k := (len(xs) + n - 1) / n
+	var ox, oy []float64
+	for i := 0; i < len(xs); i += k {
+		j := min(i+k, len(xs))
+		sum := 0.0
+		for _, v := range ys[i:j] {
+			sum += v
+		}
+		ox = append(ox, xs[j-1])
+		oy = append(oy, sum/float64(j-i))
+	}
+	return ox, oy
+}
+
+func failoverPlot(r *Result) (*figure, error) {
 	if len(r.Failover) == 0 {
 		return nil, nil
 	}
-	p := newPlot("Failover gap per camera and fault (fault to first answered frame)", "", "gap (ms)")
+	f := &figure{p: newPlot("Failover gap per camera and fault (fault to first answered frame)", "", "gap (ms)")}
 	vals := make(plotter.Values, len(r.Failover))
 	names := make([]string, len(r.Failover))
 	for i, g := range r.Failover {
@@ -280,12 +349,12 @@ func failoverPlot(r *Result) (*plot.Plot, error) {
 	if err != nil {
 		return nil, err
 	}
-	bars.Color = plotutil.Color(0)
+	bars.Color = plotutil.Color(1)
 	bars.LineStyle.Width = 0
-	p.Add(bars)
+	f.p.Add(bars)
 	if len(names) <= 24 {
-		p.NominalX(names...)
+		f.p.NominalX(names...)
 	}
-	p.Y.Min = 0
-	return p, nil
+	f.p.Y.Min = 0
+	return f, nil
 }

@@ -225,3 +225,17 @@ var _ = Describe("Renderers", func() {
 		Expect(err).To(MatchError(ContainSubstring("re-collect them")))
 	})
 })
+
+var _ = Describe("Preview", func() {
+	It("writes the fixture's reports to $EDGESIM_REPORT_PREVIEW for a look in a browser", func(ctx SpecContext) {
+		dir := os.Getenv("EDGESIM_REPORT_PREVIEW")
+		if dir == "" {
+			Skip("set EDGESIM_REPORT_PREVIEW=<dir> to write a sample report")
+		}
+		run := fixtureRun()
+		if os.Getenv("EDGESIM_REPORT_PREVIEW_PARTIAL") != "" {
+			run.Partial, run.PartialReason = true, "interrupted by signal"
+		}
+		Expect(reports.WriteAll(ctx, dir, mustAnalyze(run), nil)).To(Succeed())
+	})
+})

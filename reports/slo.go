@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 )
@@ -26,7 +27,7 @@ func FormatBitRate(bps float64) string {
 	return fmt.Sprintf("%.0f bit/s", bps)
 }
 
-func pct(v float64) string { return strconv.FormatFloat(round4(v)*100, 'f', -1, 64) + "%" }
+func pct(v float64) string { return strconv.FormatFloat(math.Round(v*10000)/100, 'f', -1, 64) + "%" }
 
 func (a *analysis) slos() {
 	spec := a.run.SLO
