@@ -53,8 +53,8 @@ func IoU(a, b Box) float64 {
 }
 
 type scoredDet struct {
-	frame, order int
-	det          Detection
+	score        float32
+	frame, index int32
 }
 
 // EvaluateDetections matches detections to ground truth per class, greedily
@@ -106,9 +106,10 @@ func evaluateClass(frames []ScoredFrame, label string, iou, ignoreOcclusion floa
 	c := ClassAccuracy{Label: label}
 	ignored := func(o TruthObject) bool { return ignoreOcclusion > 0 && o.Occlusion >= ignoreOcclusion }
 	var dets []scoredDet
-	matched := make([][]bool, len(frames))
+	// matched[first[f]+i] says whether object i of frame f is taken.
+	first := make([]int, len(frames)+1)
 	for fi, f := range frames {
-		matched[fi] = make([]bool, len(f.Truth))
+		first[fi+1] = first[fi] + len(f.Truth)
 		for _, o := range f.Truth {
 			if o.Label == label && !ignored(o) {
 				c.GroundTruth++
@@ -116,25 +117,31 @@ func evaluateClass(frames []ScoredFrame, label string, iou, ignoreOcclusion floa
 		}
 		for di, d := range f.Detections {
 			if d.Label == label {
-				dets = append(dets, scoredDet{frame: fi, order: di, det: d})
+				dets = append(dets, scoredDet{score: d.Score, frame: int32(fi), index: int32(di)})
 			}
 		}
 	}
-	slices.SortStableFunc(dets, func(a, b scoredDet) int {
-		return cmp.Compare(b.det.Score, a.det.Score)
+	matched := make([]bool, first[len(frames)])
+	// Highest score first; ties in frame and detection order, so the
+	// result does not depend on the sort algorithm.
+	slices.SortFunc(dets, func(a, b scoredDet) int {
+		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.frame, b.frame), cmp.Compare(a.index, b.index))
 	})
 
-	var precisions, recalls []float64
+	precisions := make([]float64, 0, len(dets))
+	recalls := make([]float64, 0, len(dets))
 	tp, fp := 0, 0
-	for _, d := range dets {
-		f := frames[d.frame]
+	for _, sd := range dets {
+		f := frames[sd.frame]
+		box := f.Detections[sd.index].Box
+		base := first[sd.frame]
 		best, bestIoU := -1, iou
 		bestIgnored, bestIgnoredIoU := -1, iou
 		for oi, o := range f.Truth {
-			if o.Label != label || matched[d.frame][oi] {
+			if o.Label != label || matched[base+oi] {
 				continue
 			}
-			v := IoU(d.det.Box, o.Box)
+			v := IoU(box, o.Box)
 			if ignored(o) {
 				if v >= bestIgnoredIoU {
 					bestIgnored, bestIgnoredIoU = oi, v
@@ -147,10 +154,10 @@ func evaluateClass(frames []ScoredFrame, label string, iou, ignoreOcclusion floa
 		}
 		switch {
 		case best >= 0:
-			matched[d.frame][best] = true
+			matched[base+best] = true
 			tp++
 		case bestIgnored >= 0:
-			matched[d.frame][bestIgnored] = true
+			matched[base+bestIgnored] = true
 			continue // neither true nor false positive
 		default:
 			fp++

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -174,9 +175,11 @@ func ReadResult(rd io.Reader) (*Result, error) {
 func WriteSamples(w io.Writer, run *Run) error {
 	cp := *run
 	cp.SchemaVersion = SamplesSchemaVersion
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", " ")
-	return enc.Encode(&cp)
+	bw := bufio.NewWriterSize(w, 1<<16)
+	if err := json.NewEncoder(bw).Encode(&cp); err != nil { // compact: samples get big
+		return err
+	}
+	return bw.Flush()
 }
 
 // ReadSamples decodes a samples.json written by WriteSamples, so a report

@@ -1,0 +1,97 @@
+package reports_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/edgesim/edgesim/reports"
+)
+
+// bigRun is a fleet-sized run: cams cameras at 15 fps for d, each frame
+// with two ground-truth objects and two detections, four sites, link
+// counters every second, one fault.
+func bigRun(cams int, d time.Duration) *reports.Run {
+	run := &reports.Run{Scenario: "fleet", Seed: 1, Provider: "local", Start: t0, End: t0.Add(d),
+		SLO: reports.SLOSpec{Latency: []reports.LatencySLO{{Percentile: 95, Max: 150 * time.Millisecond}},
+			FailoverMax: 5 * time.Second, RecallMin: 0.5, UplinkMaxBitsPerSecond: 10e6}}
+	n := int(d.Seconds() * 15)
+	for c := range cams {
+		site := fmt.Sprintf("site-%d", c%4)
+		p := reports.PlacementEdge
+		if c%4 == 3 {
+			p = reports.PlacementCloud
+		}
+		cam := reports.Camera{ID: fmt.Sprintf("cam-%d", c), Site: site, Placement: p, Nodes: []string{"node-" + site}}
+		cam.Frames = make([]reports.FrameSample, n)
+		cam.Truth = make([]reports.TruthFrame, n)
+		for i := range n {
+			x := (i * 3) % 500
+			cam.Truth[i] = reports.TruthFrame{Frame: uint64(i), Objects: []reports.TruthObject{
+				{TrackID: 1, Label: "person", Box: reports.Box{x, 100, x + 40, 200}},
+				{TrackID: 2, Label: "vehicle", Box: reports.Box{300, 250, 450, 330}},
+			}}
+			cam.Frames[i] = reports.FrameSample{Frame: uint64(i), Capture: t0.Add(time.Duration(i) * time.Second / 15),
+				Answered: i%50 != 0, Latency: time.Duration(30+(i*13+c)%90) * time.Millisecond, Node: "node-" + site,
+				Detections: []reports.Detection{
+					{Label: "person", Score: float32(i%10) / 10, Box: reports.Box{x + 2, 98, x + 41, 203}},
+					{Label: "vehicle", Score: 0.9, Box: reports.Box{302, 250, 450, 331}},
+				}}
+		}
+		run.Cameras = append(run.Cameras, cam)
+	}
+	for s := range 4 {
+		for _, dir := range []string{"up", "down"} {
+			l := reports.LinkSeries{Link: fmt.Sprintf("site-%d-backhaul", s), Direction: dir, Site: fmt.Sprintf("site-%d", s), Uplink: dir == "up"}
+			var b uint64
+			for sec := 0; sec <= int(d.Seconds()); sec++ {
+				b += uint64(1000 + sec%7*100)
+				l.Samples = append(l.Samples, reports.CounterSample{At: t0.Add(time.Duration(sec) * time.Second), Bytes: b, Packets: b / 1000})
+			}
+			l.TotalBytes, l.TotalPackets = b, b/1000
+			run.Links = append(run.Links, l)
+		}
+	}
+	run.Faults = []reports.Fault{{At: t0.Add(d / 2), Kind: "kill", Target: "node-site-0"}}
+	return run
+}
+
+// BenchmarkAnalyze: 24 cameras x 10 min x 15 fps = 216,000 frames.
+func BenchmarkAnalyze(b *testing.B) {
+	run := bigRun(24, 10*time.Minute)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := reports.Analyze(run); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(24*10*60*15)*float64(b.N)/b.Elapsed().Seconds(), "frames/s")
+}
+
+// BenchmarkRender renders each format of the same run.
+func BenchmarkRender(b *testing.B) {
+	res, err := reports.Analyze(bigRun(24, 10*time.Minute))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range []reports.Format{reports.FormatJSON, reports.FormatHTML, reports.FormatMarkdown, reports.FormatJUnit, reports.FormatSamples} {
+		b.Run(string(f), func(b *testing.B) {
+			cw := &countWriter{}
+			for b.Loop() {
+				cw.n = 0
+				if err := reports.Render(context.Background(), cw, res, f); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cw.n), "bytes")
+		})
+	}
+}
+
+type countWriter struct{ n int }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+
+var _ io.Writer = (*countWriter)(nil)

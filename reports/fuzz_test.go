@@ -1,0 +1,37 @@
+package reports_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+
+	"github.com/edgesim/edgesim/reports"
+)
+
+// FuzzSamples feeds arbitrary samples files through the whole pipeline:
+// decoding either fails cleanly or the run is analysed, or rejected with
+// ErrInvalidRun, and every format renders without panicking.
+func FuzzSamples(f *testing.F) {
+	var buf bytes.Buffer
+	if err := reports.WriteSamples(&buf, fixtureRun()); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte(`{"schemaVersion":"edgesim.dev/samples/v1","scenario":"x","start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:00:01Z","cameras":[{"id":"c","placement":"edge","frames":[{"frame":1,"capture":"2026-01-01T00:00:00.5Z","answered":true,"latencyNs":-5}]}],"faults":[{"at":"2026-01-01T00:00:00Z","kind":"kill","target":"c"}],"slo":{"latency":[{"percentile":100,"maxNs":1}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		run, err := reports.ReadSamples(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		res, err := reports.Analyze(run)
+		if err != nil {
+			return
+		}
+		for _, format := range reports.AllFormats {
+			if err := reports.Render(context.Background(), io.Discard, res, format); err != nil {
+				t.Fatalf("render %s: %v", format, err)
+			}
+		}
+	})
+}
