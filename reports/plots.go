@@ -69,7 +69,7 @@ func cssColor(c color.Color) string {
 	return fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8)
 }
 
-func (f *figure) addLine(i int, name string, xs, ys []float64, points bool) error {
+func (f *figure) addLine(i int, name string, xs, ys []float64, points, dashed bool) error {
 	p := f.p
 	xy := make(plotter.XYs, len(xs))
 	for k := range xs {
@@ -81,9 +81,12 @@ func (f *figure) addLine(i int, name string, xs, ys []float64, points bool) erro
 	}
 	l.Color = plotutil.Color(i)
 	l.Width = vg.Points(1.5)
-	l.Dashes = plotutil.Dashes(i / 7)
+	dashed = dashed || i >= len(plotutil.DefaultColors)
+	if dashed {
+		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+	}
 	p.Add(l)
-	f.legend = append(f.legend, legendEntry{Name: name, Color: cssColor(l.Color), Dashed: i >= 7})
+	f.legend = append(f.legend, legendEntry{Name: name, Color: cssColor(l.Color), Dashed: dashed})
 	if points && len(xy) <= 400 {
 		s, err := plotter.NewScatter(xy)
 		if err != nil {
@@ -97,41 +100,63 @@ func (f *figure) addLine(i int, name string, xs, ys []float64, points bool) erro
 	return nil
 }
 
-// addFaultMarkers draws a dashed vertical line per fault, labelled with the
-// fault kind; call it after the data so the y range is known.
+var observedColor = color.RGBA{R: 230, G: 120, B: 0, A: 255}
+
+// addFaultMarkers draws a dashed vertical line per injected (red) and
+// observed (orange) fault, labelled with kind and target; call it after
+// the data so the y range is known.
 func (f *figure) addFaultMarkers(r *Result) error {
-	p := f.p
-	if len(r.Faults) == 0 {
+	var injected, observed []marker
+	for _, fl := range r.Faults {
+		injected = append(injected, marker{fl.At.Sub(r.Start).Seconds(), fl.Kind + " " + fl.Target})
+	}
+	for _, fl := range r.ObservedFaults {
+		observed = append(observed, marker{fl.At.Sub(r.Start).Seconds(), fl.Kind + " " + fl.Target})
+	}
+	if err := f.markers(injected, faultColor, "injected fault"); err != nil {
+		return err
+	}
+	return f.markers(observed, observedColor, "observed fault")
+}
+
+type marker struct {
+	x     float64
+	label string
+}
+
+func (f *figure) markers(ms []marker, c color.Color, legend string) error {
+	if len(ms) == 0 {
 		return nil
 	}
+	p := f.p
 	ymin, ymax := p.Y.Min, p.Y.Max
 	if ymax <= ymin {
 		ymax = ymin + 1
 	}
 	var lxy plotter.XYs
 	var labels []string
-	for i, fl := range r.Faults {
-		x := fl.At.Sub(r.Start).Seconds()
-		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: ymin}, {X: x, Y: ymax}})
+	for _, m := range ms {
+		l, err := plotter.NewLine(plotter.XYs{{X: m.x, Y: ymin}, {X: m.x, Y: ymax}})
 		if err != nil {
 			return err
 		}
-		l.Color = faultColor
+		l.Color = c
 		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		l.Width = vg.Points(1)
 		p.Add(l)
-		if i == 0 {
-			f.legend = append(f.legend, legendEntry{Name: "injected fault", Color: cssColor(faultColor), Dashed: true})
-		}
-		lxy = append(lxy, plotter.XY{X: x, Y: ymax})
-		labels = append(labels, " "+fl.Kind+" "+fl.Target)
+		lxy = append(lxy, plotter.XY{X: m.x, Y: ymax})
+		labels = append(labels, " "+m.label)
+	}
+	f.legend = append(f.legend, legendEntry{Name: legend, Color: cssColor(c), Dashed: true})
+	if len(ms) > 12 {
+		return nil // too many labels to read; the table lists them
 	}
 	lab, err := plotter.NewLabels(plotter.XYLabels{XYs: lxy, Labels: labels})
 	if err != nil {
 		return err
 	}
 	for i := range lab.TextStyle {
-		lab.TextStyle[i].Color = faultColor
+		lab.TextStyle[i].Color = c
 		lab.TextStyle[i].YAlign = -1
 	}
 	p.Add(lab)
@@ -185,16 +210,17 @@ func plots(r *Result) ([]namedPlot, error) {
 
 func cdfPlot(r *Result) (*figure, error) {
 	type g struct {
-		name string
-		d    Distribution
+		name   string
+		d      Distribution
+		dashed bool
 	}
 	var gs []g
 	for _, s := range r.Latencies.Sites {
-		gs = append(gs, g{"site " + s.Name, s.Distribution})
+		gs = append(gs, g{"site " + s.Name, s.Distribution, false})
 	}
 	if len(r.Latencies.Placements) > 1 {
 		for _, s := range r.Latencies.Placements {
-			gs = append(gs, g{s.Name + " placement", s.Distribution})
+			gs = append(gs, g{s.Name + " placement", s.Distribution, true})
 		}
 	}
 	f := &figure{p: newPlot("End-to-end latency CDF (capture to detections at the camera)", "latency (ms)", "fraction of answered frames")}
@@ -204,7 +230,7 @@ func cdfPlot(r *Result) (*figure, error) {
 		if len(xs) == 0 {
 			continue
 		}
-		if err := f.addLine(i, fmt.Sprintf("%s (p95 %s)", x.name, fmtMs(x.d.P95Ms)), xs, ys, false); err != nil {
+		if err := f.addLine(i, fmt.Sprintf("%s (p95 %s)", x.name, fmtMs(x.d.P95Ms)), xs, ys, false, x.dashed); err != nil {
 			return nil, err
 		}
 		n++
@@ -238,7 +264,7 @@ func timelinePlot(r *Result) (*figure, error) {
 			xs = append(xs, b.OffsetS)
 			ys = append(ys, b.P95Ms)
 		}
-		if err := f.addLine(i, "site "+s, xs, ys, true); err != nil {
+		if err := f.addLine(i, "site "+s, xs, ys, true, false); err != nil {
 			return nil, err
 		}
 	}
@@ -292,7 +318,7 @@ func bandwidthPlot(r *Result) (*figure, error) {
 		if l.Uplink {
 			name += " (uplink)"
 		}
-		if err := f.addLine(i, name, xs, ys, false); err != nil {
+		if err := f.addLine(i, name, xs, ys, false, false); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -156,6 +157,25 @@ var _ = Describe("Renderers", func() {
 		r := mustAnalyze(run)
 		Expect(string(render(r, reports.FormatHTML))).To(ContainSubstring("PARTIAL RUN (interrupted by signal)"))
 		Expect(string(render(r, reports.FormatMarkdown))).To(ContainSubstring("**PARTIAL RUN** (interrupted by signal)"))
+	})
+
+	It("finds verdicts by name and lists the failed ones", func() {
+		v, ok := res.SLO("failover gap (max)")
+		Expect(ok).To(BeTrue())
+		Expect(v.MeasuredValue).To(Equal(1439.0))
+		_, ok = res.SLO("nope")
+		Expect(ok).To(BeFalse())
+		Expect(res.Failed()).To(HaveLen(2))
+	})
+
+	It("marks observed faults on the time plots and in the timeline", func() {
+		run := fixtureRun()
+		run.ObservedFaults = []reports.ObservedFault{{At: at(25 * time.Second), Kind: "crash", Target: "edgenode edge-a-2", Detail: "exit status 2"}}
+		r := mustAnalyze(run)
+		Expect(r.Warnings).To(ContainElement("unscripted fault observed at +25s: crash edgenode edge-a-2 exit status 2"))
+		html := string(render(r, reports.FormatHTML))
+		Expect(html).To(ContainSubstring("observed fault"))
+		Expect(html).To(ContainSubstring("exit status 2"))
 	})
 
 	It("renders a run with no data at all", func() {

@@ -196,3 +196,24 @@ func (r *Result) Latency(name string) Distribution {
 	}
 	return Distribution{}
 }
+
+// SLO returns the verdict with the given name (as in report.md), if any.
+func (r *Result) SLO(name string) (SLOVerdict, bool) {
+	for _, v := range r.SLOs {
+		if v.Name == name {
+			return v, true
+		}
+	}
+	return SLOVerdict{}, false
+}
+
+// Failed returns the verdicts that did not hold.
+func (r *Result) Failed() []SLOVerdict {
+	var out []SLOVerdict
+	for _, v := range r.SLOs {
+		if !v.Pass {
+			out = append(out, v)
+		}
+	}
+	return out
+}
