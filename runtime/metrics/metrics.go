@@ -19,6 +19,7 @@ const (
 	ReasonNoKeyframe  = "no_keyframe"  // waiting for a key frame after a loss or at stream start
 	ReasonInferError  = "infer_error"  // the detector returned an error
 	ReasonDraining    = "draining"     // arrived while the node was shutting down
+	ReasonBacklog     = "backlog"      // inferred, but the session's delivery backlog was full
 )
 
 // Metrics is the set of edgenode metrics. Create it once per process (or per

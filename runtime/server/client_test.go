@@ -1,0 +1,224 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/mediadevices/pkg/codec"
+	"github.com/pion/mediadevices/pkg/codec/vpx"
+	"github.com/pion/mediadevices/pkg/frame"
+	"github.com/pion/mediadevices/pkg/io/video"
+	"github.com/pion/mediadevices/pkg/prop"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/edgesim/edgesim/runtime/server"
+)
+
+// testCamera is a minimal WHIP publisher for the tests: VP8 from libvpx,
+// frame messages on the data channel, detections collected.
+type testCamera struct {
+	pc       *webrtc.PeerConnection
+	track    *webrtc.TrackLocalStaticRTP
+	dc       *webrtc.DataChannel
+	dcOpen   chan struct{}
+	enc      codec.ReadCloser
+	next     chan image.Image
+	pack     rtp.Packetizer
+	location string
+	base     string
+
+	mu         sync.Mutex
+	detections []server.DetectionsMessage
+	frame      uint64
+}
+
+func loopbackAPI() *webrtc.API {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		panic(err)
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetInterfaceFilter(func(n string) bool { return n == "lo" })
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
+}
+
+func newTestCamera(w, h int) (*testCamera, error) {
+	c := &testCamera{dcOpen: make(chan struct{}), next: make(chan image.Image, 1)}
+	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, err
+	}
+	c.pc = pc
+	c.track, err = webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, "video", "cam")
+	if err != nil {
+		return nil, err
+	}
+	sender, err := pc.AddTransceiverFromTrack(c.track, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			if _, _, err := sender.Sender().Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	ordered := true
+	c.dc, err = pc.CreateDataChannel(server.DataChannelLabel, &webrtc.DataChannelInit{Ordered: &ordered})
+	if err != nil {
+		return nil, err
+	}
+	c.dc.OnOpen(func() { close(c.dcOpen) })
+	c.dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		var d server.DetectionsMessage
+		if json.Unmarshal(msg.Data, &d) == nil && d.Type == "detections" {
+			c.mu.Lock()
+			c.detections = append(c.detections, d)
+			c.mu.Unlock()
+		}
+	})
+	params, err := vpx.NewVP8Params()
+	if err != nil {
+		return nil, err
+	}
+	params.BitRate = 500_000
+	params.KeyFrameInterval = 30
+	c.enc, err = params.BuildVideoEncoder(video.ReaderFunc(func() (image.Image, func(), error) {
+		return <-c.next, func() {}, nil
+	}), prop.Media{Video: prop.Video{Width: w, Height: h, FrameFormat: frame.FormatI420, FrameRate: 10}})
+	if err != nil {
+		return nil, err
+	}
+	c.pack = rtp.NewPacketizer(1200, 96, 1, &codecs.VP8Payloader{EnablePictureID: true}, rtp.NewRandomSequencer(), 90000)
+	return c, nil
+}
+
+// publish POSTs the offer; it returns the HTTP status and body on failure.
+func (c *testCamera) publish(base, query, token string) (int, string, error) {
+	offer, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		return 0, "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		return 0, "", err
+	}
+	<-gathered
+	req, _ := http.NewRequest(http.MethodPost, base+"/whip"+query, strings.NewReader(c.pc.LocalDescription().SDP))
+	req.Header.Set("Content-Type", "application/sdp")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return resp.StatusCode, string(body), nil
+	}
+	c.base, c.location = base, resp.Header.Get("Location")
+	err = c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)})
+	return resp.StatusCode, string(body), err
+}
+
+// send encodes img and sends it with its frame message; corrupt mangles
+// the encoded bytes first.
+func (c *testCamera) send(img image.Image, corrupt bool) error {
+	c.next <- img
+	data, release, err := c.enc.Read()
+	if err != nil {
+		return err
+	}
+	payload := append([]byte(nil), data...)
+	release()
+	if corrupt {
+		// an inter frame whose first partition claims more bytes than sent
+		payload[0], payload[1], payload[2] = 0xff, 0xff, 0xff
+	}
+	pkts := c.pack.Packetize(payload, 9000)
+	c.mu.Lock()
+	c.frame++
+	n := c.frame
+	c.mu.Unlock()
+	msg := fmt.Sprintf(`{"type":"frame","frame":%d,"rtp":%d,"capture_us":%d}`, n, pkts[0].Timestamp, time.Now().UnixMicro())
+	if err := c.dc.SendText(msg); err != nil {
+		return err
+	}
+	for _, p := range pkts {
+		if err := c.track.WriteRTP(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *testCamera) got() []server.DetectionsMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]server.DetectionsMessage(nil), c.detections...)
+}
+
+func (c *testCamera) stop() {
+	if c.location != "" {
+		req, _ := http.NewRequest(http.MethodDelete, c.base+c.location, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+	_ = c.pc.Close()
+	_ = c.enc.Close()
+}
+
+// testImage draws a bright block whose position moves with i.
+func testImage(w, h, i int) *image.YCbCr {
+	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			v := uint8(60)
+			if x > (i*4)%w && x < (i*4)%w+40 && y > h/3 && y < h/3+60 {
+				v = 220
+			}
+			img.Y[y*img.YStride+x] = v
+		}
+	}
+	for i := range img.Cb {
+		img.Cb[i], img.Cr[i] = 128, 128
+	}
+	_ = color.Gray{}
+	return img
+}
+
+func post(url, ctype string, body []byte, hdr ...string) (*http.Response, string) {
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}

@@ -1,0 +1,409 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/edgesim/edgesim/runtime/alert"
+	"github.com/edgesim/edgesim/runtime/media"
+	"github.com/edgesim/edgesim/runtime/metrics"
+	"github.com/edgesim/edgesim/runtime/pipeline"
+	"github.com/edgesim/edgesim/runtime/rules"
+	"github.com/edgesim/edgesim/runtime/track"
+)
+
+// connectTimeout closes sessions whose ICE/DTLS never connects.
+const connectTimeout = 30 * time.Second
+
+// pliInterval rate-limits key frame requests.
+const pliInterval = 500 * time.Millisecond
+
+// frameInfoWait bounds waiting for a frame message that trails its video.
+const frameInfoWait = 100 * time.Millisecond
+
+// outputBacklog bounds inferred frames waiting for delivery per session.
+const outputBacklog = 8
+
+// maxFrameMessages is how many frame messages a session remembers while
+// waiting for their video frame.
+const maxFrameMessages = 512
+
+type session struct {
+	s      *Server
+	id     string
+	camera string
+	pc     *webrtc.PeerConnection
+	stream *pipeline.Stream
+	dc     atomic.Pointer[webrtc.DataChannel]
+
+	framesMu  sync.Mutex
+	frames    map[uint32]FrameMessage
+	order     []uint32
+	arrived   chan struct{} // closed and replaced when a frame message arrives
+	out       chan pipeline.Result
+	pending   sync.WaitGroup // results in out or being delivered
+	tracker   *track.Tracker
+	engine    *rules.Engine
+	closeOnce sync.Once
+	done      chan struct{}
+	lastPLI   time.Time
+}
+
+func (s *Server) openSession(ctx context.Context, camera, offer string) (*session, string, error) {
+	ss := &session{
+		s: s, id: newID(), camera: camera, frames: map[uint32]FrameMessage{},
+		tracker: track.New(), engine: rules.NewEngine(s.rules, camera), done: make(chan struct{}),
+		arrived: make(chan struct{}), out: make(chan pipeline.Result, outputBacklog),
+	}
+	s.mu.Lock()
+	switch {
+	case s.draining.Load():
+		s.mu.Unlock()
+		return nil, "", ErrDraining
+	case len(s.sessions) >= s.maxSessions:
+		s.mu.Unlock()
+		return nil, "", errFull
+	}
+	s.sessions[ss.id] = ss
+	s.mu.Unlock()
+	s.m.ActiveStreams.Inc()
+
+	answer, err := ss.start(ctx, offer)
+	if err != nil {
+		ss.close()
+		return nil, "", err
+	}
+	s.log.Info("session opened", "session", ss.id, "camera", camera)
+	return ss, answer, nil
+}
+
+func (ss *session) start(ctx context.Context, offer string) (string, error) {
+	s := ss.s
+	stream, err := s.p.AddStream(ss.camera, ss.sink)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrDraining, err)
+	}
+	ss.stream = stream
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "", fmt.Errorf("server: new peer connection: %w", err)
+	}
+	ss.pc = pc
+	pc.OnTrack(ss.onTrack)
+	pc.OnDataChannel(ss.onDataChannel)
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+			go ss.close()
+		}
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadOffer, err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("%w: cannot answer: %w", ErrBadOffer, err)
+	}
+	gathered := gatherWait(pc, s.gatherTimeout)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		return "", fmt.Errorf("server: set local description: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	go ss.watchConnect()
+	go ss.deliverLoop()
+	return pc.LocalDescription().SDP, nil
+}
+
+func (ss *session) watchConnect() {
+	t := time.NewTimer(connectTimeout)
+	defer t.Stop()
+	select {
+	case <-ss.done:
+	case <-t.C:
+		if ss.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+			ss.s.log.Warn("session never connected, closing", "session", ss.id, "camera", ss.camera)
+			ss.close()
+		}
+	}
+}
+
+func (ss *session) close() {
+	ss.closeOnce.Do(func() {
+		close(ss.done)
+		s := ss.s
+		s.mu.Lock()
+		delete(s.sessions, ss.id)
+		s.mu.Unlock()
+		s.m.ActiveStreams.Dec()
+		if ss.stream != nil {
+			ss.stream.Close()
+		}
+		if ss.pc != nil {
+			_ = ss.pc.Close()
+		}
+		s.log.Info("session closed", "session", ss.id, "camera", ss.camera)
+	})
+}
+
+func (ss *session) onDataChannel(dc *webrtc.DataChannel) {
+	if dc.Label() != DataChannelLabel {
+		return
+	}
+	ss.dc.Store(dc)
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		if !msg.IsString || len(msg.Data) > 4096 {
+			return
+		}
+		var fm FrameMessage
+		if err := json.Unmarshal(msg.Data, &fm); err != nil || fm.Type != "frame" {
+			return
+		}
+		ss.remember(fm)
+	})
+}
+
+func (ss *session) remember(fm FrameMessage) {
+	ss.framesMu.Lock()
+	defer ss.framesMu.Unlock()
+	if _, ok := ss.frames[fm.RTP]; !ok {
+		ss.order = append(ss.order, fm.RTP)
+	}
+	ss.frames[fm.RTP] = fm
+	close(ss.arrived)
+	ss.arrived = make(chan struct{})
+	for len(ss.order) > maxFrameMessages {
+		delete(ss.frames, ss.order[0])
+		ss.order = ss.order[1:]
+	}
+}
+
+// waitFrame returns the camera's frame message for rtp. The message is sent
+// before the frame but travels over SCTP and may arrive a little after the
+// video; a session that sends frame messages gets up to frameInfoWait for
+// it. Browsers send none and are not delayed.
+func (ss *session) waitFrame(rtp uint32) (FrameMessage, bool) {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		ss.framesMu.Lock()
+		fm, ok := ss.frames[rtp]
+		expect := len(ss.order) > 0
+		arrived := ss.arrived
+		ss.framesMu.Unlock()
+		if ok || !expect {
+			return fm, ok
+		}
+		if timer == nil {
+			timer = time.NewTimer(frameInfoWait)
+		}
+		select {
+		case <-arrived:
+		case <-timer.C:
+			return FrameMessage{}, false
+		case <-ss.done:
+			return FrameMessage{}, false
+		}
+	}
+}
+
+func (ss *session) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	if tr.Kind() != webrtc.RTPCodecTypeVideo {
+		return
+	}
+	go ss.readTrack(tr)
+}
+
+// readTrack depacketizes, decodes and samples one video track until the
+// session ends. Decoding every frame is required (VP8 inter frames depend on
+// their predecessors); only sampled frames reach the pipeline.
+func (ss *session) readTrack(tr *webrtc.TrackRemote) {
+	s := ss.s
+	m := s.m
+	dec, err := media.NewDecoder()
+	if err != nil {
+		s.log.Error("no VP8 decoder", "err", err)
+		ss.close()
+		return
+	}
+	defer func() { _ = dec.Close() }()
+	asm := media.NewAssembler(media.DefaultMaxPending, 500*time.Millisecond)
+	var interval uint32
+	if s.detectFPS > 0 {
+		interval = uint32(90000 / s.detectFPS)
+	}
+	var lastSampled uint32
+	sampled := false
+	received := m.FramesReceived.WithLabelValues(ss.camera)
+	drop := func(reason string, n int) {
+		if n > 0 {
+			m.FramesDropped.WithLabelValues(ss.camera, reason).Add(float64(n))
+		}
+	}
+	ssrc := uint32(tr.SSRC())
+	for {
+		pkt, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		now := s.now()
+		incomplete := asm.Incomplete
+		frames, skipped := asm.Push(pkt, now)
+		drop(metrics.ReasonIncomplete, asm.Incomplete-incomplete)
+		drop(metrics.ReasonNoKeyframe, skipped)
+		received.Add(float64(skipped + len(frames)))
+		if asm.NeedKeyframe() {
+			ss.requestKeyframe(ssrc, now)
+		}
+		for _, f := range frames {
+			img, err := dec.Decode(f.Data)
+			if err != nil {
+				drop(metrics.ReasonDecodeError, 1)
+				asm.RequestKeyframe()
+				ss.requestKeyframe(ssrc, now)
+				continue
+			}
+			if img == nil {
+				continue
+			}
+			m.FramesDecoded.Inc()
+			if interval > 0 && sampled && f.RTP-lastSampled < interval-interval/10 {
+				drop(metrics.ReasonSkipped, 1)
+				continue
+			}
+			lastSampled, sampled = f.RTP, true
+			ss.stream.Submit(pipeline.Frame{RTP: f.RTP, Received: f.Arrived, Image: img})
+		}
+	}
+}
+
+func (ss *session) requestKeyframe(ssrc uint32, now time.Time) {
+	if now.Sub(ss.lastPLI) < pliInterval {
+		return
+	}
+	ss.lastPLI = now
+	_ = ss.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
+}
+
+// sink runs on a pipeline worker, in frame order for this stream; it hands
+// the result to the session's delivery goroutine so a late frame message
+// never holds a worker.
+func (ss *session) sink(res pipeline.Result) {
+	if res.Err != nil {
+		return
+	}
+	ss.pending.Add(1)
+	select {
+	case ss.out <- res:
+	default:
+		ss.pending.Done()
+		ss.s.m.FramesDropped.WithLabelValues(ss.camera, metrics.ReasonBacklog).Inc()
+	}
+}
+
+func (ss *session) deliverLoop() {
+	for {
+		select {
+		case <-ss.done:
+			return
+		case res := <-ss.out:
+			ss.deliver(res)
+			ss.pending.Done()
+		}
+	}
+}
+
+// deliver tracks, answers the camera and evaluates the rules for one frame.
+func (ss *session) deliver(res pipeline.Result) {
+	s := ss.s
+	m := s.m
+	fm, known := ss.waitFrame(res.Frame.RTP)
+	at := res.Frame.Received
+	var capture time.Time
+	if known && fm.CaptureUS > 0 {
+		capture = time.UnixMicro(fm.CaptureUS)
+		at = capture
+	}
+	b := res.Frame.Image.Bounds()
+	obs := make([]track.Observation, len(res.Detections))
+	for i, d := range res.Detections {
+		obs[i] = track.Observation{Label: d.Label, Box: d.Box}
+	}
+	ids := ss.tracker.Update(at, obs)
+	msg := DetectionsMessage{
+		Type: "detections", Frame: fm.Frame, RTP: res.Frame.RTP, Node: s.nodeID, Model: res.Model.String(),
+		Width: b.Dx(), Height: b.Dy(), InferMS: float64(res.Infer.Microseconds()) / 1000,
+		Detections: make([]DetectionMessage, len(res.Detections)),
+	}
+	objs := make([]rules.Object, len(res.Detections))
+	for i, d := range res.Detections {
+		box := d.Box.Sub(b.Min)
+		msg.Detections[i] = DetectionMessage{Label: d.Label, Score: d.Score, Box: [4]int{box.Min.X, box.Min.Y, box.Max.X, box.Max.Y}, Track: ids[i]}
+		objs[i] = rules.Object{TrackID: ids[i], Label: d.Label, Box: box}
+		m.Detections.WithLabelValues(ss.camera, d.Label).Inc()
+	}
+	if dc := ss.dc.Load(); dc != nil && dc.ReadyState() == webrtc.DataChannelStateOpen {
+		if data, err := json.Marshal(msg); err == nil {
+			_ = dc.SendText(string(data))
+		}
+	}
+	now := s.now()
+	m.ReceiveToSend.Observe(now.Sub(res.Frame.Received).Seconds())
+	if !capture.IsZero() && now.After(capture) {
+		m.E2ELatency.Observe(now.Sub(capture).Seconds())
+	}
+	if s.rules == nil || len(s.rules.Rules) == 0 {
+		return
+	}
+	o := rules.Observation{Time: at, Width: b.Dx(), Height: b.Dy(), Objects: objs}
+	if s.rules.Night.LumaBelow > 0 {
+		o.Luma = meanLuma(res.Frame.Image)
+	}
+	for _, h := range ss.engine.Observe(o) {
+		m.Alerts.WithLabelValues(ss.camera, h.Zone, h.Label).Inc()
+		a := alert.Alert{
+			ID:     alert.MakeID(s.nodeID, ss.camera, h.Rule, h.TrackID, h.FirstSeen),
+			Node:   s.nodeID, Camera: ss.camera, Zone: h.Zone, Label: h.Label, Rule: h.Rule,
+			Track: h.TrackID, Frame: fm.Frame, FirstSeen: h.FirstSeen, Raised: now,
+			DwellMS: h.Raised.Sub(h.FirstSeen).Milliseconds(),
+		}
+		if s.alertSink != nil {
+			s.alertSink(a)
+		}
+	}
+}
+
+// meanLuma samples every 8th pixel's luma (0..255).
+func meanLuma(img image.Image) float64 {
+	y, ok := img.(*image.YCbCr)
+	if !ok {
+		return 128
+	}
+	b := y.Rect
+	var sum, n int
+	for yy := b.Min.Y; yy < b.Max.Y; yy += 8 {
+		row := y.Y[(yy-b.Min.Y)*y.YStride:]
+		for xx := 0; xx < b.Dx(); xx += 8 {
+			sum += int(row[xx])
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n)
+}
