@@ -163,7 +163,7 @@ var _ = Describe("WHIP ingest", func() {
 		got := c.got()
 		Expect(len(got)).To(BeNumerically(">=", 3))
 		for i := 1; i < len(got); i++ {
-			Expect(got[i].RTP - got[i-1].RTP).To(BeNumerically(">=", 9000*1.7), "frames about 200 ms apart")
+			Expect(got[i].RTP-got[i-1].RTP).To(BeNumerically(">=", 9000*1.7), "frames about 200 ms apart")
 		}
 	})
 

@@ -376,8 +376,8 @@ func (ss *session) deliver(res pipeline.Result) {
 	for _, h := range ss.engine.Observe(o) {
 		m.Alerts.WithLabelValues(ss.camera, h.Zone, h.Label).Inc()
 		a := alert.Alert{
-			ID:     alert.MakeID(s.nodeID, ss.camera, h.Rule, h.TrackID, h.FirstSeen),
-			Node:   s.nodeID, Camera: ss.camera, Zone: h.Zone, Label: h.Label, Rule: h.Rule,
+			ID:   alert.MakeID(s.nodeID, ss.camera, h.Rule, h.TrackID, h.FirstSeen),
+			Node: s.nodeID, Camera: ss.camera, Zone: h.Zone, Label: h.Label, Rule: h.Rule,
 			Track: h.TrackID, Frame: fm.Frame, FirstSeen: h.FirstSeen, Raised: now,
 			DwellMS: h.Raised.Sub(h.FirstSeen).Milliseconds(),
 		}
