@@ -78,6 +78,7 @@ Start with:
 		newNetemCmd(streams),
 		newCleanCmd(streams),
 		newFakecamCmd(streams),
+		newRunCmd(streams),
 	)
 	return root
 }

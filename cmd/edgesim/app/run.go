@@ -1,0 +1,222 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed"
+)
+
+type runFlags struct {
+	results  string
+	edgenode string
+	compare  bool
+	plain    bool
+}
+
+func newRunCmd(streams Streams) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run [SCENARIO]",
+		Short: "Run a scenario end to end and gate on its SLOs",
+		Long: `run turns a scenario into a running replica of the fleet: it provisions the
+nodes and links (local provider: network namespaces joined by emulated links),
+starts edgenode on every cloud and edge node and the synthetic cameras of
+every site, injects the scenario's faults on its timeline, and writes a
+report into a new directory below --results:
+
+  report.json   versioned results (edgesim.dev/report/v1)
+  report.html   self-contained page with plots
+  report.md     for a pull-request comment
+  junit.xml     one test case per SLO
+  samples.json  the raw samples the figures come from
+
+Without SCENARIO it runs the embedded quickstart example. With --compare
+(the default) every site's cameras are also streamed to the cloud through a
+mirror of the site, so the report shows the uplink cost of edge and cloud
+placement side by side.
+
+Exit status: 0 when every SLO holds, 1 when one fails, 2 on an error (an
+interrupted run still writes its partial report, marked as such).
+
+Ctrl-C stops the run cleanly. If edgesim is killed instead, "edgesim clean"
+removes what it left behind.`,
+		Example: `  # the embedded quickstart
+  sudo edgesim run
+
+  # a scenario of your own, results under ./out
+  sudo edgesim run --results out my-fleet.yaml`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScenario(cmd.Context(), streams, args, f)
+		},
+	}
+	cmd.Flags().StringVar(&f.results, "results", "", `directory for run results (default: the scenario's report.dir, else "results")`)
+	cmd.Flags().StringVar(&f.edgenode, "edgenode", "", "edgenode binary (default: next to edgesim, then $PATH)")
+	cmd.Flags().BoolVar(&f.compare, "compare", true, "also run every site with cloud placement for the edge-vs-cloud comparison")
+	cmd.Flags().BoolVar(&f.plain, "plain", false, "plain log lines instead of a live status line, even on a terminal")
+	return cmd
+}
+
+// loadScenario loads a file, or the embedded quickstart when no file is given.
+func loadScenario(args []string) (*scenarios.Scenario, error) {
+	if len(args) == 0 {
+		return scenarios.Example("quickstart")
+	}
+	return scenarios.LoadFile(args[0])
+}
+
+func binaries(edgenode string) (testbed.Binaries, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return testbed.Binaries{}, err
+	}
+	b := testbed.Binaries{Edgesim: self, Edgenode: edgenode}
+	if b.Edgenode == "" {
+		b.Edgenode = filepath.Join(filepath.Dir(self), "edgenode")
+		if _, err := os.Stat(b.Edgenode); err != nil {
+			if p, err := execLookPath("edgenode"); err == nil {
+				b.Edgenode = p
+			} else {
+				return b, errors.New("edgenode binary not found next to edgesim nor on $PATH: build both with `go tool task build` (they land in bin/) or pass --edgenode")
+			}
+		}
+	}
+	return b, nil
+}
+
+func runScenario(ctx context.Context, streams Streams, args []string, f runFlags) error {
+	sc, err := loadScenario(args)
+	if err != nil {
+		var list scenarios.ErrorList
+		if errors.As(err, &list) {
+			fmt.Fprintln(streams.ErrOut, err)
+			return ExitError{Code: 2, Err: errors.New("the scenario is invalid; nothing was started (see edgesim validate)")}
+		}
+		return err
+	}
+	bins, err := binaries(f.edgenode)
+	if err != nil {
+		return err
+	}
+	disp := newDisplay(streams.ErrOut, f.plain)
+	defer disp.close()
+	disp.logf("running %s: %d sites, %d cameras, %s on provider %s", sc.Name, len(sc.Sites), sc.Cameras(), sc.Duration, sc.Provider)
+	res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Progress: disp.update})
+	disp.close()
+	if res != nil && res.Report != nil {
+		printSummary(streams.Out, res)
+	}
+	if err != nil {
+		if res != nil && res.Dir != "" {
+			fmt.Fprintf(streams.ErrOut, "partial results in %s\n", res.Dir)
+		}
+		return err
+	}
+	if code := res.ExitCode(); code != 0 {
+		return ExitError{Code: code, Err: errors.New("SLO gate failed: see the report")}
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, res *testbed.Result) {
+	r := res.Report
+	fmt.Fprintf(w, "\n%s: %s\n", r.Scenario, strings.ToUpper(r.Verdict))
+	for _, s := range r.SLOs {
+		mark := "PASS"
+		if !s.Pass {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %-4s %-28s measured %-12s limit %s\n", mark, s.Name, s.Measured, s.Threshold)
+	}
+	for _, u := range r.Uplink {
+		fmt.Fprintf(w, "  uplink %-5s %s per camera\n", u.Placement, reports.FormatBitRate(u.PerCameraBitsPerS))
+	}
+	fmt.Fprintf(w, "report: %s\n", filepath.Join(res.Dir, "report.html"))
+}
+
+// display shows progress: a status line redrawn in place on a terminal,
+// plain log lines every few seconds otherwise.
+type display struct {
+	w     io.Writer
+	tty   bool
+	mu    sync.Mutex
+	last  time.Time
+	drawn bool
+}
+
+func newDisplay(w io.Writer, plain bool) *display {
+	tty := false
+	if f, ok := w.(*os.File); ok && !plain {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	return &display{w: w, tty: tty}
+}
+
+func (d *display) logf(format string, args ...any) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.clearLocked()
+	fmt.Fprintf(d.w, "%s %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (d *display) clearLocked() {
+	if d.tty && d.drawn {
+		fmt.Fprint(d.w, "\r\033[K")
+		d.drawn = false
+	}
+}
+
+func (d *display) update(p testbed.Progress) {
+	if p.Message != "" {
+		d.logf("%s", p.Message)
+		return
+	}
+	status := fmt.Sprintf("[%s %s/%s] cameras answering %d/%d  p95 %s  link bytes %s  faults %d",
+		p.Phase, p.Elapsed.Round(time.Second), p.Total.Round(time.Second), p.CamerasAnswering, p.Cameras,
+		p.P95.Round(time.Millisecond), humanBytes(p.LinkBytes), p.FaultsFired)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.tty {
+		fmt.Fprint(d.w, "\r\033[K"+status)
+		d.drawn = true
+		return
+	}
+	if time.Since(d.last) >= 5*time.Second {
+		d.last = time.Now()
+		fmt.Fprintf(d.w, "%s %s\n", time.Now().Format("15:04:05"), status)
+	}
+}
+
+func (d *display) close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.clearLocked()
+}
+
+func humanBytes(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+var execLookPath = exec.LookPath

@@ -1,0 +1,268 @@
+package testbed
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
+)
+
+// latencyLine is one line of a camera's latency-<id>.jsonl.
+type latencyLine struct {
+	Frame      uint64  `json:"frame"`
+	CaptureUS  int64   `json:"capture_us"`
+	Sent       bool    `json:"sent"`
+	Answered   bool    `json:"answered"`
+	LatencyMS  float64 `json:"latency_ms"`
+	Node       string  `json:"node"`
+	Detections []struct {
+		Label string     `json:"label"`
+		Score float64    `json:"score"`
+		Box   [4]float64 `json:"box"`
+		Track int        `json:"track"`
+	} `json:"detections"`
+}
+
+// truthLine is one line of a camera's groundtruth-<id>.jsonl.
+type truthLine struct {
+	Frame     uint64 `json:"frame"`
+	CaptureUS int64  `json:"capture_us"`
+	Width     int    `json:"width"`
+	Height    int    `json:"height"`
+	Objects   []struct {
+		Track     int     `json:"track"`
+		Label     string  `json:"label"`
+		Box       [4]int  `json:"box"`
+		Occlusion float64 `json:"occlusion"`
+	} `json:"objects"`
+	Events []string `json:"events"`
+}
+
+func readJSONL[T any](path string, fn func(T)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var v T
+		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+			// A line cut short by a kill is the only expected damage.
+			continue
+		}
+		fn(v)
+	}
+	return sc.Err()
+}
+
+// collectCameras reads every camera's samples and ground truth, and turns
+// the scripted events the ground truth marks into absolute event windows.
+func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.ScriptedEvent, error) {
+	var cams []reports.Camera
+	var events []reports.ScriptedEvent
+	var errs []error
+	for _, c := range plan.Cameras {
+		out := filepath.Join(dir, c.Host)
+		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height}
+		nodes := map[string]bool{}
+		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l latencyLine) {
+			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node}
+			if l.Answered {
+				fs.Latency = time.Duration(l.LatencyMS * float64(time.Millisecond))
+				for _, d := range l.Detections {
+					fs.Detections = append(fs.Detections, reports.Detection{Label: d.Label, Score: float32(d.Score), Track: d.Track,
+						Box: reports.Box{int(d.Box[0]), int(d.Box[1]), int(d.Box[2]), int(d.Box[3])}})
+				}
+				if l.Node != "" && !nodes[l.Node] {
+					nodes[l.Node] = true
+					cam.Nodes = append(cam.Nodes, l.Node)
+				}
+			}
+			cam.Frames = append(cam.Frames, fs)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("camera %s: %w", c.ID, err))
+		}
+		cam.FramesSent = uint64(len(cam.Frames))
+		open := map[string]*reports.ScriptedEvent{}
+		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t truthLine) {
+			tf := reports.TruthFrame{Frame: t.Frame}
+			for _, o := range t.Objects {
+				tf.Objects = append(tf.Objects, reports.TruthObject{TrackID: o.Track, Label: o.Label, Box: reports.Box(o.Box), Occlusion: o.Occlusion})
+			}
+			cam.Truth = append(cam.Truth, tf)
+			at := time.UnixMicro(t.CaptureUS)
+			active := map[string]bool{}
+			for _, e := range t.Events {
+				active[e] = true
+				if ev, ok := open[e]; ok {
+					ev.End = at
+					continue
+				}
+				ev := scriptedEvent(c, e, at)
+				open[e] = &ev
+			}
+			for name, ev := range open {
+				if !active[name] {
+					events = append(events, *ev)
+					delete(open, name)
+				}
+			}
+		})
+		for _, ev := range open {
+			events = append(events, *ev)
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("camera %s ground truth: %w", c.ID, err))
+		}
+		cams = append(cams, cam)
+	}
+	sort.SliceStable(events, func(i, j int) bool { return events[i].Start.Before(events[j].Start) })
+	return cams, events, errors.Join(errs...)
+}
+
+// scriptedEvent matches an event name from the ground truth with the
+// scenario event of the camera's group it came from.
+func scriptedEvent(c Camera, name string, at time.Time) reports.ScriptedEvent {
+	ev := reports.ScriptedEvent{Camera: c.ID, Kind: name, Start: at, End: at}
+	for _, e := range c.Group.Events {
+		if strings.Contains(name, e.Kind) && (e.Zone == "" || strings.Contains(name, e.Zone)) {
+			ev.Kind, ev.Zone, ev.Label = e.Kind, e.Zone, e.Label
+			break
+		}
+	}
+	return ev
+}
+
+// alertLine is one alert as the cloud tier records it.
+type alertLine struct {
+	ID       string    `json:"id"`
+	Node     string    `json:"node"`
+	Camera   string    `json:"camera"`
+	Zone     string    `json:"zone"`
+	Label    string    `json:"label"`
+	Track    int       `json:"track"`
+	Raised   time.Time `json:"raised"`
+	Received time.Time `json:"received"`
+}
+
+func parseAlerts(b []byte) []reports.Alert {
+	var out []reports.Alert
+	seen := map[string]bool{}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var a alertLine
+		if err := dec.Decode(&a); err != nil {
+			if err != io.EOF {
+				// skip a torn last line
+			}
+			break
+		}
+		if a.ID != "" && seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		out = append(out, reports.Alert{ID: a.ID, Node: a.Node, Camera: a.Camera, Zone: a.Zone, Label: a.Label, Track: a.Track, Raised: a.Raised, Received: a.Received})
+	}
+	return out
+}
+
+func sloSpec(sc *scenarios.Scenario) reports.SLOSpec {
+	s := reports.SLOSpec{
+		TimeToAlertMax:         sc.SLO.TimeToAlert,
+		FailoverMax:            sc.SLO.FailoverMax,
+		UplinkMaxBitsPerSecond: sc.SLO.UplinkMax.BitsPerSecond(),
+		RecallMin:              sc.SLO.RecallMin.Fraction(),
+	}
+	for _, l := range sc.SLO.E2ELatency {
+		s.Latency = append(s.Latency, reports.LatencySLO{Percentile: l.Percentile, Max: l.Max})
+	}
+	return s
+}
+
+func linkDelays(plan *Plan) []reports.LinkDelay {
+	var out []reports.LinkDelay
+	for _, l := range plan.Links {
+		if l.Leg == "" {
+			continue
+		}
+		d := l.Up.Delay
+		if l.Down.Delay < d {
+			d = l.Down.Delay
+		}
+		leg := reports.LegAccess
+		if l.Leg == "backhaul" {
+			leg = reports.LegBackhaul
+		}
+		out = append(out, reports.LinkDelay{Link: l.Name, Site: l.Site, Leg: leg, OneWay: d})
+	}
+	return out
+}
+
+// tailer follows the cameras' latency files during a run for the progress
+// display.
+type tailer struct {
+	dir     string
+	mu      sync.Mutex
+	offsets map[string]int64
+	last    map[string]time.Time // per camera file: last answered frame seen
+	recent  []time.Duration      // latencies, bounded
+}
+
+func newTailer(dir string) *tailer {
+	return &tailer{dir: dir, offsets: map[string]int64{}, last: map[string]time.Time{}}
+}
+
+// poll reads what the cameras appended and returns how many answered in
+// the last 2 s and the p95 of recent latencies.
+func (t *tailer) poll(now time.Time) (answering int, p95 time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	files, _ := filepath.Glob(filepath.Join(t.dir, "*", "latency-*.jsonl"))
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			continue
+		}
+		if _, err := fh.Seek(t.offsets[f], io.SeekStart); err == nil {
+			b, _ := io.ReadAll(fh)
+			if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+				t.offsets[f] += int64(i + 1)
+				for _, line := range bytes.Split(b[:i], []byte("\n")) {
+					var l latencyLine
+					if json.Unmarshal(line, &l) == nil && l.Answered {
+						t.last[f] = now
+						t.recent = append(t.recent, time.Duration(l.LatencyMS*float64(time.Millisecond)))
+					}
+				}
+			}
+		}
+		_ = fh.Close()
+		if now.Sub(t.last[f]) <= 2*time.Second {
+			answering++
+		}
+	}
+	if n := len(t.recent); n > 4096 {
+		t.recent = append(t.recent[:0], t.recent[n-4096:]...)
+	}
+	if len(t.recent) > 0 {
+		p95 = reports.NewDistribution(t.recent).Percentile(95)
+	}
+	return answering, p95
+}

@@ -1,0 +1,47 @@
+package testbed
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/edgesim/edgesim/fakecam"
+	"github.com/edgesim/edgesim/fakecam/scene"
+)
+
+// FleetConfig returns the camera configurations of one camera host: scenes
+// seeded by the scenario, scripted events shifted past the warm-up, and the
+// WHIP endpoints of the camera's edgenodes in failover order.
+func FleetConfig(plan *Plan, host string, whipURL func(node string) string) []fakecam.Config {
+	sc := plan.Scenario
+	var out []fakecam.Config
+	for _, c := range plan.CamerasOn(host) {
+		g := c.Group
+		// The mirror of a site shows the same scenes as the site itself.
+		sceneID := strings.TrimSuffix(c.ID, CloudViaSuffix)
+		cfg := fakecam.Config{
+			ID: c.ID,
+			Scene: scene.Config{
+				Width: g.Width, Height: g.Height, FPS: g.FPS,
+				Background: g.Scene.Background, Night: g.Scene.Night,
+				Seed: sc.Seed, CameraID: sceneID,
+				People: g.Scene.People, Vehicles: g.Scene.Vehicles,
+			},
+			Bitrate: g.Bitrate,
+		}
+		for _, z := range g.Zones {
+			cfg.Scene.Zones = append(cfg.Scene.Zones, scene.Zone{Name: z.Name, Rect: z.Rect})
+		}
+		for _, e := range g.Events {
+			if len(e.Cameras) > 0 && !slices.Contains(e.Cameras, sceneID) {
+				continue
+			}
+			cfg.Scene.Events = append(cfg.Scene.Events, scene.Event{Kind: e.Kind, Zone: e.Zone, Label: e.Label,
+				Start: sc.Warmup + e.Start, End: sc.Warmup + e.End})
+		}
+		for _, n := range c.Endpoints {
+			cfg.Endpoints = append(cfg.Endpoints, whipURL(n))
+		}
+		out = append(out, cfg)
+	}
+	return out
+}

@@ -1,0 +1,435 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/scenarios"
+)
+
+// Port edgenode listens on inside every node namespace.
+const edgenodePort = 8080
+
+// Binaries are the programs the local provider runs in the namespaces.
+type Binaries struct {
+	Edgenode string // the edgenode runtime
+	Edgesim  string // edgesim itself, for `edgesim fakecam`
+}
+
+// Local is the embedded provider: every node is a network namespace on this
+// machine, workloads are real processes inside them, links are netem's
+// userspace engine.
+type Local struct {
+	bin      Binaries
+	dir      string // logs and configs of the run
+	stateDir string
+	reg      prometheus.Registerer
+	seed     int64
+	name     string
+	observe  func(ObservedEvent)
+
+	plan  *Plan
+	eng   *netem.Userspace
+	hosts map[string]*netem.Host
+	links map[string]*netem.Link
+
+	mu    sync.Mutex
+	procs map[string]*process
+}
+
+// ObservedEvent is something a provider saw happen without being asked,
+// such as a workload process that crashed.
+type ObservedEvent struct {
+	At     time.Time
+	Kind   string
+	Target string
+	Detail string
+}
+
+// LocalConfig configures the local provider.
+type LocalConfig struct {
+	Binaries Binaries
+	// Dir receives the workloads' logs and configuration files.
+	Dir string
+	// StateDir is netem's state record directory ("" = netem's default).
+	StateDir string
+	Registry prometheus.Registerer
+	Seed     int64
+	// Name prefixes what the engine creates (namespaces, records).
+	Name string
+	// Observe is told about unexpected process exits.
+	Observe func(ObservedEvent)
+}
+
+// NewLocal returns the local provider. It checks up front that it can run
+// here: root (or a user namespace), /dev/net/tun, ip(8) and the binaries.
+func NewLocal(cfg LocalConfig) (*Local, error) {
+	var missing []error
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		missing = append(missing, netem.ErrNoTUN)
+	}
+	if os.Geteuid() != 0 {
+		missing = append(missing, fmt.Errorf("the local provider creates network namespaces and needs root: run edgesim as root (sudo -E edgesim ...)"))
+	}
+	if _, err := lookPath("ip"); err != nil {
+		missing = append(missing, errors.New("ip(8) is missing: install iproute2 (apt-get install iproute2)"))
+	}
+	for name, p := range map[string]string{"edgenode": cfg.Binaries.Edgenode, "edgesim": cfg.Binaries.Edgesim} {
+		if p == "" {
+			missing = append(missing, fmt.Errorf("no %s binary given: build it with `go tool task build`", name))
+		} else if _, err := os.Stat(p); err != nil {
+			missing = append(missing, fmt.Errorf("%s binary %s: %w (build it with `go tool task build`)", name, p, err))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the local provider cannot run here: %w", errors.Join(missing...))
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(ObservedEvent) {}
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	return &Local{bin: cfg.Binaries, dir: cfg.Dir, stateDir: cfg.StateDir, reg: cfg.Registry, seed: cfg.Seed, name: cfg.Name, observe: cfg.Observe,
+		hosts: map[string]*netem.Host{}, links: map[string]*netem.Link{}, procs: map[string]*process{}}, nil
+}
+
+// Name implements Provider.
+func (l *Local) Name() string { return string(scenarios.ProviderLocal) }
+
+// Provision implements Provider: one namespace per node, one netem link per
+// plan link.
+func (l *Local) Provision(ctx context.Context, plan *Plan) error {
+	l.plan = plan
+	opts := []netem.Option{netem.WithRegistry(l.reg), netem.WithSeed(l.seed), netem.WithName(l.name)}
+	if l.stateDir != "" {
+		opts = append(opts, netem.WithStateDir(l.stateDir))
+	}
+	eng, err := netem.NewUserspace(ctx, opts...)
+	if err != nil {
+		return err
+	}
+	l.eng = eng
+	for _, n := range plan.Nodes {
+		h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.Name, Group: n.Group})
+		if err != nil {
+			return fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		l.hosts[n.Name] = h
+	}
+	for _, pl := range plan.Links {
+		lk, err := eng.Link(ctx, pl.A, pl.B, pl.Up, pl.Down)
+		if err != nil {
+			return fmt.Errorf("link %s: %w", pl.Name, err)
+		}
+		l.links[pl.Name] = lk
+	}
+	return os.MkdirAll(l.dir, 0o755)
+}
+
+// Address is a node's IP address.
+func (l *Local) Address(node string) net.IP {
+	if h := l.hosts[node]; h != nil {
+		return h.Address()
+	}
+	return nil
+}
+
+// Deploy implements Provider.
+func (l *Local) Deploy(ctx context.Context) error {
+	for _, role := range []Role{RoleCloud, RoleEdge} {
+		nodes := l.plan.NodesOf(role)
+		for _, n := range nodes {
+			if err := l.startEdgenode(n); err != nil {
+				return err
+			}
+		}
+		for _, n := range nodes {
+			if err := l.waitReady(ctx, n.Name, 30*time.Second); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l *Local) edgenodeURL(node, path string) string {
+	return "http://" + net.JoinHostPort(l.Address(node).String(), strconv.Itoa(edgenodePort)) + path
+}
+
+func (l *Local) startEdgenode(n Node) error {
+	args, err := l.edgenodeArgs(n)
+	if err != nil {
+		return err
+	}
+	var env []string
+	if c := n.Resources.CPU; c > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(int(math.Max(1, math.Ceil(c.Cores())))))
+	}
+	p, err := startProcess(l.hosts[n.Name].NetnsName(), append([]string{l.bin.Edgenode}, args...), env,
+		filepath.Join(l.dir, n.Name+".log"), n.Name, l.exited)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.procs[n.Name] = p
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *Local) exited(name string, err error) {
+	detail := "exited"
+	if err != nil {
+		detail = err.Error()
+	}
+	l.observe(ObservedEvent{At: time.Now(), Kind: "crash", Target: name, Detail: detail + " (log: " + filepath.Join(l.dir, name+".log") + ")"})
+}
+
+// edgenodeArgs is the command line of a node's edgenode.
+func (l *Local) edgenodeArgs(n Node) ([]string, error) {
+	sc := l.plan.Scenario
+	args := []string{"serve",
+		"--listen", fmt.Sprintf(":%d", edgenodePort),
+		"--node", n.Name,
+		"--detect-fps", strconv.FormatFloat(sc.Workload.DetectFPS, 'f', -1, 64),
+		"--spool", filepath.Join(l.dir, "spool-"+n.Name),
+	}
+	if sc.Workload.Model.Path != "" {
+		args = append(args, "--model", sc.Workload.Model.Path)
+	}
+	rules, err := l.writeRules(n)
+	if err != nil {
+		return nil, err
+	}
+	args = append(args, "--rules", rules)
+	switch n.Role {
+	case RoleCloud:
+		args = append(args, "--mode", "cloud", "--alerts-file", l.alertsFile())
+	case RoleEdge:
+		cloud := l.plan.NodesOf(RoleCloud)[0].Name
+		args = append(args, "--mode", "edge", "--upstream", l.edgenodeURL(cloud, ""))
+	}
+	return args, nil
+}
+
+func (l *Local) alertsFile() string { return filepath.Join(l.dir, "alerts.jsonl") }
+
+// writeRules writes the zones and alert rules of the cameras a node may
+// serve, in edgenode's rules file format.
+func (l *Local) writeRules(n Node) (string, error) {
+	b, err := json.MarshalIndent(RulesFor(l.plan, n), "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(l.dir, "rules-"+n.Name+".json")
+	return path, os.WriteFile(path, b, 0o644)
+}
+
+// waitReady polls a node's /readyz from inside its namespace.
+func (l *Local) waitReady(ctx context.Context, node string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := l.client(node)
+	var last error
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.edgenodeURL(node, "/readyz"), nil)
+		resp, err := c.Do(req)
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("/readyz answered %s", resp.Status)
+		}
+		last = err
+		l.mu.Lock()
+		p := l.procs[node]
+		l.mu.Unlock()
+		if p != nil && !p.alive() {
+			return fmt.Errorf("edgenode %s exited during start-up: %v; see %s", node, p.err, filepath.Join(l.dir, node+".log"))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("edgenode %s not ready after %s: %v; see %s", node, timeout, last, filepath.Join(l.dir, node+".log"))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// client is an HTTP client whose connections are made inside the node's
+// namespace (so that local traffic does not cross an emulated link).
+func (l *Local) client(node string) *http.Client {
+	h := l.hosts[node]
+	return &http.Client{Transport: &http.Transport{
+		DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var c net.Conn
+			err := h.Do(func() error {
+				var err error
+				c, err = (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, addr)
+				return err
+			})
+			return c, err
+		},
+	}}
+}
+
+// StartCameras implements Provider.
+func (l *Local) StartCameras(ctx context.Context, dir string) error {
+	for _, n := range l.plan.NodesOf(RoleCamera) {
+		cfgPath := filepath.Join(l.dir, "cameras-"+n.Name+".json")
+		cfg := FleetConfig(l.plan, n.Name, func(node string) string { return l.edgenodeURL(node, "/whip") })
+		b, err := json.MarshalIndent(cfg, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(cfgPath, b, 0o644); err != nil {
+			return err
+		}
+		out := filepath.Join(dir, n.Name)
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
+		argv := []string{l.bin.Edgesim, "fakecam", "--config", cfgPath, "--out", out, "--quiet"}
+		p, err := startProcess(l.hosts[n.Name].NetnsName(), argv, nil, filepath.Join(l.dir, n.Name+".log"), n.Name, l.exited)
+		if err != nil {
+			return err
+		}
+		l.mu.Lock()
+		l.procs[n.Name] = p
+		l.mu.Unlock()
+	}
+	return nil
+}
+
+// StopCameras implements Provider.
+func (l *Local) StopCameras(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, n := range l.plan.NodesOf(RoleCamera) {
+		l.mu.Lock()
+		p := l.procs[n.Name]
+		l.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = p.stop(ctx, 10*time.Second) }()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Inject implements Provider.
+func (l *Local) Inject(ctx context.Context, a Action) error {
+	switch a.Kind {
+	case ActionKill, ActionPause, ActionResume:
+		l.mu.Lock()
+		p := l.procs[a.Node]
+		l.mu.Unlock()
+		if p == nil {
+			return fmt.Errorf("%s: node %s runs nothing", a.Kind, a.Node)
+		}
+		sig := map[ActionKind]syscall.Signal{ActionKill: syscall.SIGKILL, ActionPause: syscall.SIGSTOP, ActionResume: syscall.SIGCONT}[a.Kind]
+		return p.signal(sig, a.Kind == ActionKill)
+	case ActionStart:
+		n, ok := l.plan.Node(a.Node)
+		if !ok {
+			return fmt.Errorf("start: no node %s", a.Node)
+		}
+		if err := l.startEdgenode(n); err != nil {
+			return err
+		}
+		return l.waitReady(ctx, n.Name, 30*time.Second)
+	}
+	lk := l.links[a.Link]
+	if lk == nil {
+		return fmt.Errorf("%s: no link %s", a.Kind, a.Link)
+	}
+	switch a.Kind {
+	case ActionPartition:
+		return lk.Partition(true)
+	case ActionHeal:
+		return lk.Partition(false)
+	case ActionDegrade:
+		if a.Ramp <= 0 {
+			return lk.Update(a.Up, a.Down)
+		}
+		return lk.Ramp(ctx, a.Up, a.Down, a.Ramp)
+	case ActionTrace:
+		var errs []error
+		if a.Up.Trace != nil {
+			errs = append(errs, lk.SetTrace(netem.Up, a.Up.Trace, a.Up.TraceOnce))
+		}
+		if a.Down.Trace != nil {
+			errs = append(errs, lk.SetTrace(netem.Down, a.Down.Trace, a.Down.TraceOnce))
+		}
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("unknown fault action %q", a.Kind)
+}
+
+// LinkStats implements Provider, with plan link names.
+func (l *Local) LinkStats(context.Context) ([]netem.LinkStats, error) {
+	if l.eng == nil {
+		return nil, nil
+	}
+	byEngine := map[string]string{}
+	for name, lk := range l.links {
+		byEngine[lk.Name()] = name
+	}
+	var out []netem.LinkStats
+	for _, s := range l.eng.Stats() {
+		if name, ok := byEngine[s.Link]; ok {
+			s.Link = name
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Alerts implements Provider.
+func (l *Local) Alerts(context.Context) ([]byte, error) {
+	b, err := os.ReadFile(l.alertsFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// Destroy implements Provider: stops every process (gracefully first),
+// then removes namespaces and links.
+func (l *Local) Destroy(ctx context.Context) error {
+	l.mu.Lock()
+	procs := make([]*process, 0, len(l.procs))
+	for _, p := range l.procs {
+		procs = append(procs, p)
+	}
+	l.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = p.stop(ctx, 5*time.Second) }()
+	}
+	wg.Wait()
+	if l.eng == nil {
+		return nil
+	}
+	return l.eng.Close(context.WithoutCancel(ctx))
+}
+
+var _ = bytes.NewReader

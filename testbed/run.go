@@ -1,0 +1,317 @@
+package testbed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
+)
+
+// Phases of a run, as the reports name them.
+const (
+	PhaseProvision = reports.PhaseProvision
+	PhaseWarmUp    = reports.PhaseWarmUp
+	PhaseRun       = reports.PhaseRun
+	PhaseTearDown  = reports.PhaseTearDown
+)
+
+// ErrInterrupted is returned (wrapped) when the run's context ended before
+// the run finished; the partial report is still written.
+var ErrInterrupted = errors.New("run interrupted")
+
+// Progress is a snapshot of a run for a live display.
+type Progress struct {
+	Phase            string
+	Elapsed, Total   time.Duration // within the phase
+	Cameras          int
+	CamerasAnswering int           // cameras that got detections in the last 2 s
+	P95              time.Duration // e2e latency p95 so far
+	LinkBytes        uint64        // bytes carried by every link so far
+	FaultsFired      int
+	Message          string // an event worth a log line, e.g. a fault fired
+}
+
+// Options configure a run.
+type Options struct {
+	// ResultsDir receives one directory per run (default "results").
+	ResultsDir string
+	// Binaries of edgenode and edgesim for the local provider.
+	Binaries Binaries
+	// Compare also streams every site's cameras to the cloud through a
+	// mirror of the site, so the report shows edge and cloud placement
+	// side by side.
+	Compare bool
+	// Progress is called on phase changes, faults and about once a second.
+	Progress func(Progress)
+	// Registry receives the links' metrics (default: a private registry).
+	Registry prometheus.Registerer
+	// StateDir is netem's state record directory ("" = its default).
+	StateDir string
+	// Provider overrides the provider the scenario names (tests).
+	Provider Provider
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Result is what a run produced.
+type Result struct {
+	Dir    string // the run's results directory
+	Report *reports.Result
+	Run    *reports.Run
+}
+
+// ExitCode is 0 when every SLO held and 1 when one failed.
+func (r *Result) ExitCode() int { return reports.ExitCode(r.Report) }
+
+// Run runs a validated scenario from start to end: provision, warm-up,
+// run with the fault timeline, tear-down, then analysis and reports. The
+// reports are written even when ctx ends early (marked partial); nothing
+// the run created is left behind.
+func Run(ctx context.Context, sc *scenarios.Scenario, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Progress == nil {
+		o.Progress = func(Progress) {}
+	}
+	if o.ResultsDir == "" {
+		o.ResultsDir = sc.Report.Dir
+	}
+	if o.ResultsDir == "" {
+		o.ResultsDir = "results"
+	}
+	plan, err := NewPlan(sc, o.Compare)
+	if err != nil {
+		return nil, err
+	}
+	start := o.Now()
+	dir := filepath.Join(o.ResultsDir, sc.Name+"-"+start.UTC().Format("20060102-150405"))
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil, fmt.Errorf("results directory: %w", err)
+	}
+	r := &runner{sc: sc, plan: plan, o: o, dir: dir, run: &reports.Run{
+		Scenario: sc.Name, Seed: sc.Seed, Provider: string(sc.Provider), Duration: sc.Duration, Start: start,
+		SLO: sloSpec(sc), LinkDelays: linkDelays(plan),
+	}}
+	prov := o.Provider
+	if prov == nil {
+		prov, err = NewProvider(sc.Provider, ProviderConfig{
+			Binaries: o.Binaries, Dir: filepath.Join(dir, "logs"), StateDir: o.StateDir,
+			Registry: o.Registry, Seed: sc.Seed, Name: sc.Name, Observe: r.observe,
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	r.prov = prov
+	runErr := r.execute(ctx)
+	res, err := r.finish(ctx, runErr)
+	return res, errors.Join(runErr, err)
+}
+
+type runner struct {
+	sc   *scenarios.Scenario
+	plan *Plan
+	o    Options
+	dir  string
+	prov Provider
+
+	mu       sync.Mutex
+	run      *reports.Run
+	fired    int
+	camStart time.Time
+	runStart time.Time
+	tail     *tailer
+}
+
+func (r *runner) observe(e ObservedEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// A crash of a node that a fault killed is not a surprise.
+	r.run.ObservedFaults = append(r.run.ObservedFaults, reports.ObservedFault{At: e.At, Kind: e.Kind, Target: e.Target, Detail: e.Detail})
+	r.o.Progress(Progress{Phase: PhaseRun, Message: fmt.Sprintf("observed: %s %s: %s", e.Kind, e.Target, e.Detail)})
+}
+
+func (r *runner) phase(name string, fn func(ctx context.Context) error, ctx context.Context) error {
+	start := r.o.Now()
+	r.o.Progress(Progress{Phase: name, Message: "phase " + name})
+	err := fn(ctx)
+	r.mu.Lock()
+	r.run.Phases = append(r.run.Phases, reports.Phase{Name: name, Start: start, End: r.o.Now()})
+	r.mu.Unlock()
+	return err
+}
+
+// execute runs provision, warm-up and run; tear-down happens in finish.
+func (r *runner) execute(ctx context.Context) error {
+	if err := r.phase(PhaseProvision, func(ctx context.Context) error {
+		if err := r.prov.Provision(ctx, r.plan); err != nil {
+			return fmt.Errorf("provision: %w", err)
+		}
+		if err := r.prov.Deploy(ctx); err != nil {
+			return fmt.Errorf("deploy: %w", err)
+		}
+		return nil
+	}, ctx); err != nil {
+		return err
+	}
+	samples := filepath.Join(r.dir, "cameras")
+	r.tail = newTailer(samples)
+	if err := r.phase(PhaseWarmUp, func(ctx context.Context) error {
+		r.camStart = r.o.Now()
+		if err := r.prov.StartCameras(ctx, samples); err != nil {
+			return fmt.Errorf("start cameras: %w", err)
+		}
+		return r.wait(ctx, PhaseWarmUp, r.sc.Warmup, nil)
+	}, ctx); err != nil {
+		return err
+	}
+	return r.phase(PhaseRun, func(ctx context.Context) error {
+		r.runStart = r.o.Now()
+		return r.wait(ctx, PhaseRun, r.sc.Duration, r.timeline())
+	}, ctx)
+}
+
+// wait lets a phase run for d, firing the timeline's actions on time and
+// sampling links and progress every second.
+func (r *runner) wait(ctx context.Context, phase string, d time.Duration, steps []step) error {
+	start := r.o.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	next := 0
+	for {
+		elapsed := r.o.Now().Sub(start)
+		for next < len(steps) && steps[next].at <= elapsed {
+			r.fire(ctx, steps[next])
+			next++
+		}
+		if elapsed >= d {
+			r.sample(ctx, phase, elapsed, d)
+			return nil
+		}
+		wake := d - elapsed
+		if next < len(steps) && steps[next].at-elapsed < wake {
+			wake = steps[next].at - elapsed
+		}
+		timer := time.NewTimer(wake)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%w during %s: %v", ErrInterrupted, phase, context.Cause(ctx))
+		case <-tick.C:
+			timer.Stop()
+			r.sample(ctx, phase, elapsed, d)
+		case <-timer.C:
+		}
+	}
+}
+
+func (r *runner) sample(ctx context.Context, phase string, elapsed, total time.Duration) {
+	now := r.o.Now()
+	stats, _ := r.prov.LinkStats(ctx)
+	var bytes uint64
+	r.mu.Lock()
+	for _, s := range stats {
+		bytes += s.Bytes
+		ls := r.series(s.Link, s.Direction)
+		var dropped uint64
+		for _, n := range s.Drops {
+			dropped += n
+		}
+		ls.Samples = append(ls.Samples, reports.CounterSample{At: now, Bytes: s.Bytes, Packets: s.Packets, Dropped: dropped})
+		ls.TotalBytes, ls.TotalPackets, ls.TotalDropped = s.Bytes, s.Packets, dropped
+	}
+	fired := r.fired
+	r.mu.Unlock()
+	answering, p95 := r.tail.poll(now)
+	r.o.Progress(Progress{Phase: phase, Elapsed: elapsed, Total: total, Cameras: len(r.plan.Cameras),
+		CamerasAnswering: answering, P95: p95, LinkBytes: bytes, FaultsFired: fired})
+}
+
+// series returns the report series of a plan link direction (r.mu held).
+func (r *runner) series(link, dir string) *reports.LinkSeries {
+	for i := range r.run.Links {
+		if l := &r.run.Links[i]; l.Link == link && l.Direction == dir {
+			return l
+		}
+	}
+	ls := reports.LinkSeries{Link: link, Direction: dir}
+	for _, pl := range r.plan.Links {
+		if pl.Name == link {
+			ls.Site = pl.Site
+			ls.Uplink = pl.Uplink && dir == "up"
+		}
+	}
+	r.run.Links = append(r.run.Links, ls)
+	sort.SliceStable(r.run.Links, func(i, j int) bool {
+		a, b := r.run.Links[i], r.run.Links[j]
+		return a.Link < b.Link || a.Link == b.Link && a.Direction < b.Direction
+	})
+	return r.series(link, dir)
+}
+
+// finish tears down, collects the samples, analyses and writes the reports.
+func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
+	cleanup := context.WithoutCancel(ctx)
+	var errs []error
+	_ = r.phase(PhaseTearDown, func(context.Context) error {
+		if r.tail != nil {
+			r.sample(cleanup, PhaseTearDown, 0, 0)
+			errs = append(errs, r.prov.StopCameras(cleanup))
+		}
+		alerts, err := r.prov.Alerts(cleanup)
+		errs = append(errs, err)
+		r.mu.Lock()
+		r.run.Alerts = parseAlerts(alerts)
+		r.mu.Unlock()
+		errs = append(errs, r.prov.Destroy(cleanup))
+		return nil
+	}, cleanup)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.run.End = r.o.Now()
+	if runErr != nil {
+		r.run.Partial, r.run.PartialReason = true, runErr.Error()
+	}
+	if r.tail != nil {
+		cams, events, err := collectCameras(r.plan, filepath.Join(r.dir, "cameras"))
+		errs = append(errs, err)
+		r.run.Cameras, r.run.Events = cams, events
+	}
+	res := &Result{Dir: r.dir, Run: r.run}
+	rep, err := reports.Analyze(r.run)
+	if err != nil {
+		return res, errors.Join(append(errs, fmt.Errorf("analyse: %w", err))...)
+	}
+	res.Report = rep
+	formats, err := reportFormats(r.sc)
+	if err != nil {
+		return res, errors.Join(append(errs, err)...)
+	}
+	errs = append(errs, reports.WriteAll(cleanup, r.dir, rep, formats))
+	return res, errors.Join(errs...)
+}
+
+func reportFormats(sc *scenarios.Scenario) ([]reports.Format, error) {
+	var out []reports.Format
+	for _, f := range sc.Report.Formats {
+		fs, err := reports.ParseFormats(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	if len(out) == 0 {
+		return reports.ParseFormats("json,html,markdown,junit")
+	}
+	return out, nil
+}

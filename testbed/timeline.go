@@ -1,0 +1,170 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
+)
+
+// step is one provider action at a time of the run phase.
+type step struct {
+	at     time.Duration
+	action Action
+	fault  *scenarios.Fault // the scenario fault it starts; nil for an undo
+}
+
+// timeline turns the scenario's faults into ordered provider actions,
+// including the undo of faults with a duration.
+func (r *runner) timeline() []step {
+	steps, err := Timeline(r.plan)
+	if err != nil {
+		r.observe(ObservedEvent{At: r.o.Now(), Kind: "timeline", Detail: err.Error()})
+	}
+	return steps
+}
+
+// Timeline returns the provider actions of a plan's fault timeline, in time
+// order.
+func Timeline(plan *Plan) ([]step, error) {
+	var steps []step
+	for i := range plan.Scenario.Faults {
+		f := &plan.Scenario.Faults[i]
+		add := func(at time.Duration, a Action, start bool) {
+			s := step{at: at, action: a}
+			if start {
+				s.fault = f
+			}
+			steps = append(steps, s)
+		}
+		var links []Link
+		for _, name := range f.Target.Links {
+			links = append(links, plan.LinksNamed(name)...)
+		}
+		switch f.Action {
+		case scenarios.FaultKill:
+			for _, n := range f.Target.Nodes {
+				add(f.At, Action{Kind: ActionKill, Node: n}, true)
+			}
+		case scenarios.FaultRestart:
+			for _, n := range f.Target.Nodes {
+				add(f.At, Action{Kind: ActionKill, Node: n}, true)
+				add(f.At+f.Duration, Action{Kind: ActionStart, Node: n}, false)
+			}
+		case scenarios.FaultPause:
+			for _, n := range f.Target.Nodes {
+				add(f.At, Action{Kind: ActionPause, Node: n}, true)
+				if f.Duration > 0 {
+					add(f.At+f.Duration, Action{Kind: ActionResume, Node: n}, false)
+				}
+			}
+		case scenarios.FaultPartition:
+			for _, l := range links {
+				add(f.At, Action{Kind: ActionPartition, Link: l.Name}, true)
+				if f.Duration > 0 {
+					add(f.At+f.Duration, Action{Kind: ActionHeal, Link: l.Name}, false)
+				}
+			}
+		case scenarios.FaultDegrade:
+			if f.Degrade == nil {
+				continue
+			}
+			for _, ch := range f.Degrade.Links {
+				for _, l := range plan.LinksNamed(ch.Link) {
+					to, err := planLink(scenarios.Link{Name: l.Name, LinkSpec: ch.To}, "", l.Site, l.Leg)
+					if err != nil {
+						return nil, fmt.Errorf("fault %s: %w", f.Name, err)
+					}
+					add(f.At, Action{Kind: ActionDegrade, Link: l.Name, Up: to.Up, Down: to.Down, Ramp: f.Degrade.Ramp}, true)
+					if f.Duration > 0 {
+						add(f.At+f.Duration, Action{Kind: ActionDegrade, Link: l.Name, Up: l.Up, Down: l.Down}, false)
+					}
+				}
+			}
+		case scenarios.FaultTraceSwitch:
+			if f.Trace == nil {
+				continue
+			}
+			var up, down scenarios.Direction
+			up.Trace, down.Trace = f.Trace.Up, f.Trace.Down
+			up.TraceOnce, down.TraceOnce = f.Trace.Once, f.Trace.Once
+			upCfg, err := netemConfig(up)
+			if err != nil {
+				return nil, fmt.Errorf("fault %s: %w", f.Name, err)
+			}
+			downCfg, err := netemConfig(down)
+			if err != nil {
+				return nil, fmt.Errorf("fault %s: %w", f.Name, err)
+			}
+			for _, l := range links {
+				add(f.At, Action{Kind: ActionTrace, Link: l.Name, Up: upCfg, Down: downCfg}, true)
+			}
+		}
+	}
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].at < steps[j].at })
+	return steps, nil
+}
+
+// fire applies one step and records the fault for the report.
+func (r *runner) fire(ctx context.Context, s step) {
+	now := r.o.Now()
+	err := r.prov.Inject(ctx, s.action)
+	r.mu.Lock()
+	if s.fault != nil {
+		r.fired++
+		detail := s.action.String()
+		if err != nil {
+			detail += ": failed: " + err.Error()
+		}
+		target := s.action.Node
+		if target == "" {
+			target = s.action.Link
+		}
+		r.run.Faults = append(r.run.Faults, reports.Fault{At: now, Kind: string(s.fault.Action), Target: target, Detail: detail, Cameras: r.affected(s.action)})
+	} else if err != nil {
+		r.run.ObservedFaults = append(r.run.ObservedFaults, reports.ObservedFault{At: now, Kind: "fault-undo-failed", Target: s.action.String(), Detail: err.Error()})
+	}
+	r.mu.Unlock()
+	msg := "fault: " + s.action.String()
+	if err != nil {
+		msg += " failed: " + err.Error()
+	}
+	r.o.Progress(Progress{Phase: PhaseRun, Message: msg, FaultsFired: r.fired})
+}
+
+// affected lists the cameras a fault action interrupts: those whose
+// current edgenode is the node, or whose path crosses the link.
+func (r *runner) affected(a Action) []string {
+	var out []string
+	for _, c := range r.plan.Cameras {
+		switch {
+		case a.Node != "" && len(c.Endpoints) > 0 && c.Endpoints[0] == a.Node:
+			out = append(out, c.ID)
+		case a.Link != "":
+			for _, l := range r.plan.Links {
+				if l.Name == a.Link && linkCarries(l, c, r.plan) {
+					out = append(out, c.ID)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// linkCarries reports whether a camera's video or detections cross l.
+func linkCarries(l Link, c Camera, plan *Plan) bool {
+	host, ok := plan.Node(c.Host)
+	if !ok {
+		return false
+	}
+	if l.A == host.Group || l.B == host.Group {
+		return true
+	}
+	// Edge-placed cameras' video stays on the site; the backhaul only
+	// carries alerts.
+	return false
+}
