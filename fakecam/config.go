@@ -1,0 +1,149 @@
+package fakecam
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgesim/edgesim/fakecam/scene"
+	"github.com/edgesim/edgesim/units"
+)
+
+// ErrInvalidConfig is wrapped by errors about a camera configuration.
+var ErrInvalidConfig = errors.New("invalid camera config")
+
+// Config is one camera.
+type Config struct {
+	ID string // camera id: letters, digits, '.', '_', '-'
+	// Scene: size, frame rate, background, lighting, objects, zones and
+	// scripted events. Scene.CameraID is set to ID. Width, Height and FPS
+	// are also the encoder's.
+	Scene            scene.Config
+	Bitrate          units.BitRate // encoder target; congestion control may lower it
+	KeyframeInterval int           // frames between keyframes; 0 = every 10 s
+	Endpoints        []string      // WHIP endpoint URLs; a reconnect moves to the next one
+	Token            string        // bearer token for the WHIP server
+	IVF              string        // replay this VP8 IVF file instead of rendering the scene
+	Duration         time.Duration // stop after this much video; 0 = until the context ends
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// Validate reports every problem of c in one error.
+func (c Config) Validate() error {
+	var p []string
+	if !idPattern.MatchString(c.ID) {
+		p = append(p, fmt.Sprintf("id %q: use 1-64 letters, digits, '.', '_' or '-'", c.ID))
+	}
+	if len(c.Endpoints) == 0 {
+		p = append(p, "endpoints: give at least one WHIP URL, e.g. http://10.0.0.2:8080/whip")
+	}
+	for i, e := range c.Endpoints {
+		if _, err := withCamera(e, c.ID); err != nil {
+			p = append(p, fmt.Sprintf("endpoints[%d]: %v", i, err))
+		}
+	}
+	if c.Bitrate < 10_000 || c.Bitrate > 100_000_000 {
+		p = append(p, fmt.Sprintf("bitrate %v: want between 10kbit and 100Mbit", c.Bitrate))
+	}
+	if c.KeyframeInterval < 0 {
+		p = append(p, "keyframe interval: must not be negative")
+	}
+	if c.Duration < 0 {
+		p = append(p, "duration: must not be negative")
+	}
+	if c.IVF == "" {
+		sc := c.Scene
+		sc.CameraID = c.ID
+		if _, err := scene.New(sc); err != nil {
+			var ce *scene.ConfigError
+			if errors.As(err, &ce) {
+				for _, s := range ce.Problems {
+					p = append(p, "scene: "+s)
+				}
+			} else {
+				p = append(p, "scene: "+err.Error())
+			}
+		}
+	}
+	if len(p) > 0 {
+		return fmt.Errorf("%w %q: %s", ErrInvalidConfig, c.ID, strings.Join(p, "; "))
+	}
+	return nil
+}
+
+// Option configures a Camera or a Fleet.
+type Option func(*options)
+
+type options struct {
+	clock         Clock
+	reg           prometheus.Registerer
+	outDir        string
+	httpClient    *http.Client
+	retry         Retry
+	setting       func(*webrtc.SettingEngine)
+	answerTimeout time.Duration
+	iceTimeouts   [3]time.Duration
+	workers       int
+	pool          chan struct{}
+	startOffset   time.Duration
+}
+
+func defaultOptions() options {
+	return options{
+		clock:         RealClock{},
+		retry:         DefaultRetry,
+		answerTimeout: 5 * time.Second,
+		iceTimeouts:   [3]time.Duration{1500 * time.Millisecond, 2 * time.Second, 300 * time.Millisecond},
+		workers:       runtime.GOMAXPROCS(0),
+	}
+}
+
+// WithClock sets the clock that paces frames and timestamps capture and
+// detection arrival (default: the system clock).
+func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithRegisterer registers the cameras' Prometheus metrics on r.
+func WithRegisterer(r prometheus.Registerer) Option { return func(o *options) { o.reg = r } }
+
+// WithOutputDir writes groundtruth-<id>.jsonl, latency-<id>.jsonl and
+// bitrate-<id>.jsonl per camera (and summary.json for a Fleet) into dir.
+func WithOutputDir(dir string) Option { return func(o *options) { o.outDir = dir } }
+
+// WithHTTPClient sets the HTTP client for WHIP requests.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.httpClient = c } }
+
+// WithRetry sets the backoff for WHIP requests failing with 5xx or timeouts.
+func WithRetry(r Retry) Option { return func(o *options) { o.retry = r } }
+
+// WithSettingEngine lets the caller adjust pion's SettingEngine of every
+// connection, e.g. SetNet for a virtual network or an interface filter.
+func WithSettingEngine(f func(*webrtc.SettingEngine)) Option {
+	return func(o *options) { o.setting = f }
+}
+
+// WithAnswerTimeout sets how long a frame waits for its detections before
+// it counts as unanswered (default 5 s).
+func WithAnswerTimeout(d time.Duration) Option { return func(o *options) { o.answerTimeout = d } }
+
+// WithICETimeouts sets when a silent connection counts as disconnected and
+// then failed, and the keepalive interval (defaults 1.5 s, 2 s, 300 ms):
+// a failed connection triggers a reconnect.
+func WithICETimeouts(disconnected, failed, keepalive time.Duration) Option {
+	return func(o *options) { o.iceTimeouts = [3]time.Duration{disconnected, failed, keepalive} }
+}
+
+// WithWorkers bounds how many frames a Fleet renders and encodes at the same
+// time (default GOMAXPROCS).
+func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
+
+func withPool(p chan struct{}) Option { return func(o *options) { o.pool = p } }
+
+func withStartOffset(d time.Duration) Option { return func(o *options) { o.startOffset = d } }
