@@ -291,7 +291,9 @@ func (f *Forwarder) Run(ctx context.Context) error {
 
 type permanentError struct{ code int }
 
-func (e *permanentError) Error() string { return fmt.Sprintf("alert: upstream refused with %d", e.code) }
+func (e *permanentError) Error() string {
+	return fmt.Sprintf("alert: upstream refused with %d", e.code)
+}
 
 func (f *Forwarder) deliver(ctx context.Context, a Alert) error {
 	b, err := json.Marshal(a)
