@@ -59,9 +59,9 @@ type Camera struct {
 	// ReportSite is the site name in reports: the site, or the name of its
 	// cloud-placement mirror.
 	ReportSite string
-	Host      string // camera host node
-	Group     scenarios.CameraGroup
-	Placement scenarios.Placement
+	Host       string // camera host node
+	Group      scenarios.CameraGroup
+	Placement  scenarios.Placement
 	// Endpoints are the edgenodes in failover order.
 	Endpoints []string
 }

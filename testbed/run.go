@@ -183,14 +183,14 @@ func (r *runner) execute(ctx context.Context) error {
 
 // wait lets a phase run for d, firing the timeline's actions on time and
 // sampling links and progress every second.
-func (r *runner) wait(ctx context.Context, phase string, d time.Duration, steps []step) error {
+func (r *runner) wait(ctx context.Context, phase string, d time.Duration, steps []Step) error {
 	start := r.o.Now()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	next := 0
 	for {
 		elapsed := r.o.Now().Sub(start)
-		for next < len(steps) && steps[next].at <= elapsed {
+		for next < len(steps) && steps[next].At <= elapsed {
 			r.fire(ctx, steps[next])
 			next++
 		}
@@ -199,8 +199,8 @@ func (r *runner) wait(ctx context.Context, phase string, d time.Duration, steps 
 			return nil
 		}
 		wake := d - elapsed
-		if next < len(steps) && steps[next].at-elapsed < wake {
-			wake = steps[next].at - elapsed
+		if next < len(steps) && steps[next].At-elapsed < wake {
+			wake = steps[next].At - elapsed
 		}
 		timer := time.NewTimer(wake)
 		select {

@@ -10,16 +10,16 @@ import (
 	"github.com/edgesim/edgesim/scenarios"
 )
 
-// step is one provider action at a time of the run phase.
-type step struct {
-	at     time.Duration
-	action Action
+// Step is one provider action at a time of the run phase.
+type Step struct {
+	At     time.Duration
+	Action Action
 	fault  *scenarios.Fault // the scenario fault it starts; nil for an undo
 }
 
 // timeline turns the scenario's faults into ordered provider actions,
 // including the undo of faults with a duration.
-func (r *runner) timeline() []step {
+func (r *runner) timeline() []Step {
 	steps, err := Timeline(r.plan)
 	if err != nil {
 		r.observe(ObservedEvent{At: r.o.Now(), Kind: "timeline", Detail: err.Error()})
@@ -29,12 +29,12 @@ func (r *runner) timeline() []step {
 
 // Timeline returns the provider actions of a plan's fault timeline, in time
 // order.
-func Timeline(plan *Plan) ([]step, error) {
-	var steps []step
+func Timeline(plan *Plan) ([]Step, error) {
+	var steps []Step
 	for i := range plan.Scenario.Faults {
 		f := &plan.Scenario.Faults[i]
 		add := func(at time.Duration, a Action, start bool) {
-			s := step{at: at, action: a}
+			s := Step{At: at, Action: a}
 			if start {
 				s.fault = f
 			}
@@ -104,31 +104,31 @@ func Timeline(plan *Plan) ([]step, error) {
 			}
 		}
 	}
-	sort.SliceStable(steps, func(i, j int) bool { return steps[i].at < steps[j].at })
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].At < steps[j].At })
 	return steps, nil
 }
 
 // fire applies one step and records the fault for the report.
-func (r *runner) fire(ctx context.Context, s step) {
+func (r *runner) fire(ctx context.Context, s Step) {
 	now := r.o.Now()
-	err := r.prov.Inject(ctx, s.action)
+	err := r.prov.Inject(ctx, s.Action)
 	r.mu.Lock()
 	if s.fault != nil {
 		r.fired++
-		detail := s.action.String()
+		detail := s.Action.String()
 		if err != nil {
 			detail += ": failed: " + err.Error()
 		}
-		target := s.action.Node
+		target := s.Action.Node
 		if target == "" {
-			target = s.action.Link
+			target = s.Action.Link
 		}
-		r.run.Faults = append(r.run.Faults, reports.Fault{At: now, Kind: string(s.fault.Action), Target: target, Detail: detail, Cameras: r.affected(s.action)})
+		r.run.Faults = append(r.run.Faults, reports.Fault{At: now, Kind: string(s.fault.Action), Target: target, Detail: detail, Cameras: r.affected(s.Action)})
 	} else if err != nil {
-		r.run.ObservedFaults = append(r.run.ObservedFaults, reports.ObservedFault{At: now, Kind: "fault-undo-failed", Target: s.action.String(), Detail: err.Error()})
+		r.run.ObservedFaults = append(r.run.ObservedFaults, reports.ObservedFault{At: now, Kind: "fault-undo-failed", Target: s.Action.String(), Detail: err.Error()})
 	}
 	r.mu.Unlock()
-	msg := "fault: " + s.action.String()
+	msg := "fault: " + s.Action.String()
 	if err != nil {
 		msg += " failed: " + err.Error()
 	}
