@@ -499,14 +499,27 @@ func (a *analysis) consistency() {
 	for _, of := range a.run.ObservedFaults {
 		a.warnf("unscripted fault observed at +%s: %s %s %s", offset(a.run.Start, of.At), of.Kind, of.Target, of.Detail)
 	}
-	floors := map[string][2]time.Duration{} // site -> access, backhaul
+	// The physics floor of a camera's latency is a lower bound only: the
+	// smallest access delay of its site for edge placement; for cloud
+	// placement the larger of the smallest access and backhaul delays (a
+	// testbed may model the cloud path as one composed link, so adding the
+	// legs could count the access delay twice).
+	type legs struct{ access, backhaul time.Duration }
+	floors := map[string]legs{}
 	for _, d := range a.run.LinkDelays {
+		if d.OneWay <= 0 {
+			continue
+		}
 		f := floors[d.Site]
 		switch d.Leg {
 		case LegAccess:
-			f[0] += d.OneWay
+			if f.access == 0 || d.OneWay < f.access {
+				f.access = d.OneWay
+			}
 		case LegBackhaul:
-			f[1] += d.OneWay
+			if f.backhaul == 0 || d.OneWay < f.backhaul {
+				f.backhaul = d.OneWay
+			}
 		}
 		floors[d.Site] = f
 	}
@@ -518,9 +531,9 @@ func (a *analysis) consistency() {
 			a.warnf("camera %s sent no frames", c.ID)
 		}
 		f := floors[c.Site]
-		floor := f[0]
+		floor := f.access
 		if c.Placement == PlacementCloud {
-			floor += f[1]
+			floor = max(f.access, f.backhaul)
 		}
 		below, nonPositive := 0, 0
 		var minLat time.Duration = math.MaxInt64

@@ -171,12 +171,12 @@ var _ = Describe("Analyze", func() {
 
 	It("warns when latencies beat the configured delay or totals disagree with counters", func() {
 		run := fixtureRun()
-		run.Cameras[2].Frames[50].Latency = 20 * time.Millisecond // cloud floor is 50ms
+		run.Cameras[2].Frames[50].Latency = 20 * time.Millisecond // cloud floor is 40ms
 		run.Cameras[0].FramesSent = 1
 		run.Links[1].TotalBytes++
 		r := mustAnalyze(run)
 		Expect(r.Warnings).To(ContainElements(
-			ContainSubstring("camera cam-b1: 1 frames answered faster than the configured one-way delay 50ms"),
+			ContainSubstring("camera cam-b1: 1 frames answered faster than the configured one-way delay 40ms"),
 			ContainSubstring("camera cam-a1: counted 1 frames sent but 160 samples"),
 			ContainSubstring("link site-a-backhaul down: totals"),
 		))
