@@ -1,0 +1,61 @@
+package scenarios
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+)
+
+//go:embed examples/*.yaml
+var examplesFS embed.FS
+
+// Examples holds the example scenarios, one NAME.yaml per example at the
+// root of the file system.
+var Examples fs.FS = mustSub(examplesFS, "examples")
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// DefaultExample is the example that runs when no scenario is given.
+const DefaultExample = "quickstart"
+
+// ExampleNames lists the embedded examples, sorted.
+func ExampleNames() []string {
+	entries, _ := fs.ReadDir(Examples, ".")
+	var names []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Example loads an embedded example scenario by name ("quickstart",
+// "night-watch-4g", ...). Examples reference no files, so nothing needs
+// resolving on disk.
+func Example(name string) (*Scenario, error) {
+	data, err := ExampleData(name)
+	if err != nil {
+		return nil, err
+	}
+	return Load(path.Join("scenarios/examples", name+".yaml"), data, "")
+}
+
+// ExampleData returns the YAML of an embedded example.
+func ExampleData(name string) ([]byte, error) {
+	data, err := fs.ReadFile(Examples, name+".yaml")
+	if err != nil {
+		return nil, fmt.Errorf("%w %q; examples are: %s", ErrUnknownExample, name, strings.Join(ExampleNames(), ", "))
+	}
+	return data, nil
+}

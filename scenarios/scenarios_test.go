@@ -1,0 +1,368 @@
+package scenarios_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"gopkg.in/yaml.v3"
+
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/units"
+)
+
+func mustLoad(name, text string) *scenarios.Scenario {
+	GinkgoHelper()
+	s, err := scenarios.Load(name, []byte(text), "")
+	Expect(err).NotTo(HaveOccurred())
+	return s
+}
+
+func loadErrors(text string) scenarios.ErrorList {
+	GinkgoHelper()
+	_, err := scenarios.Load("t.yaml", []byte(text), "")
+	Expect(err).To(HaveOccurred())
+	var list scenarios.ErrorList
+	Expect(errors.As(err, &list)).To(BeTrue())
+	return list
+}
+
+const header = `apiVersion: edgesim.dev/v1alpha1
+kind: Scenario
+metadata: {name: t}
+`
+
+var _ = Describe("Examples", func() {
+	It("embeds the four examples", func() {
+		Expect(scenarios.ExampleNames()).To(Equal([]string{"factory-5g", "night-watch-4g", "quickstart", "retail-wifi"}))
+	})
+
+	It("validates every example file on disk and embedded", func() {
+		files, err := filepath.Glob("examples/*.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(files).To(HaveLen(len(scenarios.ExampleNames())))
+		for _, f := range files {
+			_, err := scenarios.LoadFile(f)
+			Expect(err).NotTo(HaveOccurred(), f)
+		}
+		for _, name := range scenarios.ExampleNames() {
+			s, err := scenarios.Example(name)
+			Expect(err).NotTo(HaveOccurred(), name)
+			Expect(s.Name).To(Equal(name))
+		}
+	})
+
+	It("keeps quickstart tiny: 1 cloud node, 1 site with 2 edge nodes and 4 cameras on 4g, a kill mid-run", func() {
+		s, err := scenarios.Example(scenarios.DefaultExample)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Duration).To(Equal(30 * time.Second))
+		Expect(s.Cloud.Nodes).To(HaveLen(1))
+		Expect(s.Sites).To(HaveLen(1))
+		Expect(s.Sites[0].Nodes).To(HaveLen(2))
+		Expect(s.Cameras()).To(Equal(4))
+		uplink, ok := s.Link("store-1-uplink")
+		Expect(ok).To(BeTrue())
+		Expect(uplink.Profile).To(Equal("4g"))
+		Expect(s.Faults).To(ConsistOf(HaveField("Action", scenarios.FaultKill)))
+		Expect(s.Faults[0].Target.Nodes).To(Equal([]string{"store-1-edge-2"}))
+		Expect(s.Faults[0].At).To(BeNumerically("~", s.Duration/2, 5*time.Second))
+	})
+
+	It("tells the night-watch story: loitering at night in zone entrance with a time-to-alert SLO", func() {
+		s, err := scenarios.Example("night-watch-4g")
+		Expect(err).NotTo(HaveOccurred())
+		g := s.Sites[0].Cameras[0]
+		Expect(g.Scene.Night).To(BeTrue())
+		Expect(g.Events).To(ContainElement(And(HaveField("Kind", "loiter"), HaveField("Zone", "entrance"))))
+		Expect(s.SLO.TimeToAlert).To(BeNumerically(">", 0))
+		Expect(s.StartTime.Within(s.Workload.Alerts[0].Window.From, s.Workload.Alerts[0].Window.To)).To(BeTrue())
+	})
+
+	It("reports an unknown example with the list of names", func() {
+		_, err := scenarios.Example("nope")
+		Expect(err).To(MatchError(scenarios.ErrUnknownExample))
+		Expect(err.Error()).To(ContainSubstring("quickstart"))
+	})
+})
+
+var _ = Describe("Golden testdata", func() {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	for _, file := range files {
+		base := filepath.Base(file)
+		It("matches "+base+".golden", func() {
+			s, err := scenarios.LoadFile(file)
+			var got string
+			switch {
+			case strings.HasPrefix(base, "valid-"):
+				Expect(err).NotTo(HaveOccurred())
+				got = dumpScenario(s)
+			case strings.HasPrefix(base, "invalid-"):
+				Expect(err).To(MatchError(scenarios.ErrInvalid))
+				got = err.Error() + "\n"
+			default:
+				Fail("testdata files are named valid-*.yaml or invalid-*.yaml: " + base)
+			}
+			golden := file + ".golden"
+			if *update {
+				Expect(os.WriteFile(golden, []byte(got), 0o644)).To(Succeed())
+			}
+			want, err := os.ReadFile(golden)
+			Expect(err).NotTo(HaveOccurred(), "run go test ./scenarios/ -args -update to create it")
+			Expect(got).To(Equal(string(want)))
+		})
+	}
+})
+
+// dumpScenario prints a scenario as YAML with machine-specific paths
+// replaced, so golden files are the same everywhere.
+func dumpScenario(s *scenarios.Scenario) string {
+	GinkgoHelper()
+	out, err := yaml.Marshal(s)
+	Expect(err).NotTo(HaveOccurred())
+	text := string(out)
+	if s.BaseDir != "" {
+		text = strings.ReplaceAll(text, s.BaseDir, "$TESTDATA")
+	}
+	return text
+}
+
+var _ = Describe("Strict decoding", func() {
+	It("reports the three classic mistakes at once with line:col and field path", func() {
+		_, err := scenarios.LoadFile("testdata/invalid-three-mistakes.yaml")
+		var list scenarios.ErrorList
+		Expect(errors.As(err, &list)).To(BeTrue())
+		Expect(list).To(HaveLen(3))
+		Expect(list[0].Error()).To(HavePrefix(`testdata/invalid-three-mistakes.yaml:12:11: spec.sites[0].cameras[0].resolutoin: unknown field "resolutoin"; did you mean "resolution"?`))
+		Expect(list[1]).To(MatchFields2(15, 14, "spec.links[0].delay", "must not be negative"))
+		Expect(list[2]).To(MatchFields2(16, 18, "spec.links[0].rate.up", "10Mbit for megabits per second or 10MB/s for megabytes"))
+	})
+
+	It("lists known fields when no field is close", func() {
+		list := loadErrors(header + "spec:\n  duration: 1s\n  sites: [{name: a}]\n  zzzzzzzzzzzz: 1\n")
+		Expect(list).To(HaveLen(1))
+		Expect(list[0].Msg).To(ContainSubstring("known fields: seed, duration"))
+	})
+
+	It("rejects duplicate keys", func() {
+		list := loadErrors(header + "spec:\n  duration: 1s\n  duration: 2s\n  sites: [{name: a}]\n")
+		Expect(list[0].Msg).To(ContainSubstring("appears twice"))
+		Expect(list[0].Line).To(Equal(6))
+	})
+
+	It("accepts aliases but stops alias bombs", func() {
+		s := mustLoad("a.yaml", header+"spec:\n  duration: &d 10s\n  warmup: *d\n  sites: [{name: a}]\n")
+		Expect(s.Warmup).To(Equal(10 * time.Second))
+
+		rep := func(ref string, n int) string { return strings.TrimSuffix(strings.Repeat(ref+", ", n), ", ") }
+		bomb := header +
+			"x0: &e {kind: loiter, zone: z, at: 1s, cameras: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]}\n" +
+			"x1: &c {count: 1, zones: [{name: z, rect: [0, 0, 1, 1]}], events: [" + rep("*e", 30) + "]}\n" +
+			"x2: &s {name: a, cameras: [" + rep("*c", 30) + "]}\n" +
+			"spec: {duration: 1s, sites: [" + rep("*s", 30) + "]}\n"
+		_, err := scenarios.Load("bomb.yaml", []byte(bomb), "")
+		Expect(err).To(MatchError(ContainSubstring("aliases expand too much")))
+	})
+
+	It("accepts shorthand scalars for loss, duplicate, corrupt and reorder", func() {
+		s := mustLoad("s.yaml", header+`spec:
+  duration: 10s
+  sites: [{name: a}]
+  links:
+    - between: [site:a, cloud]
+      delay: 10ms
+      loss: 2%
+      duplicate: 1
+      reorder: 0.5%
+`)
+		l, _ := s.Link("a-uplink")
+		Expect(l.Up.Loss).To(Equal(scenarios.Loss{Model: scenarios.LossBernoulli, Percent: 2}))
+		Expect(l.Down.Duplicate.Percent).To(Equal(units.Percent(1)))
+		Expect(l.Up.Reorder.Percent).To(Equal(units.Percent(0.5)))
+	})
+
+	It("matches ErrInvalid and reads as one problem per line", func() {
+		_, err := scenarios.LoadFile("testdata/invalid-references.yaml")
+		Expect(errors.Is(err, scenarios.ErrInvalid)).To(BeTrue())
+		lines := strings.Split(err.Error(), "\n")
+		Expect(len(lines)).To(BeNumerically(">", 20))
+		for _, l := range lines {
+			Expect(l).To(MatchRegexp(`^testdata/invalid-references\.yaml:\d+:\d+: \S+: .+`))
+		}
+	})
+
+	It("reports a missing file as a problem of that file", func() {
+		_, err := scenarios.LoadFile("testdata/does-not-exist.yaml")
+		Expect(err).To(MatchError(ContainSubstring("testdata/does-not-exist.yaml: cannot read the scenario: no such file or directory")))
+	})
+})
+
+// MatchFields2 matches a FieldError's line, column, path and message part.
+func MatchFields2(line, col int, path, msg string) OmegaMatcher {
+	return And(HaveField("Line", line), HaveField("Col", col), HaveField("Path", path), HaveField("Msg", ContainSubstring(msg)))
+}
+
+var _ = Describe("Resolution", func() {
+	It("applies defaults and adds lan links", func() {
+		s, err := scenarios.LoadFile("testdata/valid-minimal.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Seed).To(Equal(int64(1)))
+		Expect(s.Provider).To(Equal(scenarios.ProviderLocal))
+		Expect(s.Cloud.Nodes).To(Equal([]scenarios.Node{{Name: "cloud-1"}}))
+		Expect(s.Sites[0].Nodes).To(Equal([]scenarios.Node{{Name: "s1-edge-1", Site: "s1"}}))
+		g := s.Sites[0].Cameras[0]
+		Expect(g.CameraIDs).To(Equal([]string{"s1-cam-1"}))
+		Expect([]int{g.Width, g.Height}).To(Equal([]int{640, 360}))
+		Expect(s.Links).To(HaveLen(2))
+		for _, l := range s.Links {
+			Expect(l.Profile).To(Equal("lan"))
+		}
+		Expect(s.Workload.Placement).To(Equal(scenarios.PlacementEdge))
+		Expect(s.Report.Dir).To(Equal("edgesim-report/minimal"))
+	})
+
+	It("layers profile, link settings, rate and per-direction overrides", func() {
+		s := mustLoad("l.yaml", header+`spec:
+  duration: 10s
+  sites: [{name: a}]
+  links:
+    - between: [site:a, cloud]
+      profile: 4g
+      jitter: 1ms
+      rate: {down: 20Mbit}
+      up: {delay: 70ms}
+`)
+		l, ok := s.Link("a-uplink")
+		Expect(ok).To(BeTrue())
+		p, _ := scenarios.Profile("4g")
+		Expect(l.Up.Delay).To(Equal(70 * time.Millisecond))
+		Expect(l.Down.Delay).To(Equal(p.Down.Delay))
+		Expect(l.Up.Jitter).To(Equal(time.Millisecond))
+		Expect(l.Down.Jitter).To(Equal(time.Millisecond))
+		Expect(l.Up.Rate).To(Equal(p.Up.Rate))
+		Expect(l.Down.Rate).To(Equal(20 * units.Mbit))
+		Expect(l.Down.Queue.Bytes).To(Equal(units.ByteSize(250000)), "100 ms at 20 Mbit/s")
+		Expect(l.Down.Burst).To(Equal(units.ByteSize(2500)), "1 ms at 20 Mbit/s")
+		Expect(l.Up.Loss).To(Equal(p.Up.Loss))
+	})
+
+	It("resolves relative trace paths against the scenario file", func() {
+		s, err := scenarios.LoadFile("testdata/valid-full.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		l, _ := s.Link("south-uplink")
+		abs, _ := filepath.Abs("testdata/traces/4mbit.trace")
+		Expect(l.Up.Trace).To(Equal(abs))
+		Expect(l.Up.Rate).To(BeZero())
+	})
+
+	It("turns after into absolute times and sorts the timeline", func() {
+		s, err := scenarios.LoadFile("testdata/valid-full.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Faults[1].At).To(Equal(30 * time.Second))
+		Expect(s.Faults[1].Target.Nodes).To(Equal([]string{"south-edge-1"}))
+		Expect(s.Faults[1].Duration).To(Equal(5*time.Second), "restart default down time")
+		for i := 1; i < len(s.Faults); i++ {
+			Expect(s.Faults[i].At).To(BeNumerically(">=", s.Faults[i-1].At))
+		}
+		part := s.Faults[3]
+		Expect(part.Action).To(Equal(scenarios.FaultPartition))
+		Expect(part.Target.Links).To(ConsistOf("north-wifi", "north-uplink", "north-south"))
+	})
+
+	It("resolves a degrade to the complete target link settings", func() {
+		s, err := scenarios.LoadFile("testdata/valid-full.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		var deg *scenarios.Degradation
+		for _, f := range s.Faults {
+			if f.Action == scenarios.FaultDegrade {
+				deg = f.Degrade
+			}
+		}
+		Expect(deg).NotTo(BeNil())
+		Expect(deg.Ramp).To(Equal(10 * time.Second))
+		Expect(deg.Links).To(HaveLen(1))
+		to := deg.Links[0].To
+		Expect(to.Up.Delay).To(Equal(400 * time.Millisecond))
+		Expect(to.Up.Rate).To(Equal(500 * units.Kbit))
+		Expect(to.Down.Rate).To(Equal(20*units.Mbit), "2.5MB/s kept from the link")
+		Expect(to.Up.Loss.Model).To(Equal(scenarios.LossBernoulli))
+	})
+
+	It("checks Mahimahi traces", func() {
+		dir := GinkgoT().TempDir()
+		write := func(name, body string) {
+			Expect(os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)).To(Succeed())
+		}
+		write("ok.trace", "0\n0\n5\n9\n")
+		write("zero.trace", "0\n0\n")
+		write("blank.trace", "1\n\n2\n")
+		write("word.trace", "1\nx\n")
+		doc := func(trace string) string {
+			return header + "spec:\n  duration: 1s\n  sites: [{name: a}]\n  links:\n    - between: [site:a, cloud]\n      trace: {up: " + trace + "}\n"
+		}
+		_, err := scenarios.Load("t.yaml", []byte(doc("ok.trace")), dir)
+		Expect(err).NotTo(HaveOccurred())
+		for trace, msg := range map[string]string{
+			"zero.trace":  "last timestamp must be above 0",
+			"blank.trace": "line 2 is empty",
+			"word.trace":  `"x" is not a non-negative integer`,
+			"dir":         "cannot read trace",
+		} {
+			_, err := scenarios.Load("t.yaml", []byte(doc(trace)), dir)
+			Expect(err).To(MatchError(ContainSubstring(msg)), trace)
+		}
+		Expect(os.Mkdir(filepath.Join(dir, "d.trace"), 0o755)).To(Succeed())
+		_, err = scenarios.Load("t.yaml", []byte(doc("d.trace")), dir)
+		Expect(err).To(MatchError(ContainSubstring("not a regular file")))
+	})
+})
+
+var _ = Describe("Profiles", func() {
+	It("documents lan, wifi, 4g, 5g and satellite with sources", func() {
+		Expect(scenarios.ProfileNames()).To(Equal([]string{"lan", "wifi", "4g", "5g", "satellite"}))
+		for _, p := range scenarios.Profiles() {
+			Expect(p.Source).NotTo(BeEmpty(), p.Name)
+			Expect(p.Spec.Up.Rate).To(BeNumerically(">", 0), p.Name)
+			Expect(p.Spec.Down.Rate).To(BeNumerically(">", 0), p.Name)
+			Expect(p.Spec.Up.Queue.Bytes).To(BeNumerically(">=", 16*1500), p.Name)
+		}
+	})
+
+	It("returns the 4g numbers derived from the LTE traces", func() {
+		p, ok := scenarios.Profile("4g")
+		Expect(ok).To(BeTrue())
+		Expect(p.Up.Rate).To(Equal(10 * units.Mbit))
+		Expect(p.Down.Rate).To(Equal(11 * units.Mbit))
+		Expect(p.Up.Delay).To(Equal(30 * time.Millisecond))
+		_, ok = scenarios.Profile("6g")
+		Expect(ok).To(BeFalse())
+	})
+})
+
+var _ = Describe("JSON Schema", func() {
+	It("equals the committed scenarios/scenario.schema.json", func() {
+		got := scenarios.JSONSchema()
+		if *update {
+			Expect(os.WriteFile("scenario.schema.json", got, 0o644)).To(Succeed())
+		}
+		want, err := os.ReadFile("scenario.schema.json")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(got)).To(Equal(string(want)), "regenerate with: go test ./scenarios/ -args -update")
+	})
+
+	It("describes every field the decoder accepts, strictly", func() {
+		var schema map[string]any
+		Expect(json.Unmarshal(scenarios.JSONSchema(), &schema)).To(Succeed())
+		Expect(schema["additionalProperties"]).To(Equal(false))
+		Expect(schema["required"]).To(ConsistOf("apiVersion", "kind", "metadata", "spec"))
+		defs := schema["$defs"].(map[string]any)
+		link := defs["Link"].(map[string]any)["properties"].(map[string]any)
+		Expect(link).To(HaveKey("delay"), "inline impairment fields appear on the link")
+		Expect(link["profile"].(map[string]any)["enum"]).To(ConsistOf("lan", "wifi", "4g", "5g", "satellite"))
+		Expect(defs["Loss"]).To(HaveKey("anyOf"), "loss accepts a bare percentage")
+	})
+})
