@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -150,6 +149,14 @@ func (l *Local) Address(node string) net.IP {
 	return nil
 }
 
+// NodeInfo returns a node's address and network namespace name.
+func (l *Local) NodeInfo(node string) (address, netns string) {
+	if h := l.hosts[node]; h != nil {
+		return h.Address().String(), h.NetnsName()
+	}
+	return "", ""
+}
+
 // Deploy implements Provider.
 func (l *Local) Deploy(ctx context.Context) error {
 	for _, role := range []Role{RoleCloud, RoleEdge} {
@@ -205,9 +212,9 @@ func (l *Local) edgenodeArgs(n Node) ([]string, error) {
 	sc := l.plan.Scenario
 	args := []string{"serve",
 		"--listen", fmt.Sprintf(":%d", edgenodePort),
-		"--node", n.Name,
+		"--node-id", n.Name,
 		"--detect-fps", strconv.FormatFloat(sc.Workload.DetectFPS, 'f', -1, 64),
-		"--spool", filepath.Join(l.dir, "spool-"+n.Name),
+		"--spool-dir", filepath.Join(l.dir, "spool-"+n.Name),
 	}
 	if sc.Workload.Model.Path != "" {
 		args = append(args, "--model", sc.Workload.Model.Path)
@@ -432,4 +439,3 @@ func (l *Local) Destroy(ctx context.Context) error {
 	return l.eng.Close(context.WithoutCancel(ctx))
 }
 
-var _ = bytes.NewReader

@@ -77,6 +77,16 @@ func (r *Result) ExitCode() int { return reports.ExitCode(r.Report) }
 // reports are written even when ctx ends early (marked partial); nothing
 // the run created is left behind.
 func Run(ctx context.Context, sc *scenarios.Scenario, o Options) (*Result, error) {
+	r, err := newRunner(sc, o)
+	if err != nil {
+		return nil, err
+	}
+	runErr := r.execute(ctx)
+	res, err := r.finish(ctx, runErr)
+	return res, errors.Join(runErr, err)
+}
+
+func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -102,9 +112,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, o Options) (*Result, error
 		Scenario: sc.Name, Seed: sc.Seed, Provider: string(sc.Provider), Duration: sc.Duration, Start: start,
 		SLO: sloSpec(sc), LinkDelays: linkDelays(plan),
 	}}
-	prov := o.Provider
-	if prov == nil {
-		prov, err = NewProvider(sc.Provider, ProviderConfig{
+	r.prov = o.Provider
+	if r.prov == nil {
+		r.prov, err = NewProvider(sc.Provider, ProviderConfig{
 			Binaries: o.Binaries, Dir: filepath.Join(dir, "logs"), StateDir: o.StateDir,
 			Registry: o.Registry, Seed: sc.Seed, Name: sc.Name, Observe: r.observe,
 		})
@@ -112,10 +122,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, o Options) (*Result, error
 			return nil, err
 		}
 	}
-	r.prov = prov
-	runErr := r.execute(ctx)
-	res, err := r.finish(ctx, runErr)
-	return res, errors.Join(runErr, err)
+	return r, nil
 }
 
 type runner struct {

@@ -79,6 +79,8 @@ Start with:
 		newCleanCmd(streams),
 		newFakecamCmd(streams),
 		newRunCmd(streams),
+		newUpCmd(streams),
+		newDownCmd(streams),
 	)
 	return root
 }
