@@ -438,4 +438,3 @@ func (l *Local) Destroy(ctx context.Context) error {
 	}
 	return l.eng.Close(context.WithoutCancel(ctx))
 }
-
