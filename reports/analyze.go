@@ -246,6 +246,7 @@ func (a *analysis) bucketWidth() time.Duration {
 
 func (a *analysis) timeline() {
 	w := a.bucketWidth()
+	a.res.LatencyTimelineBucketS = w.Seconds()
 	type key struct {
 		site string
 		idx  int64

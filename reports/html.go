@@ -88,6 +88,7 @@ figcaption{font-weight:600;margin-bottom:4px}
 ul.legend{list-style:none;margin:4px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:.9em}
 .swatch{display:inline-block;width:26px;border-top:3px solid;vertical-align:middle;margin-right:6px}
 .swatch.dashed{border-top-style:dashed}
+.sym{display:inline-block;width:26px;text-align:center;font-weight:700;margin-right:6px}
 ul.warn li{color:#6b4200}
 footer{color:#5a6270;font-size:.85em;margin-top:30px}
 </style>
@@ -141,7 +142,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <figure><figcaption>{{.Title}}</figcaption>
 {{.SVG}}
 {{- if .Legend}}
-<ul class="legend">{{range .Legend}}<li><span class="swatch{{if .Dashed}} dashed{{end}}" style="border-color:{{.Color}}"></span>{{.Name}}</li>{{end}}</ul>
+<ul class="legend">{{range .Legend}}<li>{{if .Symbol}}<span class="sym" style="color:{{.Color}}">{{.Symbol}}</span>{{else}}<span class="swatch{{if .Dashed}} dashed{{end}}" style="border-color:{{.Color}}"></span>{{end}}{{.Name}}</li>{{end}}</ul>
 {{- end}}
 </figure>
 {{- end}}

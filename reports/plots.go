@@ -57,6 +57,7 @@ type legendEntry struct {
 	Name   string
 	Color  string // CSS colour
 	Dashed bool
+	Symbol string // drawn instead of a line swatch when set
 }
 
 type figure struct {
@@ -242,30 +243,74 @@ func cdfPlot(r *Result) (*figure, error) {
 	return f, nil
 }
 
+// timelinePlot draws each site's p95 per bucket; the line breaks where a
+// bucket had no answered frame, and buckets with unanswered frames get a
+// cross on the time axis.
 func timelinePlot(r *Result) (*figure, error) {
 	var sites []string
 	bySite := map[string][]LatencyBucket{}
 	for _, b := range r.LatencyTimeline {
-		if b.Count == 0 {
-			continue
-		}
 		if _, ok := bySite[b.Site]; !ok {
 			sites = append(sites, b.Site)
 		}
 		bySite[b.Site] = append(bySite[b.Site], b)
 	}
-	if len(sites) == 0 {
+	answered := false
+	for _, b := range r.LatencyTimeline {
+		answered = answered || b.Count > 0
+	}
+	if !answered {
 		return nil, nil
 	}
+	width := r.LatencyTimelineBucketS
 	f := &figure{p: newPlot("Latency over time, p95 per site and time bucket", "time since start (s)", "p95 latency (ms)")}
 	for i, s := range sites {
-		var xs, ys []float64
+		var segs [][2][]float64
+		var cur [2][]float64
+		var missX []float64
+		last := math.Inf(-1)
 		for _, b := range bySite[s] {
-			xs = append(xs, b.OffsetS)
-			ys = append(ys, b.P95Ms)
+			if b.Unanswered > 0 {
+				missX = append(missX, b.OffsetS+width/2)
+			}
+			if b.Count == 0 || (width > 0 && b.OffsetS-last > width*1.5) {
+				if len(cur[0]) > 0 {
+					segs = append(segs, cur)
+				}
+				cur = [2][]float64{}
+			}
+			if b.Count == 0 {
+				continue
+			}
+			cur[0] = append(cur[0], b.OffsetS+width/2)
+			cur[1] = append(cur[1], b.P95Ms)
+			last = b.OffsetS
 		}
-		if err := f.addLine(i, "site "+s, xs, ys, true, false); err != nil {
-			return nil, err
+		if len(cur[0]) > 0 {
+			segs = append(segs, cur)
+		}
+		for k, seg := range segs {
+			if err := f.addLine(i, "site "+s, seg[0], seg[1], true, false); err != nil {
+				return nil, err
+			}
+			if k > 0 {
+				f.legend = f.legend[:len(f.legend)-1] // one legend entry per site
+			}
+		}
+		if len(missX) > 0 {
+			xy := make(plotter.XYs, len(missX))
+			for k, x := range missX {
+				xy[k].X = x
+			}
+			sc, err := plotter.NewScatter(xy)
+			if err != nil {
+				return nil, err
+			}
+			sc.Color = plotutil.Color(i)
+			sc.Shape = draw.CrossGlyph{}
+			sc.Radius = vg.Points(4)
+			f.p.Add(sc)
+			f.legend = append(f.legend, legendEntry{Name: "site " + s + ": unanswered frames in bucket", Color: cssColor(sc.Color), Symbol: "×"})
 		}
 	}
 	f.p.Y.Min, f.p.X.Min = 0, 0

@@ -31,18 +31,20 @@ type Result struct {
 	Frames    FrameCounts    `json:"frames"`
 	Latencies LatencyResults `json:"latency"`
 	// LatencyTimeline holds per-site latency percentiles over time.
-	LatencyTimeline []LatencyBucket  `json:"latencyTimeline,omitempty"`
-	TimeToAlert     []AlertTiming    `json:"timeToAlert,omitempty"`
-	Accuracy        *Accuracy        `json:"accuracy,omitempty"`
-	Links           []LinkResult     `json:"links,omitempty"`
-	Uplink          []UplinkResult   `json:"uplink,omitempty"`
-	Failover        []FailoverGap    `json:"failover,omitempty"`
-	Faults          []Fault          `json:"faults,omitempty"`
-	ObservedFaults  []ObservedFault  `json:"observedFaults,omitempty"`
-	SLOs            []SLOVerdict     `json:"slos"`
-	Warnings        []string         `json:"warnings,omitempty"`
-	Alerts          int              `json:"alerts"`
-	Cameras         []CameraOverview `json:"cameras"`
+	LatencyTimeline []LatencyBucket `json:"latencyTimeline,omitempty"`
+	// LatencyTimelineBucketS is the width of the timeline's buckets.
+	LatencyTimelineBucketS float64          `json:"latencyTimelineBucketS,omitempty"`
+	TimeToAlert            []AlertTiming    `json:"timeToAlert,omitempty"`
+	Accuracy               *Accuracy        `json:"accuracy,omitempty"`
+	Links                  []LinkResult     `json:"links,omitempty"`
+	Uplink                 []UplinkResult   `json:"uplink,omitempty"`
+	Failover               []FailoverGap    `json:"failover,omitempty"`
+	Faults                 []Fault          `json:"faults,omitempty"`
+	ObservedFaults         []ObservedFault  `json:"observedFaults,omitempty"`
+	SLOs                   []SLOVerdict     `json:"slos"`
+	Warnings               []string         `json:"warnings,omitempty"`
+	Alerts                 int              `json:"alerts"`
+	Cameras                []CameraOverview `json:"cameras"`
 
 	run *Run // the input, kept for the raw samples file
 }
