@@ -178,7 +178,10 @@ func (r *runner) execute(ctx context.Context) error {
 		if err := r.prov.StartCameras(ctx, samples); err != nil {
 			return fmt.Errorf("start cameras: %w", err)
 		}
-		return r.wait(ctx, PhaseWarmUp, r.sc.Warmup, nil)
+		if err := r.wait(ctx, PhaseWarmUp, r.sc.Warmup, nil); err != nil {
+			return err
+		}
+		return r.warm(ctx)
 	}, ctx); err != nil {
 		return err
 	}
@@ -186,6 +189,30 @@ func (r *runner) execute(ctx context.Context) error {
 		r.runStart = r.o.Now()
 		return r.wait(ctx, PhaseRun, r.sc.Duration, r.timeline())
 	}, ctx)
+}
+
+// warmUpLimit bounds how long the warm-up waits for every camera's first
+// answer.
+const warmUpLimit = 20 * time.Second
+
+// warm waits until every camera got detections back, or warmUpLimit.
+func (r *runner) warm(ctx context.Context) error {
+	start := r.o.Now()
+	for {
+		answering, _ := r.tail.poll(r.o.Now())
+		if answering >= len(r.plan.Cameras) {
+			return nil
+		}
+		if r.o.Now().Sub(start) > warmUpLimit {
+			r.o.Progress(Progress{Phase: PhaseWarmUp, Message: fmt.Sprintf("warm-up: only %d of %d cameras answered after %s; running anyway", answering, len(r.plan.Cameras), warmUpLimit)})
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w during %s: %v", ErrInterrupted, PhaseWarmUp, context.Cause(ctx))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // wait lets a phase run for d, firing the timeline's actions on time and

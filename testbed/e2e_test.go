@@ -1,0 +1,61 @@
+package testbed_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/match"
+)
+
+// These specs run whole scenarios on the local provider: real namespaces,
+// real edgenode and fakecam processes, real packets. They need root.
+var _ = Describe("running scenarios on the local provider", Label("e2e", "slow"), Ordered, func() {
+	var bins testbed.Binaries
+
+	BeforeAll(func() {
+		if os.Geteuid() != 0 {
+			Skip("the local provider needs root to create network namespaces")
+		}
+		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
+		Expect(err).NotTo(HaveOccurred())
+		edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(gexec.CleanupBuildArtifacts)
+		bins = testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode}
+	})
+
+	run := func(ctx context.Context, name string, compare bool) *testbed.Result {
+		sc, err := scenarios.Example(name)
+		Expect(err).NotTo(HaveOccurred())
+		res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Binaries: bins, Compare: compare})
+		Expect(err).NotTo(HaveOccurred())
+		for _, f := range []string{"report.json", "report.html", "report.md", "junit.xml"} {
+			Expect(filepath.Join(res.Dir, f)).To(BeAnExistingFile())
+		}
+		return res
+	}
+
+	It("night-watch-4g raises the loitering alert within its SLO", func(ctx SpecContext) {
+		res := run(ctx, "night-watch-4g", false)
+		Expect(res).To(match.AlertWithin(5 * time.Second))
+		Expect(res.Report.ObservedFaults).To(BeEmpty(), "no process may crash")
+	}, NodeTimeout(4*time.Minute))
+
+	It("quickstart measures the failover of the killed edge node and compares edge with cloud uplink", func(ctx SpecContext) {
+		res := run(ctx, "quickstart", true)
+		Expect(res.Report.Failover).NotTo(BeEmpty())
+		Expect(res).To(match.FailOverWithin(10 * time.Second))
+		Expect(res.Report.Uplink).To(HaveLen(2))
+		Expect(res.Report.Uplink[1].VsEdge).To(BeNumerically(">", 5), "shipping video costs far more uplink than alerts")
+		// No frame beats physics: the camera<->edge one-way delay is a floor.
+		Expect(res.Report.Warnings).NotTo(ContainElement(ContainSubstring("below")))
+	}, NodeTimeout(4*time.Minute))
+})
