@@ -166,6 +166,7 @@ var _ = Describe("Renderers", func() {
 		_, ok = res.SLO("nope")
 		Expect(ok).To(BeFalse())
 		Expect(res.Failed()).To(HaveLen(2))
+		Expect(res.Summary()).To(Equal("FAIL: 2 of 8 SLOs failed: e2e latency p99 (site site-b) 173ms (<= 150ms); time to alert (max) 1 of 2 events without alert (<= 10s)"))
 	})
 
 	It("marks observed faults on the time plots and in the timeline", func() {

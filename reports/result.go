@@ -1,6 +1,10 @@
 package reports
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // SchemaVersion identifies the report.json format.
 const SchemaVersion = "edgesim.dev/report/v1"
@@ -218,4 +222,30 @@ func (r *Result) Failed() []SLOVerdict {
 		}
 	}
 	return out
+}
+
+// Summary is a one-line verdict for a terminal, e.g.
+// "FAIL: 2 of 8 SLOs failed: e2e latency p99 (site b) 173ms (<= 150ms); ...".
+func (r *Result) Summary() string {
+	failed := r.Failed()
+	var b strings.Builder
+	b.WriteString(strings.ToUpper(r.Verdict))
+	switch {
+	case len(failed) > 0:
+		fmt.Fprintf(&b, ": %d of %d SLOs failed: ", len(failed), len(r.SLOs))
+		for i, v := range failed {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			fmt.Fprintf(&b, "%s %s (%s)", v.Name, v.Measured, v.Threshold)
+		}
+	case len(r.SLOs) > 0:
+		fmt.Fprintf(&b, ": all %d SLOs hold", len(r.SLOs))
+	default:
+		b.WriteString(": no SLOs defined")
+	}
+	if r.Partial {
+		b.WriteString(" (partial run)")
+	}
+	return b.String()
 }
