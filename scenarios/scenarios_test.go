@@ -366,3 +366,35 @@ var _ = Describe("JSON Schema", func() {
 		Expect(defs["Loss"]).To(HaveKey("anyOf"), "loss accepts a bare percentage")
 	})
 })
+
+var _ = Describe("Documentation", func() {
+	It("shows only valid complete scenarios in README.md and docs/scenarios.md", func() {
+		checked := 0
+		for _, doc := range []string{"../README.md", "../docs/scenarios.md"} {
+			data, err := os.ReadFile(doc)
+			Expect(err).NotTo(HaveOccurred())
+			blocks := strings.Split(string(data), "```yaml\n")
+			for _, b := range blocks[1:] {
+				block, _, _ := strings.Cut(b, "```")
+				if !strings.HasPrefix(block, "apiVersion:") {
+					continue
+				}
+				_, err := scenarios.Load(doc, []byte(block), "")
+				Expect(err).NotTo(HaveOccurred(), doc)
+				checked++
+			}
+		}
+		Expect(checked).To(BeNumerically(">=", 2))
+	})
+
+	It("lists every profile with its rates in docs/scenarios.md", func() {
+		data, err := os.ReadFile("../docs/scenarios.md")
+		Expect(err).NotTo(HaveOccurred())
+		for _, p := range scenarios.Profiles() {
+			row := "| `" + p.Name + "` |"
+			Expect(string(data)).To(ContainSubstring(row))
+			line := strings.SplitN(strings.SplitN(string(data), row, 2)[1], "\n", 2)[0]
+			Expect(line).To(ContainSubstring("| "+p.Spec.Up.Rate.String()+" | "+p.Spec.Down.Rate.String()+" |"), p.Name)
+		}
+	})
+})
