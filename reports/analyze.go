@@ -325,6 +325,8 @@ func (a *analysis) timeToAlert() {
 
 func (a *analysis) accuracy() {
 	var frames []ScoredFrame
+	bySite := map[string][]ScoredFrame{}
+	byPlacement := map[string][]ScoredFrame{}
 	for _, c := range a.run.Cameras {
 		if len(c.Truth) == 0 {
 			continue
@@ -338,7 +340,10 @@ func (a *analysis) accuracy() {
 			if !ok || !f.Answered || a.inWarmUp(f.Capture) {
 				continue
 			}
-			frames = append(frames, ScoredFrame{Truth: t.Objects, Detections: f.Detections})
+			sf := ScoredFrame{Truth: t.Objects, Detections: f.Detections}
+			frames = append(frames, sf)
+			bySite[c.Site] = append(bySite[c.Site], sf)
+			byPlacement[string(c.Placement)] = append(byPlacement[string(c.Placement)], sf)
 		}
 	}
 	if len(frames) == 0 {
@@ -346,6 +351,27 @@ func (a *analysis) accuracy() {
 	}
 	acc := EvaluateDetections(frames, a.o.iou, a.o.ignoreOcclusion)
 	a.res.Accuracy = &acc
+	if len(byPlacement) > 1 {
+		a.res.AccuracyBy = append(a.res.AccuracyBy, a.accuracyGroups("placement", byPlacement)...)
+	}
+	if len(bySite) > 1 {
+		a.res.AccuracyBy = append(a.res.AccuracyBy, a.accuracyGroups("site", bySite)...)
+	}
+}
+
+func (a *analysis) accuracyGroups(scope string, m map[string][]ScoredFrame) []AccuracyGroup {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	out := make([]AccuracyGroup, 0, len(names))
+	for _, n := range names {
+		acc := EvaluateDetections(m[n], a.o.iou, a.o.ignoreOcclusion)
+		out = append(out, AccuracyGroup{Scope: scope, Name: n, FramesScored: acc.FramesScored,
+			MeanAP50: acc.MeanAP50, Precision: acc.Precision, Recall: acc.Recall})
+	}
+	return out
 }
 
 func (a *analysis) links() {

@@ -150,6 +150,18 @@ var _ = Describe("Analyze", func() {
 		Expect(r.Latency("nope").Count).To(Equal(0))
 	})
 
+	It("breaks accuracy down by placement and site", func() {
+		r := mustAnalyze(fixtureRun())
+		Expect(r.AccuracyBy).To(HaveLen(4))
+		Expect(r.AccuracyBy[0].Scope + " " + r.AccuracyBy[0].Name).To(Equal("placement cloud"))
+		Expect(r.AccuracyBy[3].Scope + " " + r.AccuracyBy[3].Name).To(Equal("site site-b"))
+		total := 0
+		for _, g := range r.AccuracyBy[:2] {
+			total += g.FramesScored
+		}
+		Expect(total).To(Equal(r.Accuracy.FramesScored))
+	})
+
 	It("compares uplink traffic of edge and cloud placement", func() {
 		r := mustAnalyze(fixtureRun())
 		Expect(r.Uplink).To(HaveLen(2))

@@ -168,6 +168,14 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <tr><td><b>all</b></td><td></td><td></td><td></td><td></td><td></td><td class="n"><b>{{pct .Precision}}</b></td><td class="n"><b>{{pct .Recall}}</b></td><td class="n"><b>{{f3 .MeanAP50}}</b> (mAP)</td></tr>
 </table>
 {{- end}}
+{{- if $r.AccuracyBy}}
+<table>
+<tr><th>scope</th><th>frames scored</th><th>precision</th><th>recall</th><th>mAP@0.5</th></tr>
+{{- range $r.AccuracyBy}}
+<tr><td>{{.Scope}} {{.Name}}</td><td class="n">{{.FramesScored}}</td><td class="n">{{pct .Precision}}</td><td class="n">{{pct .Recall}}</td><td class="n">{{f3 .MeanAP50}}</td></tr>
+{{- end}}
+</table>
+{{- end}}
 
 {{- if $r.Links}}
 <h2>Bandwidth</h2>

@@ -179,6 +179,18 @@ var _ = Describe("Renderers", func() {
 		Expect(html).To(ContainSubstring("exit status 2"))
 	})
 
+	It("escapes names everywhere in report.html, plots included", func() {
+		run := fixtureRun()
+		run.Scenario = `<script>alert("x")</script>`
+		run.Links[0].Link = "<b>&evil"
+		run.Faults[0].Target = "<img src=x>"
+		html := string(render(mustAnalyze(run), reports.FormatHTML))
+		Expect(html).NotTo(ContainSubstring("<script>"))
+		Expect(html).NotTo(ContainSubstring("<b>&evil"))
+		Expect(html).NotTo(ContainSubstring("<img"))
+		Expect(html).To(ContainSubstring("&lt;b&gt;&amp;evil"))
+	})
+
 	It("renders a run with no data at all", func() {
 		r := mustAnalyze(smallRun())
 		for _, f := range reports.AllFormats {

@@ -37,20 +37,33 @@ type Result struct {
 	// LatencyTimeline holds per-site latency percentiles over time.
 	LatencyTimeline []LatencyBucket `json:"latencyTimeline,omitempty"`
 	// LatencyTimelineBucketS is the width of the timeline's buckets.
-	LatencyTimelineBucketS float64          `json:"latencyTimelineBucketS,omitempty"`
-	TimeToAlert            []AlertTiming    `json:"timeToAlert,omitempty"`
-	Accuracy               *Accuracy        `json:"accuracy,omitempty"`
-	Links                  []LinkResult     `json:"links,omitempty"`
-	Uplink                 []UplinkResult   `json:"uplink,omitempty"`
-	Failover               []FailoverGap    `json:"failover,omitempty"`
-	Faults                 []Fault          `json:"faults,omitempty"`
-	ObservedFaults         []ObservedFault  `json:"observedFaults,omitempty"`
-	SLOs                   []SLOVerdict     `json:"slos"`
-	Warnings               []string         `json:"warnings,omitempty"`
-	Alerts                 int              `json:"alerts"`
-	Cameras                []CameraOverview `json:"cameras"`
+	LatencyTimelineBucketS float64       `json:"latencyTimelineBucketS,omitempty"`
+	TimeToAlert            []AlertTiming `json:"timeToAlert,omitempty"`
+	Accuracy               *Accuracy     `json:"accuracy,omitempty"`
+	// AccuracyBy breaks accuracy down by placement and site (when there is
+	// more than one of either).
+	AccuracyBy     []AccuracyGroup  `json:"accuracyBy,omitempty"`
+	Links          []LinkResult     `json:"links,omitempty"`
+	Uplink         []UplinkResult   `json:"uplink,omitempty"`
+	Failover       []FailoverGap    `json:"failover,omitempty"`
+	Faults         []Fault          `json:"faults,omitempty"`
+	ObservedFaults []ObservedFault  `json:"observedFaults,omitempty"`
+	SLOs           []SLOVerdict     `json:"slos"`
+	Warnings       []string         `json:"warnings,omitempty"`
+	Alerts         int              `json:"alerts"`
+	Cameras        []CameraOverview `json:"cameras"`
 
 	run *Run // the input, kept for the raw samples file
+}
+
+// AccuracyGroup is the accuracy of one placement or site.
+type AccuracyGroup struct {
+	Scope        string  `json:"scope"` // "placement" | "site"
+	Name         string  `json:"name"`
+	FramesScored int     `json:"framesScored"`
+	MeanAP50     float64 `json:"meanAP50"`
+	Precision    float64 `json:"precision"`
+	Recall       float64 `json:"recall"`
 }
 
 // PhaseResult is one phase's timing.
