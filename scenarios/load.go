@@ -410,8 +410,8 @@ func (c *converter) cameraGroup(p, site, name string, g v1alpha1.CameraGroup, ru
 			if e.Kind == "vehicle_stop" {
 				ev.Label = "vehicle"
 			}
-		} else {
-			c.enum(ep+".label", e.Label, []string{"person", "vehicle"})
+		} else if c.enum(ep+".label", e.Label, []string{"person", "vehicle"}) && e.Kind == "vehicle_stop" && e.Label != "vehicle" {
+			c.errorf(ep+".label", "a vehicle_stop event is about a vehicle; drop the label or use kind loiter or enter")
 		}
 		if e.Zone != "" && !zones[e.Zone] {
 			c.errorf(ep+".zone", "zone %q is not defined in this camera group%s", e.Zone, hint(e.Zone, slices.Sorted(mapKeys(zones))))
@@ -894,6 +894,10 @@ func (c *converter) workload(in *v1alpha1.Workload, s *Scenario) Workload {
 		}
 		if tw := r.TimeOfDay; tw != nil && tw.From != nil && tw.To != nil {
 			rule.Window = &TimeWindow{From: *tw.From, To: *tw.To}
+			if s.Duration > 0 && !windowOverlaps(*rule.Window, s.StartTime, 0, s.Duration) {
+				c.errorf(rp+".timeOfDay", "the rule is never active: the run covers %s-%s and the window is %s-%s; set spec.startTime (e.g. %q)",
+					s.StartTime, units.TimeOfDay((s.StartTime.Since()+s.Duration)%(24*time.Hour)), tw.From, tw.To, tw.From.String())
+			}
 		}
 		for j, site := range r.Sites {
 			if _, ok := zonesBySite[site]; !ok {
@@ -1146,14 +1150,20 @@ func (c *converter) slo(in *v1alpha1.SLO, s *Scenario) SLO {
 		if len(s.Workload.Alerts) == 0 {
 			c.errorf(p+".timeToAlert", "needs at least one alert rule in spec.workload.alerts")
 		}
-		hasEvent := false
+		hasEvent, matched := false, false
 		for _, site := range s.Sites {
 			for _, g := range site.Cameras {
-				hasEvent = hasEvent || len(g.Events) > 0
+				for _, ev := range g.Events {
+					hasEvent = true
+					matched = matched || eventRaisesAlert(site.Name, ev, s)
+				}
 			}
 		}
-		if !hasEvent {
+		switch {
+		case !hasEvent:
 			c.errorf(p+".timeToAlert", "needs a scripted event (cameras[].events) to time the alert from")
+		case len(s.Workload.Alerts) > 0 && !matched:
+			c.errorf(p+".timeToAlert", "no scripted event can raise an alert: no event's zone, label and site match an alert rule active at that time of day")
 		}
 	}
 	out.FailoverMax = dur(in.FailoverMax, 0)
@@ -1175,6 +1185,43 @@ func (c *converter) slo(in *v1alpha1.SLO, s *Scenario) SLO {
 		out.RecallMin = *in.RecallMin
 	}
 	return out
+}
+
+// eventRaisesAlert reports whether some alert rule covers the event's zone,
+// label and site and is active (time of day) at some point of the event.
+func eventRaisesAlert(site string, ev Event, s *Scenario) bool {
+	for _, r := range s.Workload.Alerts {
+		if r.Zone != ev.Zone || !slices.Contains(r.Labels, ev.Label) || !slices.Contains(r.Sites, site) {
+			continue
+		}
+		if r.Window == nil || windowOverlaps(*r.Window, s.StartTime, ev.Start, ev.End) {
+			return true
+		}
+	}
+	return false
+}
+
+// windowOverlaps reports whether the daily window w is active at any time of
+// the run interval [from, to) when the run starts at start.
+func windowOverlaps(w TimeWindow, start units.TimeOfDay, from, to time.Duration) bool {
+	const day = 24 * time.Hour
+	if to-from >= day {
+		return true
+	}
+	// Check every window boundary inside the interval, and its start.
+	at := func(d time.Duration) units.TimeOfDay {
+		return units.TimeOfDay(((start.Since()+d)%day + day) % day)
+	}
+	if at(from).Within(w.From, w.To) {
+		return true
+	}
+	for _, edge := range []units.TimeOfDay{w.From, w.To} {
+		offset := (edge.Since() - at(from).Since() + day) % day
+		if from+offset < to && at(from+offset).Within(w.From, w.To) {
+			return true
+		}
+	}
+	return false
 }
 
 // ReportFormats lists the report formats.

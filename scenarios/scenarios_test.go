@@ -398,3 +398,38 @@ var _ = Describe("Documentation", func() {
 		}
 	})
 })
+
+var _ = Describe("Alert checks", func() {
+	doc := func(startTime, window, eventLabel string) string {
+		return header + `spec:
+  duration: 60s
+  startTime: "` + startTime + `"
+  sites:
+    - name: a
+      cameras:
+        - zones: [{name: door, rect: [0, 0, 1, 1]}]
+          events: [{kind: loiter, zone: door, label: ` + eventLabel + `, at: 10s, duration: 20s}]
+  workload:
+    alerts: [{zone: door, labels: [person], timeOfDay: ` + window + `}]
+  slo: {timeToAlert: 5s}
+`
+	}
+	It("accepts a night rule when the run is at night", func() {
+		mustLoad("n.yaml", doc("23:30", `{from: "20:00", to: "06:00"}`, "person"))
+		mustLoad("n.yaml", doc("19:59:50", `{from: "20:00", to: "06:00"}`, "person"))
+	})
+	It("rejects a rule that is never active during the run", func() {
+		list := loadErrors(doc("12:00", `{from: "20:00", to: "06:00"}`, "person"))
+		Expect(list.Error()).To(ContainSubstring("the rule is never active: the run covers 12:00-12:01 and the window is 20:00-06:00; set spec.startTime"))
+	})
+	It("rejects a time-to-alert SLO no event can meet", func() {
+		list := loadErrors(doc("23:00", `{from: "20:00", to: "06:00"}`, "vehicle"))
+		Expect(list).To(HaveLen(1))
+		Expect(list[0].Path).To(Equal("spec.slo.timeToAlert"))
+		Expect(list[0].Msg).To(ContainSubstring("no scripted event can raise an alert"))
+	})
+	It("rejects vehicle_stop events about persons", func() {
+		list := loadErrors(header + "spec:\n  duration: 9s\n  sites:\n    - name: a\n      cameras:\n        - zones: [{name: z, rect: [0, 0, 1, 1]}]\n          events: [{kind: vehicle_stop, zone: z, label: person, at: 1s}]\n")
+		Expect(list[0].Msg).To(ContainSubstring("vehicle_stop event is about a vehicle"))
+	})
+})
