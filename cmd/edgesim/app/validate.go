@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -29,8 +30,10 @@ Units must be explicit: durations as 20ms or 1.5s, rates as 10Mbit or
 12.5MB/s. The tc spelling "mbps" is rejected because tc reads it as
 megabytes per second, eight times what most people mean.
 
-Exit status: 0 when every file is valid, 1 when any is invalid, 2 when the
-command itself failed. Use "-" to read a scenario from standard input.`,
+Exit status: 0 when every file is valid, 1 when any is invalid, 2 when a
+file could not be read or the command itself failed.
+
+Use "-" to read a scenario from standard input.`,
 		Example: `  # check the examples
   edgesim validate scenarios/examples/*.yaml
 
@@ -39,7 +42,12 @@ command itself failed. Use "-" to read a scenario from standard input.`,
 
   # problems only, no per-file OK lines
   edgesim validate -q site-a.yaml site-b.yaml`,
-		Args: cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("validate needs one or more scenario files, e.g. edgesim validate scenarios/examples/quickstart.yaml (or - for standard input)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: use text or json", output)
@@ -68,7 +76,7 @@ type problemRecord struct {
 
 func runValidate(streams Streams, files []string, output string, quiet bool) error {
 	var results []validateResult
-	invalid, problems := 0, 0
+	invalid, problems, unreadable := 0, 0, 0
 	for _, file := range files {
 		var (
 			s   *scenarios.Scenario
@@ -80,6 +88,16 @@ func runValidate(streams Streams, files []string, output string, quiet bool) err
 				return fmt.Errorf("reading standard input: %w", rerr)
 			}
 			s, err = scenarios.Load("<stdin>", data, "")
+		} else if _, serr := os.Stat(file); serr != nil {
+			// Not a scenario problem: the file is not there to check.
+			unreadable++
+			if output == "text" {
+				if _, werr := fmt.Fprintf(streams.Out, "%s: cannot read: %v\n", file, errors.Unwrap(serr)); werr != nil {
+					return werr
+				}
+			}
+			results = append(results, validateResult{File: file, Problems: []problemRecord{{Message: "cannot read: " + errors.Unwrap(serr).Error()}}})
+			continue
 		} else {
 			s, err = scenarios.LoadFile(file)
 		}
@@ -116,13 +134,19 @@ func runValidate(streams Streams, files []string, output string, quiet bool) err
 			return err
 		}
 	} else {
-		summary := fmt.Sprintf("%d %s checked: %d valid, %d invalid", len(files), plural(len(files), "file", "files"), len(files)-invalid, invalid)
+		summary := fmt.Sprintf("%d %s checked: %d valid, %d invalid", len(files), plural(len(files), "file", "files"), len(files)-invalid-unreadable, invalid)
 		if problems > 0 {
 			summary += fmt.Sprintf(" (%d %s)", problems, plural(problems, "problem", "problems"))
+		}
+		if unreadable > 0 {
+			summary += fmt.Sprintf(", %d unreadable", unreadable)
 		}
 		if _, err := fmt.Fprintln(streams.Out, summary); err != nil {
 			return err
 		}
+	}
+	if unreadable > 0 {
+		return ExitError{Code: 2}
 	}
 	if invalid > 0 {
 		// The problems are printed already; an empty message keeps main quiet.
