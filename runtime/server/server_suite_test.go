@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgesim/edgesim/runtime/alert"
+	"github.com/edgesim/edgesim/runtime/internal/testcam"
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
@@ -91,19 +92,19 @@ func newNode(opts ...server.Option) *node {
 	return n
 }
 
-func startCamera(n *node, query, token string) *testCamera {
-	c, err := newTestCamera(320, 240)
+func startCamera(n *node, query, token string) *testcam.Camera {
+	c, err := testcam.New(320, 240)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(c.stop)
-	code, body, err := c.publish(n.http.URL, query, token)
+	DeferCleanup(c.Stop)
+	code, body, err := c.Publish(n.http.URL, query, token)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(code).To(Equal(http.StatusCreated), body)
-	Eventually(c.dcOpen, "10s").Should(BeClosed())
+	Eventually(c.DCOpen, "10s").Should(BeClosed())
 	return c
 }
 
 // stream sends frames at about 20 fps until stop is closed.
-func stream(c *testCamera, stop <-chan struct{}, corruptEvery int) {
+func stream(c *testcam.Camera, stop <-chan struct{}, corruptEvery int) {
 	defer GinkgoRecover()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
@@ -112,7 +113,7 @@ func stream(c *testCamera, stop <-chan struct{}, corruptEvery int) {
 		case <-stop:
 			return
 		case <-t.C:
-			if err := c.send(testImage(320, 240, i), corruptEvery > 0 && i%corruptEvery == corruptEvery-1); err != nil {
+			if err := c.Send(testcam.Image(320, 240, i), corruptEvery > 0 && i%corruptEvery == corruptEvery-1); err != nil {
 				return
 			}
 		}
@@ -128,8 +129,8 @@ var _ = Describe("WHIP ingest", func() {
 		stop := make(chan struct{})
 		go stream(c, stop, 0)
 		DeferCleanup(func() { close(stop) })
-		Eventually(func() int { return len(c.got()) }, "15s").Should(BeNumerically(">=", 10))
-		d := c.got()[3]
+		Eventually(func() int { return len(c.Got()) }, "15s").Should(BeNumerically(">=", 10))
+		d := c.Got()[3]
 		Expect(d.Node).To(Equal("edge-1"))
 		Expect(d.Model).To(Equal("fake@1"))
 		Expect(d.Width).To(Equal(320))
@@ -146,7 +147,7 @@ var _ = Describe("WHIP ingest", func() {
 		Expect(testutil.ToFloat64(n.m.ActiveStreams)).To(Equal(1.0))
 		Expect(n.s.Sessions()).To(Equal(1))
 
-		c.stop()
+		c.Stop()
 		Eventually(n.s.Sessions, "5s").Should(BeZero())
 		Expect(testutil.ToFloat64(n.m.ActiveStreams)).To(BeZero())
 	})
@@ -160,7 +161,7 @@ var _ = Describe("WHIP ingest", func() {
 		Eventually(func() float64 {
 			return testutil.ToFloat64(n.m.FramesDropped.WithLabelValues("cam-b", metrics.ReasonSkipped))
 		}, "15s").Should(BeNumerically(">=", 10))
-		got := c.got()
+		got := c.Got()
 		Expect(len(got)).To(BeNumerically(">=", 3))
 		for i := 1; i < len(got); i++ {
 			Expect(got[i].RTP-got[i-1].RTP).To(BeNumerically(">=", 9000*1.7), "frames about 200 ms apart")
@@ -176,8 +177,8 @@ var _ = Describe("WHIP ingest", func() {
 		Eventually(func() float64 {
 			return testutil.ToFloat64(n.m.FramesDropped.WithLabelValues("cam-c", metrics.ReasonDecodeError))
 		}, "15s").Should(BeNumerically(">=", 2))
-		before := len(c.got())
-		Eventually(func() int { return len(c.got()) }, "10s").Should(BeNumerically(">", before+3))
+		before := len(c.Got())
+		Eventually(func() int { return len(c.Got()) }, "10s").Should(BeNumerically(">", before+3))
 	})
 
 	It("raises a zone/dwell alert with the camera's frame id", func() {
@@ -210,10 +211,10 @@ var _ = Describe("WHIP ingest", func() {
 
 	It("requires the bearer token when one is set", func() {
 		n := newNode(server.WithToken("s3cret"))
-		c, err := newTestCamera(320, 240)
+		c, err := testcam.New(320, 240)
 		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(c.stop)
-		code, body, err := c.publish(n.http.URL, "?camera=x", "wrong")
+		DeferCleanup(c.Stop)
+		code, body, err := c.Publish(n.http.URL, "?camera=x", "wrong")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(code).To(Equal(http.StatusUnauthorized))
 		Expect(body).To(ContainSubstring("Bearer"))
@@ -226,7 +227,7 @@ var _ = Describe("WHIP ingest", func() {
 		ok, why := n.s.Ready()
 		Expect(ok).To(BeFalse())
 		Expect(why).To(ContainSubstring("session limit"))
-		resp, body := post(n.http.URL+"/whip?camera=two", "application/sdp", []byte(vp8Offer))
+		resp, body := testcam.Post(n.http.URL+"/whip?camera=two", "application/sdp", []byte(vp8Offer))
 		Expect(resp.StatusCode).To(Equal(http.StatusServiceUnavailable))
 		Expect(resp.Header.Get("Retry-After")).To(Equal("7"))
 		Expect(body).To(ContainSubstring("session limit of 1"))
@@ -236,7 +237,7 @@ var _ = Describe("WHIP ingest", func() {
 	DescribeTable("refuses bad offers with a 4xx and the reason",
 		func(ctype, body string, code int, reason string) {
 			n := newNode()
-			resp, msg := post(n.http.URL+"/whip", ctype, []byte(body))
+			resp, msg := testcam.Post(n.http.URL+"/whip", ctype, []byte(body))
 			Expect(resp.StatusCode).To(Equal(code))
 			Expect(msg).To(ContainSubstring(reason))
 			Expect(n.s.Sessions()).To(BeZero())
@@ -250,7 +251,7 @@ var _ = Describe("WHIP ingest", func() {
 
 	It("rejects a bad camera id", func() {
 		n := newNode()
-		resp, msg := post(n.http.URL+"/whip?camera=a%20b", "application/sdp", []byte(vp8Offer))
+		resp, msg := testcam.Post(n.http.URL+"/whip?camera=a%20b", "application/sdp", []byte(vp8Offer))
 		Expect(resp.StatusCode).To(Equal(http.StatusBadRequest))
 		Expect(msg).To(ContainSubstring("camera id"))
 	})
@@ -285,7 +286,7 @@ var _ = Describe("WHIP ingest", func() {
 		stop := make(chan struct{})
 		go stream(c, stop, 0)
 		DeferCleanup(func() { close(stop) })
-		Eventually(func() int { return len(c.got()) }, "15s").Should(BeNumerically(">=", 3))
+		Eventually(func() int { return len(c.Got()) }, "15s").Should(BeNumerically(">=", 3))
 		resp, _ := http.Get(n.http.URL + "/readyz")
 		resp.Body.Close()
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
@@ -297,7 +298,7 @@ var _ = Describe("WHIP ingest", func() {
 		resp, _ = http.Get(n.http.URL + "/readyz")
 		resp.Body.Close()
 		Expect(resp.StatusCode).To(Equal(http.StatusServiceUnavailable))
-		resp, body := post(n.http.URL+"/whip", "application/sdp", []byte(vp8Offer))
+		resp, body := testcam.Post(n.http.URL+"/whip", "application/sdp", []byte(vp8Offer))
 		Expect(resp.StatusCode).To(Equal(http.StatusServiceUnavailable))
 		Expect(body).To(ContainSubstring("shutting down"))
 		resp, _ = http.Get(n.http.URL + "/healthz")
@@ -312,22 +313,22 @@ var _ = Describe("WHIP ingest", func() {
 		stop := make(chan struct{})
 		go stream(c, stop, 0)
 		DeferCleanup(func() { close(stop) })
-		Eventually(func() int { return len(c.got()) }, "15s").Should(BeNumerically(">=", 3))
+		Eventually(func() int { return len(c.Got()) }, "15s").Should(BeNumerically(">=", 3))
 
 		next = &fakeModel{version: "1", broken: true}
-		resp, body := post(n.http.URL+"/admin/model", "", nil, "Authorization", "Bearer t")
+		resp, body := testcam.Post(n.http.URL+"/admin/model", "", nil, "Authorization", "Bearer t")
 		Expect(resp.StatusCode).To(Equal(http.StatusUnprocessableEntity))
 		Expect(body).To(ContainSubstring("still serving fake@1"))
 		Expect(testutil.ToFloat64(n.m.ModelReloads.WithLabelValues("failure"))).To(Equal(1.0))
 
 		next = &fakeModel{version: "2"}
-		resp, body = post(n.http.URL+"/admin/model", "", nil, "Authorization", "Bearer t")
+		resp, body = testcam.Post(n.http.URL+"/admin/model", "", nil, "Authorization", "Bearer t")
 		Expect(resp.StatusCode).To(Equal(http.StatusOK), body)
 		Expect(testutil.ToFloat64(n.m.ModelReloads.WithLabelValues("success"))).To(Equal(1.0))
-		Eventually(func() string { g := c.got(); return g[len(g)-1].Model }, "10s").Should(Equal("fake@2"))
+		Eventually(func() string { g := c.Got(); return g[len(g)-1].Model }, "10s").Should(Equal("fake@2"))
 		Expect(n.s.Sessions()).To(Equal(1))
 
-		resp, _ = post(n.http.URL+"/admin/model", "", nil)
+		resp, _ = testcam.Post(n.http.URL+"/admin/model", "", nil)
 		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
 	})
 

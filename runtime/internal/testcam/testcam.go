@@ -1,11 +1,13 @@
-package server_test
+// Package testcam is a minimal WHIP camera for the runtime's tests and
+// benchmarks: VP8 frames from libvpx over WebRTC on loopback, a frame message
+// before each frame, detections collected from the data channel.
+package testcam
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/color"
 	"io"
 	"net/http"
 	"strings"
@@ -25,13 +27,13 @@ import (
 	"github.com/edgesim/edgesim/runtime/server"
 )
 
-// testCamera is a minimal WHIP publisher for the tests: VP8 from libvpx,
+// Camera is a minimal WHIP publisher: VP8 from libvpx,
 // frame messages on the data channel, detections collected.
-type testCamera struct {
+type Camera struct {
 	pc       *webrtc.PeerConnection
 	track    *webrtc.TrackLocalStaticRTP
 	dc       *webrtc.DataChannel
-	dcOpen   chan struct{}
+	DCOpen   chan struct{}
 	enc      codec.ReadCloser
 	next     chan image.Image
 	pack     rtp.Packetizer
@@ -43,7 +45,8 @@ type testCamera struct {
 	frame      uint64
 }
 
-func loopbackAPI() *webrtc.API {
+// LoopbackAPI is a pion API that only uses loopback, without mDNS.
+func LoopbackAPI() *webrtc.API {
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		panic(err)
@@ -56,9 +59,10 @@ func loopbackAPI() *webrtc.API {
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se))
 }
 
-func newTestCamera(w, h int) (*testCamera, error) {
-	c := &testCamera{dcOpen: make(chan struct{}), next: make(chan image.Image, 1)}
-	pc, err := loopbackAPI().NewPeerConnection(webrtc.Configuration{})
+// New prepares a w x h camera; Publish connects it.
+func New(w, h int) (*Camera, error) {
+	c := &Camera{DCOpen: make(chan struct{}), next: make(chan image.Image, 1)}
+	pc, err := LoopbackAPI().NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +88,7 @@ func newTestCamera(w, h int) (*testCamera, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.dc.OnOpen(func() { close(c.dcOpen) })
+	c.dc.OnOpen(func() { close(c.DCOpen) })
 	c.dc.OnMessage(func(msg webrtc.DataChannelMessage) {
 		var d server.DetectionsMessage
 		if json.Unmarshal(msg.Data, &d) == nil && d.Type == "detections" {
@@ -109,8 +113,8 @@ func newTestCamera(w, h int) (*testCamera, error) {
 	return c, nil
 }
 
-// publish POSTs the offer; it returns the HTTP status and body on failure.
-func (c *testCamera) publish(base, query, token string) (int, string, error) {
+// Publish POSTs the offer; it returns the HTTP status and body on failure.
+func (c *Camera) Publish(base, query, token string) (int, string, error) {
 	offer, err := c.pc.CreateOffer(nil)
 	if err != nil {
 		return 0, "", err
@@ -139,9 +143,9 @@ func (c *testCamera) publish(base, query, token string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
-// send encodes img and sends it with its frame message; corrupt mangles
+// Send encodes img and sends it with its frame message; corrupt mangles
 // the encoded bytes first.
-func (c *testCamera) send(img image.Image, corrupt bool) error {
+func (c *Camera) Send(img image.Image, corrupt bool) error {
 	c.next <- img
 	data, release, err := c.enc.Read()
 	if err != nil {
@@ -170,13 +174,15 @@ func (c *testCamera) send(img image.Image, corrupt bool) error {
 	return nil
 }
 
-func (c *testCamera) got() []server.DetectionsMessage {
+// Got returns the detections received so far.
+func (c *Camera) Got() []server.DetectionsMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]server.DetectionsMessage(nil), c.detections...)
 }
 
-func (c *testCamera) stop() {
+// Stop ends the WHIP session (DELETE) and closes the peer connection.
+func (c *Camera) Stop() {
 	if c.location != "" {
 		req, _ := http.NewRequest(http.MethodDelete, c.base+c.location, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
@@ -187,8 +193,8 @@ func (c *testCamera) stop() {
 	_ = c.enc.Close()
 }
 
-// testImage draws a bright block whose position moves with i.
-func testImage(w, h, i int) *image.YCbCr {
+// Image draws a bright block whose position moves with i.
+func Image(w, h, i int) *image.YCbCr {
 	img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
@@ -202,11 +208,11 @@ func testImage(w, h, i int) *image.YCbCr {
 	for i := range img.Cb {
 		img.Cb[i], img.Cr[i] = 128, 128
 	}
-	_ = color.Gray{}
 	return img
 }
 
-func post(url, ctype string, body []byte, hdr ...string) (*http.Response, string) {
+// Post sends body with the given content type and header pairs.
+func Post(url, ctype string, body []byte, hdr ...string) (*http.Response, string) {
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
@@ -216,7 +222,7 @@ func post(url, ctype string, body []byte, hdr ...string) (*http.Response, string
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		panic(err)
+		return &http.Response{StatusCode: 0}, err.Error()
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

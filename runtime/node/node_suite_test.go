@@ -1,0 +1,212 @@
+package node_test
+
+import (
+	"context"
+	"bytes"
+	"errors"
+	"image"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/runtime/internal/testcam"
+	"github.com/edgesim/edgesim/runtime/node"
+	"github.com/edgesim/edgesim/runtime/pipeline"
+	"github.com/edgesim/edgesim/runtime/server"
+)
+
+func TestNode(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Node Suite")
+}
+
+// personModel stands in for the CNN where a test needs a detection in a
+// known place (alerts): one person in the lower right of every frame.
+type personModel struct{}
+type personRunner struct{}
+
+func (personModel) NewRunner() (pipeline.Runner, error) { return personRunner{}, nil }
+func (personModel) Info() pipeline.ModelInfo {
+	return pipeline.ModelInfo{Name: "person", Version: "t", SHA256: "00"}
+}
+func (personRunner) Detect(img image.Image) ([]pipeline.Detection, error) {
+	b := img.Bounds()
+	return []pipeline.Detection{{Label: "person", Score: 0.9, Box: image.Rect(b.Dx()*3/4, b.Dy()/2, b.Dx()*3/4+20, b.Dy()*9/10)}}, nil
+}
+func (personRunner) Close() error { return nil }
+
+func testConfig() node.Config {
+	c := node.DefaultConfig()
+	c.Listen = "127.0.0.1:0"
+	c.ICE = server.ICEConfig{Interfaces: []string{"lo"}, IncludeLoopback: true, DisableMDNS: true}
+	c.DetectFPS = 0
+	c.Workers = 1
+	return c
+}
+
+// start runs a node until the spec ends; it returns the node and a function
+// that stops it (SIGTERM) and returns Run's error.
+func start(cfg node.Config, opts ...node.Option) (*node.Node, func() error) {
+	n, err := node.New(cfg, opts...)
+	Expect(err).NotTo(HaveOccurred())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	var result error
+	stopped := false
+	stop := func() error {
+		if !stopped {
+			cancel()
+			result = <-done
+			stopped = true
+		}
+		return result
+	}
+	DeferCleanup(func() { _ = stop() })
+	Eventually(func() int {
+		resp, err := http.Get("http://" + n.Addr() + "/healthz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}).Should(Equal(http.StatusOK))
+	return n, stop
+}
+
+func camera(n *node.Node, id string) *testcam.Camera {
+	c, err := testcam.New(320, 240)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(c.Stop)
+	code, body, err := c.Publish("http://"+n.Addr(), "?camera="+id, "")
+	Expect(err).NotTo(HaveOccurred())
+	Expect(code).To(Equal(http.StatusCreated), body)
+	Eventually(c.DCOpen, "10s").Should(BeClosed())
+	return c
+}
+
+func stream(c *testcam.Camera, stop <-chan struct{}) {
+	defer GinkgoRecover()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if c.Send(testcam.Image(320, 240, i), false) != nil {
+				return
+			}
+		}
+	}
+}
+
+var _ = Describe("Config", func() {
+	It("reports every problem at once", func() {
+		c := node.DefaultConfig()
+		c.Mode, c.MaxSessions, c.QueueDepth = "fog", 0, 0
+		c.ICE.PortMin = 9
+		c.ICE.PublicIPs = []string{"nope"}
+		err := c.Validate()
+		Expect(err).To(MatchError(node.ErrConfig))
+		for _, s := range []string{"--mode", "--max-sessions", "--queue-depth", "--ice-ports", "--public-ip"} {
+			Expect(err.Error()).To(ContainSubstring(s))
+		}
+	})
+
+	It("refuses to start with a missing model", func() {
+		c := testConfig()
+		c.ModelDir = filepath.Join(GinkgoT().TempDir(), "none")
+		_, err := node.New(c)
+		Expect(err).To(MatchError(ContainSubstring("refusing to start without a valid model")))
+	})
+
+	It("refuses to start with a bad rules file", func() {
+		c := testConfig()
+		c.RulesFile = filepath.Join(GinkgoT().TempDir(), "rules.yaml")
+		Expect(os.WriteFile(c.RulesFile, []byte("rules: [{name: r, zone: nowhere, label: person}]\n"), 0o600)).To(Succeed())
+		_, err := node.New(c, node.WithModel(personModel{}))
+		Expect(err).To(MatchError(ContainSubstring("unknown zone")))
+	})
+})
+
+var _ = Describe("Node", func() {
+	It("runs the real embedded model on a published stream", func() {
+		n, stop := start(testConfig())
+		c := camera(n, "cam-real")
+		halt := make(chan struct{})
+		go stream(c, halt)
+		DeferCleanup(func() { close(halt) })
+		Eventually(func() int { return len(c.Got()) }, "20s").Should(BeNumerically(">=", 5))
+		d := c.Got()[0]
+		Expect(d.Model).To(HavePrefix("edgesim-det@"))
+		Expect(d.InferMS).To(BeNumerically(">", 0))
+		resp, err := http.Get("http://" + n.Addr() + "/metrics")
+		Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		buf := new(bytes.Buffer)
+		_, _ = buf.ReadFrom(resp.Body)
+		Expect(buf.String()).To(ContainSubstring(`edgenode_frames_received_total{camera="cam-real"}`))
+		Expect(buf.String()).To(ContainSubstring(`edgenode_model_info{name="edgesim-det"`))
+		Expect(buf.String()).To(ContainSubstring(`go_goroutines`))
+		Expect(stop()).To(Succeed())
+	})
+
+	It("sends alerts from an edge node to a cloud node, storing them while the uplink is down", func() {
+		dir := GinkgoT().TempDir()
+		cloudCfg := testConfig()
+		cloudCfg.Mode, cloudCfg.NodeID = node.ModeCloud, "cloud"
+		cloudCfg.AlertsFile = filepath.Join(dir, "alerts.jsonl")
+		cloud, stopCloud := start(cloudCfg, node.WithModel(personModel{}))
+		cloudAddr := cloud.Addr()
+
+		rulesFile := filepath.Join(dir, "rules.yaml")
+		Expect(os.WriteFile(rulesFile, []byte("zones: [{name: yard, rect: [0.5, 0.5, 1, 1]}]\nrules: [{name: loiter, zone: yard, label: person, dwell: 500ms}]\n"), 0o600)).To(Succeed())
+		edgeCfg := testConfig()
+		edgeCfg.NodeID, edgeCfg.RulesFile, edgeCfg.Upstream = "edge-1", rulesFile, "http://"+cloudAddr
+		edgeCfg.SpoolDir = filepath.Join(dir, "spool")
+		edge, _ := start(edgeCfg, node.WithModel(personModel{}))
+
+		// uplink down: the cloud stops before the alert is raised
+		Expect(stopCloud()).To(Succeed())
+		c := camera(edge, "cam-1")
+		halt := make(chan struct{})
+		go stream(c, halt)
+		DeferCleanup(func() { close(halt) })
+		Eventually(func() int { return edge.Forwarder().Pending() }, "15s").Should(Equal(1))
+		spooled, _ := filepath.Glob(filepath.Join(edgeCfg.SpoolDir, "*.json"))
+		Expect(spooled).To(HaveLen(1))
+
+		// uplink back: a cloud node on the same address receives it
+		cloudCfg.Listen = cloudAddr
+		cloud2, _ := start(cloudCfg, node.WithModel(personModel{}))
+		Eventually(func() int { return len(cloud2.Alerts().List()) }, "15s").Should(Equal(1))
+		a := cloud2.Alerts().List()[0]
+		Expect(a.Node).To(Equal("edge-1"))
+		Expect(a.Camera).To(Equal("cam-1"))
+		Expect(a.Zone).To(Equal("yard"))
+		raw, err := os.ReadFile(cloudCfg.AlertsFile)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(raw)).To(ContainSubstring(a.ID))
+		Expect(edge.Forwarder().Pending()).To(BeZero())
+	})
+
+	It("drains on stop: refuses new sessions and closes the open ones", func() {
+		n, stop := start(testConfig(), node.WithModel(personModel{}))
+		c := camera(n, "cam-d")
+		halt := make(chan struct{})
+		go stream(c, halt)
+		DeferCleanup(func() { close(halt) })
+		Eventually(func() int { return len(c.Got()) }, "10s").Should(BeNumerically(">=", 2))
+		Expect(stop()).To(Succeed())
+		Expect(n.Server().Sessions()).To(BeZero())
+		_, err := http.Get("http://" + n.Addr() + "/healthz")
+		Expect(err).To(HaveOccurred(), "the listener is closed")
+		Expect(errors.Is(err, context.Canceled)).To(BeFalse())
+	})
+})
