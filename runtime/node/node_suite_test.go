@@ -1,8 +1,8 @@
 package node_test
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"image"
 	"net/http"
