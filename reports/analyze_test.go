@@ -206,6 +206,19 @@ var _ = Describe("Analyze", func() {
 		Expect(reports.ExitCode(r)).To(Equal(1))
 	})
 
+	It("passes a gate without data on a complete run but not on an interrupted one", func() {
+		run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
+			Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n")})
+		run.SLO.FailoverMax = time.Second
+		r := mustAnalyze(run)
+		Expect(r.SLOs[0].Pass).To(BeTrue())
+		Expect(r.Warnings).To(ContainElement(`SLO "failover gap (max)" not exercised: no fault affected a camera`))
+		run.Partial = true
+		r = mustAnalyze(run)
+		Expect(r.SLOs[0].Pass).To(BeFalse())
+		Expect(r.SLOs[0].Reason).To(ContainSubstring("interrupted before this could be judged"))
+	})
+
 	It("fails a latency SLO with no answered frames", func() {
 		run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
 			Frames: frames(10, func(int) bool { return false }, 0, "")})

@@ -106,7 +106,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <div class="card"><b>{{len $r.Cameras}}</b><span>cameras</span></div>
 <div class="card"><b>{{$r.Frames.Sent}}</b><span>frames sent</span></div>
 <div class="card"><b>{{pct $r.Frames.Answer}}</b><span>answered</span></div>
-<div class="card"><b>{{ms $r.Latencies.Overall.P95Ms}} ms</b><span>p95 latency</span></div>
+<div class="card"><b>{{if $r.Latencies.Overall.Count}}{{ms $r.Latencies.Overall.P95Ms}} ms{{else}}–{{end}}</b><span>p95 latency</span></div>
 <div class="card"><b>{{$r.Alerts}}</b><span>alerts at cloud</span></div>
 {{- with $r.Accuracy}}<div class="card"><b>{{f3 .MeanAP50}}</b><span>mAP@0.5</span></div>{{end}}
 </div>
@@ -130,7 +130,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <p class="meta">Capture timestamp to detections back at the camera, one clock. Answered frames only{{if $r.Latencies.WarmUp}}; warm-up frames ({{$r.Frames.WarmUp}}) excluded{{end}}.</p>
 <table>
 <tr><th>scope</th><th>frames</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>min ms</th><th>max ms</th></tr>
-{{- define "latrow"}}<td class="n">{{.Count}}</td><td class="n">{{ms .P50Ms}}</td><td class="n">{{ms .P90Ms}}</td><td class="n">{{ms .P95Ms}}</td><td class="n">{{ms .P99Ms}}</td><td class="n">{{ms .MinMs}}</td><td class="n">{{ms .MaxMs}}</td>{{end}}
+{{- define "latrow"}}<td class="n">{{.Count}}</td>{{if .Count}}<td class="n">{{ms .P50Ms}}</td><td class="n">{{ms .P90Ms}}</td><td class="n">{{ms .P95Ms}}</td><td class="n">{{ms .P99Ms}}</td><td class="n">{{ms .MinMs}}</td><td class="n">{{ms .MaxMs}}</td>{{else}}<td class="n">–</td><td class="n">–</td><td class="n">–</td><td class="n">–</td><td class="n">–</td><td class="n">–</td>{{end}}{{end}}
 <tr><td><b>all</b></td>{{template "latrow" $r.Latencies.Overall}}</tr>
 {{- range $r.Latencies.Placements}}<tr><td>{{.Name}} placement</td>{{template "latrow" .Distribution}}</tr>{{end}}
 {{- range $r.Latencies.Sites}}<tr><td>site {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}

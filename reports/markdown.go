@@ -59,6 +59,10 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 
 	p("**End-to-end latency** (ms)\n\n| scope | frames | p50 | p90 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	row := func(name string, d Distribution) {
+		if d.Count == 0 {
+			p("| %s | 0 | – | – | – | – | – |\n", mdEsc(name))
+			return
+		}
 		p("| %s | %d | %s | %s | %s | %s | %s |\n", mdEsc(name), d.Count, num(d.P50Ms), num(d.P90Ms), num(d.P95Ms), num(d.P99Ms), num(d.MaxMs))
 	}
 	row("all", r.Latencies.Overall)

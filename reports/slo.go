@@ -66,6 +66,21 @@ func (a *analysis) slos() {
 	}
 }
 
+// notExercised judges a gate the run has no data for: it holds on a
+// complete run (with a warning), so one SLO block can serve scenarios with
+// and without faults or events, but fails on an interrupted run, which may
+// simply have stopped before the data came.
+func (a *analysis) notExercised(v SLOVerdict, reason string) SLOVerdict {
+	v.Measured = "not exercised"
+	if a.run.Partial {
+		v.Pass, v.Reason = false, reason+"; the run was interrupted before this could be judged"
+		return v
+	}
+	v.Pass, v.Reason = true, reason
+	a.warnf("SLO %q not exercised: %s", v.Name, reason)
+	return v
+}
+
 func (a *analysis) latencySLO(s LatencySLO) SLOVerdict {
 	scope, d := "all cameras", a.res.Latencies.Overall
 	switch {
@@ -108,9 +123,7 @@ func findGroup(gs []LatencyGroup, name string) Distribution {
 func (a *analysis) alertSLO(limit time.Duration) SLOVerdict {
 	v := SLOVerdict{Name: "time to alert (max)", Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
 	if len(a.res.TimeToAlert) == 0 {
-		v.Pass, v.Measured, v.Reason = true, "not exercised", "the scenario scripts no events"
-		a.warnf("SLO %q not exercised: no scripted events", v.Name)
-		return v
+		return a.notExercised(v, "the scenario scripts no events")
 	}
 	missing, late := 0, 0
 	worst := 0.0
@@ -147,9 +160,7 @@ func (a *analysis) alertSLO(limit time.Duration) SLOVerdict {
 func (a *analysis) failoverSLO(limit time.Duration) SLOVerdict {
 	v := SLOVerdict{Name: "failover gap (max)", Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
 	if len(a.res.Failover) == 0 {
-		v.Pass, v.Measured, v.Reason = true, "not exercised", "no fault affected a camera"
-		a.warnf("SLO %q not exercised: no fault affected a camera", v.Name)
-		return v
+		return a.notExercised(v, "no fault affected a camera")
 	}
 	unrecovered, late, lost := 0, 0, 0
 	worst := 0.0
@@ -190,9 +201,7 @@ func (a *analysis) uplinkSLO(limit float64) SLOVerdict {
 		}
 	}
 	if n == 0 {
-		v.Pass, v.Measured, v.Reason = true, "not exercised", "no link is marked as uplink"
-		a.warnf("SLO %q not exercised: no uplink counters", v.Name)
-		return v
+		return a.notExercised(v, "no link is marked as uplink")
 	}
 	v.MeasuredValue = worst
 	v.Measured = FormatBitRate(worst)
@@ -209,9 +218,7 @@ func (a *analysis) accuracySLO(name string, minV float64, get func(*Accuracy) fl
 	v := SLOVerdict{Name: name + " (IoU " + strconv.FormatFloat(a.o.iou, 'f', -1, 64) + ")", Unit: "ratio",
 		ThresholdValue: minV, Threshold: ">= " + pct(minV)}
 	if a.res.Accuracy == nil {
-		v.Pass, v.Measured, v.Reason = true, "not exercised", "no answered frame has ground truth"
-		a.warnf("SLO %q not exercised: no ground truth for answered frames", v.Name)
-		return v
+		return a.notExercised(v, "no answered frame has ground truth")
 	}
 	v.MeasuredValue = get(a.res.Accuracy)
 	v.Measured = pct(v.MeasuredValue)
