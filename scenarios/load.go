@@ -595,13 +595,19 @@ func (c *converter) applyLink(p string, base LinkSpec, both v1alpha1.Impairment,
 		if trace.Up == "" && trace.Down == "" {
 			c.errorf(tp, "set up, down or both to Mahimahi trace files")
 		}
-		if trace.Up != "" {
-			out.Up.Trace, out.Up.TraceOnce = c.tracePath(tp+".up", trace.Up), trace.Once
-			out.Up.Rate = 0
-		}
-		if trace.Down != "" {
-			out.Down.Trace, out.Down.TraceOnce = c.tracePath(tp+".down", trace.Down), trace.Once
-			out.Down.Rate = 0
+		keepQueue := rate != nil && rate.Queue != nil
+		for _, x := range []struct {
+			file, name string
+			d          *Direction
+		}{{trace.Up, "up", &out.Up}, {trace.Down, "down", &out.Down}} {
+			if x.file == "" {
+				continue
+			}
+			x.d.Trace, x.d.TraceOnce = c.tracePath(tp+"."+x.name, x.file), trace.Once
+			x.d.Rate, x.d.Burst = 0, 0
+			if !keepQueue {
+				x.d.Queue = QueueLimit{} // the profile's queue was sized for its rate
+			}
 		}
 		if rate != nil && ((trace.Up != "" && rate.Up != nil) || (trace.Down != "" && rate.Down != nil)) {
 			c.errorf(tp, "a direction has both a rate and a trace; the trace gives the capacity, remove one")
