@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -220,4 +221,80 @@ func (c LinkConfig) burst() float64 {
 		b = 2 * 1514
 	}
 	return b
+}
+
+// String describes the configuration in tc-like words, omitting what is
+// off.
+func (c LinkConfig) String() string {
+	var parts []string
+	add := func(format string, args ...any) { parts = append(parts, fmt.Sprintf(format, args...)) }
+	if c.Partition {
+		add("partitioned")
+	}
+	if c.Delay > 0 || c.Jitter > 0 {
+		d := "normal"
+		if c.Distribution != "" {
+			d = string(c.Distribution)
+		}
+		add("delay %s", c.Delay)
+		if c.Jitter > 0 {
+			add("jitter %s (%s, stddev)", c.Jitter, d)
+		}
+		if c.DelayCorrelation > 0 {
+			add("delay-correlation %g%%", c.DelayCorrelation)
+		}
+		if c.KeepOrder {
+			add("keep-order")
+		}
+	}
+	switch c.Loss.Model {
+	case LossGilbertElliot:
+		add("loss gilbert-elliott p=%g%% r=%g%% bad=%g%% good=%g%%", c.Loss.P, c.Loss.R, c.Loss.LossBad, c.Loss.LossGood)
+	case LossFourState:
+		add("loss 4-state p13=%g%% p31=%g%% p32=%g%% p23=%g%% p14=%g%%", c.Loss.P13, c.Loss.P31, c.Loss.P32, c.Loss.P23, c.Loss.P14)
+	default:
+		if c.Loss.Percent > 0 {
+			add("loss %g%%", c.Loss.Percent)
+			if c.Loss.Correlation > 0 {
+				add("loss-correlation %g%%", c.Loss.Correlation)
+			}
+		}
+	}
+	if c.Reorder.Percent > 0 {
+		add("reorder %g%%", c.Reorder.Percent)
+	}
+	if c.Duplicate > 0 {
+		add("duplicate %g%%", c.Duplicate)
+	}
+	if c.Corrupt > 0 {
+		add("corrupt %g%%", c.Corrupt)
+	}
+	if c.Trace != nil {
+		add("trace %s (mean %.2f Mbit/s, period %s)", c.Trace.Name, c.Trace.MeanRateBits()/1e6, c.Trace.Period())
+		if c.TraceOnce {
+			add("once")
+		}
+	} else if c.RateBits > 0 {
+		add("rate %.6g Mbit/s", float64(c.RateBits)/1e6)
+		if c.BurstBytes > 0 {
+			add("burst %d B", c.BurstBytes)
+		}
+	}
+	if c.shaped() {
+		b, p := c.queueLimits()
+		q := "droptail"
+		if c.Queue != "" {
+			q = string(c.Queue)
+		}
+		if b > 0 {
+			add("queue %d B %s", b, q)
+		}
+		if p > 0 {
+			add("queue %d packets %s", p, q)
+		}
+	}
+	if len(parts) == 0 {
+		return "no impairment"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -96,28 +96,28 @@ func deleteNetns(name string) (removed bool, err error) {
 }
 
 // openTUN creates a TUN device named name in the namespace of the calling
-// thread and returns it as a non-blocking file (served by the Go poller).
-func openTUN(name string) (*os.File, error) {
+// thread and returns its non-blocking descriptor.
+func openTUN(name string) (int, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO) {
-			return nil, ErrNoTUN
+			return -1, ErrNoTUN
 		}
-		return nil, permErr("open /dev/net/tun", err)
+		return -1, permErr("open /dev/net/tun", err)
 	}
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
 		unix.Close(fd)
-		return nil, err
+		return -1, err
 	}
 	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
 	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
 		unix.Close(fd)
-		return nil, permErr("create TUN device "+name, err)
+		return -1, permErr("create TUN device "+name, err)
 	}
 	if err := unix.SetNonblock(fd, true); err != nil {
 		unix.Close(fd)
-		return nil, err
+		return -1, err
 	}
-	return os.NewFile(uintptr(fd), "tun:"+name), nil
+	return fd, nil
 }

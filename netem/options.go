@@ -15,6 +15,7 @@ type options struct {
 	name     string
 	subnet   *net.IPNet
 	mtu      int
+	priority bool
 }
 
 // Option configures an engine.
@@ -44,6 +45,11 @@ func WithSubnet(n *net.IPNet) Option { return func(o *options) { o.subnet = n } 
 
 // WithMTU sets the TUN devices' MTU (default 1500).
 func WithMTU(mtu int) Option { return func(o *options) { o.mtu = mtu } }
+
+// WithForwardingPriority raises (true, the default) the scheduling priority
+// of the threads that forward packets to nice -10 where the process may,
+// which keeps emulated delays exact on a busy machine.
+func WithForwardingPriority(on bool) Option { return func(o *options) { o.priority = on } }
 
 // linkSeed derives a direction's seed from the engine seed and its name, so
 // adding a link does not change the draws of the others.

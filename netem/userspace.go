@@ -18,6 +18,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Directions of a link: Up is from its first group to its second.
@@ -54,7 +55,7 @@ type Host struct {
 	nsPath      string
 	ns          netns.NsHandle
 	tunName     string
-	tun         *os.File
+	tun         int // non-blocking TUN descriptor, -1 when closed
 	eng         *Userspace
 
 	cacheGroup string // reader-goroutine cache of the last route
@@ -274,6 +275,7 @@ type Userspace struct {
 	wg      sync.WaitGroup
 	pool    sync.Pool
 	metrics *metrics
+	stop    *stopper
 
 	mu       sync.Mutex
 	closed   bool
@@ -291,7 +293,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$`)
 // NewUserspace checks that namespaces and TUN devices can be made here and
 // returns an engine with no hosts.
 func NewUserspace(ctx context.Context, opts ...Option) (*Userspace, error) {
-	o := options{clock: realClock{}, mtu: 1500}
+	o := options{clock: realClock{}, mtu: 1500, priority: true}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -321,7 +323,11 @@ func NewUserspace(ctx context.Context, opts ...Option) (*Userspace, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	e := &Userspace{opts: o, clock: o.clock, links: map[routeKey]*Link{}}
+	stop, err := newStopper()
+	if err != nil {
+		return nil, fmt.Errorf("netem: eventfd: %w", err)
+	}
+	e := &Userspace{opts: o, clock: o.clock, links: map[routeKey]*Link{}, stop: stop}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	bufSize := o.mtu + 64
 	e.pool.New = func() any { return &Packet{Buf: make([]byte, bufSize)} }
@@ -329,6 +335,7 @@ func NewUserspace(ctx context.Context, opts ...Option) (*Userspace, error) {
 	e.routes.Store(&map[routeKey]*direction{})
 	m, err := newMetrics(o.reg)
 	if err != nil {
+		stop.close()
 		return nil, err
 	}
 	e.metrics = m
@@ -419,7 +426,7 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 		}
 		e.state = st
 	}
-	h = &Host{name: spec.Name, group: spec.Group, addr: addr, ip: ip4(addr), eng: e, ns: netns.None()}
+	h = &Host{name: spec.Name, group: spec.Group, addr: addr, ip: ip4(addr), eng: e, ns: netns.None(), tun: -1}
 	defer func() {
 		if err != nil {
 			e.undoHost(h)
@@ -510,9 +517,9 @@ func maps2[K comparable, V any](m map[K]V) map[K]V {
 // undoHost removes what AddHost made for h; e.mu is held.
 func (e *Userspace) undoHost(h *Host) error {
 	var errs []error
-	if h.tun != nil {
-		errs = append(errs, h.tun.Close())
-		h.tun = nil
+	if h.tun >= 0 {
+		errs = append(errs, unix.Close(h.tun))
+		h.tun = -1
 	}
 	if h.ns.IsOpen() {
 		h.ns.Close()
@@ -650,33 +657,34 @@ func (e *Userspace) route(h *Host, dst string) *direction {
 
 func (e *Userspace) readLoop(h *Host) {
 	defer e.wg.Done()
+	raisePriority(e.opts.priority)
 	var out []*Packet
+	p := e.getPacket()
+	defer func() { e.putPacket(p) }()
 	for {
-		p := e.getPacket()
-		n, err := h.tun.Read(p.Buf)
+		n, err := unix.Read(h.tun, p.Buf)
 		if err != nil {
-			e.putPacket(p)
-			if e.ctx.Err() != nil || errors.Is(err, os.ErrClosed) {
-				return
+			if err == unix.EAGAIN || err == unix.EINTR {
+				if werr := waitReadable(h.tun, e.stop); werr != nil {
+					return
+				}
+				continue
 			}
-			continue
+			return
 		}
-		p.N = n
 		// IPv4 only; anything else (IPv6 router solicitations) stays local.
 		if n < 20 || p.Buf[0]>>4 != 4 {
-			e.putPacket(p)
 			continue
 		}
 		dst := (*e.byIP.Load())[binary.BigEndian.Uint32(p.Buf[16:20])]
 		if dst == nil {
-			e.putPacket(p)
 			continue
 		}
 		d := e.route(h, dst.group)
 		if d == nil {
-			e.putPacket(p)
 			return
 		}
+		p.N = n
 		p.to = dst
 		now := e.clock.Now()
 		d.mu.Lock()
@@ -684,8 +692,8 @@ func (e *Userspace) readLoop(h *Host) {
 		out = d.model.Deliver(now, out[:0])
 		d.kickLocked()
 		d.mu.Unlock()
-		if !ok {
-			e.putPacket(p)
+		if ok {
+			p = e.getPacket()
 		}
 		e.write(out)
 	}
@@ -693,8 +701,8 @@ func (e *Userspace) readLoop(h *Host) {
 
 func (e *Userspace) write(out []*Packet) {
 	for i, q := range out {
-		if t := q.to.tun; t != nil {
-			_, _ = t.Write(q.Data())
+		if fd := q.to.tun; fd >= 0 {
+			_, _ = unix.Write(fd, q.Data())
 		}
 		e.putPacket(q)
 		out[i] = nil
@@ -748,6 +756,7 @@ func (e *Userspace) schedLoop(d *direction) {
 
 // schedLoopHR is schedLoop on a timerfd: kickLocked re-arms the timer.
 func (e *Userspace) schedLoopHR(d *direction) {
+	raisePriority(e.opts.priority)
 	var out []*Packet
 	for {
 		now := time.Now()
@@ -763,7 +772,7 @@ func (e *Userspace) schedLoopHR(d *direction) {
 		}
 		d.mu.Unlock()
 		e.write(out)
-		if err := d.hr.wait(); err != nil {
+		if err := d.hr.wait(e.stop); err != nil {
 			return
 		}
 		d.mu.Lock()
@@ -820,19 +829,8 @@ func (e *Userspace) Close(ctx context.Context) error {
 	}
 	e.closed = true
 	e.cancel()
+	e.stop.stop()
 	var errs []error
-	for _, h := range e.hosts {
-		if h.tun != nil {
-			errs = append(errs, h.tun.Close())
-		}
-	}
-	for _, l := range e.links {
-		for _, d := range l.dirs() {
-			if d.hr != nil {
-				_ = d.hr.close()
-			}
-		}
-	}
 	e.mu.Unlock()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
@@ -843,8 +841,18 @@ func (e *Userspace) Close(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for _, l := range e.links {
+		for _, d := range l.dirs() {
+			if d.hr != nil {
+				_ = d.hr.close()
+			}
+		}
+	}
 	for _, h := range e.hosts {
-		h.tun = nil
+		if h.tun >= 0 {
+			errs = append(errs, unix.Close(h.tun))
+			h.tun = -1
+		}
 		if h.ns.IsOpen() {
 			h.ns.Close()
 		}
@@ -864,6 +872,7 @@ func (e *Userspace) Close(ctx context.Context) error {
 		}
 	}
 	e.metrics.forget(e)
+	e.stop.close()
 	if e.state != nil {
 		if err := errors.Join(errs...); err == nil {
 			errs = append(errs, e.state.remove())

@@ -1,18 +1,42 @@
 package app
 
 import (
-	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/edgesim/edgesim/netem"
 )
 
-// Placeholder until its area lands; replaced by the real command.
-func newCleanCmd(_ Streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "clean",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("clean: not built yet")
+func newCleanCmd(streams Streams) *cobra.Command {
+	var stateDir string
+	cmd := &cobra.Command{
+		Use:   "clean",
+		Short: "Remove what killed edgesim runs left behind (namespaces, devices, records)",
+		Long: `clean reads the state records edgesim keeps for every running testbed (one
+file per testbed in the state directory, with its owner's process id) and,
+for every record whose owner process is gone, removes the network
+namespaces it lists, then the record. TUN devices and routes live inside
+those namespaces and go with them. Records of running testbeds and
+anything edgesim did not record are left alone.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rep, err := netem.Clean(cmd.Context(), stateDir)
+			for _, r := range rep.Removed {
+				fmt.Fprintln(streams.Out, "removed", r)
+			}
+			for _, s := range rep.Skipped {
+				fmt.Fprintln(streams.Out, "kept", s)
+			}
+			if err != nil {
+				return err
+			}
+			if len(rep.Removed) == 0 && len(rep.Skipped) == 0 {
+				fmt.Fprintln(streams.Out, "nothing to clean in", stateDir)
+			}
+			return nil
 		},
 	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", netem.DefaultStateDir(), "directory of the state records")
+	return cmd
 }

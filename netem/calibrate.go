@@ -1,0 +1,771 @@
+package netem
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// CalibrateOptions describe one calibration run: two hosts joined by one
+// link whose a->b direction carries Config.
+type CalibrateOptions struct {
+	Config LinkConfig
+	// Probes is the number of probe packets for delay and loss (default
+	// 100,000).
+	Probes int
+	// ThroughputDuration is the length of the UDP and of the TCP phase
+	// (default 5 s).
+	ThroughputDuration time.Duration
+	// TraceDuration is how much of a trace is replayed (default: one
+	// period).
+	TraceDuration time.Duration
+	// ProbeRate is the probe packets per second (default 5000, at most a
+	// quarter of the link's rate).
+	ProbeRate float64
+	// SkipTCP leaves out the TCP phase.
+	SkipTCP bool
+	Seed    int64
+	// StateDir and Name are passed to the engine.
+	StateDir, Name string
+	// MTU of the TUN devices (default 1500).
+	MTU int
+	// Progress, if set, is told which phase starts.
+	Progress func(phase string)
+}
+
+// Figure is one configured-vs-measured comparison.
+type Figure struct {
+	Name       string  `json:"name"`
+	Unit       string  `json:"unit"`
+	Configured float64 `json:"configured"`
+	Measured   float64 `json:"measured"`
+	// Error is (measured-configured)/configured; 0 when configured is 0.
+	Error     float64 `json:"relative_error"`
+	Tolerance string  `json:"tolerance"`
+	// Checked is false for figures shown for information only.
+	Checked bool   `json:"checked"`
+	OK      bool   `json:"ok"`
+	Note    string `json:"note,omitempty"`
+}
+
+// TracePoint compares a trace's capacity with the measured throughput over
+// one second of the replay.
+type TracePoint struct {
+	Second       int     `json:"second"`
+	CapacityBits float64 `json:"capacity_bits_per_second"`
+	MeasuredBits float64 `json:"measured_bits_per_second"`
+}
+
+// Calibration is the result of Calibrate.
+type Calibration struct {
+	Figures []Figure     `json:"figures"`
+	Trace   []TracePoint `json:"trace,omitempty"`
+	OK      bool         `json:"ok"`
+}
+
+// Failed lists the checked figures outside their tolerance.
+func (c *Calibration) Failed() []Figure {
+	var out []Figure
+	for _, f := range c.Figures {
+		if f.Checked && !f.OK {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// ErrCalibrationFailed is returned (wrapped) by callers that turn a failed
+// figure into an error.
+var ErrCalibrationFailed = errors.New("netem: calibration outside tolerance")
+
+func relErr(measured, configured float64) float64 {
+	if configured == 0 {
+		return 0
+	}
+	return (measured - configured) / configured
+}
+
+const (
+	probePayload = 64
+	ipUDPHeader  = 28
+	tcpIPHeader  = 52 // IPv4 20 + TCP 20 + timestamps 12
+)
+
+// Calibrate builds two hosts joined by one link, sends probe traffic through
+// it and compares what it measures with what was configured.
+func Calibrate(ctx context.Context, opt CalibrateOptions) (*Calibration, error) {
+	cfg := opt.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.Probes <= 0 {
+		opt.Probes = 100000
+	}
+	if opt.ThroughputDuration <= 0 {
+		opt.ThroughputDuration = 5 * time.Second
+	}
+	if opt.MTU == 0 {
+		opt.MTU = 1500
+	}
+	if opt.Progress == nil {
+		opt.Progress = func(string) {}
+	}
+	opts := []Option{WithSeed(opt.Seed), WithMTU(opt.MTU)}
+	if opt.StateDir != "" {
+		opts = append(opts, WithStateDir(opt.StateDir))
+	}
+	if opt.Name != "" {
+		opts = append(opts, WithName(opt.Name))
+	}
+	eng, err := NewUserspace(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close(context.WithoutCancel(ctx))
+	a, err := eng.AddHost(ctx, HostSpec{Name: "a", Group: "a"})
+	if err != nil {
+		return nil, err
+	}
+	b, err := eng.AddHost(ctx, HostSpec{Name: "b", Group: "b"})
+	if err != nil {
+		return nil, err
+	}
+	link, err := eng.Link(ctx, "a", "b", LinkConfig{}, LinkConfig{})
+	if err != nil {
+		return nil, err
+	}
+	c := &calib{ctx: ctx, opt: opt, eng: eng, a: a, b: b, link: link, res: &Calibration{}}
+	if cfg.Trace != nil {
+		opt.Progress("trace replay")
+		if err := c.trace(); err != nil {
+			return nil, err
+		}
+	} else {
+		opt.Progress("delay and loss probes")
+		if err := c.probes(); err != nil {
+			return nil, err
+		}
+		if cfg.RateBits > 0 {
+			opt.Progress("UDP throughput")
+			if err := c.udpRate(); err != nil {
+				return nil, err
+			}
+			if !opt.SkipTCP {
+				opt.Progress("TCP throughput")
+				if err := c.tcpRate(); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	c.res.OK = len(c.res.Failed()) == 0
+	return c.res, nil
+}
+
+type calib struct {
+	ctx  context.Context
+	opt  CalibrateOptions
+	eng  *Userspace
+	a, b *Host
+	link *Link
+	res  *Calibration
+}
+
+func (c *calib) add(f Figure) {
+	f.Error = relErr(f.Measured, f.Configured)
+	c.res.Figures = append(c.res.Figures, f)
+}
+
+func (c *calib) udp(port int) (snd, rcv *net.UDPConn, err error) {
+	if err = c.b.Do(func() (err error) {
+		rcv, err = net.ListenUDP("udp4", &net.UDPAddr{IP: c.b.Address(), Port: port})
+		return err
+	}); err != nil {
+		return nil, nil, err
+	}
+	_ = rcv.SetReadBuffer(8 << 20)
+	if err = c.a.Do(func() (err error) {
+		snd, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: c.b.Address(), Port: port})
+		return err
+	}); err != nil {
+		rcv.Close()
+		return nil, nil, err
+	}
+	_ = snd.SetWriteBuffer(8 << 20)
+	return snd, rcv, nil
+}
+
+// pace calls send(i) for i = 0.. at pps packets per second until n packets
+// (n < 0: until stop is closed or ctx ends), sleeping on a timerfd. When
+// smooth, it never sends more than 1 ms worth at once after a stall.
+func pace(ctx context.Context, pps float64, n int, smooth bool, stop <-chan struct{}, send func(i int)) error {
+	t, err := newHRTimer()
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	// The sender stamps packets before writing them: keep it from being
+	// preempted in between.
+	done := make(chan error, 1)
+	go func() {
+		raisePriority(true)
+		done <- paceLoop(ctx, t, pps, n, smooth, stop, send)
+	}()
+	return <-done
+}
+
+func paceLoop(ctx context.Context, t *hrTimer, pps float64, n int, smooth bool, stop <-chan struct{}, send func(i int)) error {
+	start := time.Now()
+	maxBurst := int(pps/1000) + 1 // 1 ms worth
+	for i := 0; n < 0 || i < n; {
+		due := int(time.Since(start).Seconds()*pps) + 1
+		if smooth && due > i+maxBurst {
+			// Behind after a stall: shift the schedule instead of bursting.
+			start = time.Now().Add(-time.Duration(float64(i+maxBurst) / pps * 1e9))
+			due = i + maxBurst
+		}
+		for ; i < due && (n < 0 || i < n); i++ {
+			send(i)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		next := start.Add(time.Duration(float64(i) / pps * 1e9))
+		if d := time.Until(next); d > 20*time.Microsecond {
+			t.arm(d)
+			if err := t.wait(nil); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// probes sends sequence-numbered, timestamped packets well below the rate
+// and measures one-way delay, jitter, loss and loss bursts.
+func (c *calib) probes() error {
+	cfg := c.opt.Config
+	if err := c.link.UpdateDirection(Up, cfg); err != nil {
+		return err
+	}
+	snd, rcv, err := c.udp(9901)
+	if err != nil {
+		return err
+	}
+	defer snd.Close()
+	defer rcv.Close()
+	n := c.opt.Probes
+	pps := c.opt.ProbeRate
+	if pps <= 0 {
+		pps = 5000
+	}
+	if cfg.RateBits > 0 {
+		// A quarter of the rate, so the bottleneck queue stays empty.
+		pps = math.Min(pps, 0.25*float64(cfg.RateBits)/8/(probePayload+ipUDPHeader))
+	}
+	delays := make([]float64, n)
+	got := make([]bool, n)
+	var recvN atomic.Int64
+	sr, err := newStampedConn(rcv)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 2048)
+		for {
+			k, at, err := sr.read(buf)
+			if err != nil {
+				return
+			}
+			if k < 16 {
+				continue
+			}
+			seq := binary.BigEndian.Uint64(buf)
+			if seq >= uint64(n) || got[seq] {
+				continue // corrupted beyond recognition, or a duplicate
+			}
+			got[seq] = true
+			delays[seq] = float64(at.UnixNano() - int64(binary.BigEndian.Uint64(buf[8:])))
+			recvN.Add(1)
+		}
+	}()
+	payload := make([]byte, probePayload)
+	// The pacer must not burst after a stall: the burst would queue at the
+	// bottleneck and be measured as delay.
+	if err := pace(c.ctx, pps, n, true, nil, func(i int) {
+		binary.BigEndian.PutUint64(payload, uint64(i))
+		binary.BigEndian.PutUint64(payload[8:], uint64(time.Now().UnixNano()))
+		_, _ = snd.Write(payload)
+	}); err != nil {
+		return err
+	}
+	// Wait for stragglers: well past the largest plausible delay.
+	wait := cfg.Delay + 10*cfg.Jitter + 500*time.Millisecond
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) && recvN.Load() < int64(n) {
+		select {
+		case <-c.ctx.Done():
+			return c.ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	_ = rcv.Close()
+	<-done
+
+	var ds []float64
+	for i, ok := range got {
+		if ok {
+			ds = append(ds, delays[i])
+		}
+	}
+	if len(ds) < 2 {
+		return fmt.Errorf("netem: calibration: only %d of %d probes arrived", len(ds), n)
+	}
+	mean, std := meanStd(ds)
+	slices.Sort(ds)
+	exp := expectedDelays(cfg, c.opt.Seed)
+	ms := func(v float64) float64 { return v / 1e6 }
+	tolMean := math.Max(0.3e6, 0.02*exp.mean)
+	c.add(Figure{Name: "delay mean", Unit: "ms", Configured: ms(exp.mean), Measured: ms(mean),
+		Tolerance: "max(0.3 ms, 2%)", Checked: true, OK: math.Abs(mean-exp.mean) <= tolMean})
+	for _, q := range []struct {
+		name string
+		q    float64
+		exp  float64
+	}{{"delay p50", 0.50, exp.p50}, {"delay p99", 0.99, exp.p99}} {
+		m := ds[int(q.q*float64(len(ds)-1))]
+		tol := math.Max(0.5e6, 0.05*q.exp)
+		c.add(Figure{Name: q.name, Unit: "ms", Configured: ms(q.exp), Measured: ms(m),
+			Tolerance: "max(0.5 ms, 5%)", Checked: true, OK: math.Abs(m-q.exp) <= tol})
+	}
+	jf := Figure{Name: "jitter (stddev)", Unit: "ms", Configured: ms(exp.std), Measured: ms(std)}
+	if exp.std > 0 {
+		jf.Tolerance, jf.Checked, jf.OK = "10%", true, math.Abs(std-exp.std) <= 0.1*exp.std
+	} else {
+		jf.Tolerance, jf.Checked, jf.OK = "<= 0.3 ms", true, std <= 0.3e6
+	}
+	c.add(jf)
+
+	lost := n - len(ds)
+	p := expectedLoss(cfg)
+	measured := float64(lost) / float64(n)
+	half := 2.576 * math.Sqrt(p*(1-p)/float64(n)) * math.Sqrt(lossVarianceFactor(cfg))
+	lf := Figure{Name: "loss", Unit: "%", Configured: 100 * p, Measured: 100 * measured,
+		Tolerance: "99% binomial interval", Checked: true}
+	lf.OK = math.Abs(measured-p) <= half || (p == 0 && lost == 0)
+	if p == 0 {
+		lf.Tolerance = "0 packets"
+	}
+	if cfg.Corrupt > 0 {
+		lf.Note = "includes corrupted packets the receiving kernel drops"
+	}
+	c.add(lf)
+	if lost > 0 || p > 0 {
+		bursts, inBurst := 0, false
+		for _, ok := range got {
+			if !ok && !inBurst {
+				bursts++
+			}
+			inBurst = !ok
+		}
+		mb := 0.0
+		if bursts > 0 {
+			mb = float64(lost) / float64(bursts)
+		}
+		eb, known := expectedBurst(cfg)
+		bf := Figure{Name: "loss burst length (mean)", Unit: "packets", Configured: eb, Measured: mb}
+		if known && p > 0 {
+			bf.Tolerance, bf.Checked, bf.OK = "10%", true, math.Abs(mb-eb) <= 0.1*eb
+		} else {
+			bf.Tolerance, bf.Note = "-", "no closed form for this loss model; shown for information"
+		}
+		c.add(bf)
+	}
+	return nil
+}
+
+type delayExpect struct{ mean, std, p50, p99 float64 }
+
+// expectedDelays derives the delay distribution's figures from the
+// configuration by sampling the distribution itself (not the engine): the
+// configured mean and standard deviation, and quantiles (which have no
+// closed form for paretonormal), truncated at zero as the engine does.
+func expectedDelays(cfg LinkConfig, seed int64) delayExpect {
+	r := rand.New(rand.NewPCG(uint64(seed)+1, 2))
+	var g delayGen
+	c := cfg
+	c.DelayCorrelation = 0
+	const n = 200000
+	x := make([]float64, n)
+	for i := range x {
+		x[i] = float64(g.next(r, &c))
+	}
+	mean, std := meanStd(x)
+	slices.Sort(x)
+	if cfg.Jitter == 0 {
+		std = 0
+	}
+	return delayExpect{mean: mean, std: std, p50: x[n/2], p99: x[(n-1)*99/100]}
+}
+
+func meanStd(x []float64) (mean, std float64) {
+	for _, v := range x {
+		mean += v
+	}
+	mean /= float64(len(x))
+	for _, v := range x {
+		std += (v - mean) * (v - mean)
+	}
+	if len(x) > 1 {
+		std = math.Sqrt(std / float64(len(x)-1))
+	}
+	return mean, std
+}
+
+// ExpectedLoss is the long-run share of packets a loss model drops.
+func ExpectedLoss(l Loss) float64 {
+	switch l.Model {
+	case LossGilbertElliot:
+		if l.P+l.R == 0 {
+			return l.LossGood / 100
+		}
+		bad := l.P / (l.P + l.R)
+		return bad*l.LossBad/100 + (1-bad)*l.LossGood/100
+	case LossFourState:
+		P := [4][4]float64{
+			{1 - (l.P13+l.P14)/100, 0, l.P13 / 100, l.P14 / 100},
+			{0, 1 - l.P23/100, l.P23 / 100, 0},
+			{l.P31 / 100, l.P32 / 100, 1 - (l.P31+l.P32)/100, 0},
+			{1, 0, 0, 0},
+		}
+		pi := [4]float64{1, 0, 0, 0}
+		for k := 0; k < 20000; k++ {
+			var nx [4]float64
+			for i := range 4 {
+				for j := range 4 {
+					nx[j] += pi[i] * P[i][j]
+				}
+			}
+			pi = nx
+		}
+		return pi[2] + pi[3]
+	default:
+		return l.Percent / 100
+	}
+}
+
+func expectedLoss(cfg LinkConfig) float64 {
+	return 1 - (1-ExpectedLoss(cfg.Loss))*(1-cfg.Corrupt/100)
+}
+
+// lossVarianceFactor widens the binomial interval for correlated losses.
+func lossVarianceFactor(cfg LinkConfig) float64 {
+	l := cfg.Loss
+	switch l.Model {
+	case LossGilbertElliot, LossFourState:
+		eb, _ := expectedBurst(cfg)
+		if eb < 1 {
+			eb = 1
+		}
+		return 2*eb - 1
+	default:
+		rho := l.Correlation / 100
+		return (1 + rho) / (1 - rho)
+	}
+}
+
+// expectedBurst is the mean number of consecutive losses, where it has a
+// closed form.
+func expectedBurst(cfg LinkConfig) (float64, bool) {
+	l := cfg.Loss
+	switch l.Model {
+	case LossGilbertElliot:
+		if l.LossBad == 100 && l.LossGood == 0 && l.R > 0 {
+			return 100 / l.R, true
+		}
+		return 0, false
+	case LossFourState:
+		return 0, false
+	default:
+		p, rho := l.Percent/100, l.Correlation/100
+		if cfg.Corrupt > 0 {
+			return 0, false
+		}
+		q := p + rho*(1-p)
+		if q >= 1 {
+			return 0, false
+		}
+		return 1 / (1 - q), true
+	}
+}
+
+// udpRate offers 110% of the rate in MTU-sized datagrams and measures what
+// arrives after the first half second.
+func (c *calib) udpRate() error {
+	cfg := c.opt.Config
+	if err := c.link.UpdateDirection(Up, cfg); err != nil {
+		return err
+	}
+	snd, rcv, err := c.udp(9902)
+	if err != nil {
+		return err
+	}
+	defer snd.Close()
+	defer rcv.Close()
+	size := c.opt.MTU - ipUDPHeader
+	pps := 1.1 * float64(cfg.RateBits) / 8 / float64(c.opt.MTU)
+	m := newRateMeter(500 * time.Millisecond)
+	sr, err := newStampedConn(rcv)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			k, at, err := sr.read(buf)
+			if err != nil {
+				return
+			}
+			m.add(at, k+ipUDPHeader)
+		}
+	}()
+	payload := make([]byte, size)
+	stop := make(chan struct{})
+	timer := time.AfterFunc(c.opt.ThroughputDuration, func() { close(stop) })
+	defer timer.Stop()
+	var sent atomic.Int64
+	start := time.Now()
+	if err := pace(c.ctx, pps, -1, false, stop, func(int) {
+		if _, err := snd.Write(payload); err == nil {
+			sent.Add(1)
+		}
+	}); err != nil {
+		return err
+	}
+	offered := float64(sent.Load()*int64(c.opt.MTU)*8) / time.Since(start).Seconds()
+	time.Sleep(cfg.Delay + 5*cfg.Jitter + 200*time.Millisecond)
+	_ = rcv.Close()
+	<-done
+	got := m.rate()
+	rate := float64(cfg.RateBits)
+	f := Figure{Name: "UDP throughput", Unit: "Mbit/s", Configured: rate / 1e6, Measured: got / 1e6,
+		Tolerance: "-2%..+2%", Checked: true}
+	f.OK = math.Abs(got-rate) <= 0.02*rate
+	if offered < rate*1.02 {
+		f.Note = fmt.Sprintf("sender reached only %.1f Mbit/s: the result is sender-bound; only 'not above the rate' is checked", offered/1e6)
+		f.OK = got <= 1.02*rate
+	}
+	c.add(f)
+	return nil
+}
+
+// tcpRate measures TCP goodput over the rate and delay of the config with
+// loss, corruption, duplication and reordering switched off (those measure
+// TCP's congestion control, not the link).
+func (c *calib) tcpRate() error {
+	cfg := c.opt.Config
+	cfg.Loss = Loss{}
+	cfg.Corrupt, cfg.Duplicate = 0, 0
+	cfg.Reorder = Reorder{}
+	cfg.KeepOrder = true
+	if err := c.link.UpdateDirection(Up, cfg); err != nil {
+		return err
+	}
+	var ln net.Listener
+	if err := c.b.Do(func() (err error) {
+		ln, err = net.Listen("tcp4", net.JoinHostPort(c.b.Address().String(), "9903"))
+		return err
+	}); err != nil {
+		return err
+	}
+	defer ln.Close()
+	warm := time.Second + 20*(2*cfg.Delay)
+	m := newRateMeter(warm)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		buf := make([]byte, 256<<10)
+		for {
+			k, err := conn.Read(buf)
+			if k > 0 {
+				m.add(time.Now(), k)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var conn net.Conn
+	if err := c.a.Do(func() (err error) {
+		d := net.Dialer{Timeout: 10 * time.Second}
+		conn, err = d.DialContext(c.ctx, "tcp4", net.JoinHostPort(c.b.Address().String(), "9903"))
+		return err
+	}); err != nil {
+		return err
+	}
+	buf := make([]byte, 256<<10)
+	deadline := time.Now().Add(warm + c.opt.ThroughputDuration)
+	_ = conn.SetWriteDeadline(deadline)
+	for time.Now().Before(deadline) && c.ctx.Err() == nil {
+		if _, err := conn.Write(buf); err != nil {
+			break
+		}
+	}
+	conn.Close()
+	wg.Wait()
+	if c.ctx.Err() != nil {
+		return c.ctx.Err()
+	}
+	got := m.rate()
+	goodput := float64(cfg.RateBits) * float64(c.opt.MTU-tcpIPHeader) / float64(c.opt.MTU)
+	f := Figure{Name: "TCP goodput", Unit: "Mbit/s", Configured: goodput / 1e6, Measured: got / 1e6,
+		Tolerance: "-5%..+2%", Checked: true,
+		Note: fmt.Sprintf("configured = rate x %d/%d (TCP/IP headers); loss and reordering off", c.opt.MTU-tcpIPHeader, c.opt.MTU)}
+	f.OK = got >= 0.95*goodput && got <= 1.02*goodput
+	c.add(f)
+	return nil
+}
+
+// rateMeter measures a throughput from the first byte after a warm-up to
+// the last byte.
+type rateMeter struct {
+	mu          sync.Mutex
+	warm        time.Duration
+	first       time.Time
+	start, last time.Time
+	bytes       int64
+}
+
+func newRateMeter(warm time.Duration) *rateMeter { return &rateMeter{warm: warm} }
+
+func (m *rateMeter) add(now time.Time, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.first.IsZero() {
+		m.first = now
+	}
+	if now.Sub(m.first) < m.warm {
+		return
+	}
+	if m.start.IsZero() {
+		m.start = now // this packet marks the start; its bytes are not counted
+		return
+	}
+	m.bytes += int64(n)
+	m.last = now
+}
+
+func (m *rateMeter) rate() float64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last.IsZero() || !m.last.After(m.start) {
+		return 0
+	}
+	return float64(m.bytes*8) / m.last.Sub(m.start).Seconds()
+}
+
+// trace saturates a trace-driven link and compares the throughput of every
+// second with the trace's capacity in that second.
+func (c *calib) trace() error {
+	cfg := c.opt.Config
+	tr := cfg.Trace
+	dur := c.opt.TraceDuration
+	if dur <= 0 || dur > tr.Period() {
+		dur = tr.Period()
+	}
+	if dur < 3*time.Second {
+		return fmt.Errorf("netem: calibration: replay at least 3 s of the trace (got %s)", dur)
+	}
+	// Offer 120% of the busiest 50 ms of the trace, so the queue never
+	// runs dry.
+	peak := int64(0)
+	for t := time.Duration(0); t < tr.Period(); t += 50 * time.Millisecond {
+		peak = max(peak, tr.CapacityBetween(t, t+50*time.Millisecond))
+	}
+	pps := 1.2 * float64(peak) / 0.05 / float64(c.opt.MTU)
+	if cfg.QueueBytes == 0 && cfg.QueuePackets == 0 {
+		cfg.QueuePackets = 1000
+	}
+	snd, rcv, err := c.udp(9904)
+	if err != nil {
+		return err
+	}
+	defer snd.Close()
+	defer rcv.Close()
+	secs := int(dur / time.Second)
+	bins := make([]int64, secs+1)
+	var start time.Time
+	var mu sync.Mutex
+	sr, err := newStampedConn(rcv)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			k, at, err := sr.read(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			if i := int(at.Sub(start) / time.Second); i >= 0 && i < len(bins) {
+				bins[i] += int64(k + ipUDPHeader)
+			}
+			mu.Unlock()
+		}
+	}()
+	mu.Lock()
+	start = time.Now()
+	mu.Unlock()
+	if err := c.link.UpdateDirection(Up, cfg); err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	timer := time.AfterFunc(dur, func() { close(stop) })
+	defer timer.Stop()
+	payload := make([]byte, c.opt.MTU-ipUDPHeader)
+	if err := pace(c.ctx, pps, -1, false, stop, func(int) { _, _ = snd.Write(payload) }); err != nil {
+		return err
+	}
+	time.Sleep(cfg.Delay + 5*cfg.Jitter + 200*time.Millisecond)
+	_ = rcv.Close()
+	<-done
+	var capSum, gotSum float64
+	for s := 1; s < secs; s++ { // second 0 fills the queue
+		capBits := float64(tr.CapacityBetween(time.Duration(s)*time.Second, time.Duration(s+1)*time.Second) * 8)
+		gotBits := float64(bins[s] * 8)
+		c.res.Trace = append(c.res.Trace, TracePoint{Second: s, CapacityBits: capBits, MeasuredBits: gotBits})
+		capSum += capBits
+		gotSum += gotBits
+	}
+	n := float64(secs - 1)
+	c.add(Figure{Name: "trace throughput (saturated)", Unit: "Mbit/s", Configured: capSum / n / 1e6, Measured: gotSum / n / 1e6,
+		Tolerance: "5%", Checked: true, OK: math.Abs(gotSum-capSum) <= 0.05*capSum,
+		Note: fmt.Sprintf("%s, seconds 1..%d of the replay", tr.Name, secs-1)})
+	return nil
+}
