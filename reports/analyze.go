@@ -408,15 +408,43 @@ func (a *analysis) links() {
 		if decreasing {
 			a.warnf("link %s %s: byte counter went backwards", l.Link, l.Direction)
 		}
+		first, last := a.meanWindow(s)
 		switch {
-		case len(s) >= 2 && s[len(s)-1].At.After(s[0].At) && s[len(s)-1].Bytes >= s[0].Bytes:
-			lr.MeanBitsPerS = math.Round(float64(s[len(s)-1].Bytes-s[0].Bytes) * 8 / s[len(s)-1].At.Sub(s[0].At).Seconds())
+		case first >= 0:
+			lr.MeanBitsPerS = math.Round(float64(s[last].Bytes-s[first].Bytes) * 8 / s[last].At.Sub(s[first].At).Seconds())
 		case span > 0:
 			lr.MeanBitsPerS = math.Round(float64(lr.Bytes) * 8 / span)
 		}
 		a.res.Links = append(a.res.Links, lr)
 	}
 	a.uplinks()
+}
+
+// meanWindow picks the counter readings a link's mean rate is measured
+// between: the first and last inside the run phase when there are two,
+// else the first and last overall; -1 when no two readings span time.
+func (a *analysis) meanWindow(s []CounterSample) (int, int) {
+	ok := func(i, j int) bool { return i < j && s[j].At.After(s[i].At) && s[j].Bytes >= s[i].Bytes }
+	for _, p := range a.run.Phases {
+		if p.Name != PhaseRun {
+			continue
+		}
+		i := slices.IndexFunc(s, func(c CounterSample) bool { return !c.At.Before(p.Start) })
+		j := -1
+		for k := len(s) - 1; k >= 0; k-- {
+			if !s[k].At.After(p.End) {
+				j = k
+				break
+			}
+		}
+		if i >= 0 && ok(i, j) {
+			return i, j
+		}
+	}
+	if len(s) >= 2 && ok(0, len(s)-1) {
+		return 0, len(s) - 1
+	}
+	return -1, -1
 }
 
 func (a *analysis) uplinks() {
