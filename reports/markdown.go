@@ -40,8 +40,8 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		}
 		p("> **PARTIAL RUN** (%s): the figures cover only what was collected.\n\n", mdEsc(reason))
 	}
-	p("seed %d · provider %s · %s · %d cameras · %d frames, %s answered · %d alerts\n\n",
-		r.Seed, mdEsc(r.Provider), runLength(r.DurationMs), len(r.Cameras), r.Frames.Sent, pct(r.Frames.Answer), r.Alerts)
+	p("seed %d · provider %s · %s · %s · %s, %s answered · %s\n\n",
+		r.Seed, mdEsc(r.Provider), runLength(r.DurationMs), plural(len(r.Cameras), "camera"), plural(r.Frames.Sent, "frame"), pct(r.Frames.Answer), plural(r.Alerts, "alert"))
 
 	if len(r.SLOs) > 0 {
 		p("| SLO | threshold | measured | result |\n|---|---|---|---|\n")
@@ -103,7 +103,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		p("**Uplink**: ")
 		var parts []string
 		for _, u := range r.Uplink {
-			s := fmt.Sprintf("%s placement %s per camera (%d cameras)", u.Placement, FormatBitRate(u.PerCameraBitsPerS), u.Cameras)
+			s := fmt.Sprintf("%s placement %s per camera (%s)", u.Placement, FormatBitRate(u.PerCameraBitsPerS), plural(u.Cameras, "camera"))
 			if u.VsEdge > 0 {
 				s += fmt.Sprintf(", %.1fx edge", u.VsEdge)
 			}
@@ -131,3 +131,11 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 func num(v float64) string { return fmt.Sprintf("%.1f", v) }
 
 func f3(v float64) string { return fmt.Sprintf("%.3f", v) }
+
+// plural is "1 camera", "2 cameras".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -183,7 +183,7 @@ func (a *analysis) failoverSLO(limit time.Duration) SLOVerdict {
 	case late > 0:
 		v.Reason = fmt.Sprintf("%d of %d camera outages lasted longer than the bound; %d frames lost", late, len(a.res.Failover), lost)
 	default:
-		v.Reason = fmt.Sprintf("all %d camera outages recovered in time; %d frames lost", len(a.res.Failover), lost)
+		v.Reason = fmt.Sprintf("%s recovered in time; %s lost", plural(len(a.res.Failover), "camera outage"), plural(lost, "frame"))
 	}
 	return v
 }
