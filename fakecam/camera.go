@@ -318,6 +318,7 @@ func (c *Camera) params(idx int, whip *WHIPClient) (sessionParams, error) {
 		iceTimeouts:  c.o.iceTimeouts,
 		onKeyRequest: c.onKeyRequest,
 		onMessage:    c.onMessage,
+		logger:       pionLogger(c.o.pionLog),
 	}, nil
 }
 
@@ -574,7 +575,7 @@ func (c *Camera) capture(ctx context.Context, src source, i int, t time.Time) bo
 	if err == nil {
 		c.m.sent.WithLabelValues(c.cfg.ID).Inc()
 	}
-	c.m.target.WithLabelValues(c.cfg.ID).Set(float64(target))
+	c.m.target.WithLabelValues(c.cfg.ID).Set(float64(target) / 8)
 	return true
 }
 

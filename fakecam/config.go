@@ -3,6 +3,7 @@ package fakecam
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"runtime"
@@ -94,6 +95,7 @@ type options struct {
 	workers       int
 	pool          chan struct{}
 	startOffset   time.Duration
+	pionLog       io.Writer
 }
 
 func defaultOptions() options {
@@ -143,6 +145,10 @@ func WithICETimeouts(disconnected, failed, keepalive time.Duration) Option {
 // WithWorkers bounds how many frames a Fleet renders and encodes at the same
 // time (default GOMAXPROCS).
 func WithWorkers(n int) Option { return func(o *options) { o.workers = n } }
+
+// WithPionLog sends pion's (WebRTC stack) warnings and errors to w;
+// by default they are discarded.
+func WithPionLog(w io.Writer) Option { return func(o *options) { o.pionLog = w } }
 
 func withPool(p chan struct{}) Option { return func(o *options) { o.pool = p } }
 

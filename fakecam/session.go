@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
@@ -41,6 +43,21 @@ type sessionParams struct {
 	onKeyRequest func()
 	onMessage    func([]byte)
 	onBitrate    func(int)
+	logger       logging.LoggerFactory
+}
+
+// pionLogger returns a logger factory for pion writing warnings and errors
+// to w, or nothing if w is nil (libraries do not print).
+func pionLogger(w io.Writer) logging.LoggerFactory {
+	f := logging.NewDefaultLoggerFactory()
+	f.DefaultLogLevel = logging.LogLevelWarn
+	f.ScopeLevels = map[string]logging.LogLevel{}
+	f.Writer = w
+	if w == nil {
+		f.DefaultLogLevel = logging.LogLevelDisabled
+		f.Writer = io.Discard
+	}
+	return f
 }
 
 // session is one published WebRTC connection: a sendonly VP8 track and the
@@ -87,6 +104,7 @@ func dial(ctx context.Context, p sessionParams, seq uint16) (_ *session, err err
 			gcc.SendSideBWEMinBitrate(min(minBitrate, p.bitrate)),
 			gcc.SendSideBWEMaxBitrate(p.bitrate),
 			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
+			gcc.WithLoggerFactory(p.logger),
 		)
 	})
 	if err != nil {
@@ -104,10 +122,10 @@ func dial(ctx context.Context, p sessionParams, seq uint16) (_ *session, err err
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, reg); err != nil {
 		return nil, fmt.Errorf("TWCC: %w", err)
 	}
-	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, reg, webrtc.WithInterceptorLoggerFactory(p.logger)); err != nil {
 		return nil, fmt.Errorf("interceptors: %w", err)
 	}
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: p.logger}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
 	t := p.iceTimeouts

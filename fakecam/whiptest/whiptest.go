@@ -21,6 +21,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
@@ -81,7 +82,8 @@ type peer struct {
 	dc     atomic.Pointer[webrtc.DataChannel]
 	ssrc   atomic.Uint32
 	mu     sync.Mutex
-	ids    map[uint32]uint64 // rtp timestamp -> frame id
+	ids    map[uint32]uint64 // rtp timestamp -> frame id, announced before the frame was decoded
+	late   map[uint32]int    // rtp timestamp -> index in Server.frames of a frame decoded before its announcement
 }
 
 // New starts a receiver.
@@ -99,7 +101,9 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: opts, ln: ln, udp: udp, sessions: map[string]*peer{}}
-	s.mux = webrtc.NewICEUDPMux(nil, udp)
+	silent := logging.NewDefaultLoggerFactory()
+	silent.DefaultLogLevel, silent.Writer = logging.LogLevelDisabled, io.Discard
+	s.mux = webrtc.NewICEUDPMux(silent.NewLogger("udpmux"), udp)
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
@@ -110,11 +114,11 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, reg); err != nil {
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, reg, webrtc.WithInterceptorLoggerFactory(silent)); err != nil {
 		s.Close()
 		return nil, err
 	}
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: silent}
 	se.SetICEUDPMux(s.mux)
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
@@ -160,7 +164,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 	}
 	s.nextID++
 	s.posts++
-	p := &peer{id: fmt.Sprint(s.nextID), camera: r.URL.Query().Get("camera"), ids: map[uint32]uint64{}}
+	p := &peer{id: fmt.Sprint(s.nextID), camera: r.URL.Query().Get("camera"), ids: map[uint32]uint64{}, late: map[uint32]int{}}
 	s.mu.Unlock()
 	if p.camera == "" {
 		p.camera = "cam-" + p.id
@@ -177,11 +181,19 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 		p.dc.Store(dc)
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
 			var fm fakecam.FrameMessage
-			if json.Unmarshal(m.Data, &fm) == nil && fm.Type == "frame" {
-				p.mu.Lock()
-				p.ids[fm.RTP] = fm.Frame
-				p.mu.Unlock()
+			if json.Unmarshal(m.Data, &fm) != nil || fm.Type != "frame" {
+				return
 			}
+			s.mu.Lock()
+			p.mu.Lock()
+			if i, ok := p.late[fm.RTP]; ok {
+				s.frames[i].Frame = fm.Frame
+				delete(p.late, fm.RTP)
+			} else {
+				p.ids[fm.RTP] = fm.Frame
+			}
+			p.mu.Unlock()
+			s.mu.Unlock()
 		})
 	})
 	p.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
@@ -265,16 +277,22 @@ func (s *Server) receive(p *peer, tr *webrtc.TrackRemote) {
 		if err != nil {
 			continue
 		}
+		s.mu.Lock()
 		p.mu.Lock()
-		id := p.ids[ts]
+		id, known := p.ids[ts]
 		delete(p.ids, ts)
-		p.mu.Unlock()
 		f := Frame{Camera: p.camera, Frame: id, RTP: ts, Keyframe: vp8.IsKeyframe(data), Arrived: time.Now()}
 		if s.opts.KeepImages {
 			f.Image = img
 		}
-		s.mu.Lock()
+		if !known {
+			if len(p.late) > 1000 {
+				clear(p.late) // a browser: no announcements at all
+			}
+			p.late[ts] = len(s.frames)
+		}
 		s.frames = append(s.frames, f)
+		p.mu.Unlock()
 		s.mu.Unlock()
 		s.answer(p, f, img)
 	}
@@ -355,6 +373,18 @@ func (s *Server) RequestKeyframe() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CloseSessions closes every session from the server side (DTLS close),
+// as a receiver that drains or restarts does; the server keeps accepting.
+func (s *Server) CloseSessions() {
+	s.mu.Lock()
+	peers := s.sessions
+	s.sessions = map[string]*peer{}
+	s.mu.Unlock()
+	for _, p := range peers {
+		_ = p.pc.Close()
+	}
 }
 
 // Kill simulates a crashed receiver: its UDP socket and HTTP listener go
