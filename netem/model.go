@@ -2,6 +2,7 @@ package netem
 
 import (
 	"math"
+	"net"
 	"math/rand/v2"
 	"time"
 )
@@ -16,7 +17,8 @@ type Packet struct {
 	due       time.Time // delivery time
 	remaining int       // bytes still to serve from trace opportunities
 	seq       uint64
-	to        *Host // engine: destination host
+	to        *Host    // userspace engine: destination host
+	addr      net.Addr // inproc: destination address
 }
 
 // Data returns the packet's bytes.
