@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgesim/edgesim/scenarios"
@@ -352,6 +354,34 @@ var _ = Describe("JSON Schema", func() {
 		want, err := os.ReadFile("scenario.schema.json")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(got)).To(Equal(string(want)), "regenerate with: go test ./scenarios/ -args -update")
+	})
+
+	It("accepts every example and valid testdata file and rejects typos, as a JSON Schema validator sees it", func() {
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(scenarios.JSONSchema()))
+		Expect(err).NotTo(HaveOccurred())
+		c := jsonschema.NewCompiler()
+		Expect(c.AddResource("scenario.schema.json", doc)).To(Succeed())
+		schema, err := c.Compile("scenario.schema.json")
+		Expect(err).NotTo(HaveOccurred())
+		asJSON := func(file string) any {
+			data, err := os.ReadFile(file)
+			Expect(err).NotTo(HaveOccurred())
+			var v any
+			Expect(yaml.Unmarshal(data, &v)).To(Succeed())
+			j, err := json.Marshal(v)
+			Expect(err).NotTo(HaveOccurred())
+			out, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+			Expect(err).NotTo(HaveOccurred())
+			return out
+		}
+		valid, _ := filepath.Glob("examples/*.yaml")
+		more, _ := filepath.Glob("testdata/valid-*.yaml")
+		for _, f := range append(valid, more...) {
+			Expect(schema.Validate(asJSON(f))).To(Succeed(), f)
+		}
+		for _, f := range []string{"testdata/invalid-three-mistakes.yaml", "testdata/invalid-units.yaml", "testdata/invalid-header.yaml"} {
+			Expect(schema.Validate(asJSON(f))).NotTo(Succeed(), f)
+		}
 	})
 
 	It("describes every field the decoder accepts, strictly", func() {
