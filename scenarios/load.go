@@ -1077,11 +1077,15 @@ func (c *converter) faultTarget(p string, f v1alpha1.Fault, s *Scenario) FaultTa
 			}
 		}
 		if !nodeLevel {
-			// Every link that joins the site's edge nodes to another group.
+			// The site's links to the rest of the fleet (cloud, other
+			// sites); its own camera network stays up, as in a WAN outage.
 			for _, l := range s.Links {
-				if (l.A.Kind == EndpointSite && l.A.Site == t.Site) || (l.B.Kind == EndpointSite && l.B.Site == t.Site) {
+				if (l.A.Site == t.Site) != (l.B.Site == t.Site) {
 					t.Links = append(t.Links, l.Name)
 				}
+			}
+			if len(t.Links) == 0 {
+				c.errorf(p+".site", "site %q has no links to the rest of the fleet", t.Site)
 			}
 		}
 	case t.Link != "":

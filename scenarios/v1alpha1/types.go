@@ -238,7 +238,7 @@ type Fault struct {
 // FaultTarget names what a fault affects.
 type FaultTarget struct {
 	Node string `yaml:"node" doc:"A node name: cloud-N or <site>-edge-N."`
-	Site string `yaml:"site" doc:"A site: all of its edge nodes (kill, restart, pause) or all of its links (partition, degrade)."`
+	Site string `yaml:"site" doc:"A site: all of its edge nodes (kill, restart, pause), or all of its links to the cloud and other sites (partition, degrade); its camera network stays up."`
 	Link string `yaml:"link" doc:"A link name."`
 }
 
