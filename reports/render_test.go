@@ -191,6 +191,13 @@ var _ = Describe("Renderers", func() {
 		Expect(html).To(ContainSubstring("&lt;b&gt;&amp;evil"))
 	})
 
+	It("keeps report.html small for long runs", func() {
+		r := mustAnalyze(bigRun(8, 5*time.Minute)) // 36,000 frames
+		html := render(r, reports.FormatHTML)
+		Expect(len(html)).To(BeNumerically("<", 400_000))
+		Expect(len(render(r, reports.FormatJSON))).To(BeNumerically("<", 200_000))
+	})
+
 	It("renders a run with no data at all", func() {
 		r := mustAnalyze(smallRun())
 		for _, f := range reports.AllFormats {
