@@ -200,3 +200,6 @@ func seqBefore(a, b uint16) bool { return a != b && b-a < 1<<15 }
 // RequestKeyframe makes the assembler drop inter frames until the next key
 // frame (after a decode error).
 func (a *Assembler) RequestKeyframe() { a.needKey = true }
+
+// Pending returns the number of frames waiting for packets.
+func (a *Assembler) Pending() int { return len(a.pending) }

@@ -18,8 +18,24 @@ var ErrDecode = errors.New("media: vp8 decode")
 // errNoInput tells the libvpx wrapper that the frame fed produced no image.
 var errNoInput = errors.New("media: no input")
 
-// MaxFrameBytes is the largest VP8 frame the decoder accepts.
-const MaxFrameBytes = 1 << 20
+// Limits of what the decoder accepts; a key frame claiming a larger picture
+// is refused before libvpx allocates for it.
+const (
+	MaxFrameBytes = 1 << 20
+	MaxWidth      = 3840
+	MaxHeight     = 2160
+)
+
+// KeyframeSize returns the picture size a VP8 key frame declares (RFC 6386
+// section 9.1), ok false when vp8 is not a key frame.
+func KeyframeSize(vp8 []byte) (w, h int, ok bool) {
+	if !IsKeyframe(vp8) {
+		return 0, 0, false
+	}
+	w = int(vp8[6]) | int(vp8[7]&0x3f)<<8
+	h = int(vp8[8]) | int(vp8[9]&0x3f)<<8
+	return w, h, true
+}
 
 // oneShot hands the wrapped decoder exactly the frame being decoded.
 type oneShot struct{ data []byte }
@@ -58,6 +74,9 @@ func (d *Decoder) Decode(frame []byte) (*image.YCbCr, error) {
 	}
 	if len(frame) > MaxFrameBytes {
 		return nil, fmt.Errorf("%w: frame of %d bytes exceeds %d", ErrDecode, len(frame), MaxFrameBytes)
+	}
+	if w, h, ok := KeyframeSize(frame); ok && (w == 0 || h == 0 || w > MaxWidth || h > MaxHeight) {
+		return nil, fmt.Errorf("%w: key frame of %dx%d outside 1x1..%dx%d", ErrDecode, w, h, MaxWidth, MaxHeight)
 	}
 	d.in.data = frame
 	img, release, err := d.dec.Read()
