@@ -74,6 +74,8 @@ func Load(name string, data []byte, baseDir string) (*Scenario, error) {
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
 	}
+	c.sense(s)
+	s.Warnings = c.warns.sorted()
 	return s, nil
 }
 
@@ -111,8 +113,9 @@ func decodeExternal(name string, data []byte) (*v1alpha1.Scenario, *decoder) {
 
 // converter validates the external scenario and builds the internal one.
 type converter struct {
-	d    *decoder
-	base string
+	d     *decoder
+	base  string
+	warns ErrorList
 }
 
 func (c *converter) errorf(path, format string, args ...any) {
@@ -128,7 +131,19 @@ func (c *converter) errorf(path, format string, args ...any) {
 		}
 		p = p[:i]
 	}
-	e := &FieldError{File: c.d.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	c.d.errs = append(c.d.errs, c.locate(path, fmt.Sprintf(format, args...)))
+}
+
+// warnf records something that does not stop a run but probably distorts
+// what it measures.
+func (c *converter) warnf(path, format string, args ...any) {
+	c.warns = append(c.warns, c.locate(path, fmt.Sprintf(format, args...)))
+}
+
+// locate builds a FieldError at the position of path or its nearest
+// ancestor that has one.
+func (c *converter) locate(path, msg string) *FieldError {
+	e := &FieldError{File: c.d.file, Path: path, Msg: msg}
 	for p := path; ; {
 		if at, ok := c.d.pos[p]; ok {
 			e.Line, e.Col = at.line, at.col
@@ -140,7 +155,7 @@ func (c *converter) errorf(path, format string, args ...any) {
 		}
 		p = p[:i]
 	}
-	c.d.errs = append(c.d.errs, e)
+	return e
 }
 
 var nameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
@@ -518,8 +533,6 @@ func (c *converter) links(in []v1alpha1.Link, sites []Site, siteIdx map[string]i
 		switch {
 		case a == b:
 			c.errorf(p+".between", "both ends are %s; a link joins two different groups", a)
-			continue
-		case a.Kind == EndpointCloud && b.Kind == EndpointCloud:
 			continue
 		case tierRank(a.Kind) > tierRank(b.Kind):
 			c.errorf(p+".between", "list the lower tier first, [%s, %s], so that up means toward the cloud", b, a)

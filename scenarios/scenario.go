@@ -32,6 +32,11 @@ type Scenario struct {
 	Faults   []Fault
 	SLO      SLO
 	Report   Report
+
+	// Warnings are things that do not stop a run but probably distort
+	// what it measures (a camera network slower than the cameras, jitter
+	// larger than the delay, ...), located like errors.
+	Warnings ErrorList
 }
 
 // Provider names the testbed backend.

@@ -49,8 +49,9 @@ var _ = Describe("Examples", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(files).To(HaveLen(len(scenarios.ExampleNames())))
 		for _, f := range files {
-			_, err := scenarios.LoadFile(f)
+			s, err := scenarios.LoadFile(f)
 			Expect(err).NotTo(HaveOccurred(), f)
+			Expect(s.Warnings).To(BeEmpty(), f)
 		}
 		for _, name := range scenarios.ExampleNames() {
 			s, err := scenarios.Example(name)

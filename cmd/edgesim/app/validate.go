@@ -33,6 +33,10 @@ megabytes per second, eight times what most people mean.
 Exit status: 0 when every file is valid, 1 when any is invalid, 2 when a
 file could not be read or the command itself failed.
 
+Valid files may get warnings (exit status 0): numbers that probably do
+not measure what was meant, such as cameras sending more than their link
+carries, jitter larger than the delay, or events cut off by the end of the run.
+
 Use "-" to read a scenario from standard input.`,
 		Example: `  # check the examples
   edgesim validate scenarios/examples/*.yaml
@@ -65,6 +69,7 @@ type validateResult struct {
 	Valid    bool            `json:"valid"`
 	Name     string          `json:"name,omitempty"`
 	Problems []problemRecord `json:"problems,omitempty"`
+	Warnings []problemRecord `json:"warnings,omitempty"`
 }
 
 type problemRecord struct {
@@ -76,7 +81,7 @@ type problemRecord struct {
 
 func runValidate(streams Streams, files []string, output string, quiet bool) error {
 	var results []validateResult
-	invalid, problems, unreadable := 0, 0, 0
+	invalid, problems, unreadable, warnings := 0, 0, 0, 0
 	for _, file := range files {
 		var (
 			s   *scenarios.Scenario
@@ -120,9 +125,24 @@ func runValidate(streams Streams, files []string, output string, quiet bool) err
 					return werr
 				}
 			}
-		} else if output == "text" && !quiet {
-			if _, werr := fmt.Fprintf(streams.Out, "ok   %s (%s)\n", file, s.Name); werr != nil {
-				return werr
+		} else if output == "text" {
+			if !quiet {
+				if _, werr := fmt.Fprintf(streams.Out, "ok   %s (%s)\n", file, s.Name); werr != nil {
+					return werr
+				}
+			}
+			for _, w := range s.Warnings {
+				warned := *w
+				warned.Msg = "warning: " + w.Msg
+				if _, werr := fmt.Fprintln(streams.Out, warned.Error()); werr != nil {
+					return werr
+				}
+			}
+		}
+		if s != nil {
+			warnings += len(s.Warnings)
+			for _, w := range s.Warnings {
+				r.Warnings = append(r.Warnings, problemRecord{Line: w.Line, Column: w.Col, Path: w.Path, Message: w.Msg})
 			}
 		}
 		results = append(results, r)
@@ -140,6 +160,9 @@ func runValidate(streams Streams, files []string, output string, quiet bool) err
 		}
 		if unreadable > 0 {
 			summary += fmt.Sprintf(", %d unreadable", unreadable)
+		}
+		if warnings > 0 {
+			summary += fmt.Sprintf(", %d %s", warnings, plural(warnings, "warning", "warnings"))
 		}
 		if _, err := fmt.Fprintln(streams.Out, summary); err != nil {
 			return err
