@@ -167,7 +167,9 @@ func NewCamera(cfg Config, opts ...Option) (*Camera, error) {
 	c.rtpBase = c.rng.Uint32()
 	if cfg.IVF == "" {
 		sc := cfg.Scene
-		sc.CameraID = cfg.ID
+		if sc.CameraID == "" {
+			sc.CameraID = cfg.ID
+		}
 		var err error
 		if c.sc, err = scene.New(sc); err != nil {
 			return nil, fmt.Errorf("%w %q: %w", ErrInvalidConfig, cfg.ID, err)

@@ -1,10 +1,13 @@
 package fakecam
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"runtime"
 	"strings"
@@ -22,17 +25,86 @@ var ErrInvalidConfig = errors.New("invalid camera config")
 
 // Config is one camera.
 type Config struct {
-	ID string // camera id: letters, digits, '.', '_', '-'
+	ID string `json:"id"` // camera id: letters, digits, '.', '_', '-'
 	// Scene: size, frame rate, background, lighting, objects, zones and
-	// scripted events. Scene.CameraID is set to ID. Width, Height and FPS
-	// are also the encoder's.
-	Scene            scene.Config
-	Bitrate          units.BitRate // encoder target; congestion control may lower it
-	KeyframeInterval int           // frames between keyframes; 0 = every 10 s
-	Endpoints        []string      // WHIP endpoint URLs; a reconnect moves to the next one
-	Token            string        // bearer token for the WHIP server
-	IVF              string        // replay this VP8 IVF file instead of rendering the scene
-	Duration         time.Duration // stop after this much video; 0 = until the context ends
+	// scripted events. An empty Scene.CameraID is set to ID (a different
+	// one shows another camera's scene). Width, Height and FPS are also the
+	// encoder's.
+	Scene            scene.Config  `json:"scene"`
+	Bitrate          units.BitRate `json:"bitrate"`                     // encoder target; congestion control may lower it
+	KeyframeInterval int           `json:"keyframe_interval,omitempty"` // frames between keyframes; 0 = every 10 s
+	Endpoints        []string      `json:"endpoints"`                   // WHIP endpoint URLs; a reconnect moves to the next one
+	Token            string        `json:"token,omitempty"`             // bearer token for the WHIP server
+	IVF              string        `json:"ivf,omitempty"`               // replay this VP8 IVF file instead of rendering the scene
+	Duration         time.Duration `json:"-"`                           // stop after this much video; 0 = until the context ends; JSON "duration": "30s"
+}
+
+type configJSON Config
+
+type configFile struct {
+	*configJSON
+	Duration string `json:"duration,omitempty"`
+}
+
+// MarshalJSON writes the config with its duration as a string ("30s").
+func (c Config) MarshalJSON() ([]byte, error) {
+	cj := configJSON(c)
+	f := configFile{configJSON: &cj}
+	if c.Duration != 0 {
+		f.Duration = c.Duration.String()
+	}
+	return json.Marshal(f)
+}
+
+// UnmarshalJSON reads a config written by MarshalJSON.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	f := configFile{configJSON: (*configJSON)(c)}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return err
+	}
+	c.Duration = 0
+	if f.Duration != "" {
+		d, err := time.ParseDuration(f.Duration)
+		if err != nil {
+			return fmt.Errorf("duration %q: write it with a unit, e.g. 30s", f.Duration)
+		}
+		c.Duration = d
+	}
+	return nil
+}
+
+// LoadConfigFile reads camera configs from a JSON file holding either an
+// array of Config or an object {"cameras": [Config...]}. Unknown fields are
+// errors. The configs are not validated.
+func LoadConfigFile(path string) ([]Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("camera config: %w", err)
+	}
+	b = bytes.TrimSpace(b)
+	var cfgs []Config
+	if len(b) > 0 && b[0] == '{' {
+		var obj struct {
+			Cameras []Config `json:"cameras"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&obj)
+		cfgs = obj.Cameras
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&cfgs)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("camera config %s: %w (want a JSON array of cameras or {\"cameras\": [...]})", path, err)
+	}
+	if len(cfgs) == 0 {
+		return nil, fmt.Errorf("camera config %s: no cameras", path)
+	}
+	return cfgs, nil
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -62,7 +134,9 @@ func (c Config) Validate() error {
 	}
 	if c.IVF == "" {
 		sc := c.Scene
-		sc.CameraID = c.ID
+		if sc.CameraID == "" {
+			sc.CameraID = c.ID
+		}
 		if _, err := scene.New(sc); err != nil {
 			var ce *scene.ConfigError
 			if errors.As(err, &ce) {

@@ -283,8 +283,10 @@ var _ = Describe("Fleet", func() {
 		Expect(cams).To(HaveLen(4))
 		for _, st := range stats {
 			GinkgoWriter.Printf("%+v\n", st)
-			Expect(st.FramesCaptured).To(BeNumerically("~", 20, 2))
-			Expect(st.FramesAnswered).To(BeNumerically(">=", st.FramesCaptured-2))
+			// 2 s at 10 fps: every tick is captured or, on a loaded machine, skipped
+			Expect(st.FramesCaptured+st.FramesSkipped).To(BeNumerically("~", 20, 2))
+			Expect(st.FramesSent).To(BeNumerically(">=", 5))
+			Expect(st.FramesAnswered).To(BeNumerically(">=", st.FramesSent-2))
 			gt := readLines[fakecam.GroundTruthLine](filepath.Join(dir, "groundtruth-"+st.Camera+".jsonl"))
 			Expect(gt).To(HaveLen(int(st.FramesCaptured)))
 			Expect(gt[5].Events).To(Equal([]string{"loiter:door"}))

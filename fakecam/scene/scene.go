@@ -59,29 +59,31 @@ var ErrInvalidConfig = errors.New("invalid scene config")
 
 // Config describes one camera's scene.
 type Config struct {
-	Width, Height    int     // frame size in pixels, even, e.g. 640x360
-	FPS              float64 // frames per second (for time <-> index)
-	Background       string  // "indoor" | "street" | "parking"; empty means "street"
-	Night            bool    // dark, low contrast, sensor noise
-	Seed             int64   // scenario seed
-	CameraID         string  // seed + camera id + frame index => identical pixels every run
-	People, Vehicles int     // mean number of concurrently visible objects of each kind
-	Zones            []Zone
-	Events           []Event // scripted, e.g. loiter
+	Width      int     `json:"width"` // frame size in pixels, even, e.g. 640x360
+	Height     int     `json:"height"`
+	FPS        float64 `json:"fps"`        // frames per second (for time <-> index)
+	Background string  `json:"background"` // "indoor" | "street" | "parking"; empty means "street"
+	Night      bool    `json:"night"`      // dark, low contrast, sensor noise
+	Seed       int64   `json:"seed"`       // scenario seed
+	CameraID   string  `json:"camera_id"`  // seed + camera id + frame index => identical pixels every run
+	People     int     `json:"people"`     // mean number of concurrently visible people
+	Vehicles   int     `json:"vehicles"`   // mean number of concurrently visible vehicles
+	Zones      []Zone  `json:"zones,omitempty"`
+	Events     []Event `json:"events,omitempty"` // scripted, e.g. loiter
 }
 
 // Zone is a named region of the frame.
 type Zone struct {
-	Name string
-	Rect [4]float64 // normalised x0,y0,x1,y1 in [0,1]
+	Name string     `json:"name"`
+	Rect [4]float64 `json:"rect"` // normalised x0,y0,x1,y1 in [0,1]
 }
 
 // Event is a scripted happening in a zone.
 type Event struct {
 	Kind       string // "loiter" | "enter" | "vehicle_stop"
 	Zone       string
-	Label      string // "person" or "vehicle"; empty means person for loiter/enter, vehicle for vehicle_stop
-	Start, End time.Duration
+	Label      string        // "person" or "vehicle"; empty means person for loiter/enter, vehicle for vehicle_stop
+	Start, End time.Duration // JSON: "20s" (or nanoseconds)
 }
 
 // Object is one visible person or vehicle in a frame.

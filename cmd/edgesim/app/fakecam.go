@@ -1,18 +1,13 @@
 package app
 
 import (
-	"errors"
-
 	"github.com/spf13/cobra"
+
+	"github.com/edgesim/edgesim/fakecam/cli"
 )
 
-// Placeholder until its area lands; replaced by the real command.
-func newFakecamCmd(_ Streams) *cobra.Command {
-	return &cobra.Command{
-		Use:    "fakecam",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("fakecam: not built yet")
-		},
-	}
+// newFakecamCmd is `edgesim fakecam`: synthetic cameras streaming VP8 over
+// WebRTC (WHIP) into edgenode or any WHIP server.
+func newFakecamCmd(streams Streams) *cobra.Command {
+	return cli.NewCommand(streams.Out, streams.ErrOut)
 }
