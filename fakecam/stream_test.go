@@ -284,7 +284,7 @@ var _ = Describe("Fleet", func() {
 		for _, st := range stats {
 			GinkgoWriter.Printf("%+v\n", st)
 			// 2 s at 10 fps: every tick is captured or, on a loaded machine, skipped
-			Expect(st.FramesCaptured+st.FramesSkipped).To(BeNumerically("~", 20, 2))
+			Expect(st.FramesCaptured + st.FramesSkipped).To(BeNumerically("~", 20, 2))
 			Expect(st.FramesSent).To(BeNumerically(">=", 5))
 			Expect(st.FramesAnswered).To(BeNumerically(">=", st.FramesSent-2))
 			gt := readLines[fakecam.GroundTruthLine](filepath.Join(dir, "groundtruth-"+st.Camera+".jsonl"))
