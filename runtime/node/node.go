@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgesim/edgesim/runtime/alert"
-	"github.com/edgesim/edgesim/runtime/detector"
+	"github.com/edgesim/edgesim/runtime/cnn"
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
@@ -135,54 +134,8 @@ type Node struct {
 	closed bool
 }
 
-// LoadModel loads dir, or the embedded default model when dir is empty. A
-// missing or tampered model is an error that says so.
-func LoadModel(dir string) (pipeline.Model, error) {
-	var m *detector.Model
-	var err error
-	if dir == "" {
-		m, err = detector.Default()
-	} else {
-		m, err = detector.Load(dir)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("refusing to start without a valid model: %w", err)
-	}
-	return Adapt(m), nil
-}
-
-// Adapt makes a detector.Model usable by the pipeline.
-func Adapt(m *detector.Model) pipeline.Model { return detModel{m} }
-
-type detModel struct{ m *detector.Model }
-
-func (d detModel) NewRunner() (pipeline.Runner, error) {
-	r, err := d.m.NewRunner()
-	if err != nil {
-		return nil, err
-	}
-	return detRunner{r}, nil
-}
-
-func (d detModel) Info() pipeline.ModelInfo {
-	return pipeline.ModelInfo{Name: d.m.Manifest.Name, Version: d.m.Manifest.Version, SHA256: d.m.Manifest.SHA256}
-}
-
-type detRunner struct{ r *detector.Runner }
-
-func (r detRunner) Detect(img image.Image) ([]pipeline.Detection, error) {
-	ds, err := r.r.Detect(img)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]pipeline.Detection, len(ds))
-	for i, d := range ds {
-		out[i] = pipeline.Detection(d)
-	}
-	return out, nil
-}
-
-func (r detRunner) Close() error { return r.r.Close() }
+// LoadModel loads dir, or the embedded default model when dir is empty.
+func LoadModel(dir string) (pipeline.Model, error) { return cnn.Load(dir) }
 
 // New loads the model and rules, builds the pipeline and the server, and
 // binds the listen address. Nothing is left running if it fails.

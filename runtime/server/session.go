@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgesim/edgesim/runtime/alert"
 	"github.com/edgesim/edgesim/runtime/media"
@@ -49,7 +51,8 @@ type session struct {
 	order     []uint32
 	arrived   chan struct{} // closed and replaced when a frame message arrives
 	out       chan pipeline.Result
-	pending   sync.WaitGroup // results in out or being delivered
+	sendText  func(string) error // the data channel, once open
+	pending   sync.WaitGroup     // results in out or being delivered
 	tracker   *track.Tracker
 	engine    *rules.Engine
 	closeOnce sync.Once
@@ -57,12 +60,23 @@ type session struct {
 	lastPLI   time.Time
 }
 
-func (s *Server) openSession(ctx context.Context, camera, offer string) (*session, string, error) {
+func (s *Server) newSession(camera string) *session {
 	ss := &session{
 		s: s, id: newID(), camera: camera, frames: map[uint32]FrameMessage{},
 		tracker: track.New(), engine: rules.NewEngine(s.rules, camera), done: make(chan struct{}),
 		arrived: make(chan struct{}), out: make(chan pipeline.Result, outputBacklog),
 	}
+	ss.sendText = func(msg string) error {
+		if dc := ss.dc.Load(); dc != nil && dc.ReadyState() == webrtc.DataChannelStateOpen {
+			return dc.SendText(msg)
+		}
+		return nil
+	}
+	return ss
+}
+
+func (s *Server) openSession(ctx context.Context, camera, offer string) (*session, string, error) {
+	ss := s.newSession(camera)
 	s.mu.Lock()
 	switch {
 	case s.draining.Load():
@@ -228,66 +242,90 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	go ss.readTrack(tr)
 }
 
-// readTrack depacketizes, decodes and samples one video track until the
-// session ends. Decoding every frame is required (VP8 inter frames depend on
-// their predecessors); only sampled frames reach the pipeline.
+// readTrack feeds one video track into the session's ingest until the
+// session ends.
 func (ss *session) readTrack(tr *webrtc.TrackRemote) {
-	s := ss.s
-	m := s.m
-	dec, err := media.NewDecoder()
+	ssrc := uint32(tr.SSRC())
+	in, err := ss.newIngest(func(now time.Time) { ss.requestKeyframe(ssrc, now) })
 	if err != nil {
-		s.log.Error("no VP8 decoder", "err", err)
+		ss.s.log.Error("no VP8 decoder", "err", err)
 		ss.close()
 		return
 	}
-	defer func() { _ = dec.Close() }()
-	asm := media.NewAssembler(media.DefaultMaxPending, 500*time.Millisecond)
-	var interval uint32
-	if s.detectFPS > 0 {
-		interval = uint32(90000 / s.detectFPS)
-	}
-	var lastSampled uint32
-	sampled := false
-	received := m.FramesReceived.WithLabelValues(ss.camera)
-	drop := func(reason string, n int) {
-		if n > 0 {
-			m.FramesDropped.WithLabelValues(ss.camera, reason).Add(float64(n))
-		}
-	}
-	ssrc := uint32(tr.SSRC())
+	defer in.close()
 	for {
 		pkt, _, err := tr.ReadRTP()
 		if err != nil {
 			return
 		}
-		now := s.now()
-		incomplete := asm.Incomplete
-		frames, skipped := asm.Push(pkt, now)
-		drop(metrics.ReasonIncomplete, asm.Incomplete-incomplete)
-		drop(metrics.ReasonNoKeyframe, skipped)
-		received.Add(float64(skipped + len(frames)))
-		if asm.NeedKeyframe() {
-			ss.requestKeyframe(ssrc, now)
+		in.push(pkt, ss.s.now())
+	}
+}
+
+// ingest depacketizes, decodes and samples one video track. Decoding every
+// frame is required (VP8 inter frames depend on their predecessors); only
+// sampled frames reach the pipeline.
+type ingest struct {
+	ss          *session
+	asm         *media.Assembler
+	dec         *media.Decoder
+	interval    uint32
+	lastSampled uint32
+	sampled     bool
+	received    prometheus.Counter
+	keyframe    func(now time.Time)
+}
+
+func (ss *session) newIngest(keyframe func(now time.Time)) (*ingest, error) {
+	dec, err := media.NewDecoder()
+	if err != nil {
+		return nil, err
+	}
+	in := &ingest{
+		ss: ss, dec: dec, asm: media.NewAssembler(media.DefaultMaxPending, 500*time.Millisecond),
+		received: ss.s.m.FramesReceived.WithLabelValues(ss.camera), keyframe: keyframe,
+	}
+	if fps := ss.s.detectFPS; fps > 0 {
+		in.interval = uint32(90000 / fps)
+	}
+	return in, nil
+}
+
+func (in *ingest) close() { _ = in.dec.Close() }
+
+func (in *ingest) drop(reason string, n int) {
+	if n > 0 {
+		in.ss.s.m.FramesDropped.WithLabelValues(in.ss.camera, reason).Add(float64(n))
+	}
+}
+
+func (in *ingest) push(pkt *rtp.Packet, now time.Time) {
+	incomplete := in.asm.Incomplete
+	frames, skipped := in.asm.Push(pkt, now)
+	in.drop(metrics.ReasonIncomplete, in.asm.Incomplete-incomplete)
+	in.drop(metrics.ReasonNoKeyframe, skipped)
+	in.received.Add(float64(skipped + len(frames)))
+	if in.asm.NeedKeyframe() {
+		in.keyframe(now)
+	}
+	for _, f := range frames {
+		img, err := in.dec.Decode(f.Data)
+		if err != nil {
+			in.drop(metrics.ReasonDecodeError, 1)
+			in.asm.RequestKeyframe()
+			in.keyframe(now)
+			continue
 		}
-		for _, f := range frames {
-			img, err := dec.Decode(f.Data)
-			if err != nil {
-				drop(metrics.ReasonDecodeError, 1)
-				asm.RequestKeyframe()
-				ss.requestKeyframe(ssrc, now)
-				continue
-			}
-			if img == nil {
-				continue
-			}
-			m.FramesDecoded.Inc()
-			if interval > 0 && sampled && f.RTP-lastSampled < interval-interval/10 {
-				drop(metrics.ReasonSkipped, 1)
-				continue
-			}
-			lastSampled, sampled = f.RTP, true
-			ss.stream.Submit(pipeline.Frame{RTP: f.RTP, Received: f.Arrived, Image: img})
+		if img == nil {
+			continue
 		}
+		in.ss.s.m.FramesDecoded.Inc()
+		if in.interval > 0 && in.sampled && f.RTP-in.lastSampled < in.interval-in.interval/10 {
+			in.drop(metrics.ReasonSkipped, 1)
+			continue
+		}
+		in.lastSampled, in.sampled = f.RTP, true
+		in.ss.stream.Submit(pipeline.Frame{RTP: f.RTP, Received: f.Arrived, Image: img})
 	}
 }
 
@@ -356,10 +394,8 @@ func (ss *session) deliver(res pipeline.Result) {
 		objs[i] = rules.Object{TrackID: ids[i], Label: d.Label, Box: box}
 		m.Detections.WithLabelValues(ss.camera, d.Label).Inc()
 	}
-	if dc := ss.dc.Load(); dc != nil && dc.ReadyState() == webrtc.DataChannelStateOpen {
-		if data, err := json.Marshal(msg); err == nil {
-			_ = dc.SendText(string(data))
-		}
+	if data, err := json.Marshal(msg); err == nil {
+		_ = ss.sendText(string(data))
 	}
 	now := s.now()
 	m.ReceiveToSend.Observe(now.Sub(res.Frame.Received).Seconds())
