@@ -760,6 +760,14 @@ func (c *converter) loss(p string, in v1alpha1.Loss) Loss {
 }
 
 func (c *converter) applyRate(p string, up, down Direction, r *v1alpha1.Rate) (Direction, Direction) {
+	if r.Both != nil {
+		if r.Up != nil || r.Down != nil {
+			c.errorf(p+".both", "set both, or up and down, not a mix")
+		}
+		rr := *r
+		rr.Up, rr.Down = r.Both, r.Both
+		r = &rr
+	}
 	for _, x := range []struct {
 		name string
 		v    *units.BitRate

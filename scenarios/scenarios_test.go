@@ -464,3 +464,18 @@ var _ = Describe("Alert checks", func() {
 		Expect(list[0].Msg).To(ContainSubstring("vehicle_stop event is about a vehicle"))
 	})
 })
+
+var _ = Describe("Rate shorthand", func() {
+	It("reads rate: 10Mbit as the same rate both ways", func() {
+		s := mustLoad("r.yaml", header+"spec:\n  duration: 1s\n  sites: [{name: a}, {name: b}]\n  links:\n    - between: [site:a, site:b]\n      rate: 10Mbit\n")
+		l, ok := s.Link("a-b")
+		Expect(ok).To(BeTrue())
+		Expect(l.Up.Rate).To(Equal(10 * units.Mbit))
+		Expect(l.Down.Rate).To(Equal(10 * units.Mbit))
+	})
+	It("rejects a mix of both and one direction", func() {
+		list := loadErrors(header + "spec:\n  duration: 1s\n  sites: [{name: a}]\n  links:\n    - between: [site:a, cloud]\n      rate: {both: 1Mbit, up: 2Mbit}\n")
+		Expect(list).To(HaveLen(1))
+		Expect(list[0].Path).To(Equal("spec.links[0].rate.both"))
+	})
+})

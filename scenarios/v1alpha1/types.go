@@ -176,7 +176,9 @@ type Reorder struct {
 }
 
 // Rate limits bandwidth per direction with a token bucket and a queue.
+// A bare rate (rate: 10Mbit) applies to both directions.
 type Rate struct {
+	Both            *units.BitRate  `yaml:"both" doc:"The same rate in both directions; rate: 10Mbit is short for rate: {both: 10Mbit}." es:"shorthand"`
 	Up              *units.BitRate  `yaml:"up" doc:"Rate from the first endpoint to the second, e.g. 10Mbit. Not 10mbps (ambiguous)."`
 	Down            *units.BitRate  `yaml:"down" doc:"Rate from the second endpoint to the first."`
 	Queue           *QueueLimit     `yaml:"queue" doc:"Queue limit per direction: bytes (100KB) or packets (200packets). Default 100 ms at the rate, at least 16 packets."`
