@@ -143,6 +143,10 @@ func Calibrate(ctx context.Context, opt CalibrateOptions) (*Calibration, error) 
 		return nil, err
 	}
 	c := &calib{ctx: ctx, opt: opt, eng: eng, a: a, b: b, link: link, res: &Calibration{}}
+	opt.Progress("host timer check")
+	if err := c.hostCheck(); err != nil {
+		return nil, err
+	}
 	if cfg.Trace != nil {
 		opt.Progress("trace replay")
 		if err := c.trace(); err != nil {
@@ -168,6 +172,41 @@ func Calibrate(ctx context.Context, opt CalibrateOptions) (*Calibration, error) 
 	}
 	c.res.OK = len(c.res.Failed()) == 0
 	return c.res, nil
+}
+
+// hostCheck measures how late a forwarding-priority thread wakes from a
+// 1 ms timer on this machine for one second: the floor under every delay
+// figure. It is shown for information.
+func (c *calib) hostCheck() error {
+	t, err := newHRTimer()
+	if err != nil {
+		return err
+	}
+	defer t.close()
+	res := make(chan []float64, 1)
+	go func() {
+		raisePriority(true)
+		var late []float64
+		end := time.Now().Add(time.Second)
+		for time.Now().Before(end) {
+			due := time.Now().Add(time.Millisecond)
+			t.arm(time.Millisecond)
+			if t.wait(nil) != nil {
+				break
+			}
+			late = append(late, float64(time.Since(due)))
+		}
+		res <- late
+	}()
+	late := <-res
+	if len(late) == 0 {
+		return errors.New("netem: calibration: timerfd does not fire")
+	}
+	slices.Sort(late)
+	p99, worst := late[len(late)*99/100], late[len(late)-1]
+	c.add(Figure{Name: "host timer lateness p99", Unit: "ms", Measured: p99 / 1e6, Tolerance: "-",
+		Note: fmt.Sprintf("a 1 ms timer on a forwarding thread fired up to %.3f ms late (p99 %.3f ms); delays cannot be more exact than this machine's wake-ups", worst/1e6, p99/1e6)})
+	return nil
 }
 
 type calib struct {

@@ -2,8 +2,8 @@ package netem
 
 import (
 	"math"
-	"net"
 	"math/rand/v2"
+	"net"
 	"time"
 )
 

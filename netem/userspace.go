@@ -497,6 +497,13 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 	if err = hdl.LinkSetUp(link); err != nil {
 		return nil, permErr("set TUN up", err)
 	}
+	// No qdisc on the TUN: a queueing qdisc hands transmission to the
+	// NET_TX softirq, which a busy machine defers to ksoftirqd for
+	// milliseconds. The TUN's own ring (txqueuelen) still buffers.
+	_ = hdl.QdiscReplace(&netlink.GenericQdisc{
+		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_ROOT},
+		QdiscType:  "noqueue",
+	})
 	e.hosts = append(e.hosts, h)
 	next := maps2(*e.byIP.Load())
 	next[h.ip] = h
