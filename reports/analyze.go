@@ -521,8 +521,10 @@ func (a *analysis) failover() {
 			frames := slices.Clone(c.Frames)
 			slices.SortStableFunc(frames, func(x, y FrameSample) int { return x.Capture.Compare(y.Capture) })
 			g := FailoverGap{Fault: fi, FaultKind: f.Kind, Target: f.Target, Camera: id, FaultAt: f.At}
+			before := false
 			for _, fr := range frames {
 				if fr.Capture.Before(f.At) {
+					before = before || fr.Answered
 					continue
 				}
 				if fr.Answered {
@@ -532,6 +534,13 @@ func (a *analysis) failover() {
 					break
 				}
 				g.FramesLost++
+			}
+			if !before {
+				// A camera that never worked has no failover to measure;
+				// its missing answers show in latency and frames answered.
+				a.warnf("camera %s had no answered frame before fault %d (%s %s at +%s): failover not measured",
+					id, fi, f.Kind, f.Target, offset(a.run.Start, f.At))
+				continue
 			}
 			end := a.run.End
 			if g.Recovered {

@@ -67,6 +67,16 @@ var _ = Describe("Analyze", func() {
 				want{true, 550, 5, "n2"}),
 		)
 
+		It("does not measure failover for a camera that never worked before the fault", func() {
+			cam := reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge, Nodes: []string{"n1"},
+				Frames: frames(100, func(i int) bool { return i > 60 }, time.Millisecond, "n1")}
+			run := smallRun(cam)
+			run.Faults = []reports.Fault{{At: at(3 * time.Second), Kind: "kill", Target: "n1"}}
+			r := mustAnalyze(run)
+			Expect(r.Failover).To(BeEmpty())
+			Expect(r.Warnings).To(ContainElement("camera cam had no answered frame before fault 0 (kill n1 at +3s): failover not measured"))
+		})
+
 		It("ignores cameras the fault does not reach", func() {
 			cam := reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge, Nodes: []string{"n1"},
 				Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n1")}
