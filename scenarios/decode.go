@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -248,6 +249,36 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
+// peerSynonyms maps the words of tools users already know (tc netem, Chaos
+// Mesh, Fogify, Kubernetes) to edgesim's field names, for better hints than
+// spelling distance gives.
+var peerSynonyms = map[string]struct{ field, why string }{
+	"latency":     {"delay", "netem and Chaos Mesh call it latency"},
+	"deviation":   {"jitter", "Fogify calls it deviation"},
+	"bandwidth":   {"rate", "Chaos Mesh and Fogify call it bandwidth"},
+	"drop":        {"loss", "Fogify calls it drop"},
+	"uplink":      {"up", "Fogify calls it uplink"},
+	"downlink":    {"down", "Fogify calls it downlink"},
+	"limit":       {"queue", "tc calls the queue size limit"},
+	"buffer":      {"burst", "tc tbf calls the bucket size buffer"},
+	"replicas":    {"nodes", "a site's node count"},
+	"framerate":   {"fps", "frames per second"},
+	"ratelimit":   {"rate", "bandwidth per direction"},
+	"gemodel":     {"gilbertElliott", "netem's loss gemodel"},
+	"state":       {"markov4", "netem's 4-state loss state model"},
+	"duplication": {"duplicate", "netem's duplicate"},
+	"corruption":  {"corrupt", "netem's corrupt"},
+	"reordering":  {"reorder", "netem's reorder"},
+	"time":        {"at", "when the fault or event starts"},
+	"start":       {"at", "when the fault or event starts"},
+	"kind":        {"action", "what the fault does"},
+	"type":        {"action", "what the fault does"},
+	"percentiles": {"e2eLatency", "latency percentiles, e.g. {p95: 300ms}"},
+	"latencyslo":  {"e2eLatency", "latency percentiles, e.g. {p95: 300ms}"},
+	"output":      {"dir", "the report directory"},
+	"outputdir":   {"dir", "the report directory"},
+}
+
 // structField is one YAML key of a struct, following inline embedding.
 type structField struct {
 	name      string
@@ -317,7 +348,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		f, ok := byName[k.Value]
 		if !ok {
 			msg := fmt.Sprintf("unknown field %q", k.Value)
-			if m := didYouMean(k.Value, names); m != "" {
+			if syn, ok := peerSynonyms[strings.ToLower(k.Value)]; ok && slices.Contains(names, syn.field) {
+				msg += fmt.Sprintf("; did you mean %q? (%s)", syn.field, syn.why)
+			} else if m := didYouMean(k.Value, names); m != "" {
 				msg += fmt.Sprintf("; did you mean %q?", m)
 			} else {
 				msg += "; known fields: " + strings.Join(names, ", ")

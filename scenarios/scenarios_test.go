@@ -479,3 +479,12 @@ var _ = Describe("Rate shorthand", func() {
 		Expect(list[0].Path).To(Equal("spec.links[0].rate.both"))
 	})
 })
+
+var _ = Describe("Hints from peer tools' vocabulary", func() {
+	It("maps netem, Chaos Mesh and Fogify words to edgesim fields", func() {
+		list := loadErrors(header + "spec:\n  duration: 1s\n  sites: [{name: a}]\n  links:\n    - between: [site:a, cloud]\n      latency: 20ms\n      bandwidth: 10Mbit\n")
+		Expect(list).To(HaveLen(2))
+		Expect(list[0].Msg).To(Equal(`unknown field "latency"; did you mean "delay"? (netem and Chaos Mesh call it latency)`))
+		Expect(list[1].Msg).To(ContainSubstring(`did you mean "rate"?`))
+	})
+})
