@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what the kind provider and the node-image builder need on a Debian
+# host: Podman (with runc), debootstrap for the node's OS layer, libseccomp-dev
+# for runc's seccomp build, busybox-static for the local-path helper image.
+# Must run as root. Idempotent.
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+	echo "hack/kind/install-deps.sh: run as root (it calls apt-get)" >&2
+	exit 1
+fi
+pkgs=(podman runc debootstrap libseccomp-dev busybox-static uidmap iptables)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# kind always bind-mounts /lib/modules from the host.
+mkdir -p /lib/modules

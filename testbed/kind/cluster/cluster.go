@@ -1,0 +1,408 @@
+// Package cluster creates and deletes kind clusters for edgesim on Docker or
+// Podman through the sigs.k8s.io/kind library: a control plane and workers
+// labelled with their tier and site, on a node image built by
+// testbed/kind/nodeimage (no registry needed) or an upstream kindest/node
+// image where a registry is reachable.
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	kindlog "sigs.k8s.io/kind/pkg/log"
+)
+
+// Label keys edgesim puts on worker nodes.
+const (
+	LabelTier = "edgesim.dev/tier"
+	LabelSite = "edgesim.dev/site"
+)
+
+// Worker is one worker node.
+type Worker struct {
+	Tier string // e.g. "cloud" or "edge"
+	Site string // e.g. "site-a"
+}
+
+// Spec describes a cluster.
+type Spec struct {
+	// Name of the kind cluster (and prefix of its node containers).
+	Name string
+	// Image is the node image, e.g. nodeimage's Versions.Tag() or
+	// "kindest/node:v1.34.0".
+	Image string
+	// Workers, in order; the control plane is always added.
+	Workers []Worker
+}
+
+// DefaultWorkers is the smallest fleet: a cloud node and two edge sites.
+func DefaultWorkers() []Worker {
+	return []Worker{{Tier: "cloud", Site: "cloud"}, {Tier: "edge", Site: "site-a"}, {Tier: "edge", Site: "site-b"}}
+}
+
+var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// Validate checks a Spec and returns every problem at once.
+func (s Spec) Validate() error {
+	var errs []string
+	if !dns1123.MatchString(s.Name) || len(s.Name) > 40 {
+		errs = append(errs, fmt.Sprintf("name %q: want lower-case letters, digits and '-', at most 40 characters", s.Name))
+	}
+	if s.Image == "" {
+		errs = append(errs, "image: required (build one with `edgesim image node`)")
+	}
+	for i, w := range s.Workers {
+		for k, v := range map[string]string{"tier": w.Tier, "site": w.Site} {
+			if !dns1123.MatchString(v) || len(v) > 63 {
+				errs = append(errs, fmt.Sprintf("workers[%d].%s %q: want a DNS label such as \"edge\" or \"site-a\"", i, k, v))
+			}
+		}
+	}
+	sort.Strings(errs)
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrBadSpec, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// KindConfig renders the kind v1alpha4 configuration of a Spec.
+func (s Spec) KindConfig() *v1alpha4.Cluster {
+	cfg := &v1alpha4.Cluster{
+		TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
+		Name:     s.Name,
+		Nodes:    []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole, Image: s.Image}},
+	}
+	for _, w := range s.Workers {
+		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{
+			Role:   v1alpha4.WorkerRole,
+			Image:  s.Image,
+			Labels: map[string]string{LabelTier: w.Tier, LabelSite: w.Site},
+		})
+	}
+	v1alpha4.SetDefaultsCluster(cfg)
+	return cfg
+}
+
+// Cluster is a created kind cluster.
+type Cluster struct {
+	Spec    Spec
+	Runtime Runtime
+	// Kubeconfig is the cluster's kubeconfig for use from the host.
+	Kubeconfig string
+	// CreateDuration is how long kind took to create the cluster, and
+	// ReadyDuration how long after that all nodes took to become Ready.
+	CreateDuration, ReadyDuration time.Duration
+
+	provider       *kindcluster.Provider
+	createdNetwork bool
+	log            io.Writer
+}
+
+// Option configures Create.
+type Option func(*options)
+
+type options struct {
+	log          io.Writer
+	readyTimeout time.Duration
+	now          func() time.Time
+}
+
+// WithLog sends kind's progress messages to w.
+func WithLog(w io.Writer) Option { return func(o *options) { o.log = w } }
+
+// WithReadyTimeout bounds the wait for every node to be Ready (default 3m).
+func WithReadyTimeout(d time.Duration) Option { return func(o *options) { o.readyTimeout = d } }
+
+// WithClock replaces time.Now for the durations in Cluster.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// kindNetwork is the container network kind puts every cluster on.
+const kindNetwork = "kind"
+
+// Create creates the cluster on rt and waits until every node is Ready. On
+// any failure, including nodes that never become Ready (the error then
+// carries each node's kubelet log), the cluster is deleted again. kind's
+// library takes no context: when ctx ends during kind's create, Create
+// waits for kind to return and then deletes the cluster.
+func Create(ctx context.Context, rt Runtime, spec Spec, opts ...Option) (*Cluster, error) {
+	o := options{readyTimeout: 3 * time.Minute, now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	var popt kindcluster.ProviderOption
+	switch rt {
+	case Podman:
+		popt = kindcluster.ProviderWithPodman()
+	case Docker:
+		popt = kindcluster.ProviderWithDocker()
+	default:
+		return nil, fmt.Errorf("%w: unknown runtime %q", ErrNoRuntime, rt)
+	}
+	c := &Cluster{Spec: spec, Runtime: rt, log: o.log}
+	c.provider = kindcluster.NewProvider(popt, kindcluster.ProviderWithLogger(logger{w: o.log}))
+	c.createdNetwork = !c.runtimeOK(ctx, "network", "inspect", kindNetwork)
+
+	start := o.now()
+	done := make(chan error, 1)
+	go func() {
+		done <- c.provider.Create(spec.Name,
+			kindcluster.CreateWithV1Alpha4Config(spec.KindConfig()),
+			kindcluster.CreateWithNodeImage(spec.Image),
+			kindcluster.CreateWithWaitForReady(0),
+			kindcluster.CreateWithDisplayUsage(false),
+			kindcluster.CreateWithDisplaySalutation(false),
+			kindcluster.CreateWithKubeconfigPath(kubeconfigPath(spec.Name)),
+		)
+	}()
+	err := <-done
+	c.CreateDuration = o.now().Sub(start)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		derr := c.Delete(context.WithoutCancel(ctx))
+		return nil, errors.Join(fmt.Errorf("create kind cluster %q: %w", spec.Name, err), derr)
+	}
+	c.Kubeconfig = kubeconfigPath(spec.Name)
+	readyStart := o.now()
+	if err := c.WaitReady(ctx, o.readyTimeout); err != nil {
+		derr := c.Delete(context.WithoutCancel(ctx))
+		return nil, errors.Join(err, derr)
+	}
+	c.ReadyDuration = o.now().Sub(readyStart)
+	return c, nil
+}
+
+func kubeconfigPath(name string) string { return "/tmp/edgesim-kind-" + name + ".kubeconfig" }
+
+func (c *Cluster) runtimeOK(ctx context.Context, args ...string) bool {
+	return exec.CommandContext(ctx, string(c.Runtime), args...).Run() == nil
+}
+
+// ControlPlane is the name of the control-plane node container.
+func (c *Cluster) ControlPlane() string { return c.Spec.Name + "-control-plane" }
+
+// Kubectl runs kubectl inside the control-plane node with the cluster's
+// admin credentials, so the host needs no kubectl, and returns its stdout.
+func (c *Cluster) Kubectl(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	full := append([]string{"exec", "-i", c.ControlPlane(), "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
+	cmd := exec.CommandContext(ctx, string(c.Runtime), full...)
+	var out, stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &stderr
+	if err := cmd.Run(); err != nil {
+		return out.Bytes(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out.Bytes(), nil
+}
+
+// NodeStatus is a node's name, labels and whether it is Ready.
+type NodeStatus struct {
+	Name   string
+	Ready  bool
+	Labels map[string]string
+}
+
+// ParseNodes decodes `kubectl get nodes -o json`.
+func ParseNodes(b []byte) ([]NodeStatus, error) {
+	var list struct {
+		Items []struct {
+			Metadata struct {
+				Name   string            `json:"name"`
+				Labels map[string]string `json:"labels"`
+			} `json:"metadata"`
+			Status struct {
+				Conditions []struct {
+					Type   string `json:"type"`
+					Status string `json:"status"`
+				} `json:"conditions"`
+			} `json:"status"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("decode node list: %w", err)
+	}
+	out := make([]NodeStatus, 0, len(list.Items))
+	for _, it := range list.Items {
+		n := NodeStatus{Name: it.Metadata.Name, Labels: it.Metadata.Labels}
+		for _, cond := range it.Status.Conditions {
+			if cond.Type == "Ready" && cond.Status == "True" {
+				n.Ready = true
+			}
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Nodes lists the cluster's nodes.
+func (c *Cluster) Nodes(ctx context.Context) ([]NodeStatus, error) {
+	out, err := c.Kubectl(ctx, nil, "get", "nodes", "-o", "json")
+	if err != nil {
+		return nil, err
+	}
+	return ParseNodes(out)
+}
+
+// NotReadyError lists the nodes that never became Ready, with the tail of
+// each one's kubelet journal.
+type NotReadyError struct {
+	Cluster  string
+	NotReady []string
+	// KubeletLogs maps node name to its kubelet log tail.
+	KubeletLogs map[string]string
+	Last        error
+}
+
+func (e *NotReadyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "kind cluster %q: nodes never became Ready: %s", e.Cluster, strings.Join(e.NotReady, ", "))
+	if e.Last != nil {
+		fmt.Fprintf(&b, " (last error: %v)", e.Last)
+	}
+	for _, n := range e.NotReady {
+		fmt.Fprintf(&b, "\n--- kubelet log of %s ---\n%s", n, e.KubeletLogs[n])
+	}
+	return b.String()
+}
+
+func (e *NotReadyError) Unwrap() error { return ErrNodesNotReady }
+
+// WaitReady waits until all 1+len(Workers) nodes are Ready. When timeout
+// passes first it returns a *NotReadyError with the kubelet logs.
+func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
+	want := 1 + len(c.Spec.Workers)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	var notReady []string
+	for {
+		nodes, err := c.Nodes(wctx)
+		last = err
+		if err == nil {
+			notReady = notReady[:0]
+			for _, n := range nodes {
+				if !n.Ready {
+					notReady = append(notReady, n.Name)
+				}
+			}
+			if len(nodes) == want && len(notReady) == 0 {
+				return nil
+			}
+			if len(nodes) < want {
+				last = fmt.Errorf("%d of %d nodes registered", len(nodes), want)
+			}
+		}
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if len(notReady) == 0 {
+				notReady = c.nodeContainers()
+			}
+			logs := map[string]string{}
+			for _, n := range notReady {
+				logs[n] = c.KubeletLog(context.WithoutCancel(ctx), n)
+			}
+			return &NotReadyError{Cluster: c.Spec.Name, NotReady: append([]string(nil), notReady...), KubeletLogs: logs, Last: last}
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (c *Cluster) nodeContainers() []string {
+	names := []string{c.ControlPlane()}
+	for i := range c.Spec.Workers {
+		if i == 0 {
+			names = append(names, c.Spec.Name+"-worker")
+		} else {
+			names = append(names, fmt.Sprintf("%s-worker%d", c.Spec.Name, i+1))
+		}
+	}
+	return names
+}
+
+// KubeletLog returns the last 200 lines of a node's kubelet journal.
+func (c *Cluster) KubeletLog(ctx context.Context, node string) string {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, string(c.Runtime), "exec", node,
+		"journalctl", "-u", "kubelet", "--no-pager", "-n", "200").CombinedOutput()
+	if err != nil {
+		return fmt.Sprintf("(could not read the kubelet journal: %v)\n%s", err, out)
+	}
+	return string(out)
+}
+
+// Delete deletes the cluster's nodes and volumes, and the kind network when
+// Create made it and no other container uses it. It is safe to call twice.
+func (c *Cluster) Delete(ctx context.Context) error {
+	err := c.provider.Delete(c.Spec.Name, kubeconfigPath(c.Spec.Name))
+	if err != nil {
+		err = fmt.Errorf("delete kind cluster %q: %w", c.Spec.Name, err)
+	}
+	if left := c.Leftovers(ctx); len(left) > 0 {
+		err = errors.Join(err, fmt.Errorf("kind cluster %q left containers behind: %s", c.Spec.Name, strings.Join(left, ", ")))
+	}
+	if c.createdNetwork {
+		out, lerr := exec.CommandContext(ctx, string(c.Runtime), "ps", "-a", "-q", "--filter", "network="+kindNetwork).Output()
+		if lerr == nil && strings.TrimSpace(string(out)) == "" && c.runtimeOK(ctx, "network", "inspect", kindNetwork) {
+			if nerr := exec.CommandContext(ctx, string(c.Runtime), "network", "rm", kindNetwork).Run(); nerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove network %q: %w", kindNetwork, nerr))
+			}
+		}
+	}
+	return err
+}
+
+// Leftovers lists containers that still carry the cluster's kind label.
+func (c *Cluster) Leftovers(ctx context.Context) []string {
+	out, err := exec.CommandContext(ctx, string(c.Runtime), "ps", "-a", "--format", "{{.Names}}",
+		"--filter", "label=io.x-k8s.kind.cluster="+c.Spec.Name).Output()
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(out))
+}
+
+// logger adapts kind's logger to an io.Writer (nil discards).
+type logger struct{ w io.Writer }
+
+func (l logger) print(prefix, msg string) {
+	if l.w != nil {
+		fmt.Fprintln(l.w, prefix+strings.TrimRight(msg, "\n"))
+	}
+}
+func (l logger) Warn(m string)                        { l.print("kind: warning: ", m) }
+func (l logger) Warnf(f string, a ...any)             { l.Warn(fmt.Sprintf(f, a...)) }
+func (l logger) Error(m string)                       { l.print("kind: error: ", m) }
+func (l logger) Errorf(f string, a ...any)            { l.Error(fmt.Sprintf(f, a...)) }
+func (l logger) V(v kindlog.Level) kindlog.InfoLogger { return infoLogger{l: l, on: v <= 0} }
+
+type infoLogger struct {
+	l  logger
+	on bool
+}
+
+func (i infoLogger) Info(m string) {
+	if i.on {
+		i.l.print("kind: ", m)
+	}
+}
+func (i infoLogger) Infof(f string, a ...any) { i.Info(fmt.Sprintf(f, a...)) }
+func (i infoLogger) Enabled() bool            { return i.on }

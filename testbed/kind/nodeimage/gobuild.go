@@ -1,0 +1,295 @@
+package nodeimage
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// component is one Go build: a module at a version, the packages to build
+// and how. Its binaries are cached under bin/<Name>@<Version>.
+type component struct {
+	Name    string
+	Module  string
+	Version string
+	// Wrapper builds the packages from a generated module that requires
+	// Module; otherwise the builder copies Module's source and builds inside it.
+	Wrapper  bool
+	Packages []string
+	Tags     []string
+	CGO      bool
+	LDFlags  []string
+	// Replace adds replace directives to the generated wrapper module.
+	Replace map[string]string
+	// Require adds requirements to the generated wrapper module.
+	Require map[string]string
+	// Files are extra files written into the wrapper module (path -> content).
+	Files map[string][]byte
+}
+
+// kubeLDFlags stamps the Kubernetes version into component-base and
+// client-go, without which kubeadm rejects the binaries.
+func kubeLDFlags(v Versions) []string {
+	var flags []string
+	for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+		flags = append(flags,
+			"-X", pkg+".gitVersion="+v.Kubernetes,
+			"-X", pkg+".gitMajor=1",
+			"-X", fmt.Sprintf("%s.gitMinor=%d", pkg, v.Minor()),
+			"-X", pkg+".gitTreeState=clean",
+		)
+	}
+	return flags
+}
+
+// kubeBinaries are built from k8s.io/kubernetes. The first three go on the
+// node; the others become control-plane images.
+var kubeBinaries = []string{"kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"}
+
+//go:embed kindcni/main.go pause/main.go
+var toolSources embed.FS
+
+// components lists every Go build of a node image, given the staging module
+// list of k8s.io/kubernetes (module path -> replacement version).
+func components(v Versions, staging map[string]string) ([]component, error) {
+	tools := map[string][]byte{}
+	err := fs.WalkDir(toolSources, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := toolSources.ReadFile(p)
+		tools[p] = b
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	kubePkgs := make([]string, len(kubeBinaries))
+	for i, b := range kubeBinaries {
+		kubePkgs[i] = "k8s.io/kubernetes/cmd/" + b
+	}
+	return []component{
+		{Name: "kubernetes", Module: "k8s.io/kubernetes", Version: v.Kubernetes, Wrapper: true,
+			Packages: kubePkgs, LDFlags: kubeLDFlags(v), Replace: staging},
+		{Name: "etcd", Module: "go.etcd.io/etcd/server/v3", Version: v.Etcd, Packages: []string{"."}},
+		{Name: "coredns", Module: "github.com/coredns/coredns", Version: v.CoreDNS, Packages: []string{"."}},
+		{Name: "containerd", Module: "github.com/containerd/containerd/v2", Version: v.Containerd, CGO: true,
+			Packages: []string{"./cmd/containerd", "./cmd/ctr", "./cmd/containerd-shim-runc-v2"},
+			Tags:     []string{"no_aufs", "no_zfs", "no_btrfs", "no_devmapper"},
+			LDFlags: []string{"-X", "github.com/containerd/containerd/v2/version.Version=" + v.Containerd,
+				"-X", "github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd/v2"}},
+		{Name: "runc", Module: "github.com/opencontainers/runc", Version: v.Runc, CGO: true,
+			Packages: []string{"."}, Tags: []string{"seccomp"},
+			LDFlags: []string{"-X", "main.version=" + strings.TrimPrefix(v.Runc, "v")}},
+		{Name: "cni-plugins", Module: "github.com/containernetworking/plugins", Version: v.CNIPlugins,
+			Packages: []string{"./plugins/ipam/host-local", "./plugins/main/loopback", "./plugins/main/ptp", "./plugins/meta/portmap"},
+			LDFlags:  []string{"-X", "github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=" + v.CNIPlugins}},
+		{Name: "crictl", Module: "sigs.k8s.io/cri-tools", Version: v.Crictl, Packages: []string{"./cmd/crictl"},
+			LDFlags: []string{"-X", "sigs.k8s.io/cri-tools/pkg/version.Version=" + v.Crictl}},
+		{Name: "edgesim-tools", Module: "github.com/vishvananda/netlink", Version: v.Netlink, Wrapper: true,
+			Packages: []string{"./kindcni", "./pause"}, Files: tools},
+	}, nil
+}
+
+// wrapperGoMod renders the go.mod of a generated wrapper module.
+func wrapperGoMod(c component) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "module edgesim.local/build/%s\n\ngo 1.24.0\n\nrequire %s %s\n", c.Name, c.Module, c.Version)
+	for _, mod := range sortedKeys(c.Require) {
+		fmt.Fprintf(&b, "require %s %s\n", mod, c.Require[mod])
+	}
+	if len(c.Replace) > 0 {
+		b.WriteString("\n")
+	}
+	for _, mod := range sortedKeys(c.Replace) {
+		fmt.Fprintf(&b, "replace %s => %s %s\n", mod, mod, c.Replace[mod])
+	}
+	return []byte(b.String())
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+var stagingReplaceRE = regexp.MustCompile(`(?m)^\s*(?:replace\s+)?(k8s\.io/[A-Za-z0-9._-]+)\s+=>\s+\./staging/`)
+
+// stagingModules finds the k8s.io/<staging> modules that k8s.io/kubernetes
+// replaces with its own staging/ tree (absent from its module zip) and maps
+// each to the published version that matches the release.
+func stagingModules(kubernetesGoMod []byte, stagingVersion string) map[string]string {
+	out := map[string]string{}
+	for _, m := range stagingReplaceRE.FindAllSubmatch(kubernetesGoMod, -1) {
+		out[string(m[1])] = stagingVersion
+	}
+	return out
+}
+
+// goEnv is the environment of every Go build: modules resolved freshly
+// (no vendor/), the local toolchain, no workspace.
+func goEnv(cgo bool) []string {
+	env := []string{"GOFLAGS=-mod=mod", "GOTOOLCHAIN=local", "GOWORK=off"}
+	if cgo {
+		return append(env, "CGO_ENABLED=1")
+	}
+	return append(env, "CGO_ENABLED=0")
+}
+
+// moduleDir asks the go command where a module version is (downloading it
+// into the module cache if needed).
+func (b *Builder) moduleDir(ctx context.Context, module, version string) (string, error) {
+	out, err := output(ctx, nil, command{step: "download " + module, env: goEnv(false), name: "go",
+		args: []string{"mod", "download", "-json", module + "@" + version}})
+	if err != nil {
+		return "", err
+	}
+	var info struct{ Dir, GoMod, Error string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", fmt.Errorf("download %s@%s: %w", module, version, err)
+	}
+	if info.Error != "" || info.Dir == "" {
+		return "", fmt.Errorf("download %s@%s: %s", module, version, info.Error)
+	}
+	return info.Dir, nil
+}
+
+// buildComponent builds c into bin/<name>@<version> under the cache, unless
+// a complete earlier build is there. It builds into a temporary directory
+// and renames it at the end, so an interrupted build is never reused.
+func (b *Builder) buildComponent(ctx context.Context, c component) (string, error) {
+	final := filepath.Join(b.cacheDir, "bin", c.Name+"@"+c.Version)
+	if _, err := os.Stat(filepath.Join(final, ".complete")); err == nil {
+		b.logf("reuse %s %s", c.Name, c.Version)
+		return final, nil
+	}
+	b.logf("build %s %s (%s)", c.Name, c.Version, strings.Join(c.Packages, " "))
+	src := filepath.Join(b.cacheDir, "src", c.Name+"@"+c.Version)
+	if err := os.RemoveAll(src); err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return "", err
+	}
+	if c.Wrapper {
+		if err := os.WriteFile(filepath.Join(src, "go.mod"), wrapperGoMod(c), 0o644); err != nil {
+			return "", err
+		}
+		for name, content := range c.Files {
+			p := filepath.Join(src, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return "", err
+			}
+			if err := os.WriteFile(p, content, 0o644); err != nil {
+				return "", err
+			}
+		}
+	} else {
+		dir, err := b.moduleDir(ctx, c.Module, c.Version)
+		if err != nil {
+			return "", err
+		}
+		if err := copyModule(dir, src); err != nil {
+			return "", err
+		}
+		// Relative replace directives point at sibling modules that the
+		// zip does not hold; the required versions are used instead.
+		if err := dropRelativeReplaces(filepath.Join(src, "go.mod")); err != nil {
+			return "", err
+		}
+	}
+	tmp := final + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return "", err
+	}
+	args := []string{"build", "-trimpath", "-o", tmp + "/"}
+	if len(c.Tags) > 0 {
+		args = append(args, "-tags", strings.Join(c.Tags, ","))
+	}
+	ld := append([]string{"-s", "-w"}, c.LDFlags...)
+	args = append(args, "-ldflags", strings.Join(ld, " "))
+	args = append(args, c.Packages...)
+	if len(c.Packages) == 1 && c.Packages[0] == "." {
+		// "go build -o dir/ ." names the binary after the module's last
+		// element, which for etcd is "v3".
+		args[3] = filepath.Join(tmp, binaryName(c))
+	}
+	if err := run(ctx, b.log, command{step: "go build " + c.Name, dir: src, env: goEnv(c.CGO), nice: true, name: "go", args: args}); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, ".complete"), []byte(c.Module+"@"+c.Version+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	_ = os.RemoveAll(final)
+	if err := os.Rename(tmp, final); err != nil {
+		return "", err
+	}
+	_ = os.RemoveAll(src)
+	return final, nil
+}
+
+// binaryName is the file a single-package component is built to.
+func binaryName(c component) string {
+	switch c.Name {
+	case "etcd":
+		return "etcd"
+	case "coredns":
+		return "coredns"
+	case "runc":
+		return "runc"
+	}
+	return c.Name
+}
+
+var relativeReplaceRE = regexp.MustCompile(`(?m)^([ \t]*(?:replace[ \t]+)?[^\s()]+(?:[ \t]+v[^\s]+)?[ \t]+=>[ \t]+\.{1,2}/[^\s]*[ \t]*)$`)
+
+// dropRelativeReplaces comments out replace directives whose target is a
+// relative directory.
+func dropRelativeReplaces(goMod string) error {
+	b, err := os.ReadFile(goMod)
+	if err != nil {
+		return err
+	}
+	out := relativeReplaceRE.ReplaceAll(b, []byte("// dropped by edgesim: $1"))
+	return os.WriteFile(goMod, out, 0o644)
+}
+
+// copyModule copies a read-only module from the module cache into dst,
+// leaving out vendor/ (containerd's zip carries an empty one that breaks
+// -mod=mod builds).
+func copyModule(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if rel == "vendor" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+}

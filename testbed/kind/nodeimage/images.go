@@ -1,0 +1,204 @@
+package nodeimage
+
+import (
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// imageSpec is a single-layer image preloaded into the node's containerd.
+type imageSpec struct {
+	Ref        string
+	Layer      *layerSpec
+	Entrypoint []string
+	Env        []string
+}
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// writeArchive writes img as a docker-format image archive (what
+// "ctr images import" and "podman load" read) at file.
+func writeArchive(img imageSpec, file string) error {
+	ref, err := name.NewTag(img.Ref, name.WeakValidation)
+	if err != nil {
+		return fmt.Errorf("image %q: %w", img.Ref, err)
+	}
+	layerFile := file + ".layer.tar"
+	f, err := os.Create(layerFile)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(layerFile)
+	if err := img.Layer.writeTar(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return os.Open(layerFile) },
+		tarball.WithCompressionLevel(gzip.BestSpeed))
+	if err != nil {
+		return err
+	}
+	image, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return err
+	}
+	cf, err := image.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", runtime.GOARCH
+	cf.Config.Entrypoint = img.Entrypoint
+	cf.Config.Env = append([]string{defaultPath}, img.Env...)
+	image, err = mutate.ConfigFile(image, cf)
+	if err != nil {
+		return err
+	}
+	tmp := file + ".tmp"
+	if err := tarball.WriteToFile(tmp, ref, image); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", img.Ref, err)
+	}
+	return os.Rename(tmp, file)
+}
+
+// archiveName turns an image reference into a file name.
+func archiveName(ref string) string {
+	r := strings.NewReplacer("/", "_", ":", "_", "@", "_")
+	return r.Replace(ref) + ".tar"
+}
+
+// imageRefs are the references the preloaded images are stored under.
+type imageRefs struct {
+	APIServer, ControllerManager, Scheduler, Proxy string
+	Etcd, CoreDNS, Pause                           string
+	CNI, Busybox                                   string
+}
+
+func refsFor(v Versions) imageRefs {
+	k := v.Kubernetes
+	return imageRefs{
+		APIServer:         "registry.k8s.io/kube-apiserver:" + k,
+		ControllerManager: "registry.k8s.io/kube-controller-manager:" + k,
+		Scheduler:         "registry.k8s.io/kube-scheduler:" + k,
+		Proxy:             "registry.k8s.io/kube-proxy:" + k,
+		Etcd:              "registry.k8s.io/etcd:" + v.EtcdTag,
+		CoreDNS:           "registry.k8s.io/coredns/coredns:" + v.CoreDNS,
+		Pause:             "registry.k8s.io/pause:" + v.Pause,
+		CNI:               "localhost/edgesim/kind-cni:" + v.Key(),
+		Busybox:           BusyboxImage(v),
+	}
+}
+
+// BusyboxImage is the utility image preloaded into every node (a static
+// busybox from Debian): a shell, wget and httpd for tests and helper pods
+// on clusters without a registry.
+func BusyboxImage(v Versions) string {
+	return "localhost/edgesim/busybox:" + v.Debian
+}
+
+// iptablesWrapper picks legacy or nft iptables the first time kube-proxy
+// calls iptables, by which of them already holds the node's rules, and then
+// points the iptables commands straight at it.
+const iptablesWrapper = `#!/bin/sh
+legacy=$( (xtables-legacy-multi iptables-save; xtables-legacy-multi ip6tables-save) 2>/dev/null | grep -c '^-')
+nft=$( (xtables-nft-multi iptables-save; xtables-nft-multi ip6tables-save) 2>/dev/null | grep -c '^-')
+mode=legacy
+if [ "${nft:-0}" -gt "${legacy:-0}" ]; then mode=nft; fi
+for c in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+	ln -sf "xtables-$mode-multi" "/usr/sbin/$c"
+done
+exec "$0" "$@"
+`
+
+var iptablesCommands = []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"}
+
+// busyboxLayer adds a static busybox from root with links for its applets.
+func busyboxLayer(l *layerSpec, root string, applets []string) error {
+	real, err := l.copyFromRoot(root, "/bin/busybox")
+	if err != nil {
+		return err
+	}
+	for _, a := range applets {
+		if a == "" || a == "busybox" {
+			continue
+		}
+		l.symlink("/bin/"+a, real)
+	}
+	return nil
+}
+
+// preloadImages describes every image the node image preloads. bins maps
+// component name to its build directory; root is the node's rootfs (used
+// for iptables and busybox); applets lists busybox's applets.
+func preloadImages(v Versions, bins map[string]string, root string, applets []string) ([]imageSpec, error) {
+	r := refsFor(v)
+	kube := bins["kubernetes"]
+	single := func(ref, hostBin, inImage string) imageSpec {
+		l := newLayer()
+		l.file(inImage, hostBin, 0o755)
+		l.dir("/tmp")
+		return imageSpec{Ref: ref, Layer: l}
+	}
+	imgs := []imageSpec{
+		single(r.APIServer, filepath.Join(kube, "kube-apiserver"), "/usr/local/bin/kube-apiserver"),
+		single(r.ControllerManager, filepath.Join(kube, "kube-controller-manager"), "/usr/local/bin/kube-controller-manager"),
+		single(r.Scheduler, filepath.Join(kube, "kube-scheduler"), "/usr/local/bin/kube-scheduler"),
+		single(r.Etcd, filepath.Join(bins["etcd"], "etcd"), "/usr/local/bin/etcd"),
+	}
+	dns := single(r.CoreDNS, filepath.Join(bins["coredns"], "coredns"), "/coredns")
+	dns.Entrypoint = []string{"/coredns"}
+	pause := single(r.Pause, filepath.Join(bins["edgesim-tools"], "pause"), "/pause")
+	pause.Entrypoint = []string{"/pause"}
+	cni := single(r.CNI, filepath.Join(bins["edgesim-tools"], "kindcni"), "/bin/kindcni")
+	cni.Entrypoint = []string{"/bin/kindcni"}
+	imgs = append(imgs, dns, pause, cni)
+
+	proxy := newLayer()
+	proxy.file("/usr/local/bin/kube-proxy", filepath.Join(kube, "kube-proxy"), 0o755)
+	if err := proxy.copyWithLibs(root, "/usr/sbin/xtables-legacy-multi", "/usr/sbin/xtables-nft-multi"); err != nil {
+		return nil, fmt.Errorf("kube-proxy image: %w", err)
+	}
+	for _, ext := range []string{"/usr/lib/x86_64-linux-gnu/xtables"} {
+		entries, err := os.ReadDir(filepath.Join(root, ext))
+		if err != nil {
+			return nil, fmt.Errorf("kube-proxy image: %w", err)
+		}
+		for _, e := range entries {
+			if err := proxy.copyWithLibs(root, ext+"/"+e.Name()); err != nil {
+				return nil, fmt.Errorf("kube-proxy image: %w", err)
+			}
+		}
+	}
+	proxy.bytes("/usr/sbin/iptables-wrapper", []byte(iptablesWrapper), 0o755)
+	for _, c := range iptablesCommands {
+		proxy.symlink("/usr/sbin/"+c, "iptables-wrapper")
+	}
+	if err := busyboxLayer(proxy, root, []string{"sh", "grep", "ln"}); err != nil {
+		return nil, err
+	}
+	proxy.dir("/run")
+	proxy.dir("/tmp")
+	imgs = append(imgs, imageSpec{Ref: r.Proxy, Layer: proxy})
+
+	bb := newLayer()
+	if err := busyboxLayer(bb, root, applets); err != nil {
+		return nil, err
+	}
+	bb.dir("/tmp")
+	bb.dir("/var/www")
+	imgs = append(imgs, imageSpec{Ref: r.Busybox, Layer: bb, Entrypoint: []string{"/bin/sh"}})
+	return imgs, nil
+}

@@ -1,0 +1,243 @@
+package nodeimage
+
+import (
+	"archive/tar"
+	"debug/elf"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// layerEntry is one entry of an image layer.
+type layerEntry struct {
+	Path     string // absolute path inside the image
+	HostPath string // regular file content from the host, or
+	Content  []byte // literal content
+	Link     string // symlink target (Path is a symlink)
+	Dir      bool
+	Mode     int64
+}
+
+// layerSpec collects entries; parent directories are added automatically.
+type layerSpec struct {
+	entries map[string]layerEntry
+}
+
+func newLayer() *layerSpec { return &layerSpec{entries: map[string]layerEntry{}} }
+
+func (l *layerSpec) add(e layerEntry) {
+	e.Path = path.Clean("/" + e.Path)
+	for d := path.Dir(e.Path); d != "/"; d = path.Dir(d) {
+		if _, ok := l.entries[d]; !ok {
+			l.entries[d] = layerEntry{Path: d, Dir: true, Mode: 0o755}
+		}
+	}
+	l.entries[e.Path] = e
+}
+
+func (l *layerSpec) file(p, hostPath string, mode int64) {
+	l.add(layerEntry{Path: p, HostPath: hostPath, Mode: mode})
+}
+
+func (l *layerSpec) bytes(p string, content []byte, mode int64) {
+	l.add(layerEntry{Path: p, Content: content, Mode: mode})
+}
+
+func (l *layerSpec) symlink(p, target string) {
+	l.add(layerEntry{Path: p, Link: target, Mode: 0o777})
+}
+
+func (l *layerSpec) dir(p string) { l.add(layerEntry{Path: p, Dir: true, Mode: 0o755}) }
+
+// paths returns the entry paths in the order they are written.
+func (l *layerSpec) paths() []string {
+	ps := make([]string, 0, len(l.entries))
+	for p := range l.entries {
+		ps = append(ps, p)
+	}
+	sort.Strings(ps)
+	return ps
+}
+
+// epoch is the fixed modification time of every entry, so equal inputs give
+// equal layer digests.
+var epoch = time.Unix(0, 0).UTC()
+
+// writeTar writes the layer as an uncompressed tar stream.
+func (l *layerSpec) writeTar(w io.Writer) error {
+	tw := tar.NewWriter(w)
+	for _, p := range l.paths() {
+		e := l.entries[p]
+		name := strings.TrimPrefix(p, "/")
+		hdr := &tar.Header{Name: name, Mode: e.Mode, ModTime: epoch, Format: tar.FormatPAX}
+		switch {
+		case e.Dir:
+			hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+		case e.Link != "":
+			hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, e.Link
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+		case e.HostPath != "":
+			f, err := os.Open(e.HostPath)
+			if err != nil {
+				return err
+			}
+			st, err := f.Stat()
+			if err != nil {
+				f.Close()
+				return err
+			}
+			hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size()
+			if err := tw.WriteHeader(hdr); err != nil {
+				f.Close()
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("layer %s: %w", p, err)
+			}
+		default:
+			hdr.Typeflag, hdr.Size = tar.TypeReg, int64(len(e.Content))
+			if err := tw.WriteHeader(hdr); err != nil {
+				return err
+			}
+			if _, err := tw.Write(e.Content); err != nil {
+				return err
+			}
+		}
+	}
+	return tw.Close()
+}
+
+// copyFromRoot adds the file at p inside root (a directory holding a Linux
+// root file system) to the layer at the same path. Every symlink met on the
+// way, in a parent directory or the file itself, is resolved inside root and
+// added too, so the path works the same way in the image.
+func (l *layerSpec) copyFromRoot(root, p string) (string, error) {
+	cur := "/"
+	rest := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
+	for hops := 0; len(rest) > 0; {
+		next := path.Join(cur, rest[0])
+		rest = rest[1:]
+		host := filepath.Join(root, next)
+		st, err := os.Lstat(host)
+		if err != nil {
+			return "", fmt.Errorf("%s in %s: %w", p, root, err)
+		}
+		if st.Mode()&os.ModeSymlink != 0 {
+			if hops++; hops > 40 {
+				return "", fmt.Errorf("%s in %s: too many symlinks", p, root)
+			}
+			target, err := os.Readlink(host)
+			if err != nil {
+				return "", err
+			}
+			l.symlink(next, target)
+			if !path.IsAbs(target) {
+				target = path.Join(cur, target)
+			}
+			rest = append(strings.Split(strings.Trim(path.Clean(target), "/"), "/"), rest...)
+			cur = "/"
+			continue
+		}
+		if len(rest) == 0 {
+			if st.IsDir() {
+				l.dir(next)
+			} else {
+				l.file(next, host, int64(st.Mode().Perm()))
+			}
+			return next, nil
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+// libDirs are where the dynamic loader of a Debian amd64 root looks.
+var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib", "/lib64", "/usr/lib64"}
+
+// copyWithLibs adds the ELF files at paths (inside root) together with their
+// interpreter and every shared library they need, transitively.
+func (l *layerSpec) copyWithLibs(root string, paths ...string) error {
+	seen := map[string]bool{}
+	queue := append([]string(nil), paths...)
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		real, err := l.copyFromRoot(root, p)
+		if err != nil {
+			return err
+		}
+		needed, interp, err := elfDeps(filepath.Join(root, real))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if interp != "" {
+			queue = append(queue, interp)
+		}
+		for _, lib := range needed {
+			found := ""
+			for _, d := range libDirs {
+				if _, err := os.Stat(filepath.Join(root, d, lib)); err == nil {
+					found = path.Join(d, lib)
+					break
+				}
+			}
+			if found == "" {
+				return fmt.Errorf("%s needs %s, which is not in %s", p, lib, root)
+			}
+			queue = append(queue, found)
+		}
+	}
+	return nil
+}
+
+// elfDeps returns the DT_NEEDED libraries and the interpreter of an ELF
+// file; a file that is not ELF has none.
+func elfDeps(file string) (needed []string, interp string, err error) {
+	f, err := elf.Open(file)
+	if err != nil {
+		var fe *elf.FormatError
+		if ok := asFormatError(err, &fe); ok {
+			return nil, "", nil
+		}
+		return nil, "", err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				return nil, "", err
+			}
+			interp = strings.TrimRight(string(b), "\x00")
+		}
+	}
+	needed, err = f.ImportedLibraries()
+	if err != nil {
+		return nil, "", err
+	}
+	return needed, interp, nil
+}
+
+func asFormatError(err error, target **elf.FormatError) bool {
+	fe, ok := err.(*elf.FormatError)
+	if ok {
+		*target = fe
+	}
+	return ok
+}
