@@ -587,12 +587,21 @@ func (a *analysis) consistency() {
 		}
 		floors[d.Site] = f
 	}
+	var silent []string
+	defer func() {
+		switch {
+		case len(silent) == 1:
+			a.warnf("camera %s sent no frames", silent[0])
+		case len(silent) > 1:
+			a.warnf("%d cameras sent no frames: %s", len(silent), strings.Join(silent, ", "))
+		}
+	}()
 	for _, c := range a.run.Cameras {
 		if c.FramesSent != 0 && c.FramesSent != uint64(len(c.Frames)) {
 			a.warnf("camera %s: counted %d frames sent but %d samples were collected", c.ID, c.FramesSent, len(c.Frames))
 		}
 		if len(c.Frames) == 0 {
-			a.warnf("camera %s sent no frames", c.ID)
+			silent = append(silent, c.ID)
 		}
 		f := floors[c.Site]
 		floor := f.access

@@ -233,6 +233,13 @@ var _ = Describe("Analyze", func() {
 		Expect(r.SLOs[0].Reason).To(ContainSubstring("interrupted before this could be judged"))
 	})
 
+	It("names silent cameras in one warning", func() {
+		r := mustAnalyze(smallRun(
+			reports.Camera{ID: "a", Placement: reports.PlacementEdge},
+			reports.Camera{ID: "b", Placement: reports.PlacementCloud}))
+		Expect(r.Warnings).To(Equal([]string{"2 cameras sent no frames: a, b"}))
+	})
+
 	It("fails a latency SLO with no answered frames", func() {
 		run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
 			Frames: frames(10, func(int) bool { return false }, 0, "")})
