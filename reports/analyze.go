@@ -321,6 +321,11 @@ func (a *analysis) timeToAlert() {
 		}
 		a.res.TimeToAlert = append(a.res.TimeToAlert, t)
 	}
+	// Report in time order whatever order the testbed collected them in.
+	slices.SortStableFunc(a.res.TimeToAlert, func(x, y AlertTiming) int {
+		return cmp.Or(x.Start.Compare(y.Start), cmp.Compare(x.Camera, y.Camera), cmp.Compare(x.Zone, y.Zone),
+			cmp.Compare(x.Label, y.Label), cmp.Compare(x.Kind, y.Kind))
+	})
 }
 
 func (a *analysis) accuracy() {

@@ -130,6 +130,14 @@ var _ = Describe("Analyze", func() {
 				[]reports.Alert{alert(8*time.Second, 0)}, []want{{false, 0}, {true, 1000}}),
 		)
 
+		It("lists events in time order whatever order they came in", func() {
+			run := fixtureRun()
+			run.Events[0], run.Events[1] = run.Events[1], run.Events[0]
+			r := mustAnalyze(run)
+			Expect(r.TimeToAlert[0].Camera).To(Equal("cam-a2"))
+			Expect(r.TimeToAlert[1].Camera).To(Equal("cam-b1"))
+		})
+
 		It("fails the SLO when an event never alerts", func() {
 			run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
 				Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n")})
