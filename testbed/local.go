@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/yaml.v3"
 
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
@@ -239,11 +240,11 @@ func (l *Local) alertsFile() string { return filepath.Join(l.dir, "alerts.jsonl"
 // writeRules writes the zones and alert rules of the cameras a node may
 // serve, in edgenode's rules file format.
 func (l *Local) writeRules(n Node) (string, error) {
-	b, err := json.MarshalIndent(RulesFor(l.plan, n), "", "  ")
+	b, err := yaml.Marshal(RulesFor(l.plan, n))
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(l.dir, "rules-"+n.Name+".json")
+	path := filepath.Join(l.dir, "rules-"+n.Name+".yaml")
 	return path, os.WriteFile(path, b, 0o644)
 }
 
