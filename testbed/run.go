@@ -198,10 +198,16 @@ const warmUpLimit = 20 * time.Second
 // warm waits until every camera got detections back, or warmUpLimit.
 func (r *runner) warm(ctx context.Context) error {
 	start := r.o.Now()
+	lastSample := start
 	for {
-		answering, _ := r.tail.poll(r.o.Now())
+		now := r.o.Now()
+		answering, _ := r.tail.poll(now)
 		if answering >= len(r.plan.Cameras) {
 			return nil
+		}
+		if now.Sub(lastSample) >= time.Second {
+			lastSample = now
+			r.sample(ctx, PhaseWarmUp, now.Sub(start), warmUpLimit)
 		}
 		if r.o.Now().Sub(start) > warmUpLimit {
 			r.o.Progress(Progress{Phase: PhaseWarmUp, Message: fmt.Sprintf("warm-up: only %d of %d cameras answered after %s; running anyway", answering, len(r.plan.Cameras), warmUpLimit)})
