@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"math"
 	"sync"
 	"time"
 
@@ -60,14 +61,14 @@ func NewEncoder(cfg Config) (*Encoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("libvpx: %w", err)
 	}
-	p.BitRate = cfg.Bitrate
+	p.BitRate = libvpxRate(cfg.Bitrate, cfg.FPS)
 	p.KeyFrameInterval = cfg.KeyframeInterval
 	p.Deadline = time.Microsecond // VPX_DL_REALTIME
 	p.LagInFrames = 0
 	p.ErrorResilient = vpx.ErrorResilientDefault
-	p.RateControlUndershootPercent = 95
+	p.RateControlUndershootPercent = 25
 	p.RateControlOvershootPercent = 15
-	p.RateControlMinQuantizer = 4
+	p.RateControlMinQuantizer = 0
 	p.RateControlMaxQuantizer = 56
 	if cfg.CBR {
 		p.RateControlEndUsage = vpx.RateControlCBR
@@ -130,7 +131,7 @@ func (e *Encoder) SetBitrate(bps int) {
 	e.bitrate = bps
 	e.mu.Unlock()
 	if bc, ok := e.ctrl.(codec.BitRateController); ok {
-		_ = bc.SetBitRate(bps)
+		_ = bc.SetBitRate(libvpxRate(bps, e.cfg.FPS))
 	}
 }
 
@@ -150,6 +151,17 @@ func (e *Encoder) Close() error {
 	}
 	e.closed = true
 	return e.enc.Close()
+}
+
+// libvpxRate converts a target bitrate into the one to configure.
+// mediadevices hands libvpx frame times in microseconds against a
+// millisecond timebase, so libvpx sees frames 1000x too long, computes a
+// frame rate below 0.1 fps and falls back to assuming 30 fps (vp8
+// onyx_if.c, vp8_new_framerate). Its per-frame budget is then target/30;
+// scaling the target by 30/fps makes the realised rate the requested one
+// for real-time encoding (frames at least 10 ms apart).
+func libvpxRate(bps int, fps float64) int {
+	return int(math.Min(float64(bps)*30/fps, 1e9))
 }
 
 // IsKeyframe reports whether data is a VP8 keyframe (RFC 6386 section 9.1).

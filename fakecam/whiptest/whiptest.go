@@ -50,6 +50,7 @@ type Options struct {
 	KeepImages bool      // keep decoded images in Frames
 	Respond    Responder // nil: answer every frame with no detections
 	NoAnswer   bool      // decode but never answer
+	NoDecode   bool      // only reassemble frames (cheap; for benchmarks of the sender); implies NoAnswer
 	Node       string    // node id in answers (default "whiptest")
 }
 
@@ -70,6 +71,7 @@ type Server struct {
 	nextID   int
 	deletes  int
 	posts    int
+	bytes    int
 	closed   bool
 	wg       sync.WaitGroup
 	killed   atomic.Bool
@@ -273,6 +275,13 @@ func (s *Server) receive(p *peer, tr *webrtc.TrackRemote) {
 		if !ok {
 			continue
 		}
+		if s.opts.NoDecode {
+			s.mu.Lock()
+			s.frames = append(s.frames, Frame{Camera: p.camera, RTP: ts, Keyframe: vp8.IsKeyframe(data), Arrived: time.Now()})
+			s.bytes += len(data)
+			s.mu.Unlock()
+			continue
+		}
 		img, err := dec.Decode(data)
 		if err != nil {
 			continue
@@ -339,6 +348,13 @@ func (s *Server) Frames() []Frame {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]Frame(nil), s.frames...)
+}
+
+// Bytes returns the VP8 payload bytes received in complete frames (NoDecode only).
+func (s *Server) Bytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
 }
 
 // Sessions returns the number of live sessions.
