@@ -52,11 +52,6 @@ func IoU(a, b Box) float64 {
 	return inter / union
 }
 
-type scoredDet struct {
-	score        float32
-	frame, index int32
-}
-
 // EvaluateDetections matches detections to ground truth per class, greedily
 // by descending score: each detection takes the unmatched object of its
 // class with the highest IoU >= iou in the same frame (a true positive),
@@ -65,7 +60,29 @@ type scoredDet struct {
 // neither true nor false positives. AP is the area under the
 // all-point-interpolated precision/recall curve (PASCAL VOC 2010+).
 func EvaluateDetections(frames []ScoredFrame, iou, ignoreOcclusion float64) Accuracy {
-	acc := Accuracy{IoU: iou, FramesScored: len(frames)}
+	return summarise(matchDetections(frames, iou, ignoreOcclusion), iou, len(frames), nil)
+}
+
+// classMatch is the outcome of matching one class over every frame.
+type classMatch struct {
+	label     string
+	gtByFrame []int32   // required objects of the class per frame
+	dets      []evalDet // by descending score
+}
+
+type evalDet struct {
+	score   float32
+	frame   int32
+	index   int32
+	tp      bool
+	ignored bool // matched a heavily occluded object
+}
+
+// matchDetections matches every class once. Matching is per frame and a
+// frame's detections are visited in the same (score) order whatever other
+// frames are evaluated with it, so the flags hold for any subset of frames:
+// summarise can score sites and placements without matching again.
+func matchDetections(frames []ScoredFrame, iou, ignoreOcclusion float64) []classMatch {
 	labelSet := map[string]bool{}
 	for _, f := range frames {
 		for _, o := range f.Truth {
@@ -80,61 +97,45 @@ func EvaluateDetections(frames []ScoredFrame, iou, ignoreOcclusion float64) Accu
 		labels = append(labels, l)
 	}
 	slices.Sort(labels)
-
-	var totTP, totFP, totGT, apClasses int
-	var apSum float64
-	for _, label := range labels {
-		c := evaluateClass(frames, label, iou, ignoreOcclusion)
-		acc.Classes = append(acc.Classes, c)
-		totTP += c.TruePositives
-		totFP += c.FalsePositives
-		totGT += c.GroundTruth
-		if c.GroundTruth > 0 {
-			apSum += c.AP50
-			apClasses++
-		}
-	}
-	if apClasses > 0 {
-		acc.MeanAP50 = round4(apSum / float64(apClasses))
-	}
-	acc.Precision = ratio(totTP, totTP+totFP)
-	acc.Recall = ratio(totTP, totGT)
-	return acc
-}
-
-func evaluateClass(frames []ScoredFrame, label string, iou, ignoreOcclusion float64) ClassAccuracy {
-	c := ClassAccuracy{Label: label}
-	ignored := func(o TruthObject) bool { return ignoreOcclusion > 0 && o.Occlusion >= ignoreOcclusion }
-	var dets []scoredDet
 	// matched[first[f]+i] says whether object i of frame f is taken.
 	first := make([]int, len(frames)+1)
 	for fi, f := range frames {
 		first[fi+1] = first[fi] + len(f.Truth)
+	}
+	matched := make([]bool, first[len(frames)])
+	out := make([]classMatch, 0, len(labels))
+	for _, label := range labels {
+		clear(matched)
+		out = append(out, matchClass(frames, label, iou, ignoreOcclusion, first, matched))
+	}
+	return out
+}
+
+func matchClass(frames []ScoredFrame, label string, iou, ignoreOcclusion float64, first []int, matched []bool) classMatch {
+	cm := classMatch{label: label, gtByFrame: make([]int32, len(frames))}
+	ignored := func(o TruthObject) bool { return ignoreOcclusion > 0 && o.Occlusion >= ignoreOcclusion }
+	for fi, f := range frames {
 		for _, o := range f.Truth {
 			if o.Label == label && !ignored(o) {
-				c.GroundTruth++
+				cm.gtByFrame[fi]++
 			}
 		}
 		for di, d := range f.Detections {
 			if d.Label == label {
-				dets = append(dets, scoredDet{score: d.Score, frame: int32(fi), index: int32(di)})
+				cm.dets = append(cm.dets, evalDet{score: d.Score, frame: int32(fi), index: int32(di)})
 			}
 		}
 	}
-	matched := make([]bool, first[len(frames)])
 	// Highest score first; ties in frame and detection order, so the
 	// result does not depend on the sort algorithm.
-	slices.SortFunc(dets, func(a, b scoredDet) int {
+	slices.SortFunc(cm.dets, func(a, b evalDet) int {
 		return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.frame, b.frame), cmp.Compare(a.index, b.index))
 	})
-
-	precisions := make([]float64, 0, len(dets))
-	recalls := make([]float64, 0, len(dets))
-	tp, fp := 0, 0
-	for _, sd := range dets {
-		f := frames[sd.frame]
-		box := f.Detections[sd.index].Box
-		base := first[sd.frame]
+	for k := range cm.dets {
+		d := &cm.dets[k]
+		f := frames[d.frame]
+		box := f.Detections[d.index].Box
+		base := first[d.frame]
 		best, bestIoU := -1, iou
 		bestIgnored, bestIgnoredIoU := -1, iou
 		for oi, o := range f.Truth {
@@ -155,44 +156,83 @@ func evaluateClass(frames []ScoredFrame, label string, iou, ignoreOcclusion floa
 		switch {
 		case best >= 0:
 			matched[base+best] = true
-			tp++
+			d.tp = true
 		case bestIgnored >= 0:
 			matched[base+bestIgnored] = true
-			continue // neither true nor false positive
-		default:
-			fp++
+			d.ignored = true
 		}
-		c.Detections++
-		precisions = append(precisions, float64(tp)/float64(tp+fp))
-		recalls = append(recalls, safeDiv(float64(tp), float64(c.GroundTruth)))
 	}
-	c.TruePositives, c.FalsePositives = tp, fp
-	c.FalseNegatives = c.GroundTruth - tp
-	c.Precision = ratio(tp, tp+fp)
-	c.Recall = ratio(tp, c.GroundTruth)
-	if c.GroundTruth > 0 {
-		c.AP50 = round4(allPointAP(recalls, precisions))
-	}
-	return c
+	return cm
 }
 
-// allPointAP integrates the precision envelope over recall.
+// summarise scores the frames include accepts (all when nil).
+func summarise(cms []classMatch, iou float64, framesScored int, include func(frame int32) bool) Accuracy {
+	acc := Accuracy{IoU: iou, FramesScored: framesScored}
+	var totTP, totFP, totGT, apClasses int
+	var apSum float64
+	n := 0
+	for _, cm := range cms {
+		n = max(n, len(cm.dets))
+	}
+	precisions := make([]float64, 0, n)
+	recalls := make([]float64, 0, n)
+	for _, cm := range cms {
+		c := ClassAccuracy{Label: cm.label}
+		for fi, n := range cm.gtByFrame {
+			if include == nil || include(int32(fi)) {
+				c.GroundTruth += int(n)
+			}
+		}
+		precisions, recalls = precisions[:0], recalls[:0]
+		tp, fp := 0, 0
+		for _, d := range cm.dets {
+			if d.ignored || (include != nil && !include(d.frame)) {
+				continue
+			}
+			if d.tp {
+				tp++
+			} else {
+				fp++
+			}
+			precisions = append(precisions, float64(tp)/float64(tp+fp))
+			recalls = append(recalls, safeDiv(float64(tp), float64(c.GroundTruth)))
+		}
+		if include != nil && c.GroundTruth == 0 && tp+fp == 0 {
+			continue // the class does not occur in these frames
+		}
+		c.Detections = tp + fp
+		c.TruePositives, c.FalsePositives = tp, fp
+		c.FalseNegatives = c.GroundTruth - tp
+		c.Precision = ratio(tp, tp+fp)
+		c.Recall = ratio(tp, c.GroundTruth)
+		if c.GroundTruth > 0 {
+			c.AP50 = round4(allPointAP(recalls, precisions))
+			apSum += c.AP50
+			apClasses++
+		}
+		acc.Classes = append(acc.Classes, c)
+		totTP += tp
+		totFP += fp
+		totGT += c.GroundTruth
+	}
+	if apClasses > 0 {
+		acc.MeanAP50 = round4(apSum / float64(apClasses))
+	}
+	acc.Precision = ratio(totTP, totTP+totFP)
+	acc.Recall = ratio(totTP, totGT)
+	return acc
+}
+
+// allPointAP integrates the precision envelope (the best precision at this
+// or any higher recall) over recall. It overwrites precisions.
 func allPointAP(recalls, precisions []float64) float64 {
-	n := len(recalls)
-	if n == 0 {
-		return 0
+	for i := len(precisions) - 2; i >= 0; i-- {
+		precisions[i] = max(precisions[i], precisions[i+1])
 	}
-	mrec := make([]float64, n+2)
-	mpre := make([]float64, n+2)
-	copy(mrec[1:], recalls)
-	copy(mpre[1:], precisions)
-	mrec[n+1] = 1
-	for i := n; i >= 0; i-- {
-		mpre[i] = max(mpre[i], mpre[i+1])
-	}
-	ap := 0.0
-	for i := 1; i <= n+1; i++ {
-		ap += (mrec[i] - mrec[i-1]) * mpre[i]
+	ap, prev := 0.0, 0.0
+	for i, r := range recalls {
+		ap += (r - prev) * precisions[i]
+		prev = r
 	}
 	return ap
 }

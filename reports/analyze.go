@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -329,54 +330,56 @@ func (a *analysis) timeToAlert() {
 }
 
 func (a *analysis) accuracy() {
-	var frames []ScoredFrame
-	bySite := map[string][]ScoredFrame{}
-	byPlacement := map[string][]ScoredFrame{}
+	n := 0
 	for _, c := range a.run.Cameras {
+		n += len(c.Truth)
+	}
+	frames := make([]ScoredFrame, 0, n)
+	camOf := make([]int32, 0, n) // camera index per scored frame
+	for ci, c := range a.run.Cameras {
 		if len(c.Truth) == 0 {
 			continue
 		}
-		byFrame := make(map[uint64]*FrameSample, len(c.Frames))
+		byFrame := make(map[uint64]int, len(c.Frames))
 		for i := range c.Frames {
-			byFrame[c.Frames[i].Frame] = &c.Frames[i]
+			byFrame[c.Frames[i].Frame] = i
 		}
 		for _, t := range c.Truth {
-			f, ok := byFrame[t.Frame]
-			if !ok || !f.Answered || a.inWarmUp(f.Capture) {
+			i, ok := byFrame[t.Frame]
+			if !ok || !c.Frames[i].Answered || a.inWarmUp(c.Frames[i].Capture) {
 				continue
 			}
-			sf := ScoredFrame{Truth: t.Objects, Detections: f.Detections}
-			frames = append(frames, sf)
-			bySite[c.Site] = append(bySite[c.Site], sf)
-			byPlacement[string(c.Placement)] = append(byPlacement[string(c.Placement)], sf)
+			frames = append(frames, ScoredFrame{Truth: t.Objects, Detections: c.Frames[i].Detections})
+			camOf = append(camOf, int32(ci))
 		}
 	}
 	if len(frames) == 0 {
 		return
 	}
-	acc := EvaluateDetections(frames, a.o.iou, a.o.ignoreOcclusion)
+	cms := matchDetections(frames, a.o.iou, a.o.ignoreOcclusion)
+	acc := summarise(cms, a.o.iou, len(frames), nil)
 	a.res.Accuracy = &acc
-	if len(byPlacement) > 1 {
-		a.res.AccuracyBy = append(a.res.AccuracyBy, a.accuracyGroups("placement", byPlacement)...)
+	for _, scope := range []string{"placement", "site"} {
+		key := func(ci int32) string {
+			if scope == "site" {
+				return a.run.Cameras[ci].Site
+			}
+			return string(a.run.Cameras[ci].Placement)
+		}
+		count := map[string]int{}
+		for _, ci := range camOf {
+			count[key(ci)]++
+		}
+		if len(count) < 2 {
+			continue
+		}
+		names := slices.Sorted(maps.Keys(count))
+		for _, name := range names {
+			ga := summarise(cms, a.o.iou, count[name], func(f int32) bool { return key(camOf[f]) == name })
+			a.res.AccuracyBy = append(a.res.AccuracyBy, AccuracyGroup{Scope: scope, Name: name, FramesScored: count[name],
+				MeanAP50: ga.MeanAP50, Precision: ga.Precision, Recall: ga.Recall})
+		}
 	}
-	if len(bySite) > 1 {
-		a.res.AccuracyBy = append(a.res.AccuracyBy, a.accuracyGroups("site", bySite)...)
-	}
-}
-
-func (a *analysis) accuracyGroups(scope string, m map[string][]ScoredFrame) []AccuracyGroup {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	out := make([]AccuracyGroup, 0, len(names))
-	for _, n := range names {
-		acc := EvaluateDetections(m[n], a.o.iou, a.o.ignoreOcclusion)
-		out = append(out, AccuracyGroup{Scope: scope, Name: n, FramesScored: acc.FramesScored,
-			MeanAP50: acc.MeanAP50, Precision: acc.Precision, Recall: acc.Recall})
-	}
-	return out
 }
 
 func (a *analysis) links() {

@@ -180,6 +180,22 @@ var _ = Describe("Analyze", func() {
 		Expect(total).To(Equal(r.Accuracy.FramesScored))
 	})
 
+	It("scores a site exactly as evaluating its frames alone would", func() {
+		run := fixtureRun()
+		var frames []reports.ScoredFrame
+		cam := run.Cameras[2] // cam-b1, the only camera of site-b
+		for i, f := range cam.Frames {
+			if f.Answered && !f.Capture.Before(at(7*time.Second)) {
+				frames = append(frames, reports.ScoredFrame{Truth: cam.Truth[i].Objects, Detections: f.Detections})
+			}
+		}
+		alone := reports.EvaluateDetections(frames, 0.5, 0.7)
+		g := mustAnalyze(run).AccuracyBy[3]
+		Expect(g.Name).To(Equal("site-b"))
+		Expect([]float64{g.MeanAP50, g.Precision, g.Recall}).To(Equal([]float64{alone.MeanAP50, alone.Precision, alone.Recall}))
+		Expect(g.FramesScored).To(Equal(alone.FramesScored))
+	})
+
 	It("compares uplink traffic of edge and cloud placement", func() {
 		r := mustAnalyze(fixtureRun())
 		Expect(r.Uplink).To(HaveLen(2))
