@@ -189,7 +189,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <table>
 <tr><th>placement</th><th>sites</th><th>cameras</th><th>uplink bytes</th><th>mean uplink</th><th>per camera</th><th>vs edge</th></tr>
 {{- range $r.Uplink}}
-<tr><td>{{.Placement}}</td><td>{{range $i, $s := .Sites}}{{if $i}}, {{end}}{{$s}}{{end}}</td><td class="n">{{.Cameras}}</td><td class="n">{{bytes .Bytes}}</td><td class="n">{{rate .MeanBitsPerS}}</td><td class="n">{{rate .PerCameraBitsPerS}}</td><td class="n">{{if .VsEdge}}{{.VsEdge}}×{{end}}</td></tr>
+<tr><td>{{.Placement}}</td><td>{{range $i, $s := .Sites}}{{if $i}}, {{end}}{{$s}}{{end}}</td><td class="n">{{.Cameras}}</td><td class="n">{{bytes .Bytes}}</td><td class="n">{{rate .MeanBitsPerS}}</td><td class="n">{{rate .PerCameraBitsPerS}}</td><td class="n">{{if .VsEdge}}{{printf "%.1f" .VsEdge}}×{{end}}</td></tr>
 {{- end}}
 </table>
 {{- end}}
