@@ -251,11 +251,12 @@ func pace(ctx context.Context, pps float64, n int, smooth bool, stop <-chan stru
 		return err
 	}
 	defer t.close()
-	// The sender stamps packets before writing them: keep it from being
-	// preempted in between.
+	// A probe sender stamps packets before writing them: keep it from being
+	// preempted in between. A saturating sender must not run at that
+	// priority: it would starve the kernel's softirq threads.
 	done := make(chan error, 1)
 	go func() {
-		raisePriority(true)
+		raisePriority(smooth)
 		done <- paceLoop(ctx, t, pps, n, smooth, stop, send)
 	}()
 	return <-done

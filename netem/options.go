@@ -46,9 +46,10 @@ func WithSubnet(n *net.IPNet) Option { return func(o *options) { o.subnet = n } 
 // WithMTU sets the TUN devices' MTU (default 1500).
 func WithMTU(mtu int) Option { return func(o *options) { o.mtu = mtu } }
 
-// WithForwardingPriority raises (true, the default) the scheduling priority
-// of the threads that forward packets to nice -10 where the process may,
-// which keeps emulated delays exact on a busy machine.
+// WithForwardingPriority (true, the default) runs the forwarding threads
+// at a low real-time priority while they are not saturated, where the
+// process may (CAP_SYS_NICE), which keeps emulated delays exact on a busy
+// machine; see prio_linux.go.
 func WithForwardingPriority(on bool) Option { return func(o *options) { o.priority = on } }
 
 // linkSeed derives a direction's seed from the engine seed and its name, so

@@ -7,32 +7,68 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// forwardingNice is the nice value of the threads that forward packets.
-// Emulated delays are only as exact as these threads' wake-ups; on a busy
-// machine a raised priority keeps their lateness to tens of microseconds.
-const forwardingNice = -10
-
-// raisePriority locks the calling goroutine to its OS thread and lowers
-// that thread's nice value (best effort: without CAP_SYS_NICE it stays).
-// The goroutine must not unlock the thread: the thread then exits with the
-// goroutine instead of running other code at this priority.
-func raisePriority(enabled bool) {
-	if !enabled {
-		return
-	}
-	runtime.LockOSThread()
-	// SCHED_FIFO first: real-time threads are woken ahead of every normal
-	// task, whatever the machine's load and its CFS groups. The kernel's RT
-	// throttling (sched_rt_runtime_us) bounds them if anything spins.
-	param := schedParam{priority: forwardingRTPriority}
-	if _, _, errno := unix.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, 0, uintptr(unix.SCHED_FIFO), uintptr(unsafe.Pointer(&param))); errno == 0 {
-		return
-	}
-	_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), forwardingNice)
-}
+// Forwarding threads run at real-time priority while traffic is light, so
+// that emulated delays are exact on a busy machine (a real-time thread is
+// woken ahead of every normal task). A thread that keeps finding work drops
+// back to normal priority until it next goes idle: at real-time priority a
+// saturated forwarder would starve the kernel's softirq threads and the
+// applications it forwards for. Without CAP_SYS_NICE it stays normal.
 
 // forwardingRTPriority is low among real-time priorities (1..99): above
 // every normal task, below the kernel's own real-time threads.
 const forwardingRTPriority = 10
 
+// busyBatch is how many packets a thread handles in a row before it counts
+// as saturated.
+const busyBatch = 64
+
 type schedParam struct{ priority int32 }
+
+type threadPrio struct {
+	enabled bool
+	rt      bool
+	failed  bool
+}
+
+// lockThread pins the calling goroutine to its OS thread and raises it.
+// The goroutine must not unlock the thread: the thread then exits with the
+// goroutine instead of running other code at this priority.
+func lockThread(enabled bool) *threadPrio {
+	p := &threadPrio{enabled: enabled}
+	if enabled {
+		runtime.LockOSThread()
+		p.idle()
+	}
+	return p
+}
+
+func setScheduler(policy int, prio int32) bool {
+	param := schedParam{priority: prio}
+	_, _, errno := unix.RawSyscall(unix.SYS_SCHED_SETSCHEDULER, 0, uintptr(policy), uintptr(unsafe.Pointer(&param)))
+	return errno == 0
+}
+
+// idle: the thread is about to wait; it may be raised again.
+func (p *threadPrio) idle() {
+	if !p.enabled || p.rt || p.failed {
+		return
+	}
+	if setScheduler(unix.SCHED_FIFO, forwardingRTPriority) {
+		p.rt = true
+	} else {
+		p.failed = true
+	}
+}
+
+// busy: the thread handled n packets without waiting.
+func (p *threadPrio) busy(n int) {
+	if p.rt && n >= busyBatch {
+		if setScheduler(0 /* SCHED_OTHER */, 0) {
+			p.rt = false
+		}
+	}
+}
+
+// raisePriority is lockThread for threads that never saturate (probe
+// senders, timer checks).
+func raisePriority(enabled bool) { lockThread(enabled) }

@@ -664,20 +664,26 @@ func (e *Userspace) route(h *Host, dst string) *direction {
 
 func (e *Userspace) readLoop(h *Host) {
 	defer e.wg.Done()
-	raisePriority(e.opts.priority)
+	prio := lockThread(e.opts.priority)
 	var out []*Packet
 	p := e.getPacket()
 	defer func() { e.putPacket(p) }()
+	run := 0
 	for {
 		n, err := unix.Read(h.tun, p.Buf)
 		if err != nil {
 			if err == unix.EAGAIN || err == unix.EINTR {
+				run = 0
+				prio.idle()
 				if werr := waitReadable(h.tun, e.stop); werr != nil {
 					return
 				}
 				continue
 			}
 			return
+		}
+		if run++; run == busyBatch {
+			prio.busy(run)
 		}
 		// IPv4 only; anything else (IPv6 router solicitations) stays local.
 		if n < 20 || p.Buf[0]>>4 != 4 {
@@ -763,7 +769,7 @@ func (e *Userspace) schedLoop(d *direction) {
 
 // schedLoopHR is schedLoop on a timerfd: kickLocked re-arms the timer.
 func (e *Userspace) schedLoopHR(d *direction) {
-	raisePriority(e.opts.priority)
+	prio := lockThread(e.opts.priority)
 	var out []*Packet
 	for {
 		now := time.Now()
@@ -778,7 +784,11 @@ func (e *Userspace) schedLoopHR(d *direction) {
 			d.waitUntil = time.Time{}
 		}
 		d.mu.Unlock()
+		prio.busy(len(out))
 		e.write(out)
+		if !has || next.Sub(now) > 100*time.Microsecond {
+			prio.idle()
+		}
 		if err := d.hr.wait(e.stop); err != nil {
 			return
 		}
