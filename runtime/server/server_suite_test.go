@@ -6,6 +6,8 @@ import (
 	"image"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -330,6 +333,58 @@ var _ = Describe("WHIP ingest", func() {
 
 		resp, _ = testcam.Post(n.http.URL+"/admin/model", "", nil)
 		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized))
+	})
+
+	It("announces candidates from the configured port range and public IP", func() {
+		n := newNode(server.WithICE(server.ICEConfig{PortMin: 41000, PortMax: 41019, Interfaces: []string{"lo"},
+			IncludeLoopback: true, DisableMDNS: true, PublicIPs: []string{"192.0.2.10"}}))
+		pc, err := testcam.LoopbackAPI().NewPeerConnection(webrtc.Configuration{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(pc.Close)
+		_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		Expect(err).NotTo(HaveOccurred())
+		offer, err := pc.CreateOffer(nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pc.SetLocalDescription(offer)).To(Succeed())
+		resp, answer := testcam.Post(n.http.URL+"/whip?camera=nat", "application/sdp", []byte(offer.SDP))
+		Expect(resp.StatusCode).To(Equal(http.StatusCreated), answer)
+		var cands []string
+		for _, l := range strings.Split(answer, "\r\n") {
+			if strings.HasPrefix(l, "a=candidate:") {
+				cands = append(cands, l)
+			}
+		}
+		Expect(cands).NotTo(BeEmpty())
+		for _, c := range cands {
+			f := strings.Fields(c)
+			Expect(f[4]).To(Equal("192.0.2.10"), c)
+			port, err := strconv.Atoi(f[5])
+			Expect(err).NotTo(HaveOccurred())
+			Expect(port).To(BeNumerically(">=", 41000))
+			Expect(port).To(BeNumerically("<=", 41019))
+		}
+		// the session is never connected; end it without waiting for the timeout
+		req, _ := http.NewRequest(http.MethodDelete, n.http.URL+resp.Header.Get("Location"), nil)
+		dresp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		dresp.Body.Close()
+		Expect(n.s.Sessions()).To(BeZero())
+	})
+
+	It("leaves no goroutines behind after a session ends", func() {
+		n := newNode()
+		before := runtime.NumGoroutine()
+		c := startCamera(n, "?camera=leak", "")
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { stream(c, stop, 0); close(done) }()
+		Eventually(func() int { return len(c.Got()) }, "15s").Should(BeNumerically(">=", 3))
+		close(stop)
+		<-done
+		c.Stop()
+		Eventually(n.s.Sessions, "5s").Should(BeZero())
+		http.DefaultClient.CloseIdleConnections()
+		Eventually(runtime.NumGoroutine, "10s").Should(BeNumerically("<=", before), func() string { b := make([]byte, 1<<20); return string(b[:runtime.Stack(b, true)]) })
 	})
 
 	It("refuses bad configuration", func() {
