@@ -13,6 +13,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgesim/edgesim/runtime/internal/testcam"
 	"github.com/edgesim/edgesim/runtime/node"
@@ -137,7 +139,8 @@ var _ = Describe("Config", func() {
 
 var _ = Describe("Node", func() {
 	It("runs the real embedded model on a published stream", func() {
-		n, stop := start(testConfig())
+		reg := prometheus.NewRegistry()
+		n, stop := start(testConfig(), node.WithRegistry(reg))
 		c := camera(n, "cam-real")
 		halt := make(chan struct{})
 		go stream(c, halt)
@@ -153,7 +156,9 @@ var _ = Describe("Node", func() {
 		_, _ = buf.ReadFrom(resp.Body)
 		Expect(buf.String()).To(ContainSubstring(`edgenode_frames_received_total{camera="cam-real"}`))
 		Expect(buf.String()).To(ContainSubstring(`edgenode_model_info{name="edgesim-det"`))
-		Expect(buf.String()).To(ContainSubstring(`go_goroutines`))
+		problems, err := testutil.GatherAndLint(reg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(problems).To(BeEmpty())
 		Expect(stop()).To(Succeed())
 	})
 
