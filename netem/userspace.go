@@ -427,9 +427,10 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 		e.state = st
 	}
 	h = &Host{name: spec.Name, group: spec.Group, addr: addr, ip: ip4(addr), eng: e, ns: netns.None(), tun: -1}
+	made := h // h itself is nil once an error is returned
 	defer func() {
 		if err != nil {
-			e.undoHost(h)
+			_ = e.undoHost(made)
 		}
 	}()
 	switch {

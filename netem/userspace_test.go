@@ -50,6 +50,12 @@ func ipState() (ns, links []string) {
 	return ns, links
 }
 
+func mustReadlink(p string) string {
+	s, err := os.Readlink(p)
+	Expect(err).NotTo(HaveOccurred())
+	return s
+}
+
 func metricValue(reg *prometheus.Registry, name, link, dir string) float64 {
 	want := map[string]string{"link": link, "direction": dir}
 	mfs, err := reg.Gather()
@@ -207,6 +213,49 @@ var _ = Describe("Userspace engine", func() {
 		out, err = exec.Command("ip", "netns", "exec", a.NetnsName(), "ip", "route", "get", b.Address().String()).CombinedOutput()
 		Expect(err).NotTo(HaveOccurred(), string(out))
 		Expect(string(out)).To(ContainSubstring("dev " + a.Interface()))
+	})
+
+	It("attaches to an existing namespace by process id and leaves it in place", func() {
+		proc := exec.Command("unshare", "--net", "sleep", "60")
+		Expect(proc.Start()).To(Succeed())
+		DeferCleanup(func() { _ = proc.Process.Kill(); _ = proc.Wait() })
+		nsPath := fmt.Sprintf("/proc/%d/ns/net", proc.Process.Pid)
+		// unshare replaces itself with sleep once the namespace exists.
+		Eventually(func() (string, error) { return os.Readlink(nsPath) }).ShouldNot(Equal(mustReadlink("/proc/self/ns/net")))
+		c, err := eng.AddHost(ctx, netem.HostSpec{Name: "node-1", Group: "cloud", PID: proc.Process.Pid})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.NetnsName()).To(BeEmpty())
+		out, err := exec.Command("nsenter", "--net="+nsPath, "ip", "-o", "addr", "show", "dev", c.Interface()).CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(ContainSubstring(c.Address().String()))
+		snd, rcv := udpPair(a, c, 9200)
+		_, err = snd.Write([]byte("hi"))
+		Expect(err).NotTo(HaveOccurred())
+		buf := make([]byte, 8)
+		Expect(rcv.SetReadDeadline(time.Now().Add(5 * time.Second))).To(Succeed())
+		k, err := rcv.Read(buf)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(buf[:k])).To(Equal("hi"))
+		Expect(eng.Close(ctx)).To(Succeed())
+		out, err = exec.Command("nsenter", "--net="+nsPath, "ip", "-o", "link").CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).NotTo(ContainSubstring("es0"))
+	})
+
+	It("rejects bad hosts with one clear error and creates nothing", func() {
+		_, err := eng.AddHost(ctx, netem.HostSpec{Name: "x", Group: "g", Address: net.IPv4(192, 168, 1, 1)})
+		Expect(err).To(MatchError(ContainSubstring("not an IPv4 address in the subnet")))
+		_, err = eng.AddHost(ctx, netem.HostSpec{Name: "edge-1", Group: "g"})
+		Expect(err).To(MatchError(ContainSubstring("already exists")))
+		_, err = eng.AddHost(ctx, netem.HostSpec{Name: "y"})
+		Expect(err).To(MatchError(ContainSubstring("no group")))
+		_, err = eng.AddHost(ctx, netem.HostSpec{Name: "z", Group: "g", NetnsPath: "/nonexistent/ns"})
+		Expect(err).To(HaveOccurred())
+		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-x")).NotTo(BeAnExistingFile())
+		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-z")).NotTo(BeAnExistingFile())
+		_, err = eng.Link(ctx, "a", "b", netem.LinkConfig{Loss: netem.Loss{Percent: 101}}, netem.LinkConfig{})
+		Expect(err).To(MatchError(netem.ErrInvalidConfig))
+		Expect(eng.Stats()).To(BeEmpty())
 	})
 
 	It("removes its namespaces and record on Close", func() {
