@@ -38,7 +38,7 @@ type sceneSource struct {
 
 func newSceneSource(sc *scene.Scene, bitrate, keyInterval int) (*sceneSource, error) {
 	cfg := sc.Config()
-	enc, err := vp8.NewEncoder(vp8.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: bitrate, KeyframeInterval: keyInterval, CBR: true})
+	enc, err := vp8.NewEncoder(vp8.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: bitrate, KeyframeInterval: keyInterval})
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func (s *sceneSource) frame(i int, needKey bool) ([]byte, bool, *scene.Frame, er
 	if needKey {
 		s.enc.ForceKeyframe()
 	}
-	data, key, err := s.enc.Encode(f.Image)
+	data, key, err := s.enc.Encode(f.Image, int64(i))
 	f.Image = nil
 	return data, key, &f, err
 }

@@ -1,5 +1,11 @@
-// Package vp8 encodes and decodes VP8 video with libvpx through
-// pion/mediadevices (cgo; needs libvpx-dev at build time).
+// Package vp8 encodes and decodes VP8 video with libvpx (cgo; needs
+// libvpx-dev at build time). Decoding goes through pion/mediadevices' vpx
+// codec. Encoding drives libvpx directly through a thin wrapper, because
+// mediadevices' encoder hands libvpx wall-clock microseconds against a
+// millisecond timebase (libvpx then assumes 30 fps whatever the rate, and
+// the realised bitrate misses the target) and does not expose libvpx's
+// real-time speed setting (cpu-used), which decides how many streams a core
+// can encode.
 //
 // It is kept apart from fakecam/scene so that scene stays pure Go.
 package vp8
@@ -9,13 +15,10 @@ import (
 	"fmt"
 	"image"
 	"io"
-	"math"
 	"sync"
-	"time"
 
 	"github.com/pion/mediadevices/pkg/codec"
 	"github.com/pion/mediadevices/pkg/codec/vpx"
-	"github.com/pion/mediadevices/pkg/io/video"
 	"github.com/pion/mediadevices/pkg/prop"
 )
 
@@ -26,78 +29,60 @@ var ErrInvalidConfig = errors.New("invalid VP8 encoder config")
 type Config struct {
 	Width, Height    int
 	FPS              float64
-	Bitrate          int  // target, bits per second
-	KeyframeInterval int  // frames between forced keyframes; 0 = 10 s worth of frames
-	CBR              bool // constant bitrate rate control (default variable)
+	Bitrate          int // target, bits per second (constant bitrate rate control)
+	KeyframeInterval int // frames between forced keyframes; 0 = 10 s worth of frames
+	// Speed is libvpx's cpu-used for real-time encoding, -16 (fastest) to
+	// 16; 0 means -6, what WebRTC senders use on desktops.
+	Speed int
 }
 
-// Encoder is a libvpx VP8 encoder. Encode, ForceKeyframe and SetBitrate may
-// be called from different goroutines.
+// Encoder is a libvpx VP8 encoder (real-time, constant bitrate, no frame
+// lag, error resilient). Encode, ForceKeyframe and SetBitrate may be called
+// from different goroutines.
 type Encoder struct {
-	mu      sync.Mutex
-	cfg     Config
-	enc     codec.ReadCloser
-	ctrl    codec.EncoderController
-	pending *image.YCbCr
-	bitrate int
-	closed  bool
+	mu       sync.Mutex
+	cfg      Config
+	enc      *libvpxEncoder
+	bitrate  int
+	forceKey bool
+	closed   bool
 }
 
 // NewEncoder creates a VP8 encoder.
 func NewEncoder(cfg Config) (*Encoder, error) {
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width%2 != 0 || cfg.Height%2 != 0 {
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width%2 != 0 || cfg.Height%2 != 0 || cfg.Width > 8192 || cfg.Height > 8192 {
 		return nil, fmt.Errorf("%w: size %dx%d: want positive even width and height", ErrInvalidConfig, cfg.Width, cfg.Height)
 	}
-	if cfg.FPS <= 0 {
-		return nil, fmt.Errorf("%w: fps %v: want > 0", ErrInvalidConfig, cfg.FPS)
+	if !(cfg.FPS >= 0.1 && cfg.FPS <= 240) {
+		return nil, fmt.Errorf("%w: fps %v: want between 0.1 and 240", ErrInvalidConfig, cfg.FPS)
 	}
-	if cfg.Bitrate < 10_000 {
-		return nil, fmt.Errorf("%w: bitrate %d bit/s: want at least 10kbit", ErrInvalidConfig, cfg.Bitrate)
+	if cfg.Bitrate < 10_000 || cfg.Bitrate > 1_000_000_000 {
+		return nil, fmt.Errorf("%w: bitrate %d bit/s: want at least 10kbit and at most 1Gbit", ErrInvalidConfig, cfg.Bitrate)
+	}
+	if cfg.Speed < -16 || cfg.Speed > 16 {
+		return nil, fmt.Errorf("%w: speed %d: want -16..16", ErrInvalidConfig, cfg.Speed)
+	}
+	if cfg.Speed == 0 {
+		cfg.Speed = -6
 	}
 	if cfg.KeyframeInterval <= 0 {
 		cfg.KeyframeInterval = int(10*cfg.FPS + 0.5)
 	}
-	p, err := vpx.NewVP8Params()
+	enc, err := newLibvpxEncoder(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("libvpx: %w", err)
+		return nil, err
 	}
-	p.BitRate = libvpxRate(cfg.Bitrate, cfg.FPS)
-	p.KeyFrameInterval = cfg.KeyframeInterval
-	p.Deadline = time.Microsecond // VPX_DL_REALTIME
-	p.LagInFrames = 0
-	p.ErrorResilient = vpx.ErrorResilientDefault
-	p.RateControlUndershootPercent = 25
-	p.RateControlOvershootPercent = 15
-	p.RateControlMinQuantizer = 0
-	p.RateControlMaxQuantizer = 56
-	if cfg.CBR {
-		p.RateControlEndUsage = vpx.RateControlCBR
-	}
-	e := &Encoder{cfg: cfg, bitrate: cfg.Bitrate}
-	src := video.ReaderFunc(func() (image.Image, func(), error) {
-		if e.pending == nil {
-			return nil, func() {}, io.EOF
-		}
-		img := e.pending
-		e.pending = nil
-		return img, func() {}, nil
-	})
-	enc, err := p.BuildVideoEncoder(src, prop.Media{Video: prop.Video{Width: cfg.Width, Height: cfg.Height, FrameRate: float32(cfg.FPS)}})
-	if err != nil {
-		return nil, fmt.Errorf("libvpx VP8 encoder: %w", err)
-	}
-	e.enc = enc
-	e.ctrl = enc.Controller()
-	return e, nil
+	return &Encoder{cfg: cfg, enc: enc, bitrate: cfg.Bitrate}, nil
 }
 
 // Config returns the encoder's settings.
 func (e *Encoder) Config() Config { return e.cfg }
 
-// Encode encodes one frame (4:2:0, the configured size) and reports whether
-// the result is a keyframe. libvpx paces its rate control by the wall clock
-// between calls, so call Encode at the frame rate.
-func (e *Encoder) Encode(img *image.YCbCr) ([]byte, bool, error) {
+// Encode encodes one frame (4:2:0, the configured size) shown at frame
+// index pts (indices may skip: rate control then knows that time passed)
+// and reports whether the result is a keyframe. The result may be empty if
+// libvpx dropped the frame.
+func (e *Encoder) Encode(img *image.YCbCr, pts int64) ([]byte, bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -106,32 +91,31 @@ func (e *Encoder) Encode(img *image.YCbCr) ([]byte, bool, error) {
 	if img.SubsampleRatio != image.YCbCrSubsampleRatio420 || img.Rect.Dx() != e.cfg.Width || img.Rect.Dy() != e.cfg.Height {
 		return nil, false, fmt.Errorf("vp8: frame %v %v: want 4:2:0 %dx%d", img.Rect.Size(), img.SubsampleRatio, e.cfg.Width, e.cfg.Height)
 	}
-	e.pending = img
-	data, release, err := e.enc.Read()
-	release()
+	data, key, err := e.enc.encode(img, pts, e.forceKey)
 	if err != nil {
 		return nil, false, fmt.Errorf("vp8 encode: %w", err)
 	}
-	return data, IsKeyframe(data), nil
+	e.forceKey = false
+	return data, key, nil
 }
 
 // ForceKeyframe makes the next encoded frame a keyframe.
 func (e *Encoder) ForceKeyframe() {
-	if kf, ok := e.ctrl.(codec.KeyFrameController); ok {
-		_ = kf.ForceKeyFrame()
-	}
+	e.mu.Lock()
+	e.forceKey = true
+	e.mu.Unlock()
 }
 
 // SetBitrate changes the target bitrate (bits per second) from the next frame on.
 func (e *Encoder) SetBitrate(bps int) {
-	if bps < 10_000 {
-		bps = 10_000
-	}
+	bps = min(max(bps, 10_000), 1_000_000_000)
 	e.mu.Lock()
-	e.bitrate = bps
-	e.mu.Unlock()
-	if bc, ok := e.ctrl.(codec.BitRateController); ok {
-		_ = bc.SetBitRate(libvpxRate(bps, e.cfg.FPS))
+	defer e.mu.Unlock()
+	if e.closed || bps == e.bitrate {
+		return
+	}
+	if e.enc.setBitrate(bps) == nil {
+		e.bitrate = bps
 	}
 }
 
@@ -146,22 +130,11 @@ func (e *Encoder) Bitrate() int {
 func (e *Encoder) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return nil
+	if !e.closed {
+		e.closed = true
+		e.enc.close()
 	}
-	e.closed = true
-	return e.enc.Close()
-}
-
-// libvpxRate converts a target bitrate into the one to configure.
-// mediadevices hands libvpx frame times in microseconds against a
-// millisecond timebase, so libvpx sees frames 1000x too long, computes a
-// frame rate below 0.1 fps and falls back to assuming 30 fps (vp8
-// onyx_if.c, vp8_new_framerate). Its per-frame budget is then target/30;
-// scaling the target by 30/fps makes the realised rate the requested one
-// for real-time encoding (frames at least 10 ms apart).
-func libvpxRate(bps int, fps float64) int {
-	return int(math.Min(float64(bps)*30/fps, 1e9))
+	return nil
 }
 
 // IsKeyframe reports whether data is a VP8 keyframe (RFC 6386 section 9.1).

@@ -43,7 +43,7 @@ var _ = Describe("VP8", func() {
 		DeferCleanup(dec.Close)
 		for i := 0; i < 10; i++ {
 			f := s.Render(i)
-			data, key, err := enc.Encode(f.Image)
+			data, key, err := enc.Encode(f.Image, int64(i))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(data).NotTo(BeEmpty())
 			Expect(key).To(Equal(i == 0), "frame %d", i)
@@ -67,7 +67,7 @@ var _ = Describe("VP8", func() {
 			if i == 4 {
 				enc.ForceKeyframe()
 			}
-			_, key, err := enc.Encode(s.Render(i).Image)
+			_, key, err := enc.Encode(s.Render(i).Image, int64(i))
 			Expect(err).NotTo(HaveOccurred())
 			keys = append(keys, key)
 		}
@@ -82,7 +82,7 @@ var _ = Describe("VP8", func() {
 		enc, err := vp8.NewEncoder(vp8.Config{Width: 320, Height: 180, FPS: 10, Bitrate: 300_000})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(enc.Close)
-		_, _, err = enc.Encode(image.NewYCbCr(image.Rect(0, 0, 64, 64), image.YCbCrSubsampleRatio420))
+		_, _, err = enc.Encode(image.NewYCbCr(image.Rect(0, 0, 64, 64), image.YCbCrSubsampleRatio420), 0)
 		Expect(err).To(MatchError(ContainSubstring("want 4:2:0 320x180")))
 	})
 
@@ -94,6 +94,35 @@ var _ = Describe("VP8", func() {
 		Expect(err).To(HaveOccurred())
 		_, err = dec.Decode(nil)
 		Expect(err).To(HaveOccurred())
+	})
+
+	It("hits the target bitrate within 10% over 30 s of video, the same bytes every run", func() {
+		s, err := scene.New(scene.Config{Width: 640, Height: 360, FPS: 10, Seed: 9, CameraID: "rate", People: 4, Vehicles: 2})
+		Expect(err).NotTo(HaveOccurred())
+		frames := make([]*image.YCbCr, 300)
+		for i := range frames {
+			frames[i] = s.Render(i).Image
+		}
+		encodeAll := func(bitrate, n int) (int, []byte) {
+			enc, err := vp8.NewEncoder(vp8.Config{Width: 640, Height: 360, FPS: 10, Bitrate: bitrate})
+			Expect(err).NotTo(HaveOccurred())
+			defer enc.Close()
+			total := 0
+			var last []byte
+			for i, f := range frames[:n] {
+				data, _, err := enc.Encode(f, int64(i))
+				Expect(err).NotTo(HaveOccurred())
+				total += len(data)
+				last = data
+			}
+			return total, last
+		}
+		total, _ := encodeAll(800_000, 300)
+		Expect(float64(total) * 8 / 30).To(BeNumerically("~", 800_000, 80_000))
+		a, lastA := encodeAll(300_000, 30)
+		b, lastB := encodeAll(300_000, 30)
+		Expect(a).To(Equal(b))
+		Expect(lastA).To(Equal(lastB))
 	})
 
 	It("detects keyframes from the bitstream", func() {
@@ -119,7 +148,7 @@ func BenchmarkEncode640x360(b *testing.B) {
 	defer enc.Close()
 	var bytes int
 	for i := 0; b.Loop(); i++ {
-		data, _, err := enc.Encode(frames[i%len(frames)])
+		data, _, err := enc.Encode(frames[i%len(frames)], int64(i))
 		if err != nil {
 			b.Fatal(err)
 		}
