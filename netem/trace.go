@@ -90,6 +90,9 @@ func (t *Trace) opportunitiesBefore(d time.Duration) int64 {
 	return n + full*perCycle + countBelow(rem) - zeros
 }
 
+// maxTraceMs bounds timestamps (a year), far below time.Duration overflow.
+const maxTraceMs = 365 * 24 * 3600 * 1000
+
 // ParseTrace reads a Mahimahi trace; name is used in error messages.
 func ParseTrace(name string, r io.Reader) (*Trace, error) {
 	sc := bufio.NewScanner(r)
@@ -105,6 +108,9 @@ func ParseTrace(name string, r io.Reader) (*Trace, error) {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || v < 0 {
 			return nil, &TraceError{name, line, fmt.Sprintf("%q is not a non-negative integer number of milliseconds", s)}
+		}
+		if v > maxTraceMs {
+			return nil, &TraceError{name, line, fmt.Sprintf("timestamp %d ms is beyond %d ms (a year); is this a mahimahi trace?", v, int64(maxTraceMs))}
 		}
 		if v < last {
 			return nil, &TraceError{name, line, fmt.Sprintf("timestamp %d is smaller than the previous %d; timestamps must not decrease", v, last)}

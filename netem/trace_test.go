@@ -31,6 +31,7 @@ var _ = Describe("Mahimahi traces", func() {
 		Entry("empty file", "", "bad.trace:0: "),
 		Entry("empty line", "1\n\n2\n", "bad.trace:2: "),
 		Entry("last value 0", "0\n0\n", "bad.trace:2: "),
+		Entry("absurdly large", "1\n99999999999999999\n", "bad.trace:2: "),
 	)
 
 	It("loads a file and names it in errors", func() {

@@ -154,6 +154,9 @@ var _ = Describe("Userspace engine", func() {
 		Expect(metricValue(reg, netem.MetricBytes, "site:a<->cloud", netem.Up)).To(BeEquivalentTo(n * 128))
 		Expect(metricValue(reg, netem.MetricPackets, "site:a<->cloud", netem.Up)).To(BeEquivalentTo(n))
 		Expect(testutil.GatherAndCount(reg, netem.MetricQueueDelay)).To(BeNumerically(">=", 1))
+		problems, err := testutil.GatherAndLint(reg)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(problems).To(BeEmpty())
 	})
 
 	It("partitions and heals a link", func() {
