@@ -1,10 +1,15 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/jpeg"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 	"runtime"
 	"sort"
 	"text/tabwriter"
@@ -81,12 +86,58 @@ func printEval(w io.Writer, m *detector.Model, evs map[string]detector.Evaluatio
 	tw.Flush()
 }
 
+// truthFrame is one entry of truth.json written by --dump.
+type truthFrame struct {
+	File  string     `json:"file"`
+	Tags  []string   `json:"tags"`
+	Boxes []truthBox `json:"boxes"`
+}
+
+type truthBox struct {
+	Label  string `json:"label"`
+	Box    [4]int `json:"box"` // x0, y0, x1, y1 pixels
+	Ignore bool   `json:"ignore,omitempty"`
+}
+
+func dumpEvalSet(ctx context.Context, dir string, seed int64, n int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	src := newSceneSource(evalSeedBase+seed, "eval", evalCameras)
+	var truth []truthFrame
+	for i := 0; i < n; i++ {
+		s, err := src.Sample(ctx, i)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("%04d-%s.jpg", i, strings.Join(s.Tags, "-"))
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, s.Image, &jpeg.Options{Quality: 90}); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
+			return err
+		}
+		tf := truthFrame{File: name, Tags: s.Tags}
+		for _, b := range s.Boxes {
+			tf.Boxes = append(tf.Boxes, truthBox{Label: b.Label, Box: [4]int{b.Rect.Min.X, b.Rect.Min.Y, b.Rect.Max.X, b.Rect.Max.Y}, Ignore: b.Ignore})
+		}
+		truth = append(truth, tf)
+	}
+	js, err := json.MarshalIndent(map[string]any{"data": evalDataDescription(seed, n), "frames": truth}, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "truth.json"), append(js, '\n'), 0o644)
+}
+
 func newEvalCmd(streams Streams) *cobra.Command {
 	var (
 		dir    string
 		frames int
 		seed   int64
 		asJSON bool
+		dump   string
 	)
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -112,6 +163,11 @@ figures are for scenes the model never saw.`,
 			if frames < 1 {
 				return fmt.Errorf("eval: --frames must be at least 1")
 			}
+			if dump != "" {
+				if err := dumpEvalSet(cmd.Context(), dump, seed, frames); err != nil {
+					return err
+				}
+			}
 			evs, err := evaluate(cmd.Context(), m, seed, frames)
 			if err != nil {
 				return err
@@ -131,5 +187,6 @@ figures are for scenes the model never saw.`,
 	f.IntVar(&frames, "frames", 600, "number of evaluation frames")
 	f.Int64Var(&seed, "seed", 1, "evaluation set seed (scene seed is 1000000+this)")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
+	f.StringVar(&dump, "dump", "", "also write the evaluation frames (JPEG, quality 90) and truth.json into this directory")
 	return cmd
 }
