@@ -26,7 +26,7 @@ emulated host is a network namespace with a TUN device, and a userspace
 fabric delays, drops, duplicates, corrupts, reorders and paces the packets
 between them (see docs/netem.md).`,
 	}
-	cmd.AddCommand(newNetemCalibrateCmd(streams))
+	cmd.AddCommand(newNetemCalibrateCmd(streams), newNetemTraceCmd(streams))
 	return cmd
 }
 
