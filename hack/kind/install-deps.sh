@@ -8,7 +8,9 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "hack/kind/install-deps.sh: run as root (it calls apt-get)" >&2
 	exit 1
 fi
-pkgs=(podman runc debootstrap libseccomp-dev busybox-static uidmap iptables)
+# golang-github-containernetworking-plugin-dnsname gives the kind network DNS
+# (with the CNI backend), so nodes resolve each other by container name.
+pkgs=(podman runc golang-github-containernetworking-plugin-dnsname debootstrap libseccomp-dev busybox-static uidmap iptables)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -13,6 +13,7 @@ package nodeimage
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -162,6 +164,15 @@ func (b *Builder) Build(ctx context.Context) (Result, error) {
 	}
 	if err := b.Check(ctx); err != nil {
 		return res, err
+	}
+	unlock, err := b.lock(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	if !b.rebuild && b.Cached(ctx) {
+		res.Cached = true
+		return res, nil
 	}
 	timed := func(name string, f func() error) error {
 		t := b.now()
@@ -307,7 +318,41 @@ func clearDir(dir string) error {
 }
 
 func shortHash(s string) string {
-	return Versions{Kubernetes: s}.Key()[:8]
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:4])
+}
+
+// lock takes an exclusive lock on the cache directory, so that two builds
+// never write the same cache entries; it waits while another build runs.
+func (b *Builder) lock(ctx context.Context) (unlock func(), err error) {
+	if err := os.MkdirAll(b.cacheDir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(b.cacheDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	waited := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", b.cacheDir, err)
+		}
+		if !waited {
+			b.logf("waiting for another build using %s", b.cacheDir)
+			waited = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // assembleRootfs copies the Debian base into rootfs and adds kind's base

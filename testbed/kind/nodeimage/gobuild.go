@@ -2,7 +2,9 @@ package nodeimage
 
 import (
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -32,6 +34,32 @@ type component struct {
 	Require map[string]string
 	// Files are extra files written into the wrapper module (path -> content).
 	Files map[string][]byte
+	// CacheTag, when set, is part of the cache directory name, for builds
+	// whose input is more than Module@Version.
+	CacheTag string
+}
+
+// cacheName names the cache directory of a component build.
+func (c component) cacheName() string {
+	if c.CacheTag != "" {
+		return c.Name + "@" + c.Version + "-" + c.CacheTag
+	}
+	return c.Name + "@" + c.Version
+}
+
+// toolsDigest is a short digest of edgesim's own embedded programs.
+func toolsDigest() string {
+	h := sha256.New()
+	_ = fs.WalkDir(toolSources, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := toolSources.ReadFile(p)
+		fmt.Fprintf(h, "%s %d\n", p, len(b))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
 // kubeLDFlags stamps the Kubernetes version into component-base and
@@ -93,7 +121,7 @@ func components(v Versions, staging map[string]string) ([]component, error) {
 			LDFlags:  []string{"-X", "github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=" + v.CNIPlugins}},
 		{Name: "crictl", Module: "sigs.k8s.io/cri-tools", Version: v.Crictl, Packages: []string{"./cmd/crictl"},
 			LDFlags: []string{"-X", "sigs.k8s.io/cri-tools/pkg/version.Version=" + v.Crictl}},
-		{Name: "edgesim-tools", Module: "github.com/vishvananda/netlink", Version: v.Netlink, Wrapper: true,
+		{Name: "edgesim-tools", Module: "github.com/vishvananda/netlink", Version: v.Netlink, Wrapper: true, CacheTag: v.Tools,
 			Packages: []string{"./kindcni", "./pause"}, Files: tools},
 	}, nil
 }
@@ -168,13 +196,13 @@ func (b *Builder) moduleDir(ctx context.Context, module, version string) (string
 // a complete earlier build is there. It builds into a temporary directory
 // and renames it at the end, so an interrupted build is never reused.
 func (b *Builder) buildComponent(ctx context.Context, c component) (string, error) {
-	final := filepath.Join(b.cacheDir, "bin", c.Name+"@"+c.Version)
+	final := filepath.Join(b.cacheDir, "bin", c.cacheName())
 	if _, err := os.Stat(filepath.Join(final, ".complete")); err == nil {
 		b.logf("reuse %s %s", c.Name, c.Version)
 		return final, nil
 	}
 	b.logf("build %s %s (%s)", c.Name, c.Version, strings.Join(c.Packages, " "))
-	src := filepath.Join(b.cacheDir, "src", c.Name+"@"+c.Version)
+	src := filepath.Join(b.cacheDir, "src", c.cacheName())
 	if err := os.RemoveAll(src); err != nil {
 		return "", err
 	}

@@ -320,3 +320,32 @@ var _ = Describe("image layers and archives", func() {
 		Expect(err).To(HaveOccurred())
 	})
 })
+
+var _ = Describe("edgesim's own programs", func() {
+	It("are part of the image key and of their build's cache name", func() {
+		v, _ := ResolveVersions("v1.34.4")
+		Expect(v.Tools).To(HaveLen(12))
+		Expect(v.Tools).To(Equal(toolsDigest()))
+		comps, err := components(v, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(comps[len(comps)-1].cacheName()).To(Equal("edgesim-tools@v1.3.1-" + v.Tools))
+		Expect(comps[1].cacheName()).To(Equal("etcd@v3.6.5"))
+	})
+})
+
+var _ = Describe("the cache lock", func() {
+	It("lets one build at a time use a cache directory", func(ctx SpecContext) {
+		cache := GinkgoT().TempDir()
+		b := New(Versions{}, WithCacheDir(cache))
+		unlock, err := b.lock(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		wctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err = New(Versions{}, WithCacheDir(cache)).lock(wctx)
+		Expect(err).To(MatchError(context.Canceled))
+		unlock()
+		unlock2, err := New(Versions{}, WithCacheDir(cache)).lock(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		unlock2()
+	})
+})

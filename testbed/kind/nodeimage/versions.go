@@ -12,7 +12,7 @@ import (
 
 // recipeRevision changes whenever the way an image is assembled changes, so
 // that a cached image built by an older recipe is not reused.
-const recipeRevision = "4"
+const recipeRevision = "5"
 
 // Versions are every version that goes into a node image. Two builds with
 // equal Versions produce interchangeable images; Key names them.
@@ -36,6 +36,9 @@ type Versions struct {
 	// Netlink is the github.com/vishvananda/netlink version the edgesim CNI
 	// is built against.
 	Netlink string
+	// Tools is a digest of the source of edgesim's own CNI and pause
+	// programs, so that changing them changes the image key.
+	Tools string
 }
 
 // pins holds, per supported Kubernetes minor release, the versions of the
@@ -93,6 +96,7 @@ func ResolveVersions(kubernetes string) (Versions, error) {
 	}
 	v.Kubernetes = kubernetes
 	v.Staging = "v0." + m[1] + "." + m[2]
+	v.Tools = toolsDigest()
 	return v, nil
 }
 
@@ -132,7 +136,7 @@ func (v Versions) fields() [][2]string {
 		{"debian", v.Debian}, {"etcd", v.Etcd}, {"etcdTag", v.EtcdTag},
 		{"coredns", v.CoreDNS}, {"pause", v.Pause}, {"containerd", v.Containerd},
 		{"runc", v.Runc}, {"cniPlugins", v.CNIPlugins}, {"crictl", v.Crictl},
-		{"netlink", v.Netlink},
+		{"netlink", v.Netlink}, {"tools", v.Tools},
 	}
 }
 

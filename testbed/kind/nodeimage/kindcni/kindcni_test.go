@@ -91,3 +91,18 @@ var _ = Describe("the edgesim CNI", func() {
 		Expect(string(b)).To(Equal("b"))
 	})
 })
+
+var _ = Describe("API server addresses", func() {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+	It("tries kind's control-plane endpoint before the service address", func() {
+		bases, err := apiBases(env(map[string]string{"CONTROL_PLANE_ENDPOINT": "c-control-plane:6443", "KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443"}))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(bases).To(Equal([]string{"https://c-control-plane:6443", "https://10.96.0.1:443"}))
+	})
+
+	It("fails clearly with neither", func() {
+		_, err := apiBases(env(nil))
+		Expect(err).To(MatchError(ContainSubstring("CONTROL_PLANE_ENDPOINT")))
+	})
+})

@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -161,18 +162,32 @@ func writeIfChanged(path string, content []byte) (bool, error) {
 }
 
 type apiClient struct {
-	base string
-	http *http.Client
+	// bases are tried in order: kind's CONTROL_PLANE_ENDPOINT first (it
+	// works before kube-proxy runs), then the in-cluster service address
+	// (it works where node names do not resolve).
+	bases []string
+	http  *http.Client
+}
+
+// apiBases lists the API server addresses to try, from the environment.
+func apiBases(getenv func(string) string) ([]string, error) {
+	var bases []string
+	if ep := getenv("CONTROL_PLANE_ENDPOINT"); ep != "" {
+		bases = append(bases, "https://"+ep)
+	}
+	if h, p := getenv("KUBERNETES_SERVICE_HOST"), getenv("KUBERNETES_SERVICE_PORT"); h != "" && p != "" {
+		bases = append(bases, "https://"+net.JoinHostPort(h, p))
+	}
+	if len(bases) == 0 {
+		return nil, errors.New("neither CONTROL_PLANE_ENDPOINT nor KUBERNETES_SERVICE_HOST/PORT is set")
+	}
+	return bases, nil
 }
 
 func newAPIClient() (*apiClient, error) {
-	host := os.Getenv("CONTROL_PLANE_ENDPOINT")
-	if host == "" {
-		h, p := os.Getenv("KUBERNETES_SERVICE_HOST"), os.Getenv("KUBERNETES_SERVICE_PORT")
-		if h == "" || p == "" {
-			return nil, errors.New("neither CONTROL_PLANE_ENDPOINT nor KUBERNETES_SERVICE_HOST/PORT is set")
-		}
-		host = net.JoinHostPort(h, p)
+	bases, err := apiBases(os.Getenv)
+	if err != nil {
+		return nil, err
 	}
 	ca, err := os.ReadFile(filepath.Join(saDir, "ca.crt"))
 	if err != nil {
@@ -183,21 +198,33 @@ func newAPIClient() (*apiClient, error) {
 		return nil, errors.New("service account ca.crt holds no certificate")
 	}
 	return &apiClient{
-		base: "https://" + host,
-		http: &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}},
+		bases: bases,
+		http:  &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}},
 	}, nil
 }
 
 func (c *apiClient) nodes(ctx context.Context) ([]node, error) {
+	var errs []error
+	for _, base := range c.bases {
+		nodes, err := c.nodesFrom(ctx, base)
+		if err == nil {
+			return nodes, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func (c *apiClient) nodesFrom(ctx context.Context, base string) ([]node, error) {
 	token, err := os.ReadFile(filepath.Join(saDir, "token"))
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/nodes", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/v1/nodes", nil)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+string(token))
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -209,7 +236,7 @@ func (c *apiClient) nodes(ctx context.Context) ([]node, error) {
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("list nodes: %s: %s", resp.Status, body)
+		return nil, fmt.Errorf("list nodes at %s: %s: %s", base, resp.Status, body)
 	}
 	return parseNodes(body)
 }
