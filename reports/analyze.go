@@ -387,7 +387,7 @@ func (a *analysis) links() {
 	for _, l := range a.run.Links {
 		s := slices.Clone(l.Samples)
 		slices.SortStableFunc(s, func(x, y CounterSample) int { return x.At.Compare(y.At) })
-		lr := LinkResult{Link: l.Link, Direction: l.Direction, Site: l.Site, Uplink: l.Uplink,
+		lr := LinkResult{Link: l.Link, Direction: l.Direction, Site: l.Site, Uplink: l.Uplink, Reference: l.Reference,
 			Bytes: l.TotalBytes, Packets: l.TotalPackets, Dropped: l.TotalDropped}
 		if len(s) > 0 {
 			last := s[len(s)-1]

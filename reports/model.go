@@ -160,8 +160,13 @@ type LinkSeries struct {
 	Site      string `json:"site,omitempty"`
 	// Uplink marks the site-to-cloud direction of a site's backhaul: the
 	// traffic compared between edge and cloud placement.
-	Uplink  bool            `json:"uplink,omitempty"`
-	Samples []CounterSample `json:"samples,omitempty"` // cumulative counters, in time order
+	Uplink bool `json:"uplink,omitempty"`
+	// Reference marks a link that exists only for a comparison (such as a
+	// site's cloud-placement mirror): reported, but not gated by the
+	// uplink SLO.
+	Reference bool `json:"reference,omitempty"`
+	// Samples are cumulative counter readings, in time order.
+	Samples []CounterSample `json:"samples,omitempty"`
 	// Totals as the engine reported them at the end of the run.
 	TotalBytes   uint64 `json:"totalBytes"`
 	TotalPackets uint64 `json:"totalPackets"`

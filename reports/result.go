@@ -143,6 +143,7 @@ type LinkResult struct {
 	Direction      string    `json:"direction"`
 	Site           string    `json:"site,omitempty"`
 	Uplink         bool      `json:"uplink,omitempty"`
+	Reference      bool      `json:"reference,omitempty"` // comparison only, not gated
 	Bytes          uint64    `json:"bytes"`
 	Packets        uint64    `json:"packets"`
 	Dropped        uint64    `json:"dropped"`

@@ -192,7 +192,7 @@ func (a *analysis) uplinkSLO(limit float64) SLOVerdict {
 	v := SLOVerdict{Name: "uplink bandwidth (mean, per link)", Unit: "bit/s", ThresholdValue: limit, Threshold: "<= " + FormatBitRate(limit)}
 	worst, worstName, n := 0.0, "", 0
 	for _, l := range a.res.Links {
-		if !l.Uplink {
+		if !l.Uplink || l.Reference {
 			continue
 		}
 		n++
