@@ -10,33 +10,33 @@ import (
 // profiles expanded and relative paths resolved. It is the type the rest of
 // edgesim uses; the YAML form is package v1alpha1.
 type Scenario struct {
-	Name        string
-	Description string
-	Labels      map[string]string
+	Name        string            `yaml:"name"`
+	Description string            `yaml:"description,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
 	// File is the scenario file it was loaded from ("" for data without a
 	// file); BaseDir is the directory relative paths were resolved against.
-	File    string
-	BaseDir string
+	File    string `yaml:"file"`
+	BaseDir string `yaml:"baseDir"`
 
-	Seed       int64
-	Duration   time.Duration
-	Warmup     time.Duration
-	StartTime  units.TimeOfDay
-	Provider   Provider
-	Kubeconfig string // absolute path, provider kubeconfig only
+	Seed       int64           `yaml:"seed"`
+	Duration   time.Duration   `yaml:"duration"`
+	Warmup     time.Duration   `yaml:"warmup"`
+	StartTime  units.TimeOfDay `yaml:"startTime"`
+	Provider   Provider        `yaml:"provider"`
+	Kubeconfig string          `yaml:"kubeconfig,omitempty"` // absolute path, provider kubeconfig only
 
-	Cloud    Cloud
-	Sites    []Site
-	Links    []Link
-	Workload Workload
-	Faults   []Fault
-	SLO      SLO
-	Report   Report
+	Cloud    Cloud    `yaml:"cloud"`
+	Sites    []Site   `yaml:"sites"`
+	Links    []Link   `yaml:"links"`
+	Workload Workload `yaml:"workload"`
+	Faults   []Fault  `yaml:"faults"`
+	SLO      SLO      `yaml:"slo"`
+	Report   Report   `yaml:"report"`
 
 	// Warnings are things that do not stop a run but probably distort
 	// what it measures (a camera network slower than the cameras, jitter
 	// larger than the delay, ...), located like errors.
-	Warnings ErrorList
+	Warnings ErrorList `yaml:"warnings,omitempty"`
 }
 
 // Provider names the testbed backend.
@@ -52,65 +52,65 @@ const (
 
 // Resources of one node; zero values mean unlimited.
 type Resources struct {
-	CPU    units.MilliCPU
-	Memory units.ByteSize
+	CPU    units.MilliCPU `yaml:"cpu"`
+	Memory units.ByteSize `yaml:"memory"`
 }
 
 // Node is one cloud or edge node.
 type Node struct {
-	Name      string // cloud-1, <site>-edge-1
-	Site      string // "" for cloud nodes
-	Resources Resources
+	Name      string    `yaml:"name"`           // cloud-1, <site>-edge-1
+	Site      string    `yaml:"site,omitempty"` // "" for cloud nodes
+	Resources Resources `yaml:"resources"`
 }
 
 // Cloud is the cloud tier.
 type Cloud struct {
-	Nodes []Node
+	Nodes []Node `yaml:"nodes"`
 }
 
 // Site is one edge site.
 type Site struct {
-	Name    string
-	Nodes   []Node
-	Cameras []CameraGroup
+	Name    string        `yaml:"name"`
+	Nodes   []Node        `yaml:"nodes"`
+	Cameras []CameraGroup `yaml:"cameras"`
 }
 
 // CameraGroup is a set of identical cameras of a site.
 type CameraGroup struct {
-	Name      string
-	Site      string
-	CameraIDs []string // <site>-<group>-1, ...
-	Width     int
-	Height    int
-	FPS       float64
-	Bitrate   units.BitRate
-	Scene     Scene
-	Zones     []Zone
-	Events    []Event
+	Name      string        `yaml:"name"`
+	Site      string        `yaml:"site"`
+	CameraIDs []string      `yaml:"cameraIds"` // <site>-<group>-1, ...
+	Width     int           `yaml:"width"`
+	Height    int           `yaml:"height"`
+	FPS       float64       `yaml:"fps"`
+	Bitrate   units.BitRate `yaml:"bitrate"`
+	Scene     Scene         `yaml:"scene"`
+	Zones     []Zone        `yaml:"zones,omitempty"`
+	Events    []Event       `yaml:"events,omitempty"`
 }
 
 // Scene configures the synthetic scene of each camera of a group.
 type Scene struct {
-	Background string // indoor | street | parking
-	Night      bool
-	People     int
-	Vehicles   int
+	Background string `yaml:"background"` // indoor | street | parking
+	Night      bool   `yaml:"night"`
+	People     int    `yaml:"people"`
+	Vehicles   int    `yaml:"vehicles"`
 }
 
 // Zone is a named, normalised rectangle x0, y0, x1, y1 in 0..1.
 type Zone struct {
-	Name string
-	Rect [4]float64
+	Name string     `yaml:"name"`
+	Rect [4]float64 `yaml:"rect"`
 }
 
 // Event is a scripted scene event, in run time (0 = start of measurement).
 type Event struct {
-	Kind    string // loiter | enter | vehicle_stop
-	Zone    string
-	Label   string // person | vehicle
-	Start   time.Duration
-	End     time.Duration
-	Cameras []string // camera ids that see it
+	Kind    string        `yaml:"kind"` // loiter | enter | vehicle_stop
+	Zone    string        `yaml:"zone"`
+	Label   string        `yaml:"label"` // person | vehicle
+	Start   time.Duration `yaml:"start"`
+	End     time.Duration `yaml:"end"`
+	Cameras []string      `yaml:"cameras,omitempty"` // camera ids that see it
 }
 
 // EndpointKind is the kind of group a link endpoint names.
@@ -126,8 +126,8 @@ const (
 // Endpoint is one end of a link: a site's cameras, a site's edge nodes, or
 // the cloud.
 type Endpoint struct {
-	Kind EndpointKind
-	Site string // "" for the cloud
+	Kind EndpointKind `yaml:"kind"`
+	Site string       `yaml:"site,omitempty"` // "" for the cloud
 }
 
 func (e Endpoint) String() string {
@@ -140,15 +140,17 @@ func (e Endpoint) String() string {
 // Link is an impaired link between two groups. Up is the direction from A
 // to B (toward the cloud), Down from B to A.
 type Link struct {
-	Name    string
-	A, B    Endpoint
-	Profile string // "" when none was named
-	LinkSpec
+	Name     string   `yaml:"name"`
+	A        Endpoint `yaml:"a"`
+	B        Endpoint `yaml:"b"`
+	Profile  string   `yaml:"profile"` // "" when none was named
+	LinkSpec `yaml:",inline"`
 }
 
 // LinkSpec is the behaviour of a link in both directions.
 type LinkSpec struct {
-	Up, Down Direction
+	Up   Direction `yaml:"up"`
+	Down Direction `yaml:"down"`
 }
 
 // Distribution of the delay around its mean.
@@ -165,22 +167,22 @@ const (
 // Direction is the full behaviour of one direction of a link. Zero values
 // mean no impairment; Rate 0 and Trace "" mean unlimited capacity.
 type Direction struct {
-	Delay            time.Duration
-	Jitter           time.Duration
-	DelayCorrelation units.Percent
-	Distribution     Distribution
-	Loss             Loss
-	Reorder          Reorder
-	Duplicate        Probability
-	Corrupt          Probability
+	Delay            time.Duration `yaml:"delay"`
+	Jitter           time.Duration `yaml:"jitter"`
+	DelayCorrelation units.Percent `yaml:"delayCorrelation"`
+	Distribution     Distribution  `yaml:"distribution"`
+	Loss             Loss          `yaml:"loss"`
+	Reorder          Reorder       `yaml:"reorder,omitempty"`
+	Duplicate        Probability   `yaml:"duplicate,omitempty"`
+	Corrupt          Probability   `yaml:"corrupt,omitempty"`
 
-	Rate            units.BitRate
-	Queue           QueueLimit
-	QueueDiscipline QueueDiscipline
-	Burst           units.ByteSize
+	Rate            units.BitRate   `yaml:"rate,omitempty"`
+	Queue           QueueLimit      `yaml:"queue,omitempty"`
+	QueueDiscipline QueueDiscipline `yaml:"queueDiscipline,omitempty"`
+	Burst           units.ByteSize  `yaml:"burst,omitempty"`
 
-	Trace     string // absolute path of a Mahimahi trace; replaces Rate
-	TraceOnce bool
+	Trace     string `yaml:"trace,omitempty"` // absolute path of a Mahimahi trace; replaces Rate
+	TraceOnce bool   `yaml:"traceOnce,omitempty"`
 }
 
 // LossModel selects the loss process.
@@ -196,11 +198,11 @@ const (
 
 // Loss is the loss process of a direction. Only the fields of Model apply.
 type Loss struct {
-	Model          LossModel
-	Percent        units.Percent // bernoulli
-	Correlation    units.Percent // bernoulli
-	GilbertElliott GilbertElliott
-	Markov4        Markov4
+	Model          LossModel      `yaml:"model,omitempty"`
+	Percent        units.Percent  `yaml:"percent,omitempty"`     // bernoulli
+	Correlation    units.Percent  `yaml:"correlation,omitempty"` // bernoulli
+	GilbertElliott GilbertElliott `yaml:"gilbertElliott,omitempty"`
+	Markov4        Markov4        `yaml:"markov4,omitempty"`
 }
 
 // GilbertElliott is the two-state loss model with the classic meaning of
@@ -208,33 +210,40 @@ type Loss struct {
 // bad state, K delivery probability in the good state (netem's gemodel
 // arguments are P, R, 100%-H, 100%-K).
 type GilbertElliott struct {
-	P, R, H, K units.Percent
+	P units.Percent `yaml:"p"`
+	R units.Percent `yaml:"r"`
+	H units.Percent `yaml:"h"`
+	K units.Percent `yaml:"k"`
 }
 
 // Markov4 is netem's 4-state loss model (state 1 good reception, 2 good
 // reception within a burst, 3 burst loss, 4 isolated loss).
 type Markov4 struct {
-	P13, P31, P32, P23, P14 units.Percent
+	P13 units.Percent `yaml:"p13"`
+	P31 units.Percent `yaml:"p31"`
+	P32 units.Percent `yaml:"p32"`
+	P23 units.Percent `yaml:"p23"`
+	P14 units.Percent `yaml:"p14"`
 }
 
 // Probability is a share of packets with a correlation.
 type Probability struct {
-	Percent     units.Percent
-	Correlation units.Percent
+	Percent     units.Percent `yaml:"percent"`
+	Correlation units.Percent `yaml:"correlation"`
 }
 
 // Reorder sends Percent of packets without delay (every Gap-th packet when
 // Gap > 0).
 type Reorder struct {
-	Percent     units.Percent
-	Correlation units.Percent
-	Gap         int
+	Percent     units.Percent `yaml:"percent"`
+	Correlation units.Percent `yaml:"correlation"`
+	Gap         int           `yaml:"gap"`
 }
 
 // QueueLimit bounds a rate limiter's queue in bytes or packets (one is set).
 type QueueLimit struct {
-	Bytes   units.ByteSize
-	Packets int
+	Bytes   units.ByteSize `yaml:"bytes,omitempty"`
+	Packets int            `yaml:"packets,omitempty"`
 }
 
 // QueueDiscipline is what a full queue drops.
@@ -257,34 +266,35 @@ const (
 
 // Workload is the detection workload.
 type Workload struct {
-	Model     Model
-	Placement Placement
-	DetectFPS float64
-	Threshold float64 // 0: the model's own threshold
-	Alerts    []AlertRule
+	Model     Model       `yaml:"model"`
+	Placement Placement   `yaml:"placement"`
+	DetectFPS float64     `yaml:"detectFps"`
+	Threshold float64     `yaml:"threshold"` // 0: the model's own threshold
+	Alerts    []AlertRule `yaml:"alerts"`
 }
 
 // Model names the detector; Path "" means the embedded default model.
 type Model struct {
-	Name    string
-	Variant string
-	Path    string // absolute directory, or ""
+	Name    string `yaml:"name"`
+	Variant string `yaml:"variant,omitempty"`
+	Path    string `yaml:"path,omitempty"` // absolute directory, or ""
 }
 
 // AlertRule raises an alert when an object with one of Labels stays in Zone
 // for Dwell, within Window when set, at Sites.
 type AlertRule struct {
-	Name   string
-	Zone   string
-	Labels []string
-	Dwell  time.Duration
-	Window *TimeWindow
-	Sites  []string // resolved: every site with the zone when not given
+	Name   string        `yaml:"name"`
+	Zone   string        `yaml:"zone"`
+	Labels []string      `yaml:"labels"`
+	Dwell  time.Duration `yaml:"dwell"`
+	Window *TimeWindow   `yaml:"window,omitempty"`
+	Sites  []string      `yaml:"sites"` // resolved: every site with the zone when not given
 }
 
 // TimeWindow is a daily window [From, To), wrapping past midnight.
 type TimeWindow struct {
-	From, To units.TimeOfDay
+	From units.TimeOfDay `yaml:"from"`
+	To   units.TimeOfDay `yaml:"to"`
 }
 
 // FaultAction is what a fault does.
@@ -302,64 +312,67 @@ const (
 
 // Fault is one entry of the timeline, at an absolute run time.
 type Fault struct {
-	Name   string
-	At     time.Duration
-	Action FaultAction
-	Target FaultTarget
+	Name   string        `yaml:"name"`
+	At     time.Duration `yaml:"at"`
+	Action FaultAction   `yaml:"action"`
+	Target FaultTarget   `yaml:"target"`
 	// Duration: for restart the down time; for pause, partition and degrade
 	// how long until restored (0 = until the end of the run).
-	Duration time.Duration
-	Degrade  *Degradation // degrade only
-	Trace    *TraceSwitch // traceSwitch only
+	Duration time.Duration `yaml:"duration"`
+	Degrade  *Degradation  `yaml:"degrade,omitempty"` // degrade only
+	Trace    *TraceSwitch  `yaml:"trace,omitempty"`   // traceSwitch only
 }
 
 // FaultTarget is what a fault was aimed at (one of Node, Site, Link) and the
 // nodes and links that resolves to.
 type FaultTarget struct {
-	Node, Site, Link string
-	Nodes            []string // node-level actions
-	Links            []string // link-level actions
+	Node  string   `yaml:"node"`
+	Site  string   `yaml:"site"`
+	Link  string   `yaml:"link"`
+	Nodes []string `yaml:"nodes,omitempty"` // node-level actions
+	Links []string `yaml:"links,omitempty"` // link-level actions
 }
 
 // Degradation moves links to new settings over Ramp.
 type Degradation struct {
-	Ramp  time.Duration
-	Links []LinkChange
+	Ramp  time.Duration `yaml:"ramp"`
+	Links []LinkChange  `yaml:"links"`
 }
 
 // LinkChange is the complete target behaviour of one link.
 type LinkChange struct {
-	Link string
-	To   LinkSpec
+	Link string   `yaml:"link"`
+	To   LinkSpec `yaml:"to"`
 }
 
 // TraceSwitch replaces the trace files of the targeted links ("" keeps a
 // direction unchanged).
 type TraceSwitch struct {
-	Up, Down string // absolute paths
-	Once     bool
+	Up   string `yaml:"up,omitempty"`
+	Down string `yaml:"down,omitempty"` // absolute paths
+	Once bool   `yaml:"once"`
 }
 
 // SLO are the objectives gated at the end of a run; zero values are not
 // gated.
 type SLO struct {
-	E2ELatency  []LatencyObjective // sorted by percentile
-	TimeToAlert time.Duration
-	FailoverMax time.Duration
-	UplinkMax   units.BitRate
-	RecallMin   units.Percent
+	E2ELatency  []LatencyObjective `yaml:"e2eLatency"` // sorted by percentile
+	TimeToAlert time.Duration      `yaml:"timeToAlert"`
+	FailoverMax time.Duration      `yaml:"failoverMax"`
+	UplinkMax   units.BitRate      `yaml:"uplinkMax"`
+	RecallMin   units.Percent      `yaml:"recallMin"`
 }
 
 // LatencyObjective bounds one latency percentile.
 type LatencyObjective struct {
-	Percentile float64 // 0 < p <= 100
-	Max        time.Duration
+	Percentile float64       `yaml:"percentile"` // 0 < p <= 100
+	Max        time.Duration `yaml:"max"`
 }
 
 // Report selects the report outputs.
 type Report struct {
-	Formats []string // json, html, markdown, junit
-	Dir     string   // as written, relative to the working directory
+	Formats []string `yaml:"formats"` // json, html, markdown, junit
+	Dir     string   `yaml:"dir"`     // as written, relative to the working directory
 }
 
 // Node returns the node with the given name.

@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
 
 	"github.com/edgesim/edgesim/scenarios"
 )
 
 func newValidateCmd(streams Streams) *cobra.Command {
 	var output string
-	var quiet bool
+	var quiet, resolved bool
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check scenario files and print every problem with its line, column and field",
@@ -45,7 +46,10 @@ Use "-" to read a scenario from standard input.`,
   cat my.yaml | edgesim validate -o json -
 
   # problems only, no per-file OK lines
-  edgesim validate -q site-a.yaml site-b.yaml`,
+  edgesim validate -q site-a.yaml site-b.yaml
+
+  # see what "profile: 4g" and the defaults expand to
+  edgesim validate --resolved scenarios/examples/quickstart.yaml`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("validate needs one or more scenario files, e.g. edgesim validate scenarios/examples/quickstart.yaml (or - for standard input)")
@@ -56,11 +60,15 @@ Use "-" to read a scenario from standard input.`,
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: use text or json", output)
 			}
-			return runValidate(streams, args, output, quiet)
+			if resolved && output != "text" {
+				return errors.New("--resolved prints YAML; use it without --output json")
+			}
+			return runValidate(streams, args, output, quiet, resolved)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print problems and the summary only")
+	cmd.Flags().BoolVar(&resolved, "resolved", false, "print each valid scenario as edgesim resolves it: defaults applied, profiles expanded, names generated")
 	return cmd
 }
 
@@ -79,7 +87,7 @@ type problemRecord struct {
 	Message string `json:"message"`
 }
 
-func runValidate(streams Streams, files []string, output string, quiet bool) error {
+func runValidate(streams Streams, files []string, output string, quiet, resolved bool) error {
 	var results []validateResult
 	invalid, problems, unreadable, warnings := 0, 0, 0, 0
 	for _, file := range files {
@@ -128,6 +136,15 @@ func runValidate(streams Streams, files []string, output string, quiet bool) err
 		} else if output == "text" {
 			if !quiet {
 				if _, werr := fmt.Fprintf(streams.Out, "ok   %s (%s)\n", file, s.Name); werr != nil {
+					return werr
+				}
+			}
+			if resolved {
+				text, merr := yaml.Marshal(s)
+				if merr != nil {
+					return fmt.Errorf("%s: printing the resolved scenario: %w", file, merr)
+				}
+				if _, werr := fmt.Fprintf(streams.Out, "---\n# %s, resolved\n%s", file, text); werr != nil {
 					return werr
 				}
 			}
