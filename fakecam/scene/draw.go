@@ -283,30 +283,49 @@ func noiseTable(sigma float64) [256]int16 {
 	return t
 }
 
-// addSensorNoise adds temporal sensor noise to luma (strong at night) and
-// a little to chroma at night.
-func addSensorNoise(img *image.YCbCr, r *rng, night bool) {
+// noise is a pool of Gaussian sensor noise drawn once per scene; each frame
+// adds to every row a slice of it starting at a random offset, so the noise
+// changes from frame to frame at the cost of one random draw per row.
+type noise struct {
+	luma, chroma []int8
+}
+
+func newNoise(r *rng, width int, night bool) *noise {
 	tab := &noiseDay
 	if night {
 		tab = &noiseNight
 	}
-	apply := func(p []uint8, tab *[256]int16) {
-		i := 0
-		for ; i+8 <= len(p); i += 8 {
-			v := r.next()
-			for k := range 8 {
-				n := int16(p[i+k]) + tab[uint8(v>>(8*k))]
-				p[i+k] = uint8(min(max(n, 0), 255))
-			}
-		}
-		for ; i < len(p); i++ {
-			n := int16(p[i]) + tab[uint8(r.next())]
-			p[i] = uint8(min(max(n, 0), 255))
+	n := &noise{luma: make([]int8, 8*width)}
+	for i := range n.luma {
+		n.luma[i] = int8(tab[uint8(r.next())])
+	}
+	if night {
+		n.chroma = make([]int8, 8*width)
+		for i := range n.chroma {
+			n.chroma[i] = int8(noiseDay[uint8(r.next())])
 		}
 	}
-	apply(img.Y, tab)
-	if night {
-		apply(img.Cb, &noiseDay)
-		apply(img.Cr, &noiseDay)
+	return n
+}
+
+// add adds this frame's noise (rows offset by r) to img.
+func (n *noise) add(img *image.YCbCr, r *rng) {
+	addRows(img.Y, img.YStride, img.Rect.Dx(), n.luma, r)
+	if n.chroma != nil {
+		cw := (img.Rect.Dx() + 1) / 2
+		addRows(img.Cb, img.CStride, cw, n.chroma, r)
+		addRows(img.Cr, img.CStride, cw, n.chroma, r)
+	}
+}
+
+func addRows(plane []uint8, stride, width int, pool []int8, r *rng) {
+	span := uint64(len(pool) - width)
+	for y := 0; y+width <= len(plane); y += stride {
+		row := plane[y : y+width]
+		src := pool[r.next()%span:]
+		src = src[:len(row)]
+		for x, v := range row {
+			row[x] = uint8(min(max(int16(v)+int16(src[x]), 0), 255))
+		}
 	}
 }

@@ -121,6 +121,7 @@ type Scene struct {
 	cfg    Config
 	layout layout
 	bg     *image.YCbCr // background without objects and without temporal noise
+	noise  *noise
 	key    uint64       // seed mixed with camera id
 	events []*track
 	people spawner
@@ -150,6 +151,7 @@ func New(cfg Config) (*Scene, error) {
 		s.events = append(s.events, s.eventTrack(i, ev))
 	}
 	s.bg = s.drawBackground()
+	s.noise = newNoise(newRNG(s.key, 0x6e6f697365), cfg.Width, cfg.Night)
 	return s, nil
 }
 
@@ -184,7 +186,7 @@ func (s *Scene) Render(index int) Frame {
 	for _, p := range placed {
 		p.draw(&c)
 	}
-	addSensorNoise(img, newRNG(s.key, 0x6e6f697365, uint64(int64(index))), s.cfg.Night)
+	s.noise.add(img, newRNG(s.key, 0x6e6f697365, uint64(int64(index))))
 	f.Image = img
 	return f
 }
