@@ -86,6 +86,34 @@ var _ = Describe("Examples", func() {
 		Expect(s.StartTime.Within(s.Workload.Alerts[0].Window.From, s.Workload.Alerts[0].Window.To)).To(BeTrue())
 	})
 
+	It("degrades one shop's Wi-Fi with a ramp in retail-wifi", func() {
+		s, err := scenarios.Example("retail-wifi")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Sites).To(HaveLen(2))
+		Expect(s.Faults).To(HaveLen(1))
+		f := s.Faults[0]
+		Expect(f.Action).To(Equal(scenarios.FaultDegrade))
+		Expect(f.Degrade.Ramp).To(Equal(5 * time.Second))
+		Expect(f.Degrade.Links).To(ConsistOf(HaveField("Link", "shop-b-cameras")))
+		l, _ := s.Link("shop-b-cameras")
+		Expect(l.Profile).To(Equal("wifi"))
+		Expect(f.Degrade.Links[0].To.Up.Rate).To(Equal(4 * units.Mbit))
+		Expect(f.Degrade.Links[0].To.Down.Rate).To(Equal(l.Down.Rate), "down keeps the profile's rate")
+	})
+
+	It("partitions the backhaul, then restarts an edge node, in factory-5g", func() {
+		s, err := scenarios.Example("factory-5g")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Faults).To(HaveLen(2))
+		Expect(s.Faults[0].Action).To(Equal(scenarios.FaultPartition))
+		Expect(s.Faults[0].Target.Links).To(Equal([]string{"yard-uplink"}))
+		Expect(s.Faults[1].Action).To(Equal(scenarios.FaultRestart))
+		Expect(s.Faults[1].At).To(Equal(75*time.Second), "after: 30s counts from the partition at 45s")
+		up, _ := s.Link("yard-uplink")
+		Expect(up.Up.Rate).To(Equal(20 * units.Mbit))
+		Expect(up.Up.Queue.Packets).To(Equal(200))
+	})
+
 	It("reports an unknown example with the list of names", func() {
 		_, err := scenarios.Example("nope")
 		Expect(err).To(MatchError(scenarios.ErrUnknownExample))
