@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/edgesim/edgesim/runtime/detector"
 	"github.com/edgesim/edgesim/runtime/internal/testcam"
 	"github.com/edgesim/edgesim/runtime/node"
 	"github.com/edgesim/edgesim/runtime/pipeline"
@@ -199,6 +200,53 @@ var _ = Describe("Node", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(raw)).To(ContainSubstring(a.ID))
 		Expect(edge.Forwarder().Pending()).To(BeZero())
+	})
+
+	It("hot-swaps the model from --model on reload while the stream keeps running", func() {
+		def, err := detector.Default()
+		Expect(err).NotTo(HaveOccurred())
+		dir := GinkgoT().TempDir()
+		_, err = def.Save(dir)
+		Expect(err).NotTo(HaveOccurred())
+		cfg := testConfig()
+		cfg.ModelDir = dir
+		reg := prometheus.NewRegistry()
+		n, _ := start(cfg, node.WithRegistry(reg))
+		c := camera(n, "cam-swap")
+		halt := make(chan struct{})
+		go stream(c, halt)
+		DeferCleanup(func() { close(halt) })
+		Eventually(func() int { return len(c.Got()) }, "20s").Should(BeNumerically(">=", 2))
+		v1 := c.Got()[0].Model
+
+		// a tampered update is refused and the old model keeps serving
+		w := filepath.Join(dir, def.Manifest.Weights)
+		if def.Manifest.Weights == "" {
+			w = filepath.Join(dir, detector.WeightsFile)
+		}
+		orig, err := os.ReadFile(w)
+		Expect(err).NotTo(HaveOccurred())
+		bad := append([]byte(nil), orig...)
+		bad[len(bad)/3] ^= 0xff
+		Expect(os.WriteFile(w, bad, 0o600)).To(Succeed())
+		info, err := n.Reload(context.Background())
+		Expect(errors.Is(err, detector.ErrModelTampered)).To(BeTrue())
+		Expect(info.String()).To(Equal(v1))
+
+		// a new version is swapped in without dropping the session
+		man := def.Manifest
+		man.Version = "v-next"
+		next, err := def.WithManifest(man)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = next.Save(dir)
+		Expect(err).NotTo(HaveOccurred())
+		info, err = n.Reload(context.Background())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.Version).To(Equal("v-next"))
+		Eventually(func() string { g := c.Got(); return g[len(g)-1].Model }, "10s").Should(HaveSuffix("@v-next"))
+		Expect(n.Server().Sessions()).To(Equal(1))
+		Expect(testutil.ToFloat64(n.Metrics().ModelReloads.WithLabelValues("failure"))).To(Equal(1.0))
+		Expect(testutil.ToFloat64(n.Metrics().ModelReloads.WithLabelValues("success"))).To(Equal(1.0))
 	})
 
 	It("drains on stop: refuses new sessions and closes the open ones", func() {
