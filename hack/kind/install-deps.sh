@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the kind provider and the node-image builder need on a Debian
 # host: Podman (with runc), debootstrap for the node's OS layer, libseccomp-dev
-# for runc's seccomp build, busybox-static for the local-path helper image.
+# and pkg-config for runc's seccomp build, busybox-static for the utility
+# image, dnsname so kind nodes resolve each other on Podman's CNI network.
 # Must run as root. Idempotent.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
@@ -10,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # golang-github-containernetworking-plugin-dnsname gives the kind network DNS
 # (with the CNI backend), so nodes resolve each other by container name.
-pkgs=(podman runc golang-github-containernetworking-plugin-dnsname debootstrap libseccomp-dev busybox-static uidmap iptables)
+pkgs=(podman runc golang-github-containernetworking-plugin-dnsname debootstrap libseccomp-dev pkg-config gcc busybox-static uidmap iptables)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -121,7 +121,7 @@ func (b *Builder) Check(ctx context.Context) error {
 		return fmt.Errorf("%w: debootstrap, chroot and the container runtime's image store need root; run as root", ErrNotRoot)
 	}
 	var missing []string
-	for _, tool := range []string{"go", "gcc", "debootstrap", "tar", "nice", b.runtime} {
+	for _, tool := range []string{"go", "gcc", "pkg-config", "debootstrap", "chroot", "tar", "nice", b.runtime} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, tool)
 		}
