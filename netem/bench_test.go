@@ -18,31 +18,36 @@ import (
 // benchPayload makes 1400-byte IP packets.
 const benchPayload = 1400 - ipUDPHeader
 
-// blast sends UDP datagrams from inside src as fast as it can and counts
-// what arrives at dst during d; it returns packets per second received.
-func blast(b *testing.B, src, dst func(func() error) error, to net.IP, port int, d time.Duration) float64 {
-	var rc, sc *net.UDPConn
+// udpPath is a UDP sender and receiver across one path; the sender runs
+// only while enabled, so two paths can be measured in alternating slices.
+type udpPath struct {
+	rc, sc *net.UDPConn
+	got    atomic.Int64
+	on     atomic.Bool
+	stop   chan struct{}
+	wg     sync.WaitGroup
+}
+
+func newUDPPath(b *testing.B, src, dst func(func() error) error, to net.IP, port int) *udpPath {
+	p := &udpPath{stop: make(chan struct{})}
 	if err := dst(func() (err error) {
-		rc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: to, Port: port})
+		p.rc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: to, Port: port})
 		return err
 	}); err != nil {
 		b.Fatal(err)
 	}
-	defer rc.Close()
-	_ = rc.SetReadBuffer(16 << 20)
+	_ = p.rc.SetReadBuffer(16 << 20)
 	if err := src(func() (err error) {
-		sc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: to, Port: port})
+		p.sc, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: to, Port: port})
 		return err
 	}); err != nil {
+		p.rc.Close()
 		b.Fatal(err)
 	}
-	defer sc.Close()
-	var got atomic.Int64
-	var wg sync.WaitGroup
-	wg.Add(1)
+	p.wg.Add(2)
 	go func() {
-		defer wg.Done()
-		pc := ipv4.NewPacketConn(rc)
+		defer p.wg.Done()
+		pc := ipv4.NewPacketConn(p.rc)
 		msgs := make([]ipv4.Message, 64)
 		for i := range msgs {
 			msgs[i].Buffers = [][]byte{make([]byte, 2048)}
@@ -52,36 +57,53 @@ func blast(b *testing.B, src, dst func(func() error) error, to net.IP, port int,
 			if err != nil {
 				return
 			}
-			got.Add(int64(n))
+			p.got.Add(int64(n))
 		}
 	}()
-	stop := make(chan struct{})
-	wg.Add(1)
 	go func() {
-		defer wg.Done()
-		pc := ipv4.NewPacketConn(sc)
+		defer p.wg.Done()
+		pc := ipv4.NewPacketConn(p.sc)
 		msgs := make([]ipv4.Message, 32)
 		payload := make([]byte, benchPayload)
 		for i := range msgs {
 			msgs[i].Buffers = [][]byte{payload}
 		}
+		idle := time.NewTicker(time.Millisecond)
+		defer idle.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-p.stop:
 				return
 			default:
+			}
+			if !p.on.Load() {
+				<-idle.C
+				continue
 			}
 			_, _ = pc.WriteBatch(msgs, 0)
 		}
 	}()
-	time.Sleep(200 * time.Millisecond) // reach steady state
-	start, n0 := time.Now(), got.Load()
+	return p
+}
+
+// slice runs the sender for d and returns the packets received meanwhile
+// (after a short settling time, excluded).
+func (p *udpPath) slice(d time.Duration) (packets int64, took time.Duration) {
+	p.on.Store(true)
+	time.Sleep(20 * time.Millisecond)
+	start, n0 := time.Now(), p.got.Load()
 	time.Sleep(d)
-	pps := float64(got.Load()-n0) / time.Since(start).Seconds()
-	close(stop)
-	rc.Close()
-	wg.Wait()
-	return pps
+	packets, took = p.got.Load()-n0, time.Since(start)
+	p.on.Store(false)
+	time.Sleep(20 * time.Millisecond) // drain
+	return packets, took
+}
+
+func (p *udpPath) close() {
+	close(p.stop)
+	p.sc.Close()
+	p.rc.Close()
+	p.wg.Wait()
 }
 
 type vethPair struct {
@@ -172,15 +194,26 @@ func BenchmarkFabricVsVeth(b *testing.B) {
 	in := func(h netns.NsHandle) func(func() error) error {
 		return func(f func() error) error { return inNetns(h, f) }
 	}
-	var fab, veth float64
+	fabPath := newUDPPath(b, ha.Do, hb.Do, hb.Address(), 9800)
+	defer fabPath.close()
+	vethPath := newUDPPath(b, in(v.ns[0]), in(v.ns[1]), v.addr[1], 9801)
+	defer vethPath.close()
+	// Alternate 100 ms slices so that the machine's changing load hits
+	// both paths alike; one iteration is 10 slices of each.
+	var fabN, vethN int64
+	var fabT, vethT time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		fab += blast(b, ha.Do, hb.Do, hb.Address(), 9800, time.Second)
-		veth += blast(b, in(v.ns[0]), in(v.ns[1]), v.addr[1], 9801, time.Second)
+		for range 10 {
+			n, d := fabPath.slice(100 * time.Millisecond)
+			fabN, fabT = fabN+n, fabT+d
+			n, d = vethPath.slice(100 * time.Millisecond)
+			vethN, vethT = vethN+n, vethT+d
+		}
 	}
 	b.StopTimer()
-	fab /= float64(b.N)
-	veth /= float64(b.N)
+	fab := float64(fabN) / fabT.Seconds()
+	veth := float64(vethN) / vethT.Seconds()
 	b.ReportMetric(fab, "fabric-pps")
 	b.ReportMetric(veth, "veth-pps")
 	b.ReportMetric(fab*1400*8/1e9, "fabric-Gbit/s")
