@@ -45,6 +45,7 @@ func benchFleet(b *testing.B, n int, video time.Duration) (time.Duration, []fake
 			Scene: scene.Config{Width: 640, Height: 360, FPS: 10, Background: scene.BackgroundStreet, Seed: 1,
 				People: 4, Vehicles: 2},
 			Bitrate: 800_000, Endpoints: []string{srv.URL}, Duration: video,
+			EncoderSpeed: envInt("FAKECAM_BENCH_SPEED", 0) - envInt("FAKECAM_BENCH_SPEED_NEG", 0),
 		})
 	}
 	f, err := fakecam.NewFleet(cfgs)
@@ -62,7 +63,8 @@ func benchFleet(b *testing.B, n int, video time.Duration) (time.Duration, []fake
 // second of video (render + VP8 encode + WebRTC send, plus the loopback
 // receiver's SRTP/RTP handling) and the streams one core sustains.
 // FAKECAM_BENCH_STREAMS (default 4) and FAKECAM_BENCH_SECONDS (default 10)
-// size it. Run with -benchtime=1x.
+// size it; FAKECAM_BENCH_SPEED_NEG=8 sets libvpx cpu-used -8 (default -6).
+// Run with -benchtime=1x.
 func BenchmarkStreamCost(b *testing.B) {
 	n, secs := envInt("FAKECAM_BENCH_STREAMS", 4), envInt("FAKECAM_BENCH_SECONDS", 10)
 	for b.Loop() {

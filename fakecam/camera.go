@@ -265,6 +265,12 @@ func (c *Camera) Run(ctx context.Context) (err error) {
 		c.supervise(runCtx, ses, idx)
 	}()
 	c.stream(runCtx, src)
+	c.mu.Lock()
+	if !c.sendStart.IsZero() { // the bitrate counts streaming time, not the drain
+		c.sendTime += c.o.clock.Now().Sub(c.sendStart)
+		c.sendStart = time.Time{}
+	}
+	c.mu.Unlock()
 	cancel()
 	wg.Wait()
 	c.drain()
@@ -286,7 +292,7 @@ func (c *Camera) Run(ctx context.Context) (err error) {
 
 func (c *Camera) openSource() (source, error) {
 	if c.sc != nil {
-		return newSceneSource(c.sc, int(c.cfg.Bitrate), c.cfg.KeyframeInterval)
+		return newSceneSource(c.sc, int(c.cfg.Bitrate), c.cfg.KeyframeInterval, c.cfg.EncoderSpeed)
 	}
 	s, err := loadIVF(c.cfg.IVF)
 	if err != nil {

@@ -33,6 +33,7 @@ type Config struct {
 	Scene            scene.Config  `json:"scene"`
 	Bitrate          units.BitRate `json:"bitrate"`                     // encoder target; congestion control may lower it
 	KeyframeInterval int           `json:"keyframe_interval,omitempty"` // frames between keyframes; 0 = every 10 s
+	EncoderSpeed     int           `json:"encoder_speed,omitempty"`     // libvpx cpu-used, -16 (fastest) .. 16; 0 = -6
 	Endpoints        []string      `json:"endpoints"`                   // WHIP endpoint URLs; a reconnect moves to the next one
 	Token            string        `json:"token,omitempty"`             // bearer token for the WHIP server
 	IVF              string        `json:"ivf,omitempty"`               // replay this VP8 IVF file instead of rendering the scene
@@ -125,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.Bitrate < 10_000 || c.Bitrate > 100_000_000 {
 		p = append(p, fmt.Sprintf("bitrate %v: want between 10kbit and 100Mbit", c.Bitrate))
+	}
+	if c.EncoderSpeed < -16 || c.EncoderSpeed > 16 {
+		p = append(p, fmt.Sprintf("encoder speed %d: want -16 (fastest) .. 16", c.EncoderSpeed))
 	}
 	if c.KeyframeInterval < 0 {
 		p = append(p, "keyframe interval: must not be negative")

@@ -36,9 +36,10 @@ type sceneSource struct {
 	enc *vp8.Encoder
 }
 
-func newSceneSource(sc *scene.Scene, bitrate, keyInterval int) (*sceneSource, error) {
+func newSceneSource(sc *scene.Scene, bitrate, keyInterval, speed int) (*sceneSource, error) {
 	cfg := sc.Config()
-	enc, err := vp8.NewEncoder(vp8.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: bitrate, KeyframeInterval: keyInterval})
+	enc, err := vp8.NewEncoder(vp8.Config{Width: cfg.Width, Height: cfg.Height, FPS: cfg.FPS, Bitrate: bitrate,
+		KeyframeInterval: keyInterval, Speed: speed})
 	if err != nil {
 		return nil, err
 	}

@@ -28,6 +28,7 @@ type flags struct {
 	fps              float64
 	bitrate          units.BitRate
 	keyframeInterval int
+	encoderSpeed     int
 	duration         units.Duration
 	token            string
 	out              string
@@ -102,6 +103,7 @@ every camera of the file.`,
 	fl.Float64Var(&f.fps, "fps", f.fps, "frames per second")
 	fl.Var(&f.bitrate, "bitrate", "encoder target bitrate, e.g. 800kbit or 2Mbit")
 	fl.IntVar(&f.keyframeInterval, "keyframe-interval", 0, "frames between keyframes (0: every 10 s)")
+	fl.IntVar(&f.encoderSpeed, "encoder-speed", 0, "libvpx cpu-used, -16 (fastest, lowest quality) to 16 (0: -6, as WebRTC senders on desktops)")
 	fl.Var(&f.duration, "duration", "stop after this much video, e.g. 30s (default: until interrupted)")
 	fl.StringVar(&f.token, "token", "", "bearer token for the WHIP server")
 	fl.StringVar(&f.out, "out", "", "directory for ground truth, latency, bitrate and summary files")
@@ -190,6 +192,7 @@ func (f *flags) cameraConfigs(cmd *cobra.Command) ([]fakecam.Config, error) {
 				People: f.people, Vehicles: f.vehicles},
 			Bitrate:          f.bitrate,
 			KeyframeInterval: f.keyframeInterval,
+			EncoderSpeed:     f.encoderSpeed,
 			Endpoints:        f.whip,
 			Token:            f.token,
 			IVF:              f.ivf,

@@ -122,7 +122,7 @@ type Scene struct {
 	layout layout
 	bg     *image.YCbCr // background without objects and without temporal noise
 	noise  *noise
-	key    uint64       // seed mixed with camera id
+	key    uint64 // seed mixed with camera id
 	events []*track
 	people spawner
 	cars   spawner
