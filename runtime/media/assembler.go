@@ -25,8 +25,12 @@ type Frame struct {
 // memory.
 const (
 	DefaultMaxPending        = 8    // frames waiting for missing packets
-	DefaultMaxPacketsInFrame = 2048 // ~3 MB at MTU size
+	DefaultMaxPacketsInFrame = 1024 // ~1.2 MB at MTU size, above the decoder's 1 MiB frame limit
 )
+
+// MaxTimestampJump is how far (in 90 kHz RTP units, 5 s) a packet may be
+// behind the last emitted frame and still count as merely late.
+const MaxTimestampJump = 5 * 90000
 
 // ErrFrameDropped is reported through Stats when a frame is given up.
 var ErrFrameDropped = errors.New("media: frame incomplete")
@@ -54,7 +58,10 @@ type Assembler struct {
 	Incomplete int
 	// Oversized counts packets dropped because a frame had too many.
 	Oversized int
-	needKey   bool
+	// Discontinuities counts backward RTP timestamp jumps beyond
+	// MaxTimestampJump (a restarted sender); the assembler starts over.
+	Discontinuities int
+	needKey         bool
 }
 
 // NewAssembler returns an assembler that gives up an incomplete frame once
@@ -80,7 +87,13 @@ func (a *Assembler) Push(pkt *rtp.Packet, now time.Time) (frames []Frame, skippe
 		return nil, 0
 	}
 	if a.emitted && !tsAfter(pkt.Timestamp, a.lastEmitted) {
-		return nil, 0 // late packet of a frame already emitted or given up
+		if a.lastEmitted-pkt.Timestamp <= MaxTimestampJump {
+			return nil, 0 // late packet of a frame already emitted or given up
+		}
+		// the sender restarted or jumped back: start over from this packet
+		a.Incomplete += len(a.pending)
+		a.pending, a.emitted, a.needKey = nil, false, true
+		a.Discontinuities++
 	}
 	var pf *pendingFrame
 	for _, p := range a.pending {

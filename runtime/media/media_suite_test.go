@@ -110,6 +110,23 @@ var _ = Describe("Assembler", func() {
 		Expect(a.Incomplete).To(Equal(1))
 	})
 
+	It("starts over when the sender's timestamps jump back", func() {
+		a := media.NewAssembler(0, 0)
+		for _, p := range pkts[0] {
+			_, _ = a.Push(p, t0)
+		}
+		restarted := packetize(frames[:1])[0]
+		var got []media.Frame
+		for _, p := range restarted {
+			p.Timestamp = pkts[0][0].Timestamp - 10*90000
+			f, _ := a.Push(p, t0)
+			got = append(got, f...)
+		}
+		Expect(a.Discontinuities).To(Equal(1))
+		Expect(got).To(HaveLen(1))
+		Expect(got[0].Keyframe).To(BeTrue())
+	})
+
 	It("stays bounded under an RTP flood", func() {
 		a := media.NewAssembler(0, 0)
 		payload := append([]byte{0x90, 0x80, 0x01}, make([]byte, 1000)...)

@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"image"
+	"math/rand"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
+	goruntime "runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -182,6 +184,52 @@ var _ = Describe("WHIP ingest", func() {
 		}, "15s").Should(BeNumerically(">=", 2))
 		before := len(c.Got())
 		Eventually(func() int { return len(c.Got()) }, "10s").Should(BeNumerically(">", before+3))
+	})
+
+	It("survives an RTP flood in bounded memory and keeps answering", func() {
+		n := newNode()
+		c := startCamera(n, "?camera=flood", "")
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { stream(c, stop, 0); close(done) }()
+		DeferCleanup(func() {
+			select {
+			case <-stop:
+			default:
+				close(stop)
+			}
+		})
+		Eventually(func() int { return len(c.Got()) }, "15s").Should(BeNumerically(">=", 3))
+		close(stop)
+		<-done
+
+		var before, after goruntime.MemStats
+		goruntime.GC()
+		goruntime.ReadMemStats(&before)
+		rng := rand.New(rand.NewSource(7))
+		payload := make([]byte, 1100)
+		for i := 0; i < 30000; i++ {
+			rng.Read(payload)
+			payload[0] = 0x10 // VP8 descriptor: start of partition 0
+			p := &rtp.Packet{Header: rtp.Header{Version: 2, Marker: rng.Intn(50) == 0, SequenceNumber: uint16(i),
+				Timestamp: uint32(rng.Intn(64)) * 3000}, Payload: append([]byte(nil), payload...)}
+			if err := c.WriteRTP(p); err != nil {
+				break
+			}
+		}
+		goruntime.GC()
+		goruntime.ReadMemStats(&after)
+		Expect(int64(after.HeapInuse)-int64(before.HeapInuse)).To(BeNumerically("<", 64<<20), "30k packets (33 MB) must not pile up")
+
+		got := len(c.Got())
+		stop2 := make(chan struct{})
+		go stream(c, stop2, 0)
+		DeferCleanup(func() { close(stop2) })
+		Eventually(func() int { return len(c.Got()) }, "15s").Should(BeNumerically(">", got+3), "answers resume after the next key frame")
+		dropped := testutil.ToFloat64(n.m.FramesDropped.WithLabelValues("flood", metrics.ReasonIncomplete)) +
+			testutil.ToFloat64(n.m.FramesDropped.WithLabelValues("flood", metrics.ReasonDecodeError)) +
+			testutil.ToFloat64(n.m.FramesDropped.WithLabelValues("flood", metrics.ReasonNoKeyframe))
+		Expect(dropped).To(BeNumerically(">", 0))
 	})
 
 	It("raises a zone/dwell alert with the camera's frame id", func() {
@@ -373,7 +421,7 @@ var _ = Describe("WHIP ingest", func() {
 
 	It("leaves no goroutines behind after a session ends", func() {
 		n := newNode()
-		before := runtime.NumGoroutine()
+		before := goruntime.NumGoroutine()
 		c := startCamera(n, "?camera=leak", "")
 		stop := make(chan struct{})
 		done := make(chan struct{})
@@ -384,7 +432,7 @@ var _ = Describe("WHIP ingest", func() {
 		c.Stop()
 		Eventually(n.s.Sessions, "5s").Should(BeZero())
 		http.DefaultClient.CloseIdleConnections()
-		Eventually(runtime.NumGoroutine, "10s").Should(BeNumerically("<=", before), func() string { b := make([]byte, 1<<20); return string(b[:runtime.Stack(b, true)]) })
+		Eventually(goruntime.NumGoroutine, "10s").Should(BeNumerically("<=", before), func() string { b := make([]byte, 1<<20); return string(b[:goruntime.Stack(b, true)]) })
 	})
 
 	It("refuses bad configuration", func() {

@@ -37,6 +37,7 @@ type Camera struct {
 	enc      codec.ReadCloser
 	next     chan image.Image
 	pack     rtp.Packetizer
+	seq      rtp.Sequencer
 	location string
 	base     string
 
@@ -109,7 +110,8 @@ func New(w, h int) (*Camera, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.pack = rtp.NewPacketizer(1200, 96, 1, &codecs.VP8Payloader{EnablePictureID: true}, rtp.NewRandomSequencer(), 90000)
+	c.seq = rtp.NewRandomSequencer()
+	c.pack = rtp.NewPacketizer(1200, 96, 1, &codecs.VP8Payloader{EnablePictureID: true}, c.seq, 90000)
 	return c, nil
 }
 
@@ -227,4 +229,11 @@ func Post(url, ctype string, body []byte, hdr ...string) (*http.Response, string
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
+}
+
+// WriteRTP sends a raw RTP packet on the video track (floods, corrupt
+// packets), numbered in sequence with the camera's own packets.
+func (c *Camera) WriteRTP(p *rtp.Packet) error {
+	p.SequenceNumber = c.seq.NextSequenceNumber()
+	return c.track.WriteRTP(p)
 }
