@@ -182,7 +182,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <table>
 <tr><th>link</th><th>direction</th><th>site</th><th>bytes</th><th>packets</th><th>dropped</th><th>mean</th><th>peak</th></tr>
 {{- range $r.Links}}
-<tr><td>{{.Link}}{{if .Uplink}} <i>(uplink)</i>{{end}}</td><td>{{.Direction}}</td><td>{{.Site}}</td><td class="n">{{bytes .Bytes}}</td><td class="n">{{.Packets}}</td><td class="n">{{.Dropped}}</td><td class="n">{{rate .MeanBitsPerS}}</td><td class="n">{{rate .PeakBitsPerS}}</td></tr>
+<tr><td>{{.Link}}{{if .Uplink}} <i>(uplink{{if .Reference}}, comparison only{{end}})</i>{{end}}</td><td>{{.Direction}}</td><td>{{.Site}}</td><td class="n">{{bytes .Bytes}}</td><td class="n">{{.Packets}}</td><td class="n">{{.Dropped}}</td><td class="n">{{rate .MeanBitsPerS}}</td><td class="n">{{rate .PeakBitsPerS}}</td></tr>
 {{- end}}
 </table>
 {{- if $r.Uplink}}

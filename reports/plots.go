@@ -363,6 +363,9 @@ func bandwidthPlot(r *Result) (*figure, error) {
 		if l.Uplink {
 			name += " (uplink)"
 		}
+		if l.Reference {
+			name += " (comparison)"
+		}
 		if err := f.addLine(i, name, xs, ys, false, false); err != nil {
 			return nil, err
 		}

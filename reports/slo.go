@@ -201,7 +201,7 @@ func (a *analysis) uplinkSLO(limit float64) SLOVerdict {
 		}
 	}
 	if n == 0 {
-		return a.notExercised(v, "no link is marked as uplink")
+		return a.notExercised(v, "no gated uplink (none marked, or only comparison links)")
 	}
 	v.MeasuredValue = worst
 	v.Measured = FormatBitRate(worst)
