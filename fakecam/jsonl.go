@@ -7,16 +7,23 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
-// jsonl writes one JSON value per line, buffered; the first write error is
-// kept and returned by close.
+// flushEvery bounds how stale a file may be for a reader following it
+// (the testbed's live progress tails the latency files).
+const flushEvery = 500 * time.Millisecond
+
+// jsonl writes one JSON value per line, buffered and flushed at least every
+// flushEvery while written to; the first write error is kept and returned by
+// close.
 type jsonl struct {
-	mu  sync.Mutex
-	f   *os.File
-	w   *bufio.Writer
-	enc *json.Encoder
-	err error
+	mu      sync.Mutex
+	f       *os.File
+	w       *bufio.Writer
+	enc     *json.Encoder
+	err     error
+	flushed time.Time
 }
 
 func newJSONL(path string) (*jsonl, error) {
@@ -33,6 +40,10 @@ func (j *jsonl) write(v any) {
 	defer j.mu.Unlock()
 	if j.err == nil {
 		j.err = j.enc.Encode(v)
+	}
+	if now := time.Now(); j.err == nil && now.Sub(j.flushed) >= flushEvery {
+		j.flushed = now
+		j.err = j.w.Flush()
 	}
 }
 
