@@ -24,6 +24,7 @@ import (
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/transport/v5"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
@@ -52,6 +53,10 @@ type Options struct {
 	NoAnswer   bool      // decode but never answer
 	NoDecode   bool      // only reassemble frames (cheap; for benchmarks of the sender); implies NoAnswer
 	Node       string    // node id in answers (default "whiptest")
+	// Net, if set, carries the media over this network (e.g. a pion vnet
+	// with a shaped link) instead of a UDP socket on 127.0.0.1. The WHIP
+	// exchange stays on loopback HTTP.
+	Net transport.Net
 }
 
 // Server is a WHIP receiver listening on 127.0.0.1.
@@ -93,19 +98,21 @@ func New(opts Options) (*Server, error) {
 	if opts.Node == "" {
 		opts.Node = "whiptest"
 	}
-	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
-		udp.Close()
 		return nil, err
 	}
-	s := &Server{opts: opts, ln: ln, udp: udp, sessions: map[string]*peer{}}
+	s := &Server{opts: opts, ln: ln, sessions: map[string]*peer{}}
 	silent := logging.NewDefaultLoggerFactory()
 	silent.DefaultLogLevel, silent.Writer = logging.LogLevelDisabled, io.Discard
-	s.mux = webrtc.NewICEUDPMux(silent.NewLogger("udpmux"), udp)
+	if opts.Net == nil {
+		if s.udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		s.mux = webrtc.NewICEUDPMux(silent.NewLogger("udpmux"), s.udp)
+	}
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000,
@@ -121,11 +128,15 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{LoggerFactory: silent}
-	se.SetICEUDPMux(s.mux)
-	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	if opts.Net != nil {
+		se.SetNet(opts.Net)
+	} else {
+		se.SetICEUDPMux(s.mux)
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	}
 	s.api = webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se))
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /whip", s.handlePost)
@@ -407,7 +418,9 @@ func (s *Server) CloseSessions() {
 // away without any goodbye, so cameras only notice through ICE timeouts.
 func (s *Server) Kill() {
 	s.killed.Store(true)
-	_ = s.udp.Close()
+	if s.udp != nil {
+		_ = s.udp.Close()
+	}
 	s.Close()
 }
 
@@ -426,7 +439,9 @@ func (s *Server) Close() {
 	for _, p := range peers {
 		_ = p.pc.Close()
 	}
-	_ = s.mux.Close()
-	_ = s.udp.Close()
+	if s.mux != nil {
+		_ = s.mux.Close()
+		_ = s.udp.Close()
+	}
 	s.wg.Wait()
 }
