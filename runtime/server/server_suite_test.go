@@ -419,6 +419,27 @@ var _ = Describe("WHIP ingest", func() {
 		Expect(n.s.Sessions()).To(BeZero())
 	})
 
+	It("accepts an offer that also carries audio (as browsers send) and ignores the audio", func() {
+		n := newNode()
+		pc, err := testcam.LoopbackAPI().NewPeerConnection(webrtc.Configuration{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(pc.Close)
+		for _, k := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeAudio, webrtc.RTPCodecTypeVideo} {
+			_, err = pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+			Expect(err).NotTo(HaveOccurred())
+		}
+		_, err = pc.CreateDataChannel(server.DataChannelLabel, nil)
+		Expect(err).NotTo(HaveOccurred())
+		offer, err := pc.CreateOffer(nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pc.SetLocalDescription(offer)).To(Succeed())
+		resp, answer := testcam.Post(n.http.URL+"/whip?camera=av", "application/sdp", []byte(offer.SDP))
+		Expect(resp.StatusCode).To(Equal(http.StatusCreated), answer)
+		Expect(answer).To(ContainSubstring("VP8/90000"))
+		Expect(answer).To(MatchRegexp(`m=audio 0 |a=inactive`), "audio is declined")
+		Expect(n.s.Sessions()).To(Equal(1))
+	})
+
 	It("leaves no goroutines behind after a session ends", func() {
 		n := newNode()
 		before := goruntime.NumGoroutine()
