@@ -41,7 +41,7 @@ var _ = Describe("Congestion control", Label("slow"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		runCamera(ctx, cam.Run)
 		Eventually(func() uint64 { return cam.Stats().FramesAnswered }).WithTimeout(10 * time.Second).Should(BeNumerically(">", 0))
-		Eventually(func() int { return cam.Stats().TargetBPS }).WithTimeout(25 * time.Second).WithPolling(200 * time.Millisecond).
+		Eventually(func() int { return cam.Stats().TargetBPS }).WithTimeout(25*time.Second).WithPolling(200*time.Millisecond).
 			Should(BeNumerically("<", 500_000), "the encoder should follow the congestion controller down")
 		answered := cam.Stats().FramesAnswered
 		Eventually(func() uint64 { return cam.Stats().FramesAnswered }).WithTimeout(10*time.Second).
