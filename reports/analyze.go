@@ -211,9 +211,14 @@ func (a *analysis) latency() {
 		a.res.Cameras = append(a.res.Cameras, ov)
 	}
 	fc.Answer = ratio(fc.Answered, fc.Sent)
-	a.res.Latencies.Overall = NewDistribution(all)
+	a.res.Latencies.Overall = NewDistribution(all).withQuantiles()
 	a.res.Latencies.Sites = groups(bySite)
 	a.res.Latencies.Placements = groups(byPlacement)
+	for _, gs := range [][]LatencyGroup{a.res.Latencies.Sites, a.res.Latencies.Placements} {
+		for i := range gs {
+			gs[i].Distribution = gs[i].Distribution.withQuantiles()
+		}
+	}
 	if _, _, ok := a.warmUp(); ok {
 		d := NewDistribution(warm)
 		a.res.Latencies.WarmUp = &d

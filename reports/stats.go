@@ -20,8 +20,24 @@ type Distribution struct {
 	P95Ms  float64 `json:"p95Ms"`
 	P99Ms  float64 `json:"p99Ms"`
 	MaxMs  float64 `json:"maxMs"`
+	// QuantilesMs holds p1..p100 (index i is p(i+1)) for the overall, site
+	// and placement distributions, so any whole percentile stays exact
+	// after report.json is read back.
+	QuantilesMs []float64 `json:"quantilesMs,omitempty"`
 
 	sorted []float64 // milliseconds, ascending; nil after a JSON round trip
+}
+
+// withQuantiles fills QuantilesMs.
+func (d Distribution) withQuantiles() Distribution {
+	if len(d.sorted) == 0 {
+		return d
+	}
+	d.QuantilesMs = make([]float64, 100)
+	for i := range d.QuantilesMs {
+		d.QuantilesMs[i] = d.quantile(float64(i+1) / 100)
+	}
+	return d
 }
 
 // NewDistribution summarises the given latencies.
@@ -55,14 +71,26 @@ func (d Distribution) quantile(q float64) float64 {
 }
 
 // Percentile returns the p-th percentile (0 < p <= 100), or 0 when there are
-// no samples. After a JSON round trip only 50, 90, 95, 99 and 100 are
-// known; other values then return -1.
+// no samples. A distribution read back from JSON knows only p50, p90, p95,
+// p99 and p100, plus every whole percentile of the overall, site and
+// placement distributions; any other value then returns -1: use
+// [Distribution.PercentileOK] where that must not pass for a small latency.
 func (d Distribution) Percentile(p float64) time.Duration {
-	ms := d.PercentileMs(p)
-	if math.IsNaN(ms) {
+	v, ok := d.PercentileOK(p)
+	if !ok {
 		return -1
 	}
-	return time.Duration(ms * float64(time.Millisecond))
+	return v
+}
+
+// PercentileOK is [Distribution.Percentile] that says whether the value is
+// known (false only for a distribution read back from JSON).
+func (d Distribution) PercentileOK(p float64) (time.Duration, bool) {
+	ms := d.PercentileMs(p)
+	if math.IsNaN(ms) {
+		return 0, false
+	}
+	return time.Duration(math.Round(ms * float64(time.Millisecond))), true
 }
 
 // PercentileMs is [Distribution.Percentile] in milliseconds.
@@ -71,6 +99,9 @@ func (d Distribution) PercentileMs(p float64) float64 {
 		return 0
 	}
 	if len(d.sorted) == 0 {
+		if i := int(p); float64(i) == p && i >= 1 && i <= len(d.QuantilesMs) {
+			return d.QuantilesMs[i-1]
+		}
 		switch p {
 		case 50:
 			return d.P50Ms

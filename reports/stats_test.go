@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"time"
 
@@ -62,6 +63,25 @@ var _ = Describe("Distribution", func() {
 		Expect(d.Percentile(95)).To(Equal(95 * time.Millisecond))
 		Expect(d.Percentile(99)).To(Equal(99 * time.Millisecond))
 		Expect(d.Percentile(42)).To(Equal(time.Duration(-1)), "unknown percentile after decoding")
+		_, ok := d.PercentileOK(42)
+		Expect(ok).To(BeFalse())
+	})
+
+	It("keeps every whole percentile of the overall, site and placement latency in report.json", func() {
+		res := mustAnalyze(fixtureRun())
+		var buf bytes.Buffer
+		Expect(reports.WriteJSON(&buf, res)).To(Succeed())
+		back, err := reports.ReadResult(&buf)
+		Expect(err).NotTo(HaveOccurred())
+		for _, scope := range []string{"", "site-a", "cloud"} {
+			for _, p := range []float64{1, 42, 75, 97, 100} {
+				v, ok := back.Latency(scope).PercentileOK(p)
+				Expect(ok).To(BeTrue(), "p%v of %q", p, scope)
+				Expect(v).To(Equal(res.Latency(scope).Percentile(p)), "p%v of %q", p, scope)
+			}
+		}
+		_, ok := back.Latency("cam-a1").PercentileOK(97)
+		Expect(ok).To(BeFalse(), "per-camera distributions keep only the summary")
 	})
 
 	It("gives a CDF ending at the max with fraction 1", func() {
