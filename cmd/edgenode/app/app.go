@@ -20,6 +20,15 @@ func Run(ctx context.Context, streams Streams, args []string) error {
 	root := &cobra.Command{
 		Use:           "edgenode",
 		Short:         "The edge detection runtime: WHIP in, real inference, detections and alerts out",
+		Long: `edgenode is the edge detection runtime of edgesim.
+
+  serve   receive camera streams over WebRTC (WHIP), decode VP8, run the CNN,
+          answer detections on each camera's data channel, raise zone/dwell
+          alerts to the cloud tier; --mode cloud also receives alerts
+  train   train the detector on synthetic scenes
+  eval    evaluate a model against the scene generator's ground truth
+
+See docs/edgenode.md and docs/protocol.md.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
