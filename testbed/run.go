@@ -289,6 +289,7 @@ func (r *runner) series(link, dir string) *reports.LinkSeries {
 		if pl.Name == link {
 			ls.Site = pl.Site
 			ls.Uplink = pl.Uplink && dir == "up"
+			ls.Reference = pl.Mirror
 		}
 	}
 	r.run.Links = append(r.run.Links, ls)
