@@ -10,13 +10,17 @@ import (
 // Forwarding threads run at real-time priority while traffic is light, so
 // that emulated delays are exact on a busy machine (a real-time thread is
 // woken ahead of every normal task). A thread that keeps finding work drops
-// back to normal priority until it next goes idle: at real-time priority a
+// back to normal scheduling (nice -10) until it next goes idle: at real-time priority a
 // saturated forwarder would starve the kernel's softirq threads and the
 // applications it forwards for. Without CAP_SYS_NICE it stays normal.
 
 // forwardingRTPriority is low among real-time priorities (1..99): above
 // every normal task, below the kernel's own real-time threads.
 const forwardingRTPriority = 10
+
+// forwardingNice is the nice value of a forwarding thread while it is not
+// real-time (saturated, or without the right to be real-time).
+const forwardingNice = -10
 
 // busyBatch is how many packets a thread handles in a row before it counts
 // as saturated.
@@ -37,6 +41,10 @@ func lockThread(enabled bool) *threadPrio {
 	p := &threadPrio{enabled: enabled}
 	if enabled {
 		runtime.LockOSThread()
+		// The nice value applies whenever the thread is not real-time: a
+		// saturated forwarder still gets more of the CPU than the senders
+		// it has to keep up with.
+		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), forwardingNice)
 		p.idle()
 	}
 	return p
