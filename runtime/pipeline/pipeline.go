@@ -206,7 +206,8 @@ func (p *Pipeline) SwapModel(model Model) error {
 
 func (p *Pipeline) work(r Runner) {
 	defer p.wg.Done()
-	gen := p.model.Load().gen
+	cur := p.model.Load()
+	gen, info := cur.gen, cur.model.Info()
 	defer func() { _ = r.Close() }()
 	for {
 		select {
@@ -217,15 +218,15 @@ func (p *Pipeline) work(r Runner) {
 			if cur := p.model.Load(); cur.gen != gen {
 				if nr, err := cur.model.NewRunner(); err == nil {
 					_ = r.Close()
-					r, gen = nr, cur.gen
+					r, gen, info = nr, cur.gen, cur.model.Info()
 				}
 			}
-			p.run(s, r)
+			p.run(s, r, info)
 		}
 	}
 }
 
-func (p *Pipeline) run(s *Stream, r Runner) {
+func (p *Pipeline) run(s *Stream, r Runner, info ModelInfo) {
 	s.mu.Lock()
 	f := s.pending
 	s.pending = nil
@@ -245,7 +246,7 @@ func (p *Pipeline) run(s *Stream, r Runner) {
 		dets, err := r.Detect(f.Image)
 		infer := p.now().Sub(start)
 		p.busy.Add(-1)
-		res := Result{Frame: *f, Detections: dets, Infer: infer, Model: p.model.Load().model.Info(), Err: err}
+		res := Result{Frame: *f, Detections: dets, Infer: infer, Model: info, Err: err}
 		if err != nil {
 			res.Detections = nil
 			p.m.FramesDropped.WithLabelValues(s.camera, metrics.ReasonInferError).Inc()

@@ -57,6 +57,7 @@ type session struct {
 	engine    *rules.Engine
 	closeOnce sync.Once
 	done      chan struct{}
+	pliMu     sync.Mutex
 	lastPLI   time.Time
 }
 
@@ -330,10 +331,13 @@ func (in *ingest) push(pkt *rtp.Packet, now time.Time) {
 }
 
 func (ss *session) requestKeyframe(ssrc uint32, now time.Time) {
+	ss.pliMu.Lock()
 	if now.Sub(ss.lastPLI) < pliInterval {
+		ss.pliMu.Unlock()
 		return
 	}
 	ss.lastPLI = now
+	ss.pliMu.Unlock()
 	_ = ss.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}})
 }
 
