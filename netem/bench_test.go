@@ -221,3 +221,39 @@ func BenchmarkFabricVsVeth(b *testing.B) {
 	b.Logf("1400-byte packets: fabric %.0f pps (%.2f Gbit/s), veth %.0f pps (%.2f Gbit/s), ratio %.2f",
 		fab, fab*1400*8/1e9, veth, veth*1400*8/1e9, fab/veth)
 }
+
+// BenchmarkModel is the model's own cost per packet (Send and Deliver) for
+// a 4g-like direction: delay with correlated paretonormal jitter, loss,
+// token bucket. It bounds the packet rate one forwarding thread can model.
+func BenchmarkModel(b *testing.B) {
+	cfg := LinkConfig{Delay: 30 * time.Millisecond, Jitter: 8 * time.Millisecond, Distribution: DistParetoNormal,
+		DelayCorrelation: 25, Loss: Loss{Percent: 0.1}, RateBits: 1e9, QueuePackets: 10000}
+	t0 := time.Unix(0, 0)
+	pool := make([]*Packet, 0, 4096)
+	free := func(p *Packet) { pool = append(pool, p) }
+	m, err := NewModel(cfg, 1, t0, WithPacketFree(free))
+	if err != nil {
+		b.Fatal(err)
+	}
+	get := func() *Packet {
+		if n := len(pool); n > 0 {
+			p := pool[n-1]
+			pool = pool[:n-1]
+			return p
+		}
+		return &Packet{Buf: make([]byte, 1400), N: 1400}
+	}
+	var out []*Packet
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		now := t0.Add(time.Duration(i) * 12 * time.Microsecond) // ~1 Gbit/s of 1400 B
+		if p := get(); func() bool { ok, _ := m.Send(now, p); return ok }() == false {
+			free(p)
+		}
+		out = m.Deliver(now, out[:0])
+		for _, p := range out {
+			free(p)
+		}
+	}
+}

@@ -15,6 +15,7 @@ type Packet struct {
 
 	arrive    time.Time // entered the bottleneck queue
 	due       time.Time // delivery time
+	dueNs     int64     // due as Unix nanoseconds, for cheap heap comparisons
 	remaining int       // bytes still to serve from trace opportunities
 	seq       uint64
 	to        *Host    // userspace engine: destination host
@@ -453,15 +454,16 @@ func (m *Model) toDelayLine(depart, arrive time.Time, p *Packet) {
 		}
 	}
 	p.due = due
+	p.dueNs = due.UnixNano()
 	m.push(p)
 }
 
 func (m *Model) less(i, j int) bool {
 	a, b := m.line[i], m.line[j]
-	if a.due.Equal(b.due) {
+	if a.dueNs == b.dueNs {
 		return a.seq < b.seq
 	}
-	return a.due.Before(b.due)
+	return a.dueNs < b.dueNs
 }
 
 func (m *Model) push(p *Packet) {
@@ -506,7 +508,8 @@ func (m *Model) popLine() *Packet {
 // order, and returns it.
 func (m *Model) Deliver(now time.Time, out []*Packet) []*Packet {
 	m.advance(now)
-	for len(m.line) > 0 && !m.line[0].due.After(now) {
+	nowNs := now.UnixNano()
+	for len(m.line) > 0 && m.line[0].dueNs <= nowNs {
 		p := m.popLine()
 		m.stats.Packets++
 		m.stats.Bytes += uint64(p.N)
