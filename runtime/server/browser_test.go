@@ -139,7 +139,8 @@ var _ = Describe("A browser publishing through WHIP", Label("browser"), func() {
 			"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync",
 			"--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-			"--allow-loopback-in-peer-connection", "--user-data-dir="+GinkgoT().TempDir(), target)
+			"--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+			"--user-data-dir="+GinkgoT().TempDir(), target)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
@@ -147,6 +148,10 @@ var _ = Describe("A browser publishing through WHIP", Label("browser"), func() {
 		DeferCleanup(func() { cancel(); _ = cmd.Wait() })
 
 		var rep browserReport
+		Eventually(func() map[string]string { return s.Remotes() }, "60s").ShouldNot(BeEmpty())
+		for _, addr := range s.Remotes() {
+			Expect(addr).To(Equal("127.0.0.1"), "media stays on loopback")
+		}
 		Eventually(reports, "90s").Should(Receive(&rep))
 		Expect(rep.Error).To(BeEmpty())
 		Expect(rep.OK).To(BeTrue(), "status %d: %s", rep.Status, rep.Body)

@@ -222,6 +222,19 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte(why + "\n"))
 }
 
+// Remotes returns the address of each connected camera by camera id.
+func (s *Server) Remotes() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for _, ss := range s.sessions {
+		if a, ok := ss.remote.Load().(string); ok {
+			out[ss.camera] = a
+		}
+	}
+	return out
+}
+
 // Sessions returns the number of open WHIP sessions.
 func (s *Server) Sessions() int {
 	s.mu.Lock()

@@ -57,6 +57,7 @@ type session struct {
 	engine    *rules.Engine
 	closeOnce sync.Once
 	done      chan struct{}
+	remote    atomic.Value // string: the camera's address once connected
 	pliMu     sync.Mutex
 	lastPLI   time.Time
 }
@@ -115,7 +116,17 @@ func (ss *session) start(ctx context.Context, offer string) (string, error) {
 	pc.OnTrack(ss.onTrack)
 	pc.OnDataChannel(ss.onDataChannel)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
-		if st == webrtc.PeerConnectionStateFailed || st == webrtc.PeerConnectionStateClosed {
+		switch st {
+		case webrtc.PeerConnectionStateConnected:
+			if sctp := pc.SCTP(); sctp != nil {
+				if pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
+					ss.remote.Store(pair.Remote.Address)
+					s.log.Info("session connected", "session", ss.id, "camera", ss.camera,
+						"local", fmt.Sprintf("%s:%d", pair.Local.Address, pair.Local.Port),
+						"remote", fmt.Sprintf("%s:%d", pair.Remote.Address, pair.Remote.Port))
+				}
+			}
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			go ss.close()
 		}
 	})
