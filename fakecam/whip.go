@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,8 @@ type WHIPError struct {
 	Hint     string // what to do about it
 	Err      error  // one of the Err* sentinels
 	Cause    error  // underlying transport error, if any
+
+	retryAfter time.Duration
 }
 
 func (e *WHIPError) Error() string {
@@ -122,7 +125,11 @@ func (c *WHIPClient) Publish(ctx context.Context, endpoint, offer string) (*WHIP
 		if !errors.Is(werr, ErrWHIPUnavailable) || attempt >= r.Attempts || ctx.Err() != nil {
 			break
 		}
-		t := time.NewTimer(c.jitter(backoff))
+		wait := c.jitter(backoff)
+		if werr.retryAfter > 0 { // a busy or draining server says when to come back
+			wait = min(werr.retryAfter, max(r.Max, backoff))
+		}
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -178,7 +185,11 @@ func (c *WHIPClient) publishOnce(ctx context.Context, endpoint, offer string, ti
 	}
 	switch {
 	case resp.StatusCode >= 500:
-		return nil, werr(ErrWHIPUnavailable, resp.StatusCode, snippet, "the server failed; it is retried with backoff", nil)
+		e := werr(ErrWHIPUnavailable, resp.StatusCode, snippet, "the server failed or is busy; it is retried with backoff", nil)
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
+			e.retryAfter = time.Duration(secs) * time.Second
+		}
+		return nil, e
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		return nil, werr(ErrWHIPRejected, resp.StatusCode, snippet, "check the bearer token (--token)", nil)
 	case resp.StatusCode == http.StatusNotFound:
