@@ -349,3 +349,82 @@ var _ = Describe("the cache lock", func() {
 		unlock2()
 	})
 })
+
+var _ = Describe("committing the node image", func() {
+	// A stand-in for the podman CLI that records its calls. FAIL_ON names
+	// the subcommand that fails; "ctr ... images list" prints nothing, so
+	// an import that did not take is noticed.
+	fakeRuntime := func(failOn string) (bin, log string) {
+		dir := GinkgoT().TempDir()
+		log = filepath.Join(dir, "calls")
+		bin = filepath.Join(dir, "podman")
+		script := "#!/bin/sh\necho \"$*\" >> " + log + "\n" +
+			"case \"$1\" in " + failOn + ") exit 125;; import) cat >/dev/null;; esac\nexit 0\n"
+		Expect(os.WriteFile(bin, []byte(script), 0o755)).To(Succeed())
+		return bin, log
+	}
+	calls := func(log string) []string {
+		b, err := os.ReadFile(log)
+		Expect(err).NotTo(HaveOccurred())
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	setup := func() (rootfs, archives string) {
+		rootfs, archives = GinkgoT().TempDir(), GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(rootfs, "f"), []byte("x"), 0o644)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(archives, "a.tar"), []byte("x"), 0o644)).To(Succeed())
+		return rootfs, archives
+	}
+
+	for _, failOn := range []string{"run", "commit"} {
+		It("tags nothing and removes its container and base image when "+failOn+" fails", func(ctx SpecContext) {
+			v, _ := ResolveVersions("v1.34.4")
+			bin, log := fakeRuntime(failOn)
+			rootfs, archives := setup()
+			b := New(v, WithRuntime(bin))
+			var err error
+			if failOn == "commit" {
+				// The import check fails before commit: the fake lists no images.
+				err = b.commit(ctx, rootfs, archives, []string{"registry.k8s.io/pause:3.10"})
+				Expect(err).To(MatchError(ContainSubstring("did not list the imported images registry.k8s.io/pause:3.10")))
+			} else {
+				err = b.commit(ctx, rootfs, archives, nil)
+				Expect(err).To(HaveOccurred())
+			}
+			got := calls(log)
+			for _, c := range got {
+				Expect(c).NotTo(HavePrefix("tag "), "no image is tagged: %v", got)
+				Expect(c).NotTo(ContainSubstring(v.Tag()))
+			}
+			Expect(got).To(ContainElement(HavePrefix("rm -f -v edgesim-kind-build-" + v.Key())))
+			Expect(got).To(ContainElement(HavePrefix("rmi -f localhost/edgesim/kind-node-build:base-" + v.Key())))
+		})
+	}
+
+	It("tags the final name only as its last step", func(ctx SpecContext) {
+		v, _ := ResolveVersions("v1.34.4")
+		dir := GinkgoT().TempDir()
+		log := filepath.Join(dir, "calls")
+		bin := filepath.Join(dir, "podman")
+		// This stand-in lists the one preloaded image, so the build succeeds.
+		script := "#!/bin/sh\necho \"$*\" >> " + log + "\n" +
+			"case \"$*\" in import*) cat >/dev/null;; *'images list -q'*) echo registry.k8s.io/pause:3.10;; esac\nexit 0\n"
+		Expect(os.WriteFile(bin, []byte(script), 0o755)).To(Succeed())
+		rootfs, archives := setup()
+		Expect(New(v, WithRuntime(bin)).commit(ctx, rootfs, archives, []string{"registry.k8s.io/pause:3.10"})).To(Succeed())
+		got := calls(log)
+		tagAt := -1
+		for i, c := range got {
+			if strings.HasPrefix(c, "tag ") {
+				tagAt = i
+				Expect(c).To(HaveSuffix(" " + v.Tag()))
+			}
+			if strings.HasPrefix(c, "commit ") {
+				Expect(tagAt).To(Equal(-1), "commit comes before the tag")
+			}
+		}
+		Expect(tagAt).To(BeNumerically(">", 0))
+		for _, c := range got[tagAt+1:] {
+			Expect(c).To(Or(HavePrefix("rm "), HavePrefix("rmi ")), "only clean-up follows the tag")
+		}
+	})
+})

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The kind end-to-end check CI runs: installs the host tools, builds (or
+# reuses) the registry-free node image, creates a control plane and three
+# labelled workers on Podman, runs pods and Service traffic across nodes,
+# deletes the cluster, and fails if any container is left behind.
+# Must run as root.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash hack/kind/install-deps.sh
+go test -v -count=1 -timeout 110m ./testbed/kind/cluster/ \
+	-args -ginkgo.label-filter=cluster -ginkgo.v
+left=$(podman ps -a --format '{{.Names}}')
+if [ -n "$left" ]; then
+	echo "hack/kind/e2e.sh: containers left behind:" >&2
+	echo "$left" >&2
+	exit 1
+fi
