@@ -490,7 +490,7 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 	if err = hdl.LinkSetMTU(link, e.opts.mtu); err != nil {
 		return nil, permErr("set MTU", err)
 	}
-	_ = hdl.LinkSetTxQLen(link, 1000)
+	_ = hdl.LinkSetTxQLen(link, tunQueueLen)
 	ones, _ := e.opts.subnet.Mask.Size()
 	if err = hdl.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: addr, Mask: net.CIDRMask(ones, 32)}}); err != nil {
 		return nil, permErr("add address "+addr.String(), err)
@@ -898,3 +898,9 @@ func (e *Userspace) Close(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// tunQueueLen sizes the TUN device's ring, where packets wait for the
+// reader thread: deep enough to ride out a reader descheduled for tens of
+// milliseconds at a gigabit, since drops there are before the link model
+// and would not be counted as link drops.
+const tunQueueLen = 8192
