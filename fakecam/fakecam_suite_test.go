@@ -1,6 +1,7 @@
 package fakecam_test
 
 import (
+	"os"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -8,6 +9,10 @@ import (
 )
 
 func TestFakecam(t *testing.T) {
+	if os.Getenv(receiverHelperEnv) != "" {
+		runReceiverHelper() // a receiver in its own process, for the benchmarks
+		return
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "Fakecam Suite")
 }
