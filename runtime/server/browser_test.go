@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -107,7 +108,8 @@ var _ = Describe("A browser publishing through WHIP", Label("browser"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(p.Close)
 		s, err := server.New(p, m, server.WithToken("tok"), server.WithDetectFPS(5),
-			server.WithICE(server.ICEConfig{Interfaces: []string{"lo"}, IncludeLoopback: true, DisableMDNS: true}))
+			server.WithICE(server.ICEConfig{Interfaces: []string{"lo"}, IncludeLoopback: true, DisableMDNS: true,
+				RemoteNets: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(s.Close)
 		node := httptest.NewServer(s.Handler())

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,7 +41,10 @@ type ICEConfig struct {
 	Interfaces       []string // only these interfaces; empty = all
 	PublicIPs        []string // 1:1 NAT: announce these IPs instead of the host ones
 	IncludeLoopback  bool     // offer loopback candidates (tests, single-host setups)
-	DisableMDNS      bool     // do not use or answer mDNS candidates
+	// RemoteNets limits the camera addresses ICE pairs with (including
+	// peer-reflexive ones); empty = any.
+	RemoteNets  []netip.Prefix
+	DisableMDNS bool // do not use or answer mDNS candidates
 }
 
 // ModelLoader loads the model to hot-swap to.
@@ -172,6 +177,22 @@ func (s *Server) newAPI() (*webrtc.API, error) {
 		}
 	}
 	se.SetIncludeLoopbackCandidate(c.IncludeLoopback)
+	if len(c.RemoteNets) > 0 {
+		nets := append([]netip.Prefix(nil), c.RemoteNets...)
+		se.SetRemoteIPFilter(func(ip net.IP) bool {
+			a, ok := netip.AddrFromSlice(ip)
+			if !ok {
+				return false
+			}
+			a = a.Unmap()
+			for _, n := range nets {
+				if n.Contains(a) {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	if c.DisableMDNS {
 		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	}

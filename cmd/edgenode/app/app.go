@@ -18,8 +18,8 @@ type Streams struct {
 // Run executes the edgenode command line with args (without the program name).
 func Run(ctx context.Context, streams Streams, args []string) error {
 	root := &cobra.Command{
-		Use:           "edgenode",
-		Short:         "The edge detection runtime: WHIP in, real inference, detections and alerts out",
+		Use:   "edgenode",
+		Short: "The edge detection runtime: WHIP in, real inference, detections and alerts out",
 		Long: `edgenode is the edge detection runtime of edgesim.
 
   serve   receive camera streams over WebRTC (WHIP), decode VP8, run the CNN,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 func newServeCmd(streams Streams) *cobra.Command {
 	cfg := node.DefaultConfig()
 	var icePorts, logLevel string
+	var remoteNets []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve WHIP ingest, run the detector and send detections and alerts",
@@ -48,6 +50,13 @@ Every flag can also be set as an environment variable EDGENODE_<FLAG>
 					return fmt.Errorf("--ice-ports %q: want LOW-HIGH, e.g. 50000-50100", icePorts)
 				}
 				cfg.ICE.PortMin, cfg.ICE.PortMax = uint16(a), uint16(b)
+			}
+			for _, r := range remoteNets {
+				pfx, err := netip.ParsePrefix(r)
+				if err != nil {
+					return fmt.Errorf("--ice-allow-remote %q: want a CIDR such as 10.0.0.0/8", r)
+				}
+				cfg.ICE.RemoteNets = append(cfg.ICE.RemoteNets, pfx)
 			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
@@ -97,6 +106,7 @@ Every flag can also be set as an environment variable EDGENODE_<FLAG>
 	f.StringVar(&icePorts, "ice-ports", "", "UDP port range for WebRTC media, LOW-HIGH (default: ephemeral)")
 	f.StringSliceVar(&cfg.ICE.Interfaces, "ice-interface", nil, "only gather ICE candidates on these interfaces (repeatable)")
 	f.StringSliceVar(&cfg.ICE.PublicIPs, "public-ip", nil, "announce these IPs (1:1 NAT) instead of the host addresses (repeatable)")
+	f.StringSliceVar(&remoteNets, "ice-allow-remote", nil, "only pair with cameras in these networks, CIDR (repeatable; default any)")
 	f.BoolVar(&cfg.ICE.IncludeLoopback, "ice-loopback", false, "also offer loopback candidates (single-host setups)")
 	f.BoolVar(&cfg.ICE.DisableMDNS, "no-mdns", false, "do not use mDNS ICE candidates")
 	f.StringVar(&cfg.ModelDir, "model", cfg.ModelDir, "model directory with manifest.json (default: the embedded model)")
