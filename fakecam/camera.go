@@ -302,6 +302,9 @@ func (c *Camera) openSource() (source, error) {
 	if c.fps == 0 {
 		c.fps = c.cfg.Scene.FPS
 	}
+	if !(c.fps >= 0.1 && c.fps <= 240) {
+		c.fps = 10 // neither the file nor the config says
+	}
 	s.target = int(c.cfg.Bitrate)
 	return s, nil
 }
