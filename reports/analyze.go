@@ -178,6 +178,15 @@ func (a *analysis) phases() {
 	}
 }
 
+// answerRatio is the share of a camera's frames the runtime is expected to
+// answer: DetectFPS/FPS when both are set and DetectFPS is lower, else 1.
+func answerRatio(c Camera) float64 {
+	if c.FPS > 0 && c.DetectFPS > 0 && c.DetectFPS < c.FPS {
+		return c.DetectFPS / c.FPS
+	}
+	return 1
+}
+
 func (a *analysis) latency() {
 	var all, warm []time.Duration
 	bySite := map[string][]time.Duration{}
@@ -195,6 +204,7 @@ func (a *analysis) latency() {
 				continue
 			}
 			fc.Sent++
+			fc.Expected += answerRatio(c)
 			ov.Sent++
 			if !f.Answered {
 				fc.Unanswered++
@@ -211,6 +221,10 @@ func (a *analysis) latency() {
 		a.res.Cameras = append(a.res.Cameras, ov)
 	}
 	fc.Answer = ratio(fc.Answered, fc.Sent)
+	fc.Expected = round3(fc.Expected)
+	if fc.Expected > 0 {
+		fc.OfExpected = round4(min(1, float64(fc.Answered)/fc.Expected))
+	}
 	a.res.Latencies.Overall = NewDistribution(all).withQuantiles()
 	a.res.Latencies.Sites = groups(bySite)
 	a.res.Latencies.Placements = groups(byPlacement)
@@ -555,6 +569,7 @@ func (a *analysis) failover() {
 					id, fi, f.Kind, f.Target, offset(a.run.Start, f.At))
 				continue
 			}
+			g.AnswersLost = int(math.Round(float64(g.FramesLost) * answerRatio(*c)))
 			end := a.run.End
 			if g.Recovered {
 				end = g.RecoveredAt

@@ -257,6 +257,28 @@ var _ = Describe("Analyze", func() {
 		Expect(r.SLOs[0].Reason).To(ContainSubstring("interrupted before this could be judged"))
 	})
 
+	It("does not count frames the detection rate skips as unanswered", func() {
+		cam := reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge, FPS: 10, DetectFPS: 5,
+			Frames: frames(100, func(i int) bool { return i%2 == 0 && (i < 30 || i >= 50) }, 20*time.Millisecond, "n2")}
+		run := smallRun(cam)
+		run.SLO.AnsweredMin = 0.75
+		run.Faults = []reports.Fault{{At: at(3 * time.Second), Kind: "kill", Target: "cam"}}
+		r := mustAnalyze(run)
+		Expect(r.Frames.Answer).To(Equal(0.4))
+		Expect(r.Frames.Expected).To(Equal(50.0))
+		Expect(r.Frames.OfExpected).To(Equal(0.8))
+		Expect(r.SLOs[0].Pass).To(BeTrue())
+		Expect(r.SLOs[0].Threshold).To(Equal(">= 75% of expected"))
+		Expect(r.Failover[0].FramesLost).To(Equal(20))
+		Expect(r.Failover[0].AnswersLost).To(Equal(10))
+
+		run.Cameras[0].DetectFPS = 0 // every frame expected
+		r = mustAnalyze(run)
+		Expect(r.Frames.OfExpected).To(Equal(0.4))
+		Expect(r.SLOs[0].Pass).To(BeFalse())
+		Expect(r.Failover[0].AnswersLost).To(Equal(20))
+	})
+
 	It("names silent cameras in one warning", func() {
 		r := mustAnalyze(smallRun(
 			reports.Camera{ID: "a", Placement: reports.PlacementEdge},

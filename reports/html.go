@@ -19,6 +19,7 @@ var htmlFuncs = template.FuncMap{
 	"pct":    pct,
 	"rate":   FormatBitRate,
 	"upper":  strings.ToUpper,
+	"float":  func(n int) float64 { return float64(n) },
 	"length": runLength,
 	"off": func(start, t time.Time) string {
 		if t.IsZero() {
@@ -105,7 +106,11 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <div class="cards">
 <div class="card"><b>{{len $r.Cameras}}</b><span>cameras</span></div>
 <div class="card"><b>{{$r.Frames.Sent}}</b><span>frames sent</span></div>
+{{- if lt $r.Frames.Expected (float $r.Frames.Sent)}}
+<div class="card"><b>{{pct $r.Frames.OfExpected}}</b><span>of expected answers ({{pct $r.Frames.Answer}} of frames)</span></div>
+{{- else}}
 <div class="card"><b>{{pct $r.Frames.Answer}}</b><span>answered</span></div>
+{{- end}}
 <div class="card"><b>{{if $r.Latencies.Overall.Count}}{{ms $r.Latencies.Overall.P95Ms}} ms{{else}}–{{end}}</b><span>p95 latency</span></div>
 <div class="card"><b>{{$r.Alerts}}</b><span>alerts at cloud</span></div>
 {{- with $r.Accuracy}}<div class="card"><b>{{f3 .MeanAP50}}</b><span>mAP@0.5</span></div>{{end}}
@@ -198,9 +203,9 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- if $r.Failover}}
 <h2>Failover</h2>
 <table>
-<tr><th>fault</th><th>at</th><th>camera</th><th>recovered by</th><th>gap</th><th>frames lost</th></tr>
+<tr><th>fault</th><th>at</th><th>camera</th><th>recovered by</th><th>gap</th><th>frames without answer</th><th>answers lost</th></tr>
 {{- range $r.Failover}}
-<tr{{if not .Recovered}} class="bad"{{end}}><td>{{.FaultKind}} {{.Target}}</td><td>{{off $r.Start .FaultAt}}</td><td>{{.Camera}}</td><td>{{if .Recovered}}{{.RecoveredBy}}{{else}}<span class="ko">not recovered</span>{{end}}</td><td class="n">{{ms .GapMs}} ms</td><td class="n">{{.FramesLost}}</td></tr>
+<tr{{if not .Recovered}} class="bad"{{end}}><td>{{.FaultKind}} {{.Target}}</td><td>{{off $r.Start .FaultAt}}</td><td>{{.Camera}}</td><td>{{if .Recovered}}{{.RecoveredBy}}{{else}}<span class="ko">not recovered</span>{{end}}</td><td class="n">{{ms .GapMs}} ms</td><td class="n">{{.FramesLost}}</td><td class="n">{{.AnswersLost}}</td></tr>
 {{- end}}
 </table>
 {{- end}}

@@ -40,8 +40,12 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		}
 		p("> **PARTIAL RUN** (%s): the figures cover only what was collected.\n\n", mdEsc(reason))
 	}
-	p("seed %d · provider %s · %s · %s · %s, %s answered · %s\n\n",
-		r.Seed, mdEsc(r.Provider), runLength(r.DurationMs), plural(len(r.Cameras), "camera"), plural(r.Frames.Sent, "frame"), pct(r.Frames.Answer), plural(r.Alerts, "alert"))
+	answered := pct(r.Frames.Answer) + " answered"
+	if r.Frames.Expected < float64(r.Frames.Sent) {
+		answered += fmt.Sprintf(" (%s of the answers the detection rate calls for)", pct(r.Frames.OfExpected))
+	}
+	p("seed %d · provider %s · %s · %s · %s, %s · %s\n\n",
+		r.Seed, mdEsc(r.Provider), runLength(r.DurationMs), plural(len(r.Cameras), "camera"), plural(r.Frames.Sent, "frame"), answered, plural(r.Alerts, "alert"))
 
 	if len(r.SLOs) > 0 {
 		p("| SLO | threshold | measured | result |\n|---|---|---|---|\n")
@@ -85,17 +89,17 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		p("**Time to alert**: %d of %d scripted events alerted, worst %s\n\n", alerted, len(r.TimeToAlert), fmtMs(round3(worst)))
 	}
 	if len(r.Failover) > 0 {
-		p("**Failover**\n\n| fault | camera | gap | frames lost |\n|---|---|---:|---:|\n")
+		p("**Failover**\n\n| fault | camera | gap | frames without answer | answers lost |\n|---|---|---:|---:|---:|\n")
 		for i, g := range r.Failover {
 			if i == 10 {
-				p("| … %d more | | | |\n", len(r.Failover)-10)
+				p("| … %d more | | | | |\n", len(r.Failover)-10)
 				break
 			}
 			gap := fmtMs(round3(g.GapMs))
 			if !g.Recovered {
 				gap += " (not recovered)"
 			}
-			p("| %s %s @+%s | %s | %s | %d |\n", mdEsc(g.FaultKind), mdEsc(g.Target), offset(r.Start, g.FaultAt), mdEsc(g.Camera), gap, g.FramesLost)
+			p("| %s %s @+%s | %s | %s | %d | %d |\n", mdEsc(g.FaultKind), mdEsc(g.Target), offset(r.Start, g.FaultAt), mdEsc(g.Camera), gap, g.FramesLost, g.AnswersLost)
 		}
 		p("\n")
 	}

@@ -81,8 +81,14 @@ type Camera struct {
 	Height int      `json:"height,omitempty"`
 	// FramesSent is the camera's own frame counter; when set it must equal
 	// len(Frames) (a consistency check).
-	FramesSent uint64        `json:"framesSent,omitempty"`
-	Frames     []FrameSample `json:"frames"`
+	FramesSent uint64 `json:"framesSent,omitempty"`
+	// FPS is the camera's frame rate and DetectFPS the rate the runtime
+	// infers its frames at (both optional). With DetectFPS < FPS only that
+	// share of frames is expected to be answered: the answered-frames gate
+	// and failover's lost answers take it into account.
+	FPS       float64       `json:"fps,omitempty"`
+	DetectFPS float64       `json:"detectFps,omitempty"`
+	Frames    []FrameSample `json:"frames"`
 	// Truth holds the generator's ground truth, one entry per frame that
 	// should be scored (frames without an entry are not scored).
 	Truth []TruthFrame `json:"truth,omitempty"`

@@ -82,6 +82,11 @@ type FrameCounts struct {
 	Answered   int     `json:"answered"`
 	Unanswered int     `json:"unanswered"`
 	Answer     float64 `json:"answeredFraction"`
+	// Expected is how many answers the cameras' detection rates call for
+	// (Sent unless a camera's DetectFPS is below its FPS); OfExpected is
+	// Answered/Expected, at most 1.
+	Expected   float64 `json:"expectedAnswers"`
+	OfExpected float64 `json:"answeredOfExpected"`
 	WarmUp     int     `json:"warmUp"` // captured during warm-up, not counted above
 }
 
@@ -181,6 +186,9 @@ type FailoverGap struct {
 	// camera never recovered.
 	GapMs      float64 `json:"gapMs"`
 	FramesLost int     `json:"framesLost"` // unanswered frames captured in the gap
+	// AnswersLost is FramesLost times the share of frames the camera's
+	// detection rate calls for (equal to FramesLost without a DetectFPS).
+	AnswersLost int `json:"answersLost"`
 }
 
 // SLOVerdict is the outcome of one gate.
