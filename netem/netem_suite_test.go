@@ -28,6 +28,8 @@ func TestNetem(t *testing.T) {
 }
 
 func runHelper(dir string) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM, os.Interrupt)
 	ctx := context.Background()
 	e, err := netem.NewUserspace(ctx, netem.WithStateDir(dir), netem.WithName(os.Getenv("EDGESIM_NETEM_HELPER_NAME")))
 	if err != nil {
@@ -42,8 +44,6 @@ func runHelper(dir string) {
 		}
 	}
 	fmt.Println("ready")
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGTERM, os.Interrupt)
 	<-ch
 	_ = e.Close(ctx)
 	os.Exit(0)

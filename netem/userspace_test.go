@@ -271,20 +271,67 @@ var _ = Describe("Userspace engine", func() {
 	})
 })
 
-var _ = Describe("Cleanup after SIGKILL", func() {
-	It("removes what a killed engine left, and nothing else", func() {
+var _ = Describe("Cleanup on SIGTERM", func() {
+	It("removes everything when the owner is told to stop", func() {
 		requireRoot()
-		nsBefore, linksBefore := ipState()
 		dir := GinkgoT().TempDir()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestNetem$")
-		cmd.Env = append(os.Environ(), "EDGESIM_NETEM_HELPER_STATE_DIR="+dir, "EDGESIM_NETEM_HELPER_NAME=killed")
+		name := fmt.Sprintf("termed%d", os.Getpid())
+		cmd.Env = append(os.Environ(), "EDGESIM_NETEM_HELPER_STATE_DIR="+dir, "EDGESIM_NETEM_HELPER_NAME="+name)
 		out, err := cmd.StdoutPipe()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cmd.Start()).To(Succeed())
 		line, err := bufio.NewReader(out).ReadString('\n')
 		Expect(err).NotTo(HaveOccurred())
 		Expect(line).To(Equal("ready\n"))
-		Expect(filepath.Join(netem.NetnsDir, "es-killed-a")).To(BeAnExistingFile())
+		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-a")).To(BeAnExistingFile())
+		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+		Expect(cmd.Wait()).To(Succeed())
+		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-a")).NotTo(BeAnExistingFile())
+		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-b")).NotTo(BeAnExistingFile())
+		entries, _ := os.ReadDir(dir)
+		Expect(entries).To(BeEmpty())
+	})
+})
+
+var _ = Describe("Calibrate", func() {
+	It("measures a link and reports every figure, never faster than configured", func() {
+		requireRoot()
+		res, err := netem.Calibrate(context.Background(), netem.CalibrateOptions{
+			Config: netem.LinkConfig{Delay: 5 * time.Millisecond, Loss: netem.Loss{Percent: 10}, RateBits: 5_000_000},
+			Probes: 3000, ProbeRate: 2000, ThroughputDuration: time.Second, StateDir: GinkgoT().TempDir(),
+		})
+		Expect(err).NotTo(HaveOccurred())
+		byName := map[string]netem.Figure{}
+		for _, f := range res.Figures {
+			byName[f.Name] = f
+		}
+		Expect(byName).To(HaveKey("host timer lateness p99"))
+		Expect(byName["delay p50"].Measured).To(BeNumerically(">=", 5.0))
+		Expect(byName["delay mean"].Configured).To(BeNumerically("~", 5.0, 1e-9))
+		// 10% of 3000 probes: far outside any interval if loss were off.
+		Expect(byName["loss"].Measured).To(BeNumerically("~", 10, 3))
+		Expect(byName["UDP throughput"].Measured).To(BeNumerically("<=", 5*1.02))
+		Expect(byName["TCP goodput"].Measured).To(BeNumerically("<=", 5*1.02))
+		Expect(res.OK).To(Equal(len(res.Failed()) == 0))
+	})
+})
+
+var _ = Describe("Cleanup after SIGKILL", func() {
+	It("removes what a killed engine left, and nothing else", func() {
+		requireRoot()
+		nsBefore, linksBefore := ipState()
+		dir := GinkgoT().TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestNetem$")
+		name := fmt.Sprintf("killed%d", os.Getpid())
+		cmd.Env = append(os.Environ(), "EDGESIM_NETEM_HELPER_STATE_DIR="+dir, "EDGESIM_NETEM_HELPER_NAME="+name)
+		out, err := cmd.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.Start()).To(Succeed())
+		line, err := bufio.NewReader(out).ReadString('\n')
+		Expect(err).NotTo(HaveOccurred())
+		Expect(line).To(Equal("ready\n"))
+		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-a")).To(BeAnExistingFile())
 
 		// A running owner's namespaces are left alone.
 		rep, err := netem.Clean(context.Background(), dir)
@@ -294,16 +341,16 @@ var _ = Describe("Cleanup after SIGKILL", func() {
 
 		Expect(cmd.Process.Signal(syscall.SIGKILL)).To(Succeed())
 		_ = cmd.Wait()
-		Expect(filepath.Join(netem.NetnsDir, "es-killed-a")).To(BeAnExistingFile())
+		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-a")).To(BeAnExistingFile())
 
 		rep, err = netem.Clean(context.Background(), dir)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(rep.Removed).To(ContainElements("netns es-killed-a", "netns es-killed-b"))
+		Expect(rep.Removed).To(ContainElements("netns es-"+name+"-a", "netns es-"+name+"-b"))
 		// Other processes on this machine may add namespaces meanwhile:
 		// everything that was there is still there, and none of ours is.
 		nsAfter, linksAfter := ipState()
 		Expect(nsAfter).To(ContainElements(nsBefore))
-		Expect(nsAfter).NotTo(ContainElement(HavePrefix("es-killed-")))
+		Expect(nsAfter).NotTo(ContainElement(HavePrefix("es-" + name + "-")))
 		Expect(linksAfter).To(ContainElements(linksBefore))
 		Expect(linksAfter).To(HaveLen(len(linksBefore)))
 		entries, _ := os.ReadDir(dir)
