@@ -130,20 +130,21 @@ type Camera struct {
 	whip1 *WHIPClient // reconnects, one attempt per endpoint
 	m     *metrics
 
-	mu        sync.Mutex
-	st        Stats
-	lat       []float64
-	pending   map[uint64]*pendingFrame
-	byRTP     map[uint32]uint64
-	cur       *session
-	encodeSum time.Duration
-	sendStart time.Time
-	sendTime  time.Duration
-	out       *outputs
-	rtpBase   uint32
-	rng       *rand.Rand
-	answered  chan struct{} // signalled when pending becomes empty at stop
-	stopping  bool
+	mu         sync.Mutex
+	st         Stats
+	lat        []float64
+	pending    map[uint64]*pendingFrame
+	byRTP      map[uint32]uint64
+	cur        *session
+	encodeSum  time.Duration
+	sendStart  time.Time
+	sendTime   time.Duration
+	out        *outputs
+	rtpBase    uint32
+	rng        *rand.Rand
+	answered   chan struct{} // signalled when pending becomes empty at stop
+	stopping   bool
+	lastAnswer time.Time
 }
 
 // NewCamera validates cfg and prepares a camera.
@@ -632,6 +633,7 @@ func (c *Camera) onMessage(data []byte) {
 	ms := float64(lat.Microseconds()) / 1000
 	c.lat = append(c.lat, ms)
 	c.st.FramesAnswered++
+	c.lastAnswer = arrival
 	if c.stopping && len(c.pending) == 0 && c.answered != nil {
 		close(c.answered)
 		c.answered = nil
@@ -663,8 +665,10 @@ func (c *Camera) expire(now time.Time) {
 	}
 }
 
-// drain waits (up to the answer timeout, at most 2 s) for answers to frames
-// in flight, then counts the rest as unanswered.
+// drain waits for answers to frames in flight, then counts the rest as
+// unanswered. It stops waiting when all are answered, when nothing has been
+// answered for half a second (a receiver that infers only some frames never
+// answers the others), or after the answer timeout, at most 2 s.
 func (c *Camera) drain() {
 	c.mu.Lock()
 	c.stopping = true
@@ -673,11 +677,25 @@ func (c *Camera) drain() {
 		wait = make(chan struct{})
 		c.answered = wait
 	}
+	c.lastAnswer = c.o.clock.Now()
 	c.mu.Unlock()
 	if wait != nil {
-		select {
-		case <-wait:
-		case <-c.o.clock.After(min(c.o.answerTimeout, 2*time.Second)):
+		deadline := c.o.clock.After(min(c.o.answerTimeout, 2*time.Second))
+	loop:
+		for {
+			select {
+			case <-wait:
+				break loop
+			case <-deadline:
+				break loop
+			case <-c.o.clock.After(100 * time.Millisecond):
+				c.mu.Lock()
+				quiet := c.o.clock.Now().Sub(c.lastAnswer) >= 500*time.Millisecond
+				c.mu.Unlock()
+				if quiet {
+					break loop
+				}
+			}
 		}
 	}
 	c.mu.Lock()
