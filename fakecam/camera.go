@@ -47,25 +47,26 @@ type Latency struct {
 
 // Stats are a camera's counters.
 type Stats struct {
-	Camera           string      `json:"camera"`
-	Endpoint         string      `json:"endpoint"` // current (or last) endpoint
-	Connected        bool        `json:"connected"`
-	FramesCaptured   uint64      `json:"frames_captured"`
-	FramesSent       uint64      `json:"frames_sent"`
-	FramesAnswered   uint64      `json:"frames_answered"`
-	FramesUnanswered uint64      `json:"frames_unanswered"` // sent or not, never answered in time
-	FramesNotSent    uint64      `json:"frames_not_sent"`   // captured while disconnected
-	FramesSkipped    uint64      `json:"frames_skipped"`    // ticks missed because encoding fell behind
-	LateAnswers      uint64      `json:"late_answers"`      // answers after the answer timeout or for unknown frames
-	Keyframes        uint64      `json:"keyframes"`
-	KeyframeRequests uint64      `json:"keyframe_requests"` // PLI/FIR received
-	BytesSent        uint64      `json:"bytes_sent"`        // RTP bytes
-	BitrateBPS       float64     `json:"bitrate_bps"`       // mean RTP bitrate while connected
-	TargetBPS        int         `json:"target_bps"`        // current encoder target
-	EncodeMS         float64     `json:"encode_ms"`         // mean render+encode time per frame
-	Latency          Latency     `json:"latency"`
-	Reconnects       []Reconnect `json:"reconnects"`
-	Error            string      `json:"error,omitempty"`
+	Camera           string        `json:"camera"`
+	Endpoint         string        `json:"endpoint"` // current (or last) endpoint
+	Connected        bool          `json:"connected"`
+	FramesCaptured   uint64        `json:"frames_captured"`
+	FramesSent       uint64        `json:"frames_sent"`
+	FramesAnswered   uint64        `json:"frames_answered"`
+	FramesUnanswered uint64        `json:"frames_unanswered"` // sent or not, never answered in time
+	FramesNotSent    uint64        `json:"frames_not_sent"`   // captured while disconnected
+	FramesSkipped    uint64        `json:"frames_skipped"`    // ticks missed because encoding fell behind
+	LateAnswers      uint64        `json:"late_answers"`      // answers after the answer timeout or for unknown frames
+	Keyframes        uint64        `json:"keyframes"`
+	KeyframeRequests uint64        `json:"keyframe_requests"` // PLI/FIR received
+	BytesSent        uint64        `json:"bytes_sent"`        // RTP bytes
+	BitrateBPS       float64       `json:"bitrate_bps"`       // mean RTP bitrate while connected
+	TargetBPS        int           `json:"target_bps"`        // current encoder target
+	EncodeMS         float64       `json:"encode_ms"`         // mean render+encode time per frame
+	Latency          Latency       `json:"latency"`
+	Reconnects       []Reconnect   `json:"reconnects"`
+	Events           []scene.Event `json:"events,omitempty"` // the scripted events and their windows
+	Error            string        `json:"error,omitempty"`
 }
 
 type pendingFrame struct {
@@ -165,6 +166,7 @@ func NewCamera(cfg Config, opts ...Option) (*Camera, error) {
 	}
 	c := &Camera{cfg: cfg, o: o, rng: rand.New(rand.NewPCG(seed, 0x636d))}
 	c.st.Camera = cfg.ID
+	c.st.Events = cfg.Scene.Events
 	c.rtpBase = c.rng.Uint32()
 	if cfg.IVF == "" {
 		sc := cfg.Scene
@@ -200,6 +202,7 @@ func (c *Camera) Stats() Stats {
 	defer c.mu.Unlock()
 	s := c.st
 	s.Reconnects = append([]Reconnect(nil), c.st.Reconnects...)
+	s.Events = append([]scene.Event(nil), c.st.Events...)
 	s.Latency = summarize(c.lat)
 	s.Connected = c.cur != nil
 	sendTime := c.sendTime

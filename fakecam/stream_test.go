@@ -322,6 +322,7 @@ var _ = Describe("Fleet", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(json.Unmarshal(b, &sum)).To(Succeed())
 		Expect(sum.Cameras).To(HaveLen(4))
+		Expect(sum.Cameras[0].Events).To(Equal(cfgs[0].Scene.Events), "the event windows are in the summary")
 		Expect(srv.Deletes()).To(Equal(4))
 	}, SpecTimeout(60*time.Second))
 

@@ -54,6 +54,10 @@ var _ = Describe("WHIP client", func() {
 			fakecam.ErrWHIPRejected, int32(1), "--token"),
 		Entry("503, retried", SpecTimeout(30*time.Second), func(w http.ResponseWriter, _ *http.Request) { http.Error(w, "busy", 503) },
 			fakecam.ErrWHIPUnavailable, int32(3), "after 3 attempts"),
+		Entry("503 with Retry-After, retried", SpecTimeout(30*time.Second), func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "draining", 503)
+		}, fakecam.ErrWHIPUnavailable, int32(3), `HTTP 503 "draining"`),
 		Entry("a 200 instead of 201", SpecTimeout(30*time.Second), func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) },
 			fakecam.ErrWHIPBadAnswer, int32(1), "201 Created"),
 		Entry("201 without Location", SpecTimeout(30*time.Second), func(w http.ResponseWriter, _ *http.Request) {
