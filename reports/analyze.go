@@ -273,13 +273,16 @@ func (a *analysis) timeline() {
 	}
 	lat := map[key][]time.Duration{}
 	miss := map[key]int{}
+	expected := map[key]float64{}
 	for _, c := range a.run.Cameras {
+		r := answerRatio(c)
 		for _, f := range c.Frames {
 			off := f.Capture.Sub(a.run.Start)
 			if off < 0 {
 				continue
 			}
 			k := key{c.Site, int64(off / w)}
+			expected[k] += r
 			if f.Answered {
 				lat[k] = append(lat[k], f.Latency)
 			} else {
@@ -301,7 +304,7 @@ func (a *analysis) timeline() {
 		d := NewDistribution(lat[k])
 		a.res.LatencyTimeline = append(a.res.LatencyTimeline, LatencyBucket{
 			Site: k.site, OffsetS: (time.Duration(k.idx) * w).Seconds(), Count: d.Count,
-			Unanswered: miss[k], P50Ms: d.P50Ms, P95Ms: d.P95Ms, MaxMs: d.MaxMs,
+			Unanswered: miss[k], Expected: round3(expected[k]), P50Ms: d.P50Ms, P95Ms: d.P95Ms, MaxMs: d.MaxMs,
 		})
 	}
 }
@@ -419,18 +422,15 @@ func (a *analysis) links() {
 		}
 		decreasing := false
 		for i := 1; i < len(s); i++ {
-			dt := s[i].At.Sub(s[i-1].At).Seconds()
 			if s[i].Bytes < s[i-1].Bytes {
 				decreasing = true
-				continue
 			}
-			if dt <= 0 {
-				continue
+		}
+		if !decreasing {
+			lr.SeriesOffsetS, lr.SeriesBitsPerS = rateSeries(s, a.run.Start)
+			for _, v := range lr.SeriesBitsPerS {
+				lr.PeakBitsPerS = max(lr.PeakBitsPerS, v)
 			}
-			bps := float64(s[i].Bytes-s[i-1].Bytes) * 8 / dt
-			lr.SeriesOffsetS = append(lr.SeriesOffsetS, round3(s[i].At.Sub(a.run.Start).Seconds()))
-			lr.SeriesBitsPerS = append(lr.SeriesBitsPerS, math.Round(bps))
-			lr.PeakBitsPerS = max(lr.PeakBitsPerS, math.Round(bps))
 		}
 		if decreasing {
 			a.warnf("link %s %s: byte counter went backwards", l.Link, l.Direction)
@@ -445,6 +445,44 @@ func (a *analysis) links() {
 		a.res.Links = append(a.res.Links, lr)
 	}
 	a.uplinks()
+}
+
+// rateSeries turns cumulative readings into rates per interval. Readings
+// much closer together than usual (a last read at tear-down, a retry) are
+// merged into a neighbouring interval, so a few bytes over a millisecond do
+// not show up as a huge peak.
+func rateSeries(s []CounterSample, start time.Time) (offsets, bps []float64) {
+	if len(s) < 2 {
+		return nil, nil
+	}
+	dts := make([]time.Duration, 0, len(s)-1)
+	for i := 1; i < len(s); i++ {
+		dts = append(dts, s[i].At.Sub(s[i-1].At))
+	}
+	slices.Sort(dts)
+	minDt := dts[len(dts)/2] / 2
+	if minDt <= 0 {
+		minDt = 1
+	}
+	from := 0
+	emit := func(from, to int) {
+		dt := s[to].At.Sub(s[from].At).Seconds()
+		offsets = append(offsets, round3(s[to].At.Sub(start).Seconds()))
+		bps = append(bps, math.Round(float64(s[to].Bytes-s[from].Bytes)*8/dt))
+	}
+	lastFrom := -1
+	for i := 1; i < len(s); i++ {
+		if s[i].At.Sub(s[from].At) < minDt {
+			continue
+		}
+		emit(from, i)
+		lastFrom, from = from, i
+	}
+	if from < len(s)-1 && lastFrom >= 0 { // a short tail: widen the last interval
+		offsets, bps = offsets[:len(offsets)-1], bps[:len(bps)-1]
+		emit(lastFrom, len(s)-1)
+	}
+	return offsets, bps
 }
 
 // meanWindow picks the counter readings a link's mean rate is measured

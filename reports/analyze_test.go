@@ -219,6 +219,19 @@ var _ = Describe("Analyze", func() {
 		Expect(l.MeanBitsPerS).To(BeNumerically("~", float64(in[32].Bytes-in[2].Bytes)*8/30, 1))
 	})
 
+	It("merges a reading taken just after the previous one into its interval", func() {
+		run := fixtureRun()
+		l := &run.Links[2] // site-b up, one reading per second
+		last := l.Samples[len(l.Samples)-1]
+		l.Samples = append(l.Samples, reports.CounterSample{At: last.At.Add(5 * time.Millisecond), Bytes: last.Bytes + 20_000, Packets: last.Packets + 14})
+		l.TotalBytes, l.TotalPackets = last.Bytes+20_000, last.Packets+14
+		r := mustAnalyze(run)
+		lr := r.Links[2]
+		Expect(lr.SeriesBitsPerS).To(HaveLen(32), "no extra 5 ms interval")
+		Expect(lr.PeakBitsPerS).To(BeNumerically("<", 3e6), "20 kB over 5 ms would read as 32 Mbit/s")
+		Expect(lr.SeriesOffsetS[31]).To(Equal(37.005))
+	})
+
 	It("warns when latencies beat the configured delay or totals disagree with counters", func() {
 		run := fixtureRun()
 		run.Cameras[2].Frames[50].Latency = 20 * time.Millisecond // cloud floor is 40ms
@@ -271,6 +284,8 @@ var _ = Describe("Analyze", func() {
 		Expect(r.SLOs[0].Threshold).To(Equal(">= 75% of expected"))
 		Expect(r.Failover[0].FramesLost).To(Equal(20))
 		Expect(r.Failover[0].AnswersLost).To(Equal(10))
+		Expect(r.LatencyTimeline[0].Expected).To(Equal(5.0)) // 10 frames in the first second, half to be answered
+		Expect(r.LatencyTimeline[0].Count).To(Equal(5))
 
 		run.Cameras[0].DetectFPS = 0 // every frame expected
 		r = mustAnalyze(run)

@@ -270,7 +270,7 @@ func timelinePlot(r *Result) (*figure, error) {
 		var missX []float64
 		last := math.Inf(-1)
 		for _, b := range bySite[s] {
-			if b.Unanswered > 0 {
+			if b.Expected-float64(b.Count) >= 1 { // at least one answer short
 				missX = append(missX, b.OffsetS+width/2)
 			}
 			if b.Count == 0 || (width > 0 && b.OffsetS-last > width*1.5) {
@@ -310,7 +310,7 @@ func timelinePlot(r *Result) (*figure, error) {
 			sc.Shape = draw.CrossGlyph{}
 			sc.Radius = vg.Points(4)
 			f.p.Add(sc)
-			f.legend = append(f.legend, legendEntry{Name: "site " + s + ": unanswered frames in bucket", Color: cssColor(sc.Color), Symbol: "×"})
+			f.legend = append(f.legend, legendEntry{Name: "site " + s + ": answers missing in bucket", Color: cssColor(sc.Color), Symbol: "×"})
 		}
 	}
 	f.p.Y.Min, f.p.X.Min = 0, 0
@@ -429,6 +429,7 @@ func failoverPlot(r *Result) (*figure, error) {
 	if len(names) <= 24 {
 		f.p.NominalX(names...)
 	}
+	f.p.X.Min, f.p.X.Max = -0.6, float64(len(vals))-0.4 // room for the outer labels
 	f.p.Y.Min = 0
 	return f, nil
 }

@@ -122,9 +122,12 @@ type LatencyBucket struct {
 	OffsetS    float64 `json:"offsetS"` // bucket start, seconds after Result.Start
 	Count      int     `json:"count"`
 	Unanswered int     `json:"unanswered"`
-	P50Ms      float64 `json:"p50Ms"`
-	P95Ms      float64 `json:"p95Ms"`
-	MaxMs      float64 `json:"maxMs"`
+	// Expected is how many answers the detection rates call for in the
+	// bucket (Count + Unanswered without a DetectFPS).
+	Expected float64 `json:"expectedAnswers"`
+	P50Ms    float64 `json:"p50Ms"`
+	P95Ms    float64 `json:"p95Ms"`
+	MaxMs    float64 `json:"maxMs"`
 }
 
 // AlertTiming is the time-to-alert of one scripted event.
