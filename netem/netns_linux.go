@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -51,10 +52,47 @@ func inNetns(ns netns.NsHandle, fn func() error) error {
 	return ferr
 }
 
+// inUserNamespace reports whether the process runs in a user namespace
+// other than the initial one (rootless: unshare --user --map-root-user).
+func inUserNamespace() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+}
+
+// netnsDirUsable makes sure named namespaces can be created. Rootless, in
+// a user namespace with its own mount namespace, the host's /run/netns
+// belongs to the real root: a private tmpfs is mounted over it, visible
+// only inside this mount namespace. Never done in the initial user
+// namespace.
+func netnsDirUsable() error {
+	err := os.MkdirAll(NetnsDir, 0o755)
+	if err == nil {
+		probe := filepath.Join(NetnsDir, fmt.Sprintf(".es-probe-%d", os.Getpid()))
+		f, ferr := os.OpenFile(probe, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
+		if ferr == nil {
+			f.Close()
+			_ = os.Remove(probe)
+			return nil
+		}
+		err = ferr
+	}
+	if !inUserNamespace() || !(errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS)) {
+		return permErr("create "+NetnsDir, err)
+	}
+	if merr := unix.Mount("tmpfs", NetnsDir, "tmpfs", 0, "mode=0755"); merr != nil {
+		return fmt.Errorf("netem: rootless: %s is not writable and a private tmpfs cannot be mounted over it (%v): %w", NetnsDir, merr, ErrPermission)
+	}
+	return nil
+}
+
 // createNetns creates the named namespace and returns a handle to it.
 func createNetns(name string) (netns.NsHandle, error) {
-	if err := os.MkdirAll(NetnsDir, 0o755); err != nil {
-		return netns.None(), permErr("create "+NetnsDir, err)
+	if err := netnsDirUsable(); err != nil {
+		return netns.None(), err
 	}
 	runtime.LockOSThread()
 	orig, err := netns.Get()
@@ -102,6 +140,9 @@ func openTUN(name string) (int, error) {
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO) {
 			return -1, ErrNoTUN
+		}
+		if errors.Is(err, unix.EACCES) && inUserNamespace() {
+			return -1, fmt.Errorf("netem: rootless: /dev/net/tun is not readable and writable by this user (most distributions ship it with mode 0666; here: chmod 0666 /dev/net/tun as root): %w", ErrPermission)
 		}
 		return -1, permErr("open /dev/net/tun", err)
 	}

@@ -28,10 +28,10 @@ type Record struct {
 	Netns []string `json:"netns"`
 }
 
-// DefaultStateDir is /run/edgesim for root, else $XDG_RUNTIME_DIR/edgesim,
+// DefaultStateDir is /run/edgesim for root (outside a user namespace), else $XDG_RUNTIME_DIR/edgesim,
 // else edgesim-<uid> in the temp directory.
 func DefaultStateDir() string {
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && !inUserNamespace() {
 		return "/run/edgesim"
 	}
 	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {

@@ -294,6 +294,52 @@ var _ = Describe("Cleanup on SIGTERM", func() {
 	})
 })
 
+var _ = Describe("Rootless", func() {
+	It("runs in a user namespace where the machine allows it, else says what is missing", func() {
+		requireRoot()
+		for _, tool := range []string{"setpriv", "unshare"} {
+			if _, err := exec.LookPath(tool); err != nil {
+				Skip(tool + " is not installed")
+			}
+		}
+		// A copy of the test binary that an unprivileged user may run.
+		dir, err := os.MkdirTemp("", "es-rootless-")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(os.RemoveAll, dir)
+		Expect(os.Chmod(dir, 0o755)).To(Succeed())
+		bin := filepath.Join(dir, "netem.test")
+		data, err := os.ReadFile(os.Args[0])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(bin, data, 0o755)).To(Succeed())
+		state := filepath.Join(dir, "state")
+		Expect(os.Mkdir(state, 0o700)).To(Succeed())
+		Expect(os.Chown(state, 65534, 65534)).To(Succeed())
+		cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+			"unshare", "--user", "--map-root-user", "--net", "--mount", bin, "-test.run=^TestNetem$")
+		cmd.Env = append(os.Environ(), "EDGESIM_NETEM_HELPER_STATE_DIR="+state, fmt.Sprintf("EDGESIM_NETEM_HELPER_NAME=rootless%d", os.Getpid()))
+		out, err := cmd.StdoutPipe()
+		Expect(err).NotTo(HaveOccurred())
+		if err := cmd.Start(); err != nil {
+			Skip("cannot start an unprivileged process: " + err.Error())
+		}
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		st, serr := os.Stat("/dev/net/tun")
+		Expect(serr).NotTo(HaveOccurred())
+		if st.Mode().Perm()&0o006 != 0o006 {
+			_ = cmd.Wait()
+			Expect(line).To(ContainSubstring("rootless: /dev/net/tun is not readable and writable by this user"))
+			Skip("rootless needs a world-accessible /dev/net/tun; here it is " + st.Mode().Perm().String() + " and the engine said so")
+		}
+		if strings.Contains(line, "user namespace") || strings.Contains(line, "permission denied") {
+			_ = cmd.Wait()
+			Skip("this kernel does not allow rootless namespaces: " + line)
+		}
+		Expect(line).To(Equal("ready\n"))
+		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+		Expect(cmd.Wait()).To(Succeed())
+	})
+})
+
 var _ = Describe("Calibrate", func() {
 	It("measures a link and reports every figure, never faster than configured", func() {
 		requireRoot()
