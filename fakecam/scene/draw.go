@@ -1,6 +1,7 @@
 package scene
 
 import (
+	"encoding/binary"
 	"image"
 	"image/color"
 	"math"
@@ -285,9 +286,30 @@ func noiseTable(sigma float64) [256]int16 {
 
 // noise is a pool of Gaussian sensor noise drawn once per scene; each frame
 // adds to every row a slice of it starting at a random offset, so the noise
-// changes from frame to frame at the cost of one random draw per row.
+// changes from frame to frame at the cost of one random draw per row. The
+// pool is kept as 8-byte words of positive and negative parts so that rows
+// are updated eight pixels at a time with saturating arithmetic.
 type noise struct {
-	luma, chroma []int8
+	luma, chroma pool
+}
+
+type pool struct {
+	pos, neg []uint64 // per byte: max(n, 0) and max(-n, 0)
+}
+
+func newPool(r *rng, words int, tab *[256]int16) pool {
+	p := pool{pos: make([]uint64, words), neg: make([]uint64, words)}
+	for i := range p.pos {
+		for k := range 8 {
+			v := tab[uint8(r.next())]
+			if v > 0 {
+				p.pos[i] |= uint64(v) << (8 * k)
+			} else {
+				p.neg[i] |= uint64(-v) << (8 * k)
+			}
+		}
+	}
+	return p
 }
 
 func newNoise(r *rng, width int, night bool) *noise {
@@ -295,37 +317,58 @@ func newNoise(r *rng, width int, night bool) *noise {
 	if night {
 		tab = &noiseNight
 	}
-	n := &noise{luma: make([]int8, 8*width)}
-	for i := range n.luma {
-		n.luma[i] = int8(tab[uint8(r.next())])
-	}
+	n := &noise{luma: newPool(r, width+8, tab)}
 	if night {
-		n.chroma = make([]int8, 8*width)
-		for i := range n.chroma {
-			n.chroma[i] = int8(noiseDay[uint8(r.next())])
-		}
+		n.chroma = newPool(r, width/2+8, &noiseDay)
 	}
 	return n
 }
 
 // add adds this frame's noise (rows offset by r) to img.
 func (n *noise) add(img *image.YCbCr, r *rng) {
-	addRows(img.Y, img.YStride, img.Rect.Dx(), n.luma, r)
-	if n.chroma != nil {
+	n.luma.addRows(img.Y, img.YStride, img.Rect.Dx(), r)
+	if n.chroma.pos != nil {
 		cw := (img.Rect.Dx() + 1) / 2
-		addRows(img.Cb, img.CStride, cw, n.chroma, r)
-		addRows(img.Cr, img.CStride, cw, n.chroma, r)
+		n.chroma.addRows(img.Cb, img.CStride, cw, r)
+		n.chroma.addRows(img.Cr, img.CStride, cw, r)
 	}
 }
 
-func addRows(plane []uint8, stride, width int, pool []int8, r *rng) {
-	span := uint64(len(pool) - width)
+const (
+	hiBits  = 0x8080808080808080
+	lowBits = 0x7f7f7f7f7f7f7f7f
+)
+
+// addSat adds the bytes of a and b, saturating at 255.
+func addSat(a, b uint64) uint64 {
+	sum := ((a & lowBits) + (b & lowBits)) ^ ((a ^ b) & hiBits)
+	carry := ((a & b) | ((a | b) &^ sum)) & hiBits
+	return sum | (carry>>7)*0xff
+}
+
+// subSat subtracts the bytes of b from a, saturating at 0.
+func subSat(a, b uint64) uint64 {
+	diff := ((a | hiBits) - (b & lowBits)) ^ ((a ^ ^b) & hiBits)
+	borrow := ((^a & b) | (^(a ^ b) & diff)) & hiBits
+	return diff &^ ((borrow >> 7) * 0xff)
+}
+
+func (p pool) addRows(plane []uint8, stride, width int, r *rng) {
+	words := (width + 7) / 8
+	span := uint64(len(p.pos) - words)
 	for y := 0; y+width <= len(plane); y += stride {
 		row := plane[y : y+width]
-		src := pool[r.next()%span:]
-		src = src[:len(row)]
-		for x, v := range row {
-			row[x] = uint8(min(max(int16(v)+int16(src[x]), 0), 255))
+		o := int(r.next() % span)
+		pos, neg := p.pos[o:o+words], p.neg[o:o+words]
+		i := 0
+		for ; i+8 <= width; i += 8 {
+			v := binary.LittleEndian.Uint64(row[i:])
+			binary.LittleEndian.PutUint64(row[i:], subSat(addSat(v, pos[i/8]), neg[i/8]))
+		}
+		for ; i < width; i++ { // tail of a row whose width is not a multiple of 8
+			k := uint(i%8) * 8
+			v := int(row[i]) + int(pos[i/8]>>k&0xff) - int(neg[i/8]>>k&0xff)
+			row[i] = uint8(min(max(v, 0), 255))
 		}
 	}
 }
