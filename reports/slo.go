@@ -7,8 +7,16 @@ import (
 	"time"
 )
 
+// fmtMs renders milliseconds for people: "0.85ms", "230.3ms", "4.34s".
+// Exact values stay in the machine-readable fields.
 func fmtMs(ms float64) string {
-	return strconv.FormatFloat(ms, 'f', -1, 64) + "ms"
+	switch a := math.Abs(ms); {
+	case a >= 1000:
+		return strconv.FormatFloat(math.Round(ms/10)/100, 'f', -1, 64) + "s"
+	case a >= 10:
+		return strconv.FormatFloat(math.Round(ms*10)/10, 'f', -1, 64) + "ms"
+	}
+	return strconv.FormatFloat(math.Round(ms*100)/100, 'f', -1, 64) + "ms"
 }
 
 func fmtDur(d time.Duration) string { return d.String() }
