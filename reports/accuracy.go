@@ -247,3 +247,17 @@ func safeDiv(a, b float64) float64 {
 }
 
 func round4(v float64) float64 { return float64(int64(v*10000+0.5)) / 10000 }
+
+// Total sums the classes into one row (Precision, Recall and AP50 are the
+// pooled precision and recall and the mean AP).
+func (a Accuracy) Total() ClassAccuracy {
+	t := ClassAccuracy{Label: "all", Precision: a.Precision, Recall: a.Recall, AP50: a.MeanAP50}
+	for _, c := range a.Classes {
+		t.GroundTruth += c.GroundTruth
+		t.Detections += c.Detections
+		t.TruePositives += c.TruePositives
+		t.FalsePositives += c.FalsePositives
+		t.FalseNegatives += c.FalseNegatives
+	}
+	return t
+}

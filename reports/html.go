@@ -168,9 +168,11 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <table>
 <tr><th>class</th><th>ground truth</th><th>detections</th><th>TP</th><th>FP</th><th>FN</th><th>precision</th><th>recall</th><th>AP@0.5</th></tr>
 {{- range .Classes}}
-<tr><td>{{.Label}}</td><td class="n">{{.GroundTruth}}</td><td class="n">{{.Detections}}</td><td class="n">{{.TruePositives}}</td><td class="n">{{.FalsePositives}}</td><td class="n">{{.FalseNegatives}}</td><td class="n">{{pct .Precision}}</td><td class="n">{{pct .Recall}}</td><td class="n">{{f3 .AP50}}</td></tr>
+<tr><td>{{.Label}}</td><td class="n">{{.GroundTruth}}</td><td class="n">{{.Detections}}</td><td class="n">{{.TruePositives}}</td><td class="n">{{.FalsePositives}}</td><td class="n">{{.FalseNegatives}}</td><td class="n">{{if .Detections}}{{pct .Precision}}{{else}}–{{end}}</td><td class="n">{{pct .Recall}}</td><td class="n">{{f3 .AP50}}</td></tr>
 {{- end}}
-<tr><td><b>all</b></td><td></td><td></td><td></td><td></td><td></td><td class="n"><b>{{pct .Precision}}</b></td><td class="n"><b>{{pct .Recall}}</b></td><td class="n"><b>{{f3 .MeanAP50}}</b> (mAP)</td></tr>
+{{- with .Total}}
+<tr><td><b>all</b></td><td class="n">{{.GroundTruth}}</td><td class="n">{{.Detections}}</td><td class="n">{{.TruePositives}}</td><td class="n">{{.FalsePositives}}</td><td class="n">{{.FalseNegatives}}</td><td class="n"><b>{{if .Detections}}{{pct .Precision}}{{else}}–{{end}}</b></td><td class="n"><b>{{pct .Recall}}</b></td><td class="n"><b>{{f3 .AP50}}</b> (mAP)</td></tr>
+{{- end}}
 </table>
 {{- end}}
 {{- if $r.AccuracyBy}}

@@ -116,7 +116,11 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		p("%s\n\n", strings.Join(parts, "; "))
 	}
 	if a := r.Accuracy; a != nil {
-		p("**Accuracy** (IoU %g, %d frames): mAP@0.5 %s · precision %s · recall %s", a.IoU, a.FramesScored, f3(a.MeanAP50), pct(a.Precision), pct(a.Recall))
+		precision := pct(a.Precision)
+		if a.Total().Detections == 0 {
+			precision = "– (no detections)"
+		}
+		p("**Accuracy** (IoU %g, %d frames): mAP@0.5 %s · precision %s · recall %s", a.IoU, a.FramesScored, f3(a.MeanAP50), precision, pct(a.Recall))
 		for _, c := range a.Classes {
 			p(" · %s AP %s", mdEsc(c.Label), f3(c.AP50))
 		}

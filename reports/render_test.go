@@ -198,6 +198,19 @@ var _ = Describe("Renderers", func() {
 		Expect(len(render(r, reports.FormatJSON))).To(BeNumerically("<", 200_000))
 	})
 
+	It("says when there were no detections instead of a precision of 0%", func() {
+		run := fixtureRun()
+		for c := range run.Cameras {
+			for f := range run.Cameras[c].Frames {
+				run.Cameras[c].Frames[f].Detections = nil
+			}
+		}
+		r := mustAnalyze(run)
+		Expect(r.Accuracy.Total().Detections).To(Equal(0))
+		Expect(r.Accuracy.Total().GroundTruth).To(Equal(2 * 439))
+		Expect(string(render(r, reports.FormatMarkdown))).To(ContainSubstring("precision – (no detections) · recall 0%"))
+	})
+
 	It("renders a run with no data at all", func() {
 		r := mustAnalyze(smallRun())
 		for _, f := range reports.AllFormats {
