@@ -87,6 +87,24 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 			}
 		}
 		p("**Time to alert**: %d of %d scripted events alerted, worst %s\n\n", alerted, len(r.TimeToAlert), fmtMs(round3(worst)))
+		missing := 0
+		for _, t := range r.TimeToAlert {
+			if t.Alerted {
+				continue
+			}
+			if missing++; missing > 5 {
+				p("- … and %d more without alert\n", len(r.TimeToAlert)-alerted-5)
+				break
+			}
+			label := ""
+			if t.Label != "" {
+				label = " (" + mdEsc(t.Label) + ")"
+			}
+			p("- no alert: %s %s in zone %s%s at +%s\n", mdEsc(t.Camera), mdEsc(t.Kind), mdEsc(t.Zone), label, offset(r.Start, t.Start))
+		}
+		if missing > 0 {
+			p("\n")
+		}
 	}
 	if len(r.Failover) > 0 {
 		p("**Failover**\n\n| fault | camera | gap | frames without answer | answers lost |\n|---|---|---:|---:|---:|\n")
