@@ -128,7 +128,7 @@ var _ = Describe("Forwarder", func() {
 		c.up.Store(true)
 		Eventually(func() int { return len(c.store.List()) }, "5s").Should(Equal(50))
 		Expect(ids(c.store.List())[49]).To(Equal(mk(50).ID))
-		Expect(f.Pending()).To(BeZero())
+		Eventually(f.Pending).Should(BeZero())
 		problems, err := testutil.GatherAndLint(reg)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(problems).To(BeEmpty())

@@ -199,7 +199,7 @@ var _ = Describe("Node", func() {
 		raw, err := os.ReadFile(cloudCfg.AlertsFile)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(raw)).To(ContainSubstring(a.ID))
-		Expect(edge.Forwarder().Pending()).To(BeZero())
+		Eventually(edge.Forwarder().Pending).Should(BeZero())
 	})
 
 	It("hot-swaps the model from --model on reload while the stream keeps running", func() {

@@ -58,8 +58,11 @@ type session struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	remote    atomic.Value // string: the camera's address once connected
-	pliMu     sync.Mutex
-	lastPLI   time.Time
+	// the last frame with a capture time (delivery goroutine only)
+	anchorRTP  uint32
+	anchorTime time.Time
+	pliMu      sync.Mutex
+	lastPLI    time.Time
 }
 
 func (s *Server) newSession(camera string) *session {
@@ -387,9 +390,14 @@ func (ss *session) deliver(res pipeline.Result) {
 	fm, known := ss.waitFrame(res.Frame.RTP)
 	at := res.Frame.Received
 	var capture time.Time
-	if known && fm.CaptureUS > 0 {
+	switch {
+	case known && fm.CaptureUS > 0:
 		capture = time.UnixMicro(fm.CaptureUS)
 		at = capture
+		ss.anchorRTP, ss.anchorTime = res.Frame.RTP, capture
+	case !ss.anchorTime.IsZero():
+		// keep the rules on the camera's timeline when one message is lost
+		at = ss.anchorTime.Add(time.Duration(int32(res.Frame.RTP-ss.anchorRTP)) * time.Second / 90000)
 	}
 	b := res.Frame.Image.Bounds()
 	obs := make([]track.Observation, len(res.Detections))
