@@ -200,6 +200,14 @@ var _ = Describe("Node", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(raw)).To(ContainSubstring(a.ID))
 		Eventually(edge.Forwarder().Pending).Should(BeZero())
+
+		// placement "cloud": the cloud node takes streams too
+		cc := camera(cloud2, "site-2-cam-1")
+		halt2 := make(chan struct{})
+		go stream(cc, halt2)
+		DeferCleanup(func() { close(halt2) })
+		Eventually(func() int { return len(cc.Got()) }, "15s").Should(BeNumerically(">=", 2))
+		Expect(cc.Got()[0].Node).To(Equal("cloud"))
 	})
 
 	It("hot-swaps the model from --model on reload while the stream keeps running", func() {
