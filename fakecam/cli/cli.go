@@ -40,6 +40,9 @@ type flags struct {
 	workers          int
 	answerTimeout    units.Duration
 	progress         units.Duration
+	iceDisconnected  units.Duration
+	iceFailed        units.Duration
+	iceKeepalive     units.Duration
 	quiet            bool
 	pionLog          bool
 }
@@ -48,7 +51,9 @@ type flags struct {
 // to out and pion's warnings (with --pion-log) to errOut.
 func NewCommand(out, errOut io.Writer) *cobra.Command {
 	f := flags{bitrate: 800_000, fps: 10, resolution: "640x360", cameras: 1, prefix: "cam-", sceneSpec: "street",
-		people: 3, vehicles: 1, progress: units.Duration(5 * time.Second), answerTimeout: units.Duration(5 * time.Second)}
+		people: 3, vehicles: 1, progress: units.Duration(5 * time.Second), answerTimeout: units.Duration(5 * time.Second),
+		iceDisconnected: units.Duration(1500 * time.Millisecond), iceFailed: units.Duration(2 * time.Second),
+		iceKeepalive: units.Duration(300 * time.Millisecond)}
 	cmd := &cobra.Command{
 		Use:   "fakecam",
 		Short: "Stream synthetic cameras (VP8 over WebRTC/WHIP) and measure glass-to-detection latency",
@@ -114,6 +119,9 @@ every camera of the file.`,
 	fl.StringVar(&f.ivf, "ivf", "", "replay this VP8 IVF file instead of rendering scenes")
 	fl.IntVar(&f.workers, "workers", 0, "frames rendered and encoded at once (default: number of CPUs)")
 	fl.Var(&f.answerTimeout, "answer-timeout", "a frame without detections after this long counts as unanswered")
+	fl.Var(&f.iceDisconnected, "ice-disconnected", "a connection without traffic for this long counts as disconnected")
+	fl.Var(&f.iceFailed, "ice-failed", "a disconnected connection without traffic for this much longer has failed: reconnect")
+	fl.Var(&f.iceKeepalive, "ice-keepalive", "ICE keepalive interval")
 	fl.Var(&f.progress, "progress", "print progress this often (0: never)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print nothing but errors")
 	fl.BoolVar(&f.pionLog, "pion-log", false, "print the WebRTC stack's warnings to standard error")
@@ -207,7 +215,11 @@ func run(ctx context.Context, cmd *cobra.Command, f *flags, out, errOut io.Write
 	if err != nil {
 		return err
 	}
-	opts := []fakecam.Option{fakecam.WithAnswerTimeout(f.answerTimeout.Std())}
+	if f.iceDisconnected <= 0 || f.iceFailed <= 0 || f.iceKeepalive <= 0 {
+		return errors.New("--ice-disconnected, --ice-failed and --ice-keepalive must be positive durations, e.g. 1.5s, 2s, 300ms")
+	}
+	opts := []fakecam.Option{fakecam.WithAnswerTimeout(f.answerTimeout.Std()),
+		fakecam.WithICETimeouts(f.iceDisconnected.Std(), f.iceFailed.Std(), f.iceKeepalive.Std())}
 	if f.out != "" {
 		opts = append(opts, fakecam.WithOutputDir(f.out))
 	}
