@@ -234,8 +234,9 @@ func (n *Node) Forwarder() *alert.Forwarder { return n.fwd }
 func (n *Node) Reload(ctx context.Context) (pipeline.ModelInfo, error) { return n.s.ReloadModel(ctx) }
 
 // Run serves until ctx ends, then drains: no new sessions, in-flight frames
-// finish and their detections are sent, sessions close, undelivered alerts
-// stay in the spool. It returns nil after a clean drain.
+// finish and their detections are sent, sessions close. Undelivered alerts
+// stay in the spool directory; without one, delivery goes on until the drain
+// deadline. It returns nil after a clean drain.
 func (n *Node) Run(ctx context.Context) error {
 	fwdCtx, stopFwd := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -261,6 +262,17 @@ func (n *Node) Run(ctx context.Context) error {
 		err = derr
 	}
 	_ = n.http.Shutdown(dctx)
+	if n.fwd != nil && n.cfg.SpoolDir == "" {
+		// memory-only queue: give the uplink until the drain deadline
+		t := time.NewTicker(20 * time.Millisecond)
+		for n.fwd.Pending() > 0 && dctx.Err() == nil {
+			select {
+			case <-t.C:
+			case <-dctx.Done():
+			}
+		}
+		t.Stop()
+	}
 	stopFwd()
 	wg.Wait()
 	n.teardown()
