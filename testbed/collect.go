@@ -79,7 +79,8 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 	var errs []error
 	for _, c := range plan.Cameras {
 		out := filepath.Join(dir, c.Host)
-		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height}
+		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height,
+			FPS: c.Group.FPS, DetectFPS: plan.Scenario.Workload.DetectFPS}
 		nodes := map[string]bool{}
 		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l latencyLine) {
 			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -17,19 +18,36 @@ import (
 
 // These specs run whole scenarios on the local provider: real namespaces,
 // real edgenode and fakecam processes, real packets. They need root.
-var _ = Describe("running scenarios on the local provider", Label("e2e", "slow"), Ordered, func() {
+var (
+	buildOnce sync.Once
+	built     testbed.Binaries
+	buildErr  error
+)
+
+// binaries builds edgesim and edgenode once for the suite.
+func binaries() testbed.Binaries {
+	buildOnce.Do(func() {
+		var edgesim, edgenode string
+		edgesim, buildErr = gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
+		if buildErr == nil {
+			edgenode, buildErr = gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
+		}
+		built = testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode}
+	})
+	Expect(buildErr).NotTo(HaveOccurred())
+	return built
+}
+
+var _ = AfterSuite(gexec.CleanupBuildArtifacts)
+
+var _ = Describe("running scenarios on the local provider", Label("e2e", "slow"), func() {
 	var bins testbed.Binaries
 
-	BeforeAll(func() {
+	BeforeEach(func() {
 		if os.Geteuid() != 0 {
 			Skip("the local provider needs root to create network namespaces")
 		}
-		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
-		Expect(err).NotTo(HaveOccurred())
-		edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(gexec.CleanupBuildArtifacts)
-		bins = testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode}
+		bins = binaries()
 	})
 
 	run := func(ctx context.Context, name string, compare bool) *testbed.Result {

@@ -3,6 +3,7 @@ package testbed
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -50,6 +51,27 @@ type Link struct {
 	// Mirror marks the links of a cloud-placement mirror: reported for the
 	// comparison, not gated by the scenario's SLOs.
 	Mirror bool
+	// Via names the scenario links a composed link stands for (cameras to
+	// the cloud across the access link and the backhaul); faults aimed at
+	// either reach it too.
+	Via []string
+	via []scenarios.Link
+}
+
+// spec returns the composed link's behaviour with one of the links it
+// stands for changed to to.
+func (l Link) spec(changed string, to scenarios.LinkSpec) scenarios.LinkSpec {
+	parts := make([]scenarios.LinkSpec, len(l.via))
+	for i, v := range l.via {
+		parts[i] = v.LinkSpec
+		if v.Name == changed {
+			parts[i] = to
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return scenarios.LinkSpec{Up: compose(parts[0].Up, parts[1].Up), Down: compose(parts[0].Down, parts[1].Down)}
 }
 
 // Camera is one synthetic camera and where it streams.
@@ -107,12 +129,12 @@ func (p *Plan) CamerasOn(host string) []Camera {
 	return out
 }
 
-// LinksNamed returns the plan links derived from the scenario link name
-// (the link itself and its cloud-placement mirror, if any).
+// LinksNamed returns the plan links derived from the scenario link name:
+// the link itself and the composed links that cross it.
 func (p *Plan) LinksNamed(name string) []Link {
 	var out []Link
 	for _, l := range p.Links {
-		if l.Name == name || l.Name == name+CloudViaSuffix {
+		if l.Name == name || slices.Contains(l.Via, name) {
 			out = append(out, l)
 		}
 	}
@@ -261,25 +283,26 @@ func planLink(l scenarios.Link, suffix, site, leg string) (Link, error) {
 	return Link{Name: l.Name + suffix, A: l.A.String(), B: l.B.String(), Up: up, Down: down, Site: site, Leg: leg}, nil
 }
 
+// cloudPath is the link of a site's cameras streaming to the cloud: the
+// access link and the backhaul in series, composed into one.
 func cloudPath(access scenarios.Link, hasAccess bool, backhaul scenarios.Link, hasBackhaul bool, site string) (Link, error) {
-	var up, down scenarios.Direction
-	name := site + "-cameras-to-cloud"
-	switch {
-	case hasAccess && hasBackhaul:
-		up, down = compose(access.Up, backhaul.Up), compose(access.Down, backhaul.Down)
-		name = backhaul.Name
-	case hasBackhaul:
-		up, down = backhaul.Up, backhaul.Down
-		name = backhaul.Name
-	case hasAccess:
-		up, down = access.Up, access.Down
+	var via []scenarios.Link
+	if hasAccess {
+		via = append(via, access)
 	}
-	l, err := planLink(scenarios.Link{Name: name, LinkSpec: scenarios.LinkSpec{Up: up, Down: down}}, "", site, "backhaul")
+	if hasBackhaul {
+		via = append(via, backhaul)
+	}
+	l := Link{via: via}
+	for _, v := range via {
+		l.Via = append(l.Via, v.Name)
+	}
+	pl, err := planLink(scenarios.Link{Name: site + "-cameras-to-cloud", LinkSpec: l.spec("", scenarios.LinkSpec{})}, "", site, "backhaul")
 	if err != nil {
 		return Link{}, err
 	}
-	l.B, l.Uplink = "cloud", true
-	return l, nil
+	pl.B, pl.Uplink, pl.Via, pl.via = "cloud", true, l.Via, via
+	return pl, nil
 }
 
 // compose approximates two links in series by one: delays and jitter

@@ -74,7 +74,11 @@ func Timeline(plan *Plan) ([]Step, error) {
 			}
 			for _, ch := range f.Degrade.Links {
 				for _, l := range plan.LinksNamed(ch.Link) {
-					to, err := planLink(scenarios.Link{Name: l.Name, LinkSpec: ch.To}, "", l.Site, l.Leg)
+					spec := ch.To
+					if len(l.via) > 0 {
+						spec = l.spec(ch.Link, ch.To)
+					}
+					to, err := planLink(scenarios.Link{Name: l.Name, LinkSpec: spec}, "", l.Site, l.Leg)
 					if err != nil {
 						return nil, fmt.Errorf("fault %s: %w", f.Name, err)
 					}

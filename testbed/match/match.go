@@ -7,7 +7,8 @@
 //	Expect(res).To(match.HaveLatencyPercentile(95, BeNumerically("<", 300*time.Millisecond)))
 //	Expect(res).To(match.AlertWithin(5 * time.Second))
 //
-// Every matcher takes a *testbed.Result or a *reports.Result.
+// Every matcher takes a *testbed.Result or a *reports.Result, and its
+// failure message says what was measured rather than dumping the result.
 package match
 
 import (
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	"github.com/onsi/gomega/format"
-	"github.com/onsi/gomega/gcustom"
 	"github.com/onsi/gomega/types"
 
 	"github.com/edgesim/edgesim/reports"
@@ -39,27 +39,42 @@ func result(actual any) (*reports.Result, error) {
 	return nil, fmt.Errorf("expected a *testbed.Result or *reports.Result, got\n%s", format.Object(actual, 1))
 }
 
-// MeetSLOs succeeds when the run is complete and every SLO verdict passed;
-// its failure message lists the failing SLOs with measured and limit.
-func MeetSLOs() types.GomegaMatcher { return &sloMatcher{} }
+// check is a matcher over a result: fn says whether it holds and what was
+// measured.
+type check struct {
+	want   string
+	fn     func(*reports.Result) (ok bool, measured string, err error)
+	detail string
+}
 
-type sloMatcher struct{ r *reports.Result }
-
-func (m *sloMatcher) Match(actual any) (bool, error) {
+func (c *check) Match(actual any) (bool, error) {
 	r, err := result(actual)
 	if err != nil {
 		return false, err
 	}
-	m.r = r
-	return !r.Partial && reports.ExitCode(r) == 0, nil
+	ok, detail, err := c.fn(r)
+	c.detail = detail
+	return ok, err
 }
 
-func (m *sloMatcher) FailureMessage(any) string {
-	return "Expected the run to meet its SLOs, but:\n" + FailedSLOs(m.r)
+func (c *check) FailureMessage(any) string {
+	return fmt.Sprintf("Expected the run to %s, but:\n%s", c.want, c.detail)
 }
 
-func (m *sloMatcher) NegatedFailureMessage(any) string {
-	return "Expected the run not to meet its SLOs, but every SLO held"
+func (c *check) NegatedFailureMessage(any) string {
+	return fmt.Sprintf("Expected the run not to %s, but it did:\n%s", c.want, c.detail)
+}
+
+// MeetSLOs succeeds when the run is complete and every SLO verdict passed;
+// its failure message lists the failing SLOs with measured and limit.
+func MeetSLOs() types.GomegaMatcher {
+	return &check{want: "meet its SLOs", fn: func(r *reports.Result) (bool, string, error) {
+		ok := !r.Partial && reports.ExitCode(r) == 0
+		if ok {
+			return true, "every SLO held", nil
+		}
+		return false, FailedSLOs(r), nil
+	}}
 }
 
 // FailedSLOs lists the failing SLOs of a result, one per line.
@@ -84,62 +99,70 @@ func HaveLatencyPercentile(p float64, m types.GomegaMatcher, scope ...string) ty
 	if len(scope) > 0 {
 		name = scope[0]
 	}
-	return gcustom.MakeMatcher(func(actual any) (bool, error) {
-		r, err := result(actual)
-		if err != nil {
-			return false, err
-		}
+	what := name
+	if what == "" {
+		what = "all cameras"
+	}
+	return &check{want: fmt.Sprintf("have an e2e latency p%g (%s) matching %T", p, what, m), fn: func(r *reports.Result) (bool, string, error) {
 		d := r.Latency(name)
 		if d.Count == 0 {
-			return false, fmt.Errorf("no latency samples for %q", name)
+			return false, "", fmt.Errorf("no latency samples for %q", name)
 		}
-		return m.Match(d.Percentile(p))
-	}).WithMessage(fmt.Sprintf("have an e2e latency p%g (%s) matching %v", p, scopeName(name), m))
-}
-
-func scopeName(s string) string {
-	if s == "" {
-		return "all cameras"
-	}
-	return s
+		v := d.Percentile(p)
+		ok, err := m.Match(v)
+		if err != nil {
+			return false, "", err
+		}
+		msg := m.FailureMessage(v)
+		if ok {
+			msg = m.NegatedFailureMessage(v)
+		}
+		return ok, fmt.Sprintf("p%g over %d frames is %s\n%s", p, d.Count, v, msg), nil
+	}}
 }
 
 // AlertWithin succeeds when every scripted event raised an alert at the
 // cloud within d of its start.
 func AlertWithin(d time.Duration) types.GomegaMatcher {
-	return gcustom.MakeMatcher(func(actual any) (bool, error) {
-		r, err := result(actual)
-		if err != nil {
-			return false, err
-		}
+	return &check{want: fmt.Sprintf("raise an alert for every scripted event within %s", d), fn: func(r *reports.Result) (bool, string, error) {
 		if len(r.TimeToAlert) == 0 {
-			return false, fmt.Errorf("the run had no scripted events to alert on")
+			return false, "", fmt.Errorf("the run had no scripted events to alert on")
 		}
+		var b strings.Builder
+		ok := true
 		for _, t := range r.TimeToAlert {
-			if !t.Alerted || time.Duration(t.TimeToAlertMs*float64(time.Millisecond)) > d {
-				return false, nil
+			took := time.Duration(t.TimeToAlertMs * float64(time.Millisecond))
+			switch {
+			case !t.Alerted:
+				ok = false
+				fmt.Fprintf(&b, "%s %s in %s on %s: no alert (%d alerts in the run)\n", t.Label, t.Kind, t.Zone, t.Camera, r.Alerts)
+			case took > d:
+				ok = false
+				fmt.Fprintf(&b, "%s %s in %s on %s: alert after %s\n", t.Label, t.Kind, t.Zone, t.Camera, took)
+			default:
+				fmt.Fprintf(&b, "%s %s in %s on %s: alert after %s\n", t.Label, t.Kind, t.Zone, t.Camera, took)
 			}
 		}
-		return true, nil
-	}).WithMessage(fmt.Sprintf("raise an alert for every scripted event within %s", d))
+		return ok, b.String(), nil
+	}}
 }
 
 // FailOverWithin succeeds when every camera a fault interrupted got
 // detections again within d.
 func FailOverWithin(d time.Duration) types.GomegaMatcher {
-	return gcustom.MakeMatcher(func(actual any) (bool, error) {
-		r, err := result(actual)
-		if err != nil {
-			return false, err
-		}
+	return &check{want: fmt.Sprintf("fail over every interrupted camera within %s", d), fn: func(r *reports.Result) (bool, string, error) {
 		if len(r.Failover) == 0 {
-			return false, fmt.Errorf("the run had no failover to measure")
+			return false, "", fmt.Errorf("the run had no failover to measure")
 		}
+		var b strings.Builder
+		ok := true
 		for _, g := range r.Failover {
-			if !g.Recovered || time.Duration(g.GapMs*float64(time.Millisecond)) > d {
-				return false, nil
+			gap := time.Duration(g.GapMs * float64(time.Millisecond))
+			if !g.Recovered || gap > d {
+				ok = false
 			}
+			fmt.Fprintf(&b, "%s after %s %s: recovered=%t gap %s, %d frames lost\n", g.Camera, g.FaultKind, g.Target, g.Recovered, gap.Round(time.Millisecond), g.FramesLost)
 		}
-		return true, nil
-	}).WithMessage(fmt.Sprintf("fail over every interrupted camera within %s", d))
+		return ok, b.String(), nil
+	}}
 }
