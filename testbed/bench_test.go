@@ -114,4 +114,3 @@ func BenchmarkScaleCameras(b *testing.B) {
 		})
 	}
 }
-
