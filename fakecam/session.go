@@ -14,6 +14,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/logging"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -122,9 +124,18 @@ func dial(ctx context.Context, p sessionParams, seq uint16) (_ *session, err err
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(me, reg); err != nil {
 		return nil, fmt.Errorf("TWCC: %w", err)
 	}
-	if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, reg, webrtc.WithInterceptorLoggerFactory(p.logger)); err != nil {
-		return nil, fmt.Errorf("interceptors: %w", err)
+	// A sender needs only these: retransmissions on NACK and sender reports.
+	// (pion's defaults add receive-side interceptors and per-packet stats.)
+	nackResponder, err := nack.NewResponderInterceptor(nack.WithResponderLoggerFactory(p.logger))
+	if err != nil {
+		return nil, fmt.Errorf("NACK: %w", err)
 	}
+	reg.Add(nackResponder)
+	senderReports, err := report.NewSenderInterceptor(report.WithSenderLoggerFactory(p.logger))
+	if err != nil {
+		return nil, fmt.Errorf("RTCP reports: %w", err)
+	}
+	reg.Add(senderReports)
 	se := webrtc.SettingEngine{LoggerFactory: p.logger}
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(true)
