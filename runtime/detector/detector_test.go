@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+	"image/jpeg"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -35,10 +36,11 @@ func toyConfig() detector.Config {
 
 // toySource draws tall red "persons" and wide blue "vehicles" on grey,
 // deterministic per index; tag "night" on odd indices (darker).
-func toySource(seed uint64) detector.Source {
+func toySource(seed uint64) detector.Source { return toySourceSized(seed, 128, 96) }
+
+func toySourceSized(seed uint64, w, h int) detector.Source {
 	return detector.SourceFunc(func(_ context.Context, i int) (detector.Sample, error) {
 		rng := rand.New(rand.NewPCG(seed, uint64(i)))
-		w, h := 128, 96
 		img := image.NewRGBA(image.Rect(0, 0, w, h))
 		bg := uint8(100)
 		tag := "day"
@@ -52,12 +54,12 @@ func toySource(seed uint64) detector.Source {
 			var c color.RGBA
 			var label string
 			if rng.IntN(2) == 0 {
-				bh := 24 + rng.IntN(16)
+				bh := h/4 + rng.IntN(h/6)
 				bw := bh * 2 / 5
 				x, y := rng.IntN(w-bw), rng.IntN(h-bh)
 				r, c, label = image.Rect(x, y, x+bw, y+bh), color.RGBA{230, 50, 50, 255}, "person"
 			} else {
-				bw := 28 + rng.IntN(20)
+				bw := w/4 + rng.IntN(w/6)
 				bh := bw / 2
 				x, y := rng.IntN(w-bw), rng.IntN(h-bh)
 				r, c, label = image.Rect(x, y, x+bw, y+bh), color.RGBA{50, 50, 230, 255}, "vehicle"
@@ -477,3 +479,66 @@ func mean(v []float64) float64 {
 	}
 	return s / float64(len(v))
 }
+
+// committedFloor is the mAP@0.5 the committed model must keep on the 12
+// held-out frames in testdata/frames (written by
+// `edgenode eval --frames 12 --seed 2 --dump runtime/detector/testdata/frames`).
+const committedFloor = 0.75
+
+type truthFile struct {
+	Frames []struct {
+		File  string   `json:"file"`
+		Tags  []string `json:"tags"`
+		Boxes []struct {
+			Label  string `json:"label"`
+			Box    [4]int `json:"box"`
+			Ignore bool   `json:"ignore"`
+		} `json:"boxes"`
+	} `json:"frames"`
+}
+
+func loadTestFrames() []detector.Sample {
+	raw, err := os.ReadFile(filepath.Join("testdata", "frames", "truth.json"))
+	Expect(err).NotTo(HaveOccurred())
+	var tf truthFile
+	Expect(json.Unmarshal(raw, &tf)).To(Succeed())
+	var out []detector.Sample
+	for _, f := range tf.Frames {
+		fh, err := os.Open(filepath.Join("testdata", "frames", f.File))
+		Expect(err).NotTo(HaveOccurred())
+		img, err := jpeg.Decode(fh)
+		fh.Close()
+		Expect(err).NotTo(HaveOccurred())
+		s := detector.Sample{Image: img, Tags: f.Tags}
+		for _, b := range f.Boxes {
+			s.Boxes = append(s.Boxes, detector.Box{Label: b.Label, Rect: image.Rect(b.Box[0], b.Box[1], b.Box[2], b.Box[3]), Ignore: b.Ignore})
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+var _ = Describe("The committed model", func() {
+	It("loads once, verified, and is shared", func() {
+		m, err := detector.Default()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.Manifest.Classes).To(Equal([]string{"person", "vehicle"}))
+		Expect(m.Manifest.SHA256).To(HaveLen(64))
+		m2, err := detector.Default()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m2).To(BeIdenticalTo(m))
+	})
+
+	It("keeps its accuracy on held-out synthetic frames", func() {
+		m, err := detector.Default()
+		Expect(err).NotTo(HaveOccurred())
+		frames := loadTestFrames()
+		Expect(frames).To(HaveLen(12))
+		src := detector.SourceFunc(func(_ context.Context, i int) (detector.Sample, error) { return frames[i], nil })
+		evs, err := detector.EvaluateModel(context.Background(), m, src, 0, len(frames), 2)
+		Expect(err).NotTo(HaveOccurred())
+		GinkgoWriter.Printf("committed model on testdata: %+v\n", evs["all"])
+		Expect(evs["all"].MAP).To(BeNumerically(">=", committedFloor))
+		Expect(evs["night"].Images).To(Equal(6))
+	})
+})
