@@ -268,14 +268,15 @@ type routeKey struct{ src, dst string }
 // of one group without a link from that group to itself, is forwarded
 // unimpaired (and counted) on an implicit link.
 type Userspace struct {
-	opts    options
-	clock   Clock
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	pool    sync.Pool
-	metrics *metrics
-	stop    *stopper
+	opts     options
+	clock    Clock
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	pool     sync.Pool
+	metrics  *metrics
+	stop     *stopper
+	stopping atomic.Bool // checked per packet: a busy thread may never poll
 
 	mu       sync.Mutex
 	closed   bool
@@ -670,7 +671,7 @@ func (e *Userspace) readLoop(h *Host) {
 	p := e.getPacket()
 	defer func() { e.putPacket(p) }()
 	run := 0
-	for {
+	for !e.stopping.Load() {
 		n, err := unix.Read(h.tun, p.Buf)
 		if err != nil {
 			if err == unix.EAGAIN || err == unix.EINTR {
@@ -772,7 +773,7 @@ func (e *Userspace) schedLoop(d *direction) {
 func (e *Userspace) schedLoopHR(d *direction) {
 	prio := lockThread(e.opts.priority)
 	var out []*Packet
-	for {
+	for !e.stopping.Load() {
 		now := time.Now()
 		d.mu.Lock()
 		out = d.model.Deliver(now, out[:0])
@@ -846,6 +847,7 @@ func (e *Userspace) Close(ctx context.Context) error {
 		return nil
 	}
 	e.closed = true
+	e.stopping.Store(true)
 	e.cancel()
 	e.stop.stop()
 	var errs []error

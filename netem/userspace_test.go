@@ -261,6 +261,37 @@ var _ = Describe("Userspace engine", func() {
 		Expect(eng.Stats()).To(BeEmpty())
 	})
 
+	It("closes while packets are still flowing", func() {
+		snd, _ := udpPair(a, b, 9300)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, 1000)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_, _ = snd.Write(buf)
+				}
+			}
+		}()
+		Eventually(func() uint64 {
+			var n uint64
+			for _, s := range eng.Stats() {
+				n += s.Packets
+			}
+			return n
+		}).Should(BeNumerically(">", 1000))
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		Expect(eng.Close(cctx)).To(Succeed())
+		close(stop)
+		<-done
+		Expect(a.NetnsPath()).NotTo(BeAnExistingFile())
+	})
+
 	It("removes its namespaces and record on Close", func() {
 		path := a.NetnsPath()
 		Expect(path).To(BeAnExistingFile())
