@@ -236,6 +236,27 @@ var _ = Describe("Camera streaming", func() {
 		Eventually(a.Sessions).Should(Equal(1))
 	}, SpecTimeout(30*time.Second))
 
+	It("counts frames that never get an answer", func(ctx SpecContext) {
+		srv := startReceiver(whiptest.Options{NoAnswer: true})
+		dir := GinkgoT().TempDir()
+		cfg := camConfig("cam-silent", srv.URL)
+		cfg.Duration = 1500 * time.Millisecond
+		cam, err := fakecam.NewCamera(cfg, fakecam.WithOutputDir(dir), fakecam.WithAnswerTimeout(500*time.Millisecond))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cam.Run(ctx)).To(Succeed())
+		st := cam.Stats()
+		Expect(st.FramesSent).To(BeNumerically(">", 5))
+		Expect(st.FramesAnswered).To(BeZero())
+		Expect(st.FramesUnanswered).To(Equal(st.FramesCaptured))
+		Expect(len(srv.Frames())).To(BeNumerically(">", 5), "the frames did arrive")
+		lines := readLines[map[string]any](filepath.Join(dir, "latency-cam-silent.jsonl"))
+		Expect(lines).To(HaveLen(int(st.FramesCaptured)))
+		for _, l := range lines {
+			Expect(l).To(HaveKeyWithValue("answered", false))
+			Expect(l).NotTo(HaveKey("latency_ms"))
+		}
+	}, SpecTimeout(30*time.Second))
+
 	It("replays an IVF file", func(ctx SpecContext) {
 		path := filepath.Join(GinkgoT().TempDir(), "clip.ivf")
 		writeIVF(path, 20)
