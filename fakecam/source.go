@@ -3,6 +3,7 @@ package fakecam
 import (
 	"errors"
 	"fmt"
+	"image"
 	"io"
 	"os"
 
@@ -34,6 +35,7 @@ type source interface {
 type sceneSource struct {
 	sc  *scene.Scene
 	enc *vp8.Encoder
+	buf *image.YCbCr // reused: the encoder is done with a frame when Encode returns
 }
 
 func newSceneSource(sc *scene.Scene, bitrate, keyInterval, speed int) (*sceneSource, error) {
@@ -43,11 +45,15 @@ func newSceneSource(sc *scene.Scene, bitrate, keyInterval, speed int) (*sceneSou
 	if err != nil {
 		return nil, err
 	}
-	return &sceneSource{sc: sc, enc: enc}, nil
+	return &sceneSource{sc: sc, enc: enc,
+		buf: image.NewYCbCr(image.Rect(0, 0, cfg.Width, cfg.Height), image.YCbCrSubsampleRatio420)}, nil
 }
 
 func (s *sceneSource) frame(i int, needKey bool) ([]byte, bool, *scene.Frame, error) {
-	f := s.sc.Render(i)
+	f, err := s.sc.RenderInto(i, s.buf)
+	if err != nil {
+		return nil, false, nil, err
+	}
 	if needKey {
 		s.enc.ForceKeyframe()
 	}

@@ -177,8 +177,20 @@ func (s *Scene) GroundTruth(index int) Frame {
 
 // Render draws frame index and returns it with its ground truth.
 func (s *Scene) Render(index int) Frame {
-	f, placed := s.frame(index)
 	img := image.NewYCbCr(image.Rect(0, 0, s.cfg.Width, s.cfg.Height), image.YCbCrSubsampleRatio420)
+	f, _ := s.RenderInto(index, img)
+	return f
+}
+
+// RenderInto is Render drawing into img, overwriting all of it, so that a
+// caller can reuse one image per goroutine. img must be 4:2:0 of the
+// scene's size, as image.NewYCbCr makes it.
+func (s *Scene) RenderInto(index int, img *image.YCbCr) (Frame, error) {
+	if img == nil || img.SubsampleRatio != image.YCbCrSubsampleRatio420 || img.Rect != s.bg.Rect ||
+		img.YStride != s.bg.YStride || img.CStride != s.bg.CStride || len(img.Y) != len(s.bg.Y) || len(img.Cb) != len(s.bg.Cb) {
+		return Frame{}, fmt.Errorf("scene: RenderInto needs a 4:2:0 image of %v from image.NewYCbCr", s.bg.Rect)
+	}
+	f, placed := s.frame(index)
 	copy(img.Y, s.bg.Y)
 	copy(img.Cb, s.bg.Cb)
 	copy(img.Cr, s.bg.Cr)
@@ -188,7 +200,7 @@ func (s *Scene) Render(index int) Frame {
 	}
 	s.noise.add(img, newRNG(s.key, 0x6e6f697365, uint64(int64(index))))
 	f.Image = img
-	return f
+	return f, nil
 }
 
 func validate(cfg Config) error {

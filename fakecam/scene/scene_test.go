@@ -65,6 +65,24 @@ var _ = Describe("Scene", func() {
 			Expect(bytes.Equal(a.Render(100).Image.Y, c.Render(100).Image.Y)).To(BeFalse())
 		})
 
+		It("renders the same into a reused image", func() {
+			s := mustNew(baseConfig())
+			img := image.NewYCbCr(image.Rect(0, 0, 640, 360), image.YCbCrSubsampleRatio420)
+			for i := range img.Y {
+				img.Y[i] = 77
+			}
+			for _, i := range []int{3, 250, 4} {
+				f, err := s.RenderInto(i, img)
+				Expect(err).NotTo(HaveOccurred())
+				want := s.Render(i)
+				Expect(bytes.Equal(f.Image.Y, want.Image.Y)).To(BeTrue())
+				Expect(bytes.Equal(f.Image.Cr, want.Image.Cr)).To(BeTrue())
+				Expect(f.Objects).To(Equal(want.Objects))
+			}
+			_, err := s.RenderInto(0, image.NewYCbCr(image.Rect(0, 0, 320, 180), image.YCbCrSubsampleRatio420))
+			Expect(err).To(MatchError(ContainSubstring("RenderInto needs")))
+		})
+
 		It("is random access and safe for concurrent use", func() {
 			s := mustNew(baseConfig())
 			want := map[int][]byte{}
