@@ -36,20 +36,30 @@ func newStampedConn(c *net.UDPConn) (*stampedConn, error) {
 	return &stampedConn{c: c, oob: make([]byte, 128)}, nil
 }
 
-// read returns the datagram's length and its arrival time.
+// read returns the datagram's length and its arrival time. It does not
+// allocate: garbage collection pauses would stall the forwarding threads
+// being measured.
 func (s *stampedConn) read(buf []byte) (int, time.Time, error) {
-	n, oobn, _, _, err := s.c.ReadMsgUDP(buf, s.oob)
+	n, oobn, _, _, err := s.c.ReadMsgUDPAddrPort(buf, s.oob)
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	msgs, perr := unix.ParseSocketControlMessage(s.oob[:oobn])
-	if perr == nil {
-		for _, m := range msgs {
-			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
-				ts := *(*unix.Timespec)(unsafePointer(&m.Data[0]))
-				return n, time.Unix(ts.Unix()), nil
-			}
+	oob := s.oob[:oobn]
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafePointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			break
 		}
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_TIMESTAMPNS && l >= unix.CmsgLen(16) {
+			ts := (*unix.Timespec)(unsafePointer(&oob[unix.CmsgLen(0)]))
+			return n, time.Unix(ts.Unix()), nil
+		}
+		next := unix.CmsgSpace(l - unix.CmsgLen(0))
+		if next > len(oob) {
+			break
+		}
+		oob = oob[next:]
 	}
 	return n, time.Now(), nil
 }
