@@ -134,7 +134,7 @@ on held-out cameras and write manifest.json + weights.bin into --out.
 
 The run is reproducible: --seed fixes the initial weights, the training
 cameras and frames, and the augmentation.`,
-		Example: `  edgenode train --seed 1 --steps 3000 --out runtime/models/edgesim-det/v1`,
+		Example: `  edgenode train --seed 1 --steps 1800 --out runtime/models/edgesim-det/v1`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -210,7 +210,7 @@ cameras and frames, and the augmentation.`,
 	}
 	f := cmd.Flags()
 	f.Int64Var(&seed, "seed", 1, "training seed: initial weights, training cameras, frames and flips")
-	f.IntVar(&steps, "steps", 3000, "optimiser steps")
+	f.IntVar(&steps, "steps", 1800, "optimiser steps")
 	f.IntVar(&batch, "batch", 16, "frames per step")
 	f.Float64Var(&lr, "lr", 2e-3, "peak Adam learning rate (warm-up then cosine decay)")
 	f.IntVar(&cameras, "cameras", 240, "number of distinct synthetic training cameras")
