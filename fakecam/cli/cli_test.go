@@ -23,7 +23,7 @@ import (
 func runCLI(ctx context.Context, args ...string) (string, error) {
 	var out, errOut bytes.Buffer
 	cmd := cli.NewCommand(&out, &errOut)
-	cmd.SetArgs(args)
+	cmd.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)
 	err := cmd.ExecuteContext(ctx)

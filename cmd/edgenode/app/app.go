@@ -36,6 +36,6 @@ See docs/edgenode.md and docs/protocol.md.`,
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
-	root.SetArgs(args)
+	root.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
 	return root.ExecuteContext(ctx)
 }

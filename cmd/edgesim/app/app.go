@@ -48,7 +48,7 @@ func ExitCode(err error) int {
 // Run executes the edgesim command line with args (without the program name).
 func Run(ctx context.Context, streams Streams, args []string) error {
 	root := newRootCmd(streams)
-	root.SetArgs(args)
+	root.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
 	return root.ExecuteContext(ctx)
 }
 
