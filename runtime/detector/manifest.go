@@ -164,8 +164,8 @@ func (m *Manifest) Validate() error {
 		add("backbone must have at least one layer")
 	}
 	for i, l := range m.Backbone {
-		if l.Name == "" || l.Out < 1 || l.Out > 1024 || l.Kernel < 1 || l.Kernel%2 == 0 || l.Stride < 1 || l.Stride > 4 || l.Dilation < 1 || l.Dilation > 8 || (l.Pool != 0 && l.Pool != 2) {
-			add("backbone[%d] %+v: want a name, 1<=out<=1024, odd kernel, stride 1..4, dilation 1..8, pool 0 or 2", i, l)
+		if l.Name == "" || l.Out < 1 || l.Out > 1024 || l.Kernel < 1 || l.Kernel > 15 || l.Kernel%2 == 0 || l.Stride < 1 || l.Stride > 4 || l.Dilation < 1 || l.Dilation > 8 || (l.Pool != 0 && l.Pool != 2) {
+			add("backbone[%d] %+v: want a name, 1<=out<=1024, odd kernel 1..15, stride 1..4, dilation 1..8, pool 0 or 2", i, l)
 		}
 	}
 	if gw, gh := m.GridSize(); gw < 1 || gh < 1 {
