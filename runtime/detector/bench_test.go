@@ -212,3 +212,24 @@ func BenchmarkOffline(b *testing.B) {
 	stop()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "frames/s")
 }
+
+// BenchmarkLoadAndRunner is the cost of a hot swap: load and verify a model
+// directory, then build one Runner from it.
+func BenchmarkLoadAndRunner(b *testing.B) {
+	m := benchModel(b)
+	dir := b.TempDir()
+	if _, err := m.Save(dir); err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		l, err := detector.Load(dir)
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := l.NewRunner()
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.Close()
+	}
+}
