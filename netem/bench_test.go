@@ -107,16 +107,28 @@ func (p *udpPath) close() {
 }
 
 type vethPair struct {
-	names  [2]string
-	ns     [2]netns.NsHandle
-	addr   [2]net.IP
-	closed bool
+	names [2]string
+	ns    [2]netns.NsHandle
+	addr  [2]net.IP
+	state *stateFile
 }
 
+// newVethPair makes two namespaces joined by a veth pair, recorded in the
+// default state directory like an engine's, so that `edgesim clean`
+// removes them if the benchmark is killed.
 func newVethPair(b *testing.B) *vethPair {
 	v := &vethPair{}
+	st, err := newStateFile(DefaultStateDir(), fmt.Sprintf("bench-%d-veth", os.Getpid()))
+	if err != nil {
+		b.Skip("cannot record state:", err)
+	}
+	v.state = st
 	for i := range 2 {
 		v.names[i] = fmt.Sprintf("%sbench-%d-veth%d", Prefix, os.Getpid(), i)
+		if err := st.addNetns(v.names[i]); err != nil {
+			v.close()
+			b.Fatal(err)
+		}
 		h, err := createNetns(v.names[i])
 		if err != nil {
 			v.close()
@@ -165,6 +177,9 @@ func (v *vethPair) close() {
 		if v.names[i] != "" {
 			_, _ = deleteNetns(v.names[i])
 		}
+	}
+	if v.state != nil {
+		_ = v.state.remove()
 	}
 }
 
