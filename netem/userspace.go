@@ -105,6 +105,7 @@ type Link struct {
 	a, b     string
 	up, down *direction
 	eng      *Userspace
+	implicit bool // made by traffic, not by Link; reoriented by the first Link call
 }
 
 // Name is the link's name, "a<->b", as used in the link label of metrics.
@@ -609,14 +610,19 @@ func (e *Userspace) Link(ctx context.Context, a, b string, up, down LinkConfig) 
 		return nil, ErrClosed
 	}
 	if l := e.links[routeKey{a, b}]; l != nil {
+		l.implicit = false
 		return l, l.Update(up, down)
 	}
 	if l := e.links[routeKey{b, a}]; l != nil {
-		return l, l.Update(down, up)
-	}
-	ca, cb := canonical(a, b)
-	if l := e.links[routeKey{ca, cb}]; l != nil && l.a == ca { // implicit link of this pair
-		if a == ca {
+		if l.implicit && a != b {
+			// Made by traffic in the other orientation: take the caller's,
+			// so that names and directions match what was configured.
+			delete(e.links, routeKey{b, a})
+			l.a, l.b, l.name = a, b, a+"<->"+b
+			l.up, l.down = l.down, l.up
+			l.up.name, l.down.name = Up, Down
+			l.implicit = false
+			e.addLinkLocked(l)
 			return l, l.Update(up, down)
 		}
 		return l, l.Update(down, up)
@@ -653,6 +659,7 @@ func (e *Userspace) route(h *Host, dst string) *direction {
 			a, b := canonical(h.group, dst)
 			l, err := e.newLink(a, b, LinkConfig{}, LinkConfig{})
 			if err == nil {
+				l.implicit = true
 				e.addLinkLocked(l)
 				d = (*e.routes.Load())[routeKey{h.group, dst}]
 			}

@@ -207,6 +207,19 @@ var _ = Describe("Userspace engine", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(got)).To(Equal(msg))
 		Expect(eng.Stats()).To(ContainElement(HaveField("Link", "cloud<->site:a")))
+
+		// Configuring the pair later takes the caller's orientation.
+		l, err := eng.Link(ctx, "site:a", "cloud", netem.LinkConfig{}, netem.LinkConfig{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(l.Name()).To(Equal("site:a<->cloud"))
+		Expect(eng.Stats()).NotTo(ContainElement(HaveField("Link", "cloud<->site:a")))
+		var up netem.LinkStats
+		for _, s := range eng.Stats() {
+			if s.Link == "site:a<->cloud" && s.Direction == netem.Up {
+				up = s
+			}
+		}
+		Expect(up.Bytes).To(BeNumerically(">=", len(msg))) // a -> b carried the message
 	})
 
 	It("makes the namespaces usable with ip netns exec", func() {
