@@ -54,6 +54,13 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 		sc, err := scenarios.Example(name)
 		Expect(err).NotTo(HaveOccurred())
 		res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Binaries: bins, Compare: compare})
+		if res != nil {
+			DeferCleanup(func() {
+				if CurrentSpecReport().Failed() {
+					dumpRun(res.Dir)
+				}
+			})
+		}
 		Expect(err).NotTo(HaveOccurred())
 		for _, f := range []string{"report.json", "report.html", "report.md", "junit.xml"} {
 			Expect(filepath.Join(res.Dir, f)).To(BeAnExistingFile())
@@ -77,3 +84,20 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 		Expect(res.Report.Warnings).NotTo(ContainElement(ContainSubstring("below")))
 	}, NodeTimeout(4*time.Minute))
 })
+
+// dumpRun prints what a failed run's workloads logged and the cameras'
+// summaries, so a CI failure can be diagnosed from its output.
+func dumpRun(dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "logs", "*.log"))
+	more, _ := filepath.Glob(filepath.Join(dir, "cameras", "*", "summary.json"))
+	for _, f := range append(files, more...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		GinkgoWriter.Printf("==> %s <==\n%s\n", f, b)
+	}
+}
