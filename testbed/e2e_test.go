@@ -79,7 +79,10 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 		Expect(res.Report.Failover).NotTo(BeEmpty())
 		Expect(res).To(match.FailOverWithin(10 * time.Second))
 		Expect(res.Report.Uplink).To(HaveLen(2))
-		Expect(res.Report.Uplink[1].VsEdge).To(BeNumerically(">", 5), "shipping video costs far more uplink than alerts")
+		edge, cloud := res.Report.Uplink[0], res.Report.Uplink[1]
+		Expect(edge.Placement).To(BeEquivalentTo("edge"))
+		Expect(cloud.PerCameraBitsPerS).To(BeNumerically(">", 100e3), "cloud placement ships the video")
+		Expect(cloud.PerCameraBitsPerS).To(BeNumerically(">", 5*edge.PerCameraBitsPerS), "shipping video costs far more uplink than alerts")
 		// No frame beats physics: the camera<->edge one-way delay is a floor.
 		Expect(res.Report.Warnings).NotTo(ContainElement(ContainSubstring("below")))
 	}, NodeTimeout(4*time.Minute))
