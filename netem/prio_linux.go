@@ -2,6 +2,7 @@ package netem
 
 import (
 	"runtime"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -22,9 +23,13 @@ const forwardingRTPriority = 10
 // real-time (saturated, or without the right to be real-time).
 const forwardingNice = -10
 
-// busyBatch is how many packets a thread handles in a row before it counts
-// as saturated.
-const busyBatch = 64
+// busyBatch is how many packets a thread handles in a row before it
+// checks whether it is saturated; busyTime is how long it must have been
+// busy without a pause to count as saturated.
+const (
+	busyBatch = 64
+	busyTime  = 5 * time.Millisecond
+)
 
 type schedParam struct{ priority int32 }
 

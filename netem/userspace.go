@@ -678,6 +678,7 @@ func (e *Userspace) readLoop(h *Host) {
 	p := e.getPacket()
 	defer func() { e.putPacket(p) }()
 	run := 0
+	var busySince time.Time
 	for !e.stopping.Load() {
 		n, err := unix.Read(h.tun, p.Buf)
 		if err != nil {
@@ -691,7 +692,12 @@ func (e *Userspace) readLoop(h *Host) {
 			}
 			return
 		}
-		if run++; run == busyBatch {
+		// Saturated = busy without a pause for busyTime, not merely a
+		// backlog after a stall: a demoted reader on a busy machine would
+		// let the TUN ring (before the model) fill and add latency.
+		if run++; run == 1 {
+			busySince = time.Now()
+		} else if run%busyBatch == 0 && time.Since(busySince) > busyTime {
 			prio.busy(run)
 		}
 		// IPv4 only; anything else (IPv6 router solicitations) stays local.
