@@ -80,6 +80,7 @@ func upForeground(ctx context.Context, streams Streams, args []string, f runFlag
 	if err != nil {
 		return err
 	}
+	lessGC()
 	rec := standingRecord{Name: sc.Name, PID: os.Getpid()}
 	st, err := testbed.Up(ctx, sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare})
 	if err != nil {
