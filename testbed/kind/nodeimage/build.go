@@ -612,7 +612,9 @@ func (b *Builder) commit(ctx context.Context, rootfs, archives string, refs []st
 	if len(missing) > 0 {
 		return fmt.Errorf("containerd did not list the imported images %s; it has: %s", strings.Join(missing, ", "), strings.Join(strings.Fields(string(listed)), ", "))
 	}
-	if _, err := exec("stop containerd", "bash", "-c", "pkill containerd; for i in $(seq 50); do pgrep containerd >/dev/null || exit 0; sleep 0.2; done; exit 1"); err != nil {
+	// sleep is PID 1 and reaps nothing, so a stopped containerd stays a
+	// zombie: wait until no live containerd process is left.
+	if _, err := exec("stop containerd", "bash", "-c", "pkill -x containerd; for i in $(seq 50); do ps -C containerd -o stat= | grep -qv '^Z' || exit 0; sleep 0.2; done; exit 1"); err != nil {
 		return err
 	}
 	if _, err := exec("tidy", "rm", "-rf", "/run/containerd", "/tmp/containerd.log"); err != nil {
