@@ -81,6 +81,7 @@ Start with:
 		newRunCmd(streams),
 		newUpCmd(streams),
 		newDownCmd(streams),
+		newImageCmd(streams),
 	)
 	return root
 }
