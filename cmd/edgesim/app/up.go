@@ -224,6 +224,7 @@ func down(ctx context.Context, streams Streams, name string, timeout time.Durati
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	_ = os.Remove(filepath.Join(testbed.StateDir(), name+".log"))
 	fmt.Fprintf(streams.Out, "testbed %s is down; report: %s\n", name, filepath.Join(rec.Dir, "report.html"))
 	return nil
 }
