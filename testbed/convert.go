@@ -1,13 +1,16 @@
 package testbed
 
 import (
+	"fmt"
+
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 )
 
-// netemConfig translates one direction of a scenario link into netem's
-// terms; a trace file is loaded (and checked) here.
-func netemConfig(d scenarios.Direction) (netem.LinkConfig, error) {
+// NetemConfig translates one direction of a scenario link into netem's own
+// config type (netem does not import scenarios); a trace file is loaded and
+// checked here.
+func NetemConfig(d scenarios.Direction) (netem.LinkConfig, error) {
 	c := netem.LinkConfig{
 		Delay:                d.Delay,
 		Jitter:               d.Jitter,
@@ -29,6 +32,7 @@ func netemConfig(d scenarios.Direction) (netem.LinkConfig, error) {
 		c.Distribution = netem.DistNormal
 	}
 	switch d.Loss.Model {
+	case scenarios.LossNone:
 	case scenarios.LossBernoulli:
 		c.Loss = netem.Loss{Model: netem.LossBernoulli, Percent: float64(d.Loss.Percent), Correlation: float64(d.Loss.Correlation)}
 	case scenarios.LossGilbertElliott:
@@ -39,6 +43,8 @@ func netemConfig(d scenarios.Direction) (netem.LinkConfig, error) {
 	case scenarios.LossMarkov4:
 		m := d.Loss.Markov4
 		c.Loss = netem.Loss{Model: netem.LossFourState, P13: float64(m.P13), P31: float64(m.P31), P32: float64(m.P32), P23: float64(m.P23), P14: float64(m.P14)}
+	default:
+		return c, fmt.Errorf("loss model %q is not supported by netem", d.Loss.Model)
 	}
 	if d.Trace != "" {
 		t, err := netem.LoadTrace(d.Trace)

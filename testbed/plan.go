@@ -272,11 +272,11 @@ func rotate(eps []string, n, i int) []string {
 }
 
 func planLink(l scenarios.Link, suffix, site, leg string) (Link, error) {
-	up, err := netemConfig(l.Up)
+	up, err := NetemConfig(l.Up)
 	if err != nil {
 		return Link{}, fmt.Errorf("link %s up: %w", l.Name, err)
 	}
-	down, err := netemConfig(l.Down)
+	down, err := NetemConfig(l.Down)
 	if err != nil {
 		return Link{}, fmt.Errorf("link %s down: %w", l.Name, err)
 	}

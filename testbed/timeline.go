@@ -95,11 +95,11 @@ func Timeline(plan *Plan) ([]Step, error) {
 			var up, down scenarios.Direction
 			up.Trace, down.Trace = f.Trace.Up, f.Trace.Down
 			up.TraceOnce, down.TraceOnce = f.Trace.Once, f.Trace.Once
-			upCfg, err := netemConfig(up)
+			upCfg, err := NetemConfig(up)
 			if err != nil {
 				return nil, fmt.Errorf("fault %s: %w", f.Name, err)
 			}
-			downCfg, err := netemConfig(down)
+			downCfg, err := NetemConfig(down)
 			if err != nil {
 				return nil, fmt.Errorf("fault %s: %w", f.Name, err)
 			}
