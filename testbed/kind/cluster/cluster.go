@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"regexp"
 	"sort"
@@ -355,6 +356,10 @@ func (c *Cluster) Delete(ctx context.Context) error {
 	err := c.provider.Delete(c.Spec.Name, kubeconfigPath(c.Spec.Name))
 	if err != nil {
 		err = fmt.Errorf("delete kind cluster %q: %w", c.Spec.Name, err)
+	}
+	// kind only removes the cluster's entries; the file is edgesim's own.
+	if rerr := os.Remove(kubeconfigPath(c.Spec.Name)); rerr != nil && !os.IsNotExist(rerr) {
+		err = errors.Join(err, rerr)
 	}
 	if left := c.Leftovers(ctx); len(left) > 0 {
 		err = errors.Join(err, fmt.Errorf("kind cluster %q left containers behind: %s", c.Spec.Name, strings.Join(left, ", ")))

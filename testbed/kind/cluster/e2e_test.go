@@ -68,6 +68,7 @@ var _ = Describe("a kind cluster from a registry-free node image", Label("cluste
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) {
 			Expect(c.Delete(ctx)).To(Succeed())
+			Expect(c.Kubeconfig).NotTo(BeAnExistingFile())
 			out, err := exec.CommandContext(ctx, string(rt), "ps", "-a", "--format", "{{.Names}}").Output()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(spec.Name)))
