@@ -204,14 +204,8 @@ func (b *Builder) Build(ctx context.Context) (Result, error) {
 	if err := timed("go builds", func() error { return b.buildAll(ctx, bins) }); err != nil {
 		return res, err
 	}
-	if err := timed("check kubeadm images", func() error {
-		out, err := output(ctx, nil, command{step: "kubeadm config images list", name: filepath.Join(bins["kubernetes"], "kubeadm"),
-			args: []string{"config", "images", "list", "--kubernetes-version", b.v.Kubernetes}})
-		if err != nil {
-			return err
-		}
-		return kubeadmImages(out, refsFor(b.v))
-	}); err != nil {
+	var refs imageRefs
+	if err := timed("check kubeadm images", func() error { refs, err = b.imageRefs(ctx, bins); return err }); err != nil {
 		return res, err
 	}
 	rootfs := filepath.Join(work, "rootfs")
@@ -219,11 +213,11 @@ func (b *Builder) Build(ctx context.Context) (Result, error) {
 		return res, err
 	}
 	archives := filepath.Join(work, "images")
-	var refs []string
-	if err := timed("preload image archives", func() error { refs, err = b.writeImages(ctx, rootfs, bins, archives); return err }); err != nil {
+	var preloaded []string
+	if err := timed("preload image archives", func() error { preloaded, err = b.writeImages(ctx, rootfs, bins, refs, archives); return err }); err != nil {
 		return res, err
 	}
-	if err := timed("import and commit", func() error { return b.commit(ctx, rootfs, archives, refs) }); err != nil {
+	if err := timed("import and commit", func() error { return b.commit(ctx, rootfs, archives, preloaded) }); err != nil {
 		return res, err
 	}
 	res.Total = b.now().Sub(start)
@@ -232,6 +226,29 @@ func (b *Builder) Build(ctx context.Context) (Result, error) {
 	_ = os.WriteFile(filepath.Join(b.cacheDir, "images", b.v.Key()+".json"), rec, 0o644)
 	b.logf("image %s built in %s", res.Image, res.Total.Round(time.Second))
 	return res, nil
+}
+
+// imageRefs names the preloaded images after the built kubeadm's list and
+// kind's containerd config, checked against the version pins.
+func (b *Builder) imageRefs(ctx context.Context, bins map[string]string) (imageRefs, error) {
+	out, err := output(ctx, nil, command{step: "kubeadm config images list", name: filepath.Join(bins["kubernetes"], "kubeadm"),
+		args: []string{"config", "images", "list", "--kubernetes-version", b.v.Kubernetes}})
+	if err != nil {
+		return imageRefs{}, err
+	}
+	kindDir, err := b.moduleDir(ctx, "sigs.k8s.io/kind", b.v.Kind)
+	if err != nil {
+		return imageRefs{}, err
+	}
+	cfg, err := os.ReadFile(filepath.Join(kindDir, "images", "base", "files", "etc", "containerd", "config.toml"))
+	if err != nil {
+		return imageRefs{}, err
+	}
+	sandbox, err := sandboxImage(cfg)
+	if err != nil {
+		return imageRefs{}, err
+	}
+	return refsFrom(b.v, out, sandbox)
 }
 
 func (b *Builder) buildAll(ctx context.Context, bins map[string]string) error {
@@ -450,7 +467,7 @@ func (b *Builder) assembleRootfs(ctx context.Context, base, rootfs string, bins 
 	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {
 		return err
 	}
-	cni, err := CNIManifest(refsFor(b.v).CNI)
+	cni, err := CNIManifest(cniImage(b.v))
 	if err != nil {
 		return err
 	}
@@ -494,13 +511,13 @@ func appendFile(p, s string) error {
 }
 
 // writeImages writes one archive per preloaded image into dir.
-func (b *Builder) writeImages(ctx context.Context, rootfs string, bins map[string]string, dir string) ([]string, error) {
+func (b *Builder) writeImages(ctx context.Context, rootfs string, bins map[string]string, r imageRefs, dir string) ([]string, error) {
 	out, err := output(ctx, nil, command{step: "busybox --list", name: filepath.Join(rootfs, "bin/busybox"), args: []string{"--list"}})
 	if err != nil {
 		return nil, err
 	}
 	applets := strings.Fields(string(out))
-	imgs, err := preloadImages(b.v, bins, rootfs, applets)
+	imgs, err := preloadImages(r, bins, rootfs, applets)
 	if err != nil {
 		return nil, err
 	}
@@ -601,7 +618,6 @@ func (b *Builder) commit(ctx context.Context, rootfs, archives string, refs []st
 	have := map[string]bool{}
 	for _, l := range strings.Fields(string(listed)) {
 		have[l] = true
-		have[strings.TrimPrefix(l, "docker.io/library/")] = true
 	}
 	var missing []string
 	for _, r := range refs {

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -87,19 +90,83 @@ type imageRefs struct {
 	CNI, Busybox                                   string
 }
 
-func refsFor(v Versions) imageRefs {
-	k := v.Kubernetes
-	return imageRefs{
-		APIServer:         "registry.k8s.io/kube-apiserver:" + k,
-		ControllerManager: "registry.k8s.io/kube-controller-manager:" + k,
-		Scheduler:         "registry.k8s.io/kube-scheduler:" + k,
-		Proxy:             "registry.k8s.io/kube-proxy:" + k,
-		Etcd:              "registry.k8s.io/etcd:" + v.EtcdTag,
-		CoreDNS:           "registry.k8s.io/coredns/coredns:" + v.CoreDNS,
-		Pause:             "registry.k8s.io/pause:" + v.Pause,
-		CNI:               "localhost/edgesim/kind-cni:" + v.Key(),
-		Busybox:           BusyboxImage(v),
+// cniImage is the reference of edgesim's CNI image.
+func cniImage(v Versions) string { return "localhost/edgesim/kind-cni:" + v.Key() }
+
+var sandboxRE = regexp.MustCompile(`(?m)^[ \t]*sandbox_image[ \t]*=[ \t]*"([^"]+)"`)
+
+// sandboxImage reads the pause image name from kind's containerd config.
+func sandboxImage(containerdConfig []byte) (string, error) {
+	m := sandboxRE.FindSubmatch(containerdConfig)
+	if m == nil {
+		return "", fmt.Errorf("kind's containerd config names no sandbox_image")
 	}
+	return string(m[1]), nil
+}
+
+// refsFrom takes the image names from the built kubeadm ("kubeadm config
+// images list") and the sandbox image from kind's containerd config, so
+// the preloaded images carry exactly the names they will be asked for, and
+// checks their tags against the version pins. kubeadm's own pause entry is
+// left out: kind's containerd config names the sandbox image.
+func refsFrom(v Versions, kubeadmList []byte, sandbox string) (imageRefs, error) {
+	r := imageRefs{CNI: cniImage(v), Busybox: BusyboxImage(v)}
+	want := map[string]struct {
+		tag string
+		dst *string
+	}{
+		"kube-apiserver":          {v.Kubernetes, &r.APIServer},
+		"kube-controller-manager": {v.Kubernetes, &r.ControllerManager},
+		"kube-scheduler":          {v.Kubernetes, &r.Scheduler},
+		"kube-proxy":              {v.Kubernetes, &r.Proxy},
+		"etcd":                    {v.EtcdTag, &r.Etcd},
+		"coredns":                 {v.CoreDNS, &r.CoreDNS},
+	}
+	var problems []string
+	for _, ref := range strings.Fields(string(kubeadmList)) {
+		i := strings.LastIndex(ref, ":")
+		if i < 0 || strings.Contains(ref[i:], "/") {
+			problems = append(problems, ref+" (no tag)")
+			continue
+		}
+		repo, tag := ref[:i], ref[i+1:]
+		base := path.Base(repo)
+		if base == "pause" {
+			continue
+		}
+		w, ok := want[base]
+		switch {
+		case !ok:
+			problems = append(problems, ref+" (not built)")
+		case tag != w.tag:
+			problems = append(problems, fmt.Sprintf("%s (pinned %s)", ref, w.tag))
+		default:
+			*w.dst = ref
+		}
+	}
+	for base, w := range want {
+		if *w.dst == "" && !containsPrefix(problems, base) {
+			problems = append(problems, base+" (not listed by kubeadm)")
+		}
+	}
+	if i := strings.LastIndex(sandbox, ":"); i < 0 || sandbox[i+1:] != v.Pause {
+		problems = append(problems, fmt.Sprintf("sandbox image %q (pinned pause %s)", sandbox, v.Pause))
+	}
+	r.Pause = sandbox
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return imageRefs{}, fmt.Errorf("kubeadm and kind ask for images the builder does not make: %s; update the version pins in testbed/kind/nodeimage/versions.go", strings.Join(problems, ", "))
+	}
+	return r, nil
+}
+
+func containsPrefix(list []string, s string) bool {
+	for _, l := range list {
+		if strings.Contains(l, "/"+s+":") {
+			return true
+		}
+	}
+	return false
 }
 
 // BusyboxImage is the utility image preloaded into every node (a static
@@ -143,8 +210,7 @@ func busyboxLayer(l *layerSpec, root string, applets []string) error {
 // preloadImages describes every image the node image preloads. bins maps
 // component name to its build directory; root is the node's rootfs (used
 // for iptables and busybox); applets lists busybox's applets.
-func preloadImages(v Versions, bins map[string]string, root string, applets []string) ([]imageSpec, error) {
-	r := refsFor(v)
+func preloadImages(r imageRefs, bins map[string]string, root string, applets []string) ([]imageSpec, error) {
 	kube := bins["kubernetes"]
 	single := func(ref, hostBin, inImage string) imageSpec {
 		l := newLayer()

@@ -152,24 +152,3 @@ func criBaseSpec(spec []byte) ([]byte, error) {
 	}
 	return json.MarshalIndent(s, "", "  ")
 }
-
-// kubeadmImages parses "kubeadm config images list" and checks it against
-// the images the builder makes. Pause is left out: kind's containerd config
-// names the sandbox image.
-func kubeadmImages(out []byte, r imageRefs) error {
-	want := map[string]bool{r.APIServer: true, r.ControllerManager: true, r.Scheduler: true, r.Proxy: true, r.Etcd: true, r.CoreDNS: true}
-	var missing []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.Contains(line, "/pause:") {
-			continue
-		}
-		if !want[line] {
-			missing = append(missing, line)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("kubeadm expects images the builder does not make: %s (update the version pins in testbed/kind/nodeimage/versions.go)", strings.Join(missing, ", "))
-	}
-	return nil
-}

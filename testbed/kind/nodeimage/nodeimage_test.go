@@ -144,7 +144,7 @@ var _ = Describe("Go builds", func() {
 var _ = Describe("node files", func() {
 	kindConfig := `version = 2
 [plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "registry.k8s.io/pause:3.10"
+  sandbox_image = "images.example/pause:3.10"
   # restrict_oom_score_adj needs to be true when running inside UserNS (rootless)
   restrict_oom_score_adj = false
 `
@@ -181,14 +181,42 @@ var _ = Describe("node files", func() {
 		}}))
 	})
 
-	It("checks kubeadm's image list against the images it builds", func() {
+	It("names the preloaded images after kubeadm's list and kind's sandbox image", func() {
 		v, _ := ResolveVersions("v1.34.4")
-		r := refsFor(v)
-		list := strings.Join([]string{r.APIServer, r.ControllerManager, r.Scheduler, r.Proxy, r.CoreDNS, "registry.k8s.io/pause:3.10.1", r.Etcd}, "\n") + "\n"
-		Expect(kubeadmImages([]byte(list), r)).To(Succeed())
-		err := kubeadmImages([]byte(strings.Replace(list, r.Etcd, "registry.k8s.io/etcd:3.6.9-0", 1)), r)
-		Expect(err).To(MatchError(ContainSubstring("registry.k8s.io/etcd:3.6.9-0")))
-		Expect(err).To(MatchError(ContainSubstring("versions.go")))
+		list := "images.example/kube-apiserver:v1.34.4\nimages.example/kube-controller-manager:v1.34.4\n" +
+			"images.example/kube-scheduler:v1.34.4\nimages.example/kube-proxy:v1.34.4\nimages.example/coredns/coredns:v1.12.1\n" +
+			"images.example/pause:3.10.1\nimages.example/etcd:3.6.5-0\n"
+		sandbox, err := sandboxImage([]byte(kindConfig))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sandbox).To(Equal("images.example/pause:3.10"))
+		r, err := refsFrom(v, []byte(list), sandbox)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r).To(Equal(imageRefs{
+			APIServer: "images.example/kube-apiserver:v1.34.4", ControllerManager: "images.example/kube-controller-manager:v1.34.4",
+			Scheduler: "images.example/kube-scheduler:v1.34.4", Proxy: "images.example/kube-proxy:v1.34.4",
+			Etcd: "images.example/etcd:3.6.5-0", CoreDNS: "images.example/coredns/coredns:v1.12.1", Pause: "images.example/pause:3.10",
+			CNI: "localhost/edgesim/kind-cni:" + v.Key(), Busybox: "localhost/edgesim/busybox:bookworm",
+		}))
+	})
+
+	DescribeTable("fails when kubeadm or kind drift from the version pins",
+		func(from, to, sandbox, want string) {
+			v, _ := ResolveVersions("v1.34.4")
+			list := "r.example/kube-apiserver:v1.34.4 r.example/kube-controller-manager:v1.34.4 r.example/kube-scheduler:v1.34.4 " +
+				"r.example/kube-proxy:v1.34.4 r.example/coredns/coredns:v1.12.1 r.example/etcd:3.6.5-0"
+			_, err := refsFrom(v, []byte(strings.Replace(list, from, to, 1)), sandbox)
+			Expect(err).To(MatchError(ContainSubstring(want)))
+			Expect(err).To(MatchError(ContainSubstring("versions.go")))
+		},
+		Entry("etcd tag", "etcd:3.6.5-0", "etcd:3.6.9-0", "r.example/pause:3.10", "r.example/etcd:3.6.9-0 (pinned 3.6.5-0)"),
+		Entry("an image it does not build", "r.example/etcd:3.6.5-0", "r.example/etcd:3.6.5-0 r.example/new-thing:v1", "r.example/pause:3.10", "r.example/new-thing:v1 (not built)"),
+		Entry("a missing image", "r.example/kube-proxy:v1.34.4", "", "r.example/pause:3.10", "kube-proxy (not listed by kubeadm)"),
+		Entry("sandbox tag", "", "", "r.example/pause:3.9", `sandbox image "r.example/pause:3.9" (pinned pause 3.10)`),
+	)
+
+	It("fails on a containerd config without a sandbox image", func() {
+		_, err := sandboxImage([]byte("version = 2\n"))
+		Expect(err).To(HaveOccurred())
 	})
 
 	It("renders a CNI manifest kind can patch with the control-plane endpoint", func() {
@@ -292,10 +320,10 @@ var _ = Describe("image layers and archives", func() {
 		dir := GinkgoT().TempDir()
 		l := newLayer()
 		l.bytes("/pause", []byte("#!/bin/sh\n"), 0o755)
-		file := filepath.Join(dir, archiveName("registry.k8s.io/pause:3.10"))
-		Expect(filepath.Base(file)).To(Equal("registry.k8s.io_pause_3.10.tar"))
-		Expect(writeArchive(imageSpec{Ref: "registry.k8s.io/pause:3.10", Layer: l, Entrypoint: []string{"/pause"}}, file)).To(Succeed())
-		tag, err := name.NewTag("registry.k8s.io/pause:3.10")
+		file := filepath.Join(dir, archiveName("images.example/pause:3.10"))
+		Expect(filepath.Base(file)).To(Equal("images.example_pause_3.10.tar"))
+		Expect(writeArchive(imageSpec{Ref: "images.example/pause:3.10", Layer: l, Entrypoint: []string{"/pause"}}, file)).To(Succeed())
+		tag, err := name.NewTag("images.example/pause:3.10")
 		Expect(err).NotTo(HaveOccurred())
 		img, err := tarball.ImageFromPath(file, &tag)
 		Expect(err).NotTo(HaveOccurred())
@@ -312,7 +340,7 @@ var _ = Describe("image layers and archives", func() {
 		b, err := io.ReadAll(rc)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(readTar(b)).To(HaveKey("pause"))
-		Expect(filepath.Join(dir, archiveName("registry.k8s.io/pause:3.10")+".tmp")).NotTo(BeAnExistingFile())
+		Expect(filepath.Join(dir, archiveName("images.example/pause:3.10")+".tmp")).NotTo(BeAnExistingFile())
 	})
 
 	It("refuses an invalid image reference", func() {
@@ -384,8 +412,8 @@ var _ = Describe("committing the node image", func() {
 			var err error
 			if failOn == "commit" {
 				// The import check fails before commit: the fake lists no images.
-				err = b.commit(ctx, rootfs, archives, []string{"registry.k8s.io/pause:3.10"})
-				Expect(err).To(MatchError(ContainSubstring("did not list the imported images registry.k8s.io/pause:3.10")))
+				err = b.commit(ctx, rootfs, archives, []string{"images.example/pause:3.10"})
+				Expect(err).To(MatchError(ContainSubstring("did not list the imported images images.example/pause:3.10")))
 			} else {
 				err = b.commit(ctx, rootfs, archives, nil)
 				Expect(err).To(HaveOccurred())
@@ -407,10 +435,10 @@ var _ = Describe("committing the node image", func() {
 		bin := filepath.Join(dir, "podman")
 		// This stand-in lists the one preloaded image, so the build succeeds.
 		script := "#!/bin/sh\necho \"$*\" >> " + log + "\n" +
-			"case \"$*\" in import*) cat >/dev/null;; *'images list -q'*) echo registry.k8s.io/pause:3.10;; esac\nexit 0\n"
+			"case \"$*\" in import*) cat >/dev/null;; *'images list -q'*) echo images.example/pause:3.10;; esac\nexit 0\n"
 		Expect(os.WriteFile(bin, []byte(script), 0o755)).To(Succeed())
 		rootfs, archives := setup()
-		Expect(New(v, WithRuntime(bin)).commit(ctx, rootfs, archives, []string{"registry.k8s.io/pause:3.10"})).To(Succeed())
+		Expect(New(v, WithRuntime(bin)).commit(ctx, rootfs, archives, []string{"images.example/pause:3.10"})).To(Succeed())
 		got := calls(log)
 		tagAt := -1
 		for i, c := range got {

@@ -12,7 +12,7 @@ import (
 
 // recipeRevision changes whenever the way an image is assembled changes, so
 // that a cached image built by an older recipe is not reused.
-const recipeRevision = "5"
+const recipeRevision = "6"
 
 // Versions are every version that goes into a node image. Two builds with
 // equal Versions produce interchangeable images; Key names them.
@@ -43,8 +43,9 @@ type Versions struct {
 
 // pins holds, per supported Kubernetes minor release, the versions of the
 // parts kubeadm and kind expect next to it. The etcd and CoreDNS tags are the
-// ones kubeadm of that minor asks for; the builder checks them against the
-// built kubeadm and fails if they drift.
+// ones kubeadm of that minor asks for and Pause the tag of kind's sandbox
+// image; the builder takes the image names from the built kubeadm and
+// kind's containerd config and fails if their tags drift from these pins.
 var pins = map[int]Versions{
 	34: {
 		Kind:       "v0.30.0",
