@@ -124,3 +124,12 @@ var _ = Describe("RulesFor", func() {
 		Expect(cloud.Zones[0].Cameras).To(HaveLen(8), "the cloud may serve every camera after failover")
 	})
 })
+
+var _ = Describe("testbedName", func() {
+	It("keeps two runs of one scenario apart and fits netem's 24 characters", func() {
+		a, b := testbed.TestbedName("a-very-long-scenario-name-indeed"), testbed.TestbedName("a-very-long-scenario-name-indeed")
+		Expect(a).NotTo(Equal(b))
+		Expect(len(a)).To(BeNumerically("<=", 24))
+		Expect(testbed.TestbedName("night watch/4g")).To(MatchRegexp(`^night-watch-4g-[0-9a-f]{6}$`))
+	})
+})

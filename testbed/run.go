@@ -2,11 +2,14 @@ package testbed
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,13 +119,31 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 	if r.prov == nil {
 		r.prov, err = NewProvider(sc.Provider, ProviderConfig{
 			Binaries: o.Binaries, Dir: filepath.Join(dir, "logs"), StateDir: o.StateDir,
-			Registry: o.Registry, Seed: sc.Seed, Name: sc.Name, Observe: r.observe,
+			Registry: o.Registry, Seed: sc.Seed, Name: testbedName(sc.Name), Observe: r.observe,
 		})
 		if err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
+}
+
+// testbedName names one run's namespaces and state record: the scenario's
+// name (shortened) and a random suffix, so that two runs of one scenario
+// can stand side by side.
+func testbedName(scenario string) string {
+	var b [3]byte
+	_, _ = crand.Read(b[:])
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '-'
+	}, scenario)
+	if len(name) > 17 {
+		name = name[:17]
+	}
+	return name + "-" + hex.EncodeToString(b[:])
 }
 
 type runner struct {

@@ -1,0 +1,4 @@
+package testbed
+
+// TestbedName exposes testbedName to the tests.
+var TestbedName = testbedName
