@@ -1,0 +1,382 @@
+// Package kindprovider runs edgesim scenarios on kind clusters: every plan
+// node becomes a kind worker labelled with its tier and site, edgenode runs
+// as one Deployment per site pinned to the site's nodes behind a Service,
+// and each camera host's fleet runs as a pod on its own camera node.
+//
+// This file turns a testbed.Plan into Kubernetes manifests; it is pure and
+// needs no cluster.
+package kindprovider
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/kind/cluster"
+	"github.com/edgesim/edgesim/units"
+)
+
+// Names and paths shared by the manifests and the provider.
+const (
+	Namespace    = "edgesim"
+	EdgenodePort = 8080
+	// TierCamera is the tier label of camera nodes (cloud and edge tiers
+	// are testbed.RoleCloud and testbed.RoleEdge).
+	TierCamera = "camera"
+	// CloudSite is the site label of cloud nodes.
+	CloudSite = "cloud"
+	// HostDataDir is the directory on node containers holding alerts and
+	// camera samples, kept there when pods end so they can be collected.
+	HostDataDir = "/var/lib/edgesim"
+
+	labelApp  = "app.kubernetes.io/name"
+	labelPart = "app.kubernetes.io/part-of"
+	labelSite = "edgesim.dev/site"
+)
+
+// ErrUnsupported is returned for a scenario feature the kind provider does
+// not offer yet.
+var ErrUnsupported = errors.New("kind provider: not supported")
+
+// ManifestConfig is what the manifests need besides the plan.
+type ManifestConfig struct {
+	// EdgenodeImage runs `edgenode serve`; CamerasImage runs
+	// `edgesim fakecam`. Both must already be loaded on the nodes (they are
+	// never pulled).
+	EdgenodeImage, CamerasImage string
+	// TolerationSeconds is how long pods stay bound to a not-ready or
+	// unreachable node before Kubernetes evicts them (default 5).
+	TolerationSeconds int64
+}
+
+// Binding is the kind worker a plan node runs on.
+type Binding struct {
+	Node   string
+	Role   testbed.Role
+	Worker cluster.Worker
+}
+
+// Bindings returns one kind worker per plan node, in plan order: cloud
+// nodes get tier "cloud" and site "cloud", edge nodes tier "edge" and their
+// site, camera hosts tier "camera" and a site of their own (the site, or
+// its cloud-placement mirror).
+func Bindings(plan *testbed.Plan) []Binding {
+	out := make([]Binding, 0, len(plan.Nodes))
+	for _, n := range plan.Nodes {
+		b := Binding{Node: n.Name, Role: n.Role}
+		switch n.Role {
+		case testbed.RoleCloud:
+			b.Worker = cluster.Worker{Tier: string(testbed.RoleCloud), Site: CloudSite}
+		case testbed.RoleEdge:
+			b.Worker = cluster.Worker{Tier: string(testbed.RoleEdge), Site: n.Site}
+		case testbed.RoleCamera:
+			b.Worker = cluster.Worker{Tier: TierCamera, Site: cameraSite(n)}
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// cameraSite is the site label of a camera host: "<site>" or
+// "<site>-via-cloud" for a mirror.
+func cameraSite(n testbed.Node) string { return strings.TrimSuffix(n.Name, "-cams") }
+
+// EdgenodeName is the Deployment and Service name of a site's edgenodes
+// (site "" for the cloud).
+func EdgenodeName(site string) string {
+	if site == "" {
+		return "edgenode-cloud"
+	}
+	return "edgenode-" + site
+}
+
+// CamerasName is the pod name of a camera host's fleet.
+func CamerasName(host string) string { return "cameras-" + host }
+
+// ServiceURL is the in-cluster URL of a site's (or, for "", the cloud's)
+// edgenode Service.
+func ServiceURL(site, path string) string {
+	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d%s", EdgenodeName(site), Namespace, EdgenodePort, path)
+}
+
+// Manifests returns the objects of a plan in apply order: the namespace,
+// then per tier (cloud first) the rules ConfigMap, edgenode Deployment,
+// Service and PodDisruptionBudget. Cameras are separate (CameraManifests):
+// they start after the edgenodes are ready.
+func Manifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
+	if err := check(plan, cfg); err != nil {
+		return nil, err
+	}
+	objs := []Object{&NamespaceObject{Meta: meta("v1", "Namespace", Namespace, "", nil)}}
+	cloud := plan.NodesOf(testbed.RoleCloud)
+	tiers := [][]testbed.Node{cloud}
+	var sites []string
+	bySite := map[string][]testbed.Node{}
+	for _, n := range plan.NodesOf(testbed.RoleEdge) {
+		if _, ok := bySite[n.Site]; !ok {
+			sites = append(sites, n.Site)
+		}
+		bySite[n.Site] = append(bySite[n.Site], n)
+	}
+	for _, s := range sites {
+		tiers = append(tiers, bySite[s])
+	}
+	for _, nodes := range tiers {
+		o, err := edgenodeObjects(plan, nodes, cfg)
+		if err != nil {
+			return nil, err
+		}
+		objs = append(objs, o...)
+	}
+	return objs, nil
+}
+
+func check(plan *testbed.Plan, cfg ManifestConfig) error {
+	var errs []string
+	if cfg.EdgenodeImage == "" || cfg.CamerasImage == "" {
+		errs = append(errs, "images: both the edgenode and the cameras image are required (build them with kindprovider.BuildImages)")
+	}
+	if plan == nil || plan.Scenario == nil {
+		return fmt.Errorf("kind provider: no plan: build one with testbed.NewPlan")
+	}
+	if len(plan.NodesOf(testbed.RoleCloud)) == 0 {
+		errs = append(errs, "plan: no cloud node")
+	}
+	if plan.Scenario.Workload.Model.Path != "" {
+		errs = append(errs, fmt.Sprintf("%v: workload.model.path %q: the kind provider runs the model built into the edgenode image; remove the path or use provider: local", ErrUnsupported, plan.Scenario.Workload.Model.Path))
+	}
+	if len(errs) > 0 {
+		return errors.New("kind provider: " + strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func meta(apiVersion, kind, name, ns string, labels map[string]string) Meta {
+	return Meta{APIVersion: apiVersion, Kind: kind, Metadata: ObjectMeta{Name: name, Namespace: ns, Labels: labels}}
+}
+
+func appLabels(name, site string) map[string]string {
+	return map[string]string{labelApp: name, labelPart: "edgesim", labelSite: site}
+}
+
+// edgenodeObjects are the objects of one tier: the cloud nodes, or the
+// edge nodes of one site.
+func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfig) ([]Object, error) {
+	first := nodes[0]
+	site, siteLabel, tier := first.Site, first.Site, string(first.Role)
+	if first.Role == testbed.RoleCloud {
+		site, siteLabel = "", CloudSite
+	}
+	name := EdgenodeName(site)
+	rulesYAML, err := yaml.Marshal(testbed.RulesFor(plan, first))
+	if err != nil {
+		return nil, err
+	}
+	labels := appLabels(name, siteLabel)
+	sel := map[string]string{labelApp: name}
+	sc := plan.Scenario
+	args := []string{"/edgenode", "serve",
+		"--listen", fmt.Sprintf(":%d", EdgenodePort),
+		"--node-id", "$(POD_NAME)",
+		"--detect-fps", strconv.FormatFloat(sc.Workload.DetectFPS, 'f', -1, 64),
+		"--spool-dir", "/spool",
+		"--rules", "/etc/edgesim/rules.yaml",
+	}
+	vols := []Volume{
+		{Name: "rules", ConfigMap: &ConfigMapVolume{Name: name + "-rules"}},
+		{Name: "spool", EmptyDir: &EmptyDirVolume{}},
+	}
+	mounts := []VolumeMount{{Name: "rules", MountPath: "/etc/edgesim", ReadOnly: true}, {Name: "spool", MountPath: "/spool"}}
+	if first.Role == testbed.RoleCloud {
+		args = append(args, "--mode", "cloud", "--alerts-file", "/alerts/alerts.jsonl")
+		vols = append(vols, Volume{Name: "alerts", HostPath: &HostPathVolume{Path: HostDataDir + "/alerts", Type: "DirectoryOrCreate"}})
+		mounts = append(mounts, VolumeMount{Name: "alerts", MountPath: "/alerts"})
+	} else {
+		args = append(args, "--mode", "edge", "--upstream", ServiceURL("", ""))
+	}
+	res, env := resources(first.Resources)
+	env = append([]EnvVar{{Name: "POD_NAME", ValueFrom: &EnvVarSource{FieldRef: FieldRef{FieldPath: "metadata.name"}}}}, env...)
+	probe := func(path string, failures int) *Probe {
+		return &Probe{HTTPGet: HTTPGetAction{Path: path, Port: "http"}, PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: failures}
+	}
+	dep := &Deployment{
+		Meta: meta("apps/v1", "Deployment", name, Namespace, labels),
+		Spec: DeploymentSpec{
+			Replicas: len(nodes),
+			Selector: LabelSelector{MatchLabels: sel},
+			Template: PodTemplateSpec{
+				Metadata: ObjectMeta{Labels: labels},
+				Spec: PodSpec{
+					NodeSelector: map[string]string{cluster.LabelTier: tier, cluster.LabelSite: siteLabel},
+					Tolerations:  tolerations(cfg.TolerationSeconds),
+					TopologySpreadConstraints: []TopologySpreadConstraint{{
+						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: "ScheduleAnyway",
+						LabelSelector: LabelSelector{MatchLabels: sel},
+					}},
+					TerminationGracePeriodSeconds: new(int64(10)),
+					EnableServiceLinks:            new(false),
+					Containers: []Container{{
+						Name: "edgenode", Image: cfg.EdgenodeImage, ImagePullPolicy: "Never",
+						Command:        args,
+						Env:            env,
+						Ports:          []ContainerPort{{Name: "http", ContainerPort: EdgenodePort, Protocol: "TCP"}},
+						Resources:      res,
+						ReadinessProbe: probe("/readyz", 2),
+						LivenessProbe:  probe("/healthz", 5),
+						VolumeMounts:   mounts,
+					}},
+					Volumes: vols,
+				},
+			},
+		},
+	}
+	return []Object{
+		&ConfigMap{Meta: meta("v1", "ConfigMap", name+"-rules", Namespace, labels), Data: map[string]string{"rules.yaml": string(rulesYAML)}},
+		dep,
+		&Service{Meta: meta("v1", "Service", name, Namespace, labels), Spec: ServiceSpec{
+			Selector: sel,
+			Ports:    []ServicePort{{Name: "http", Port: EdgenodePort, TargetPort: "http", Protocol: "TCP"}},
+		}},
+		&PodDisruptionBudget{Meta: meta("policy/v1", "PodDisruptionBudget", name, Namespace, labels), Spec: PDBSpec{
+			MaxUnavailable: 1, Selector: LabelSelector{MatchLabels: sel},
+		}},
+	}, nil
+}
+
+// resources turns a node's size into the container's limits (the node's
+// size) and requests (half of it, so that several emulated nodes fit on a
+// small host: every kind node reports the whole host's capacity), and sets
+// GOMAXPROCS to the CPU limit as the local provider does.
+func resources(r scenarios.Resources) (ResourceRequirements, []EnvVar) {
+	var out ResourceRequirements
+	var env []EnvVar
+	if r.CPU <= 0 && r.Memory <= 0 {
+		return out, nil
+	}
+	out.Limits, out.Requests = map[string]string{}, map[string]string{}
+	if r.CPU > 0 {
+		out.Limits["cpu"] = fmt.Sprintf("%dm", int64(r.CPU))
+		out.Requests["cpu"] = fmt.Sprintf("%dm", max(1, int64(r.CPU)/2))
+		env = append(env, EnvVar{Name: "GOMAXPROCS", Value: strconv.Itoa(int(math.Max(1, math.Ceil(r.CPU.Cores()))))})
+	}
+	if r.Memory > 0 {
+		out.Limits["memory"] = quantityBytes(r.Memory)
+		out.Requests["memory"] = quantityBytes(r.Memory / 2)
+	}
+	return out, env
+}
+
+func quantityBytes(b units.ByteSize) string {
+	const mi = 1 << 20
+	if b%mi == 0 {
+		return fmt.Sprintf("%dMi", int64(b)/mi)
+	}
+	return strconv.FormatInt(int64(b), 10)
+}
+
+func tolerations(seconds int64) []Toleration {
+	if seconds <= 0 {
+		seconds = 5
+	}
+	var out []Toleration
+	for _, k := range []string{"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"} {
+		s := seconds
+		out = append(out, Toleration{Key: k, Operator: "Exists", Effect: "NoExecute", TolerationSeconds: &s})
+	}
+	return out
+}
+
+// CameraManifests returns, per camera host, a ConfigMap with its fleet's
+// configuration and a pod on the host's camera node streaming to the
+// site's edgenode Service (then the cloud's). Samples are written to
+// HostDataDir/samples/<host> on the camera node.
+func CameraManifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
+	if err := check(plan, cfg); err != nil {
+		return nil, err
+	}
+	var objs []Object
+	for _, n := range plan.NodesOf(testbed.RoleCamera) {
+		fleet := cameraFleet(plan, n.Name)
+		b, err := json.MarshalIndent(fleet, "", "  ")
+		if err != nil {
+			return nil, err
+		}
+		name := CamerasName(n.Name)
+		labels := appLabels(name, cameraSite(n))
+		objs = append(objs,
+			&ConfigMap{Meta: meta("v1", "ConfigMap", name, Namespace, labels), Data: map[string]string{"cameras.json": string(b)}},
+			&Pod{Meta: meta("v1", "Pod", name, Namespace, labels), Spec: PodSpec{
+				NodeSelector:       map[string]string{cluster.LabelTier: TierCamera, cluster.LabelSite: cameraSite(n)},
+				RestartPolicy:      "Never",
+				EnableServiceLinks: new(false),
+				Containers: []Container{{
+					Name: "fakecam", Image: cfg.CamerasImage, ImagePullPolicy: "Never",
+					Command: []string{"/edgesim", "fakecam", "--config", "/etc/edgesim/cameras.json", "--out", "/samples", "--quiet"},
+					VolumeMounts: []VolumeMount{
+						{Name: "config", MountPath: "/etc/edgesim", ReadOnly: true},
+						{Name: "samples", MountPath: "/samples"},
+					},
+				}},
+				Volumes: []Volume{
+					{Name: "config", ConfigMap: &ConfigMapVolume{Name: name}},
+					{Name: "samples", HostPath: &HostPathVolume{Path: SamplesDir(n.Name), Type: "DirectoryOrCreate"}},
+				},
+			}},
+		)
+	}
+	return objs, nil
+}
+
+// SamplesDir is where a camera host's samples land on its camera node.
+func SamplesDir(host string) string { return HostDataDir + "/samples/" + host }
+
+// cameraFleet is the fleet of a camera host with each camera's edgenodes
+// turned into their Services, in failover order without repeats: the
+// site's Service stands for all of its nodes.
+func cameraFleet(plan *testbed.Plan, host string) any {
+	fleet := testbed.FleetConfig(plan, host, func(node string) string {
+		n, _ := plan.Node(node)
+		if n.Role == testbed.RoleEdge {
+			return ServiceURL(n.Site, "/whip")
+		}
+		return ServiceURL("", "/whip")
+	})
+	for i := range fleet {
+		var eps []string
+		for _, e := range fleet[i].Endpoints {
+			if len(eps) == 0 || eps[len(eps)-1] != e {
+				eps = append(eps, e)
+			}
+		}
+		fleet[i].Endpoints = eps
+	}
+	return fleet
+}
+
+// Render writes objects as one multi-document YAML stream, as kubectl
+// apply -f - reads it.
+func Render(objs []Object) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, o := range objs {
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		enc := yaml.NewEncoder(&buf)
+		enc.SetIndent(2)
+		if err := enc.Encode(o); err != nil {
+			return nil, fmt.Errorf("kind provider: render %s %s: %w", o.header().Kind, o.header().Metadata.Name, err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return buf.Bytes(), nil
+}
