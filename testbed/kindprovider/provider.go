@@ -1,0 +1,447 @@
+package kindprovider
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/kind/cluster"
+)
+
+// Config configures the kind provider.
+type Config struct {
+	// Binaries are put into the workload images.
+	Binaries testbed.Binaries
+	// Dir receives the image archives, workloads' logs and the rendered
+	// manifests.
+	Dir string
+	// StateDir is netem's state record directory ("" = netem's default).
+	StateDir string
+	Registry prometheus.Registerer
+	Seed     int64
+	// Name is the kind cluster's name (a DNS label of at most 40
+	// characters).
+	Name string
+	// NodeImage is the kind node image, e.g. the tag
+	// testbed/kind/nodeimage builds.
+	NodeImage string
+	// Runtime is "podman" or "docker"; "" detects one.
+	Runtime cluster.Runtime
+	// Retain keeps the cluster after Destroy (for debugging; delete it
+	// with `kind delete cluster --name NAME`).
+	Retain bool
+	// TolerationSeconds: see ManifestConfig.
+	TolerationSeconds int64
+	// Log receives progress lines (nil discards).
+	Log io.Writer
+	// Observe is told about events nobody asked for (unused so far).
+	Observe func(testbed.ObservedEvent)
+}
+
+// Provider runs a plan on one kind cluster. Each plan node is a kind
+// worker; links are netem userspace links between the workers: every
+// worker's network namespace gets a netem TUN device, and pod traffic
+// between workers is carried in VXLAN tunnels whose outer packets cross
+// those devices, so the emulated links see every pod-to-pod packet
+// (control-plane traffic stays on kind's own network).
+type Provider struct {
+	cfg Config
+
+	plan     *testbed.Plan
+	bindings []Binding
+	cl       *cluster.Cluster
+	mcfg     ManifestConfig
+	eng      *netem.Userspace
+	links    map[string]*netem.Link
+	pids     map[string]int
+
+	mu       sync.Mutex
+	stopSync context.CancelFunc
+	syncDone chan struct{}
+	samples  string
+}
+
+// New checks that the provider can run here and returns it.
+func New(cfg Config) (*Provider, error) {
+	var missing []error
+	if os.Geteuid() != 0 {
+		missing = append(missing, errors.New("the kind provider attaches links to node containers' network namespaces and needs root: run edgesim as root"))
+	}
+	for name, p := range map[string]string{"edgenode": cfg.Binaries.Edgenode, "edgesim": cfg.Binaries.Edgesim} {
+		if p == "" {
+			missing = append(missing, fmt.Errorf("no %s binary given: build it with `go tool task build`", name))
+		} else if _, err := os.Stat(p); err != nil {
+			missing = append(missing, fmt.Errorf("%s binary %s: %w (build it with `go tool task build`)", name, p, err))
+		}
+	}
+	if cfg.NodeImage == "" {
+		missing = append(missing, errors.New("no node image: build one with `edgesim image node` (or `go tool task kind-image`)"))
+	}
+	for _, tool := range []string{"nsenter", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing = append(missing, fmt.Errorf("%s is missing: install util-linux and iproute2", tool))
+		}
+	}
+	if cfg.Name == "" {
+		cfg.Name = "edgesim"
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the kind provider cannot run here: %w", errors.Join(missing...))
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(testbed.ObservedEvent) {}
+	}
+	return &Provider{cfg: cfg, links: map[string]*netem.Link{}, pids: map[string]int{}}, nil
+}
+
+// Name implements testbed.Provider.
+func (p *Provider) Name() string { return string(scenarios.ProviderKind) }
+
+func (p *Provider) logf(format string, args ...any) {
+	if p.cfg.Log != nil {
+		fmt.Fprintf(p.cfg.Log, "kind provider: "+format+"\n", args...)
+	}
+}
+
+// Cluster is the created cluster (nil before Provision).
+func (p *Provider) Cluster() *cluster.Cluster { return p.cl }
+
+// Container is the node container a plan node runs on.
+func (p *Provider) Container(node string) (string, bool) {
+	for i, b := range p.bindings {
+		if b.Node == node {
+			return workerContainer(p.cfg.Name, i), true
+		}
+	}
+	return "", false
+}
+
+// workerContainer is kind's name of the i-th worker's container.
+func workerContainer(cluster string, i int) string {
+	if i == 0 {
+		return cluster + "-worker"
+	}
+	return fmt.Sprintf("%s-worker%d", cluster, i+1)
+}
+
+// Provision implements testbed.Provider: builds and loads the workload
+// images, creates the cluster with one labelled worker per plan node and
+// attaches the plan's links.
+func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
+	p.plan = plan
+	p.bindings = Bindings(plan)
+	p.mcfg = ManifestConfig{EdgenodeImage: "check", CamerasImage: "check", TolerationSeconds: p.cfg.TolerationSeconds}
+	if err := check(plan, p.mcfg); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(p.cfg.Dir, 0o755); err != nil {
+		return err
+	}
+	rt, err := cluster.DetectRuntime(ctx, p.cfg.Runtime)
+	if err != nil {
+		return err
+	}
+	imgDir := filepath.Join(p.cfg.Dir, "images")
+	defer os.RemoveAll(imgDir)
+	start := time.Now()
+	edge, err := BuildImage(ctx, ImageSpec{Repo: "localhost/edgesim/edgenode", Binaries: map[string]string{"edgenode": p.cfg.Binaries.Edgenode}, Entrypoint: []string{"/edgenode"}}, imgDir)
+	if err != nil {
+		return err
+	}
+	cams, err := BuildImage(ctx, ImageSpec{Repo: "localhost/edgesim/edgesim", Binaries: map[string]string{"edgesim": p.cfg.Binaries.Edgesim}, Entrypoint: []string{"/edgesim"}}, imgDir)
+	if err != nil {
+		return err
+	}
+	p.mcfg.EdgenodeImage, p.mcfg.CamerasImage = edge.Ref, cams.Ref
+	p.logf("workload images %s and %s built in %s", edge.Ref, cams.Ref, time.Since(start).Round(time.Millisecond))
+
+	workers := make([]cluster.Worker, len(p.bindings))
+	for i, b := range p.bindings {
+		workers[i] = b.Worker
+	}
+	start = time.Now()
+	p.cl, err = cluster.Create(ctx, rt, cluster.Spec{Name: p.cfg.Name, Image: p.cfg.NodeImage, Workers: workers}, cluster.WithLog(p.cfg.Log))
+	if err != nil {
+		return err
+	}
+	p.logf("cluster %s created in %s", p.cfg.Name, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	for i, b := range p.bindings {
+		c := workerContainer(p.cfg.Name, i)
+		img := edge
+		if b.Role == testbed.RoleCamera {
+			img = cams
+		}
+		if err := LoadImage(ctx, string(rt), c, img.Archive); err != nil {
+			return err
+		}
+		pid, err := p.containerPID(ctx, c)
+		if err != nil {
+			return err
+		}
+		p.pids[b.Node] = pid
+	}
+	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
+	return p.attachLinks(ctx)
+}
+
+func (p *Provider) runtime(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, string(p.cl.Runtime), args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return out, fmt.Errorf("%s %s: %w: %s", p.cl.Runtime, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return out, nil
+}
+
+func (p *Provider) containerPID(ctx context.Context, c string) (int, error) {
+	out, err := p.runtime(ctx, "inspect", "-f", "{{.State.Pid}}", c)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("node container %s has no process (pid %q): is it running?", c, strings.TrimSpace(string(out)))
+	}
+	return pid, nil
+}
+
+// Deploy implements testbed.Provider: applies the edgenode manifests and
+// waits until every Deployment (cloud first) is available.
+func (p *Provider) Deploy(ctx context.Context) error {
+	objs, err := Manifests(p.plan, p.mcfg)
+	if err != nil {
+		return err
+	}
+	if err := p.apply(ctx, "edgenodes", objs); err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if d, ok := o.(*Deployment); ok {
+			if _, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "rollout", "status", "deployment/"+d.Metadata.Name, "--timeout=180s"); err != nil {
+				return fmt.Errorf("edgenodes %s not ready: %w (pods: %s)", d.Metadata.Name, err, p.podSummary(ctx))
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Provider) apply(ctx context.Context, what string, objs []Object) error {
+	b, err := Render(objs)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(p.cfg.Dir, "manifests-"+what+".yaml"), b, 0o644); err != nil {
+		return err
+	}
+	_, err = p.cl.Kubectl(ctx, bytes.NewReader(b), "apply", "-f", "-")
+	return err
+}
+
+func (p *Provider) podSummary(ctx context.Context) string {
+	out, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "get", "pods", "-o", "wide", "--no-headers")
+	if err != nil {
+		return err.Error()
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// StartCameras implements testbed.Provider: one pod per camera host; their
+// samples are copied below dir every second while they run.
+func (p *Provider) StartCameras(ctx context.Context, dir string) error {
+	objs, err := CameraManifests(p.plan, p.mcfg)
+	if err != nil {
+		return err
+	}
+	if err := p.apply(ctx, "cameras", objs); err != nil {
+		return err
+	}
+	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
+		if _, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "wait", "--for=condition=Ready", "pod/"+CamerasName(n.Name), "--timeout=120s"); err != nil {
+			return fmt.Errorf("cameras %s not running: %w (pods: %s)", n.Name, err, p.podSummary(ctx))
+		}
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	p.mu.Lock()
+	p.samples, p.stopSync, p.syncDone = dir, cancel, done
+	p.mu.Unlock()
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-t.C:
+				_ = p.copySamples(sctx, dir)
+			}
+		}
+	}()
+	return nil
+}
+
+// copySamples copies every camera host's samples from its node.
+func (p *Provider) copySamples(ctx context.Context, dir string) error {
+	var errs []error
+	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
+		c, _ := p.Container(n.Name)
+		dst := filepath.Join(dir, n.Name)
+		if err := os.MkdirAll(dst, 0o755); err != nil {
+			return err
+		}
+		if _, err := p.runtime(ctx, "cp", c+":"+SamplesDir(n.Name)+"/.", dst); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// StopCameras implements testbed.Provider: deletes the camera pods (they
+// flush their samples on SIGTERM) and copies the samples a last time.
+func (p *Provider) StopCameras(ctx context.Context) error {
+	p.mu.Lock()
+	stop, done, dir := p.stopSync, p.syncDone, p.samples
+	p.stopSync = nil
+	p.mu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	stop()
+	<-done
+	var errs []error
+	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
+		if _, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "delete", "pod", CamerasName(n.Name), "--wait=true", "--timeout=60s"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	errs = append(errs, p.copySamples(ctx, dir))
+	return errors.Join(errs...)
+}
+
+// Inject implements testbed.Provider. Node faults act on the node
+// container: kill (SIGKILL), start, pause and resume (freezer); link faults
+// act on the netem link as the local provider does.
+func (p *Provider) Inject(ctx context.Context, a testbed.Action) error {
+	switch a.Kind {
+	case testbed.ActionKill, testbed.ActionStart, testbed.ActionPause, testbed.ActionResume:
+		c, ok := p.Container(a.Node)
+		if !ok {
+			return fmt.Errorf("%s: no node %s", a.Kind, a.Node)
+		}
+		verb := map[testbed.ActionKind]string{testbed.ActionKill: "kill", testbed.ActionStart: "start", testbed.ActionPause: "pause", testbed.ActionResume: "unpause"}[a.Kind]
+		_, err := p.runtime(ctx, verb, c)
+		return err
+	}
+	lk := p.links[a.Link]
+	if lk == nil {
+		return fmt.Errorf("%s: no link %s", a.Kind, a.Link)
+	}
+	switch a.Kind {
+	case testbed.ActionPartition:
+		return lk.Partition(true)
+	case testbed.ActionHeal:
+		return lk.Partition(false)
+	case testbed.ActionDegrade:
+		if a.Ramp <= 0 {
+			return lk.Update(a.Up, a.Down)
+		}
+		return lk.Ramp(ctx, a.Up, a.Down, a.Ramp)
+	case testbed.ActionTrace:
+		var errs []error
+		if a.Up.Trace != nil {
+			errs = append(errs, lk.SetTrace(netem.Up, a.Up.Trace, a.Up.TraceOnce))
+		}
+		if a.Down.Trace != nil {
+			errs = append(errs, lk.SetTrace(netem.Down, a.Down.Trace, a.Down.TraceOnce))
+		}
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("unknown fault action %q", a.Kind)
+}
+
+// LinkStats implements testbed.Provider, with plan link names.
+func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
+	if p.eng == nil {
+		return nil, nil
+	}
+	byEngine := map[string]string{}
+	for name, lk := range p.links {
+		byEngine[lk.Name()] = name
+	}
+	var out []netem.LinkStats
+	for _, s := range p.eng.Stats() {
+		if name, ok := byEngine[s.Link]; ok {
+			s.Link = name
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// Alerts implements testbed.Provider: the alerts the cloud edgenodes wrote
+// on their nodes.
+func (p *Provider) Alerts(ctx context.Context) ([]byte, error) {
+	if p.cl == nil {
+		return nil, nil
+	}
+	var out []byte
+	for _, n := range p.plan.NodesOf(testbed.RoleCloud) {
+		c, _ := p.Container(n.Name)
+		b, err := p.runtime(ctx, "exec", c, "sh", "-c", "cat "+HostDataDir+"/alerts/alerts.jsonl 2>/dev/null || true")
+		if err != nil {
+			return out, err
+		}
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+// Destroy implements testbed.Provider: saves the workloads' logs, removes
+// the links and deletes the cluster unless it is retained.
+func (p *Provider) Destroy(ctx context.Context) error {
+	var errs []error
+	p.mu.Lock()
+	stop, done := p.stopSync, p.syncDone
+	p.stopSync = nil
+	p.mu.Unlock()
+	if stop != nil {
+		stop()
+		<-done
+	}
+	if p.cl != nil {
+		if out, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "logs", "--all-containers", "--prefix", "--tail=-1",
+			"-l", labelPart+"=edgesim", "--max-log-requests=50"); err == nil {
+			_ = os.WriteFile(filepath.Join(p.cfg.Dir, "pods.log"), out, 0o644)
+		}
+	}
+	if p.eng != nil {
+		errs = append(errs, p.eng.Close(context.WithoutCancel(ctx)))
+		p.eng = nil
+	}
+	if p.cl != nil && !p.cfg.Retain {
+		errs = append(errs, p.cl.Delete(context.WithoutCancel(ctx)))
+		p.cl = nil
+	}
+	return errors.Join(errs...)
+}
