@@ -77,6 +77,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 	var cams []reports.Camera
 	var events []reports.ScriptedEvent
 	var errs []error
+	captured := framesCaptured(dir)
 	for _, c := range plan.Cameras {
 		out := filepath.Join(dir, c.Host)
 		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height,
@@ -100,7 +101,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		if err != nil {
 			errs = append(errs, fmt.Errorf("camera %s: %w", c.ID, err))
 		}
-		cam.FramesSent = uint64(len(cam.Frames))
+		cam.FramesSent = captured[c.ID]
 		open := map[string]*reports.ScriptedEvent{}
 		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t truthLine) {
 			tf := reports.TruthFrame{Frame: t.Frame}
@@ -138,6 +139,32 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 	return cams, events, errors.Join(errs...)
 }
 
+// framesCaptured reads each camera's own frame counter from the fleets'
+// summary.json files, to check the samples against.
+func framesCaptured(dir string) map[string]uint64 {
+	out := map[string]uint64{}
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "summary.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var s struct {
+			Cameras []struct {
+				Camera   string `json:"camera"`
+				Captured uint64 `json:"frames_captured"`
+			} `json:"cameras"`
+		}
+		if json.Unmarshal(b, &s) != nil {
+			continue
+		}
+		for _, c := range s.Cameras {
+			out[c.Camera] = c.Captured
+		}
+	}
+	return out
+}
+
 // scriptedEvent matches an event name from the ground truth with the
 // scenario event of the camera's group it came from.
 func scriptedEvent(c Camera, name string, at time.Time) reports.ScriptedEvent {
@@ -170,10 +197,7 @@ func parseAlerts(b []byte) []reports.Alert {
 	for {
 		var a alertLine
 		if err := dec.Decode(&a); err != nil {
-			if err != io.EOF {
-				// skip a torn last line
-			}
-			break
+			break // the end, or a line torn by a killed cloud node
 		}
 		if a.ID != "" && seen[a.ID] {
 			continue
