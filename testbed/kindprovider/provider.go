@@ -182,6 +182,9 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 		return err
 	}
 	p.logf("cluster %s created in %s", p.cfg.Name, time.Since(start).Round(time.Millisecond))
+	if err := p.checkNames(ctx); err != nil {
+		return err
+	}
 	start = time.Now()
 	for i, b := range p.bindings {
 		c := workerContainer(p.cfg.Name, i)
@@ -200,6 +203,28 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	}
 	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
 	return p.attachLinks(ctx)
+}
+
+// checkNames makes sure each worker container carries the labels of the
+// plan node it stands for: faults and links are aimed by container name.
+func (p *Provider) checkNames(ctx context.Context) error {
+	nodes, err := p.cl.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	labels := map[string]map[string]string{}
+	for _, n := range nodes {
+		labels[n.Name] = n.Labels
+	}
+	for i, b := range p.bindings {
+		c := workerContainer(p.cfg.Name, i)
+		l := labels[c]
+		if l[cluster.LabelTier] != b.Worker.Tier || l[cluster.LabelSite] != b.Worker.Site {
+			return fmt.Errorf("kind provider: node %s has labels %s=%q %s=%q, want those of plan node %s (%s, %s): kind named its workers in another order",
+				c, cluster.LabelTier, l[cluster.LabelTier], cluster.LabelSite, l[cluster.LabelSite], b.Node, b.Worker.Tier, b.Worker.Site)
+		}
+	}
+	return nil
 }
 
 func (p *Provider) runtime(ctx context.Context, args ...string) ([]byte, error) {
