@@ -77,7 +77,7 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 				}
 			}})
 		took := time.Since(start)
-		if CurrentSpecReport().Failed() || err != nil {
+		{ // the workloads' logs, shown with -ginkgo.v or on failure
 			if b, rerr := os.ReadFile(filepath.Join(logs, "pods.log")); rerr == nil {
 				if len(b) > 8000 {
 					b = b[len(b)-8000:]

@@ -297,6 +297,13 @@ func (p *Provider) StartCameras(ctx context.Context, dir string) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
+	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
+		if err := p.waitReachable(ctx, n.Name, time.Minute); err != nil {
+			return err
+		}
+	}
+	p.logf("every camera node reaches its edgenode Services (%s)", time.Since(start).Round(time.Millisecond))
 	if err := p.apply(ctx, "cameras", objs); err != nil {
 		return err
 	}
@@ -323,6 +330,47 @@ func (p *Provider) StartCameras(ctx context.Context, dir string) error {
 			}
 		}
 	}()
+	return nil
+}
+
+// waitReachable waits until the camera host's node gets an answer from
+// /readyz of every Service its cameras stream to, through kube-proxy and
+// the emulated links, so that cameras do not start while the Service's
+// rules or the tunnels are still being set up (they would fail over to
+// their next endpoint and stay there).
+func (p *Provider) waitReachable(ctx context.Context, host string, timeout time.Duration) error {
+	c, _ := p.Container(host)
+	services := map[string]bool{}
+	for _, cam := range p.plan.CamerasOn(host) {
+		for _, ep := range cam.Endpoints {
+			n, _ := p.plan.Node(ep)
+			site := n.Site
+			if n.Role == testbed.RoleCloud {
+				site = ""
+			}
+			services[EdgenodeName(site)] = true
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for svc := range services {
+		out, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "get", "service", svc, "-o", "jsonpath={.spec.clusterIP}")
+		if err != nil {
+			return err
+		}
+		url := fmt.Sprintf("http://%s:%d/readyz", strings.TrimSpace(string(out)), EdgenodePort)
+		var last error
+		for {
+			if _, last = p.runtime(ctx, "exec", c, "curl", "-sf", "-m", "2", "-o", "/dev/null", url); last == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("kind provider: camera node %s cannot reach Service %s (%s) after %s: %v", c, svc, url, timeout, last)
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
 	return nil
 }
 
@@ -355,12 +403,14 @@ func (p *Provider) StopCameras(ctx context.Context) error {
 	stop()
 	<-done
 	var errs []error
+	start := time.Now()
 	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
 		if _, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "delete", "pod", CamerasName(n.Name), "--wait=true", "--timeout=60s"); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	errs = append(errs, p.copySamples(ctx, dir))
+	p.logf("cameras stopped and samples collected in %s", time.Since(start).Round(time.Millisecond))
 	return errors.Join(errs...)
 }
 
@@ -465,7 +515,9 @@ func (p *Provider) Destroy(ctx context.Context) error {
 		p.eng = nil
 	}
 	if p.cl != nil && !p.cfg.Retain {
+		start := time.Now()
 		errs = append(errs, p.cl.Delete(context.WithoutCancel(ctx)))
+		p.logf("cluster %s deleted in %s", p.cfg.Name, time.Since(start).Round(time.Millisecond))
 		p.cl = nil
 	}
 	return errors.Join(errs...)
