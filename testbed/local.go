@@ -46,7 +46,7 @@ type Local struct {
 	plan  *Plan
 	eng   *netem.Userspace
 	hosts map[string]*netem.Host
-	links map[string]*netem.Link
+	links Links
 
 	mu    sync.Mutex
 	procs map[string]*process
@@ -106,7 +106,7 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	return &Local{bin: cfg.Binaries, dir: cfg.Dir, stateDir: cfg.StateDir, reg: cfg.Registry, seed: cfg.Seed, name: cfg.Name, observe: cfg.Observe,
-		hosts: map[string]*netem.Host{}, links: map[string]*netem.Link{}, procs: map[string]*process{}}, nil
+		hosts: map[string]*netem.Host{}, links: Links{}, procs: map[string]*process{}}, nil
 }
 
 // Name implements Provider.
@@ -364,50 +364,12 @@ func (l *Local) Inject(ctx context.Context, a Action) error {
 		}
 		return l.waitReady(ctx, n.Name, 30*time.Second)
 	}
-	lk := l.links[a.Link]
-	if lk == nil {
-		return fmt.Errorf("%s: no link %s", a.Kind, a.Link)
-	}
-	switch a.Kind {
-	case ActionPartition:
-		return lk.Partition(true)
-	case ActionHeal:
-		return lk.Partition(false)
-	case ActionDegrade:
-		if a.Ramp <= 0 {
-			return lk.Update(a.Up, a.Down)
-		}
-		return lk.Ramp(ctx, a.Up, a.Down, a.Ramp)
-	case ActionTrace:
-		var errs []error
-		if a.Up.Trace != nil {
-			errs = append(errs, lk.SetTrace(netem.Up, a.Up.Trace, a.Up.TraceOnce))
-		}
-		if a.Down.Trace != nil {
-			errs = append(errs, lk.SetTrace(netem.Down, a.Down.Trace, a.Down.TraceOnce))
-		}
-		return errors.Join(errs...)
-	}
-	return fmt.Errorf("unknown fault action %q", a.Kind)
+	return l.links.Apply(ctx, a)
 }
 
 // LinkStats implements Provider, with plan link names.
 func (l *Local) LinkStats(context.Context) ([]netem.LinkStats, error) {
-	if l.eng == nil {
-		return nil, nil
-	}
-	byEngine := map[string]string{}
-	for name, lk := range l.links {
-		byEngine[lk.Name()] = name
-	}
-	var out []netem.LinkStats
-	for _, s := range l.eng.Stats() {
-		if name, ok := byEngine[s.Link]; ok {
-			s.Link = name
-			out = append(out, s)
-		}
-	}
-	return out, nil
+	return l.links.Stats(l.eng), nil
 }
 
 // Alerts implements Provider.

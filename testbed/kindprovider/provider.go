@@ -66,7 +66,7 @@ type Provider struct {
 	cl       *cluster.Cluster
 	mcfg     ManifestConfig
 	eng      *netem.Userspace
-	links    map[string]*netem.Link
+	links    testbed.Links
 	pids     map[string]int
 
 	mu       sync.Mutex
@@ -108,7 +108,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Observe == nil {
 		cfg.Observe = func(testbed.ObservedEvent) {}
 	}
-	return &Provider{cfg: cfg, links: map[string]*netem.Link{}, pids: map[string]int{}}, nil
+	return &Provider{cfg: cfg, links: testbed.Links{}, pids: map[string]int{}}, nil
 }
 
 // Name implements testbed.Provider.
@@ -428,50 +428,12 @@ func (p *Provider) Inject(ctx context.Context, a testbed.Action) error {
 		_, err := p.runtime(ctx, verb, c)
 		return err
 	}
-	lk := p.links[a.Link]
-	if lk == nil {
-		return fmt.Errorf("%s: no link %s", a.Kind, a.Link)
-	}
-	switch a.Kind {
-	case testbed.ActionPartition:
-		return lk.Partition(true)
-	case testbed.ActionHeal:
-		return lk.Partition(false)
-	case testbed.ActionDegrade:
-		if a.Ramp <= 0 {
-			return lk.Update(a.Up, a.Down)
-		}
-		return lk.Ramp(ctx, a.Up, a.Down, a.Ramp)
-	case testbed.ActionTrace:
-		var errs []error
-		if a.Up.Trace != nil {
-			errs = append(errs, lk.SetTrace(netem.Up, a.Up.Trace, a.Up.TraceOnce))
-		}
-		if a.Down.Trace != nil {
-			errs = append(errs, lk.SetTrace(netem.Down, a.Down.Trace, a.Down.TraceOnce))
-		}
-		return errors.Join(errs...)
-	}
-	return fmt.Errorf("unknown fault action %q", a.Kind)
+	return p.links.Apply(ctx, a)
 }
 
 // LinkStats implements testbed.Provider, with plan link names.
 func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
-	if p.eng == nil {
-		return nil, nil
-	}
-	byEngine := map[string]string{}
-	for name, lk := range p.links {
-		byEngine[lk.Name()] = name
-	}
-	var out []netem.LinkStats
-	for _, s := range p.eng.Stats() {
-		if name, ok := byEngine[s.Link]; ok {
-			s.Link = name
-			out = append(out, s)
-		}
-	}
-	return out, nil
+	return p.links.Stats(p.eng), nil
 }
 
 // Alerts implements testbed.Provider: the alerts the cloud edgenodes wrote
