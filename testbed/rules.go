@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/edgesim/edgesim/runtime/rules"
@@ -17,28 +16,27 @@ const nightLuma = 70
 func RulesFor(plan *Plan, n Node) rules.Config {
 	var cfg rules.Config
 	sc := plan.Scenario
-	zoneCameras := map[string][]string{}
-	zoneRect := map[string][4]float64{}
-	var zoneOrder []string
+	// A zone is one name and rectangle; the cameras of every group that
+	// defines it share it.
+	type zoneKey struct {
+		name string
+		rect [4]float64
+	}
+	index := map[zoneKey]int{}
 	for _, c := range plan.Cameras {
-		if n.Role == RoleEdge && c.Site != n.Site {
-			continue
-		}
-		if n.Role == RoleEdge && c.Placement != "edge" {
+		if n.Role == RoleEdge && (c.Site != n.Site || c.Placement != "edge") {
 			continue
 		}
 		for _, z := range c.Group.Zones {
-			key := z.Name + "\x00" + rectKey(z.Rect)
-			if _, ok := zoneRect[key]; !ok {
-				zoneOrder = append(zoneOrder, key)
-				zoneRect[key] = z.Rect
+			k := zoneKey{z.Name, z.Rect}
+			i, ok := index[k]
+			if !ok {
+				i = len(cfg.Zones)
+				index[k] = i
+				cfg.Zones = append(cfg.Zones, rules.Zone{Name: z.Name, Rect: z.Rect})
 			}
-			zoneCameras[key] = append(zoneCameras[key], c.ID)
+			cfg.Zones[i].Cameras = append(cfg.Zones[i].Cameras, c.ID)
 		}
-	}
-	for _, key := range zoneOrder {
-		name := key[:len(key)-len(rectKey(zoneRect[key]))-1]
-		cfg.Zones = append(cfg.Zones, rules.Zone{Name: name, Rect: zoneRect[key], Cameras: zoneCameras[key]})
 	}
 	night := false
 	for _, r := range sc.Workload.Alerts {
@@ -65,8 +63,4 @@ func RulesFor(plan *Plan, n Node) rules.Config {
 
 func hasZone(zs []rules.Zone, name string) bool {
 	return slices.ContainsFunc(zs, func(z rules.Zone) bool { return z.Name == name })
-}
-
-func rectKey(r [4]float64) string {
-	return fmt.Sprint(r)
 }

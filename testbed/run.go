@@ -164,7 +164,7 @@ type runner struct {
 func (r *runner) observe(e ObservedEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	// A crash of a node that a fault killed is not a surprise.
+	// Exits a fault asked for never get here (see process.expected).
 	r.run.ObservedFaults = append(r.run.ObservedFaults, reports.ObservedFault{At: e.At, Kind: e.Kind, Target: e.Target, Detail: e.Detail})
 	r.o.Progress(Progress{Phase: PhaseRun, Message: fmt.Sprintf("observed: %s %s: %s", e.Kind, e.Target, e.Detail)})
 }
