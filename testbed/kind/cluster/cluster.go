@@ -45,6 +45,12 @@ type Spec struct {
 	Image string
 	// Workers, in order; the control plane is always added.
 	Workers []Worker
+	// NodeGracePeriod is how long the control plane waits for a silent
+	// node before marking it NotReady (the controller manager's
+	// --node-monitor-grace-period; Kubernetes' default is 50 s). When set,
+	// kubelets also renew their lease every NodeGracePeriod/5, so a live
+	// but busy node is not mistaken for a dead one. 0 keeps the defaults.
+	NodeGracePeriod time.Duration
 }
 
 // DefaultWorkers is the smallest fleet: a cloud node and two edge sites.
@@ -62,6 +68,9 @@ func (s Spec) Validate() error {
 	}
 	if s.Image == "" {
 		errs = append(errs, "image: required (build one with `edgesim image node`)")
+	}
+	if g := s.NodeGracePeriod; g != 0 && (g < 5*time.Second || g%time.Second != 0) {
+		errs = append(errs, fmt.Sprintf("nodeGracePeriod %s: want 0 (Kubernetes' default) or whole seconds of at least 5s", g))
 	}
 	for i, w := range s.Workers {
 		for k, v := range map[string]string{"tier": w.Tier, "site": w.Site} {
@@ -91,8 +100,26 @@ func (s Spec) KindConfig() *v1alpha4.Cluster {
 			Labels: map[string]string{LabelTier: w.Tier, LabelSite: w.Site},
 		})
 	}
+	cfg.KubeadmConfigPatches = s.nodeGracePatches()
 	v1alpha4.SetDefaultsCluster(cfg)
 	return cfg
+}
+
+// nodeGracePatches are the kubeadm patches behind NodeGracePeriod: the
+// controller manager checks nodes every second and gives up on one after
+// the grace period; kubelets renew their lease five times per grace period
+// (the lease lasts four renewals, as by default) and post their status as
+// often.
+func (s Spec) nodeGracePatches() []string {
+	if s.NodeGracePeriod == 0 {
+		return nil
+	}
+	grace := int64(s.NodeGracePeriod / time.Second)
+	renew := max(1, grace/5)
+	return []string{
+		fmt.Sprintf("kind: ClusterConfiguration\ncontrollerManager:\n  extraArgs:\n    node-monitor-period: \"1s\"\n    node-monitor-grace-period: \"%ds\"\n", grace),
+		fmt.Sprintf("kind: KubeletConfiguration\nnodeLeaseDurationSeconds: %d\nnodeStatusUpdateFrequency: \"%ds\"\n", 4*renew, renew),
+	}
 }
 
 // Cluster is a created kind cluster.

@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -136,6 +139,41 @@ var _ = Describe("cluster spec", func() {
 		Expect(cfg.Nodes[1].Labels).To(Equal(map[string]string{LabelTier: "cloud", LabelSite: "cloud"}))
 		Expect(cfg.Nodes[3].Labels).To(Equal(map[string]string{LabelTier: "edge", LabelSite: "site-b"}))
 		Expect(cfg.Networking.PodSubnet).NotTo(BeEmpty(), "kind defaults are applied")
+	})
+
+	It("keeps Kubernetes' node grace period unless asked, and tunes both sides when asked", func() {
+		Expect(spec.KindConfig().KubeadmConfigPatches).To(BeEmpty())
+		fast := spec
+		fast.NodeGracePeriod = 10 * time.Second
+		Expect(fast.Validate()).To(Succeed())
+		patches := fast.KindConfig().KubeadmConfigPatches
+		Expect(patches).To(HaveLen(2))
+		var cm struct {
+			Kind              string `yaml:"kind"`
+			ControllerManager struct {
+				ExtraArgs map[string]string `yaml:"extraArgs"`
+			} `yaml:"controllerManager"`
+		}
+		Expect(yaml.Unmarshal([]byte(patches[0]), &cm)).To(Succeed())
+		Expect(cm.Kind).To(Equal("ClusterConfiguration"))
+		Expect(cm.ControllerManager.ExtraArgs).To(Equal(map[string]string{"node-monitor-period": "1s", "node-monitor-grace-period": "10s"}))
+		var kubelet struct {
+			Kind      string `yaml:"kind"`
+			Lease     int    `yaml:"nodeLeaseDurationSeconds"`
+			StatusFor string `yaml:"nodeStatusUpdateFrequency"`
+		}
+		Expect(yaml.Unmarshal([]byte(patches[1]), &kubelet)).To(Succeed())
+		Expect(kubelet.Kind).To(Equal("KubeletConfiguration"))
+		Expect(kubelet.StatusFor).To(Equal("2s"), "five status posts per grace period")
+		Expect(kubelet.Lease).To(Equal(8), "lease renewed every 2 s (a quarter of its duration)")
+	})
+
+	It("rejects a grace period Kubernetes cannot take", func() {
+		for _, g := range []time.Duration{time.Second, 7500 * time.Millisecond} {
+			bad := spec
+			bad.NodeGracePeriod = g
+			Expect(bad.Validate()).To(MatchError(ContainSubstring("nodeGracePeriod")), g.String())
+		}
 	})
 
 	It("accepts the default spec", func() {
