@@ -576,7 +576,11 @@ func (a *analysis) failover() {
 	for i := range a.run.Cameras {
 		cams[a.run.Cameras[i].ID] = &a.run.Cameras[i]
 	}
+	events := a.clusterEvents()
+	recs := a.reconnects()
 	for fi, f := range a.run.Faults {
+		cluster := a.clusterSteps(events, fi)
+		first := len(a.res.Failover)
 		for _, id := range a.affected(f) {
 			c := cams[id]
 			if c == nil {
@@ -613,7 +617,17 @@ func (a *analysis) failover() {
 				end = g.RecoveredAt
 			}
 			g.GapMs = durMs(end.Sub(f.At))
+			g.Steps = slices.Clone(cluster)
+			if st, ok := reconnectStep(recs[id], f.At, end); ok {
+				g.Steps = append(g.Steps, st)
+			}
+			if g.Recovered {
+				g.Steps = append(g.Steps, newStep(StepFlowing, g.RecoveredAt, f.At))
+			}
 			a.res.Failover = append(a.res.Failover, g)
+		}
+		if s, ok := a.summarizeFailover(fi, a.res.Failover[first:], cluster); ok {
+			a.res.FailoverSummaries = append(a.res.FailoverSummaries, s)
 		}
 	}
 }

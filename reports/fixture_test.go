@@ -14,7 +14,7 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 const fps = 5
 
 // fixtureRun is a small, fully deterministic run: two sites, edge and
-// cloud placement, a node kill with failover, two scripted events (one
+// cloud placement, a node kill with failover (the camera reconnects), two scripted events (one
 // never alerted), ground truth, link counters.
 func fixtureRun() *reports.Run {
 	run := &reports.Run{
@@ -94,6 +94,10 @@ func fixtureRun() *reports.Run {
 			}
 			cam.Frames = append(cam.Frames, f)
 			cam.Truth = append(cam.Truth, truth)
+		}
+		if c.id == "cam-a1" { // noticed the dead node and connected to the other one
+			cam.Reconnects = []reports.Reconnect{{Lost: kill.Add(600 * time.Millisecond), Connected: kill.Add(1300 * time.Millisecond),
+				From: "edge-a-1", To: "edge-a-2"}}
 		}
 		cam.FramesSent = uint64(len(cam.Frames))
 		run.Cameras = append(run.Cameras, cam)

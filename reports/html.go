@@ -9,8 +9,9 @@ import (
 )
 
 type htmlData struct {
-	R     *Result
-	Plots []namedPlot
+	R          *Result
+	Plots      []namedPlot
+	Breakdowns []breakdownView
 }
 
 var htmlFuncs = template.FuncMap{
@@ -32,6 +33,7 @@ var htmlFuncs = template.FuncMap{
 	},
 	"utc":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"bytes": formatBytes,
+	"gap":   func(ms float64) string { return fmtMs(round3(ms)) },
 }
 
 func formatBytes(b uint64) string {
@@ -55,7 +57,11 @@ func WriteHTML(w io.Writer, r *Result) error {
 	if err != nil {
 		return err
 	}
-	return htmlTmpl.Execute(w, htmlData{R: r, Plots: ps})
+	bs, err := breakdownViews(r)
+	if err != nil {
+		return err
+	}
+	return htmlTmpl.Execute(w, htmlData{R: r, Plots: ps, Breakdowns: bs})
 }
 
 const htmlSource = `<!DOCTYPE html>
@@ -86,6 +92,7 @@ tr.bad td{background:#fdecea}
 figure{background:#fff;border:1px solid #d6dae1;border-radius:6px;margin:10px 0;padding:8px}
 figure svg{width:100%;height:auto;display:block}
 figcaption{font-weight:600;margin-bottom:4px}
+h3{font-size:1.05em;margin:18px 0 4px}
 ul.legend{list-style:none;margin:4px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:.9em}
 .swatch{display:inline-block;width:26px;border-top:3px solid;vertical-align:middle;margin-right:6px}
 .swatch.dashed{border-top-style:dashed}
@@ -143,7 +150,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- with $r.Latencies.WarmUp}}<tr><td><i>warm-up</i></td>{{template "latrow" .}}</tr>{{end}}
 </table>
 
-{{- range .Plots}}
+{{- define "figure"}}
 <figure><figcaption>{{.Title}}</figcaption>
 {{.SVG}}
 {{- if .Legend}}
@@ -151,6 +158,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- end}}
 </figure>
 {{- end}}
+{{- range .Plots}}{{template "figure" .}}{{end}}
 
 {{- if $r.TimeToAlert}}
 <h2>Time to alert</h2>
@@ -202,8 +210,24 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- end}}
 {{- end}}
 
-{{- if $r.Failover}}
+{{- if or $r.Failover $r.FailoverSummaries}}
 <h2>Failover</h2>
+{{- with $r.FailoverGaps}}{{if .Count}}
+<p class="meta">Gap p50 {{gap .P50Ms}}, max {{gap .MaxMs}} over {{.Count}} camera outages: fault time to the first answer for a frame captured after it.{{if $.Breakdowns}} Step times are since the fault; a camera step gives the median over the cameras it was seen for and, in brackets, the latest.{{end}}</p>
+{{- end}}{{end}}
+{{- range $.Breakdowns}}
+<h3>{{.Title}}</h3>
+<p class="meta">{{.Headline}}</p>
+<table>
+<tr><th>step</th><th>since fault</th><th>cameras</th><th>note</th></tr>
+{{- range .Rows}}
+<tr><td>{{.Name}}</td><td class="n">{{.Time}}</td><td class="n">{{.Cameras}}</td><td>{{.Note}}</td></tr>
+{{- end}}
+</table>
+{{- with .Plot}}{{template "figure" .}}{{end}}
+{{- end}}
+{{- end}}
+{{- if $r.Failover}}
 <table>
 <tr><th>fault</th><th>at</th><th>camera</th><th>recovered by</th><th>gap</th><th>frames without answer</th><th>answers lost</th></tr>
 {{- range $r.Failover}}

@@ -65,6 +65,11 @@ func WriteJUnit(w io.Writer, r *Result) error {
 	class := "edgesim.slo." + r.Scenario
 	for _, v := range r.SLOs {
 		c := junitCase{Name: v.Name, ClassName: class, Time: "0", SystemOut: v.Reason}
+		if v.Name == failoverSLOName {
+			for _, s := range r.FailoverSummaries {
+				c.SystemOut += "\n" + s.Breakdown(r.Start)
+			}
+		}
 		if !v.Pass {
 			c.Failure = &junitFailure{
 				Type:    "SLOViolation",

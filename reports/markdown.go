@@ -106,8 +106,11 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 			p("\n")
 		}
 	}
+	if len(r.Failover) > 0 || len(r.FailoverSummaries) > 0 {
+		writeBreakdowns(p, r)
+	}
 	if len(r.Failover) > 0 {
-		p("**Failover**\n\n| fault | camera | gap | frames without answer | answers lost |\n|---|---|---:|---:|---:|\n")
+		p("| fault | camera | gap | frames without answer | answers lost |\n|---|---|---:|---:|---:|\n")
 		for i, g := range r.Failover {
 			if i == 10 {
 				p("| … %d more | | | | |\n", len(r.Failover)-10)
@@ -152,6 +155,67 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		p("\n")
 	}
 	return b.Flush()
+}
+
+// maxBreakdowns bounds the faults broken down in report.md; report.json
+// has them all.
+const maxBreakdowns = 5
+
+// writeBreakdowns writes the failover headline and, per fault, the table
+// of its steps.
+func writeBreakdowns(p func(string, ...any), r *Result) {
+	p("**Failover**")
+	if d := r.FailoverGaps(); d.Count > 0 {
+		p(": gap p50 %s, max %s over %s", fmtMs(round3(d.P50Ms)), fmtMs(round3(d.MaxMs)), plural(d.Count, "camera outage"))
+	}
+	p("\n\n")
+	if len(r.FailoverSummaries) == 0 {
+		return
+	}
+	p("Step times are since the fault; a camera step gives the median over the cameras it was seen for and, in brackets, the latest.\n\n")
+	for i, s := range r.FailoverSummaries {
+		if i == maxBreakdowns {
+			p("… and %d more faults (see report.json)\n\n", len(r.FailoverSummaries)-maxBreakdowns)
+			break
+		}
+		p("*%s*: %s", mdEsc(summaryTitle(r.Start, s)), mdEsc(summaryHeadline(s)))
+		p("\n\n| step | since fault | cameras | note |\n|---|---:|---:|---|\n")
+		for k, st := range s.Steps {
+			note := stepNote(s.Steps, k)
+			if note != "" {
+				note += " "
+			}
+			p("| %s | %s | %d | %s|\n", st.Name, stepTime(st), st.Cameras, note)
+		}
+		p("\n")
+	}
+}
+
+// summaryTitle names a summary's fault, e.g. "kill store-1-edge-2 @+20s".
+func summaryTitle(start time.Time, s FailoverSummary) string {
+	return fmt.Sprintf("%s %s @+%s", s.FaultKind, s.Target, offset(start, s.FaultAt))
+}
+
+// summaryHeadline gives a summary's cameras and gaps, e.g. "2 cameras, gap
+// p50 4.05s, max 57.05s, 610 frames without answer".
+func summaryHeadline(s FailoverSummary) string {
+	h := plural(len(s.Cameras), "camera")
+	if len(s.Cameras) > 0 {
+		h += fmt.Sprintf(", gap p50 %s, max %s, %s without answer", fmtMs(s.GapP50Ms), fmtMs(s.GapMaxMs), plural(s.FramesLost, "frame"))
+		if n := len(s.Cameras) - s.Recovered; n > 0 {
+			h += fmt.Sprintf(", %d not recovered", n)
+		}
+	}
+	return h
+}
+
+// stepTime is a step's time since the fault: "+3s", or "+3s (max +56s)"
+// when the cameras differ.
+func stepTime(st FailoverStepSummary) string {
+	if st.MaxSinceFaultMs != st.SinceFaultMs {
+		return fmt.Sprintf("%s (max %s)", sinceFault(st.SinceFaultMs), sinceFault(st.MaxSinceFaultMs))
+	}
+	return sinceFault(st.SinceFaultMs)
 }
 
 func num(v float64) string { return fmt.Sprintf("%.1f", v) }

@@ -60,7 +60,10 @@ type Run struct {
 	// e.g. a process that crashed.
 	ObservedFaults []ObservedFault `json:"observedFaults,omitempty"`
 	LinkDelays     []LinkDelay     `json:"linkDelays,omitempty"`
-	SLO            SLOSpec         `json:"slo"`
+	// ClusterEvents are node and pod changes a cluster provider observed
+	// (empty for the local provider).
+	ClusterEvents []ClusterEvent `json:"clusterEvents,omitempty"`
+	SLO           SLOSpec        `json:"slo"`
 }
 
 // Phase is one timed step of a run.
@@ -92,6 +95,17 @@ type Camera struct {
 	// Truth holds the generator's ground truth, one entry per frame that
 	// should be scored (frames without an entry are not scored).
 	Truth []TruthFrame `json:"truth,omitempty"`
+	// Reconnects are the camera's lost connections and when it was
+	// connected again.
+	Reconnects []Reconnect `json:"reconnects,omitempty"`
+}
+
+// Reconnect is one lost connection of a camera, on the camera's clock.
+type Reconnect struct {
+	Lost      time.Time `json:"lost"`               // when the camera noticed the loss
+	Connected time.Time `json:"connected,omitzero"` // connected again (zero: never)
+	From      string    `json:"from,omitempty"`     // endpoint it was connected to
+	To        string    `json:"to,omitempty"`       // endpoint it connected to again
 }
 
 // FrameSample is what the camera saw for one frame it sent.
@@ -205,6 +219,41 @@ type ObservedFault struct {
 	Kind   string    `json:"kind"` // e.g. "crash"
 	Target string    `json:"target"`
 	Detail string    `json:"detail,omitempty"`
+}
+
+// ClusterEventKind names a change of a node or pod.
+type ClusterEventKind string
+
+// The changes of nodes and pods the failover breakdown uses.
+const (
+	NodeNotReady ClusterEventKind = "NodeNotReady"
+	NodeReady    ClusterEventKind = "NodeReady"
+	// PodDeleted is a requested deletion: an eviction by the taint
+	// manager, or any delete.
+	PodDeleted ClusterEventKind = "PodDeleted"
+	// PodScheduled is a pod bound to a node.
+	PodScheduled ClusterEventKind = "PodScheduled"
+	PodReady     ClusterEventKind = "PodReady"
+)
+
+// Known reports whether k is one of the kinds above.
+func (k ClusterEventKind) Known() bool {
+	switch k {
+	case NodeNotReady, NodeReady, PodDeleted, PodScheduled, PodReady:
+		return true
+	}
+	return false
+}
+
+// ClusterEvent is one change of a node or pod a cluster provider observed,
+// on the testbed's clock.
+type ClusterEvent struct {
+	At       time.Time        `json:"at"`
+	Kind     ClusterEventKind `json:"kind"`
+	Node     string           `json:"node"`               // plan node name, e.g. "store-1-edge-2"
+	Pod      string           `json:"pod,omitempty"`      // pod name, for pod events
+	Workload string           `json:"workload,omitempty"` // the pod's Deployment, e.g. "edgenode-store-1"
+	Detail   string           `json:"detail,omitempty"`   // e.g. the condition's reason
 }
 
 // Leg names the part of a camera's path a link delay applies to.

@@ -433,3 +433,80 @@ func failoverPlot(r *Result) (*figure, error) {
 	f.p.Y.Min = 0
 	return f, nil
 }
+
+func stepsPlotHeight(steps int) vg.Length { return vg.Inch + vg.Length(steps)*0.32*vg.Inch }
+
+// isClusterStep tells the node and pod steps (one time per fault) from
+// the camera steps (one time per camera).
+func isClusterStep(name string) bool { return name != StepReconnected && name != StepFlowing }
+
+// stepsPlot draws one fault's failover as a timeline: a bar from the
+// fault to each step's median time, the chain's first step on top, and a
+// dot per camera for the camera steps. Each bar is named by a label above
+// it, inside the plot, so a wider font in the browser cannot clip it.
+func stepsPlot(r *Result, s FailoverSummary) (*figure, error) {
+	f := &figure{p: newPlot("", "seconds since the fault", "")}
+	n := len(s.Steps)
+	y := func(k int) float64 { return float64(n - 1 - k) }
+	clusterColor, cameraColor := plotutil.Color(0), plotutil.Color(1)
+	var cluster, camera bool
+	var dots, at plotter.XYs
+	var labels []string
+	xMax := 0.0
+	for k, st := range s.Steps {
+		l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: y(k)}, {X: st.SinceFaultMs / 1000, Y: y(k)}})
+		if err != nil {
+			return nil, err
+		}
+		l.Width = vg.Points(6)
+		l.Color = cameraColor
+		if isClusterStep(st.Name) {
+			l.Color, cluster = clusterColor, true
+		} else {
+			camera = true
+		}
+		f.p.Add(l)
+		xMax = max(xMax, st.MaxSinceFaultMs/1000)
+		at = append(at, plotter.XY{X: 0, Y: y(k) + 0.14})
+		labels = append(labels, st.Name+"  "+stepTime(st))
+		if isClusterStep(st.Name) {
+			continue
+		}
+		for _, g := range r.Failover {
+			if g.Fault != s.Fault {
+				continue
+			}
+			for _, gs := range g.Steps {
+				if gs.Name == st.Name {
+					dots = append(dots, plotter.XY{X: gs.SinceFaultMs / 1000, Y: y(k)})
+				}
+			}
+		}
+	}
+	if cluster {
+		f.legend = append(f.legend, legendEntry{Name: "node or pod step", Color: cssColor(clusterColor)})
+	}
+	if camera {
+		f.legend = append(f.legend, legendEntry{Name: "camera step, median over cameras", Color: cssColor(cameraColor)})
+	}
+	if len(dots) > 0 {
+		sc, err := plotter.NewScatter(dots)
+		if err != nil {
+			return nil, err
+		}
+		sc.Shape = draw.CircleGlyph{}
+		sc.Radius = vg.Points(2.5)
+		sc.Color = color.Black
+		f.p.Add(sc)
+		f.legend = append(f.legend, legendEntry{Name: "one camera", Color: "#000000", Symbol: "•"})
+	}
+	lab, err := plotter.NewLabels(plotter.XYLabels{XYs: at, Labels: labels})
+	if err != nil {
+		return nil, err
+	}
+	f.p.Add(lab)
+	f.p.HideY()
+	f.p.X.Min, f.p.X.Max = 0, max(xMax*1.04, 0.001)
+	f.p.Y.Min, f.p.Y.Max = -0.5, float64(n)-0.3
+	return f, nil
+}

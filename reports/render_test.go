@@ -144,7 +144,7 @@ var _ = Describe("Renderers", func() {
 				}
 			}
 		}
-		Expect(svgs).To(Equal(4), "latency CDF, latency over time, bandwidth, failover")
+		Expect(svgs).To(Equal(5), "latency CDF, latency over time, bandwidth, failover gaps, failover steps")
 		Expect(tables).To(BeNumerically(">=", 8))
 		Expect(string(html)).To(ContainSubstring("site site-a"))
 		Expect(string(html)).NotTo(ContainSubstring("PARTIAL RUN"))

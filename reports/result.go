@@ -42,16 +42,19 @@ type Result struct {
 	Accuracy               *Accuracy     `json:"accuracy,omitempty"`
 	// AccuracyBy breaks accuracy down by placement and site (when there is
 	// more than one of either).
-	AccuracyBy     []AccuracyGroup  `json:"accuracyBy,omitempty"`
-	Links          []LinkResult     `json:"links,omitempty"`
-	Uplink         []UplinkResult   `json:"uplink,omitempty"`
-	Failover       []FailoverGap    `json:"failover,omitempty"`
-	Faults         []Fault          `json:"faults,omitempty"`
-	ObservedFaults []ObservedFault  `json:"observedFaults,omitempty"`
-	SLOs           []SLOVerdict     `json:"slos"`
-	Warnings       []string         `json:"warnings,omitempty"`
-	Alerts         int              `json:"alerts"`
-	Cameras        []CameraOverview `json:"cameras"`
+	AccuracyBy []AccuracyGroup `json:"accuracyBy,omitempty"`
+	Links      []LinkResult    `json:"links,omitempty"`
+	Uplink     []UplinkResult  `json:"uplink,omitempty"`
+	Failover   []FailoverGap   `json:"failover,omitempty"`
+	// FailoverSummaries sum up each fault's failover: gaps over its
+	// cameras and the median time of each step of the breakdown.
+	FailoverSummaries []FailoverSummary `json:"failoverSummaries,omitempty"`
+	Faults            []Fault           `json:"faults,omitempty"`
+	ObservedFaults    []ObservedFault   `json:"observedFaults,omitempty"`
+	SLOs              []SLOVerdict      `json:"slos"`
+	Warnings          []string          `json:"warnings,omitempty"`
+	Alerts            int               `json:"alerts"`
+	Cameras           []CameraOverview  `json:"cameras"`
 
 	run *Run // the input, kept for the raw samples file
 }
@@ -192,6 +195,67 @@ type FailoverGap struct {
 	// AnswersLost is FramesLost times the share of frames the camera's
 	// detection rate calls for (equal to FramesLost without a DetectFPS).
 	AnswersLost int `json:"answersLost"`
+	// Steps break the gap down, in order of the chain below; a step that
+	// was not observed is left out (the local provider has no node or pod
+	// steps).
+	Steps []FailoverStep `json:"steps,omitempty"`
+}
+
+// The steps of a failover, in the order of the chain from the fault to
+// detections flowing again. Steps can overlap in time: a camera may
+// reconnect to a surviving replica before its old node is even NotReady.
+const (
+	StepNodeNotReady = "node NotReady"         // the fault's node reported NotReady
+	StepPodsEvicted  = "pods evicted"          // the first pod on that node was deleted
+	StepScheduled    = "replacement scheduled" // a new pod of that pod's workload was bound
+	StepReady        = "replacement ready"     // that new pod became ready
+	StepReconnected  = "camera reconnected"    // the camera connected again after losing its connection
+	StepFlowing      = "detections flowing"    // first answer for a frame captured after the fault
+)
+
+// stepOrder lists the failover steps in chain order.
+var stepOrder = []string{StepNodeNotReady, StepPodsEvicted, StepScheduled, StepReady, StepReconnected, StepFlowing}
+
+// FailoverStep is one observed step of a camera's failover.
+type FailoverStep struct {
+	Name         string    `json:"name"` // one of the Step* constants
+	At           time.Time `json:"at"`
+	SinceFaultMs float64   `json:"sinceFaultMs"`
+}
+
+// FailoverSummary sums up the failover after one fault over the cameras
+// it affected (those with an answered frame before it).
+type FailoverSummary struct {
+	Fault     int       `json:"fault"` // index into Result.Faults
+	FaultKind string    `json:"faultKind"`
+	Target    string    `json:"target"`
+	FaultAt   time.Time `json:"faultAt"`
+	// Cameras are the affected cameras whose gap was measured; Recovered
+	// counts those that got answers again before the end of the run.
+	Cameras   []string `json:"cameras"`
+	Recovered int      `json:"recovered"`
+	// GapP50Ms and GapMaxMs are the median (nearest rank) and largest gap
+	// over Cameras; a camera that never recovered counts with its gap up
+	// to the end of the run.
+	GapP50Ms    float64 `json:"gapP50Ms"`
+	GapMaxMs    float64 `json:"gapMaxMs"`
+	FramesLost  int     `json:"framesLost"`
+	AnswersLost int     `json:"answersLost"`
+	// Steps are the observed steps in chain order.
+	Steps []FailoverStepSummary `json:"steps,omitempty"`
+}
+
+// FailoverStepSummary is one step of a fault's failover over its cameras.
+// Node and pod steps are the same for every camera of the fault.
+type FailoverStepSummary struct {
+	Name string `json:"name"` // one of the Step* constants
+	// Cameras counts the cameras the step was observed for (all of the
+	// fault's cameras for node and pod steps).
+	Cameras int `json:"cameras"`
+	// SinceFaultMs is the median (nearest rank) over those cameras,
+	// MaxSinceFaultMs the latest.
+	SinceFaultMs    float64 `json:"sinceFaultMs"`
+	MaxSinceFaultMs float64 `json:"maxSinceFaultMs"`
 }
 
 // SLOVerdict is the outcome of one gate.

@@ -174,8 +174,11 @@ func (a *analysis) alertSLO(limit time.Duration) SLOVerdict {
 	return v
 }
 
+// failoverSLOName names the failover gate's verdict.
+const failoverSLOName = "failover gap (max)"
+
 func (a *analysis) failoverSLO(limit time.Duration) SLOVerdict {
-	v := SLOVerdict{Name: "failover gap (max)", Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
+	v := SLOVerdict{Name: failoverSLOName, Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
 	if len(a.res.Failover) == 0 {
 		return a.notExercised(v, "no fault affected a camera")
 	}
@@ -193,14 +196,15 @@ func (a *analysis) failoverSLO(limit time.Duration) SLOVerdict {
 	v.MeasuredValue = round3(worst)
 	v.Measured = fmtMs(v.MeasuredValue)
 	v.Pass = unrecovered == 0 && late == 0
+	p50 := fmtMs(round3(a.res.FailoverGaps().P50Ms))
 	switch {
 	case unrecovered > 0:
 		v.Measured += " (not recovered)"
-		v.Reason = fmt.Sprintf("%d of %d camera outages never recovered before the end of the run; %s lost", unrecovered, len(a.res.Failover), plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%d of %d camera outages never recovered before the end of the run; gap p50 %s; %s lost", unrecovered, len(a.res.Failover), p50, plural(lost, "answer"))
 	case late > 0:
-		v.Reason = fmt.Sprintf("%d of %d camera outages lasted longer than the bound; %s lost", late, len(a.res.Failover), plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%d of %d camera outages lasted longer than the bound; gap p50 %s; %s lost", late, len(a.res.Failover), p50, plural(lost, "answer"))
 	default:
-		v.Reason = fmt.Sprintf("%s recovered in time; %s lost", plural(len(a.res.Failover), "camera outage"), plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%s recovered in time; gap p50 %s; %s lost", plural(len(a.res.Failover), "camera outage"), p50, plural(lost, "answer"))
 	}
 	return v
 }
