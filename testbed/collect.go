@@ -77,7 +77,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 	var cams []reports.Camera
 	var events []reports.ScriptedEvent
 	var errs []error
-	captured := framesCaptured(dir)
+	summaries := fleetSummaries(dir)
 	for _, c := range plan.Cameras {
 		out := filepath.Join(dir, c.Host)
 		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height,
@@ -101,7 +101,8 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		if err != nil {
 			errs = append(errs, fmt.Errorf("camera %s: %w", c.ID, err))
 		}
-		cam.FramesSent = captured[c.ID]
+		cam.FramesSent = summaries[c.ID].Captured
+		cam.Reconnects = summaries[c.ID].Reconnects
 		open := map[string]*reports.ScriptedEvent{}
 		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t truthLine) {
 			tf := reports.TruthFrame{Frame: t.Frame}
@@ -139,10 +140,16 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 	return cams, events, errors.Join(errs...)
 }
 
-// framesCaptured reads each camera's own frame counter from the fleets'
-// summary.json files, to check the samples against.
-func framesCaptured(dir string) map[string]uint64 {
-	out := map[string]uint64{}
+// fleetSummary is what the fleets' summary.json files say about one camera.
+type fleetSummary struct {
+	Captured   uint64
+	Reconnects []reports.Reconnect
+}
+
+// fleetSummaries reads each camera's own frame counter (to check the
+// samples against) and its reconnects from the fleets' summary.json files.
+func fleetSummaries(dir string) map[string]fleetSummary {
+	out := map[string]fleetSummary{}
 	files, _ := filepath.Glob(filepath.Join(dir, "*", "summary.json"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -151,15 +158,29 @@ func framesCaptured(dir string) map[string]uint64 {
 		}
 		var s struct {
 			Cameras []struct {
-				Camera   string `json:"camera"`
-				Captured uint64 `json:"frames_captured"`
+				Camera     string `json:"camera"`
+				Captured   uint64 `json:"frames_captured"`
+				Reconnects []struct {
+					At     time.Time `json:"at"`
+					From   string    `json:"from"`
+					To     string    `json:"to"`
+					TookMS float64   `json:"took_ms"`
+				} `json:"reconnects"`
 			} `json:"cameras"`
 		}
 		if json.Unmarshal(b, &s) != nil {
 			continue
 		}
 		for _, c := range s.Cameras {
-			out[c.Camera] = c.Captured
+			sum := fleetSummary{Captured: c.Captured}
+			for _, r := range c.Reconnects {
+				rc := reports.Reconnect{Lost: r.At, From: r.From, To: r.To}
+				if r.To != "" {
+					rc.Connected = r.At.Add(time.Duration(r.TookMS * float64(time.Millisecond)))
+				}
+				sum.Reconnects = append(sum.Reconnects, rc)
+			}
+			out[c.Camera] = sum
 		}
 	}
 	return out

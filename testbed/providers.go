@@ -2,10 +2,14 @@ package testbed
 
 import (
 	"fmt"
+	"io"
 	"os/exec"
+	"slices"
+	"sort"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 )
 
@@ -18,17 +22,48 @@ type ProviderConfig struct {
 	StateDir string
 	Registry prometheus.Registerer
 	Seed     int64
-	Name     string
-	Observe  func(ObservedEvent)
+	// Name names the run's resources (namespaces, clusters); unique per run.
+	Name    string
+	Observe func(ObservedEvent)
+	// Log receives progress lines worth showing to the user (each line
+	// becomes a Progress message).
+	Log io.Writer
 }
 
-// NewProvider returns the provider a scenario names, or an error saying
-// why it cannot run here. It never falls back to another provider.
-func NewProvider(name scenarios.Provider, cfg ProviderConfig) (Provider, error) {
-	switch name {
-	case scenarios.ProviderLocal, "":
-		return NewLocal(LocalConfig(cfg))
-	default:
-		return nil, fmt.Errorf("provider %q is not available in this build yet: use provider: local", name)
+// ProviderFactory makes a provider for one run.
+type ProviderFactory func(ProviderConfig) (Provider, error)
+
+// Providers maps a scenario's provider name to its factory, for providers
+// that live outside this package (e.g. testbed/kindprovider, which imports
+// it): `testbed.Options{Providers: testbed.Providers{scenarios.ProviderKind:
+// kindprovider.Factory(...)}}`.
+type Providers map[scenarios.Provider]ProviderFactory
+
+// ClusterEventSource is implemented by providers that watch a cluster's
+// nodes and pods; the events go into the report's failover breakdown.
+type ClusterEventSource interface {
+	ClusterEvents() []reports.ClusterEvent
+}
+
+// NewProvider returns the provider a scenario names, from extra or the
+// built-in local provider, or an error saying why it cannot run here. It
+// never falls back to another provider.
+func NewProvider(name scenarios.Provider, cfg ProviderConfig, extra Providers) (Provider, error) {
+	if name == "" {
+		name = scenarios.ProviderLocal
 	}
+	if f, ok := extra[name]; ok {
+		return f(cfg)
+	}
+	if name == scenarios.ProviderLocal {
+		return NewLocal(LocalConfig{Binaries: cfg.Binaries, Dir: cfg.Dir, StateDir: cfg.StateDir,
+			Registry: cfg.Registry, Seed: cfg.Seed, Name: cfg.Name, Observe: cfg.Observe})
+	}
+	avail := []string{string(scenarios.ProviderLocal)}
+	for n := range extra {
+		avail = append(avail, string(n))
+	}
+	sort.Strings(avail)
+	avail = slices.Compact(avail)
+	return nil, fmt.Errorf("provider %q is not available here (available: %v): use one of those in spec.provider", name, avail)
 }

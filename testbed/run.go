@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -61,6 +62,9 @@ type Options struct {
 	StateDir string
 	// Provider overrides the provider the scenario names (tests).
 	Provider Provider
+	// Providers adds providers beyond the built-in local one, e.g.
+	// kindprovider.Factory for `provider: kind`.
+	Providers Providers
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -120,7 +124,8 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 		r.prov, err = NewProvider(sc.Provider, ProviderConfig{
 			Binaries: o.Binaries, Dir: filepath.Join(dir, "logs"), StateDir: o.StateDir,
 			Registry: o.Registry, Seed: sc.Seed, Name: testbedName(sc.Name), Observe: r.observe,
-		})
+			Log: &lineWriter{line: r.logLine},
+		}, o.Providers)
 		if err != nil {
 			return nil, err
 		}
@@ -154,6 +159,7 @@ type runner struct {
 	prov Provider
 
 	mu       sync.Mutex
+	current  string // the phase running
 	run      *reports.Run
 	fired    int
 	camStart time.Time
@@ -169,8 +175,20 @@ func (r *runner) observe(e ObservedEvent) {
 	r.o.Progress(Progress{Phase: PhaseRun, Message: fmt.Sprintf("observed: %s %s: %s", e.Kind, e.Target, e.Detail)})
 }
 
+// logLine shows a provider's progress line as a message of the phase
+// running.
+func (r *runner) logLine(line string) {
+	r.mu.Lock()
+	phase := r.current
+	r.mu.Unlock()
+	r.o.Progress(Progress{Phase: phase, Message: line})
+}
+
 func (r *runner) phase(name string, fn func(ctx context.Context) error, ctx context.Context) error {
 	start := r.o.Now()
+	r.mu.Lock()
+	r.current = name
+	r.mu.Unlock()
 	r.o.Progress(Progress{Phase: name, Message: "phase " + name})
 	err := fn(ctx)
 	r.mu.Lock()
@@ -334,6 +352,9 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		errs = append(errs, err)
 		r.mu.Lock()
 		r.run.Alerts = parseAlerts(alerts)
+		if src, ok := r.prov.(ClusterEventSource); ok {
+			r.run.ClusterEvents = src.ClusterEvents()
+		}
 		r.mu.Unlock()
 		errs = append(errs, r.prov.Destroy(cleanup))
 		return nil
@@ -361,6 +382,29 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 	}
 	errs = append(errs, reports.WriteAll(cleanup, r.dir, rep, formats))
 	return res, errors.Join(errs...)
+}
+
+// lineWriter calls line for every complete line written to it.
+type lineWriter struct {
+	mu   sync.Mutex
+	buf  []byte
+	line func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		if l := strings.TrimSpace(string(w.buf[:i])); l != "" {
+			w.line(l)
+		}
+		w.buf = w.buf[i+1:]
+	}
 }
 
 func reportFormats(sc *scenarios.Scenario) ([]reports.Format, error) {

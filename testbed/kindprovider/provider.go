@@ -17,9 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
+	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
 )
 
 // Config configures the kind provider.
@@ -37,8 +39,12 @@ type Config struct {
 	// characters).
 	Name string
 	// NodeImage is the kind node image, e.g. the tag
-	// testbed/kind/nodeimage builds.
+	// testbed/kind/nodeimage builds; "" is the default release's image,
+	// built first when this machine has none.
 	NodeImage string
+	// NodeGracePeriod is how long a silent node stays Ready (see
+	// cluster.Spec.NodeGracePeriod; default 10 s, Kubernetes' own is 50 s).
+	NodeGracePeriod time.Duration
 	// Runtime is "podman" or "docker"; "" detects one.
 	Runtime cluster.Runtime
 	// Retain keeps the cluster after Destroy (for debugging; delete it
@@ -69,6 +75,10 @@ type Provider struct {
 	links    testbed.Links
 	pids     map[string]int
 
+	watch     *clusterWatch
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+
 	mu       sync.Mutex
 	stopSync context.CancelFunc
 	syncDone chan struct{}
@@ -88,9 +98,6 @@ func New(cfg Config) (*Provider, error) {
 			missing = append(missing, fmt.Errorf("%s binary %s: %w (build it with `go tool task build`)", name, p, err))
 		}
 	}
-	if cfg.NodeImage == "" {
-		missing = append(missing, errors.New("no node image: build one with `edgesim image node` (or `go tool task kind-image`)"))
-	}
 	for _, tool := range []string{"nsenter", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, fmt.Errorf("%s is missing: install util-linux and iproute2", tool))
@@ -107,6 +114,9 @@ func New(cfg Config) (*Provider, error) {
 	}
 	if cfg.Observe == nil {
 		cfg.Observe = func(testbed.ObservedEvent) {}
+	}
+	if cfg.NodeGracePeriod == 0 {
+		cfg.NodeGracePeriod = 10 * time.Second
 	}
 	return &Provider{cfg: cfg, links: testbed.Links{}, pids: map[string]int{}}, nil
 }
@@ -158,6 +168,15 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	if err != nil {
 		return err
 	}
+	if rt == cluster.Podman {
+		if _, err := cluster.ConfigurePodmanHost(cluster.ContainersConfPath); err != nil {
+			return err
+		}
+	}
+	nodeImage, err := p.nodeImage(ctx, rt)
+	if err != nil {
+		return err
+	}
 	imgDir := filepath.Join(p.cfg.Dir, "images")
 	defer os.RemoveAll(imgDir)
 	start := time.Now()
@@ -177,7 +196,7 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 		workers[i] = b.Worker
 	}
 	start = time.Now()
-	p.cl, err = cluster.Create(ctx, rt, cluster.Spec{Name: p.cfg.Name, Image: p.cfg.NodeImage, Workers: workers}, cluster.WithLog(p.cfg.Log))
+	p.cl, err = cluster.Create(ctx, rt, cluster.Spec{Name: p.cfg.Name, Image: nodeImage, Workers: workers, NodeGracePeriod: p.cfg.NodeGracePeriod}, cluster.WithLog(p.cfg.Log))
 	if err != nil {
 		return err
 	}
@@ -185,6 +204,7 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	if err := p.checkNames(ctx); err != nil {
 		return err
 	}
+	p.startWatch()
 	start = time.Now()
 	for i, b := range p.bindings {
 		c := workerContainer(p.cfg.Name, i)
@@ -203,6 +223,69 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	}
 	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
 	return p.attachLinks(ctx)
+}
+
+// nodeImage is the configured node image, or the default release's,
+// built when this machine does not have it yet.
+func (p *Provider) nodeImage(ctx context.Context, rt cluster.Runtime) (string, error) {
+	if p.cfg.NodeImage != "" {
+		return p.cfg.NodeImage, nil
+	}
+	v, err := nodeimage.ResolveVersions(nodeimage.DefaultKubernetesVersion)
+	if err != nil {
+		return "", err
+	}
+	b := nodeimage.New(v, nodeimage.WithRuntime(string(rt)), nodeimage.WithProgress(p.cfg.Log))
+	if !b.Cached(ctx) {
+		p.logf("node image %s is not on this machine: building it now, once (tens of minutes; `edgesim image node` does the same)", b.Image())
+		if err := b.Check(ctx); err != nil {
+			return "", fmt.Errorf("cannot build the kind node image: %w (install the host tools with hack/kind/install-deps.sh)", err)
+		}
+	}
+	res, err := b.Build(ctx)
+	if err != nil {
+		return "", err
+	}
+	return res.Image, nil
+}
+
+// startWatch starts watching the cluster's nodes and pods for the failover
+// breakdown; Destroy stops it.
+func (p *Provider) startWatch() {
+	p.watch = newClusterWatch(time.Now, p.planNode, func(ev reports.ClusterEvent) {
+		switch ev.Kind {
+		case reports.NodeNotReady, reports.NodeReady:
+			p.logf("node %s: %s (%s)", ev.Node, ev.Kind, ev.Detail)
+		case reports.PodDeleted:
+			p.logf("pod %s on %s deleted (%s)", ev.Pod, ev.Node, ev.Detail)
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stopWatch, p.watchDone = cancel, make(chan struct{})
+	go func() {
+		defer close(p.watchDone)
+		p.watch.run(ctx, p.cl.KubectlCommand)
+	}()
+}
+
+// planNode is the plan node a Kubernetes node stands for ("" for the
+// control plane).
+func (p *Provider) planNode(k8sNode string) string {
+	for i, b := range p.bindings {
+		if workerContainer(p.cfg.Name, i) == k8sNode {
+			return b.Node
+		}
+	}
+	return ""
+}
+
+// ClusterEvents implements testbed.ClusterEventSource: the node and pod
+// changes seen since the cluster was created.
+func (p *Provider) ClusterEvents() []reports.ClusterEvent {
+	if p.watch == nil {
+		return nil
+	}
+	return p.watch.Events()
 }
 
 // checkNames makes sure each worker container carries the labels of the
@@ -472,6 +555,11 @@ func (p *Provider) Destroy(ctx context.Context) error {
 			_ = os.WriteFile(filepath.Join(p.cfg.Dir, "pods.log"), out, 0o644)
 		}
 	}
+	if p.stopWatch != nil {
+		p.stopWatch()
+		<-p.watchDone
+		p.stopWatch = nil
+	}
 	if p.eng != nil {
 		errs = append(errs, p.eng.Close(context.WithoutCancel(ctx)))
 		p.eng = nil
@@ -483,4 +571,49 @@ func (p *Provider) Destroy(ctx context.Context) error {
 		p.cl = nil
 	}
 	return errors.Join(errs...)
+}
+
+// Options are the kind provider's settings that a run does not derive
+// from its scenario (see Config for each).
+type Options struct {
+	NodeImage         string
+	Runtime           cluster.Runtime
+	Retain            bool
+	NodeGracePeriod   time.Duration
+	TolerationSeconds int64
+}
+
+// Factory is the testbed.ProviderFactory of `provider: kind`:
+//
+//	testbed.Run(ctx, sc, testbed.Options{Providers: testbed.Providers{
+//		scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{}),
+//	}})
+func Factory(o Options) testbed.ProviderFactory {
+	return func(c testbed.ProviderConfig) (testbed.Provider, error) {
+		return New(Config{
+			Binaries: c.Binaries, Dir: c.Dir, StateDir: c.StateDir, Registry: c.Registry, Seed: c.Seed,
+			Name: ClusterName(c.Name), NodeImage: o.NodeImage, Runtime: o.Runtime, Retain: o.Retain,
+			NodeGracePeriod: o.NodeGracePeriod, TolerationSeconds: o.TolerationSeconds,
+			Log: c.Log, Observe: c.Observe,
+		})
+	}
+}
+
+// ClusterNamePrefix starts the name of every cluster a run creates.
+const ClusterNamePrefix = "es-"
+
+// ClusterName turns a run's testbed name into a kind cluster name: a DNS
+// label of at most 40 characters starting with ClusterNamePrefix.
+func ClusterName(testbedName string) string {
+	b := []byte(strings.ToLower(testbedName))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			b[i] = '-'
+		}
+	}
+	name := ClusterNamePrefix + strings.Trim(string(b), "-")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return strings.TrimRight(name, "-")
 }

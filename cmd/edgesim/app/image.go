@@ -67,7 +67,7 @@ kindest/node image instead.`,
 			if verbose {
 				opts = append(opts, nodeimage.WithLog(streams.ErrOut))
 			} else {
-				opts = append(opts, nodeimage.WithLog(stepWriter{streams.ErrOut}))
+				opts = append(opts, nodeimage.WithProgress(streams.ErrOut))
 			}
 			res, err := nodeimage.New(v, opts...).Build(ctx)
 			if err != nil {
@@ -93,16 +93,4 @@ kindest/node image instead.`,
 	f.BoolVar(&plan, "plan", false, "print the image tag and every version that goes into it, and build nothing")
 	f.BoolVarP(&verbose, "verbose", "v", false, "show the output of every build command")
 	return cmd
-}
-
-// stepWriter passes through only the builder's own progress lines.
-type stepWriter struct {
-	w interface{ Write([]byte) (int, error) }
-}
-
-func (s stepWriter) Write(p []byte) (int, error) {
-	if len(p) > 10 && string(p[:10]) == "nodeimage:" {
-		return s.w.Write(p)
-	}
-	return len(p), nil
 }

@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/kind/cluster"
+	"github.com/edgesim/edgesim/testbed/kindprovider"
 )
 
 type runFlags struct {
@@ -26,6 +29,41 @@ type runFlags struct {
 	edgenode string
 	compare  bool
 	plain    bool
+	kind     kindFlags
+}
+
+// kindFlags are the settings of `provider: kind` runs.
+type kindFlags struct {
+	provider  string
+	nodeImage string
+	runtime   string
+	retain    bool
+}
+
+func (k *kindFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&k.provider, "provider", "", `run on this provider instead of the scenario's spec.provider: "local" or "kind"`)
+	fs.StringVar(&k.nodeImage, "node-image", "", `kind node image for provider: kind (default: the one "edgesim image node" builds, built first if missing)`)
+	fs.StringVar(&k.runtime, "runtime", "", `container runtime for provider: kind, "podman" or "docker" (default: detect)`)
+	fs.BoolVar(&k.retain, "retain", false, `keep the kind cluster after the run, for debugging (delete it with "kind delete cluster --name NAME")`)
+}
+
+// apply sets the provider the flags ask for on a loaded scenario.
+func (k kindFlags) apply(sc *scenarios.Scenario) error {
+	switch p := scenarios.Provider(k.provider); p {
+	case "":
+	case scenarios.ProviderLocal, scenarios.ProviderKind:
+		sc.Provider = p
+	default:
+		return fmt.Errorf("--provider %q: want local or kind", k.provider)
+	}
+	return nil
+}
+
+// providers are the providers beyond the built-in local one.
+func (k kindFlags) providers() testbed.Providers {
+	return testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
+		NodeImage: k.nodeImage, Runtime: cluster.Runtime(k.runtime), Retain: k.retain,
+	})}
 }
 
 func newRunCmd(streams Streams) *cobra.Command {
@@ -36,7 +74,8 @@ func newRunCmd(streams Streams) *cobra.Command {
 		Long: `run turns a scenario into a running replica of the fleet: it provisions the
 nodes and links (local provider: network namespaces joined by emulated links),
 starts edgenode on every cloud and edge node and the synthetic cameras of
-every site, injects the scenario's faults on its timeline, and writes a
+every site (provider: kind: a kind cluster with one worker per node, the
+links between the workers, edgenode as Deployments, cameras as pods), injects the scenario's faults on its timeline, and writes a
 report into a new directory below --results:
 
   report.json   versioned results (edgesim.dev/report/v1)
@@ -59,7 +98,10 @@ removes what it left behind.`,
   sudo edgesim run
 
   # a scenario of your own, results under ./out
-  sudo edgesim run --results out my-fleet.yaml`,
+  sudo edgesim run --results out my-fleet.yaml
+
+  # the same scenario on a kind cluster (or set spec.provider: kind in it)
+  sudo edgesim run --provider kind my-fleet.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenario(cmd.Context(), streams, args, f)
@@ -69,6 +111,7 @@ removes what it left behind.`,
 	cmd.Flags().StringVar(&f.edgenode, "edgenode", "", "edgenode binary (default: next to edgesim, then $PATH)")
 	cmd.Flags().BoolVar(&f.compare, "compare", true, "also run every site with cloud placement for the edge-vs-cloud comparison")
 	cmd.Flags().BoolVar(&f.plain, "plain", false, "plain log lines instead of a live status line, even on a terminal")
+	f.kind.register(cmd.Flags())
 	return cmd
 }
 
@@ -109,6 +152,9 @@ func runScenario(ctx context.Context, streams Streams, args []string, f runFlags
 		}
 		return err
 	}
+	if err := f.kind.apply(sc); err != nil {
+		return err
+	}
 	bins, err := binaries(f.edgenode)
 	if err != nil {
 		return err
@@ -117,7 +163,7 @@ func runScenario(ctx context.Context, streams Streams, args []string, f runFlags
 	disp := newDisplay(streams.ErrOut, f.plain)
 	defer disp.close()
 	disp.logf("running %s: %d sites, %d cameras, %s on provider %s", sc.Name, len(sc.Sites), sc.Cameras(), sc.Duration, sc.Provider)
-	res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Progress: disp.update})
+	res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Progress: disp.update, Providers: f.kind.providers()})
 	disp.close()
 	if res != nil && res.Report != nil {
 		printSummary(streams.Out, res)

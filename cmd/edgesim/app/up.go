@@ -54,6 +54,7 @@ stood. With --foreground it stays attached and stops on Ctrl-C.`,
 	cmd.Flags().StringVar(&f.edgenode, "edgenode", "", "edgenode binary (default: next to edgesim, then $PATH)")
 	cmd.Flags().BoolVar(&f.compare, "compare", false, "also stream every site's cameras to the cloud")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay attached; Ctrl-C tears the testbed down")
+	f.kind.register(cmd.Flags())
 	return cmd
 }
 
@@ -76,13 +77,16 @@ func upForeground(ctx context.Context, streams Streams, args []string, f runFlag
 	if err != nil {
 		return err
 	}
+	if err := f.kind.apply(sc); err != nil {
+		return err
+	}
 	bins, err := binaries(f.edgenode)
 	if err != nil {
 		return err
 	}
 	lessGC()
 	rec := standingRecord{Name: sc.Name, PID: os.Getpid()}
-	st, err := testbed.Up(ctx, sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare})
+	st, err := testbed.Up(ctx, sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.kind.providers()})
 	if err != nil {
 		rec.Error = err.Error()
 		_ = writeRecord(rec)

@@ -227,14 +227,20 @@ func (c *Cluster) ControlPlane() string { return c.Spec.Name + "-control-plane" 
 // Kubectl runs kubectl inside the control-plane node with the cluster's
 // admin credentials, so the host needs no kubectl, and returns its stdout.
 func (c *Cluster) Kubectl(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
-	full := append([]string{"exec", "-i", c.ControlPlane(), "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
-	cmd := exec.CommandContext(ctx, string(c.Runtime), full...)
+	cmd := c.KubectlCommand(ctx, args...)
 	var out, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &stderr
 	if err := cmd.Run(); err != nil {
 		return out.Bytes(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out.Bytes(), nil
+}
+
+// KubectlCommand is the command Kubectl runs, for callers that stream its
+// output (e.g. `get --watch`).
+func (c *Cluster) KubectlCommand(ctx context.Context, args ...string) *exec.Cmd {
+	full := append([]string{"exec", "-i", c.ControlPlane(), "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
+	return exec.CommandContext(ctx, string(c.Runtime), full...)
 }
 
 // NodeStatus is a node's name, labels and whether it is Ready.

@@ -50,6 +50,10 @@ func WithCacheDir(dir string) Option { return func(b *Builder) { b.cacheDir = di
 // WithLog sends build progress and the output of build commands to w.
 func WithLog(w io.Writer) Option { return func(b *Builder) { b.log = w } }
 
+// WithProgress sends only the builder's own progress lines (steps, cache
+// hits, the result) to w, without the build commands' output.
+func WithProgress(w io.Writer) Option { return func(b *Builder) { b.progress = w } }
+
 // WithRuntime selects the container runtime CLI, "podman" (default) or "docker".
 func WithRuntime(name string) Option { return func(b *Builder) { b.runtime = name } }
 
@@ -67,6 +71,7 @@ type Builder struct {
 	v        Versions
 	cacheDir string
 	log      io.Writer
+	progress io.Writer
 	runtime  string
 	mirror   string
 	rebuild  bool
@@ -100,8 +105,10 @@ type Step struct {
 }
 
 func (b *Builder) logf(format string, args ...any) {
-	if b.log != nil {
-		fmt.Fprintf(b.log, "nodeimage: "+format+"\n", args...)
+	for _, w := range []io.Writer{b.log, b.progress} {
+		if w != nil {
+			fmt.Fprintf(w, "nodeimage: "+format+"\n", args...)
+		}
 	}
 }
 

@@ -1,0 +1,99 @@
+package kindprovider_test
+
+import (
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/testbed/kindprovider"
+)
+
+var _ = Describe("the cluster watch", func() {
+	t0 := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	planNode := func(n string) string {
+		return map[string]string{"es-qs-worker2": "store-1-edge-1", "es-qs-worker3": "store-1-edge-2"}[n]
+	}
+	// watch feeds the objects one per clock second.
+	watch := func(objs ...string) []reports.ClusterEvent {
+		i := 0
+		evs, err := kindprovider.WatchStream(strings.NewReader(strings.Join(objs, "\n")), func() time.Time {
+			i++
+			return t0.Add(time.Duration(i) * time.Second)
+		}, planNode)
+		Expect(err).NotTo(HaveOccurred())
+		return evs
+	}
+	node := func(name, ready, reason string) string {
+		return `{"kind":"Node","metadata":{"name":"` + name + `"},"status":{"conditions":[{"type":"Ready","status":"` + ready + `","reason":"` + reason + `"}]}}`
+	}
+	pod := func(name, node string, ready bool, deleted string) string {
+		status := "False"
+		if ready {
+			status = "True"
+		}
+		meta := `"name":"` + name + `","labels":{"app.kubernetes.io/name":"edgenode-store-1"}`
+		cond := `{"type":"Ready","status":"` + status + `"}`
+		if deleted != "" {
+			meta += `,"deletionTimestamp":"2026-11-29T12:00:00Z"`
+			cond += `,{"type":"DisruptionTarget","status":"True","reason":"` + deleted + `"}`
+		}
+		return `{"kind":"Pod","metadata":{` + meta + `},"spec":{"nodeName":"` + node + `"},"status":{"conditions":[` + cond + `]}}`
+	}
+
+	It("records a node loss, the eviction and the replacement in order, with plan node names", func() {
+		evs := watch(
+			node("es-qs-worker3", "True", "KubeletReady"), // baseline: no event
+			pod("edgenode-store-1-a", "es-qs-worker3", true, ""),
+			node("es-qs-worker3", "Unknown", "NodeStatusUnknown"),
+			pod("edgenode-store-1-a", "es-qs-worker3", false, ""),
+			pod("edgenode-store-1-a", "es-qs-worker3", false, "DeletionByTaintManager"),
+			pod("edgenode-store-1-b", "", false, ""),
+			pod("edgenode-store-1-b", "es-qs-worker2", false, ""),
+			pod("edgenode-store-1-b", "es-qs-worker2", true, ""),
+			pod("edgenode-store-1-b", "es-qs-worker2", true, ""), // unchanged: no event
+		)
+		type row struct {
+			Sec  int
+			Kind reports.ClusterEventKind
+			Node string
+			Pod  string
+		}
+		var got []row
+		for _, e := range evs {
+			got = append(got, row{int(e.At.Sub(t0) / time.Second), e.Kind, e.Node, e.Pod})
+			if e.Pod != "" {
+				Expect(e.Workload).To(Equal("edgenode-store-1"))
+			}
+		}
+		Expect(got).To(Equal([]row{
+			{2, reports.PodScheduled, "store-1-edge-2", "edgenode-store-1-a"},
+			{2, reports.PodReady, "store-1-edge-2", "edgenode-store-1-a"},
+			{3, reports.NodeNotReady, "store-1-edge-2", ""},
+			{5, reports.PodDeleted, "store-1-edge-2", "edgenode-store-1-a"},
+			{7, reports.PodScheduled, "store-1-edge-1", "edgenode-store-1-b"},
+			{8, reports.PodReady, "store-1-edge-1", "edgenode-store-1-b"},
+		}))
+		Expect(evs[2].Detail).To(Equal("NodeStatusUnknown"))
+		Expect(evs[3].Detail).To(Equal("DeletionByTaintManager"))
+	})
+
+	It("gives nothing for objects seen again unchanged, as after a restarted watch", func() {
+		evs := watch(node("es-qs-worker2", "True", ""), node("es-qs-worker2", "True", ""),
+			pod("p", "es-qs-worker2", true, ""), pod("p", "es-qs-worker2", true, ""))
+		Expect(evs).To(HaveLen(2)) // the pod's binding and readiness, once
+	})
+
+	It("fails on a stream that is not JSON", func() {
+		_, err := kindprovider.WatchStream(strings.NewReader(`{"kind":"Node"} error: the server closed`), time.Now, planNode)
+		Expect(err).To(MatchError(ContainSubstring("decode watched object")))
+	})
+
+	It("names clusters as kind wants them", func() {
+		Expect(kindprovider.ClusterName("quickstart-0a1b2c")).To(Equal("es-quickstart-0a1b2c"))
+		Expect(kindprovider.ClusterName("Night_Watch.4G-ff00aa")).To(Equal("es-night-watch-4g-ff00aa"))
+		Expect(len(kindprovider.ClusterName(strings.Repeat("x", 60)))).To(BeNumerically("<=", 40))
+	})
+})
