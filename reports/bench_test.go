@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -95,3 +96,78 @@ type countWriter struct{ n int }
 func (c *countWriter) Write(p []byte) (int, error) { c.n += len(p); return len(p), nil }
 
 var _ io.Writer = (*countWriter)(nil)
+
+// breakdownRun is bigRun as a kind run: a node loss per site, each with
+// NotReady, evictions, replacements, readiness and 400 unrelated cluster
+// events, and every affected camera losing its connection and
+// reconnecting.
+func breakdownRun(cams int, d time.Duration) *reports.Run {
+	run := bigRun(cams, d)
+	run.Provider = "kind"
+	run.Faults = nil
+	for s := range 4 {
+		node := fmt.Sprintf("node-site-%d", s)
+		w := fmt.Sprintf("edgenode-site-%d", s)
+		f := t0.Add(d/8 + time.Duration(s)*d/5)
+		run.Faults = append(run.Faults, reports.Fault{At: f, Kind: "kill", Target: node})
+		run.ClusterEvents = append(run.ClusterEvents,
+			reports.ClusterEvent{At: f.Add(40 * time.Second), Kind: reports.NodeNotReady, Node: node},
+			reports.ClusterEvent{At: f.Add(45 * time.Second), Kind: reports.PodDeleted, Node: node, Pod: w + "-a", Workload: w},
+			reports.ClusterEvent{At: f.Add(46 * time.Second), Kind: reports.PodScheduled, Node: node + "-b", Pod: w + "-b", Workload: w},
+			reports.ClusterEvent{At: f.Add(55 * time.Second), Kind: reports.PodReady, Node: node + "-b", Pod: w + "-b", Workload: w})
+		for i := range 400 {
+			run.ClusterEvents = append(run.ClusterEvents, reports.ClusterEvent{At: t0.Add(time.Duration(i) * d / 400),
+				Kind: reports.PodReady, Node: "other", Pod: fmt.Sprintf("other-%d", i), Workload: "other"})
+		}
+		for c := range run.Cameras {
+			if run.Cameras[c].Site == fmt.Sprintf("site-%d", s) {
+				run.Cameras[c].Reconnects = append(run.Cameras[c].Reconnects,
+					reports.Reconnect{Lost: f.Add(5 * time.Second), Connected: f.Add(56 * time.Second)})
+			}
+		}
+	}
+	return run
+}
+
+// BenchmarkAnalyzeBreakdown is BenchmarkAnalyze's workload with four
+// faults, analysed with the cluster events and reconnects ("events") and
+// without them ("none"): the difference is the breakdown's cost.
+func BenchmarkAnalyzeBreakdown(b *testing.B) {
+	with := breakdownRun(24, 10*time.Minute)
+	without := *with
+	without.ClusterEvents = nil
+	without.Cameras = slices.Clone(with.Cameras)
+	for c := range without.Cameras {
+		without.Cameras[c].Reconnects = nil
+	}
+	for _, bc := range []struct {
+		name string
+		run  *reports.Run
+	}{{"events", with}, {"none", &without}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := reports.Analyze(bc.run); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRenderBreakdown renders the broken-down run's report.html
+// (four step timelines more than BenchmarkRender/html).
+func BenchmarkRenderBreakdown(b *testing.B) {
+	res, err := reports.Analyze(breakdownRun(24, 10*time.Minute))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cw := &countWriter{}
+	for b.Loop() {
+		cw.n = 0
+		if err := reports.Render(context.Background(), cw, res, reports.FormatHTML); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cw.n), "bytes")
+}
