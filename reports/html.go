@@ -34,6 +34,14 @@ var htmlFuncs = template.FuncMap{
 	"utc":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"bytes": formatBytes,
 	"gap":   func(ms float64) string { return fmtMs(round3(ms)) },
+	"reconnected": func(g FailoverGap) string {
+		for _, st := range g.Steps {
+			if st.Name == StepReconnected {
+				return sinceFault(round3(st.SinceFaultMs))
+			}
+		}
+		return "–"
+	},
 }
 
 func formatBytes(b uint64) string {
@@ -229,9 +237,9 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- end}}
 {{- if $r.Failover}}
 <table>
-<tr><th>fault</th><th>at</th><th>camera</th><th>recovered by</th><th>gap</th><th>frames without answer</th><th>answers lost</th></tr>
+<tr><th>fault</th><th>at</th><th>camera</th><th>recovered by</th><th>reconnected</th><th>gap</th><th>frames without answer</th><th>answers lost</th></tr>
 {{- range $r.Failover}}
-<tr{{if not .Recovered}} class="bad"{{end}}><td>{{.FaultKind}} {{.Target}}</td><td>{{off $r.Start .FaultAt}}</td><td>{{.Camera}}</td><td>{{if .Recovered}}{{.RecoveredBy}}{{else}}<span class="ko">not recovered</span>{{end}}</td><td class="n">{{ms .GapMs}} ms</td><td class="n">{{.FramesLost}}</td><td class="n">{{.AnswersLost}}</td></tr>
+<tr{{if not .Recovered}} class="bad"{{end}}><td>{{.FaultKind}} {{.Target}}</td><td>{{off $r.Start .FaultAt}}</td><td>{{.Camera}}</td><td>{{if .Recovered}}{{.RecoveredBy}}{{else}}<span class="ko">not recovered</span>{{end}}</td><td class="n">{{reconnected .}}</td><td class="n">{{ms .GapMs}} ms</td><td class="n">{{.FramesLost}}</td><td class="n">{{.AnswersLost}}</td></tr>
 {{- end}}
 </table>
 {{- end}}
