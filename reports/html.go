@@ -31,9 +31,10 @@ var htmlFuncs = template.FuncMap{
 		}
 		return "+" + offset(start, t).String()
 	},
-	"utc":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"bytes": formatBytes,
-	"gap":   func(ms float64) string { return fmtMs(round3(ms)) },
+	"utc":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"bytes":  formatBytes,
+	"gap":    func(ms float64) string { return fmtMs(round3(ms)) },
+	"plural": plural,
 	"reconnected": func(g FailoverGap) string {
 		for _, st := range g.Steps {
 			if st.Name == StepReconnected {
@@ -221,7 +222,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- if or $r.Failover $r.FailoverSummaries}}
 <h2>Failover</h2>
 {{- with $r.FailoverGaps}}{{if .Count}}
-<p class="meta">Gap p50 {{gap .P50Ms}}, max {{gap .MaxMs}} over {{.Count}} camera outages: fault time to the first answer for a frame captured after it.{{if $.Breakdowns}} Step times are since the fault; a camera step gives the median over the cameras it was seen for and, in brackets, the latest.{{end}}</p>
+<p class="meta">Gap p50 {{gap .P50Ms}}, max {{gap .MaxMs}} over {{plural .Count "camera outage"}}: fault time to the first answer for a frame captured after it.{{if $.Breakdowns}} Step times are since the fault; a camera step gives the median over the cameras it was seen for and, in brackets, the latest.{{end}}</p>
 {{- end}}{{end}}
 {{- range $.Breakdowns}}
 <h3>{{.Title}}</h3>
