@@ -16,6 +16,7 @@ type options struct {
 	subnet   *net.IPNet
 	mtu      int
 	priority bool
+	precise  bool
 }
 
 // Option configures an engine.
@@ -51,6 +52,14 @@ func WithMTU(mtu int) Option { return func(o *options) { o.mtu = mtu } }
 // process may (CAP_SYS_NICE), which keeps emulated delays exact on a busy
 // machine; see prio_linux.go.
 func WithForwardingPriority(on bool) Option { return func(o *options) { o.priority = on } }
+
+// WithPreciseRelease (true, the default) makes a link's scheduler wake a
+// little before a packet is due and spin for the last tens of microseconds,
+// instead of relying on the timer alone, which on a virtual machine fires
+// tens of microseconds late. The spin is bounded (release.go) and happens
+// only when a packet is due that soon; false trades that CPU for timer
+// precision.
+func WithPreciseRelease(on bool) Option { return func(o *options) { o.precise = on } }
 
 // linkSeed derives a direction's seed from the engine seed and its name, so
 // adding a link does not change the draws of the others.

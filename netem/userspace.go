@@ -97,6 +97,13 @@ type direction struct {
 	sleeping  bool
 	wake      chan struct{}
 	hr        *hrTimer // with the real clock; nil with an injected one
+
+	kicks atomic.Uint64 // counts kickLocked wake-ups; ends a spin
+	late  lateHist      // release lateness after the due time
+	// guarded by mu, with precise release: how early the timer is armed,
+	// and when the armed timer is meant to fire (zero: not armed).
+	spinWindow time.Duration
+	armedAt    time.Time
 }
 
 // Link joins two groups; each direction has its own model.
@@ -136,8 +143,16 @@ func (d *direction) kickLocked() {
 	}
 	if d.sleeping && (d.waitUntil.IsZero() || next.Before(d.waitUntil)) {
 		d.waitUntil = next
+		d.kicks.Add(1)
 		if d.hr != nil {
-			d.hr.arm(time.Until(next))
+			wait := time.Until(next)
+			if d.spinWindow > 0 && wait > d.spinWindow {
+				d.armedAt = next.Add(-d.spinWindow)
+				wait -= d.spinWindow
+			} else {
+				d.armedAt = time.Time{}
+			}
+			d.hr.arm(wait)
 			return
 		}
 		select {
@@ -295,7 +310,7 @@ var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$`)
 // NewUserspace checks that namespaces and TUN devices can be made here and
 // returns an engine with no hosts.
 func NewUserspace(ctx context.Context, opts ...Option) (*Userspace, error) {
-	o := options{clock: realClock{}, mtu: 1500, priority: true}
+	o := options{clock: realClock{}, mtu: 1500, priority: true, precise: true}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -723,7 +738,16 @@ func (e *Userspace) readLoop(h *Host) {
 		if ok {
 			p = e.getPacket()
 		}
+		d.recordLate(now, out)
 		e.write(out)
+	}
+}
+
+// recordLate counts how late each packet of out leaves after its due time.
+func (d *direction) recordLate(now time.Time, out []*Packet) {
+	nowNs := now.UnixNano()
+	for _, q := range out {
+		d.late.add(nowNs - q.dueNs)
 	}
 }
 
@@ -783,29 +807,55 @@ func (e *Userspace) schedLoop(d *direction) {
 }
 
 // schedLoopHR is schedLoop on a timerfd: kickLocked re-arms the timer.
+// With precise release on, the timer fires a little before the next packet
+// is due and the thread spins for the rest (see release.go).
 func (e *Userspace) schedLoopHR(d *direction) {
 	prio := lockThread(e.opts.priority)
 	var out []*Packet
+	spin := newSpinner()
 	for !e.stopping.Load() {
 		now := time.Now()
 		d.mu.Lock()
+		if !d.armedAt.IsZero() {
+			// A timed wake-up meant for armedAt: how late it came.
+			spin.observe(now.Sub(d.armedAt))
+			d.armedAt = time.Time{}
+		}
 		out = d.model.Deliver(now, out[:0])
 		next, has := d.model.Next()
 		d.sleeping = true
+		spinning := false
+		k0 := d.kicks.Load()
 		if has {
 			d.waitUntil = next
-			d.hr.arm(next.Sub(now))
+			wait := next.Sub(now)
+			if e.opts.precise {
+				d.spinWindow = spin.window()
+				if wait > d.spinWindow {
+					d.armedAt = next.Add(-d.spinWindow)
+					d.hr.arm(wait - d.spinWindow)
+				} else {
+					spinning = true
+				}
+			} else {
+				d.hr.arm(wait)
+			}
 		} else {
 			d.waitUntil = time.Time{}
 		}
 		d.mu.Unlock()
 		prio.busy(len(out))
+		d.recordLate(now, out)
 		e.write(out)
-		if !has || next.Sub(now) > 100*time.Microsecond {
-			prio.idle()
-		}
-		if err := d.hr.wait(e.stop); err != nil {
-			return
+		if spinning {
+			spinUntil(next, &d.kicks, k0)
+		} else {
+			if !has || next.Sub(now) > 100*time.Microsecond {
+				prio.idle()
+			}
+			if err := d.hr.wait(e.stop); err != nil {
+				return
+			}
 		}
 		d.mu.Lock()
 		d.sleeping = false

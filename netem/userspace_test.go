@@ -397,6 +397,14 @@ var _ = Describe("Calibrate", func() {
 			byName[f.Name] = f
 		}
 		Expect(byName).To(HaveKey("host timer lateness p99"))
+		Expect(byName).To(HaveKey("probe path noise (stddev)"))
+		Expect(byName).To(HaveKey("link release lateness p99"))
+		// The checked jitter is the raw spread with the probe path's
+		// noise taken out: never larger than the raw one.
+		Expect(byName).To(HaveKey("jitter (stddev), raw"))
+		Expect(byName["jitter (stddev)"].Checked).To(BeTrue())
+		Expect(byName["jitter (stddev), raw"].Checked).To(BeFalse())
+		Expect(byName["jitter (stddev)"].Measured).To(BeNumerically("<=", byName["jitter (stddev), raw"].Measured))
 		Expect(byName["delay p50"].Measured).To(BeNumerically(">=", 5.0))
 		Expect(byName["delay mean"].Configured).To(BeNumerically("~", 5.0, 1e-9))
 		// 10% of 3000 probes: far outside any interval if loss were off.

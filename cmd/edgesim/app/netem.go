@@ -33,6 +33,7 @@ between them (see docs/netem.md).`,
 type calibrateFlags struct {
 	profile, direction, traceFile   string
 	json, traceOnce, skipTCP        bool
+	preciseRelease                  bool
 	probes                          int
 	probeRate                       float64
 	duration, traceDuration         time.Duration
@@ -95,6 +96,7 @@ override the profile. Rates are bit rates with explicit units (10Mbit,
 	fl.StringVar(&f.traceFile, "trace", "", "Mahimahi mm-link trace file for the link's capacity")
 	fl.BoolVar(&f.traceOnce, "trace-once", false, "do not wrap around at the end of the trace")
 	fl.DurationVar(&f.traceDuration, "trace-duration", 0, "how much of the trace to replay (default one period)")
+	fl.BoolVar(&f.preciseRelease, "precise-release", true, "let link schedulers spin for the last microseconds before a packet is due (false: timer only, to compare)")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of every random draw")
 	fl.StringVar(&f.stateDir, "state-dir", "", "where to record created namespaces (default "+netem.DefaultStateDir()+")")
 	fl.DurationVar(&f.delay, "delay", 0, "mean one-way delay, e.g. 30ms")
@@ -206,6 +208,7 @@ func runCalibrate(cmd *cobra.Command, streams Streams, f calibrateFlags, cfg net
 	opt := netem.CalibrateOptions{
 		Config: cfg, Probes: f.probes, ProbeRate: f.probeRate, ThroughputDuration: f.duration, TraceDuration: f.traceDuration,
 		SkipTCP: f.skipTCP, Seed: f.seed, StateDir: f.stateDir,
+		EngineOptions: []netem.Option{netem.WithPreciseRelease(f.preciseRelease)},
 	}
 	if !f.json {
 		opt.Progress = func(phase string) { fmt.Fprintf(streams.ErrOut, "calibrate: %s...\n", phase) }

@@ -1,0 +1,137 @@
+package netem
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Precise release. A timerfd on a real-time thread still wakes some tens
+// of microseconds late on a virtual machine (the vCPU has to be woken, then
+// the thread has to get the Go runtime back), and that lateness adds to
+// every emulated delay and to its spread. The scheduler therefore arms its
+// timer a little before a packet is due and spins for the rest, but only
+// when a packet is due within that window: an idle link, or one whose next
+// packet is further away, sleeps as before.
+//
+// The window follows the timer's own lateness on this machine: it is about
+// the 90th percentile of how late the early wake-ups were (a stochastic
+// quantile estimate, updated on every timed wake-up), plus a margin, bounded
+// to [minSpin, maxSpin]. So the CPU spent spinning is what this machine's
+// timers make necessary, and never more than maxSpin per wake-up.
+const (
+	minSpin     = 20 * time.Microsecond
+	maxSpin     = 200 * time.Microsecond
+	spinMargin  = 10 * time.Microsecond
+	spinQuantil = 0.9
+	spinStep    = float64(2 * time.Microsecond)
+)
+
+// spinner estimates the timer's wake-up lateness and sizes the spin window.
+// It is used by one scheduler thread only.
+type spinner struct {
+	late float64 // estimated spinQuantil-quantile of wake-up lateness, ns
+}
+
+func newSpinner() *spinner { return &spinner{late: float64(50 * time.Microsecond)} }
+
+// window is how long before a packet is due the timer should fire.
+func (s *spinner) window() time.Duration {
+	w := time.Duration(s.late) + spinMargin
+	return min(max(w, minSpin), maxSpin)
+}
+
+// observe feeds how late a timed wake-up was (negative: early).
+func (s *spinner) observe(late time.Duration) {
+	if float64(late) > s.late {
+		s.late += spinStep * spinQuantil
+	} else {
+		s.late -= spinStep * (1 - spinQuantil)
+	}
+	s.late = min(max(s.late, 0), float64(2*maxSpin))
+}
+
+// spinUntil busy-waits until due or until kicks moves on from k0 (a packet
+// due earlier arrived). It returns the time it stopped at.
+func spinUntil(due time.Time, kicks *atomic.Uint64, k0 uint64) time.Time {
+	for {
+		now := time.Now()
+		if !now.Before(due) || kicks.Load() != k0 {
+			return now
+		}
+	}
+}
+
+// lateBins is the resolution of release-lateness statistics: 1 µs bins up
+// to 2 ms, and one overflow bin.
+const lateBins = 2000
+
+// lateHist counts how late packets left the link after their due time.
+// Writers are the forwarding threads; readers (calibrate) snapshot it.
+type lateHist struct {
+	bins [lateBins + 1]atomic.Uint64
+	max  atomic.Int64
+}
+
+func (h *lateHist) add(ns int64) {
+	if ns < 0 {
+		ns = 0
+	}
+	i := ns / 1000
+	if i > lateBins {
+		i = lateBins
+	}
+	h.bins[i].Add(1)
+	for {
+		m := h.max.Load()
+		if ns <= m || h.max.CompareAndSwap(m, ns) {
+			return
+		}
+	}
+}
+
+func (h *lateHist) reset() {
+	for i := range h.bins {
+		h.bins[i].Store(0)
+	}
+	h.max.Store(0)
+}
+
+// ReleaseStats summarise how late a link direction released its packets
+// after the model's due time: the engine's own timing error, without the
+// sockets and TUN devices on either side.
+type ReleaseStats struct {
+	Packets            uint64
+	P50, P90, P99, Max time.Duration
+	// Mean is computed from 1 µs bins (the overflow bin, above 2 ms,
+	// counts as 2 ms).
+	Mean time.Duration
+}
+
+func (h *lateHist) stats() ReleaseStats {
+	var counts [lateBins + 1]uint64
+	var n uint64
+	var sum float64
+	for i := range counts {
+		counts[i] = h.bins[i].Load()
+		n += counts[i]
+		sum += float64(counts[i]) * (float64(i) + 0.5) * 1000
+	}
+	s := ReleaseStats{Packets: n, Max: time.Duration(h.max.Load())}
+	if n == 0 {
+		return s
+	}
+	s.Mean = time.Duration(sum / float64(n))
+	q := func(p float64) time.Duration {
+		want := uint64(p * float64(n))
+		var acc uint64
+		for i, c := range counts {
+			acc += c
+			if acc > want {
+				return time.Duration(i+1) * time.Microsecond
+			}
+		}
+		return s.Max
+	}
+	s.P50, s.P90, s.P99 = q(0.50), q(0.90), q(0.99)
+	return s
+}
