@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"bytes"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -48,21 +49,21 @@ func rec(lost, connected float64) reports.Reconnect {
 	return r
 }
 
-// kindEvents is a node loss as the kind provider sees it, in collection
-// order (not time order): the original pod, then NotReady at +60s,
-// eviction at +65s, the replacement bound at +65.5s and ready at +75s.
+// kindEvents is a node loss as the kind provider sees it, in time order:
+// the original pod, then NotReady at +60s, eviction at +65s, the
+// replacement bound at +65.5s and ready at +75s.
 func kindEvents() []reports.ClusterEvent {
 	notReady := ev(60*time.Second, reports.NodeNotReady, victim, "")
 	notReady.Detail = "NodeStatusUnknown"
 	return []reports.ClusterEvent{
-		ev(75*time.Second, reports.PodReady, "store-1-edge-3", newPod),
 		ev(1*time.Second, reports.NodeReady, survivor, ""),
 		ev(5*time.Second, reports.PodScheduled, victim, deadPod),
 		ev(6*time.Second, reports.PodReady, victim, deadPod),
 		notReady,
 		ev(65*time.Second, reports.PodDeleted, victim, deadPod),
-		{At: at(66 * time.Second), Kind: reports.PodDeleted, Node: victim, Pod: "coredns-1", Workload: "coredns"},
 		ev(secs(65.5), reports.PodScheduled, "store-1-edge-3", newPod),
+		{At: at(66 * time.Second), Kind: reports.PodDeleted, Node: victim, Pod: "coredns-1", Workload: "coredns"},
+		ev(75*time.Second, reports.PodReady, "store-1-edge-3", newPod),
 	}
 }
 
@@ -96,6 +97,15 @@ var _ = Describe("Failover breakdown", func() {
 		},
 		Entry("kind: node lost, pods evicted and rescheduled, camera back",
 			kindRun(breakdownCam("cam-1", 77, rec(25, 76))),
+			[]step{{reports.StepNodeNotReady, 40000}, {reports.StepPodsEvicted, 45000}, {reports.StepScheduled, 45500},
+				{reports.StepReady, 55000}, {reports.StepReconnected, 56000}, {reports.StepFlowing, 57050}}),
+		Entry("kind: the same events collected in another order",
+			func() *reports.Run {
+				run := kindRun(breakdownCam("cam-1", 77, rec(25, 76)))
+				slices.Reverse(run.ClusterEvents)
+				run.ClusterEvents[0], run.ClusterEvents[4] = run.ClusterEvents[4], run.ClusterEvents[0]
+				return run
+			}(),
 			[]step{{reports.StepNodeNotReady, 40000}, {reports.StepPodsEvicted, 45000}, {reports.StepScheduled, 45500},
 				{reports.StepReady, 55000}, {reports.StepReconnected, 56000}, {reports.StepFlowing, 57050}}),
 		Entry("kind: the camera reconnects to the surviving replica long before NotReady",
@@ -132,7 +142,7 @@ var _ = Describe("Failover breakdown", func() {
 		Entry("kind: an eviction without workload cannot name its replacement",
 			func() *reports.Run {
 				run := kindRun(breakdownCam("cam-1", 80))
-				run.ClusterEvents[5].Workload = ""
+				run.ClusterEvents[4].Workload = ""
 				return run
 			}(),
 			[]step{{reports.StepNodeNotReady, 40000}, {reports.StepPodsEvicted, 45000}, {reports.StepFlowing, 60050}}),
