@@ -324,6 +324,7 @@ var _ = Describe("Failover breakdown", func() {
 			Expect(html).To(ContainSubstring("<td>replacement scheduled</td><td class=\"n\">&#43;45.5s</td>"))
 			Expect(html).To(ContainSubstring("Failover steps after kill store-1-edge-2"))
 			Expect(html).To(ContainSubstring("Gap p50 4.05s, max 57.05s over 2 camera outages"))
+			Expect(html).To(ContainSubstring(`<div class="card"><b>4.05s</b><span>failover p50</span></div>`))
 			Expect(html).To(ContainSubstring("before node NotReady"))
 			Expect(html).To(ContainSubstring("<td>cam-2</td><td>store-1-edge-1</td><td class=\"n\">&#43;3s</td><td class=\"n\">4050.0 ms</td>"),
 				"each camera's own reconnect in the gap table")

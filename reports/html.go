@@ -130,6 +130,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <div class="card"><b>{{if $r.Latencies.Overall.Count}}{{ms $r.Latencies.Overall.P95Ms}} ms{{else}}–{{end}}</b><span>p95 latency</span></div>
 <div class="card"><b>{{$r.Alerts}}</b><span>alerts at cloud</span></div>
 {{- with $r.Accuracy}}<div class="card"><b>{{f3 .MeanAP50}}</b><span>mAP@0.5</span></div>{{end}}
+{{- with $r.FailoverGaps}}{{if .Count}}<div class="card"><b>{{gap .P50Ms}}</b><span>failover p50</span></div>{{end}}{{end}}
 </div>
 
 <h2>SLOs</h2>
