@@ -59,8 +59,9 @@ func procStart(pid int) (uint64, bool) {
 	return v, err == nil
 }
 
-// alive reports whether the record's owner still runs.
-func (r *Record) alive() bool {
+// Alive reports whether the record's owner process still runs (the same
+// process, not another that reuses its pid).
+func (r *Record) Alive() bool {
 	if r.PID <= 0 {
 		return false
 	}
@@ -69,6 +70,13 @@ func (r *Record) alive() bool {
 	}
 	st, ok := procStart(r.PID)
 	return ok && (r.Start == 0 || st == r.Start)
+}
+
+// OwnRecord is a record of name owned by this process, for other parts of
+// edgesim that keep state records of their own.
+func OwnRecord(name string) Record {
+	st, _ := procStart(os.Getpid())
+	return Record{Name: name, PID: os.Getpid(), Start: st, Created: time.Now().UTC()}
 }
 
 type stateFile struct {
@@ -80,10 +88,9 @@ func newStateFile(dir, name string) (*stateFile, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("netem: state directory %s: %w (choose another with WithStateDir or --state-dir)", dir, err)
 	}
-	st, _ := procStart(os.Getpid())
 	s := &stateFile{
 		path: filepath.Join(dir, name+".json"),
-		rec:  Record{Name: name, PID: os.Getpid(), Start: st, Created: time.Now().UTC()},
+		rec:  OwnRecord(name),
 	}
 	if _, err := os.Stat(s.path); err == nil {
 		return nil, fmt.Errorf("netem: a testbed named %q is already recorded in %s; pick another name or run `edgesim clean`", name, s.path)
@@ -160,7 +167,7 @@ func Clean(ctx context.Context, dir string) (CleanReport, error) {
 			errs = append(errs, fmt.Errorf("netem: state record %s is not valid JSON (%v); remove it by hand if it is not edgesim's", f, err))
 			continue
 		}
-		if r.alive() {
+		if r.Alive() {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s (pid %d still running)", r.Name, r.PID))
 			continue
 		}

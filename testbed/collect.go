@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -268,11 +269,19 @@ type tailer struct {
 	mu      sync.Mutex
 	offsets map[string]int64
 	last    map[string]time.Time // per camera file: last answered frame seen
+	served  map[string]string    // per camera: the edgenode of its last answer
 	recent  []time.Duration      // latencies, bounded
 }
 
 func newTailer(dir string) *tailer {
-	return &tailer{dir: dir, offsets: map[string]int64{}, last: map[string]time.Time{}}
+	return &tailer{dir: dir, offsets: map[string]int64{}, last: map[string]time.Time{}, served: map[string]string{}}
+}
+
+// servedBy returns, per camera, the edgenode id of its last answer seen.
+func (t *tailer) servedBy() map[string]string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return maps.Clone(t.served)
 }
 
 // poll reads what the cameras appended and returns how many answered in
@@ -294,6 +303,9 @@ func (t *tailer) poll(now time.Time) (answering int, p95 time.Duration) {
 					var l latencyLine
 					if json.Unmarshal(line, &l) == nil && l.Answered {
 						t.last[f] = now
+						if l.Node != "" {
+							t.served[strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "latency-"), ".jsonl")] = l.Node
+						}
 						t.recent = append(t.recent, time.Duration(l.LatencyMS*float64(time.Millisecond)))
 					}
 				}

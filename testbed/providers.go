@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os/exec"
@@ -42,7 +43,8 @@ type Providers map[scenarios.Provider]ProviderFactory
 // ClusterEventSource is implemented by providers that watch a cluster's
 // nodes and pods; the events go into the report's failover breakdown.
 type ClusterEventSource interface {
-	ClusterEvents() []reports.ClusterEvent
+	// ClusterEvents may wait, bounded, for changes under way to finish.
+	ClusterEvents(ctx context.Context) []reports.ClusterEvent
 }
 
 // NewProvider returns the provider a scenario names, from extra or the

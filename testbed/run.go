@@ -350,11 +350,13 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		}
 		alerts, err := r.prov.Alerts(cleanup)
 		errs = append(errs, err)
+		var cluster []reports.ClusterEvent
+		if src, ok := r.prov.(ClusterEventSource); ok {
+			cluster = src.ClusterEvents(cleanup)
+		}
 		r.mu.Lock()
 		r.run.Alerts = parseAlerts(alerts)
-		if src, ok := r.prov.(ClusterEventSource); ok {
-			r.run.ClusterEvents = src.ClusterEvents()
-		}
+		r.run.ClusterEvents = cluster
 		r.mu.Unlock()
 		errs = append(errs, r.prov.Destroy(cleanup))
 		return nil

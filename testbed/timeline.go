@@ -115,6 +115,10 @@ func Timeline(plan *Plan) ([]Step, error) {
 // fire applies one step and records the fault for the report.
 func (r *runner) fire(ctx context.Context, s Step) {
 	now := r.o.Now()
+	var affected []string
+	if s.fault != nil {
+		affected = r.affected(s.Action)
+	}
 	err := r.prov.Inject(ctx, s.Action)
 	r.mu.Lock()
 	if s.fault != nil {
@@ -127,7 +131,7 @@ func (r *runner) fire(ctx context.Context, s Step) {
 		if target == "" {
 			target = s.Action.Link
 		}
-		r.run.Faults = append(r.run.Faults, reports.Fault{At: now, Kind: string(s.fault.Action), Target: target, Detail: detail, Cameras: r.affected(s.Action)})
+		r.run.Faults = append(r.run.Faults, reports.Fault{At: now, Kind: string(s.fault.Action), Target: target, Detail: detail, Cameras: affected})
 	} else if err != nil {
 		r.run.ObservedFaults = append(r.run.ObservedFaults, reports.ObservedFault{At: now, Kind: "fault-undo-failed", Target: s.Action.String(), Detail: err.Error()})
 	}
@@ -139,20 +143,41 @@ func (r *runner) fire(ctx context.Context, s Step) {
 	r.o.Progress(Progress{Phase: PhaseRun, Message: msg, FaultsFired: r.fired})
 }
 
-// affected lists the cameras a fault action interrupts: those whose
-// current edgenode is the node, or whose path crosses the link.
+// edgenodeLocator is implemented by providers whose edgenode ids are not
+// plan node names (the kind provider's are pod names).
+type edgenodeLocator interface {
+	// Edgenodes lists the ids of the edgenodes running on a plan node.
+	Edgenodes(node string) []string
+}
+
+// affected lists the cameras a fault action interrupts: for a node, those
+// whose last answer came from an edgenode on it (or, before any answer,
+// whose first endpoint it is); for a link, those whose path crosses it.
 func (r *runner) affected(a Action) []string {
 	var out []string
+	if a.Node != "" {
+		on := map[string]bool{a.Node: true}
+		if loc, ok := r.prov.(edgenodeLocator); ok {
+			for _, id := range loc.Edgenodes(a.Node) {
+				on[id] = true
+			}
+		}
+		var served map[string]string
+		if r.tail != nil {
+			served = r.tail.servedBy()
+		}
+		for _, c := range r.plan.Cameras {
+			if id, ok := served[c.ID]; ok && on[id] || !ok && len(c.Endpoints) > 0 && c.Endpoints[0] == a.Node {
+				out = append(out, c.ID)
+			}
+		}
+		return out
+	}
 	for _, c := range r.plan.Cameras {
-		switch {
-		case a.Node != "" && len(c.Endpoints) > 0 && c.Endpoints[0] == a.Node:
-			out = append(out, c.ID)
-		case a.Link != "":
-			for _, l := range r.plan.Links {
-				if l.Name == a.Link && linkCarries(l, c, r.plan) {
-					out = append(out, c.ID)
-					break
-				}
+		for _, l := range r.plan.Links {
+			if l.Name == a.Link && linkCarries(l, c, r.plan) {
+				out = append(out, c.ID)
+				break
 			}
 		}
 	}

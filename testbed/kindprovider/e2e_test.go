@@ -1,8 +1,6 @@
 package kindprovider_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,13 +10,15 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
-	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/match"
 )
 
 // The cluster spec runs the quickstart scenario on a kind cluster: one
@@ -27,67 +27,57 @@ import (
 // half-way by killing its node container. EDGESIM_KIND_NODE_IMAGE selects
 // an existing node image; EDGESIM_KIND_RUNTIME forces podman or docker.
 var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
-	It("streams, measures, fails over and cleans up", func(ctx SpecContext) {
+	It("streams, measures, fails over with Kubernetes' replacement broken down, and cleans up", func(ctx SpecContext) {
 		if os.Geteuid() != 0 {
 			Skip("kind clusters on Podman and netem links need root here")
 		}
 		rt, err := cluster.DetectRuntime(ctx, cluster.Runtime(os.Getenv("EDGESIM_KIND_RUNTIME")))
 		Expect(err).NotTo(HaveOccurred())
-		if rt == cluster.Podman {
-			_, err = cluster.ConfigurePodmanHost(cluster.ContainersConfPath)
-			Expect(err).NotTo(HaveOccurred())
-		}
-		image := os.Getenv("EDGESIM_KIND_NODE_IMAGE")
-		if image == "" {
-			v, err := nodeimage.ResolveVersions(nodeimage.DefaultKubernetesVersion)
-			Expect(err).NotTo(HaveOccurred())
-			res, err := nodeimage.New(v, nodeimage.WithRuntime(string(rt)), nodeimage.WithLog(GinkgoWriter)).Build(ctx)
-			Expect(err).NotTo(HaveOccurred())
-			image = res.Image
-		}
 		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
 		Expect(err).NotTo(HaveOccurred())
 		edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(gexec.CleanupBuildArtifacts)
-
-		var suffix [3]byte
-		_, _ = rand.Read(suffix[:])
-		name := "edgesim-qs-" + hex.EncodeToString(suffix[:])
-		logs := GinkgoT().TempDir()
-		prov, err := kindprovider.New(kindprovider.Config{
-			Binaries: testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode}, Dir: logs, StateDir: GinkgoT().TempDir(),
-			Name: name, NodeImage: image, Runtime: rt, Log: GinkgoWriter, Seed: 42,
-		})
-		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func(ctx SpecContext) {
 			out, err := exec.CommandContext(ctx, string(rt), "ps", "-a", "--format", "{{.Names}}").Output()
 			Expect(err).NotTo(HaveOccurred())
-			Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(name)), "no node container may be left")
+			Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container may be left")
 		})
 
+		// Exactly what `edgesim run --provider kind` does: the scenario
+		// names the provider, the factory makes it.
 		sc, err := scenarios.Example("quickstart")
 		Expect(err).NotTo(HaveOccurred())
 		sc.Provider = scenarios.ProviderKind
 		start := time.Now()
-		res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Provider: prov,
+		res, err := testbed.Run(ctx, sc, testbed.Options{
+			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
+			Binaries: testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode},
+			// "" node image: the default one, built when missing.
+			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
+				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt,
+			})},
 			Progress: func(p testbed.Progress) {
 				if p.Message != "" || p.Elapsed%(5*time.Second) < time.Second {
 					fmt.Fprintf(GinkgoWriter, "%s %s %s answering %d/%d, link bytes %d\n", time.Since(start).Round(time.Second), p.Phase, p.Message, p.CamerasAnswering, p.Cameras, p.LinkBytes)
 				}
 			}})
 		took := time.Since(start)
-		{ // the workloads' logs, shown with -ginkgo.v or on failure
-			if b, rerr := os.ReadFile(filepath.Join(logs, "pods.log")); rerr == nil {
+		if res != nil {
+			if b, rerr := os.ReadFile(filepath.Join(res.Dir, "logs", "pods.log")); rerr == nil {
 				if len(b) > 8000 {
 					b = b[len(b)-8000:]
 				}
 				GinkgoWriter.Printf("==> pods.log <==\n%s\n", b)
 			}
+			if b, rerr := os.ReadFile(filepath.Join(res.Dir, "report.md")); rerr == nil {
+				GinkgoWriter.Printf("%s\n", b)
+			}
 		}
 		Expect(err).NotTo(HaveOccurred())
 		AddReportEntry("quickstart on kind", took.Round(time.Second).String())
-		fmt.Printf("edgesim kind provider: quickstart took %s\n", took.Round(time.Second))
+		fmt.Printf("edgesim kind provider: quickstart took %s, verdict %s\n", took.Round(time.Second), res.Report.Verdict)
+		Expect(res.Run.Provider).To(Equal("kind"))
 		Expect(res.Run.Cameras).To(HaveLen(4))
 		for _, c := range res.Run.Cameras {
 			Expect(c.Frames).To(ContainElement(HaveField("Answered", BeTrue())), c.ID+" got detections back")
@@ -97,8 +87,91 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 			linkBytes += l.TotalBytes
 		}
 		Expect(linkBytes).To(BeNumerically(">", 100_000), "the cameras' video crossed the emulated access link")
-		Expect(res.Report.Failover).NotTo(BeEmpty())
-		b, _ := os.ReadFile(filepath.Join(res.Dir, "report.md"))
-		GinkgoWriter.Printf("%s\n", b)
+
+		By("breaking the failover down: fault, NotReady, eviction, replacement, detections again")
+		Expect(res.Report.FailoverSummaries).To(HaveLen(1))
+		fo := res.Report.FailoverSummaries[0]
+		Expect(fo.Target).To(Equal("store-1-edge-2"))
+		Expect(fo.Cameras).NotTo(BeEmpty(), "the cameras the killed node served")
+		Expect(fo.Recovered).To(Equal(len(fo.Cameras)), "every affected camera got detections again")
+		Expect(fo.GapP50Ms).To(BeNumerically("<=", 30_000), "the issue's target: failover p50 at most 30 s")
+		step := map[string]float64{}
+		for _, s := range fo.Steps {
+			step[s.Name] = s.SinceFaultMs
+		}
+		Expect(step).To(HaveKey(reports.StepNodeNotReady))
+		Expect(step[reports.StepNodeNotReady]).To(BeNumerically("<", 20_000), "the tuned grace period (10 s) marks the node NotReady, not the default 50 s")
+		Expect(step).To(HaveKey(reports.StepPodsEvicted))
+		Expect(step[reports.StepPodsEvicted]).To(BeNumerically(">=", step[reports.StepNodeNotReady]), "eviction follows NotReady (after the 5 s toleration)")
+		Expect(step).To(HaveKey(reports.StepScheduled))
+		Expect(step[reports.StepScheduled]).To(BeNumerically(">=", step[reports.StepPodsEvicted]))
+		Expect(step).To(HaveKey(reports.StepReady))
+		Expect(step[reports.StepReady]).To(BeNumerically(">=", step[reports.StepScheduled]))
+		Expect(step).To(HaveKey(reports.StepFlowing))
+
+		By("gating on the SLOs in every format, the same way as the local provider")
+		Expect(res.Report.Verdict).To(BeElementOf(reports.VerdictPass, reports.VerdictFail))
+		Expect(res.ExitCode()).To(Equal(map[string]int{reports.VerdictPass: 0, reports.VerdictFail: 1}[res.Report.Verdict]))
+		Expect(res).To(match.HaveLatencyPercentile(50, BeNumerically("<=", sc.SLO.E2ELatency[0].Max)), "quickstart's p50 SLO holds on kind")
+		junit, err := os.ReadFile(filepath.Join(res.Dir, "junit.xml"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(junit)).To(ContainSubstring(fmt.Sprintf(`failures="%d"`, len(res.Report.Failed()))))
+	}, NodeTimeout(20*time.Minute))
+})
+
+var _ = Describe("a kind run killed with SIGKILL", Label("cluster"), func() {
+	It("leaves a cluster that `edgesim clean` deletes, and nothing else", func(ctx SpecContext) {
+		if os.Geteuid() != 0 {
+			Skip("kind clusters on Podman and netem links need root here")
+		}
+		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
+		Expect(err).NotTo(HaveOccurred())
+		edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(gexec.CleanupBuildArtifacts)
+		hostState := func() (string, string) {
+			ns, err := exec.CommandContext(ctx, "ip", "netns", "list").Output()
+			Expect(err).NotTo(HaveOccurred())
+			links, err := exec.CommandContext(ctx, "ip", "-o", "link", "show").Output()
+			Expect(err).NotTo(HaveOccurred())
+			return string(ns), linkNames(string(links))
+		}
+		nsBefore, linksBefore := hostState()
+
+		args := []string{"run", "--provider", "kind", "--compare=false", "--plain", "--results", GinkgoT().TempDir(), "--edgenode", edgenode}
+		if img := os.Getenv("EDGESIM_KIND_NODE_IMAGE"); img != "" {
+			args = append(args, "--node-image", img)
+		}
+		run, err := gexec.Start(exec.Command(edgesim, args...), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(run.Err, 10*time.Minute, time.Second).Should(gbytes.Say("phase run"), "the run got as far as its timeline")
+		run.Kill()
+		Eventually(run, time.Minute).Should(gexec.Exit())
+		out, err := exec.CommandContext(ctx, "podman", "ps", "-a", "--format", "{{.Names}}").Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(string(out))).To(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "SIGKILL leaves the cluster running")
+
+		clean, err := gexec.Start(exec.Command(edgesim, "clean"), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(clean, 3*time.Minute).Should(gexec.Exit(0))
+		Expect(clean.Out).To(gbytes.Say("removed kind cluster " + kindprovider.ClusterNamePrefix + "quickstart"))
+		out, err = exec.CommandContext(ctx, "podman", "ps", "-a", "--format", "{{.Names}}").Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container is left")
+		nsAfter, linksAfter := hostState()
+		Expect(nsAfter).To(Equal(nsBefore), "ip netns list is as before")
+		Expect(linksAfter).To(Equal(linksBefore), "ip link is as before")
 	}, NodeTimeout(15*time.Minute))
 })
+
+// linkNames keeps the interface names of `ip -o link show` (counters and
+// states change on their own).
+func linkNames(out string) string {
+	var names []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			names = append(names, strings.TrimSuffix(strings.SplitN(f[1], "@", 2)[0], ":"))
+		}
+	}
+	return strings.Join(names, " ")
+}

@@ -14,3 +14,9 @@ func WatchStream(r io.Reader, now func() time.Time, planNode func(string) string
 	err := w.decode(r)
 	return w.Events(), err
 }
+
+// Unsettled is unsettled.
+var Unsettled = unsettled
+
+// WriteRecord is writeRecord.
+var WriteRecord = writeRecord

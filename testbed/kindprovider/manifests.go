@@ -339,26 +339,18 @@ func CameraManifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 func SamplesDir(host string) string { return HostDataDir + "/samples/" + host }
 
 // cameraFleet is the fleet of a camera host with each camera's edgenodes
-// turned into their Services, in failover order without repeats: the
-// site's Service stands for all of its nodes.
+// turned into their Services, in failover order: the site's Service once
+// per edge node of the site (after losing a session a camera tries the
+// site again, where kube-proxy picks a replica, as many times as the site
+// has nodes), then the cloud's.
 func cameraFleet(plan *testbed.Plan, host string) any {
-	fleet := testbed.FleetConfig(plan, host, func(node string) string {
+	return testbed.FleetConfig(plan, host, func(node string) string {
 		n, _ := plan.Node(node)
 		if n.Role == testbed.RoleEdge {
 			return ServiceURL(n.Site, "/whip")
 		}
 		return ServiceURL("", "/whip")
 	})
-	for i := range fleet {
-		var eps []string
-		for _, e := range fleet[i].Endpoints {
-			if len(eps) == 0 || eps[len(eps)-1] != e {
-				eps = append(eps, e)
-			}
-		}
-		fleet[i].Endpoints = eps
-	}
-	return fleet
 }
 
 // Render writes objects as one multi-document YAML stream, as kubectl

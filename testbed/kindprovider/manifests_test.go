@@ -123,7 +123,7 @@ var _ = Describe("Manifests", func() {
 		))
 	})
 
-	It("puts the cameras on their camera node, streaming to the site Service and then the cloud", func() {
+	It("puts the cameras on their camera node, streaming to the site Service (once per site node) and then the cloud", func() {
 		d := docs(rendered(plan("quickstart", false)))
 		pod := d["Pod/cameras-store-1-cams"]
 		Expect(dig(pod, "spec", "nodeSelector")).To(Equal(map[string]any{
@@ -136,6 +136,7 @@ var _ = Describe("Manifests", func() {
 		Expect(fleet).To(HaveLen(4))
 		for _, c := range fleet {
 			Expect(c.Endpoints).To(Equal([]string{
+				"http://edgenode-store-1.edgesim.svc.cluster.local:8080/whip",
 				"http://edgenode-store-1.edgesim.svc.cluster.local:8080/whip",
 				"http://edgenode-cloud.edgesim.svc.cluster.local:8080/whip",
 			}), c.ID)

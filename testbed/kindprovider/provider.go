@@ -75,6 +75,7 @@ type Provider struct {
 	links    testbed.Links
 	pids     map[string]int
 
+	record    string // the cluster's state record
 	watch     *clusterWatch
 	stopWatch context.CancelFunc
 	watchDone chan struct{}
@@ -195,6 +196,9 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	for i, b := range p.bindings {
 		workers[i] = b.Worker
 	}
+	if p.record, err = writeRecord(p.cfg.StateDir, p.cfg.Name, rt); err != nil {
+		return err
+	}
 	start = time.Now()
 	p.cl, err = cluster.Create(ctx, rt, cluster.Spec{Name: p.cfg.Name, Image: nodeImage, Workers: workers, NodeGracePeriod: p.cfg.NodeGracePeriod}, cluster.WithLog(p.cfg.Log))
 	if err != nil {
@@ -280,13 +284,52 @@ func (p *Provider) planNode(k8sNode string) string {
 }
 
 // ClusterEvents implements testbed.ClusterEventSource: the node and pod
-// changes seen since the cluster was created.
-func (p *Provider) ClusterEvents() []reports.ClusterEvent {
+// changes seen since the cluster was created. When a node loss left
+// edgenode pods not yet replaced (the run may end before Kubernetes is
+// done), it first waits for the replacements to be Ready, at most the
+// pods' toleration plus settleLimit, so the failover breakdown is whole.
+func (p *Provider) ClusterEvents(ctx context.Context) []reports.ClusterEvent {
 	if p.watch == nil {
 		return nil
 	}
-	return p.watch.Events()
+	limit := time.Duration(p.mcfg.TolerationSeconds)*time.Second + settleLimit
+	deadline := time.Now().Add(limit)
+	logged := false
+	for {
+		evs := p.watch.Events()
+		pending := unsettled(evs)
+		if len(pending) == 0 {
+			return evs
+		}
+		if !logged {
+			p.logf("waiting up to %s for Kubernetes to replace %s", limit.Round(time.Second), strings.Join(pending, ", "))
+			logged = true
+		}
+		if time.Now().After(deadline) {
+			p.logf("not replaced after %s: %s (the failover breakdown stops there)", limit.Round(time.Second), strings.Join(pending, ", "))
+			return evs
+		}
+		select {
+		case <-ctx.Done():
+			return evs
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
+
+// Edgenodes lists the edgenode pods running on a plan node's worker: the
+// cameras they serve are the ones a fault on the node interrupts.
+func (p *Provider) Edgenodes(node string) []string {
+	c, ok := p.Container(node)
+	if !ok || p.watch == nil {
+		return nil
+	}
+	return p.watch.edgenodesOn(c)
+}
+
+// settleLimit bounds how long ClusterEvents waits for replacements beyond
+// the pods' toleration of a NotReady node.
+const settleLimit = 45 * time.Second
 
 // checkNames makes sure each worker container carries the labels of the
 // plan node it stands for: faults and links are aimed by container name.
@@ -550,7 +593,9 @@ func (p *Provider) Destroy(ctx context.Context) error {
 		<-done
 	}
 	if p.cl != nil {
+		// Logs of pods on a dead node cannot be had: do not wait for them.
 		if out, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "logs", "--all-containers", "--prefix", "--tail=-1",
+			"--ignore-errors", "--request-timeout=10s",
 			"-l", labelPart+"=edgesim", "--max-log-requests=50"); err == nil {
 			_ = os.WriteFile(filepath.Join(p.cfg.Dir, "pods.log"), out, 0o644)
 		}
@@ -564,11 +609,21 @@ func (p *Provider) Destroy(ctx context.Context) error {
 		errs = append(errs, p.eng.Close(context.WithoutCancel(ctx)))
 		p.eng = nil
 	}
+	deleted := p.cl == nil // Create deletes what it could not finish
 	if p.cl != nil && !p.cfg.Retain {
 		start := time.Now()
-		errs = append(errs, p.cl.Delete(context.WithoutCancel(ctx)))
+		err := p.cl.Delete(context.WithoutCancel(ctx))
+		errs = append(errs, err)
+		deleted = err == nil
 		p.logf("cluster %s deleted in %s", p.cfg.Name, time.Since(start).Round(time.Millisecond))
 		p.cl = nil
+	} else if p.cl != nil {
+		p.logf("cluster %s retained: delete it with `kind delete cluster --name %s`", p.cfg.Name, p.cfg.Name)
+		deleted = true // the user owns it now
+	}
+	if p.record != "" && deleted {
+		_ = os.Remove(p.record)
+		p.record = ""
 	}
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +46,7 @@ func (o *watchObject) condition(typ string) (ok bool, reason string) {
 }
 
 type podState struct {
-	node           string
+	node, workload string
 	ready, deleted bool
 }
 
@@ -93,7 +94,7 @@ func (w *clusterWatch) observe(o *watchObject) {
 	case "Pod":
 		name := o.Metadata.Name
 		was := w.pods[name]
-		now := podState{node: o.Spec.NodeName, deleted: o.Metadata.DeletionTimestamp != nil}
+		now := podState{node: o.Spec.NodeName, workload: o.Metadata.Labels[labelApp], deleted: o.Metadata.DeletionTimestamp != nil}
 		now.ready, _ = o.condition("Ready")
 		w.pods[name] = now
 		ev := reports.ClusterEvent{At: at, Node: w.planNode(now.node), Pod: name, Workload: o.Metadata.Labels[labelApp]}
@@ -127,6 +128,21 @@ func (w *clusterWatch) Events() []reports.ClusterEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.events)
+}
+
+// edgenodesOn lists the edgenode pods bound to a Kubernetes node and not
+// deleted.
+func (w *clusterWatch) edgenodesOn(k8sNode string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for name, p := range w.pods {
+		if p.node == k8sNode && !p.deleted && p.workload != "" && strings.HasPrefix(p.workload, "edgenode-") {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // decode feeds every object of a `kubectl get -w -o json` stream to the
@@ -169,4 +185,58 @@ func (w *clusterWatch) run(ctx context.Context, command func(ctx context.Context
 		})
 	}
 	wg.Wait()
+}
+
+// unsettled lists the edgenode pods that a node loss put out of work and
+// that Kubernetes has not replaced yet: pods bound to a node when it went
+// NotReady (and not deleted before), for which there is no deletion
+// followed by a Ready pod of the same workload scheduled after the loss. A
+// node that came back Ready ends the wait for its pods.
+func unsettled(events []reports.ClusterEvent) []string {
+	type pod struct {
+		node, workload string
+		scheduled      time.Time
+		deleted        bool
+	}
+	type loss struct{ lost, deleted time.Time }
+	pods := map[string]*pod{}
+	waiting := map[string]*loss{}
+	for _, e := range events {
+		switch e.Kind {
+		case reports.PodScheduled:
+			pods[e.Pod] = &pod{node: e.Node, workload: e.Workload, scheduled: e.At}
+		case reports.PodDeleted:
+			if p := pods[e.Pod]; p != nil {
+				p.deleted = true
+			}
+			if w := waiting[e.Pod]; w != nil {
+				w.deleted = e.At
+			}
+		case reports.NodeNotReady:
+			for name, p := range pods {
+				if p.node == e.Node && !p.deleted && strings.HasPrefix(p.workload, "edgenode-") {
+					waiting[name] = &loss{lost: e.At}
+				}
+			}
+		case reports.NodeReady:
+			for name := range waiting {
+				if pods[name].node == e.Node {
+					delete(waiting, name)
+				}
+			}
+		case reports.PodReady:
+			r := pods[e.Pod]
+			for name, w := range waiting {
+				if r != nil && !w.deleted.IsZero() && r.workload == pods[name].workload && !r.scheduled.Before(w.lost) {
+					delete(waiting, name)
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(waiting))
+	for name := range waiting {
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -1,6 +1,7 @@
 package kindprovider_test
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -95,5 +96,32 @@ var _ = Describe("the cluster watch", func() {
 		Expect(kindprovider.ClusterName("quickstart-0a1b2c")).To(Equal("es-quickstart-0a1b2c"))
 		Expect(kindprovider.ClusterName("Night_Watch.4G-ff00aa")).To(Equal("es-night-watch-4g-ff00aa"))
 		Expect(len(kindprovider.ClusterName(strings.Repeat("x", 60)))).To(BeNumerically("<=", 40))
+	})
+
+	Describe("waiting for replacements", func() {
+		ev := func(sec int, kind reports.ClusterEventKind, node, pod, workload string) reports.ClusterEvent {
+			return reports.ClusterEvent{At: t0.Add(time.Duration(sec) * time.Second), Kind: kind, Node: node, Pod: pod, Workload: workload}
+		}
+		base := []reports.ClusterEvent{
+			ev(0, reports.PodScheduled, "edge-1", "a", "edgenode-s"),
+			ev(0, reports.PodScheduled, "edge-2", "b", "edgenode-s"),
+			ev(0, reports.PodScheduled, "cams", "c", "cameras-s"),
+			ev(10, reports.NodeNotReady, "edge-2", "", ""),
+		}
+		It("waits for the lost node's edgenode pods to be deleted and replaced", func() {
+			Expect(kindprovider.Unsettled(base)).To(Equal([]string{"b"}))
+			evicted := append(slices.Clone(base), ev(15, reports.PodDeleted, "edge-2", "b", "edgenode-s"))
+			Expect(kindprovider.Unsettled(evicted)).To(Equal([]string{"b"}), "deleted but not replaced")
+			// the surviving replica's readiness is not a replacement
+			Expect(kindprovider.Unsettled(append(slices.Clone(evicted), ev(16, reports.PodReady, "edge-1", "a", "edgenode-s")))).To(Equal([]string{"b"}))
+			replaced := append(slices.Clone(evicted), ev(15, reports.PodScheduled, "edge-1", "d", "edgenode-s"), ev(17, reports.PodReady, "edge-1", "d", "edgenode-s"))
+			Expect(kindprovider.Unsettled(replaced)).To(BeEmpty())
+		})
+		It("stops waiting when the node comes back, and ignores camera pods and healthy clusters", func() {
+			Expect(kindprovider.Unsettled(append(slices.Clone(base), ev(20, reports.NodeReady, "edge-2", "", "")))).To(BeEmpty())
+			Expect(kindprovider.Unsettled(base[:3])).To(BeEmpty())
+			camsLost := append(slices.Clone(base[:3]), ev(10, reports.NodeNotReady, "cams", "", ""))
+			Expect(kindprovider.Unsettled(camsLost)).To(BeEmpty())
+		})
 	})
 })

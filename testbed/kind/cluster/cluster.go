@@ -171,17 +171,11 @@ func Create(ctx context.Context, rt Runtime, spec Spec, opts ...Option) (*Cluste
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	var popt kindcluster.ProviderOption
-	switch rt {
-	case Podman:
-		popt = kindcluster.ProviderWithPodman()
-	case Docker:
-		popt = kindcluster.ProviderWithDocker()
-	default:
-		return nil, fmt.Errorf("%w: unknown runtime %q", ErrNoRuntime, rt)
+	kp, err := kindProvider(rt, o.log)
+	if err != nil {
+		return nil, err
 	}
-	c := &Cluster{Spec: spec, Runtime: rt, log: o.log}
-	c.provider = kindcluster.NewProvider(popt, kindcluster.ProviderWithLogger(logger{w: o.log}))
+	c := &Cluster{Spec: spec, Runtime: rt, log: o.log, provider: kp}
 	c.createdNetwork = !c.runtimeOK(ctx, "network", "inspect", kindNetwork)
 
 	start := o.now()
@@ -196,7 +190,7 @@ func Create(ctx context.Context, rt Runtime, spec Spec, opts ...Option) (*Cluste
 			kindcluster.CreateWithKubeconfigPath(kubeconfigPath(spec.Name)),
 		)
 	}()
-	err := <-done
+	err = <-done
 	c.CreateDuration = o.now().Sub(start)
 	if err == nil {
 		err = ctx.Err()
@@ -406,6 +400,31 @@ func (c *Cluster) Delete(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// DeleteByName deletes a cluster this process did not create (e.g. one a
+// killed run left behind), with its containers and kubeconfig file. A
+// cluster that does not exist is not an error.
+func DeleteByName(ctx context.Context, rt Runtime, name string) error {
+	kp, err := kindProvider(rt, nil)
+	if err != nil {
+		return err
+	}
+	return (&Cluster{Spec: Spec{Name: name}, Runtime: rt, provider: kp}).Delete(ctx)
+}
+
+// kindProvider is kind's library on a runtime.
+func kindProvider(rt Runtime, log io.Writer) (*kindcluster.Provider, error) {
+	var popt kindcluster.ProviderOption
+	switch rt {
+	case Podman:
+		popt = kindcluster.ProviderWithPodman()
+	case Docker:
+		popt = kindcluster.ProviderWithDocker()
+	default:
+		return nil, fmt.Errorf("%w: unknown runtime %q", ErrNoRuntime, rt)
+	}
+	return kindcluster.NewProvider(popt, kindcluster.ProviderWithLogger(logger{w: log})), nil
 }
 
 // Leftovers lists containers that still carry the cluster's kind label.
