@@ -317,6 +317,7 @@ type probeFlow struct {
 	to     *Host
 	port   int
 	delays []float64 // ns: kernel receive stamp minus sender stamp
+	sent   []int64   // ns: sender stamp
 	got    []bool
 	recvN  atomic.Int64
 }
@@ -337,7 +338,7 @@ func (c *calib) probeRun(n int, pps float64, wait time.Duration, flows ...*probe
 		defer snd.Close()
 		defer rcv.Close()
 		snds[k] = snd
-		f.delays, f.got = make([]float64, n), make([]bool, n)
+		f.delays, f.got, f.sent = make([]float64, n), make([]bool, n), make([]int64, n)
 		sr, err := newStampedConn(rcv)
 		if err != nil {
 			return err
@@ -380,7 +381,9 @@ func (c *calib) probeRun(n int, pps float64, wait time.Duration, flows ...*probe
 		binary.BigEndian.PutUint64(payload, uint64(i))
 		rng.Shuffle(len(order), func(x, y int) { order[x], order[y] = order[y], order[x] })
 		for _, k := range order {
-			binary.BigEndian.PutUint64(payload[8:], uint64(time.Now().UnixNano()))
+			now := time.Now().UnixNano()
+			flows[k].sent[i] = now
+			binary.BigEndian.PutUint64(payload[8:], uint64(now))
 			_, _ = snds[k].Write(payload)
 		}
 	}); err != nil {
@@ -469,8 +472,8 @@ func (c *calib) probes() error {
 	ms := func(v float64) float64 { return v / 1e6 }
 	if rel.Packets > 0 {
 		c.add(Figure{Name: "link release lateness p99", Unit: "ms", Measured: rel.P99.Seconds() * 1e3, Tolerance: "-",
-			Note: fmt.Sprintf("how late the link scheduler released %d packets after the model's due time: mean %.1f µs, p50 %d µs, p90 %d µs, p99 %d µs, max %.3f ms (engine timing; part of every measured delay)",
-				rel.Packets, float64(rel.Mean)/1e3, rel.P50.Microseconds(), rel.P90.Microseconds(), rel.P99.Microseconds(), rel.Max.Seconds()*1e3)})
+			Note: fmt.Sprintf("how late the link scheduler released %d packets after the model's due time: mean %.1f µs, stddev %.1f µs, p50 %d µs, p90 %d µs, p99 %d µs, max %.3f ms (engine timing; part of every measured delay)",
+				rel.Packets, float64(rel.Mean)/1e3, float64(rel.Std)/1e3, rel.P50.Microseconds(), rel.P90.Microseconds(), rel.P99.Microseconds(), rel.Max.Seconds()*1e3)})
 	}
 	tolMean := math.Max(0.3e6, 0.02*exp.mean)
 	c.add(Figure{Name: "delay mean", Unit: "ms", Configured: ms(exp.mean), Measured: ms(mean),
@@ -485,7 +488,7 @@ func (c *calib) probes() error {
 		c.add(Figure{Name: q.name, Unit: "ms", Configured: ms(q.exp), Measured: ms(m),
 			Tolerance: "max(0.5 ms, 5%)", Checked: true, OK: math.Abs(m-q.exp) <= tol})
 	}
-	c.addJitter(exp.std, std)
+	c.addJitter(exp, std, main, base)
 	lost := n - len(ds)
 	p := expectedLoss(cfg)
 	measured := float64(lost) / float64(n)
@@ -932,25 +935,109 @@ func (c *calib) trace() error {
 // sockets, the TUN devices and the fabric's reader thread. That noise is
 // independent of the delay the link draws, so the variances add, and the
 // link's own standard deviation is sqrt(measured² − baseline²), with the
-// baseline measured over the same hosts with the link unimpaired. The
-// link scheduler's release lateness is not in the baseline: it stays in
-// the checked figure. The raw figure is shown beside it.
-func (c *calib) addJitter(expStd, rawStd float64) {
+// baseline measured on the interleaved unimpaired flow (same sender, same
+// reader thread, same moments). The link scheduler's release lateness is
+// not in the baseline: it stays in the checked figure.
+//
+// A stall of the machine (an unimpaired probe taking more than
+// stallThreshold) puts milliseconds into both flows; variances of a few
+// such outliers are too unstable to subtract. So probes whose flight
+// (send time up to the configured p99 delay plus the threshold) overlaps a
+// stall seen on the unimpaired flow are left out of both spreads. Which
+// probes are left out depends only on the unimpaired flow and on send
+// times, never on the delay the link drew, so the link's distribution in
+// what remains is unchanged. The raw figure (every probe) is shown beside
+// it, and the note says how many were left out.
+func (c *calib) addJitter(exp delayExpect, rawStd float64, link, base *probeFlow) {
 	ms := func(v float64) float64 { return v / 1e6 }
-	corrected := math.Sqrt(math.Max(0, rawStd*rawStd-c.noiseStd*c.noiseStd))
-	c.add(Figure{Name: "jitter (stddev), raw", Unit: "ms", Configured: ms(expStd), Measured: ms(rawStd), Tolerance: "-",
-		Note: "measured spread including the probe path's own noise; shown for information"})
-	jf := Figure{Name: "jitter (stddev)", Unit: "ms", Configured: ms(expStd), Measured: ms(corrected)}
-	if expStd > 0 {
+	c.add(Figure{Name: "jitter (stddev), raw", Unit: "ms", Configured: ms(exp.std), Measured: ms(rawStd), Tolerance: "-",
+		Note: "every probe, including the probe path's own noise and machine stalls; shown for information"})
+	ls, bs, thr, left := stallFiltered(link, base, exp.p99)
+	jf := Figure{Name: "jitter (stddev)", Unit: "ms", Configured: ms(exp.std)}
+	if len(ls) < 2 || len(bs) < 2 || len(ls) < len(link.got)/2 {
+		jf.Tolerance, jf.Checked, jf.OK = "10%", true, false
+		jf.Note = fmt.Sprintf("%d of %d probes overlapped a stall of the machine (an unimpaired probe took more than %.3f ms): too busy to measure the link's jitter", left, len(link.got), ms(thr))
+		c.add(jf)
+		return
+	}
+	_, lstd := meanStd(ls)
+	_, bstd := meanStd(bs)
+	c.noiseStd = bstd
+	corrected := math.Sqrt(math.Max(0, lstd*lstd-bstd*bstd))
+	jf.Measured = ms(corrected)
+	how := fmt.Sprintf("noise-corrected: sqrt(link² − probe path²) = sqrt(%.4f² − %.4f²) ms over the %d probe pairs clear of machine stalls (%d left out: in flight while an unimpaired probe took more than %.3f ms); the probe path's noise is independent of the link's delay, so variances add",
+		ms(lstd), ms(bstd), len(ls), left, ms(thr))
+	jf.Note = how
+	if exp.std > 0 {
 		jf.Tolerance, jf.Checked = "10%", true
-		jf.OK = math.Abs(corrected-expStd) <= 0.1*expStd
-		jf.Note = fmt.Sprintf("noise-corrected: sqrt(raw² − probe path noise²) = sqrt(%.4f² − %.4f²) ms; the probe path's noise is independent of the link's delay, so variances add",
-			ms(rawStd), ms(c.noiseStd))
+		jf.OK = math.Abs(corrected-exp.std) <= 0.1*exp.std
 	} else {
 		// Nothing configured: the engine must add no more than 0.3 ms of
 		// spread to what the probe path has anyway.
 		jf.Tolerance, jf.Checked, jf.OK = "<= 0.3 ms", true, corrected <= 0.3e6
-		jf.Note = fmt.Sprintf("noise-corrected as above from raw %.4f ms and probe path noise %.4f ms", ms(rawStd), ms(c.noiseStd))
 	}
 	c.add(jf)
+}
+
+// stallFiltered returns the delays (ns) of the link's and the unimpaired
+// flow's probes that were not in flight during a stall of the machine,
+// the stall threshold, and how many link probes it left out. A stall is
+// an unimpaired probe slower than max(0.5 ms, 10x the unimpaired median);
+// it spans that probe's own flight. A probe pair is left out when the
+// window from its send time to span later overlaps a stall, span being the
+// configured p99 delay plus the threshold.
+func stallFiltered(link, base *probeFlow, p99 float64) (ls, bs []float64, thr float64, left int) {
+	bd := base.arrived()
+	if len(bd) == 0 {
+		return nil, nil, 0, len(link.got)
+	}
+	slices.Sort(bd)
+	thr = math.Max(0.5e6, 10*bd[len(bd)/2])
+	type span struct{ from, to int64 }
+	var stalls []span
+	for j, ok := range base.got {
+		if ok && base.delays[j] > thr {
+			stalls = append(stalls, span{base.sent[j], base.sent[j] + int64(base.delays[j])})
+		}
+	}
+	slices.SortFunc(stalls, func(a, b span) int { return cmpInt64(a.from, b.from) })
+	var merged []span
+	for _, s := range stalls {
+		if k := len(merged) - 1; k >= 0 && s.from <= merged[k].to {
+			merged[k].to = max(merged[k].to, s.to)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	window := int64(p99 + thr)
+	k := 0
+	for i := range link.got {
+		if !link.got[i] {
+			continue
+		}
+		from := link.sent[i]
+		to := from + window
+		for k < len(merged) && merged[k].to < from {
+			k++
+		}
+		if k < len(merged) && merged[k].from <= to {
+			left++
+			continue
+		}
+		ls = append(ls, link.delays[i])
+		if base.got[i] {
+			bs = append(bs, base.delays[i])
+		}
+	}
+	return ls, bs, thr, left
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

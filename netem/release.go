@@ -1,6 +1,7 @@
 package netem
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 )
@@ -70,6 +71,8 @@ const lateBins = 2000
 type lateHist struct {
 	bins [lateBins + 1]atomic.Uint64
 	max  atomic.Int64
+	sum  atomic.Uint64 // ns
+	sq   atomic.Uint64 // µs²
 }
 
 func (h *lateHist) add(ns int64) {
@@ -81,6 +84,9 @@ func (h *lateHist) add(ns int64) {
 		i = lateBins
 	}
 	h.bins[i].Add(1)
+	h.sum.Add(uint64(ns))
+	us := uint64(ns / 1000)
+	h.sq.Add(us * us)
 	for {
 		m := h.max.Load()
 		if ns <= m || h.max.CompareAndSwap(m, ns) {
@@ -94,6 +100,8 @@ func (h *lateHist) reset() {
 		h.bins[i].Store(0)
 	}
 	h.max.Store(0)
+	h.sum.Store(0)
+	h.sq.Store(0)
 }
 
 // ReleaseStats summarise how late a link direction released its packets
@@ -102,25 +110,27 @@ func (h *lateHist) reset() {
 type ReleaseStats struct {
 	Packets            uint64
 	P50, P90, P99, Max time.Duration
-	// Mean is computed from 1 µs bins (the overflow bin, above 2 ms,
-	// counts as 2 ms).
-	Mean time.Duration
+	Mean               time.Duration
+	// Std is the standard deviation (from µs-resolution sums).
+	Std time.Duration
 }
 
 func (h *lateHist) stats() ReleaseStats {
 	var counts [lateBins + 1]uint64
 	var n uint64
-	var sum float64
 	for i := range counts {
 		counts[i] = h.bins[i].Load()
 		n += counts[i]
-		sum += float64(counts[i]) * (float64(i) + 0.5) * 1000
 	}
 	s := ReleaseStats{Packets: n, Max: time.Duration(h.max.Load())}
 	if n == 0 {
 		return s
 	}
-	s.Mean = time.Duration(sum / float64(n))
+	mean := float64(h.sum.Load()) / float64(n)
+	s.Mean = time.Duration(mean)
+	if v := float64(h.sq.Load())/float64(n)*1e6 - mean*mean; v > 0 {
+		s.Std = time.Duration(math.Sqrt(v))
+	}
 	q := func(p float64) time.Duration {
 		want := uint64(p * float64(n))
 		var acc uint64

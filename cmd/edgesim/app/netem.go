@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -205,6 +206,12 @@ func runCalibrate(cmd *cobra.Command, streams Streams, f calibrateFlags, cfg net
 		runtime.GOMAXPROCS(8)
 		defer runtime.GOMAXPROCS(n)
 	}
+	// A garbage collection stalls the forwarding threads for up to
+	// milliseconds on a busy machine (docs/performance/netem.md); a
+	// calibration allocates a few megabytes in all, so collect only if the
+	// heap passes 512 MiB.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
 	opt := netem.CalibrateOptions{
 		Config: cfg, Probes: f.probes, ProbeRate: f.probeRate, ThroughputDuration: f.duration, TraceDuration: f.traceDuration,
 		SkipTCP: f.skipTCP, Seed: f.seed, StateDir: f.stateDir,
