@@ -67,6 +67,7 @@ func Analyze(run *Run, opts ...Option) (*Result, error) {
 		DurationMs:     durMs(run.End.Sub(run.Start)),
 		Partial:        run.Partial,
 		PartialReason:  run.PartialReason,
+		Diagnostics:    run.Diagnostics,
 		Faults:         slices.Clone(run.Faults),
 		ObservedFaults: slices.Clone(run.ObservedFaults),
 		Alerts:         len(run.Alerts),

@@ -147,6 +147,14 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <h2>Warnings</h2>
 <ul class="warn">{{range $r.Warnings}}<li>{{.}}</li>{{end}}</ul>
 {{- end}}
+{{- if $r.Diagnostics}}
+<h2>Diagnostics</h2>
+<p class="meta">Gathered when the run failed.</p>
+{{- range $r.Diagnostics}}
+<details><summary>{{.Title}}</summary><pre>{{if .Command}}$ {{.Command}}
+{{end}}{{.Output}}</pre></details>
+{{- end}}
+{{- end}}
 
 <h2>End-to-end latency</h2>
 <p class="meta">Capture timestamp to detections back at the camera, one clock. Answered frames only{{if $r.Latencies.WarmUp}}; warm-up frames ({{$r.Frames.WarmUp}}) excluded{{end}}.</p>

@@ -154,7 +154,30 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		}
 		p("\n")
 	}
+	if len(r.Diagnostics) > 0 {
+		p("**Diagnostics** (gathered when the run failed)\n\n")
+		for _, d := range r.Diagnostics {
+			p("<details><summary>%s</summary>\n\n```\n", mdEsc(d.Title))
+			if d.Command != "" {
+				p("$ %s\n", d.Command)
+			}
+			p("%s\n```\n\n</details>\n\n", strings.ReplaceAll(tail(d.Output, maxDiagnosticMD), "```", "` ` `"))
+		}
+	}
 	return b.Flush()
+}
+
+// maxDiagnosticMD bounds each diagnostic's output in report.md (the end
+// is kept); report.json and report.html have it whole.
+const maxDiagnosticMD = 4000
+
+// tail is the last n bytes of s, marked as cut when it was longer.
+func tail(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	if len(s) <= n {
+		return s
+	}
+	return fmt.Sprintf("[… %d bytes cut]\n%s", len(s)-n, s[len(s)-n:])
 }
 
 // maxBreakdowns bounds the faults broken down in report.md; report.json

@@ -60,10 +60,20 @@ type Run struct {
 	// e.g. a process that crashed.
 	ObservedFaults []ObservedFault `json:"observedFaults,omitempty"`
 	LinkDelays     []LinkDelay     `json:"linkDelays,omitempty"`
+	// Diagnostics is evidence a provider gathered when the run failed,
+	// e.g. kubectl's view of nodes, pods and Service endpoints.
+	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
 	// ClusterEvents are node and pod changes a cluster provider observed
 	// (empty for the local provider).
 	ClusterEvents []ClusterEvent `json:"clusterEvents,omitempty"`
 	SLO           SLOSpec        `json:"slo"`
+}
+
+// Diagnostic is one piece of evidence: a command and what it printed.
+type Diagnostic struct {
+	Title   string `json:"title"`
+	Command string `json:"command,omitempty"`
+	Output  string `json:"output"`
 }
 
 // Phase is one timed step of a run.

@@ -3,6 +3,7 @@ package reports_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -157,6 +158,26 @@ var _ = Describe("Renderers", func() {
 		r := mustAnalyze(run)
 		Expect(string(render(r, reports.FormatHTML))).To(ContainSubstring("PARTIAL RUN (interrupted by signal)"))
 		Expect(string(render(r, reports.FormatMarkdown))).To(ContainSubstring("**PARTIAL RUN** (interrupted by signal)"))
+	})
+
+	It("carries a provider's diagnostics into every human format and report.json, the end of long output kept in report.md", func() {
+		run := fixtureRun()
+		run.Partial, run.PartialReason = true, "start cameras: Service edgenode-store-1 has no endpoints"
+		long := strings.Repeat("pod line\n", 1000) + "edgenode-store-1   <none>   5m"
+		run.Diagnostics = []reports.Diagnostic{{Title: "Service endpoints", Command: "kubectl -n edgesim get endpointslices -o wide", Output: long}}
+		r := mustAnalyze(run)
+		md := string(render(r, reports.FormatMarkdown))
+		Expect(md).To(ContainSubstring("**Diagnostics**"))
+		Expect(md).To(ContainSubstring("$ kubectl -n edgesim get endpointslices -o wide"))
+		Expect(md).To(ContainSubstring("edgenode-store-1   <none>   5m"))
+		Expect(md).To(ContainSubstring("bytes cut]"))
+		Expect(len(md)).To(BeNumerically("<", len(long)+len(string(render(mustAnalyze(fixtureRun()), reports.FormatMarkdown)))))
+		html := string(render(r, reports.FormatHTML))
+		Expect(html).To(ContainSubstring("<summary>Service endpoints</summary>"))
+		Expect(html).To(ContainSubstring("edgenode-store-1   &lt;none&gt;   5m"))
+		var back reports.Result
+		Expect(json.Unmarshal(render(r, reports.FormatJSON), &back)).To(Succeed())
+		Expect(back.Diagnostics).To(Equal(run.Diagnostics))
 	})
 
 	It("finds verdicts by name and lists the failed ones", func() {

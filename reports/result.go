@@ -53,6 +53,7 @@ type Result struct {
 	ObservedFaults    []ObservedFault   `json:"observedFaults,omitempty"`
 	SLOs              []SLOVerdict      `json:"slos"`
 	Warnings          []string          `json:"warnings,omitempty"`
+	Diagnostics       []Diagnostic      `json:"diagnostics,omitempty"`
 	Alerts            int               `json:"alerts"`
 	Cameras           []CameraOverview  `json:"cameras"`
 

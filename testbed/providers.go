@@ -47,6 +47,13 @@ type ClusterEventSource interface {
 	ClusterEvents(ctx context.Context) []reports.ClusterEvent
 }
 
+// Diagnoser is implemented by providers that can gather evidence of what
+// went wrong (e.g. kubectl's view of nodes, pods and endpoints); the runner
+// asks when a run fails, before tearing down, and puts it in the report.
+type Diagnoser interface {
+	Diagnose(ctx context.Context) []reports.Diagnostic
+}
+
 // NewProvider returns the provider a scenario names, from extra or the
 // built-in local provider, or an error saying why it cannot run here. It
 // never falls back to another provider.

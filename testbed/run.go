@@ -344,6 +344,12 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 	cleanup := context.WithoutCancel(ctx)
 	var errs []error
 	_ = r.phase(PhaseTearDown, func(context.Context) error {
+		if d, ok := r.prov.(Diagnoser); ok && runErr != nil && !errors.Is(runErr, ErrInterrupted) {
+			diag := d.Diagnose(cleanup)
+			r.mu.Lock()
+			r.run.Diagnostics = diag
+			r.mu.Unlock()
+		}
 		if r.tail != nil {
 			r.sample(cleanup, PhaseTearDown, 0, 0)
 			errs = append(errs, r.prov.StopCameras(cleanup))

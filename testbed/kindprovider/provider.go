@@ -327,6 +327,38 @@ func (p *Provider) Edgenodes(node string) []string {
 	return p.watch.edgenodesOn(c)
 }
 
+// Diagnose implements testbed.Diagnoser: kubectl's view of the nodes, the
+// workloads, their Service endpoints and recent events, and a description
+// of every node that is not Ready.
+func (p *Provider) Diagnose(ctx context.Context) []reports.Diagnostic {
+	if p.cl == nil {
+		return nil
+	}
+	var out []reports.Diagnostic
+	run := func(title string, args ...string) {
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		b, err := p.cl.Kubectl(cctx, nil, args...)
+		text := string(b)
+		if err != nil {
+			text += "\n" + err.Error()
+		}
+		out = append(out, reports.Diagnostic{Title: title, Command: "kubectl " + strings.Join(args, " "), Output: text})
+	}
+	run("Nodes", "get", "nodes", "-o", "wide", "--show-labels")
+	run("Pods", "-n", Namespace, "get", "pods", "-o", "wide")
+	run("Service endpoints", "-n", Namespace, "get", "services,endpointslices", "-o", "wide")
+	run("Events", "-n", Namespace, "get", "events", "--sort-by=.lastTimestamp")
+	if nodes, err := p.cl.Nodes(ctx); err == nil {
+		for _, n := range nodes {
+			if !n.Ready {
+				run("Node "+n.Name+" (not Ready)", "describe", "node", n.Name)
+			}
+		}
+	}
+	return out
+}
+
 // settleLimit bounds how long ClusterEvents waits for replacements beyond
 // the pods' toleration of a NotReady node.
 const settleLimit = 45 * time.Second

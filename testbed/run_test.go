@@ -1,0 +1,89 @@
+package testbed_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed"
+)
+
+// brokenCluster is a provider whose deploy fails the way a cluster does
+// when a Service gets no endpoints; it has evidence and cluster events.
+type brokenCluster struct {
+	cfg       testbed.ProviderConfig
+	destroyed bool
+}
+
+func (b *brokenCluster) Name() string                                   { return "kind" }
+func (b *brokenCluster) Provision(context.Context, *testbed.Plan) error { return nil }
+func (b *brokenCluster) Deploy(context.Context) error {
+	_, _ = b.cfg.Log.Write([]byte("waiting for edgenodes\n"))
+	return errors.New("Service edgenode-store-1 has no endpoints")
+}
+func (b *brokenCluster) StartCameras(context.Context, string) error           { return nil }
+func (b *brokenCluster) StopCameras(context.Context) error                    { return nil }
+func (b *brokenCluster) Inject(context.Context, testbed.Action) error         { return nil }
+func (b *brokenCluster) LinkStats(context.Context) ([]netem.LinkStats, error) { return nil, nil }
+func (b *brokenCluster) Alerts(context.Context) ([]byte, error)               { return nil, nil }
+func (b *brokenCluster) Destroy(context.Context) error                        { b.destroyed = true; return nil }
+func (b *brokenCluster) Diagnose(context.Context) []reports.Diagnostic {
+	return []reports.Diagnostic{{Title: "Service endpoints", Command: "kubectl get endpointslices", Output: "edgenode-store-1   <none>"}}
+}
+func (b *brokenCluster) ClusterEvents(context.Context) []reports.ClusterEvent {
+	return []reports.ClusterEvent{{At: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), Kind: reports.NodeNotReady, Node: "store-1-edge-2"}}
+}
+
+var _ = Describe("providers beyond the local one", func() {
+	var sc *scenarios.Scenario
+	BeforeEach(func() {
+		var err error
+		sc, err = scenarios.Example("quickstart")
+		Expect(err).NotTo(HaveOccurred())
+		sc.Provider = scenarios.ProviderKind
+	})
+
+	It("says which providers exist when the scenario names another", func(ctx SpecContext) {
+		_, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir()})
+		Expect(err).To(MatchError(ContainSubstring(`provider "kind" is not available here (available: [local])`)))
+	})
+
+	It("makes the provider with the run's name, shows its progress, and reports its evidence when the run fails", func(ctx SpecContext) {
+		var made *brokenCluster
+		var messages []string
+		res, err := testbed.Run(ctx, sc, testbed.Options{
+			ResultsDir: GinkgoT().TempDir(),
+			Providers: testbed.Providers{scenarios.ProviderKind: func(c testbed.ProviderConfig) (testbed.Provider, error) {
+				made = &brokenCluster{cfg: c}
+				return made, nil
+			}},
+			Progress: func(p testbed.Progress) {
+				if p.Message != "" {
+					messages = append(messages, p.Phase+": "+p.Message)
+				}
+			},
+		})
+		Expect(err).To(MatchError(ContainSubstring("deploy: Service edgenode-store-1 has no endpoints")))
+		Expect(made).NotTo(BeNil())
+		Expect(made.cfg.Name).To(HavePrefix("quickstart-"), "one name per run")
+		Expect(made.destroyed).To(BeTrue(), "the cluster is deleted after a failure")
+		Expect(messages).To(ContainElement("provision: waiting for edgenodes"), "the provider's log lines become progress messages")
+
+		Expect(res.Report.Partial).To(BeTrue())
+		Expect(res.ExitCode()).NotTo(BeZero())
+		Expect(res.Report.PartialReason).To(ContainSubstring("no endpoints"))
+		Expect(res.Report.Diagnostics).To(ConsistOf(HaveField("Title", "Service endpoints")))
+		Expect(res.Run.ClusterEvents).To(HaveLen(1))
+		md, err := os.ReadFile(filepath.Join(res.Dir, "report.md"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(md)).To(ContainSubstring("edgenode-store-1   <none>"))
+	})
+})
