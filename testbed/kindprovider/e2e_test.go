@@ -145,6 +145,7 @@ var _ = Describe("a kind run killed with SIGKILL", Label("cluster"), func() {
 			return out
 		}
 		Expect(ours()).To(BeEmpty(), "no run of quickstart may be under way")
+		networkBefore := cluster.NetworkExists(ctx, cluster.Podman)
 
 		args := []string{"run", "--provider", "kind", "--compare=false", "--plain", "--results", GinkgoT().TempDir(), "--edgenode", edgenode}
 		if img := os.Getenv("EDGESIM_KIND_NODE_IMAGE"); img != "" {
@@ -167,6 +168,7 @@ var _ = Describe("a kind run killed with SIGKILL", Label("cluster"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container is left")
 		Expect(ours()).To(BeEmpty(), "ip netns list and ip link show nothing of the run")
+		Expect(cluster.NetworkExists(ctx, cluster.Podman)).To(Equal(networkBefore), "kind's network is removed when the run made it")
 	}, NodeTimeout(15*time.Minute))
 })
 

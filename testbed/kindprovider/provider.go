@@ -196,7 +196,7 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	for i, b := range p.bindings {
 		workers[i] = b.Worker
 	}
-	if p.record, err = writeRecord(p.cfg.StateDir, p.cfg.Name, rt); err != nil {
+	if p.record, err = writeRecord(p.cfg.StateDir, p.cfg.Name, rt, !cluster.NetworkExists(ctx, rt)); err != nil {
 		return err
 	}
 	start = time.Now()

@@ -19,6 +19,8 @@ import (
 type clusterRecord struct {
 	netem.Record
 	Runtime cluster.Runtime `json:"runtime"`
+	// OwnNetwork: the run found no kind network and so made it.
+	OwnNetwork bool `json:"own_network"`
 }
 
 // recordDir holds the cluster records below a netem state directory (a
@@ -30,12 +32,12 @@ func recordDir(stateDir string) string {
 	return filepath.Join(stateDir, "kind")
 }
 
-func writeRecord(stateDir, name string, rt cluster.Runtime) (path string, err error) {
+func writeRecord(stateDir, name string, rt cluster.Runtime, ownNetwork bool) (path string, err error) {
 	dir := recordDir(stateDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("kind provider: state directory: %w", err)
 	}
-	b, err := json.Marshal(clusterRecord{Record: netem.OwnRecord(name), Runtime: rt})
+	b, err := json.Marshal(clusterRecord{Record: netem.OwnRecord(name), Runtime: rt, OwnNetwork: ownNetwork})
 	if err != nil {
 		return "", err
 	}
@@ -75,7 +77,7 @@ func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("kind cluster %s (pid %d still running)", r.Name, r.PID))
 			continue
 		}
-		if err := cluster.DeleteByName(ctx, r.Runtime, r.Name); err != nil {
+		if err := cluster.DeleteByName(ctx, r.Runtime, r.Name, r.OwnNetwork); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -14,7 +14,7 @@ import (
 var _ = Describe("kind cluster records and Clean", func() {
 	It("keeps the cluster of a run that is still running", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
-		path, err := kindprovider.WriteRecord(dir, "es-quickstart-0a1b2c", cluster.Podman)
+		path, err := kindprovider.WriteRecord(dir, "es-quickstart-0a1b2c", cluster.Podman, false)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(path).To(Equal(filepath.Join(dir, "kind", "es-quickstart-0a1b2c.json")), "below the netem records, not among them")
 		rep, err := kindprovider.Clean(ctx, dir)

@@ -176,7 +176,7 @@ func Create(ctx context.Context, rt Runtime, spec Spec, opts ...Option) (*Cluste
 		return nil, err
 	}
 	c := &Cluster{Spec: spec, Runtime: rt, log: o.log, provider: kp}
-	c.createdNetwork = !c.runtimeOK(ctx, "network", "inspect", kindNetwork)
+	c.createdNetwork = !NetworkExists(ctx, rt)
 
 	start := o.now()
 	done := make(chan error, 1)
@@ -405,12 +405,20 @@ func (c *Cluster) Delete(ctx context.Context) error {
 // DeleteByName deletes a cluster this process did not create (e.g. one a
 // killed run left behind), with its containers and kubeconfig file. A
 // cluster that does not exist is not an error.
-func DeleteByName(ctx context.Context, rt Runtime, name string) error {
+// With ownNetwork, kind's container network is removed too once no
+// container uses it (pass NetworkExists from before the cluster was
+// created, negated).
+func DeleteByName(ctx context.Context, rt Runtime, name string, ownNetwork bool) error {
 	kp, err := kindProvider(rt, nil)
 	if err != nil {
 		return err
 	}
-	return (&Cluster{Spec: Spec{Name: name}, Runtime: rt, provider: kp}).Delete(ctx)
+	return (&Cluster{Spec: Spec{Name: name}, Runtime: rt, provider: kp, createdNetwork: ownNetwork}).Delete(ctx)
+}
+
+// NetworkExists reports whether kind's container network exists on rt.
+func NetworkExists(ctx context.Context, rt Runtime) bool {
+	return exec.CommandContext(ctx, string(rt), "network", "inspect", kindNetwork).Run() == nil
 }
 
 // kindProvider is kind's library on a runtime.
