@@ -466,7 +466,7 @@ func (c *calib) probes() error {
 	if len(ds) < 2 {
 		return fmt.Errorf("netem: calibration: only %d of %d probes arrived", len(ds), n)
 	}
-	mean, std := meanStd(ds)
+	rawMean, rawStd := meanStd(ds)
 	slices.Sort(ds)
 	exp := expectedDelays(cfg, c.opt.Seed)
 	ms := func(v float64) float64 { return v / 1e6 }
@@ -475,20 +475,36 @@ func (c *calib) probes() error {
 			Note: fmt.Sprintf("how late the link scheduler released %d packets after the model's due time: mean %.1f µs, stddev %.1f µs, p50 %d µs, p90 %d µs, p99 %d µs, max %.3f ms (engine timing; part of every measured delay)",
 				rel.Packets, float64(rel.Mean)/1e3, float64(rel.Std)/1e3, rel.P50.Microseconds(), rel.P90.Microseconds(), rel.P99.Microseconds(), rel.Max.Seconds()*1e3)})
 	}
-	tolMean := math.Max(0.3e6, 0.02*exp.mean)
-	c.add(Figure{Name: "delay mean", Unit: "ms", Configured: ms(exp.mean), Measured: ms(mean),
-		Tolerance: "max(0.3 ms, 2%)", Checked: true, OK: math.Abs(mean-exp.mean) <= tolMean})
-	for _, q := range []struct {
-		name string
-		q    float64
-		exp  float64
-	}{{"delay p50", 0.50, exp.p50}, {"delay p99", 0.99, exp.p99}} {
-		m := ds[int(q.q*float64(len(ds)-1))]
-		tol := math.Max(0.5e6, 0.05*q.exp)
-		c.add(Figure{Name: q.name, Unit: "ms", Configured: ms(q.exp), Measured: ms(m),
-			Tolerance: "max(0.5 ms, 5%)", Checked: true, OK: math.Abs(m-q.exp) <= tol})
+	ls, bs, thr, left := stallFiltered(main, base, exp.p99)
+	stallNote := fmt.Sprintf("over the %d probes clear of machine stalls (%d left out: in flight while an unimpaired probe took more than %.3f ms)", len(ls), left, ms(thr))
+	if len(ls) < 2 || len(bs) < 2 || len(ls) < len(ds)/2 {
+		for _, name := range []string{"delay mean", "delay p50", "delay p99", "jitter (stddev)"} {
+			c.add(Figure{Name: name, Unit: "ms", Tolerance: "-", Checked: true,
+				Note: fmt.Sprintf("%d of %d probes were in flight during a stall of the machine (an unimpaired probe took more than %.3f ms): too busy to measure the link", left, len(ds), ms(thr))})
+		}
+	} else {
+		mean, lstd := meanStd(ls)
+		slices.Sort(ls)
+		tolMean := math.Max(0.3e6, 0.02*exp.mean)
+		c.add(Figure{Name: "delay mean", Unit: "ms", Configured: ms(exp.mean), Measured: ms(mean),
+			Tolerance: "max(0.3 ms, 2%)", Checked: true, OK: math.Abs(mean-exp.mean) <= tolMean, Note: stallNote})
+		for _, q := range []struct {
+			name string
+			q    float64
+			exp  float64
+		}{{"delay p50", 0.50, exp.p50}, {"delay p99", 0.99, exp.p99}} {
+			m := ls[int(q.q*float64(len(ls)-1))]
+			tol := math.Max(0.5e6, 0.05*q.exp)
+			c.add(Figure{Name: q.name, Unit: "ms", Configured: ms(q.exp), Measured: ms(m),
+				Tolerance: "max(0.5 ms, 5%)", Checked: true, OK: math.Abs(m-q.exp) <= tol})
+		}
+		_, bstd := meanStd(bs)
+		c.addJitter(exp, lstd, bstd)
 	}
-	c.addJitter(exp, std, main, base)
+	rawNote := "every probe, including the probe path's own noise and machine stalls; shown for information"
+	c.add(Figure{Name: "delay mean, raw", Unit: "ms", Configured: ms(exp.mean), Measured: ms(rawMean), Tolerance: "-", Note: rawNote})
+	c.add(Figure{Name: "delay p99, raw", Unit: "ms", Configured: ms(exp.p99), Measured: ms(ds[int(0.99*float64(len(ds)-1))]), Tolerance: "-"})
+	c.add(Figure{Name: "jitter (stddev), raw", Unit: "ms", Configured: ms(exp.std), Measured: ms(rawStd), Tolerance: "-"})
 	lost := n - len(ds)
 	p := expectedLoss(cfg)
 	measured := float64(lost) / float64(n)
@@ -937,37 +953,15 @@ func (c *calib) trace() error {
 // link's own standard deviation is sqrt(measured² − baseline²), with the
 // baseline measured on the interleaved unimpaired flow (same sender, same
 // reader thread, same moments). The link scheduler's release lateness is
-// not in the baseline: it stays in the checked figure.
-//
-// A stall of the machine (an unimpaired probe taking more than
-// stallThreshold) puts milliseconds into both flows; variances of a few
-// such outliers are too unstable to subtract. So probes whose flight
-// (send time up to the configured p99 delay plus the threshold) overlaps a
-// stall seen on the unimpaired flow are left out of both spreads. Which
-// probes are left out depends only on the unimpaired flow and on send
-// times, never on the delay the link drew, so the link's distribution in
-// what remains is unchanged. The raw figure (every probe) is shown beside
-// it, and the note says how many were left out.
-func (c *calib) addJitter(exp delayExpect, rawStd float64, link, base *probeFlow) {
+// not in the baseline: it stays in the checked figure. Both spreads are
+// taken over the same stall-free probes (stallFiltered).
+func (c *calib) addJitter(exp delayExpect, lstd, bstd float64) {
 	ms := func(v float64) float64 { return v / 1e6 }
-	c.add(Figure{Name: "jitter (stddev), raw", Unit: "ms", Configured: ms(exp.std), Measured: ms(rawStd), Tolerance: "-",
-		Note: "every probe, including the probe path's own noise and machine stalls; shown for information"})
-	ls, bs, thr, left := stallFiltered(link, base, exp.p99)
-	jf := Figure{Name: "jitter (stddev)", Unit: "ms", Configured: ms(exp.std)}
-	if len(ls) < 2 || len(bs) < 2 || len(ls) < len(link.got)/2 {
-		jf.Tolerance, jf.Checked, jf.OK = "10%", true, false
-		jf.Note = fmt.Sprintf("%d of %d probes overlapped a stall of the machine (an unimpaired probe took more than %.3f ms): too busy to measure the link's jitter", left, len(link.got), ms(thr))
-		c.add(jf)
-		return
-	}
-	_, lstd := meanStd(ls)
-	_, bstd := meanStd(bs)
 	c.noiseStd = bstd
 	corrected := math.Sqrt(math.Max(0, lstd*lstd-bstd*bstd))
-	jf.Measured = ms(corrected)
-	how := fmt.Sprintf("noise-corrected: sqrt(link² − probe path²) = sqrt(%.4f² − %.4f²) ms over the %d probe pairs clear of machine stalls (%d left out: in flight while an unimpaired probe took more than %.3f ms); the probe path's noise is independent of the link's delay, so variances add",
-		ms(lstd), ms(bstd), len(ls), left, ms(thr))
-	jf.Note = how
+	jf := Figure{Name: "jitter (stddev)", Unit: "ms", Configured: ms(exp.std), Measured: ms(corrected),
+		Note: fmt.Sprintf("noise-corrected: sqrt(link² − probe path²) = sqrt(%.4f² − %.4f²) ms, both over the same stall-free probes; the probe path's noise is independent of the link's delay, so variances add",
+			ms(lstd), ms(bstd))}
 	if exp.std > 0 {
 		jf.Tolerance, jf.Checked = "10%", true
 		jf.OK = math.Abs(corrected-exp.std) <= 0.1*exp.std
@@ -979,6 +973,16 @@ func (c *calib) addJitter(exp delayExpect, rawStd float64, link, base *probeFlow
 	c.add(jf)
 }
 
+// A stall of the machine (an unimpaired probe taking far longer than
+// usual) puts milliseconds into whatever is in flight; the mean, the p99
+// and above all the variance of a few such outliers say nothing about the
+// link and are too unstable to subtract. So the checked delay figures leave
+// out the probes whose flight overlaps a stall seen on the unimpaired flow.
+// Which probes are left out depends only on the unimpaired flow and on send
+// times, never on the delay the link drew, so the link's distribution over
+// what remains is unchanged. The raw figures (every probe) are shown beside
+// them, and a note says how many were left out.
+//
 // stallFiltered returns the delays (ns) of the link's and the unimpaired
 // flow's probes that were not in flight during a stall of the machine,
 // the stall threshold, and how many link probes it left out. A stall is
