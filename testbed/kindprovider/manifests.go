@@ -102,9 +102,13 @@ func EdgenodeName(site string) string {
 func CamerasName(host string) string { return "cameras-" + host }
 
 // ServiceURL is the in-cluster URL of a site's (or, for "", the cloud's)
-// edgenode Service.
+// edgenode Service. The name is rooted (a trailing dot): with the pods'
+// ndots:5 an unrooted name is first tried with every search domain, and
+// the node's own (kind's container network, e.g. dns.podman) sends the
+// query to resolvers outside the cluster, which may take seconds to fail
+// where no outside resolver answers; the cameras then stall at start-up.
 func ServiceURL(site, path string) string {
-	return fmt.Sprintf("http://%s.%s.svc.cluster.local:%d%s", EdgenodeName(site), Namespace, EdgenodePort, path)
+	return fmt.Sprintf("http://%s.%s.svc.cluster.local.:%d%s", EdgenodeName(site), Namespace, EdgenodePort, path)
 }
 
 // Manifests returns the objects of a plan in apply order: the namespace,

@@ -96,7 +96,7 @@ var _ = Describe("Manifests", func() {
 		Expect(dig(cloud, "spec", "template", "spec", "nodeSelector")).To(Equal(map[string]any{
 			cluster.LabelTier: "cloud", cluster.LabelSite: "cloud"}))
 		Expect(dig(cloud, "spec", "template", "spec", "containers", 0, "command")).To(ContainElements("--mode", "cloud", "--alerts-file"))
-		Expect(dig(dep, "spec", "template", "spec", "containers", 0, "command")).To(ContainElements("--upstream", "http://edgenode-cloud.edgesim.svc.cluster.local:8080"))
+		Expect(dig(dep, "spec", "template", "spec", "containers", 0, "command")).To(ContainElements("--upstream", "http://edgenode-cloud.edgesim.svc.cluster.local.:8080"))
 	})
 
 	It("probes /readyz and /healthz and sizes the container from the node's resources", func() {
@@ -136,9 +136,9 @@ var _ = Describe("Manifests", func() {
 		Expect(fleet).To(HaveLen(4))
 		for _, c := range fleet {
 			Expect(c.Endpoints).To(Equal([]string{
-				"http://edgenode-store-1.edgesim.svc.cluster.local:8080/whip",
-				"http://edgenode-store-1.edgesim.svc.cluster.local:8080/whip",
-				"http://edgenode-cloud.edgesim.svc.cluster.local:8080/whip",
+				"http://edgenode-store-1.edgesim.svc.cluster.local.:8080/whip",
+				"http://edgenode-store-1.edgesim.svc.cluster.local.:8080/whip",
+				"http://edgenode-cloud.edgesim.svc.cluster.local.:8080/whip",
 			}), c.ID)
 		}
 	})
