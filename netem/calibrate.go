@@ -478,8 +478,11 @@ func (c *calib) probes() error {
 	ls, bs, thr, left := stallFiltered(main, base, exp.p99)
 	stallNote := fmt.Sprintf("over the %d probes clear of machine stalls (%d left out: in flight while an unimpaired probe took more than %.3f ms)", len(ls), left, ms(thr))
 	if len(ls) < 2 || len(bs) < 2 || len(ls) < len(ds)/2 {
-		for _, name := range []string{"delay mean", "delay p50", "delay p99", "jitter (stddev)"} {
-			c.add(Figure{Name: name, Unit: "ms", Tolerance: "-", Checked: true,
+		for _, f := range []struct {
+			name string
+			exp  float64
+		}{{"delay mean", exp.mean}, {"delay p50", exp.p50}, {"delay p99", exp.p99}, {"jitter (stddev)", exp.std}} {
+			c.add(Figure{Name: f.name, Unit: "ms", Configured: ms(f.exp), Tolerance: "-", Checked: true,
 				Note: fmt.Sprintf("%d of %d probes were in flight during a stall of the machine (an unimpaired probe took more than %.3f ms): too busy to measure the link", left, len(ds), ms(thr))})
 		}
 	} else {

@@ -19,21 +19,46 @@ import (
 // quantile estimate, updated on every timed wake-up), plus a margin, bounded
 // to [minSpin, maxSpin]. So the CPU spent spinning is what this machine's
 // timers make necessary, and never more than maxSpin per wake-up.
+//
+// Spinning is also budgeted per link direction: at most spinShare of one
+// CPU over time (a token bucket of spin time, spinBurst deep). A direction
+// with more distinct release times than that pays for falls back to the
+// timer alone for the excess, so a busy link can never turn precise
+// release into a busy loop.
 const (
 	minSpin     = 20 * time.Microsecond
 	maxSpin     = 200 * time.Microsecond
 	spinMargin  = 10 * time.Microsecond
 	spinQuantil = 0.9
 	spinStep    = float64(2 * time.Microsecond)
+	spinShare   = 0.5
+	spinBurst   = 50 * time.Millisecond
 )
 
-// spinner estimates the timer's wake-up lateness and sizes the spin window.
-// It is used by one scheduler thread only.
+// spinner estimates the timer's wake-up lateness, sizes the spin window
+// and keeps the spin budget. It is used by one scheduler thread only.
 type spinner struct {
-	late float64 // estimated spinQuantil-quantile of wake-up lateness, ns
+	late   float64 // estimated spinQuantil-quantile of wake-up lateness, ns
+	tokens time.Duration
+	last   time.Time
 }
 
-func newSpinner() *spinner { return &spinner{late: float64(50 * time.Microsecond)} }
+func newSpinner() *spinner {
+	return &spinner{late: float64(50 * time.Microsecond), tokens: spinBurst}
+}
+
+// canSpin refills the budget up to now and says whether any is left.
+func (s *spinner) canSpin(now time.Time) bool {
+	if !s.last.IsZero() {
+		s.tokens += time.Duration(float64(now.Sub(s.last)) * spinShare)
+		s.tokens = min(s.tokens, spinBurst)
+	}
+	s.last = now
+	return s.tokens > 0
+}
+
+// charge takes a spin's duration from the budget.
+func (s *spinner) charge(d time.Duration) { s.tokens -= d }
 
 // window is how long before a packet is due the timer should fire.
 func (s *spinner) window() time.Duration {

@@ -32,6 +32,22 @@ var _ = Describe("precise release", func() {
 		Expect(s.window()).To(Equal(minSpin))
 	})
 
+	It("spends at most its share of a CPU spinning", func() {
+		s := newSpinner()
+		t := time.Unix(0, 0)
+		spent := time.Duration(0)
+		// A link that would spin 150 µs every 200 µs for 10 s.
+		for range 50000 {
+			if s.canSpin(t) {
+				s.charge(150 * time.Microsecond)
+				spent += 150 * time.Microsecond
+			}
+			t = t.Add(200 * time.Microsecond)
+		}
+		Expect(spent).To(BeNumerically("<=", time.Duration(spinShare*float64(10*time.Second))+spinBurst+maxSpin))
+		Expect(spent).To(BeNumerically(">=", time.Duration(0.9*spinShare*float64(10*time.Second))))
+	})
+
 	It("stops spinning at the due time or when an earlier packet arrives", func() {
 		var kicks atomic.Uint64
 		due := time.Now().Add(-time.Second) // already due: returns at once

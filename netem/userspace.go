@@ -829,15 +829,17 @@ func (e *Userspace) schedLoopHR(d *direction) {
 		if has {
 			d.waitUntil = next
 			wait := next.Sub(now)
-			if e.opts.precise {
+			d.spinWindow = 0
+			if e.opts.precise && spin.canSpin(now) {
 				d.spinWindow = spin.window()
-				if wait > d.spinWindow {
-					d.armedAt = next.Add(-d.spinWindow)
-					d.hr.arm(wait - d.spinWindow)
-				} else {
-					spinning = true
-				}
-			} else {
+			}
+			switch {
+			case d.spinWindow > 0 && wait <= d.spinWindow:
+				spinning = true
+			case d.spinWindow > 0:
+				d.armedAt = next.Add(-d.spinWindow)
+				d.hr.arm(wait - d.spinWindow)
+			default:
 				d.hr.arm(wait)
 			}
 		} else {
@@ -848,7 +850,8 @@ func (e *Userspace) schedLoopHR(d *direction) {
 		d.recordLate(now, out)
 		e.write(out)
 		if spinning {
-			spinUntil(next, &d.kicks, k0)
+			t0 := time.Now()
+			spin.charge(spinUntil(next, &d.kicks, k0).Sub(t0))
 		} else {
 			if !has || next.Sub(now) > 100*time.Microsecond {
 				prio.idle()

