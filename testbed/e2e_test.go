@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/match"
@@ -78,6 +79,12 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 		res := run(ctx, "quickstart", true)
 		Expect(res.Report.Failover).NotTo(BeEmpty())
 		Expect(res).To(match.FailOverWithin(10 * time.Second))
+		// The local provider has no cluster: its breakdown is the cameras'
+		// own reconnects, then detections again.
+		Expect(res.Report.FailoverSummaries).To(HaveLen(1))
+		Expect(res.Report.FailoverSummaries[0].Steps).To(ContainElements(
+			HaveField("Name", reports.StepReconnected), HaveField("Name", reports.StepFlowing)))
+		Expect(res.Report.FailoverSummaries[0].Steps).NotTo(ContainElement(HaveField("Name", reports.StepNodeNotReady)))
 		Expect(res.Report.Uplink).To(HaveLen(2))
 		edge, cloud := res.Report.Uplink[0], res.Report.Uplink[1]
 		Expect(edge.Placement).To(BeEquivalentTo("edge"))
