@@ -537,6 +537,16 @@ func (m *Model) Next() (t time.Time, ok bool) {
 	return t, ok
 }
 
+// NextDelivery returns when the next packet leaves the delay line,
+// leaving out the bottleneck queue's service times; ok is false when the
+// delay line is empty. Engines use it to wake precisely for deliveries.
+func (m *Model) NextDelivery() (t time.Time, ok bool) {
+	if len(m.line) > 0 {
+		return m.line[0].due, true
+	}
+	return time.Time{}, false
+}
+
 // Stats returns the totals so far.
 func (m *Model) Stats() DirStats {
 	s := m.stats

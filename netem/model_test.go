@@ -263,6 +263,29 @@ var _ = Describe("Model", func() {
 		Expect(float64(st.Corrupted) / n).To(BeNumerically("~", 0.05, 0.01))
 	})
 
+	It("tells the delay line's next delivery apart from the queue's service times", func() {
+		// 1 Mbit/s with a one-packet burst: the second 1250-byte packet
+		// waits 10 ms in the queue, then 5 ms in the delay line.
+		m, err := netem.NewModel(netem.LinkConfig{Delay: 5 * time.Millisecond, RateBits: 1_000_000, BurstBytes: 1250}, 1, t0)
+		Expect(err).NotTo(HaveOccurred())
+		_, ok := m.NextDelivery()
+		Expect(ok).To(BeFalse())
+		for range 2 {
+			sent, _ := m.Send(t0, &netem.Packet{Buf: make([]byte, 1250), N: 1250})
+			Expect(sent).To(BeTrue())
+		}
+		next, _ := m.Next()
+		nd, ok := m.NextDelivery()
+		Expect(ok).To(BeTrue())
+		Expect(nd).To(Equal(t0.Add(5 * time.Millisecond)))
+		Expect(next).To(Equal(nd)) // the queue's service (at 10 ms) is later
+		Expect(m.Deliver(nd, nil)).To(HaveLen(1))
+		next, _ = m.Next()
+		Expect(next).To(Equal(t0.Add(10 * time.Millisecond)))
+		_, ok = m.NextDelivery()
+		Expect(ok).To(BeFalse()) // only a service time is pending
+	})
+
 	It("flips exactly one bit of a corrupted packet", func() {
 		m, err := netem.NewModel(netem.LinkConfig{Corrupt: 100}, 1, t0)
 		Expect(err).NotTo(HaveOccurred())

@@ -828,19 +828,26 @@ func (e *Userspace) schedLoopHR(d *direction) {
 		k0 := d.kicks.Load()
 		if has {
 			d.waitUntil = next
-			wait := next.Sub(now)
+			// Only deliveries from the delay line are worth a spin; the
+			// bottleneck's service times run on the model's own clock,
+			// so waking late for one only releases a small batch.
+			nd, delivery := d.model.NextDelivery()
 			d.spinWindow = 0
-			if e.opts.precise && spin.canSpin(now) {
+			if e.opts.precise && delivery && spin.canSpin(now) {
 				d.spinWindow = spin.window()
 			}
+			early := nd.Add(-d.spinWindow)
 			switch {
-			case d.spinWindow > 0 && wait <= d.spinWindow:
-				spinning = true
-			case d.spinWindow > 0:
-				d.armedAt = next.Add(-d.spinWindow)
-				d.hr.arm(wait - d.spinWindow)
+			case d.spinWindow > 0 && !now.Before(early):
+				spinning = true // to next: a service time, or the delivery
+			case d.spinWindow > 0 && early.Before(next):
+				d.armedAt = early
+				d.hr.arm(early.Sub(now))
 			default:
-				d.hr.arm(wait)
+				if e.opts.precise {
+					d.armedAt = next
+				}
+				d.hr.arm(next.Sub(now))
 			}
 		} else {
 			d.waitUntil = time.Time{}
