@@ -476,7 +476,7 @@ func (c *calib) probes() error {
 				rel.Packets, float64(rel.Mean)/1e3, float64(rel.Std)/1e3, rel.P50.Microseconds(), rel.P90.Microseconds(), rel.P99.Microseconds(), rel.Max.Seconds()*1e3)})
 	}
 	ls, bs, thr, left := stallFiltered(main, base, exp.p99)
-	stallNote := fmt.Sprintf("over the %d probes clear of machine stalls (%d left out: in flight while an unimpaired probe took more than %.3f ms)", len(ls), left, ms(thr))
+	stallNote := fmt.Sprintf("over the %d probes clear of machine stalls (%d left out: in flight while an unimpaired probe took more than %.3f ms, or while the sender was frozen that long)", len(ls), left, ms(thr))
 	if len(ls) < 2 || len(bs) < 2 || len(ls) < len(ds)/2 {
 		for _, f := range []struct {
 			name string
@@ -991,8 +991,10 @@ func (c *calib) addJitter(exp delayExpect, lstd, bstd float64) {
 // stallFiltered returns the delays (ns) of the link's and the unimpaired
 // flow's probes that were not in flight during a stall of the machine,
 // the stall threshold, and how many link probes it left out. A stall is
-// an unimpaired probe slower than max(0.5 ms, 10x the unimpaired median);
-// it spans that probe's own flight. A probe pair is left out when the
+// an unimpaired probe slower than max(0.5 ms, 10x the unimpaired median),
+// spanning that probe's own flight, or a gap between two successive sends
+// longer than the usual gap plus that threshold (the sender was frozen),
+// spanning the gap. A probe pair is left out when the
 // window from its send time to span later overlaps a stall, span being the
 // configured p99 delay plus the threshold.
 func stallFiltered(link, base *probeFlow, p99 float64) (ls, bs []float64, thr float64, left int) {
@@ -1007,6 +1009,22 @@ func stallFiltered(link, base *probeFlow, p99 float64) (ls, bs []float64, thr fl
 	for j, ok := range base.got {
 		if ok && base.delays[j] > thr {
 			stalls = append(stalls, span{base.sent[j], base.sent[j] + int64(base.delays[j])})
+		}
+	}
+	// A stall that freezes the sender too delays no unimpaired probe (none
+	// is sent meanwhile): it shows as a gap in the send times instead.
+	var gaps []int64
+	for j := 1; j < len(base.sent); j++ {
+		gaps = append(gaps, base.sent[j]-base.sent[j-1])
+	}
+	if len(gaps) > 0 {
+		sorted := slices.Clone(gaps)
+		slices.Sort(sorted)
+		limit := sorted[len(sorted)/2] + int64(thr)
+		for j, g := range gaps {
+			if g > limit {
+				stalls = append(stalls, span{base.sent[j], base.sent[j+1]})
+			}
 		}
 	}
 	slices.SortFunc(stalls, func(a, b span) int { return cmpInt64(a.from, b.from) })

@@ -121,6 +121,22 @@ var _ = Describe("calibrate's stall filter", func() {
 		Expect(ones - threes).To(BeNumerically("~", 0, 1))
 	})
 
+	It("also leaves out probes in flight while the sender was frozen", func() {
+		base := mk(100, func(int) float64 { return 30e3 })
+		link := mk(100, func(int) float64 { return 1e6 })
+		// No probe is sent between 20 ms and 30 ms: every later probe
+		// comes 10 ms later than planned.
+		for _, f := range []*probeFlow{base, link} {
+			for i := 21; i < 100; i++ {
+				f.sent[i] += int64(9 * time.Millisecond)
+			}
+		}
+		_, _, _, left := stallFiltered(link, base, 1e6)
+		// The gap spans 20..30 ms; windows are 1.5 ms: probes sent at
+		// 19 and 20 ms overlap it (the next is sent at its end, 30 ms).
+		Expect(left).To(Equal(3))
+	})
+
 	It("keeps every probe when nothing stalled", func() {
 		base := mk(50, func(int) float64 { return 30e3 })
 		link := mk(50, func(int) float64 { return 2e6 })
