@@ -172,6 +172,65 @@ var _ = Describe("a kind run killed with SIGKILL", Label("cluster"), func() {
 	}, NodeTimeout(15*time.Minute))
 })
 
+var _ = Describe("quickstart on the federated kind layout", Label("cluster"), func() {
+	It("runs a cloud cluster and a site cluster joined over the emulated WAN, with alerts crossing it and the failover broken down", func(ctx SpecContext) {
+		if os.Geteuid() != 0 {
+			Skip("kind clusters on Podman and netem links need root here")
+		}
+		rt, err := cluster.DetectRuntime(ctx, cluster.Runtime(os.Getenv("EDGESIM_KIND_RUNTIME")))
+		Expect(err).NotTo(HaveOccurred())
+		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
+		Expect(err).NotTo(HaveOccurred())
+		edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(gexec.CleanupBuildArtifacts)
+		var clusters []string
+		DeferCleanup(func(ctx SpecContext) {
+			out, err := exec.CommandContext(ctx, string(rt), "ps", "-a", "--format", "{{.Names}}").Output()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container may be left")
+		})
+
+		sc, err := scenarios.Example("quickstart")
+		Expect(err).NotTo(HaveOccurred())
+		sc.Provider = scenarios.ProviderKind
+		res, err := testbed.Run(ctx, sc, testbed.Options{
+			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
+			Binaries: testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode},
+			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
+				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt, Layout: kindprovider.LayoutFederated,
+			})},
+			Progress: func(p testbed.Progress) {
+				if strings.Contains(p.Message, "created in") {
+					clusters = append(clusters, p.Message)
+				}
+				if p.Message != "" {
+					fmt.Fprintf(GinkgoWriter, "%s %s\n", p.Phase, p.Message)
+				}
+			}})
+		if res != nil {
+			if b, rerr := os.ReadFile(filepath.Join(res.Dir, "report.md")); rerr == nil {
+				GinkgoWriter.Printf("%s\n", b)
+			}
+		}
+		Expect(err).NotTo(HaveOccurred())
+		Expect(clusters).To(HaveLen(2), "a cloud cluster and one for the site")
+		for _, c := range res.Run.Cameras {
+			Expect(c.Frames).To(ContainElement(HaveField("Answered", BeTrue())), c.ID+" got detections back")
+		}
+		Expect(res.Run.Alerts).NotTo(BeEmpty(), "the site's alerts reached the cloud cluster over the WAN link")
+		Expect(res.Report.FailoverSummaries).To(HaveLen(1))
+		steps := map[string]bool{}
+		for _, s := range res.Report.FailoverSummaries[0].Steps {
+			steps[s.Name] = true
+		}
+		Expect(steps).To(HaveKey(reports.StepNodeNotReady), "the site cluster's nodes are watched")
+		Expect(steps).To(HaveKey(reports.StepReady))
+		Expect(steps).To(HaveKey(reports.StepFlowing))
+		Expect(res.Report.FailoverSummaries[0].GapP50Ms).To(BeNumerically("<=", 30_000))
+	}, NodeTimeout(20*time.Minute))
+})
+
 // linkNames keeps the interface names of `ip -o link show` (counters and
 // states change on their own).
 func linkNames(out string) string {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/testbed"
 )
 
 // WatchStream feeds a `kubectl get -w -o json` stream to a cluster watch
@@ -20,3 +21,24 @@ var Unsettled = unsettled
 
 // WriteRecord is writeRecord.
 var WriteRecord = writeRecord
+
+// Cluster is one cluster of a layout: its name, pod subnet, plan nodes and
+// which site labels it holds.
+type Cluster struct {
+	Name, PodSubnet string
+	Nodes           []string
+	Holds           func(site string) bool
+}
+
+// Clusters spreads a plan over clusters as Provision does.
+func Clusters(plan *testbed.Plan, layout Layout, name string) []Cluster {
+	var out []Cluster
+	for _, m := range members(plan, layout, name) {
+		c := Cluster{Name: m.name, PodSubnet: m.podSubnet, Holds: m.holds}
+		for _, b := range m.bindings {
+			c.Nodes = append(c.Nodes, b.Node)
+		}
+		out = append(out, c)
+	}
+	return out
+}

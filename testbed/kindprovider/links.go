@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/testbed/kind/cluster"
 )
 
 // Pod traffic between two workers is carried in a VXLAN tunnel whose outer
@@ -98,7 +100,8 @@ func halves(n *net.IPNet) (*net.IPNet, *net.IPNet, error) {
 
 // attachLinks gives every worker a netem TUN device in its namespace,
 // creates the plan's links between their groups and tunnels pod traffic
-// through them.
+// through them (between every pair of workers, also of different clusters
+// in the federated layout, whose pod networks are distinct).
 func (p *Provider) attachLinks(ctx context.Context) error {
 	opts := []netem.Option{netem.WithRegistry(p.cfg.Registry), netem.WithSeed(p.cfg.Seed), netem.WithName(p.cfg.Name), netem.WithMTU(EngineMTU)}
 	if p.cfg.StateDir != "" {
@@ -109,23 +112,26 @@ func (p *Provider) attachLinks(ctx context.Context) error {
 		return err
 	}
 	p.eng = eng
-	cidrs, err := p.podCIDRs(ctx)
-	if err != nil {
-		return err
-	}
 	var hosts []*netem.Host
 	var cidrList []*net.IPNet
-	for i, b := range p.bindings {
-		n, _ := p.plan.Node(b.Node)
-		h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.Name, Group: n.Group, PID: p.pids[n.Name]})
+	for _, m := range p.members {
+		cidrs, err := podCIDRs(ctx, m.cl)
 		if err != nil {
-			return fmt.Errorf("node %s: %w", n.Name, err)
+			return err
 		}
-		c := workerContainer(p.cfg.Name, i)
-		if cidrs[c] == nil {
-			return fmt.Errorf("kind provider: node %s has no PodCIDR yet", c)
+		for i, b := range m.bindings {
+			n, _ := p.plan.Node(b.Node)
+			h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.Name, Group: n.Group, PID: p.pids[n.Name]})
+			if err != nil {
+				return fmt.Errorf("node %s: %w", n.Name, err)
+			}
+			c := m.container(i)
+			if cidrs[c] == nil {
+				return fmt.Errorf("kind provider: node %s has no PodCIDR yet", c)
+			}
+			hosts, cidrList = append(hosts, h), append(cidrList, cidrs[c])
+			p.hosts[n.Name] = h
 		}
-		hosts, cidrList = append(hosts, h), append(cidrList, cidrs[c])
 	}
 	for _, pl := range p.plan.Links {
 		lk, err := eng.Link(ctx, pl.A, pl.B, pl.Up, pl.Down)
@@ -161,12 +167,22 @@ func Tunnel(ctx context.Context, hosts []*netem.Host, podCIDRs []*net.IPNet) err
 			return fmt.Errorf("kind provider: node %s: ip %s: %w: %s", c.Node, strings.Join(c.Args, " "), err, strings.TrimSpace(string(out)))
 		}
 	}
+	// A pod reaching another node's emulated address directly (a NodePort
+	// of another cluster, in the federated layout) sends through the TUN
+	// device and gets its answers through a tunnel, so each side sees a
+	// source on another device than its route back: strict reverse-path
+	// filtering would drop them. Loose mode still drops unroutable sources.
+	for _, h := range hosts {
+		if err := h.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/conf/all/rp_filter", []byte("2"), 0o644) }); err != nil {
+			return fmt.Errorf("kind provider: node %s: loose reverse-path filter: %w", h.Name(), err)
+		}
+	}
 	return nil
 }
 
 // podCIDRs reads every node's IPv4 PodCIDR, by node (container) name.
-func (p *Provider) podCIDRs(ctx context.Context) (map[string]*net.IPNet, error) {
-	out, err := p.cl.Kubectl(ctx, nil, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{"\n"}{end}`)
+func podCIDRs(ctx context.Context, cl *cluster.Cluster) (map[string]*net.IPNet, error) {
+	out, err := cl.Kubectl(ctx, nil, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{"\n"}{end}`)
 	if err != nil {
 		return nil, err
 	}

@@ -55,6 +55,23 @@ type ManifestConfig struct {
 	// TolerationSeconds is how long pods stay bound to a not-ready or
 	// unreachable node before Kubernetes evicts them (default 5).
 	TolerationSeconds int64
+	// CloudURL, when set, is how the sites reach the cloud edgenodes from
+	// their own clusters (the federated layout): the cloud Service is then
+	// a NodePort Service on CloudNodePort, and edge upstreams and cameras'
+	// cloud endpoints use CloudURL instead of the in-cluster Service name.
+	CloudURL string
+}
+
+// CloudNodePort is the cloud edgenode Service's node port in the
+// federated layout.
+const CloudNodePort = 30080
+
+// cloudURL is the base URL of the cloud edgenodes as the sites see them.
+func (c ManifestConfig) cloudURL(path string) string {
+	if c.CloudURL != "" {
+		return strings.TrimSuffix(c.CloudURL, "/") + path
+	}
+	return ServiceURL("", path)
 }
 
 // Binding is the kind worker a plan node runs on.
@@ -204,7 +221,7 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 		vols = append(vols, Volume{Name: "alerts", HostPath: &HostPathVolume{Path: HostDataDir + "/alerts", Type: "DirectoryOrCreate"}})
 		mounts = append(mounts, VolumeMount{Name: "alerts", MountPath: "/alerts"})
 	} else {
-		args = append(args, "--mode", "edge", "--upstream", ServiceURL("", ""))
+		args = append(args, "--mode", "edge", "--upstream", cfg.cloudURL(""))
 	}
 	res, env := resources(first.Resources)
 	env = append([]EnvVar{{Name: "POD_NAME", ValueFrom: &EnvVarSource{FieldRef: FieldRef{FieldPath: "metadata.name"}}}}, env...)
@@ -242,13 +259,17 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 			},
 		},
 	}
+	svc := &Service{Meta: meta("v1", "Service", name, Namespace, labels), Spec: ServiceSpec{
+		Selector: sel,
+		Ports:    []ServicePort{{Name: "http", Port: EdgenodePort, TargetPort: "http", Protocol: "TCP"}},
+	}}
+	if first.Role == testbed.RoleCloud && cfg.CloudURL != "" {
+		svc.Spec.Type, svc.Spec.Ports[0].NodePort = "NodePort", CloudNodePort
+	}
 	return []Object{
 		&ConfigMap{Meta: meta("v1", "ConfigMap", name+"-rules", Namespace, labels), Data: map[string]string{"rules.yaml": string(rulesYAML)}},
 		dep,
-		&Service{Meta: meta("v1", "Service", name, Namespace, labels), Spec: ServiceSpec{
-			Selector: sel,
-			Ports:    []ServicePort{{Name: "http", Port: EdgenodePort, TargetPort: "http", Protocol: "TCP"}},
-		}},
+		svc,
 		&PodDisruptionBudget{Meta: meta("policy/v1", "PodDisruptionBudget", name, Namespace, labels), Spec: PDBSpec{
 			MaxUnavailable: 1, Selector: LabelSelector{MatchLabels: sel},
 		}},
@@ -308,7 +329,7 @@ func CameraManifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 	}
 	var objs []Object
 	for _, n := range plan.NodesOf(testbed.RoleCamera) {
-		fleet := cameraFleet(plan, n.Name)
+		fleet := cameraFleet(plan, n.Name, cfg)
 		b, err := json.MarshalIndent(fleet, "", "  ")
 		if err != nil {
 			return nil, err
@@ -347,13 +368,13 @@ func SamplesDir(host string) string { return HostDataDir + "/samples/" + host }
 // per edge node of the site (after losing a session a camera tries the
 // site again, where kube-proxy picks a replica, as many times as the site
 // has nodes), then the cloud's.
-func cameraFleet(plan *testbed.Plan, host string) any {
+func cameraFleet(plan *testbed.Plan, host string, cfg ManifestConfig) any {
 	return testbed.FleetConfig(plan, host, func(node string) string {
 		n, _ := plan.Node(node)
 		if n.Role == testbed.RoleEdge {
 			return ServiceURL(n.Site, "/whip")
 		}
-		return ServiceURL("", "/whip")
+		return cfg.cloudURL("/whip")
 	})
 }
 

@@ -186,6 +186,7 @@ type Service struct {
 
 // ServiceSpec is a Service's spec.
 type ServiceSpec struct {
+	Type     string            `yaml:"type,omitempty"` // "" (ClusterIP) or NodePort
 	Selector map[string]string `yaml:"selector"`
 	Ports    []ServicePort     `yaml:"ports"`
 }
@@ -195,6 +196,7 @@ type ServicePort struct {
 	Name       string `yaml:"name"`
 	Port       int    `yaml:"port"`
 	TargetPort string `yaml:"targetPort"`
+	NodePort   int    `yaml:"nodePort,omitempty"`
 	Protocol   string `yaml:"protocol"`
 }
 

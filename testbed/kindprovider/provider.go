@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +46,9 @@ type Config struct {
 	// NodeGracePeriod is how long a silent node stays Ready (see
 	// cluster.Spec.NodeGracePeriod; default 10 s, Kubernetes' own is 50 s).
 	NodeGracePeriod time.Duration
+	// Layout spreads the nodes over one cluster (default) or a cloud
+	// cluster plus one per site.
+	Layout Layout
 	// Runtime is "podman" or "docker"; "" detects one.
 	Runtime cluster.Runtime
 	// Retain keeps the cluster after Destroy (for debugging; delete it
@@ -67,18 +71,14 @@ type Config struct {
 type Provider struct {
 	cfg Config
 
-	plan     *testbed.Plan
-	bindings []Binding
-	cl       *cluster.Cluster
-	mcfg     ManifestConfig
-	eng      *netem.Userspace
-	links    testbed.Links
-	pids     map[string]int
-
-	record    string // the cluster's state record
-	watch     *clusterWatch
-	stopWatch context.CancelFunc
-	watchDone chan struct{}
+	plan    *testbed.Plan
+	members []*member
+	rt      cluster.Runtime
+	mcfg    ManifestConfig
+	eng     *netem.Userspace
+	links   testbed.Links
+	pids    map[string]int
+	hosts   map[string]*netem.Host // plan node -> its emulated host
 
 	mu       sync.Mutex
 	stopSync context.CancelFunc
@@ -107,6 +107,11 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Name == "" {
 		cfg.Name = "edgesim"
 	}
+	layout, err := ParseLayout(string(cfg.Layout))
+	if err != nil {
+		missing = append(missing, err)
+	}
+	cfg.Layout = layout
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the kind provider cannot run here: %w", errors.Join(missing...))
 	}
@@ -119,7 +124,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.NodeGracePeriod == 0 {
 		cfg.NodeGracePeriod = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, links: testbed.Links{}, pids: map[string]int{}}, nil
+	return &Provider{cfg: cfg, links: testbed.Links{}, pids: map[string]int{}, hosts: map[string]*netem.Host{}}, nil
 }
 
 // Name implements testbed.Provider.
@@ -131,17 +136,31 @@ func (p *Provider) logf(format string, args ...any) {
 	}
 }
 
-// Cluster is the created cluster (nil before Provision).
-func (p *Provider) Cluster() *cluster.Cluster { return p.cl }
+// Cluster is the created cluster (nil before Provision); in the federated
+// layout the cloud's.
+func (p *Provider) Cluster() *cluster.Cluster {
+	if len(p.members) == 0 {
+		return nil
+	}
+	return p.members[0].cl
+}
 
 // Container is the node container a plan node runs on.
 func (p *Provider) Container(node string) (string, bool) {
-	for i, b := range p.bindings {
-		if b.Node == node {
-			return workerContainer(p.cfg.Name, i), true
+	m, c := p.where(node)
+	return c, m != nil
+}
+
+// where finds the cluster and container of a plan node.
+func (p *Provider) where(node string) (*member, string) {
+	for _, m := range p.members {
+		for i, b := range m.bindings {
+			if b.Node == node {
+				return m, m.container(i)
+			}
 		}
 	}
-	return "", false
+	return nil, ""
 }
 
 // workerContainer is kind's name of the i-th worker's container.
@@ -153,11 +172,14 @@ func workerContainer(cluster string, i int) string {
 }
 
 // Provision implements testbed.Provider: builds and loads the workload
-// images, creates the cluster with one labelled worker per plan node and
+// images, creates the cluster(s) with one labelled worker per plan node and
 // attaches the plan's links.
 func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	p.plan = plan
-	p.bindings = Bindings(plan)
+	p.members = members(plan, p.cfg.Layout, p.cfg.Name)
+	if len(p.members) > maxFederated {
+		return fmt.Errorf("kind provider: %d clusters: the federated layout takes at most %d (sites + cloud)", len(p.members), maxFederated)
+	}
 	p.mcfg = ManifestConfig{EdgenodeImage: "check", CamerasImage: "check", TolerationSeconds: p.cfg.TolerationSeconds}
 	if err := check(plan, p.mcfg); err != nil {
 		return err
@@ -169,6 +191,7 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	if err != nil {
 		return err
 	}
+	p.rt = rt
 	if rt == cluster.Podman {
 		if _, err := cluster.ConfigurePodmanHost(cluster.ContainersConfPath); err != nil {
 			return err
@@ -192,41 +215,69 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	p.mcfg.EdgenodeImage, p.mcfg.CamerasImage = edge.Ref, cams.Ref
 	p.logf("workload images %s and %s built in %s", edge.Ref, cams.Ref, time.Since(start).Round(time.Millisecond))
 
-	workers := make([]cluster.Worker, len(p.bindings))
-	for i, b := range p.bindings {
-		workers[i] = b.Worker
-	}
-	if p.record, err = writeRecord(p.cfg.StateDir, p.cfg.Name, rt, !cluster.NetworkExists(ctx, rt)); err != nil {
-		return err
+	ownNetwork := !cluster.NetworkExists(ctx, rt)
+	for _, m := range p.members {
+		if err := p.create(ctx, m, nodeImage, ownNetwork); err != nil {
+			return err
+		}
+		ownNetwork = false // the first cluster made it
 	}
 	start = time.Now()
-	p.cl, err = cluster.Create(ctx, rt, cluster.Spec{Name: p.cfg.Name, Image: nodeImage, Workers: workers, NodeGracePeriod: p.cfg.NodeGracePeriod}, cluster.WithLog(p.cfg.Log))
+	for _, m := range p.members {
+		for i, b := range m.bindings {
+			c := m.container(i)
+			img := edge
+			if b.Role == testbed.RoleCamera {
+				img = cams
+			}
+			if err := LoadImage(ctx, string(rt), c, img.Archive); err != nil {
+				return err
+			}
+			pid, err := p.containerPID(ctx, c)
+			if err != nil {
+				return err
+			}
+			p.pids[b.Node] = pid
+		}
+	}
+	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
+	if err := p.attachLinks(ctx); err != nil {
+		return err
+	}
+	if p.cfg.Layout == LayoutFederated {
+		cloud := p.plan.NodesOf(testbed.RoleCloud)[0]
+		h, ok := p.hosts[cloud.Name]
+		if !ok {
+			return fmt.Errorf("kind provider: cloud node %s has no emulated address", cloud.Name)
+		}
+		p.mcfg.CloudURL = fmt.Sprintf("http://%s:%d", h.Address(), CloudNodePort)
+	}
+	return nil
+}
+
+// create writes the state record of one cluster, creates it, checks its
+// workers and starts watching it.
+func (p *Provider) create(ctx context.Context, m *member, image string, ownNetwork bool) error {
+	workers := make([]cluster.Worker, len(m.bindings))
+	for i, b := range m.bindings {
+		workers[i] = b.Worker
+	}
+	var err error
+	if m.record, err = writeRecord(p.cfg.StateDir, m.name, p.rt, ownNetwork); err != nil {
+		return err
+	}
+	start := time.Now()
+	m.cl, err = cluster.Create(ctx, p.rt, cluster.Spec{Name: m.name, Image: image, Workers: workers,
+		NodeGracePeriod: p.cfg.NodeGracePeriod, PodSubnet: m.podSubnet}, cluster.WithLog(p.cfg.Log))
 	if err != nil {
 		return err
 	}
-	p.logf("cluster %s created in %s", p.cfg.Name, time.Since(start).Round(time.Millisecond))
-	if err := p.checkNames(ctx); err != nil {
+	p.logf("cluster %s created in %s", m.name, time.Since(start).Round(time.Millisecond))
+	if err := checkNames(ctx, m); err != nil {
 		return err
 	}
-	p.startWatch()
-	start = time.Now()
-	for i, b := range p.bindings {
-		c := workerContainer(p.cfg.Name, i)
-		img := edge
-		if b.Role == testbed.RoleCamera {
-			img = cams
-		}
-		if err := LoadImage(ctx, string(rt), c, img.Archive); err != nil {
-			return err
-		}
-		pid, err := p.containerPID(ctx, c)
-		if err != nil {
-			return err
-		}
-		p.pids[b.Node] = pid
-	}
-	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
-	return p.attachLinks(ctx)
+	p.startWatch(m)
+	return nil
 }
 
 // nodeImage is the configured node image, or the default release's,
@@ -253,10 +304,10 @@ func (p *Provider) nodeImage(ctx context.Context, rt cluster.Runtime) (string, e
 	return res.Image, nil
 }
 
-// startWatch starts watching the cluster's nodes and pods for the failover
+// startWatch starts watching a cluster's nodes and pods for the failover
 // breakdown; Destroy stops it.
-func (p *Provider) startWatch() {
-	p.watch = newClusterWatch(time.Now, p.planNode, func(ev reports.ClusterEvent) {
+func (p *Provider) startWatch(m *member) {
+	m.watch = newClusterWatch(time.Now, p.planNode, func(ev reports.ClusterEvent) {
 		switch ev.Kind {
 		case reports.NodeNotReady, reports.NodeReady:
 			p.logf("node %s: %s (%s)", ev.Node, ev.Kind, ev.Detail)
@@ -265,22 +316,36 @@ func (p *Provider) startWatch() {
 		}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	p.stopWatch, p.watchDone = cancel, make(chan struct{})
+	m.stopWatch, m.watchDone = cancel, make(chan struct{})
 	go func() {
-		defer close(p.watchDone)
-		p.watch.run(ctx, p.cl.KubectlCommand)
+		defer close(m.watchDone)
+		m.watch.run(ctx, m.cl.KubectlCommand)
 	}()
 }
 
-// planNode is the plan node a Kubernetes node stands for ("" for the
+// planNode is the plan node a Kubernetes node stands for ("" for a
 // control plane).
 func (p *Provider) planNode(k8sNode string) string {
-	for i, b := range p.bindings {
-		if workerContainer(p.cfg.Name, i) == k8sNode {
-			return b.Node
+	for _, m := range p.members {
+		for i, b := range m.bindings {
+			if m.container(i) == k8sNode {
+				return b.Node
+			}
 		}
 	}
 	return ""
+}
+
+// events merges every cluster's events in time order.
+func (p *Provider) events() []reports.ClusterEvent {
+	var out []reports.ClusterEvent
+	for _, m := range p.members {
+		if m.watch != nil {
+			out = append(out, m.watch.Events()...)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b reports.ClusterEvent) int { return a.At.Compare(b.At) })
+	return out
 }
 
 // ClusterEvents implements testbed.ClusterEventSource: the node and pod
@@ -289,14 +354,14 @@ func (p *Provider) planNode(k8sNode string) string {
 // done), it first waits for the replacements to be Ready, at most the
 // pods' toleration plus settleLimit, so the failover breakdown is whole.
 func (p *Provider) ClusterEvents(ctx context.Context) []reports.ClusterEvent {
-	if p.watch == nil {
+	if len(p.members) == 0 {
 		return nil
 	}
 	limit := time.Duration(p.mcfg.TolerationSeconds)*time.Second + settleLimit
 	deadline := time.Now().Add(limit)
 	logged := false
 	for {
-		evs := p.watch.Events()
+		evs := p.events()
 		pending := unsettled(evs)
 		if len(pending) == 0 {
 			return evs
@@ -320,39 +385,45 @@ func (p *Provider) ClusterEvents(ctx context.Context) []reports.ClusterEvent {
 // Edgenodes lists the edgenode pods running on a plan node's worker: the
 // cameras they serve are the ones a fault on the node interrupts.
 func (p *Provider) Edgenodes(node string) []string {
-	c, ok := p.Container(node)
-	if !ok || p.watch == nil {
+	m, c := p.where(node)
+	if m == nil || m.watch == nil {
 		return nil
 	}
-	return p.watch.edgenodesOn(c)
+	return m.watch.edgenodesOn(c)
 }
 
 // Diagnose implements testbed.Diagnoser: kubectl's view of the nodes, the
 // workloads, their Service endpoints and recent events, and a description
 // of every node that is not Ready.
 func (p *Provider) Diagnose(ctx context.Context) []reports.Diagnostic {
-	if p.cl == nil {
-		return nil
-	}
 	var out []reports.Diagnostic
-	run := func(title string, args ...string) {
-		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		b, err := p.cl.Kubectl(cctx, nil, args...)
-		text := string(b)
-		if err != nil {
-			text += "\n" + err.Error()
+	for _, m := range p.members {
+		if m.cl == nil {
+			continue
 		}
-		out = append(out, reports.Diagnostic{Title: title, Command: "kubectl " + strings.Join(args, " "), Output: text})
-	}
-	run("Nodes", "get", "nodes", "-o", "wide", "--show-labels")
-	run("Pods", "-n", Namespace, "get", "pods", "-o", "wide")
-	run("Service endpoints", "-n", Namespace, "get", "services,endpointslices", "-o", "wide")
-	run("Events", "-n", Namespace, "get", "events", "--sort-by=.lastTimestamp")
-	if nodes, err := p.cl.Nodes(ctx); err == nil {
-		for _, n := range nodes {
-			if !n.Ready {
-				run("Node "+n.Name+" (not Ready)", "describe", "node", n.Name)
+		prefix := ""
+		if len(p.members) > 1 {
+			prefix = m.name + ": "
+		}
+		run := func(title string, args ...string) {
+			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			b, err := m.cl.Kubectl(cctx, nil, args...)
+			text := string(b)
+			if err != nil {
+				text += "\n" + err.Error()
+			}
+			out = append(out, reports.Diagnostic{Title: prefix + title, Command: "kubectl " + strings.Join(args, " "), Output: text})
+		}
+		run("Nodes", "get", "nodes", "-o", "wide", "--show-labels")
+		run("Pods", "-n", Namespace, "get", "pods", "-o", "wide")
+		run("Service endpoints", "-n", Namespace, "get", "services,endpointslices", "-o", "wide")
+		run("Events", "-n", Namespace, "get", "events", "--sort-by=.lastTimestamp")
+		if nodes, err := m.cl.Nodes(ctx); err == nil {
+			for _, n := range nodes {
+				if !n.Ready {
+					run("Node "+n.Name+" (not Ready)", "describe", "node", n.Name)
+				}
 			}
 		}
 	}
@@ -365,8 +436,8 @@ const settleLimit = 45 * time.Second
 
 // checkNames makes sure each worker container carries the labels of the
 // plan node it stands for: faults and links are aimed by container name.
-func (p *Provider) checkNames(ctx context.Context) error {
-	nodes, err := p.cl.Nodes(ctx)
+func checkNames(ctx context.Context, m *member) error {
+	nodes, err := m.cl.Nodes(ctx)
 	if err != nil {
 		return err
 	}
@@ -374,8 +445,8 @@ func (p *Provider) checkNames(ctx context.Context) error {
 	for _, n := range nodes {
 		labels[n.Name] = n.Labels
 	}
-	for i, b := range p.bindings {
-		c := workerContainer(p.cfg.Name, i)
+	for i, b := range m.bindings {
+		c := m.container(i)
 		l := labels[c]
 		if l[cluster.LabelTier] != b.Worker.Tier || l[cluster.LabelSite] != b.Worker.Site {
 			return fmt.Errorf("kind provider: node %s has labels %s=%q %s=%q, want those of plan node %s (%s, %s): kind named its workers in another order",
@@ -386,12 +457,12 @@ func (p *Provider) checkNames(ctx context.Context) error {
 }
 
 func (p *Provider) runtime(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, string(p.cl.Runtime), args...)
+	cmd := exec.CommandContext(ctx, string(p.rt), args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return out, fmt.Errorf("%s %s: %w: %s", p.cl.Runtime, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		return out, fmt.Errorf("%s %s: %w: %s", p.rt, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
 }
@@ -415,33 +486,51 @@ func (p *Provider) Deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := p.apply(ctx, "edgenodes", objs); err != nil {
-		return err
-	}
-	for _, o := range objs {
-		if d, ok := o.(*Deployment); ok {
-			if _, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "rollout", "status", "deployment/"+d.Metadata.Name, "--timeout=180s"); err != nil {
-				return fmt.Errorf("edgenodes %s not ready: %w (pods: %s)", d.Metadata.Name, err, p.podSummary(ctx))
+	for _, m := range p.members { // the cloud's first
+		mine, err := p.apply(ctx, m, "edgenodes", objs)
+		if err != nil {
+			return err
+		}
+		for _, o := range mine {
+			if d, ok := o.(*Deployment); ok {
+				if _, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "rollout", "status", "deployment/"+d.Metadata.Name, "--timeout=180s"); err != nil {
+					return fmt.Errorf("edgenodes %s not ready: %w (pods: %s)", d.Metadata.Name, err, podSummary(ctx, m))
+				}
 			}
 		}
 	}
 	return nil
 }
 
-func (p *Provider) apply(ctx context.Context, what string, objs []Object) error {
-	b, err := Render(objs)
+// apply applies the objects that belong in a cluster (by their site label;
+// the namespace goes everywhere) and returns them.
+func (p *Provider) apply(ctx context.Context, m *member, what string, objs []Object) ([]Object, error) {
+	var mine []Object
+	for _, o := range objs {
+		if site, ok := o.header().Metadata.Labels[labelSite]; !ok || m.holds(site) {
+			mine = append(mine, o)
+		}
+	}
+	if len(mine) == 0 {
+		return nil, nil
+	}
+	b, err := Render(mine)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(p.cfg.Dir, "manifests-"+what+".yaml"), b, 0o644); err != nil {
-		return err
+	file := "manifests-" + what + ".yaml"
+	if len(p.members) > 1 {
+		file = "manifests-" + m.name + "-" + what + ".yaml"
 	}
-	_, err = p.cl.Kubectl(ctx, bytes.NewReader(b), "apply", "-f", "-")
-	return err
+	if err := os.WriteFile(filepath.Join(p.cfg.Dir, file), b, 0o644); err != nil {
+		return nil, err
+	}
+	_, err = m.cl.Kubectl(ctx, bytes.NewReader(b), "apply", "-f", "-")
+	return mine, err
 }
 
-func (p *Provider) podSummary(ctx context.Context) string {
-	out, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "get", "pods", "-o", "wide", "--no-headers")
+func podSummary(ctx context.Context, m *member) string {
+	out, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "get", "pods", "-o", "wide", "--no-headers")
 	if err != nil {
 		return err.Error()
 	}
@@ -462,12 +551,15 @@ func (p *Provider) StartCameras(ctx context.Context, dir string) error {
 		}
 	}
 	p.logf("every camera node reaches its edgenode Services (%s)", time.Since(start).Round(time.Millisecond))
-	if err := p.apply(ctx, "cameras", objs); err != nil {
-		return err
+	for _, m := range p.members {
+		if _, err := p.apply(ctx, m, "cameras", objs); err != nil {
+			return err
+		}
 	}
 	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
-		if _, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "wait", "--for=condition=Ready", "pod/"+CamerasName(n.Name), "--timeout=120s"); err != nil {
-			return fmt.Errorf("cameras %s not running: %w (pods: %s)", n.Name, err, p.podSummary(ctx))
+		m, _ := p.where(n.Name)
+		if _, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "wait", "--for=condition=Ready", "pod/"+CamerasName(n.Name), "--timeout=120s"); err != nil {
+			return fmt.Errorf("cameras %s not running: %w (pods: %s)", n.Name, err, podSummary(ctx, m))
 		}
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -497,7 +589,7 @@ func (p *Provider) StartCameras(ctx context.Context, dir string) error {
 // rules or the tunnels are still being set up (they would fail over to
 // their next endpoint and stay there).
 func (p *Provider) waitReachable(ctx context.Context, host string, timeout time.Duration) error {
-	c, _ := p.Container(host)
+	m, c := p.where(host)
 	services := map[string]bool{}
 	for _, cam := range p.plan.CamerasOn(host) {
 		for _, ep := range cam.Endpoints {
@@ -512,11 +604,16 @@ func (p *Provider) waitReachable(ctx context.Context, host string, timeout time.
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for svc := range services {
-		out, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "get", "service", svc, "-o", "jsonpath={.spec.clusterIP}")
-		if err != nil {
-			return err
+		var url string
+		if svc == EdgenodeName("") && p.mcfg.CloudURL != "" {
+			url = p.mcfg.cloudURL("/readyz") // another cluster's, over the WAN
+		} else {
+			out, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "get", "service", svc, "-o", "jsonpath={.spec.clusterIP}")
+			if err != nil {
+				return err
+			}
+			url = fmt.Sprintf("http://%s:%d/readyz", strings.TrimSpace(string(out)), EdgenodePort)
 		}
-		url := fmt.Sprintf("http://%s:%d/readyz", strings.TrimSpace(string(out)), EdgenodePort)
 		var last error
 		for {
 			if _, last = p.runtime(ctx, "exec", c, "curl", "-sf", "-m", "2", "-o", "/dev/null", url); last == nil {
@@ -563,7 +660,8 @@ func (p *Provider) StopCameras(ctx context.Context) error {
 	var errs []error
 	start := time.Now()
 	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
-		if _, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "delete", "pod", CamerasName(n.Name), "--wait=true", "--timeout=60s"); err != nil {
+		m, _ := p.where(n.Name)
+		if _, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "delete", "pod", CamerasName(n.Name), "--wait=true", "--timeout=60s"); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -597,7 +695,7 @@ func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
 // Alerts implements testbed.Provider: the alerts the cloud edgenodes wrote
 // on their nodes.
 func (p *Provider) Alerts(ctx context.Context) ([]byte, error) {
-	if p.cl == nil {
+	if p.Cluster() == nil {
 		return nil, nil
 	}
 	var out []byte
@@ -613,7 +711,7 @@ func (p *Provider) Alerts(ctx context.Context) ([]byte, error) {
 }
 
 // Destroy implements testbed.Provider: saves the workloads' logs, removes
-// the links and deletes the cluster unless it is retained.
+// the links and deletes the cluster(s) unless they are retained.
 func (p *Provider) Destroy(ctx context.Context) error {
 	var errs []error
 	p.mu.Lock()
@@ -624,38 +722,49 @@ func (p *Provider) Destroy(ctx context.Context) error {
 		stop()
 		<-done
 	}
-	if p.cl != nil {
+	var logs []byte
+	for _, m := range p.members {
+		if m.cl == nil {
+			continue
+		}
 		// Logs of pods on a dead node cannot be had: do not wait for them.
-		if out, err := p.cl.Kubectl(ctx, nil, "-n", Namespace, "logs", "--all-containers", "--prefix", "--tail=-1",
+		if out, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "logs", "--all-containers", "--prefix", "--tail=-1",
 			"--ignore-errors", "--request-timeout=10s",
 			"-l", labelPart+"=edgesim", "--max-log-requests=50"); err == nil {
-			_ = os.WriteFile(filepath.Join(p.cfg.Dir, "pods.log"), out, 0o644)
+			logs = append(logs, out...)
 		}
 	}
-	if p.stopWatch != nil {
-		p.stopWatch()
-		<-p.watchDone
-		p.stopWatch = nil
+	if len(logs) > 0 {
+		_ = os.WriteFile(filepath.Join(p.cfg.Dir, "pods.log"), logs, 0o644)
+	}
+	for _, m := range p.members {
+		if m.stopWatch != nil {
+			m.stopWatch()
+			<-m.watchDone
+			m.stopWatch = nil
+		}
 	}
 	if p.eng != nil {
 		errs = append(errs, p.eng.Close(context.WithoutCancel(ctx)))
 		p.eng = nil
 	}
-	deleted := p.cl == nil // Create deletes what it could not finish
-	if p.cl != nil && !p.cfg.Retain {
-		start := time.Now()
-		err := p.cl.Delete(context.WithoutCancel(ctx))
-		errs = append(errs, err)
-		deleted = err == nil
-		p.logf("cluster %s deleted in %s", p.cfg.Name, time.Since(start).Round(time.Millisecond))
-		p.cl = nil
-	} else if p.cl != nil {
-		p.logf("cluster %s retained: delete it with `kind delete cluster --name %s`", p.cfg.Name, p.cfg.Name)
-		deleted = true // the user owns it now
-	}
-	if p.record != "" && deleted {
-		_ = os.Remove(p.record)
-		p.record = ""
+	for _, m := range p.members {
+		deleted := m.cl == nil // Create deletes what it could not finish
+		if m.cl != nil && !p.cfg.Retain {
+			start := time.Now()
+			err := m.cl.Delete(context.WithoutCancel(ctx))
+			errs = append(errs, err)
+			deleted = err == nil
+			p.logf("cluster %s deleted in %s", m.name, time.Since(start).Round(time.Millisecond))
+			m.cl = nil
+		} else if m.cl != nil {
+			p.logf("cluster %s retained: delete it with `kind delete cluster --name %s`", m.name, m.name)
+			deleted = true // the user owns it now
+		}
+		if m.record != "" && deleted {
+			_ = os.Remove(m.record)
+			m.record = ""
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -668,6 +777,7 @@ type Options struct {
 	Retain            bool
 	NodeGracePeriod   time.Duration
 	TolerationSeconds int64
+	Layout            Layout
 }
 
 // Factory is the testbed.ProviderFactory of `provider: kind`:
@@ -680,7 +790,7 @@ func Factory(o Options) testbed.ProviderFactory {
 		return New(Config{
 			Binaries: c.Binaries, Dir: c.Dir, StateDir: c.StateDir, Registry: c.Registry, Seed: c.Seed,
 			Name: ClusterName(c.Name), NodeImage: o.NodeImage, Runtime: o.Runtime, Retain: o.Retain,
-			NodeGracePeriod: o.NodeGracePeriod, TolerationSeconds: o.TolerationSeconds,
+			NodeGracePeriod: o.NodeGracePeriod, TolerationSeconds: o.TolerationSeconds, Layout: o.Layout,
 			Log: c.Log, Observe: c.Observe,
 		})
 	}

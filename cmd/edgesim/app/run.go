@@ -35,6 +35,7 @@ type runFlags struct {
 // kindFlags are the settings of `provider: kind` runs.
 type kindFlags struct {
 	provider  string
+	layout    string
 	nodeImage string
 	runtime   string
 	retain    bool
@@ -44,6 +45,7 @@ func (k *kindFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&k.provider, "provider", "", `run on this provider instead of the scenario's spec.provider: "local" or "kind"`)
 	fs.StringVar(&k.nodeImage, "node-image", "", `kind node image for provider: kind (default: the one "edgesim image node" builds, built first if missing)`)
 	fs.StringVar(&k.runtime, "runtime", "", `container runtime for provider: kind, "podman" or "docker" (default: detect)`)
+	fs.StringVar(&k.layout, "kind-layout", "single", `provider: kind: "single" (one cluster, nodes labelled by tier and site) or "federated" (a cloud cluster plus one per site)`)
 	fs.BoolVar(&k.retain, "retain", false, `keep the kind cluster after the run, for debugging (delete it with "kind delete cluster --name NAME")`)
 }
 
@@ -56,13 +58,16 @@ func (k kindFlags) apply(sc *scenarios.Scenario) error {
 	default:
 		return fmt.Errorf("--provider %q: want local or kind", k.provider)
 	}
+	if _, err := kindprovider.ParseLayout(k.layout); err != nil {
+		return fmt.Errorf("--kind-layout: %w", err)
+	}
 	return nil
 }
 
 // providers are the providers beyond the built-in local one.
 func (k kindFlags) providers() testbed.Providers {
 	return testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
-		NodeImage: k.nodeImage, Runtime: cluster.Runtime(k.runtime), Retain: k.retain,
+		NodeImage: k.nodeImage, Runtime: cluster.Runtime(k.runtime), Retain: k.retain, Layout: kindprovider.Layout(k.layout),
 	})}
 }
 
@@ -101,7 +106,10 @@ removes what it left behind.`,
   sudo edgesim run --results out my-fleet.yaml
 
   # the same scenario on a kind cluster (or set spec.provider: kind in it)
-  sudo edgesim run --provider kind my-fleet.yaml`,
+  sudo edgesim run --provider kind my-fleet.yaml
+
+  # a cloud cluster plus one cluster per site, joined over the emulated WAN
+  sudo edgesim run --provider kind --kind-layout federated my-fleet.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenario(cmd.Context(), streams, args, f)

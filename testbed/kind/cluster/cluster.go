@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -51,6 +52,9 @@ type Spec struct {
 	// kubelets also renew their lease every NodeGracePeriod/5, so a live
 	// but busy node is not mistaken for a dead one. 0 keeps the defaults.
 	NodeGracePeriod time.Duration
+	// PodSubnet is the cluster's pod network (kind's default, 10.244.0.0/16,
+	// when empty). Clusters whose pods reach each other need distinct ones.
+	PodSubnet string
 }
 
 // DefaultWorkers is the smallest fleet: a cloud node and two edge sites.
@@ -68,6 +72,11 @@ func (s Spec) Validate() error {
 	}
 	if s.Image == "" {
 		errs = append(errs, "image: required (build one with `edgesim image node`)")
+	}
+	if s.PodSubnet != "" {
+		if _, n, err := net.ParseCIDR(s.PodSubnet); err != nil || n.IP.To4() == nil {
+			errs = append(errs, fmt.Sprintf("podSubnet %q: want an IPv4 network such as 10.243.0.0/16", s.PodSubnet))
+		}
 	}
 	if g := s.NodeGracePeriod; g != 0 && (g < 5*time.Second || g%time.Second != 0) {
 		errs = append(errs, fmt.Sprintf("nodeGracePeriod %s: want 0 (Kubernetes' default) or whole seconds of at least 5s", g))
@@ -101,6 +110,7 @@ func (s Spec) KindConfig() *v1alpha4.Cluster {
 		})
 	}
 	cfg.KubeadmConfigPatches = s.nodeGracePatches()
+	cfg.Networking.PodSubnet = s.PodSubnet
 	v1alpha4.SetDefaultsCluster(cfg)
 	return cfg
 }

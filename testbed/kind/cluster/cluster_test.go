@@ -168,6 +168,15 @@ var _ = Describe("cluster spec", func() {
 		Expect(kubelet.Lease).To(Equal(8), "lease renewed every 2 s (a quarter of its duration)")
 	})
 
+	It("sets the pod subnet when asked, and refuses one that is not an IPv4 network", func() {
+		own := spec
+		own.PodSubnet = "10.243.0.0/16"
+		Expect(own.Validate()).To(Succeed())
+		Expect(own.KindConfig().Networking.PodSubnet).To(Equal("10.243.0.0/16"))
+		own.PodSubnet = "fd00::/64"
+		Expect(own.Validate()).To(MatchError(ContainSubstring("podSubnet")))
+	})
+
 	It("rejects a grace period Kubernetes cannot take", func() {
 		for _, g := range []time.Duration{time.Second, 7500 * time.Millisecond} {
 			bad := spec

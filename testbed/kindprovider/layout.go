@@ -1,0 +1,101 @@
+package kindprovider
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/kind/cluster"
+)
+
+// Layout is how a plan's nodes are spread over kind clusters.
+type Layout string
+
+// Layouts.
+const (
+	// LayoutSingle is one cluster; workers are labelled with their tier
+	// and site.
+	LayoutSingle Layout = "single"
+	// LayoutFederated is a cloud cluster plus one cluster per site (its
+	// edge nodes and camera hosts), each with its own control plane. The
+	// clusters' pod networks are distinct and joined through the same
+	// emulated links; the sites reach the cloud edgenodes through a
+	// NodePort on the first cloud worker, over the WAN link.
+	LayoutFederated Layout = "federated"
+)
+
+// ParseLayout checks a layout name ("" is LayoutSingle).
+func ParseLayout(s string) (Layout, error) {
+	switch l := Layout(s); l {
+	case "", LayoutSingle:
+		return LayoutSingle, nil
+	case LayoutFederated:
+		return l, nil
+	}
+	return "", fmt.Errorf("kind layout %q: want %q or %q", s, LayoutSingle, LayoutFederated)
+}
+
+// member is one kind cluster of a testbed and the plan nodes on its
+// workers.
+type member struct {
+	name      string
+	labels    []string // site labels of the objects it holds (nil: all of them)
+	podSubnet string // "" for kind's default
+	bindings  []Binding
+	cl        *cluster.Cluster
+	record    string // its state record
+	watch     *clusterWatch
+	stopWatch context.CancelFunc
+	watchDone chan struct{}
+}
+
+// container is kind's name of the i-th worker's container.
+func (m *member) container(i int) string { return workerContainer(m.name, i) }
+
+// holds reports whether objects labelled with site belong in this cluster.
+func (m *member) holds(site string) bool {
+	return m.labels == nil || slices.Contains(m.labels, site)
+}
+
+// members spreads a plan's nodes over clusters. Names derive from the
+// testbed name (at most 40 characters): the single cluster takes it as it
+// is; federated clusters add "-c" (cloud) or "-s<i>" (the i-th site, in
+// plan order) to a shortened one.
+func members(plan *testbed.Plan, layout Layout, name string) []*member {
+	all := Bindings(plan)
+	if layout != LayoutFederated {
+		return []*member{{name: name, bindings: all}}
+	}
+	if len(name) > 35 {
+		name = name[:35]
+	}
+	cloud := &member{name: name + "-c", podSubnet: podSubnet(0), labels: []string{CloudSite}}
+	out := []*member{cloud}
+	sites := map[string]*member{}
+	for _, b := range all {
+		n, _ := plan.Node(b.Node)
+		if n.Role == testbed.RoleCloud {
+			cloud.bindings = append(cloud.bindings, b)
+			continue
+		}
+		m := sites[n.Site]
+		if m == nil {
+			m = &member{name: fmt.Sprintf("%s-s%d", name, len(out)), podSubnet: podSubnet(len(out)),
+				labels: []string{n.Site, n.Site + testbed.CloudViaSuffix}} // the site and its cloud-placement mirror
+			sites[n.Site] = m
+			out = append(out, m)
+		}
+		m.bindings = append(m.bindings, b)
+	}
+	return out
+}
+
+// podSubnet is the i-th federated cluster's pod network, 10.200.0.0/16 and
+// up: distinct from each other, from kind's Service network
+// (10.96.0.0/16) and from netem's host addresses (10.240.0.0/16).
+func podSubnet(i int) string { return fmt.Sprintf("10.%d.0.0/16", 200+i) }
+
+// maxFederated bounds the clusters of a federated testbed (their pod
+// networks stay below netem's).
+const maxFederated = 40
