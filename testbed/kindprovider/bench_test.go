@@ -25,15 +25,11 @@ func BenchmarkLocalVsKind(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("namespaces, kind on Podman and netem links need root")
 	}
-	edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
-	if err != nil {
-		b.Fatal(err)
-	}
-	edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-	if err != nil {
-		b.Fatal(err)
-	}
+	bins, err := buildBinaries()
 	b.Cleanup(gexec.CleanupBuildArtifacts)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := context.Background()
 	rt, err := cluster.DetectRuntime(ctx, "")
 	if err != nil {
@@ -46,7 +42,7 @@ func BenchmarkLocalVsKind(b *testing.B) {
 		}
 		sc.Faults, sc.Provider = nil, p
 		res, err := testbed.Run(ctx, sc, testbed.Options{
-			ResultsDir: b.TempDir(), Binaries: testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode},
+			ResultsDir: b.TempDir(), Binaries: bins,
 			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
 				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt,
 			})},

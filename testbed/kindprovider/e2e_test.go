@@ -28,21 +28,7 @@ import (
 // an existing node image; EDGESIM_KIND_RUNTIME forces podman or docker.
 var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 	It("streams, measures, fails over with Kubernetes' replacement broken down, and cleans up", func(ctx SpecContext) {
-		if os.Geteuid() != 0 {
-			Skip("kind clusters on Podman and netem links need root here")
-		}
-		rt, err := cluster.DetectRuntime(ctx, cluster.Runtime(os.Getenv("EDGESIM_KIND_RUNTIME")))
-		Expect(err).NotTo(HaveOccurred())
-		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
-		Expect(err).NotTo(HaveOccurred())
-		edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(gexec.CleanupBuildArtifacts)
-		DeferCleanup(func(ctx SpecContext) {
-			out, err := exec.CommandContext(ctx, string(rt), "ps", "-a", "--format", "{{.Names}}").Output()
-			Expect(err).NotTo(HaveOccurred())
-			Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container may be left")
-		})
+		rt, bins := clusterSpec(ctx)
 
 		// Exactly what `edgesim run --provider kind` does: the scenario
 		// names the provider, the factory makes it.
@@ -52,7 +38,7 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 		start := time.Now()
 		res, err := testbed.Run(ctx, sc, testbed.Options{
 			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
-			Binaries: testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode},
+			Binaries: bins,
 			// "" node image: the default one, built when missing.
 			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
 				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt,
@@ -121,14 +107,8 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 
 var _ = Describe("a kind run killed with SIGKILL", Label("cluster"), func() {
 	It("leaves a cluster that `edgesim clean` deletes, and nothing else", func(ctx SpecContext) {
-		if os.Geteuid() != 0 {
-			Skip("kind clusters on Podman and netem links need root here")
-		}
-		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
-		Expect(err).NotTo(HaveOccurred())
-		edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(gexec.CleanupBuildArtifacts)
+		_, bins := clusterSpec(ctx)
+		edgesim, edgenode := bins.Edgesim, bins.Edgenode
 		// What the run made carries its name; other tests may make and
 		// remove their own namespaces meanwhile.
 		ours := func() []string {
@@ -174,29 +154,15 @@ var _ = Describe("a kind run killed with SIGKILL", Label("cluster"), func() {
 
 var _ = Describe("quickstart on the federated kind layout", Label("cluster"), func() {
 	It("runs a cloud cluster and a site cluster joined over the emulated WAN, with alerts crossing it and the failover broken down", func(ctx SpecContext) {
-		if os.Geteuid() != 0 {
-			Skip("kind clusters on Podman and netem links need root here")
-		}
-		rt, err := cluster.DetectRuntime(ctx, cluster.Runtime(os.Getenv("EDGESIM_KIND_RUNTIME")))
-		Expect(err).NotTo(HaveOccurred())
-		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
-		Expect(err).NotTo(HaveOccurred())
-		edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(gexec.CleanupBuildArtifacts)
+		rt, bins := clusterSpec(ctx)
 		var clusters []string
-		DeferCleanup(func(ctx SpecContext) {
-			out, err := exec.CommandContext(ctx, string(rt), "ps", "-a", "--format", "{{.Names}}").Output()
-			Expect(err).NotTo(HaveOccurred())
-			Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container may be left")
-		})
 
 		sc, err := scenarios.Example("quickstart")
 		Expect(err).NotTo(HaveOccurred())
 		sc.Provider = scenarios.ProviderKind
 		res, err := testbed.Run(ctx, sc, testbed.Options{
 			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
-			Binaries: testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode},
+			Binaries: bins,
 			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
 				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt, Layout: kindprovider.LayoutFederated,
 			})},
@@ -230,6 +196,36 @@ var _ = Describe("quickstart on the federated kind layout", Label("cluster"), fu
 		Expect(res.Report.FailoverSummaries[0].GapP50Ms).To(BeNumerically("<=", 30_000))
 	}, NodeTimeout(20*time.Minute))
 })
+
+// clusterSpec skips without root, detects the container runtime, builds
+// the binaries and, after the spec, checks that no node container of a
+// quickstart run is left.
+func clusterSpec(ctx SpecContext) (cluster.Runtime, testbed.Binaries) {
+	if os.Geteuid() != 0 {
+		Skip("kind clusters on Podman and netem links need root here")
+	}
+	rt, err := cluster.DetectRuntime(ctx, cluster.Runtime(os.Getenv("EDGESIM_KIND_RUNTIME")))
+	Expect(err).NotTo(HaveOccurred())
+	bins, err := buildBinaries()
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(gexec.CleanupBuildArtifacts)
+	DeferCleanup(func(ctx SpecContext) {
+		out, err := exec.CommandContext(ctx, string(rt), "ps", "-a", "--format", "{{.Names}}").Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container may be left")
+	})
+	return rt, bins
+}
+
+// buildBinaries builds edgesim and edgenode for the workload images.
+func buildBinaries() (testbed.Binaries, error) {
+	edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
+	if err != nil {
+		return testbed.Binaries{}, err
+	}
+	edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
+	return testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode}, err
+}
 
 // linkNames keeps the interface names of `ip -o link show` (counters and
 // states change on their own).

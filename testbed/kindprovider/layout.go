@@ -41,7 +41,7 @@ func ParseLayout(s string) (Layout, error) {
 type member struct {
 	name      string
 	labels    []string // site labels of the objects it holds (nil: all of them)
-	podSubnet string // "" for kind's default
+	podSubnet string   // "" for kind's default
 	bindings  []Binding
 	cl        *cluster.Cluster
 	record    string // its state record
