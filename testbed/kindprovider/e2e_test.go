@@ -75,25 +75,7 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 		Expect(linkBytes).To(BeNumerically(">", 100_000), "the cameras' video crossed the emulated access link")
 
 		By("breaking the failover down: fault, NotReady, eviction, replacement, detections again")
-		Expect(res.Report.FailoverSummaries).To(HaveLen(1))
-		fo := res.Report.FailoverSummaries[0]
-		Expect(fo.Target).To(Equal("store-1-edge-2"))
-		Expect(fo.Cameras).NotTo(BeEmpty(), "the cameras the killed node served")
-		Expect(fo.Recovered).To(Equal(len(fo.Cameras)), "every affected camera got detections again")
-		Expect(fo.GapP50Ms).To(BeNumerically("<=", 30_000), "the issue's target: failover p50 at most 30 s")
-		step := map[string]float64{}
-		for _, s := range fo.Steps {
-			step[s.Name] = s.SinceFaultMs
-		}
-		Expect(step).To(HaveKey(reports.StepNodeNotReady))
-		Expect(step[reports.StepNodeNotReady]).To(BeNumerically("<", 20_000), "the tuned grace period (10 s) marks the node NotReady, not the default 50 s")
-		Expect(step).To(HaveKey(reports.StepPodsEvicted))
-		Expect(step[reports.StepPodsEvicted]).To(BeNumerically(">=", step[reports.StepNodeNotReady]), "eviction follows NotReady (after the 5 s toleration)")
-		Expect(step).To(HaveKey(reports.StepScheduled))
-		Expect(step[reports.StepScheduled]).To(BeNumerically(">=", step[reports.StepPodsEvicted]))
-		Expect(step).To(HaveKey(reports.StepReady))
-		Expect(step[reports.StepReady]).To(BeNumerically(">=", step[reports.StepScheduled]))
-		Expect(step).To(HaveKey(reports.StepFlowing))
+		expectBreakdown(res.Report, "store-1-edge-2")
 
 		By("gating on the SLOs in every format, the same way as the local provider")
 		Expect(res.Report.Verdict).To(BeElementOf(reports.VerdictPass, reports.VerdictFail))
@@ -185,17 +167,40 @@ var _ = Describe("quickstart on the federated kind layout", Label("cluster"), fu
 			Expect(c.Frames).To(ContainElement(HaveField("Answered", BeTrue())), c.ID+" got detections back")
 		}
 		Expect(res.Run.Alerts).NotTo(BeEmpty(), "the site's alerts reached the cloud cluster over the WAN link")
-		Expect(res.Report.FailoverSummaries).To(HaveLen(1))
-		steps := map[string]bool{}
-		for _, s := range res.Report.FailoverSummaries[0].Steps {
-			steps[s.Name] = true
-		}
-		Expect(steps).To(HaveKey(reports.StepNodeNotReady), "the site cluster's nodes are watched")
-		Expect(steps).To(HaveKey(reports.StepReady))
-		Expect(steps).To(HaveKey(reports.StepFlowing))
-		Expect(res.Report.FailoverSummaries[0].GapP50Ms).To(BeNumerically("<=", 30_000))
+		expectBreakdown(res.Report, "store-1-edge-2")
 	}, NodeTimeout(20*time.Minute))
 })
+
+// expectBreakdown checks the failover breakdown of the one node kill: the
+// cluster's steps in causal order, NotReady within the tuned grace period,
+// and for the cameras the node served (the Service picks a replica per
+// session, so in about one run in eight it served none) detections again
+// within the target.
+func expectBreakdown(r *reports.Result, node string) {
+	GinkgoHelper()
+	Expect(r.FailoverSummaries).To(HaveLen(1))
+	fo := r.FailoverSummaries[0]
+	Expect(fo.Target).To(Equal(node))
+	step := map[string]float64{}
+	for _, s := range fo.Steps {
+		step[s.Name] = s.SinceFaultMs
+	}
+	Expect(step).To(HaveKey(reports.StepNodeNotReady), "the cluster's nodes are watched")
+	Expect(step[reports.StepNodeNotReady]).To(BeNumerically("<", 20_000), "the tuned grace period (10 s) marks the node NotReady, not the default 50 s")
+	Expect(step).To(HaveKey(reports.StepPodsEvicted))
+	Expect(step[reports.StepPodsEvicted]).To(BeNumerically(">=", step[reports.StepNodeNotReady]), "eviction follows NotReady (after the 5 s toleration)")
+	Expect(step).To(HaveKey(reports.StepScheduled))
+	Expect(step[reports.StepScheduled]).To(BeNumerically(">=", step[reports.StepPodsEvicted]))
+	Expect(step).To(HaveKey(reports.StepReady))
+	Expect(step[reports.StepReady]).To(BeNumerically(">=", step[reports.StepScheduled]))
+	if len(fo.Cameras) == 0 {
+		Expect(r.Warnings).To(ContainElement(ContainSubstring("no fault affected a camera")), "a kill that hit no camera says so")
+		return
+	}
+	Expect(fo.Recovered).To(Equal(len(fo.Cameras)), "every affected camera got detections again")
+	Expect(step).To(HaveKey(reports.StepFlowing))
+	Expect(fo.GapP50Ms).To(BeNumerically("<=", 30_000), "the issue's target: failover p50 at most 30 s")
+}
 
 // clusterSpec skips without root, detects the container runtime, builds
 // the binaries and, after the spec, checks that no node container of a
