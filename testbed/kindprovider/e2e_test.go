@@ -107,7 +107,6 @@ var _ = Describe("a kind run killed with SIGKILL", Label("cluster"), func() {
 			return out
 		}
 		Expect(ours()).To(BeEmpty(), "no run of quickstart may be under way")
-		networkBefore := cluster.NetworkExists(ctx, cluster.Podman)
 
 		args := []string{"run", "--provider", "kind", "--compare=false", "--plain", "--results", GinkgoT().TempDir(), "--edgenode", edgenode}
 		if img := os.Getenv("EDGESIM_KIND_NODE_IMAGE"); img != "" {
@@ -130,7 +129,6 @@ var _ = Describe("a kind run killed with SIGKILL", Label("cluster"), func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container is left")
 		Expect(ours()).To(BeEmpty(), "ip netns list and ip link show nothing of the run")
-		Expect(cluster.NetworkExists(ctx, cluster.Podman)).To(Equal(networkBefore), "kind's network is removed when the run made it")
 	}, NodeTimeout(15*time.Minute))
 })
 
@@ -204,7 +202,7 @@ func expectBreakdown(r *reports.Result, node string) {
 
 // clusterSpec skips without root, detects the container runtime, builds
 // the binaries and, after the spec, checks that no node container of a
-// quickstart run is left.
+// quickstart run is left and that kind's network is as it was.
 func clusterSpec(ctx SpecContext) (cluster.Runtime, testbed.Binaries) {
 	if os.Geteuid() != 0 {
 		Skip("kind clusters on Podman and netem links need root here")
@@ -214,10 +212,12 @@ func clusterSpec(ctx SpecContext) (cluster.Runtime, testbed.Binaries) {
 	bins, err := buildBinaries()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(gexec.CleanupBuildArtifacts)
+	networkBefore := cluster.NetworkExists(ctx, rt)
 	DeferCleanup(func(ctx SpecContext) {
 		out, err := exec.CommandContext(ctx, string(rt), "ps", "-a", "--format", "{{.Names}}").Output()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(strings.Fields(string(out))).NotTo(ContainElement(HavePrefix(kindprovider.ClusterNamePrefix+"quickstart")), "no node container may be left")
+		Expect(cluster.NetworkExists(ctx, rt)).To(Equal(networkBefore), "kind's network is gone again if the run made it")
 	})
 	return rt, bins
 }

@@ -748,7 +748,9 @@ func (p *Provider) Destroy(ctx context.Context) error {
 		errs = append(errs, p.eng.Close(context.WithoutCancel(ctx)))
 		p.eng = nil
 	}
-	for _, m := range p.members {
+	// The last cluster first: the first one made kind's network, if any,
+	// and removes it when no other cluster uses it any more.
+	for _, m := range slices.Backward(p.members) {
 		deleted := m.cl == nil // Create deletes what it could not finish
 		if m.cl != nil && !p.cfg.Retain {
 			start := time.Now()

@@ -1,12 +1,14 @@
 package kindprovider
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/edgesim/edgesim/netem"
@@ -62,6 +64,11 @@ func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 		return rep, err
 	}
 	var errs []error
+	type entry struct {
+		file string
+		rec  clusterRecord
+	}
+	var recs []entry
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -73,6 +80,15 @@ func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 			errs = append(errs, fmt.Errorf("kind provider: %s is not a cluster record of edgesim's; remove it by hand", f))
 			continue
 		}
+		recs = append(recs, entry{f, r})
+	}
+	// Clusters that made kind's network last: it can go only when no other
+	// cluster uses it.
+	slices.SortStableFunc(recs, func(a, b entry) int {
+		return cmp.Compare(btoi(a.rec.OwnNetwork), btoi(b.rec.OwnNetwork))
+	})
+	for _, e := range recs {
+		f, r := e.file, e.rec
 		if r.Alive() {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("kind cluster %s (pid %d still running)", r.Name, r.PID))
 			continue
@@ -87,4 +103,11 @@ func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 		}
 	}
 	return rep, errors.Join(errs...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
