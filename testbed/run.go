@@ -358,7 +358,13 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		errs = append(errs, err)
 		var cluster []reports.ClusterEvent
 		if src, ok := r.prov.(ClusterEventSource); ok {
-			cluster = src.ClusterEvents(cleanup)
+			evCtx := cleanup
+			if errors.Is(runErr, ErrInterrupted) { // take what is there; do not wait
+				c, cancel := context.WithCancel(cleanup)
+				cancel()
+				evCtx = c
+			}
+			cluster = src.ClusterEvents(evCtx)
 		}
 		r.mu.Lock()
 		r.run.Alerts = parseAlerts(alerts)
