@@ -276,6 +276,13 @@ func (p *Provider) create(ctx context.Context, m *member, image string, ownNetwo
 	if err := checkNames(ctx, m); err != nil {
 		return err
 	}
+	// In a real fleet the control plane runs on machines of its own; here
+	// it shares the host's CPUs with the emulated nodes, so it yields to
+	// them when both want a CPU (relative weight; it still gets all the
+	// CPU that is free).
+	if _, err := p.runtime(ctx, "update", "--cpu-shares", strconv.Itoa(controlPlaneShares), m.cl.ControlPlane()); err != nil {
+		p.logf("control plane %s keeps its CPU weight: %v", m.cl.ControlPlane(), err)
+	}
 	p.startWatch(m)
 	return nil
 }
@@ -429,6 +436,10 @@ func (p *Provider) Diagnose(ctx context.Context) []reports.Diagnostic {
 	}
 	return out
 }
+
+// controlPlaneShares is the control-plane container's CPU weight (the
+// workers keep the default, 1024).
+const controlPlaneShares = 128
 
 // settleLimit bounds how long ClusterEvents waits for replacements beyond
 // the pods' toleration of a NotReady node.
