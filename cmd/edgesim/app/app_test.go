@@ -1,0 +1,75 @@
+package app_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/cmd/edgesim/app"
+)
+
+// run runs the command line and returns its exit code, stdout and stderr.
+func run(ctx SpecContext, args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	err := app.Run(ctx, app.Streams{In: bytes.NewReader(nil), Out: &out, ErrOut: &errOut}, args)
+	if err != nil {
+		errOut.WriteString(err.Error())
+	}
+	return app.ExitCode(err), out.String(), errOut.String()
+}
+
+var _ = Describe("edgesim run and up", func() {
+	It("refuses an unknown provider before starting anything", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		code, _, stderr := run(ctx, "run", "--provider", "k8s", "--results", dir)
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring(`--provider "k8s": want local or kind`))
+		Expect(os.ReadDir(dir)).To(BeEmpty(), "no results directory for a run that never started")
+	})
+
+	It("refuses an unknown kind layout, naming both", func(ctx SpecContext) {
+		code, _, stderr := run(ctx, "up", "--provider", "kind", "--kind-layout", "mesh", "--foreground")
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring(`want "single" or "federated"`))
+	})
+
+	It("reports every problem of an invalid scenario with its position and starts nothing", func(ctx SpecContext) {
+		f := filepath.Join(GinkgoT().TempDir(), "bad.yaml")
+		Expect(os.WriteFile(f, []byte("apiVersion: edgesim.dev/v1alpha1\nkind: Scenario\nmetadata: {name: bad}\nspec:\n  duration: 10mbps\n"), 0o644)).To(Succeed())
+		code, _, stderr := run(ctx, "run", f)
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring(f + ":5:"))
+		Expect(stderr).To(ContainSubstring("nothing was started"))
+	})
+
+	It("teaches the kind provider in its help", func(ctx SpecContext) {
+		code, stdout, _ := run(ctx, "run", "--help")
+		Expect(code).To(Equal(0))
+		Expect(stdout).To(ContainSubstring("--provider kind"))
+		Expect(stdout).To(ContainSubstring("--kind-layout"))
+		Expect(stdout).To(ContainSubstring("--retain"))
+	})
+})
+
+var _ = Describe("edgesim clean", func() {
+	It("says when there is nothing to clean", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		code, stdout, _ := run(ctx, "clean", "--state-dir", dir)
+		Expect(code).To(Equal(0))
+		Expect(stdout).To(ContainSubstring("nothing to clean in " + dir))
+	})
+
+	It("keeps the kind cluster of a run that still runs", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		Expect(os.MkdirAll(filepath.Join(dir, "kind"), 0o755)).To(Succeed())
+		rec := `{"name":"es-quickstart-0a1b2c","pid":` + fmt.Sprint(os.Getpid()) + `,"runtime":"podman"}`
+		Expect(os.WriteFile(filepath.Join(dir, "kind", "es-quickstart-0a1b2c.json"), []byte(rec), 0o644)).To(Succeed())
+		code, stdout, _ := run(ctx, "clean", "--state-dir", dir)
+		Expect(code).To(Equal(0))
+		Expect(stdout).To(ContainSubstring("kept kind cluster es-quickstart-0a1b2c"))
+	})
+})
