@@ -48,3 +48,22 @@ var _ = Describe("layouts", func() {
 		Expect(err).To(MatchError(ContainSubstring(`want "single" or "federated"`)))
 	})
 })
+
+var _ = Describe("manifests of the federated layout", func() {
+	It("publish the cloud on a node port and point the sites' upstreams and cameras at it", func() {
+		fed := cfg
+		fed.CloudURL = "http://10.240.0.1:30080"
+		objs, err := kindprovider.Manifests(plan("quickstart", false), fed)
+		Expect(err).NotTo(HaveOccurred())
+		cams, err := kindprovider.CameraManifests(plan("quickstart", false), fed)
+		Expect(err).NotTo(HaveOccurred())
+		b, err := kindprovider.Render(append(objs, cams...))
+		Expect(err).NotTo(HaveOccurred())
+		d := docs(b)
+		Expect(dig(d["Service/edgenode-cloud"], "spec", "type")).To(Equal("NodePort"))
+		Expect(dig(d["Service/edgenode-cloud"], "spec", "ports", 0, "nodePort")).To(Equal(kindprovider.CloudNodePort))
+		Expect(dig(d["Service/edgenode-store-1"], "spec", "type")).To(BeNil(), "the site's Service stays inside its cluster")
+		Expect(dig(d["Deployment/edgenode-store-1"], "spec", "template", "spec", "containers", 0, "command")).To(ContainElements("--upstream", "http://10.240.0.1:30080"))
+		Expect(string(b)).To(ContainSubstring("http://10.240.0.1:30080/whip"), "the cameras' last endpoint is the cloud over the WAN")
+	})
+})
