@@ -679,22 +679,10 @@ func (c *calib) udpRate() error {
 	size := c.opt.MTU - ipUDPHeader
 	pps := 1.1 * float64(cfg.RateBits) / 8 / float64(c.opt.MTU)
 	m := newRateMeter(500 * time.Millisecond)
-	sr, err := newStampedConn(rcv)
+	done, err := receiveAll(rcv, m.add)
 	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 65536)
-		for {
-			k, at, err := sr.read(buf)
-			if err != nil {
-				return
-			}
-			m.add(at, k+ipUDPHeader)
-		}
-	}()
 	payload := make([]byte, size)
 	stop := make(chan struct{})
 	timer := time.AfterFunc(c.opt.ThroughputDuration, func() { close(stop) })
@@ -900,26 +888,16 @@ func (c *calib) trace() error {
 	bins := make([]int64, secs+1)
 	var start time.Time
 	var mu sync.Mutex
-	sr, err := newStampedConn(rcv)
+	done, err := receiveAll(rcv, func(at time.Time, ipBytes int) {
+		mu.Lock()
+		if i := int(at.Sub(start) / time.Second); i >= 0 && i < len(bins) {
+			bins[i] += int64(ipBytes)
+		}
+		mu.Unlock()
+	})
 	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 65536)
-		for {
-			k, at, err := sr.read(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			if i := int(at.Sub(start) / time.Second); i >= 0 && i < len(bins) {
-				bins[i] += int64(k + ipUDPHeader)
-			}
-			mu.Unlock()
-		}
-	}()
 	mu.Lock()
 	start = time.Now()
 	mu.Unlock()
@@ -1067,4 +1045,27 @@ func cmpInt64(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// receiveAll reads every datagram arriving on rcv until it is closed and
+// tells got its kernel arrival time and its size on the wire (with IP and
+// UDP headers); the returned channel closes when it has stopped.
+func receiveAll(rcv *net.UDPConn, got func(at time.Time, ipBytes int)) (<-chan struct{}, error) {
+	sr, err := newStampedConn(rcv)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65536)
+		for {
+			k, at, err := sr.read(buf)
+			if err != nil {
+				return
+			}
+			got(at, k+ipUDPHeader)
+		}
+	}()
+	return done, nil
 }
