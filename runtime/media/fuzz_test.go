@@ -5,14 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/mediadevices/pkg/codec/vpx"
-	"github.com/pion/mediadevices/pkg/frame"
-	"github.com/pion/mediadevices/pkg/io/video"
-	"github.com/pion/mediadevices/pkg/prop"
-
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 
+	"github.com/edgesim/edgesim/runtime/internal/vp8test"
 	"github.com/edgesim/edgesim/runtime/media"
 )
 
@@ -83,15 +79,7 @@ func FuzzDepacketizeDecode(f *testing.F) {
 // encodeRaw encodes n w x h frames of a textured, moving pattern with
 // libvpx; a key frame every keyEvery frames.
 func encodeRaw(n, keyEvery, w, h int) ([][]byte, error) {
-	i := 0
-	params, err := vpx.NewVP8Params()
-	if err != nil {
-		return nil, err
-	}
-	params.BitRate = 300_000
-	params.KeyFrameInterval = keyEvery
-	enc, err := params.BuildVideoEncoder(video.ReaderFunc(func() (image.Image, func(), error) {
-		img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	return vp8test.Encode(n, keyEvery, w, h, 300_000, 10, func(img *image.YCbCr, i int) {
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				img.Y[y*img.YStride+x] = uint8((x*x*31 + y*y*17 + x*y*7 + i*13) % 251)
@@ -100,21 +88,5 @@ func encodeRaw(n, keyEvery, w, h int) ([][]byte, error) {
 		for k := range img.Cb {
 			img.Cb[k], img.Cr[k] = 128, 128
 		}
-		i++
-		return img, func() {}, nil
-	}), prop.Media{Video: prop.Video{Width: w, Height: h, FrameFormat: frame.FormatI420, FrameRate: 10}})
-	if err != nil {
-		return nil, err
-	}
-	defer enc.Close()
-	var out [][]byte
-	for k := 0; k < n; k++ {
-		b, release, err := enc.Read()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, append([]byte(nil), b...))
-		release()
-	}
-	return out, nil
+	})
 }

@@ -10,14 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/mediadevices/pkg/codec/vpx"
-	"github.com/pion/mediadevices/pkg/frame"
-	"github.com/pion/mediadevices/pkg/io/video"
-	"github.com/pion/mediadevices/pkg/prop"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 
 	"github.com/edgesim/edgesim/runtime/cnn"
+	"github.com/edgesim/edgesim/runtime/internal/vp8test"
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 )
@@ -137,15 +134,7 @@ func runLatency(b *testing.B, model pipeline.Model, frames [][]byte, streams int
 
 // encodeBenchFrames encodes n w x h frames of a moving textured block.
 func encodeBenchFrames(n, keyEvery, w, h int) ([][]byte, error) {
-	i := 0
-	params, err := vpx.NewVP8Params()
-	if err != nil {
-		return nil, err
-	}
-	params.BitRate = 1_000_000
-	params.KeyFrameInterval = keyEvery
-	enc, err := params.BuildVideoEncoder(video.ReaderFunc(func() (image.Image, func(), error) {
-		img := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	return vp8test.Encode(n, keyEvery, w, h, 1_000_000, 5, func(img *image.YCbCr, i int) {
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				v := uint8((x*7 + y*3) % 200)
@@ -158,21 +147,5 @@ func encodeBenchFrames(n, keyEvery, w, h int) ([][]byte, error) {
 		for k := range img.Cb {
 			img.Cb[k], img.Cr[k] = 120, 135
 		}
-		i++
-		return img, func() {}, nil
-	}), prop.Media{Video: prop.Video{Width: w, Height: h, FrameFormat: frame.FormatI420, FrameRate: 5}})
-	if err != nil {
-		return nil, err
-	}
-	defer enc.Close()
-	var out [][]byte
-	for k := 0; k < n; k++ {
-		b, release, err := enc.Read()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, append([]byte(nil), b...))
-		release()
-	}
-	return out, nil
+	})
 }
