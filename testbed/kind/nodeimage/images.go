@@ -21,7 +21,7 @@ import (
 // imageSpec is a single-layer image preloaded into the node's containerd.
 type imageSpec struct {
 	Ref        string
-	Layer      *layerSpec
+	Layer      *Layer
 	Entrypoint []string
 	Env        []string
 }
@@ -41,7 +41,7 @@ func writeArchive(img imageSpec, file string) error {
 		return err
 	}
 	defer os.Remove(layerFile)
-	if err := img.Layer.writeTar(f); err != nil {
+	if err := img.Layer.WriteTar(f); err != nil {
 		f.Close()
 		return err
 	}
@@ -193,7 +193,7 @@ exec "$0" "$@"
 var iptablesCommands = []string{"iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"}
 
 // busyboxLayer adds a static busybox from root with links for its applets.
-func busyboxLayer(l *layerSpec, root string, applets []string) error {
+func busyboxLayer(l *Layer, root string, applets []string) error {
 	real, err := l.copyFromRoot(root, "/bin/busybox")
 	if err != nil {
 		return err
@@ -213,7 +213,7 @@ func busyboxLayer(l *layerSpec, root string, applets []string) error {
 func preloadImages(r imageRefs, bins map[string]string, root string, applets []string) ([]imageSpec, error) {
 	kube := bins["kubernetes"]
 	single := func(ref, hostBin, inImage string) imageSpec {
-		l := newLayer()
+		l := NewLayer()
 		l.file(inImage, hostBin, 0o755)
 		l.dir("/tmp")
 		return imageSpec{Ref: ref, Layer: l}
@@ -232,7 +232,7 @@ func preloadImages(r imageRefs, bins map[string]string, root string, applets []s
 	cni.Entrypoint = []string{"/bin/kindcni"}
 	imgs = append(imgs, dns, pause, cni)
 
-	proxy := newLayer()
+	proxy := NewLayer()
 	proxy.file("/usr/local/bin/kube-proxy", filepath.Join(kube, "kube-proxy"), 0o755)
 	if err := proxy.copyWithLibs(root, "/usr/sbin/xtables-legacy-multi", "/usr/sbin/xtables-nft-multi"); err != nil {
 		return nil, fmt.Errorf("kube-proxy image: %w", err)
@@ -259,7 +259,7 @@ func preloadImages(r imageRefs, bins map[string]string, root string, applets []s
 	proxy.dir("/tmp")
 	imgs = append(imgs, imageSpec{Ref: r.Proxy, Layer: proxy})
 
-	bb := newLayer()
+	bb := NewLayer()
 	if err := busyboxLayer(bb, root, applets); err != nil {
 		return nil, err
 	}

@@ -23,14 +23,19 @@ type layerEntry struct {
 	Mode     int64
 }
 
-// layerSpec collects entries; parent directories are added automatically.
-type layerSpec struct {
+// Layer is an image layer of files, symlinks and directories, many taken
+// from a Linux root file system with the shared libraries they need;
+// parent directories are added automatically and every entry is dated to
+// the epoch, so equal inputs give equal layers. The node image and
+// testbed/kindprovider's workload images are built with it.
+type Layer struct {
 	entries map[string]layerEntry
 }
 
-func newLayer() *layerSpec { return &layerSpec{entries: map[string]layerEntry{}} }
+// NewLayer returns an empty layer.
+func NewLayer() *Layer { return &Layer{entries: map[string]layerEntry{}} }
 
-func (l *layerSpec) add(e layerEntry) {
+func (l *Layer) add(e layerEntry) {
 	e.Path = path.Clean("/" + e.Path)
 	for d := path.Dir(e.Path); d != "/"; d = path.Dir(d) {
 		if _, ok := l.entries[d]; !ok {
@@ -40,22 +45,41 @@ func (l *layerSpec) add(e layerEntry) {
 	l.entries[e.Path] = e
 }
 
-func (l *layerSpec) file(p, hostPath string, mode int64) {
+func (l *Layer) file(p, hostPath string, mode int64) {
 	l.add(layerEntry{Path: p, HostPath: hostPath, Mode: mode})
 }
 
-func (l *layerSpec) bytes(p string, content []byte, mode int64) {
+func (l *Layer) bytes(p string, content []byte, mode int64) {
 	l.add(layerEntry{Path: p, Content: content, Mode: mode})
 }
 
-func (l *layerSpec) symlink(p, target string) {
+func (l *Layer) symlink(p, target string) {
 	l.add(layerEntry{Path: p, Link: target, Mode: 0o777})
 }
 
-func (l *layerSpec) dir(p string) { l.add(layerEntry{Path: p, Dir: true, Mode: 0o755}) }
+func (l *Layer) dir(p string) { l.Dir(p, 0o755) }
 
-// paths returns the entry paths in the order they are written.
-func (l *layerSpec) paths() []string {
+// Dir adds a directory with the given mode (e.g. 0o1777 for /tmp).
+func (l *Layer) Dir(p string, mode int64) { l.add(layerEntry{Path: p, Dir: true, Mode: mode}) }
+
+// AddBinary adds the host file hostPath at imagePath, with the dynamic
+// loader and every shared library it needs, found below root (a Linux root
+// file system, "/" for this host's) the way the loader finds them.
+func (l *Layer) AddBinary(root, imagePath, hostPath string) error {
+	st, err := os.Stat(hostPath)
+	if err != nil {
+		return err
+	}
+	l.file(imagePath, hostPath, int64(st.Mode().Perm()|0o111))
+	deps, err := elfLibs(root, hostPath)
+	if err != nil {
+		return err
+	}
+	return l.copyWithLibs(root, deps...)
+}
+
+// Paths returns the entry paths in the order they are written.
+func (l *Layer) Paths() []string {
 	ps := make([]string, 0, len(l.entries))
 	for p := range l.entries {
 		ps = append(ps, p)
@@ -68,10 +92,10 @@ func (l *layerSpec) paths() []string {
 // equal layer digests.
 var epoch = time.Unix(0, 0).UTC()
 
-// writeTar writes the layer as an uncompressed tar stream.
-func (l *layerSpec) writeTar(w io.Writer) error {
+// WriteTar writes the layer as an uncompressed tar stream.
+func (l *Layer) WriteTar(w io.Writer) error {
 	tw := tar.NewWriter(w)
-	for _, p := range l.paths() {
+	for _, p := range l.Paths() {
 		e := l.entries[p]
 		name := strings.TrimPrefix(p, "/")
 		hdr := &tar.Header{Name: name, Mode: e.Mode, ModTime: epoch, Format: tar.FormatPAX}
@@ -123,7 +147,7 @@ func (l *layerSpec) writeTar(w io.Writer) error {
 // root file system) to the layer at the same path. Every symlink met on the
 // way, in a parent directory or the file itself, is resolved inside root and
 // added too, so the path works the same way in the image.
-func (l *layerSpec) copyFromRoot(root, p string) (string, error) {
+func (l *Layer) copyFromRoot(root, p string) (string, error) {
 	cur := "/"
 	rest := strings.Split(strings.Trim(path.Clean("/"+p), "/"), "/")
 	for hops := 0; len(rest) > 0; {
@@ -168,7 +192,7 @@ var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/l
 
 // copyWithLibs adds the ELF files at paths (inside root) together with their
 // interpreter and every shared library they need, transitively.
-func (l *layerSpec) copyWithLibs(root string, paths ...string) error {
+func (l *Layer) copyWithLibs(root string, paths ...string) error {
 	seen := map[string]bool{}
 	queue := append([]string(nil), paths...)
 	for len(queue) > 0 {
@@ -182,28 +206,44 @@ func (l *layerSpec) copyWithLibs(root string, paths ...string) error {
 		if err != nil {
 			return err
 		}
-		needed, interp, err := elfDeps(filepath.Join(root, real))
+		deps, err := elfLibs(root, filepath.Join(root, real))
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return err
 		}
-		if interp != "" {
-			queue = append(queue, interp)
-		}
-		for _, lib := range needed {
-			found := ""
-			for _, d := range libDirs {
-				if _, err := os.Stat(filepath.Join(root, d, lib)); err == nil {
-					found = path.Join(d, lib)
-					break
-				}
-			}
-			if found == "" {
-				return fmt.Errorf("%s needs %s, which is not in %s", p, lib, root)
-			}
-			queue = append(queue, found)
-		}
+		queue = append(queue, deps...)
 	}
 	return nil
+}
+
+// elfLibs returns the paths below root of the interpreter and the shared
+// libraries an ELF file (a path on the host) needs directly.
+func elfLibs(root, file string) ([]string, error) {
+	needed, interp, err := elfDeps(file)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	var out []string
+	if interp != "" {
+		out = append(out, interp)
+	}
+	for _, lib := range needed {
+		p, err := findLib(root, lib)
+		if err != nil {
+			return nil, fmt.Errorf("%s %w", file, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// findLib finds a library below root in the loader's directories.
+func findLib(root, lib string) (string, error) {
+	for _, d := range libDirs {
+		if _, err := os.Stat(filepath.Join(root, d, lib)); err == nil {
+			return path.Join(d, lib), nil
+		}
+	}
+	return "", fmt.Errorf("needs %s, which is in none of %s below %s: install the library (e.g. apt-get install libvpx-dev)", lib, strings.Join(libDirs, ", "), root)
 }
 
 // elfDeps returns the DT_NEEDED libraries and the interpreter of an ELF

@@ -260,12 +260,12 @@ var _ = Describe("image layers and archives", func() {
 	}
 
 	It("writes parent directories and the same bytes every time", func() {
-		l := newLayer()
+		l := NewLayer()
 		l.bytes("/usr/local/bin/tool", []byte("x"), 0o755)
 		l.symlink("/bin/sh", "busybox")
 		var a, b bytes.Buffer
-		Expect(l.writeTar(&a)).To(Succeed())
-		Expect(l.writeTar(&b)).To(Succeed())
+		Expect(l.WriteTar(&a)).To(Succeed())
+		Expect(l.WriteTar(&b)).To(Succeed())
 		Expect(a.Bytes()).To(Equal(b.Bytes()))
 		h := readTar(a.Bytes())
 		Expect(h).To(HaveKey("usr/"))
@@ -280,7 +280,7 @@ var _ = Describe("image layers and archives", func() {
 		Expect(os.Symlink("usr/lib", filepath.Join(root, "lib"))).To(Succeed())
 		Expect(os.WriteFile(filepath.Join(root, "usr/lib/x86_64-linux-gnu/libz.so.1.2"), []byte("z"), 0o644)).To(Succeed())
 		Expect(os.Symlink("libz.so.1.2", filepath.Join(root, "usr/lib/x86_64-linux-gnu/libz.so.1"))).To(Succeed())
-		l := newLayer()
+		l := NewLayer()
 		real, err := l.copyFromRoot(root, "/lib/x86_64-linux-gnu/libz.so.1")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(real).To(Equal("/usr/lib/x86_64-linux-gnu/libz.so.1.2"))
@@ -306,19 +306,19 @@ var _ = Describe("image layers and archives", func() {
 		Expect(os.Symlink("/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", filepath.Join(root, "usr/lib64/ld-linux-x86-64.so.2"))).To(Succeed())
 		Expect(os.Symlink("usr/lib64", filepath.Join(root, "lib64"))).To(Succeed())
 		Expect(os.Symlink("usr/lib", filepath.Join(root, "lib"))).To(Succeed())
-		l := newLayer()
+		l := NewLayer()
 		Expect(l.copyWithLibs(root, "/usr/bin/true")).To(Succeed())
 		Expect(l.entries).To(HaveKey("/usr/bin/true"))
 		Expect(l.entries).To(HaveKey("/usr/lib/x86_64-linux-gnu/libc.so.6"))
 		Expect(l.entries).To(HaveKey("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"))
 		Expect(l.entries["/lib64"].Link).To(Equal("usr/lib64"))
 		Expect(os.Remove(filepath.Join(root, "usr/lib/x86_64-linux-gnu/libc.so.6"))).To(Succeed())
-		Expect(newLayer().copyWithLibs(root, "/usr/bin/true")).To(MatchError(ContainSubstring("needs libc.so.6")))
+		Expect(NewLayer().copyWithLibs(root, "/usr/bin/true")).To(MatchError(ContainSubstring("needs libc.so.6")))
 	})
 
 	It("writes an archive that loads back with its tag, entrypoint and files", func() {
 		dir := GinkgoT().TempDir()
-		l := newLayer()
+		l := NewLayer()
 		l.bytes("/pause", []byte("#!/bin/sh\n"), 0o755)
 		file := filepath.Join(dir, archiveName("images.example/pause:3.10"))
 		Expect(filepath.Base(file)).To(Equal("images.example_pause_3.10.tar"))
@@ -344,7 +344,7 @@ var _ = Describe("image layers and archives", func() {
 	})
 
 	It("refuses an invalid image reference", func() {
-		err := writeArchive(imageSpec{Ref: "UPPER/case:tag", Layer: newLayer()}, filepath.Join(GinkgoT().TempDir(), "x.tar"))
+		err := writeArchive(imageSpec{Ref: "UPPER/case:tag", Layer: NewLayer()}, filepath.Join(GinkgoT().TempDir(), "x.tar"))
 		Expect(err).To(HaveOccurred())
 	})
 })
