@@ -150,28 +150,39 @@ func binaries(edgenode string) (testbed.Binaries, error) {
 	return b, nil
 }
 
-func runScenario(ctx context.Context, streams Streams, args []string, f runFlags) error {
+// prepare loads the scenario (or the embedded quickstart), applies the
+// provider flags, finds the binaries and returns the run's options.
+func (f runFlags) prepare(streams Streams, args []string) (*scenarios.Scenario, testbed.Options, error) {
 	sc, err := loadScenario(args)
 	if err != nil {
 		var list scenarios.ErrorList
 		if errors.As(err, &list) {
 			fmt.Fprintln(streams.ErrOut, err)
-			return ExitError{Code: 2, Err: errors.New("the scenario is invalid; nothing was started (see edgesim validate)")}
+			return nil, testbed.Options{}, ExitError{Code: 2, Err: errors.New("the scenario is invalid; nothing was started (see edgesim validate)")}
 		}
-		return err
+		return nil, testbed.Options{}, err
 	}
 	if err := f.kind.apply(sc); err != nil {
-		return err
+		return nil, testbed.Options{}, err
 	}
 	bins, err := binaries(f.edgenode)
 	if err != nil {
-		return err
+		return nil, testbed.Options{}, err
 	}
 	lessGC()
+	return sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.kind.providers()}, nil
+}
+
+func runScenario(ctx context.Context, streams Streams, args []string, f runFlags) error {
+	sc, opts, err := f.prepare(streams, args)
+	if err != nil {
+		return err
+	}
 	disp := newDisplay(streams.ErrOut, f.plain)
 	defer disp.close()
 	disp.logf("running %s: %d sites, %d cameras, %s on provider %s", sc.Name, len(sc.Sites), sc.Cameras(), sc.Duration, sc.Provider)
-	res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Progress: disp.update, Providers: f.kind.providers()})
+	opts.Progress = disp.update
+	res, err := testbed.Run(ctx, sc, opts)
 	disp.close()
 	if res != nil && res.Report != nil {
 		printSummary(streams.Out, res)

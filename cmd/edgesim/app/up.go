@@ -73,20 +73,12 @@ func writeRecord(rec standingRecord) error {
 }
 
 func upForeground(ctx context.Context, streams Streams, args []string, f runFlags) error {
-	sc, err := loadScenario(args)
+	sc, opts, err := f.prepare(streams, args)
 	if err != nil {
 		return err
 	}
-	if err := f.kind.apply(sc); err != nil {
-		return err
-	}
-	bins, err := binaries(f.edgenode)
-	if err != nil {
-		return err
-	}
-	lessGC()
 	rec := standingRecord{Name: sc.Name, PID: os.Getpid()}
-	st, err := testbed.Up(ctx, sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.kind.providers()})
+	st, err := testbed.Up(ctx, sc, opts)
 	if err != nil {
 		rec.Error = err.Error()
 		_ = writeRecord(rec)
