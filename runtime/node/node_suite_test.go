@@ -93,21 +93,8 @@ func camera(n *node.Node, id string) *testcam.Camera {
 	return c
 }
 
-func stream(c *testcam.Camera, stop <-chan struct{}) {
-	defer GinkgoRecover()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if c.Send(testcam.Image(320, 240, i), false) != nil {
-				return
-			}
-		}
-	}
-}
+// stream sends frames at about 10 fps until stop is closed.
+func stream(c *testcam.Camera, stop <-chan struct{}) { c.Stream(stop, 100*time.Millisecond, 0) }
 
 var _ = Describe("Config", func() {
 	It("reports every problem at once", func() {

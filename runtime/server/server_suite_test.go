@@ -110,19 +110,7 @@ func startCamera(n *node, query, token string) *testcam.Camera {
 
 // stream sends frames at about 20 fps until stop is closed.
 func stream(c *testcam.Camera, stop <-chan struct{}, corruptEvery int) {
-	defer GinkgoRecover()
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for i := 0; ; i++ {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if err := c.Send(testcam.Image(320, 240, i), corruptEvery > 0 && i%corruptEvery == corruptEvery-1); err != nil {
-				return
-			}
-		}
-	}
+	c.Stream(stop, 50*time.Millisecond, corruptEvery)
 }
 
 const vp8Offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:96 VP8/90000\r\na=sendonly\r\n"

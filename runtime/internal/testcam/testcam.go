@@ -237,3 +237,21 @@ func (c *Camera) WriteRTP(p *rtp.Packet) error {
 	p.SequenceNumber = c.seq.NextSequenceNumber()
 	return c.track.WriteRTP(p)
 }
+
+// Stream sends 320x240 test images every interval until stop is closed or
+// a send fails; with corruptEvery > 0 every corruptEvery-th frame is sent
+// corrupted.
+func (c *Camera) Stream(stop <-chan struct{}, interval time.Duration, corruptEvery int) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if c.Send(Image(320, 240, i), corruptEvery > 0 && i%corruptEvery == corruptEvery-1) != nil {
+				return
+			}
+		}
+	}
+}
