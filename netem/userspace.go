@@ -274,6 +274,17 @@ func (l *Link) Stats() map[string]DirStats {
 	return out
 }
 
+// ReleaseStats returns how late each direction released its packets after
+// the model's due time since the link was made, keyed by Up and Down: the
+// engine's own timing error, which grows when the host is short of CPU.
+func (l *Link) ReleaseStats() map[string]ReleaseStats {
+	out := map[string]ReleaseStats{Up: l.up.late.stats()}
+	if l.down != l.up {
+		out[Down] = l.down.late.stats()
+	}
+	return out
+}
+
 type routeKey struct{ src, dst string }
 
 // Userspace is the userspace engine: every host is a network namespace with
@@ -885,6 +896,8 @@ type LinkStats struct {
 	Link      string
 	Direction string
 	DirStats
+	// Release is the direction's release lateness since the link was made.
+	Release ReleaseStats
 }
 
 // Stats returns the totals of every link and direction, sorted by link
@@ -898,8 +911,9 @@ func (e *Userspace) Stats() []LinkStats {
 	e.mu.Unlock()
 	var out []LinkStats
 	for _, l := range links {
+		rel := l.ReleaseStats()
 		for dir, s := range l.Stats() {
-			out = append(out, LinkStats{Link: l.name, Direction: dir, DirStats: s})
+			out = append(out, LinkStats{Link: l.name, Direction: dir, DirStats: s, Release: rel[dir]})
 		}
 	}
 	slices.SortFunc(out, func(a, b LinkStats) int {

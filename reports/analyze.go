@@ -71,6 +71,7 @@ func Analyze(run *Run, opts ...Option) (*Result, error) {
 		Faults:         slices.Clone(run.Faults),
 		ObservedFaults: slices.Clone(run.ObservedFaults),
 		Alerts:         len(run.Alerts),
+		Warnings:       slices.Clone(run.Warnings),
 		run:            run,
 	}}
 	a.phases()
@@ -82,6 +83,7 @@ func Analyze(run *Run, opts ...Option) (*Result, error) {
 	a.failover()
 	a.consistency()
 	a.slos()
+	a.headroom()
 	a.verdict()
 	return a.res, nil
 }

@@ -118,6 +118,12 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- if $r.Partial}}
 <div class="banner">PARTIAL RUN{{if $r.PartialReason}} ({{$r.PartialReason}}){{end}}: the run was interrupted; every figure covers only what was collected.</div>
 {{- end}}
+{{- with $r.Headroom.Banner}}
+<div class="banner" id="host-saturated">{{.}}</div>
+{{- end}}
+{{- with $r.Headroom.Summary}}
+<div class="meta">host headroom: {{.}}</div>
+{{- end}}
 
 <div class="cards">
 <div class="card"><b>{{len $r.Cameras}}</b><span>cameras</span></div>

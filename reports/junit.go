@@ -62,6 +62,12 @@ func WriteJUnit(w io.Writer, r *Result) error {
 			{Name: "verdict", Value: r.Verdict},
 		},
 	}
+	if r.Headroom != nil {
+		s.Properties = append(s.Properties, junitProperty{Name: "hostSaturated", Value: fmt.Sprint(r.Headroom.Saturated)})
+		if banner := r.Headroom.Banner(); banner != "" {
+			s.SystemOut = banner + "\n"
+		}
+	}
 	class := "edgesim.slo." + r.Scenario
 	for _, v := range r.SLOs {
 		c := junitCase{Name: v.Name, ClassName: class, Time: "0", SystemOut: v.Reason}

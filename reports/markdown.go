@@ -40,6 +40,9 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		}
 		p("> **PARTIAL RUN** (%s): the figures cover only what was collected.\n\n", mdEsc(reason))
 	}
+	if banner := r.Headroom.Banner(); banner != "" {
+		p("> ⚠️ **%s**\n\n", mdEsc(banner))
+	}
 	answered := pct(r.Frames.Answer) + " answered"
 	if r.Frames.Expected < float64(r.Frames.Sent) {
 		answered += fmt.Sprintf(" (%s of the answers the detection rate calls for)", pct(r.Frames.OfExpected))
@@ -146,6 +149,9 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 			p(" · %s AP %s", mdEsc(c.Label), f3(c.AP50))
 		}
 		p("\n\n")
+	}
+	if h := r.Headroom.Summary(); h != "" {
+		p("**Host headroom**: %s\n\n", mdEsc(h))
 	}
 	if len(r.Warnings) > 0 {
 		p("**Warnings**\n\n")

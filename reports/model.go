@@ -67,6 +67,11 @@ type Run struct {
 	// (empty for the local provider).
 	ClusterEvents []ClusterEvent `json:"clusterEvents,omitempty"`
 	SLO           SLOSpec        `json:"slo"`
+	// Host is the testbed host's own load during the run (see Headroom).
+	Host *HostSamples `json:"host,omitempty"`
+	// Warnings are the testbed's own, e.g. a tear-down step that failed
+	// but that destroying the testbed made moot; the report lists them.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Diagnostic is one piece of evidence: a command and what it printed.

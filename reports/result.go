@@ -56,6 +56,9 @@ type Result struct {
 	Diagnostics       []Diagnostic      `json:"diagnostics,omitempty"`
 	Alerts            int               `json:"alerts"`
 	Cameras           []CameraOverview  `json:"cameras"`
+	// Headroom is the host's headroom during the run; when it was
+	// saturated, the report says so at its top (nil: not sampled).
+	Headroom *Headroom `json:"headroom,omitempty"`
 
 	run *Run // the input, kept for the raw samples file
 }
