@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,6 +32,43 @@ const (
 // ErrInterrupted is returned (wrapped) when the run's context ended before
 // the run finished; the partial report is still written.
 var ErrInterrupted = errors.New("run interrupted")
+
+// MootError is a tear-down step's failure that destroying the testbed
+// makes moot, e.g. a pod of a cluster that Destroy then deletes was not
+// gone in time. When Destroy succeeds, the run reports it as a warning
+// instead of failing; when Destroy fails, it is an error like any other.
+type MootError struct{ Err error }
+
+func (e *MootError) Error() string { return e.Err.Error() }
+func (e *MootError) Unwrap() error { return e.Err }
+
+// Moot marks err as made moot by Destroy (nil stays nil).
+func Moot(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &MootError{Err: err}
+}
+
+// splitMoot separates the moot errors in err (also inside errors.Join)
+// from the others.
+func splitMoot(err error) (moot []error, rest []error) {
+	var me *MootError
+	switch e := err.(type) {
+	case nil:
+	case interface{ Unwrap() []error }:
+		for _, inner := range e.Unwrap() {
+			m, r := splitMoot(inner)
+			moot, rest = append(moot, m...), append(rest, r...)
+		}
+	default:
+		if errors.As(err, &me) {
+			return []error{err}, nil
+		}
+		return nil, []error{err}
+	}
+	return moot, rest
+}
 
 // Progress is a snapshot of a run for a live display.
 type Progress struct {
@@ -67,6 +105,9 @@ type Options struct {
 	Providers Providers
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Proc is the host's /proc, read each second for the host's headroom
+	// (default os.DirFS("/proc")).
+	Proc fs.FS
 }
 
 // Result is what a run produced.
@@ -100,6 +141,9 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 	if o.Progress == nil {
 		o.Progress = func(Progress) {}
 	}
+	if o.Proc == nil {
+		o.Proc = os.DirFS("/proc")
+	}
 	if o.ResultsDir == "" {
 		o.ResultsDir = sc.Report.Dir
 	}
@@ -115,7 +159,7 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
-	r := &runner{sc: sc, plan: plan, o: o, dir: dir, run: &reports.Run{
+	r := &runner{sc: sc, plan: plan, o: o, dir: dir, host: NewHostProbe(o.Proc), run: &reports.Run{
 		Scenario: sc.Name, Seed: sc.Seed, Provider: string(sc.Provider), Duration: sc.Duration, Start: start,
 		SLO: sloSpec(sc), LinkDelays: linkDelays(plan),
 	}}
@@ -157,6 +201,7 @@ type runner struct {
 	o    Options
 	dir  string
 	prov Provider
+	host *HostProbe // nil once /proc could not be read
 
 	mu       sync.Mutex
 	current  string // the phase running
@@ -309,6 +354,7 @@ func (r *runner) sample(ctx context.Context, phase string, elapsed, total time.D
 		ls.Samples = append(ls.Samples, reports.CounterSample{At: now, Bytes: s.Bytes, Packets: s.Packets, Dropped: dropped})
 		ls.TotalBytes, ls.TotalPackets, ls.TotalDropped = s.Bytes, s.Packets, dropped
 	}
+	r.sampleHost(now, stats)
 	fired := r.fired
 	r.mu.Unlock()
 	answering, p95 := r.tail.poll(now)
@@ -350,9 +396,11 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 			r.run.Diagnostics = diag
 			r.mu.Unlock()
 		}
+		var moot []error
 		if r.tail != nil {
 			r.sample(cleanup, PhaseTearDown, 0, 0)
-			errs = append(errs, r.prov.StopCameras(cleanup))
+			m, rest := splitMoot(r.prov.StopCameras(cleanup))
+			moot, errs = append(moot, m...), append(errs, rest...)
 		}
 		alerts, err := r.prov.Alerts(cleanup)
 		errs = append(errs, err)
@@ -370,7 +418,16 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		r.run.Alerts = parseAlerts(alerts)
 		r.run.ClusterEvents = cluster
 		r.mu.Unlock()
-		errs = append(errs, r.prov.Destroy(cleanup))
+		if err := r.prov.Destroy(cleanup); err != nil {
+			errs = append(errs, err)
+			errs = append(errs, moot...) // not moot: the testbed is still there
+		} else {
+			r.mu.Lock()
+			for _, err := range moot {
+				r.run.Warnings = append(r.run.Warnings, "tear-down: "+err.Error()+" (moot: the testbed was destroyed)")
+			}
+			r.mu.Unlock()
+		}
 		return nil
 	}, cleanup)
 	r.mu.Lock()

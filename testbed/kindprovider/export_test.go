@@ -42,3 +42,6 @@ func Clusters(plan *testbed.Plan, layout Layout, name string) []Cluster {
 	}
 	return out
 }
+
+// StopCamerasError is stopCamerasError.
+var StopCamerasError = stopCamerasError
