@@ -63,7 +63,7 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 			})
 		}
 		Expect(err).NotTo(HaveOccurred())
-		for _, f := range []string{"report.json", "report.html", "report.md", "junit.xml"} {
+		for _, f := range []string{"report.json", "report.html", "report.md", "junit.xml", "samples.json"} {
 			Expect(filepath.Join(res.Dir, f)).To(BeAnExistingFile())
 		}
 		return res

@@ -183,6 +183,23 @@ var _ = Describe("a run's tear-down and host", func() {
 		Expect(err).NotTo(MatchError(ContainSubstring("delete timed out")))
 	})
 
+	It("writes samples.json by default, and the report recomputes from it", func(ctx SpecContext) {
+		Expect(sc.Report.Formats).To(ConsistOf("json", "html", "markdown", "junit"), "the scenario's defaults")
+		res, err := run(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		f, err := os.Open(filepath.Join(res.Dir, "samples.json"))
+		Expect(err).NotTo(HaveOccurred())
+		defer f.Close()
+		back, err := reports.ReadSamples(f)
+		Expect(err).NotTo(HaveOccurred())
+		again, err := reports.Analyze(back)
+		Expect(err).NotTo(HaveOccurred())
+		var want, got bytes.Buffer
+		Expect(reports.WriteJSON(&want, res.Report)).To(Succeed())
+		Expect(reports.WriteJSON(&got, again)).To(Succeed())
+		Expect(got.String()).To(Equal(want.String()))
+	})
+
 	It("samples the host and leaves an idle host's report without a banner", func(ctx SpecContext) {
 		prov.release = netem.ReleaseStats{Packets: 100, P99: 150 * time.Microsecond, Max: time.Millisecond}
 		res, err := run(ctx)

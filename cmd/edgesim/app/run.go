@@ -81,13 +81,20 @@ nodes and links (local provider: network namespaces joined by emulated links),
 starts edgenode on every cloud and edge node and the synthetic cameras of
 every site (provider: kind: a kind cluster with one worker per node, the
 links between the workers, edgenode as Deployments, cameras as pods), injects the scenario's faults on its timeline, and writes a
-report into a new directory below --results:
+report into a new directory <results>/<scenario>-<UTC time>, where
+<results> is --results, else the scenario's report.dir (default
+edgesim-report/<scenario>):
 
   report.json   versioned results (edgesim.dev/report/v1)
   report.html   self-contained page with plots
   report.md     for a pull-request comment
   junit.xml     one test case per SLO
-  samples.json  the raw samples the figures come from
+  samples.json  the raw samples the figures come from (always written)
+
+The first four are the scenario's report.formats (default: all four).
+When the host itself was saturated (CPU, run queue, or the link engine
+releasing packets late), every report says so at its top and names the
+figures that measured the host rather than the emulated network.
 
 Without SCENARIO it runs the embedded quickstart example. With --compare
 (the default) every site's cameras are also streamed to the cloud through a
@@ -115,7 +122,7 @@ removes what it left behind.`,
 			return runScenario(cmd.Context(), streams, args, f)
 		},
 	}
-	cmd.Flags().StringVar(&f.results, "results", "", `directory for run results (default: the scenario's report.dir, else "results")`)
+	cmd.Flags().StringVar(&f.results, "results", "", `directory for run results (default: the scenario's report.dir, which defaults to edgesim-report/<scenario>)`)
 	cmd.Flags().StringVar(&f.edgenode, "edgenode", "", "edgenode binary (default: next to edgesim, then $PATH)")
 	cmd.Flags().BoolVar(&f.compare, "compare", true, "also run every site with cloud placement for the edge-vs-cloud comparison")
 	cmd.Flags().BoolVar(&f.plain, "plain", false, "plain log lines instead of a live status line, even on a terminal")
