@@ -511,41 +511,58 @@ func (c *calib) probes() error {
 	c.add(Figure{Name: "delay p99, raw", Unit: "ms", Configured: ms(exp.p99), Measured: ms(ds[int(0.99*float64(len(ds)-1))]), Tolerance: "-"})
 	c.add(Figure{Name: "jitter (stddev), raw", Unit: "ms", Configured: ms(exp.std), Measured: ms(rawStd), Tolerance: "-"})
 	lost := n - len(ds)
+	c.add(lossFigure(cfg, n, lost))
+	if lost > 0 || expectedLoss(cfg) > 0 {
+		c.add(burstFigure(cfg, got))
+	}
+	return nil
+}
+
+// burstFigure judges the mean length of the runs of lost probes (got[i]
+// is false when probe i never arrived) against the loss model's, within
+// 10% where the model has a closed form.
+func burstFigure(cfg LinkConfig, got []bool) Figure {
+	lost, bursts, inBurst := 0, 0, false
+	for _, ok := range got {
+		if !ok {
+			lost++
+			if !inBurst {
+				bursts++
+			}
+		}
+		inBurst = !ok
+	}
+	mb := 0.0
+	if bursts > 0 {
+		mb = float64(lost) / float64(bursts)
+	}
+	eb, known := expectedBurst(cfg)
+	f := Figure{Name: "loss burst length (mean)", Unit: "packets", Configured: eb, Measured: mb}
+	if known && expectedLoss(cfg) > 0 {
+		f.Tolerance, f.Checked, f.OK = "10%", true, math.Abs(mb-eb) <= 0.1*eb
+	} else {
+		f.Tolerance, f.Note = "-", "no closed form for this loss model; shown for information"
+	}
+	return f
+}
+
+// lossFigure judges lost of n probes against the loss cfg configures: a
+// 99% binomial interval, widened for correlated losses; none when no
+// loss is configured.
+func lossFigure(cfg LinkConfig, n, lost int) Figure {
 	p := expectedLoss(cfg)
 	measured := float64(lost) / float64(n)
 	half := 2.576 * math.Sqrt(p*(1-p)/float64(n)) * math.Sqrt(lossVarianceFactor(cfg))
-	lf := Figure{Name: "loss", Unit: "%", Configured: 100 * p, Measured: 100 * measured,
+	f := Figure{Name: "loss", Unit: "%", Configured: 100 * p, Measured: 100 * measured,
 		Tolerance: "99% binomial interval", Checked: true}
-	lf.OK = math.Abs(measured-p) <= half || (p == 0 && lost == 0)
+	f.OK = math.Abs(measured-p) <= half || (p == 0 && lost == 0)
 	if p == 0 {
-		lf.Tolerance = "0 packets"
+		f.Tolerance = "0 packets"
 	}
 	if cfg.Corrupt > 0 {
-		lf.Note = "includes corrupted packets the receiving kernel drops"
+		f.Note = "includes corrupted packets the receiving kernel drops"
 	}
-	c.add(lf)
-	if lost > 0 || p > 0 {
-		bursts, inBurst := 0, false
-		for _, ok := range got {
-			if !ok && !inBurst {
-				bursts++
-			}
-			inBurst = !ok
-		}
-		mb := 0.0
-		if bursts > 0 {
-			mb = float64(lost) / float64(bursts)
-		}
-		eb, known := expectedBurst(cfg)
-		bf := Figure{Name: "loss burst length (mean)", Unit: "packets", Configured: eb, Measured: mb}
-		if known && p > 0 {
-			bf.Tolerance, bf.Checked, bf.OK = "10%", true, math.Abs(mb-eb) <= 0.1*eb
-		} else {
-			bf.Tolerance, bf.Note = "-", "no closed form for this loss model; shown for information"
-		}
-		c.add(bf)
-	}
-	return nil
+	return f
 }
 
 type delayExpect struct{ mean, std, p50, p99 float64 }
@@ -703,8 +720,15 @@ func (c *calib) udpRate() error {
 	time.Sleep(cfg.Delay + 5*cfg.Jitter + 200*time.Millisecond)
 	_ = rcv.Close()
 	<-done
-	got := m.rate()
-	rate := float64(cfg.RateBits)
+	c.add(udpFigure(float64(cfg.RateBits), m.rate(), offered, atLink))
+	return nil
+}
+
+// udpFigure judges the UDP throughput got (bit/s) against rate when the
+// sender offered offered and atLink reached the link: within 2%, or only
+// "not above the rate" when the sender could not offer more than the
+// rate.
+func udpFigure(rate, got, offered, atLink float64) Figure {
 	f := Figure{Name: "UDP throughput", Unit: "Mbit/s", Configured: rate / 1e6, Measured: got / 1e6,
 		Tolerance: "-2%..+2%", Checked: true}
 	f.OK = math.Abs(got-rate) <= 0.02*rate
@@ -715,8 +739,7 @@ func (c *calib) udpRate() error {
 	case atLink < rate:
 		f.Note = fmt.Sprintf("the sender wrote %.1f Mbit/s but only %.1f Mbit/s reached the link: the fabric's reader could not keep up on this machine (the TUN device dropped the rest)", offered/1e6, atLink/1e6)
 	}
-	c.add(f)
-	return nil
+	return f
 }
 
 // tcpRate measures TCP goodput over the rate and delay of the config with
@@ -802,20 +825,27 @@ func (c *calib) tcpRate() error {
 	if c.ctx.Err() != nil {
 		return c.ctx.Err()
 	}
-	got := m.rate()
-	linkBound := samples.Load() > 0 && float64(queued.Load()) >= 0.5*float64(samples.Load())
-	goodput := float64(cfg.RateBits) * float64(c.opt.MTU-tcpIPHeader) / float64(c.opt.MTU)
+	c.add(tcpFigure(cfg.RateBits, c.opt.MTU, m.rate(), samples.Load(), queued.Load()))
+	return nil
+}
+
+// tcpFigure judges the TCP goodput got (bit/s) over a link of rateBits
+// and mtu, when queued of samples found the link's queue holding at least
+// two packets: -5%..+2% of the rate less headers, or only "not above"
+// when the queue was mostly empty (TCP was limited before the link).
+func tcpFigure(rateBits int64, mtu int, got float64, samples, queued int64) Figure {
+	linkBound := samples > 0 && float64(queued) >= 0.5*float64(samples)
+	goodput := float64(rateBits) * float64(mtu-tcpIPHeader) / float64(mtu)
 	f := Figure{Name: "TCP goodput", Unit: "Mbit/s", Configured: goodput / 1e6, Measured: got / 1e6,
 		Tolerance: "-5%..+2%", Checked: true,
-		Note: fmt.Sprintf("configured = rate x %d/%d (TCP/IP headers); loss and reordering off", c.opt.MTU-tcpIPHeader, c.opt.MTU)}
+		Note: fmt.Sprintf("configured = rate x %d/%d (TCP/IP headers); loss and reordering off", mtu-tcpIPHeader, mtu)}
 	f.OK = got >= 0.95*goodput && got <= 1.02*goodput
 	if !linkBound && !f.OK {
 		f.Note += fmt.Sprintf("; the link's queue was empty %.0f%% of the time: TCP was limited before the link (sender CPU, windows), so only 'not above' is checked",
-			100-100*float64(queued.Load())/float64(max(samples.Load(), 1)))
+			100-100*float64(queued)/float64(max(samples, 1)))
 		f.OK = got <= 1.02*goodput
 	}
-	c.add(f)
-	return nil
+	return f
 }
 
 // rateMeter measures a throughput from the first byte after a warm-up to
@@ -914,19 +944,32 @@ func (c *calib) trace() error {
 	time.Sleep(cfg.Delay + 5*cfg.Jitter + 200*time.Millisecond)
 	_ = rcv.Close()
 	<-done
+	points, f := traceFigure(tr, bins)
+	c.res.Trace = append(c.res.Trace, points...)
+	c.add(f)
+	return nil
+}
+
+// traceFigure compares the bytes that arrived in each second of a
+// saturated replay of tr (bins[s]: second s) with the trace's capacity in
+// that second, leaving out second 0 (it fills the queue) and the last bin
+// (cut short): the whole is within 5% or fails.
+func traceFigure(tr *Trace, bins []int64) ([]TracePoint, Figure) {
+	var points []TracePoint
 	var capSum, gotSum float64
-	for s := 1; s < secs; s++ { // second 0 fills the queue
+	secs := len(bins) - 1
+	for s := 1; s < secs; s++ {
 		capBits := float64(tr.CapacityBetween(time.Duration(s)*time.Second, time.Duration(s+1)*time.Second) * 8)
 		gotBits := float64(bins[s] * 8)
-		c.res.Trace = append(c.res.Trace, TracePoint{Second: s, CapacityBits: capBits, MeasuredBits: gotBits})
+		points = append(points, TracePoint{Second: s, CapacityBits: capBits, MeasuredBits: gotBits})
 		capSum += capBits
 		gotSum += gotBits
 	}
-	n := float64(secs - 1)
-	c.add(Figure{Name: "trace throughput (saturated)", Unit: "Mbit/s", Configured: capSum / n / 1e6, Measured: gotSum / n / 1e6,
-		Tolerance: "5%", Checked: true, OK: math.Abs(gotSum-capSum) <= 0.05*capSum,
-		Note: fmt.Sprintf("%s, seconds 1..%d of the replay", tr.Name, secs-1)})
-	return nil
+	n := float64(max(secs-1, 1))
+	f := Figure{Name: "trace throughput (saturated)", Unit: "Mbit/s", Configured: capSum / n / 1e6, Measured: gotSum / n / 1e6,
+		Tolerance: "5%", Checked: true, OK: capSum > 0 && math.Abs(gotSum-capSum) <= 0.05*capSum,
+		Note: fmt.Sprintf("%s, seconds 1..%d of the replay", tr.Name, secs-1)}
+	return points, f
 }
 
 // addJitter checks the delay's standard deviation. The measured spread is
