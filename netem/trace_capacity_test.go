@@ -151,7 +151,7 @@ var _ = Describe("Throughput against the shared cellular traces' capacity", func
 		for _, f := range append(files, down...) {
 			Expect(known).To(HaveKey(filepath.Base(f)), "a new trace in %s: add it to sharedTraces with its hand-counted lines and period", dir)
 		}
-		Expect(len(files) + len(down)).To(Equal(len(sharedTraces)), "a trace of sharedTraces is missing from %s", dir)
+		Expect(len(files)+len(down)).To(Equal(len(sharedTraces)), "a trace of sharedTraces is missing from %s", dir)
 	})
 
 	for _, want := range sharedTraces {
