@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/edgesim/edgesim/netem/internal/rtio"
 )
 
 func (e *Userspace) getPacket() *Packet { return e.pool.Get().(*Packet) }
@@ -51,7 +53,7 @@ func (e *Userspace) route(h *Host, dst string) *direction {
 
 func (e *Userspace) readLoop(h *Host) {
 	defer e.wg.Done()
-	prio := lockThread(e.opts.priority)
+	prio := rtio.LockThread(e.opts.priority)
 	var out []*Packet
 	p := e.getPacket()
 	defer func() { e.putPacket(p) }()
@@ -62,21 +64,21 @@ func (e *Userspace) readLoop(h *Host) {
 		if err != nil {
 			if err == unix.EAGAIN || err == unix.EINTR {
 				run = 0
-				prio.idle()
-				if werr := waitReadable(h.tun, e.stop); werr != nil {
+				prio.Idle()
+				if werr := rtio.WaitReadable(h.tun, e.stop); werr != nil {
 					return
 				}
 				continue
 			}
 			return
 		}
-		// Saturated = busy without a pause for busyTime, not merely a
+		// Saturated = busy without a pause for rtio.BusyTime, not merely a
 		// backlog after a stall: a demoted reader on a busy machine would
 		// let the TUN ring (before the model) fill and add latency.
 		if run++; run == 1 {
 			busySince = time.Now()
-		} else if run%busyBatch == 0 && time.Since(busySince) > busyTime {
-			prio.busy(run)
+		} else if run%rtio.BusyBatch == 0 && time.Since(busySince) > rtio.BusyTime {
+			prio.Busy(run)
 		}
 		// IPv4 only; anything else (IPv6 router solicitations) stays local.
 		if n < 20 || p.Buf[0]>>4 != 4 {
@@ -173,7 +175,7 @@ func (e *Userspace) schedLoop(d *direction) {
 // With precise release on, the timer fires a little before the next packet
 // is due and the thread spins for the rest (see release.go).
 func (e *Userspace) schedLoopHR(d *direction) {
-	prio := lockThread(e.opts.priority)
+	prio := rtio.LockThread(e.opts.priority)
 	var out []*Packet
 	spin := newSpinner()
 	for !e.stopping.Load() {
@@ -205,18 +207,18 @@ func (e *Userspace) schedLoopHR(d *direction) {
 				spinning = true // to next: a service time, or the delivery
 			case d.spinWindow > 0 && early.Before(next):
 				d.armedAt = early
-				d.hr.arm(early.Sub(now))
+				d.hr.Arm(early.Sub(now))
 			default:
 				if e.opts.precise {
 					d.armedAt = next
 				}
-				d.hr.arm(next.Sub(now))
+				d.hr.Arm(next.Sub(now))
 			}
 		} else {
 			d.waitUntil = time.Time{}
 		}
 		d.mu.Unlock()
-		prio.busy(len(out))
+		prio.Busy(len(out))
 		d.recordLate(now, out)
 		e.write(out)
 		if spinning {
@@ -224,9 +226,9 @@ func (e *Userspace) schedLoopHR(d *direction) {
 			spin.charge(spinUntil(next, &d.kicks, k0).Sub(t0))
 		} else {
 			if !has || next.Sub(now) > 100*time.Microsecond {
-				prio.idle()
+				prio.Idle()
 			}
-			if err := d.hr.wait(e.stop); err != nil {
+			if err := d.hr.Wait(e.stop); err != nil {
 				return
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgesim/edgesim/netem/internal/rtio"
 )
 
 type direction struct {
@@ -20,7 +22,7 @@ type direction struct {
 	waitUntil time.Time
 	sleeping  bool
 	wake      chan struct{}
-	hr        *hrTimer // with the real clock; nil with an injected one
+	hr        *rtio.HRTimer // with the real clock; nil with an injected one
 
 	kicks atomic.Uint64 // counts kickLocked wake-ups; ends a spin
 	late  lateHist      // release lateness after the due time
@@ -76,7 +78,7 @@ func (d *direction) kickLocked() {
 			} else {
 				d.armedAt = time.Time{}
 			}
-			d.hr.arm(wait)
+			d.hr.Arm(wait)
 			return
 		}
 		select {
@@ -219,7 +221,7 @@ func (e *Userspace) newLink(a, b string, up, down LinkConfig) (*Link, error) {
 		}
 		d.model = m
 		if _, real := e.clock.(realClock); real {
-			if d.hr, err = newHRTimer(); err != nil {
+			if d.hr, err = rtio.NewHRTimer(); err != nil {
 				return nil, fmt.Errorf("netem: timerfd: %w", err)
 			}
 		}
@@ -327,4 +329,25 @@ func (e *Userspace) Stats() []LinkStats {
 		return strings.Compare(a.Direction, b.Direction)
 	})
 	return out
+}
+
+// ReleaseLateness summarises how late a direction (Up or Down) released
+// its packets after their due time, since the link was made or since
+// ResetReleaseLateness.
+func (l *Link) ReleaseLateness(dir string) (ReleaseStats, error) {
+	d, err := l.dir(dir)
+	if err != nil {
+		return ReleaseStats{}, err
+	}
+	return d.late.stats(), nil
+}
+
+// ResetReleaseLateness starts a direction's release lateness afresh.
+func (l *Link) ResetReleaseLateness(dir string) error {
+	d, err := l.dir(dir)
+	if err != nil {
+		return err
+	}
+	d.late.reset()
+	return nil
 }

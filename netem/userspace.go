@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/edgesim/edgesim/netem/internal/rtio"
 )
 
 // Directions of a link: Up is from its first group to its second.
@@ -41,7 +43,7 @@ type Userspace struct {
 	wg       sync.WaitGroup
 	pool     sync.Pool
 	metrics  *metrics
-	stop     *stopper
+	stop     *rtio.Stopper
 	stopping atomic.Bool // checked per packet: a busy thread may never poll
 
 	mu       sync.Mutex
@@ -90,7 +92,7 @@ func NewUserspace(ctx context.Context, opts ...Option) (*Userspace, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	stop, err := newStopper()
+	stop, err := rtio.NewStopper()
 	if err != nil {
 		return nil, fmt.Errorf("netem: eventfd: %w", err)
 	}
@@ -102,7 +104,7 @@ func NewUserspace(ctx context.Context, opts ...Option) (*Userspace, error) {
 	e.routes.Store(&map[routeKey]*direction{})
 	m, err := newMetrics(o.reg)
 	if err != nil {
-		stop.close()
+		stop.Close()
 		return nil, err
 	}
 	e.metrics = m
@@ -134,7 +136,7 @@ func (e *Userspace) Close(ctx context.Context) error {
 	e.closed = true
 	e.stopping.Store(true)
 	e.cancel()
-	e.stop.stop()
+	e.stop.Stop()
 	var errs []error
 	e.mu.Unlock()
 	done := make(chan struct{})
@@ -149,7 +151,7 @@ func (e *Userspace) Close(ctx context.Context) error {
 	for _, l := range e.links {
 		for _, d := range l.dirs() {
 			if d.hr != nil {
-				_ = d.hr.close()
+				_ = d.hr.Close()
 			}
 		}
 	}
@@ -177,7 +179,7 @@ func (e *Userspace) Close(ctx context.Context) error {
 		}
 	}
 	e.metrics.forget(e)
-	e.stop.close()
+	e.stop.Close()
 	if e.state != nil {
 		if err := errors.Join(errs...); err == nil {
 			errs = append(errs, e.state.remove())

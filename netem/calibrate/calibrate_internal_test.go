@@ -1,17 +1,19 @@
-package netem
+package calibrate
 
 import (
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/netem"
 )
 
 // The verdicts calibrate gives, on measurements computed by hand: a link
 // that misbehaves by more than the tolerance fails, one within it passes.
 var _ = Describe("calibrate's verdicts", func() {
 	It("fails a calibration by its checked figures only", func() {
-		c := &Calibration{Figures: []Figure{
+		c := &Result{Figures: []Figure{
 			{Name: "delay mean", Checked: true, OK: true},
 			{Name: "loss", Checked: true, OK: false},
 			{Name: "delay mean, raw", Checked: false, OK: false},
@@ -20,32 +22,32 @@ var _ = Describe("calibrate's verdicts", func() {
 	})
 
 	DescribeTable("judges loss with a 99% binomial interval",
-		func(loss Loss, n, lost int, ok bool) {
-			f := lossFigure(LinkConfig{Loss: loss}, n, lost)
+		func(loss netem.Loss, n, lost int, ok bool) {
+			f := lossFigure(netem.LinkConfig{Loss: loss}, n, lost)
 			Expect(f.Checked).To(BeTrue())
 			Expect(f.Measured).To(BeNumerically("~", 100*float64(lost)/float64(n), 1e-9))
 			Expect(f.OK).To(Equal(ok))
 		},
 		// p = 0.1, n = 3000: half width 2.576 * sqrt(0.1*0.9/3000) =
 		// 0.01411, so 258..342 lost probes pass.
-		Entry("10%: 300 of 3000 lost", Loss{Percent: 10}, 3000, 300, true),
-		Entry("10%: 342 lost (11.40%)", Loss{Percent: 10}, 3000, 342, true),
-		Entry("10%: 343 lost (11.43%)", Loss{Percent: 10}, 3000, 343, false),
-		Entry("10%: 258 lost (8.60%)", Loss{Percent: 10}, 3000, 258, true),
-		Entry("10%: 257 lost (8.57%)", Loss{Percent: 10}, 3000, 257, false),
-		Entry("10%: none lost", Loss{Percent: 10}, 3000, 0, false),
+		Entry("10%: 300 of 3000 lost", netem.Loss{Percent: 10}, 3000, 300, true),
+		Entry("10%: 342 lost (11.40%)", netem.Loss{Percent: 10}, 3000, 342, true),
+		Entry("10%: 343 lost (11.43%)", netem.Loss{Percent: 10}, 3000, 343, false),
+		Entry("10%: 258 lost (8.60%)", netem.Loss{Percent: 10}, 3000, 258, true),
+		Entry("10%: 257 lost (8.57%)", netem.Loss{Percent: 10}, 3000, 257, false),
+		Entry("10%: none lost", netem.Loss{Percent: 10}, 3000, 0, false),
 		// Correlation 50%: the variance grows by (1+0.5)/(1-0.5) = 3, the
 		// half width to 0.02444: 370 lost (12.33%) passes.
-		Entry("10%, correlated 50%: 370 lost", Loss{Percent: 10, Correlation: 50}, 3000, 370, true),
-		Entry("10%, correlated 50%: 374 lost", Loss{Percent: 10, Correlation: 50}, 3000, 374, false),
-		Entry("none configured, none lost", Loss{}, 3000, 0, true),
-		Entry("none configured, one lost", Loss{}, 3000, 1, false),
+		Entry("10%, correlated 50%: 370 lost", netem.Loss{Percent: 10, Correlation: 50}, 3000, 370, true),
+		Entry("10%, correlated 50%: 374 lost", netem.Loss{Percent: 10, Correlation: 50}, 3000, 374, false),
+		Entry("none configured, none lost", netem.Loss{}, 3000, 0, true),
+		Entry("none configured, one lost", netem.Loss{}, 3000, 1, false),
 	)
 
 	It("judges the mean loss burst where the model has a closed form", func() {
 		// Gilbert-Elliott with LossBad 100 and LossGood 0: bursts of
 		// 100/R = 4 packets on average.
-		ge := LinkConfig{Loss: Loss{Model: LossGilbertElliot, P: 5, R: 25, LossBad: 100}}
+		ge := netem.LinkConfig{Loss: netem.Loss{Model: netem.LossGilbertElliot, P: 5, R: 25, LossBad: 100}}
 		bursts := func(length int) []bool {
 			var got []bool
 			for range 10 {
@@ -64,7 +66,7 @@ var _ = Describe("calibrate's verdicts", func() {
 		Expect(f.Checked).To(BeTrue())
 		Expect(f.OK).To(BeFalse())
 		// The 4-state model has no closed form: shown, never checked.
-		f = burstFigure(LinkConfig{Loss: Loss{Model: LossFourState, P13: 5, P31: 50}}, bursts(9))
+		f = burstFigure(netem.LinkConfig{Loss: netem.Loss{Model: netem.LossFourState, P13: 5, P31: 50}}, bursts(9))
 		Expect(f.Checked).To(BeFalse())
 	})
 
@@ -95,7 +97,7 @@ var _ = Describe("calibrate's verdicts", func() {
 	)
 
 	It("judges a trace replay by its capacity, seconds 1 to the last whole one", func() {
-		tr, err := ParseTrace("1ms", strings.NewReader("1\n"))
+		tr, err := netem.ParseTrace("1ms", strings.NewReader("1\n"))
 		Expect(err).NotTo(HaveOccurred())
 		// One 1504-byte opportunity a millisecond: 1,504,000 bytes a second.
 		bins := []int64{0, 1_504_000, 1_504_000, 1_504_000, 10}
