@@ -16,7 +16,7 @@ import (
 )
 
 // benchPayload makes 1400-byte IP packets.
-const benchPayload = 1400 - ipUDPHeader
+const benchPayload = 1400 - 28 // IPv4 20 + UDP 8
 
 // udpPath is a UDP sender and receiver across one path; the sender runs
 // only while enabled, so two paths can be measured in alternating slices.

@@ -148,3 +148,16 @@ func (l *lossGen) next(r *rand.Rand, c *Loss) bool {
 		return l.bern.next(r, c.Percent, c.Correlation)
 	}
 }
+
+// DrawDelays draws n delays from cfg's delay distribution (Delay, Jitter,
+// Distribution, truncated at zero as a link does) with r, leaving out
+// DelayCorrelation: the distribution a link's delays follow.
+func DrawDelays(cfg LinkConfig, r *rand.Rand, n int) []time.Duration {
+	var g delayGen
+	cfg.DelayCorrelation = 0
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = g.next(r, &cfg)
+	}
+	return out
+}

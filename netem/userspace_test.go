@@ -384,36 +384,6 @@ var _ = Describe("Rootless", func() {
 	})
 })
 
-var _ = Describe("Calibrate", func() {
-	It("measures a link and reports every figure, never faster than configured", func() {
-		requireRoot()
-		res, err := netem.Calibrate(context.Background(), netem.CalibrateOptions{
-			Config: netem.LinkConfig{Delay: 5 * time.Millisecond, Loss: netem.Loss{Percent: 10}, RateBits: 5_000_000},
-			Probes: 3000, ProbeRate: 2000, ThroughputDuration: time.Second, StateDir: GinkgoT().TempDir(),
-		})
-		Expect(err).NotTo(HaveOccurred())
-		byName := map[string]netem.Figure{}
-		for _, f := range res.Figures {
-			byName[f.Name] = f
-		}
-		Expect(byName).To(HaveKey("host timer lateness p99"))
-		Expect(byName).To(HaveKey("probe path noise (stddev)"))
-		Expect(byName).To(HaveKey("link release lateness p99"))
-		// The checked jitter (noise-corrected) and the raw one.
-		Expect(byName).To(HaveKey("jitter (stddev), raw"))
-		Expect(byName["jitter (stddev)"].Checked).To(BeTrue())
-		Expect(byName["jitter (stddev), raw"].Checked).To(BeFalse())
-		// Every probe waited at least the configured delay.
-		Expect(byName["delay mean, raw"].Measured).To(BeNumerically(">=", 5.0))
-		Expect(byName["delay mean"].Configured).To(BeNumerically("~", 5.0, 1e-9))
-		// 10% of 3000 probes: far outside any interval if loss were off.
-		Expect(byName["loss"].Measured).To(BeNumerically("~", 10, 3))
-		Expect(byName["UDP throughput"].Measured).To(BeNumerically("<=", 5*1.02))
-		Expect(byName["TCP goodput"].Measured).To(BeNumerically("<=", 5*1.02))
-		Expect(res.OK).To(Equal(len(res.Failed()) == 0))
-	})
-})
-
 var _ = Describe("Cleanup after SIGKILL", func() {
 	It("removes what a killed engine left, and nothing else", func() {
 		requireRoot()

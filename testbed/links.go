@@ -11,7 +11,7 @@ import (
 // Links are a provider's netem links by plan link name. Every provider that
 // emulates links with netem applies link faults and reads counters through
 // it.
-type Links map[string]*netem.Link
+type Links map[string]netem.EngineLink
 
 // Apply carries out a link-level fault action.
 func (ls Links) Apply(ctx context.Context, a Action) error {
@@ -44,7 +44,7 @@ func (ls Links) Apply(ctx context.Context, a Action) error {
 
 // Stats returns the engine's counters of these links, named by plan link
 // (links the engine made implicitly are left out).
-func (ls Links) Stats(eng *netem.Userspace) []netem.LinkStats {
+func (ls Links) Stats(eng netem.Engine) []netem.LinkStats {
 	if eng == nil {
 		return nil
 	}

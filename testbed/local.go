@@ -44,8 +44,8 @@ type Local struct {
 	observe  func(ObservedEvent)
 
 	plan  *Plan
-	eng   *netem.Userspace
-	hosts map[string]*netem.Host
+	eng   netem.Engine
+	hosts map[string]netem.EngineHost
 	links Links
 
 	mu    sync.Mutex
@@ -106,7 +106,7 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	return &Local{bin: cfg.Binaries, dir: cfg.Dir, stateDir: cfg.StateDir, reg: cfg.Registry, seed: cfg.Seed, name: cfg.Name, observe: cfg.Observe,
-		hosts: map[string]*netem.Host{}, links: Links{}, procs: map[string]*process{}}, nil
+		hosts: map[string]netem.EngineHost{}, links: Links{}, procs: map[string]*process{}}, nil
 }
 
 // Name implements Provider.
@@ -120,7 +120,7 @@ func (l *Local) Provision(ctx context.Context, plan *Plan) error {
 	if l.stateDir != "" {
 		opts = append(opts, netem.WithStateDir(l.stateDir))
 	}
-	eng, err := netem.NewUserspace(ctx, opts...)
+	eng, err := netem.NewEngine(ctx, opts...)
 	if err != nil {
 		return err
 	}

@@ -107,12 +107,12 @@ func (p *Provider) attachLinks(ctx context.Context) error {
 	if p.cfg.StateDir != "" {
 		opts = append(opts, netem.WithStateDir(p.cfg.StateDir))
 	}
-	eng, err := netem.NewUserspace(ctx, opts...)
+	eng, err := netem.NewEngine(ctx, opts...)
 	if err != nil {
 		return err
 	}
 	p.eng = eng
-	var hosts []*netem.Host
+	var hosts []netem.EngineHost
 	var cidrList []*net.IPNet
 	for _, m := range p.members {
 		cidrs, err := podCIDRs(ctx, m.cl)
@@ -147,7 +147,7 @@ func (p *Provider) attachLinks(ctx context.Context) error {
 // hosts[i]) to every other host through VXLAN tunnels between their netem
 // addresses, so that pod traffic crosses the emulated links. The engine
 // must have been made with an MTU of at least 1550 (WithMTU).
-func Tunnel(ctx context.Context, hosts []*netem.Host, podCIDRs []*net.IPNet) error {
+func Tunnel[H netem.EngineHost](ctx context.Context, hosts []H, podCIDRs []*net.IPNet) error {
 	if len(hosts) != len(podCIDRs) {
 		return fmt.Errorf("kind provider: %d hosts but %d PodCIDRs", len(hosts), len(podCIDRs))
 	}

@@ -75,10 +75,10 @@ type Provider struct {
 	members []*member
 	rt      cluster.Runtime
 	mcfg    ManifestConfig
-	eng     *netem.Userspace
+	eng     netem.Engine
 	links   testbed.Links
 	pids    map[string]int
-	hosts   map[string]*netem.Host // plan node -> its emulated host
+	hosts   map[string]netem.EngineHost // plan node -> its emulated host
 
 	mu       sync.Mutex
 	stopSync context.CancelFunc
@@ -124,7 +124,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.NodeGracePeriod == 0 {
 		cfg.NodeGracePeriod = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, links: testbed.Links{}, pids: map[string]int{}, hosts: map[string]*netem.Host{}}, nil
+	return &Provider{cfg: cfg, links: testbed.Links{}, pids: map[string]int{}, hosts: map[string]netem.EngineHost{}}, nil
 }
 
 // Name implements testbed.Provider.

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/netem/calibrate"
 	"github.com/edgesim/edgesim/units"
 )
 
@@ -212,7 +213,7 @@ func runCalibrate(cmd *cobra.Command, streams Streams, f calibrateFlags, cfg net
 	// heap passes 512 MiB.
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(512 << 20))
-	opt := netem.CalibrateOptions{
+	opt := calibrate.Options{
 		Config: cfg, Probes: f.probes, ProbeRate: f.probeRate, ThroughputDuration: f.duration, TraceDuration: f.traceDuration,
 		SkipTCP: f.skipTCP, Seed: f.seed, StateDir: f.stateDir,
 		EngineOptions: []netem.Option{netem.WithPreciseRelease(f.preciseRelease)},
@@ -220,14 +221,14 @@ func runCalibrate(cmd *cobra.Command, streams Streams, f calibrateFlags, cfg net
 	if !f.json {
 		opt.Progress = func(phase string) { fmt.Fprintf(streams.ErrOut, "calibrate: %s...\n", phase) }
 	}
-	res, err := netem.Calibrate(cmd.Context(), opt)
+	res, err := calibrate.Run(cmd.Context(), opt)
 	if err != nil {
 		return err
 	}
 	if f.json {
 		out := struct {
 			Link string `json:"link"`
-			*netem.Calibration
+			*calibrate.Result
 		}{cfg.String(), res}
 		enc := json.NewEncoder(streams.Out)
 		enc.SetIndent("", "  ")
@@ -242,12 +243,12 @@ func runCalibrate(cmd *cobra.Command, streams Streams, f calibrateFlags, cfg net
 		for _, fig := range res.Failed() {
 			names = append(names, fig.Name)
 		}
-		return ExitError{Code: 1, Err: fmt.Errorf("%w: %s", netem.ErrCalibrationFailed, strings.Join(names, ", "))}
+		return ExitError{Code: 1, Err: fmt.Errorf("%w: %s", calibrate.ErrFailed, strings.Join(names, ", "))}
 	}
 	return nil
 }
 
-func printCalibration(w io.Writer, cfg netem.LinkConfig, res *netem.Calibration) {
+func printCalibration(w io.Writer, cfg netem.LinkConfig, res *calibrate.Result) {
 	fmt.Fprintf(w, "link: %s\n\n", cfg)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIGURE\tCONFIGURED\tMEASURED\tERROR\tTOLERANCE\tRESULT")

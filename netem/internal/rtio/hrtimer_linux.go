@@ -1,4 +1,7 @@
-package netem
+// Package rtio holds the Linux primitives of netem's forwarding and
+// measuring threads: high-resolution timers and a stop signal they wait
+// on, thread priority, and kernel receive timestamps.
+package rtio
 
 import (
 	"errors"
@@ -7,33 +10,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// errStopped is returned by blocking waits once the engine stops.
-var errStopped = errors.New("netem: stopped")
+// ErrStopped is returned by blocking waits once the engine stops.
+var ErrStopped = errors.New("netem: stopped")
 
-// stopper is an eventfd that, once written, wakes every blocking wait of an
+// Stopper is an eventfd that, once written, wakes every blocking wait of an
 // engine for good.
-type stopper struct{ fd int }
+type Stopper struct{ fd int }
 
-func newStopper() (*stopper, error) {
+func NewStopper() (*Stopper, error) {
 	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return nil, err
 	}
-	return &stopper{fd: fd}, nil
+	return &Stopper{fd: fd}, nil
 }
 
-func (s *stopper) stop() {
+func (s *Stopper) Stop() {
 	var one = [8]byte{1}
 	_, _ = unix.Write(s.fd, one[:])
 }
 
-func (s *stopper) close() { _ = unix.Close(s.fd) }
+func (s *Stopper) Close() { _ = unix.Close(s.fd) }
 
-// waitReadable blocks the calling OS thread until fd is readable or the
-// stopper fires. Forwarding threads block in the kernel rather than in the
+// WaitReadable blocks the calling OS thread until fd is readable or the
+// Stopper fires. Forwarding threads block in the kernel rather than in the
 // Go poller, so the kernel wakes exactly the (raised-priority) thread that
 // waits, with no hand-off through another thread.
-func waitReadable(fd int, s *stopper) error {
+func WaitReadable(fd int, s *Stopper) error {
 	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: -1}}
 	if s != nil {
 		fds[1] = unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN}
@@ -47,35 +50,35 @@ func waitReadable(fd int, s *stopper) error {
 			return err
 		}
 		if fds[1].Revents != 0 {
-			return errStopped
+			return ErrStopped
 		}
 		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
-			return errStopped
+			return ErrStopped
 		}
 		return nil
 	}
 }
 
-// hrTimer is a timerfd. The runtime's own timers sleep in epoll with
+// HRTimer is a timerfd. The runtime's own timers sleep in epoll with
 // millisecond resolution, which would add about half a millisecond to
 // every emulated delay; a timerfd fires with the kernel's high-resolution
 // timers instead.
-type hrTimer struct {
+type HRTimer struct {
 	fd  int
 	buf [8]byte
 }
 
-func newHRTimer() (*hrTimer, error) {
+func NewHRTimer() (*HRTimer, error) {
 	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	return &hrTimer{fd: fd}, nil
+	return &HRTimer{fd: fd}, nil
 }
 
 // arm makes the timer fire after d (at once if d <= 0); it replaces any
 // earlier setting and may be called from any goroutine.
-func (t *hrTimer) arm(d time.Duration) {
+func (t *HRTimer) Arm(d time.Duration) {
 	if d <= 0 {
 		d = 1 // 0 would disarm
 	}
@@ -84,7 +87,7 @@ func (t *hrTimer) arm(d time.Duration) {
 }
 
 // wait blocks the calling thread until the timer fires or s stops.
-func (t *hrTimer) wait(s *stopper) error {
+func (t *HRTimer) Wait(s *Stopper) error {
 	for {
 		_, err := unix.Read(t.fd, t.buf[:])
 		if err == nil {
@@ -93,10 +96,10 @@ func (t *hrTimer) wait(s *stopper) error {
 		if err != unix.EAGAIN && err != unix.EINTR {
 			return err
 		}
-		if err := waitReadable(t.fd, s); err != nil {
+		if err := WaitReadable(t.fd, s); err != nil {
 			return err
 		}
 	}
 }
 
-func (t *hrTimer) close() error { return unix.Close(t.fd) }
+func (t *HRTimer) Close() error { return unix.Close(t.fd) }

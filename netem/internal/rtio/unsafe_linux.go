@@ -1,4 +1,4 @@
-package netem
+package rtio
 
 import "unsafe"
 

@@ -1,4 +1,4 @@
-package netem
+package rtio
 
 import (
 	"net"
@@ -7,15 +7,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// stampedConn reads UDP datagrams with the kernel's receive timestamp, so a
+// StampedConn reads UDP datagrams with the kernel's receive timestamp, so a
 // receiver goroutine that runs late (a busy machine) does not inflate the
 // measured delays.
-type stampedConn struct {
+type StampedConn struct {
 	c   *net.UDPConn
 	oob []byte
 }
 
-func newStampedConn(c *net.UDPConn) (*stampedConn, error) {
+func NewStampedConn(c *net.UDPConn) (*StampedConn, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return nil, err
@@ -33,13 +33,13 @@ func newStampedConn(c *net.UDPConn) (*stampedConn, error) {
 	if serr != nil {
 		return nil, serr
 	}
-	return &stampedConn{c: c, oob: make([]byte, 128)}, nil
+	return &StampedConn{c: c, oob: make([]byte, 128)}, nil
 }
 
 // read returns the datagram's length and its arrival time. It does not
 // allocate: garbage collection pauses would stall the forwarding threads
 // being measured.
-func (s *stampedConn) read(buf []byte) (int, time.Time, error) {
+func (s *StampedConn) Read(buf []byte) (int, time.Time, error) {
 	n, oobn, _, _, err := s.c.ReadMsgUDPAddrPort(buf, s.oob)
 	if err != nil {
 		return 0, time.Time{}, err

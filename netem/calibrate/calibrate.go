@@ -1,4 +1,9 @@
-package netem
+// Package calibrate measures an emulated link against its configuration:
+// it builds two hosts joined by one link of the userspace engine, sends
+// probe traffic through it (delay and loss probes with an unimpaired
+// baseline, UDP and TCP throughput, a trace replay), derives the expected
+// figures from the configuration and judges each within its tolerance.
+package calibrate
 
 import (
 	"context"
@@ -12,12 +17,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/edgesim/edgesim/netem"
+
+	"github.com/edgesim/edgesim/netem/internal/rtio"
 )
 
-// CalibrateOptions describe one calibration run: two hosts joined by one
+// Options describe one calibration run: two hosts joined by one
 // link whose a->b direction carries Config.
-type CalibrateOptions struct {
-	Config LinkConfig
+type Options struct {
+	Config netem.LinkConfig
 	// Probes is the number of probe packets for delay and loss (default
 	// 100,000).
 	Probes int
@@ -41,7 +50,7 @@ type CalibrateOptions struct {
 	Progress func(phase string)
 	// EngineOptions are added to the engine's options (e.g.
 	// WithPreciseRelease(false) to measure without it).
-	EngineOptions []Option
+	EngineOptions []netem.Option
 }
 
 // Figure is one configured-vs-measured comparison.
@@ -67,15 +76,15 @@ type TracePoint struct {
 	MeasuredBits float64 `json:"measured_bits_per_second"`
 }
 
-// Calibration is the result of Calibrate.
-type Calibration struct {
+// Result is the result of Run.
+type Result struct {
 	Figures []Figure     `json:"figures"`
 	Trace   []TracePoint `json:"trace,omitempty"`
 	OK      bool         `json:"ok"`
 }
 
 // Failed lists the checked figures outside their tolerance.
-func (c *Calibration) Failed() []Figure {
+func (c *Result) Failed() []Figure {
 	var out []Figure
 	for _, f := range c.Figures {
 		if f.Checked && !f.OK {
@@ -85,9 +94,9 @@ func (c *Calibration) Failed() []Figure {
 	return out
 }
 
-// ErrCalibrationFailed is returned (wrapped) by callers that turn a failed
+// ErrFailed is returned (wrapped) by callers that turn a failed
 // figure into an error.
-var ErrCalibrationFailed = errors.New("netem: calibration outside tolerance")
+var ErrFailed = errors.New("netem: calibration outside tolerance")
 
 func relErr(measured, configured float64) float64 {
 	if configured == 0 {
@@ -102,9 +111,9 @@ const (
 	tcpIPHeader  = 52 // IPv4 20 + TCP 20 + timestamps 12
 )
 
-// Calibrate builds two hosts joined by one link, sends probe traffic through
+// Run builds two hosts joined by one link, sends probe traffic through
 // it and compares what it measures with what was configured.
-func Calibrate(ctx context.Context, opt CalibrateOptions) (*Calibration, error) {
+func Run(ctx context.Context, opt Options) (*Result, error) {
 	cfg := opt.Config
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -121,34 +130,34 @@ func Calibrate(ctx context.Context, opt CalibrateOptions) (*Calibration, error) 
 	if opt.Progress == nil {
 		opt.Progress = func(string) {}
 	}
-	opts := []Option{WithSeed(opt.Seed), WithMTU(opt.MTU)}
+	opts := []netem.Option{netem.WithSeed(opt.Seed), netem.WithMTU(opt.MTU)}
 	if opt.StateDir != "" {
-		opts = append(opts, WithStateDir(opt.StateDir))
+		opts = append(opts, netem.WithStateDir(opt.StateDir))
 	}
 	if opt.Name != "" {
-		opts = append(opts, WithName(opt.Name))
+		opts = append(opts, netem.WithName(opt.Name))
 	}
 	opts = append(opts, opt.EngineOptions...)
-	eng, err := NewUserspace(ctx, opts...)
+	eng, err := netem.NewUserspace(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close(context.WithoutCancel(ctx))
-	a, err := eng.AddHost(ctx, HostSpec{Name: "a", Group: "a"})
+	a, err := eng.AddHost(ctx, netem.HostSpec{Name: "a", Group: "a"})
 	if err != nil {
 		return nil, err
 	}
-	b, err := eng.AddHost(ctx, HostSpec{Name: "b", Group: "b"})
+	b, err := eng.AddHost(ctx, netem.HostSpec{Name: "b", Group: "b"})
 	if err != nil {
 		return nil, err
 	}
-	link, err := eng.Link(ctx, "a", "b", LinkConfig{}, LinkConfig{})
+	link, err := eng.Link(ctx, "a", "b", netem.LinkConfig{}, netem.LinkConfig{})
 	if err != nil {
 		return nil, err
 	}
-	c := &calib{ctx: ctx, opt: opt, eng: eng, a: a, b: b, link: link, res: &Calibration{}}
+	c := &calib{ctx: ctx, opt: opt, eng: eng, a: a, b: b, link: link, res: &Result{}}
 	if cfg.Trace == nil {
-		if c.c, err = eng.AddHost(ctx, HostSpec{Name: "c", Group: "a"}); err != nil {
+		if c.c, err = eng.AddHost(ctx, netem.HostSpec{Name: "c", Group: "a"}); err != nil {
 			return nil, err
 		}
 	}
@@ -186,20 +195,20 @@ func Calibrate(ctx context.Context, opt CalibrateOptions) (*Calibration, error) 
 // 1 ms timer on this machine for one second: what precise release has to
 // make up for. It is shown for information.
 func (c *calib) hostCheck() error {
-	t, err := newHRTimer()
+	t, err := rtio.NewHRTimer()
 	if err != nil {
 		return err
 	}
-	defer t.close()
+	defer t.Close()
 	res := make(chan []float64, 1)
 	go func() {
-		raisePriority(true)
+		rtio.RaisePriority(true)
 		var late []float64
 		end := time.Now().Add(time.Second)
 		for time.Now().Before(end) {
 			due := time.Now().Add(time.Millisecond)
-			t.arm(time.Millisecond)
-			if t.wait(nil) != nil {
+			t.Arm(time.Millisecond)
+			if t.Wait(nil) != nil {
 				break
 			}
 			late = append(late, float64(time.Since(due)))
@@ -219,14 +228,14 @@ func (c *calib) hostCheck() error {
 
 type calib struct {
 	ctx  context.Context
-	opt  CalibrateOptions
-	eng  *Userspace
-	a, b *Host
-	link *Link
-	res  *Calibration
+	opt  Options
+	eng  *netem.Userspace
+	a, b *netem.Host
+	link *netem.Link
+	res  *Result
 	// c is a second host in a's group: probes to it cross the fabric
 	// unimpaired (the baseline).
-	c *Host
+	c *netem.Host
 	// noiseStd (ns) is the probe path's own delay spread, measured on the
 	// unimpaired flow.
 	noiseStd float64
@@ -240,7 +249,7 @@ func (c *calib) add(f Figure) {
 func (c *calib) udp(port int) (snd, rcv *net.UDPConn, err error) { return c.udpTo(c.b, port) }
 
 // udpTo opens a receiving socket on host to and a sender on host a.
-func (c *calib) udpTo(to *Host, port int) (snd, rcv *net.UDPConn, err error) {
+func (c *calib) udpTo(to *netem.Host, port int) (snd, rcv *net.UDPConn, err error) {
 	if err = to.Do(func() (err error) {
 		rcv, err = net.ListenUDP("udp4", &net.UDPAddr{IP: to.Address(), Port: port})
 		return err
@@ -263,23 +272,23 @@ func (c *calib) udpTo(to *Host, port int) (snd, rcv *net.UDPConn, err error) {
 // (n < 0: until stop is closed or ctx ends), sleeping on a timerfd. When
 // smooth, it never sends more than 1 ms worth at once after a stall.
 func pace(ctx context.Context, pps float64, n int, smooth bool, stop <-chan struct{}, send func(i int)) error {
-	t, err := newHRTimer()
+	t, err := rtio.NewHRTimer()
 	if err != nil {
 		return err
 	}
-	defer t.close()
+	defer t.Close()
 	// A probe sender stamps packets before writing them: keep it from being
 	// preempted in between. A saturating sender must not run at that
 	// priority: it would starve the kernel's softirq threads.
 	done := make(chan error, 1)
 	go func() {
-		raisePriority(smooth)
+		rtio.RaisePriority(smooth)
 		done <- paceLoop(ctx, t, pps, n, smooth, stop, send)
 	}()
 	return <-done
 }
 
-func paceLoop(ctx context.Context, t *hrTimer, pps float64, n int, smooth bool, stop <-chan struct{}, send func(i int)) error {
+func paceLoop(ctx context.Context, t *rtio.HRTimer, pps float64, n int, smooth bool, stop <-chan struct{}, send func(i int)) error {
 	start := time.Now()
 	maxBurst := int(pps/1000) + 1 // 1 ms worth
 	for i := 0; n < 0 || i < n; {
@@ -302,8 +311,8 @@ func paceLoop(ctx context.Context, t *hrTimer, pps float64, n int, smooth bool, 
 		}
 		next := start.Add(time.Duration(float64(i) / pps * 1e9))
 		if d := time.Until(next); d > 20*time.Microsecond {
-			t.arm(d)
-			if err := t.wait(nil); err != nil {
+			t.Arm(d)
+			if err := t.Wait(nil); err != nil {
 				return err
 			}
 		}
@@ -314,7 +323,7 @@ func paceLoop(ctx context.Context, t *hrTimer, pps float64, n int, smooth bool, 
 // probeFlow is one stream of probes from host a to one host, and what
 // arrived of it.
 type probeFlow struct {
-	to     *Host
+	to     *netem.Host
 	port   int
 	delays []float64 // ns: kernel receive stamp minus sender stamp
 	sent   []int64   // ns: sender stamp
@@ -339,7 +348,7 @@ func (c *calib) probeRun(n int, pps float64, wait time.Duration, flows ...*probe
 		defer rcv.Close()
 		snds[k] = snd
 		f.delays, f.got, f.sent = make([]float64, n), make([]bool, n), make([]int64, n)
-		sr, err := newStampedConn(rcv)
+		sr, err := rtio.NewStampedConn(rcv)
 		if err != nil {
 			return err
 		}
@@ -348,7 +357,7 @@ func (c *calib) probeRun(n int, pps float64, wait time.Duration, flows ...*probe
 			defer wg.Done()
 			buf := make([]byte, 2048)
 			for {
-				k, at, err := sr.read(buf)
+				k, at, err := sr.Read(buf)
 				if err != nil {
 					return
 				}
@@ -449,10 +458,12 @@ func (c *calib) probes() error {
 		pps = math.Min(pps, 0.25*float64(cfg.RateBits)/8/(probePayload+ipUDPHeader))
 	}
 	c.opt.Progress("delay and loss probes (and an unimpaired baseline)")
-	if err := c.link.UpdateDirection(Up, cfg); err != nil {
+	if err := c.link.UpdateDirection(netem.Up, cfg); err != nil {
 		return err
 	}
-	c.link.up.late.reset()
+	if err := c.link.ResetReleaseLateness(netem.Up); err != nil {
+		return err
+	}
 	main, base := &probeFlow{to: c.b, port: 9901}, &probeFlow{to: c.c, port: 9900}
 	if err := c.probeRun(n, pps, cfg.Delay+10*cfg.Jitter+500*time.Millisecond, main, base); err != nil {
 		return err
@@ -461,7 +472,10 @@ func (c *calib) probes() error {
 		return err
 	}
 	got := main.got
-	rel := c.link.up.late.stats()
+	rel, err := c.link.ReleaseLateness(netem.Up)
+	if err != nil {
+		return err
+	}
 	ds := main.arrived()
 	if len(ds) < 2 {
 		return fmt.Errorf("netem: calibration: only %d of %d probes arrived", len(ds), n)
@@ -511,41 +525,58 @@ func (c *calib) probes() error {
 	c.add(Figure{Name: "delay p99, raw", Unit: "ms", Configured: ms(exp.p99), Measured: ms(ds[int(0.99*float64(len(ds)-1))]), Tolerance: "-"})
 	c.add(Figure{Name: "jitter (stddev), raw", Unit: "ms", Configured: ms(exp.std), Measured: ms(rawStd), Tolerance: "-"})
 	lost := n - len(ds)
+	c.add(lossFigure(cfg, n, lost))
+	if lost > 0 || expectedLoss(cfg) > 0 {
+		c.add(burstFigure(cfg, got))
+	}
+	return nil
+}
+
+// burstFigure judges the mean length of the runs of lost probes (got[i]
+// is false when probe i never arrived) against the loss model's, within
+// 10% where the model has a closed form.
+func burstFigure(cfg netem.LinkConfig, got []bool) Figure {
+	lost, bursts, inBurst := 0, 0, false
+	for _, ok := range got {
+		if !ok {
+			lost++
+			if !inBurst {
+				bursts++
+			}
+		}
+		inBurst = !ok
+	}
+	mb := 0.0
+	if bursts > 0 {
+		mb = float64(lost) / float64(bursts)
+	}
+	eb, known := expectedBurst(cfg)
+	f := Figure{Name: "loss burst length (mean)", Unit: "packets", Configured: eb, Measured: mb}
+	if known && expectedLoss(cfg) > 0 {
+		f.Tolerance, f.Checked, f.OK = "10%", true, math.Abs(mb-eb) <= 0.1*eb
+	} else {
+		f.Tolerance, f.Note = "-", "no closed form for this loss model; shown for information"
+	}
+	return f
+}
+
+// lossFigure judges lost of n probes against the loss cfg configures: a
+// 99% binomial interval, widened for correlated losses; none when no
+// loss is configured.
+func lossFigure(cfg netem.LinkConfig, n, lost int) Figure {
 	p := expectedLoss(cfg)
 	measured := float64(lost) / float64(n)
 	half := 2.576 * math.Sqrt(p*(1-p)/float64(n)) * math.Sqrt(lossVarianceFactor(cfg))
-	lf := Figure{Name: "loss", Unit: "%", Configured: 100 * p, Measured: 100 * measured,
+	f := Figure{Name: "loss", Unit: "%", Configured: 100 * p, Measured: 100 * measured,
 		Tolerance: "99% binomial interval", Checked: true}
-	lf.OK = math.Abs(measured-p) <= half || (p == 0 && lost == 0)
+	f.OK = math.Abs(measured-p) <= half || (p == 0 && lost == 0)
 	if p == 0 {
-		lf.Tolerance = "0 packets"
+		f.Tolerance = "0 packets"
 	}
 	if cfg.Corrupt > 0 {
-		lf.Note = "includes corrupted packets the receiving kernel drops"
+		f.Note = "includes corrupted packets the receiving kernel drops"
 	}
-	c.add(lf)
-	if lost > 0 || p > 0 {
-		bursts, inBurst := 0, false
-		for _, ok := range got {
-			if !ok && !inBurst {
-				bursts++
-			}
-			inBurst = !ok
-		}
-		mb := 0.0
-		if bursts > 0 {
-			mb = float64(lost) / float64(bursts)
-		}
-		eb, known := expectedBurst(cfg)
-		bf := Figure{Name: "loss burst length (mean)", Unit: "packets", Configured: eb, Measured: mb}
-		if known && p > 0 {
-			bf.Tolerance, bf.Checked, bf.OK = "10%", true, math.Abs(mb-eb) <= 0.1*eb
-		} else {
-			bf.Tolerance, bf.Note = "-", "no closed form for this loss model; shown for information"
-		}
-		c.add(bf)
-	}
-	return nil
+	return f
 }
 
 type delayExpect struct{ mean, std, p50, p99 float64 }
@@ -554,15 +585,12 @@ type delayExpect struct{ mean, std, p50, p99 float64 }
 // configuration by sampling the distribution itself (not the engine): the
 // configured mean and standard deviation, and quantiles (which have no
 // closed form for paretonormal), truncated at zero as the engine does.
-func expectedDelays(cfg LinkConfig, seed int64) delayExpect {
+func expectedDelays(cfg netem.LinkConfig, seed int64) delayExpect {
 	r := rand.New(rand.NewPCG(uint64(seed)+1, 2))
-	var g delayGen
-	c := cfg
-	c.DelayCorrelation = 0
 	const n = 200000
 	x := make([]float64, n)
-	for i := range x {
-		x[i] = float64(g.next(r, &c))
+	for i, d := range netem.DrawDelays(cfg, r, n) {
+		x[i] = float64(d)
 	}
 	mean, std := meanStd(x)
 	slices.Sort(x)
@@ -587,15 +615,15 @@ func meanStd(x []float64) (mean, std float64) {
 }
 
 // ExpectedLoss is the long-run share of packets a loss model drops.
-func ExpectedLoss(l Loss) float64 {
+func ExpectedLoss(l netem.Loss) float64 {
 	switch l.Model {
-	case LossGilbertElliot:
+	case netem.LossGilbertElliot:
 		if l.P+l.R == 0 {
 			return l.LossGood / 100
 		}
 		bad := l.P / (l.P + l.R)
 		return bad*l.LossBad/100 + (1-bad)*l.LossGood/100
-	case LossFourState:
+	case netem.LossFourState:
 		P := [4][4]float64{
 			{1 - (l.P13+l.P14)/100, 0, l.P13 / 100, l.P14 / 100},
 			{0, 1 - l.P23/100, l.P23 / 100, 0},
@@ -618,15 +646,15 @@ func ExpectedLoss(l Loss) float64 {
 	}
 }
 
-func expectedLoss(cfg LinkConfig) float64 {
+func expectedLoss(cfg netem.LinkConfig) float64 {
 	return 1 - (1-ExpectedLoss(cfg.Loss))*(1-cfg.Corrupt/100)
 }
 
 // lossVarianceFactor widens the binomial interval for correlated losses.
-func lossVarianceFactor(cfg LinkConfig) float64 {
+func lossVarianceFactor(cfg netem.LinkConfig) float64 {
 	l := cfg.Loss
 	switch l.Model {
-	case LossGilbertElliot, LossFourState:
+	case netem.LossGilbertElliot, netem.LossFourState:
 		eb, _ := expectedBurst(cfg)
 		if eb < 1 {
 			eb = 1
@@ -640,15 +668,15 @@ func lossVarianceFactor(cfg LinkConfig) float64 {
 
 // expectedBurst is the mean number of consecutive losses, where it has a
 // closed form.
-func expectedBurst(cfg LinkConfig) (float64, bool) {
+func expectedBurst(cfg netem.LinkConfig) (float64, bool) {
 	l := cfg.Loss
 	switch l.Model {
-	case LossGilbertElliot:
+	case netem.LossGilbertElliot:
 		if l.LossBad == 100 && l.LossGood == 0 && l.R > 0 {
 			return 100 / l.R, true
 		}
 		return 0, false
-	case LossFourState:
+	case netem.LossFourState:
 		return 0, false
 	default:
 		p, rho := l.Percent/100, l.Correlation/100
@@ -667,7 +695,7 @@ func expectedBurst(cfg LinkConfig) (float64, bool) {
 // arrives after the first half second.
 func (c *calib) udpRate() error {
 	cfg := c.opt.Config
-	if err := c.link.UpdateDirection(Up, cfg); err != nil {
+	if err := c.link.UpdateDirection(netem.Up, cfg); err != nil {
 		return err
 	}
 	snd, rcv, err := c.udp(9902)
@@ -689,7 +717,7 @@ func (c *calib) udpRate() error {
 	defer timer.Stop()
 	var sent atomic.Int64
 	start := time.Now()
-	before := c.link.Stats()[Up].OfferedBytes
+	before := c.link.Stats()[netem.Up].OfferedBytes
 	if err := pace(c.ctx, pps, -1, false, stop, func(int) {
 		if _, err := snd.Write(payload); err == nil {
 			sent.Add(1)
@@ -699,12 +727,19 @@ func (c *calib) udpRate() error {
 	}
 	elapsed := time.Since(start).Seconds()
 	offered := float64(sent.Load()*int64(c.opt.MTU)*8) / elapsed
-	atLink := float64((c.link.Stats()[Up].OfferedBytes-before)*8) / elapsed
+	atLink := float64((c.link.Stats()[netem.Up].OfferedBytes-before)*8) / elapsed
 	time.Sleep(cfg.Delay + 5*cfg.Jitter + 200*time.Millisecond)
 	_ = rcv.Close()
 	<-done
-	got := m.rate()
-	rate := float64(cfg.RateBits)
+	c.add(udpFigure(float64(cfg.RateBits), m.rate(), offered, atLink))
+	return nil
+}
+
+// udpFigure judges the UDP throughput got (bit/s) against rate when the
+// sender offered offered and atLink reached the link: within 2%, or only
+// "not above the rate" when the sender could not offer more than the
+// rate.
+func udpFigure(rate, got, offered, atLink float64) Figure {
 	f := Figure{Name: "UDP throughput", Unit: "Mbit/s", Configured: rate / 1e6, Measured: got / 1e6,
 		Tolerance: "-2%..+2%", Checked: true}
 	f.OK = math.Abs(got-rate) <= 0.02*rate
@@ -715,8 +750,7 @@ func (c *calib) udpRate() error {
 	case atLink < rate:
 		f.Note = fmt.Sprintf("the sender wrote %.1f Mbit/s but only %.1f Mbit/s reached the link: the fabric's reader could not keep up on this machine (the TUN device dropped the rest)", offered/1e6, atLink/1e6)
 	}
-	c.add(f)
-	return nil
+	return f
 }
 
 // tcpRate measures TCP goodput over the rate and delay of the config with
@@ -724,11 +758,11 @@ func (c *calib) udpRate() error {
 // TCP's congestion control, not the link).
 func (c *calib) tcpRate() error {
 	cfg := c.opt.Config
-	cfg.Loss = Loss{}
+	cfg.Loss = netem.Loss{}
 	cfg.Corrupt, cfg.Duplicate = 0, 0
-	cfg.Reorder = Reorder{}
+	cfg.Reorder = netem.Reorder{}
 	cfg.KeepOrder = true
-	if err := c.link.UpdateDirection(Up, cfg); err != nil {
+	if err := c.link.UpdateDirection(netem.Up, cfg); err != nil {
 		return err
 	}
 	var ln net.Listener
@@ -782,7 +816,7 @@ func (c *calib) tcpRate() error {
 				return
 			case <-tk.C:
 				samples.Add(1)
-				if c.link.Stats()[Up].QueuePackets >= 2 {
+				if c.link.Stats()[netem.Up].QueuePackets >= 2 {
 					queued.Add(1)
 				}
 			}
@@ -802,20 +836,27 @@ func (c *calib) tcpRate() error {
 	if c.ctx.Err() != nil {
 		return c.ctx.Err()
 	}
-	got := m.rate()
-	linkBound := samples.Load() > 0 && float64(queued.Load()) >= 0.5*float64(samples.Load())
-	goodput := float64(cfg.RateBits) * float64(c.opt.MTU-tcpIPHeader) / float64(c.opt.MTU)
+	c.add(tcpFigure(cfg.RateBits, c.opt.MTU, m.rate(), samples.Load(), queued.Load()))
+	return nil
+}
+
+// tcpFigure judges the TCP goodput got (bit/s) over a link of rateBits
+// and mtu, when queued of samples found the link's queue holding at least
+// two packets: -5%..+2% of the rate less headers, or only "not above"
+// when the queue was mostly empty (TCP was limited before the link).
+func tcpFigure(rateBits int64, mtu int, got float64, samples, queued int64) Figure {
+	linkBound := samples > 0 && float64(queued) >= 0.5*float64(samples)
+	goodput := float64(rateBits) * float64(mtu-tcpIPHeader) / float64(mtu)
 	f := Figure{Name: "TCP goodput", Unit: "Mbit/s", Configured: goodput / 1e6, Measured: got / 1e6,
 		Tolerance: "-5%..+2%", Checked: true,
-		Note: fmt.Sprintf("configured = rate x %d/%d (TCP/IP headers); loss and reordering off", c.opt.MTU-tcpIPHeader, c.opt.MTU)}
+		Note: fmt.Sprintf("configured = rate x %d/%d (TCP/IP headers); loss and reordering off", mtu-tcpIPHeader, mtu)}
 	f.OK = got >= 0.95*goodput && got <= 1.02*goodput
 	if !linkBound && !f.OK {
 		f.Note += fmt.Sprintf("; the link's queue was empty %.0f%% of the time: TCP was limited before the link (sender CPU, windows), so only 'not above' is checked",
-			100-100*float64(queued.Load())/float64(max(samples.Load(), 1)))
+			100-100*float64(queued)/float64(max(samples, 1)))
 		f.OK = got <= 1.02*goodput
 	}
-	c.add(f)
-	return nil
+	return f
 }
 
 // rateMeter measures a throughput from the first byte after a warm-up to
@@ -901,7 +942,7 @@ func (c *calib) trace() error {
 	mu.Lock()
 	start = time.Now()
 	mu.Unlock()
-	if err := c.link.UpdateDirection(Up, cfg); err != nil {
+	if err := c.link.UpdateDirection(netem.Up, cfg); err != nil {
 		return err
 	}
 	stop := make(chan struct{})
@@ -914,19 +955,32 @@ func (c *calib) trace() error {
 	time.Sleep(cfg.Delay + 5*cfg.Jitter + 200*time.Millisecond)
 	_ = rcv.Close()
 	<-done
+	points, f := traceFigure(tr, bins)
+	c.res.Trace = append(c.res.Trace, points...)
+	c.add(f)
+	return nil
+}
+
+// traceFigure compares the bytes that arrived in each second of a
+// saturated replay of tr (bins[s]: second s) with the trace's capacity in
+// that second, leaving out second 0 (it fills the queue) and the last bin
+// (cut short): the whole is within 5% or fails.
+func traceFigure(tr *netem.Trace, bins []int64) ([]TracePoint, Figure) {
+	var points []TracePoint
 	var capSum, gotSum float64
-	for s := 1; s < secs; s++ { // second 0 fills the queue
+	secs := len(bins) - 1
+	for s := 1; s < secs; s++ {
 		capBits := float64(tr.CapacityBetween(time.Duration(s)*time.Second, time.Duration(s+1)*time.Second) * 8)
 		gotBits := float64(bins[s] * 8)
-		c.res.Trace = append(c.res.Trace, TracePoint{Second: s, CapacityBits: capBits, MeasuredBits: gotBits})
+		points = append(points, TracePoint{Second: s, CapacityBits: capBits, MeasuredBits: gotBits})
 		capSum += capBits
 		gotSum += gotBits
 	}
-	n := float64(secs - 1)
-	c.add(Figure{Name: "trace throughput (saturated)", Unit: "Mbit/s", Configured: capSum / n / 1e6, Measured: gotSum / n / 1e6,
-		Tolerance: "5%", Checked: true, OK: math.Abs(gotSum-capSum) <= 0.05*capSum,
-		Note: fmt.Sprintf("%s, seconds 1..%d of the replay", tr.Name, secs-1)})
-	return nil
+	n := float64(max(secs-1, 1))
+	f := Figure{Name: "trace throughput (saturated)", Unit: "Mbit/s", Configured: capSum / n / 1e6, Measured: gotSum / n / 1e6,
+		Tolerance: "5%", Checked: true, OK: capSum > 0 && math.Abs(gotSum-capSum) <= 0.05*capSum,
+		Note: fmt.Sprintf("%s, seconds 1..%d of the replay", tr.Name, secs-1)}
+	return points, f
 }
 
 // addJitter checks the delay's standard deviation. The measured spread is
@@ -1051,7 +1105,7 @@ func cmpInt64(a, b int64) int {
 // tells got its kernel arrival time and its size on the wire (with IP and
 // UDP headers); the returned channel closes when it has stopped.
 func receiveAll(rcv *net.UDPConn, got func(at time.Time, ipBytes int)) (<-chan struct{}, error) {
-	sr, err := newStampedConn(rcv)
+	sr, err := rtio.NewStampedConn(rcv)
 	if err != nil {
 		return nil, err
 	}
@@ -1060,7 +1114,7 @@ func receiveAll(rcv *net.UDPConn, got func(at time.Time, ipBytes int)) (<-chan s
 		defer close(done)
 		buf := make([]byte, 65536)
 		for {
-			k, at, err := sr.read(buf)
+			k, at, err := sr.Read(buf)
 			if err != nil {
 				return
 			}

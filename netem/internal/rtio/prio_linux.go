@@ -1,4 +1,4 @@
-package netem
+package rtio
 
 import (
 	"runtime"
@@ -23,34 +23,34 @@ const forwardingRTPriority = 10
 // real-time (saturated, or without the right to be real-time).
 const forwardingNice = -10
 
-// busyBatch is how many packets a thread handles in a row before it
-// checks whether it is saturated; busyTime is how long it must have been
+// BusyBatch is how many packets a thread handles in a row before it
+// checks whether it is saturated; BusyTime is how long it must have been
 // busy without a pause to count as saturated.
 const (
-	busyBatch = 64
-	busyTime  = 5 * time.Millisecond
+	BusyBatch = 64
+	BusyTime  = 5 * time.Millisecond
 )
 
 type schedParam struct{ priority int32 }
 
-type threadPrio struct {
+type ThreadPrio struct {
 	enabled bool
 	rt      bool
 	failed  bool
 }
 
-// lockThread pins the calling goroutine to its OS thread and raises it.
+// LockThread pins the calling goroutine to its OS thread and raises it.
 // The goroutine must not unlock the thread: the thread then exits with the
 // goroutine instead of running other code at this priority.
-func lockThread(enabled bool) *threadPrio {
-	p := &threadPrio{enabled: enabled}
+func LockThread(enabled bool) *ThreadPrio {
+	p := &ThreadPrio{enabled: enabled}
 	if enabled {
 		runtime.LockOSThread()
 		// The nice value applies whenever the thread is not real-time: a
 		// saturated forwarder still gets more of the CPU than the senders
 		// it has to keep up with.
 		_ = unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), forwardingNice)
-		p.idle()
+		p.Idle()
 	}
 	return p
 }
@@ -62,7 +62,7 @@ func setScheduler(policy int, prio int32) bool {
 }
 
 // idle: the thread is about to wait; it may be raised again.
-func (p *threadPrio) idle() {
+func (p *ThreadPrio) Idle() {
 	if !p.enabled || p.rt || p.failed {
 		return
 	}
@@ -74,14 +74,14 @@ func (p *threadPrio) idle() {
 }
 
 // busy: the thread handled n packets without waiting.
-func (p *threadPrio) busy(n int) {
-	if p.rt && n >= busyBatch {
+func (p *ThreadPrio) Busy(n int) {
+	if p.rt && n >= BusyBatch {
 		if setScheduler(0 /* SCHED_OTHER */, 0) {
 			p.rt = false
 		}
 	}
 }
 
-// raisePriority is lockThread for threads that never saturate (probe
+// RaisePriority is LockThread for threads that never saturate (probe
 // senders, timer checks).
-func raisePriority(enabled bool) { lockThread(enabled) }
+func RaisePriority(enabled bool) { LockThread(enabled) }
