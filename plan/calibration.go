@@ -1,0 +1,301 @@
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/edgesim/edgesim/units"
+)
+
+// Calibration file identity. A file of another apiVersion or kind is
+// refused; a newer format gets a new version.
+const (
+	CalibrationAPIVersion = "edgesim.dev/v1alpha1"
+	CalibrationKind       = "Calibration"
+)
+
+// CalibrateCommand is the command that measures a calibration; errors about
+// missing calibrations name it with the arguments that would fill the gap.
+const CalibrateCommand = "edgesim plan calibrate"
+
+// Calibration holds what the simulator knows about the real parts, measured
+// on one machine: per hardware class and model the inference service time,
+// per class the decode cost, the encoded frame sizes of the cameras and the
+// failover step timings. The simulator only draws from these tables; an
+// entry that is not here is an error, never an extrapolation.
+type Calibration struct {
+	APIVersion string     `json:"apiVersion" yaml:"apiVersion"`
+	Kind       string     `json:"kind" yaml:"kind"`
+	Provenance Provenance `json:"provenance" yaml:"provenance"`
+	// TestFixture marks a hand-written file for the simulator's own specs;
+	// its numbers were not measured and it must not size anything.
+	TestFixture bool           `json:"testFixture,omitempty" yaml:"testFixture,omitempty"`
+	Classes     []Class        `json:"classes" yaml:"classes"`
+	Encoding    []Encoding     `json:"encoding" yaml:"encoding"`
+	Failover    []FailoverCost `json:"failover,omitempty" yaml:"failover,omitempty"`
+}
+
+// Provenance says where and how a calibration was measured.
+type Provenance struct {
+	Machine  string    `json:"machine" yaml:"machine"`   // host name and CPU model
+	Commit   string    `json:"commit" yaml:"commit"`     // edgesim commit measured
+	Date     time.Time `json:"date" yaml:"date"`         // when
+	Commands []string  `json:"commands" yaml:"commands"` // the commands run, in order
+}
+
+// Class is one hardware class: a node's CPU and memory.
+type Class struct {
+	Name   string         `json:"name" yaml:"name"`
+	CPU    units.MilliCPU `json:"cpu" yaml:"cpu"`
+	Memory units.ByteSize `json:"memory" yaml:"memory"`
+	// Workers is the number of inference workers edgenode ran on this class
+	// while measuring (GOMAXPROCS under the class's CPU limit).
+	Workers int          `json:"workers" yaml:"workers"`
+	Models  []ModelCost  `json:"models" yaml:"models"`
+	Decode  []DecodeCost `json:"decode" yaml:"decode"`
+}
+
+// ModelCost is the inference service time of one model on a class, in
+// seconds, measured with every worker busy.
+type ModelCost struct {
+	Model          string    `json:"model" yaml:"model"`
+	ServiceSeconds Quantiles `json:"serviceSeconds" yaml:"serviceSeconds"`
+}
+
+// DecodeCost is the time to decode one frame of a resolution and bitrate,
+// in seconds.
+type DecodeCost struct {
+	Width        int           `json:"width" yaml:"width"`
+	Height       int           `json:"height" yaml:"height"`
+	Bitrate      units.BitRate `json:"bitrate" yaml:"bitrate"`
+	FrameSeconds Quantiles     `json:"frameSeconds" yaml:"frameSeconds"`
+}
+
+// Encoding is the encoded-frame-size process of the cameras at one bitrate
+// and frame rate: a keyframe every KeyframeInterval frames, frame sizes in
+// bytes drawn from the two tables, and how frames are cut into packets.
+type Encoding struct {
+	Bitrate          units.BitRate `json:"bitrate" yaml:"bitrate"`
+	FPS              float64       `json:"fps" yaml:"fps"`
+	KeyframeInterval int           `json:"keyframeInterval" yaml:"keyframeInterval"`
+	KeyframeBytes    Quantiles     `json:"keyframeBytes" yaml:"keyframeBytes"`
+	InterBytes       Quantiles     `json:"interBytes" yaml:"interBytes"`
+	// PayloadBytes is the largest media payload of one packet;
+	// OverheadBytes what each packet adds on the link (IP, UDP, SRTP, RTP
+	// and payload headers).
+	PayloadBytes  int `json:"payloadBytes" yaml:"payloadBytes"`
+	OverheadBytes int `json:"overheadBytes" yaml:"overheadBytes"`
+}
+
+// FailoverCost is how long a camera takes, on a provider, to notice that
+// its edge node is gone (Detect) and to stream to another one (Reconnect),
+// in seconds.
+type FailoverCost struct {
+	Provider         string    `json:"provider" yaml:"provider"`
+	DetectSeconds    Quantiles `json:"detectSeconds" yaml:"detectSeconds"`
+	ReconnectSeconds Quantiles `json:"reconnectSeconds" yaml:"reconnectSeconds"`
+}
+
+// ErrInvalidCalibration is wrapped by every calibration validation error.
+var ErrInvalidCalibration = errors.New("plan: invalid calibration")
+
+// MissingCalibrationError says which measurement a simulation needs and
+// how to make it.
+type MissingCalibrationError struct {
+	What    string // e.g. `inference of model "m" on class "c"`
+	Command string // the command that measures it
+}
+
+func (e *MissingCalibrationError) Error() string {
+	return fmt.Sprintf("plan: no calibration for %s: measure it on that hardware with %q and pass the file it writes",
+		e.What, e.Command)
+}
+
+// LoadCalibration reads and validates a calibration file (YAML or JSON).
+func LoadCalibration(path string) (*Calibration, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("plan: read calibration: %w", err)
+	}
+	c, err := ParseCalibration(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ParseCalibration decodes a calibration strictly (unknown fields are
+// errors) and validates it.
+func ParseCalibration(b []byte) (*Calibration, error) {
+	var c Calibration
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: empty file", ErrInvalidCalibration)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrInvalidCalibration, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate collects every problem with its field path.
+func (c *Calibration) Validate() error {
+	var errs []string
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	addf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if c.APIVersion != CalibrationAPIVersion {
+		addf("apiVersion: %q is not supported (want %s)", c.APIVersion, CalibrationAPIVersion)
+	}
+	if c.Kind != CalibrationKind {
+		addf("kind: %q (want %s)", c.Kind, CalibrationKind)
+	}
+	p := c.Provenance
+	if p.Machine == "" || p.Commit == "" || p.Date.IsZero() || len(p.Commands) == 0 {
+		addf("provenance: machine, commit, date and commands are all required")
+	}
+	classes := map[string]bool{}
+	for i, cl := range c.Classes {
+		f := fmt.Sprintf("classes[%d]", i)
+		if cl.Name == "" {
+			addf("%s.name: required", f)
+		} else if classes[cl.Name] {
+			addf("%s.name: duplicate class %q", f, cl.Name)
+		}
+		classes[cl.Name] = true
+		if cl.Workers < 1 {
+			addf("%s.workers: must be at least 1", f)
+		}
+		models := map[string]bool{}
+		for j, m := range cl.Models {
+			mf := fmt.Sprintf("%s.models[%d]", f, j)
+			if m.Model == "" {
+				addf("%s.model: required", mf)
+			} else if models[m.Model] {
+				addf("%s.model: duplicate model %q", mf, m.Model)
+			}
+			models[m.Model] = true
+			add(m.ServiceSeconds.validate(mf + ".serviceSeconds"))
+		}
+		for j, d := range cl.Decode {
+			df := fmt.Sprintf("%s.decode[%d]", f, j)
+			if d.Width <= 0 || d.Height <= 0 || d.Bitrate <= 0 {
+				addf("%s: width, height and bitrate must be positive", df)
+			}
+			add(d.FrameSeconds.validate(df + ".frameSeconds"))
+		}
+	}
+	for i, e := range c.Encoding {
+		f := fmt.Sprintf("encoding[%d]", i)
+		if e.Bitrate <= 0 || e.FPS <= 0 || e.KeyframeInterval < 1 {
+			addf("%s: bitrate and fps must be positive and keyframeInterval at least 1", f)
+		}
+		if e.PayloadBytes < 1 || e.OverheadBytes < 0 || e.PayloadBytes+e.OverheadBytes > maxPacket {
+			addf("%s: payloadBytes must be positive, overheadBytes not negative, and their sum at most %d", f, maxPacket)
+		}
+		add(e.KeyframeBytes.validate(f + ".keyframeBytes"))
+		add(e.InterBytes.validate(f + ".interBytes"))
+		if len(e.InterBytes) > 0 && e.InterBytes[len(e.InterBytes)-1].V > float64(maxFrameBytes) ||
+			len(e.KeyframeBytes) > 0 && e.KeyframeBytes[len(e.KeyframeBytes)-1].V > float64(maxFrameBytes) {
+			addf("%s: frames larger than %d bytes are not supported", f, maxFrameBytes)
+		}
+	}
+	for i, fo := range c.Failover {
+		f := fmt.Sprintf("failover[%d]", i)
+		if fo.Provider == "" {
+			addf("%s.provider: required", f)
+		}
+		add(fo.DetectSeconds.validate(f + ".detectSeconds"))
+		add(fo.ReconnectSeconds.validate(f + ".reconnectSeconds"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrInvalidCalibration, strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// Class returns the named hardware class.
+func (c *Calibration) Class(name string) (*Class, error) {
+	for i := range c.Classes {
+		if c.Classes[i].Name == name {
+			return &c.Classes[i], nil
+		}
+	}
+	return nil, &MissingCalibrationError{
+		What:    fmt.Sprintf("hardware class %q", name),
+		Command: fmt.Sprintf("%s --class %s", CalibrateCommand, name),
+	}
+}
+
+// Inference returns the service time of model on class.
+func (c *Calibration) Inference(class, model string) (Quantiles, error) {
+	cl, err := c.Class(class)
+	if err == nil {
+		for _, m := range cl.Models {
+			if m.Model == model {
+				return m.ServiceSeconds, nil
+			}
+		}
+	}
+	return nil, &MissingCalibrationError{
+		What:    fmt.Sprintf("inference of model %q on hardware class %q", model, class),
+		Command: fmt.Sprintf("%s --class %s --model %s", CalibrateCommand, class, model),
+	}
+}
+
+// Decode returns the decode cost of a resolution and bitrate on class.
+func (c *Calibration) Decode(class string, width, height int, bitrate units.BitRate) (Quantiles, error) {
+	cl, err := c.Class(class)
+	if err == nil {
+		for _, d := range cl.Decode {
+			if d.Width == width && d.Height == height && d.Bitrate == bitrate {
+				return d.FrameSeconds, nil
+			}
+		}
+	}
+	return nil, &MissingCalibrationError{
+		What: fmt.Sprintf("decoding %dx%d at %s on hardware class %q", width, height, bitrate, class),
+		Command: fmt.Sprintf("%s --class %s --resolution %dx%d --bitrate %s",
+			CalibrateCommand, class, width, height, bitrate),
+	}
+}
+
+// Encoding returns the frame-size process of a bitrate and frame rate.
+func (c *Calibration) EncodingFor(bitrate units.BitRate, fps float64) (*Encoding, error) {
+	for i := range c.Encoding {
+		if e := &c.Encoding[i]; e.Bitrate == bitrate && e.FPS == fps {
+			return e, nil
+		}
+	}
+	return nil, &MissingCalibrationError{
+		What:    fmt.Sprintf("encoded frame sizes at %s and %g fps", bitrate, fps),
+		Command: fmt.Sprintf("%s --bitrate %s --fps %g", CalibrateCommand, bitrate, fps),
+	}
+}
+
+// FailoverFor returns the failover step timings of a provider.
+func (c *Calibration) FailoverFor(provider string) (*FailoverCost, error) {
+	for i := range c.Failover {
+		if c.Failover[i].Provider == provider {
+			return &c.Failover[i], nil
+		}
+	}
+	return nil, &MissingCalibrationError{
+		What:    fmt.Sprintf("failover timings on the %s provider", provider),
+		Command: fmt.Sprintf("%s --failover --provider %s", CalibrateCommand, provider),
+	}
+}

@@ -1,0 +1,478 @@
+package plan
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/runtime/rules"
+)
+
+// phase says which part of a site's traffic a domain simulates.
+type phase int
+
+const (
+	phaseEdge      phase = iota // everything: cameras, LAN, edge nodes, alerts over the WAN
+	phaseCloudUp                // cameras, LAN and WAN up to the cloud node's decoder
+	phaseCloudDown              // answers from the cloud over WAN and LAN down to the cameras
+)
+
+// domain is one event loop on a virtual clock: a site in one phase.
+type domain struct {
+	f     *Fleet
+	s     *site
+	ph    phase
+	q     events
+	now   int64
+	end   int64
+	rng   *rand.Rand
+	stats Stats
+
+	links          []*link
+	lanUp, lanDown *link
+	wanUp, wanDown *link
+	pool           []*netem.Packet
+	out            []*netem.Packet
+
+	frames  []frameRec
+	freeFr  []int32
+	senders []sender
+
+	pipe    *pipeline
+	jobs    []job
+	freeJob []int32
+	pliWait int64 // one-way delay of the answer path: how long a keyframe request takes
+
+	alerts    []alertRec
+	arrivals  []arrival // phaseCloudUp output
+	answers   []answer  // phaseCloudDown input
+	ansNext   int
+	cloudDead []int64
+}
+
+type alertRec struct {
+	cam   int32
+	event int32
+	tries int
+}
+
+func (d *domain) t(ns int64) time.Time { return epoch.Add(time.Duration(ns)) }
+
+func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool) (*link, error) {
+	l := &link{name: name, cfg: cfg, wakeAt: -1, corrupt: cfg.Corrupt > 0, up: up}
+	m, err := netem.NewModel(cfg, int64(seedOf(d.s.seed, tagLink, tag)), epoch,
+		netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt))
+	if err != nil {
+		return nil, err
+	}
+	l.m = m
+	d.links = append(d.links, l)
+	return l, nil
+}
+
+func (d *domain) getPkt(n int) *netem.Packet {
+	var p *netem.Packet
+	if k := len(d.pool); k > 0 {
+		p = d.pool[k-1]
+		d.pool = d.pool[:k-1]
+	} else {
+		p = &netem.Packet{Buf: make([]byte, maxPacket+metaLen)}
+	}
+	p.N = n
+	return p
+}
+
+func (d *domain) freePkt(p *netem.Packet) { d.pool = append(d.pool, p) }
+
+func (d *domain) clonePkt(p *netem.Packet) *netem.Packet {
+	q := d.getPkt(p.N)
+	copy(q.Buf, p.Buf[:p.N+metaLen])
+	return q
+}
+
+func (d *domain) send(l *link, p *netem.Packet) bool {
+	d.stats.Packets++
+	if ok, _ := l.m.Send(d.t(d.now), p); !ok {
+		d.lost(p)
+		d.freePkt(p)
+		return false
+	}
+	d.wake(l)
+	return true
+}
+
+func (d *domain) wake(l *link) {
+	t, ok := l.m.Next()
+	if !ok {
+		return
+	}
+	ns := int64(t.Sub(epoch))
+	if l.wakeAt < 0 || ns < l.wakeAt {
+		l.wakeAt = ns
+		d.q.push(event{at: ns, kind: evLink, a: int32(d.linkIndex(l))})
+	}
+}
+
+func (d *domain) linkIndex(l *link) int {
+	for i, x := range d.links {
+		if x == l {
+			return i
+		}
+	}
+	panic("plan: unknown link")
+}
+
+// run processes events up to the end of the run.
+func (d *domain) run() {
+	for len(d.q.h) > 0 {
+		e := d.q.pop()
+		if e.at > d.end {
+			break
+		}
+		d.now = e.at
+		d.stats.Events++
+		switch e.kind {
+		case evCapture:
+			d.capture(e.a)
+		case evLink:
+			d.linkWake(e)
+		case evSubmit:
+			j := d.jobs[e.b]
+			d.freeJob = append(d.freeJob, e.b)
+			d.pipe.submit(d.now, e.a, j)
+		case evDone:
+			d.pipe.done(d.now, e.a, e.b, e.c)
+		case evFault:
+			d.fault(int(e.a), e.b == 1)
+		case evAlertTry:
+			d.sendAlert(e.a)
+		case evAnswer:
+			d.replayAnswer()
+		}
+	}
+}
+
+func (d *domain) linkWake(e event) {
+	l := d.links[e.a]
+	if e.at != l.wakeAt {
+		return // superseded by an earlier wake
+	}
+	l.wakeAt = -1
+	d.out = l.m.Deliver(d.t(d.now), d.out[:0])
+	for _, p := range d.out {
+		if l.corrupt && corrupted(p) {
+			// SRTP/DTLS authentication drops a corrupted packet.
+			clear(p.Buf[:p.N])
+			d.lost(p)
+			d.freePkt(p)
+			continue
+		}
+		if l.next != nil {
+			d.send(l.next, p)
+			continue
+		}
+		d.receive(p)
+	}
+	d.wake(l)
+}
+
+func corrupted(p *netem.Packet) bool {
+	for _, b := range p.Data() {
+		if b != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// lost notes a packet that will never arrive: an alert is retried (the
+// forwarder's backoff), an answer is lost; a frame is judged when a later
+// one completes before it.
+func (d *domain) lost(p *netem.Packet) {
+	switch kind, _, a, _, _ := getMeta(p); kind {
+	case pkAlert:
+		d.retryAlert(int32(a))
+	case pkAnswer:
+		d.s.res.Frames.AnswerLost++
+	}
+}
+
+func (d *domain) receive(p *netem.Packet) {
+	kind, idx, a, b, c := getMeta(p)
+	d.freePkt(p)
+	switch kind {
+	case pkVideo:
+		d.videoPacket(int32(a), c, idx)
+	case pkAnswer:
+		d.answered(int32(a), b)
+	case pkAlert:
+		d.alertArrived(int32(a))
+	}
+}
+
+// capture makes one frame of camera ci and sends its packets.
+func (d *domain) capture(ci int32) {
+	c := &d.s.cams[ci]
+	sd := &d.senders[ci]
+	g := c.g
+	d.q.push(event{at: d.now + g.period, kind: evCapture, a: ci})
+	d.s.res.Frames.Captured++
+	for sd.seg < len(c.segs) && c.segs[sd.seg].to <= d.now {
+		sd.seg++
+		sd.forceKey = true // a new session starts with a keyframe
+	}
+	if sd.seg == len(c.segs) || c.segs[sd.seg].from > d.now {
+		d.s.res.Frames.NotSent++
+		return
+	}
+	if len(c.trackers) > 0 && d.now >= d.s.trackers[c.trackers[0]].at {
+		c.sent = append(c.sent, d.now)
+	}
+	enc := g.enc
+	key := sd.forceKey || sd.sinceKey >= enc.KeyframeInterval || (sd.pliAt > 0 && d.now >= sd.pliAt)
+	if sd.pliAt > 0 && d.now >= sd.pliAt {
+		sd.pliAt = 0
+	}
+	var size int
+	if key {
+		size = int(enc.KeyframeBytes.Draw(d.rng))
+		sd.sinceKey, sd.forceKey = 1, false
+	} else {
+		size = int(enc.InterBytes.Draw(d.rng))
+		sd.sinceKey++
+	}
+	size = max(size, 1)
+	npk := (size + enc.PayloadBytes - 1) / enc.PayloadBytes
+
+	no := sd.no
+	sd.no++
+	if old := sd.ring[no%ringN]; old >= 0 {
+		d.abandon(ci, old)
+	}
+	slot := d.allocFrame()
+	fr := &d.frames[slot]
+	fr.cam, fr.no, fr.session, fr.node, fr.capture = ci, no, int32(sd.seg), c.segs[sd.seg].node, d.now
+	fr.npk, fr.got, fr.key, fr.live, fr.seen = uint16(npk), 0, key, true, [2]uint64{}
+	sd.ring[no%ringN] = slot
+	for i := 0; i < npk; i++ {
+		n := min(enc.PayloadBytes, size-i*enc.PayloadBytes) + enc.OverheadBytes
+		p := d.getPkt(n)
+		putMeta(p, pkVideo, uint16(i), uint32(slot), 0, fr.gen)
+		d.send(d.lanUp, p)
+	}
+}
+
+func (d *domain) allocFrame() int32 {
+	if k := len(d.freeFr); k > 0 {
+		s := d.freeFr[k-1]
+		d.freeFr = d.freeFr[:k-1]
+		return s
+	}
+	d.frames = append(d.frames, frameRec{})
+	return int32(len(d.frames) - 1)
+}
+
+func (d *domain) freeFrame(slot int32) {
+	fr := &d.frames[slot]
+	fr.gen++
+	fr.live = false
+	sd := &d.senders[fr.cam]
+	if sd.ring[fr.no%ringN] == slot {
+		sd.ring[fr.no%ringN] = -1
+	}
+	d.freeFr = append(d.freeFr, slot)
+}
+
+// abandon gives up on a frame that will not complete: the runtime's
+// assembler drops it as incomplete and asks for a keyframe.
+func (d *domain) abandon(ci int32, slot int32) {
+	fr := &d.frames[slot]
+	if !fr.live || fr.cam != ci {
+		return
+	}
+	d.s.res.Frames.LinkLost++
+	d.freeFrame(slot)
+	sd := &d.senders[ci]
+	sd.in.needKey = true
+	if d.now-sd.lastPLI >= pliInterval {
+		sd.lastPLI = d.now
+		sd.pliAt = d.now + d.pliWait
+	}
+}
+
+func (d *domain) videoPacket(slot int32, gen uint32, idx uint16) {
+	fr := &d.frames[slot]
+	if !fr.live || fr.gen != gen {
+		return
+	}
+	if idx < 128 {
+		w, bit := idx/64, uint64(1)<<(idx%64)
+		if fr.seen[w]&bit != 0 {
+			return // duplicate
+		}
+		fr.seen[w] |= bit
+	}
+	fr.got++
+	if fr.got < fr.npk {
+		return
+	}
+	ci := fr.cam
+	sd := &d.senders[ci]
+	for k := sd.nextExpect; k != fr.no; k++ {
+		if s := sd.ring[k%ringN]; s >= 0 && d.frames[s].no == k {
+			d.abandon(ci, s)
+		}
+	}
+	sd.nextExpect = fr.no + 1
+	d.ingest(slot)
+}
+
+// ingest is the receiving node's decoder and sampler for a complete frame.
+func (d *domain) ingest(slot int32) {
+	fr := d.frames[slot]
+	d.freeFrame(slot)
+	c := &d.s.cams[fr.cam]
+	in := &d.senders[fr.cam].in
+	fc := &d.s.res.Frames
+	if d.nodeDead(fr.node) {
+		fc.NodeDown++
+		return
+	}
+	if in.session != fr.session {
+		*in = ingest{session: fr.session, needKey: true}
+	}
+	if in.needKey && !fr.key {
+		fc.NoKeyframe++
+		return
+	}
+	in.needKey = false
+	start := max(d.now, in.decodeFree)
+	in.decodeFree = start + int64(c.g.decode.Draw(d.rng)*float64(time.Second))
+	rtp := c.rtpBase + uint32(fr.capture/1000*9/100) // 90 kHz
+	if skipSample(sampleInterval(d.f.DetectFPS), in.lastRTP, in.sampled, rtp) {
+		fc.Skipped++
+		return
+	}
+	in.lastRTP, in.sampled = rtp, true
+	j := job{cam: fr.cam, session: fr.session, capture: fr.capture, arrived: d.now}
+	if d.ph == phaseCloudUp {
+		d.arrivals = append(d.arrivals, arrival{cam: fr.cam, session: fr.session, node: fr.node,
+			capture: fr.capture, arrived: d.now, submit: in.decodeFree})
+		return
+	}
+	var ji int32
+	if k := len(d.freeJob); k > 0 {
+		ji = d.freeJob[k-1]
+		d.freeJob = d.freeJob[:k-1]
+		d.jobs[ji] = j
+	} else {
+		d.jobs = append(d.jobs, j)
+		ji = int32(len(d.jobs) - 1)
+	}
+	d.q.push(event{at: in.decodeFree, kind: evSubmit, a: fr.node, b: ji})
+}
+
+func (d *domain) nodeDead(n int32) bool {
+	if d.ph == phaseCloudUp {
+		return d.now >= d.cloudDead[n]
+	}
+	return d.now >= d.pipe.nodes[n].killedAt
+}
+
+// edgeResult answers the camera over the LAN and evaluates the alert rules.
+func (d *domain) edgeResult(j job, ps *pstream, now int64) {
+	p := d.getPkt(d.f.DetectionBytes)
+	putMeta(p, pkAnswer, 0, uint32(j.cam), j.capture, 0)
+	d.send(d.lanDown, p)
+	if ps.engine == nil {
+		return
+	}
+	c := &d.s.cams[j.cam]
+	for _, h := range ps.engine.Observe(observation(c.g, j.capture)) {
+		d.alerts = append(d.alerts, alertRec{cam: j.cam, event: int32(h.TrackID - 1)})
+		d.sendAlert(int32(len(d.alerts) - 1))
+	}
+}
+
+// sendAlert offers an alert to the WAN; the forwarder retries with its
+// backoff while the upstream is unreachable (runtime/alert defaults).
+func (d *domain) sendAlert(ai int32) {
+	p := d.getPkt(d.f.AlertBytes)
+	putMeta(p, pkAlert, 0, uint32(ai), 0, 0)
+	d.send(d.wanUp, p)
+}
+
+func (d *domain) retryAlert(ai int32) {
+	a := &d.alerts[ai]
+	back := 250 * time.Millisecond << min(a.tries, 6)
+	back = min(back, 10*time.Second)
+	a.tries++
+	d.q.push(event{at: d.now + int64(back), kind: evAlertTry, a: ai})
+}
+
+func (d *domain) alertArrived(ai int32) {
+	a := d.alerts[ai]
+	c := &d.s.cams[a.cam]
+	if c.alertAt[a.event] < 0 {
+		c.alertAt[a.event] = d.now
+	}
+}
+
+// answered is an answer reaching camera ci.
+func (d *domain) answered(ci int32, capture int64) {
+	d.s.res.Frames.Answered++
+	d.s.res.latency.Add(time.Duration(d.now - capture))
+	c := &d.s.cams[ci]
+	for _, ti := range c.trackers {
+		t := &d.s.trackers[ti]
+		if capture < t.at {
+			t.before = true
+		} else if capture < t.bestCap {
+			t.bestCap, t.recAt = capture, d.now
+		}
+	}
+}
+
+// replayAnswer sends the next answer of the cloud down the WAN.
+func (d *domain) replayAnswer() {
+	a := d.answers[d.ansNext]
+	d.ansNext++
+	if d.ansNext < len(d.answers) {
+		d.q.push(event{at: d.answers[d.ansNext].done, kind: evAnswer})
+	}
+	p := d.getPkt(d.f.DetectionBytes)
+	putMeta(p, pkAnswer, 0, uint32(a.cam), a.capture, 0)
+	d.send(d.wanDown, p)
+}
+
+// fault applies fault i (or its end) to what this domain holds.
+func (d *domain) fault(i int, end bool) {
+	ft := d.f.Faults[i]
+	switch ft.Action {
+	case FaultKill:
+		if d.ph == phaseEdge {
+			_, n, _ := d.f.parseNode(ft.Node)
+			d.pipe.kill(int32(n))
+		}
+	case FaultPartition:
+		for _, l := range d.links {
+			if l.name != ft.Link {
+				continue
+			}
+			cfg := l.cfg
+			cfg.Partition = !end
+			_ = l.m.Update(d.t(d.now), cfg) // cfg was validated with the fleet
+			d.wake(l)
+		}
+	}
+}
+
+func (d *domain) newEngine(ci int32) *rules.Engine { return newEngine(d.s.cams[ci].g) }
+
+// newEngine is the runtime's own rule engine for one camera session.
+func newEngine(g *group) *rules.Engine {
+	if g.rules == nil {
+		return nil
+	}
+	return rules.NewEngine(g.rules, "")
+}

@@ -1,0 +1,256 @@
+package plan
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/units"
+)
+
+// Placement says where detection runs.
+type Placement string
+
+// Placements.
+const (
+	PlacementEdge  Placement = "edge"  // on the site's edge nodes; video stays on the site LAN
+	PlacementCloud Placement = "cloud" // on the cloud tier; video crosses the site's WAN uplink
+)
+
+// Fleet is one simulation: sites with cameras and edge nodes, the links of
+// each site, the cloud tier, the detection workload and a fault timeline.
+type Fleet struct {
+	Seed     int64
+	Duration time.Duration
+	// Provider selects the failover timings of the calibration (local,
+	// kind); needed only when a node is killed.
+	Provider  string
+	Model     string
+	Placement Placement
+	// DetectFPS is the inference rate per camera (0 = every frame), as
+	// edgenode's --detect-fps.
+	DetectFPS float64
+	// MaxAge drops frames older than this when a worker gets to them
+	// (default the runtime's 1 s); QueueDepth bounds the streams waiting
+	// for a worker per node (default the runtime's 16).
+	MaxAge     time.Duration
+	QueueDepth int
+	// DetectionBytes is the size on the link of one frame's answer to the
+	// camera; AlertBytes of one alert sent to the cloud. Defaults 300, 600.
+	DetectionBytes, AlertBytes int
+	Alerts                     []AlertRule
+	Cloud                      Cloud
+	Sites                      []Site
+	Faults                     []Fault
+}
+
+// Cloud is the cloud tier.
+type Cloud struct {
+	Nodes int
+	Class string
+}
+
+// Site is one edge site.
+type Site struct {
+	Name string
+	// Type groups sites in the figures (e.g. "store"); default Name.
+	Type    string
+	Nodes   int
+	Class   string
+	Cameras []CameraGroup
+	// LANUp/LANDown carry the cameras' traffic to and from the site's edge
+	// nodes; WANUp/WANDown connect the site to the cloud.
+	LANUp, LANDown, WANUp, WANDown netem.LinkConfig
+}
+
+// CameraGroup is a number of identical cameras.
+type CameraGroup struct {
+	Name          string
+	Count         int
+	Width, Height int
+	FPS           float64
+	Bitrate       units.BitRate
+	Zones         []Zone
+	Events        []Event
+}
+
+// Zone is a named, normalised rectangle x0, y0, x1, y1.
+type Zone struct {
+	Name string
+	Rect [4]float64
+}
+
+// Event is a scripted object in a zone from Start to End, seen by every
+// camera of its group.
+type Event struct {
+	Zone, Label string
+	Start, End  time.Duration
+}
+
+// AlertRule raises an alert when an object of Label stays in Zone for Dwell.
+type AlertRule struct {
+	Zone, Label string
+	Dwell       time.Duration
+}
+
+// FaultAction is what a fault does.
+type FaultAction string
+
+// Fault actions.
+const (
+	FaultKill      FaultAction = "kill"
+	FaultPartition FaultAction = "partition"
+)
+
+// Link names of a site for partitions.
+const (
+	LinkLAN = "lan"
+	LinkWAN = "wan"
+)
+
+// Fault is one entry of the timeline, with the scenario's meaning: kill
+// ends a node for the rest of the run; partition drops every packet of
+// both directions of a link from At for Duration (0 = to the end).
+type Fault struct {
+	At     time.Duration
+	Action FaultAction
+	// Node names a node for kill: "<site>-edge-<n>" or "cloud-<n>" (1-based).
+	Node string
+	// Site and Link (lan or wan) name the link for partition.
+	Site, Link string
+	Duration   time.Duration
+}
+
+func (f *Fleet) withDefaults() Fleet {
+	g := *f
+	if g.MaxAge == 0 {
+		g.MaxAge = time.Second
+	}
+	if g.QueueDepth == 0 {
+		g.QueueDepth = 16
+	}
+	if g.DetectionBytes == 0 {
+		g.DetectionBytes = 300
+	}
+	if g.AlertBytes == 0 {
+		g.AlertBytes = 600
+	}
+	if g.Provider == "" {
+		g.Provider = "local"
+	}
+	return g
+}
+
+// Validate collects every problem of f with its field path.
+func (f *Fleet) Validate() error {
+	var errs []string
+	addf := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
+	if f.Duration <= 0 {
+		addf("duration: must be positive")
+	}
+	if f.Model == "" {
+		addf("model: required")
+	}
+	switch f.Placement {
+	case PlacementEdge:
+	case PlacementCloud:
+		if f.Cloud.Nodes < 1 || f.Cloud.Class == "" {
+			addf("cloud: cloud placement needs nodes >= 1 and a class")
+		}
+	default:
+		addf("placement: %q: use edge or cloud", f.Placement)
+	}
+	if f.DetectFPS < 0 || f.MaxAge < 0 || f.QueueDepth < 0 || f.DetectionBytes < 0 || f.AlertBytes < 0 {
+		addf("detectFps, maxAge, queueDepth, detectionBytes, alertBytes: must not be negative")
+	}
+	if f.DetectionBytes > maxPacket || f.AlertBytes > maxPacket {
+		addf("detectionBytes, alertBytes: at most %d (one packet)", maxPacket)
+	}
+	names := map[string]bool{}
+	for i, s := range f.Sites {
+		p := fmt.Sprintf("sites[%d]", i)
+		if s.Name == "" || names[s.Name] {
+			addf("%s.name: required and unique", p)
+		}
+		names[s.Name] = true
+		if f.Placement == PlacementEdge && (s.Nodes < 1 || s.Class == "") {
+			addf("%s: edge placement needs nodes >= 1 and a class", p)
+		}
+		for _, l := range []struct {
+			n string
+			c netem.LinkConfig
+		}{{"lanUp", s.LANUp}, {"lanDown", s.LANDown}, {"wanUp", s.WANUp}, {"wanDown", s.WANDown}} {
+			if err := l.c.Validate(); err != nil {
+				addf("%s.%s: %v", p, l.n, err)
+			}
+		}
+		for j, g := range s.Cameras {
+			gp := fmt.Sprintf("%s.cameras[%d]", p, j)
+			if g.Count < 0 || g.Width <= 0 || g.Height <= 0 || g.FPS <= 0 || g.Bitrate <= 0 {
+				addf("%s: count must not be negative; width, height, fps and bitrate must be positive", gp)
+			}
+			zones := map[string]bool{}
+			for _, z := range g.Zones {
+				zones[z.Name] = true
+			}
+			for k, e := range g.Events {
+				if !zones[e.Zone] || e.Label == "" || e.End < e.Start {
+					addf("%s.events[%d]: needs a zone of the group, a label and end >= start", gp, k)
+				}
+			}
+		}
+	}
+	for i, a := range f.Alerts {
+		if a.Zone == "" || a.Label == "" || a.Dwell < 0 {
+			addf("alerts[%d]: needs zone, label and a dwell >= 0", i)
+		}
+	}
+	for i, ft := range f.Faults {
+		p := fmt.Sprintf("faults[%d]", i)
+		if ft.At < 0 || ft.Duration < 0 {
+			addf("%s: at and duration must not be negative", p)
+		}
+		switch ft.Action {
+		case FaultKill:
+			if _, _, err := f.parseNode(ft.Node); err != nil {
+				addf("%s.node: %v", p, err)
+			}
+		case FaultPartition:
+			if !names[ft.Site] || (ft.Link != LinkLAN && ft.Link != LinkWAN) {
+				addf("%s: partition needs a site of the fleet and link lan or wan", p)
+			}
+		default:
+			addf("%s.action: %q: use kill or partition", p, ft.Action)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrInvalidFleet, strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// ErrInvalidFleet is wrapped by every fleet validation error.
+var ErrInvalidFleet = errors.New("plan: invalid fleet")
+
+// parseNode resolves a node name to its site index (-1 = cloud) and node
+// index.
+func (f *Fleet) parseNode(name string) (site, node int, err error) {
+	var n int
+	if _, e := fmt.Sscanf(name, "cloud-%d", &n); e == nil && strings.HasPrefix(name, "cloud-") {
+		if n < 1 || n > f.Cloud.Nodes {
+			return 0, 0, fmt.Errorf("%q: the cloud has %d nodes", name, f.Cloud.Nodes)
+		}
+		return -1, n - 1, nil
+	}
+	for i, s := range f.Sites {
+		pre := s.Name + "-edge-"
+		if rest, ok := strings.CutPrefix(name, pre); ok {
+			if _, e := fmt.Sscanf(rest, "%d", &n); e == nil && n >= 1 && n <= s.Nodes {
+				return i, n - 1, nil
+			}
+		}
+	}
+	return 0, 0, fmt.Errorf("%q: no such node (use <site>-edge-<n> or cloud-<n>)", name)
+}

@@ -1,0 +1,177 @@
+package plan
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/edgesim/edgesim/runtime/rules"
+)
+
+// job is a decoded, sampled frame handed to a node's pipeline.
+type job struct {
+	cam, session     int32
+	capture, arrived int64
+}
+
+// pstream is a camera's entry into a node's pipeline (runtime/pipeline's
+// Stream) for one session.
+type pstream struct {
+	session      int32
+	node         int32
+	pending      job
+	hasPending   bool
+	queued, busy bool
+	engine       *rules.Engine
+}
+
+// node is one edgenode's worker pool (runtime/pipeline's Pipeline).
+type node struct {
+	killedAt int64
+	gen      uint32
+	depth    int
+	q        []int32 // ring of streams waiting for a worker
+	qh, qn   int
+	idle     []int32 // idle workers
+	running  []job   // per worker
+	service  Quantiles
+}
+
+func newNode(workers, depth int, service Quantiles, killedAt int64) *node {
+	n := &node{killedAt: killedAt, depth: depth, q: make([]int32, depth), running: make([]job, workers), service: service}
+	for w := workers - 1; w >= 0; w-- {
+		n.idle = append(n.idle, int32(w))
+	}
+	return n
+}
+
+// pipeline drives the nodes of one domain.
+type pipeline struct {
+	nodes   []*node
+	streams []pstream
+	maxAge  time.Duration
+	rng     *rand.Rand
+	counts  func(cam int32) *FrameCounts
+	sched   func(at int64, node, worker int32, gen uint32)
+	result  func(j job, ps *pstream, now int64)
+	newEng  func(cam int32) *rules.Engine
+}
+
+// submit mirrors pipeline.Stream.Submit (see policy.go).
+func (p *pipeline) submit(now int64, nd int32, j job) {
+	n := p.nodes[nd]
+	fc := p.counts(j.cam)
+	if now >= n.killedAt {
+		fc.NodeDown++
+		return
+	}
+	ps := &p.streams[j.cam]
+	if ps.session != j.session || ps.node != nd {
+		*ps = pstream{session: j.session, node: nd}
+		if p.newEng != nil {
+			ps.engine = p.newEng(j.cam)
+		}
+	}
+	if ps.hasPending {
+		ps.pending = j
+		fc.Replaced++
+		return
+	}
+	ps.pending, ps.hasPending = j, true
+	if ps.busy || ps.queued {
+		return
+	}
+	p.enqueue(now, nd, j.cam)
+}
+
+// enqueue mirrors pipeline.Pipeline.enqueueLocked: a full queue drops the
+// pending frame.
+func (p *pipeline) enqueue(now int64, nd int32, cam int32) {
+	n := p.nodes[nd]
+	ps := &p.streams[cam]
+	if n.qn == n.depth {
+		ps.hasPending = false
+		p.counts(cam).QueueFull++
+		return
+	}
+	n.q[(n.qh+n.qn)%n.depth] = cam
+	n.qn++
+	ps.queued = true
+	p.dispatch(now, nd)
+}
+
+// dispatch lets idle workers take streams off the queue, as the runtime's
+// workers do the moment a stream is queued (pipeline.Pipeline.run).
+func (p *pipeline) dispatch(now int64, nd int32) {
+	n := p.nodes[nd]
+	for len(n.idle) > 0 && n.qn > 0 {
+		cam := n.q[n.qh]
+		n.qh = (n.qh + 1) % n.depth
+		n.qn--
+		ps := &p.streams[cam]
+		ps.queued = false
+		if !ps.hasPending {
+			continue
+		}
+		j := ps.pending
+		ps.hasPending = false
+		if tooOld(time.Duration(now-j.arrived), p.maxAge) {
+			p.counts(cam).TooOld++
+			if ps.hasPending { // cannot happen within one instant, kept for symmetry with run
+				p.enqueue(now, nd, cam)
+			}
+			continue
+		}
+		w := n.idle[len(n.idle)-1]
+		n.idle = n.idle[:len(n.idle)-1]
+		n.running[w] = j
+		ps.busy = true
+		d := int64(n.service.Draw(p.rng) * float64(time.Second))
+		if d < 1 {
+			d = 1
+		}
+		p.sched(now+d, nd, w, n.gen)
+	}
+}
+
+// done finishes worker w's frame.
+func (p *pipeline) done(now int64, nd, w int32, gen uint32) {
+	n := p.nodes[nd]
+	if gen != n.gen {
+		return // the node died meanwhile; counted at the kill
+	}
+	j := n.running[w]
+	n.idle = append(n.idle, w)
+	ps := &p.streams[j.cam]
+	p.counts(j.cam).Inferred++
+	ps.busy = false
+	p.result(j, ps, now)
+	if ps.hasPending {
+		p.enqueue(now, nd, j.cam)
+	}
+	p.dispatch(now, nd)
+}
+
+// kill ends a node: frames queued or in inference there are lost.
+func (p *pipeline) kill(nd int32) {
+	n := p.nodes[nd]
+	n.gen++
+	workers := len(n.running)
+	for i := range p.streams {
+		ps := &p.streams[i]
+		if ps.node != nd {
+			continue
+		}
+		if ps.hasPending {
+			p.counts(int32(i)).NodeDown++
+		}
+		if ps.busy {
+			p.counts(int32(i)).NodeDown++
+		}
+		*ps = pstream{session: -1, node: -1}
+	}
+	n.qh, n.qn = 0, 0
+	n.idle = n.idle[:0]
+	for w := workers - 1; w >= 0; w-- {
+		n.idle = append(n.idle, int32(w))
+	}
+}

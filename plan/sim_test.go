@@ -1,0 +1,218 @@
+package plan_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/units"
+)
+
+const fixture = "testdata/calibration-test-fixture.yaml"
+
+func loadFixture() *plan.Calibration {
+	cal, err := plan.LoadCalibration(fixture)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(cal.TestFixture).To(BeTrue())
+	return cal
+}
+
+func cams(n int) []plan.CameraGroup {
+	return []plan.CameraGroup{{Name: "cam", Count: n, Width: 640, Height: 360, FPS: 10, Bitrate: units.MustParseBitRate("600Kbit")}}
+}
+
+// impaired is a fleet whose every random draw matters: jittery service,
+// lossy jittery links, a node kill and a partition.
+func impaired(seed int64) *plan.Fleet {
+	f := &plan.Fleet{Seed: seed, Duration: 20 * time.Second, Model: "jittery", Placement: plan.PlacementEdge, DetectFPS: 5}
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		f.Sites = append(f.Sites, plan.Site{Name: name, Type: "store", Nodes: 2, Class: "small-box", Cameras: cams(6),
+			LANUp:   netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: time.Millisecond, Loss: netem.Loss{Percent: 0.5}},
+			LANDown: netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: time.Millisecond},
+			WANUp:   netem.LinkConfig{Delay: 40 * time.Millisecond, Jitter: 10 * time.Millisecond, RateBits: 2e6}})
+	}
+	f.Faults = []plan.Fault{
+		{At: 8 * time.Second, Action: plan.FaultKill, Node: "b-edge-1"},
+		{At: 5 * time.Second, Action: plan.FaultPartition, Site: "c", Link: plan.LinkLAN, Duration: 2 * time.Second},
+	}
+	return f
+}
+
+var _ = Describe("Run", func() {
+	var cal *plan.Calibration
+	ctx := context.Background()
+	BeforeEach(func() { cal = loadFixture() })
+
+	Describe("determinism", func() {
+		It("gives identical results for the same seed and different ones for another", func() {
+			a, err := plan.Run(ctx, impaired(7), cal)
+			Expect(err).NotTo(HaveOccurred())
+			b, err := plan.Run(ctx, impaired(7), cal)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(b).To(Equal(a))
+			Expect(a.Types[0].Frames.Answered).To(BeNumerically(">", 1000))
+			c, err := plan.Run(ctx, impaired(8), cal)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.Sites).NotTo(Equal(a.Sites))
+		})
+
+		It("does not depend on how many sites run at once", func() {
+			seq, err := plan.Run(ctx, impaired(3), cal, plan.WithParallelism(1))
+			Expect(err).NotTo(HaveOccurred())
+			par, err := plan.Run(ctx, impaired(3), cal, plan.WithParallelism(4))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(par).To(Equal(seq))
+		})
+
+		It("does not depend on parallelism with cloud placement either", func() {
+			f := func() *plan.Fleet {
+				f := impaired(5)
+				f.Placement, f.Model, f.Cloud = plan.PlacementCloud, "edgesim-det", plan.Cloud{Nodes: 2, Class: "cloud-box"}
+				f.Faults = []plan.Fault{{At: 6 * time.Second, Action: plan.FaultKill, Node: "cloud-2"}}
+				return f
+			}
+			seq, err := plan.Run(ctx, f(), cal, plan.WithParallelism(1))
+			Expect(err).NotTo(HaveOccurred())
+			par, err := plan.Run(ctx, f(), cal, plan.WithParallelism(3))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(par).To(Equal(seq))
+			Expect(seq.Failover).NotTo(BeEmpty())
+		})
+	})
+
+	Describe("queueing against closed forms", func() {
+		one := func(n int) *plan.Fleet {
+			return &plan.Fleet{Seed: 1, Duration: 30 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge, DetectFPS: 5,
+				Sites: []plan.Site{{Name: "s", Nodes: 1, Class: "small-box", Cameras: cams(n),
+					LANUp: netem.LinkConfig{Delay: 5 * time.Millisecond}, LANDown: netem.LinkConfig{Delay: 5 * time.Millisecond}}}}
+		}
+
+		It("below capacity answers every sampled frame after link + decode + service time", func() {
+			// one camera sampled at 5/s, a deterministic 100 ms worker: no queueing
+			r, err := plan.Run(ctx, one(1), cal)
+			Expect(err).NotTo(HaveOccurred())
+			fc := r.Sites[0].Frames
+			Expect(fc.Dropped()).To(BeZero())
+			Expect(fc.Skipped).To(BeNumerically("~", fc.Captured/2, 1))
+			Expect(fc.Inferred).To(BeNumerically("~", 150, 1))
+			want := 5*time.Millisecond + 2*time.Millisecond + 100*time.Millisecond + 5*time.Millisecond
+			for _, q := range []time.Duration{r.Sites[0].LatencyP50, r.Sites[0].LatencyP95} {
+				Expect(math.Abs(float64(q-want)) / float64(want)).To(BeNumerically("<", 0.006))
+			}
+		})
+
+		It("past capacity infers at the capacity and drops the rest", func() {
+			// 4 cameras sampled at 5/s offer 20 frames/s to one 100 ms worker (10/s)
+			r, err := plan.Run(ctx, one(4), cal)
+			Expect(err).NotTo(HaveOccurred())
+			fc := r.Sites[0].Frames
+			sampled := fc.Captured - fc.Skipped
+			Expect(sampled).To(BeNumerically("~", 20*30, 4))
+			Expect(fc.Inferred).To(BeNumerically("~", 10*30, 2))
+			Expect(fc.Dropped()).To(BeNumerically("~", sampled-10*30, 3))
+			Expect(fc.Dropped()).To(Equal(fc.Replaced + fc.TooOld + fc.QueueFull))
+		})
+
+		It("puts exactly the frames' bytes and packet overheads on the uplink with cloud placement", func() {
+			c := *cal
+			c.Encoding = []plan.Encoding{{Bitrate: units.MustParseBitRate("600Kbit"), FPS: 10, KeyframeInterval: 10,
+				KeyframeBytes: plan.Quantiles{{Q: 0, V: 12000}, {Q: 1, V: 12000}},
+				InterBytes:    plan.Quantiles{{Q: 0, V: 6000}, {Q: 1, V: 6000}}, PayloadBytes: 1200, OverheadBytes: 50}}
+			f := one(1)
+			f.Placement, f.Cloud = plan.PlacementCloud, plan.Cloud{Nodes: 1, Class: "cloud-box"}
+			f.Sites[0].WANUp = netem.LinkConfig{Delay: 30 * time.Millisecond}
+			r, err := plan.Run(ctx, f, &c)
+			Expect(err).NotTo(HaveOccurred())
+			n := r.Sites[0].Frames.Captured
+			keys := (n + 9) / 10
+			want := (n-keys)*(6000+5*50) + keys*(12000+10*50)
+			Expect(r.Sites[0].Uplink.Bytes).To(Equal(want))
+			Expect(r.Sites[0].Frames.Answered).To(BeNumerically(">", 140))
+		})
+	})
+
+	Describe("faults", func() {
+		It("measures the failover gap of a killed node from the calibrated detect and reconnect times", func() {
+			f := &plan.Fleet{Seed: 2, Duration: 20 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge, DetectFPS: 5,
+				Sites:  []plan.Site{{Name: "s", Nodes: 2, Class: "small-box", Cameras: cams(2)}},
+				Faults: []plan.Fault{{At: 10 * time.Second, Action: plan.FaultKill, Node: "s-edge-1"}}}
+			r, err := plan.Run(ctx, f, cal)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r.Failover).To(HaveLen(1)) // camera 0 was on edge-1
+			g := r.Failover[0]
+			Expect(g.Recovered).To(BeTrue())
+			// detect 2..4 s + reconnect 0.5..1.5 s, then a frame's decode and inference
+			Expect(g.Gap).To(BeNumerically(">=", 2500*time.Millisecond))
+			Expect(g.Gap).To(BeNumerically("<=", 5800*time.Millisecond))
+			Expect(g.FramesLost).To(BeNumerically(">=", 20)) // sent to the dead node until noticed
+			Expect(r.Sites[0].Frames.NodeDown).To(BeNumerically(">=", 20))
+		})
+
+		It("holds alerts during a WAN partition and delivers them after it", func() {
+			f := &plan.Fleet{Seed: 4, Duration: 30 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge, DetectFPS: 5,
+				Alerts: []plan.AlertRule{{Zone: "door", Label: "person", Dwell: 3 * time.Second}},
+				Sites: []plan.Site{{Name: "s", Nodes: 1, Class: "small-box", Cameras: []plan.CameraGroup{{
+					Name: "cam", Count: 1, Width: 640, Height: 360, FPS: 10, Bitrate: units.MustParseBitRate("600Kbit"),
+					Zones:  []plan.Zone{{Name: "door", Rect: [4]float64{0, 0, 0.5, 1}}},
+					Events: []plan.Event{{Zone: "door", Label: "person", Start: 5 * time.Second, End: 25 * time.Second}}}},
+					WANUp: netem.LinkConfig{Delay: 50 * time.Millisecond}}}}
+			r, err := plan.Run(ctx, f, cal)
+			Expect(err).NotTo(HaveOccurred())
+			tr := r.Types[0]
+			Expect(tr.AlertsExpected).To(Equal(1))
+			Expect(tr.Alerted).To(Equal(1))
+			// dwell, at most one sampling interval, inference and the WAN
+			Expect(tr.TimeToAlertP50).To(BeNumerically(">=", 3150*time.Millisecond))
+			Expect(tr.TimeToAlertP50).To(BeNumerically("<=", 3400*time.Millisecond))
+
+			f.Faults = []plan.Fault{{At: 7 * time.Second, Action: plan.FaultPartition, Site: "s", Link: plan.LinkWAN, Duration: 5 * time.Second}}
+			r, err = plan.Run(ctx, f, cal)
+			Expect(err).NotTo(HaveOccurred())
+			tr = r.Types[0]
+			Expect(tr.Alerted).To(Equal(1))
+			// raised at ~8.1 s, retried with backoff until the link is back at 12 s
+			Expect(tr.TimeToAlertP50).To(BeNumerically(">=", 7*time.Second))
+			Expect(tr.TimeToAlertP50).To(BeNumerically("<=", 12*time.Second))
+		})
+	})
+
+	Describe("calibration coverage", func() {
+		It("refuses an unmeasured class, naming it and the command that measures it", func() {
+			f := &plan.Fleet{Seed: 1, Duration: time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge,
+				Sites: []plan.Site{{Name: "s", Nodes: 1, Class: "big-box", Cameras: cams(1)}}}
+			_, err := plan.Run(ctx, f, cal)
+			var missing *plan.MissingCalibrationError
+			Expect(errors.As(err, &missing)).To(BeTrue())
+			Expect(err.Error()).To(ContainSubstring(`"big-box"`))
+			Expect(err.Error()).To(ContainSubstring("edgesim plan calibrate --class big-box"))
+		})
+
+		It("refuses an unmeasured model on a measured class", func() {
+			f := &plan.Fleet{Seed: 1, Duration: time.Second, Model: "yolo-huge", Placement: plan.PlacementEdge,
+				Sites: []plan.Site{{Name: "s", Nodes: 1, Class: "small-box", Cameras: cams(1)}}}
+			_, err := plan.Run(ctx, f, cal)
+			Expect(err).To(MatchError(ContainSubstring(`model "yolo-huge" on hardware class "small-box"`)))
+			Expect(err).To(MatchError(ContainSubstring("edgesim plan calibrate --class small-box --model yolo-huge")))
+		})
+
+		It("refuses an unmeasured bitrate and failover timings of another provider", func() {
+			f := &plan.Fleet{Seed: 1, Duration: time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge,
+				Sites: []plan.Site{{Name: "s", Nodes: 1, Class: "small-box", Cameras: cams(1)}}}
+			f.Sites[0].Cameras[0].Bitrate = units.MustParseBitRate("2Mbit")
+			_, err := plan.Run(ctx, f, cal)
+			Expect(err).To(MatchError(ContainSubstring("--bitrate 2Mbit --fps 10")))
+
+			f.Sites[0].Cameras[0].Bitrate = units.MustParseBitRate("600Kbit")
+			f.Provider = "kind"
+			f.Faults = []plan.Fault{{At: 0, Action: plan.FaultKill, Node: "s-edge-1"}}
+			_, err = plan.Run(ctx, f, cal)
+			Expect(err).To(MatchError(ContainSubstring("--failover --provider kind")))
+		})
+	})
+})

@@ -1,0 +1,256 @@
+package plan
+
+import (
+	"encoding/binary"
+	"fmt"
+	"image"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/runtime/rules"
+)
+
+const (
+	maxPacket     = 1500
+	maxFrameBytes = 1 << 22
+	metaLen       = 20
+	ringN         = 256 // frames per camera that may be in flight on the links
+	never         = int64(math.MaxInt64)
+	pliInterval   = int64(500 * time.Millisecond) // runtime/server/session.go pliInterval
+)
+
+// Packet kinds, in the packet's metadata.
+const (
+	pkVideo uint8 = iota + 1
+	pkAnswer
+	pkAlert
+)
+
+// group is what the simulator needs of a camera group.
+type group struct {
+	cfg     *CameraGroup
+	enc     *Encoding
+	decode  Quantiles
+	period  int64
+	rules   *rules.Config // nil: no rule applies
+	covered []bool        // per event: a rule covers it
+}
+
+// segment is a stretch of time in which a camera streams to one node.
+type segment struct {
+	from, to int64
+	node     int32
+}
+
+// camera is a camera's state that lives across the phases of a run.
+type camera struct {
+	g        *group
+	global   int32
+	phase    int64
+	rtpBase  uint32
+	segs     []segment
+	trackers []int32
+	sent     []int64 // capture times of frames sent after the first fault that affects it
+	alertAt  []int64 // per event of its group: first alert at the cloud
+}
+
+// tracker follows one camera after one fault (see FailoverGap).
+type tracker struct {
+	fault   int
+	cam     int32
+	at      int64
+	before  bool
+	bestCap int64
+	recAt   int64
+}
+
+// site is a site's state across phases.
+type site struct {
+	idx      int
+	cfg      *Site
+	seed     uint64
+	cams     []camera
+	trackers []tracker
+	res      SiteResult
+}
+
+// arrival is a sampled frame on its way to a cloud node (cloud placement).
+type arrival struct {
+	cam, session, node int32
+	capture, arrived   int64
+	submit             int64
+}
+
+// answer is an inferred frame on its way back (cloud placement).
+type answer struct {
+	cam     int32
+	capture int64
+	done    int64
+}
+
+// ingest is the per-camera decoder state of the session it streams in.
+type ingest struct {
+	session    int32
+	needKey    bool
+	sampled    bool
+	lastRTP    uint32
+	decodeFree int64
+}
+
+// sender is a camera's encoder and the node-side assembler of its frames.
+type sender struct {
+	seg        int
+	no         uint32
+	sinceKey   int
+	forceKey   bool
+	pliAt      int64
+	lastPLI    int64
+	nextExpect uint32
+	ring       [ringN]int32
+	in         ingest
+}
+
+type frameRec struct {
+	gen      uint32
+	cam      int32
+	no       uint32
+	session  int32
+	node     int32
+	capture  int64
+	npk, got uint16
+	key      bool
+	live     bool
+	seen     [2]uint64
+}
+
+// link is one netem model in a domain, and where its packets go next.
+type link struct {
+	name    string // lan or wan
+	m       *netem.Model
+	cfg     netem.LinkConfig
+	next    *link
+	wakeAt  int64
+	corrupt bool
+	up      bool
+}
+
+func seedOf(parts ...uint64) uint64 {
+	x := uint64(0x243f6a8885a308d3)
+	for _, p := range parts {
+		x ^= p + 0x9e3779b97f4a7c15 + (x << 6) + (x >> 2)
+		// splitmix64 finaliser
+		x ^= x >> 30
+		x *= 0xbf58476d1ce4e5b9
+		x ^= x >> 27
+		x *= 0x94d049bb133111eb
+		x ^= x >> 31
+	}
+	return x
+}
+
+func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0xda3e39cb94b95bdb)) }
+
+// Seed tags of the random streams.
+const (
+	tagSite = iota + 1
+	tagSetup
+	tagFailover
+	tagUp
+	tagDown
+	tagCloud
+	tagLink
+)
+
+var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func putMeta(p *netem.Packet, kind uint8, idx uint16, a uint32, b int64, c uint32) {
+	m := p.Buf[p.N : p.N+metaLen]
+	m[0] = kind
+	binary.LittleEndian.PutUint16(m[1:], idx)
+	binary.LittleEndian.PutUint32(m[4:], a)
+	binary.LittleEndian.PutUint64(m[8:], uint64(b))
+	binary.LittleEndian.PutUint32(m[16:], c)
+}
+
+func getMeta(p *netem.Packet) (kind uint8, idx uint16, a uint32, b int64, c uint32) {
+	m := p.Buf[p.N : p.N+metaLen]
+	return m[0], binary.LittleEndian.Uint16(m[1:]), binary.LittleEndian.Uint32(m[4:]),
+		int64(binary.LittleEndian.Uint64(m[8:])), binary.LittleEndian.Uint32(m[16:])
+}
+
+// buildGroups resolves a site's camera groups against the calibration.
+func buildGroups(f *Fleet, cal *Calibration, s *Site) ([]*group, error) {
+	var out []*group
+	decodeClass := s.Class
+	if f.Placement == PlacementCloud {
+		decodeClass = f.Cloud.Class
+	}
+	for i := range s.Cameras {
+		g := &s.Cameras[i]
+		enc, err := cal.EncodingFor(g.Bitrate, g.FPS)
+		if err != nil {
+			return nil, err
+		}
+		dec, err := cal.Decode(decodeClass, g.Width, g.Height, g.Bitrate)
+		if err != nil {
+			return nil, err
+		}
+		gr := &group{cfg: g, enc: enc, decode: dec, period: int64(float64(time.Second) / g.FPS)}
+		rc := &rules.Config{}
+		for _, z := range g.Zones {
+			rc.Zones = append(rc.Zones, rules.Zone{Name: z.Name, Rect: z.Rect})
+		}
+		gr.covered = make([]bool, len(g.Events))
+		for ri, a := range f.Alerts {
+			if !hasZone(g.Zones, a.Zone) {
+				continue
+			}
+			rc.Rules = append(rc.Rules, rules.Rule{Name: fmt.Sprintf("rule-%d", ri), Zone: a.Zone, Label: a.Label, Dwell: a.Dwell})
+			for ei, e := range g.Events {
+				if e.Zone == a.Zone && e.Label == a.Label {
+					gr.covered[ei] = true
+				}
+			}
+		}
+		if len(rc.Rules) > 0 {
+			if err := rc.Validate(); err != nil {
+				return nil, fmt.Errorf("site %s, cameras %s: %w", s.Name, g.Name, err)
+			}
+			gr.rules = rc
+		}
+		out = append(out, gr)
+	}
+	return out, nil
+}
+
+func hasZone(zs []Zone, name string) bool {
+	for _, z := range zs {
+		if z.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// observation is what the detector is assumed to see in a frame captured
+// at capture: every scripted object present then, standing in the middle
+// of its zone (detection recall is not modelled).
+func observation(g *group, capture int64) rules.Observation {
+	o := rules.Observation{Time: epoch.Add(time.Duration(capture)), Width: g.cfg.Width, Height: g.cfg.Height}
+	for ei, e := range g.cfg.Events {
+		if capture < int64(e.Start) || capture >= int64(e.End) {
+			continue
+		}
+		for _, z := range g.cfg.Zones {
+			if z.Name != e.Zone {
+				continue
+			}
+			x := int((z.Rect[0] + z.Rect[2]) / 2 * float64(g.cfg.Width))
+			y := int((z.Rect[1] + z.Rect[3]) / 2 * float64(g.cfg.Height))
+			o.Objects = append(o.Objects, rules.Object{TrackID: ei + 1, Label: e.Label, Box: image.Rect(x-4, y-16, x+4, y)})
+		}
+	}
+	return o
+}
