@@ -568,5 +568,5 @@ var _ = Describe("The committed model", func() {
 const (
 	floorMAP   = 0.85
 	floorNight = 0.75
-	floorOOD   = 0.30
+	floorOOD   = 0.55
 )

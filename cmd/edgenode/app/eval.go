@@ -26,7 +26,7 @@ func evalDataDescription(seed int64, n, oodN int) string {
 		parts = append(parts, "in-distribution: "+dataset.InDistribution(seed).Describe(n))
 	}
 	if oodN > 0 {
-		parts = append(parts, "out-of-distribution (rows "+dataset.OODPrefix+"*): "+dataset.OOD(seed).Describe(oodN))
+		parts = append(parts, "out-of-distribution (JSON keys "+dataset.OODPrefix+", "+dataset.OODPrefix+"-night, ...): "+dataset.OOD(seed).Describe(oodN))
 	}
 	return strings.Join(parts, "\n")
 }
@@ -52,42 +52,45 @@ func flattenEval(evs map[string]detector.Evaluation) map[string]float64 {
 func printEval(w io.Writer, m *detector.Model, evs map[string]detector.Evaluation) {
 	fmt.Fprintf(w, "model %s, operating threshold %.2f, AP at IoU 0.5\n", m.Manifest.ID(), m.Manifest.Threshold)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := "split\tframes"
+	header := "set\tsplit\tframes"
 	for _, c := range m.Manifest.Classes {
 		header += "\tAP50 " + c
 	}
 	fmt.Fprintln(tw, header+"\tmAP50\tprecision\trecall\tGT")
-	splits := make([]string, 0, len(evs))
-	for k := range evs {
-		splits = append(splits, k)
-	}
 	// in-distribution rows first, then the OOD rows; all, day, night first in each
-	rank := func(s string) (int, int) {
-		set, rest := 0, s
-		if s == dataset.OODPrefix || strings.HasPrefix(s, dataset.OODPrefix+"-") {
-			set, rest = 1, strings.TrimPrefix(strings.TrimPrefix(s, dataset.OODPrefix), "-")
-		}
-		order := map[string]int{"": 0, "all": 0, "day": 1, "night": 2}
-		o, ok := order[rest]
-		if !ok {
-			o = 3
-		}
-		return set, o
+	type row struct {
+		key, set, split string
+		setRank, rank   int
 	}
-	sort.Slice(splits, func(i, j int) bool {
-		si, oi := rank(splits[i])
-		sj, oj := rank(splits[j])
-		if si != sj {
-			return si < sj
+	order := map[string]int{"all": 0, "day": 1, "night": 2}
+	rows := make([]row, 0, len(evs))
+	for k := range evs {
+		r := row{key: k, set: "in-distribution", split: k}
+		if k == dataset.OODPrefix {
+			r.set, r.split, r.setRank = "out-of-distribution", "all", 1
+		} else if rest, ok := strings.CutPrefix(k, dataset.OODPrefix+"-"); ok {
+			r.set, r.split, r.setRank = "out-of-distribution", rest, 1
 		}
-		if oi != oj {
-			return oi < oj
+		if o, ok := order[r.split]; ok {
+			r.rank = o
+		} else {
+			r.rank = len(order)
 		}
-		return splits[i] < splits[j]
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.setRank != b.setRank {
+			return a.setRank < b.setRank
+		}
+		if a.rank != b.rank {
+			return a.rank < b.rank
+		}
+		return a.split < b.split
 	})
-	for _, s := range splits {
-		ev := evs[s]
-		line := fmt.Sprintf("%s\t%d", s, ev.Images)
+	for _, r := range rows {
+		ev := evs[r.key]
+		line := fmt.Sprintf("%s\t%s\t%d", r.set, r.split, ev.Images)
 		gt := 0
 		for _, c := range m.Manifest.Classes {
 			line += fmt.Sprintf("\t%.3f", ev.Classes[c].AP)
@@ -162,11 +165,12 @@ generator, printed as separate rows:
     seed 1000000+--seed, the backgrounds' built-in layouts. The cameras are
     disjoint from the training cameras (train-N, the training seed), but the
     layouts are the ones training saw.
-  out-of-distribution (ood, ood-day, ood-night, ...): cameras ood-N, scene
-    seed 2000000+--seed, each placed by its own scene variant (ground plane
-    shifted and tilted, camera higher or lower, dusk or glare), so its
-    layouts are ones no training camera had. Models trained with --variety
-    saw random placements over the same ranges, never these.`,
+  out-of-distribution (the same splits; JSON keys ood, ood-day, ood-night,
+    ...): cameras ood-N, scene seed 2000000+--seed, each placed by its own
+    scene variant (ground plane shifted and tilted, camera higher or lower,
+    dusk or glare), so its layouts are ones no training camera had. Models
+    trained with --variety saw random placements over the same ranges,
+    never these.`,
 		Example: `  edgenode eval
   edgenode eval --model runtime/models/edgesim-det/v1 --frames 1000 --seed 2`,
 		Args: cobra.NoArgs,

@@ -52,13 +52,16 @@ cameras and frames, and the augmentation.`,
 			}
 			var m *detector.Model
 			var err error
+			var parent string
 			if initDir != "" {
 				// fine-tune: start from a trained model's weights
 				if m, err = detector.Load(initDir); err != nil {
 					return err
 				}
+				parent = fmt.Sprintf("%s (sha256 %.12s)", m.Manifest.ID(), m.Manifest.SHA256)
 				man := m.Manifest
 				man.Version, man.Threshold = version, threshold
+				man.Evaluation, man.EvalData = nil, "" // the parent's figures are not this model's
 				if m, err = m.WithManifest(man); err != nil {
 					return err
 				}
@@ -105,8 +108,8 @@ cameras and frames, and the augmentation.`,
 			if variety > 0 {
 				man.Training.Data += fmt.Sprintf("; %.0f%% of the cameras placed by a random training-range scene variant", 100*variety)
 			}
-			if initDir != "" {
-				man.Training.Data += "; fine-tuned from " + m.Manifest.ID()
+			if parent != "" {
+				man.Training.Data += "; fine-tuned from " + parent
 			}
 			man.Training.Duration = res.Duration.Round(time.Second).String()
 			if trained, err = trained.WithManifest(man); err != nil {
