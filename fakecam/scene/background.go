@@ -11,7 +11,7 @@ import (
 func (s *Scene) drawBackground() *image.YCbCr {
 	W, H := float64(s.cfg.Width), float64(s.cfg.Height)
 	img := image.NewYCbCr(image.Rect(0, 0, s.cfg.Width, s.cfg.Height), image.YCbCrSubsampleRatio420)
-	c := &canvas{img: img, night: s.cfg.Night}
+	c := &canvas{img: img, night: s.cfg.Night, light: s.cfg.Variant.Light}
 	r := newRNG(s.key, 0xb6)
 	var lamps [][2]float64
 	switch s.cfg.Background {
@@ -111,6 +111,9 @@ func (s *Scene) drawBackground() *image.YCbCr {
 			c.brighten(l[0]*W, 0.75*H, 0.2*W, 0.2*H, 35)
 		}
 	}
+	if v := s.cfg.Variant; v.Horizon != 0 || v.Tilt != 0 {
+		img = warpRows(img, v)
+	}
 	// fixed texture (grain of walls and asphalt) and lens vignetting
 	tex := newRNG(s.key, 0x7e)
 	for y := 0; y < s.cfg.Height; y++ {
@@ -123,4 +126,26 @@ func (s *Scene) drawBackground() *image.YCbCr {
 		}
 	}
 	return img
+}
+
+// warpRows moves the rows of img where the variant puts them (nearest row;
+// beyond the drawn background the first or last row repeats).
+func warpRows(src *image.YCbCr, v Variant) *image.YCbCr {
+	dst := image.NewYCbCr(src.Rect, src.SubsampleRatio)
+	H := src.Rect.Dy()
+	from := func(y, h int) int { // source row of destination row y in a plane of h rows
+		f := ((float64(y)+0.5)/float64(h)-0.5-v.Horizon)/(1+v.Tilt) + 0.5
+		return int(clamp(math.Floor(f*float64(h)), 0, float64(h-1)))
+	}
+	for y := range H {
+		sy := from(y, H)
+		copy(dst.Y[y*dst.YStride:(y+1)*dst.YStride], src.Y[sy*src.YStride:(sy+1)*src.YStride])
+	}
+	ch := (H + 1) / 2
+	for y := range ch {
+		sy := from(y, ch)
+		copy(dst.Cb[y*dst.CStride:(y+1)*dst.CStride], src.Cb[sy*src.CStride:(sy+1)*src.CStride])
+		copy(dst.Cr[y*dst.CStride:(y+1)*dst.CStride], src.Cr[sy*src.CStride:(sy+1)*src.CStride])
+	}
+	return dst
 }

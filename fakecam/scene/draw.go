@@ -32,12 +32,19 @@ func (c ycc) scale(f float64) ycc {
 type canvas struct {
 	img   *image.YCbCr
 	night bool
+	light float64 // luma gain on everything not lit; 0 = none
 }
 
 // shade applies the lighting: at night everything not lit is dark, low in
 // contrast and nearly colourless.
 func (c *canvas) shade(col ycc) ycc {
-	if !c.night || col.lit {
+	if col.lit {
+		return col
+	}
+	if c.light != 0 {
+		col.y = uint8(clamp(float64(col.y)*c.light, 0, 255))
+	}
+	if !c.night {
 		return col
 	}
 	col.y = uint8(18 + float64(col.y)*0.22)

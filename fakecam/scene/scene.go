@@ -70,6 +70,39 @@ type Config struct {
 	Vehicles   int     `json:"vehicles"`   // mean number of concurrently visible vehicles
 	Zones      []Zone  `json:"zones,omitempty"`
 	Events     []Event `json:"events,omitempty"` // scripted, e.g. loiter
+	Variant    Variant `json:"variant,omitzero"` // camera placement and light; zero = the background's built-in layout
+}
+
+// Variant moves a scene away from its background's single built-in layout:
+// where the ground lies in the frame, how steeply the camera looks at it, how
+// high the camera hangs and how bright the light is. The zero value changes
+// nothing (the same pixels as a Config without it); each zero field means
+// its default. Detector evaluation uses it for layouts training never saw.
+type Variant struct {
+	// Horizon moves the background and every ground position down (> 0) or
+	// up (< 0), as a fraction of the frame height: -0.12..0.12.
+	Horizon float64 `json:"horizon,omitempty"`
+	// Tilt stretches (> 0, a steeper view) or squeezes (< 0) the background
+	// and ground positions vertically about mid-frame: -0.25..0.3.
+	Tilt float64 `json:"tilt,omitempty"`
+	// CameraHeight is the mounting height relative to the default camera:
+	// objects appear 1/CameraHeight as big. 0 means 1; else 0.6..1.6.
+	CameraHeight float64 `json:"camera_height,omitempty"`
+	// Light multiplies the brightness of everything not self-lit
+	// (dusk < 1 < glare). 0 means 1; else 0.35..1.5.
+	Light float64 `json:"light,omitempty"`
+}
+
+// vmap maps a vertical position of the built-in layout (fraction of the
+// height) to the variant's.
+func (v Variant) vmap(f float64) float64 { return 0.5 + (1+v.Tilt)*(f-0.5) + v.Horizon }
+
+// size is the factor on object sizes.
+func (v Variant) size() float64 {
+	if v.CameraHeight == 0 {
+		return 1
+	}
+	return 1 / v.CameraHeight
 }
 
 // Zone is a named region of the frame.
@@ -142,7 +175,7 @@ func New(cfg Config) (*Scene, error) {
 	_, _ = h.Write([]byte(cfg.CameraID))
 	s := &Scene{
 		cfg:    cfg,
-		layout: layouts[cfg.Background],
+		layout: layouts[cfg.Background].warp(cfg.Variant),
 		key:    mix(uint64(cfg.Seed) ^ mix(h.Sum64())),
 	}
 	s.people = newSpawner(s, kindPerson, cfg.People)
@@ -194,7 +227,7 @@ func (s *Scene) RenderInto(index int, img *image.YCbCr) (Frame, error) {
 	copy(img.Y, s.bg.Y)
 	copy(img.Cb, s.bg.Cb)
 	copy(img.Cr, s.bg.Cr)
-	c := canvas{img: img, night: s.cfg.Night}
+	c := canvas{img: img, night: s.cfg.Night, light: s.cfg.Variant.Light}
 	for _, p := range placed {
 		p.draw(&c)
 	}
@@ -223,6 +256,19 @@ func validate(cfg Config) error {
 	}
 	if cfg.Vehicles < 0 || cfg.Vehicles > MaxObjects {
 		add("vehicles %d: must be between 0 and %d", cfg.Vehicles, MaxObjects)
+	}
+	v := cfg.Variant
+	if !(v.Horizon >= -0.12 && v.Horizon <= 0.12) {
+		add("variant.horizon %v: must be between -0.12 and 0.12", v.Horizon)
+	}
+	if !(v.Tilt >= -0.25 && v.Tilt <= 0.3) {
+		add("variant.tilt %v: must be between -0.25 and 0.3", v.Tilt)
+	}
+	if v.CameraHeight != 0 && !(v.CameraHeight >= 0.6 && v.CameraHeight <= 1.6) {
+		add("variant.camera_height %v: must be 0 (default) or between 0.6 and 1.6", v.CameraHeight)
+	}
+	if v.Light != 0 && !(v.Light >= 0.35 && v.Light <= 1.5) {
+		add("variant.light %v: must be 0 (default) or between 0.35 and 1.5", v.Light)
 	}
 	zones := map[string]bool{}
 	for i, z := range cfg.Zones {

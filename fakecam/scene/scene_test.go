@@ -2,6 +2,9 @@ package scene_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"image"
 	"math"
 	"sync"
@@ -322,6 +325,72 @@ var _ = Describe("Scene", func() {
 				}
 			}
 			Expect(diff).To(BeNumerically(">", 400))
+		})
+	})
+
+	Describe("variants", func() {
+		It("renders the built-in layouts byte for byte as before variants existed, without one", func() {
+			// hash of these frames taken on the generator before Variant was added:
+			// detector training, golden files and scenarios depend on these pixels
+			h := sha256.New()
+			for _, bg := range []string{scene.BackgroundStreet, scene.BackgroundParking, scene.BackgroundIndoor} {
+				for _, night := range []bool{false, true} {
+					s := mustNew(scene.Config{Width: 640, Height: 360, FPS: 10, Background: bg, Night: night, Seed: 7, CameraID: "golden", People: 4, Vehicles: 2})
+					for _, i := range []int{0, 333, 4321} {
+						f := s.Render(i)
+						h.Write(f.Image.Y)
+						h.Write(f.Image.Cb)
+						h.Write(f.Image.Cr)
+						fmt.Fprint(h, f.Objects)
+					}
+				}
+			}
+			Expect(hex.EncodeToString(h.Sum(nil))).To(Equal("ae764995904f78af1f462ac427c971e289758cb55f34528d4cd5041923ff93a7"))
+		})
+
+		It("moves the ground and resizes objects as the camera placement says", func() {
+			cfg := baseConfig()
+			cfg.Events = nil
+			base := mustNew(cfg)
+			cfg.Variant = scene.Variant{Horizon: 0.1, CameraHeight: 1.5}
+			moved := mustNew(cfg)
+			compared := 0
+			inside := image.Rect(1, 1, 639, 359)
+			for i := 0; i < 3000; i += 37 {
+				fb, fm := base.GroundTruth(i), moved.GroundTruth(i)
+				for _, ob := range fb.Objects {
+					for _, om := range fm.Objects {
+						if om.TrackID != ob.TrackID || om.Label != scene.LabelPerson || !ob.Box.In(inside) || !om.Box.In(inside) {
+							continue
+						}
+						compared++
+						Expect(float64(om.Box.Max.Y-ob.Box.Max.Y)).To(BeNumerically("~", 36, 2), "feet 10% of 360 px lower")
+						Expect(float64(om.Box.Dy())).To(BeNumerically("~", float64(ob.Box.Dy())/1.5, 2), "1.5x higher camera")
+					}
+				}
+			}
+			Expect(compared).To(BeNumerically(">", 10))
+		})
+
+		It("dims and brightens what is not self-lit", func() {
+			cfg := baseConfig()
+			base := meanLuma(mustNew(cfg).Render(100).Image)
+			cfg.Variant = scene.Variant{Light: 0.5}
+			dusk := meanLuma(mustNew(cfg).Render(100).Image)
+			cfg.Variant = scene.Variant{Light: 1.3}
+			glare := meanLuma(mustNew(cfg).Render(100).Image)
+			Expect(dusk).To(BeNumerically("<", 0.6*base))
+			Expect(glare).To(BeNumerically(">", 1.15*base))
+		})
+
+		It("rejects a placement out of range", func() {
+			cfg := baseConfig()
+			cfg.Variant = scene.Variant{Horizon: 0.5, Tilt: -1, CameraHeight: 3, Light: 0.1}
+			_, err := scene.New(cfg)
+			Expect(err).To(MatchError(scene.ErrInvalidConfig))
+			for _, want := range []string{"variant.horizon", "variant.tilt", "variant.camera_height", "variant.light"} {
+				Expect(err.Error()).To(ContainSubstring(want))
+			}
 		})
 	})
 

@@ -53,6 +53,34 @@ type layout struct {
 	personDur    [2]float64   // seconds to cross the view
 	vehicleDur   [2]float64
 	vehicleStops float64 // probability that a random vehicle stops for a while
+	size         float64 // factor on object sizes; 0 = 1 (the built-in layouts)
+}
+
+// warp returns l as seen by a camera placed as v says; the zero Variant
+// returns l unchanged.
+func (l layout) warp(v Variant) layout {
+	if v == (Variant{}) {
+		return l
+	}
+	band := func(b [2]float64) [2]float64 { return [2]float64{v.vmap(b[0]), v.vmap(b[1])} }
+	l.personBand, l.vehicleBand = band(l.personBand), band(l.vehicleBand)
+	l.walkways = append([][2]float64(nil), l.walkways...)
+	for i := range l.walkways {
+		l.walkways[i] = band(l.walkways[i])
+	}
+	l.lanes = append([]float64(nil), l.lanes...)
+	for i := range l.lanes {
+		l.lanes[i] = v.vmap(l.lanes[i])
+	}
+	l.size = v.size()
+	return l
+}
+
+func (l layout) sizeFactor() float64 {
+	if l.size == 0 {
+		return 1
+	}
+	return l.size
 }
 
 var layouts = map[string]layout{
@@ -81,12 +109,12 @@ var layouts = map[string]layout{
 
 func (l layout) personHeight(y float64) float64 {
 	u := clamp((y-l.personBand[0])/(l.personBand[1]-l.personBand[0]), 0, 1)
-	return 0.15 + 0.25*u
+	return (0.15 + 0.25*u) * l.sizeFactor()
 }
 
 func (l layout) vehicleWidth(y float64) float64 {
 	u := clamp((y-l.vehicleBand[0])/(l.vehicleBand[1]-l.vehicleBand[0]), 0, 1)
-	return 0.15 + 0.20*u
+	return (0.15 + 0.20*u) * l.sizeFactor()
 }
 
 // look is the appearance of one object.

@@ -14,4 +14,4 @@ var FS embed.FS
 
 // Default is the directory (inside FS) of the model edgenode uses when no
 // other model is configured.
-const Default = "edgesim-det/v1"
+const Default = "edgesim-det/v2"

@@ -17,19 +17,22 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgesim/edgesim/runtime/detector"
+	"github.com/edgesim/edgesim/runtime/detector/dataset"
 )
 
-// evalCameras is the number of distinct held-out cameras of the evaluation set.
-const evalCameras = 60
-
-func evalDataDescription(seed int64, n int) string {
-	return fmt.Sprintf("%d frames of fakecam/scene %dx%d, seed %d, cameras eval-0..eval-%d (never used in training); ignored: occlusion > %.1f or a side < %d px",
-		n, dataWidth, dataHeight, evalSeedBase+seed, evalCameras-1, ignoreOcclusion, ignoreMinSide)
+func evalDataDescription(seed int64, n, oodN int) string {
+	var parts []string
+	if n > 0 {
+		parts = append(parts, "in-distribution: "+dataset.InDistribution(seed).Describe(n))
+	}
+	if oodN > 0 {
+		parts = append(parts, "out-of-distribution (JSON keys "+dataset.OODPrefix+", "+dataset.OODPrefix+"-night, ...): "+dataset.OOD(seed).Describe(oodN))
+	}
+	return strings.Join(parts, "\n")
 }
 
-func evaluate(ctx context.Context, m *detector.Model, seed int64, n int) (map[string]detector.Evaluation, error) {
-	src := newSceneSource(evalSeedBase+seed, "eval", evalCameras)
-	return detector.EvaluateModel(ctx, m, src, 0, n, max(1, runtime.GOMAXPROCS(0)))
+func evaluate(ctx context.Context, m *detector.Model, seed int64, n, oodN int) (map[string]detector.Evaluation, error) {
+	return dataset.Evaluate(ctx, m, seed, n, oodN, max(1, runtime.GOMAXPROCS(0)))
 }
 
 // flattenEval turns evaluations into the manifest's flat figure map.
@@ -49,33 +52,45 @@ func flattenEval(evs map[string]detector.Evaluation) map[string]float64 {
 func printEval(w io.Writer, m *detector.Model, evs map[string]detector.Evaluation) {
 	fmt.Fprintf(w, "model %s, operating threshold %.2f, AP at IoU 0.5\n", m.Manifest.ID(), m.Manifest.Threshold)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	header := "split\tframes"
+	header := "set\tsplit\tframes"
 	for _, c := range m.Manifest.Classes {
 		header += "\tAP50 " + c
 	}
 	fmt.Fprintln(tw, header+"\tmAP50\tprecision\trecall\tGT")
-	splits := make([]string, 0, len(evs))
-	for k := range evs {
-		splits = append(splits, k)
+	// in-distribution rows first, then the OOD rows; all, day, night first in each
+	type row struct {
+		key, set, split string
+		setRank, rank   int
 	}
 	order := map[string]int{"all": 0, "day": 1, "night": 2}
-	sort.Slice(splits, func(i, j int) bool {
-		oi, ok := order[splits[i]]
-		if !ok {
-			oi = 3
+	rows := make([]row, 0, len(evs))
+	for k := range evs {
+		r := row{key: k, set: "in-distribution", split: k}
+		if k == dataset.OODPrefix {
+			r.set, r.split, r.setRank = "out-of-distribution", "all", 1
+		} else if rest, ok := strings.CutPrefix(k, dataset.OODPrefix+"-"); ok {
+			r.set, r.split, r.setRank = "out-of-distribution", rest, 1
 		}
-		oj, ok := order[splits[j]]
-		if !ok {
-			oj = 3
+		if o, ok := order[r.split]; ok {
+			r.rank = o
+		} else {
+			r.rank = len(order)
 		}
-		if oi != oj {
-			return oi < oj
+		rows = append(rows, r)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.setRank != b.setRank {
+			return a.setRank < b.setRank
 		}
-		return splits[i] < splits[j]
+		if a.rank != b.rank {
+			return a.rank < b.rank
+		}
+		return a.split < b.split
 	})
-	for _, s := range splits {
-		ev := evs[s]
-		line := fmt.Sprintf("%s\t%d", s, ev.Images)
+	for _, r := range rows {
+		ev := evs[r.key]
+		line := fmt.Sprintf("%s\t%s\t%d", r.set, r.split, ev.Images)
 		gt := 0
 		for _, c := range m.Manifest.Classes {
 			line += fmt.Sprintf("\t%.3f", ev.Classes[c].AP)
@@ -103,7 +118,7 @@ func dumpEvalSet(ctx context.Context, dir string, seed int64, n int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	src := newSceneSource(evalSeedBase+seed, "eval", evalCameras)
+	src := dataset.InDistribution(seed)
 	var truth []truthFrame
 	for i := 0; i < n; i++ {
 		s, err := src.Sample(ctx, i)
@@ -124,7 +139,7 @@ func dumpEvalSet(ctx context.Context, dir string, seed int64, n int) error {
 		}
 		truth = append(truth, tf)
 	}
-	js, err := json.MarshalIndent(map[string]any{"data": evalDataDescription(seed, n), "frames": truth}, "", " ")
+	js, err := json.MarshalIndent(map[string]any{"data": evalDataDescription(seed, n, 0), "frames": truth}, "", " ")
 	if err != nil {
 		return err
 	}
@@ -138,14 +153,24 @@ func newEvalCmd(streams Streams) *cobra.Command {
 		seed   int64
 		asJSON bool
 		dump   string
+		oodN   int
 	)
 	cmd := &cobra.Command{
 		Use:   "eval",
-		Short: "Evaluate a detector model on held-out synthetic scenes (AP@0.5, mAP, precision, recall, day vs night)",
-		Long: `Evaluate a model on a fixed-seed evaluation set rendered by fakecam's scene
-generator. Evaluation cameras (ids eval-N, scene seed 1000000+--seed) are
-disjoint from the training cameras (ids train-N, the training seed), so the
-figures are for scenes the model never saw.`,
+		Short: "Evaluate a detector model on held-out synthetic scenes (AP@0.5, mAP, precision, recall; in-distribution, night, out-of-distribution)",
+		Long: `Evaluate a model on two fixed-seed held-out sets rendered by fakecam's scene
+generator, printed as separate rows:
+
+  in-distribution (all, day, night, per background): cameras eval-N, scene
+    seed 1000000+--seed, the backgrounds' built-in layouts. The cameras are
+    disjoint from the training cameras (train-N, the training seed), but the
+    layouts are the ones training saw.
+  out-of-distribution (the same splits; JSON keys ood, ood-day, ood-night,
+    ...): cameras ood-N, scene seed 2000000+--seed, each placed by its own
+    scene variant (ground plane shifted and tilted, camera higher or lower,
+    dusk or glare), so its layouts are ones no training camera had. Models
+    trained with --variety saw random placements over the same ranges,
+    never these.`,
 		Example: `  edgenode eval
   edgenode eval --model runtime/models/edgesim-det/v1 --frames 1000 --seed 2`,
 		Args: cobra.NoArgs,
@@ -168,16 +193,19 @@ figures are for scenes the model never saw.`,
 					return err
 				}
 			}
-			evs, err := evaluate(cmd.Context(), m, seed, frames)
+			if oodN < 0 {
+				return fmt.Errorf("eval: --ood-frames must not be negative (0 skips the out-of-distribution set)")
+			}
+			evs, err := evaluate(cmd.Context(), m, seed, frames, oodN)
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(streams.Out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"model": m.Manifest.ID(), "data": evalDataDescription(seed, frames), "results": evs})
+				return enc.Encode(map[string]any{"model": m.Manifest.ID(), "data": evalDataDescription(seed, frames, oodN), "results": evs})
 			}
-			fmt.Fprintln(streams.Out, evalDataDescription(seed, frames))
+			fmt.Fprintln(streams.Out, evalDataDescription(seed, frames, oodN))
 			printEval(streams.Out, m, evs)
 			return nil
 		},
@@ -185,7 +213,8 @@ figures are for scenes the model never saw.`,
 	f := cmd.Flags()
 	f.StringVar(&dir, "model", "", "model directory (manifest.json + weights.bin); default: the embedded model")
 	f.IntVar(&frames, "frames", 600, "number of evaluation frames")
-	f.Int64Var(&seed, "seed", 1, "evaluation set seed (scene seed is 1000000+this)")
+	f.IntVar(&oodN, "ood-frames", 600, "number of out-of-distribution evaluation frames (0 skips that set)")
+	f.Int64Var(&seed, "seed", 1, "evaluation set seed (scene seeds are 1000000+this and 2000000+this)")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	f.StringVar(&dump, "dump", "", "also write the evaluation frames (JPEG, quality 90) and truth.json into this directory")
 	return cmd

@@ -1,114 +1,18 @@
 package app
 
 import (
-	"context"
 	"fmt"
-	"hash/fnv"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/runtime/detector"
+	"github.com/edgesim/edgesim/runtime/detector/dataset"
 )
-
-// Synthetic data sets for the detector. Training and evaluation cameras
-// never overlap: training scenes use the training seed and camera ids
-// "train-<n>", evaluation scenes use seed evalSeedBase+--seed and camera ids
-// "eval-<n>", so no background, object track or noise pattern of the
-// evaluation set was ever seen in training.
-const (
-	dataWidth    = 640
-	dataHeight   = 360
-	dataFPS      = 10
-	dataFrames   = 6000 // frame indices drawn from the first 10 minutes of each camera
-	evalSeedBase = 1_000_000
-
-	// Ground truth that a detector is neither rewarded nor penalised for.
-	ignoreOcclusion = 0.6 // more than this fraction hidden
-	ignoreMinSide   = 12  // boxes thinner or shorter than this (pixels of the 640x360 frame)
-)
-
-// sceneSource adapts fakecam scenes to a detector.Source: sample i is a
-// frame of camera i%cameras at a frame index drawn from (seed, i).
-type sceneSource struct {
-	seed    int64
-	prefix  string
-	cameras int
-
-	mu     sync.Mutex
-	scenes map[int]*scene.Scene
-}
-
-func newSceneSource(seed int64, prefix string, cameras int) *sceneSource {
-	return &sceneSource{seed: seed, prefix: prefix, cameras: cameras, scenes: map[int]*scene.Scene{}}
-}
-
-var backgrounds = []string{scene.BackgroundStreet, scene.BackgroundParking, scene.BackgroundIndoor}
-
-// cameraConfig: backgrounds rotate, every other pair of cameras is at
-// night, object counts vary per camera.
-func (s *sceneSource) cameraConfig(cam int) scene.Config {
-	rng := rand.New(rand.NewPCG(uint64(s.seed), uint64(cam)+0x5ce1e))
-	bg := backgrounds[cam%len(backgrounds)]
-	cfg := scene.Config{
-		Width: dataWidth, Height: dataHeight, FPS: dataFPS,
-		Background: bg, Night: (cam/len(backgrounds))%2 == 1,
-		Seed: s.seed, CameraID: fmt.Sprintf("%s-%d", s.prefix, cam),
-		People: 1 + rng.IntN(5), Vehicles: rng.IntN(4),
-	}
-	if bg == scene.BackgroundIndoor {
-		cfg.Vehicles = rng.IntN(2)
-		cfg.People++
-	}
-	return cfg
-}
-
-func (s *sceneSource) scene(cam int) (*scene.Scene, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sc, ok := s.scenes[cam]; ok {
-		return sc, nil
-	}
-	sc, err := scene.New(s.cameraConfig(cam))
-	if err != nil {
-		return nil, err
-	}
-	s.scenes[cam] = sc
-	return sc, nil
-}
-
-func (s *sceneSource) Sample(_ context.Context, i int) (detector.Sample, error) {
-	cam := i % s.cameras
-	sc, err := s.scene(cam)
-	if err != nil {
-		return detector.Sample{}, err
-	}
-	h := fnv.New64a()
-	fmt.Fprintf(h, "%d/%s/%d", s.seed, s.prefix, i)
-	f := sc.Render(int(h.Sum64() % dataFrames))
-	cfg := sc.Config()
-	smp := detector.Sample{Image: f.Image, Tags: []string{cfg.Background}}
-	if cfg.Night {
-		smp.Tags = append(smp.Tags, "night")
-	} else {
-		smp.Tags = append(smp.Tags, "day")
-	}
-	for _, o := range f.Objects {
-		smp.Boxes = append(smp.Boxes, detector.Box{
-			Label:  o.Label,
-			Rect:   o.Box,
-			Ignore: o.Occlusion > ignoreOcclusion || o.Box.Dx() < ignoreMinSide || o.Box.Dy() < ignoreMinSide,
-		})
-	}
-	return smp, nil
-}
 
 func newTrainCmd(streams Streams) *cobra.Command {
 	var (
@@ -124,6 +28,9 @@ func newTrainCmd(streams Streams) *cobra.Command {
 		version   string
 		threshold float32
 		ckEvery   int
+		variety   float64
+		initDir   string
+		oodN      int
 	)
 	cmd := &cobra.Command{
 		Use:   "train",
@@ -140,17 +47,36 @@ cameras and frames, and the augmentation.`,
 			if out == "" {
 				return fmt.Errorf("train: --out is required (e.g. --out runtime/models/edgesim-det/v1)")
 			}
-			cfg := detector.DefaultConfig()
-			cfg.Version = version
-			cfg.Threshold = threshold
-			m, err := detector.NewModel(cfg, seed)
-			if err != nil {
-				return err
+			if !(variety >= 0 && variety <= 1) {
+				return fmt.Errorf("train: --variety %v: give a fraction of the training cameras between 0 and 1", variety)
+			}
+			var m *detector.Model
+			var err error
+			var parent string
+			if initDir != "" {
+				// fine-tune: start from a trained model's weights
+				if m, err = detector.Load(initDir); err != nil {
+					return err
+				}
+				parent = fmt.Sprintf("%s (sha256 %.12s)", m.Manifest.ID(), m.Manifest.SHA256)
+				man := m.Manifest
+				man.Version, man.Threshold = version, threshold
+				man.Evaluation, man.EvalData = nil, "" // the parent's figures are not this model's
+				if m, err = m.WithManifest(man); err != nil {
+					return err
+				}
+			} else {
+				cfg := detector.DefaultConfig()
+				cfg.Version = version
+				cfg.Threshold = threshold
+				if m, err = detector.NewModel(cfg, seed); err != nil {
+					return err
+				}
 			}
 			w := streams.ErrOut
 			fmt.Fprintf(w, "training %s: %d parameters, %.1f MFLOP per frame, %d steps x %d frames, %d training cameras\n",
 				m.Manifest.ID(), m.ParamCount(), float64(m.FLOPs())/1e6, steps, batch, cameras)
-			src := newSceneSource(seed, "train", cameras)
+			src := dataset.Train(seed, cameras, variety)
 			var avg float64
 			trained, res, err := detector.Train(cmd.Context(), m, src,
 				detector.WithSteps(steps), detector.WithBatchSize(batch), detector.WithLearnRate(lr),
@@ -178,21 +104,27 @@ cameras and frames, and the augmentation.`,
 			}
 			man := trained.Manifest
 			man.Training.Command = "edgenode " + strings.Join(os.Args[1:], " ")
-			man.Training.Data = fmt.Sprintf("fakecam/scene %dx%d, seed %d, cameras train-0..train-%d (street/parking/indoor, day/night alternating), %d frames each drawn from the first %d", dataWidth, dataHeight, seed, cameras-1, steps*batch/cameras, dataFrames)
+			man.Training.Data = fmt.Sprintf("fakecam/scene %dx%d, seed %d, cameras train-0..train-%d (street/parking/indoor, day/night alternating), %d frames each drawn from the first %d", dataset.Width, dataset.Height, seed, cameras-1, steps*batch/cameras, dataset.Frames)
+			if variety > 0 {
+				man.Training.Data += fmt.Sprintf("; %.0f%% of the cameras placed by a random training-range scene variant", 100*variety)
+			}
+			if parent != "" {
+				man.Training.Data += "; fine-tuned from " + parent
+			}
 			man.Training.Duration = res.Duration.Round(time.Second).String()
 			if trained, err = trained.WithManifest(man); err != nil {
 				return err
 			}
 			fmt.Fprintf(w, "trained in %s, loss %.4f -> %.4f; evaluating on %d held-out frames\n", res.Duration.Round(time.Second), res.FirstLoss, res.FinalLoss, evalN)
 			if evalN > 0 {
-				evs, err := evaluate(cmd.Context(), trained, evalSeed, evalN)
+				evs, err := evaluate(cmd.Context(), trained, evalSeed, evalN, oodN)
 				if err != nil {
 					return err
 				}
 				printEval(streams.Out, trained, evs)
 				man = trained.Manifest
 				man.Evaluation = flattenEval(evs)
-				man.EvalData = evalDataDescription(evalSeed, evalN)
+				man.EvalData = evalDataDescription(evalSeed, evalN, oodN)
 				if trained, err = trained.WithManifest(man); err != nil {
 					return err
 				}
@@ -219,6 +151,9 @@ cameras and frames, and the augmentation.`,
 	f.Float32Var(&threshold, "threshold", 0.35, "operating score threshold written into the manifest")
 	f.IntVar(&evalN, "eval-frames", 600, "held-out frames evaluated after training (0 to skip)")
 	f.Int64Var(&evalSeed, "eval-seed", 1, "evaluation set seed (scene seed is 1000000+this)")
+	f.IntVar(&oodN, "ood-frames", 600, "out-of-distribution held-out frames evaluated after training (0 to skip)")
+	f.Float64Var(&variety, "variety", 0, "fraction of training cameras placed by a random scene variant (ground, tilt, camera height, light); 0 = built-in layouts only")
+	f.StringVar(&initDir, "init", "", "start from this model directory's weights (fine-tune) instead of random weights")
 	f.IntVar(&ckEvery, "checkpoint-every", 0, "write a checkpoint model to <out>/checkpoint every N steps (0 for never); removed when training ends")
 	f.IntVar(&logEvery, "log-every", 50, "print progress every N steps (0 for never)")
 	return cmd
