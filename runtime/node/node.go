@@ -183,21 +183,19 @@ func New(cfg Config, opts ...Option) (_ *Node, err error) {
 		server.WithDetectFPS(cfg.DetectFPS), server.WithRules(rc), server.WithICE(cfg.ICE), server.WithLogger(n.log),
 		server.WithModelLoader(func(context.Context) (pipeline.Model, error) { return LoadModel(cfg.ModelDir) }),
 	}
+	if cfg.Mode == ModeCloud {
+		if n.store, err = alert.NewStore(alert.WithJSONL(cfg.AlertsFile), alert.WithStoreRegisterer(n.reg), alert.WithStoreToken(cfg.Token)); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Upstream != "" {
 		if n.fwd, err = alert.NewForwarder(cfg.Upstream, alert.WithSpoolDir(cfg.SpoolDir), alert.WithBound(cfg.SpoolBound),
 			alert.WithRegisterer(n.reg), alert.WithToken(cfg.UpstreamToken)); err != nil {
 			return nil, err
 		}
-		sopts = append(sopts, server.WithAlertSink(func(a alert.Alert) {
-			if err := n.fwd.Enqueue(a); err != nil {
-				n.log.Error("alert not queued", "id", a.ID, "err", err)
-			}
-		}))
 	}
-	if cfg.Mode == ModeCloud {
-		if n.store, err = alert.NewStore(alert.WithJSONL(cfg.AlertsFile), alert.WithStoreRegisterer(n.reg), alert.WithStoreToken(cfg.Token)); err != nil {
-			return nil, err
-		}
+	if n.store != nil || n.fwd != nil {
+		sopts = append(sopts, server.WithAlertSink(n.raise))
 	}
 	if n.s, err = server.New(n.p, n.m, sopts...); err != nil {
 		return nil, err
@@ -215,6 +213,22 @@ func New(cfg Config, opts ...Option) (_ *Node, err error) {
 	return n, nil
 }
 
+// raise takes an alert from this node's own rules: a cloud node records it
+// in its own store, exactly like an alert posted by an edge node; with an
+// upstream it is also queued for delivery.
+func (n *Node) raise(a alert.Alert) {
+	if n.store != nil {
+		if _, err := n.store.Add(a); err != nil {
+			n.log.Error("alert not stored", "id", a.ID, "err", err)
+		}
+	}
+	if n.fwd != nil {
+		if err := n.fwd.Enqueue(a); err != nil {
+			n.log.Error("alert not queued", "id", a.ID, "err", err)
+		}
+	}
+}
+
 // Addr is the bound HTTP address.
 func (n *Node) Addr() string { return n.ln.Addr().String() }
 
@@ -224,7 +238,8 @@ func (n *Node) Server() *server.Server { return n.s }
 // Metrics returns the node's metrics.
 func (n *Node) Metrics() *metrics.Metrics { return n.m }
 
-// Alerts returns the cloud-mode alert store (nil in edge mode).
+// Alerts returns the cloud-mode alert store: alerts posted by edge nodes and
+// the node's own (nil in edge mode).
 func (n *Node) Alerts() *alert.Store { return n.store }
 
 // Forwarder returns the alert forwarder (nil without an upstream).

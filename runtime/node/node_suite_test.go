@@ -3,6 +3,7 @@ package node_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"image"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/edgesim/edgesim/runtime/alert"
 	"github.com/edgesim/edgesim/runtime/detector"
 	"github.com/edgesim/edgesim/runtime/internal/testcam"
 	"github.com/edgesim/edgesim/runtime/node"
@@ -195,6 +197,40 @@ var _ = Describe("Node", func() {
 		DeferCleanup(func() { close(halt2) })
 		Eventually(func() int { return len(cc.Got()) }, "15s").Should(BeNumerically(">=", 2))
 		Expect(cc.Got()[0].Node).To(Equal("cloud"))
+	})
+
+	It("stores a cloud node's own alerts in its store, like alerts posted from the edge", func() {
+		dir := GinkgoT().TempDir()
+		rulesFile := filepath.Join(dir, "rules.yaml")
+		Expect(os.WriteFile(rulesFile, []byte("zones: [{name: yard, rect: [0.5, 0.5, 1, 1]}]\nrules: [{name: loiter, zone: yard, label: person, dwell: 500ms}]\n"), 0o600)).To(Succeed())
+		cfg := testConfig()
+		cfg.Mode, cfg.NodeID, cfg.RulesFile = node.ModeCloud, "cloud", rulesFile
+		cfg.AlertsFile = filepath.Join(dir, "alerts.jsonl")
+		cloud, _ := start(cfg, node.WithModel(personModel{}))
+		Expect(cloud.Forwarder()).To(BeNil(), "no upstream")
+
+		c := camera(cloud, "cam-cloud")
+		halt := make(chan struct{})
+		go stream(c, halt)
+		DeferCleanup(func() { close(halt) })
+		Eventually(func() int { return len(cloud.Alerts().List()) }, "15s").Should(Equal(1))
+		a := cloud.Alerts().List()[0]
+		Expect(a.Node).To(Equal("cloud"))
+		Expect(a.Camera).To(Equal("cam-cloud"))
+		Expect(a.Zone).To(Equal("yard"))
+		Expect(a.Rule).To(Equal("loiter"))
+
+		// what testbed collection reads: GET /v1/alerts and the JSONL file
+		resp, err := http.Get("http://" + cloud.Addr() + "/v1/alerts")
+		Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		var listed []alert.Received
+		Expect(json.NewDecoder(resp.Body).Decode(&listed)).To(Succeed())
+		Expect(listed).To(HaveLen(1))
+		Expect(listed[0].ID).To(Equal(a.ID))
+		raw, err := os.ReadFile(cfg.AlertsFile)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(raw)).To(ContainSubstring(a.ID))
 	})
 
 	It("hot-swaps the model from --model on reload while the stream keeps running", func() {
