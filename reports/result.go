@@ -150,9 +150,10 @@ type AlertTiming struct {
 	TimeToAlertMs float64 `json:"timeToAlertMs,omitempty"`
 	// Track is the event's own object in the ground truth (0: unknown).
 	Track int `json:"track,omitempty"`
-	// OtherAlerts are alerts of the camera, zone and label during the
-	// event that were for another object, or whose object the ground truth
-	// could not identify: reported, not counted for the event.
+	// OtherAlerts are alerts of the camera, zone and label raised in the
+	// event's matching window (its start to the next such event, else the
+	// end of the run) that were for another object, or whose object the
+	// ground truth could not identify: reported, not counted for the event.
 	OtherAlerts []OtherAlert `json:"otherAlerts,omitempty"`
 	Reference   bool         `json:"reference,omitempty"` // on a comparison mirror's camera (what-if)
 }

@@ -260,7 +260,7 @@ func (a *analysis) alertSLO(limit time.Duration, sc sloScope) SLOVerdict {
 		v.Reason = fmt.Sprintf("%d of %d events alerted late", late, len(timings))
 	}
 	if others > 0 {
-		v.Reason += fmt.Sprintf("; %s during the events were for another object and did not count", plural(others, "alert"))
+		v.Reason += fmt.Sprintf("; %s after the events started were for another object and did not count", plural(others, "alert"))
 	}
 	return v
 }
