@@ -147,6 +147,14 @@ type analysis struct {
 	run *Run
 	o   options
 	res *Result
+	// acc is the accuracy of the scenario's own cameras (false) and of
+	// the comparison mirror's (true).
+	acc map[bool]*Accuracy
+}
+
+// mirrored reports whether the run has comparison mirror cameras.
+func (a *analysis) mirrored() bool {
+	return slices.ContainsFunc(a.run.Cameras, func(c Camera) bool { return c.Reference })
 }
 
 func (a *analysis) warnf(format string, args ...any) {
@@ -197,7 +205,7 @@ func (a *analysis) latency() {
 	fc := &a.res.Frames
 	for _, c := range a.run.Cameras {
 		var cam []time.Duration
-		ov := CameraOverview{ID: c.ID, Site: c.Site, Placement: c.Placement, Nodes: c.Nodes}
+		ov := CameraOverview{ID: c.ID, Site: c.Site, Placement: c.Placement, Nodes: c.Nodes, Reference: c.Reference}
 		for _, f := range c.Frames {
 			if a.inWarmUp(f.Capture) {
 				fc.WarmUp++
@@ -321,8 +329,15 @@ func alertTime(al Alert) time.Time {
 
 // timeToAlert matches each scripted event to the first alert of the same
 // camera, zone and label raised at or after its start and before the next
-// such event starts.
+// such event starts. When the event names its ground-truth track, only an
+// alert for that object counts; alerts for anyone else are listed with the
+// event, not counted for it.
 func (a *analysis) timeToAlert() {
+	ref := map[string]bool{}
+	for _, c := range a.run.Cameras {
+		ref[c.ID] = c.Reference
+	}
+	objects := newAlertObjects(a.run, a.o.iou)
 	for i, e := range a.run.Events {
 		deadline := a.run.End
 		for j, n := range a.run.Events {
@@ -331,7 +346,8 @@ func (a *analysis) timeToAlert() {
 				deadline = n.Start
 			}
 		}
-		t := AlertTiming{Camera: e.Camera, Kind: e.Kind, Zone: e.Zone, Label: e.Label, Start: e.Start, End: e.End}
+		t := AlertTiming{Camera: e.Camera, Kind: e.Kind, Zone: e.Zone, Label: e.Label, Start: e.Start, End: e.End,
+			Track: e.Track, Reference: ref[e.Camera]}
 		for _, al := range a.run.Alerts {
 			if al.Camera != e.Camera || al.Zone != e.Zone || (e.Label != "" && al.Label != e.Label) {
 				continue
@@ -340,11 +356,18 @@ func (a *analysis) timeToAlert() {
 				continue
 			}
 			at := alertTime(al)
+			if e.Track != 0 {
+				if tr := objects.track(al); tr != e.Track {
+					t.OtherAlerts = append(t.OtherAlerts, OtherAlert{ID: al.ID, At: at, Track: tr})
+					continue
+				}
+			}
 			if !t.Alerted || at.Before(t.AlertAt) {
 				t.Alerted, t.AlertAt, t.AlertID = true, at, al.ID
 				t.TimeToAlertMs = durMs(at.Sub(e.Start))
 			}
 		}
+		slices.SortStableFunc(t.OtherAlerts, func(x, y OtherAlert) int { return x.At.Compare(y.At) })
 		a.res.TimeToAlert = append(a.res.TimeToAlert, t)
 	}
 	// Report in time order whatever order the testbed collected them in.
@@ -352,6 +375,72 @@ func (a *analysis) timeToAlert() {
 		return cmp.Or(x.Start.Compare(y.Start), cmp.Compare(x.Camera, y.Camera), cmp.Compare(x.Zone, y.Zone),
 			cmp.Compare(x.Label, y.Label), cmp.Compare(x.Kind, y.Kind))
 	})
+}
+
+// identifyIoU is the overlap an alert's detection needs with a
+// ground-truth object to be taken for it (the best overlap wins).
+const identifyIoU = 0.3
+
+// alertObjects identifies the objects alerts were raised for.
+type alertObjects struct {
+	iou  float64
+	cams map[string]*Camera
+}
+
+func newAlertObjects(run *Run, iou float64) *alertObjects {
+	o := &alertObjects{iou: min(iou, identifyIoU), cams: map[string]*Camera{}}
+	for i := range run.Cameras {
+		o.cams[run.Cameras[i].ID] = &run.Cameras[i]
+	}
+	return o
+}
+
+// track returns the ground-truth track of the object an alert was raised
+// for, or 0 when it cannot be told. The alert names the frame that raised
+// it and the edgenode's tracker id; the same node returned that frame's
+// detections, tracker ids included, to the camera. The detection with the
+// alert's tracker id is matched to the frame's ground truth by IoU. When
+// that frame's answer never reached the camera, the latest earlier frame
+// the node answered with that tracker id stands in.
+func (o *alertObjects) track(al Alert) int {
+	c := o.cams[al.Camera]
+	if c == nil || al.Track == 0 || al.Frame == 0 {
+		return 0
+	}
+	truth := make(map[uint64][]TruthObject, len(c.Truth))
+	for _, t := range c.Truth {
+		truth[t.Frame] = t.Objects
+	}
+	best, bestFrame := 0, uint64(0)
+	for _, f := range c.Frames {
+		if !f.Answered || f.Frame > al.Frame || (al.Node != "" && f.Node != al.Node) || (best != 0 && f.Frame <= bestFrame) {
+			continue
+		}
+		for _, d := range f.Detections {
+			if d.Track != al.Track {
+				continue
+			}
+			if tr := o.identify(d, truth[f.Frame]); tr != 0 {
+				best, bestFrame = tr, f.Frame
+			}
+		}
+	}
+	return best
+}
+
+// identify returns the ground-truth object of d's label that d overlaps
+// most, at least by the identification IoU.
+func (o *alertObjects) identify(d Detection, truth []TruthObject) int {
+	best, bestIoU := 0, o.iou
+	for _, t := range truth {
+		if t.Label != d.Label {
+			continue
+		}
+		if v := IoU(d.Box, t.Box); v >= bestIoU {
+			best, bestIoU = t.TrackID, v
+		}
+	}
+	return best
 }
 
 func (a *analysis) accuracy() {
@@ -384,6 +473,22 @@ func (a *analysis) accuracy() {
 	cms := matchDetections(frames, a.o.iou, a.o.ignoreOcclusion)
 	acc := summarise(cms, a.o.iou, len(frames), nil)
 	a.res.Accuracy = &acc
+	a.acc = map[bool]*Accuracy{false: &acc}
+	if a.mirrored() {
+		a.acc = map[bool]*Accuracy{}
+		for _, ref := range []bool{false, true} {
+			n := 0
+			for _, ci := range camOf {
+				if a.run.Cameras[ci].Reference == ref {
+					n++
+				}
+			}
+			if n > 0 {
+				sa := summarise(cms, a.o.iou, n, func(f int32) bool { return a.run.Cameras[camOf[f]].Reference == ref })
+				a.acc[ref] = &sa
+			}
+		}
+	}
 	for _, scope := range []string{"placement", "site"} {
 		key := func(ci int32) string {
 			if scope == "site" {
@@ -574,6 +679,11 @@ func (a *analysis) affected(f Fault) []string {
 	return out
 }
 
+// failover measures, per camera a fault interrupted, the gap from the
+// fault to its recovery: the first answer for a frame captured after the
+// fault took effect, from a node the fault did not take down (or from
+// that node once restarted). Answers that were in flight, or that the
+// faulted node still gave, are counted apart and end no gap.
 func (a *analysis) failover() {
 	cams := map[string]*Camera{}
 	for i := range a.run.Cameras {
@@ -582,8 +692,21 @@ func (a *analysis) failover() {
 	events := a.clusterEvents()
 	recs := a.reconnects()
 	for fi, f := range a.run.Faults {
+		if f.Failed != "" {
+			a.warnf("fault %d (%s %s at +%s) was not injected: %s: no failover was tested",
+				fi, f.Kind, f.Target, offset(a.run.Start, f.At), f.Failed)
+			continue
+		}
 		cluster := a.clusterSteps(events, fi)
 		first := len(a.res.Failover)
+		effective := f.At
+		if f.Effective.After(f.At) {
+			effective = f.Effective
+		}
+		faulted := map[string]bool{f.Target: true}
+		for _, n := range f.Nodes {
+			faulted[n] = true
+		}
 		for _, id := range a.affected(f) {
 			c := cams[id]
 			if c == nil {
@@ -592,20 +715,13 @@ func (a *analysis) failover() {
 			}
 			frames := slices.Clone(c.Frames)
 			slices.SortStableFunc(frames, func(x, y FrameSample) int { return x.Capture.Compare(y.Capture) })
-			g := FailoverGap{Fault: fi, FaultKind: f.Kind, Target: f.Target, Camera: id, FaultAt: f.At}
-			before := false
+			// The node that served the camera when the fault hit: the last
+			// answer to arrive before it.
+			before, lastBy, lastAt := false, "", time.Time{}
 			for _, fr := range frames {
-				if fr.Capture.Before(f.At) {
-					before = before || fr.Answered
-					continue
+				if arr := fr.Capture.Add(fr.Latency); fr.Answered && arr.Before(f.At) && !arr.Before(lastAt) {
+					before, lastBy, lastAt = true, fr.Node, arr
 				}
-				if fr.Answered {
-					g.Recovered = true
-					g.RecoveredAt = fr.Capture.Add(fr.Latency)
-					g.RecoveredBy = fr.Node
-					break
-				}
-				g.FramesLost++
 			}
 			if !before {
 				// A camera that never worked has no failover to measure;
@@ -613,6 +729,35 @@ func (a *analysis) failover() {
 				a.warnf("camera %s had no answered frame before fault %d (%s %s at +%s): failover not measured",
 					id, fi, f.Kind, f.Target, offset(a.run.Start, f.At))
 				continue
+			}
+			if len(f.Nodes) > 0 && lastBy != "" && !faulted[lastBy] {
+				a.warnf("camera %s was served by %s, not by a node fault %d (%s %s) took down: no failover to measure",
+					id, lastBy, fi, f.Kind, f.Target)
+				continue
+			}
+			g := FailoverGap{Fault: fi, FaultKind: f.Kind, Target: f.Target, Camera: id, FaultAt: f.At, Reference: c.Reference}
+			for _, fr := range frames {
+				if fr.Capture.Before(effective) {
+					switch {
+					case fr.Answered && fr.Capture.Add(fr.Latency).After(f.At):
+						g.FramesInFlight++
+					case !fr.Answered && !fr.Capture.Before(f.At):
+						g.FramesLost++
+					}
+					continue
+				}
+				if !fr.Answered {
+					g.FramesLost++
+					continue
+				}
+				if faulted[fr.Node] && (f.Restored.IsZero() || fr.Capture.Before(f.Restored)) {
+					g.FramesFromFaulted++
+					continue
+				}
+				g.Recovered = true
+				g.RecoveredAt = fr.Capture.Add(fr.Latency)
+				g.RecoveredBy = fr.Node
+				break
 			}
 			g.AnswersLost = int(math.Round(float64(g.FramesLost) * answerRatio(*c)))
 			end := a.run.End
@@ -628,6 +773,10 @@ func (a *analysis) failover() {
 				g.Steps = append(g.Steps, newStep(StepFlowing, g.RecoveredAt, f.At))
 			}
 			a.res.Failover = append(a.res.Failover, g)
+		}
+		if len(a.res.Failover) == first && len(f.Nodes) > 0 {
+			a.warnf("fault %d (%s %s at +%s) took down a node that served no camera: it exercised no failover",
+				fi, f.Kind, f.Target, offset(a.run.Start, f.At))
 		}
 		if s, ok := a.summarizeFailover(fi, a.res.Failover[first:], cluster); ok {
 			a.res.FailoverSummaries = append(a.res.FailoverSummaries, s)
@@ -720,11 +869,9 @@ func offset(start, t time.Time) time.Duration { return t.Sub(start).Round(time.M
 
 func (a *analysis) verdict() {
 	a.res.Verdict = VerdictPass
-	for _, v := range a.res.SLOs {
-		if !v.Pass {
-			a.res.Verdict = VerdictFail
-			return
-		}
+	if len(a.res.Failed()) > 0 {
+		a.res.Verdict = VerdictFail
+		return
 	}
 	if a.run.Partial {
 		a.res.Verdict = VerdictPartial

@@ -257,17 +257,29 @@ var _ = Describe("Analyze", func() {
 		Expect(reports.ExitCode(r)).To(Equal(1))
 	})
 
-	It("passes a gate without data on a complete run but not on an interrupted one", func() {
+	It("never passes a gate nothing exercised: it fails the run unless the scenario allows it", func() {
 		run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
 			Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n")})
 		run.SLO.FailoverMax = time.Second
 		r := mustAnalyze(run)
-		Expect(r.SLOs[0].Pass).To(BeTrue())
-		Expect(r.Warnings).To(ContainElement(`SLO "failover gap (max)" not exercised: no fault affected a camera`))
+		Expect(r.SLOs[0]).To(And(HaveField("Pass", BeFalse()), HaveField("NotExercised", BeTrue()), HaveField("Gated", BeTrue()),
+			HaveField("Measured", "not exercised")))
+		Expect(r.Warnings).To(ContainElement(ContainSubstring(`SLO "failover gap (max)" not exercised: no fault affected a camera`)))
+		Expect(r.Verdict).To(Equal(reports.VerdictFail))
+		Expect(reports.ExitCode(r)).To(Equal(1))
+		Expect(r.Summary()).To(HavePrefix("FAIL: 1 of 1 SLOs failed: failover gap (max) not exercised"))
+
+		run.SLO.AllowNotExercised = true
+		r = mustAnalyze(run)
+		Expect(r.SLOs[0]).To(And(HaveField("Pass", BeFalse()), HaveField("NotExercised", BeTrue()), HaveField("Gated", BeFalse())))
+		Expect(reports.ExitCode(r)).To(Equal(0))
+		Expect(r.Summary()).To(Equal("PASS: no SLO exercised (1 not exercised, allowed by the scenario)"))
+
 		run.Partial = true
 		r = mustAnalyze(run)
-		Expect(r.SLOs[0].Pass).To(BeFalse())
+		Expect(r.SLOs[0].Gated).To(BeTrue(), "an interrupted run cannot waive it")
 		Expect(r.SLOs[0].Reason).To(ContainSubstring("interrupted before this could be judged"))
+		Expect(reports.ExitCode(r)).To(Equal(1))
 	})
 
 	It("does not count frames the detection rate skips as unanswered", func() {

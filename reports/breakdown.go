@@ -176,15 +176,18 @@ func (a *analysis) summarizeFailover(fi int, gaps []FailoverGap, cluster []Failo
 	return s, true
 }
 
-// FailoverGaps is the distribution of every camera's failover gap over all
+// FailoverGaps is the distribution of the failover gaps of the scenario's
+// own cameras (not a comparison mirror's) over all
 // faults (a camera that never recovered counts with its gap up to the end
 // of the run): FailoverGaps().P50Ms is the run's failover p50. It is
 // computed from Failover, so it also works on a result read back from
 // JSON.
 func (r *Result) FailoverGaps() Distribution {
-	ms := make([]float64, len(r.Failover))
-	for i, g := range r.Failover {
-		ms[i] = g.GapMs
+	ms := make([]float64, 0, len(r.Failover))
+	for _, g := range r.Failover {
+		if !g.Reference {
+			ms = append(ms, g.GapMs)
+		}
 	}
 	return newDistributionMs(ms)
 }

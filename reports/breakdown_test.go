@@ -314,7 +314,7 @@ var _ = Describe("Failover breakdown", func() {
 				"| replacement ready | +55s | 2 | |\n" +
 				"| camera reconnected | +3s (max +56s) | 2 | before node NotReady |\n" +
 				"| detections flowing | +4.05s (max +57.05s) | 2 | before node NotReady |\n"))
-			Expect(md).To(ContainSubstring("| kill store-1-edge-2 @+20s | cam-1 | 57.05s | 570 | 570 |"), "the per-camera gap table stays")
+			Expect(md).To(ContainSubstring("| kill store-1-edge-2 @+20s | cam-1 | store-1-edge-1 | 57.05s | 570 | 570 | 0 |"), "the per-camera gap table stays")
 		})
 
 		It("shows the breakdown table and a timeline in report.html", func() {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -31,7 +32,10 @@ var htmlFuncs = template.FuncMap{
 		}
 		return "+" + offset(start, t).String()
 	},
-	"utc":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"utc": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"whatifs": func(r *Result) bool {
+		return slices.ContainsFunc(r.SLOs, func(v SLOVerdict) bool { return v.WhatIf })
+	},
 	"bytes":  formatBytes,
 	"gap":    func(ms float64) string { return fmtMs(round3(ms)) },
 	"plural": plural,
@@ -140,13 +144,23 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 </div>
 
 <h2>SLOs</h2>
+{{- define "slorow"}}<tr{{if and .Gated (not .Pass)}} class="bad"{{end}}><td>{{.Name}}</td><td>{{.Threshold}}</td><td>{{.Measured}}</td><td>{{if .Pass}}<span class="ok">pass</span>{{else if .NotExercised}}{{if .Gated}}<span class="ko">NOT EXERCISED</span>{{else}}not exercised{{if not .WhatIf}} (allowed){{end}}{{end}}{{else if .Gated}}<span class="ko">FAIL</span>{{else}}fail{{end}}</td><td>{{.Reason}}</td></tr>{{end}}
 {{- if $r.SLOs}}
+<p class="meta">Gated: these decide the verdict and the exit code. A gate nothing exercised did not pass.</p>
 <table>
 <tr><th>SLO</th><th>threshold</th><th>measured</th><th>result</th><th>reason</th></tr>
-{{- range $r.SLOs}}
-<tr{{if not .Pass}} class="bad"{{end}}><td>{{.Name}}</td><td>{{.Threshold}}</td><td>{{.Measured}}</td><td>{{if .Pass}}<span class="ok">pass</span>{{else}}<span class="ko">FAIL</span>{{end}}</td><td>{{.Reason}}</td></tr>
-{{- end}}
+{{- range $r.SLOs}}{{if not .WhatIf}}
+{{template "slorow" .}}{{end}}{{end}}
 </table>
+{{- if whatifs $r}}
+<h3>What-if: the comparison mirror (not gated)</h3>
+<p class="meta">The same thresholds applied to the mirror whose cameras stream to the cloud. Shown for comparison; they do not decide the verdict.</p>
+<table>
+<tr><th>SLO</th><th>threshold</th><th>measured</th><th>result</th><th>reason</th></tr>
+{{- range $r.SLOs}}{{if .WhatIf}}
+{{template "slorow" .}}{{end}}{{end}}
+</table>
+{{- end}}
 {{- else}}<p>No SLOs defined.</p>{{end}}
 
 {{- if $r.Warnings}}
@@ -187,9 +201,11 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- if $r.TimeToAlert}}
 <h2>Time to alert</h2>
 <table>
-<tr><th>camera</th><th>event</th><th>zone</th><th>label</th><th>start</th><th>end</th><th>alert at cloud</th><th>time to alert</th></tr>
+<p class="meta">Only an alert for the event's own object (ground-truth track) counts; alerts for anyone else are counted apart.</p>
+<table>
+<tr><th>camera</th><th>event</th><th>zone</th><th>label</th><th>start</th><th>end</th><th>alert at cloud</th><th>time to alert</th><th>alerts for others</th></tr>
 {{- range $r.TimeToAlert}}
-<tr{{if not .Alerted}} class="bad"{{end}}><td>{{.Camera}}</td><td>{{.Kind}}</td><td>{{.Zone}}</td><td>{{.Label}}</td><td>{{off $r.Start .Start}}</td><td>{{off $r.Start .End}}</td><td>{{if .Alerted}}{{off $r.Start .AlertAt}}{{else}}<span class="ko">none</span>{{end}}</td><td class="n">{{if .Alerted}}{{ms .TimeToAlertMs}} ms{{else}}–{{end}}</td></tr>
+<tr{{if and (not .Alerted) (not .Reference)}} class="bad"{{end}}><td>{{.Camera}}{{if .Reference}} <i>(what-if)</i>{{end}}</td><td>{{.Kind}}</td><td>{{.Zone}}</td><td>{{.Label}}</td><td>{{off $r.Start .Start}}</td><td>{{off $r.Start .End}}</td><td>{{if .Alerted}}{{off $r.Start .AlertAt}}{{else}}<span class="ko">none</span>{{end}}</td><td class="n">{{if .Alerted}}{{ms .TimeToAlertMs}} ms{{else}}–{{end}}</td><td class="n">{{len .OtherAlerts}}</td></tr>
 {{- end}}
 </table>
 {{- end}}
@@ -237,7 +253,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- if or $r.Failover $r.FailoverSummaries}}
 <h2>Failover</h2>
 {{- with $r.FailoverGaps}}{{if .Count}}
-<p class="meta">Gap p50 {{gap .P50Ms}}, max {{gap .MaxMs}} over {{plural .Count "camera outage"}}: fault time to the first answer for a frame captured after it.{{if $.Breakdowns}} Step times are since the fault; a camera step gives the median over the cameras it was seen for and, in brackets, the latest.{{end}}</p>
+<p class="meta">Gap p50 {{gap .P50Ms}}, max {{gap .MaxMs}} over {{plural .Count "camera outage"}} of the scenario's cameras: fault time to the first answer for a frame captured after the fault took effect, from a node the fault did not take down. Answers in flight or from the faulted node are counted apart.{{if $.Breakdowns}} Step times are since the fault; a camera step gives the median over the cameras it was seen for and, in brackets, the latest.{{end}}</p>
 {{- end}}{{end}}
 {{- range $.Breakdowns}}
 <h3>{{.Title}}</h3>
@@ -253,9 +269,9 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- end}}
 {{- if $r.Failover}}
 <table>
-<tr><th>fault</th><th>at</th><th>camera</th><th>recovered by</th><th>reconnected</th><th>gap</th><th>frames without answer</th><th>answers lost</th></tr>
+<tr><th>fault</th><th>at</th><th>camera</th><th>recovered by</th><th>reconnected</th><th>gap</th><th>frames without answer</th><th>answers lost</th><th>answered in flight</th><th>answered by the faulted node</th></tr>
 {{- range $r.Failover}}
-<tr{{if not .Recovered}} class="bad"{{end}}><td>{{.FaultKind}} {{.Target}}</td><td>{{off $r.Start .FaultAt}}</td><td>{{.Camera}}</td><td>{{if .Recovered}}{{.RecoveredBy}}{{else}}<span class="ko">not recovered</span>{{end}}</td><td class="n">{{reconnected .}}</td><td class="n">{{ms .GapMs}} ms</td><td class="n">{{.FramesLost}}</td><td class="n">{{.AnswersLost}}</td></tr>
+<tr{{if not .Recovered}} class="bad"{{end}}><td>{{.FaultKind}} {{.Target}}</td><td>{{off $r.Start .FaultAt}}</td><td>{{.Camera}}{{if .Reference}} <i>(what-if)</i>{{end}}</td><td>{{if .Recovered}}{{.RecoveredBy}}{{else}}<span class="ko">not recovered</span>{{end}}</td><td class="n">{{reconnected .}}</td><td class="n">{{ms .GapMs}} ms</td><td class="n">{{.FramesLost}}</td><td class="n">{{.AnswersLost}}</td><td class="n">{{.FramesInFlight}}</td><td class="n">{{.FramesFromFaulted}}</td></tr>
 {{- end}}
 </table>
 {{- end}}
@@ -264,7 +280,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <h2>Fault timeline</h2>
 <table>
 <tr><th>at</th><th>kind</th><th>target</th><th>detail</th><th>source</th></tr>
-{{- range $r.Faults}}<tr><td>{{off $r.Start .At}}</td><td>{{.Kind}}</td><td>{{.Target}}</td><td>{{.Detail}}</td><td>injected</td></tr>{{end}}
+{{- range $r.Faults}}<tr{{if .Failed}} class="bad"{{end}}><td>{{off $r.Start .At}}</td><td>{{.Kind}}</td><td>{{.Target}}</td><td>{{.Detail}}</td><td>{{if .Failed}}<span class="ko">injection failed</span>{{else}}injected{{end}}</td></tr>{{end}}
 {{- range $r.ObservedFaults}}<tr class="bad"><td>{{off $r.Start .At}}</td><td>{{.Kind}}</td><td>{{.Target}}</td><td>{{.Detail}}</td><td>observed</td></tr>{{end}}
 </table>
 {{- end}}
@@ -273,7 +289,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 <table>
 <tr><th>camera</th><th>site</th><th>placement</th><th>served by</th><th>frames</th><th>answered</th></tr>
 {{- range $r.Cameras}}
-<tr><td>{{.ID}}</td><td>{{.Site}}</td><td>{{.Placement}}</td><td>{{range $i, $n := .Nodes}}{{if $i}}, {{end}}{{$n}}{{end}}</td><td class="n">{{.Sent}}</td><td class="n">{{.Answered}}</td></tr>
+<tr><td>{{.ID}}{{if .Reference}} <i>(comparison mirror)</i>{{end}}</td><td>{{.Site}}</td><td>{{.Placement}}</td><td>{{range $i, $n := .Nodes}}{{if $i}}, {{end}}{{$n}}{{end}}</td><td class="n">{{.Sent}}</td><td class="n">{{.Answered}}</td></tr>
 {{- end}}
 </table>
 

@@ -20,6 +20,7 @@ type junitSuite struct {
 	Tests      int             `xml:"tests,attr"`
 	Failures   int             `xml:"failures,attr"`
 	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
 	Time       string          `xml:"time,attr"`
 	Timestamp  string          `xml:"timestamp,attr,omitempty"`
 	Properties []junitProperty `xml:"properties>property,omitempty"`
@@ -37,7 +38,12 @@ type junitCase struct {
 	ClassName string        `xml:"classname,attr"`
 	Time      string        `xml:"time,attr"`
 	Failure   *junitFailure `xml:"failure,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitFailure struct {
@@ -47,7 +53,9 @@ type junitFailure struct {
 }
 
 // WriteJUnit writes junit.xml: one test case per SLO, failed ones with a
-// message giving measured against threshold. A partial run adds a failing
+// message giving measured against threshold. A gate nothing exercised
+// fails (skipped when the scenario allows it); the comparison mirror's
+// what-ifs are skipped cases of their own class, never failures. A partial run adds a failing
 // "run completed" case so CI never takes it for a pass.
 func WriteJUnit(w io.Writer, r *Result) error {
 	secs := fmt.Sprintf("%.3f", r.DurationMs/1000)
@@ -76,7 +84,23 @@ func WriteJUnit(w io.Writer, r *Result) error {
 				c.SystemOut += "\n" + s.Breakdown(r.Start)
 			}
 		}
-		if !v.Pass {
+		switch {
+		case v.WhatIf:
+			// A what-if is reported, never gated: CI must not count it.
+			res := "pass"
+			if !v.Pass {
+				res = "fail"
+			}
+			c.ClassName = class + ".whatif"
+			c.Skipped = &junitSkipped{Message: fmt.Sprintf("what-if of the comparison mirror, not gated: would %s (measured %s, threshold %s)", res, v.Measured, v.Threshold)}
+			s.Skipped++
+		case v.NotExercised && !v.Gated:
+			c.Skipped = &junitSkipped{Message: "not exercised, allowed by the scenario: " + v.Reason}
+			s.Skipped++
+		case v.NotExercised:
+			c.Failure = &junitFailure{Type: "SLONotExercised", Message: "not exercised: nothing in the run tested this SLO", Text: v.Reason}
+			s.Failures++
+		case !v.Pass:
 			c.Failure = &junitFailure{
 				Type:    "SLOViolation",
 				Message: fmt.Sprintf("measured %s, threshold %s", v.Measured, v.Threshold),

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -51,15 +53,20 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		r.Seed, mdEsc(r.Provider), runLength(r.DurationMs), plural(len(r.Cameras), "camera"), plural(r.Frames.Sent, "frame"), answered, plural(r.Alerts, "alert"))
 
 	if len(r.SLOs) > 0 {
-		p("| SLO | threshold | measured | result |\n|---|---|---|---|\n")
-		for _, v := range r.SLOs {
-			res := "✅ pass"
-			if !v.Pass {
-				res = "❌ **fail**: " + mdEsc(v.Reason)
+		table := func(whatIf bool) {
+			p("| SLO | threshold | measured | result |\n|---|---|---|---|\n")
+			for _, v := range r.SLOs {
+				if v.WhatIf == whatIf {
+					p("| %s | %s | %s | %s |\n", mdEsc(v.Name), mdEsc(v.Threshold), mdEsc(v.Measured), sloResult(v))
+				}
 			}
-			p("| %s | %s | %s | %s |\n", mdEsc(v.Name), mdEsc(v.Threshold), mdEsc(v.Measured), res)
+			p("\n")
 		}
-		p("\n")
+		table(false)
+		if slices.ContainsFunc(r.SLOs, func(v SLOVerdict) bool { return v.WhatIf }) {
+			p("**What-if: the comparison mirror** (cameras streaming to the cloud, same thresholds, **not gated**)\n\n")
+			table(true)
+		}
 	} else {
 		p("No SLOs defined.\n\n")
 	}
@@ -92,6 +99,12 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		p("**Time to alert**: %d of %d scripted events alerted, worst %s\n\n", alerted, len(r.TimeToAlert), fmtMs(round3(worst)))
 		missing := 0
 		for _, t := range r.TimeToAlert {
+			if n := len(t.OtherAlerts); n > 0 {
+				p("- %s %s in zone %s at +%s: %s for another object, not counted for the event\n",
+					mdEsc(t.Camera), mdEsc(t.Kind), mdEsc(t.Zone), offset(r.Start, t.Start), plural(n, "alert"))
+			}
+		}
+		for _, t := range r.TimeToAlert {
 			if t.Alerted {
 				continue
 			}
@@ -113,17 +126,26 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		writeBreakdowns(p, r)
 	}
 	if len(r.Failover) > 0 {
-		p("| fault | camera | gap | frames without answer | answers lost |\n|---|---|---:|---:|---:|\n")
+		p("| fault | camera | recovered by | gap | frames without answer | answers lost | answered in flight |\n|---|---|---|---:|---:|---:|---:|\n")
 		for i, g := range r.Failover {
 			if i == 10 {
-				p("| … %d more | | | | |\n", len(r.Failover)-10)
+				p("| … %d more | | | | | | |\n", len(r.Failover)-10)
 				break
 			}
 			gap := fmtMs(round3(g.GapMs))
 			if !g.Recovered {
 				gap += " (not recovered)"
 			}
-			p("| %s %s @+%s | %s | %s | %d | %d |\n", mdEsc(g.FaultKind), mdEsc(g.Target), offset(r.Start, g.FaultAt), mdEsc(g.Camera), gap, g.FramesLost, g.AnswersLost)
+			cam := mdEsc(g.Camera)
+			if g.Reference {
+				cam += " (what-if)"
+			}
+			inFlight := strconv.Itoa(g.FramesInFlight)
+			if g.FramesFromFaulted > 0 {
+				inFlight += fmt.Sprintf(" (+%d from the faulted node)", g.FramesFromFaulted)
+			}
+			p("| %s %s @+%s | %s | %s | %s | %d | %d | %s |\n", mdEsc(g.FaultKind), mdEsc(g.Target), offset(r.Start, g.FaultAt), cam,
+				mdEsc(g.RecoveredBy), gap, g.FramesLost, g.AnswersLost, inFlight)
 		}
 		p("\n")
 	}
@@ -171,6 +193,24 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		}
 	}
 	return b.Flush()
+}
+
+// sloResult is a verdict's result cell: a gated failure or unexercised
+// gate in bold, a what-if's or an allowed one's plainly.
+func sloResult(v SLOVerdict) string {
+	switch {
+	case v.Pass:
+		return "✅ pass"
+	case v.NotExercised && v.Gated:
+		return "❌ **not exercised**: " + mdEsc(v.Reason)
+	case v.NotExercised && v.WhatIf:
+		return "➖ not exercised: " + mdEsc(v.Reason)
+	case v.NotExercised:
+		return "➖ not exercised (allowed by the scenario): " + mdEsc(v.Reason)
+	case v.Gated:
+		return "❌ **fail**: " + mdEsc(v.Reason)
+	}
+	return "❌ fail (what-if, not gated): " + mdEsc(v.Reason)
 }
 
 // maxDiagnosticMD bounds each diagnostic's output in report.md (the end

@@ -113,6 +113,10 @@ type Camera struct {
 	// Reconnects are the camera's lost connections and when it was
 	// connected again.
 	Reconnects []Reconnect `json:"reconnects,omitempty"`
+	// Reference marks a camera that exists only for a comparison (a
+	// site's cloud-placement mirror): its figures are reported beside the
+	// SLO gates as a what-if, never gated.
+	Reference bool `json:"reference,omitempty"`
 }
 
 // Reconnect is one lost connection of a camera, on the camera's clock.
@@ -168,22 +172,30 @@ type TruthObject struct {
 // ScriptedEvent is an event the scenario scripted on a camera (e.g. a
 // person loitering in a zone), in absolute time on the testbed's clock.
 type ScriptedEvent struct {
-	Camera string    `json:"camera"`
-	Kind   string    `json:"kind"` // "loiter" | "enter" | "vehicle_stop"
-	Zone   string    `json:"zone"`
-	Label  string    `json:"label,omitempty"` // "" matches an alert of any label
-	Start  time.Time `json:"start"`
-	End    time.Time `json:"end"`
+	Camera string `json:"camera"`
+	Kind   string `json:"kind"` // "loiter" | "enter" | "vehicle_stop"
+	Zone   string `json:"zone"`
+	Label  string `json:"label,omitempty"` // "" matches an alert of any label
+	// Track is the ground-truth track id of the object the event scripts
+	// (TruthObject.TrackID); only an alert for that object counts for the
+	// event. 0 when unknown: any alert of the camera, zone and label counts.
+	Track int       `json:"track,omitempty"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // Alert is one alert the cloud tier received.
 type Alert struct {
-	ID       string    `json:"id,omitempty"`
-	Node     string    `json:"node,omitempty"`
-	Camera   string    `json:"camera"`
-	Zone     string    `json:"zone"`
-	Label    string    `json:"label"`
+	ID     string `json:"id,omitempty"`
+	Node   string `json:"node,omitempty"`
+	Camera string `json:"camera"`
+	Zone   string `json:"zone"`
+	Label  string `json:"label"`
+	// Track is the edgenode's tracker id of the object (as in the
+	// detections it returned), Frame the camera frame that raised it:
+	// together they identify the object in the ground truth.
 	Track    int       `json:"track,omitempty"`
+	Frame    uint64    `json:"frame,omitempty"`
 	Raised   time.Time `json:"raised"`             // on the edgenode
 	Received time.Time `json:"received,omitempty"` // at the cloud; zero = use Raised
 }
@@ -218,10 +230,22 @@ type CounterSample struct {
 
 // Fault is one injected fault of the scenario's timeline.
 type Fault struct {
-	At     time.Time `json:"at"`
+	At     time.Time `json:"at"`     // when the injection started
 	Kind   string    `json:"kind"`   // kill, pause, partition, degrade, restart, ...
 	Target string    `json:"target"` // node, site, link or camera id
 	Detail string    `json:"detail,omitempty"`
+	// Effective is when the injection had completed: frames captured
+	// after it are the first a failover can answer (zero: At).
+	Effective time.Time `json:"effective,omitzero"`
+	// Failed is the injection's error: the fault did not happen as
+	// scripted, so no failover was tested.
+	Failed string `json:"failed,omitempty"`
+	// Nodes are the edgenode ids a node fault took down (the target node
+	// and, on a cluster, the pods on it). Their answers are not a
+	// recovery, unless for frames captured after Restored.
+	Nodes []string `json:"nodes,omitempty"`
+	// Restored is when the faulted node was started again (zero: never).
+	Restored time.Time `json:"restored,omitzero"`
 	// Cameras affected by the fault. When empty, the cameras whose id,
 	// site or serving nodes equal Target are taken.
 	Cameras []string `json:"cameras,omitempty"`
@@ -303,6 +327,10 @@ type SLOSpec struct {
 	PrecisionMin float64 `json:"precisionMin,omitempty"`
 	// AnsweredMin bounds the fraction of frames that got detections back.
 	AnsweredMin float64 `json:"answeredMin,omitempty"`
+	// AllowNotExercised lets a gate that nothing in the run exercised (no
+	// fault hit a camera, no event, no ground truth) pass the run; by
+	// default such a gate fails it.
+	AllowNotExercised bool `json:"allowNotExercised,omitempty"`
 }
 
 // LatencySLO bounds one end-to-end latency percentile, over all cameras or

@@ -105,6 +105,7 @@ type CameraOverview struct {
 	Nodes     []string  `json:"nodes,omitempty"`
 	Sent      int       `json:"sent"`
 	Answered  int       `json:"answered"`
+	Reference bool      `json:"reference,omitempty"` // a comparison mirror's camera (what-if)
 }
 
 // LatencyResults are the end-to-end latency distributions (capture to
@@ -150,6 +151,23 @@ type AlertTiming struct {
 	AlertAt time.Time `json:"alertAt,omitzero"`
 	// TimeToAlertMs is event start to the alert's arrival at the cloud.
 	TimeToAlertMs float64 `json:"timeToAlertMs,omitempty"`
+	// Track is the event's own object in the ground truth (0: unknown).
+	Track int `json:"track,omitempty"`
+	// OtherAlerts are alerts of the camera, zone and label raised in the
+	// event's matching window (its start to the next such event, else the
+	// end of the run) that were for another object, or whose object the
+	// ground truth could not identify: reported, not counted for the event.
+	OtherAlerts []OtherAlert `json:"otherAlerts,omitempty"`
+	Reference   bool         `json:"reference,omitempty"` // on a comparison mirror's camera (what-if)
+}
+
+// OtherAlert is an alert that did not count for the event it came during.
+type OtherAlert struct {
+	ID string    `json:"id,omitempty"`
+	At time.Time `json:"at"` // arrival at the cloud
+	// Track is the ground-truth track the alert's object was matched to
+	// (0: not identified).
+	Track int `json:"track,omitempty"`
 }
 
 // LinkResult is the traffic of one link in one direction.
@@ -184,18 +202,30 @@ type UplinkResult struct {
 
 // FailoverGap is one camera's outage after one fault.
 type FailoverGap struct {
-	Fault       int       `json:"fault"` // index into Result.Faults
-	FaultKind   string    `json:"faultKind"`
-	Target      string    `json:"target"`
-	Camera      string    `json:"camera"`
-	FaultAt     time.Time `json:"faultAt"`
-	Recovered   bool      `json:"recovered"`
-	RecoveredAt time.Time `json:"recoveredAt,omitzero"`  // arrival of the first answer for a frame captured after the fault
-	RecoveredBy string    `json:"recoveredBy,omitempty"` // node that answered it
+	Fault     int       `json:"fault"` // index into Result.Faults
+	FaultKind string    `json:"faultKind"`
+	Target    string    `json:"target"`
+	Camera    string    `json:"camera"`
+	FaultAt   time.Time `json:"faultAt"`
+	Recovered bool      `json:"recovered"`
+	// RecoveredAt is the arrival of the first answer for a frame captured
+	// after the fault took effect, from a node the fault did not take down
+	// (or from that node once restarted); RecoveredBy is that node.
+	RecoveredAt time.Time `json:"recoveredAt,omitzero"`
+	RecoveredBy string    `json:"recoveredBy,omitempty"`
 	// GapMs is fault time to RecoveredAt, or to the end of the run when the
 	// camera never recovered.
 	GapMs      float64 `json:"gapMs"`
-	FramesLost int     `json:"framesLost"` // unanswered frames captured in the gap
+	FramesLost int     `json:"framesLost"` // unanswered frames captured from the fault to the recovering frame
+	// FramesInFlight were captured before the fault took effect and
+	// answered after it was injected: answers already on their way, not a
+	// recovery.
+	FramesInFlight int `json:"framesInFlight,omitempty"`
+	// FramesFromFaulted were captured after the fault took effect and still
+	// answered by the faulted node (before it was restarted): not a
+	// recovery either.
+	FramesFromFaulted int  `json:"framesFromFaulted,omitempty"`
+	Reference         bool `json:"reference,omitempty"` // a comparison mirror's camera (what-if)
 	// AnswersLost is FramesLost times the share of frames the camera's
 	// detection rate calls for (equal to FramesLost without a DetectFPS).
 	AnswersLost int `json:"answersLost"`
@@ -269,6 +299,16 @@ type SLOVerdict struct {
 	Measured  string `json:"measured"`
 	Pass      bool   `json:"pass"`
 	Reason    string `json:"reason"`
+	// NotExercised is set when nothing in the run exercised the gate (no
+	// fault hit a camera, no scripted event, no ground truth): it did not
+	// pass. It fails the run unless the scenario allows it.
+	NotExercised bool `json:"notExercised,omitempty"`
+	// WhatIf marks the figure of a comparison mirror under the same
+	// threshold: shown beside the gates, never gated.
+	WhatIf bool `json:"whatIf,omitempty"`
+	// Gated says whether the verdict counts for the run's verdict and exit
+	// code (false for what-ifs and for allowed not-exercised gates).
+	Gated bool `json:"gated"`
 	// ThresholdValue and MeasuredValue in Unit, for machines.
 	ThresholdValue float64 `json:"thresholdValue"`
 	MeasuredValue  float64 `json:"measuredValue"`
@@ -296,7 +336,8 @@ func (r *Result) Latency(name string) Distribution {
 	return Distribution{}
 }
 
-// SLO returns the verdict with the given name (as in report.md), if any.
+// SLO returns the verdict with the given name (as in report.md), if any;
+// a what-if carries its own name.
 func (r *Result) SLO(name string) (SLOVerdict, bool) {
 	for _, v := range r.SLOs {
 		if v.Name == name {
@@ -306,11 +347,12 @@ func (r *Result) SLO(name string) (SLOVerdict, bool) {
 	return SLOVerdict{}, false
 }
 
-// Failed returns the verdicts that did not hold.
+// Failed returns the gated verdicts that did not hold (failed, or not
+// exercised when the scenario does not allow that).
 func (r *Result) Failed() []SLOVerdict {
 	var out []SLOVerdict
 	for _, v := range r.SLOs {
-		if !v.Pass {
+		if v.Gated && !v.Pass {
 			out = append(out, v)
 		}
 	}
@@ -321,21 +363,40 @@ func (r *Result) Failed() []SLOVerdict {
 // "FAIL: 2 of 8 SLOs failed: e2e latency p99 (site b) 173ms (<= 150ms); ...".
 func (r *Result) Summary() string {
 	failed := r.Failed()
+	gated, waived, whatIf := 0, 0, 0
+	for _, v := range r.SLOs {
+		switch {
+		case v.WhatIf:
+			whatIf++
+		case v.Gated:
+			gated++
+		default:
+			waived++
+		}
+	}
 	var b strings.Builder
 	b.WriteString(strings.ToUpper(r.Verdict))
 	switch {
 	case len(failed) > 0:
-		fmt.Fprintf(&b, ": %d of %d SLOs failed: ", len(failed), len(r.SLOs))
+		fmt.Fprintf(&b, ": %d of %d SLOs failed: ", len(failed), gated)
 		for i, v := range failed {
 			if i > 0 {
 				b.WriteString("; ")
 			}
 			fmt.Fprintf(&b, "%s %s (%s)", v.Name, v.Measured, v.Threshold)
 		}
-	case len(r.SLOs) > 0:
-		fmt.Fprintf(&b, ": all %d SLOs hold", len(r.SLOs))
-	default:
+	case gated > 0:
+		fmt.Fprintf(&b, ": all %d SLOs hold", gated)
+	case waived == 0:
 		b.WriteString(": no SLOs defined")
+	default:
+		b.WriteString(": no SLO exercised")
+	}
+	if waived > 0 {
+		fmt.Fprintf(&b, " (%d not exercised, allowed by the scenario)", waived)
+	}
+	if whatIf > 0 {
+		fmt.Fprintf(&b, "; %d what-if figures of the comparison mirror, not gated", whatIf)
 	}
 	if r.Partial {
 		b.WriteString(" (partial run)")

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -37,36 +38,113 @@ func FormatBitRate(bps float64) string {
 
 func pct(v float64) string { return strconv.FormatFloat(math.Round(v*10000)/100, 'f', -1, 64) + "%" }
 
+// sloScope is the set of cameras a set of verdicts is computed over: the
+// scenario's own (gated) or the comparison mirror's (what-if, not gated).
+type sloScope struct {
+	whatIf bool
+	cams   map[string]bool
+	// latency names the camera scope of an unscoped latency gate.
+	latency string
+}
+
+func (sc sloScope) name(n string) string {
+	if sc.whatIf {
+		return n + " [what-if]"
+	}
+	return n
+}
+
 func (a *analysis) slos() {
-	spec := a.run.SLO
 	a.res.SLOs = []SLOVerdict{}
+	own := sloScope{cams: map[string]bool{}, latency: "all cameras"}
+	mirror := sloScope{whatIf: true, cams: map[string]bool{}, latency: "mirror cameras"}
+	for _, c := range a.run.Cameras {
+		if c.Reference {
+			mirror.cams[c.ID] = true
+		} else {
+			own.cams[c.ID] = true
+		}
+	}
+	if len(mirror.cams) > 0 {
+		own.latency = "scenario's cameras"
+	}
+	a.res.SLOs = append(a.res.SLOs, a.gates(own)...)
+	if len(mirror.cams) > 0 {
+		a.res.SLOs = append(a.res.SLOs, a.gates(mirror)...)
+	}
+}
+
+// gates computes every verdict the SLO spec asks for over one scope.
+func (a *analysis) gates(sc sloScope) []SLOVerdict {
+	spec := a.run.SLO
+	var out []SLOVerdict
+	add := func(v SLOVerdict) {
+		v.Name = sc.name(v.Name)
+		v.WhatIf = sc.whatIf
+		v.Gated = !sc.whatIf && !(v.NotExercised && spec.AllowNotExercised && !a.run.Partial)
+		if v.NotExercised && !sc.whatIf {
+			a.warnf("SLO %q not exercised: %s", v.Name, v.Reason)
+		}
+		out = append(out, v)
+	}
 	for _, s := range spec.Latency {
-		a.res.SLOs = append(a.res.SLOs, a.latencySLO(s))
+		if sc.whatIf && (s.Site != "" || s.Placement != "") {
+			continue // scoped to the scenario's own site or placement
+		}
+		add(a.latencySLO(s, sc))
 	}
 	if spec.TimeToAlertMax > 0 {
-		a.res.SLOs = append(a.res.SLOs, a.alertSLO(spec.TimeToAlertMax))
+		add(a.alertSLO(spec.TimeToAlertMax, sc))
 	}
 	if spec.FailoverMax > 0 {
-		a.res.SLOs = append(a.res.SLOs, a.failoverSLO(spec.FailoverMax))
+		add(a.failoverSLO(spec.FailoverMax, sc))
 	}
 	if spec.UplinkMaxBitsPerSecond > 0 {
-		a.res.SLOs = append(a.res.SLOs, a.uplinkSLO(spec.UplinkMaxBitsPerSecond))
+		add(a.uplinkSLO(spec.UplinkMaxBitsPerSecond, sc))
 	}
 	if spec.RecallMin > 0 {
-		a.res.SLOs = append(a.res.SLOs, a.accuracySLO("detection recall", spec.RecallMin, func(acc *Accuracy) float64 { return acc.Recall }))
+		add(a.accuracySLO("detection recall", spec.RecallMin, sc, func(acc *Accuracy) float64 { return acc.Recall }))
 	}
 	if spec.PrecisionMin > 0 {
-		a.res.SLOs = append(a.res.SLOs, a.accuracySLO("detection precision", spec.PrecisionMin, func(acc *Accuracy) float64 { return acc.Precision }))
+		add(a.accuracySLO("detection precision", spec.PrecisionMin, sc, func(acc *Accuracy) float64 { return acc.Precision }))
 	}
 	if spec.AnsweredMin > 0 {
-		a.res.SLOs = append(a.res.SLOs, a.answeredSLO(spec.AnsweredMin))
+		add(a.answeredSLO(spec.AnsweredMin, sc))
 	}
+	return out
+}
+
+// frameCounts counts the frames of a scope's cameras outside warm-up.
+func (a *analysis) frameCounts(sc sloScope) FrameCounts {
+	var fc FrameCounts
+	for _, c := range a.run.Cameras {
+		if !sc.cams[c.ID] {
+			continue
+		}
+		for _, f := range c.Frames {
+			if a.inWarmUp(f.Capture) {
+				continue
+			}
+			fc.Sent++
+			fc.Expected += answerRatio(c)
+			if f.Answered {
+				fc.Answered++
+			} else {
+				fc.Unanswered++
+			}
+		}
+	}
+	fc.Expected = round3(fc.Expected)
+	if fc.Expected > 0 {
+		fc.OfExpected = round4(min(1, float64(fc.Answered)/fc.Expected))
+	}
+	return fc
 }
 
 // answeredSLO gates the share of expected answers delivered: with a
 // detection rate below the camera rate, skipped frames are not failures.
-func (a *analysis) answeredSLO(minV float64) SLOVerdict {
-	fc := a.res.Frames
+func (a *analysis) answeredSLO(minV float64, sc sloScope) SLOVerdict {
+	fc := a.frameCounts(sc)
 	v := SLOVerdict{Name: "frames answered", Unit: "ratio", ThresholdValue: minV, Threshold: ">= " + pct(minV),
 		MeasuredValue: fc.OfExpected, Measured: pct(fc.OfExpected)}
 	reduced := fc.Expected < float64(fc.Sent)
@@ -87,25 +165,36 @@ func (a *analysis) answeredSLO(minV float64) SLOVerdict {
 	return v
 }
 
+// notExercised marks a gate nothing in the run exercised: it did not pass.
 func (a *analysis) notExercised(v SLOVerdict, reason string) SLOVerdict {
-	v.Measured = "not exercised"
+	v.Measured, v.Pass, v.NotExercised, v.Reason = "not exercised", false, true, reason
 	if a.run.Partial {
-		v.Pass, v.Reason = false, reason+"; the run was interrupted before this could be judged"
-		return v
+		v.Reason += "; the run was interrupted before this could be judged"
 	}
-	v.Pass, v.Reason = true, reason
-	a.warnf("SLO %q not exercised: %s", v.Name, reason)
 	return v
 }
 
-func (a *analysis) latencySLO(s LatencySLO) SLOVerdict {
-	scope, d := "all cameras", a.res.Latencies.Overall
+func (a *analysis) latencySLO(s LatencySLO, sc sloScope) SLOVerdict {
+	scope := sc.latency
+	in := func(c Camera) bool { return sc.cams[c.ID] }
 	switch {
 	case s.Site != "":
-		scope, d = "site "+s.Site, findGroup(a.res.Latencies.Sites, s.Site)
+		scope, in = "site "+s.Site, func(c Camera) bool { return sc.cams[c.ID] && c.Site == s.Site }
 	case s.Placement != "":
-		scope, d = string(s.Placement)+" placement", findGroup(a.res.Latencies.Placements, string(s.Placement))
+		scope, in = string(s.Placement)+" placement", func(c Camera) bool { return sc.cams[c.ID] && c.Placement == s.Placement }
 	}
+	var lat []time.Duration
+	for _, c := range a.run.Cameras {
+		if !in(c) {
+			continue
+		}
+		for _, f := range c.Frames {
+			if f.Answered && !a.inWarmUp(f.Capture) {
+				lat = append(lat, f.Latency)
+			}
+		}
+	}
+	d := NewDistribution(lat)
 	p := strconv.FormatFloat(s.Percentile, 'f', -1, 64)
 	v := SLOVerdict{
 		Name:           fmt.Sprintf("e2e latency p%s (%s)", p, scope),
@@ -128,23 +217,22 @@ func (a *analysis) latencySLO(s LatencySLO) SLOVerdict {
 	return v
 }
 
-func findGroup(gs []LatencyGroup, name string) Distribution {
-	for _, g := range gs {
-		if g.Name == name {
-			return g.Distribution
+func (a *analysis) alertSLO(limit time.Duration, sc sloScope) SLOVerdict {
+	v := SLOVerdict{Name: "time to alert (max)", Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
+	var timings []AlertTiming
+	others := 0
+	for _, t := range a.res.TimeToAlert {
+		if sc.cams[t.Camera] {
+			timings = append(timings, t)
+			others += len(t.OtherAlerts)
 		}
 	}
-	return Distribution{}
-}
-
-func (a *analysis) alertSLO(limit time.Duration) SLOVerdict {
-	v := SLOVerdict{Name: "time to alert (max)", Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
-	if len(a.res.TimeToAlert) == 0 {
-		return a.notExercised(v, "the scenario scripts no events")
+	if len(timings) == 0 {
+		return a.notExercised(v, "no scripted event on these cameras")
 	}
 	missing, late := 0, 0
 	worst := 0.0
-	for _, t := range a.res.TimeToAlert {
+	for _, t := range timings {
 		if !t.Alerted {
 			missing++
 			continue
@@ -157,19 +245,22 @@ func (a *analysis) alertSLO(limit time.Duration) SLOVerdict {
 	v.MeasuredValue = round3(worst)
 	v.Measured = fmtMs(v.MeasuredValue)
 	if missing > 0 {
-		v.Measured = fmt.Sprintf("%d of %d events without alert", missing, len(a.res.TimeToAlert))
+		v.Measured = fmt.Sprintf("%d of %d events without alert", missing, len(timings))
 	}
 	v.Pass = missing == 0 && late == 0
 	switch {
 	case v.Pass:
-		v.Reason = fmt.Sprintf("all %d events alerted in time", len(a.res.TimeToAlert))
+		v.Reason = fmt.Sprintf("all %d events alerted in time", len(timings))
 	case missing > 0:
-		v.Reason = fmt.Sprintf("%d of %d events never raised an alert at the cloud", missing, len(a.res.TimeToAlert))
+		v.Reason = fmt.Sprintf("%d of %d events never raised an alert at the cloud", missing, len(timings))
 		if late > 0 {
 			v.Reason += fmt.Sprintf(", %d alerted late", late)
 		}
 	default:
-		v.Reason = fmt.Sprintf("%d of %d events alerted late", late, len(a.res.TimeToAlert))
+		v.Reason = fmt.Sprintf("%d of %d events alerted late", late, len(timings))
+	}
+	if others > 0 {
+		v.Reason += fmt.Sprintf("; %s after the events started were for another object and did not count", plural(others, "alert"))
 	}
 	return v
 }
@@ -177,15 +268,33 @@ func (a *analysis) alertSLO(limit time.Duration) SLOVerdict {
 // failoverSLOName names the failover gate's verdict.
 const failoverSLOName = "failover gap (max)"
 
-func (a *analysis) failoverSLO(limit time.Duration) SLOVerdict {
+func (a *analysis) failoverSLO(limit time.Duration, sc sloScope) SLOVerdict {
 	v := SLOVerdict{Name: failoverSLOName, Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
-	if len(a.res.Failover) == 0 {
-		return a.notExercised(v, "no fault affected a camera")
+	var failed []string
+	for i, f := range a.run.Faults {
+		if f.Failed != "" {
+			failed = append(failed, fmt.Sprintf("fault %d (%s %s): %s", i, f.Kind, f.Target, f.Failed))
+		}
+	}
+	var gaps []FailoverGap
+	for _, g := range a.res.Failover {
+		if sc.cams[g.Camera] {
+			gaps = append(gaps, g)
+		}
+	}
+	if len(failed) > 0 {
+		v.Measured = "injection failed"
+		v.Reason = fmt.Sprintf("%d of %d faults could not be injected, so their failover was never tested: %s",
+			len(failed), len(a.run.Faults), strings.Join(failed, "; "))
+		return v
+	}
+	if len(gaps) == 0 {
+		return a.notExercised(v, "no fault affected a camera (a kill of a node that served none exercises nothing)")
 	}
 	unrecovered, late, lost := 0, 0, 0
-	worst := 0.0
-	for _, g := range a.res.Failover {
-		worst = max(worst, g.GapMs)
+	ms := make([]float64, 0, len(gaps))
+	for _, g := range gaps {
+		ms = append(ms, g.GapMs)
 		lost += g.AnswersLost
 		if !g.Recovered {
 			unrecovered++
@@ -193,27 +302,28 @@ func (a *analysis) failoverSLO(limit time.Duration) SLOVerdict {
 			late++
 		}
 	}
-	v.MeasuredValue = round3(worst)
+	d := newDistributionMs(ms)
+	v.MeasuredValue = round3(d.MaxMs)
 	v.Measured = fmtMs(v.MeasuredValue)
 	v.Pass = unrecovered == 0 && late == 0
-	p50 := fmtMs(round3(a.res.FailoverGaps().P50Ms))
+	p50 := fmtMs(round3(d.P50Ms))
 	switch {
 	case unrecovered > 0:
 		v.Measured += " (not recovered)"
-		v.Reason = fmt.Sprintf("%d of %d camera outages never recovered before the end of the run; gap p50 %s; %s lost", unrecovered, len(a.res.Failover), p50, plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%d of %d camera outages never recovered before the end of the run; gap p50 %s; %s lost", unrecovered, len(gaps), p50, plural(lost, "answer"))
 	case late > 0:
-		v.Reason = fmt.Sprintf("%d of %d camera outages lasted longer than the bound; gap p50 %s; %s lost", late, len(a.res.Failover), p50, plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%d of %d camera outages lasted longer than the bound; gap p50 %s; %s lost", late, len(gaps), p50, plural(lost, "answer"))
 	default:
-		v.Reason = fmt.Sprintf("%s recovered in time; gap p50 %s; %s lost", plural(len(a.res.Failover), "camera outage"), p50, plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%s recovered in time; gap p50 %s; %s lost", plural(len(gaps), "camera outage"), p50, plural(lost, "answer"))
 	}
 	return v
 }
 
-func (a *analysis) uplinkSLO(limit float64) SLOVerdict {
+func (a *analysis) uplinkSLO(limit float64, sc sloScope) SLOVerdict {
 	v := SLOVerdict{Name: "uplink bandwidth (mean, per link)", Unit: "bit/s", ThresholdValue: limit, Threshold: "<= " + FormatBitRate(limit)}
 	worst, worstName, n := 0.0, "", 0
 	for _, l := range a.res.Links {
-		if !l.Uplink || l.Reference {
+		if !l.Uplink || l.Reference != sc.whatIf {
 			continue
 		}
 		n++
@@ -222,7 +332,7 @@ func (a *analysis) uplinkSLO(limit float64) SLOVerdict {
 		}
 	}
 	if n == 0 {
-		return a.notExercised(v, "no gated uplink (none marked, or only comparison links)")
+		return a.notExercised(v, "no uplink of these cameras is marked")
 	}
 	v.MeasuredValue = worst
 	v.Measured = FormatBitRate(worst)
@@ -235,19 +345,20 @@ func (a *analysis) uplinkSLO(limit float64) SLOVerdict {
 	return v
 }
 
-func (a *analysis) accuracySLO(name string, minV float64, get func(*Accuracy) float64) SLOVerdict {
+func (a *analysis) accuracySLO(name string, minV float64, sc sloScope, get func(*Accuracy) float64) SLOVerdict {
 	v := SLOVerdict{Name: name + " (IoU " + strconv.FormatFloat(a.o.iou, 'f', -1, 64) + ")", Unit: "ratio",
 		ThresholdValue: minV, Threshold: ">= " + pct(minV)}
-	if a.res.Accuracy == nil {
-		return a.notExercised(v, "no answered frame has ground truth")
+	acc := a.acc[sc.whatIf]
+	if acc == nil {
+		return a.notExercised(v, "no answered frame of these cameras has ground truth")
 	}
-	v.MeasuredValue = get(a.res.Accuracy)
+	v.MeasuredValue = get(acc)
 	v.Measured = pct(v.MeasuredValue)
 	v.Pass = v.MeasuredValue >= minV
 	if v.Pass {
-		v.Reason = fmt.Sprintf("over %d scored frames", a.res.Accuracy.FramesScored)
+		v.Reason = fmt.Sprintf("over %d scored frames", acc.FramesScored)
 	} else {
-		v.Reason = fmt.Sprintf("below the bound over %d scored frames", a.res.Accuracy.FramesScored)
+		v.Reason = fmt.Sprintf("below the bound over %d scored frames", acc.FramesScored)
 	}
 	return v
 }

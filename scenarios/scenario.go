@@ -361,6 +361,8 @@ type SLO struct {
 	FailoverMax time.Duration      `yaml:"failoverMax"`
 	UplinkMax   units.BitRate      `yaml:"uplinkMax"`
 	RecallMin   units.Percent      `yaml:"recallMin"`
+	// AllowNotExercised lets a gate nothing exercised pass the run.
+	AllowNotExercised bool `yaml:"allowNotExercised"`
 }
 
 // LatencyObjective bounds one latency percentile.

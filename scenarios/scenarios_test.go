@@ -516,3 +516,24 @@ var _ = Describe("Hints from peer tools' vocabulary", func() {
 		Expect(list[1].Msg).To(ContainSubstring(`did you mean "rate"?`))
 	})
 })
+
+var _ = Describe("Gates nothing exercised", func() {
+	doc := func(slo string) string {
+		return header + "spec:\n  duration: 1s\n  sites: [{name: a}]\n  slo: " + slo + "\n"
+	}
+	It("fail the run by default and pass it with allowNotExercised", func() {
+		Expect(mustLoad("s.yaml", doc("{uplinkMax: 1Mbit}")).SLO.AllowNotExercised).To(BeFalse())
+		Expect(mustLoad("s.yaml", doc("{uplinkMax: 1Mbit, allowNotExercised: true}")).SLO.AllowNotExercised).To(BeTrue())
+	})
+	It("rejects allowNotExercised without a gate, or not a boolean, at its line", func() {
+		list := loadErrors(doc("{allowNotExercised: true}"))
+		Expect(list).To(HaveLen(1))
+		Expect(list[0].Path).To(Equal("spec.slo.allowNotExercised"))
+		Expect(list[0].Msg).To(ContainSubstring("there is no gate to allow"))
+		Expect(list[0].Line).To(Equal(7))
+
+		list = loadErrors(doc("{uplinkMax: 1Mbit, allowNotExercised: maybe}"))
+		Expect(list).To(HaveLen(1))
+		Expect(list[0].Path).To(Equal("spec.slo.allowNotExercised"))
+	})
+})

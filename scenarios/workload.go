@@ -378,6 +378,12 @@ func (c *converter) slo(in *v1alpha1.SLO, s *Scenario) SLO {
 	if in.RecallMin != nil {
 		out.RecallMin = *in.RecallMin
 	}
+	if in.AllowNotExercised != nil {
+		out.AllowNotExercised = *in.AllowNotExercised
+		if out.AllowNotExercised && len(out.E2ELatency) == 0 && out.TimeToAlert == 0 && out.FailoverMax == 0 && out.UplinkMax == 0 && out.RecallMin == 0 {
+			c.errorf(p+".allowNotExercised", "there is no gate to allow: set an SLO in this block, or remove allowNotExercised")
+		}
+	}
 	return out
 }
 

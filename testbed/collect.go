@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgesim/edgesim/fakecam"
+	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 )
@@ -33,21 +36,6 @@ type latencyLine struct {
 		Box   [4]float64 `json:"box"`
 		Track int        `json:"track"`
 	} `json:"detections"`
-}
-
-// truthLine is one line of a camera's groundtruth-<id>.jsonl.
-type truthLine struct {
-	Frame     uint64 `json:"frame"`
-	CaptureUS int64  `json:"capture_us"`
-	Width     int    `json:"width"`
-	Height    int    `json:"height"`
-	Objects   []struct {
-		Track     int     `json:"track"`
-		Label     string  `json:"label"`
-		Box       [4]int  `json:"box"`
-		Occlusion float64 `json:"occlusion"`
-	} `json:"objects"`
-	Events []string `json:"events"`
 }
 
 func readJSONL[T any](path string, fn func(T)) error {
@@ -73,7 +61,8 @@ func readJSONL[T any](path string, fn func(T)) error {
 }
 
 // collectCameras reads every camera's samples and ground truth, and turns
-// the scripted events the ground truth marks into absolute event windows.
+// the scripted events the ground truth marks into absolute event windows,
+// each with the ground-truth track of the object it scripts.
 func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.ScriptedEvent, error) {
 	var cams []reports.Camera
 	var events []reports.ScriptedEvent
@@ -82,7 +71,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 	for _, c := range plan.Cameras {
 		out := filepath.Join(dir, c.Host)
 		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height,
-			FPS: c.Group.FPS, DetectFPS: plan.Scenario.Workload.DetectFPS}
+			FPS: c.Group.FPS, DetectFPS: plan.Scenario.Workload.DetectFPS, Reference: c.Mirror}
 		nodes := map[string]bool{}
 		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l latencyLine) {
 			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node}
@@ -104,28 +93,35 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		}
 		cam.FramesSent = summaries[c.ID].Captured
 		cam.Reconnects = summaries[c.ID].Reconnects
-		open := map[string]*reports.ScriptedEvent{}
-		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t truthLine) {
+		scripted := sceneEvents(plan, c)
+		open := map[int]*reports.ScriptedEvent{} // by index into scripted
+		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t fakecam.GroundTruthLine) {
 			tf := reports.TruthFrame{Frame: t.Frame}
 			for _, o := range t.Objects {
 				tf.Objects = append(tf.Objects, reports.TruthObject{TrackID: o.Track, Label: o.Label, Box: reports.Box(o.Box), Occlusion: o.Occlusion})
 			}
 			cam.Truth = append(cam.Truth, tf)
 			at := time.UnixMicro(t.CaptureUS)
-			active := map[string]bool{}
-			for _, e := range t.Events {
-				active[e] = true
-				if ev, ok := open[e]; ok {
+			pts := time.Duration(math.Round(t.PTSMS * float64(time.Millisecond)))
+			active := map[int]bool{}
+			for _, name := range t.Events {
+				i := activeEvent(scripted, name, pts)
+				if i < 0 {
+					continue
+				}
+				active[i] = true
+				if ev, ok := open[i]; ok {
 					ev.End = at
 					continue
 				}
-				ev := scriptedEvent(c, e, at)
-				open[e] = &ev
+				e := scripted[i]
+				open[i] = &reports.ScriptedEvent{Camera: c.ID, Kind: e.Kind, Zone: e.Zone, Label: e.Label,
+					Track: scene.EventTrackID(i), Start: at, End: at}
 			}
-			for name, ev := range open {
-				if !active[name] {
+			for i, ev := range open {
+				if !active[i] {
 					events = append(events, *ev)
-					delete(open, name)
+					delete(open, i)
 				}
 			}
 		})
@@ -137,8 +133,22 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		}
 		cams = append(cams, cam)
 	}
-	sort.SliceStable(events, func(i, j int) bool { return events[i].Start.Before(events[j].Start) })
+	sort.SliceStable(events, func(i, j int) bool {
+		return events[i].Start.Before(events[j].Start) || events[i].Start.Equal(events[j].Start) && events[i].Camera < events[j].Camera
+	})
 	return cams, events, errors.Join(errs...)
+}
+
+// activeEvent finds the scripted event a ground-truth line names
+// ("kind:zone") at a presentation time: the one whose window holds it.
+// -1 when none does (a ground truth from another scenario).
+func activeEvent(scripted []scene.Event, name string, pts time.Duration) int {
+	for i, e := range scripted {
+		if e.Kind+":"+e.Zone == name && pts >= e.Start && pts < e.End {
+			return i
+		}
+	}
+	return -1
 }
 
 // fleetSummary is what the fleets' summary.json files say about one camera.
@@ -187,19 +197,6 @@ func fleetSummaries(dir string) map[string]fleetSummary {
 	return out
 }
 
-// scriptedEvent matches an event name from the ground truth with the
-// scenario event of the camera's group it came from.
-func scriptedEvent(c Camera, name string, at time.Time) reports.ScriptedEvent {
-	ev := reports.ScriptedEvent{Camera: c.ID, Kind: name, Start: at, End: at}
-	for _, e := range c.Group.Events {
-		if strings.Contains(name, e.Kind) && (e.Zone == "" || strings.Contains(name, e.Zone)) {
-			ev.Kind, ev.Zone, ev.Label = e.Kind, e.Zone, e.Label
-			break
-		}
-	}
-	return ev
-}
-
 // alertLine is one alert as the cloud tier records it.
 type alertLine struct {
 	ID       string    `json:"id"`
@@ -208,6 +205,7 @@ type alertLine struct {
 	Zone     string    `json:"zone"`
 	Label    string    `json:"label"`
 	Track    int       `json:"track"`
+	Frame    uint64    `json:"frame"`
 	Raised   time.Time `json:"raised"`
 	Received time.Time `json:"received"`
 }
@@ -225,7 +223,7 @@ func parseAlerts(b []byte) []reports.Alert {
 			continue
 		}
 		seen[a.ID] = true
-		out = append(out, reports.Alert{ID: a.ID, Node: a.Node, Camera: a.Camera, Zone: a.Zone, Label: a.Label, Track: a.Track, Raised: a.Raised, Received: a.Received})
+		out = append(out, reports.Alert{ID: a.ID, Node: a.Node, Camera: a.Camera, Zone: a.Zone, Label: a.Label, Track: a.Track, Frame: a.Frame, Raised: a.Raised, Received: a.Received})
 	}
 	return out
 }
@@ -236,6 +234,7 @@ func sloSpec(sc *scenarios.Scenario) reports.SLOSpec {
 		FailoverMax:            sc.SLO.FailoverMax,
 		UplinkMaxBitsPerSecond: sc.SLO.UplinkMax.BitsPerSecond(),
 		RecallMin:              sc.SLO.RecallMin.Fraction(),
+		AllowNotExercised:      sc.SLO.AllowNotExercised,
 	}
 	for _, l := range sc.SLO.E2ELatency {
 		s.Latency = append(s.Latency, reports.LatencySLO{Percentile: l.Percentile, Max: l.Max})

@@ -75,10 +75,57 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 		Expect(res.Report.ObservedFaults).To(BeEmpty(), "no process may crash")
 	}, NodeTimeout(4*time.Minute))
 
+	It("night-watch-4g with cloud placement times its alert from the cloud node's own alerts", func(ctx SpecContext) {
+		sc, err := scenarios.Example("night-watch-4g")
+		Expect(err).NotTo(HaveOccurred())
+		sc.Workload.Placement = scenarios.PlacementCloud
+		res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Binaries: bins})
+		if res != nil {
+			DeferCleanup(func() {
+				if CurrentSpecReport().Failed() {
+					dumpRun(res.Dir)
+				}
+			})
+		}
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Run.Cameras).To(HaveEach(HaveField("Placement", reports.PlacementCloud)))
+		Expect(res.Run.Alerts).NotTo(BeEmpty(), "the cloud node stores the alerts it raises itself")
+		Expect(res.Run.Alerts).To(HaveEach(HaveField("Node", "cloud-1")))
+		Expect(res.Report.TimeToAlert).To(HaveLen(1))
+		Expect(res.Report.TimeToAlert[0].AlertID).NotTo(BeEmpty())
+		Expect(res).To(match.AlertWithin(5 * time.Second))
+		GinkgoWriter.Printf("night-watch-4g, cloud placement: time to alert %.0f ms\n", res.Report.TimeToAlert[0].TimeToAlertMs)
+	}, NodeTimeout(4*time.Minute))
+
 	It("quickstart measures the failover of the killed edge node and compares edge with cloud uplink", func(ctx SpecContext) {
 		res := run(ctx, "quickstart", true)
 		Expect(res.Report.Failover).NotTo(BeEmpty())
 		Expect(res).To(match.FailOverWithin(10 * time.Second))
+		// Recovery is a surviving node's answer, and the gap is no shorter
+		// than the time the camera really went without answers after the
+		// fault, counted here from the raw samples: up to the recovering
+		// answer, and past every frame captured after the fault that got
+		// none.
+		for _, g := range res.Report.Failover {
+			Expect(g.RecoveredBy).NotTo(BeEmpty(), g.Camera)
+			Expect(g.RecoveredBy).NotTo(Equal(g.Target), g.Camera)
+			gap := time.Duration(g.GapMs * float64(time.Millisecond))
+			for _, c := range res.Run.Cameras {
+				if c.ID != g.Camera {
+					continue
+				}
+				last := g.FaultAt
+				for _, f := range c.Frames {
+					if arr := f.Capture.Add(f.Latency); f.Answered && arr.Before(g.RecoveredAt) && arr.After(last) {
+						last = arr
+					}
+					if !f.Answered && f.Capture.After(g.FaultAt) && f.Capture.Before(g.RecoveredAt) {
+						Expect(gap).To(BeNumerically(">", f.Capture.Sub(g.FaultAt)), "%s: frame %d got no answer", g.Camera, f.Frame)
+					}
+				}
+				Expect(gap).To(BeNumerically(">=", g.RecoveredAt.Sub(last)), g.Camera)
+			}
+		}
 		// The local provider has no cluster: its breakdown is the cameras'
 		// own reconnects, then detections again.
 		Expect(res.Report.FailoverSummaries).To(HaveLen(1))

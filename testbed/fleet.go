@@ -31,17 +31,26 @@ func FleetConfig(plan *Plan, host string, whipURL func(node string) string) []fa
 		for _, z := range g.Zones {
 			cfg.Scene.Zones = append(cfg.Scene.Zones, scene.Zone{Name: z.Name, Rect: z.Rect})
 		}
-		for _, e := range g.Events {
-			if len(e.Cameras) > 0 && !slices.Contains(e.Cameras, sceneID) {
-				continue
-			}
-			cfg.Scene.Events = append(cfg.Scene.Events, scene.Event{Kind: e.Kind, Zone: e.Zone, Label: e.Label,
-				Start: sc.Warmup + e.Start, End: sc.Warmup + e.End})
-		}
+		cfg.Scene.Events = sceneEvents(plan, c)
 		for _, n := range c.Endpoints {
 			cfg.Endpoints = append(cfg.Endpoints, whipURL(n))
 		}
 		out = append(out, cfg)
+	}
+	return out
+}
+
+// sceneEvents are the scripted events of a camera's scene, in the order
+// that gives their objects' ground-truth track ids (scene.EventTrackID).
+func sceneEvents(plan *Plan, c Camera) []scene.Event {
+	sceneID := strings.TrimSuffix(c.ID, CloudViaSuffix)
+	var out []scene.Event
+	for _, e := range c.Group.Events {
+		if len(e.Cameras) > 0 && !slices.Contains(e.Cameras, sceneID) {
+			continue
+		}
+		out = append(out, scene.Event{Kind: e.Kind, Zone: e.Zone, Label: e.Label,
+			Start: plan.Scenario.Warmup + e.Start, End: plan.Scenario.Warmup + e.End})
 	}
 	return out
 }

@@ -86,6 +86,9 @@ type Camera struct {
 	Placement  scenarios.Placement
 	// Endpoints are the edgenodes in failover order.
 	Endpoints []string
+	// Mirror marks a camera of a cloud-placement mirror: reported beside
+	// the scenario's SLO gates as a what-if, not gated.
+	Mirror bool
 }
 
 // Plan is a scenario translated into hosts, links and cameras; providers
@@ -162,7 +165,7 @@ func NewPlan(sc *scenarios.Scenario, compare bool) (*Plan, error) {
 			p.Nodes = append(p.Nodes, Node{Name: n.Name, Role: RoleEdge, Site: site.Name, Group: "site:" + site.Name, Resources: n.Resources})
 		}
 		placements := []scenarios.Placement{sc.Workload.Placement}
-		if compare {
+		if compare && sc.Workload.Placement != scenarios.PlacementCloud { // a cloud placement is its own comparison
 			placements = []scenarios.Placement{scenarios.PlacementEdge, scenarios.PlacementCloud}
 		}
 		access, hasAccess := findLink(links, "cameras:"+site.Name, "site:"+site.Name)
@@ -215,7 +218,7 @@ func NewPlan(sc *scenarios.Scenario, compare bool) (*Plan, error) {
 					if placement == scenarios.PlacementEdge && len(site.Nodes) > 0 {
 						eps = rotate(endpoints, len(site.Nodes), i)
 					}
-					p.Cameras = append(p.Cameras, Camera{ID: id + suffix, Site: site.Name, ReportSite: site.Name + suffix, Host: host, Group: g, Placement: placement, Endpoints: eps})
+					p.Cameras = append(p.Cameras, Camera{ID: id + suffix, Site: site.Name, ReportSite: site.Name + suffix, Host: host, Group: g, Placement: placement, Endpoints: eps, Mirror: suffix != ""})
 				}
 			}
 		}

@@ -212,6 +212,7 @@ type runner struct {
 	current  string // the phase running
 	run      *reports.Run
 	fired    int
+	faultIdx map[faultKey]int // the record of each fault in run.Faults
 	camStart time.Time
 	runStart time.Time
 	tail     *tailer

@@ -15,6 +15,7 @@ type Step struct {
 	At     time.Duration
 	Action Action
 	fault  *scenarios.Fault // the scenario fault it starts; nil for an undo
+	undoes *scenarios.Fault // the scenario fault an undo ends
 }
 
 // timeline turns the scenario's faults into ordered provider actions,
@@ -37,6 +38,8 @@ func Timeline(plan *Plan) ([]Step, error) {
 			s := Step{At: at, Action: a}
 			if start {
 				s.fault = f
+			} else {
+				s.undoes = f
 			}
 			steps = append(steps, s)
 		}
@@ -112,28 +115,43 @@ func Timeline(plan *Plan) ([]Step, error) {
 	return steps, nil
 }
 
-// fire applies one step and records the fault for the report.
+// fire applies one step and records the fault for the report: when its
+// injection started and completed, whether it failed, the edgenodes a
+// node fault takes down, and when an undo restored them.
 func (r *runner) fire(ctx context.Context, s Step) {
 	now := r.o.Now()
-	var affected []string
+	var affected, nodes []string
 	if s.fault != nil {
 		affected = r.affected(s.Action)
+		nodes = r.edgenodesOn(s.Action.Node)
 	}
 	err := r.prov.Inject(ctx, s.Action)
+	done := r.o.Now()
+	target := s.Action.Node
+	if target == "" {
+		target = s.Action.Link
+	}
 	r.mu.Lock()
-	if s.fault != nil {
+	switch {
+	case s.fault != nil:
 		r.fired++
-		detail := s.Action.String()
+		f := reports.Fault{At: now, Effective: done, Kind: string(s.fault.Action), Target: target, Detail: s.Action.String(),
+			Nodes: nodes, Cameras: affected}
 		if err != nil {
-			detail += ": failed: " + err.Error()
+			f.Failed = err.Error()
+			f.Detail += ": failed: " + err.Error()
 		}
-		target := s.Action.Node
-		if target == "" {
-			target = s.Action.Link
+		if r.faultIdx == nil {
+			r.faultIdx = map[faultKey]int{}
 		}
-		r.run.Faults = append(r.run.Faults, reports.Fault{At: now, Kind: string(s.fault.Action), Target: target, Detail: detail, Cameras: affected})
-	} else if err != nil {
+		r.faultIdx[faultKey{s.fault, target}] = len(r.run.Faults)
+		r.run.Faults = append(r.run.Faults, f)
+	case err != nil:
 		r.run.ObservedFaults = append(r.run.ObservedFaults, reports.ObservedFault{At: now, Kind: "fault-undo-failed", Target: s.Action.String(), Detail: err.Error()})
+	default:
+		if i, ok := r.faultIdx[faultKey{s.undoes, target}]; ok {
+			r.run.Faults[i].Restored = done
+		}
 	}
 	r.mu.Unlock()
 	msg := "fault: " + s.Action.String()
@@ -141,6 +159,25 @@ func (r *runner) fire(ctx context.Context, s Step) {
 		msg += " failed: " + err.Error()
 	}
 	r.o.Progress(Progress{Phase: PhaseRun, Message: msg, FaultsFired: r.fired})
+}
+
+// faultKey identifies the record of a scenario fault on one target.
+type faultKey struct {
+	fault  *scenarios.Fault
+	target string
+}
+
+// edgenodesOn lists the edgenode ids running on a plan node: the node
+// itself and, on a cluster, its pods ("" for a link fault).
+func (r *runner) edgenodesOn(node string) []string {
+	if node == "" {
+		return nil
+	}
+	out := []string{node}
+	if loc, ok := r.prov.(edgenodeLocator); ok {
+		out = append(out, loc.Edgenodes(node)...)
+	}
+	return out
 }
 
 // edgenodeLocator is implemented by providers whose edgenode ids are not
@@ -156,11 +193,9 @@ type edgenodeLocator interface {
 func (r *runner) affected(a Action) []string {
 	var out []string
 	if a.Node != "" {
-		on := map[string]bool{a.Node: true}
-		if loc, ok := r.prov.(edgenodeLocator); ok {
-			for _, id := range loc.Edgenodes(a.Node) {
-				on[id] = true
-			}
+		on := map[string]bool{}
+		for _, id := range r.edgenodesOn(a.Node) {
+			on[id] = true
 		}
 		var served map[string]string
 		if r.tail != nil {

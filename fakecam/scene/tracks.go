@@ -314,6 +314,10 @@ func (sp spawner) track(k int) *track {
 	return newTrack(id, sp.kind, r, pts)
 }
 
+// EventTrackID is the ground-truth track id (Object.TrackID) of the object
+// that the i-th event of a Config scripts.
+func EventTrackID(i int) int { return eventIDBase + i }
+
 // eventTrack builds the scripted track of event i: the object approaches
 // from the nearer side, is inside the zone exactly during [Start, End) and
 // leaves afterwards.
@@ -372,7 +376,7 @@ func (s *Scene) eventTrack(i int, ev Event) *track {
 		pts = append(pts, waypoint{t: end, x: out, y: last.y})
 		pts = append(pts, waypoint{t: end + math.Abs(xe-out)/speed, x: xe, y: last.y})
 	}
-	tr := newTrack(eventIDBase+i, kind, r, pts)
+	tr := newTrack(EventTrackID(i), kind, r, pts)
 	tr.look = lk
 	return tr
 }

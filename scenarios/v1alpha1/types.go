@@ -258,6 +258,8 @@ type SLO struct {
 	FailoverMax *units.Duration           `yaml:"failoverMax" doc:"Maximum gap from a fault to the first detection delivered again per camera."`
 	UplinkMax   *units.BitRate            `yaml:"uplinkMax" doc:"Maximum mean bandwidth per site uplink (site to cloud), e.g. 2Mbit."`
 	RecallMin   *units.Percent            `yaml:"recallMin" doc:"Minimum detection recall against ground truth (IoU 0.5), e.g. 80%."`
+	// AllowNotExercised lets a run pass whose gates nothing exercised.
+	AllowNotExercised *bool `yaml:"allowNotExercised" doc:"Let the run pass when nothing exercised a gate (no fault hit a camera, no event alerted, no ground truth); such a gate is reported as not exercised either way. Default false: an unexercised gate fails the run."`
 }
 
 // Report selects report outputs.

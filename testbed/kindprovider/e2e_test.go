@@ -196,6 +196,12 @@ func expectBreakdown(r *reports.Result, node string) {
 		return
 	}
 	Expect(fo.Recovered).To(Equal(len(fo.Cameras)), "every affected camera got detections again")
+	Expect(r.Faults[fo.Fault].Nodes).To(ContainElement(node), "the fault names the edgenodes it took down")
+	for _, g := range r.Failover {
+		if g.Fault == fo.Fault && !g.Reference {
+			Expect(r.Faults[fo.Fault].Nodes).NotTo(ContainElement(g.RecoveredBy), "%s recovered by a surviving edgenode", g.Camera)
+		}
+	}
 	Expect(step).To(HaveKey(reports.StepFlowing))
 	Expect(fo.GapP50Ms).To(BeNumerically("<=", 30_000), "the issue's target: failover p50 at most 30 s")
 }

@@ -59,6 +59,17 @@ var _ = Describe("matchers", func() {
 		Expect(r).NotTo(match.AlertWithin(time.Second))
 	})
 
+	It("AlertWithin and FailOverWithin judge the scenario's own cameras, not the comparison mirror's", func() {
+		r := analysed(lat, 2*time.Second, reports.SLOSpec{})
+		r.TimeToAlert = append(r.TimeToAlert, reports.AlertTiming{Camera: "c1-via-cloud", Reference: true})
+		Expect(r).To(match.AlertWithin(3*time.Second), "the mirror's missing alert is a what-if")
+		r.Failover = []reports.FailoverGap{{Camera: "c1", Recovered: true, GapMs: 500, RecoveredBy: "n2"},
+			{Camera: "c1-via-cloud", Reference: true, GapMs: 9000}}
+		Expect(r).To(match.FailOverWithin(time.Second))
+		r.Failover[1].Reference = false
+		Expect(r).NotTo(match.FailOverWithin(time.Second))
+	})
+
 	It("rejects what is not a result", func() {
 		_, err := match.MeetSLOs().Match("report.json")
 		Expect(err).To(HaveOccurred())

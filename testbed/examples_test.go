@@ -1,0 +1,56 @@
+package testbed_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+// promisedVerdict reads the verdict an example's opening comment promises:
+// "# Verdict with `edgesim run` defaults (--compare): pass."
+var promisedVerdict = regexp.MustCompile("(?m)^# Verdict with `edgesim run` defaults[^:]*: (pass|fail)\\b")
+
+// Every shipped example, run the way a new user runs it: the CLI with its
+// defaults (the comparison mirror included), on the local provider. Each
+// must end with the verdict its comment promises. About 6 minutes in all.
+var _ = Describe("the shipped examples through the CLI", Label("e2e", "slow", "examples"), func() {
+	files, _ := filepath.Glob(filepath.Join("..", "scenarios", "examples", "*.yaml"))
+
+	It("finds the examples", func() { Expect(files).To(HaveLen(4)) })
+
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		It(name+" ends with the verdict its comment promises", func(ctx SpecContext) {
+			if os.Geteuid() != 0 {
+				Skip("the local provider needs root to create network namespaces")
+			}
+			text, err := os.ReadFile(file)
+			Expect(err).NotTo(HaveOccurred())
+			m := promisedVerdict.FindSubmatch(text)
+			Expect(m).NotTo(BeNil(), "%s must say in its opening comment which verdict `edgesim run` gives", file)
+			want := map[string]int{"pass": 0, "fail": 1}[string(m[1])]
+
+			bins := binaries()
+			results := GinkgoT().TempDir()
+			cmd := exec.CommandContext(ctx, bins.Edgesim, "run", "--plain", "--edgenode", bins.Edgenode, "--results", results, file)
+			s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(s).WithContext(ctx).WithTimeout(6 * time.Minute).Should(gexec.Exit())
+			if s.ExitCode() != want {
+				md, _ := filepath.Glob(filepath.Join(results, "*", "report.md"))
+				for _, f := range md {
+					b, _ := os.ReadFile(f)
+					GinkgoWriter.Printf("==> %s <==\n%s\n", f, b)
+				}
+			}
+			Expect(s.ExitCode()).To(Equal(want), "%s promises %s", name, m[1])
+		}, NodeTimeout(7*time.Minute))
+	}
+})
