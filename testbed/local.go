@@ -2,7 +2,6 @@ package testbed
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -16,14 +15,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"gopkg.in/yaml.v3"
 
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 )
-
-// Port edgenode listens on inside every node namespace.
-const edgenodePort = 8080
 
 // Binaries are the programs the local provider runs in the namespaces.
 type Binaries struct {
@@ -177,11 +172,15 @@ func (l *Local) Deploy(ctx context.Context) error {
 }
 
 func (l *Local) edgenodeURL(node, path string) string {
-	return "http://" + net.JoinHostPort(l.Address(node).String(), strconv.Itoa(edgenodePort)) + path
+	return "http://" + net.JoinHostPort(l.Address(node).String(), strconv.Itoa(EdgenodePort)) + path
 }
 
 func (l *Local) startEdgenode(n Node) error {
-	args, err := l.edgenodeArgs(n)
+	var cloudURL string
+	if cloud := l.plan.NodesOf(RoleCloud); len(cloud) > 0 {
+		cloudURL = l.edgenodeURL(cloud[0].Name, "")
+	}
+	args, err := l.edgenodeLaunch(n, cloudURL)
 	if err != nil {
 		return err
 	}
@@ -208,45 +207,26 @@ func (l *Local) exited(name string, err error) {
 	l.observe(ObservedEvent{At: time.Now(), Kind: "crash", Target: name, Detail: detail + " (log: " + filepath.Join(l.dir, name+".log") + ")"})
 }
 
-// edgenodeArgs is the command line of a node's edgenode.
-func (l *Local) edgenodeArgs(n Node) ([]string, error) {
-	sc := l.plan.Scenario
-	args := []string{"serve",
-		"--listen", fmt.Sprintf(":%d", edgenodePort),
-		"--node-id", n.Name,
-		"--detect-fps", strconv.FormatFloat(sc.Workload.DetectFPS, 'f', -1, 64),
-		"--spool-dir", filepath.Join(l.dir, "spool-"+n.Name),
-	}
-	if sc.Workload.Model.Path != "" {
-		args = append(args, "--model", sc.Workload.Model.Path)
-	}
-	rules, err := l.writeRules(n)
+// edgenodeLaunch writes node n's edgenode configuration and rules into
+// the run directory and returns its command line.
+func (l *Local) edgenodeLaunch(n Node, cloudURL string) ([]string, error) {
+	configFile := filepath.Join(l.dir, "edgenode-"+n.Name+".yaml")
+	rulesFile := filepath.Join(l.dir, "rules-"+n.Name+".yaml")
+	config, rules, err := EdgenodeFiles(l.plan, n, EdgenodeEnv{NodeID: n.Name, RulesFile: rulesFile,
+		SpoolDir: filepath.Join(l.dir, "spool-"+n.Name), AlertsFile: l.alertsFile(), CloudURL: cloudURL})
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, "--rules", rules)
-	switch n.Role {
-	case RoleCloud:
-		args = append(args, "--mode", "cloud", "--alerts-file", l.alertsFile())
-	case RoleEdge:
-		cloud := l.plan.NodesOf(RoleCloud)[0].Name
-		args = append(args, "--mode", "edge", "--upstream", l.edgenodeURL(cloud, ""))
+	if err := os.WriteFile(rulesFile, rules, 0o644); err != nil {
+		return nil, err
 	}
-	return args, nil
+	if err := os.WriteFile(configFile, config, 0o644); err != nil {
+		return nil, err
+	}
+	return EdgenodeArgs(configFile), nil
 }
 
 func (l *Local) alertsFile() string { return filepath.Join(l.dir, "alerts.jsonl") }
-
-// writeRules writes the zones and alert rules of the cameras a node may
-// serve, in edgenode's rules file format.
-func (l *Local) writeRules(n Node) (string, error) {
-	b, err := yaml.Marshal(RulesFor(l.plan, n))
-	if err != nil {
-		return "", err
-	}
-	path := filepath.Join(l.dir, "rules-"+n.Name+".yaml")
-	return path, os.WriteFile(path, b, 0o644)
-}
 
 // waitReady polls a node's /readyz from inside its namespace.
 func (l *Local) waitReady(ctx context.Context, node string, timeout time.Duration) error {
@@ -301,8 +281,7 @@ func (l *Local) client(node string) *http.Client {
 func (l *Local) StartCameras(ctx context.Context, dir string) error {
 	for _, n := range l.plan.NodesOf(RoleCamera) {
 		cfgPath := filepath.Join(l.dir, "cameras-"+n.Name+".json")
-		cfg := FleetConfig(l.plan, n.Name, func(node string) string { return l.edgenodeURL(node, "/whip") })
-		b, err := json.MarshalIndent(cfg, "", "  ")
+		b, err := CamerasFile(l.plan, n.Name, func(node string) string { return l.edgenodeURL(node, "/whip") })
 		if err != nil {
 			return err
 		}
@@ -313,7 +292,7 @@ func (l *Local) StartCameras(ctx context.Context, dir string) error {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
-		argv := []string{l.bin.Edgesim, "fakecam", "--config", cfgPath, "--out", out, "--quiet"}
+		argv := append([]string{l.bin.Edgesim}, CamerasArgs(cfgPath, out)...)
 		p, err := startProcess(l.hosts[n.Name].NetnsName(), argv, nil, filepath.Join(l.dir, n.Name+".log"), n.Name, l.exited)
 		if err != nil {
 			return err

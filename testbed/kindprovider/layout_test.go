@@ -63,7 +63,7 @@ var _ = Describe("manifests of the federated layout", func() {
 		Expect(dig(d["Service/edgenode-cloud"], "spec", "type")).To(Equal("NodePort"))
 		Expect(dig(d["Service/edgenode-cloud"], "spec", "ports", 0, "nodePort")).To(Equal(kindprovider.CloudNodePort))
 		Expect(dig(d["Service/edgenode-store-1"], "spec", "type")).To(BeNil(), "the site's Service stays inside its cluster")
-		Expect(dig(d["Deployment/edgenode-store-1"], "spec", "template", "spec", "containers", 0, "command")).To(ContainElements("--upstream", "http://10.240.0.1:30080"))
+		Expect(dig(d["ConfigMap/edgenode-store-1-config"], "data", "edgenode.yaml")).To(ContainSubstring("upstream: http://10.240.0.1:30080\n"))
 		Expect(string(b)).To(ContainSubstring("http://10.240.0.1:30080/whip"), "the cameras' last endpoint is the cloud over the WAN")
 	})
 })

@@ -9,7 +9,6 @@ package kindprovider
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -27,7 +26,7 @@ import (
 // Names and paths shared by the manifests and the provider.
 const (
 	Namespace    = "edgesim"
-	EdgenodePort = 8080
+	EdgenodePort = testbed.EdgenodePort
 	// TierCamera is the tier label of camera nodes (cloud and edge tiers
 	// are testbed.RoleCloud and testbed.RoleEdge).
 	TierCamera = "camera"
@@ -36,6 +35,9 @@ const (
 	// HostDataDir is the directory on node containers holding alerts and
 	// camera samples, kept there when pods end so they can be collected.
 	HostDataDir = "/var/lib/edgesim"
+
+	// configDir is where a workload's ConfigMap is mounted.
+	configDir = "/etc/edgesim"
 
 	labelApp  = "app.kubernetes.io/name"
 	labelPart = "app.kubernetes.io/part-of"
@@ -197,34 +199,29 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 		site, siteLabel = "", CloudSite
 	}
 	name := EdgenodeName(site)
-	rulesYAML, err := yaml.Marshal(testbed.RulesFor(plan, first))
+	env := testbed.EdgenodeEnv{RulesFile: configDir + "/rules.yaml", SpoolDir: "/spool", CloudURL: cfg.cloudURL("")}
+	if first.Role == testbed.RoleCloud {
+		env.AlertsFile = "/alerts/alerts.jsonl"
+	}
+	configYAML, rulesYAML, err := testbed.EdgenodeFiles(plan, first, env)
 	if err != nil {
 		return nil, err
 	}
 	labels := appLabels(name, siteLabel)
 	sel := map[string]string{labelApp: name}
-	sc := plan.Scenario
-	args := []string{"/edgenode", "serve",
-		"--listen", fmt.Sprintf(":%d", EdgenodePort),
-		"--node-id", "$(POD_NAME)",
-		"--detect-fps", strconv.FormatFloat(sc.Workload.DetectFPS, 'f', -1, 64),
-		"--spool-dir", "/spool",
-		"--rules", "/etc/edgesim/rules.yaml",
-	}
+	// Every replica is named after its pod, on the command line.
+	args := append([]string{"/edgenode"}, testbed.EdgenodeArgs(configDir+"/edgenode.yaml", "--node-id", "$(POD_NAME)")...)
 	vols := []Volume{
-		{Name: "rules", ConfigMap: &ConfigMapVolume{Name: name + "-rules"}},
+		{Name: "config", ConfigMap: &ConfigMapVolume{Name: name + "-config"}},
 		{Name: "spool", EmptyDir: &EmptyDirVolume{}},
 	}
-	mounts := []VolumeMount{{Name: "rules", MountPath: "/etc/edgesim", ReadOnly: true}, {Name: "spool", MountPath: "/spool"}}
+	mounts := []VolumeMount{{Name: "config", MountPath: configDir, ReadOnly: true}, {Name: "spool", MountPath: "/spool"}}
 	if first.Role == testbed.RoleCloud {
-		args = append(args, "--mode", "cloud", "--alerts-file", "/alerts/alerts.jsonl")
 		vols = append(vols, Volume{Name: "alerts", HostPath: &HostPathVolume{Path: HostDataDir + "/alerts", Type: "DirectoryOrCreate"}})
 		mounts = append(mounts, VolumeMount{Name: "alerts", MountPath: "/alerts"})
-	} else {
-		args = append(args, "--mode", "edge", "--upstream", cfg.cloudURL(""))
 	}
-	res, env := resources(first.Resources)
-	env = append([]EnvVar{{Name: "POD_NAME", ValueFrom: &EnvVarSource{FieldRef: FieldRef{FieldPath: "metadata.name"}}}}, env...)
+	res, vars := resources(first.Resources)
+	vars = append([]EnvVar{{Name: "POD_NAME", ValueFrom: &EnvVarSource{FieldRef: FieldRef{FieldPath: "metadata.name"}}}}, vars...)
 	probe := func(path string, failures int) *Probe {
 		return &Probe{HTTPGet: HTTPGetAction{Path: path, Port: "http"}, PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: failures}
 	}
@@ -247,7 +244,7 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 					Containers: []Container{{
 						Name: "edgenode", Image: cfg.EdgenodeImage, ImagePullPolicy: "Never",
 						Command:        args,
-						Env:            env,
+						Env:            vars,
 						Ports:          []ContainerPort{{Name: "http", ContainerPort: EdgenodePort, Protocol: "TCP"}},
 						Resources:      res,
 						ReadinessProbe: probe("/readyz", 2),
@@ -267,7 +264,8 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 		svc.Spec.Type, svc.Spec.Ports[0].NodePort = "NodePort", CloudNodePort
 	}
 	return []Object{
-		&ConfigMap{Meta: meta("v1", "ConfigMap", name+"-rules", Namespace, labels), Data: map[string]string{"rules.yaml": string(rulesYAML)}},
+		&ConfigMap{Meta: meta("v1", "ConfigMap", name+"-config", Namespace, labels), Data: map[string]string{
+			"edgenode.yaml": string(configYAML), "rules.yaml": string(rulesYAML)}},
 		dep,
 		svc,
 		&PodDisruptionBudget{Meta: meta("policy/v1", "PodDisruptionBudget", name, Namespace, labels), Spec: PDBSpec{
@@ -329,8 +327,7 @@ func CameraManifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 	}
 	var objs []Object
 	for _, n := range plan.NodesOf(testbed.RoleCamera) {
-		fleet := cameraFleet(plan, n.Name, cfg)
-		b, err := json.MarshalIndent(fleet, "", "  ")
+		b, err := cameraFleet(plan, n.Name, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -344,9 +341,9 @@ func CameraManifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 				EnableServiceLinks: new(false),
 				Containers: []Container{{
 					Name: "fakecam", Image: cfg.CamerasImage, ImagePullPolicy: "Never",
-					Command: []string{"/edgesim", "fakecam", "--config", "/etc/edgesim/cameras.json", "--out", "/samples", "--quiet"},
+					Command: append([]string{"/edgesim"}, testbed.CamerasArgs(configDir+"/cameras.json", "/samples")...),
 					VolumeMounts: []VolumeMount{
-						{Name: "config", MountPath: "/etc/edgesim", ReadOnly: true},
+						{Name: "config", MountPath: configDir, ReadOnly: true},
 						{Name: "samples", MountPath: "/samples"},
 					},
 				}},
@@ -368,8 +365,8 @@ func SamplesDir(host string) string { return HostDataDir + "/samples/" + host }
 // per edge node of the site (after losing a session a camera tries the
 // site again, where kube-proxy picks a replica, as many times as the site
 // has nodes), then the cloud's.
-func cameraFleet(plan *testbed.Plan, host string, cfg ManifestConfig) any {
-	return testbed.FleetConfig(plan, host, func(node string) string {
+func cameraFleet(plan *testbed.Plan, host string, cfg ManifestConfig) ([]byte, error) {
+	return testbed.CamerasFile(plan, host, func(node string) string {
 		n, _ := plan.Node(node)
 		if n.Role == testbed.RoleEdge {
 			return ServiceURL(n.Site, "/whip")

@@ -95,8 +95,8 @@ var _ = Describe("Manifests", func() {
 		cloud := d["Deployment/edgenode-cloud"]
 		Expect(dig(cloud, "spec", "template", "spec", "nodeSelector")).To(Equal(map[string]any{
 			cluster.LabelTier: "cloud", cluster.LabelSite: "cloud"}))
-		Expect(dig(cloud, "spec", "template", "spec", "containers", 0, "command")).To(ContainElements("--mode", "cloud", "--alerts-file"))
-		Expect(dig(dep, "spec", "template", "spec", "containers", 0, "command")).To(ContainElements("--upstream", "http://edgenode-cloud.edgesim.svc.cluster.local.:8080"))
+		Expect(dig(d["ConfigMap/edgenode-cloud-config"], "data", "edgenode.yaml")).To(And(ContainSubstring("mode: cloud\n"), ContainSubstring("alerts-file: ")))
+		Expect(dig(d["ConfigMap/edgenode-store-1-config"], "data", "edgenode.yaml")).To(ContainSubstring("upstream: http://edgenode-cloud.edgesim.svc.cluster.local.:8080\n"))
 	})
 
 	It("probes /readyz and /healthz and sizes the container from the node's resources", func() {

@@ -1,0 +1,107 @@
+package kindprovider_test
+
+import (
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/cmd/edgenode/app"
+	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/kindprovider"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+// flagsBeforeConfigFiles is the edgenode command the manifests held
+// before the configuration file, every option a flag.
+func flagsBeforeConfigFiles(plan *testbed.Plan, role testbed.Role, upstream string) []string {
+	args := []string{"/edgenode", "serve",
+		"--listen", ":8080",
+		"--node-id", "$(POD_NAME)",
+		"--detect-fps", strconv.FormatFloat(plan.Scenario.Workload.DetectFPS, 'f', -1, 64),
+		"--spool-dir", "/spool",
+		"--rules", "/etc/edgesim/rules.yaml",
+	}
+	if role == testbed.RoleCloud {
+		return append(args, "--mode", "cloud", "--alerts-file", "/alerts/alerts.jsonl")
+	}
+	return append(args, "--mode", "edge", "--upstream", upstream)
+}
+
+var _ = Describe("the workloads' launch on the kind provider", func() {
+	DescribeTable("runs every edgenode with the options the flags gave it, from its mounted ConfigMap",
+		func(example string, compare bool, cloudURL string) {
+			p := plan(example, compare)
+			c := cfg
+			c.CloudURL = cloudURL
+			upstream := kindprovider.ServiceURL("", "")
+			if cloudURL != "" {
+				upstream = cloudURL
+			}
+			objs, err := kindprovider.Manifests(p, c)
+			Expect(err).NotTo(HaveOccurred())
+			b, err := kindprovider.Render(objs)
+			Expect(err).NotTo(HaveOccurred())
+			d := docs(b)
+			tiers := map[string]testbed.Role{kindprovider.EdgenodeName(""): testbed.RoleCloud}
+			for _, n := range p.NodesOf(testbed.RoleEdge) {
+				tiers[kindprovider.EdgenodeName(n.Site)] = testbed.RoleEdge
+			}
+			for name, role := range tiers {
+				pod := dig(d["Deployment/"+name], "spec", "template", "spec")
+				var command []string
+				for _, a := range dig(pod, "containers", 0, "command").([]any) {
+					command = append(command, a.(string))
+				}
+				Expect(command).To(HaveLen(6), name)
+				Expect(command[:3]).To(Equal([]string{"/edgenode", "serve", "--config"}), name)
+
+				// The pod sees its ConfigMap's files in the mounted directory:
+				// put them in a temporary one instead.
+				configDir, configFile := path.Split(command[3])
+				var volume string
+				for _, m := range dig(pod, "containers", 0, "volumeMounts").([]any) {
+					if m.(map[string]any)["mountPath"] == path.Clean(configDir) {
+						volume = m.(map[string]any)["name"].(string)
+					}
+				}
+				var configMap string
+				for _, v := range dig(pod, "volumes").([]any) {
+					if v.(map[string]any)["name"] == volume {
+						configMap = dig(v, "configMap", "name").(string)
+					}
+				}
+				Expect(configMap).NotTo(BeEmpty(), "%s: no ConfigMap mounted at %s", name, configDir)
+				dir := GinkgoT().TempDir()
+				data := dig(d["ConfigMap/"+configMap], "data").(map[string]any)
+				Expect(data).To(HaveKey(configFile))
+				Expect(data).To(HaveKey("rules.yaml"))
+				for file, content := range data {
+					Expect(os.WriteFile(filepath.Join(dir, file), []byte(content.(string)), 0o644)).To(Succeed())
+				}
+				command[3] = filepath.Join(dir, configFile)
+
+				got, err := app.ServeConfig(command[2:], noEnv)
+				Expect(err).NotTo(HaveOccurred())
+				want, err := app.ServeConfig(flagsBeforeConfigFiles(p, role, upstream)[2:], noEnv)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(got).To(Equal(want), name)
+				Expect(got.Validate()).To(Succeed())
+			}
+		},
+		Entry("quickstart", "quickstart", false, ""),
+		Entry("quickstart compared with cloud placement", "quickstart", true, ""),
+		Entry("quickstart, federated", "quickstart", false, "http://10.240.0.1:30080"),
+		Entry("factory-5g", "factory-5g", false, ""),
+	)
+
+	It("starts the cameras from their ConfigMap as the local provider does", func() {
+		d := docs(rendered(plan("quickstart", false)))
+		Expect(dig(d["Pod/cameras-store-1-cams"], "spec", "containers", 0, "command")).To(Equal([]any{
+			"/edgesim", "fakecam", "--config", "/etc/edgesim/cameras.json", "--out", "/samples", "--quiet"}))
+	})
+})
