@@ -2,7 +2,6 @@ package testbed
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/edgesim/edgesim/fakecam"
 	"github.com/edgesim/edgesim/fakecam/scene"
@@ -17,7 +16,7 @@ func FleetConfig(plan *Plan, host string, whipURL func(node string) string) []fa
 	for _, c := range plan.CamerasOn(host) {
 		g := c.Group
 		// The mirror of a site shows the same scenes as the site itself.
-		sceneID := strings.TrimSuffix(c.ID, CloudViaSuffix)
+		sceneID := c.SceneID
 		cfg := fakecam.Config{
 			ID: c.ID,
 			Scene: scene.Config{

@@ -1,8 +1,13 @@
 package kindprovider
 
 import (
+	"context"
 	"io"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgesim/edgesim/netem"
 
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/testbed"
@@ -42,3 +47,13 @@ func Clusters(plan *testbed.Plan, layout Layout, name string) []Cluster {
 	}
 	return out
 }
+
+// NewEngine makes the links' engine of a run whose testbed (not yet its
+// cluster) is named testbedName, as Provision does.
+func NewEngine(ctx context.Context, testbedName, stateDir string, reg prometheus.Registerer) (*netem.Userspace, error) {
+	p := &Provider{cfg: Config{Name: ClusterName(testbedName), StateDir: stateDir, Registry: reg}}
+	return p.newEngine(ctx)
+}
+
+// EngineName is engineName.
+var EngineName = engineName

@@ -1,4 +1,0 @@
-package testbed
-
-// TestbedName exposes testbedName to the tests.
-var TestbedName = testbedName
