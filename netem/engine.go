@@ -12,6 +12,8 @@ import (
 // engine (ApplyKernel) shapes one existing interface and does not build
 // hosts and links.
 type Engine interface {
+	// Name is the testbed name the engine's namespaces carry.
+	Name() string
 	// AddHost creates (or attaches, see HostSpec) a host.
 	AddHost(ctx context.Context, spec HostSpec) (EngineHost, error)
 	// Link configures the link between groups a and b: up applies from a

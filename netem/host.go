@@ -105,8 +105,8 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if !nameRE.MatchString(spec.Name) || len(spec.Name) > 32 {
-		return nil, fmt.Errorf("netem: host name %q: use up to 32 letters, digits, '.', '_', ':' or '-'", spec.Name)
+	if err := CheckHostName(spec.Name); err != nil {
+		return nil, err
 	}
 	if spec.Group == "" {
 		return nil, fmt.Errorf("netem: host %s has no group; give every host the group its links are configured for", spec.Name)

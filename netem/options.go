@@ -36,7 +36,7 @@ func WithClock(c Clock) Option { return func(o *options) { o.clock = c } }
 func WithSeed(seed int64) Option { return func(o *options) { o.seed = seed } }
 
 // WithName names the testbed; it is part of every namespace name and of the
-// state record's file name. Default: derived from the process id.
+// state record's file name (see CheckName). Default: random.
 func WithName(name string) Option { return func(o *options) { o.name = name } }
 
 // WithSubnet sets the IPv4 subnet hosts are numbered from (default

@@ -59,6 +59,31 @@ type Userspace struct {
 
 var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.:-]*$`)
 
+// Name limits: a testbed name (WithName) and a host name (HostSpec.Name)
+// are letters, digits, '.', '_', ':' and '-', starting with a letter or
+// digit, of at most this many bytes (a namespace the engine creates is
+// named Prefix + testbed name + "-" + host name).
+const (
+	MaxName     = 24
+	MaxHostName = 32
+)
+
+// CheckName checks a testbed name.
+func CheckName(name string) error {
+	if !nameRE.MatchString(name) || len(name) > MaxName {
+		return fmt.Errorf("netem: testbed name %q: use up to %d letters, digits, '.', '_', ':' or '-'", name, MaxName)
+	}
+	return nil
+}
+
+// CheckHostName checks a host name.
+func CheckHostName(name string) error {
+	if !nameRE.MatchString(name) || len(name) > MaxHostName {
+		return fmt.Errorf("netem: host name %q: use up to %d letters, digits, '.', '_', ':' or '-'", name, MaxHostName)
+	}
+	return nil
+}
+
 // NewUserspace checks that namespaces and TUN devices can be made here and
 // returns an engine with no hosts.
 func NewUserspace(ctx context.Context, opts ...Option) (*Userspace, error) {
@@ -80,8 +105,8 @@ func NewUserspace(ctx context.Context, opts ...Option) (*Userspace, error) {
 		_, _ = rand.Read(b[:])
 		o.name = hex.EncodeToString(b[:])
 	}
-	if !nameRE.MatchString(o.name) || len(o.name) > 24 {
-		return nil, fmt.Errorf("netem: testbed name %q: use up to 24 letters, digits, '.', '_', ':' or '-'", o.name)
+	if err := CheckName(o.name); err != nil {
+		return nil, err
 	}
 	if o.mtu < 576 || o.mtu > 9000 {
 		return nil, fmt.Errorf("netem: MTU %d: use 576..9000", o.mtu)

@@ -2,9 +2,6 @@ package testbed
 
 import "fmt"
 
-// TestbedName exposes testbedName to the tests.
-var TestbedName = testbedName
-
 // LocalEdgenodeLaunch writes a node's edgenode files into dir as the local
 // provider does, with the cloud at cloudURL, and returns its command line.
 func LocalEdgenodeLaunch(plan *Plan, dir, node, cloudURL string) ([]string, error) {

@@ -2,7 +2,6 @@ package testbed
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/edgesim/edgesim/fakecam"
 	"github.com/edgesim/edgesim/fakecam/scene"
@@ -17,7 +16,7 @@ func FleetConfig(plan *Plan, host string, whipURL func(node string) string) []fa
 	for _, c := range plan.CamerasOn(host) {
 		g := c.Group
 		// The mirror of a site shows the same scenes as the site itself.
-		sceneID := strings.TrimSuffix(c.ID, CloudViaSuffix)
+		sceneID := c.SceneID
 		cfg := fakecam.Config{
 			ID: c.ID,
 			Scene: scene.Config{
@@ -43,7 +42,7 @@ func FleetConfig(plan *Plan, host string, whipURL func(node string) string) []fa
 // sceneEvents are the scripted events of a camera's scene, in the order
 // that gives their objects' ground-truth track ids (scene.EventTrackID).
 func sceneEvents(plan *Plan, c Camera) []scene.Event {
-	sceneID := strings.TrimSuffix(c.ID, CloudViaSuffix)
+	sceneID := c.SceneID
 	var out []scene.Event
 	for _, e := range c.Group.Events {
 		if len(e.Cameras) > 0 && !slices.Contains(e.Cameras, sceneID) {

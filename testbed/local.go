@@ -121,7 +121,7 @@ func (l *Local) Provision(ctx context.Context, plan *Plan) error {
 	}
 	l.eng = eng
 	for _, n := range plan.Nodes {
-		h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.Name, Group: n.Group})
+		h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.EngineHost(), Group: n.Group})
 		if err != nil {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}

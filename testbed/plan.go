@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edgesim/edgesim/internal/naming"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/units"
@@ -36,6 +37,11 @@ type Node struct {
 	Placement scenarios.Placement
 	Resources scenarios.Resources
 }
+
+// EngineHost is the node's netem host name: its name, shortened with
+// naming.Fit when longer than netem allows (a mirror's camera host of a
+// site with a long name).
+func (n Node) EngineHost() string { return naming.Fit(n.Name, netem.MaxHostName) }
 
 // Link is one emulated link between two groups, both directions resolved
 // into netem's terms.
@@ -76,8 +82,11 @@ func (l Link) spec(changed string, to scenarios.LinkSpec) scenarios.LinkSpec {
 
 // Camera is one synthetic camera and where it streams.
 type Camera struct {
-	ID   string
-	Site string // the scenario site (also for its cloud mirror)
+	ID string
+	// SceneID is the scenario's id of the camera whose scene it shows:
+	// ID itself, or the camera a mirror camera copies.
+	SceneID string
+	Site    string // the scenario site (also for its cloud mirror)
 	// ReportSite is the site name in reports: the site, or the name of its
 	// cloud-placement mirror.
 	ReportSite string
@@ -218,7 +227,7 @@ func NewPlan(sc *scenarios.Scenario, compare bool) (*Plan, error) {
 					if placement == scenarios.PlacementEdge && len(site.Nodes) > 0 {
 						eps = rotate(endpoints, len(site.Nodes), i)
 					}
-					p.Cameras = append(p.Cameras, Camera{ID: id + suffix, Site: site.Name, ReportSite: site.Name + suffix, Host: host, Group: g, Placement: placement, Endpoints: eps, Mirror: suffix != ""})
+					p.Cameras = append(p.Cameras, Camera{ID: naming.Fit(id+suffix, naming.MaxCameraID), SceneID: id, Site: site.Name, ReportSite: site.Name + suffix, Host: host, Group: g, Placement: placement, Endpoints: eps, Mirror: suffix != ""})
 				}
 			}
 		}

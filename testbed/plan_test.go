@@ -125,7 +125,7 @@ var _ = Describe("RulesFor", func() {
 	})
 })
 
-var _ = Describe("testbedName", func() {
+var _ = Describe("TestbedName", func() {
 	It("keeps two runs of one scenario apart and fits netem's 24 characters", func() {
 		a, b := testbed.TestbedName("a-very-long-scenario-name-indeed"), testbed.TestbedName("a-very-long-scenario-name-indeed")
 		Expect(a).NotTo(Equal(b))

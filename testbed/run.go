@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 )
@@ -172,7 +173,7 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 	if r.prov == nil {
 		r.prov, err = NewProvider(sc.Provider, ProviderConfig{
 			Binaries: o.Binaries, Dir: filepath.Join(dir, "logs"), StateDir: o.StateDir,
-			Registry: o.Registry, Seed: sc.Seed, Name: testbedName(sc.Name), Observe: r.observe,
+			Registry: o.Registry, Seed: sc.Seed, Name: TestbedName(sc.Name), Observe: r.observe,
 			Log: &lineWriter{line: r.logLine},
 		}, o.Providers)
 		if err != nil {
@@ -182,10 +183,10 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 	return r, nil
 }
 
-// testbedName names one run's namespaces and state record: the scenario's
-// name (shortened) and a random suffix, so that two runs of one scenario
-// can stand side by side.
-func testbedName(scenario string) string {
+// TestbedName names one run's testbed (ProviderConfig.Name): the
+// scenario's name, shortened so that the whole fits netem.MaxName, and a
+// random suffix, so that two runs of one scenario can stand side by side.
+func TestbedName(scenario string) string {
 	var b [3]byte
 	_, _ = crand.Read(b[:])
 	name := strings.Map(func(r rune) rune {
@@ -194,10 +195,11 @@ func testbedName(scenario string) string {
 		}
 		return '-'
 	}, scenario)
-	if len(name) > 17 {
-		name = name[:17]
+	id := hex.EncodeToString(b[:])
+	if keep := netem.MaxName - len(id) - 1; len(name) > keep {
+		name = strings.TrimRight(name[:keep], "-_.")
 	}
-	return name + "-" + hex.EncodeToString(b[:])
+	return name + "-" + id
 }
 
 type runner struct {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgesim/edgesim/internal/naming"
 )
 
 // MaxOfferBytes bounds the SDP offer body.
@@ -22,7 +24,7 @@ const MaxOfferBytes = 64 << 10
 // ErrBadOffer is wrapped by every reason an offer is refused with 4xx.
 var ErrBadOffer = errors.New("whip: bad offer")
 
-var cameraIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+var cameraIDPattern = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9._:-]{1,%d}$`, naming.MaxCameraID))
 
 func (s *Server) cors(w http.ResponseWriter) {
 	h := w.Header()
@@ -91,7 +93,7 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 	if camera == "" {
 		camera = "cam-" + newID()[:8]
 	} else if !cameraIDPattern.MatchString(camera) {
-		s.reject(w, http.StatusBadRequest, "bad_request", "camera id must be 1-64 of A-Z a-z 0-9 . _ : -")
+		s.reject(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("camera id must be 1-%d of A-Z a-z 0-9 . _ : -", naming.MaxCameraID))
 		return
 	}
 

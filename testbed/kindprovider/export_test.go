@@ -1,8 +1,13 @@
 package kindprovider
 
 import (
+	"context"
 	"io"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgesim/edgesim/netem"
 
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/testbed"
@@ -45,3 +50,13 @@ func Clusters(plan *testbed.Plan, layout Layout, name string) []Cluster {
 
 // StopCamerasError is stopCamerasError.
 var StopCamerasError = stopCamerasError
+
+// NewEngine makes the links' engine of a run whose testbed (not yet its
+// cluster) is named testbedName, as Provision does.
+func NewEngine(ctx context.Context, testbedName, stateDir string, reg prometheus.Registerer) (netem.Engine, error) {
+	p := &Provider{cfg: Config{Name: ClusterName(testbedName), StateDir: stateDir, Registry: reg}}
+	return p.newEngine(ctx)
+}
+
+// EngineName is engineName.
+var EngineName = engineName

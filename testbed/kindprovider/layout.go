@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/edgesim/edgesim/internal/naming"
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 )
@@ -51,7 +52,7 @@ type member struct {
 }
 
 // container is kind's name of the i-th worker's container.
-func (m *member) container(i int) string { return workerContainer(m.name, i) }
+func (m *member) container(i int) string { return cluster.WorkerName(m.name, i) }
 
 // holds reports whether objects labelled with site belong in this cluster.
 func (m *member) holds(site string) bool {
@@ -59,17 +60,15 @@ func (m *member) holds(site string) bool {
 }
 
 // members spreads a plan's nodes over clusters. Names derive from the
-// testbed name (at most 40 characters): the single cluster takes it as it
-// is; federated clusters add "-c" (cloud) or "-s<i>" (the i-th site, in
-// plan order) to a shortened one.
+// cluster name (see ClusterName): the single cluster takes it as it is;
+// federated clusters add "-c" (cloud) or "-s<i>" (the i-th site, in plan
+// order) to it, shortened to leave room for that.
 func members(plan *testbed.Plan, layout Layout, name string) []*member {
 	all := Bindings(plan)
 	if layout != LayoutFederated {
 		return []*member{{name: name, bindings: all}}
 	}
-	if len(name) > 35 {
-		name = name[:35]
-	}
+	name = naming.Fit(name, cluster.MaxName-len(fmt.Sprintf("-s%d", maxFederated)))
 	cloud := &member{name: name + "-c", podSubnet: podSubnet(0), labels: []string{CloudSite}}
 	out := []*member{cloud}
 	sites := map[string]*member{}

@@ -103,11 +103,7 @@ func halves(n *net.IPNet) (*net.IPNet, *net.IPNet, error) {
 // through them (between every pair of workers, also of different clusters
 // in the federated layout, whose pod networks are distinct).
 func (p *Provider) attachLinks(ctx context.Context) error {
-	opts := []netem.Option{netem.WithRegistry(p.cfg.Registry), netem.WithSeed(p.cfg.Seed), netem.WithName(p.cfg.Name), netem.WithMTU(EngineMTU)}
-	if p.cfg.StateDir != "" {
-		opts = append(opts, netem.WithStateDir(p.cfg.StateDir))
-	}
-	eng, err := netem.NewEngine(ctx, opts...)
+	eng, err := p.newEngine(ctx)
 	if err != nil {
 		return err
 	}
@@ -121,7 +117,7 @@ func (p *Provider) attachLinks(ctx context.Context) error {
 		}
 		for i, b := range m.bindings {
 			n, _ := p.plan.Node(b.Node)
-			h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.Name, Group: n.Group, PID: p.pids[n.Name]})
+			h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.EngineHost(), Group: n.Group, PID: p.pids[n.Name]})
 			if err != nil {
 				return fmt.Errorf("node %s: %w", n.Name, err)
 			}
@@ -141,6 +137,16 @@ func (p *Provider) attachLinks(ctx context.Context) error {
 		p.links[pl.Name] = lk
 	}
 	return Tunnel(ctx, hosts, cidrList)
+}
+
+// newEngine makes the userspace engine of the provider's links, named after
+// its cluster.
+func (p *Provider) newEngine(ctx context.Context) (netem.Engine, error) {
+	opts := []netem.Option{netem.WithRegistry(p.cfg.Registry), netem.WithSeed(p.cfg.Seed), netem.WithName(engineName(p.cfg.Name)), netem.WithMTU(EngineMTU)}
+	if p.cfg.StateDir != "" {
+		opts = append(opts, netem.WithStateDir(p.cfg.StateDir))
+	}
+	return netem.NewEngine(ctx, opts...)
 }
 
 // Tunnel routes the pod network of every host (podCIDRs[i] belongs to

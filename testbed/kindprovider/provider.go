@@ -17,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/internal/naming"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
@@ -161,14 +162,6 @@ func (p *Provider) where(node string) (*member, string) {
 		}
 	}
 	return nil, ""
-}
-
-// workerContainer is kind's name of the i-th worker's container.
-func workerContainer(cluster string, i int) string {
-	if i == 0 {
-		return cluster + "-worker"
-	}
-	return fmt.Sprintf("%s-worker%d", cluster, i+1)
 }
 
 // Provision implements testbed.Provider: builds and loads the workload
@@ -827,7 +820,8 @@ func Factory(o Options) testbed.ProviderFactory {
 const ClusterNamePrefix = "es-"
 
 // ClusterName turns a run's testbed name into a kind cluster name: a DNS
-// label of at most 40 characters starting with ClusterNamePrefix.
+// label of at most cluster.MaxName characters starting with
+// ClusterNamePrefix (shortened with naming.Fit when longer).
 func ClusterName(testbedName string) string {
 	b := []byte(strings.ToLower(testbedName))
 	for i, c := range b {
@@ -835,9 +829,9 @@ func ClusterName(testbedName string) string {
 			b[i] = '-'
 		}
 	}
-	name := ClusterNamePrefix + strings.Trim(string(b), "-")
-	if len(name) > 40 {
-		name = name[:40]
-	}
-	return strings.TrimRight(name, "-")
+	return naming.Fit(ClusterNamePrefix+strings.Trim(string(b), "-"), cluster.MaxName)
 }
+
+// engineName is the netem testbed name of a cluster's links: the cluster
+// name, shortened with naming.Fit when longer than netem allows.
+func engineName(cluster string) string { return naming.Fit(cluster, netem.MaxName) }

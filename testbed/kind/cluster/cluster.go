@@ -23,6 +23,8 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 	kindlog "sigs.k8s.io/kind/pkg/log"
+
+	"github.com/edgesim/edgesim/internal/naming"
 )
 
 // Label keys edgesim puts on worker nodes.
@@ -64,11 +66,15 @@ func DefaultWorkers() []Worker {
 
 var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
+// MaxName is the longest cluster name: its nodes are named after it
+// ("<name>-control-plane", "<name>-worker<i>") and must stay DNS labels.
+const MaxName = 40
+
 // Validate checks a Spec and returns every problem at once.
 func (s Spec) Validate() error {
 	var errs []string
-	if !dns1123.MatchString(s.Name) || len(s.Name) > 40 {
-		errs = append(errs, fmt.Sprintf("name %q: want lower-case letters, digits and '-', at most 40 characters", s.Name))
+	if !dns1123.MatchString(s.Name) || len(s.Name) > MaxName {
+		errs = append(errs, fmt.Sprintf("name %q: want lower-case letters, digits and '-', at most %d characters", s.Name, MaxName))
 	}
 	if s.Image == "" {
 		errs = append(errs, "image: required (build one with `edgesim image node`)")
@@ -83,7 +89,7 @@ func (s Spec) Validate() error {
 	}
 	for i, w := range s.Workers {
 		for k, v := range map[string]string{"tier": w.Tier, "site": w.Site} {
-			if !dns1123.MatchString(v) || len(v) > 63 {
+			if !dns1123.MatchString(v) || len(v) > naming.MaxDNSLabel {
 				errs = append(errs, fmt.Sprintf("workers[%d].%s %q: want a DNS label such as \"edge\" or \"site-a\"", i, k, v))
 			}
 		}
@@ -366,13 +372,18 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 func (c *Cluster) nodeContainers() []string {
 	names := []string{c.ControlPlane()}
 	for i := range c.Spec.Workers {
-		if i == 0 {
-			names = append(names, c.Spec.Name+"-worker")
-		} else {
-			names = append(names, fmt.Sprintf("%s-worker%d", c.Spec.Name, i+1))
-		}
+		names = append(names, WorkerName(c.Spec.Name, i))
 	}
 	return names
+}
+
+// WorkerName is kind's name of a cluster's i-th worker (from 0): its
+// container and its Kubernetes node.
+func WorkerName(cluster string, i int) string {
+	if i == 0 {
+		return cluster + "-worker"
+	}
+	return fmt.Sprintf("%s-worker%d", cluster, i+1)
 }
 
 // KubeletLog returns the last 200 lines of a node's kubelet journal.
