@@ -1,0 +1,4 @@
+package app
+
+// SLOMark exposes sloMark to the tests.
+var SLOMark = sloMark
