@@ -33,6 +33,7 @@ type domain struct {
 	wanUp, wanDown *link
 	pool           []*netem.Packet
 	out            []*netem.Packet
+	corrupting     bool // a link corrupts packets: freed packets are zeroed whole
 
 	frames  []frameRec
 	freeFr  []int32
@@ -66,6 +67,7 @@ func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool)
 		return nil, err
 	}
 	l.m = m
+	d.corrupting = d.corrupting || l.corrupt
 	d.links = append(d.links, l)
 	return l, nil
 }
@@ -82,7 +84,18 @@ func (d *domain) getPkt(n int) *netem.Packet {
 	return p
 }
 
-func (d *domain) freePkt(p *netem.Packet) { d.pool = append(d.pool, p) }
+// freePkt returns p to the pool. A packet's bytes must read as zero when it
+// is taken again, since a corrupted one is recognised by a non-zero byte:
+// its metadata (written after its N bytes, which may lie inside the next
+// user's N) is cleared, and on a corrupting domain the whole packet.
+func (d *domain) freePkt(p *netem.Packet) {
+	if d.corrupting {
+		clear(p.Buf[:p.N+metaLen])
+	} else {
+		clear(p.Buf[p.N : p.N+metaLen])
+	}
+	d.pool = append(d.pool, p)
+}
 
 func (d *domain) clonePkt(p *netem.Packet) *netem.Packet {
 	q := d.getPkt(p.N)
@@ -162,7 +175,6 @@ func (d *domain) linkWake(e event) {
 	for _, p := range d.out {
 		if l.corrupt && corrupted(p) {
 			// SRTP/DTLS authentication drops a corrupted packet.
-			clear(p.Buf[:p.N])
 			d.lost(p)
 			d.freePkt(p)
 			continue
@@ -292,8 +304,15 @@ func (d *domain) abandon(ci int32, slot int32) {
 	}
 	d.s.res.Frames.LinkLost++
 	d.freeFrame(slot)
+	d.senders[ci].in.needKey = true
+	d.requestKeyframe(ci)
+}
+
+// requestKeyframe is the receiver's keyframe request (PLI), at most one per
+// pliInterval (runtime/server, session.requestKeyframe); the camera sends a
+// keyframe at its first capture after the request reached it.
+func (d *domain) requestKeyframe(ci int32) {
 	sd := &d.senders[ci]
-	sd.in.needKey = true
 	if d.now-sd.lastPLI >= pliInterval {
 		sd.lastPLI = d.now
 		sd.pliAt = d.now + d.pliWait
@@ -342,7 +361,9 @@ func (d *domain) ingest(slot int32) {
 		*in = ingest{session: fr.session, needKey: true}
 	}
 	if in.needKey && !fr.key {
+		// The runtime asks again while it waits (ingest.push: NeedKeyframe).
 		fc.NoKeyframe++
+		d.requestKeyframe(fr.cam)
 		return
 	}
 	in.needKey = false

@@ -137,6 +137,24 @@ var _ = Describe("Run", func() {
 		})
 	})
 
+	Describe("links", func() {
+		It("loses only the frames a corrupting link actually corrupts", func() {
+			// 0.01 % of ~7,000 packets: about one corrupted packet. Packet
+			// buffers are reused, so stale bytes must not read as corruption.
+			f := impaired(11)
+			f.Faults = nil
+			for i := range f.Sites {
+				f.Sites[i].LANUp = netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: 2 * time.Millisecond, Corrupt: 0.01}
+			}
+			r, err := plan.Run(ctx, f, cal)
+			Expect(err).NotTo(HaveOccurred())
+			for _, s := range r.Sites {
+				Expect(s.Frames.LinkLost).To(BeNumerically("<=", 3), s.Name)
+				Expect(s.Frames.NoKeyframe).To(BeNumerically("<=", 10), s.Name) // frames until the keyframe a loss asks for
+			}
+		})
+	})
+
 	Describe("faults", func() {
 		It("measures the failover gap of a killed node from the calibrated detect and reconnect times", func() {
 			f := &plan.Fleet{Seed: 2, Duration: 20 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge, DetectFPS: 5,
