@@ -25,6 +25,11 @@ type Packet struct {
 // Data returns the packet's bytes.
 func (p *Packet) Data() []byte { return p.Buf[:p.N] }
 
+// Due is when the model delivers p (Deliver hands it out at or after Due).
+// It is known once p leaves the bottleneck queue: on a link with neither
+// RateBits nor Trace, as soon as Send accepted it. The zero time before.
+func (p *Packet) Due() time.Time { return p.due }
+
 // Drop reasons, used as the reason label of
 // edgesim_link_packets_dropped_total.
 const (

@@ -33,6 +33,8 @@ type domain struct {
 	wanUp, wanDown *link
 	pool           []*netem.Packet
 	out            []*netem.Packet
+	corrupting     bool          // a link corrupts packets: freed packets are zeroed whole
+	cloned         *netem.Packet // the duplicate the last Send made, if any
 
 	frames  []frameRec
 	freeFr  []int32
@@ -66,6 +68,7 @@ func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool)
 		return nil, err
 	}
 	l.m = m
+	d.corrupting = d.corrupting || l.corrupt
 	d.links = append(d.links, l)
 	return l, nil
 }
@@ -82,26 +85,125 @@ func (d *domain) getPkt(n int) *netem.Packet {
 	return p
 }
 
-func (d *domain) freePkt(p *netem.Packet) { d.pool = append(d.pool, p) }
+// freePkt returns p to the pool. A packet's bytes must read as zero when it
+// is taken again, since a corrupted one is recognised by a non-zero byte:
+// its metadata (written after its N bytes, which may lie inside the next
+// user's N) is cleared, and on a corrupting domain the whole packet.
+func (d *domain) freePkt(p *netem.Packet) {
+	if d.corrupting {
+		clear(p.Buf[:p.N+metaLen])
+	} else {
+		clear(p.Buf[p.N : p.N+metaLen])
+	}
+	d.pool = append(d.pool, p)
+}
 
 func (d *domain) clonePkt(p *netem.Packet) *netem.Packet {
 	q := d.getPkt(p.N)
 	copy(q.Buf, p.Buf[:p.N+metaLen])
+	d.cloned = q
 	return q
 }
 
 func (d *domain) send(l *link, p *netem.Packet) bool {
 	d.stats.Packets++
+	if l.direct {
+		d.drain(l, d.now)
+		d.cloned = nil
+	}
 	if ok, _ := l.m.Send(d.t(d.now), p); !ok {
 		d.lost(p)
 		d.freePkt(p)
 		return false
 	}
+	if l.direct {
+		d.landed(l, p, d.cloned)
+		d.cloned = nil
+		return true
+	}
 	d.wake(l)
 	return true
 }
 
+// drain takes the packets a direct link delivered up to at out of its
+// model (their effect was settled when they were sent).
+func (d *domain) drain(l *link, at int64) {
+	d.out = l.m.Deliver(d.t(at), d.out[:0])
+	for _, p := range d.out {
+		d.freePkt(p)
+	}
+}
+
+// arrival is when a packet a direct link accepted arrives, and whether it
+// arrives intact (SRTP/DTLS authentication drops a corrupted one).
+func (d *domain) arrival(l *link, p *netem.Packet) (int64, bool) {
+	return int64(p.Due().Sub(epoch)), !l.corrupt || !corrupted(p)
+}
+
+// landed settles, at send time, packet p and its duplicate dup (or nil)
+// that a direct link accepted: exactly what receiving them at their
+// delivery times would do.
+func (d *domain) landed(l *link, p, dup *netem.Packet) {
+	kind, _, a, b, c := getMeta(p)
+	at, ok := d.arrival(l, p)
+	switch kind {
+	case pkVideo:
+		// The frame completes when every packet has an intact copy there.
+		if dup != nil {
+			if at2, ok2 := d.arrival(l, dup); ok2 && (!ok || at2 < at) {
+				at, ok = at2, true
+			}
+		}
+		fr := &d.frames[a]
+		if fr.gen != c {
+			return
+		}
+		if !ok {
+			fr.broken = true
+		}
+		fr.doneAt = max(fr.doneAt, at)
+		if fr.got++; fr.got == fr.npk && !fr.broken {
+			d.q.push(event{at: fr.doneAt, kind: evFrame, a: int32(a), c: c})
+		}
+	case pkAnswer:
+		d.answerLanded(int32(a), b, at, ok)
+		if dup != nil {
+			at, ok = d.arrival(l, dup)
+			d.answerLanded(int32(a), b, at, ok)
+		}
+	case pkAlert:
+		d.alertLanded(int32(a), at, ok)
+		if dup != nil {
+			at, ok = d.arrival(l, dup)
+			d.alertLanded(int32(a), at, ok)
+		}
+	}
+}
+
+func (d *domain) answerLanded(ci int32, capture, at int64, intact bool) {
+	switch {
+	case at > d.end: // after the run
+	case !intact:
+		d.s.res.Frames.AnswerLost++
+	default:
+		d.answered(ci, capture, at)
+	}
+}
+
+func (d *domain) alertLanded(ai int32, at int64, intact bool) {
+	if at <= d.end {
+		e := event{at: at, kind: evAlertLand, a: ai}
+		if !intact {
+			e.b = 1
+		}
+		d.q.push(e)
+	}
+}
+
 func (d *domain) wake(l *link) {
+	if l.direct {
+		return
+	}
 	t, ok := l.m.Next()
 	if !ok {
 		return
@@ -124,6 +226,23 @@ func (d *domain) linkIndex(l *link) int {
 
 // run processes events up to the end of the run.
 func (d *domain) run() {
+	for _, l := range d.links {
+		// Video that reached a link through another may come in several
+		// copies per packet: videoPacket dedups them, so such a link is
+		// not direct (answers and alerts have no such rule).
+		chained := false
+		for _, o := range d.links {
+			chained = chained || o.next == l
+		}
+		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && (!chained || d.ph == phaseCloudDown)
+	}
+	defer func() {
+		for _, l := range d.links {
+			if l.direct {
+				d.drain(l, d.end) // the model's totals count what arrived in the run
+			}
+		}
+	}()
 	for len(d.q.h) > 0 {
 		e := d.q.pop()
 		if e.at > d.end {
@@ -148,6 +267,16 @@ func (d *domain) run() {
 			d.sendAlert(e.a)
 		case evAnswer:
 			d.replayAnswer()
+		case evFrame:
+			if fr := &d.frames[e.a]; fr.live && fr.gen == e.c {
+				d.complete(e.a)
+			}
+		case evAlertLand:
+			if e.b == 1 {
+				d.retryAlert(e.a)
+			} else {
+				d.alertArrived(e.a)
+			}
 		}
 	}
 }
@@ -162,7 +291,6 @@ func (d *domain) linkWake(e event) {
 	for _, p := range d.out {
 		if l.corrupt && corrupted(p) {
 			// SRTP/DTLS authentication drops a corrupted packet.
-			clear(p.Buf[:p.N])
 			d.lost(p)
 			d.freePkt(p)
 			continue
@@ -189,7 +317,11 @@ func corrupted(p *netem.Packet) bool {
 // forwarder's backoff), an answer is lost; a frame is judged when a later
 // one completes before it.
 func (d *domain) lost(p *netem.Packet) {
-	switch kind, _, a, _, _ := getMeta(p); kind {
+	switch kind, _, a, _, c := getMeta(p); kind {
+	case pkVideo:
+		if fr := &d.frames[a]; fr.gen == c {
+			fr.broken = true
+		}
 	case pkAlert:
 		d.retryAlert(int32(a))
 	case pkAnswer:
@@ -204,7 +336,7 @@ func (d *domain) receive(p *netem.Packet) {
 	case pkVideo:
 		d.videoPacket(int32(a), c, idx)
 	case pkAnswer:
-		d.answered(int32(a), b)
+		d.answered(int32(a), b, d.now)
 	case pkAlert:
 		d.alertArrived(int32(a))
 	}
@@ -253,11 +385,13 @@ func (d *domain) capture(ci int32) {
 	fr := &d.frames[slot]
 	fr.cam, fr.no, fr.session, fr.node, fr.capture = ci, no, int32(sd.seg), c.segs[sd.seg].node, d.now
 	fr.npk, fr.got, fr.key, fr.live, fr.seen = uint16(npk), 0, key, true, [2]uint64{}
+	fr.broken, fr.doneAt = false, 0
 	sd.ring[no%ringN] = slot
+	gen := fr.gen
 	for i := 0; i < npk; i++ {
 		n := min(enc.PayloadBytes, size-i*enc.PayloadBytes) + enc.OverheadBytes
 		p := d.getPkt(n)
-		putMeta(p, pkVideo, uint16(i), uint32(slot), 0, fr.gen)
+		putMeta(p, pkVideo, uint16(i), uint32(slot), 0, gen)
 		d.send(d.lanUp, p)
 	}
 }
@@ -292,8 +426,15 @@ func (d *domain) abandon(ci int32, slot int32) {
 	}
 	d.s.res.Frames.LinkLost++
 	d.freeFrame(slot)
+	d.senders[ci].in.needKey = true
+	d.requestKeyframe(ci)
+}
+
+// requestKeyframe is the receiver's keyframe request (PLI), at most one per
+// pliInterval (runtime/server, session.requestKeyframe); the camera sends a
+// keyframe at its first capture after the request reached it.
+func (d *domain) requestKeyframe(ci int32) {
 	sd := &d.senders[ci]
-	sd.in.needKey = true
 	if d.now-sd.lastPLI >= pliInterval {
 		sd.lastPLI = d.now
 		sd.pliAt = d.now + d.pliWait
@@ -316,6 +457,13 @@ func (d *domain) videoPacket(slot int32, gen uint32, idx uint16) {
 	if fr.got < fr.npk {
 		return
 	}
+	d.complete(slot)
+}
+
+// complete is frame slot's last packet arriving: earlier frames still
+// missing packets are given up, and the frame goes to the decoder.
+func (d *domain) complete(slot int32) {
+	fr := &d.frames[slot]
 	ci := fr.cam
 	sd := &d.senders[ci]
 	for k := sd.nextExpect; k != fr.no; k++ {
@@ -342,7 +490,9 @@ func (d *domain) ingest(slot int32) {
 		*in = ingest{session: fr.session, needKey: true}
 	}
 	if in.needKey && !fr.key {
+		// The runtime asks again while it waits (ingest.push: NeedKeyframe).
 		fc.NoKeyframe++
+		d.requestKeyframe(fr.cam)
 		return
 	}
 	in.needKey = false
@@ -418,17 +568,20 @@ func (d *domain) alertArrived(ai int32) {
 	}
 }
 
-// answered is an answer reaching camera ci.
-func (d *domain) answered(ci int32, capture int64) {
+// answered is the answer to camera ci's frame captured at capture
+// reaching it at at. Answers may be recorded out of arrival order (a
+// direct link settles them when sent): the result does not depend on it.
+func (d *domain) answered(ci int32, capture, at int64) {
 	d.s.res.Frames.Answered++
-	d.s.res.latency.Add(time.Duration(d.now - capture))
+	d.s.res.latency.Add(time.Duration(at - capture))
 	c := &d.s.cams[ci]
 	for _, ti := range c.trackers {
 		t := &d.s.trackers[ti]
-		if capture < t.at {
+		switch {
+		case capture < t.at:
 			t.before = true
-		} else if capture < t.bestCap {
-			t.bestCap, t.recAt = capture, d.now
+		case capture < t.bestCap || capture == t.bestCap && at < t.recAt:
+			t.bestCap, t.recAt = capture, at
 		}
 	}
 }

@@ -2,14 +2,16 @@ package plan
 
 // Event kinds.
 const (
-	evCapture  uint8 = iota // a: camera
-	evLink                  // a: link
-	evSubmit                // a: stream (camera), job in b (index into pending jobs)
-	evDone                  // a: node, b: worker, c: node generation
-	evFault                 // a: fault index, b: 0 start / 1 end
-	evAlertTry              // a: alert index
-	evArrival               // a: source (site) cursor
-	evAnswer                // a: index into results
+	evCapture   uint8 = iota // a: camera
+	evLink                   // a: link
+	evSubmit                 // a: stream (camera), job in b (index into pending jobs)
+	evDone                   // a: node, b: worker, c: node generation
+	evFault                  // a: fault index, b: 0 start / 1 end
+	evAlertTry               // a: alert index
+	evArrival                // a: source (site) cursor
+	evAnswer                 // a: index into results
+	evFrame                  // a: frame slot, c: its generation (its last packet arrives)
+	evAlertLand              // a: alert index, b: 1 if it arrives corrupted
 )
 
 // event is one entry of the virtual-clock heap; ties in time go in the

@@ -123,6 +123,11 @@ type frameRec struct {
 	key      bool
 	live     bool
 	seen     [2]uint64
+	// On a direct link (see link.direct) the frame's fate is known when it
+	// is sent: broken if a packet never arrives intact, else complete at
+	// doneAt.
+	broken bool
+	doneAt int64
 }
 
 // link is one netem model in a domain, and where its packets go next.
@@ -134,6 +139,13 @@ type link struct {
 	wakeAt  int64
 	corrupt bool
 	up      bool
+	// direct: the link has no bottleneck queue (no rate, no trace) and is
+	// the last hop, so a packet's delivery time is fixed when Send accepts
+	// it. Its packets get no wake-ups of their own: their effect is
+	// scheduled (a frame's completion, an alert's arrival) or recorded
+	// (an answer) at send time with the model's own delivery time, and
+	// the model's delay line is drained lazily.
+	direct bool
 }
 
 func seedOf(parts ...uint64) uint64 {

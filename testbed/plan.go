@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/internal/naming"
+	"github.com/edgesim/edgesim/linkconf"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/units"
@@ -284,11 +285,11 @@ func rotate(eps []string, n, i int) []string {
 }
 
 func planLink(l scenarios.Link, suffix, site, leg string) (Link, error) {
-	up, err := NetemConfig(l.Up)
+	up, err := linkconf.Netem(l.Up)
 	if err != nil {
 		return Link{}, fmt.Errorf("link %s up: %w", l.Name, err)
 	}
-	down, err := NetemConfig(l.Down)
+	down, err := linkconf.Netem(l.Down)
 	if err != nil {
 		return Link{}, fmt.Errorf("link %s down: %w", l.Name, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edgesim/edgesim/linkconf"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 )
@@ -98,11 +99,11 @@ func Timeline(plan *Plan) ([]Step, error) {
 			var up, down scenarios.Direction
 			up.Trace, down.Trace = f.Trace.Up, f.Trace.Down
 			up.TraceOnce, down.TraceOnce = f.Trace.Once, f.Trace.Once
-			upCfg, err := NetemConfig(up)
+			upCfg, err := linkconf.Netem(up)
 			if err != nil {
 				return nil, fmt.Errorf("fault %s: %w", f.Name, err)
 			}
-			downCfg, err := NetemConfig(down)
+			downCfg, err := linkconf.Netem(down)
 			if err != nil {
 				return nil, fmt.Errorf("fault %s: %w", f.Name, err)
 			}

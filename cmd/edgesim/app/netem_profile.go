@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/edgesim/edgesim/linkconf"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
-	"github.com/edgesim/edgesim/testbed"
 )
 
 // profileConfig returns one direction of a named link profile.
@@ -17,9 +17,9 @@ func profileConfig(name, dir string) (netem.LinkConfig, error) {
 	}
 	switch dir {
 	case netem.Up:
-		return testbed.NetemConfig(spec.Up)
+		return linkconf.Netem(spec.Up)
 	case netem.Down:
-		return testbed.NetemConfig(spec.Down)
+		return linkconf.Netem(spec.Down)
 	}
 	return netem.LinkConfig{}, fmt.Errorf("--direction %q: use up or down", dir)
 }

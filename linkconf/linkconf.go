@@ -1,4 +1,8 @@
-package testbed
+// Package linkconf translates a scenario's link directions into netem's
+// own config type. It sits between the two (netem does not import
+// scenarios, scenarios does not import netem) so that every user of a
+// scenario's links (testbed, plan, the CLI) shares one translation.
+package linkconf
 
 import (
 	"fmt"
@@ -7,10 +11,9 @@ import (
 	"github.com/edgesim/edgesim/scenarios"
 )
 
-// NetemConfig translates one direction of a scenario link into netem's own
-// config type (netem does not import scenarios); a trace file is loaded and
-// checked here.
-func NetemConfig(d scenarios.Direction) (netem.LinkConfig, error) {
+// Netem translates one direction of a scenario link into netem's config;
+// a trace file is loaded and checked here.
+func Netem(d scenarios.Direction) (netem.LinkConfig, error) {
 	c := netem.LinkConfig{
 		Delay:                d.Delay,
 		Jitter:               d.Jitter,

@@ -1,0 +1,225 @@
+package plan
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/edgesim/edgesim/linkconf"
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/scenarios"
+)
+
+// FromScenario builds the fleet a loaded (defaulted and validated) scenario
+// describes. Nodes take the calibration's hardware class whose cpu and
+// memory equal their resources. A site's LAN is its cameras-to-site link
+// and its WAN its site-to-cloud link (ideal when the scenario has none),
+// with their profiles, parameters and traces as netem takes them. Scripted
+// events become per-camera groups (a group splits where its cameras see
+// different events).
+//
+// What the simulator does not model is an error naming it, never dropped
+// silently: restart, pause, degrade and traceSwitch faults, alert rules
+// limited in time or to some of the sites whose cameras have their zone,
+// links joining cameras to the cloud directly, and sites whose nodes
+// differ in resources.
+func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
+	if cal == nil {
+		return nil, fmt.Errorf("plan: no calibration: pass one made by %s", CalibrateCommand)
+	}
+	f := &Fleet{Seed: sc.Seed, Duration: sc.Duration, Provider: string(sc.Provider), Model: sc.Workload.Model.Name,
+		Placement: Placement(sc.Workload.Placement), DetectFPS: sc.Workload.DetectFPS}
+	if f.Placement == "" {
+		f.Placement = PlacementEdge
+	}
+	var err error
+	if len(sc.Cloud.Nodes) > 0 {
+		f.Cloud.Nodes = len(sc.Cloud.Nodes)
+		if f.Cloud.Class, err = classOf(cal, "cloud", sc.Cloud.Nodes); err != nil {
+			return nil, err
+		}
+	}
+	zoneSites := map[string][]string{} // zone -> sites whose cameras have it
+	for _, s := range sc.Sites {
+		site := Site{Name: s.Name, Nodes: len(s.Nodes)}
+		if site.Class, err = classOf(cal, "site "+s.Name, s.Nodes); err != nil {
+			return nil, err
+		}
+		for _, g := range s.Cameras {
+			site.Cameras = append(site.Cameras, cameraGroups(g)...)
+			for _, z := range g.Zones {
+				if !slices.Contains(zoneSites[z.Name], s.Name) {
+					zoneSites[z.Name] = append(zoneSites[z.Name], s.Name)
+				}
+			}
+		}
+		if site.LANUp, site.LANDown, err = linkBetween(sc.Links, "cameras:"+s.Name, "site:"+s.Name); err != nil {
+			return nil, err
+		}
+		if site.WANUp, site.WANDown, err = linkBetween(sc.Links, "site:"+s.Name, "cloud"); err != nil {
+			return nil, err
+		}
+		f.Sites = append(f.Sites, site)
+	}
+	for _, l := range sc.Links {
+		if l.A.Kind == scenarios.EndpointCameras && l.B.Kind == scenarios.EndpointCloud ||
+			l.B.Kind == scenarios.EndpointCameras && l.A.Kind == scenarios.EndpointCloud {
+			return nil, fmt.Errorf("plan: link %s joins cameras to the cloud directly: the simulator models a site's LAN "+
+				"(cameras:<site> to site:<site>) and WAN (site:<site> to cloud); describe the path as those two links", l.Name)
+		}
+	}
+	for _, r := range sc.Workload.Alerts {
+		if r.Window != nil {
+			return nil, fmt.Errorf("plan: alert rule %s has a time window: the simulator does not model rule windows yet; remove it to plan without", r.Name)
+		}
+		if have := zoneSites[r.Zone]; len(r.Sites) > 0 && !sameSet(r.Sites, have) {
+			return nil, fmt.Errorf("plan: alert rule %s applies to sites %s but zone %s is on sites %s: the simulator applies a rule to every site with its zone",
+				r.Name, strings.Join(r.Sites, ", "), r.Zone, strings.Join(have, ", "))
+		}
+		for _, label := range r.Labels {
+			f.Alerts = append(f.Alerts, AlertRule{Zone: r.Zone, Label: label, Dwell: r.Dwell})
+		}
+	}
+	for _, ft := range sc.Faults {
+		got, err := faults(sc, ft)
+		if err != nil {
+			return nil, err
+		}
+		f.Faults = append(f.Faults, got...)
+	}
+	return f, f.Validate()
+}
+
+// classOf is the calibrated class of a site's (or the cloud's) nodes.
+func classOf(cal *Calibration, where string, nodes []scenarios.Node) (string, error) {
+	if len(nodes) == 0 {
+		return "", nil
+	}
+	r := nodes[0].Resources
+	for _, n := range nodes[1:] {
+		if n.Resources != r {
+			return "", fmt.Errorf("plan: %s mixes node resources (%s and %s): the simulator takes one hardware class per site", where, nodes[0].Name, n.Name)
+		}
+	}
+	for _, c := range cal.Classes {
+		if c.CPU == r.CPU && c.Memory == r.Memory {
+			return c.Name, nil
+		}
+	}
+	return "", &MissingCalibrationError{
+		What:    fmt.Sprintf("a hardware class with cpu %s and memory %s (the nodes of %s)", r.CPU, r.Memory, where),
+		Command: fmt.Sprintf("%s --cpu %s --memory %s", CalibrateCommand, r.CPU, r.Memory),
+	}
+}
+
+// cameraGroups splits a scenario camera group by the events its cameras
+// see (an event without cameras is seen by all of them).
+func cameraGroups(g scenarios.CameraGroup) []CameraGroup {
+	var out []CameraGroup
+	key := map[string]int{}
+	for _, id := range g.CameraIDs {
+		var evs []Event
+		var k strings.Builder
+		for i, e := range g.Events {
+			if len(e.Cameras) == 0 || slices.Contains(e.Cameras, id) {
+				evs = append(evs, Event{Zone: e.Zone, Label: e.Label, Start: e.Start, End: e.End})
+				fmt.Fprintf(&k, "%d,", i)
+			}
+		}
+		if i, ok := key[k.String()]; ok {
+			out[i].Count++
+			continue
+		}
+		key[k.String()] = len(out)
+		cg := CameraGroup{Name: g.Name, Count: 1, Width: g.Width, Height: g.Height, FPS: g.FPS, Bitrate: g.Bitrate, Events: evs}
+		if len(key) > 1 {
+			cg.Name = fmt.Sprintf("%s-%d", g.Name, len(out)+1)
+		}
+		for _, z := range g.Zones {
+			cg.Zones = append(cg.Zones, Zone{Name: z.Name, Rect: z.Rect})
+		}
+		out = append(out, cg)
+	}
+	return out
+}
+
+// linkBetween is the link from a to b (the scenario lists the lower tier
+// first: up is toward b), ideal when there is none.
+func linkBetween(links []scenarios.Link, a, b string) (up, down netem.LinkConfig, err error) {
+	for _, l := range links {
+		if l.A.String() != a || l.B.String() != b {
+			continue
+		}
+		if up, err = linkconf.Netem(l.Up); err != nil {
+			return up, down, fmt.Errorf("plan: link %s: %w", l.Name, err)
+		}
+		if down, err = linkconf.Netem(l.Down); err != nil {
+			return up, down, fmt.Errorf("plan: link %s: %w", l.Name, err)
+		}
+		return up, down, nil
+	}
+	return up, down, nil
+}
+
+// faults translates one timeline entry.
+func faults(sc *scenarios.Scenario, ft scenarios.Fault) ([]Fault, error) {
+	switch ft.Action {
+	case scenarios.FaultKill:
+		nodes := ft.Target.Nodes
+		if len(nodes) == 0 {
+			nodes = []string{ft.Target.Node}
+		}
+		var out []Fault
+		for _, n := range nodes {
+			out = append(out, Fault{At: ft.At, Action: FaultKill, Node: n})
+		}
+		return out, nil
+	case scenarios.FaultPartition:
+		names := ft.Target.Links
+		if len(names) == 0 {
+			names = []string{ft.Target.Link}
+		}
+		var out []Fault
+		for _, name := range names {
+			site, kind, err := linkRole(sc, name)
+			if err != nil {
+				return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
+			}
+			out = append(out, Fault{At: ft.At, Action: FaultPartition, Site: site, Link: kind, Duration: ft.Duration})
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("plan: fault %s: the simulator does not model %s faults yet (it models kill and partition)", ft.Name, ft.Action)
+}
+
+// linkRole says which site's LAN or WAN a scenario link is.
+func linkRole(sc *scenarios.Scenario, name string) (site, kind string, err error) {
+	for _, l := range sc.Links {
+		if l.Name != name {
+			continue
+		}
+		ends := map[scenarios.EndpointKind]scenarios.Endpoint{l.A.Kind: l.A, l.B.Kind: l.B}
+		if c, ok := ends[scenarios.EndpointCameras]; ok && ends[scenarios.EndpointSite].Site == c.Site {
+			return c.Site, LinkLAN, nil
+		}
+		if s, ok := ends[scenarios.EndpointSite]; ok {
+			if _, ok := ends[scenarios.EndpointCloud]; ok {
+				return s.Site, LinkWAN, nil
+			}
+		}
+		return "", "", fmt.Errorf("link %s is neither a site's LAN nor its WAN", name)
+	}
+	return "", "", fmt.Errorf("no link named %s", name)
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,93 @@
+package plan_test
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/linkconf"
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/units"
+)
+
+var _ = Describe("FromScenario", func() {
+	var (
+		cal *plan.Calibration
+		sc  *scenarios.Scenario
+	)
+	BeforeEach(func() {
+		cal = loadFixture()
+		var err error
+		sc, err = scenarios.LoadFile("testdata/scenario-two-stores.yaml")
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("builds the fleet the scenario describes, links translated as the testbed translates them", func() {
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Seed).To(Equal(int64(9)))
+		Expect(f.Duration).To(Equal(20 * time.Second))
+		Expect(f.Model).To(Equal("jittery"))
+		Expect(f.Placement).To(Equal(plan.PlacementEdge))
+		Expect(f.DetectFPS).To(Equal(5.0))
+		Expect(f.Cloud).To(Equal(plan.Cloud{Nodes: 2, Class: "cloud-box"}))
+		Expect(f.Alerts).To(Equal([]plan.AlertRule{{Zone: "door", Label: "person", Dwell: 2 * time.Second}}))
+		Expect(f.Faults).To(ConsistOf(
+			plan.Fault{At: 8 * time.Second, Action: plan.FaultKill, Node: "store-1-edge-2"},
+			plan.Fault{At: 5 * time.Second, Action: plan.FaultPartition, Site: "store-1", Link: plan.LinkWAN, Duration: 3 * time.Second}))
+
+		Expect(f.Sites).To(HaveLen(2))
+		s1 := f.Sites[0]
+		Expect(s1.Name).To(Equal("store-1"))
+		Expect(s1.Nodes).To(Equal(2))
+		Expect(s1.Class).To(Equal("small-box"))
+		// camera 2 alone sees the scripted person: the group splits
+		door := []plan.Zone{{Name: "door", Rect: [4]float64{0, 0, 0.5, 1}}}
+		rate := units.MustParseBitRate("600Kbit")
+		Expect(s1.Cameras).To(Equal([]plan.CameraGroup{
+			{Name: "cam", Count: 2, Width: 640, Height: 360, FPS: 10, Bitrate: rate, Zones: door},
+			{Name: "cam-2", Count: 1, Width: 640, Height: 360, FPS: 10, Bitrate: rate, Zones: door,
+				Events: []plan.Event{{Zone: "door", Label: "person", Start: 2 * time.Second, End: 12 * time.Second}}},
+		}))
+		Expect(s1.LANUp).To(Equal(netem.LinkConfig{Delay: 3 * time.Millisecond, Loss: netem.Loss{Model: netem.LossBernoulli, Percent: 0.5}}))
+		g4, ok := scenarios.Profile("4g")
+		Expect(ok).To(BeTrue())
+		for _, c := range []struct {
+			got netem.LinkConfig
+			dir scenarios.Direction
+		}{{s1.WANUp, g4.Up}, {s1.WANDown, g4.Down}} {
+			want, err := linkconf.Netem(c.dir)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.got).To(Equal(want))
+		}
+		Expect(f.Sites[1].Nodes).To(Equal(1))
+		Expect(f.Sites[1].Cameras[0].Count).To(Equal(2))
+
+		r, err := plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Types).To(HaveLen(2))
+		Expect(r.Sites[0].AlertsExpected).To(Equal(1))
+		Expect(r.Sites[0].Alerted).To(Equal(1))
+		Expect(r.Failover).NotTo(BeEmpty())
+	})
+
+	It("refuses what the simulator does not model, naming it", func() {
+		sc.Faults[0].Action = scenarios.FaultRestart
+		_, err := plan.FromScenario(sc, cal)
+		Expect(err).To(MatchError(ContainSubstring("does not model restart faults")))
+	})
+
+	It("refuses nodes no calibrated class matches, naming the command that measures one", func() {
+		sc.Sites[1].Nodes[0].Resources.CPU = units.MilliCPU(2000)
+		_, err := plan.FromScenario(sc, cal)
+		Expect(err).To(MatchError(ContainSubstring("cpu 2 and memory 1GiB (the nodes of site store-2)")))
+		var missing *plan.MissingCalibrationError
+		Expect(errors.As(err, &missing)).To(BeTrue())
+		Expect(missing.Command).To(Equal("edgesim plan calibrate --cpu 2 --memory 1GiB"))
+	})
+})
