@@ -13,13 +13,7 @@ import (
 // Load loads dir, or the embedded default model when dir is empty. A missing
 // or tampered model is an error that says so.
 func Load(dir string) (pipeline.Model, error) {
-	var m *detector.Model
-	var err error
-	if dir == "" {
-		m, err = detector.Default()
-	} else {
-		m, err = detector.Load(dir)
-	}
+	m, err := detector.LoadOrDefault(dir)
 	if err != nil {
 		return nil, fmt.Errorf("refusing to start without a valid model: %w", err)
 	}

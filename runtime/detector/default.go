@@ -21,3 +21,12 @@ func Default() (*Model, error) {
 	})
 	return defaultModel, defaultErr
 }
+
+// LoadOrDefault loads the model in dir, or returns the embedded default
+// model (Default) when dir is empty.
+func LoadOrDefault(dir string) (*Model, error) {
+	if dir == "" {
+		return Default()
+	}
+	return Load(dir)
+}

@@ -175,13 +175,7 @@ generator, printed as separate rows:
   edgenode eval --model runtime/models/edgesim-det/v1 --frames 1000 --seed 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var m *detector.Model
-			var err error
-			if dir == "" {
-				m, err = detector.Default()
-			} else {
-				m, err = detector.Load(dir)
-			}
+			m, err := detector.LoadOrDefault(dir)
 			if err != nil {
 				return err
 			}
