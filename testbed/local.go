@@ -188,7 +188,13 @@ func (l *Local) startEdgenode(n Node) error {
 	if c := n.Resources.CPU; c > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(int(math.Max(1, math.Ceil(c.Cores())))))
 	}
-	p, err := startProcess(l.hosts[n.Name].NetnsName(), append([]string{l.bin.Edgenode}, args...), env,
+	return l.start(n, append([]string{l.bin.Edgenode}, args...), env)
+}
+
+// start runs argv in node n's namespace, logging to <dir>/<node>.log, and
+// keeps the process as the node's.
+func (l *Local) start(n Node, argv, env []string) error {
+	p, err := startProcess(l.hosts[n.Name].NetnsName(), argv, env,
 		filepath.Join(l.dir, n.Name+".log"), n.Name, l.exited)
 	if err != nil {
 		return err
@@ -292,14 +298,9 @@ func (l *Local) StartCameras(ctx context.Context, dir string) error {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
-		argv := append([]string{l.bin.Edgesim}, CamerasArgs(cfgPath, out)...)
-		p, err := startProcess(l.hosts[n.Name].NetnsName(), argv, nil, filepath.Join(l.dir, n.Name+".log"), n.Name, l.exited)
-		if err != nil {
+		if err := l.start(n, append([]string{l.bin.Edgesim}, CamerasArgs(cfgPath, out)...), nil); err != nil {
 			return err
 		}
-		l.mu.Lock()
-		l.procs[n.Name] = p
-		l.mu.Unlock()
 	}
 	return nil
 }

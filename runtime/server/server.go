@@ -318,14 +318,20 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// waitDelivered waits until every session has sent what was inferred.
-func (s *Server) waitDelivered(ctx context.Context) error {
+// sessionList is a snapshot of the open sessions.
+func (s *Server) sessionList() []*session {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	all := make([]*session, 0, len(s.sessions))
 	for _, ss := range s.sessions {
 		all = append(all, ss)
 	}
-	s.mu.Unlock()
+	return all
+}
+
+// waitDelivered waits until every session has sent what was inferred.
+func (s *Server) waitDelivered(ctx context.Context) error {
+	all := s.sessionList()
 	for _, ss := range all {
 		done := make(chan struct{})
 		go func() { ss.pending.Wait(); close(done) }()
@@ -340,12 +346,7 @@ func (s *Server) waitDelivered(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
-	s.mu.Lock()
-	all := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
-		all = append(all, ss)
-	}
-	s.mu.Unlock()
+	all := s.sessionList()
 	for _, ss := range all {
 		ss.close()
 	}
