@@ -223,8 +223,9 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 	return h, nil
 }
 
-// undoHost removes what AddHost made for h; e.mu is held.
-func (e *Userspace) undoHost(h *Host) error {
+// release closes h's TUN and namespace handle and deletes the namespace
+// the engine made for it; removed reports that it was deleted.
+func (h *Host) release() (removed bool, err error) {
 	var errs []error
 	if h.tun >= 0 {
 		errs = append(errs, unix.Close(h.tun))
@@ -234,11 +235,21 @@ func (e *Userspace) undoHost(h *Host) error {
 		h.ns.Close()
 	}
 	if h.nsName != "" {
-		if _, err := deleteNetns(h.nsName); err != nil {
-			errs = append(errs, err)
-		} else if e.state != nil {
-			errs = append(errs, e.state.removeNetns(h.nsName))
+		if _, derr := deleteNetns(h.nsName); derr != nil {
+			errs = append(errs, derr)
+		} else {
+			removed = true
 		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// undoHost removes what AddHost made for h; e.mu is held.
+func (e *Userspace) undoHost(h *Host) error {
+	removed, err := h.release()
+	errs := []error{err}
+	if removed && e.state != nil {
+		errs = append(errs, e.state.removeNetns(h.nsName))
 	}
 	return errors.Join(errs...)
 }

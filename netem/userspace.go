@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
 
 	"github.com/edgesim/edgesim/netem/internal/rtio"
 )
@@ -181,18 +180,8 @@ func (e *Userspace) Close(ctx context.Context) error {
 		}
 	}
 	for _, h := range e.hosts {
-		if h.tun >= 0 {
-			errs = append(errs, unix.Close(h.tun))
-			h.tun = -1
-		}
-		if h.ns.IsOpen() {
-			h.ns.Close()
-		}
-		if h.nsName != "" {
-			if _, err := deleteNetns(h.nsName); err != nil {
-				errs = append(errs, err)
-			}
-		}
+		_, err := h.release()
+		errs = append(errs, err)
 	}
 	for _, l := range e.links {
 		for _, d := range l.dirs() {
