@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-
 	"github.com/edgesim/edgesim/netem/internal/rtio"
 )
 
