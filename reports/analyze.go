@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgesim/edgesim/reports/internal/text"
 )
 
 // ErrInvalidRun is wrapped by the error [Analyze] returns for input it
@@ -232,7 +234,7 @@ func (a *analysis) latency() {
 		a.res.Cameras = append(a.res.Cameras, ov)
 	}
 	fc.Answer = ratio(fc.Answered, fc.Sent)
-	fc.Expected = round3(fc.Expected)
+	fc.Expected = text.Round3(fc.Expected)
 	if fc.Expected > 0 {
 		fc.OfExpected = round4(min(1, float64(fc.Answered)/fc.Expected))
 	}
@@ -315,7 +317,7 @@ func (a *analysis) timeline() {
 		d := NewDistribution(lat[k])
 		a.res.LatencyTimeline = append(a.res.LatencyTimeline, LatencyBucket{
 			Site: k.site, OffsetS: (time.Duration(k.idx) * w).Seconds(), Count: d.Count,
-			Unanswered: miss[k], Expected: round3(expected[k]), P50Ms: d.P50Ms, P95Ms: d.P95Ms, MaxMs: d.MaxMs,
+			Unanswered: miss[k], Expected: text.Round3(expected[k]), P50Ms: d.P50Ms, P95Ms: d.P95Ms, MaxMs: d.MaxMs,
 		})
 	}
 }
@@ -575,7 +577,7 @@ func rateSeries(s []CounterSample, start time.Time) (offsets, bps []float64) {
 	from := 0
 	emit := func(from, to int) {
 		dt := s[to].At.Sub(s[from].At).Seconds()
-		offsets = append(offsets, round3(s[to].At.Sub(start).Seconds()))
+		offsets = append(offsets, text.Round3(s[to].At.Sub(start).Seconds()))
 		bps = append(bps, math.Round(float64(s[to].Bytes-s[from].Bytes)*8/dt))
 	}
 	lastFrom := -1
@@ -662,7 +664,7 @@ func (a *analysis) uplinks() {
 		a.res.Uplink = append(a.res.Uplink, *r)
 	}
 	if e, c := rows[PlacementEdge], rows[PlacementCloud]; e != nil && c != nil && e.PerCameraBitsPerS > 0 {
-		a.res.Uplink[1].VsEdge = round3(c.PerCameraBitsPerS / e.PerCameraBitsPerS)
+		a.res.Uplink[1].VsEdge = text.Round3(c.PerCameraBitsPerS / e.PerCameraBitsPerS)
 	}
 }
 
@@ -694,7 +696,7 @@ func (a *analysis) failover() {
 	for fi, f := range a.run.Faults {
 		if f.Failed != "" {
 			a.warnf("fault %d (%s %s at +%s) was not injected: %s: no failover was tested",
-				fi, f.Kind, f.Target, offset(a.run.Start, f.At), f.Failed)
+				fi, f.Kind, f.Target, text.Offset(a.run.Start, f.At), f.Failed)
 			continue
 		}
 		cluster := a.clusterSteps(events, fi)
@@ -727,7 +729,7 @@ func (a *analysis) failover() {
 				// A camera that never worked has no failover to measure;
 				// its missing answers show in latency and frames answered.
 				a.warnf("camera %s had no answered frame before fault %d (%s %s at +%s): failover not measured",
-					id, fi, f.Kind, f.Target, offset(a.run.Start, f.At))
+					id, fi, f.Kind, f.Target, text.Offset(a.run.Start, f.At))
 				continue
 			}
 			if len(f.Nodes) > 0 && lastBy != "" && !faulted[lastBy] {
@@ -776,7 +778,7 @@ func (a *analysis) failover() {
 		}
 		if len(a.res.Failover) == first && len(f.Nodes) > 0 {
 			a.warnf("fault %d (%s %s at +%s) took down a node that served no camera: it exercised no failover",
-				fi, f.Kind, f.Target, offset(a.run.Start, f.At))
+				fi, f.Kind, f.Target, text.Offset(a.run.Start, f.At))
 		}
 		if s, ok := a.summarizeFailover(fi, a.res.Failover[first:], cluster); ok {
 			a.res.FailoverSummaries = append(a.res.FailoverSummaries, s)
@@ -793,7 +795,7 @@ func (a *analysis) consistency() {
 		a.warnf("partial run (%s): figures cover only what was collected", reason)
 	}
 	for _, of := range a.run.ObservedFaults {
-		a.warnf("unscripted fault observed at +%s: %s %s %s", offset(a.run.Start, of.At), of.Kind, of.Target, of.Detail)
+		a.warnf("unscripted fault observed at +%s: %s %s %s", text.Offset(a.run.Start, of.At), of.Kind, of.Target, of.Detail)
 	}
 	// The physics floor of a camera's latency is a lower bound only: the
 	// smallest access delay of its site for edge placement; for cloud
@@ -864,8 +866,6 @@ func (a *analysis) consistency() {
 		}
 	}
 }
-
-func offset(start, t time.Time) time.Duration { return t.Sub(start).Round(time.Millisecond) }
 
 func (a *analysis) verdict() {
 	a.res.Verdict = VerdictPass

@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 )
 
 // handRun is a run small enough to work out by hand: one edge camera at
@@ -76,7 +77,7 @@ func handRun() *reports.Run {
 		bytes      uint64
 	}{{"s-uplink", "s", false, 45_000}, {"s-via-cloud-uplink", "s-via-cloud", true, 2_250_000}} {
 		run.Links = append(run.Links, reports.LinkSeries{Link: l.name, Direction: "up", Site: l.site, Uplink: true, Reference: l.ref,
-			Samples: []reports.CounterSample{{At: at(2 * time.Second)}, {At: at(20 * time.Second), Bytes: l.bytes, Packets: l.bytes / 1000}},
+			Samples:    []reports.CounterSample{{At: at(2 * time.Second)}, {At: at(20 * time.Second), Bytes: l.bytes, Packets: l.bytes / 1000}},
 			TotalBytes: l.bytes, TotalPackets: l.bytes / 1000})
 	}
 	return run
@@ -165,14 +166,14 @@ var _ = Describe("Report arithmetic against hand-computed figures", func() {
 	})
 
 	It("says in Markdown, HTML and JUnit which verdicts are gated and which are what-ifs", func() {
-		md := string(render(r, reports.FormatMarkdown))
+		md := string(rendered(r, render.FormatMarkdown))
 		Expect(md).To(ContainSubstring("**What-if: the comparison mirror** (cameras streaming to the cloud, same thresholds, **not gated**)"))
 		Expect(md).To(ContainSubstring("| e2e latency p95 (mirror cameras) [what-if] | <= 150ms | 400ms | ❌ fail (what-if, not gated): "))
 		Expect(md).To(ContainSubstring("| kill n1 @+10s | cam | n2 | 3.01s | 28 | 28 | 1 (+1 from the faulted node) |"))
 		Expect(md).To(ContainSubstring("cam loiter in zone door at +5s: 1 alert for another object, not counted for the event"))
-		html := string(render(r, reports.FormatHTML))
+		html := string(rendered(r, render.FormatHTML))
 		Expect(html).To(ContainSubstring("<h3>What-if: the comparison mirror (not gated)</h3>"))
-		junit := string(render(r, reports.FormatJUnit))
+		junit := string(rendered(r, render.FormatJUnit))
 		Expect(junit).To(ContainSubstring(`failures="0" errors="0" skipped="6"`))
 		Expect(junit).To(ContainSubstring(`<testcase name="e2e latency p95 (mirror cameras) [what-if]" classname="edgesim.slo.arith.whatif" time="0">`))
 		Expect(junit).To(ContainSubstring(`<skipped message="what-if of the comparison mirror, not gated: would fail (measured 400ms, threshold &lt;= 150ms)">`))

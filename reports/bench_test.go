@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 )
 
 // bigRun is a fleet-sized run: cams cameras at 15 fps for d, each frame
@@ -77,12 +79,12 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, f := range []reports.Format{reports.FormatJSON, reports.FormatHTML, reports.FormatMarkdown, reports.FormatJUnit, reports.FormatSamples} {
+	for _, f := range []render.Format{render.FormatJSON, render.FormatHTML, render.FormatMarkdown, render.FormatJUnit, render.FormatSamples} {
 		b.Run(string(f), func(b *testing.B) {
 			cw := &countWriter{}
 			for b.Loop() {
 				cw.n = 0
-				if err := reports.Render(context.Background(), cw, res, f); err != nil {
+				if err := render.Render(context.Background(), cw, res, f); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -111,13 +113,13 @@ func breakdownRun(cams int, d time.Duration) *reports.Run {
 		f := t0.Add(d/8 + time.Duration(s)*d/5)
 		run.Faults = append(run.Faults, reports.Fault{At: f, Kind: "kill", Target: node})
 		run.ClusterEvents = append(run.ClusterEvents,
-			reports.ClusterEvent{At: f.Add(40 * time.Second), Kind: reports.NodeNotReady, Node: node},
-			reports.ClusterEvent{At: f.Add(45 * time.Second), Kind: reports.PodDeleted, Node: node, Pod: w + "-a", Workload: w},
-			reports.ClusterEvent{At: f.Add(46 * time.Second), Kind: reports.PodScheduled, Node: node + "-b", Pod: w + "-b", Workload: w},
-			reports.ClusterEvent{At: f.Add(55 * time.Second), Kind: reports.PodReady, Node: node + "-b", Pod: w + "-b", Workload: w})
+			evidence.ClusterEvent{At: f.Add(40 * time.Second), Kind: evidence.NodeNotReady, Node: node},
+			evidence.ClusterEvent{At: f.Add(45 * time.Second), Kind: evidence.PodDeleted, Node: node, Pod: w + "-a", Workload: w},
+			evidence.ClusterEvent{At: f.Add(46 * time.Second), Kind: evidence.PodScheduled, Node: node + "-b", Pod: w + "-b", Workload: w},
+			evidence.ClusterEvent{At: f.Add(55 * time.Second), Kind: evidence.PodReady, Node: node + "-b", Pod: w + "-b", Workload: w})
 		for i := range 400 {
-			run.ClusterEvents = append(run.ClusterEvents, reports.ClusterEvent{At: t0.Add(time.Duration(i) * d / 400),
-				Kind: reports.PodReady, Node: "other", Pod: fmt.Sprintf("other-%d", i), Workload: "other"})
+			run.ClusterEvents = append(run.ClusterEvents, evidence.ClusterEvent{At: t0.Add(time.Duration(i) * d / 400),
+				Kind: evidence.PodReady, Node: "other", Pod: fmt.Sprintf("other-%d", i), Workload: "other"})
 		}
 		for c := range run.Cameras {
 			if run.Cameras[c].Site == fmt.Sprintf("site-%d", s) {
@@ -165,7 +167,7 @@ func BenchmarkRenderBreakdown(b *testing.B) {
 	cw := &countWriter{}
 	for b.Loop() {
 		cw.n = 0
-		if err := reports.Render(context.Background(), cw, res, reports.FormatHTML); err != nil {
+		if err := render.Render(context.Background(), cw, res, render.FormatHTML); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,13 +5,17 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgesim/edgesim/evidence"
+
+	"github.com/edgesim/edgesim/reports/internal/text"
 )
 
 // clusterEvents returns the run's usable cluster events in time order. An
 // event without a time or of an unknown kind is left out with a warning:
 // the rest of the breakdown still holds.
-func (a *analysis) clusterEvents() []ClusterEvent {
-	var out []ClusterEvent
+func (a *analysis) clusterEvents() []evidence.ClusterEvent {
+	var out []evidence.ClusterEvent
 	noTime, firstNoTime := 0, -1
 	var unknown []string
 	for i, e := range a.run.ClusterEvents {
@@ -30,13 +34,13 @@ func (a *analysis) clusterEvents() []ClusterEvent {
 	}
 	if noTime > 0 {
 		a.warnf("%s without a time ignored (first: clusterEvents[%d]); the cluster provider must stamp every event",
-			plural(noTime, "cluster event"), firstNoTime)
+			text.Plural(noTime, "cluster event"), firstNoTime)
 	}
 	if len(unknown) > 0 {
 		a.warnf("cluster events of unknown kind %s ignored; known kinds are %s, %s, %s, %s and %s",
-			strings.Join(unknown, ", "), NodeNotReady, NodeReady, PodDeleted, PodScheduled, PodReady)
+			strings.Join(unknown, ", "), evidence.NodeNotReady, evidence.NodeReady, evidence.PodDeleted, evidence.PodScheduled, evidence.PodReady)
 	}
-	slices.SortStableFunc(out, func(x, y ClusterEvent) int { return x.At.Compare(y.At) })
+	slices.SortStableFunc(out, func(x, y evidence.ClusterEvent) int { return x.At.Compare(y.At) })
 	return out
 }
 
@@ -55,17 +59,17 @@ func (a *analysis) reconnects() map[string][]Reconnect {
 		}
 		if bad > 0 {
 			a.warnf("camera %s: %s without a loss time or connected before the loss ignored",
-				c.ID, plural(bad, "reconnect"))
+				c.ID, text.Plural(bad, "reconnect"))
 		}
 		slices.SortStableFunc(out[c.ID], func(x, y Reconnect) int { return x.Lost.Compare(y.Lost) })
 	}
 	return out
 }
 
-func firstEvent(events []ClusterEvent, ok func(ClusterEvent) bool) (ClusterEvent, bool) {
+func firstEvent(events []evidence.ClusterEvent, ok func(evidence.ClusterEvent) bool) (evidence.ClusterEvent, bool) {
 	i := slices.IndexFunc(events, ok)
 	if i < 0 {
-		return ClusterEvent{}, false
+		return evidence.ClusterEvent{}, false
 	}
 	return events[i], true
 }
@@ -79,7 +83,7 @@ func newStep(name string, at, fault time.Time) FailoverStep {
 // a pod on it at or after the fault (and before the next fault on the same
 // target), then the first pod of the deleted pod's workload bound at or
 // after that deletion, and when that pod became ready.
-func (a *analysis) clusterSteps(events []ClusterEvent, fi int) []FailoverStep {
+func (a *analysis) clusterSteps(events []evidence.ClusterEvent, fi int) []FailoverStep {
 	f := a.run.Faults[fi]
 	if len(events) == 0 || f.Target == "" {
 		return nil
@@ -90,14 +94,14 @@ func (a *analysis) clusterSteps(events []ClusterEvent, fi int) []FailoverStep {
 			until = g.At
 		}
 	}
-	onNode := func(e ClusterEvent, k ClusterEventKind) bool {
+	onNode := func(e evidence.ClusterEvent, k evidence.ClusterEventKind) bool {
 		return e.Kind == k && e.Node == f.Target && !e.At.Before(f.At) && (until.IsZero() || e.At.Before(until))
 	}
 	var steps []FailoverStep
-	if e, ok := firstEvent(events, func(e ClusterEvent) bool { return onNode(e, NodeNotReady) }); ok {
+	if e, ok := firstEvent(events, func(e evidence.ClusterEvent) bool { return onNode(e, evidence.NodeNotReady) }); ok {
 		steps = append(steps, newStep(StepNodeNotReady, e.At, f.At))
 	}
-	del, ok := firstEvent(events, func(e ClusterEvent) bool { return onNode(e, PodDeleted) })
+	del, ok := firstEvent(events, func(e evidence.ClusterEvent) bool { return onNode(e, evidence.PodDeleted) })
 	if !ok {
 		return steps
 	}
@@ -105,15 +109,15 @@ func (a *analysis) clusterSteps(events []ClusterEvent, fi int) []FailoverStep {
 	if del.Workload == "" {
 		return steps // no way to tell which pod replaces it
 	}
-	sched, ok := firstEvent(events, func(e ClusterEvent) bool {
-		return e.Kind == PodScheduled && e.Workload == del.Workload && e.Pod != "" && e.Pod != del.Pod && !e.At.Before(del.At)
+	sched, ok := firstEvent(events, func(e evidence.ClusterEvent) bool {
+		return e.Kind == evidence.PodScheduled && e.Workload == del.Workload && e.Pod != "" && e.Pod != del.Pod && !e.At.Before(del.At)
 	})
 	if !ok {
 		return steps
 	}
 	steps = append(steps, newStep(StepScheduled, sched.At, f.At))
-	if e, ok := firstEvent(events, func(e ClusterEvent) bool {
-		return e.Kind == PodReady && e.Pod == sched.Pod && !e.At.Before(sched.At)
+	if e, ok := firstEvent(events, func(e evidence.ClusterEvent) bool {
+		return e.Kind == evidence.PodReady && e.Pod == sched.Pod && !e.At.Before(sched.At)
 	}); ok {
 		steps = append(steps, newStep(StepReady, e.At, f.At))
 	}
@@ -160,17 +164,17 @@ func (a *analysis) summarizeFailover(fi int, gaps []FailoverGap, cluster []Failo
 		}
 	}
 	d := newDistributionMs(gapMs)
-	s.GapP50Ms, s.GapMaxMs = round3(d.P50Ms), round3(d.MaxMs)
+	s.GapP50Ms, s.GapMaxMs = text.Round3(d.P50Ms), text.Round3(d.MaxMs)
 	for _, name := range stepOrder {
 		if i := slices.IndexFunc(cluster, func(st FailoverStep) bool { return st.Name == name }); i >= 0 {
-			v := round3(cluster[i].SinceFaultMs)
+			v := text.Round3(cluster[i].SinceFaultMs)
 			s.Steps = append(s.Steps, FailoverStepSummary{Name: name, Cameras: len(gaps), SinceFaultMs: v, MaxSinceFaultMs: v})
 			continue
 		}
 		if vs := byStep[name]; len(vs) > 0 {
 			d := newDistributionMs(vs)
 			s.Steps = append(s.Steps, FailoverStepSummary{Name: name, Cameras: len(vs),
-				SinceFaultMs: round3(d.P50Ms), MaxSinceFaultMs: round3(d.MaxMs)})
+				SinceFaultMs: text.Round3(d.P50Ms), MaxSinceFaultMs: text.Round3(d.MaxMs)})
 		}
 	}
 	return s, true
@@ -200,7 +204,7 @@ func (r *Result) FailoverGaps() Distribution {
 // cameras they were observed for.
 func (s FailoverSummary) Breakdown(runStart time.Time) string {
 	var b strings.Builder
-	b.WriteString(summaryTitle(runStart, s) + ": ")
+	b.WriteString(s.Title(runStart) + ": ")
 	if len(s.Steps) == 0 {
 		b.WriteString("no step observed")
 	}
@@ -208,14 +212,14 @@ func (s FailoverSummary) Breakdown(runStart time.Time) string {
 		if i > 0 {
 			b.WriteString(" → ")
 		}
-		fmt.Fprintf(&b, "%s %s", st.Name, sinceFault(st.SinceFaultMs))
+		fmt.Fprintf(&b, "%s %s", st.Name, text.SinceFault(st.SinceFaultMs))
 		if st.Cameras < len(s.Cameras) {
 			fmt.Fprintf(&b, " (%d of %d cameras)", st.Cameras, len(s.Cameras))
 		}
 	}
 	if len(s.Cameras) > 0 {
 		fmt.Fprintf(&b, "; gap p50 %s, max %s over %s, %s without answer",
-			fmtMs(s.GapP50Ms), fmtMs(s.GapMaxMs), plural(len(s.Cameras), "camera"), plural(s.FramesLost, "frame"))
+			text.Ms(s.GapP50Ms), text.Ms(s.GapMaxMs), text.Plural(len(s.Cameras), "camera"), text.Plural(s.FramesLost, "frame"))
 		if s.Recovered < len(s.Cameras) {
 			fmt.Fprintf(&b, ", %d not recovered", len(s.Cameras)-s.Recovered)
 		}
@@ -223,63 +227,8 @@ func (s FailoverSummary) Breakdown(runStart time.Time) string {
 	return b.String()
 }
 
-// sinceFault renders a step's time since the fault, e.g. "+1.44s".
-func sinceFault(ms float64) string {
-	if ms < 0 {
-		return fmtMs(ms)
-	}
-	return "+" + fmtMs(ms)
-}
-
-// stepNote says which earlier step of the chain a step came before, e.g.
-// "before node NotReady" for a camera that reconnected to a surviving
-// replica before its node was declared NotReady; "" when in order.
-func stepNote(steps []FailoverStepSummary, i int) string {
-	for _, st := range steps[:i] {
-		if st.SinceFaultMs > steps[i].SinceFaultMs {
-			return "before " + st.Name
-		}
-	}
-	return ""
-}
-
-// breakdownView is one fault's breakdown as report.html shows it.
-type breakdownView struct {
-	Title    string
-	Headline string
-	Rows     []breakdownRow
-	Plot     *namedPlot
-}
-
-type breakdownRow struct {
-	Name, Time, Note string
-	Cameras          int
-}
-
-// breakdownViews prepares the first maxBreakdowns faults' breakdowns, with
-// a timeline plot when a fault has more than one step.
-func breakdownViews(r *Result) ([]breakdownView, error) {
-	var out []breakdownView
-	for i, s := range r.FailoverSummaries {
-		if i == maxBreakdowns {
-			break
-		}
-		v := breakdownView{Title: summaryTitle(r.Start, s), Headline: summaryHeadline(s)}
-		for k, st := range s.Steps {
-			v.Rows = append(v.Rows, breakdownRow{Name: st.Name, Time: stepTime(st), Note: stepNote(s.Steps, k), Cameras: st.Cameras})
-		}
-		if len(s.Steps) > 1 {
-			f, err := stepsPlot(r, s)
-			if err != nil {
-				return nil, fmt.Errorf("plot failover steps of fault %d: %w", s.Fault, err)
-			}
-			svg, err := svgOf(f.p, plotW, stepsPlotHeight(len(s.Steps)))
-			if err != nil {
-				return nil, fmt.Errorf("plot failover steps of fault %d: %w", s.Fault, err)
-			}
-			v.Plot = &namedPlot{Title: "Failover steps after " + v.Title, SVG: svg, Legend: f.legend}
-		}
-		out = append(out, v)
-	}
-	return out, nil
+// Title names the summary's fault, e.g. "kill store-1-edge-2 @+20s",
+// with its time since the run's start.
+func (s FailoverSummary) Title(runStart time.Time) string {
+	return fmt.Sprintf("%s %s @+%s", s.FaultKind, s.Target, text.Offset(runStart, s.FaultAt))
 }

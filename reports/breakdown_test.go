@@ -8,7 +8,9 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 )
 
 const (
@@ -31,8 +33,8 @@ func breakdownCam(id string, recoverS float64, recs ...reports.Reconnect) report
 		Reconnects: recs}
 }
 
-func ev(d time.Duration, k reports.ClusterEventKind, node, pod string) reports.ClusterEvent {
-	e := reports.ClusterEvent{At: at(d), Kind: k, Node: node, Pod: pod}
+func ev(d time.Duration, k evidence.ClusterEventKind, node, pod string) evidence.ClusterEvent {
+	e := evidence.ClusterEvent{At: at(d), Kind: k, Node: node, Pod: pod}
 	if pod != "" {
 		e.Workload = workload
 	}
@@ -52,18 +54,18 @@ func rec(lost, connected float64) reports.Reconnect {
 // kindEvents is a node loss as the kind provider sees it, in time order:
 // the original pod, then NotReady at +60s, eviction at +65s, the
 // replacement bound at +65.5s and ready at +75s.
-func kindEvents() []reports.ClusterEvent {
-	notReady := ev(60*time.Second, reports.NodeNotReady, victim, "")
+func kindEvents() []evidence.ClusterEvent {
+	notReady := ev(60*time.Second, evidence.NodeNotReady, victim, "")
 	notReady.Detail = "NodeStatusUnknown"
-	return []reports.ClusterEvent{
-		ev(1*time.Second, reports.NodeReady, survivor, ""),
-		ev(5*time.Second, reports.PodScheduled, victim, deadPod),
-		ev(6*time.Second, reports.PodReady, victim, deadPod),
+	return []evidence.ClusterEvent{
+		ev(1*time.Second, evidence.NodeReady, survivor, ""),
+		ev(5*time.Second, evidence.PodScheduled, victim, deadPod),
+		ev(6*time.Second, evidence.PodReady, victim, deadPod),
 		notReady,
-		ev(65*time.Second, reports.PodDeleted, victim, deadPod),
-		ev(secs(65.5), reports.PodScheduled, "store-1-edge-3", newPod),
-		{At: at(66 * time.Second), Kind: reports.PodDeleted, Node: victim, Pod: "coredns-1", Workload: "coredns"},
-		ev(75*time.Second, reports.PodReady, "store-1-edge-3", newPod),
+		ev(65*time.Second, evidence.PodDeleted, victim, deadPod),
+		ev(secs(65.5), evidence.PodScheduled, "store-1-edge-3", newPod),
+		{At: at(66 * time.Second), Kind: evidence.PodDeleted, Node: victim, Pod: "coredns-1", Workload: "coredns"},
+		ev(75*time.Second, evidence.PodReady, "store-1-edge-3", newPod),
 	}
 }
 
@@ -115,11 +117,11 @@ var _ = Describe("Failover breakdown", func() {
 		Entry("kind: a pod kill, the node never goes NotReady",
 			func() *reports.Run {
 				run := kindRun(breakdownCam("cam-1", 40, rec(21, 39)))
-				run.ClusterEvents = []reports.ClusterEvent{
-					ev(5*time.Second, reports.PodScheduled, victim, deadPod),
-					ev(secs(20.1), reports.PodDeleted, victim, deadPod),
-					ev(secs(20.3), reports.PodScheduled, victim, newPod),
-					ev(38*time.Second, reports.PodReady, victim, newPod),
+				run.ClusterEvents = []evidence.ClusterEvent{
+					ev(5*time.Second, evidence.PodScheduled, victim, deadPod),
+					ev(secs(20.1), evidence.PodDeleted, victim, deadPod),
+					ev(secs(20.3), evidence.PodScheduled, victim, newPod),
+					ev(38*time.Second, evidence.PodReady, victim, newPod),
 				}
 				return run
 			}(),
@@ -128,14 +130,14 @@ var _ = Describe("Failover breakdown", func() {
 		Entry("kind: cluster events, none about the fault's node",
 			func() *reports.Run {
 				run := kindRun(breakdownCam("cam-1", 30, rec(22, 29)))
-				run.ClusterEvents = []reports.ClusterEvent{ev(25*time.Second, reports.NodeNotReady, "store-2-edge-1", "")}
+				run.ClusterEvents = []evidence.ClusterEvent{ev(25*time.Second, evidence.NodeNotReady, "store-2-edge-1", "")}
 				return run
 			}(),
 			[]step{{reports.StepReconnected, 9000}, {reports.StepFlowing, 10050}}),
 		Entry("kind: NotReady only, no eviction within the run",
 			func() *reports.Run {
 				run := kindRun(breakdownCam("cam-1", 30))
-				run.ClusterEvents = []reports.ClusterEvent{ev(60*time.Second, reports.NodeNotReady, victim, "")}
+				run.ClusterEvents = []evidence.ClusterEvent{ev(60*time.Second, evidence.NodeNotReady, victim, "")}
 				return run
 			}(),
 			[]step{{reports.StepNodeNotReady, 40000}, {reports.StepFlowing, 10050}}),
@@ -150,8 +152,8 @@ var _ = Describe("Failover breakdown", func() {
 			func() *reports.Run {
 				run := kindRun(breakdownCam("cam-1", 80))
 				run.ClusterEvents = append(run.ClusterEvents,
-					ev(30*time.Second, reports.PodScheduled, "store-1-edge-3", otherPod),
-					ev(32*time.Second, reports.PodReady, "store-1-edge-3", otherPod))
+					ev(30*time.Second, evidence.PodScheduled, "store-1-edge-3", otherPod),
+					ev(32*time.Second, evidence.PodReady, "store-1-edge-3", otherPod))
 				return run
 			}(),
 			[]step{{reports.StepNodeNotReady, 40000}, {reports.StepPodsEvicted, 45000}, {reports.StepScheduled, 45500},
@@ -192,7 +194,7 @@ var _ = Describe("Failover breakdown", func() {
 
 	It("bounds node steps by the next fault on the same node", func() {
 		run := kindRun(breakdownCam("cam-1", 30))
-		run.ClusterEvents = []reports.ClusterEvent{ev(95*time.Second, reports.NodeNotReady, victim, "")}
+		run.ClusterEvents = []evidence.ClusterEvent{ev(95*time.Second, evidence.NodeNotReady, victim, "")}
 		run.Faults = append(run.Faults, reports.Fault{At: at(90 * time.Second), Kind: "restart", Target: victim})
 		r := mustAnalyze(run)
 		Expect(r.Failover).To(HaveLen(2))
@@ -258,10 +260,10 @@ var _ = Describe("Failover breakdown", func() {
 	It("warns about cluster events without a time or of unknown kind and reconnects it cannot use", func() {
 		run := kindRun(breakdownCam("cam-1", 77, rec(25, 76), reports.Reconnect{Connected: at(30 * time.Second)}, rec(40, 39)))
 		run.ClusterEvents = append(run.ClusterEvents,
-			reports.ClusterEvent{Kind: reports.NodeNotReady, Node: victim},
-			reports.ClusterEvent{At: at(21 * time.Second), Kind: "NodeNotReady ", Node: victim},
-			reports.ClusterEvent{At: at(21 * time.Second), Kind: "PodEvicted", Node: victim},
-			reports.ClusterEvent{At: at(22 * time.Second), Kind: "PodEvicted", Node: victim},
+			evidence.ClusterEvent{Kind: evidence.NodeNotReady, Node: victim},
+			evidence.ClusterEvent{At: at(21 * time.Second), Kind: "NodeNotReady ", Node: victim},
+			evidence.ClusterEvent{At: at(21 * time.Second), Kind: "PodEvicted", Node: victim},
+			evidence.ClusterEvent{At: at(22 * time.Second), Kind: "PodEvicted", Node: victim},
 		)
 		r, err := reports.Analyze(run)
 		Expect(err).NotTo(HaveOccurred())
@@ -275,7 +277,7 @@ var _ = Describe("Failover breakdown", func() {
 
 	It("keeps steps and summaries through report.json", func() {
 		r := mustAnalyze(kindRun(breakdownCam("cam-1", 77, rec(25, 76)), breakdownCam("cam-2", 24, rec(21, 23))))
-		back, err := reports.ReadResult(bytes.NewReader(render(r, reports.FormatJSON)))
+		back, err := reports.ReadResult(bytes.NewReader(rendered(r, render.FormatJSON)))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(back.Failover).To(Equal(r.Failover))
 		Expect(back.Failover[0].Steps).To(HaveLen(6))
@@ -304,7 +306,7 @@ var _ = Describe("Failover breakdown", func() {
 		})
 
 		It("puts a breakdown table per fault under Failover in report.md", func() {
-			md := string(render(r, reports.FormatMarkdown))
+			md := string(rendered(r, render.FormatMarkdown))
 			Expect(md).To(ContainSubstring("**Failover**: gap p50 4.05s, max 57.05s over 2 camera outages\n"))
 			Expect(md).To(ContainSubstring("*kill store-1-edge-2 @+20s*: 2 cameras, gap p50 4.05s, max 57.05s, 610 frames without answer\n\n" +
 				"| step | since fault | cameras | note |\n|---|---:|---:|---|\n" +
@@ -318,7 +320,7 @@ var _ = Describe("Failover breakdown", func() {
 		})
 
 		It("shows the breakdown table and a timeline in report.html", func() {
-			html := string(render(r, reports.FormatHTML))
+			html := string(rendered(r, render.FormatHTML))
 			// html/template writes "+" as "&#43;".
 			Expect(html).To(ContainSubstring("<h3>kill store-1-edge-2 @&#43;20s</h3>"))
 			Expect(html).To(ContainSubstring("<td>replacement scheduled</td><td class=\"n\">&#43;45.5s</td>"))
@@ -333,7 +335,7 @@ var _ = Describe("Failover breakdown", func() {
 		It("puts the breakdown in the failover test case's system-out in junit.xml", func() {
 			run := kindRun(breakdownCam("cam-1", 77, rec(25, 76)))
 			run.SLO.FailoverMax = 30 * time.Second
-			junit := string(render(mustAnalyze(run), reports.FormatJUnit))
+			junit := string(rendered(mustAnalyze(run), render.FormatJUnit))
 			Expect(junit).To(ContainSubstring("kill store-1-edge-2 @+20s: node NotReady +40s → pods evicted +45s"))
 			Expect(junit).To(ContainSubstring(`<failure message="measured 57.05s, threshold &lt;= 30s"`))
 		})

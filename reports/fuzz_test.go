@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 )
 
 // FuzzSamples feeds arbitrary samples files through the whole pipeline:
@@ -29,8 +30,8 @@ func FuzzSamples(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, format := range reports.AllFormats {
-			if err := reports.Render(context.Background(), io.Discard, res, format); err != nil {
+		for _, format := range render.AllFormats {
+			if err := render.Render(context.Background(), io.Discard, res, format); err != nil {
 				t.Fatalf("render %s: %v", format, err)
 			}
 		}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgesim/edgesim/reports/internal/text"
 )
 
 // HostSamples is what a testbed sampled of its own host during a run: how
@@ -124,10 +126,10 @@ func judgeHeadroom(run *Run, res *Result) *Headroom {
 		}
 	}
 	if n := float64(len(samples)); n > 0 {
-		h.CPUBusyMean = round3(h.CPUBusyMean / n)
-		h.RunnablePerCPUMean = round3(h.RunnablePerCPUMean / n)
+		h.CPUBusyMean = text.Round3(h.CPUBusyMean / n)
+		h.RunnablePerCPUMean = text.Round3(h.RunnablePerCPUMean / n)
 	}
-	h.CPUBusyMax, h.RunnablePerCPUMax = round3(h.CPUBusyMax), round3(h.RunnablePerCPUMax)
+	h.CPUBusyMax, h.RunnablePerCPUMax = text.Round3(h.CPUBusyMax), text.Round3(h.RunnablePerCPUMax)
 	var worst ReleaseLateness
 	for _, r := range hs.Release {
 		if r.Packets > 0 && (worst.Packets == 0 || r.P99 > worst.P99) {
@@ -135,7 +137,7 @@ func judgeHeadroom(run *Run, res *Result) *Headroom {
 		}
 	}
 	if worst.Packets > 0 {
-		h.ReleaseP99Ms, h.ReleaseMaxMs = round3(durMs(worst.P99)), round3(durMs(worst.Max))
+		h.ReleaseP99Ms, h.ReleaseMaxMs = text.Round3(durMs(worst.P99)), text.Round3(durMs(worst.Max))
 		h.ReleaseWorst = worst.Link + " " + worst.Direction
 	}
 
@@ -143,7 +145,7 @@ func judgeHeadroom(run *Run, res *Result) *Headroom {
 	if h.Samples > 0 && h.CPUBusyMean >= SaturatedCPUBusy {
 		cpuBound = true
 		h.Reasons = append(h.Reasons, fmt.Sprintf("CPU %s busy on average over %s (threshold %s)",
-			pct(h.CPUBusyMean), plural(h.CPUs, "CPU"), pct(SaturatedCPUBusy)))
+			text.Pct(h.CPUBusyMean), text.Plural(h.CPUs, "CPU"), text.Pct(SaturatedCPUBusy)))
 	}
 	if h.Samples > 0 && h.CPUs > 0 && h.RunnablePerCPUMean >= SaturatedRunnablePerCPU {
 		cpuBound = true
@@ -152,7 +154,7 @@ func judgeHeadroom(run *Run, res *Result) *Headroom {
 	}
 	if worst.Packets > 0 && worst.P99 >= SaturatedReleaseP99 {
 		h.Reasons = append(h.Reasons, fmt.Sprintf("the link engine released 1%% of %s's packets %s or more after their due time (p99; threshold %s)",
-			h.ReleaseWorst, fmtMs(h.ReleaseP99Ms), fmtMs(durMs(SaturatedReleaseP99))))
+			h.ReleaseWorst, text.Ms(h.ReleaseP99Ms), text.Ms(durMs(SaturatedReleaseP99))))
 	}
 	h.Saturated = len(h.Reasons) > 0
 	if h.Saturated {
@@ -211,10 +213,10 @@ func (h *Headroom) Summary() string {
 	var parts []string
 	if h.Samples > 0 {
 		parts = append(parts, fmt.Sprintf("%s, %s busy on average (max %s), %.2f runnable threads per CPU (max %.2f), load average up to %.2f",
-			plural(h.CPUs, "CPU"), pct(h.CPUBusyMean), pct(h.CPUBusyMax), h.RunnablePerCPUMean, h.RunnablePerCPUMax, h.Load1Max))
+			text.Plural(h.CPUs, "CPU"), text.Pct(h.CPUBusyMean), text.Pct(h.CPUBusyMax), h.RunnablePerCPUMean, h.RunnablePerCPUMax, h.Load1Max))
 	}
 	if h.ReleaseWorst != "" {
-		parts = append(parts, fmt.Sprintf("link release lateness p99 %s, max %s (%s)", fmtMs(h.ReleaseP99Ms), fmtMs(h.ReleaseMaxMs), h.ReleaseWorst))
+		parts = append(parts, fmt.Sprintf("link release lateness p99 %s, max %s (%s)", text.Ms(h.ReleaseP99Ms), text.Ms(h.ReleaseMaxMs), h.ReleaseWorst))
 	}
 	return strings.Join(parts, "; ")
 }

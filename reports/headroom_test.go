@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 )
 
 // hostSamples gives one host sample a second over the fixture's run phase
@@ -53,11 +54,11 @@ var _ = Describe("Host headroom", func() {
 		})
 
 		It("puts no banner in any format, but states the headroom", func() {
-			md := string(render(res, reports.FormatMarkdown))
+			md := string(rendered(res, render.FormatMarkdown))
 			Expect(md).NotTo(ContainSubstring("HOST SATURATED"))
 			Expect(md).To(ContainSubstring("**Host headroom**: 2 CPUs, 40% busy on average"))
-			Expect(string(render(res, reports.FormatHTML))).NotTo(ContainSubstring("HOST SATURATED"))
-			junit := string(render(res, reports.FormatJUnit))
+			Expect(string(rendered(res, render.FormatHTML))).NotTo(ContainSubstring("HOST SATURATED"))
+			junit := string(rendered(res, render.FormatJUnit))
 			Expect(junit).NotTo(ContainSubstring("HOST SATURATED"))
 			Expect(junit).To(ContainSubstring(`<property name="hostSaturated" value="false">`))
 		})
@@ -83,13 +84,13 @@ var _ = Describe("Host headroom", func() {
 		})
 
 		It("says so at the top of report.md, report.html and junit.xml, and in report.json", func() {
-			md := string(render(res, reports.FormatMarkdown))
+			md := string(rendered(res, render.FormatMarkdown))
 			lines := strings.Split(md, "\n")
 			Expect(lines[0]).To(HavePrefix("## edgesim two-sites"))
 			Expect(lines[2]).To(HavePrefix("> ⚠️ **HOST SATURATED: the machine running the testbed, not the emulated network, limited this run"))
 			Expect(lines[2]).To(ContainSubstring("These figures measure the overloaded host and do not hold for the network: e2e latency (every percentile and scope), time to alert, failover gap"))
 
-			html := string(render(res, reports.FormatHTML))
+			html := string(rendered(res, render.FormatHTML))
 			banner := strings.Index(html, `<div class="banner" id="host-saturated">HOST SATURATED`)
 			Expect(banner).To(BeNumerically(">", 0))
 			Expect(banner).To(BeNumerically("<", strings.Index(html, "<h2>SLOs</h2>")), "above every figure")
@@ -103,7 +104,7 @@ var _ = Describe("Host headroom", func() {
 					SystemOut string `xml:"system-out"`
 				} `xml:"testsuite"`
 			}
-			Expect(xml.Unmarshal(render(res, reports.FormatJUnit), &doc)).To(Succeed())
+			Expect(xml.Unmarshal(rendered(res, render.FormatJUnit), &doc)).To(Succeed())
 			Expect(doc.Suites[0].Properties).To(ContainElement(And(HaveField("Name", "hostSaturated"), HaveField("Value", "true"))))
 			Expect(doc.Suites[0].SystemOut).To(HavePrefix("HOST SATURATED"))
 
@@ -113,13 +114,13 @@ var _ = Describe("Host headroom", func() {
 					Tainted   []string `json:"tainted"`
 				} `json:"headroom"`
 			}
-			Expect(json.Unmarshal(render(res, reports.FormatJSON), &js)).To(Succeed())
+			Expect(json.Unmarshal(rendered(res, render.FormatJSON), &js)).To(Succeed())
 			Expect(js.Headroom.Saturated).To(BeTrue())
 			Expect(js.Headroom.Tainted).To(ContainElement("failover gap"))
 		})
 
 		It("is recomputed from samples.json", func() {
-			back, err := reports.ReadSamples(strings.NewReader(string(render(res, reports.FormatSamples))))
+			back, err := reports.ReadSamples(strings.NewReader(string(rendered(res, render.FormatSamples))))
 			Expect(err).NotTo(HaveOccurred())
 			Expect(mustAnalyze(back).Headroom).To(Equal(res.Headroom))
 		})
@@ -136,6 +137,6 @@ var _ = Describe("Host headroom", func() {
 	It("is left out when the host was not sampled", func() {
 		res := analyze(nil)
 		Expect(res.Headroom).To(BeNil())
-		Expect(string(render(res, reports.FormatMarkdown))).NotTo(ContainSubstring("Host headroom"))
+		Expect(string(rendered(res, render.FormatMarkdown))).NotTo(ContainSubstring("Host headroom"))
 	})
 })

@@ -15,12 +15,14 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 )
 
-func render(r *reports.Result, f reports.Format) []byte {
+func rendered(r *reports.Result, f render.Format) []byte {
 	var buf bytes.Buffer
-	Expect(reports.Render(context.Background(), &buf, r, f)).To(Succeed())
+	Expect(render.Render(context.Background(), &buf, r, f)).To(Succeed())
 	return buf.Bytes()
 }
 
@@ -75,11 +77,11 @@ var _ = Describe("Renderers", func() {
 	})
 
 	It("renders report.md as the golden file", func() {
-		expectGolden("report.md", render(res, reports.FormatMarkdown))
+		expectGolden("report.md", rendered(res, render.FormatMarkdown))
 	})
 
 	It("renders report.json as the golden file, versioned and readable again", func() {
-		b := render(res, reports.FormatJSON)
+		b := rendered(res, render.FormatJSON)
 		expectGolden("report.json", b)
 		back, err := reports.ReadResult(bytes.NewReader(b))
 		Expect(err).NotTo(HaveOccurred())
@@ -89,7 +91,7 @@ var _ = Describe("Renderers", func() {
 	})
 
 	It("renders junit.xml as the golden file, one test case per SLO", func() {
-		b := render(res, reports.FormatJUnit)
+		b := rendered(res, render.FormatJUnit)
 		expectGolden("junit.xml", b)
 		var doc junitDoc
 		Expect(xml.Unmarshal(b, &doc)).To(Succeed())
@@ -110,14 +112,14 @@ var _ = Describe("Renderers", func() {
 		run := fixtureRun()
 		run.Partial, run.PartialReason = true, "interrupted by signal"
 		var doc junitDoc
-		Expect(xml.Unmarshal(render(mustAnalyze(run), reports.FormatJUnit), &doc)).To(Succeed())
+		Expect(xml.Unmarshal(rendered(mustAnalyze(run), render.FormatJUnit), &doc)).To(Succeed())
 		last := doc.Suites[0].Cases[len(doc.Suites[0].Cases)-1]
 		Expect(last.Name).To(Equal("run completed"))
 		Expect(last.Failure.Message).To(ContainSubstring("interrupted by signal"))
 	})
 
 	It("renders a self-contained report.html with inline SVG plots", func() {
-		html := render(res, reports.FormatHTML)
+		html := rendered(res, render.FormatHTML)
 		dec := xml.NewDecoder(bytes.NewReader(html))
 		dec.Strict = false
 		dec.AutoClose = xml.HTMLAutoClose
@@ -156,27 +158,27 @@ var _ = Describe("Renderers", func() {
 		run := fixtureRun()
 		run.Partial, run.PartialReason = true, "interrupted by signal"
 		r := mustAnalyze(run)
-		Expect(string(render(r, reports.FormatHTML))).To(ContainSubstring("PARTIAL RUN (interrupted by signal)"))
-		Expect(string(render(r, reports.FormatMarkdown))).To(ContainSubstring("**PARTIAL RUN** (interrupted by signal)"))
+		Expect(string(rendered(r, render.FormatHTML))).To(ContainSubstring("PARTIAL RUN (interrupted by signal)"))
+		Expect(string(rendered(r, render.FormatMarkdown))).To(ContainSubstring("**PARTIAL RUN** (interrupted by signal)"))
 	})
 
 	It("carries a provider's diagnostics into every human format and report.json, the end of long output kept in report.md", func() {
 		run := fixtureRun()
 		run.Partial, run.PartialReason = true, "start cameras: Service edgenode-store-1 has no endpoints"
 		long := strings.Repeat("pod line\n", 1000) + "edgenode-store-1   <none>   5m"
-		run.Diagnostics = []reports.Diagnostic{{Title: "Service endpoints", Command: "kubectl -n edgesim get endpointslices -o wide", Output: long}}
+		run.Diagnostics = []evidence.Diagnostic{{Title: "Service endpoints", Command: "kubectl -n edgesim get endpointslices -o wide", Output: long}}
 		r := mustAnalyze(run)
-		md := string(render(r, reports.FormatMarkdown))
+		md := string(rendered(r, render.FormatMarkdown))
 		Expect(md).To(ContainSubstring("**Diagnostics**"))
 		Expect(md).To(ContainSubstring("$ kubectl -n edgesim get endpointslices -o wide"))
 		Expect(md).To(ContainSubstring("edgenode-store-1   <none>   5m"))
 		Expect(md).To(ContainSubstring("bytes cut]"))
-		Expect(len(md)).To(BeNumerically("<", len(long)+len(string(render(mustAnalyze(fixtureRun()), reports.FormatMarkdown)))))
-		html := string(render(r, reports.FormatHTML))
+		Expect(len(md)).To(BeNumerically("<", len(long)+len(string(rendered(mustAnalyze(fixtureRun()), render.FormatMarkdown)))))
+		html := string(rendered(r, render.FormatHTML))
 		Expect(html).To(ContainSubstring("<summary>Service endpoints</summary>"))
 		Expect(html).To(ContainSubstring("edgenode-store-1   &lt;none&gt;   5m"))
 		var back reports.Result
-		Expect(json.Unmarshal(render(r, reports.FormatJSON), &back)).To(Succeed())
+		Expect(json.Unmarshal(rendered(r, render.FormatJSON), &back)).To(Succeed())
 		Expect(back.Diagnostics).To(Equal(run.Diagnostics))
 	})
 
@@ -195,7 +197,7 @@ var _ = Describe("Renderers", func() {
 		run.ObservedFaults = []reports.ObservedFault{{At: at(25 * time.Second), Kind: "crash", Target: "edgenode edge-a-2", Detail: "exit status 2"}}
 		r := mustAnalyze(run)
 		Expect(r.Warnings).To(ContainElement("unscripted fault observed at +25s: crash edgenode edge-a-2 exit status 2"))
-		html := string(render(r, reports.FormatHTML))
+		html := string(rendered(r, render.FormatHTML))
 		Expect(html).To(ContainSubstring("observed fault"))
 		Expect(html).To(ContainSubstring("exit status 2"))
 	})
@@ -205,7 +207,7 @@ var _ = Describe("Renderers", func() {
 		run.Scenario = `<script>alert("x")</script>`
 		run.Links[0].Link = "<b>&evil"
 		run.Faults[0].Target = "<img src=x>"
-		html := string(render(mustAnalyze(run), reports.FormatHTML))
+		html := string(rendered(mustAnalyze(run), render.FormatHTML))
 		Expect(html).NotTo(ContainSubstring("<script>"))
 		Expect(html).NotTo(ContainSubstring("<b>&evil"))
 		Expect(html).NotTo(ContainSubstring("<img"))
@@ -214,9 +216,9 @@ var _ = Describe("Renderers", func() {
 
 	It("keeps report.html small for long runs", func() {
 		r := mustAnalyze(bigRun(8, 5*time.Minute)) // 36,000 frames
-		html := render(r, reports.FormatHTML)
+		html := rendered(r, render.FormatHTML)
 		Expect(len(html)).To(BeNumerically("<", 400_000))
-		Expect(len(render(r, reports.FormatJSON))).To(BeNumerically("<", 200_000))
+		Expect(len(rendered(r, render.FormatJSON))).To(BeNumerically("<", 200_000))
 	})
 
 	It("says when there were no detections instead of a precision of 0%", func() {
@@ -229,20 +231,20 @@ var _ = Describe("Renderers", func() {
 		r := mustAnalyze(run)
 		Expect(r.Accuracy.Total().Detections).To(Equal(0))
 		Expect(r.Accuracy.Total().GroundTruth).To(Equal(2 * 439))
-		Expect(string(render(r, reports.FormatMarkdown))).To(ContainSubstring("precision – (no detections) · recall 0%"))
+		Expect(string(rendered(r, render.FormatMarkdown))).To(ContainSubstring("precision – (no detections) · recall 0%"))
 	})
 
 	It("renders a run with no data at all", func() {
 		r := mustAnalyze(smallRun())
-		for _, f := range reports.AllFormats {
-			Expect(render(r, f)).NotTo(BeEmpty(), string(f))
+		for _, f := range render.AllFormats {
+			Expect(rendered(r, f)).NotTo(BeEmpty(), string(f))
 		}
 	})
 
 	Describe("WriteAll", func() {
 		It("writes every file and nothing else, and the samples reproduce the report", func(ctx SpecContext) {
 			dir := GinkgoT().TempDir()
-			Expect(reports.WriteAll(ctx, dir, res, nil)).To(Succeed())
+			Expect(render.WriteAll(ctx, dir, res, nil)).To(Succeed())
 			entries, err := os.ReadDir(dir)
 			Expect(err).NotTo(HaveOccurred())
 			var names []string
@@ -257,40 +259,40 @@ var _ = Describe("Renderers", func() {
 			run, err := reports.ReadSamples(f)
 			Expect(err).NotTo(HaveOccurred())
 			again := mustAnalyze(run)
-			Expect(render(again, reports.FormatJSON)).To(Equal(render(res, reports.FormatJSON)))
+			Expect(rendered(again, render.FormatJSON)).To(Equal(rendered(res, render.FormatJSON)))
 		})
 
 		It("writes only the formats asked for", func(ctx SpecContext) {
 			dir := filepath.Join(GinkgoT().TempDir(), "nested", "out")
-			fs, err := reports.ParseFormats("md, junit")
+			fs, err := render.ParseFormats("md, junit")
 			Expect(err).NotTo(HaveOccurred())
-			Expect(reports.WriteAll(ctx, dir, res, fs)).To(Succeed())
+			Expect(render.WriteAll(ctx, dir, res, fs)).To(Succeed())
 			Expect(filepath.Join(dir, "report.md")).To(BeAnExistingFile())
 			Expect(filepath.Join(dir, "junit.xml")).To(BeAnExistingFile())
 			Expect(filepath.Join(dir, "report.html")).NotTo(BeAnExistingFile())
 		})
 
 		It("rejects unknown formats with the list of known ones", func(ctx SpecContext) {
-			_, err := reports.ParseFormats("json,pdf")
-			Expect(err).To(MatchError(reports.ErrUnknownFormat))
+			_, err := render.ParseFormats("json,pdf")
+			Expect(err).To(MatchError(render.ErrUnknownFormat))
 			Expect(err.Error()).To(ContainSubstring("json, html, md, junit, samples"))
-			Expect(reports.WriteAll(ctx, GinkgoT().TempDir(), res, []reports.Format{"pdf"})).To(MatchError(reports.ErrUnknownFormat))
+			Expect(render.WriteAll(ctx, GinkgoT().TempDir(), res, []render.Format{"pdf"})).To(MatchError(render.ErrUnknownFormat))
 		})
 
 		It("stops on a cancelled context without leaving temporary files", func() {
 			dir := GinkgoT().TempDir()
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			Expect(reports.WriteAll(ctx, dir, res, nil)).To(MatchError(context.Canceled))
+			Expect(render.WriteAll(ctx, dir, res, nil)).To(MatchError(context.Canceled))
 			entries, err := os.ReadDir(dir)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(entries).To(BeEmpty())
 		})
 
 		It("cannot write samples of a result decoded from JSON", func(ctx SpecContext) {
-			back, err := reports.ReadResult(bytes.NewReader(render(res, reports.FormatJSON)))
+			back, err := reports.ReadResult(bytes.NewReader(rendered(res, render.FormatJSON)))
 			Expect(err).NotTo(HaveOccurred())
-			Expect(reports.WriteAll(ctx, GinkgoT().TempDir(), back, []reports.Format{reports.FormatSamples})).To(MatchError(reports.ErrNoSamples))
+			Expect(render.WriteAll(ctx, GinkgoT().TempDir(), back, []render.Format{render.FormatSamples})).To(MatchError(render.ErrNoSamples))
 		})
 	})
 
@@ -310,6 +312,6 @@ var _ = Describe("Preview", func() {
 		if os.Getenv("EDGESIM_REPORT_PREVIEW_PARTIAL") != "" {
 			run.Partial, run.PartialReason = true, "interrupted by signal"
 		}
-		Expect(reports.WriteAll(ctx, dir, mustAnalyze(run), nil)).To(Succeed())
+		Expect(render.WriteAll(ctx, dir, mustAnalyze(run), nil)).To(Succeed())
 	})
 })

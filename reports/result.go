@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/edgesim/edgesim/evidence"
 )
 
 // SchemaVersion identifies the report.json format.
@@ -48,14 +50,14 @@ type Result struct {
 	Failover   []FailoverGap   `json:"failover,omitempty"`
 	// FailoverSummaries sum up each fault's failover: gaps over its
 	// cameras and the median time of each step of the breakdown.
-	FailoverSummaries []FailoverSummary `json:"failoverSummaries,omitempty"`
-	Faults            []Fault           `json:"faults,omitempty"`
-	ObservedFaults    []ObservedFault   `json:"observedFaults,omitempty"`
-	SLOs              []SLOVerdict      `json:"slos"`
-	Warnings          []string          `json:"warnings,omitempty"`
-	Diagnostics       []Diagnostic      `json:"diagnostics,omitempty"`
-	Alerts            int               `json:"alerts"`
-	Cameras           []CameraOverview  `json:"cameras"`
+	FailoverSummaries []FailoverSummary     `json:"failoverSummaries,omitempty"`
+	Faults            []Fault               `json:"faults,omitempty"`
+	ObservedFaults    []ObservedFault       `json:"observedFaults,omitempty"`
+	SLOs              []SLOVerdict          `json:"slos"`
+	Warnings          []string              `json:"warnings,omitempty"`
+	Diagnostics       []evidence.Diagnostic `json:"diagnostics,omitempty"`
+	Alerts            int                   `json:"alerts"`
+	Cameras           []CameraOverview      `json:"cameras"`
 	// Headroom is the host's headroom during the run; when it was
 	// saturated, the report says so at its top (nil: not sampled).
 	Headroom *Headroom `json:"headroom,omitempty"`

@@ -6,19 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// fmtMs renders milliseconds for people: "0.85ms", "230.3ms", "4.34s".
-// Exact values stay in the machine-readable fields.
-func fmtMs(ms float64) string {
-	switch a := math.Abs(ms); {
-	case a >= 1000:
-		return strconv.FormatFloat(math.Round(ms/10)/100, 'f', -1, 64) + "s"
-	case a >= 10:
-		return strconv.FormatFloat(math.Round(ms*10)/10, 'f', -1, 64) + "ms"
-	}
-	return strconv.FormatFloat(math.Round(ms*100)/100, 'f', -1, 64) + "ms"
-}
+	"github.com/edgesim/edgesim/reports/internal/text"
+)
 
 func fmtDur(d time.Duration) string { return d.String() }
 
@@ -35,8 +25,6 @@ func FormatBitRate(bps float64) string {
 	}
 	return fmt.Sprintf("%.0f bit/s", bps)
 }
-
-func pct(v float64) string { return strconv.FormatFloat(math.Round(v*10000)/100, 'f', -1, 64) + "%" }
 
 // sloScope is the set of cameras a set of verdicts is computed over: the
 // scenario's own (gated) or the comparison mirror's (what-if, not gated).
@@ -134,7 +122,7 @@ func (a *analysis) frameCounts(sc sloScope) FrameCounts {
 			}
 		}
 	}
-	fc.Expected = round3(fc.Expected)
+	fc.Expected = text.Round3(fc.Expected)
 	if fc.Expected > 0 {
 		fc.OfExpected = round4(min(1, float64(fc.Answered)/fc.Expected))
 	}
@@ -145,8 +133,8 @@ func (a *analysis) frameCounts(sc sloScope) FrameCounts {
 // detection rate below the camera rate, skipped frames are not failures.
 func (a *analysis) answeredSLO(minV float64, sc sloScope) SLOVerdict {
 	fc := a.frameCounts(sc)
-	v := SLOVerdict{Name: "frames answered", Unit: "ratio", ThresholdValue: minV, Threshold: ">= " + pct(minV),
-		MeasuredValue: fc.OfExpected, Measured: pct(fc.OfExpected)}
+	v := SLOVerdict{Name: "frames answered", Unit: "ratio", ThresholdValue: minV, Threshold: ">= " + text.Pct(minV),
+		MeasuredValue: fc.OfExpected, Measured: text.Pct(fc.OfExpected)}
 	reduced := fc.Expected < float64(fc.Sent)
 	if reduced {
 		v.Threshold += " of expected"
@@ -206,13 +194,13 @@ func (a *analysis) latencySLO(s LatencySLO, sc sloScope) SLOVerdict {
 		v.Measured, v.Reason = "no samples", "no answered frame in "+scope
 		return v
 	}
-	v.MeasuredValue = round3(d.PercentileMs(s.Percentile))
-	v.Measured = fmtMs(v.MeasuredValue)
+	v.MeasuredValue = text.Round3(d.PercentileMs(s.Percentile))
+	v.Measured = text.Ms(v.MeasuredValue)
 	v.Pass = v.MeasuredValue <= v.ThresholdValue
 	if v.Pass {
 		v.Reason = fmt.Sprintf("p%s over %d frames is within the bound", p, d.Count)
 	} else {
-		v.Reason = fmt.Sprintf("p%s over %d frames exceeds the bound by %s", p, d.Count, fmtMs(round3(v.MeasuredValue-v.ThresholdValue)))
+		v.Reason = fmt.Sprintf("p%s over %d frames exceeds the bound by %s", p, d.Count, text.Ms(text.Round3(v.MeasuredValue-v.ThresholdValue)))
 	}
 	return v
 }
@@ -242,8 +230,8 @@ func (a *analysis) alertSLO(limit time.Duration, sc sloScope) SLOVerdict {
 			late++
 		}
 	}
-	v.MeasuredValue = round3(worst)
-	v.Measured = fmtMs(v.MeasuredValue)
+	v.MeasuredValue = text.Round3(worst)
+	v.Measured = text.Ms(v.MeasuredValue)
 	if missing > 0 {
 		v.Measured = fmt.Sprintf("%d of %d events without alert", missing, len(timings))
 	}
@@ -260,16 +248,16 @@ func (a *analysis) alertSLO(limit time.Duration, sc sloScope) SLOVerdict {
 		v.Reason = fmt.Sprintf("%d of %d events alerted late", late, len(timings))
 	}
 	if others > 0 {
-		v.Reason += fmt.Sprintf("; %s after the events started were for another object and did not count", plural(others, "alert"))
+		v.Reason += fmt.Sprintf("; %s after the events started were for another object and did not count", text.Plural(others, "alert"))
 	}
 	return v
 }
 
-// failoverSLOName names the failover gate's verdict.
-const failoverSLOName = "failover gap (max)"
+// FailoverSLOName names the failover gate's verdict.
+const FailoverSLOName = "failover gap (max)"
 
 func (a *analysis) failoverSLO(limit time.Duration, sc sloScope) SLOVerdict {
-	v := SLOVerdict{Name: failoverSLOName, Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
+	v := SLOVerdict{Name: FailoverSLOName, Unit: "ms", ThresholdValue: durMs(limit), Threshold: "<= " + fmtDur(limit)}
 	var failed []string
 	for i, f := range a.run.Faults {
 		if f.Failed != "" {
@@ -303,18 +291,18 @@ func (a *analysis) failoverSLO(limit time.Duration, sc sloScope) SLOVerdict {
 		}
 	}
 	d := newDistributionMs(ms)
-	v.MeasuredValue = round3(d.MaxMs)
-	v.Measured = fmtMs(v.MeasuredValue)
+	v.MeasuredValue = text.Round3(d.MaxMs)
+	v.Measured = text.Ms(v.MeasuredValue)
 	v.Pass = unrecovered == 0 && late == 0
-	p50 := fmtMs(round3(d.P50Ms))
+	p50 := text.Ms(text.Round3(d.P50Ms))
 	switch {
 	case unrecovered > 0:
 		v.Measured += " (not recovered)"
-		v.Reason = fmt.Sprintf("%d of %d camera outages never recovered before the end of the run; gap p50 %s; %s lost", unrecovered, len(gaps), p50, plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%d of %d camera outages never recovered before the end of the run; gap p50 %s; %s lost", unrecovered, len(gaps), p50, text.Plural(lost, "answer"))
 	case late > 0:
-		v.Reason = fmt.Sprintf("%d of %d camera outages lasted longer than the bound; gap p50 %s; %s lost", late, len(gaps), p50, plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%d of %d camera outages lasted longer than the bound; gap p50 %s; %s lost", late, len(gaps), p50, text.Plural(lost, "answer"))
 	default:
-		v.Reason = fmt.Sprintf("%s recovered in time; gap p50 %s; %s lost", plural(len(gaps), "camera outage"), p50, plural(lost, "answer"))
+		v.Reason = fmt.Sprintf("%s recovered in time; gap p50 %s; %s lost", text.Plural(len(gaps), "camera outage"), p50, text.Plural(lost, "answer"))
 	}
 	return v
 }
@@ -347,13 +335,13 @@ func (a *analysis) uplinkSLO(limit float64, sc sloScope) SLOVerdict {
 
 func (a *analysis) accuracySLO(name string, minV float64, sc sloScope, get func(*Accuracy) float64) SLOVerdict {
 	v := SLOVerdict{Name: name + " (IoU " + strconv.FormatFloat(a.o.iou, 'f', -1, 64) + ")", Unit: "ratio",
-		ThresholdValue: minV, Threshold: ">= " + pct(minV)}
+		ThresholdValue: minV, Threshold: ">= " + text.Pct(minV)}
 	acc := a.acc[sc.whatIf]
 	if acc == nil {
 		return a.notExercised(v, "no answered frame of these cameras has ground truth")
 	}
 	v.MeasuredValue = get(acc)
-	v.Measured = pct(v.MeasuredValue)
+	v.Measured = text.Pct(v.MeasuredValue)
 	v.Pass = v.MeasuredValue >= minV
 	if v.Pass {
 		v.Reason = fmt.Sprintf("over %d scored frames", acc.FramesScored)

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/edgesim/edgesim/reports/internal/text"
+
 	"gonum.org/v1/gonum/stat"
 )
 
@@ -58,7 +60,7 @@ func newDistributionMs(ms []float64) Distribution {
 	slices.Sort(d.sorted)
 	d.MinMs = d.sorted[0]
 	d.MaxMs = d.sorted[len(d.sorted)-1]
-	d.MeanMs = round3(stat.Mean(d.sorted, nil))
+	d.MeanMs = text.Round3(stat.Mean(d.sorted, nil))
 	d.P50Ms = d.quantile(0.50)
 	d.P90Ms = d.quantile(0.90)
 	d.P95Ms = d.quantile(0.95)
@@ -148,5 +150,3 @@ func (d Distribution) CDF(maxPoints int) (xs, ys []float64) {
 }
 
 func durMs(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

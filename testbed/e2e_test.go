@@ -54,7 +54,7 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 	run := func(ctx context.Context, name string, compare bool) *testbed.Result {
 		sc, err := scenarios.Example(name)
 		Expect(err).NotTo(HaveOccurred())
-		res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Binaries: bins, Compare: compare})
+		res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Binaries: bins, Compare: compare, Report: writeReports})
 		if res != nil {
 			DeferCleanup(func() {
 				if CurrentSpecReport().Failed() {

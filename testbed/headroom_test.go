@@ -151,7 +151,7 @@ var _ = Describe("a run's tear-down and host", func() {
 		proc = &countingProc{stepBusy: 10, stepIdle: 190, running: 2} // 5% busy, 0.5 runnable per CPU
 	})
 	run := func(ctx context.Context) (*testbed.Result, error) {
-		return testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Provider: prov, Proc: proc})
+		return testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Provider: prov, Proc: proc, Report: writeReports})
 	}
 	reportMD := func(res *testbed.Result) string {
 		b, err := os.ReadFile(filepath.Join(res.Dir, "report.md"))

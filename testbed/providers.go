@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/scenarios"
 )
 
@@ -44,14 +44,14 @@ type Providers map[scenarios.Provider]ProviderFactory
 // nodes and pods; the events go into the report's failover breakdown.
 type ClusterEventSource interface {
 	// ClusterEvents may wait, bounded, for changes under way to finish.
-	ClusterEvents(ctx context.Context) []reports.ClusterEvent
+	ClusterEvents(ctx context.Context) []evidence.ClusterEvent
 }
 
 // Diagnoser is implemented by providers that can gather evidence of what
 // went wrong (e.g. kubectl's view of nodes, pods and endpoints); the runner
 // asks when a run fails, before tearing down, and puts it in the report.
 type Diagnoser interface {
-	Diagnose(ctx context.Context) []reports.Diagnostic
+	Diagnose(ctx context.Context) []evidence.Diagnostic
 }
 
 // NewProvider returns the provider a scenario names, from extra or the

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
@@ -110,22 +110,29 @@ type Options struct {
 	// Proc is the host's /proc, read each second for the host's headroom
 	// (default os.DirFS("/proc")).
 	Proc fs.FS
+	// Report, when set, is called with the analysed result once the
+	// testbed is torn down, also when the run failed or was interrupted
+	// (with a context that is not cancelled); its error is returned with
+	// the run's. The testbed writes no report itself: cmd/edgesim passes
+	// a function that calls reports/render.WriteAll on the result's Dir.
+	Report func(ctx context.Context, res *Result) error
 }
 
-// Result is what a run produced.
+// Result is what a run observed and its analysis.
 type Result struct {
-	Dir    string // the run's results directory
-	Report *reports.Result
-	Run    *reports.Run
+	Dir    string          // the run's results directory (logs, camera samples)
+	Report *reports.Result // the analysis; nil when the run could not be analysed
+	Run    *reports.Run    // the record of everything the run observed
 }
 
 // ExitCode is 0 when every SLO held and 1 when one failed.
 func (r *Result) ExitCode() int { return reports.ExitCode(r.Report) }
 
 // Run runs a validated scenario from start to end: provision, warm-up,
-// run with the fault timeline, tear-down, then analysis and reports. The
-// reports are written even when ctx ends early (marked partial); nothing
-// the run created is left behind.
+// run with the fault timeline, tear-down, then analysis. The result is
+// returned, analysed, even when ctx ends early (marked partial); nothing
+// the run created is left behind. Run writes no report files: pass
+// Options.Report, or give the result to reports/render.WriteAll.
 func Run(ctx context.Context, sc *scenarios.Scenario, o Options) (*Result, error) {
 	r, err := newRunner(sc, o)
 	if err != nil {
@@ -393,7 +400,8 @@ func (r *runner) series(link, dir string) *reports.LinkSeries {
 	return r.series(link, dir)
 }
 
-// finish tears down, collects the samples, analyses and writes the reports.
+// finish tears down, collects the samples, analyses them and hands the
+// result to Options.Report.
 func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 	cleanup := context.WithoutCancel(ctx)
 	var errs []error
@@ -412,7 +420,7 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		}
 		alerts, err := r.prov.Alerts(cleanup)
 		errs = append(errs, err)
-		var cluster []reports.ClusterEvent
+		var cluster []evidence.ClusterEvent
 		if src, ok := r.prov.(ClusterEventSource); ok {
 			evCtx := cleanup
 			if errors.Is(runErr, ErrInterrupted) { // take what is there; do not wait
@@ -455,11 +463,9 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		return res, errors.Join(append(errs, fmt.Errorf("analyse: %w", err))...)
 	}
 	res.Report = rep
-	formats, err := reportFormats(r.sc)
-	if err != nil {
-		return res, errors.Join(append(errs, err)...)
+	if r.o.Report != nil {
+		errs = append(errs, r.o.Report(cleanup, res))
 	}
-	errs = append(errs, reports.WriteAll(cleanup, r.dir, rep, formats))
 	return res, errors.Join(errs...)
 }
 
@@ -484,27 +490,4 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		}
 		w.buf = w.buf[i+1:]
 	}
-}
-
-// reportFormats are the scenario's report formats (all four by default)
-// and, always, samples.json: the raw samples every figure is computed
-// from, so a report can be recomputed and checked (reports.ReadSamples
-// and Analyze). It costs about 370 bytes per frame, 1 MB for the
-// quickstart.
-func reportFormats(sc *scenarios.Scenario) ([]reports.Format, error) {
-	var out []reports.Format
-	for _, f := range sc.Report.Formats {
-		fs, err := reports.ParseFormats(f)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, fs...)
-	}
-	if len(out) == 0 {
-		out = []reports.Format{reports.FormatJSON, reports.FormatHTML, reports.FormatMarkdown, reports.FormatJUnit}
-	}
-	if !slices.Contains(out, reports.FormatSamples) {
-		out = append(out, reports.FormatSamples)
-	}
-	return out, nil
 }

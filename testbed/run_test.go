@@ -10,8 +10,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
-	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 )
@@ -35,11 +35,11 @@ func (b *brokenCluster) Inject(context.Context, testbed.Action) error         { 
 func (b *brokenCluster) LinkStats(context.Context) ([]netem.LinkStats, error) { return nil, nil }
 func (b *brokenCluster) Alerts(context.Context) ([]byte, error)               { return nil, nil }
 func (b *brokenCluster) Destroy(context.Context) error                        { b.destroyed = true; return nil }
-func (b *brokenCluster) Diagnose(context.Context) []reports.Diagnostic {
-	return []reports.Diagnostic{{Title: "Service endpoints", Command: "kubectl get endpointslices", Output: "edgenode-store-1   <none>"}}
+func (b *brokenCluster) Diagnose(context.Context) []evidence.Diagnostic {
+	return []evidence.Diagnostic{{Title: "Service endpoints", Command: "kubectl get endpointslices", Output: "edgenode-store-1   <none>"}}
 }
-func (b *brokenCluster) ClusterEvents(context.Context) []reports.ClusterEvent {
-	return []reports.ClusterEvent{{At: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), Kind: reports.NodeNotReady, Node: "store-1-edge-2"}}
+func (b *brokenCluster) ClusterEvents(context.Context) []evidence.ClusterEvent {
+	return []evidence.ClusterEvent{{At: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), Kind: evidence.NodeNotReady, Node: "store-1-edge-2"}}
 }
 
 var _ = Describe("providers beyond the local one", func() {
@@ -60,7 +60,7 @@ var _ = Describe("providers beyond the local one", func() {
 		var made *brokenCluster
 		var messages []string
 		res, err := testbed.Run(ctx, sc, testbed.Options{
-			ResultsDir: GinkgoT().TempDir(),
+			ResultsDir: GinkgoT().TempDir(), Report: writeReports,
 			Providers: testbed.Providers{scenarios.ProviderKind: func(c testbed.ProviderConfig) (testbed.Provider, error) {
 				made = &brokenCluster{cfg: c}
 				return made, nil

@@ -16,7 +16,8 @@ import (
 // workloads run until Down.
 type Standing struct {
 	r *runner
-	// Dir holds the logs and, after Down, the report of the standing time.
+	// Dir holds the logs (and, with Options.Report, the report written
+	// after Down).
 	Dir string
 }
 
@@ -35,8 +36,9 @@ type addresser interface {
 }
 
 // Up provisions the scenario's testbed, starts the edgenodes and cameras,
-// and returns without running the timeline. Down stops it and writes a
-// report of the time it stood.
+// and returns without running the timeline. Down stops it and returns the
+// result of the time it stood. When Up fails, it tears down what it made
+// and hands the partial result to Options.Report.
 func Up(ctx context.Context, sc *scenarios.Scenario, o Options) (*Standing, error) {
 	r, err := newRunner(sc, o)
 	if err != nil {
@@ -80,7 +82,8 @@ func (s *Standing) Serve(ctx context.Context) {
 	_ = s.r.wait(ctx, "up", time.Duration(1<<62), nil)
 }
 
-// Down stops and removes everything, then writes the report.
+// Down stops and removes everything and returns the result of the time
+// the testbed stood (given to Options.Report like a run's).
 func (s *Standing) Down(ctx context.Context) (*Result, error) {
 	s.r.mu.Lock()
 	s.r.run.Phases = append(s.r.run.Phases, reports.Phase{Name: PhaseRun, Start: s.r.runStart, End: s.r.o.Now()})

@@ -38,7 +38,7 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 		start := time.Now()
 		res, err := testbed.Run(ctx, sc, testbed.Options{
 			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
-			Binaries: bins,
+			Binaries: bins, Report: writeReports,
 			// "" node image: the default one, built when missing.
 			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
 				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt,
@@ -142,7 +142,7 @@ var _ = Describe("quickstart on the federated kind layout", Label("cluster"), fu
 		sc.Provider = scenarios.ProviderKind
 		res, err := testbed.Run(ctx, sc, testbed.Options{
 			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
-			Binaries: bins,
+			Binaries: bins, Report: writeReports,
 			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
 				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt, Layout: kindprovider.LayoutFederated,
 			})},

@@ -7,15 +7,14 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
-
-	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/testbed"
 )
 
 // WatchStream feeds a `kubectl get -w -o json` stream to a cluster watch
 // with the given clock and node names, and returns its events.
-func WatchStream(r io.Reader, now func() time.Time, planNode func(string) string) ([]reports.ClusterEvent, error) {
+func WatchStream(r io.Reader, now func() time.Time, planNode func(string) string) ([]evidence.ClusterEvent, error) {
 	w := newClusterWatch(now, planNode, nil)
 	err := w.decode(r)
 	return w.Events(), err

@@ -17,9 +17,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/internal/naming"
 	"github.com/edgesim/edgesim/netem"
-	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
@@ -307,11 +307,11 @@ func (p *Provider) nodeImage(ctx context.Context, rt cluster.Runtime) (string, e
 // startWatch starts watching a cluster's nodes and pods for the failover
 // breakdown; Destroy stops it.
 func (p *Provider) startWatch(m *member) {
-	m.watch = newClusterWatch(time.Now, p.planNode, func(ev reports.ClusterEvent) {
+	m.watch = newClusterWatch(time.Now, p.planNode, func(ev evidence.ClusterEvent) {
 		switch ev.Kind {
-		case reports.NodeNotReady, reports.NodeReady:
+		case evidence.NodeNotReady, evidence.NodeReady:
 			p.logf("node %s: %s (%s)", ev.Node, ev.Kind, ev.Detail)
-		case reports.PodDeleted:
+		case evidence.PodDeleted:
 			p.logf("pod %s on %s deleted (%s)", ev.Pod, ev.Node, ev.Detail)
 		}
 	})
@@ -337,14 +337,14 @@ func (p *Provider) planNode(k8sNode string) string {
 }
 
 // events merges every cluster's events in time order.
-func (p *Provider) events() []reports.ClusterEvent {
-	var out []reports.ClusterEvent
+func (p *Provider) events() []evidence.ClusterEvent {
+	var out []evidence.ClusterEvent
 	for _, m := range p.members {
 		if m.watch != nil {
 			out = append(out, m.watch.Events()...)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b reports.ClusterEvent) int { return a.At.Compare(b.At) })
+	slices.SortStableFunc(out, func(a, b evidence.ClusterEvent) int { return a.At.Compare(b.At) })
 	return out
 }
 
@@ -353,7 +353,7 @@ func (p *Provider) events() []reports.ClusterEvent {
 // edgenode pods not yet replaced (the run may end before Kubernetes is
 // done), it first waits for the replacements to be Ready, at most the
 // pods' toleration plus settleLimit, so the failover breakdown is whole.
-func (p *Provider) ClusterEvents(ctx context.Context) []reports.ClusterEvent {
+func (p *Provider) ClusterEvents(ctx context.Context) []evidence.ClusterEvent {
 	if len(p.members) == 0 {
 		return nil
 	}
@@ -395,8 +395,8 @@ func (p *Provider) Edgenodes(node string) []string {
 // Diagnose implements testbed.Diagnoser: kubectl's view of the nodes, the
 // workloads, their Service endpoints and recent events, and a description
 // of every node that is not Ready.
-func (p *Provider) Diagnose(ctx context.Context) []reports.Diagnostic {
-	var out []reports.Diagnostic
+func (p *Provider) Diagnose(ctx context.Context) []evidence.Diagnostic {
+	var out []evidence.Diagnostic
 	for _, m := range p.members {
 		if m.cl == nil {
 			continue
@@ -413,7 +413,7 @@ func (p *Provider) Diagnose(ctx context.Context) []reports.Diagnostic {
 			if err != nil {
 				text += "\n" + err.Error()
 			}
-			out = append(out, reports.Diagnostic{Title: prefix + title, Command: "kubectl " + strings.Join(args, " "), Output: text})
+			out = append(out, evidence.Diagnostic{Title: prefix + title, Command: "kubectl " + strings.Join(args, " "), Output: text})
 		}
 		run("Nodes", "get", "nodes", "-o", "wide", "--show-labels")
 		run("Pods", "-n", Namespace, "get", "pods", "-o", "wide")

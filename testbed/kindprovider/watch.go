@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/evidence"
 )
 
 // watchObject is the part of a watched node or pod the failover breakdown
@@ -61,15 +61,15 @@ type clusterWatch struct {
 	// ("" when it stands for none, e.g. the control plane).
 	planNode func(k8sNode string) string
 	// notify, if set, is told about every event as it is recorded.
-	notify func(reports.ClusterEvent)
+	notify func(evidence.ClusterEvent)
 
 	mu     sync.Mutex
 	nodes  map[string]bool // readiness last seen
 	pods   map[string]podState
-	events []reports.ClusterEvent
+	events []evidence.ClusterEvent
 }
 
-func newClusterWatch(now func() time.Time, planNode func(string) string, notify func(reports.ClusterEvent)) *clusterWatch {
+func newClusterWatch(now func() time.Time, planNode func(string) string, notify func(evidence.ClusterEvent)) *clusterWatch {
 	return &clusterWatch{now: now, planNode: planNode, notify: notify, nodes: map[string]bool{}, pods: map[string]podState{}}
 }
 
@@ -86,28 +86,28 @@ func (w *clusterWatch) observe(o *watchObject) {
 		if !seen || was == ready { // the first sight is the baseline
 			return
 		}
-		kind := reports.NodeNotReady
+		kind := evidence.NodeNotReady
 		if ready {
-			kind = reports.NodeReady
+			kind = evidence.NodeReady
 		}
-		w.add(reports.ClusterEvent{At: at, Kind: kind, Node: w.planNode(o.Metadata.Name), Detail: reason})
+		w.add(evidence.ClusterEvent{At: at, Kind: kind, Node: w.planNode(o.Metadata.Name), Detail: reason})
 	case "Pod":
 		name := o.Metadata.Name
 		was := w.pods[name]
 		now := podState{node: o.Spec.NodeName, workload: o.Metadata.Labels[labelApp], deleted: o.Metadata.DeletionTimestamp != nil}
 		now.ready, _ = o.condition("Ready")
 		w.pods[name] = now
-		ev := reports.ClusterEvent{At: at, Node: w.planNode(now.node), Pod: name, Workload: o.Metadata.Labels[labelApp]}
+		ev := evidence.ClusterEvent{At: at, Node: w.planNode(now.node), Pod: name, Workload: o.Metadata.Labels[labelApp]}
 		if now.node != "" && was.node == "" {
-			ev.Kind = reports.PodScheduled
+			ev.Kind = evidence.PodScheduled
 			w.add(ev)
 		}
 		if now.ready && !was.ready && !now.deleted {
-			ev.Kind = reports.PodReady
+			ev.Kind = evidence.PodReady
 			w.add(ev)
 		}
 		if now.deleted && !was.deleted {
-			ev.Kind, ev.Detail = reports.PodDeleted, "deleted"
+			ev.Kind, ev.Detail = evidence.PodDeleted, "deleted"
 			if by, reason := o.condition("DisruptionTarget"); by {
 				ev.Detail = reason // e.g. DeletionByTaintManager
 			}
@@ -116,7 +116,7 @@ func (w *clusterWatch) observe(o *watchObject) {
 	}
 }
 
-func (w *clusterWatch) add(ev reports.ClusterEvent) {
+func (w *clusterWatch) add(ev evidence.ClusterEvent) {
 	w.events = append(w.events, ev)
 	if w.notify != nil {
 		w.notify(ev)
@@ -124,7 +124,7 @@ func (w *clusterWatch) add(ev reports.ClusterEvent) {
 }
 
 // Events returns a copy of the events so far, in the order seen.
-func (w *clusterWatch) Events() []reports.ClusterEvent {
+func (w *clusterWatch) Events() []evidence.ClusterEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.events)
@@ -192,7 +192,7 @@ func (w *clusterWatch) run(ctx context.Context, command func(ctx context.Context
 // NotReady (and not deleted before), for which there is no deletion
 // followed by a Ready pod of the same workload scheduled after the loss. A
 // node that came back Ready ends the wait for its pods.
-func unsettled(events []reports.ClusterEvent) []string {
+func unsettled(events []evidence.ClusterEvent) []string {
 	type pod struct {
 		node, workload string
 		scheduled      time.Time
@@ -203,28 +203,28 @@ func unsettled(events []reports.ClusterEvent) []string {
 	waiting := map[string]*loss{}
 	for _, e := range events {
 		switch e.Kind {
-		case reports.PodScheduled:
+		case evidence.PodScheduled:
 			pods[e.Pod] = &pod{node: e.Node, workload: e.Workload, scheduled: e.At}
-		case reports.PodDeleted:
+		case evidence.PodDeleted:
 			if p := pods[e.Pod]; p != nil {
 				p.deleted = true
 			}
 			if w := waiting[e.Pod]; w != nil {
 				w.deleted = e.At
 			}
-		case reports.NodeNotReady:
+		case evidence.NodeNotReady:
 			for name, p := range pods {
 				if p.node == e.Node && !p.deleted && strings.HasPrefix(p.workload, "edgenode-") {
 					waiting[name] = &loss{lost: e.At}
 				}
 			}
-		case reports.NodeReady:
+		case evidence.NodeReady:
 			for name := range waiting {
 				if pods[name].node == e.Node {
 					delete(waiting, name)
 				}
 			}
-		case reports.PodReady:
+		case evidence.PodReady:
 			r := pods[e.Pod]
 			for name, w := range waiting {
 				if r != nil && !w.deleted.IsZero() && r.workload == pods[name].workload && !r.scheduled.Before(w.lost) {

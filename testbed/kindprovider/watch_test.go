@@ -8,7 +8,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
 )
 
@@ -18,7 +18,7 @@ var _ = Describe("the cluster watch", func() {
 		return map[string]string{"es-qs-worker2": "store-1-edge-1", "es-qs-worker3": "store-1-edge-2"}[n]
 	}
 	// watch feeds the objects one per clock second.
-	watch := func(objs ...string) []reports.ClusterEvent {
+	watch := func(objs ...string) []evidence.ClusterEvent {
 		i := 0
 		evs, err := kindprovider.WatchStream(strings.NewReader(strings.Join(objs, "\n")), func() time.Time {
 			i++
@@ -58,7 +58,7 @@ var _ = Describe("the cluster watch", func() {
 		)
 		type row struct {
 			Sec  int
-			Kind reports.ClusterEventKind
+			Kind evidence.ClusterEventKind
 			Node string
 			Pod  string
 		}
@@ -70,12 +70,12 @@ var _ = Describe("the cluster watch", func() {
 			}
 		}
 		Expect(got).To(Equal([]row{
-			{2, reports.PodScheduled, "store-1-edge-2", "edgenode-store-1-a"},
-			{2, reports.PodReady, "store-1-edge-2", "edgenode-store-1-a"},
-			{3, reports.NodeNotReady, "store-1-edge-2", ""},
-			{5, reports.PodDeleted, "store-1-edge-2", "edgenode-store-1-a"},
-			{7, reports.PodScheduled, "store-1-edge-1", "edgenode-store-1-b"},
-			{8, reports.PodReady, "store-1-edge-1", "edgenode-store-1-b"},
+			{2, evidence.PodScheduled, "store-1-edge-2", "edgenode-store-1-a"},
+			{2, evidence.PodReady, "store-1-edge-2", "edgenode-store-1-a"},
+			{3, evidence.NodeNotReady, "store-1-edge-2", ""},
+			{5, evidence.PodDeleted, "store-1-edge-2", "edgenode-store-1-a"},
+			{7, evidence.PodScheduled, "store-1-edge-1", "edgenode-store-1-b"},
+			{8, evidence.PodReady, "store-1-edge-1", "edgenode-store-1-b"},
 		}))
 		Expect(evs[2].Detail).To(Equal("NodeStatusUnknown"))
 		Expect(evs[3].Detail).To(Equal("DeletionByTaintManager"))
@@ -99,28 +99,28 @@ var _ = Describe("the cluster watch", func() {
 	})
 
 	Describe("waiting for replacements", func() {
-		ev := func(sec int, kind reports.ClusterEventKind, node, pod, workload string) reports.ClusterEvent {
-			return reports.ClusterEvent{At: t0.Add(time.Duration(sec) * time.Second), Kind: kind, Node: node, Pod: pod, Workload: workload}
+		ev := func(sec int, kind evidence.ClusterEventKind, node, pod, workload string) evidence.ClusterEvent {
+			return evidence.ClusterEvent{At: t0.Add(time.Duration(sec) * time.Second), Kind: kind, Node: node, Pod: pod, Workload: workload}
 		}
-		base := []reports.ClusterEvent{
-			ev(0, reports.PodScheduled, "edge-1", "a", "edgenode-s"),
-			ev(0, reports.PodScheduled, "edge-2", "b", "edgenode-s"),
-			ev(0, reports.PodScheduled, "cams", "c", "cameras-s"),
-			ev(10, reports.NodeNotReady, "edge-2", "", ""),
+		base := []evidence.ClusterEvent{
+			ev(0, evidence.PodScheduled, "edge-1", "a", "edgenode-s"),
+			ev(0, evidence.PodScheduled, "edge-2", "b", "edgenode-s"),
+			ev(0, evidence.PodScheduled, "cams", "c", "cameras-s"),
+			ev(10, evidence.NodeNotReady, "edge-2", "", ""),
 		}
 		It("waits for the lost node's edgenode pods to be deleted and replaced", func() {
 			Expect(kindprovider.Unsettled(base)).To(Equal([]string{"b"}))
-			evicted := append(slices.Clone(base), ev(15, reports.PodDeleted, "edge-2", "b", "edgenode-s"))
+			evicted := append(slices.Clone(base), ev(15, evidence.PodDeleted, "edge-2", "b", "edgenode-s"))
 			Expect(kindprovider.Unsettled(evicted)).To(Equal([]string{"b"}), "deleted but not replaced")
 			// the surviving replica's readiness is not a replacement
-			Expect(kindprovider.Unsettled(append(slices.Clone(evicted), ev(16, reports.PodReady, "edge-1", "a", "edgenode-s")))).To(Equal([]string{"b"}))
-			replaced := append(slices.Clone(evicted), ev(15, reports.PodScheduled, "edge-1", "d", "edgenode-s"), ev(17, reports.PodReady, "edge-1", "d", "edgenode-s"))
+			Expect(kindprovider.Unsettled(append(slices.Clone(evicted), ev(16, evidence.PodReady, "edge-1", "a", "edgenode-s")))).To(Equal([]string{"b"}))
+			replaced := append(slices.Clone(evicted), ev(15, evidence.PodScheduled, "edge-1", "d", "edgenode-s"), ev(17, evidence.PodReady, "edge-1", "d", "edgenode-s"))
 			Expect(kindprovider.Unsettled(replaced)).To(BeEmpty())
 		})
 		It("stops waiting when the node comes back, and ignores camera pods and healthy clusters", func() {
-			Expect(kindprovider.Unsettled(append(slices.Clone(base), ev(20, reports.NodeReady, "edge-2", "", "")))).To(BeEmpty())
+			Expect(kindprovider.Unsettled(append(slices.Clone(base), ev(20, evidence.NodeReady, "edge-2", "", "")))).To(BeEmpty())
 			Expect(kindprovider.Unsettled(base[:3])).To(BeEmpty())
-			camsLost := append(slices.Clone(base[:3]), ev(10, reports.NodeNotReady, "cams", "", ""))
+			camsLost := append(slices.Clone(base[:3]), ev(10, evidence.NodeNotReady, "cams", "", ""))
 			Expect(kindprovider.Unsettled(camsLost)).To(BeEmpty())
 		})
 	})

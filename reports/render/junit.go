@@ -1,9 +1,11 @@
-package reports
+package render
 
 import (
 	"encoding/xml"
 	"fmt"
 	"io"
+
+	"github.com/edgesim/edgesim/reports"
 )
 
 type junitSuites struct {
@@ -57,7 +59,7 @@ type junitFailure struct {
 // fails (skipped when the scenario allows it); the comparison mirror's
 // what-ifs are skipped cases of their own class, never failures. A partial run adds a failing
 // "run completed" case so CI never takes it for a pass.
-func WriteJUnit(w io.Writer, r *Result) error {
+func WriteJUnit(w io.Writer, r *reports.Result) error {
 	secs := fmt.Sprintf("%.3f", r.DurationMs/1000)
 	s := junitSuite{
 		Name:      "edgesim SLOs: " + r.Scenario,
@@ -79,7 +81,7 @@ func WriteJUnit(w io.Writer, r *Result) error {
 	class := "edgesim.slo." + r.Scenario
 	for _, v := range r.SLOs {
 		c := junitCase{Name: v.Name, ClassName: class, Time: "0", SystemOut: v.Reason}
-		if v.Name == failoverSLOName {
+		if v.Name == reports.FailoverSLOName {
 			for _, s := range r.FailoverSummaries {
 				c.SystemOut += "\n" + s.Breakdown(r.Start)
 			}

@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/internal/text"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -106,7 +109,7 @@ var observedColor = color.RGBA{R: 230, G: 120, B: 0, A: 255}
 // addFaultMarkers draws a dashed vertical line per injected (red) and
 // observed (orange) fault, labelled with kind and target; call it after
 // the data so the y range is known.
-func (f *figure) addFaultMarkers(r *Result) error {
+func (f *figure) addFaultMarkers(r *reports.Result) error {
 	var injected, observed []marker
 	for _, fl := range r.Faults {
 		injected = append(injected, marker{fl.At.Sub(r.Start).Seconds(), fl.Kind + " " + fl.Target})
@@ -171,7 +174,7 @@ type namedPlot struct {
 }
 
 // plots renders every plot the data allows; an empty slice means no data.
-func plots(r *Result) ([]namedPlot, error) {
+func plots(r *reports.Result) ([]namedPlot, error) {
 	var out []namedPlot
 	add := func(title string, f *figure, h vg.Length, err error) error {
 		if err != nil {
@@ -209,10 +212,10 @@ func plots(r *Result) ([]namedPlot, error) {
 	return out, nil
 }
 
-func cdfPlot(r *Result) (*figure, error) {
+func cdfPlot(r *reports.Result) (*figure, error) {
 	type g struct {
 		name   string
-		d      Distribution
+		d      reports.Distribution
 		dashed bool
 	}
 	var gs []g
@@ -231,7 +234,7 @@ func cdfPlot(r *Result) (*figure, error) {
 		if len(xs) == 0 {
 			continue
 		}
-		if err := f.addLine(i, fmt.Sprintf("%s (p95 %s)", x.name, fmtMs(x.d.P95Ms)), xs, ys, false, x.dashed); err != nil {
+		if err := f.addLine(i, fmt.Sprintf("%s (p95 %s)", x.name, text.Ms(x.d.P95Ms)), xs, ys, false, x.dashed); err != nil {
 			return nil, err
 		}
 		n++
@@ -246,9 +249,9 @@ func cdfPlot(r *Result) (*figure, error) {
 // timelinePlot draws each site's p95 per bucket; the line breaks where a
 // bucket had no answered frame, and buckets with unanswered frames get a
 // cross on the time axis.
-func timelinePlot(r *Result) (*figure, error) {
+func timelinePlot(r *reports.Result) (*figure, error) {
 	var sites []string
-	bySite := map[string][]LatencyBucket{}
+	bySite := map[string][]reports.LatencyBucket{}
 	for _, b := range r.LatencyTimeline {
 		if _, ok := bySite[b.Site]; !ok {
 			sites = append(sites, b.Site)
@@ -323,7 +326,7 @@ func timelinePlot(r *Result) (*figure, error) {
 // bandwidthPlot shows every link direction's rate over time; when rates
 // differ by more than 30x (edge vs cloud uplinks) the axis is logarithmic
 // so the small ones stay visible.
-func bandwidthPlot(r *Result) (*figure, error) {
+func bandwidthPlot(r *reports.Result) (*figure, error) {
 	lo, hi := math.Inf(1), 0.0
 	for _, l := range r.Links {
 		for _, v := range l.SeriesBitsPerS {
@@ -404,7 +407,7 @@ func thin(xs, ys []float64, n int) ([]float64, []float64) {
 	return ox, oy
 }
 
-func failoverPlot(r *Result) (*figure, error) {
+func failoverPlot(r *reports.Result) (*figure, error) {
 	if len(r.Failover) == 0 {
 		return nil, nil
 	}
@@ -438,13 +441,15 @@ func stepsPlotHeight(steps int) vg.Length { return vg.Inch + vg.Length(steps)*0.
 
 // isClusterStep tells the node and pod steps (one time per fault) from
 // the camera steps (one time per camera).
-func isClusterStep(name string) bool { return name != StepReconnected && name != StepFlowing }
+func isClusterStep(name string) bool {
+	return name != reports.StepReconnected && name != reports.StepFlowing
+}
 
 // stepsPlot draws one fault's failover as a timeline: a bar from the
 // fault to each step's median time, the chain's first step on top, and a
 // dot per camera for the camera steps. Each bar is named by a label above
 // it, inside the plot, so a wider font in the browser cannot clip it.
-func stepsPlot(r *Result, s FailoverSummary) (*figure, error) {
+func stepsPlot(r *reports.Result, s reports.FailoverSummary) (*figure, error) {
 	f := &figure{p: newPlot("", "seconds since the fault", "")}
 	n := len(s.Steps)
 	y := func(k int) float64 { return float64(n - 1 - k) }

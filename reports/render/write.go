@@ -1,10 +1,8 @@
-package reports
+package render
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/edgesim/edgesim/reports"
 )
 
 // Format is one output of [WriteAll].
@@ -77,13 +77,13 @@ func ParseFormats(s string) ([]Format, error) {
 }
 
 // Render writes one format of the result to w.
-func Render(ctx context.Context, w io.Writer, r *Result, f Format) error {
+func Render(ctx context.Context, w io.Writer, r *reports.Result, f Format) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	switch f {
 	case FormatJSON:
-		return WriteJSON(w, r)
+		return reports.WriteJSON(w, r)
 	case FormatHTML:
 		return WriteHTML(w, r)
 	case FormatMarkdown:
@@ -91,10 +91,10 @@ func Render(ctx context.Context, w io.Writer, r *Result, f Format) error {
 	case FormatJUnit:
 		return WriteJUnit(w, r)
 	case FormatSamples:
-		if r.run == nil {
+		if r.Run() == nil {
 			return fmt.Errorf("%w: it was not produced by Analyze in this process; write the samples from the Run instead", ErrNoSamples)
 		}
-		return WriteSamples(w, r.run)
+		return reports.WriteSamples(w, r.Run())
 	}
 	return fmt.Errorf("%w %q: use one of json, html, md, junit, samples", ErrUnknownFormat, f)
 }
@@ -102,7 +102,7 @@ func Render(ctx context.Context, w io.Writer, r *Result, f Format) error {
 // WriteAll renders the given formats (all when empty) into dir, creating
 // it if needed. Each file is written to a temporary name and renamed, so a
 // reader never sees half a report; on error nothing half-written is left.
-func WriteAll(ctx context.Context, dir string, r *Result, formats []Format) error {
+func WriteAll(ctx context.Context, dir string, r *reports.Result, formats []Format) error {
 	if r == nil {
 		return errors.New("reports: nil result: call Analyze first")
 	}
@@ -150,49 +150,4 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// WriteJSON writes report.json.
-func WriteJSON(w io.Writer, r *Result) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
-}
-
-// ReadResult decodes a report.json, checking its schema version.
-func ReadResult(rd io.Reader) (*Result, error) {
-	var r Result
-	if err := json.NewDecoder(rd).Decode(&r); err != nil {
-		return nil, fmt.Errorf("decode report: %w", err)
-	}
-	if r.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("report schemaVersion %q is not %q: regenerate it with this edgesim version", r.SchemaVersion, SchemaVersion)
-	}
-	return &r, nil
-}
-
-// WriteSamples writes the raw samples of a run as JSON.
-func WriteSamples(w io.Writer, run *Run) error {
-	cp := *run
-	cp.SchemaVersion = SamplesSchemaVersion
-	bw := bufio.NewWriterSize(w, 1<<16)
-	if err := json.NewEncoder(bw).Encode(&cp); err != nil { // compact: samples get big
-		return err
-	}
-	return bw.Flush()
-}
-
-// ReadSamples decodes a samples.json written by WriteSamples, so a report
-// can be recomputed from the raw samples.
-func ReadSamples(rd io.Reader) (*Run, error) {
-	var run Run
-	dec := json.NewDecoder(rd)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&run); err != nil {
-		return nil, fmt.Errorf("decode samples: %w", err)
-	}
-	if run.SchemaVersion != SamplesSchemaVersion {
-		return nil, fmt.Errorf("samples schemaVersion %q is not %q: re-collect them with this edgesim version", run.SchemaVersion, SamplesSchemaVersion)
-	}
-	return &run, nil
 }

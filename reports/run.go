@@ -1,17 +1,22 @@
 // Package reports turns the samples a testbed run collected into results
 // (latency percentiles, time-to-alert, detection accuracy, bandwidth per
-// link, failover gaps, SLO verdicts) and renders them as JSON, a
-// self-contained HTML page with plots, Markdown, JUnit XML and raw samples.
+// link, failover gaps, SLO verdicts).
 //
-// The input is [Run], a plain JSON-serialisable data model: a testbed fills
-// it, [Analyze] computes a [Result], [WriteAll] renders it and [ExitCode]
-// turns the verdicts into a process exit code. The package never reads the
-// wall clock: every time it reports comes from the input.
+// The input is [Run], a plain JSON-serialisable record of what a run
+// observed: a testbed fills it, [Analyze] computes a [Result] and
+// [ExitCode] turns the verdicts into a process exit code. Both encode as
+// JSON ([WriteJSON], [WriteSamples]); the package
+// github.com/edgesim/edgesim/reports/render turns a Result into
+// report.html (with plots), report.md and junit.xml, and links the
+// plotting code only where it is used. The package never reads the wall
+// clock: every time it reports comes from the input.
 package reports
 
 import (
 	"image"
 	"time"
+
+	"github.com/edgesim/edgesim/evidence"
 )
 
 // SamplesSchemaVersion identifies the raw samples file format (a [Run]).
@@ -62,23 +67,16 @@ type Run struct {
 	LinkDelays     []LinkDelay     `json:"linkDelays,omitempty"`
 	// Diagnostics is evidence a provider gathered when the run failed,
 	// e.g. kubectl's view of nodes, pods and Service endpoints.
-	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
+	Diagnostics []evidence.Diagnostic `json:"diagnostics,omitempty"`
 	// ClusterEvents are node and pod changes a cluster provider observed
 	// (empty for the local provider).
-	ClusterEvents []ClusterEvent `json:"clusterEvents,omitempty"`
-	SLO           SLOSpec        `json:"slo"`
+	ClusterEvents []evidence.ClusterEvent `json:"clusterEvents,omitempty"`
+	SLO           SLOSpec                 `json:"slo"`
 	// Host is the testbed host's own load during the run (see Headroom).
 	Host *HostSamples `json:"host,omitempty"`
 	// Warnings are the testbed's own, e.g. a tear-down step that failed
 	// but that destroying the testbed made moot; the report lists them.
 	Warnings []string `json:"warnings,omitempty"`
-}
-
-// Diagnostic is one piece of evidence: a command and what it printed.
-type Diagnostic struct {
-	Title   string `json:"title"`
-	Command string `json:"command,omitempty"`
-	Output  string `json:"output"`
 }
 
 // Phase is one timed step of a run.
@@ -258,41 +256,6 @@ type ObservedFault struct {
 	Kind   string    `json:"kind"` // e.g. "crash"
 	Target string    `json:"target"`
 	Detail string    `json:"detail,omitempty"`
-}
-
-// ClusterEventKind names a change of a node or pod.
-type ClusterEventKind string
-
-// The changes of nodes and pods the failover breakdown uses.
-const (
-	NodeNotReady ClusterEventKind = "NodeNotReady"
-	NodeReady    ClusterEventKind = "NodeReady"
-	// PodDeleted is a requested deletion: an eviction by the taint
-	// manager, or any delete.
-	PodDeleted ClusterEventKind = "PodDeleted"
-	// PodScheduled is a pod bound to a node.
-	PodScheduled ClusterEventKind = "PodScheduled"
-	PodReady     ClusterEventKind = "PodReady"
-)
-
-// Known reports whether k is one of the kinds above.
-func (k ClusterEventKind) Known() bool {
-	switch k {
-	case NodeNotReady, NodeReady, PodDeleted, PodScheduled, PodReady:
-		return true
-	}
-	return false
-}
-
-// ClusterEvent is one change of a node or pod a cluster provider observed,
-// on the testbed's clock.
-type ClusterEvent struct {
-	At       time.Time        `json:"at"`
-	Kind     ClusterEventKind `json:"kind"`
-	Node     string           `json:"node"`               // plan node name, e.g. "store-1-edge-2"
-	Pod      string           `json:"pod,omitempty"`      // pod name, for pod events
-	Workload string           `json:"workload,omitempty"` // the pod's Deployment, e.g. "edgenode-store-1"
-	Detail   string           `json:"detail,omitempty"`   // e.g. the condition's reason
 }
 
 // Leg names the part of a camera's path a link delay applies to.

@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"fmt"
@@ -7,10 +7,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/internal/text"
 )
 
 type htmlData struct {
-	R          *Result
+	R          *reports.Result
 	Plots      []namedPlot
 	Breakdowns []breakdownView
 }
@@ -18,8 +21,8 @@ type htmlData struct {
 var htmlFuncs = template.FuncMap{
 	"ms":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"f3":     f3,
-	"pct":    pct,
-	"rate":   FormatBitRate,
+	"pct":    text.Pct,
+	"rate":   reports.FormatBitRate,
 	"upper":  strings.ToUpper,
 	"float":  func(n int) float64 { return float64(n) },
 	"length": runLength,
@@ -27,22 +30,22 @@ var htmlFuncs = template.FuncMap{
 		if t.IsZero() {
 			return "–"
 		}
-		if d := offset(start, t); d < 0 {
+		if d := text.Offset(start, t); d < 0 {
 			return d.String()
 		}
-		return "+" + offset(start, t).String()
+		return "+" + text.Offset(start, t).String()
 	},
 	"utc": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"whatifs": func(r *Result) bool {
-		return slices.ContainsFunc(r.SLOs, func(v SLOVerdict) bool { return v.WhatIf })
+	"whatifs": func(r *reports.Result) bool {
+		return slices.ContainsFunc(r.SLOs, func(v reports.SLOVerdict) bool { return v.WhatIf })
 	},
 	"bytes":  formatBytes,
-	"gap":    func(ms float64) string { return fmtMs(round3(ms)) },
-	"plural": plural,
-	"reconnected": func(g FailoverGap) string {
+	"gap":    func(ms float64) string { return text.Ms(text.Round3(ms)) },
+	"plural": text.Plural,
+	"reconnected": func(g reports.FailoverGap) string {
 		for _, st := range g.Steps {
-			if st.Name == StepReconnected {
-				return sinceFault(round3(st.SinceFaultMs))
+			if st.Name == reports.StepReconnected {
+				return text.SinceFault(text.Round3(st.SinceFaultMs))
 			}
 		}
 		return "–"
@@ -65,7 +68,7 @@ var htmlTmpl = template.Must(template.New("report").Funcs(htmlFuncs).Parse(htmlS
 
 // WriteHTML writes report.html: one self-contained page (inline CSS and
 // SVG plots, no external assets).
-func WriteHTML(w io.Writer, r *Result) error {
+func WriteHTML(w io.Writer, r *reports.Result) error {
 	ps, err := plots(r)
 	if err != nil {
 		return err

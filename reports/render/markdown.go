@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"bufio"
@@ -8,15 +8,18 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/internal/text"
 )
 
 func verdictWord(v string) string {
 	switch v {
-	case VerdictPass:
+	case reports.VerdictPass:
 		return "✅ PASS"
-	case VerdictFail:
+	case reports.VerdictFail:
 		return "❌ FAIL"
-	case VerdictPartial:
+	case reports.VerdictPartial:
 		return "⚠️ PARTIAL"
 	}
 	return v
@@ -30,7 +33,7 @@ func runLength(ms float64) string {
 
 // WriteMarkdown writes report.md: the verdict, the SLO table and the key
 // figures, compact enough for a pull-request comment.
-func WriteMarkdown(w io.Writer, r *Result) error {
+func WriteMarkdown(w io.Writer, r *reports.Result) error {
 	b := bufio.NewWriter(w)
 	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
 
@@ -45,12 +48,12 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	if banner := r.Headroom.Banner(); banner != "" {
 		p("> ⚠️ **%s**\n\n", mdEsc(banner))
 	}
-	answered := pct(r.Frames.Answer) + " answered"
+	answered := text.Pct(r.Frames.Answer) + " answered"
 	if r.Frames.Expected < float64(r.Frames.Sent) {
-		answered += fmt.Sprintf(" (%s of the answers the detection rate calls for)", pct(r.Frames.OfExpected))
+		answered += fmt.Sprintf(" (%s of the answers the detection rate calls for)", text.Pct(r.Frames.OfExpected))
 	}
 	p("seed %d · provider %s · %s · %s · %s, %s · %s\n\n",
-		r.Seed, mdEsc(r.Provider), runLength(r.DurationMs), plural(len(r.Cameras), "camera"), plural(r.Frames.Sent, "frame"), answered, plural(r.Alerts, "alert"))
+		r.Seed, mdEsc(r.Provider), runLength(r.DurationMs), text.Plural(len(r.Cameras), "camera"), text.Plural(r.Frames.Sent, "frame"), answered, text.Plural(r.Alerts, "alert"))
 
 	if len(r.SLOs) > 0 {
 		table := func(whatIf bool) {
@@ -63,7 +66,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 			p("\n")
 		}
 		table(false)
-		if slices.ContainsFunc(r.SLOs, func(v SLOVerdict) bool { return v.WhatIf }) {
+		if slices.ContainsFunc(r.SLOs, func(v reports.SLOVerdict) bool { return v.WhatIf }) {
 			p("**What-if: the comparison mirror** (cameras streaming to the cloud, same thresholds, **not gated**)\n\n")
 			table(true)
 		}
@@ -72,7 +75,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 	}
 
 	p("**End-to-end latency** (ms)\n\n| scope | frames | p50 | p90 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
-	row := func(name string, d Distribution) {
+	row := func(name string, d reports.Distribution) {
 		if d.Count == 0 {
 			p("| %s | 0 | – | – | – | – | – |\n", mdEsc(name))
 			return
@@ -96,12 +99,12 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 				worst = max(worst, t.TimeToAlertMs)
 			}
 		}
-		p("**Time to alert**: %d of %d scripted events alerted, worst %s\n\n", alerted, len(r.TimeToAlert), fmtMs(round3(worst)))
+		p("**Time to alert**: %d of %d scripted events alerted, worst %s\n\n", alerted, len(r.TimeToAlert), text.Ms(text.Round3(worst)))
 		missing := 0
 		for _, t := range r.TimeToAlert {
 			if n := len(t.OtherAlerts); n > 0 {
 				p("- %s %s in zone %s at +%s: %s for another object, not counted for the event\n",
-					mdEsc(t.Camera), mdEsc(t.Kind), mdEsc(t.Zone), offset(r.Start, t.Start), plural(n, "alert"))
+					mdEsc(t.Camera), mdEsc(t.Kind), mdEsc(t.Zone), text.Offset(r.Start, t.Start), text.Plural(n, "alert"))
 			}
 		}
 		for _, t := range r.TimeToAlert {
@@ -116,7 +119,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 			if t.Label != "" {
 				label = " (" + mdEsc(t.Label) + ")"
 			}
-			p("- no alert: %s %s in zone %s%s at +%s\n", mdEsc(t.Camera), mdEsc(t.Kind), mdEsc(t.Zone), label, offset(r.Start, t.Start))
+			p("- no alert: %s %s in zone %s%s at +%s\n", mdEsc(t.Camera), mdEsc(t.Kind), mdEsc(t.Zone), label, text.Offset(r.Start, t.Start))
 		}
 		if missing > 0 {
 			p("\n")
@@ -132,7 +135,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 				p("| … %d more | | | | | | |\n", len(r.Failover)-10)
 				break
 			}
-			gap := fmtMs(round3(g.GapMs))
+			gap := text.Ms(text.Round3(g.GapMs))
 			if !g.Recovered {
 				gap += " (not recovered)"
 			}
@@ -144,7 +147,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 			if g.FramesFromFaulted > 0 {
 				inFlight += fmt.Sprintf(" (+%d from the faulted node)", g.FramesFromFaulted)
 			}
-			p("| %s %s @+%s | %s | %s | %s | %d | %d | %s |\n", mdEsc(g.FaultKind), mdEsc(g.Target), offset(r.Start, g.FaultAt), cam,
+			p("| %s %s @+%s | %s | %s | %s | %d | %d | %s |\n", mdEsc(g.FaultKind), mdEsc(g.Target), text.Offset(r.Start, g.FaultAt), cam,
 				mdEsc(g.RecoveredBy), gap, g.FramesLost, g.AnswersLost, inFlight)
 		}
 		p("\n")
@@ -153,7 +156,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		p("**Uplink**: ")
 		var parts []string
 		for _, u := range r.Uplink {
-			s := fmt.Sprintf("%s placement %s per camera (%s)", u.Placement, FormatBitRate(u.PerCameraBitsPerS), plural(u.Cameras, "camera"))
+			s := fmt.Sprintf("%s placement %s per camera (%s)", u.Placement, reports.FormatBitRate(u.PerCameraBitsPerS), text.Plural(u.Cameras, "camera"))
 			if u.VsEdge > 0 {
 				s += fmt.Sprintf(", %.1fx edge", u.VsEdge)
 			}
@@ -162,11 +165,11 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 		p("%s\n\n", strings.Join(parts, "; "))
 	}
 	if a := r.Accuracy; a != nil {
-		precision := pct(a.Precision)
+		precision := text.Pct(a.Precision)
 		if a.Total().Detections == 0 {
 			precision = "– (no detections)"
 		}
-		p("**Accuracy** (IoU %g, %d frames): mAP@0.5 %s · precision %s · recall %s", a.IoU, a.FramesScored, f3(a.MeanAP50), precision, pct(a.Recall))
+		p("**Accuracy** (IoU %g, %d frames): mAP@0.5 %s · precision %s · recall %s", a.IoU, a.FramesScored, f3(a.MeanAP50), precision, text.Pct(a.Recall))
 		for _, c := range a.Classes {
 			p(" · %s AP %s", mdEsc(c.Label), f3(c.AP50))
 		}
@@ -197,7 +200,7 @@ func WriteMarkdown(w io.Writer, r *Result) error {
 
 // sloResult is a verdict's result cell: a gated failure or unexercised
 // gate in bold, a what-if's or an allowed one's plainly.
-func sloResult(v SLOVerdict) string {
+func sloResult(v reports.SLOVerdict) string {
 	switch {
 	case v.Pass:
 		return "✅ pass"
@@ -232,10 +235,10 @@ const maxBreakdowns = 5
 
 // writeBreakdowns writes the failover headline and, per fault, the table
 // of its steps.
-func writeBreakdowns(p func(string, ...any), r *Result) {
+func writeBreakdowns(p func(string, ...any), r *reports.Result) {
 	p("**Failover**")
 	if d := r.FailoverGaps(); d.Count > 0 {
-		p(": gap p50 %s, max %s over %s", fmtMs(round3(d.P50Ms)), fmtMs(round3(d.MaxMs)), plural(d.Count, "camera outage"))
+		p(": gap p50 %s, max %s over %s", text.Ms(text.Round3(d.P50Ms)), text.Ms(text.Round3(d.MaxMs)), text.Plural(d.Count, "camera outage"))
 	}
 	p("\n\n")
 	if len(r.FailoverSummaries) == 0 {
@@ -247,7 +250,7 @@ func writeBreakdowns(p func(string, ...any), r *Result) {
 			p("… and %d more faults (see report.json)\n\n", len(r.FailoverSummaries)-maxBreakdowns)
 			break
 		}
-		p("*%s*: %s", mdEsc(summaryTitle(r.Start, s)), mdEsc(summaryHeadline(s)))
+		p("*%s*: %s", mdEsc(s.Title(r.Start)), mdEsc(summaryHeadline(s)))
 		p("\n\n| step | since fault | cameras | note |\n|---|---:|---:|---|\n")
 		for k, st := range s.Steps {
 			note := stepNote(s.Steps, k)
@@ -260,41 +263,6 @@ func writeBreakdowns(p func(string, ...any), r *Result) {
 	}
 }
 
-// summaryTitle names a summary's fault, e.g. "kill store-1-edge-2 @+20s".
-func summaryTitle(start time.Time, s FailoverSummary) string {
-	return fmt.Sprintf("%s %s @+%s", s.FaultKind, s.Target, offset(start, s.FaultAt))
-}
-
-// summaryHeadline gives a summary's cameras and gaps, e.g. "2 cameras, gap
-// p50 4.05s, max 57.05s, 610 frames without answer".
-func summaryHeadline(s FailoverSummary) string {
-	h := plural(len(s.Cameras), "camera")
-	if len(s.Cameras) > 0 {
-		h += fmt.Sprintf(", gap p50 %s, max %s, %s without answer", fmtMs(s.GapP50Ms), fmtMs(s.GapMaxMs), plural(s.FramesLost, "frame"))
-		if n := len(s.Cameras) - s.Recovered; n > 0 {
-			h += fmt.Sprintf(", %d not recovered", n)
-		}
-	}
-	return h
-}
-
-// stepTime is a step's time since the fault: "+3s", or "+3s (max +56s)"
-// when the cameras differ.
-func stepTime(st FailoverStepSummary) string {
-	if st.MaxSinceFaultMs != st.SinceFaultMs {
-		return fmt.Sprintf("%s (max %s)", sinceFault(st.SinceFaultMs), sinceFault(st.MaxSinceFaultMs))
-	}
-	return sinceFault(st.SinceFaultMs)
-}
-
 func num(v float64) string { return fmt.Sprintf("%.1f", v) }
 
 func f3(v float64) string { return fmt.Sprintf("%.3f", v) }
-
-// plural is "1 camera", "2 cameras".
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
-}

@@ -1,0 +1,28 @@
+package testbed_test
+
+import (
+	"os/exec"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("What a Ginkgo suite links", func() {
+	It("links no rendering code when it imports the testbed, its providers and matchers", func(ctx SpecContext) {
+		cmd := exec.CommandContext(ctx, "go", "list", "-deps", ".", "./kindprovider", "./match")
+		out, err := cmd.Output()
+		Expect(err).NotTo(HaveOccurred(), "go list: %s", exitStderr(err))
+		deps := strings.Fields(string(out))
+		Expect(deps).To(ContainElement("github.com/edgesim/edgesim/reports"), "the analysis is linked")
+		Expect(deps).NotTo(ContainElement("github.com/edgesim/edgesim/reports/render"))
+		Expect(deps).NotTo(ContainElement(HavePrefix("gonum.org/v1/plot")))
+	})
+})
+
+func exitStderr(err error) string {
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(ee.Stderr)
+	}
+	return ""
+}
