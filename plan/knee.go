@@ -45,7 +45,7 @@ type SweepPoint struct {
 // value that, with every smaller one, meets every objective (0: the
 // smallest already fails).
 type Knee struct {
-	CamerasPerNode int     `json:"camerasPerNode"`
+	CamerasPerNode int          `json:"camerasPerNode"`
 	Points         []SweepPoint `json:"points"`
 }
 
