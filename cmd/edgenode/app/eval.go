@@ -16,8 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgesim/edgesim/cmd/edgenode/internal/dataset"
 	"github.com/edgesim/edgesim/runtime/detector"
-	"github.com/edgesim/edgesim/runtime/detector/dataset"
 )
 
 func evalDataDescription(seed int64, n, oodN int) string {

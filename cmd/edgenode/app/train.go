@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/edgesim/edgesim/cmd/edgenode/internal/dataset"
 	"github.com/edgesim/edgesim/runtime/detector"
-	"github.com/edgesim/edgesim/runtime/detector/dataset"
 )
 
 func newTrainCmd(streams Streams) *cobra.Command {
