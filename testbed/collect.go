@@ -20,6 +20,7 @@ import (
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // latencyLine is one line of a camera's latency-<id>.jsonl.
@@ -197,25 +198,13 @@ func fleetSummaries(dir string) map[string]fleetSummary {
 	return out
 }
 
-// alertLine is one alert as the cloud tier records it.
-type alertLine struct {
-	ID       string    `json:"id"`
-	Node     string    `json:"node"`
-	Camera   string    `json:"camera"`
-	Zone     string    `json:"zone"`
-	Label    string    `json:"label"`
-	Track    int       `json:"track"`
-	Frame    uint64    `json:"frame"`
-	Raised   time.Time `json:"raised"`
-	Received time.Time `json:"received"`
-}
-
-func parseAlerts(b []byte) []reports.Alert {
-	var out []reports.Alert
+// parseAlerts reads the cloud tier's alerts file, each id once.
+func parseAlerts(b []byte) []wire.Alert {
+	var out []wire.Alert
 	seen := map[string]bool{}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	for {
-		var a alertLine
+		var a wire.Alert
 		if err := dec.Decode(&a); err != nil {
 			break // the end, or a line torn by a killed cloud node
 		}
@@ -223,7 +212,7 @@ func parseAlerts(b []byte) []reports.Alert {
 			continue
 		}
 		seen[a.ID] = true
-		out = append(out, reports.Alert{ID: a.ID, Node: a.Node, Camera: a.Camera, Zone: a.Zone, Label: a.Label, Track: a.Track, Frame: a.Frame, Raised: a.Raised, Received: a.Received})
+		out = append(out, a)
 	}
 	return out
 }

@@ -14,12 +14,12 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgesim/edgesim/runtime/alert"
 	"github.com/edgesim/edgesim/runtime/media"
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
 	"github.com/edgesim/edgesim/runtime/track"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // connectTimeout closes sessions whose ICE/DTLS never connects.
@@ -434,8 +434,8 @@ func (ss *session) deliver(res pipeline.Result) {
 	}
 	for _, h := range ss.engine.Observe(o) {
 		m.Alerts.WithLabelValues(ss.camera, h.Zone, h.Label).Inc()
-		a := alert.Alert{
-			ID:   alert.MakeID(s.nodeID, ss.camera, h.Rule, h.TrackID, h.FirstSeen),
+		a := wire.Alert{
+			ID:   wire.MakeID(s.nodeID, ss.camera, h.Rule, h.TrackID, h.FirstSeen),
 			Node: s.nodeID, Camera: ss.camera, Zone: h.Zone, Label: h.Label, Rule: h.Rule,
 			Track: h.TrackID, Frame: fm.Frame, FirstSeen: h.FirstSeen, Raised: now,
 			DwellMS: h.Raised.Sub(h.FirstSeen).Milliseconds(),
