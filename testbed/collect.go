@@ -16,28 +16,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/edgesim/edgesim/fakecam"
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/wire"
 )
-
-// latencyLine is one line of a camera's latency-<id>.jsonl.
-type latencyLine struct {
-	Frame      uint64  `json:"frame"`
-	CaptureUS  int64   `json:"capture_us"`
-	Sent       bool    `json:"sent"`
-	Answered   bool    `json:"answered"`
-	LatencyMS  float64 `json:"latency_ms"`
-	Node       string  `json:"node"`
-	Detections []struct {
-		Label string     `json:"label"`
-		Score float64    `json:"score"`
-		Box   [4]float64 `json:"box"`
-		Track int        `json:"track"`
-	} `json:"detections"`
-}
 
 func readJSONL[T any](path string, fn func(T)) error {
 	f, err := os.Open(path)
@@ -74,13 +57,12 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height,
 			FPS: c.Group.FPS, DetectFPS: plan.Scenario.Workload.DetectFPS, Reference: c.Mirror}
 		nodes := map[string]bool{}
-		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l latencyLine) {
+		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l wire.LatencyLine) {
 			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node}
 			if l.Answered {
 				fs.Latency = time.Duration(l.LatencyMS * float64(time.Millisecond))
 				for _, d := range l.Detections {
-					fs.Detections = append(fs.Detections, reports.Detection{Label: d.Label, Score: float32(d.Score), Track: d.Track,
-						Box: reports.Box{int(d.Box[0]), int(d.Box[1]), int(d.Box[2]), int(d.Box[3])}})
+					fs.Detections = append(fs.Detections, reports.Detection{Label: d.Label, Score: d.Score, Track: d.Track, Box: reports.Box(d.Box)})
 				}
 				if l.Node != "" && !nodes[l.Node] {
 					nodes[l.Node] = true
@@ -96,7 +78,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		cam.Reconnects = summaries[c.ID].Reconnects
 		scripted := sceneEvents(plan, c)
 		open := map[int]*reports.ScriptedEvent{} // by index into scripted
-		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t fakecam.GroundTruthLine) {
+		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t wire.GroundTruthLine) {
 			tf := reports.TruthFrame{Frame: t.Frame}
 			for _, o := range t.Objects {
 				tf.Objects = append(tf.Objects, reports.TruthObject{TrackID: o.Track, Label: o.Label, Box: reports.Box(o.Box), Occlusion: o.Occlusion})
@@ -288,7 +270,7 @@ func (t *tailer) poll(now time.Time) (answering int, p95 time.Duration) {
 			if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 				t.offsets[f] += int64(i + 1)
 				for _, line := range bytes.Split(b[:i], []byte("\n")) {
-					var l latencyLine
+					var l wire.LatencyLine
 					if json.Unmarshal(line, &l) == nil && l.Answered {
 						t.last[f] = now
 						if l.Node != "" {

@@ -7,13 +7,14 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgesim/edgesim/wire"
 )
 
 // MaxOfferBytes bounds the SDP offer body.
@@ -21,8 +22,6 @@ const MaxOfferBytes = 64 << 10
 
 // ErrBadOffer is wrapped by every reason an offer is refused with 4xx.
 var ErrBadOffer = errors.New("whip: bad offer")
-
-var cameraIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 func (s *Server) cors(w http.ResponseWriter) {
 	h := w.Header()
@@ -90,8 +89,8 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 	camera := r.URL.Query().Get("camera")
 	if camera == "" {
 		camera = "cam-" + newID()[:8]
-	} else if !cameraIDPattern.MatchString(camera) {
-		s.reject(w, http.StatusBadRequest, "bad_request", "camera id must be 1-64 of A-Z a-z 0-9 . _ : -")
+	} else if !wire.ValidCameraID(camera) {
+		s.reject(w, http.StatusBadRequest, "bad_request", "camera id: "+wire.CameraIDRule)
 		return
 	}
 
