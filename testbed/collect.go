@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgesim/edgesim/fakecam"
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
@@ -150,23 +151,12 @@ func fleetSummaries(dir string) map[string]fleetSummary {
 		if err != nil {
 			continue
 		}
-		var s struct {
-			Cameras []struct {
-				Camera     string `json:"camera"`
-				Captured   uint64 `json:"frames_captured"`
-				Reconnects []struct {
-					At     time.Time `json:"at"`
-					From   string    `json:"from"`
-					To     string    `json:"to"`
-					TookMS float64   `json:"took_ms"`
-				} `json:"reconnects"`
-			} `json:"cameras"`
-		}
+		var s fakecam.Summary
 		if json.Unmarshal(b, &s) != nil {
 			continue
 		}
 		for _, c := range s.Cameras {
-			sum := fleetSummary{Captured: c.Captured}
+			sum := fleetSummary{Captured: c.FramesCaptured}
 			for _, r := range c.Reconnects {
 				rc := reports.Reconnect{Lost: r.At, From: r.From, To: r.To}
 				if r.To != "" {
