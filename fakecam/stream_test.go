@@ -360,6 +360,13 @@ var _ = Describe("Fleet", func() {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}
 	})
+
+	It("accepts every camera id edgenode accepts (wire.ValidCameraID), ':' included", func() {
+		for _, id := range []string{"lobby:main", "site-a.cam_1"} {
+			Expect(wire.ValidCameraID(id)).To(BeTrue())
+			Expect(camConfig(id, "http://127.0.0.1:1/whip").Validate()).To(Succeed())
+		}
+	})
 })
 
 var _ = Describe("goroutines", func() {
