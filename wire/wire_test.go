@@ -184,6 +184,15 @@ var _ = Describe("wire messages", func() {
 		Expect(l.Detections).To(Equal([]wire.Detection{{Label: "person", Score: 0.9, Box: [4]int{1, 2, 3, 4}}}))
 	})
 
+	It("reads the alerts of samples files written before the record was shared, strictly", func() {
+		dec := json.NewDecoder(strings.NewReader(`{"id":"a","camera":"c","zone":"z","label":"person","track":3,"frame":9,` +
+			`"raised":"2026-11-29T22:00:01.2Z","received":"0001-01-01T00:00:00Z"}`))
+		dec.DisallowUnknownFields()
+		var a wire.Alert
+		Expect(dec.Decode(&a)).To(Succeed())
+		Expect(a).To(Equal(wire.Alert{ID: "a", Camera: "c", Zone: "z", Label: "person", Track: 3, Frame: 9, Raised: t0}))
+	})
+
 	It("leaves the cloud's received time out of what the edge sends", func() {
 		a := messages[2].(wire.Alert)
 		a.Received = time.Time{}
