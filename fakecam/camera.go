@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/fakecam/scene"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // Reconnect records one lost connection and how long it took to publish again.
@@ -74,42 +75,6 @@ type pendingFrame struct {
 	rtp     uint32
 	capture time.Time
 	sent    bool
-}
-
-// latencyLine is one line of latency-<camera>.jsonl.
-type latencyLine struct {
-	Frame      uint64      `json:"frame"`
-	RTP        uint32      `json:"rtp"`
-	CaptureUS  int64       `json:"capture_us"`
-	Sent       bool        `json:"sent"`
-	Answered   bool        `json:"answered"`
-	LatencyMS  float64     `json:"latency_ms,omitempty"`
-	Node       string      `json:"node,omitempty"`
-	Model      string      `json:"model,omitempty"`
-	InferMS    float64     `json:"infer_ms,omitempty"`
-	Detections []Detection `json:"detections,omitempty"`
-}
-
-// GroundTruthObject is an object in a line of groundtruth-<camera>.jsonl.
-type GroundTruthObject struct {
-	Track     int      `json:"track"`
-	Label     string   `json:"label"`
-	Box       [4]int   `json:"box"` // x0, y0, x1, y1 pixels
-	Occlusion float64  `json:"occlusion"`
-	Zones     []string `json:"zones,omitempty"`
-}
-
-// GroundTruthLine is one line of groundtruth-<camera>.jsonl: the truth of
-// one captured frame.
-type GroundTruthLine struct {
-	Frame     uint64              `json:"frame"`
-	RTP       uint32              `json:"rtp"`
-	PTSMS     float64             `json:"pts_ms"`
-	CaptureUS int64               `json:"capture_us"`
-	Width     int                 `json:"width"`
-	Height    int                 `json:"height"`
-	Objects   []GroundTruthObject `json:"objects"`
-	Events    []string            `json:"events,omitempty"`
 }
 
 // bitrateLine is one line of bitrate-<camera>.jsonl, written every second.
@@ -520,7 +485,7 @@ func (c *Camera) capture(ctx context.Context, src source, i int, t time.Time) bo
 		c.st.FramesUnanswered++
 		c.mu.Unlock()
 		c.m.unanswered.WithLabelValues(c.cfg.ID).Inc()
-		c.out.writeLatency(latencyLine{Frame: uint64(i), RTP: rtpTS, CaptureUS: t.UnixMicro()})
+		c.out.writeLatency(wire.LatencyLine{Frame: uint64(i), RTP: rtpTS, CaptureUS: t.UnixMicro()})
 		return true
 	}
 	// bitrate follows the congestion controller, capped by the configured target
@@ -560,7 +525,7 @@ func (c *Camera) capture(ctx context.Context, src source, i int, t time.Time) bo
 			c.st.Error = err.Error()
 		}
 		c.mu.Unlock()
-		c.out.writeLatency(latencyLine{Frame: uint64(i), RTP: rtpTS, CaptureUS: t.UnixMicro()})
+		c.out.writeLatency(wire.LatencyLine{Frame: uint64(i), RTP: rtpTS, CaptureUS: t.UnixMicro()})
 		return true
 	}
 	p := &pendingFrame{frame: uint64(i), rtp: rtpTS, capture: t, sent: true}
@@ -572,7 +537,7 @@ func (c *Camera) capture(ctx context.Context, src source, i int, t time.Time) bo
 	c.byRTP[rtpTS] = p.frame
 	c.encodeSum += took
 	c.mu.Unlock()
-	n, err := s.sendFrame(FrameMessage{Type: "frame", Frame: uint64(i), RTP: rtpTS, CaptureUS: t.UnixMicro()}, data)
+	n, err := s.sendFrame(wire.FrameMessage{Type: wire.TypeFrame, Frame: uint64(i), RTP: rtpTS, CaptureUS: t.UnixMicro()}, data)
 	c.mu.Lock()
 	c.st.TargetBPS = target
 	c.st.BytesSent += uint64(n)
@@ -598,10 +563,10 @@ func (c *Camera) writeGroundTruth(f *scene.Frame, i int, rtpTS uint32, t time.Ti
 	if f == nil || c.out == nil {
 		return
 	}
-	l := GroundTruthLine{Frame: uint64(i), RTP: rtpTS, PTSMS: float64(f.PTS.Microseconds()) / 1000, CaptureUS: t.UnixMicro(),
-		Width: c.w, Height: c.h, Objects: make([]GroundTruthObject, 0, len(f.Objects)), Events: f.ActiveEvents}
+	l := wire.GroundTruthLine{Frame: uint64(i), RTP: rtpTS, PTSMS: float64(f.PTS.Microseconds()) / 1000, CaptureUS: t.UnixMicro(),
+		Width: c.w, Height: c.h, Objects: make([]wire.GroundTruthObject, 0, len(f.Objects)), Events: f.ActiveEvents}
 	for _, o := range f.Objects {
-		l.Objects = append(l.Objects, GroundTruthObject{Track: o.TrackID, Label: o.Label,
+		l.Objects = append(l.Objects, wire.GroundTruthObject{Track: o.TrackID, Label: o.Label,
 			Box: [4]int{o.Box.Min.X, o.Box.Min.Y, o.Box.Max.X, o.Box.Max.Y}, Occlusion: math.Round(o.Occlusion*1000) / 1000, Zones: o.Zones})
 	}
 	c.out.writeGroundTruth(l)
@@ -610,11 +575,11 @@ func (c *Camera) writeGroundTruth(f *scene.Frame, i int, rtpTS uint32, t time.Ti
 // onMessage handles a data channel message from the receiver.
 func (c *Camera) onMessage(data []byte) {
 	arrival := c.o.clock.Now()
-	typ, err := messageType(data)
-	if err != nil || typ != "detections" {
+	typ, err := wire.MessageType(data)
+	if err != nil || typ != wire.TypeDetections {
 		return
 	}
-	var m DetectionsMessage
+	var m wire.DetectionsMessage
 	if err := json.Unmarshal(data, &m); err != nil {
 		return
 	}
@@ -644,7 +609,7 @@ func (c *Camera) onMessage(data []byte) {
 	c.mu.Unlock()
 	c.m.answered.WithLabelValues(c.cfg.ID).Inc()
 	c.m.latency.WithLabelValues(c.cfg.ID).Observe(lat.Seconds())
-	c.out.writeLatency(latencyLine{Frame: p.frame, RTP: p.rtp, CaptureUS: p.capture.UnixMicro(), Sent: true, Answered: true,
+	c.out.writeLatency(wire.LatencyLine{Frame: p.frame, RTP: p.rtp, CaptureUS: p.capture.UnixMicro(), Sent: true, Answered: true,
 		LatencyMS: ms, Node: m.Node, Model: m.Model, InferMS: m.InferMS, Detections: m.Detections})
 }
 
@@ -664,7 +629,7 @@ func (c *Camera) expire(now time.Time) {
 	sort.Slice(old, func(i, j int) bool { return old[i].frame < old[j].frame })
 	for _, p := range old {
 		c.m.unanswered.WithLabelValues(c.cfg.ID).Inc()
-		c.out.writeLatency(latencyLine{Frame: p.frame, RTP: p.rtp, CaptureUS: p.capture.UnixMicro(), Sent: p.sent})
+		c.out.writeLatency(wire.LatencyLine{Frame: p.frame, RTP: p.rtp, CaptureUS: p.capture.UnixMicro(), Sent: p.sent})
 	}
 }
 

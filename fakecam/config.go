@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/units"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // ErrInvalidConfig is wrapped by errors about a camera configuration.
@@ -25,7 +25,7 @@ var ErrInvalidConfig = errors.New("invalid camera config")
 
 // Config is one camera.
 type Config struct {
-	ID string `json:"id"` // camera id: letters, digits, '.', '_', '-'
+	ID string `json:"id"` // camera id: wire.ValidCameraID (letters, digits, '.', '_', ':', '-')
 	// Scene: size, frame rate, background, lighting, objects, zones and
 	// scripted events. An empty Scene.CameraID is set to ID (a different
 	// one shows another camera's scene). Width, Height and FPS are also the
@@ -108,13 +108,11 @@ func LoadConfigFile(path string) ([]Config, error) {
 	return cfgs, nil
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
 // Validate reports every problem of c in one error.
 func (c Config) Validate() error {
 	var p []string
-	if !idPattern.MatchString(c.ID) {
-		p = append(p, fmt.Sprintf("id %q: use 1-64 letters, digits, '.', '_' or '-'", c.ID))
+	if !wire.ValidCameraID(c.ID) {
+		p = append(p, fmt.Sprintf("id %q: %s", c.ID, wire.CameraIDRule))
 	}
 	if len(c.Endpoints) == 0 {
 		p = append(p, "endpoints: give at least one WHIP URL, e.g. http://10.0.0.2:8080/whip")

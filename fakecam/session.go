@@ -21,6 +21,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/edgesim/edgesim/wire"
 )
 
 // ErrConnect is wrapped by errors of establishing the WebRTC connection
@@ -163,7 +165,7 @@ func dial(ctx context.Context, p sessionParams, seq uint16) (_ *session, err err
 		return nil, fmt.Errorf("add track: %w", err)
 	}
 	ordered := true
-	s.dc, err = s.pc.CreateDataChannel(DataChannelLabel, &webrtc.DataChannelInit{Ordered: &ordered})
+	s.dc, err = s.pc.CreateDataChannel(wire.DataChannelLabel, &webrtc.DataChannelInit{Ordered: &ordered})
 	if err != nil {
 		return nil, fmt.Errorf("data channel: %w", err)
 	}
@@ -271,7 +273,7 @@ func (s *session) estimate() int {
 
 // sendFrame announces the frame on the data channel, then sends it as RTP.
 // It returns the number of bytes of RTP payload and headers written.
-func (s *session) sendFrame(msg FrameMessage, data []byte) (int, error) {
+func (s *session) sendFrame(msg wire.FrameMessage, data []byte) (int, error) {
 	b, err := json.Marshal(msg)
 	if err != nil {
 		return 0, err

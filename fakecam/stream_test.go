@@ -22,6 +22,7 @@ import (
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/fakecam/vp8"
 	"github.com/edgesim/edgesim/fakecam/whiptest"
+	"github.com/edgesim/edgesim/wire"
 )
 
 func camConfig(id string, endpoints ...string) fakecam.Config {
@@ -331,7 +332,7 @@ var _ = Describe("Fleet", func() {
 			Expect(st.FramesCaptured + st.FramesSkipped).To(BeNumerically("~", 20, 2))
 			Expect(st.FramesSent).To(BeNumerically(">=", 5))
 			Expect(st.FramesAnswered).To(BeNumerically(">=", st.FramesSent-2))
-			gt := readLines[fakecam.GroundTruthLine](filepath.Join(dir, "groundtruth-"+st.Camera+".jsonl"))
+			gt := readLines[wire.GroundTruthLine](filepath.Join(dir, "groundtruth-"+st.Camera+".jsonl"))
 			Expect(gt).To(HaveLen(int(st.FramesCaptured)))
 			Expect(gt[5].Events).To(Equal([]string{"loiter:door"}))
 			Expect(gt[5].Objects).To(ContainElement(HaveField("Zones", []string{"door"})))
@@ -357,6 +358,13 @@ var _ = Describe("Fleet", func() {
 		Expect(err).To(MatchError(fakecam.ErrInvalidConfig))
 		for _, want := range []string{"id \"bad id!\"", "endpoints[0]", "bitrate", `scene: background "moon"`} {
 			Expect(err.Error()).To(ContainSubstring(want))
+		}
+	})
+
+	It("accepts every camera id edgenode accepts (wire.ValidCameraID), ':' included", func() {
+		for _, id := range []string{"lobby:main", "site-a.cam_1"} {
+			Expect(wire.ValidCameraID(id)).To(BeTrue())
+			Expect(camConfig(id, "http://127.0.0.1:1/whip").Validate()).To(Succeed())
 		}
 	})
 })

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/reports/internal/text"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // ErrInvalidRun is wrapped by the error [Analyze] returns for input it
@@ -322,7 +323,7 @@ func (a *analysis) timeline() {
 	}
 }
 
-func alertTime(al Alert) time.Time {
+func alertTime(al wire.Alert) time.Time {
 	if !al.Received.IsZero() {
 		return al.Received
 	}
@@ -404,7 +405,7 @@ func newAlertObjects(run *Run, iou float64) *alertObjects {
 // alert's tracker id is matched to the frame's ground truth by IoU. When
 // that frame's answer never reached the camera, the latest earlier frame
 // the node answered with that tracker id stands in.
-func (o *alertObjects) track(al Alert) int {
+func (o *alertObjects) track(al wire.Alert) int {
 	c := o.cams[al.Camera]
 	if c == nil || al.Track == 0 || al.Frame == 0 {
 		return 0

@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // frames builds 10 fps samples from +0s for n frames; answered(i) says
@@ -88,8 +89,8 @@ var _ = Describe("Analyze", func() {
 
 	Describe("time to alert", func() {
 		ev := reports.ScriptedEvent{Camera: "cam", Kind: "loiter", Zone: "door", Label: "person", Start: at(2 * time.Second), End: at(6 * time.Second)}
-		alert := func(raised, received time.Duration) reports.Alert {
-			a := reports.Alert{ID: "a", Camera: "cam", Zone: "door", Label: "person", Raised: at(raised)}
+		alert := func(raised, received time.Duration) wire.Alert {
+			a := wire.Alert{ID: "a", Camera: "cam", Zone: "door", Label: "person", Raised: at(raised)}
 			if received > 0 {
 				a.Received = at(received)
 			}
@@ -100,7 +101,7 @@ var _ = Describe("Analyze", func() {
 			ms      float64
 		}
 		DescribeTable("event start to the first matching alert at the cloud",
-			func(events []reports.ScriptedEvent, alerts []reports.Alert, w []want) {
+			func(events []reports.ScriptedEvent, alerts []wire.Alert, w []want) {
 				run := smallRun(reports.Camera{ID: "cam", Site: "s", Placement: reports.PlacementEdge,
 					Frames: frames(10, func(int) bool { return true }, time.Millisecond, "n")})
 				run.Events, run.Alerts = events, alerts
@@ -112,22 +113,22 @@ var _ = Describe("Analyze", func() {
 				}
 			},
 			Entry("received time counts", []reports.ScriptedEvent{ev},
-				[]reports.Alert{alert(5*time.Second, 5200*time.Millisecond)}, []want{{true, 3200}}),
+				[]wire.Alert{alert(5*time.Second, 5200*time.Millisecond)}, []want{{true, 3200}}),
 			Entry("raised time when the cloud gave none", []reports.ScriptedEvent{ev},
-				[]reports.Alert{alert(5*time.Second, 0)}, []want{{true, 3000}}),
+				[]wire.Alert{alert(5*time.Second, 0)}, []want{{true, 3000}}),
 			Entry("the earliest of several alerts", []reports.ScriptedEvent{ev},
-				[]reports.Alert{alert(7*time.Second, 0), alert(4*time.Second, 0)}, []want{{true, 2000}}),
+				[]wire.Alert{alert(7*time.Second, 0), alert(4*time.Second, 0)}, []want{{true, 2000}}),
 			Entry("an alert raised before the event is not for it", []reports.ScriptedEvent{ev},
-				[]reports.Alert{alert(time.Second, 2500*time.Millisecond)}, []want{{false, 0}}),
+				[]wire.Alert{alert(time.Second, 2500*time.Millisecond)}, []want{{false, 0}}),
 			Entry("wrong zone or label does not match", []reports.ScriptedEvent{ev},
-				[]reports.Alert{
+				[]wire.Alert{
 					{Camera: "cam", Zone: "gate", Label: "person", Raised: at(3 * time.Second)},
 					{Camera: "cam", Zone: "door", Label: "vehicle", Raised: at(3 * time.Second)},
 				}, []want{{false, 0}}),
 			Entry("no alert at all", []reports.ScriptedEvent{ev}, nil, []want{{false, 0}}),
 			Entry("an alert belongs to the latest event before it",
 				[]reports.ScriptedEvent{ev, {Camera: "cam", Kind: "loiter", Zone: "door", Label: "person", Start: at(7 * time.Second), End: at(9 * time.Second)}},
-				[]reports.Alert{alert(8*time.Second, 0)}, []want{{false, 0}, {true, 1000}}),
+				[]wire.Alert{alert(8*time.Second, 0)}, []want{{false, 0}, {true, 1000}}),
 		)
 
 		It("lists events in time order whatever order they came in", func() {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/reports/render"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // handRun is a run small enough to work out by hand: one edge camera at
@@ -64,7 +65,7 @@ func handRun() *reports.Run {
 	mirrored := loiter
 	mirrored.Camera = "cam-via-cloud"
 	run.Events = []reports.ScriptedEvent{loiter, mirrored}
-	run.Alerts = []reports.Alert{
+	run.Alerts = []wire.Alert{
 		// The bystander (tracker id 8) first, then the loiterer (7).
 		{ID: "other", Node: "n1", Camera: "cam", Zone: "door", Label: "person", Track: 8, Frame: 60,
 			Raised: at(6050 * time.Millisecond), Received: at(6100 * time.Millisecond)},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/wire"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -107,7 +108,7 @@ func fixtureRun() *reports.Run {
 		{Camera: "cam-a2", Kind: "loiter", Zone: "door", Label: "person", Start: at(10 * time.Second), End: at(25 * time.Second)},
 		{Camera: "cam-b1", Kind: "enter", Zone: "gate", Label: "vehicle", Start: at(30 * time.Second), End: at(33 * time.Second)},
 	}
-	run.Alerts = []reports.Alert{
+	run.Alerts = []wire.Alert{
 		{ID: "al-1", Node: "edge-a-2", Camera: "cam-a2", Zone: "door", Label: "person", Track: 1,
 			Raised: at(16 * time.Second), Received: at(16*time.Second + 180*time.Millisecond)},
 	}

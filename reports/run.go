@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/evidence"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // SamplesSchemaVersion identifies the raw samples file format (a [Run]).
@@ -58,7 +59,7 @@ type Run struct {
 	Phases  []Phase         `json:"phases,omitempty"`
 	Cameras []Camera        `json:"cameras"`
 	Events  []ScriptedEvent `json:"events,omitempty"`
-	Alerts  []Alert         `json:"alerts,omitempty"`
+	Alerts  []wire.Alert    `json:"alerts,omitempty"` // as the cloud tier received them
 	Links   []LinkSeries    `json:"links,omitempty"`
 	Faults  []Fault         `json:"faults,omitempty"`
 	// ObservedFaults are things that went wrong without being scripted,
@@ -180,22 +181,6 @@ type ScriptedEvent struct {
 	Track int       `json:"track,omitempty"`
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-}
-
-// Alert is one alert the cloud tier received.
-type Alert struct {
-	ID     string `json:"id,omitempty"`
-	Node   string `json:"node,omitempty"`
-	Camera string `json:"camera"`
-	Zone   string `json:"zone"`
-	Label  string `json:"label"`
-	// Track is the edgenode's tracker id of the object (as in the
-	// detections it returned), Frame the camera frame that raised it:
-	// together they identify the object in the ground truth.
-	Track    int       `json:"track,omitempty"`
-	Frame    uint64    `json:"frame,omitempty"`
-	Raised   time.Time `json:"raised"`             // on the edgenode
-	Received time.Time `json:"received,omitempty"` // at the cloud; zero = use Raised
 }
 
 // LinkSeries is the traffic one emulated link carried in one direction.

@@ -20,23 +20,8 @@ import (
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/wire"
 )
-
-// latencyLine is one line of a camera's latency-<id>.jsonl.
-type latencyLine struct {
-	Frame      uint64  `json:"frame"`
-	CaptureUS  int64   `json:"capture_us"`
-	Sent       bool    `json:"sent"`
-	Answered   bool    `json:"answered"`
-	LatencyMS  float64 `json:"latency_ms"`
-	Node       string  `json:"node"`
-	Detections []struct {
-		Label string     `json:"label"`
-		Score float64    `json:"score"`
-		Box   [4]float64 `json:"box"`
-		Track int        `json:"track"`
-	} `json:"detections"`
-}
 
 func readJSONL[T any](path string, fn func(T)) error {
 	f, err := os.Open(path)
@@ -73,13 +58,12 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height,
 			FPS: c.Group.FPS, DetectFPS: plan.Scenario.Workload.DetectFPS, Reference: c.Mirror}
 		nodes := map[string]bool{}
-		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l latencyLine) {
+		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l wire.LatencyLine) {
 			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node}
 			if l.Answered {
 				fs.Latency = time.Duration(l.LatencyMS * float64(time.Millisecond))
 				for _, d := range l.Detections {
-					fs.Detections = append(fs.Detections, reports.Detection{Label: d.Label, Score: float32(d.Score), Track: d.Track,
-						Box: reports.Box{int(d.Box[0]), int(d.Box[1]), int(d.Box[2]), int(d.Box[3])}})
+					fs.Detections = append(fs.Detections, reports.Detection{Label: d.Label, Score: d.Score, Track: d.Track, Box: reports.Box(d.Box)})
 				}
 				if l.Node != "" && !nodes[l.Node] {
 					nodes[l.Node] = true
@@ -95,7 +79,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		cam.Reconnects = summaries[c.ID].Reconnects
 		scripted := sceneEvents(plan, c)
 		open := map[int]*reports.ScriptedEvent{} // by index into scripted
-		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t fakecam.GroundTruthLine) {
+		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t wire.GroundTruthLine) {
 			tf := reports.TruthFrame{Frame: t.Frame}
 			for _, o := range t.Objects {
 				tf.Objects = append(tf.Objects, reports.TruthObject{TrackID: o.Track, Label: o.Label, Box: reports.Box(o.Box), Occlusion: o.Occlusion})
@@ -167,23 +151,12 @@ func fleetSummaries(dir string) map[string]fleetSummary {
 		if err != nil {
 			continue
 		}
-		var s struct {
-			Cameras []struct {
-				Camera     string `json:"camera"`
-				Captured   uint64 `json:"frames_captured"`
-				Reconnects []struct {
-					At     time.Time `json:"at"`
-					From   string    `json:"from"`
-					To     string    `json:"to"`
-					TookMS float64   `json:"took_ms"`
-				} `json:"reconnects"`
-			} `json:"cameras"`
-		}
+		var s fakecam.Summary
 		if json.Unmarshal(b, &s) != nil {
 			continue
 		}
 		for _, c := range s.Cameras {
-			sum := fleetSummary{Captured: c.Captured}
+			sum := fleetSummary{Captured: c.FramesCaptured}
 			for _, r := range c.Reconnects {
 				rc := reports.Reconnect{Lost: r.At, From: r.From, To: r.To}
 				if r.To != "" {
@@ -197,25 +170,13 @@ func fleetSummaries(dir string) map[string]fleetSummary {
 	return out
 }
 
-// alertLine is one alert as the cloud tier records it.
-type alertLine struct {
-	ID       string    `json:"id"`
-	Node     string    `json:"node"`
-	Camera   string    `json:"camera"`
-	Zone     string    `json:"zone"`
-	Label    string    `json:"label"`
-	Track    int       `json:"track"`
-	Frame    uint64    `json:"frame"`
-	Raised   time.Time `json:"raised"`
-	Received time.Time `json:"received"`
-}
-
-func parseAlerts(b []byte) []reports.Alert {
-	var out []reports.Alert
+// parseAlerts reads the cloud tier's alerts file, each id once.
+func parseAlerts(b []byte) []wire.Alert {
+	var out []wire.Alert
 	seen := map[string]bool{}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	for {
-		var a alertLine
+		var a wire.Alert
 		if err := dec.Decode(&a); err != nil {
 			break // the end, or a line torn by a killed cloud node
 		}
@@ -223,7 +184,7 @@ func parseAlerts(b []byte) []reports.Alert {
 			continue
 		}
 		seen[a.ID] = true
-		out = append(out, reports.Alert{ID: a.ID, Node: a.Node, Camera: a.Camera, Zone: a.Zone, Label: a.Label, Track: a.Track, Frame: a.Frame, Raised: a.Raised, Received: a.Received})
+		out = append(out, a)
 	}
 	return out
 }
@@ -299,7 +260,7 @@ func (t *tailer) poll(now time.Time) (answering int, p95 time.Duration) {
 			if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 				t.offsets[f] += int64(i + 1)
 				for _, line := range bytes.Split(b[:i], []byte("\n")) {
-					var l latencyLine
+					var l wire.LatencyLine
 					if json.Unmarshal(line, &l) == nil && l.Answered {
 						t.last[f] = now
 						if l.Node != "" {

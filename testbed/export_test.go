@@ -11,3 +11,10 @@ func LocalEdgenodeLaunch(plan *Plan, dir, node, cloudURL string) ([]string, erro
 	}
 	return (&Local{plan: plan, dir: dir}).edgenodeLaunch(n, cloudURL)
 }
+
+// CollectCameras and ParseAlerts expose how the testbed reads the cameras'
+// sample files and the cloud's alerts file.
+var (
+	CollectCameras = collectCameras
+	ParseAlerts    = parseAlerts
+)

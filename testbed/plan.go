@@ -12,6 +12,7 @@ import (
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/units"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // Role is what a testbed node does.
@@ -228,7 +229,7 @@ func NewPlan(sc *scenarios.Scenario, compare bool) (*Plan, error) {
 					if placement == scenarios.PlacementEdge && len(site.Nodes) > 0 {
 						eps = rotate(endpoints, len(site.Nodes), i)
 					}
-					p.Cameras = append(p.Cameras, Camera{ID: naming.Fit(id+suffix, naming.MaxCameraID), SceneID: id, Site: site.Name, ReportSite: site.Name + suffix, Host: host, Group: g, Placement: placement, Endpoints: eps, Mirror: suffix != ""})
+					p.Cameras = append(p.Cameras, Camera{ID: naming.Fit(id+suffix, wire.MaxCameraID), SceneID: id, Site: site.Name, ReportSite: site.Name + suffix, Host: host, Group: g, Placement: placement, Endpoints: eps, Mirror: suffix != ""})
 				}
 			}
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/edgesim/edgesim/fakecam/cli"
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/fakecam/whiptest"
+	"github.com/edgesim/edgesim/wire"
 )
 
 func runCLI(ctx context.Context, args ...string) (string, error) {
@@ -30,16 +31,16 @@ func runCLI(ctx context.Context, args ...string) (string, error) {
 	return out.String() + errOut.String(), err
 }
 
-func readGT(path string) map[uint64]fakecam.GroundTruthLine {
+func readGT(path string) map[uint64]wire.GroundTruthLine {
 	GinkgoHelper()
 	f, err := os.Open(path)
 	Expect(err).NotTo(HaveOccurred())
 	defer f.Close()
-	out := map[uint64]fakecam.GroundTruthLine{}
+	out := map[uint64]wire.GroundTruthLine{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
-		var l fakecam.GroundTruthLine
+		var l wire.GroundTruthLine
 		Expect(json.Unmarshal(sc.Bytes(), &l)).To(Succeed())
 		out[l.Frame] = l
 	}
@@ -75,7 +76,7 @@ var _ = Describe("edgesim fakecam", func() {
 		Expect(json.Unmarshal(b, &sum)).To(Succeed())
 		Expect(sum.Cameras).To(HaveLen(4))
 
-		gts := map[string]map[uint64]fakecam.GroundTruthLine{}
+		gts := map[string]map[uint64]wire.GroundTruthLine{}
 		backgrounds := map[string]*scene.Scene{}
 		for _, s := range sum.Cameras {
 			Expect(s.FramesCaptured+s.FramesSkipped).To(BeNumerically("~", 30, 2), s.Camera)

@@ -28,8 +28,8 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/edgesim/edgesim/fakecam"
 	"github.com/edgesim/edgesim/fakecam/vp8"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // Frame is one decoded frame.
@@ -43,7 +43,7 @@ type Frame struct {
 }
 
 // Responder computes the detections sent back for a decoded frame.
-type Responder func(f Frame, img *image.YCbCr) []fakecam.Detection
+type Responder func(f Frame, img *image.YCbCr) []wire.Detection
 
 // Options configure a Server.
 type Options struct {
@@ -188,12 +188,12 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		if dc.Label() != fakecam.DataChannelLabel {
+		if dc.Label() != wire.DataChannelLabel {
 			return
 		}
 		p.dc.Store(dc)
 		dc.OnMessage(func(m webrtc.DataChannelMessage) {
-			var fm fakecam.FrameMessage
+			var fm wire.FrameMessage
 			if json.Unmarshal(m.Data, &fm) != nil || fm.Type != "frame" {
 				return
 			}
@@ -343,8 +343,8 @@ func (s *Server) answer(p *peer, f Frame, img *image.YCbCr) {
 	if s.opts.NoAnswer || dc == nil || s.killed.Load() {
 		return
 	}
-	m := fakecam.DetectionsMessage{Type: "detections", Frame: f.Frame, RTP: f.RTP, Node: s.opts.Node, Model: "whiptest@0",
-		Width: img.Rect.Dx(), Height: img.Rect.Dy(), Detections: []fakecam.Detection{}}
+	m := wire.DetectionsMessage{Type: wire.TypeDetections, Frame: f.Frame, RTP: f.RTP, Node: s.opts.Node, Model: "whiptest@0",
+		Width: img.Rect.Dx(), Height: img.Rect.Dy(), Detections: []wire.Detection{}}
 	if s.opts.Respond != nil {
 		if d := s.opts.Respond(f, img); d != nil {
 			m.Detections = d

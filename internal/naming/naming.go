@@ -24,8 +24,6 @@ const (
 	// MaxDNSLabel is an RFC 1123 label: a Kubernetes Service, a node's
 	// host name, a label value.
 	MaxDNSLabel = 63
-	// MaxCameraID is the longest camera id edgenode's WHIP endpoint takes.
-	MaxCameraID = 64
 )
 
 // Fit returns name when it is at most max bytes long, and otherwise its

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/edgesim/edgesim/runtime/alert"
+	"github.com/edgesim/edgesim/wire"
 )
 
 func TestAlert(t *testing.T) {
@@ -28,10 +29,10 @@ func TestAlert(t *testing.T) {
 
 var t0 = time.Date(2026, 1, 1, 22, 0, 0, 0, time.UTC)
 
-func mk(i int) alert.Alert {
+func mk(i int) wire.Alert {
 	first := t0.Add(time.Duration(i) * time.Second)
-	return alert.Alert{
-		ID: alert.MakeID("edge-1", "cam1", "loiter", i, first), Node: "edge-1", Camera: "cam1", Zone: "door",
+	return wire.Alert{
+		ID: wire.MakeID("edge-1", "cam1", "loiter", i, first), Node: "edge-1", Camera: "cam1", Zone: "door",
 		Label: "person", Rule: "loiter", Track: i, Frame: uint64(i * 10), FirstSeen: first, Raised: first.Add(5 * time.Second), DwellMS: 5000,
 	}
 }
@@ -68,7 +69,7 @@ func run(f *alert.Forwarder) {
 	DeferCleanup(func() { cancel(); <-done })
 }
 
-func ids(list []alert.Received) []string {
+func ids(list []wire.Alert) []string {
 	var out []string
 	for _, r := range list {
 		out = append(out, r.ID)
@@ -194,7 +195,7 @@ var _ = Describe("Store", func() {
 		reg := prometheus.NewRegistry()
 		now := t0.Add(time.Hour)
 		c := newCloud(alert.WithJSONL(path), alert.WithStoreRegisterer(reg), alert.WithStoreClock(func() time.Time { return now }))
-		for _, a := range []alert.Alert{mk(1), mk(1), mk(2)} {
+		for _, a := range []wire.Alert{mk(1), mk(1), mk(2)} {
 			b, _ := json.Marshal(a)
 			resp, err := http.Post(c.srv.URL+"/v1/alerts", "application/json", strings.NewReader(string(b)))
 			Expect(err).NotTo(HaveOccurred())
@@ -203,7 +204,7 @@ var _ = Describe("Store", func() {
 		}
 		resp, err := http.Get(c.srv.URL + "/v1/alerts")
 		Expect(err).NotTo(HaveOccurred())
-		var got []alert.Received
+		var got []wire.Alert
 		Expect(json.NewDecoder(resp.Body).Decode(&got)).To(Succeed())
 		resp.Body.Close()
 		Expect(got).To(HaveLen(2))

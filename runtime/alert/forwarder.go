@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/edgesim/edgesim/wire"
 )
 
 // Forwarder defaults.
@@ -58,7 +60,7 @@ func WithRegisterer(reg prometheus.Registerer) ForwarderOption {
 func WithToken(t string) ForwarderOption { return func(f *Forwarder) { f.token = t } }
 
 type entry struct {
-	a    Alert
+	a    wire.Alert
 	file string
 }
 
@@ -134,7 +136,7 @@ func (f *Forwarder) load() error {
 	sort.Strings(names)
 	for _, n := range names {
 		b, err := os.ReadFile(n)
-		var a Alert
+		var a wire.Alert
 		if err == nil {
 			err = json.Unmarshal(b, &a)
 		}
@@ -170,7 +172,7 @@ func (f *Forwarder) Pending() int {
 
 // Enqueue queues an alert for delivery (and writes it to the spool). It
 // never blocks on the network.
-func (f *Forwarder) Enqueue(a Alert) error {
+func (f *Forwarder) Enqueue(a wire.Alert) error {
 	f.mu.Lock()
 	e := entry{a: a}
 	if f.dir != "" {
@@ -204,7 +206,7 @@ func (f *Forwarder) dropOldestLocked() {
 	f.dropped.WithLabelValues("spool_full").Inc()
 }
 
-func writeFile(name string, a Alert) error {
+func writeFile(name string, a wire.Alert) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("alert: encode: %w", err)
@@ -295,7 +297,7 @@ func (e *permanentError) Error() string {
 	return fmt.Sprintf("alert: upstream refused with %d", e.code)
 }
 
-func (f *Forwarder) deliver(ctx context.Context, a Alert) error {
+func (f *Forwarder) deliver(ctx context.Context, a wire.Alert) error {
 	b, err := json.Marshal(a)
 	if err != nil {
 		return &permanentError{code: 0}

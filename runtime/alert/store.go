@@ -12,13 +12,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-)
 
-// Received is an alert as recorded by the cloud tier.
-type Received struct {
-	Alert
-	Received time.Time `json:"received"`
-}
+	"github.com/edgesim/edgesim/wire"
+)
 
 // StoreOption configures a Store.
 type StoreOption func(*Store)
@@ -27,7 +23,7 @@ type StoreOption func(*Store)
 // at start so deduplication survives a restart).
 func WithJSONL(path string) StoreOption { return func(s *Store) { s.path = path } }
 
-// WithStoreClock injects the clock stamping Received.
+// WithStoreClock injects the clock stamping each alert's Received time.
 func WithStoreClock(now func() time.Time) StoreOption { return func(s *Store) { s.now = now } }
 
 // WithStoreRegisterer registers edgenode_alerts_received_total{result}.
@@ -48,7 +44,7 @@ type Store struct {
 
 	mu   sync.Mutex
 	byID map[string]bool
-	list []Received
+	list []wire.Alert
 	file *os.File
 	recv *prometheus.CounterVec
 }
@@ -90,7 +86,7 @@ func (s *Store) reload() error {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		var r Received
+		var r wire.Alert
 		if json.Unmarshal(sc.Bytes(), &r) != nil || r.ID == "" || s.byID[r.ID] {
 			continue
 		}
@@ -101,7 +97,7 @@ func (s *Store) reload() error {
 }
 
 // Add records a, unless its id was seen before (dup).
-func (s *Store) Add(a Alert) (dup bool, err error) {
+func (s *Store) Add(a wire.Alert) (dup bool, err error) {
 	if err := a.Validate(); err != nil {
 		s.recv.WithLabelValues("invalid").Inc()
 		return false, err
@@ -112,7 +108,8 @@ func (s *Store) Add(a Alert) (dup bool, err error) {
 		s.recv.WithLabelValues("duplicate").Inc()
 		return true, nil
 	}
-	r := Received{Alert: a, Received: s.now()}
+	r := a
+	r.Received = s.now()
 	if s.file != nil {
 		b, _ := json.Marshal(r)
 		if _, err := s.file.Write(append(b, '\n')); err != nil {
@@ -126,10 +123,10 @@ func (s *Store) Add(a Alert) (dup bool, err error) {
 }
 
 // List returns the alerts received, in arrival order.
-func (s *Store) List() []Received {
+func (s *Store) List() []wire.Alert {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Received(nil), s.list...)
+	return append([]wire.Alert(nil), s.list...)
 }
 
 // Close closes the JSONL file.
@@ -152,7 +149,7 @@ func (s *Store) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		list := s.List()
 		if list == nil {
-			list = []Received{}
+			list = []wire.Alert{}
 		}
 		_ = json.NewEncoder(w).Encode(list)
 	})
@@ -169,14 +166,14 @@ func (s *Store) handlePost(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	var a Alert
+	var a wire.Alert
 	if err := json.Unmarshal(body, &a); err != nil {
 		s.recv.WithLabelValues("invalid").Inc()
 		http.Error(w, "alert is not JSON: "+err.Error(), http.StatusBadRequest)
 		return
 	}
 	dup, err := s.Add(a)
-	if errors.Is(err, ErrInvalid) {
+	if errors.Is(err, wire.ErrInvalid) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}

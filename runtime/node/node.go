@@ -25,6 +25,7 @@ import (
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
 	"github.com/edgesim/edgesim/runtime/server"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // Modes.
@@ -216,7 +217,7 @@ func New(cfg Config, opts ...Option) (_ *Node, err error) {
 // raise takes an alert from this node's own rules: a cloud node records it
 // in its own store, exactly like an alert posted by an edge node; with an
 // upstream it is also queued for delivery.
-func (n *Node) raise(a alert.Alert) {
+func (n *Node) raise(a wire.Alert) {
 	if n.store != nil {
 		if _, err := n.store.Add(a); err != nil {
 			n.log.Error("alert not stored", "id", a.ID, "err", err)

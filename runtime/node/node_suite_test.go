@@ -17,12 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/edgesim/edgesim/runtime/alert"
 	"github.com/edgesim/edgesim/runtime/detector"
 	"github.com/edgesim/edgesim/runtime/internal/testcam"
 	"github.com/edgesim/edgesim/runtime/node"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/server"
+	"github.com/edgesim/edgesim/wire"
 )
 
 func TestNode(t *testing.T) {
@@ -224,7 +224,7 @@ var _ = Describe("Node", func() {
 		resp, err := http.Get("http://" + cloud.Addr() + "/v1/alerts")
 		Expect(err).NotTo(HaveOccurred())
 		defer resp.Body.Close()
-		var listed []alert.Received
+		var listed []wire.Alert
 		Expect(json.NewDecoder(resp.Body).Decode(&listed)).To(Succeed())
 		Expect(listed).To(HaveLen(1))
 		Expect(listed[0].ID).To(Equal(a.ID))

@@ -22,6 +22,7 @@ import (
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/server"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // publishPage publishes the fake camera through WHIP from another origin
@@ -63,13 +64,13 @@ main().catch((e) => report({ok: false, error: String(e)}));
 </script></body></html>`
 
 type browserReport struct {
-	OK       bool                      `json:"ok"`
-	Status   int                       `json:"status"`
-	Body     string                    `json:"body"`
-	Error    string                    `json:"error"`
-	Location string                    `json:"location"`
-	Deleted  int                       `json:"deleted"`
-	First    *server.DetectionsMessage `json:"first"`
+	OK       bool                    `json:"ok"`
+	Status   int                     `json:"status"`
+	Body     string                  `json:"body"`
+	Error    string                  `json:"error"`
+	Location string                  `json:"location"`
+	Deleted  int                     `json:"deleted"`
+	First    *wire.DetectionsMessage `json:"first"`
 }
 
 // chromium finds the browser, installing Debian's package when root.

@@ -17,6 +17,7 @@ import (
 	"github.com/edgesim/edgesim/runtime/internal/vp8test"
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // BenchmarkReceiveToSend measures, inside the node and without a network,
@@ -78,7 +79,7 @@ func runLatency(b *testing.B, model pipeline.Model, frames [][]byte, streams int
 		var recvMu sync.Mutex
 		ss.sendText = func(msg string) error {
 			now := time.Now()
-			var d DetectionsMessage
+			var d wire.DetectionsMessage
 			if err := json.Unmarshal([]byte(msg), &d); err != nil {
 				return err
 			}

@@ -23,10 +23,10 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/edgesim/edgesim/runtime/alert"
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // Errors.
@@ -70,7 +70,7 @@ func WithDetectFPS(fps float64) Option { return func(s *Server) { s.detectFPS = 
 func WithRules(c *rules.Config) Option { return func(s *Server) { s.rules = c } }
 
 // WithAlertSink receives every alert raised (e.g. a Forwarder's Enqueue).
-func WithAlertSink(f func(alert.Alert)) Option { return func(s *Server) { s.alertSink = f } }
+func WithAlertSink(f func(wire.Alert)) Option { return func(s *Server) { s.alertSink = f } }
 
 // WithICE sets ports, interfaces and public IPs for ICE.
 func WithICE(c ICEConfig) Option { return func(s *Server) { s.ice = c } }
@@ -100,7 +100,7 @@ type Server struct {
 	maxSessions   int
 	detectFPS     float64
 	rules         *rules.Config
-	alertSink     func(alert.Alert)
+	alertSink     func(wire.Alert)
 	ice           ICEConfig
 	now           func() time.Time
 	log           *slog.Logger

@@ -21,12 +21,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/edgesim/edgesim/runtime/alert"
 	"github.com/edgesim/edgesim/runtime/internal/testcam"
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
 	"github.com/edgesim/edgesim/runtime/server"
+	"github.com/edgesim/edgesim/wire"
 )
 
 func TestServer(t *testing.T) {
@@ -64,14 +64,14 @@ type node struct {
 	s      *server.Server
 	http   *httptest.Server
 	mu     sync.Mutex
-	alerts []alert.Alert
+	alerts []wire.Alert
 	model  *fakeModel
 }
 
-func (n *node) gotAlerts() []alert.Alert {
+func (n *node) gotAlerts() []wire.Alert {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return append([]alert.Alert(nil), n.alerts...)
+	return append([]wire.Alert(nil), n.alerts...)
 }
 
 func newNode(opts ...server.Option) *node {
@@ -84,7 +84,7 @@ func newNode(opts ...server.Option) *node {
 	opts = append([]server.Option{
 		server.WithNodeID("edge-1"),
 		server.WithICE(server.ICEConfig{Interfaces: []string{"lo"}, IncludeLoopback: true, DisableMDNS: true}),
-		server.WithAlertSink(func(a alert.Alert) { n.mu.Lock(); n.alerts = append(n.alerts, a); n.mu.Unlock() }),
+		server.WithAlertSink(func(a wire.Alert) { n.mu.Lock(); n.alerts = append(n.alerts, a); n.mu.Unlock() }),
 	}, opts...)
 	n.s, err = server.New(n.p, n.m, opts...)
 	Expect(err).NotTo(HaveOccurred())
@@ -416,7 +416,7 @@ var _ = Describe("WHIP ingest", func() {
 			_, err = pc.AddTransceiverFromKind(k, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 			Expect(err).NotTo(HaveOccurred())
 		}
-		_, err = pc.CreateDataChannel(server.DataChannelLabel, nil)
+		_, err = pc.CreateDataChannel(wire.DataChannelLabel, nil)
 		Expect(err).NotTo(HaveOccurred())
 		offer, err := pc.CreateOffer(nil)
 		Expect(err).NotTo(HaveOccurred())

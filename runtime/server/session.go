@@ -14,12 +14,12 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgesim/edgesim/runtime/alert"
 	"github.com/edgesim/edgesim/runtime/media"
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
 	"github.com/edgesim/edgesim/runtime/track"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // connectTimeout closes sessions whose ICE/DTLS never connects.
@@ -47,7 +47,7 @@ type session struct {
 	dc     atomic.Pointer[webrtc.DataChannel]
 
 	framesMu  sync.Mutex
-	frames    map[uint32]FrameMessage
+	frames    map[uint32]wire.FrameMessage
 	order     []uint32
 	arrived   chan struct{} // closed and replaced when a frame message arrives
 	out       chan pipeline.Result
@@ -67,7 +67,7 @@ type session struct {
 
 func (s *Server) newSession(camera string) *session {
 	ss := &session{
-		s: s, id: newID(), camera: camera, frames: map[uint32]FrameMessage{},
+		s: s, id: newID(), camera: camera, frames: map[uint32]wire.FrameMessage{},
 		tracker: track.New(), engine: rules.NewEngine(s.rules, camera), done: make(chan struct{}),
 		arrived: make(chan struct{}), out: make(chan pipeline.Result, outputBacklog),
 	}
@@ -186,7 +186,7 @@ func (ss *session) close() {
 }
 
 func (ss *session) onDataChannel(dc *webrtc.DataChannel) {
-	if dc.Label() != DataChannelLabel {
+	if dc.Label() != wire.DataChannelLabel {
 		return
 	}
 	ss.dc.Store(dc)
@@ -194,15 +194,15 @@ func (ss *session) onDataChannel(dc *webrtc.DataChannel) {
 		if !msg.IsString || len(msg.Data) > 4096 {
 			return
 		}
-		var fm FrameMessage
-		if err := json.Unmarshal(msg.Data, &fm); err != nil || fm.Type != "frame" {
+		var fm wire.FrameMessage
+		if err := json.Unmarshal(msg.Data, &fm); err != nil || fm.Type != wire.TypeFrame {
 			return
 		}
 		ss.remember(fm)
 	})
 }
 
-func (ss *session) remember(fm FrameMessage) {
+func (ss *session) remember(fm wire.FrameMessage) {
 	ss.framesMu.Lock()
 	defer ss.framesMu.Unlock()
 	if _, ok := ss.frames[fm.RTP]; !ok {
@@ -221,7 +221,7 @@ func (ss *session) remember(fm FrameMessage) {
 // before the frame but travels over SCTP and may arrive a little after the
 // video; a session that sends frame messages gets up to frameInfoWait for
 // it. Browsers send none and are not delayed.
-func (ss *session) waitFrame(rtp uint32) (FrameMessage, bool) {
+func (ss *session) waitFrame(rtp uint32) (wire.FrameMessage, bool) {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -243,9 +243,9 @@ func (ss *session) waitFrame(rtp uint32) (FrameMessage, bool) {
 		select {
 		case <-arrived:
 		case <-timer.C:
-			return FrameMessage{}, false
+			return wire.FrameMessage{}, false
 		case <-ss.done:
-			return FrameMessage{}, false
+			return wire.FrameMessage{}, false
 		}
 	}
 }
@@ -405,15 +405,15 @@ func (ss *session) deliver(res pipeline.Result) {
 		obs[i] = track.Observation{Label: d.Label, Box: d.Box}
 	}
 	ids := ss.tracker.Update(at, obs)
-	msg := DetectionsMessage{
-		Type: "detections", Frame: fm.Frame, RTP: res.Frame.RTP, Node: s.nodeID, Model: res.Model.String(),
+	msg := wire.DetectionsMessage{
+		Type: wire.TypeDetections, Frame: fm.Frame, RTP: res.Frame.RTP, Node: s.nodeID, Model: res.Model.String(),
 		Width: b.Dx(), Height: b.Dy(), InferMS: float64(res.Infer.Microseconds()) / 1000,
-		Detections: make([]DetectionMessage, len(res.Detections)),
+		Detections: make([]wire.Detection, len(res.Detections)),
 	}
 	objs := make([]rules.Object, len(res.Detections))
 	for i, d := range res.Detections {
 		box := d.Box.Sub(b.Min)
-		msg.Detections[i] = DetectionMessage{Label: d.Label, Score: d.Score, Box: [4]int{box.Min.X, box.Min.Y, box.Max.X, box.Max.Y}, Track: ids[i]}
+		msg.Detections[i] = wire.Detection{Label: d.Label, Score: d.Score, Box: [4]int{box.Min.X, box.Min.Y, box.Max.X, box.Max.Y}, Track: ids[i]}
 		objs[i] = rules.Object{TrackID: ids[i], Label: d.Label, Box: box}
 		m.Detections.WithLabelValues(ss.camera, d.Label).Inc()
 	}
@@ -434,8 +434,8 @@ func (ss *session) deliver(res pipeline.Result) {
 	}
 	for _, h := range ss.engine.Observe(o) {
 		m.Alerts.WithLabelValues(ss.camera, h.Zone, h.Label).Inc()
-		a := alert.Alert{
-			ID:   alert.MakeID(s.nodeID, ss.camera, h.Rule, h.TrackID, h.FirstSeen),
+		a := wire.Alert{
+			ID:   wire.MakeID(s.nodeID, ss.camera, h.Rule, h.TrackID, h.FirstSeen),
 			Node: s.nodeID, Camera: ss.camera, Zone: h.Zone, Label: h.Label, Rule: h.Rule,
 			Track: h.TrackID, Frame: fm.Frame, FirstSeen: h.FirstSeen, Raised: now,
 			DwellMS: h.Raised.Sub(h.FirstSeen).Milliseconds(),

@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +14,7 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/edgesim/edgesim/internal/naming"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // MaxOfferBytes bounds the SDP offer body.
@@ -23,8 +22,6 @@ const MaxOfferBytes = 64 << 10
 
 // ErrBadOffer is wrapped by every reason an offer is refused with 4xx.
 var ErrBadOffer = errors.New("whip: bad offer")
-
-var cameraIDPattern = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9._:-]{1,%d}$`, naming.MaxCameraID))
 
 func (s *Server) cors(w http.ResponseWriter) {
 	h := w.Header()
@@ -92,8 +89,8 @@ func (s *Server) handlePost(w http.ResponseWriter, r *http.Request) {
 	camera := r.URL.Query().Get("camera")
 	if camera == "" {
 		camera = "cam-" + newID()[:8]
-	} else if !cameraIDPattern.MatchString(camera) {
-		s.reject(w, http.StatusBadRequest, "bad_request", fmt.Sprintf("camera id must be 1-%d of A-Z a-z 0-9 . _ : -", naming.MaxCameraID))
+	} else if !wire.ValidCameraID(camera) {
+		s.reject(w, http.StatusBadRequest, "bad_request", "camera id: "+wire.CameraIDRule)
 		return
 	}
 

@@ -18,6 +18,7 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // namedScenario is a two-site scenario with the given names and sizes.
@@ -74,8 +75,8 @@ func derivedNameProblems(sc *scenarios.Scenario, compare bool) []string {
 	}
 	ids := map[string]bool{}
 	for _, c := range p.Cameras {
-		if len(c.ID) > naming.MaxCameraID || !cameraID.MatchString(c.ID) || ids[c.ID] {
-			bad("camera id %q: not a unique id of at most %d characters", c.ID, naming.MaxCameraID)
+		if len(c.ID) > wire.MaxCameraID || !cameraID.MatchString(c.ID) || ids[c.ID] {
+			bad("camera id %q: not a unique id of at most %d characters", c.ID, wire.MaxCameraID)
 		}
 		ids[c.ID] = true
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/testbed/match"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // analysed builds a small run: one camera with the given latencies, one
@@ -22,7 +23,7 @@ func analysed(latencies []time.Duration, alertAfter time.Duration, slo reports.S
 		Phases:  []reports.Phase{{Name: reports.PhaseRun, Start: t0, End: t0.Add(10 * time.Second)}},
 		Cameras: []reports.Camera{cam},
 		Events:  []reports.ScriptedEvent{{Camera: "c1", Kind: "loiter", Zone: "z", Label: "person", Start: t0.Add(time.Second), End: t0.Add(5 * time.Second)}},
-		Alerts:  []reports.Alert{{ID: "a", Camera: "c1", Zone: "z", Label: "person", Raised: t0.Add(time.Second + alertAfter)}},
+		Alerts:  []wire.Alert{{ID: "a", Camera: "c1", Zone: "z", Label: "person", Raised: t0.Add(time.Second + alertAfter)}},
 		SLO:     slo,
 	}
 	r, err := reports.Analyze(run)

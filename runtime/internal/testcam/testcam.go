@@ -6,7 +6,6 @@ package testcam
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"image"
 	"io"
 	"net/http"
@@ -24,7 +23,7 @@ import (
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/edgesim/edgesim/runtime/server"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // Camera is a minimal WHIP publisher: VP8 from libvpx,
@@ -42,7 +41,7 @@ type Camera struct {
 	base     string
 
 	mu         sync.Mutex
-	detections []server.DetectionsMessage
+	detections []wire.DetectionsMessage
 	frame      uint64
 }
 
@@ -85,13 +84,13 @@ func New(w, h int) (*Camera, error) {
 		}
 	}()
 	ordered := true
-	c.dc, err = pc.CreateDataChannel(server.DataChannelLabel, &webrtc.DataChannelInit{Ordered: &ordered})
+	c.dc, err = pc.CreateDataChannel(wire.DataChannelLabel, &webrtc.DataChannelInit{Ordered: &ordered})
 	if err != nil {
 		return nil, err
 	}
 	c.dc.OnOpen(func() { close(c.DCOpen) })
 	c.dc.OnMessage(func(msg webrtc.DataChannelMessage) {
-		var d server.DetectionsMessage
+		var d wire.DetectionsMessage
 		if json.Unmarshal(msg.Data, &d) == nil && d.Type == "detections" {
 			c.mu.Lock()
 			c.detections = append(c.detections, d)
@@ -164,8 +163,11 @@ func (c *Camera) Send(img image.Image, corrupt bool) error {
 	c.frame++
 	n := c.frame
 	c.mu.Unlock()
-	msg := fmt.Sprintf(`{"type":"frame","frame":%d,"rtp":%d,"capture_us":%d}`, n, pkts[0].Timestamp, time.Now().UnixMicro())
-	if err := c.dc.SendText(msg); err != nil {
+	msg, err := json.Marshal(wire.FrameMessage{Type: wire.TypeFrame, Frame: n, RTP: pkts[0].Timestamp, CaptureUS: time.Now().UnixMicro()})
+	if err != nil {
+		return err
+	}
+	if err := c.dc.SendText(string(msg)); err != nil {
 		return err
 	}
 	for _, p := range pkts {
@@ -177,10 +179,10 @@ func (c *Camera) Send(img image.Image, corrupt bool) error {
 }
 
 // Got returns the detections received so far.
-func (c *Camera) Got() []server.DetectionsMessage {
+func (c *Camera) Got() []wire.DetectionsMessage {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]server.DetectionsMessage(nil), c.detections...)
+	return append([]wire.DetectionsMessage(nil), c.detections...)
 }
 
 // Stop ends the WHIP session (DELETE) and closes the peer connection.
