@@ -8,23 +8,10 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/reports/internal/text"
+	"github.com/edgesim/edgesim/units"
 )
 
 func fmtDur(d time.Duration) string { return d.String() }
-
-// FormatBitRate renders bits per second with a unit (bit/s, kbit/s,
-// Mbit/s, Gbit/s).
-func FormatBitRate(bps float64) string {
-	switch {
-	case bps >= 1e9:
-		return fmt.Sprintf("%.2f Gbit/s", bps/1e9)
-	case bps >= 1e6:
-		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
-	case bps >= 1e3:
-		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
-	}
-	return fmt.Sprintf("%.0f bit/s", bps)
-}
 
 // sloScope is the set of cameras a set of verdicts is computed over: the
 // scenario's own (gated) or the comparison mirror's (what-if, not gated).
@@ -308,7 +295,7 @@ func (a *analysis) failoverSLO(limit time.Duration, sc sloScope) SLOVerdict {
 }
 
 func (a *analysis) uplinkSLO(limit float64, sc sloScope) SLOVerdict {
-	v := SLOVerdict{Name: "uplink bandwidth (mean, per link)", Unit: "bit/s", ThresholdValue: limit, Threshold: "<= " + FormatBitRate(limit)}
+	v := SLOVerdict{Name: "uplink bandwidth (mean, per link)", Unit: "bit/s", ThresholdValue: limit, Threshold: "<= " + units.FormatMeasured(limit)}
 	worst, worstName, n := 0.0, "", 0
 	for _, l := range a.res.Links {
 		if !l.Uplink || l.Reference != sc.whatIf {
@@ -323,7 +310,7 @@ func (a *analysis) uplinkSLO(limit float64, sc sloScope) SLOVerdict {
 		return a.notExercised(v, "no uplink of these cameras is marked")
 	}
 	v.MeasuredValue = worst
-	v.Measured = FormatBitRate(worst)
+	v.Measured = units.FormatMeasured(worst)
 	v.Pass = worst <= limit
 	if v.Pass {
 		v.Reason = fmt.Sprintf("busiest of %d uplinks is %s", n, worstName)

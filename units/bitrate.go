@@ -1,6 +1,7 @@
 package units
 
 import (
+	"fmt"
 	"math"
 	"strings"
 )
@@ -163,3 +164,19 @@ func (r *BitRate) Set(s string) error { return r.UnmarshalText([]byte(s)) }
 
 // Type implements pflag.Value.
 func (r *BitRate) Type() string { return "bitrate" }
+
+// FormatMeasured renders a measured rate in bits per second for people,
+// rounded to the unit that suits it: "591 bit/s", "3.9 kbit/s",
+// "3.21 Mbit/s", "1.05 Gbit/s". Unlike String it does not round-trip; it
+// is for figures, not for configuration.
+func FormatMeasured(bps float64) string {
+	switch {
+	case bps >= 1e9:
+		return fmt.Sprintf("%.2f Gbit/s", bps/1e9)
+	case bps >= 1e6:
+		return fmt.Sprintf("%.2f Mbit/s", bps/1e6)
+	case bps >= 1e3:
+		return fmt.Sprintf("%.1f kbit/s", bps/1e3)
+	}
+	return fmt.Sprintf("%.0f bit/s", bps)
+}

@@ -243,3 +243,14 @@ var _ = Describe("TimeOfDay", func() {
 		Entry(nil, "17:00", "00:00", "00:00", true),
 	)
 })
+
+var _ = Describe("FormatMeasured", func() {
+	DescribeTable("renders a measured rate in the unit that suits it",
+		func(bps float64, want string) { Expect(units.FormatMeasured(bps)).To(Equal(want)) },
+		Entry("bits", 591.4, "591 bit/s"),
+		Entry("just under a kilobit", 999.4, "999 bit/s"),
+		Entry("kilobits, one decimal", 3_940.0, "3.9 kbit/s"),
+		Entry("megabits, two decimals", 3_210_000.0, "3.21 Mbit/s"),
+		Entry("gigabits", 1_050_000_000.0, "1.05 Gbit/s"),
+	)
+})

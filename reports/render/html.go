@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/reports/internal/text"
+	"github.com/edgesim/edgesim/units"
 )
 
 type htmlData struct {
@@ -22,7 +23,7 @@ var htmlFuncs = template.FuncMap{
 	"ms":     func(v float64) string { return fmt.Sprintf("%.1f", v) },
 	"f3":     f3,
 	"pct":    text.Pct,
-	"rate":   reports.FormatBitRate,
+	"rate":   units.FormatMeasured,
 	"upper":  strings.ToUpper,
 	"float":  func(n int) float64 { return float64(n) },
 	"length": runLength,

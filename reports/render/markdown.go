@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/reports/internal/text"
+	"github.com/edgesim/edgesim/units"
 )
 
 func verdictWord(v string) string {
@@ -156,7 +157,7 @@ func WriteMarkdown(w io.Writer, r *reports.Result) error {
 		p("**Uplink**: ")
 		var parts []string
 		for _, u := range r.Uplink {
-			s := fmt.Sprintf("%s placement %s per camera (%s)", u.Placement, reports.FormatBitRate(u.PerCameraBitsPerS), text.Plural(u.Cameras, "camera"))
+			s := fmt.Sprintf("%s placement %s per camera (%s)", u.Placement, units.FormatMeasured(u.PerCameraBitsPerS), text.Plural(u.Cameras, "camera"))
 			if u.VsEdge > 0 {
 				s += fmt.Sprintf(", %.1fx edge", u.VsEdge)
 			}

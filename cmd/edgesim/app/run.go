@@ -24,6 +24,7 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/units"
 )
 
 type runFlags struct {
@@ -244,7 +245,7 @@ func printSummary(w io.Writer, res *testbed.Result) {
 		fmt.Fprintf(w, "  %-13s %-28s measured %-12s limit %s\n", sloMark(s), s.Name, s.Measured, s.Threshold)
 	}
 	for _, u := range r.Uplink {
-		fmt.Fprintf(w, "  uplink %-5s %s per camera\n", u.Placement, reports.FormatBitRate(u.PerCameraBitsPerS))
+		fmt.Fprintf(w, "  uplink %-5s %s per camera\n", u.Placement, units.FormatMeasured(u.PerCameraBitsPerS))
 	}
 	fmt.Fprintf(w, "report: %s\n", filepath.Join(res.Dir, "report.html"))
 }
