@@ -349,7 +349,7 @@ func (c *Camera) supervise(ctx context.Context, ses *session, idx int) {
 
 		backoff := c.o.retry.Initial
 		if backoff <= 0 {
-			backoff = DefaultRetry.Initial
+			backoff = DefaultRetry().Initial
 		}
 		for ses = nil; ses == nil; {
 			for range c.cfg.Endpoints {

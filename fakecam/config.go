@@ -177,7 +177,7 @@ type options struct {
 func defaultOptions() options {
 	return options{
 		clock:         RealClock{},
-		retry:         DefaultRetry,
+		retry:         DefaultRetry(),
 		answerTimeout: 5 * time.Second,
 		iceTimeouts:   [3]time.Duration{1500 * time.Millisecond, 2 * time.Second, 300 * time.Millisecond},
 		workers:       runtime.GOMAXPROCS(0),

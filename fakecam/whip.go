@@ -75,8 +75,10 @@ type Retry struct {
 	RequestTimeout time.Duration // per attempt
 }
 
-// DefaultRetry is used when no Retry is given.
-var DefaultRetry = Retry{Attempts: 4, Initial: 250 * time.Millisecond, Max: 4 * time.Second, RequestTimeout: 5 * time.Second}
+// DefaultRetry is the retry policy used when no Retry is given.
+func DefaultRetry() Retry {
+	return Retry{Attempts: 4, Initial: 250 * time.Millisecond, Max: 4 * time.Second, RequestTimeout: 5 * time.Second}
+}
 
 // WHIPClient publishes an SDP offer to WHIP endpoints (RFC 9725).
 type WHIPClient struct {
@@ -111,7 +113,7 @@ func (c *WHIPClient) jitter(d time.Duration) time.Duration {
 func (c *WHIPClient) Publish(ctx context.Context, endpoint, offer string) (*WHIPSession, error) {
 	r := c.Retry
 	if r.Attempts < 1 {
-		r = DefaultRetry
+		r = DefaultRetry()
 	}
 	backoff := r.Initial
 	var last *WHIPError
@@ -223,7 +225,7 @@ func (c *WHIPClient) Delete(ctx context.Context, s *WHIPSession) error {
 	}
 	timeout := c.Retry.RequestTimeout
 	if timeout <= 0 {
-		timeout = DefaultRetry.RequestTimeout
+		timeout = DefaultRetry().RequestTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

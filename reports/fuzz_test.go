@@ -30,7 +30,7 @@ func FuzzSamples(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, format := range render.AllFormats {
+		for _, format := range render.AllFormats() {
 			if err := render.Render(context.Background(), io.Discard, res, format); err != nil {
 				t.Fatalf("render %s: %v", format, err)
 			}

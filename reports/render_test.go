@@ -236,7 +236,7 @@ var _ = Describe("Renderers", func() {
 
 	It("renders a run with no data at all", func() {
 		r := mustAnalyze(smallRun())
-		for _, f := range render.AllFormats {
+		for _, f := range render.AllFormats() {
 			Expect(rendered(r, f)).NotTo(BeEmpty(), string(f))
 		}
 	})

@@ -12,9 +12,11 @@ import (
 //go:embed examples/*.yaml
 var examplesFS embed.FS
 
-// Examples holds the example scenarios, one NAME.yaml per example at the
+// Examples returns the example scenarios, one NAME.yaml per example at the
 // root of the file system.
-var Examples fs.FS = mustSub(examplesFS, "examples")
+func Examples() fs.FS { return examples }
+
+var examples = mustSub(examplesFS, "examples")
 
 func mustSub(f fs.FS, dir string) fs.FS {
 	sub, err := fs.Sub(f, dir)
@@ -29,7 +31,7 @@ const DefaultExample = "quickstart"
 
 // ExampleNames lists the embedded examples, sorted.
 func ExampleNames() []string {
-	entries, _ := fs.ReadDir(Examples, ".")
+	entries, _ := fs.ReadDir(examples, ".")
 	var names []string
 	for _, e := range entries {
 		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
@@ -53,7 +55,7 @@ func Example(name string) (*Scenario, error) {
 
 // ExampleData returns the YAML of an embedded example.
 func ExampleData(name string) ([]byte, error) {
-	data, err := fs.ReadFile(Examples, name+".yaml")
+	data, err := fs.ReadFile(examples, name+".yaml")
 	if err != nil {
 		return nil, fmt.Errorf("%w %q; examples are: %s", ErrUnknownExample, name, strings.Join(ExampleNames(), ", "))
 	}

@@ -425,10 +425,10 @@ func windowOverlaps(w TimeWindow, start units.TimeOfDay, from, to time.Duration)
 }
 
 // ReportFormats lists the report formats.
-var ReportFormats = []string{"json", "html", "markdown", "junit"}
+func ReportFormats() []string { return []string{"json", "html", "markdown", "junit"} }
 
 func (c *converter) report(in *v1alpha1.Report, name string) Report {
-	out := Report{Formats: slices.Clone(ReportFormats), Dir: filepath.Join("edgesim-report", name)}
+	out := Report{Formats: ReportFormats(), Dir: filepath.Join("edgesim-report", name)}
 	if in == nil {
 		return out
 	}
@@ -436,7 +436,7 @@ func (c *converter) report(in *v1alpha1.Report, name string) Report {
 		out.Formats = nil
 		for i, f := range in.Formats {
 			fp := fmt.Sprintf("spec.report.formats[%d]", i)
-			if !c.enum(fp, f, ReportFormats) {
+			if !c.enum(fp, f, ReportFormats()) {
 				continue
 			}
 			if slices.Contains(out.Formats, f) {

@@ -27,7 +27,9 @@ const (
 )
 
 // AllFormats lists every format in the order WriteAll writes them.
-var AllFormats = []Format{FormatJSON, FormatHTML, FormatMarkdown, FormatJUnit, FormatSamples}
+func AllFormats() []Format {
+	return []Format{FormatJSON, FormatHTML, FormatMarkdown, FormatJUnit, FormatSamples}
+}
 
 // ErrUnknownFormat is wrapped when a format name is not one of AllFormats.
 var ErrUnknownFormat = errors.New("unknown report format")
@@ -58,7 +60,7 @@ func (f Format) FileName() string {
 func ParseFormats(s string) ([]Format, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "all" {
-		return slices.Clone(AllFormats), nil
+		return AllFormats(), nil
 	}
 	var out []Format
 	for _, part := range strings.Split(s, ",") {
@@ -66,7 +68,7 @@ func ParseFormats(s string) ([]Format, error) {
 		if f == "markdown" {
 			f = FormatMarkdown
 		}
-		if !slices.Contains(AllFormats, f) {
+		if !slices.Contains(AllFormats(), f) {
 			return nil, fmt.Errorf("%w %q: use a comma-separated list of json, html, md, junit, samples (or all)", ErrUnknownFormat, part)
 		}
 		if !slices.Contains(out, f) {
@@ -107,7 +109,7 @@ func WriteAll(ctx context.Context, dir string, r *reports.Result, formats []Form
 		return errors.New("reports: nil result: call Analyze first")
 	}
 	if len(formats) == 0 {
-		formats = AllFormats
+		formats = AllFormats()
 	}
 	for _, f := range formats {
 		if f.FileName() == "" {

@@ -17,7 +17,7 @@ import (
 
 var _ = Describe("containers.conf editing", func() {
 	edit := func(in string) (string, bool) {
-		out, changed, err := EditConf([]byte(in), PodmanSettings)
+		out, changed, err := EditConf([]byte(in), PodmanSettings())
 		Expect(err).NotTo(HaveOccurred())
 		return string(out), changed
 	}
@@ -63,7 +63,7 @@ var _ = Describe("containers.conf editing", func() {
 	})
 
 	It("refuses an array that is never closed", func() {
-		_, _, err := EditConf([]byte("[containers]\ndefault_ulimits = [\n \"a\",\n"), PodmanSettings)
+		_, _, err := EditConf([]byte("[containers]\ndefault_ulimits = [\n \"a\",\n"), PodmanSettings())
 		Expect(err).To(MatchError(ContainSubstring("never closed")))
 	})
 

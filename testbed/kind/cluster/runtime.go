@@ -86,9 +86,11 @@ const ContainersConfPath = "/etc/containers/containers.conf"
 // PodmanSettings are the containers.conf settings kind nodes need on hosts
 // like the CI machines: runc (crun fails on hybrid cgroups), and nofile and
 // nproc limits (runc fails with "error setting rlimit type 6" without nproc).
-var PodmanSettings = []ConfSetting{
-	{Section: "containers", Key: "default_ulimits", Value: `["nofile=20000:20000", "nproc=4096:4096"]`},
-	{Section: "engine", Key: "runtime", Value: `"runc"`},
+func PodmanSettings() []ConfSetting {
+	return []ConfSetting{
+		{Section: "containers", Key: "default_ulimits", Value: `["nofile=20000:20000", "nproc=4096:4096"]`},
+		{Section: "engine", Key: "runtime", Value: `"runc"`},
+	}
 }
 
 // ConfSetting is one key of a TOML section.
@@ -183,7 +185,7 @@ func ConfigurePodmanHost(path string) (bool, error) {
 	if err != nil && !os.IsNotExist(err) {
 		return false, err
 	}
-	out, changed, err := EditConf(in, PodmanSettings)
+	out, changed, err := EditConf(in, PodmanSettings())
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", path, err)
 	}
