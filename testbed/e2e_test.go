@@ -109,7 +109,8 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 		for _, g := range res.Report.Failover {
 			Expect(g.RecoveredBy).NotTo(BeEmpty(), g.Camera)
 			Expect(g.RecoveredBy).NotTo(Equal(g.Target), g.Camera)
-			gap := time.Duration(g.GapMs * float64(time.Millisecond))
+			// GapMs is a float of milliseconds: allow its rounding (1 µs).
+			gap := time.Duration(g.GapMs*float64(time.Millisecond)) + time.Microsecond
 			for _, c := range res.Run.Cameras {
 				if c.ID != g.Camera {
 					continue
