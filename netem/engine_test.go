@@ -21,7 +21,7 @@ var _ = Describe("Engine, as providers see it", func() {
 		ctx := context.Background()
 		testbedN++
 		name := fmt.Sprintf("e%d-%d", os.Getpid(), testbedN)
-		eng, err := netem.NewEngine(ctx, netem.WithRegistry(prometheus.NewRegistry()), netem.WithStateDir(GinkgoT().TempDir()), netem.WithName(name))
+		eng, err := netem.NewEngine(ctx, netem.WithRegisterer(prometheus.NewRegistry()), netem.WithStateDir(GinkgoT().TempDir()), netem.WithName(name))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(eng.Close(ctx)).To(Succeed()) })
 		a, err := eng.AddHost(ctx, netem.HostSpec{Name: "a", Group: "x"})

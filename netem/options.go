@@ -22,8 +22,8 @@ type options struct {
 // Option configures an engine.
 type Option func(*options)
 
-// WithRegistry registers the link counters on reg (none by default).
-func WithRegistry(reg prometheus.Registerer) Option { return func(o *options) { o.reg = reg } }
+// WithRegisterer registers the link counters on reg (none by default).
+func WithRegisterer(reg prometheus.Registerer) Option { return func(o *options) { o.reg = reg } }
 
 // WithStateDir sets where the record of created namespaces is kept
 // (default DefaultStateDir()).

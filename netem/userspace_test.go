@@ -111,7 +111,7 @@ var _ = Describe("Userspace engine", func() {
 		testbedN++
 		name = fmt.Sprintf("t%d-%d", os.Getpid(), testbedN)
 		var err error
-		eng, err = netem.NewUserspace(ctx, netem.WithRegistry(reg), netem.WithStateDir(dir), netem.WithName(name), netem.WithSeed(1))
+		eng, err = netem.NewUserspace(ctx, netem.WithRegisterer(reg), netem.WithStateDir(dir), netem.WithName(name), netem.WithSeed(1))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(eng.Close(ctx)).To(Succeed()) })
 		a, err = eng.AddHost(ctx, netem.HostSpec{Name: "edge-1", Group: "site:a"})

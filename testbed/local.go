@@ -111,7 +111,7 @@ func (l *Local) Name() string { return string(scenarios.ProviderLocal) }
 // plan link.
 func (l *Local) Provision(ctx context.Context, plan *Plan) error {
 	l.plan = plan
-	opts := []netem.Option{netem.WithRegistry(l.reg), netem.WithSeed(l.seed), netem.WithName(l.name)}
+	opts := []netem.Option{netem.WithRegisterer(l.reg), netem.WithSeed(l.seed), netem.WithName(l.name)}
 	if l.stateDir != "" {
 		opts = append(opts, netem.WithStateDir(l.stateDir))
 	}

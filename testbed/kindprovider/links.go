@@ -142,7 +142,7 @@ func (p *Provider) attachLinks(ctx context.Context) error {
 // newEngine makes the userspace engine of the provider's links, named after
 // its cluster.
 func (p *Provider) newEngine(ctx context.Context) (netem.Engine, error) {
-	opts := []netem.Option{netem.WithRegistry(p.cfg.Registry), netem.WithSeed(p.cfg.Seed), netem.WithName(engineName(p.cfg.Name)), netem.WithMTU(EngineMTU)}
+	opts := []netem.Option{netem.WithRegisterer(p.cfg.Registry), netem.WithSeed(p.cfg.Seed), netem.WithName(engineName(p.cfg.Name)), netem.WithMTU(EngineMTU)}
 	if p.cfg.StateDir != "" {
 		opts = append(opts, netem.WithStateDir(p.cfg.StateDir))
 	}

@@ -79,7 +79,7 @@ var _ = Describe("Tunnel", func() {
 		if _, err := os.Stat("/dev/net/tun"); err != nil {
 			Skip("needs /dev/net/tun")
 		}
-		eng, err := netem.NewUserspace(ctx, netem.WithRegistry(prometheus.NewRegistry()), netem.WithStateDir(GinkgoT().TempDir()),
+		eng, err := netem.NewUserspace(ctx, netem.WithRegisterer(prometheus.NewRegistry()), netem.WithStateDir(GinkgoT().TempDir()),
 			netem.WithName(fmt.Sprintf("kp%d", os.Getpid())), netem.WithSeed(1), netem.WithMTU(kindprovider.EngineMTU))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(eng.Close(context.Background())).To(Succeed()) })
