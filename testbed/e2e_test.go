@@ -12,6 +12,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/match"
@@ -54,7 +55,7 @@ var _ = Describe("running scenarios on the local provider", Label("e2e", "slow")
 	run := func(ctx context.Context, name string, compare bool) *testbed.Result {
 		sc, err := scenarios.Example(name)
 		Expect(err).NotTo(HaveOccurred())
-		res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Binaries: bins, Compare: compare, Report: writeReports})
+		res, err := testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Binaries: bins, Compare: compare, Report: render.WriteEvery})
 		if res != nil {
 			DeferCleanup(func() {
 				if CurrentSpecReport().Failed() {

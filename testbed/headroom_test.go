@@ -18,6 +18,7 @@ import (
 
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 )
@@ -151,7 +152,7 @@ var _ = Describe("a run's tear-down and host", func() {
 		proc = &countingProc{stepBusy: 10, stepIdle: 190, running: 2} // 5% busy, 0.5 runnable per CPU
 	})
 	run := func(ctx context.Context) (*testbed.Result, error) {
-		return testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Provider: prov, Proc: proc, Report: writeReports})
+		return testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(), Provider: prov, Proc: proc, Report: render.WriteEvery})
 	}
 	reportMD := func(res *testbed.Result) string {
 		b, err := os.ReadFile(filepath.Join(res.Dir, "report.md"))

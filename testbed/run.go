@@ -113,9 +113,10 @@ type Options struct {
 	// Report, when set, is called with the analysed result once the
 	// testbed is torn down, also when the run failed or was interrupted
 	// (with a context that is not cancelled); its error is returned with
-	// the run's. The testbed writes no report itself: cmd/edgesim passes
-	// a function that calls reports/render.WriteAll on the result's Dir.
-	Report func(ctx context.Context, res *Result) error
+	// the run's. The testbed writes no report itself: pass
+	// reports/render.WriteEvery, or a function that calls render.WriteAll
+	// with the formats wanted, to write the reports into the run's Dir.
+	Report func(ctx context.Context, dir string, r *reports.Result) error
 }
 
 // Result is what a run observed and its analysis.
@@ -464,7 +465,7 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 	}
 	res.Report = rep
 	if r.o.Report != nil {
-		errs = append(errs, r.o.Report(cleanup, res))
+		errs = append(errs, r.o.Report(cleanup, res.Dir, res.Report))
 	}
 	return res, errors.Join(errs...)
 }

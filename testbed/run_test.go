@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/reports/render"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 )
@@ -60,7 +61,7 @@ var _ = Describe("providers beyond the local one", func() {
 		var made *brokenCluster
 		var messages []string
 		res, err := testbed.Run(ctx, sc, testbed.Options{
-			ResultsDir: GinkgoT().TempDir(), Report: writeReports,
+			ResultsDir: GinkgoT().TempDir(), Report: render.WriteEvery,
 			Providers: testbed.Providers{scenarios.ProviderKind: func(c testbed.ProviderConfig) (testbed.Provider, error) {
 				made = &brokenCluster{cfg: c}
 				return made, nil

@@ -101,6 +101,12 @@ func Render(ctx context.Context, w io.Writer, r *reports.Result, f Format) error
 	return fmt.Errorf("%w %q: use one of json, html, md, junit, samples", ErrUnknownFormat, f)
 }
 
+// WriteEvery writes every format (WriteAll with all formats) into dir; its
+// signature fits testbed.Options.Report.
+func WriteEvery(ctx context.Context, dir string, r *reports.Result) error {
+	return WriteAll(ctx, dir, r, nil)
+}
+
 // WriteAll renders the given formats (all when empty) into dir, creating
 // it if needed. Each file is written to a temporary name and renamed, so a
 // reader never sees half a report; on error nothing half-written is left.

@@ -14,6 +14,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
@@ -38,7 +39,7 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 		start := time.Now()
 		res, err := testbed.Run(ctx, sc, testbed.Options{
 			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
-			Binaries: bins, Report: writeReports,
+			Binaries: bins, Report: render.WriteEvery,
 			// "" node image: the default one, built when missing.
 			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
 				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt,
@@ -142,7 +143,7 @@ var _ = Describe("quickstart on the federated kind layout", Label("cluster"), fu
 		sc.Provider = scenarios.ProviderKind
 		res, err := testbed.Run(ctx, sc, testbed.Options{
 			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
-			Binaries: bins, Report: writeReports,
+			Binaries: bins, Report: render.WriteEvery,
 			Providers: testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
 				NodeImage: os.Getenv("EDGESIM_KIND_NODE_IMAGE"), Runtime: rt, Layout: kindprovider.LayoutFederated,
 			})},

@@ -192,7 +192,7 @@ func (f runFlags) prepare(streams Streams, args []string) (*scenarios.Scenario, 
 // samples every figure is computed from, so a report can be recomputed and
 // checked (reports.ReadSamples and Analyze). It costs about 370 bytes per
 // frame, 1 MB for the quickstart.
-func reportWriter(sc *scenarios.Scenario) (func(context.Context, *testbed.Result) error, error) {
+func reportWriter(sc *scenarios.Scenario) (func(context.Context, string, *reports.Result) error, error) {
 	var formats []render.Format
 	for _, f := range sc.Report.Formats {
 		fs, err := render.ParseFormats(f)
@@ -207,8 +207,8 @@ func reportWriter(sc *scenarios.Scenario) (func(context.Context, *testbed.Result
 	if !slices.Contains(formats, render.FormatSamples) {
 		formats = append(formats, render.FormatSamples)
 	}
-	return func(ctx context.Context, res *testbed.Result) error {
-		return render.WriteAll(ctx, res.Dir, res.Report, formats)
+	return func(ctx context.Context, dir string, r *reports.Result) error {
+		return render.WriteAll(ctx, dir, r, formats)
 	}, nil
 }
 
