@@ -112,21 +112,31 @@ func KernelQdiscs(cfg LinkConfig, ifindex int) ([]netlink.Qdisc, error) {
 	return out, nil
 }
 
+// linkAt opens a netlink handle in the namespace at nsPath and finds
+// interface ifname there; closeH closes the handle.
+func linkAt(nsPath, ifname string) (h *netlink.Handle, link netlink.Link, closeH func(), err error) {
+	h, closeH, err = handleAt(nsPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if link, err = h.LinkByName(ifname); err != nil {
+		closeH()
+		return nil, nil, nil, fmt.Errorf("netem: interface %s: %w", ifname, err)
+	}
+	return h, link, closeH, nil
+}
+
 // ApplyKernel replaces the qdiscs of interface ifname in the network
 // namespace at nsPath ("" = the current one) with those of cfg.
 func ApplyKernel(ctx context.Context, nsPath, ifname string, cfg LinkConfig) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h, closeH, err := handleAt(nsPath)
+	h, link, closeH, err := linkAt(nsPath, ifname)
 	if err != nil {
 		return err
 	}
 	defer closeH()
-	link, err := h.LinkByName(ifname)
-	if err != nil {
-		return fmt.Errorf("netem: interface %s: %w", ifname, err)
-	}
 	qs, err := KernelQdiscs(cfg, link.Attrs().Index)
 	if err != nil {
 		return err
@@ -144,15 +154,11 @@ func ApplyKernel(ctx context.Context, nsPath, ifname string, cfg LinkConfig) err
 
 // ClearKernel removes the root qdisc ApplyKernel installed.
 func ClearKernel(ctx context.Context, nsPath, ifname string) error {
-	h, closeH, err := handleAt(nsPath)
+	h, link, closeH, err := linkAt(nsPath, ifname)
 	if err != nil {
 		return err
 	}
 	defer closeH()
-	link, err := h.LinkByName(ifname)
-	if err != nil {
-		return fmt.Errorf("netem: interface %s: %w", ifname, err)
-	}
 	err = h.QdiscDel(&netlink.GenericQdisc{QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_ROOT, Handle: netlink.MakeHandle(1, 0)}, QdiscType: "netem"})
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return permErr("remove qdisc on "+ifname, err)
