@@ -319,16 +319,7 @@ var _ = Describe("Cleanup on SIGTERM", func() {
 	It("removes everything when the owner is told to stop", func() {
 		requireRoot()
 		dir := GinkgoT().TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestNetem$")
-		name := fmt.Sprintf("termed%d", os.Getpid())
-		cmd.Env = append(os.Environ(), "EDGESIM_NETEM_HELPER_STATE_DIR="+dir, "EDGESIM_NETEM_HELPER_NAME="+name)
-		out, err := cmd.StdoutPipe()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(cmd.Start()).To(Succeed())
-		line, err := bufio.NewReader(out).ReadString('\n')
-		Expect(err).NotTo(HaveOccurred())
-		Expect(line).To(Equal("ready\n"))
-		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-a")).To(BeAnExistingFile())
+		cmd, name := startHelperEngine(dir, "termed")
 		Expect(cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 		Expect(cmd.Wait()).To(Succeed())
 		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-a")).NotTo(BeAnExistingFile())
@@ -389,16 +380,7 @@ var _ = Describe("Cleanup after SIGKILL", func() {
 		requireRoot()
 		nsBefore, linksBefore := ipState()
 		dir := GinkgoT().TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestNetem$")
-		name := fmt.Sprintf("killed%d", os.Getpid())
-		cmd.Env = append(os.Environ(), "EDGESIM_NETEM_HELPER_STATE_DIR="+dir, "EDGESIM_NETEM_HELPER_NAME="+name)
-		out, err := cmd.StdoutPipe()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(cmd.Start()).To(Succeed())
-		line, err := bufio.NewReader(out).ReadString('\n')
-		Expect(err).NotTo(HaveOccurred())
-		Expect(line).To(Equal("ready\n"))
-		Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-a")).To(BeAnExistingFile())
+		cmd, name := startHelperEngine(dir, "killed")
 
 		// A running owner's namespaces are left alone.
 		rep, err := netem.Clean(context.Background(), dir)
@@ -424,3 +406,21 @@ var _ = Describe("Cleanup after SIGKILL", func() {
 		Expect(entries).To(BeEmpty())
 	})
 })
+
+// startHelperEngine starts this test binary as an engine-owning helper
+// process (named prefix<pid>, its state in dir) and waits until its host
+// "a" exists.
+func startHelperEngine(dir, prefix string) (*exec.Cmd, string) {
+	GinkgoHelper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNetem$")
+	name := fmt.Sprintf("%s%d", prefix, os.Getpid())
+	cmd.Env = append(os.Environ(), "EDGESIM_NETEM_HELPER_STATE_DIR="+dir, "EDGESIM_NETEM_HELPER_NAME="+name)
+	out, err := cmd.StdoutPipe()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(cmd.Start()).To(Succeed())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	Expect(err).NotTo(HaveOccurred())
+	Expect(line).To(Equal("ready\n"))
+	Expect(filepath.Join(netem.NetnsDir, "es-"+name+"-a")).To(BeAnExistingFile())
+	return cmd, name
+}
