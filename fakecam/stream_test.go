@@ -63,17 +63,6 @@ func runCamera(ctx context.Context, run func(context.Context) error) func() erro
 	return stop
 }
 
-func meanAbsDiff(a, b *image.YCbCr, r image.Rectangle) float64 {
-	sum, n := 0.0, 0.0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			sum += math.Abs(float64(a.Y[y*a.YStride+x]) - float64(b.Y[y*b.YStride+x]))
-			n++
-		}
-	}
-	return sum / math.Max(n, 1)
-}
-
 // changed is the fraction of pixels in r whose luma differs by more than 16.
 func changed(a, b *image.YCbCr, r image.Rectangle) float64 {
 	n, c := 0.0, 0.0

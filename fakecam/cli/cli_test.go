@@ -6,10 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"image"
-	"math"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/edgesim/edgesim/fakecam/internal/imgdiff"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -45,17 +46,6 @@ func readGT(path string) map[uint64]wire.GroundTruthLine {
 		out[l.Frame] = l
 	}
 	return out
-}
-
-func meanAbsDiff(a, b *image.YCbCr, r image.Rectangle) float64 {
-	sum, n := 0.0, 0.0
-	for y := r.Min.Y; y < r.Max.Y; y++ {
-		for x := r.Min.X; x < r.Max.X; x++ {
-			sum += math.Abs(float64(a.Y[y*a.YStride+x]) - float64(b.Y[y*b.YStride+x]))
-			n++
-		}
-	}
-	return sum / math.Max(n, 1)
 }
 
 var _ = Describe("edgesim fakecam", func() {
@@ -100,7 +90,7 @@ var _ = Describe("edgesim fakecam", func() {
 					continue
 				}
 				// night: dark and low in contrast, but the object is there
-				Expect(meanAbsDiff(f.Image, back, r)).To(BeNumerically(">", 4), "%s frame %d object %v", f.Camera, f.Frame, r)
+				Expect(imgdiff.MeanAbsDiff(f.Image, back, r)).To(BeNumerically(">", 4), "%s frame %d object %v", f.Camera, f.Frame, r)
 				checked[f.Camera]++
 			}
 		}
