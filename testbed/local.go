@@ -56,24 +56,10 @@ type ObservedEvent struct {
 	Detail string
 }
 
-// LocalConfig configures the local provider.
-type LocalConfig struct {
-	Binaries Binaries
-	// Dir receives the workloads' logs and configuration files.
-	Dir string
-	// StateDir is netem's state record directory ("" = netem's default).
-	StateDir string
-	Registry prometheus.Registerer
-	Seed     int64
-	// Name prefixes what the engine creates (namespaces, records).
-	Name string
-	// Observe is told about unexpected process exits.
-	Observe func(ObservedEvent)
-}
-
-// NewLocal returns the local provider. It checks up front that it can run
+// NewLocal returns the local provider (it does not use cfg.Log: its
+// processes log into cfg.Dir). It checks up front that it can run
 // here: root (or a user namespace), /dev/net/tun, ip(8) and the binaries.
-func NewLocal(cfg LocalConfig) (*Local, error) {
+func NewLocal(cfg ProviderConfig) (*Local, error) {
 	var missing []error
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		missing = append(missing, netem.ErrNoTUN)

@@ -45,7 +45,7 @@ var _ = Describe("a scenario with a 20-character site name", func() {
 			self, err := os.Executable()
 			Expect(err).NotTo(HaveOccurred())
 			dir := GinkgoT().TempDir()
-			l, err := testbed.NewLocal(testbed.LocalConfig{Binaries: testbed.Binaries{Edgenode: self, Edgesim: self},
+			l, err := testbed.NewLocal(testbed.ProviderConfig{Binaries: testbed.Binaries{Edgenode: self, Edgesim: self},
 				Dir: filepath.Join(dir, "logs"), StateDir: dir, Name: testbed.TestbedName(sc.Name)})
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(func() { Expect(l.Destroy(context.Background())).To(Succeed()) })

@@ -19,12 +19,15 @@ var lookPath = exec.LookPath
 // ProviderConfig is what any provider may need.
 type ProviderConfig struct {
 	Binaries Binaries
-	Dir      string
+	// Dir receives the workloads' logs and configuration files.
+	Dir string
+	// StateDir is netem's state record directory ("" = netem's default).
 	StateDir string
 	Registry prometheus.Registerer
 	Seed     int64
 	// Name names the run's resources (namespaces, clusters); unique per run.
-	Name    string
+	Name string
+	// Observe is told about unexpected process exits.
 	Observe func(ObservedEvent)
 	// Log receives progress lines worth showing to the user (each line
 	// becomes a Progress message).
@@ -65,8 +68,7 @@ func NewProvider(name scenarios.Provider, cfg ProviderConfig, extra Providers) (
 		return f(cfg)
 	}
 	if name == scenarios.ProviderLocal {
-		return NewLocal(LocalConfig{Binaries: cfg.Binaries, Dir: cfg.Dir, StateDir: cfg.StateDir,
-			Registry: cfg.Registry, Seed: cfg.Seed, Name: cfg.Name, Observe: cfg.Observe})
+		return NewLocal(cfg)
 	}
 	avail := []string{string(scenarios.ProviderLocal)}
 	for n := range extra {
