@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/netem"
+	edgepipe "github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
 )
 
@@ -499,7 +500,7 @@ func (d *domain) ingest(slot int32) {
 	start := max(d.now, in.decodeFree)
 	in.decodeFree = start + int64(c.g.decode.Draw(d.rng)*float64(time.Second))
 	rtp := c.rtpBase + uint32(fr.capture/1000*9/100) // 90 kHz
-	if skipSample(sampleInterval(d.f.DetectFPS), in.lastRTP, in.sampled, rtp) {
+	if edgepipe.SkipSample(edgepipe.SampleInterval(d.f.DetectFPS), in.lastRTP, in.sampled, rtp) {
 		fc.Skipped++
 		return
 	}

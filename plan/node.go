@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	edgepipe "github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
 )
 
@@ -114,7 +115,7 @@ func (p *pipeline) dispatch(now int64, nd int32) {
 		}
 		j := ps.pending
 		ps.hasPending = false
-		if tooOld(time.Duration(now-j.arrived), p.maxAge) {
+		if edgepipe.Stale(time.Duration(now-j.arrived), p.maxAge) {
 			p.counts(cam).TooOld++
 			if ps.hasPending { // cannot happen within one instant, kept for symmetry with run
 				p.enqueue(now, nd, cam)

@@ -1,35 +1,10 @@
 package plan
 
-import "time"
-
 // This file is the one place where the simulator carries its own copy of
-// edgenode policies that the runtime does not expose as functions. Each
-// copy names the runtime code it mirrors; when that code becomes a small
-// exported function, the simulator must call it instead and this file
-// shrinks. The zone/dwell rule is not copied: the simulator runs
-// runtime/rules' Engine itself.
-
-// sampleInterval and skipSample mirror the detect-fps sampling in
-// runtime/server/session.go (ingest.newIngest and ingest.push): a decoded
-// frame is skipped when less than 90 % of the interval (in 90 kHz RTP
-// ticks) has passed since the last sampled frame of the stream.
-// To extract: func Sample(interval, lastRTP uint32, sampled bool, rtp uint32) bool.
-func sampleInterval(fps float64) uint32 {
-	if fps > 0 {
-		return uint32(90000 / fps)
-	}
-	return 0
-}
-
-func skipSample(interval, last uint32, sampled bool, rtp uint32) bool {
-	return interval > 0 && sampled && rtp-last < interval-interval/10
-}
-
-// tooOld mirrors the max frame age check of runtime/pipeline's
-// Pipeline.run: a frame older than maxAge (since its last packet arrived)
-// when a worker takes it is dropped as stale without inference.
-// To extract: func Stale(age, maxAge time.Duration) bool.
-func tooOld(age, maxAge time.Duration) bool { return maxAge > 0 && age > maxAge }
+// an edgenode policy that the runtime does not expose as a function. The
+// zone/dwell rule (runtime/rules' Engine), detect-fps sampling
+// (pipeline.SampleInterval, SkipSample) and the max frame age
+// (pipeline.Stale) are not copied: the simulator calls the runtime's own.
 
 // The latest-frame-wins queue (runtime/pipeline: Stream.Submit,
 // Pipeline.enqueueLocked, Pipeline.run) is mirrored by stream.submit,

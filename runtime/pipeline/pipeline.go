@@ -238,7 +238,7 @@ func (p *Pipeline) run(s *Stream, r Runner, info ModelInfo) {
 	s.busy = true
 	s.mu.Unlock()
 
-	if age := p.now().Sub(f.Received); p.maxAge > 0 && age > p.maxAge {
+	if Stale(p.now().Sub(f.Received), p.maxAge) {
 		p.m.FramesDropped.WithLabelValues(s.camera, metrics.ReasonStale).Inc()
 	} else {
 		p.busy.Add(1)

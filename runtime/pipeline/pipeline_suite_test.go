@@ -268,3 +268,19 @@ edgenode_model_info{name="tiny",sha256="def",version="2"} 1
 		Expect(err).To(MatchError(metrics.ErrRegister))
 	})
 })
+
+var _ = Describe("scheduling policies", func() {
+	It("samples at detect fps in 90 kHz ticks, with 10 % slack", func() {
+		Expect(pipeline.SampleInterval(5)).To(Equal(uint32(18000)))
+		Expect(pipeline.SampleInterval(0)).To(BeZero())
+		Expect(pipeline.SkipSample(18000, 1000, false, 1001)).To(BeFalse(), "the first frame is sampled")
+		Expect(pipeline.SkipSample(18000, 1000, true, 1000+16199)).To(BeTrue())
+		Expect(pipeline.SkipSample(18000, 1000, true, 1000+16200)).To(BeFalse())
+		Expect(pipeline.SkipSample(0, 1000, true, 1001)).To(BeFalse(), "no sampling without an interval")
+	})
+	It("drops a frame only when it waited longer than a set max age", func() {
+		Expect(pipeline.Stale(501*time.Millisecond, 500*time.Millisecond)).To(BeTrue())
+		Expect(pipeline.Stale(500*time.Millisecond, 500*time.Millisecond)).To(BeFalse())
+		Expect(pipeline.Stale(time.Hour, 0)).To(BeFalse())
+	})
+})

@@ -300,9 +300,7 @@ func (ss *session) newIngest(keyframe func(now time.Time)) (*ingest, error) {
 		ss: ss, dec: dec, asm: media.NewAssembler(media.DefaultMaxPending, 500*time.Millisecond),
 		received: ss.s.m.FramesReceived.WithLabelValues(ss.camera), keyframe: keyframe,
 	}
-	if fps := ss.s.detectFPS; fps > 0 {
-		in.interval = uint32(90000 / fps)
-	}
+	in.interval = pipeline.SampleInterval(ss.s.detectFPS)
 	return in, nil
 }
 
@@ -335,7 +333,7 @@ func (in *ingest) push(pkt *rtp.Packet, now time.Time) {
 			continue
 		}
 		in.ss.s.m.FramesDecoded.Inc()
-		if in.interval > 0 && in.sampled && f.RTP-in.lastSampled < in.interval-in.interval/10 {
+		if pipeline.SkipSample(in.interval, in.lastSampled, in.sampled, f.RTP) {
 			in.drop(metrics.ReasonSkipped, 1)
 			continue
 		}
