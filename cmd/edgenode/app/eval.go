@@ -172,7 +172,7 @@ generator, printed as separate rows:
     trained with --variety saw random placements over the same ranges,
     never these.`,
 		Example: `  edgenode eval
-  edgenode eval --model runtime/models/edgesim-det/v1 --frames 1000 --seed 2`,
+  edgenode eval --model runtime/models/edgesim-det/v2 --frames 1000 --seed 2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := detector.LoadOrDefault(dir)
