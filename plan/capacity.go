@@ -198,10 +198,14 @@ type ValidationRow struct {
 	// Target is the largest error allowed (0: no target, reported only).
 	Target float64 `json:"target"`
 	// Exercised is false when either side measured nothing (no alert, no
-	// fault): the row is then not met and says why in Note.
+	// fault): the row is then not met and says why in Note. A row without
+	// a target is reported only: never met, its Note says so.
 	Exercised bool   `json:"exercised"`
 	Met       bool   `json:"met"`
 	Note      string `json:"note,omitempty"`
+	// Site is the site the figure is of; "" for the whole scenario (the
+	// knee, "knee", in "cameras/node").
+	Site string `json:"site,omitempty"`
 }
 
 // RunStats describe the simulation work behind the report.

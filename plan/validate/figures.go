@@ -1,0 +1,248 @@
+package validate
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
+)
+
+// SiteFigures are one side's figures of one site over the measured
+// window, with the same definition on both sides.
+type SiteFigures struct {
+	Site string
+	// Answered frames were captured in the window and answered before it
+	// ended; LatencyP50/P95 are their capture-to-answer latencies (nearest
+	// rank on both sides).
+	Answered               int
+	LatencyP50, LatencyP95 time.Duration
+	// Expected is the answers the detection rate calls for: frames sent in
+	// the window times min(1, detect fps / fps).
+	Expected float64
+	// Uplink says whether the site has a WAN uplink; UplinkBytes are the
+	// bytes it delivered toward the cloud in the window, counted per
+	// packet as the netem model counts them.
+	Uplink      bool
+	UplinkBytes float64
+	// Gaps are the failover gaps of the site's cameras (one per affected
+	// camera and fault), as the reports define them.
+	Gaps []time.Duration
+	// AlertsExpected are the scripted events a rule covers, Alerted those
+	// whose alert reached the cloud; TimeToAlertP50 is the median over
+	// them of event start to the alert at the cloud (nearest rank), and
+	// TimeToAlertP95 their 95th percentile.
+	AlertsExpected, Alerted        int
+	TimeToAlertP50, TimeToAlertP95 time.Duration
+}
+
+// Dropped is the answers the detection rate called for that never came
+// (never negative).
+func (f SiteFigures) Dropped() float64 { return max(0, f.Expected-float64(f.Answered)) }
+
+// Figures are one side of a point: per site, in the scenario's site order.
+type Figures struct {
+	Sites []SiteFigures
+}
+
+// Site returns the figures of a site.
+func (f Figures) Site(name string) (SiteFigures, bool) {
+	i := slices.IndexFunc(f.Sites, func(s SiteFigures) bool { return s.Site == name })
+	if i < 0 {
+		return SiteFigures{}, false
+	}
+	return f.Sites[i], true
+}
+
+// answerRatio is the share of a camera's frames the detection rate calls
+// for, as reports count it.
+func answerRatio(fps, detectFPS float64) float64 {
+	if fps > 0 && detectFPS > 0 && detectFPS < fps {
+		return detectFPS / fps
+	}
+	return 1
+}
+
+// Window is the measured window of an emulated run: the run phase, from
+// its start for the scenario's duration. Warm is how much longer the
+// warm-up took than the scenario's own warm-up (the testbed waits for
+// every camera's first answer): scripted events, placed by the cameras
+// after the scenario's warm-up, happen that much earlier in the window.
+type Window struct {
+	Start time.Time
+	End   time.Time
+	Warm  time.Duration
+}
+
+// EmulatedWindow finds the window of a run's samples.
+func EmulatedWindow(run *reports.Run, sc *scenarios.Scenario) (Window, error) {
+	var w Window
+	var warmStart time.Time
+	for _, p := range run.Phases {
+		switch p.Name {
+		case reports.PhaseWarmUp:
+			warmStart = p.Start
+		case reports.PhaseRun:
+			w.Start = p.Start
+		}
+	}
+	if w.Start.IsZero() {
+		return w, errors.New("validate: the emulated run has no run phase: it ended before measuring")
+	}
+	w.End = w.Start.Add(sc.Duration)
+	if !warmStart.IsZero() {
+		w.Warm = max(0, w.Start.Sub(warmStart)-sc.Warmup)
+	}
+	return w, nil
+}
+
+// FromEmulation computes the figures of an emulated run over its window
+// from the raw samples (not from the report, which also counts frames
+// captured during tear-down and link bytes of the whole run). Failover
+// gaps and time to alert are the report's own.
+func FromEmulation(sc *scenarios.Scenario, run *reports.Run, rep *reports.Result) (Figures, error) {
+	if run == nil || rep == nil {
+		return Figures{}, errors.New("validate: the emulated run has no samples or no report")
+	}
+	w, err := EmulatedWindow(run, sc)
+	if err != nil {
+		return Figures{}, err
+	}
+	var f Figures
+	siteOf := map[string]string{}
+	for _, s := range sc.Sites {
+		sf := SiteFigures{Site: s.Name}
+		var lat []time.Duration
+		for _, c := range run.Cameras {
+			if c.Site != s.Name || c.Reference {
+				continue
+			}
+			siteOf[c.ID] = s.Name
+			r := answerRatio(c.FPS, c.DetectFPS)
+			for _, fr := range c.Frames {
+				if fr.Capture.Before(w.Start) || !fr.Capture.Before(w.End) {
+					continue
+				}
+				sf.Expected += r
+				if fr.Answered && fr.Capture.Add(fr.Latency).Before(w.End) {
+					sf.Answered++
+					lat = append(lat, fr.Latency)
+				}
+			}
+		}
+		d := reports.NewDistribution(lat)
+		sf.LatencyP50, sf.LatencyP95 = ms(d.P50Ms), ms(d.P95Ms)
+		for _, l := range run.Links {
+			if l.Uplink && !l.Reference && l.Site == s.Name {
+				sf.Uplink = true
+				sf.UplinkBytes += counterAt(l.Samples, w.End) - counterAt(l.Samples, w.Start)
+			}
+		}
+		f.Sites = append(f.Sites, sf)
+	}
+	for _, g := range rep.Failover {
+		if g.Reference {
+			continue
+		}
+		if i := siteIndex(f, siteOf[g.Camera]); i >= 0 {
+			f.Sites[i].Gaps = append(f.Sites[i].Gaps, ms(g.GapMs))
+		}
+	}
+	tta := make([][]time.Duration, len(f.Sites))
+	for _, t := range rep.TimeToAlert {
+		i := siteIndex(f, siteOf[t.Camera])
+		if t.Reference || i < 0 {
+			continue
+		}
+		f.Sites[i].AlertsExpected++
+		if t.Alerted {
+			f.Sites[i].Alerted++
+			tta[i] = append(tta[i], ms(t.TimeToAlertMs))
+		}
+	}
+	for i := range f.Sites {
+		d := reports.NewDistribution(tta[i])
+		f.Sites[i].TimeToAlertP50, f.Sites[i].TimeToAlertP95 = ms(d.P50Ms), ms(d.P95Ms)
+	}
+	return f, nil
+}
+
+func siteIndex(f Figures, site string) int {
+	return slices.IndexFunc(f.Sites, func(s SiteFigures) bool { return s.Site == site })
+}
+
+func ms(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+// counterAt is a cumulative byte counter at t, interpolated linearly
+// between the readings around it (the testbed reads counters about once a
+// second); before the first reading it is 0, after the last the last.
+func counterAt(s []reports.CounterSample, t time.Time) float64 {
+	s = slices.SortedStableFunc(slices.Values(s), func(a, b reports.CounterSample) int { return a.At.Compare(b.At) })
+	i := slices.IndexFunc(s, func(c reports.CounterSample) bool { return !c.At.Before(t) })
+	switch {
+	case len(s) == 0:
+		return 0
+	case i < 0:
+		return float64(s[len(s)-1].Bytes)
+	case i == 0:
+		// Before the first reading the counter grew from 0 at an unknown
+		// time: take the first reading's value only when t is on it.
+		if s[0].At.Equal(t) {
+			return float64(s[0].Bytes)
+		}
+		return 0
+	}
+	a, b := s[i-1], s[i]
+	span := b.At.Sub(a.At).Seconds()
+	if span <= 0 {
+		return float64(b.Bytes)
+	}
+	frac := t.Sub(a.At).Seconds() / span
+	return float64(a.Bytes) + frac*(float64(b.Bytes)-float64(a.Bytes))
+}
+
+// FromSimulation computes the figures of a simulated point. The simulated
+// run is the window: it starts at the emulated run phase's start and lasts
+// the scenario's duration (see Simulate).
+func FromSimulation(sc *scenarios.Scenario, r *plan.Result) (Figures, error) {
+	var f Figures
+	for _, s := range sc.Sites {
+		i := slices.IndexFunc(r.Sites, func(x plan.SiteResult) bool { return x.Name == s.Name })
+		if i < 0 {
+			return Figures{}, fmt.Errorf("validate: the simulation has no site %s", s.Name)
+		}
+		sr := r.Sites[i]
+		fc := sr.Frames
+		ratio := answerRatio(s.Cameras[0].FPS, sc.Workload.DetectFPS)
+		sf := SiteFigures{Site: s.Name, Answered: int(fc.Answered), LatencyP50: sr.LatencyP50, LatencyP95: sr.LatencyP95,
+			Expected: float64(fc.Captured-fc.NotSent) * ratio, AlertsExpected: sr.AlertsExpected, Alerted: sr.Alerted,
+			Uplink: hasUplink(sc, s.Name), UplinkBytes: float64(sr.Uplink.Bytes)}
+		// The simulator's time-to-alert quantiles are per site type;
+		// FromScenario leaves each site its own type.
+		t := slices.IndexFunc(r.Types, func(x plan.TypeResult) bool { return x.Type == cmp.Or(sr.Type, sr.Name) })
+		if t < 0 || r.Types[t].Sites != 1 {
+			return Figures{}, fmt.Errorf("validate: site %s shares its site type with other sites: time to alert is per type", s.Name)
+		}
+		sf.TimeToAlertP50, sf.TimeToAlertP95 = r.Types[t].TimeToAlertP50, r.Types[t].TimeToAlertP95
+		for _, g := range r.Failover {
+			if g.Site == s.Name {
+				sf.Gaps = append(sf.Gaps, g.Gap)
+			}
+		}
+		f.Sites = append(f.Sites, sf)
+	}
+	return f, nil
+}
+
+// hasUplink says whether a site has a WAN link to the cloud.
+func hasUplink(sc *scenarios.Scenario, site string) bool {
+	return slices.ContainsFunc(sc.Links, func(l scenarios.Link) bool {
+		ends := []scenarios.Endpoint{l.A, l.B}
+		return slices.ContainsFunc(ends, func(e scenarios.Endpoint) bool { return e.Kind == scenarios.EndpointSite && e.Site == site }) &&
+			slices.ContainsFunc(ends, func(e scenarios.Endpoint) bool { return e.Kind == scenarios.EndpointCloud })
+	})
+}

@@ -1,0 +1,90 @@
+package validate_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/plan/validate"
+	"github.com/edgesim/edgesim/reports"
+)
+
+func secs(n int) time.Duration { return time.Duration(n) * time.Second }
+
+var _ = Describe("FromEmulation", func() {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	var run *reports.Run
+	BeforeEach(func() {
+		sc := load("one-store")
+		// warm-up 0-3 s (the scenario asks for none), run 3-18 s (15 s)
+		run = &reports.Run{Scenario: "one-store", Start: at(0), End: at(20 * time.Second), Duration: sc.Duration,
+			Phases: []reports.Phase{{Name: reports.PhaseWarmUp, Start: at(0), End: at(secs(3))},
+				{Name: reports.PhaseRun, Start: at(secs(3)), End: at(secs(18) + 300*time.Millisecond)}},
+			Cameras: []reports.Camera{{ID: "store-1-cam-1", Site: "store-1", Placement: reports.PlacementEdge, FPS: 10, DetectFPS: 5, Frames: []reports.FrameSample{
+				{Frame: 1, Capture: at(secs(2)), Answered: true, Latency: time.Second},                         // warm-up: out
+				{Frame: 2, Capture: at(secs(4)), Answered: true, Latency: 100 * time.Millisecond},              // in
+				{Frame: 3, Capture: at(secs(5)), Answered: true, Latency: 300 * time.Millisecond},              // in
+				{Frame: 4, Capture: at(secs(6))},                                                               // in, unanswered
+				{Frame: 5, Capture: at(secs(18) - 100*time.Millisecond), Answered: true, Latency: time.Second}, // answered after the end: sent, not answered
+				{Frame: 6, Capture: at(secs(19)), Answered: true, Latency: 50 * time.Millisecond},              // tear-down: out
+			}}, {ID: "store-1-cam-1-via-cloud", Site: "store-1-via-cloud", Placement: reports.PlacementCloud, Reference: true, Frames: []reports.FrameSample{
+				{Frame: 1, Capture: at(secs(4)), Answered: true, Latency: 9 * time.Second}}}},
+			Links: []reports.LinkSeries{{Link: "wan", Direction: "up", Site: "store-1", Uplink: true, Samples: []reports.CounterSample{
+				{At: at(secs(2)), Bytes: 1000}, {At: at(secs(4)), Bytes: 3000}, {At: at(secs(17)), Bytes: 16000}, {At: at(secs(19)), Bytes: 16000}}},
+				{Link: "lan", Direction: "up", Site: "store-1", Samples: []reports.CounterSample{{At: at(secs(2)), Bytes: 99}, {At: at(secs(19)), Bytes: 1e9}}}},
+		}
+	})
+
+	It("measures the run phase's window from the raw samples", func() {
+		sc := load("one-store")
+		rep, err := reports.Analyze(run)
+		Expect(err).NotTo(HaveOccurred())
+		f, err := validate.FromEmulation(sc, run, rep)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Sites).To(HaveLen(1))
+		s := f.Sites[0]
+		Expect(s.Site).To(Equal("store-1"))
+		Expect(s.Answered).To(Equal(2))
+		Expect(s.Expected).To(Equal(2.0), "4 frames sent in the window, half of them called for at 5 of 10 fps")
+		Expect(s.Dropped()).To(Equal(0.0))
+		Expect(s.LatencyP50).To(Equal(100 * time.Millisecond))
+		Expect(s.LatencyP95).To(Equal(300 * time.Millisecond))
+		Expect(s.Uplink).To(BeTrue())
+		// 3 s -> 2000 B (interpolated between 2 s and 4 s), 18 s -> 16000 B
+		Expect(s.UplinkBytes).To(BeNumerically("~", 14000, 1e-6))
+	})
+
+	It("finds the window and how much longer the warm-up took than the scenario's", func() {
+		sc := load("one-store")
+		w, err := validate.EmulatedWindow(run, sc)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(w).To(Equal(validate.Window{Start: at(secs(3)), End: at(secs(18)), Warm: secs(3)}))
+		sc.Warmup = secs(1)
+		w, _ = validate.EmulatedWindow(run, sc)
+		Expect(w.Warm).To(Equal(secs(2)))
+		run.Phases = run.Phases[:1]
+		_, err = validate.EmulatedWindow(run, sc)
+		Expect(err).To(MatchError(ContainSubstring("no run phase")))
+	})
+})
+
+var _ = Describe("FromSimulation", func() {
+	It("takes each site's figures and the type's time to alert", func() {
+		sc := load("one-store")
+		r := &plan.Result{Sites: []plan.SiteResult{{Name: "store-1", Frames: plan.FrameCounts{Captured: 300, NotSent: 20, Answered: 120},
+			LatencyP50: time.Second, LatencyP95: 2 * time.Second, Uplink: plan.LinkTotals{Bytes: 1234}, AlertsExpected: 1, Alerted: 1}},
+			Types:    []plan.TypeResult{{Type: "store-1", Sites: 1, TimeToAlertP50: 3 * time.Second, TimeToAlertP95: 4 * time.Second}},
+			Failover: []plan.FailoverGap{{Site: "store-1", Gap: 5 * time.Second}, {Site: "other", Gap: time.Hour}}}
+		f, err := validate.FromSimulation(sc, r)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Sites).To(Equal([]validate.SiteFigures{{Site: "store-1", Answered: 120, LatencyP50: time.Second, LatencyP95: 2 * time.Second,
+			Expected: 140, Uplink: true, UplinkBytes: 1234, Gaps: []time.Duration{5 * time.Second},
+			AlertsExpected: 1, Alerted: 1, TimeToAlertP50: 3 * time.Second, TimeToAlertP95: 4 * time.Second}}))
+		r.Sites[0].Name = "elsewhere"
+		_, err = validate.FromSimulation(sc, r)
+		Expect(err).To(MatchError(ContainSubstring("no site store-1")))
+	})
+})

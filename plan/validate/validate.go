@@ -1,0 +1,240 @@
+// Package validate checks the fleet simulator against emulation: it runs
+// points of a cameras-per-node sweep both ways, emulated on the local
+// provider (real edgenode and fakecam processes, real packets, through
+// testbed.Run as `edgesim run` does, without the comparison mirror) and
+// simulated (plan.FromScenario and plan.Run on the same scenario), over
+// the same measured window, and returns the error of each figure against
+// its target, and the knee found both ways. docs/planning.md
+// ("Validation") explains what is compared and how.
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed"
+)
+
+// Options configure a validation.
+type Options struct {
+	// Calibration the simulator draws from (required).
+	Calibration *plan.Calibration
+	// Testbed are the emulated runs' options: Binaries and ResultsDir
+	// above all (Compare is always off: the mirror would add load the
+	// simulated point does not have; Provider is always local).
+	Testbed testbed.Options
+	// Seed overrides the scenario's seed on both sides (0: the scenario's).
+	Seed int64
+	// Targets (zero value: DefaultTargets()).
+	Targets *Targets
+	// Progress receives a line per step (nil: none).
+	Progress func(string)
+	// Emulate runs one emulated point (nil: testbed.Run with Testbed).
+	// Tests replace it.
+	Emulate func(ctx context.Context, sc *scenarios.Scenario) (*testbed.Result, error)
+}
+
+// Result is a validation's outcome.
+type Result struct {
+	// Validation is the table: per point and site, each figure both ways,
+	// then the knee row.
+	Validation *plan.Validation
+	// Emulated are the emulated figures per cameras per node, to draw over
+	// the simulated curves.
+	Emulated map[int]plan.EmulatedPoint
+	// KneeEmulated and KneeSimulated are the largest cameras per node that,
+	// with every smaller swept value, meet Objectives on every site.
+	KneeEmulated, KneeSimulated int
+	Objectives                  plan.Objectives
+}
+
+// Run validates the simulator on sc at each cameras-per-node value: for
+// each, it emulates the scaled scenario, then simulates it over the
+// emulated run's window (the run phase; the simulator has no warm-up, and
+// the scripted events move by however much longer the emulated warm-up
+// took than the scenario's), and compares the figures. Points run in
+// ascending order, one at a time.
+func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) (*Result, error) {
+	if o.Calibration == nil {
+		return nil, fmt.Errorf("validate: no calibration: the simulated side needs one made by %s", plan.CalibrateCommand)
+	}
+	values := slices.Compact(slices.Sorted(slices.Values(perNode)))
+	if len(values) == 0 || values[0] < 1 {
+		return nil, errors.New("validate: give the cameras per node to validate, each at least 1")
+	}
+	t := DefaultTargets()
+	if o.Targets != nil {
+		t = *o.Targets
+	}
+	progress := o.Progress
+	if progress == nil {
+		progress = func(string) {}
+	}
+	emulate := o.Emulate
+	if emulate == nil {
+		emulate = o.emulate
+	}
+	base := *sc
+	if o.Seed != 0 {
+		base.Seed = o.Seed
+	}
+	base.Provider = scenarios.ProviderLocal
+	obj := Objectives(&base)
+	res := &Result{Emulated: map[int]plan.EmulatedPoint{}, Objectives: obj, Validation: &plan.Validation{
+		Machine: machine(), Commit: commit(),
+	}}
+	p := Point{Scenario: sc.Name, Faults: hasFaults(&base), EdgeUplink: base.Workload.Placement != scenarios.PlacementCloud}
+	emuMet, simMet := true, true
+	for _, n := range values {
+		scaled, err := WithCamerasPerNode(&base, n)
+		if err != nil {
+			return nil, err
+		}
+		// Refuse what the simulator cannot model before emulating.
+		if _, err := plan.FromScenario(scaled, o.Calibration); err != nil {
+			return nil, fmt.Errorf("validate: %s at %d cameras per node: %w", sc.Name, n, err)
+		}
+		progress(fmt.Sprintf("%s: %d cameras per node (%d cameras): emulating %s", sc.Name, n, scaled.Cameras(), scaled.Duration))
+		run, err := emulate(ctx, scaled)
+		if err != nil {
+			return nil, fmt.Errorf("validate: emulating %s at %d cameras per node: %w", sc.Name, n, err)
+		}
+		if run == nil || run.Run == nil || run.Report == nil {
+			return nil, fmt.Errorf("validate: emulating %s at %d cameras per node: no samples", sc.Name, n)
+		}
+		emu, err := FromEmulation(scaled, run.Run, run.Report)
+		if err != nil {
+			return nil, err
+		}
+		w, err := EmulatedWindow(run.Run, scaled)
+		if err != nil {
+			return nil, err
+		}
+		progress(fmt.Sprintf("%s: %d cameras per node: simulating", sc.Name, n))
+		simRes, err := Simulate(ctx, scaled, o.Calibration, w.Warm)
+		if err != nil {
+			return nil, fmt.Errorf("validate: simulating %s at %d cameras per node: %w", sc.Name, n, err)
+		}
+		sim, err := FromSimulation(scaled, simRes)
+		if err != nil {
+			return nil, err
+		}
+		p.CamerasPerNode = n
+		res.Validation.Rows = append(res.Validation.Rows, Compare(p, emu, sim, t)...)
+		res.Validation.Commands = append(res.Validation.Commands, fmt.Sprintf(
+			"emulated: testbed.Run (local provider, no mirror) of %s at %d cameras per node, seed %d, %s (results %s); "+
+				"simulated: plan.Run of plan.FromScenario of the same scenario, events moved %s earlier",
+			sc.Name, n, scaled.Seed, scaled.Duration, run.Dir, w.Warm.Round(time.Millisecond)))
+		res.Emulated[n] = emulatedPoint(run.Run, w, emu, scaled.Duration)
+		if emuMet = emuMet && Meets(obj, emu, scaled.Duration); emuMet {
+			res.KneeEmulated = n
+		}
+		if simMet = simMet && Meets(obj, sim, scaled.Duration); simMet {
+			res.KneeSimulated = n
+		}
+	}
+	if obj != (plan.Objectives{}) {
+		res.Validation.Rows = append(res.Validation.Rows, KneeRow(sc.Name, res.KneeEmulated, res.KneeSimulated, values, t))
+	} else {
+		res.Validation.Rows = append(res.Validation.Rows, plan.ValidationRow{Scenario: sc.Name, Figure: FigureKnee, Unit: "cameras/node",
+			ErrorKind: plan.ErrorAbsolute, Target: float64(t.Knee), Note: "the scenario has no latency, time-to-alert or uplink SLO to find a knee against"})
+	}
+	return res, nil
+}
+
+func (o Options) emulate(ctx context.Context, sc *scenarios.Scenario) (*testbed.Result, error) {
+	to := o.Testbed
+	to.Compare = false
+	to.Provider = nil
+	return testbed.Run(ctx, sc, to)
+}
+
+// Simulate runs the simulated side of a point: the fleet the scenario
+// describes, its scripted events moved warm earlier (clamped at 0) to
+// where the emulated cameras put them in the measured window.
+func Simulate(ctx context.Context, sc *scenarios.Scenario, cal *plan.Calibration, warm time.Duration) (*plan.Result, error) {
+	f, err := plan.FromScenario(sc, cal)
+	if err != nil {
+		return nil, err
+	}
+	for i := range f.Sites {
+		for j := range f.Sites[i].Cameras {
+			evs := slices.Clone(f.Sites[i].Cameras[j].Events)
+			for k := range evs {
+				evs[k].Start, evs[k].End = max(0, evs[k].Start-warm), max(0, evs[k].End-warm)
+			}
+			f.Sites[i].Cameras[j].Events = evs
+		}
+	}
+	return plan.Run(ctx, f, cal)
+}
+
+// emulatedPoint is the whole point's emulated figures for the capacity
+// report: latency over every camera's frames in the window, uplink mean
+// per site.
+func emulatedPoint(run *reports.Run, w Window, f Figures, d time.Duration) plan.EmulatedPoint {
+	var lat []time.Duration
+	for _, c := range run.Cameras {
+		if c.Reference {
+			continue
+		}
+		for _, fr := range c.Frames {
+			if !fr.Capture.Before(w.Start) && fr.Capture.Before(w.End) && fr.Answered && fr.Capture.Add(fr.Latency).Before(w.End) {
+				lat = append(lat, fr.Latency)
+			}
+		}
+	}
+	dist := reports.NewDistribution(lat)
+	ep := plan.EmulatedPoint{LatencyP50: ms(dist.P50Ms), LatencyP95: ms(dist.P95Ms)}
+	if len(f.Sites) > 0 && d > 0 {
+		var bytes float64
+		for _, s := range f.Sites {
+			bytes += s.UplinkBytes
+		}
+		ep.UplinkMeanBits = bytes * 8 / d.Seconds() / float64(len(f.Sites))
+	}
+	return ep
+}
+
+func hasFaults(sc *scenarios.Scenario) bool {
+	return slices.ContainsFunc(sc.Faults, func(f scenarios.Fault) bool {
+		return f.Action == scenarios.FaultKill || f.Action == scenarios.FaultPartition
+	})
+}
+
+// machine names this host and its CPU, as a calibration's provenance does.
+func machine() string {
+	host, _ := os.Hostname()
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return fmt.Sprintf("%s (%s, %d CPUs)", host, model, runtime.NumCPU())
+}
+
+// commit is the edgesim commit this binary was built from.
+func commit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}
