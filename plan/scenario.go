@@ -33,8 +33,10 @@ func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 		f.Placement = PlacementEdge
 	}
 	var err error
-	if len(sc.Cloud.Nodes) > 0 {
-		f.Cloud.Nodes = len(sc.Cloud.Nodes)
+	f.Cloud.Nodes = len(sc.Cloud.Nodes)
+	// The cloud's class is drawn from only when it runs detection: in edge
+	// placement it receives alerts, which cost nothing in the model.
+	if f.Placement == PlacementCloud && len(sc.Cloud.Nodes) > 0 {
 		if f.Cloud.Class, err = classOf(cal, "cloud", sc.Cloud.Nodes); err != nil {
 			return nil, err
 		}

@@ -35,7 +35,7 @@ var _ = Describe("FromScenario", func() {
 		Expect(f.Model).To(Equal("jittery"))
 		Expect(f.Placement).To(Equal(plan.PlacementEdge))
 		Expect(f.DetectFPS).To(Equal(5.0))
-		Expect(f.Cloud).To(Equal(plan.Cloud{Nodes: 2, Class: "cloud-box"}))
+		Expect(f.Cloud).To(Equal(plan.Cloud{Nodes: 2}), "edge placement: the cloud runs no detection, its class is not needed")
 		Expect(f.Alerts).To(Equal([]plan.AlertRule{{Zone: "door", Label: "person", Dwell: 2 * time.Second}}))
 		Expect(f.Faults).To(ConsistOf(
 			plan.Fault{At: 8 * time.Second, Action: plan.FaultKill, Node: "store-1-edge-2"},
@@ -74,6 +74,20 @@ var _ = Describe("FromScenario", func() {
 		Expect(r.Sites[0].AlertsExpected).To(Equal(1))
 		Expect(r.Sites[0].Alerted).To(Equal(1))
 		Expect(r.Failover).NotTo(BeEmpty())
+	})
+
+	It("needs the cloud's class only when the cloud runs detection", func() {
+		sc.Cloud.Nodes[0].Resources, sc.Cloud.Nodes[1].Resources = scenarios.Resources{}, scenarios.Resources{}
+		_, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred(), "edge placement: an uncalibrated cloud only receives alerts")
+		sc.Workload.Placement = scenarios.PlacementCloud
+		_, err = plan.FromScenario(sc, cal)
+		Expect(err).To(MatchError(ContainSubstring("(the nodes of cloud)")))
+		sc.Cloud.Nodes[0].Resources = scenarios.Resources{CPU: units.MilliCPU(4000), Memory: units.ByteSize(8 << 30)}
+		sc.Cloud.Nodes[1].Resources = sc.Cloud.Nodes[0].Resources
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Cloud).To(Equal(plan.Cloud{Nodes: 2, Class: "cloud-box"}))
 	})
 
 	It("refuses what the simulator does not model, naming it", func() {
