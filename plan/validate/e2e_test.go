@@ -102,6 +102,9 @@ var _ = Describe("validating the simulator against emulation", Label("e2e", "slo
 		})
 		Expect(err).NotTo(HaveOccurred())
 		printTable(GinkgoWriter, res.Validation)
+		for _, c := range res.Validation.Commands {
+			GinkgoWriter.Println(c)
+		}
 		GinkgoWriter.Printf("knee: emulated %d, simulated %d cameras per node (objectives %+v)\n", res.KneeEmulated, res.KneeSimulated, res.Objectives)
 
 		rows := res.Validation.Rows

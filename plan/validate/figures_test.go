@@ -59,6 +59,7 @@ var _ = Describe("FromEmulation", func() {
 
 	It("finds the window and how much longer the warm-up took than the scenario's", func() {
 		sc := load("one-store")
+		sc.Warmup = 0
 		w, err := validate.EmulatedWindow(run, sc)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(w).To(Equal(validate.Window{Start: at(secs(3)), End: at(secs(18)), Warm: secs(3)}))
