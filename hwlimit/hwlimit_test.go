@@ -237,4 +237,3 @@ var _ = Describe("Clean", func() {
 		}
 	})
 })
-
