@@ -162,6 +162,26 @@ var _ = Describe("The capacity report", func() {
 		Expect(html(r)).To(ContainSubstring(`<span class="na">not exercised</span>`))
 	})
 
+	It("sizes the cloud tier and shows a node loss without and with a spare", func() {
+		md := markdown(r)
+		Expect(md).NotTo(ContainSubstring("Cloud tier"))
+		Expect(md).NotTo(ContainSubstring("Losing one edge node"))
+		cloud, edge := r.Curves[2].Key, r.Curves[0].Key
+		r.Capacity[0].CloudTier = []plan.CloudTierFigure{{Key: cloud, Hardware: "cloud-box", Nodes: 2, Cameras: 12, Met: true}}
+		r.Capacity[1].CloudTier = []plan.CloudTierFigure{{Key: cloud, Hardware: "cloud-box", Cameras: 12}}
+		r.Capacity[0].NodeLoss = []plan.NodeLossFigure{
+			{Key: edge, CamerasPerNode: 2, LatencyP95: 900 * time.Millisecond,
+				Failover: plan.FailoverSummary{Cameras: 2, Unrecovered: 1, GapP50: 3 * time.Second, GapP95: 14 * time.Second, GapMax: 15 * time.Second, FramesLost: 290}},
+			{Key: edge, CamerasPerNode: 2, Spare: true, LatencyP95: 210 * time.Millisecond, Met: true,
+				Failover: plan.FailoverSummary{Cameras: 2, GapP50: 2500 * time.Millisecond, GapP95: 2900 * time.Millisecond, GapMax: 3 * time.Second, FramesLost: 55}}}
+		md = markdown(r)
+		key := "| small-box | edgesim-det | 5 | wan-20ms | "
+		Expect(md).To(ContainSubstring(key + "cloud | 2 | cloud-box | 2 | 12 | ✅ met |"))
+		Expect(md).To(ContainSubstring(key + "cloud | 2 | cloud-box | ❌ none: no swept size met the objectives | 12 | ❌ not met |"))
+		Expect(md).To(ContainSubstring(key + "edge | 2 | 2 | without | 2 | 3s | 14s | 15s | 1 | 290 | 900ms | ❌ not met |"))
+		Expect(md).To(ContainSubstring(key + "edge | 2 | 2 | with spare | 2 | 2.5s | 2.9s | 3s | 0 | 55 | 210ms | ✅ met |"))
+	})
+
 	It("says it carries no validation, or carries the table", func() {
 		md := markdown(r)
 		Expect(md).To(ContainSubstring("This report carries no validation: run `edgesim plan --validate PLAN.yaml`."))

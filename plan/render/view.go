@@ -38,7 +38,6 @@ type table struct {
 
 // Cell states, drawn as a word's colour (HTML) or a sign (Markdown).
 const (
-	stateNone = ""
 	stateMet  = "ok"
 	stateFail = "ko"
 	stateNA   = "na" // not exercised
