@@ -119,13 +119,8 @@ func (o Objectives) check(t TypeResult) []Check {
 		add("time to alert p95 (s)", o.TimeToAlertP95.Seconds(), t.TimeToAlertP95.Seconds(), t.AlertsExpected > 0)
 	}
 	if o.DroppedMax > 0 {
-		fc := t.Frames
-		sampled := fc.Captured - fc.NotSent - fc.Skipped
-		share := 0.0
-		if sampled > 0 {
-			share = float64(fc.Dropped()+fc.AnswerLost) / float64(sampled)
-		}
-		add("dropped share", o.DroppedMax, share, sampled > 0)
+		share, sampled := t.Frames.DroppedShare()
+		add("dropped share", o.DroppedMax, share, sampled)
 	}
 	if o.UplinkMax > 0 {
 		add("uplink mean (bit/s)", o.UplinkMax, t.UplinkMeanBits, t.Sites > 0)

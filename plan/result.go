@@ -26,6 +26,18 @@ func (c FrameCounts) Dropped() uint64 {
 	return c.LinkLost + c.NodeDown + c.NoKeyframe + c.Replaced + c.TooOld + c.QueueFull
 }
 
+// DroppedShare is the share of the sampled frames (captured, sent and not
+// skipped by sampling) that got no answer: Dropped plus AnswerLost. It is
+// the figure the "dropped share" objective checks; sampled is false when
+// no frame was sampled, and the share then means nothing.
+func (c FrameCounts) DroppedShare() (share float64, sampled bool) {
+	n := c.Captured - c.NotSent - c.Skipped
+	if n == 0 {
+		return 0, false
+	}
+	return float64(c.Dropped()+c.AnswerLost) / float64(n), true
+}
+
 func (c *FrameCounts) add(o FrameCounts) {
 	c.Captured += o.Captured
 	c.NotSent += o.NotSent

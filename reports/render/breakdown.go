@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 
+	"github.com/edgesim/edgesim/internal/reportkit"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/reports/internal/text"
 )
@@ -12,7 +13,7 @@ type breakdownView struct {
 	Title    string
 	Headline string
 	Rows     []breakdownRow
-	Plot     *namedPlot
+	Plot     *reportkit.Named
 }
 
 type breakdownRow struct {
@@ -37,11 +38,11 @@ func breakdownViews(r *reports.Result) ([]breakdownView, error) {
 			if err != nil {
 				return nil, fmt.Errorf("plot failover steps of fault %d: %w", s.Fault, err)
 			}
-			svg, err := svgOf(f.p, plotW, stepsPlotHeight(len(s.Steps)))
+			n, err := f.Render("Failover steps after "+v.Title, plotW, stepsPlotHeight(len(s.Steps)))
 			if err != nil {
-				return nil, fmt.Errorf("plot failover steps of fault %d: %w", s.Fault, err)
+				return nil, err
 			}
-			v.Plot = &namedPlot{Title: "Failover steps after " + v.Title, SVG: svg, Legend: f.legend}
+			v.Plot = &n
 		}
 		out = append(out, v)
 	}

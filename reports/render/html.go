@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgesim/edgesim/internal/reportkit"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/reports/internal/text"
 	"github.com/edgesim/edgesim/units"
@@ -15,7 +16,7 @@ import (
 
 type htmlData struct {
 	R          *reports.Result
-	Plots      []namedPlot
+	Plots      []reportkit.Named
 	Breakdowns []breakdownView
 }
 
@@ -40,7 +41,7 @@ var htmlFuncs = template.FuncMap{
 	"whatifs": func(r *reports.Result) bool {
 		return slices.ContainsFunc(r.SLOs, func(v reports.SLOVerdict) bool { return v.WhatIf })
 	},
-	"bytes":  formatBytes,
+	"bytes":  reportkit.Bytes,
 	"gap":    func(ms float64) string { return text.Ms(text.Round3(ms)) },
 	"plural": text.Plural,
 	"reconnected": func(g reports.FailoverGap) string {
@@ -51,18 +52,6 @@ var htmlFuncs = template.FuncMap{
 		}
 		return "–"
 	},
-}
-
-func formatBytes(b uint64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", b)
 }
 
 var htmlTmpl = template.Must(template.New("report").Funcs(htmlFuncs).Parse(htmlSource))
@@ -88,34 +77,12 @@ const htmlSource = `<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1"/>
 <title>edgesim report: {{.R.Scenario}} ({{.R.Verdict}})</title>
 <style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Liberation Sans",sans-serif;margin:0;background:#f5f6f8;color:#1d2330;line-height:1.4}
-main{max-width:1180px;margin:0 auto;padding:24px}
-h1{font-size:1.6em;margin:0 0 4px}
-h2{font-size:1.2em;margin:28px 0 8px;border-bottom:1px solid #d6dae1;padding-bottom:4px}
-.meta{color:#5a6270;font-size:.95em}
-.badge{display:inline-block;padding:4px 12px;border-radius:14px;font-weight:700;color:#fff;margin-left:8px;font-size:.8em;vertical-align:middle}
+` + reportkit.Style + `.badge{display:inline-block;padding:4px 12px;border-radius:14px;font-weight:700;color:#fff;margin-left:8px;font-size:.8em;vertical-align:middle}
 .pass{background:#1f8a3b}.fail{background:#c62828}.partial{background:#d98200}
-.banner{background:#fff3cd;border:2px solid #d98200;color:#6b4200;padding:10px 14px;border-radius:6px;margin:14px 0;font-weight:600}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0}
 .card{background:#fff;border:1px solid #d6dae1;border-radius:6px;padding:8px 14px;min-width:120px}
 .card b{display:block;font-size:1.3em}
 .card span{color:#5a6270;font-size:.85em}
-table{border-collapse:collapse;background:#fff;width:100%;margin:6px 0 10px;font-size:.92em}
-th,td{border:1px solid #d6dae1;padding:4px 8px;text-align:left}
-th{background:#eceff3}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.bad td{background:#fdecea}
-.ok{color:#1f8a3b;font-weight:700}.ko{color:#c62828;font-weight:700}
-figure{background:#fff;border:1px solid #d6dae1;border-radius:6px;margin:10px 0;padding:8px}
-figure svg{width:100%;height:auto;display:block}
-figcaption{font-weight:600;margin-bottom:4px}
-h3{font-size:1.05em;margin:18px 0 4px}
-ul.legend{list-style:none;margin:4px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:.9em}
-.swatch{display:inline-block;width:26px;border-top:3px solid;vertical-align:middle;margin-right:6px}
-.swatch.dashed{border-top-style:dashed}
-.sym{display:inline-block;width:26px;text-align:center;font-weight:700;margin-right:6px}
-ul.warn li{color:#6b4200}
-footer{color:#5a6270;font-size:.85em;margin-top:30px}
 </style>
 </head>
 <body>
@@ -190,16 +157,7 @@ footer{color:#5a6270;font-size:.85em;margin-top:30px}
 {{- range $r.Latencies.Sites}}<tr><td>site {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
 {{- range $r.Latencies.Cameras}}<tr><td>camera {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
 {{- with $r.Latencies.WarmUp}}<tr><td><i>warm-up</i></td>{{template "latrow" .}}</tr>{{end}}
-</table>
-
-{{- define "figure"}}
-<figure><figcaption>{{.Title}}</figcaption>
-{{.SVG}}
-{{- if .Legend}}
-<ul class="legend">{{range .Legend}}<li>{{if .Symbol}}<span class="sym" style="color:{{.Color}}">{{.Symbol}}</span>{{else}}<span class="swatch{{if .Dashed}} dashed{{end}}" style="border-color:{{.Color}}"></span>{{end}}{{.Name}}</li>{{end}}</ul>
-{{- end}}
-</figure>
-{{- end}}
+</table>` + reportkit.FigureTemplate + `
 {{- range .Plots}}{{template "figure" .}}{{end}}
 
 {{- if $r.TimeToAlert}}

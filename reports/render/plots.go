@@ -1,14 +1,12 @@
 package render
 
 import (
-	"bytes"
 	"fmt"
-	"html/template"
 	"image/color"
 	"math"
 	"slices"
-	"strings"
 
+	"github.com/edgesim/edgesim/internal/reportkit"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/reports/internal/text"
 
@@ -20,89 +18,16 @@ import (
 )
 
 const (
-	plotW = 9 * vg.Inch
-	plotH = 3.6 * vg.Inch
+	plotW = reportkit.Width
+	plotH = reportkit.Height
 )
 
 var faultColor = color.RGBA{R: 200, G: 30, B: 30, A: 255}
 
-// svgOf renders a plot as an inline <svg> element (no XML prelude).
-func svgOf(p *plot.Plot, w, h vg.Length) (template.HTML, error) {
-	wt, err := p.WriterTo(w, h, "svg")
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return "", err
-	}
-	s := buf.String()
-	if i := strings.Index(s, "<svg"); i >= 0 {
-		s = s[i:]
-	}
-	// The SVG is produced by gonum/plot from numbers and our own labels,
-	// which it escapes; it is safe to inline.
-	return template.HTML(s), nil //nolint:gosec
-}
+// figure is a shared figure with the run report's fault markers.
+type figure struct{ *reportkit.Figure }
 
-func newPlot(title, x, y string) *plot.Plot {
-	p := plot.New()
-	p.Title.Text = title
-	p.X.Label.Text = x
-	p.Y.Label.Text = y
-	p.Add(plotter.NewGrid())
-	return p
-}
-
-// legendEntry is drawn by the HTML page next to the plot, in the page's
-// font, so labels never overflow whatever font the viewer has.
-type legendEntry struct {
-	Name   string
-	Color  string // CSS colour
-	Dashed bool
-	Symbol string // drawn instead of a line swatch when set
-}
-
-type figure struct {
-	p      *plot.Plot
-	legend []legendEntry
-}
-
-func cssColor(c color.Color) string {
-	r, g, b, _ := c.RGBA()
-	return fmt.Sprintf("#%02x%02x%02x", r>>8, g>>8, b>>8)
-}
-
-func (f *figure) addLine(i int, name string, xs, ys []float64, points, dashed bool) error {
-	p := f.p
-	xy := make(plotter.XYs, len(xs))
-	for k := range xs {
-		xy[k].X, xy[k].Y = xs[k], ys[k]
-	}
-	l, err := plotter.NewLine(xy)
-	if err != nil {
-		return err
-	}
-	l.Color = plotutil.Color(i)
-	l.Width = vg.Points(1.5)
-	dashed = dashed || i >= len(plotutil.DefaultColors)
-	if dashed {
-		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-	}
-	p.Add(l)
-	f.legend = append(f.legend, legendEntry{Name: name, Color: cssColor(l.Color), Dashed: dashed})
-	if points && len(xy) <= 400 {
-		s, err := plotter.NewScatter(xy)
-		if err != nil {
-			return err
-		}
-		s.Color = l.Color
-		s.Radius = vg.Points(1.5)
-		s.Shape = draw.CircleGlyph{}
-		p.Add(s)
-	}
-	return nil
-}
+func newFigure(title, x, y string) *figure { return &figure{reportkit.NewFigure(title, x, y)} }
 
 var observedColor = color.RGBA{R: 230, G: 120, B: 0, A: 255}
 
@@ -132,7 +57,7 @@ func (f *figure) markers(ms []marker, c color.Color, legend string) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	p := f.p
+	p := f.Plot
 	ymin, ymax := p.Y.Min, p.Y.Max
 	if ymax <= ymin {
 		ymax = ymin + 1
@@ -151,7 +76,7 @@ func (f *figure) markers(ms []marker, c color.Color, legend string) error {
 		lxy = append(lxy, plotter.XY{X: m.x, Y: ymax})
 		labels = append(labels, " "+m.label)
 	}
-	f.legend = append(f.legend, legendEntry{Name: legend, Color: cssColor(c), Dashed: true})
+	f.Legend = append(f.Legend, reportkit.Legend{Name: legend, Color: reportkit.CSSColor(c), Dashed: true})
 	if len(ms) > 12 {
 		return nil // too many labels to read; the table lists them
 	}
@@ -167,15 +92,9 @@ func (f *figure) markers(ms []marker, c color.Color, legend string) error {
 	return nil
 }
 
-type namedPlot struct {
-	Title  string
-	SVG    template.HTML
-	Legend []legendEntry
-}
-
 // plots renders every plot the data allows; an empty slice means no data.
-func plots(r *reports.Result) ([]namedPlot, error) {
-	var out []namedPlot
+func plots(r *reports.Result) ([]reportkit.Named, error) {
+	var out []reportkit.Named
 	add := func(title string, f *figure, h vg.Length, err error) error {
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", title, err)
@@ -186,12 +105,9 @@ func plots(r *reports.Result) ([]namedPlot, error) {
 		if title == "Failover gaps" {
 			h = plotH * 3 / 4
 		}
-		svg, err := svgOf(f.p, plotW, h)
-		if err != nil {
-			return fmt.Errorf("plot %s: %w", title, err)
-		}
-		out = append(out, namedPlot{Title: title, SVG: svg, Legend: f.legend})
-		return nil
+		n, err := f.Render(title, plotW, h)
+		out = append(out, n)
+		return err
 	}
 	p, err := cdfPlot(r)
 	if err := add("Latency CDF", p, plotH, err); err != nil {
@@ -227,14 +143,14 @@ func cdfPlot(r *reports.Result) (*figure, error) {
 			gs = append(gs, g{s.Name + " placement", s.Distribution, true})
 		}
 	}
-	f := &figure{p: newPlot("End-to-end latency CDF (capture to detections at the camera)", "latency (ms)", "fraction of answered frames")}
+	f := newFigure("End-to-end latency CDF (capture to detections at the camera)", "latency (ms)", "fraction of answered frames")
 	n := 0
 	for i, x := range gs {
 		xs, ys := x.d.CDF(500)
 		if len(xs) == 0 {
 			continue
 		}
-		if err := f.addLine(i, fmt.Sprintf("%s (p95 %s)", x.name, text.Ms(x.d.P95Ms)), xs, ys, false, x.dashed); err != nil {
+		if err := f.AddLine(i, fmt.Sprintf("%s (p95 %s)", x.name, text.Ms(x.d.P95Ms)), xs, ys, false, x.dashed); err != nil {
 			return nil, err
 		}
 		n++
@@ -242,7 +158,7 @@ func cdfPlot(r *reports.Result) (*figure, error) {
 	if n == 0 {
 		return nil, nil
 	}
-	f.p.Y.Min, f.p.Y.Max = 0, 1
+	f.Plot.Y.Min, f.Plot.Y.Max = 0, 1
 	return f, nil
 }
 
@@ -266,7 +182,7 @@ func timelinePlot(r *reports.Result) (*figure, error) {
 		return nil, nil
 	}
 	width := r.LatencyTimelineBucketS
-	f := &figure{p: newPlot("Latency over time, p95 per site and time bucket", "time since start (s)", "p95 latency (ms)")}
+	f := newFigure("Latency over time, p95 per site and time bucket", "time since start (s)", "p95 latency (ms)")
 	for i, s := range sites {
 		var segs [][2][]float64
 		var cur [2][]float64
@@ -293,11 +209,11 @@ func timelinePlot(r *reports.Result) (*figure, error) {
 			segs = append(segs, cur)
 		}
 		for k, seg := range segs {
-			if err := f.addLine(i, "site "+s, seg[0], seg[1], true, false); err != nil {
+			if err := f.AddLine(i, "site "+s, seg[0], seg[1], true, false); err != nil {
 				return nil, err
 			}
 			if k > 0 {
-				f.legend = f.legend[:len(f.legend)-1] // one legend entry per site
+				f.Legend = f.Legend[:len(f.Legend)-1] // one legend entry per site
 			}
 		}
 		if len(missX) > 0 {
@@ -312,11 +228,11 @@ func timelinePlot(r *reports.Result) (*figure, error) {
 			sc.Color = plotutil.Color(i)
 			sc.Shape = draw.CrossGlyph{}
 			sc.Radius = vg.Points(4)
-			f.p.Add(sc)
-			f.legend = append(f.legend, legendEntry{Name: "site " + s + ": answers missing in bucket", Color: cssColor(sc.Color), Symbol: "×"})
+			f.Plot.Add(sc)
+			f.Legend = append(f.Legend, reportkit.Legend{Name: "site " + s + ": answers missing in bucket", Color: reportkit.CSSColor(sc.Color), Symbol: "×"})
 		}
 	}
-	f.p.Y.Min, f.p.X.Min = 0, 0
+	f.Plot.Y.Min, f.Plot.X.Min = 0, 0
 	if err := f.addFaultMarkers(r); err != nil {
 		return nil, err
 	}
@@ -347,12 +263,12 @@ func bandwidthPlot(r *reports.Result) (*figure, error) {
 	if logScale {
 		title += ", log scale"
 	}
-	f := &figure{p: newPlot(title, "time since start (s)", unit)}
+	f := newFigure(title, "time since start (s)", unit)
 	floor := 0.0
 	if logScale {
 		floor = math.Pow10(int(math.Floor(math.Log10(lo / div))))
-		f.p.Y.Scale = plot.LogScale{}
-		f.p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		f.Plot.Y.Scale = plot.LogScale{}
+		f.Plot.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	for i, l := range r.Links {
 		if len(l.SeriesOffsetS) == 0 {
@@ -369,15 +285,15 @@ func bandwidthPlot(r *reports.Result) (*figure, error) {
 		if l.Reference {
 			name += " (comparison)"
 		}
-		if err := f.addLine(i, name, xs, ys, false, false); err != nil {
+		if err := f.AddLine(i, name, xs, ys, false, false); err != nil {
 			return nil, err
 		}
 	}
-	f.p.X.Min = 0
+	f.Plot.X.Min = 0
 	if logScale {
-		f.p.Y.Min = floor
+		f.Plot.Y.Min = floor
 	} else {
-		f.p.Y.Min = 0
+		f.Plot.Y.Min = 0
 	}
 	if err := f.addFaultMarkers(r); err != nil {
 		return nil, err
@@ -411,7 +327,7 @@ func failoverPlot(r *reports.Result) (*figure, error) {
 	if len(r.Failover) == 0 {
 		return nil, nil
 	}
-	f := &figure{p: newPlot("Failover gap per camera and fault (fault to first answered frame)", "", "gap (ms)")}
+	f := newFigure("Failover gap per camera and fault (fault to first answered frame)", "", "gap (ms)")
 	vals := make(plotter.Values, len(r.Failover))
 	names := make([]string, len(r.Failover))
 	for i, g := range r.Failover {
@@ -428,12 +344,12 @@ func failoverPlot(r *reports.Result) (*figure, error) {
 	}
 	bars.Color = plotutil.Color(1)
 	bars.LineStyle.Width = 0
-	f.p.Add(bars)
+	f.Plot.Add(bars)
 	if len(names) <= 24 {
-		f.p.NominalX(names...)
+		f.Plot.NominalX(names...)
 	}
-	f.p.X.Min, f.p.X.Max = -0.6, float64(len(vals))-0.4 // room for the outer labels
-	f.p.Y.Min = 0
+	f.Plot.X.Min, f.Plot.X.Max = -0.6, float64(len(vals))-0.4 // room for the outer labels
+	f.Plot.Y.Min = 0
 	return f, nil
 }
 
@@ -450,7 +366,7 @@ func isClusterStep(name string) bool {
 // dot per camera for the camera steps. Each bar is named by a label above
 // it, inside the plot, so a wider font in the browser cannot clip it.
 func stepsPlot(r *reports.Result, s reports.FailoverSummary) (*figure, error) {
-	f := &figure{p: newPlot("", "seconds since the fault", "")}
+	f := newFigure("", "seconds since the fault", "")
 	n := len(s.Steps)
 	y := func(k int) float64 { return float64(n - 1 - k) }
 	clusterColor, cameraColor := plotutil.Color(0), plotutil.Color(1)
@@ -470,7 +386,7 @@ func stepsPlot(r *reports.Result, s reports.FailoverSummary) (*figure, error) {
 		} else {
 			camera = true
 		}
-		f.p.Add(l)
+		f.Plot.Add(l)
 		xMax = max(xMax, st.MaxSinceFaultMs/1000)
 		at = append(at, plotter.XY{X: 0, Y: y(k) + 0.14})
 		labels = append(labels, st.Name+"  "+stepTime(st))
@@ -489,10 +405,10 @@ func stepsPlot(r *reports.Result, s reports.FailoverSummary) (*figure, error) {
 		}
 	}
 	if cluster {
-		f.legend = append(f.legend, legendEntry{Name: "node or pod step", Color: cssColor(clusterColor)})
+		f.Legend = append(f.Legend, reportkit.Legend{Name: "node or pod step", Color: reportkit.CSSColor(clusterColor)})
 	}
 	if camera {
-		f.legend = append(f.legend, legendEntry{Name: "camera step, median over cameras", Color: cssColor(cameraColor)})
+		f.Legend = append(f.Legend, reportkit.Legend{Name: "camera step, median over cameras", Color: reportkit.CSSColor(cameraColor)})
 	}
 	if len(dots) > 0 {
 		sc, err := plotter.NewScatter(dots)
@@ -502,16 +418,16 @@ func stepsPlot(r *reports.Result, s reports.FailoverSummary) (*figure, error) {
 		sc.Shape = draw.CircleGlyph{}
 		sc.Radius = vg.Points(2.5)
 		sc.Color = color.Black
-		f.p.Add(sc)
-		f.legend = append(f.legend, legendEntry{Name: "one camera", Color: "#000000", Symbol: "•"})
+		f.Plot.Add(sc)
+		f.Legend = append(f.Legend, reportkit.Legend{Name: "one camera", Color: "#000000", Symbol: "•"})
 	}
 	lab, err := plotter.NewLabels(plotter.XYLabels{XYs: at, Labels: labels})
 	if err != nil {
 		return nil, err
 	}
-	f.p.Add(lab)
-	f.p.HideY()
-	f.p.X.Min, f.p.X.Max = 0, max(xMax*1.04, 0.001)
-	f.p.Y.Min, f.p.Y.Max = -0.5, float64(n)-0.3
+	f.Plot.Add(lab)
+	f.Plot.HideY()
+	f.Plot.X.Min, f.Plot.X.Max = 0, max(xMax*1.04, 0.001)
+	f.Plot.Y.Min, f.Plot.Y.Max = -0.5, float64(n)-0.3
 	return f, nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgesim/edgesim/internal/reportkit"
 	"github.com/edgesim/edgesim/reports"
 )
 
@@ -130,32 +131,9 @@ func WriteAll(ctx context.Context, dir string, r *reports.Result, formats []Form
 		if err := Render(ctx, &buf, r, f); err != nil {
 			return fmt.Errorf("render %s: %w", f.FileName(), err)
 		}
-		if err := writeFileAtomic(filepath.Join(dir, f.FileName()), buf.Bytes()); err != nil {
+		if err := reportkit.WriteFileAtomic(filepath.Join(dir, f.FileName()), buf.Bytes()); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	name := tmp.Name()
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if err := errors.Join(werr, cerr); err != nil {
-		_ = os.Remove(name)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(name, 0o644); err != nil {
-		_ = os.Remove(name)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		_ = os.Remove(name)
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
