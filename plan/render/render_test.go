@@ -191,13 +191,13 @@ var _ = Describe("The capacity report", func() {
 			Rows: []plan.ValidationRow{
 				{Scenario: "quickstart", CamerasPerNode: 2, Figure: "latency p95", Unit: "s", Emulated: 0.25, Simulated: 0.258,
 					ErrorKind: plan.ErrorRelative, Error: 0.032, Target: 0.1, Exercised: true, Met: true},
-				{Scenario: "quickstart", CamerasPerNode: 2, Figure: "failover gap", Unit: "s", ErrorKind: plan.ErrorAbsolute, Target: 1,
+				{Scenario: "quickstart", CamerasPerNode: 2, Site: "store-1", Figure: "failover gap", Unit: "s", ErrorKind: plan.ErrorAbsolute, Target: 1,
 					Note: "no fault in the scenario"},
 			}}
 		md = markdown(r)
 		Expect(md).NotTo(ContainSubstring("carries no validation"))
-		Expect(md).To(ContainSubstring("| quickstart | 2 | latency p95 | 250ms | 258ms | 3.2% | ≤ 10.0% | ✅ met |"))
-		Expect(md).To(ContainSubstring("| quickstart | 2 | failover gap | – | – | – | ≤ 1s | ➖ not exercised: no fault in the scenario |"))
+		Expect(md).To(ContainSubstring("| quickstart | 2 | all | latency p95 | 250ms | 258ms | 3.2% | ≤ 10.0% | ✅ met |"))
+		Expect(md).To(ContainSubstring("| quickstart | 2 | store-1 | failover gap | – | – | – | ≤ 1s | ➖ not exercised: no fault in the scenario |"))
 		Expect(html(r)).To(ContainSubstring(`<span class="na">not exercised: no fault in the scenario</span>`))
 	})
 

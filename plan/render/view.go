@@ -334,13 +334,17 @@ func validationSection(v *plan.Validation) section {
 		return s
 	}
 	s.Text = []string{fmt.Sprintf("Emulated on %s at commit %s, by %s.", v.Machine, v.Commit, strings.Join(v.Commands, "; "))}
-	t := table{Head: []string{"scenario", "cameras per node", "figure", "emulated", "simulated", "error", "target", "result"}}
+	t := table{Head: []string{"scenario", "cameras per node", "site", "figure", "emulated", "simulated", "error", "target", "result"}}
 	for _, row := range v.Rows {
 		emu, sim, e := num(inUnit(row.Emulated, row.Unit)), num(inUnit(row.Simulated, row.Unit)), num(errorText(row.Error, row))
 		if !row.Exercised {
 			emu, sim, e = num("–"), num("–"), num("–")
 		}
-		t.Rows = append(t.Rows, []cell{txt(row.Scenario), count(row.CamerasPerNode), txt(row.Figure), emu, sim, e, num(targetText(row)), validationResult(row)})
+		site := row.Site
+		if site == "" {
+			site = "all"
+		}
+		t.Rows = append(t.Rows, []cell{txt(row.Scenario), count(row.CamerasPerNode), txt(site), txt(row.Figure), emu, sim, e, num(targetText(row)), validationResult(row)})
 	}
 	s.Tables = []table{t}
 	return s
