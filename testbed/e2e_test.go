@@ -4,13 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edgesim/edgesim/internal/testbins"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/reports/render"
 	"github.com/edgesim/edgesim/scenarios"
@@ -20,24 +20,12 @@ import (
 
 // These specs run whole scenarios on the local provider: real namespaces,
 // real edgenode and fakecam processes, real packets. They need root.
-var (
-	buildOnce sync.Once
-	built     testbed.Binaries
-	buildErr  error
-)
 
 // binaries builds edgesim and edgenode once for the suite.
 func binaries() testbed.Binaries {
-	buildOnce.Do(func() {
-		var edgesim, edgenode string
-		edgesim, buildErr = gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
-		if buildErr == nil {
-			edgenode, buildErr = gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-		}
-		built = testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode}
-	})
-	Expect(buildErr).NotTo(HaveOccurred())
-	return built
+	b, err := testbins.Build()
+	Expect(err).NotTo(HaveOccurred())
+	return b
 }
 
 var _ = AfterSuite(gexec.CleanupBuildArtifacts)

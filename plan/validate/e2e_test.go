@@ -6,7 +6,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edgesim/edgesim/internal/testbins"
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/plan/validate"
 	"github.com/edgesim/edgesim/reports/render"
@@ -21,23 +21,11 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 )
 
-var (
-	buildOnce sync.Once
-	built     testbed.Binaries
-	buildErr  error
-)
-
+// binaries builds edgesim and edgenode once for the suite.
 func binaries() testbed.Binaries {
-	buildOnce.Do(func() {
-		var edgesim, edgenode string
-		edgesim, buildErr = gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
-		if buildErr == nil {
-			edgenode, buildErr = gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-		}
-		built = testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode}
-	})
-	Expect(buildErr).NotTo(HaveOccurred())
-	return built
+	b, err := testbins.Build()
+	Expect(err).NotTo(HaveOccurred())
+	return b
 }
 
 var _ = AfterSuite(gexec.CleanupBuildArtifacts)
