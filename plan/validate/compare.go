@@ -84,7 +84,7 @@ func Compare(p Point, emu, sim Figures, t Targets) []plan.ValidationRow {
 		rows = append(rows, up)
 
 		drop := absolute(base, FigureFramesDropped, "frames", e.Dropped(), s.Dropped(), t.FramesDropped,
-			e.Expected > 0 && s.Expected > 0, "no frame was sent")
+			e.Expected > 0 && s.Expected > 0, "no frame was captured")
 		drop.Note = join(drop.Note, fmt.Sprintf("answers expected: emulated %.0f, simulated %.0f", e.Expected, s.Expected))
 		rows = append(rows, drop)
 

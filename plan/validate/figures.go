@@ -21,8 +21,10 @@ type SiteFigures struct {
 	// rank on both sides).
 	Answered               int
 	LatencyP50, LatencyP95 time.Duration
-	// Expected is the answers the detection rate calls for: frames sent in
-	// the window times min(1, detect fps / fps).
+	// Expected is the answers the detection rate calls for: frames captured
+	// in the window times min(1, detect fps / fps). Frames captured while a
+	// camera had no session count (the emulated samples do not say which
+	// frames were sent; the simulator's NotSent are counted alike).
 	Expected float64
 	// Uplink says whether the site has a WAN uplink; UplinkBytes are the
 	// bytes it delivered toward the cloud in the window, counted per
@@ -219,7 +221,7 @@ func FromSimulation(sc *scenarios.Scenario, r *plan.Result) (Figures, error) {
 		fc := sr.Frames
 		ratio := answerRatio(s.Cameras[0].FPS, sc.Workload.DetectFPS)
 		sf := SiteFigures{Site: s.Name, Answered: int(fc.Answered), LatencyP50: sr.LatencyP50, LatencyP95: sr.LatencyP95,
-			Expected: float64(fc.Captured-fc.NotSent) * ratio, AlertsExpected: sr.AlertsExpected, Alerted: sr.Alerted,
+			Expected: float64(fc.Captured) * ratio, AlertsExpected: sr.AlertsExpected, Alerted: sr.Alerted,
 			Uplink: hasUplink(sc, s.Name), UplinkBytes: float64(sr.Uplink.Bytes)}
 		// The simulator's time-to-alert quantiles are per site type;
 		// FromScenario leaves each site its own type.

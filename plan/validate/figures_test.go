@@ -48,7 +48,7 @@ var _ = Describe("FromEmulation", func() {
 		s := f.Sites[0]
 		Expect(s.Site).To(Equal("store-1"))
 		Expect(s.Answered).To(Equal(2))
-		Expect(s.Expected).To(Equal(2.0), "4 frames sent in the window, half of them called for at 5 of 10 fps")
+		Expect(s.Expected).To(Equal(2.0), "4 frames captured in the window, half of them called for at 5 of 10 fps")
 		Expect(s.Dropped()).To(Equal(0.0))
 		Expect(s.LatencyP50).To(Equal(100 * time.Millisecond))
 		Expect(s.LatencyP95).To(Equal(300 * time.Millisecond))
@@ -82,7 +82,7 @@ var _ = Describe("FromSimulation", func() {
 		f, err := validate.FromSimulation(sc, r)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(f.Sites).To(Equal([]validate.SiteFigures{{Site: "store-1", Answered: 120, LatencyP50: time.Second, LatencyP95: 2 * time.Second,
-			Expected: 140, Uplink: true, UplinkBytes: 1234, Gaps: []time.Duration{5 * time.Second},
+			Expected: 150, Uplink: true, UplinkBytes: 1234, Gaps: []time.Duration{5 * time.Second},
 			AlertsExpected: 1, Alerted: 1, TimeToAlertP50: 3 * time.Second, TimeToAlertP95: 4 * time.Second}}))
 		r.Sites[0].Name = "elsewhere"
 		_, err = validate.FromSimulation(sc, r)
