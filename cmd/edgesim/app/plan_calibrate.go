@@ -112,7 +112,7 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 	}
 	fl := c.Flags()
 	fl.StringVar(&f.out, "out", "", "calibration file to write or update (YAML)")
-	fl.StringVar(&f.class, "class", "", "hardware class to measure (a name, e.g. small-box)")
+	fl.StringVar(&f.class, "class", "", "hardware class to measure (a name, e.g. small-box; default with --cpu and --memory: cpu-C-memory-M)")
 	fl.StringVar(&f.cpu, "cpu", "", `the class's CPU, as in a scenario's resources (e.g. "1", "500m"); default: the class's in --out`)
 	fl.StringVar(&f.memory, "memory", "", "the class's memory (e.g. 1Gi); default: the class's in --out")
 	fl.IntVar(&f.workers, "workers", 0, "inference workers (0 = edgenode's default on the class: its CPU rounded up, at most this machine's cores)")
@@ -162,6 +162,10 @@ func runPlanCalibrate(cmd *cobra.Command, streams Streams, f *planCalibrateFlags
 	sc := scene.Config{Background: f.background, Night: f.night, People: f.people, Vehicles: f.vehicles, Seed: f.seed}
 	video := func(b units.BitRate, fps float64, d time.Duration) calibrate.Video {
 		return calibrate.Video{Width: width, Height: height, FPS: fps, Bitrate: b, Scene: sc, Duration: d}
+	}
+	if f.class == "" && (f.cpu != "" || f.memory != "") {
+		// the command a missing class's error names gives only its hardware
+		f.class = strings.ToLower("cpu-" + f.cpu + "-memory-" + f.memory)
 	}
 	doClass := f.class != ""
 	doEncoding := len(f.fps) > 0
