@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/edgesim/edgesim/fakecam/scene"
+	"github.com/edgesim/edgesim/hwlimit"
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/plan/calibrate"
 	"github.com/edgesim/edgesim/units"
@@ -348,9 +349,21 @@ type confinement struct {
 	delete func()
 }
 
-// newConfinement creates the cgroup of a class.
+// newConfinement creates the cgroup of a class (hwlimit, as the local
+// provider confines edgenode).
 func newConfinement(class string, cpu float64, memory int64) (*confinement, error) {
-	return nil, errors.New("hwlimit is not merged yet")
+	if err := hwlimit.Available(); err != nil {
+		return nil, err
+	}
+	g, err := hwlimit.New(fmt.Sprintf("calibrate-%d", os.Getpid()), hwlimit.Limits{CPU: cpu, Memory: memory})
+	if err != nil {
+		return nil, err
+	}
+	mode := "v1" // hwlimit uses v1 unless the hierarchy is unified (v2)
+	if calibrate.LocalSystem().Host().CgroupMode == "v2" {
+		mode = "v2"
+	}
+	return &confinement{mode: mode, add: g.Add, delete: func() { _ = g.Delete() }}, nil
 }
 
 func parseResolution(s string) (int, int, error) {
