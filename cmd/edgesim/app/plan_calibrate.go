@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/hwlimit"
@@ -238,7 +239,7 @@ func runPlanCalibrate(cmd *cobra.Command, streams Streams, f *planCalibrateFlags
 		}
 	}
 
-	frag.Provenance = sys.Provenance(ctx, commandLine(cmd, os.Args[1:]), confinement, loadBefore, frag.Keys())
+	frag.Provenance = sys.Provenance(ctx, commandLine(cmd), confinement, loadBefore, frag.Keys())
 	merged := plan.Merge(base, frag)
 	b, err := merged.Marshal(calibrationHeader(merged)...)
 	if err != nil {
@@ -376,16 +377,33 @@ func parseResolution(s string) (int, int, error) {
 	return width, height, nil
 }
 
-// commandLine is the command as run, with arguments quoted for a shell
-// where needed.
-func commandLine(cmd *cobra.Command, args []string) string {
-	parts := []string{cmd.Root().Name()}
-	for _, a := range args {
-		if a == "" || strings.ContainsAny(a, " \t\n'\"$`\\*?[]{}()<>|&;#~") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+// commandLine is the command with the flags it was given (in name order),
+// quoted for a shell where needed: it reproduces the run.
+func commandLine(cmd *cobra.Command) string {
+	parts := []string{cmd.CommandPath()}
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		v := f.Value.String()
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			items := sv.GetSlice()
+			for i, it := range items {
+				if x, err := strconv.ParseFloat(it, 64); err == nil && f.Value.Type() == "float64Slice" {
+					items[i] = strconv.FormatFloat(x, 'g', -1, 64) // pflag writes 10.000000
+				}
+			}
+			v = strings.Join(items, ",")
 		}
-		parts = append(parts, a)
-	}
+		if f.Value.Type() == "bool" {
+			parts = append(parts, "--"+f.Name)
+			if v != "true" {
+				parts[len(parts)-1] += "=" + v
+			}
+			return
+		}
+		if v == "" || strings.ContainsAny(v, " \t\n'\"$`\\*?[]{}()<>|&;#~") {
+			v = "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+		}
+		parts = append(parts, "--"+f.Name, v)
+	})
 	return strings.Join(parts, " ")
 }
 
