@@ -31,16 +31,11 @@ func LocalSystem() System {
 	return System{ReadFile: os.ReadFile, Hostname: os.Hostname, Stat: os.Stat, NumCPU: runtime.NumCPU, Commit: gitCommit, Now: time.Now}
 }
 
-// gitCommit is the working tree's `git rev-parse HEAD` (with "-dirty"
-// when it has changes), or else the binary's VCS build info.
+// gitCommit is the commit the running binary was built from (its VCS
+// build info, "-dirty" when built with uncommitted changes): that is the
+// code measuring. A binary without it (go run, go test) falls back to the
+// working tree's `git rev-parse HEAD`, "-dirty" when tracked files changed.
 func gitCommit(ctx context.Context) string {
-	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output(); err == nil {
-		c := strings.TrimSpace(string(out))
-		if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
-			c += "-dirty"
-		}
-		return c
-	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var rev, dirty string
 		for _, s := range bi.Settings {
@@ -56,6 +51,13 @@ func gitCommit(ctx context.Context) string {
 		if rev != "" {
 			return rev + dirty
 		}
+	}
+	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output(); err == nil {
+		c := strings.TrimSpace(string(out))
+		if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+			c += "-dirty"
+		}
+		return c
 	}
 	return ""
 }

@@ -115,7 +115,7 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 	fl := c.Flags()
 	fl.StringVar(&f.out, "out", "", "calibration file to write or update (YAML)")
 	fl.StringVar(&f.class, "class", "", "hardware class to measure (a name, e.g. small-box; default with --cpu and --memory: cpu-C-memory-M)")
-	fl.StringVar(&f.cpu, "cpu", "", `the class's CPU, as in a scenario's resources (e.g. "1", "500m"); default: the class's in --out`)
+	fl.StringVar(&f.cpu, "cpu", "", `the class's CPU, as in a scenario's resources (e.g. "1", "500m"; "0" with --memory 0 = nodes without resources); default: the class's in --out`)
 	fl.StringVar(&f.memory, "memory", "", "the class's memory (e.g. 1Gi); default: the class's in --out")
 	fl.IntVar(&f.workers, "workers", 0, "inference workers (0 = edgenode's default on the class: its CPU rounded up, at most this machine's cores)")
 	fl.StringSliceVar(&f.models, "model", nil, `model to measure, NAME or NAME=DIR: NAME as scenarios name it ("default" = the model embedded in edgenode), DIR its directory`)
@@ -262,8 +262,9 @@ func measureClass(ctx context.Context, cmd *cobra.Command, f *planCalibrateFlags
 	bitrates []units.BitRate, video func(units.BitRate, float64, time.Duration) calibrate.Video,
 	progress calibrate.ProgressFunc) (*plan.Class, string, []string, error) {
 	cl := plan.Class{Name: f.class}
+	known := false
 	if old, err := base.Class(f.class); err == nil {
-		cl.CPU, cl.Memory = old.CPU, old.Memory
+		cl.CPU, cl.Memory, known = old.CPU, old.Memory, true
 	}
 	var err error
 	if f.cpu != "" {
@@ -276,13 +277,17 @@ func measureClass(ctx context.Context, cmd *cobra.Command, f *planCalibrateFlags
 			return nil, "", nil, fmt.Errorf("--memory %s: %w", f.memory, err)
 		}
 	}
-	if cl.CPU <= 0 || cl.Memory <= 0 {
+	if !known && (f.cpu == "" || f.memory == "") {
 		return nil, "", nil, fmt.Errorf("class %s is not in %s yet: give its --cpu and --memory", f.class, f.out)
 	}
+	unlimited := cl.CPU == 0 && cl.Memory == 0 // nodes without resources: the whole machine
 	if len(f.models) == 0 && len(bitrates) == 0 {
 		return nil, "", nil, fmt.Errorf("nothing to measure on class %s: give --model (inference) and/or --bitrate (decoding)", f.class)
 	}
-	gomaxprocs := min(runtime.NumCPU(), max(1, int(math.Ceil(cl.CPU.Cores()))))
+	gomaxprocs := runtime.NumCPU()
+	if cl.CPU > 0 {
+		gomaxprocs = min(gomaxprocs, max(1, int(math.Ceil(cl.CPU.Cores()))))
+	}
 	cl.Workers = f.workers
 	if cl.Workers == 0 {
 		cl.Workers = gomaxprocs
@@ -314,7 +319,10 @@ func measureClass(ctx context.Context, cmd *cobra.Command, f *planCalibrateFlags
 	child := exec.CommandContext(ctx, exe, args...)
 	var confine func(int) error
 	how := "unconfined"
-	if !f.unconfined {
+	switch {
+	case unlimited:
+		how = "none: the class has no limits (a node without resources gets the whole machine)"
+	case !f.unconfined:
 		g, err := newConfinement(f.class, cl.CPU.Cores(), cl.Memory.Bytes())
 		if err != nil {
 			return nil, "", nil, fmt.Errorf("cannot confine the measurement to class %s: %w; run as root, or pass "+
@@ -454,16 +462,6 @@ func calibrateProgress(d *display) calibrate.ProgressFunc {
 		if p.Total > 0 {
 			status += fmt.Sprintf("/%d", p.Total)
 		}
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		if d.tty {
-			fmt.Fprint(d.w, "\r\033[K"+status)
-			d.drawn = true
-			return
-		}
-		if time.Since(d.last) >= 5*time.Second || p.Done == p.Total {
-			d.last = time.Now()
-			fmt.Fprintf(d.w, "%s %s\n", time.Now().Format("15:04:05"), status)
-		}
+		d.status(status, p.Done == p.Total)
 	}
 }
