@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"al.essio.dev/pkg/shellescape"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -407,10 +408,7 @@ func commandLine(cmd *cobra.Command) string {
 			}
 			return
 		}
-		if v == "" || strings.ContainsAny(v, " \t\n'\"$`\\*?[]{}()<>|&;#~") {
-			v = "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
-		}
-		parts = append(parts, "--"+f.Name, v)
+		parts = append(parts, "--"+f.Name, shellescape.Quote(v))
 	})
 	return strings.Join(parts, " ")
 }
