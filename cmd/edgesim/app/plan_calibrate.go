@@ -116,7 +116,7 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 	fl := c.Flags()
 	fl.StringVar(&f.out, "out", "", "calibration file to write or update (YAML)")
 	fl.StringVar(&f.class, "class", "", "hardware class to measure (a name, e.g. small-box; default with --cpu and --memory: cpu-C-memory-M)")
-	fl.StringVar(&f.cpu, "cpu", "", `the class's CPU, as in a scenario's resources (e.g. "1", "500m"; "0" with --memory 0 = nodes without resources); default: the class's in --out`)
+	fl.StringVar(&f.cpu, "cpu", "", `the class's CPU, as in a scenario's resources (e.g. "1", "500m"; "0" with --memory 0B = nodes without resources); default: the class's in --out`)
 	fl.StringVar(&f.memory, "memory", "", "the class's memory (e.g. 1Gi); default: the class's in --out")
 	fl.IntVar(&f.workers, "workers", 0, "inference workers (0 = edgenode's default on the class: its CPU rounded up, at most this machine's cores)")
 	fl.StringSliceVar(&f.models, "model", nil, `model to measure, NAME or NAME=DIR: NAME as scenarios name it ("default" = the model embedded in edgenode), DIR its directory`)
