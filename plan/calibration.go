@@ -335,8 +335,9 @@ func (c *Calibration) FailoverFor(provider string) (*FailoverCost, error) {
 		}
 	}
 	return nil, &MissingCalibrationError{
-		What:    fmt.Sprintf("failover timings on the %s provider", provider),
-		Command: fmt.Sprintf("%s --failover-from RESULTS_DIR (the results of a run with a kill fault on the %s provider)", CalibrateCommand, provider),
+		What: fmt.Sprintf("failover timings on the %s provider", provider),
+		// RESULTS_DIR: the results of a run with a kill fault on that provider
+		Command: CalibrateCommand + " --failover-from RESULTS_DIR",
 	}
 }
 
