@@ -100,7 +100,9 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 
   # failover timings from a quickstart run (it kills an edge node)
   sudo edgesim run --results runs scenarios/examples/quickstart.yaml
-  edgesim plan calibrate --out calibration.yaml --failover-from runs/quickstart-*
+  # (more runs, more samples: separate their directories with commas)
+  edgesim plan calibrate --out calibration.yaml \
+      --failover-from runs/quickstart-20250101-120000,runs/quickstart-20250101-121500
 
   # a quick look without root: no cgroup limits, said so in the file
   edgesim plan calibrate --out /tmp/c.yaml --class laptop --cpu 1 --memory 1Gi \
