@@ -29,8 +29,13 @@ import (
 // after the WHIP exchange (ICE, DTLS or the data channel did not come up).
 var ErrConnect = errors.New("WebRTC connection failed")
 
+// RTPMTU is the largest RTP payload (VP8 payload descriptor included) a
+// camera puts in one packet; the capacity planner's calibration derives its
+// packet sizes from it.
+const RTPMTU = 1200
+
 const (
-	rtpMTU       = 1200
+	rtpMTU       = RTPMTU
 	vp8Payload   = 96
 	minBitrate   = 50_000
 	connectLimit = 10 * time.Second

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,6 +50,44 @@ type Provenance struct {
 	Commit   string    `json:"commit" yaml:"commit"`     // edgesim commit measured
 	Date     time.Time `json:"date" yaml:"date"`         // when
 	Commands []string  `json:"commands" yaml:"commands"` // the commands run, in order
+	// Runs describe each measuring command whose results the file still
+	// holds (edgesim plan calibrate writes them; a hand-written file may
+	// have none).
+	Runs []CalibrationRun `json:"runs,omitempty" yaml:"runs,omitempty"`
+}
+
+// CalibrationRun is one measuring command: where, when and under which
+// conditions it ran, and which entries of the file it measured.
+type CalibrationRun struct {
+	Command string    `json:"command" yaml:"command"`
+	Date    time.Time `json:"date" yaml:"date"`
+	Commit  string    `json:"commit" yaml:"commit"`
+	Host    Host      `json:"host" yaml:"host"`
+	// Confinement says how the class's CPU and memory were enforced while
+	// measuring inference and decoding ("cgroup v1: cpu 2, memory 1Gi"),
+	// "unconfined", or "" when the run measured no class.
+	Confinement string `json:"confinement,omitempty" yaml:"confinement,omitempty"`
+	// LoadAverage is the host's /proc/loadavg (1, 5 and 15 minutes) before
+	// and after the measurement: a shared machine slows what it measures.
+	LoadAverage LoadAverage `json:"loadAverage" yaml:"loadAverage"`
+	// Measured are the keys of the entries this run wrote (CalibrationKey);
+	// entries a later run measured again are removed from the list, and a
+	// run with none left is dropped.
+	Measured []string `json:"measured" yaml:"measured"`
+}
+
+// Host is the machine a calibration run measured on.
+type Host struct {
+	Hostname   string `json:"hostname" yaml:"hostname"`
+	CPUModel   string `json:"cpuModel" yaml:"cpuModel"`
+	Cores      int    `json:"cores" yaml:"cores"`           // online logical CPUs
+	CgroupMode string `json:"cgroupMode" yaml:"cgroupMode"` // "v1", "v2", "hybrid" or "none"
+}
+
+// LoadAverage is /proc/loadavg's first three fields before and after a run.
+type LoadAverage struct {
+	Before string `json:"before" yaml:"before"`
+	After  string `json:"after" yaml:"after"`
 }
 
 // Class is one hardware class: a node's CPU and memory.
@@ -295,7 +335,141 @@ func (c *Calibration) FailoverFor(provider string) (*FailoverCost, error) {
 		}
 	}
 	return nil, &MissingCalibrationError{
-		What:    fmt.Sprintf("failover timings on the %s provider", provider),
-		Command: fmt.Sprintf("%s --failover --provider %s", CalibrateCommand, provider),
+		What: fmt.Sprintf("failover timings on the %s provider", provider),
+		// RESULTS_DIR: the results of a run with a kill fault on that provider
+		Command: CalibrateCommand + " --failover-from RESULTS_DIR",
 	}
+}
+
+// Keys of calibration entries (CalibrationRun.Measured).
+func inferenceKey(class, model string) string { return fmt.Sprintf("class %s model %s", class, model) }
+func decodeKey(class string, d DecodeCost) string {
+	return fmt.Sprintf("class %s decode %dx%d@%s", class, d.Width, d.Height, d.Bitrate)
+}
+func encodingKey(e Encoding) string     { return fmt.Sprintf("encoding %s@%gfps", e.Bitrate, e.FPS) }
+func failoverKey(f FailoverCost) string { return "failover " + f.Provider }
+
+// Keys lists the keys of every entry c holds, in file order.
+func (c *Calibration) Keys() []string {
+	var keys []string
+	for _, cl := range c.Classes {
+		for _, m := range cl.Models {
+			keys = append(keys, inferenceKey(cl.Name, m.Model))
+		}
+		for _, d := range cl.Decode {
+			keys = append(keys, decodeKey(cl.Name, d))
+		}
+	}
+	for _, e := range c.Encoding {
+		keys = append(keys, encodingKey(e))
+	}
+	for _, f := range c.Failover {
+		keys = append(keys, failoverKey(f))
+	}
+	return keys
+}
+
+// Merge returns base updated with next's measurements: an entry of next
+// replaces base's entry with the same key (a class's model, a class's
+// resolution and bitrate, a bitrate and fps, a provider), other entries
+// of base are kept. A class of next whose cpu, memory or workers differ
+// from base's class of the same name replaces that class whole. The
+// provenance is next's, with base's runs that still measured a kept
+// entry before next's runs; Commands lists the runs' commands.
+func Merge(base, next *Calibration) *Calibration {
+	out := *base
+	out.Classes = append([]Class(nil), base.Classes...)
+	out.Encoding = append([]Encoding(nil), base.Encoding...)
+	out.Failover = append([]FailoverCost(nil), base.Failover...)
+	replaced := map[string]bool{}
+	for _, k := range next.Keys() {
+		replaced[k] = true
+	}
+	for _, nc := range next.Classes {
+		i := slices.IndexFunc(out.Classes, func(c Class) bool { return c.Name == nc.Name })
+		if i < 0 {
+			out.Classes = append(out.Classes, nc)
+			continue
+		}
+		old := out.Classes[i]
+		if old.CPU != nc.CPU || old.Memory != nc.Memory || old.Workers != nc.Workers {
+			for _, k := range (&Calibration{Classes: []Class{old}}).Keys() {
+				replaced[k] = true
+			}
+			out.Classes[i] = nc
+			continue
+		}
+		merged := old
+		merged.Models = mergeBy(old.Models, nc.Models, func(m ModelCost) string { return m.Model })
+		merged.Decode = mergeBy(old.Decode, nc.Decode, func(d DecodeCost) string { return decodeKey("", d) })
+		out.Classes[i] = merged
+	}
+	out.Encoding = mergeBy(out.Encoding, next.Encoding, encodingKey)
+	out.Failover = mergeBy(out.Failover, next.Failover, failoverKey)
+
+	out.Provenance = next.Provenance
+	out.Provenance.Runs = nil
+	var commands []string
+	if len(base.Provenance.Runs) == 0 {
+		commands = append(commands, base.Provenance.Commands...)
+	}
+	for _, r := range base.Provenance.Runs {
+		r.Measured = slices.DeleteFunc(slices.Clone(r.Measured), func(k string) bool { return replaced[k] })
+		if len(r.Measured) > 0 {
+			out.Provenance.Runs = append(out.Provenance.Runs, r)
+			commands = append(commands, r.Command)
+		}
+	}
+	out.Provenance.Runs = append(out.Provenance.Runs, next.Provenance.Runs...)
+	out.Provenance.Commands = append(commands, next.Provenance.Commands...)
+	return &out
+}
+
+// mergeBy replaces the entries of base whose key an entry of next has and
+// appends next's other entries.
+func mergeBy[T any](base, next []T, key func(T) string) []T {
+	out := slices.Clone(base)
+	for _, n := range next {
+		if i := slices.IndexFunc(out, func(b T) bool { return key(b) == key(n) }); i >= 0 {
+			out[i] = n
+		} else {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// Marshal validates c and encodes it as YAML, preceded by header (comment
+// lines, each written with a leading "# ").
+func (c *Calibration) Marshal(header ...string) ([]byte, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	for _, h := range header {
+		for _, line := range strings.Split(h, "\n") {
+			buf.WriteString(strings.TrimRight("# "+line, " ") + "\n")
+		}
+	}
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, fmt.Errorf("plan: encode calibration: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("plan: encode calibration: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// MarshalYAML writes a quantile table on one line ([{q: 0, v: 0.1}, ...]).
+func (q Quantiles) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, p := range q {
+		n.Content = append(n.Content, &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle, Content: []*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "q"}, {Kind: yaml.ScalarNode, Value: strconv.FormatFloat(p.Q, 'g', -1, 64)},
+			{Kind: yaml.ScalarNode, Value: "v"}, {Kind: yaml.ScalarNode, Value: strconv.FormatFloat(p.V, 'g', 6, 64)},
+		}})
+	}
+	return n, nil
 }

@@ -273,7 +273,7 @@ var _ = Describe("Run", func() {
 			f.Provider = "kind"
 			f.Faults = []plan.Fault{{At: 0, Action: plan.FaultKill, Node: "s-edge-1"}}
 			_, err = plan.Run(ctx, f, cal)
-			Expect(err).To(MatchError(ContainSubstring("--failover --provider kind")))
+			Expect(err).To(MatchError(And(ContainSubstring("kind provider"), ContainSubstring("--failover-from RESULTS_DIR"))))
 		})
 	})
 })

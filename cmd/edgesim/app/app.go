@@ -82,6 +82,7 @@ Start with:
 		newUpCmd(streams),
 		newDownCmd(streams),
 		newImageCmd(streams),
+		newPlanCmdForCalibrate(streams),
 	)
 	return root
 }

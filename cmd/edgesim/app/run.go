@@ -310,6 +310,12 @@ func (d *display) update(p testbed.Progress) {
 	status := fmt.Sprintf("[%s %s/%s] cameras answering %d/%d  p95 %s  link bytes %s  faults %d",
 		p.Phase, p.Elapsed.Round(time.Second), p.Total.Round(time.Second), p.CamerasAnswering, p.Cameras,
 		p.P95.Round(time.Millisecond), humanBytes(p.LinkBytes), p.FaultsFired)
+	d.status(status, false)
+}
+
+// status redraws the status line on a terminal; otherwise it logs it
+// every 5 s, or now with force.
+func (d *display) status(status string, force bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.tty {
@@ -317,7 +323,7 @@ func (d *display) update(p testbed.Progress) {
 		d.drawn = true
 		return
 	}
-	if time.Since(d.last) >= 5*time.Second {
+	if force || time.Since(d.last) >= 5*time.Second {
 		d.last = time.Now()
 		fmt.Fprintf(d.w, "%s %s\n", time.Now().Format("15:04:05"), status)
 	}
