@@ -82,6 +82,7 @@ Start with:
 		newUpCmd(streams),
 		newDownCmd(streams),
 		newImageCmd(streams),
+		newPlanCmd(streams),
 	)
 	return root
 }
