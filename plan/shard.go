@@ -49,13 +49,16 @@ type UnitInfo struct {
 	// Whole simulations ran on one shard; the others on every shard, each
 	// over its slice of the sites.
 	Whole bool `json:"whole"`
+	// SameAs, when set, is the simulation whose fleet this one is: it is
+	// not run again and takes that one's figures.
+	SameAs *int `json:"sameAs,omitempty"`
 }
 
 // UnitResult is one simulation's figures from one shard.
 type UnitResult struct {
-	Unit  int          `json:"unit"`
-	Types []TypeShare  `json:"types"`
-	Stats Stats        `json:"stats"`
+	Unit  int         `json:"unit"`
+	Types []TypeShare `json:"types"`
+	Stats Stats       `json:"stats"`
 }
 
 // TypeShare is what a shard measured on the sites of one type.
@@ -130,6 +133,9 @@ func (r *runner) partial() *Partial {
 			DroppedMax: o.DroppedMax, UplinkMax: o.UplinkMax}}
 	for _, u := range r.units {
 		info := UnitInfo{Key: u.key, CamerasPerNode: u.cameras, CloudNodes: u.cloud, Spare: u.spare, Whole: u.whole}
+		if u.same >= 0 {
+			info.SameAs = &u.same
+		}
 		info.Kind = [...]string{UnitPoint, UnitCloudTier, UnitNodeLoss}[u.kind]
 		part.Units = append(part.Units, info)
 	}
@@ -293,6 +299,13 @@ func finalize(hdr *CapacityReport, parts []*Partial) (*CapacityReport, error) {
 		TimeToAlertP95: lay.Objectives.TimeToAlertP95, DroppedMax: lay.Objectives.DroppedMax, UplinkMax: lay.Objectives.UplinkMax}
 	figs := make([]*unitFigures, len(lay.Units))
 	for i := range lay.Units {
+		if a := lay.Units[i].SameAs; a != nil {
+			if *a < 0 || *a >= i || lay.Units[*a].SameAs != nil {
+				return nil, fmt.Errorf("plan: simulation %d refers to simulation %d", i, *a)
+			}
+			figs[i] = figs[*a]
+			continue
+		}
 		if seen[i] == 0 {
 			return nil, fmt.Errorf("plan: no shard simulated %s %d of key %d: a shard is missing", lay.Units[i].Kind, i, lay.Units[i].Key)
 		}

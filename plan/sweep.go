@@ -63,6 +63,7 @@ type unit struct {
 	// every shard, each over its slice of the sites.
 	whole    bool
 	owner    int
+	same     int // >= 0: not simulated, the figures of that unit
 	fleet    *Fleet
 	keep     func(int) bool // the sites simulated (nil: all)
 	work     float64
@@ -109,6 +110,9 @@ func RunPlan(ctx context.Context, p *Plan, cal *Calibration, opt RunOptions) (*C
 	var doneWork, totalWork float64
 	var mine []int
 	for i, u := range r.units {
+		if u.same >= 0 {
+			continue
+		}
 		if !u.whole || opt.Shard == nil || u.owner == opt.Shard.Index {
 			mine = append(mine, i)
 			totalWork += u.work
@@ -453,7 +457,7 @@ func (r *runner) buildUnits() error {
 			if err != nil {
 				return err
 			}
-			u := unit{kind: unitPoint, key: k, cameras: n, fleet: f, whole: key.Placement == PlacementCloud,
+			u := unit{kind: unitPoint, key: k, cameras: n, fleet: f, whole: key.Placement == PlacementCloud, same: -1,
 				describe: fmt.Sprintf("%s, %d cameras per node", keyString(key), n)}
 			if !u.whole && sh != nil {
 				lo, hi := len(f.Sites)*sh.Index/sh.Count, len(f.Sites)*(sh.Index+1)/sh.Count
@@ -474,7 +478,12 @@ func (r *runner) buildUnits() error {
 		for _, n := range sizes {
 			f := *r.bases[k]
 			f.Cloud.Nodes = n
-			r.add(unit{kind: unitCloudTier, key: k, cloud: n, fleet: &f, whole: true, work: work(&f, nil),
+			if same := r.samePoint(k, &f); same >= 0 {
+				// the curve simulated this fleet already
+				r.units = append(r.units, unit{kind: unitCloudTier, key: k, cloud: n, same: same})
+				continue
+			}
+			r.add(unit{kind: unitCloudTier, key: k, cloud: n, fleet: &f, whole: true, work: work(&f, nil), same: -1,
 				describe: fmt.Sprintf("%s, cloud tier of %d nodes", keyString(key), n)})
 		}
 	}
@@ -502,12 +511,31 @@ func (r *runner) buildUnits() error {
 					}
 				}
 				keep := func(i int) bool { return reps[i] }
-				r.add(unit{kind: unitNodeLoss, key: k, cameras: n, spare: spare, fleet: f, whole: true, keep: keep,
+				r.add(unit{kind: unitNodeLoss, key: k, cameras: n, spare: spare, fleet: f, whole: true, keep: keep, same: -1,
 					work: work(f, keep), describe: fmt.Sprintf("%s, %d cameras per node, node loss (spare %t)", keyString(key), n, spare)})
 			}
 		}
 	}
 	return nil
+}
+
+// samePoint is the point unit of key k that simulates exactly fleet f, or
+// -1.
+func (r *runner) samePoint(k int, f *Fleet) int {
+	for i, u := range r.units {
+		if u.kind != unitPoint || u.key != k || u.fleet.Cloud != f.Cloud || len(u.fleet.Sites) != len(f.Sites) {
+			continue
+		}
+		same := true
+		for j := range f.Sites {
+			a, b := u.fleet.Sites[j], f.Sites[j]
+			same = same && a.Nodes == b.Nodes && slices.EqualFunc(a.Cameras, b.Cameras, func(x, y CameraGroup) bool { return x.Count == y.Count })
+		}
+		if same {
+			return i
+		}
+	}
+	return -1
 }
 
 // add appends a unit; whole units go to the shards round robin.
@@ -628,4 +656,3 @@ func peakRSS() uint64 {
 	}
 	return uint64(ru.Maxrss) * 1024
 }
-

@@ -177,6 +177,8 @@ func writeReport(w io.Writer, out string, rep *plan.CapacityReport) error {
 
 func newPlanMergeCmd(streams Streams) *cobra.Command {
 	var out string
+	var wait time.Duration
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "merge DIR_OR_FILES...",
 		Short: "Merge the shard files of one plan run into its capacity report",
@@ -195,23 +197,53 @@ calibration).`,
 			}
 			return nil
 		},
-		RunE: func(_ *cobra.Command, args []string) error {
-			shards, err := readShards(args)
-			if err != nil {
-				return err
-			}
-			rep, err := plan.MergeReports(shards)
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rep, err := mergeShards(cmd, args, wait)
 			if err != nil {
 				return err
 			}
 			if out == "" {
 				out = "plan-" + rep.Name
 			}
+			if asJSON {
+				if err := writeJSON(filepath.Join(out, "report.json"), rep); err != nil {
+					return err
+				}
+				if _, err := renderReport(out, rep); err != nil {
+					return err
+				}
+				enc := json.NewEncoder(streams.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
 			return writeReport(streams.Out, out, rep)
 		},
 	}
 	cmd.Flags().StringVarP(&out, "out", "o", "", "directory for report.json; default plan-<plan name>")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long for every shard file to appear (a merge pod started beside the shard pods)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print report.json on standard output instead of a summary (a pod's log then holds the report)")
 	return cmd
+}
+
+// mergeShards reads and merges the shard files, waiting for missing ones
+// when wait > 0.
+func mergeShards(cmd *cobra.Command, args []string, wait time.Duration) (*plan.CapacityReport, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		shards, err := readShards(args)
+		var rep *plan.CapacityReport
+		if err == nil {
+			rep, err = plan.MergeReports(shards)
+		}
+		if err == nil || wait <= 0 || time.Now().After(deadline) {
+			return rep, err
+		}
+		select {
+		case <-cmd.Context().Done():
+			return nil, cmd.Context().Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
 }
 
 func readShards(args []string) ([]*plan.CapacityReport, error) {
@@ -264,7 +296,12 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
+	// whole or not at all: a merge waiting for shards must never read half
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 func relPath(p string) string {
@@ -321,5 +358,88 @@ func (p *planProgress) done() {
 }
 
 func newPlanJobCmd(streams Streams) *cobra.Command {
-	return &cobra.Command{Use: "job", Hidden: true, RunE: func(*cobra.Command, []string) error { return errors.New("todo") }}
+	var o plan.JobOptions
+	var calibration string
+	var seed int64
+	cmd := &cobra.Command{
+		Use:   "job PLAN.yaml --shards N --image IMAGE",
+		Short: "Print Kubernetes objects that run a plan's shards as an Indexed Job and merge them",
+		Long: `job prints, as one YAML stream for kubectl apply:
+
+  - a ConfigMap <name>-plan holding the plan, its scenario (when it is a
+    file of its own) and the calibration;
+  - a PersistentVolumeClaim <name>-shards (ReadWriteMany) for the shard
+    files, or with --host-path and --node a directory on one node that
+    every pod is pinned to (single-node clusters, kind);
+  - an Indexed Job <name>-shards of N completions: pod i runs
+    "edgesim plan --shard i/N" (i is JOB_COMPLETION_INDEX) and writes
+    shard-i-of-N.json to the volume;
+  - a Job <name>-merge whose pod waits for all N shard files
+    ("edgesim plan merge --wait"), writes report/report.json on the volume
+    and prints the report as its log:
+      kubectl logs -n edgesim-plan job/<name>-merge > report.json
+
+The image must hold the edgesim binary (at --binary, default /edgesim) and
+the libraries it needs; "edgesim image" builds such an image without a
+registry. Plans whose links replay trace files are refused (the job does
+not ship them). Use a fresh volume (or delete the old shard files) for
+every run: the merge takes every shard file it finds.`,
+		Example: `  # 8 shards on a cluster with ReadWriteMany storage
+  edgesim plan job scenarios/examples/plan-fleet.yaml --shards 8 --image edgesim:dev | kubectl apply -f -
+  kubectl wait -n edgesim-plan --for=condition=complete job/plan-fleet-merge --timeout=2h
+  kubectl logs -n edgesim-plan job/plan-fleet-merge > report.json
+
+  # a single-node cluster (kind): shard files in a directory of that node
+  edgesim plan job my-plan.yaml --shards 3 --image edgesim:dev \
+    --host-path /var/lib/edgesim-plan/my-plan --node kind-worker`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return errors.New("plan job needs one plan file, e.g. edgesim plan job my-plan.yaml --shards 4 --image edgesim:dev")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := plan.LoadPlan(args[0])
+			if err != nil {
+				return err
+			}
+			if calibration == "" {
+				calibration = p.Calibration
+			}
+			if calibration == "" {
+				return fmt.Errorf("%s names no calibration: add spec.calibration or pass --calibration FILE", args[0])
+			}
+			if _, err := plan.LoadCalibration(calibration); err != nil {
+				return err
+			}
+			cal, err := os.ReadFile(calibration)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("seed") {
+				o.Seed = &seed
+			}
+			text, err := plan.JobManifest(p, cal, o)
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(streams.Out, text)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.IntVar(&o.Shards, "shards", 0, "number of shards (pods of the Indexed Job)")
+	f.StringVar(&o.Image, "image", "", "image holding the edgesim binary")
+	f.StringVar(&o.Binary, "binary", "/edgesim", "path of the edgesim binary in the image")
+	f.StringVar(&o.Name, "name", "", "prefix of the objects' names (default the plan's name)")
+	f.StringVar(&o.Namespace, "namespace", "edgesim-plan", `namespace of the objects ("default" creates no Namespace)`)
+	f.IntVar(&o.Parallelism, "parallelism", 0, "shard pods running at once (default all)")
+	f.StringVar(&o.StorageClass, "storage-class", "", "StorageClass of the shard volume's claim (default the cluster's)")
+	f.StringVar(&o.StorageSize, "storage-size", "1Gi", "size of the shard volume's claim")
+	f.StringVar(&o.HostPath, "host-path", "", "keep shard files in this directory of --node instead of a claim")
+	f.StringVar(&o.Node, "node", "", "node every pod runs on (with --host-path)")
+	f.DurationVar(&o.MergeWait, "merge-wait", 2*time.Hour, "how long the merge pod waits for the shards")
+	f.StringVar(&calibration, "calibration", "", "calibration file (default the plan's spec.calibration)")
+	f.Int64Var(&seed, "seed", 0, "seed passed to every shard (default the plan's)")
+	return cmd
 }
