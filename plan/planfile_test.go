@@ -241,3 +241,21 @@ var _ = Describe("RunPlan", func() {
 		})
 	})
 })
+
+var _ = Describe("the plan-fleet example", func() {
+	It("is a valid plan of 1,000 stores and 100,000 cameras that its calibration covers", func() {
+		p, err := plan.LoadPlan("../scenarios/examples/plan-fleet.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.Sites).To(Equal([]plan.SiteScale{{Site: "store", Count: 1000, Type: "store"}}))
+		Expect(p.Scenario.Cameras()).To(Equal(100))
+		Expect(p.Sweep.CamerasPerNode).To(ContainElement(25)) // the store as written: 100 cameras on 4 nodes
+		cal, err := plan.LoadCalibration(p.Calibration)
+		Expect(err).NotTo(HaveOccurred())
+		// resolves every curve and checks the calibration, then stops at
+		// the first simulation
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err = plan.RunPlan(ctx, p, cal, plan.RunOptions{})
+		Expect(err).To(MatchError(context.Canceled))
+	})
+})
