@@ -380,8 +380,9 @@ func newPlanJobCmd(streams Streams) *cobra.Command {
       kubectl logs -n edgesim-plan job/<name>-merge > report.json
 
 The image must hold the edgesim binary (at --binary, default /edgesim) and
-the libraries it needs; "edgesim image" builds such an image without a
-registry. Plans whose links replay trace files are refused (the job does
+the libraries it needs (libvpx): the kind provider's image builder
+(kindprovider.BuildImage) makes one without a registry, as the cluster
+spec does. Plans whose links replay trace files are refused (the job does
 not ship them). Use a fresh volume (or delete the old shard files) for
 every run: the merge takes every shard file it finds.`,
 		Example: `  # 8 shards on a cluster with ReadWriteMany storage
