@@ -51,6 +51,17 @@ var _ = Describe("edgesim plan", func() {
 		Expect(stderr).To(ContainSubstring("plan needs one plan file"))
 	})
 
+	It("is checked by edgesim validate, located like a scenario's problems", func(ctx SpecContext) {
+		code, stdout, _ := run(ctx, "validate", planFile, "../../../scenarios/examples/plan-fleet.yaml")
+		Expect(code).To(Equal(0), stdout)
+		Expect(stdout).To(ContainSubstring("(plan-fleet)"))
+		bad := filepath.Join(GinkgoT().TempDir(), "bad.yaml")
+		Expect(os.WriteFile(bad, []byte("apiVersion: edgesim.dev/v1alpha1\nkind: Plan\nmetadata: {name: x}\nspec:\n  scenario: nope.yaml\n  sweep: {camerasPerNode: [0]}\n"), 0o644)).To(Succeed())
+		code, stdout, _ = run(ctx, "validate", bad)
+		Expect(code).To(Equal(1))
+		Expect(stdout).To(ContainSubstring(bad + ":6:28: spec.sweep.camerasPerNode[0]: must be at least 1"))
+	})
+
 	It("teaches shards, merge and the Kubernetes job in its help", func(ctx SpecContext) {
 		code, stdout, _ := run(ctx, "plan", "--help")
 		Expect(code).To(Equal(0))
