@@ -41,6 +41,10 @@ type CapacityReport struct {
 	// calibration, a test-fixture calibration, a refused sweep value).
 	Warnings []string `json:"warnings,omitempty"`
 	Stats    RunStats `json:"stats"`
+	// Partial is what a shard's report carries for the merge (its share
+	// of every simulation, before any figure is derived); nil on a whole
+	// report.
+	Partial *Partial `json:"partial,omitempty"`
 }
 
 // CalibrationInfo says which calibration the figures come from.
@@ -70,7 +74,11 @@ type CurveKey struct {
 	DetectFPS    float64   `json:"detectFps"`
 	Link         string    `json:"link"` // the WAN's profile or trace name
 	Placement    Placement `json:"placement"`
-	NodesPerSite int       `json:"nodesPerSite"`
+	NodesPerSite int       `json:"nodesPerSite"` // 0: each site's own, as the scenario has it
+	// CloudNodes is the cloud tier the curve ran with (cloud placement:
+	// the largest swept size, or the scenario's); Hardware is then the
+	// cloud nodes' class, since the edge nodes carry no video.
+	CloudNodes int `json:"cloudNodes,omitempty"`
 }
 
 // Curve is one sweep of cameras per node at one key.

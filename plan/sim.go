@@ -19,11 +19,21 @@ import (
 // Option configures Run.
 type Option func(*options)
 
-type options struct{ parallel int }
+type options struct {
+	parallel int
+	keep     func(site int) bool
+}
 
 // WithParallelism bounds how many sites are simulated at once (default
 // GOMAXPROCS). Results do not depend on it.
 func WithParallelism(n int) Option { return func(o *options) { o.parallel = n } }
+
+// WithSites simulates only the sites (by index in Fleet.Sites) that keep
+// accepts, each exactly as in a run of the whole fleet (its random streams
+// come from the fleet's seed and its index): the result holds those sites
+// only. Edge placement only: cloud placement shares one cloud pool between
+// all sites, so a slice of them would not load it as the fleet does.
+func WithSites(keep func(site int) bool) Option { return func(o *options) { o.keep = keep } }
 
 // sim is one run's resolved inputs.
 type sim struct {
@@ -58,6 +68,12 @@ func Run(ctx context.Context, fleet *Fleet, cal *Calibration, opts ...Option) (*
 	s, err := prepare(fleet.withDefaults(), cal)
 	if err != nil {
 		return nil, err
+	}
+	if o.keep != nil {
+		if s.f.Placement != PlacementEdge {
+			return nil, errors.New("plan: a slice of the sites can only be simulated with edge placement: cloud placement shares the cloud pool between all sites")
+		}
+		s.sites = slices.DeleteFunc(s.sites, func(st *site) bool { return !o.keep(st.idx) })
 	}
 	stats := make([]Stats, len(s.sites))
 	if s.f.Placement == PlacementEdge {

@@ -113,7 +113,10 @@ func join(path, field string) string {
 	return path + "." + field
 }
 
-var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+var (
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	yamlNodeType        = reflect.TypeFor[yaml.Node]()
+)
 
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
@@ -150,6 +153,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if _, seen := d.pos[path]; !seen {
 		d.pos[path] = pos{n.Line, n.Column}
+	}
+	if v.Type() == yamlNodeType {
+		v.Set(reflect.ValueOf(*n)) // kept raw for the caller to read
+		return
 	}
 	isNull := n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 	if v.Kind() == reflect.Pointer {

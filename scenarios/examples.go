@@ -26,6 +26,10 @@ func mustSub(f fs.FS, dir string) fs.FS {
 	return sub
 }
 
+// IsPlanExample reports whether an example file is a capacity plan
+// (plan-*.yaml, kind: Plan, run by edgesim plan) rather than a scenario.
+func IsPlanExample(file string) bool { return strings.HasPrefix(path.Base(file), "plan-") }
+
 // DefaultExample is the example that runs when no scenario is given.
 const DefaultExample = "quickstart"
 
@@ -34,7 +38,7 @@ func ExampleNames() []string {
 	entries, _ := fs.ReadDir(examples, ".")
 	var names []string
 	for _, e := range entries {
-		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok {
+		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok && !IsPlanExample(e.Name()) {
 			names = append(names, n)
 		}
 	}

@@ -61,6 +61,18 @@ func unwrapPathError(err error) error {
 // relative paths are resolved against ("" for the working directory).
 func Load(name string, data []byte, baseDir string) (*Scenario, error) {
 	ext, d := decodeExternal(name, data)
+	return d.load(ext, baseDir)
+}
+
+// LoadNode decodes, validates and resolves a scenario held in a YAML node
+// of another file (an inline scenario of a plan file): problems carry the
+// node's lines and columns, in file name.
+func LoadNode(name string, root *yaml.Node, baseDir string) (*Scenario, error) {
+	d := newDecoder(name)
+	return d.load(d.decodeRoot(root), baseDir)
+}
+
+func (d *decoder) load(ext *v1alpha1.Scenario, baseDir string) (*Scenario, error) {
 	if ext == nil || d.budget {
 		return nil, d.errs.sorted()
 	}
@@ -94,16 +106,21 @@ func decodeExternal(name string, data []byte) (*v1alpha1.Scenario, *decoder) {
 	if root == nil {
 		return nil, d
 	}
+	return d.decodeRoot(root), d
+}
+
+// decodeRoot decodes a scenario's root node.
+func (d *decoder) decodeRoot(root *yaml.Node) *v1alpha1.Scenario {
 	for root.Kind == yaml.AliasNode && root.Alias != nil {
 		root = root.Alias
 	}
 	if root.Kind != yaml.MappingNode {
 		d.errorf(root, "", "a scenario is a YAML mapping that starts with apiVersion: %s; got %s", v1alpha1.APIVersion, kindName(root))
-		return nil, d
+		return nil
 	}
 	var ext v1alpha1.Scenario
 	d.decode(root, reflect.ValueOf(&ext).Elem(), "")
-	return &ext, d
+	return &ext
 }
 
 // converter validates the external scenario and builds the internal one.

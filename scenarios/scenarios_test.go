@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,7 @@ var _ = Describe("Examples", func() {
 	It("validates every example file on disk and embedded", func() {
 		files, err := filepath.Glob("examples/*.yaml")
 		Expect(err).NotTo(HaveOccurred())
+		files = slices.DeleteFunc(files, scenarios.IsPlanExample) // capacity plans, not scenarios
 		Expect(files).To(HaveLen(len(scenarios.ExampleNames())))
 		for _, f := range files {
 			s, err := scenarios.LoadFile(f)
@@ -404,6 +406,7 @@ var _ = Describe("JSON Schema", func() {
 			return out
 		}
 		valid, _ := filepath.Glob("examples/*.yaml")
+		valid = slices.DeleteFunc(valid, scenarios.IsPlanExample)
 		more, _ := filepath.Glob("testdata/valid-*.yaml")
 		for _, f := range append(valid, more...) {
 			Expect(schema.Validate(asJSON(f))).To(Succeed(), f)

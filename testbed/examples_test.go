@@ -5,12 +5,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+
+	"github.com/edgesim/edgesim/scenarios"
 )
 
 // promisedVerdict reads the verdict an example's opening comment promises:
@@ -22,6 +25,7 @@ var promisedVerdict = regexp.MustCompile("(?m)^# Verdict with `edgesim run` defa
 // must end with the verdict its comment promises. About 6 minutes in all.
 var _ = Describe("the shipped examples through the CLI", Label("e2e", "slow", "examples"), func() {
 	files, _ := filepath.Glob(filepath.Join("..", "scenarios", "examples", "*.yaml"))
+	files = slices.DeleteFunc(files, scenarios.IsPlanExample) // capacity plans run with edgesim plan
 
 	It("finds the examples", func() { Expect(files).To(HaveLen(4)) })
 

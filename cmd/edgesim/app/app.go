@@ -82,7 +82,7 @@ Start with:
 		newUpCmd(streams),
 		newDownCmd(streams),
 		newImageCmd(streams),
-		newPlanCmdForCalibrate(streams),
+		newPlanCmd(streams),
 	)
 	return root
 }

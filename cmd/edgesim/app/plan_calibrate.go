@@ -25,14 +25,6 @@ import (
 	"github.com/edgesim/edgesim/units"
 )
 
-// newPlanCmdForCalibrate is a minimal `plan` parent for calibrate until
-// the `edgesim plan PLAN.yaml` command joins it.
-func newPlanCmdForCalibrate(streams Streams) *cobra.Command {
-	c := &cobra.Command{Use: "plan", Short: "Capacity planning: calibrate the fleet simulator on the real parts"}
-	c.AddCommand(newPlanCalibrateCmd(streams))
-	return c
-}
-
 type planCalibrateFlags struct {
 	out             string
 	class           string

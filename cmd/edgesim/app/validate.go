@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"gopkg.in/yaml.v3"
 
+	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/scenarios"
 )
 
@@ -37,6 +38,9 @@ file could not be read or the command itself failed.
 Valid files may get warnings (exit status 0): numbers that probably do
 not measure what was meant, such as cameras sending more than their link
 carries, jitter larger than the delay, or events cut off by the end of the run.
+
+Capacity plans (kind: Plan, e.g. scenarios/examples/plan-fleet.yaml) are
+checked the way "edgesim plan" reads them, scenario included.
 
 Use "-" to read a scenario from standard input.`,
 		Example: `  # check the examples
@@ -92,8 +96,9 @@ func runValidate(streams Streams, files []string, output string, quiet, resolved
 	invalid, problems, unreadable, warnings := 0, 0, 0, 0
 	for _, file := range files {
 		var (
-			s   *scenarios.Scenario
-			err error
+			s        *scenarios.Scenario
+			planName string
+			err      error
 		)
 		if file == "-" {
 			data, rerr := io.ReadAll(io.LimitReader(streams.In, 8<<20))
@@ -111,10 +116,16 @@ func runValidate(streams Streams, files []string, output string, quiet, resolved
 			}
 			results = append(results, validateResult{File: file, Problems: []problemRecord{{Message: "cannot read: " + errors.Unwrap(serr).Error()}}})
 			continue
+		} else if isPlanFile(file) {
+			// a capacity plan (kind: Plan): checked as edgesim plan reads it
+			var p *plan.Plan
+			if p, err = plan.LoadPlan(file); p != nil {
+				planName = p.Name
+			}
 		} else {
 			s, err = scenarios.LoadFile(file)
 		}
-		r := validateResult{File: file, Valid: err == nil}
+		r := validateResult{File: file, Valid: err == nil, Name: planName}
 		if s != nil {
 			r.Name = s.Name
 		}
@@ -135,11 +146,11 @@ func runValidate(streams Streams, files []string, output string, quiet, resolved
 			}
 		} else if output == "text" {
 			if !quiet {
-				if _, werr := fmt.Fprintf(streams.Out, "ok   %s (%s)\n", file, s.Name); werr != nil {
+				if _, werr := fmt.Fprintf(streams.Out, "ok   %s (%s)\n", file, r.Name); werr != nil {
 					return werr
 				}
 			}
-			if resolved {
+			if resolved && s != nil {
 				text, merr := yaml.Marshal(s)
 				if merr != nil {
 					return fmt.Errorf("%s: printing the resolved scenario: %w", file, merr)
@@ -148,7 +159,7 @@ func runValidate(streams Streams, files []string, output string, quiet, resolved
 					return werr
 				}
 			}
-			for _, w := range s.Warnings {
+			for _, w := range warningsOf(s) {
 				warned := *w
 				warned.Msg = "warning: " + w.Msg
 				if _, werr := fmt.Fprintln(streams.Out, warned.Error()); werr != nil {
@@ -193,6 +204,26 @@ func runValidate(streams Streams, files []string, output string, quiet, resolved
 		return ExitError{Code: 1}
 	}
 	return nil
+}
+
+// isPlanFile reports whether a file holds a capacity plan (kind: Plan)
+// rather than a scenario.
+func isPlanFile(file string) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	var head struct {
+		Kind string `yaml:"kind"`
+	}
+	return yaml.Unmarshal(data, &head) == nil && head.Kind == plan.PlanKind
+}
+
+func warningsOf(s *scenarios.Scenario) scenarios.ErrorList {
+	if s == nil {
+		return nil
+	}
+	return s.Warnings
 }
 
 func plural(n int, one, many string) string {

@@ -1,0 +1,72 @@
+package app_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var _ = Describe("edgesim plan", func() {
+	const planFile = "../../../plan/testdata/plan-two-stores.yaml"
+
+	It("writes report.json, and three shards merge into the same figures", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		code, stdout, stderr := run(ctx, "plan", planFile, "--out", filepath.Join(dir, "whole"))
+		Expect(code).To(Equal(0), stderr)
+		Expect(stdout).To(ContainSubstring("knee"))
+		Expect(stderr).To(BeEmpty(), "no progress when not on a terminal")
+		for _, s := range []string{"0/3", "1/3", "2/3"} {
+			code, _, stderr := run(ctx, "plan", planFile, "--shard", s, "--out", filepath.Join(dir, "shards"))
+			Expect(code).To(Equal(0), stderr)
+		}
+		code, _, stderr = run(ctx, "plan", "merge", filepath.Join(dir, "shards"), "--out", filepath.Join(dir, "merged"))
+		Expect(code).To(Equal(0), stderr)
+		read := func(p string) map[string]any {
+			b, err := os.ReadFile(filepath.Join(dir, p, "report.json"))
+			Expect(err).NotTo(HaveOccurred())
+			var m map[string]any
+			Expect(json.Unmarshal(b, &m)).To(Succeed())
+			delete(m, "stats")
+			delete(m, "generated")
+			return m
+		}
+		Expect(read("merged")).To(Equal(read("whole")))
+	})
+
+	It("refuses a bad shard, a missing shard and a missing plan with what to do", func(ctx SpecContext) {
+		code, _, stderr := run(ctx, "plan", planFile, "--shard", "3/3")
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring("0 <= i < N"))
+		dir := GinkgoT().TempDir()
+		code, _, stderr = run(ctx, "plan", planFile, "--shard", "0/2", "--out", dir)
+		Expect(code).To(Equal(0), stderr)
+		code, _, stderr = run(ctx, "plan", "merge", dir)
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring("shards missing: 1/2"))
+		code, _, stderr = run(ctx, "plan")
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring("plan needs one plan file"))
+	})
+
+	It("is checked by edgesim validate, located like a scenario's problems", func(ctx SpecContext) {
+		code, stdout, _ := run(ctx, "validate", planFile, "../../../scenarios/examples/plan-fleet.yaml")
+		Expect(code).To(Equal(0), stdout)
+		Expect(stdout).To(ContainSubstring("(plan-fleet)"))
+		bad := filepath.Join(GinkgoT().TempDir(), "bad.yaml")
+		Expect(os.WriteFile(bad, []byte("apiVersion: edgesim.dev/v1alpha1\nkind: Plan\nmetadata: {name: x}\nspec:\n  scenario: nope.yaml\n  sweep: {camerasPerNode: [0]}\n"), 0o644)).To(Succeed())
+		code, stdout, _ = run(ctx, "validate", bad)
+		Expect(code).To(Equal(1))
+		Expect(stdout).To(ContainSubstring(bad + ":6:28: spec.sweep.camerasPerNode[0]: must be at least 1"))
+	})
+
+	It("teaches shards, merge and the Kubernetes job in its help", func(ctx SpecContext) {
+		code, stdout, _ := run(ctx, "plan", "--help")
+		Expect(code).To(Equal(0))
+		Expect(stdout).To(ContainSubstring("--shard 0/3"))
+		Expect(stdout).To(ContainSubstring("edgesim plan merge"))
+		Expect(stdout).To(ContainSubstring("edgesim plan job"))
+	})
+})
