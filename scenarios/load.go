@@ -2,8 +2,8 @@ package scenarios
 
 import (
 	"fmt"
-	"os"
 	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
