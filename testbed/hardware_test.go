@@ -73,7 +73,7 @@ var _ = Describe("a node's resources on the local provider", func() {
 		Expect(addr).To(BeEmpty(), "nothing was provisioned")
 	})
 
-	It("confines the node's edgenode to a cgroup with its CPU quota and memory limit, removed at teardown", func(ctx SpecContext) {
+	It("confines the node's edgenode to a cgroup with its CPU quota and memory limit, removed at teardown", Label("slow"), func(ctx SpecContext) {
 		if err := hwlimit.Available(); err != nil {
 			Skip(err.Error())
 		}
@@ -108,7 +108,7 @@ var _ = Describe("a node's resources on the local provider", func() {
 			Expect(err).NotTo(HaveOccurred())
 			return float64(u1.CPU-u0.CPU) / float64(time.Since(t0))
 		}
-		Eventually(share).WithTimeout(30*time.Second).Should(And(BeNumerically(">=", 0.3), BeNumerically("<=", 0.7)), "the burning edgenode gets half a core")
+		Eventually(share).WithTimeout(60*time.Second).Should(And(BeNumerically(">=", 0.3), BeNumerically("<=", 0.7)), "the burning edgenode gets half a core")
 
 		// Killed and started again (the kill and start faults), edgenode
 		// goes into the same group.
