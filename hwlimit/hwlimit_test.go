@@ -142,7 +142,7 @@ var _ = Describe("A group", func() {
 			share := float64(u1.CPU-u0.CPU) / float64(time.Since(t0))
 			gm.Expect(share).To(And(BeNumerically(">=", 0.3), BeNumerically("<=", 0.7)), "share of a core")
 			gm.Expect(u1.Throttled).To(BeNumerically(">", u0.Throttled), "periods the quota stopped the child")
-		}).WithTimeout(60 * time.Second).Should(Succeed())
+		}).WithTimeout(2 * time.Minute).Should(Succeed())
 	})
 
 	It("kills a process that outgrows the memory limit", func() {
