@@ -285,7 +285,7 @@ func writeOwner(dir string, m owner) error {
 	if err := unix.Setxattr(dir, OwnerXattr, b, 0); err != nil {
 		hint := ""
 		if errors.Is(err, unix.ENOTSUP) {
-			hint = " (this cgroup file system keeps no extended attributes, which edgesim needs to prove later that it created the group: use a kernel whose cgroup file system has them, 3.x or later, or remove the resources)"
+			hint = " (this cgroup file system keeps no extended attributes, which edgesim needs to prove later that it created the group: mount the cgroup v1 hierarchies with the xattr option, use cgroup v2, or remove the resources)"
 		}
 		return fmt.Errorf("mark %s as edgesim's (extended attribute %s): %w%s", dir, OwnerXattr, err, hint)
 	}
