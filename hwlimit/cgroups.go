@@ -17,8 +17,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// unifiedRoot is where cgroup v2 is mounted.
-const unifiedRoot = "/sys/fs/cgroup"
+// unifiedRoot is where cgroup v2 is mounted, and mode tells the host's
+// cgroup layout (variables for specs).
+var (
+	unifiedRoot = "/sys/fs/cgroup"
+	mode        = cgroups.Mode
+)
 
 // v1Controllers are the cgroup v1 controllers a group uses: the CPU quota,
 // CPU accounting and the memory limit.
@@ -27,7 +31,7 @@ var v1Controllers = []cgroup1.Name{cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Memory}
 // unlimited is at or above what the kernel shows for "no memory limit".
 const unlimited = math.MaxInt64 / 2
 
-func unified() bool { return cgroups.Mode() == cgroups.Unified }
+func unified() bool { return mode() == cgroups.Unified }
 
 // Available returns nil when New can create groups here, else an error
 // that says what is missing and what to do.
@@ -35,7 +39,7 @@ func Available() error {
 	if os.Geteuid() != 0 {
 		return errors.New("hwlimit: confining a node to its hardware class needs cgroups, which need root: run edgesim as root (sudo -E edgesim ...), or remove the node's resources/hardware")
 	}
-	switch cgroups.Mode() {
+	switch mode() {
 	case cgroups.Unavailable:
 		return fmt.Errorf("hwlimit: no cgroup file system at %s: mount one (mount -t cgroup2 none %s) or run on a host with cgroups", unifiedRoot, unifiedRoot)
 	case cgroups.Unified:
@@ -342,7 +346,7 @@ func (g *v2Group) add(pid int) error { return g.m.AddProc(uint64(pid)) }
 func (g *v2Group) pids() ([]uint64, error) { return g.m.Procs(true) }
 
 func (g *v2Group) usage() (Usage, error) {
-	st, err := g.m.Stat()
+	st, err := g.m.StatFiltered(cgroup2.StatCPU | cgroup2.StatMemory | cgroup2.StatMemoryEvents)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -362,7 +366,7 @@ func (g *v2Group) usage() (Usage, error) {
 
 func (g *v2Group) limits() (Limits, error) {
 	var l Limits
-	st, err := g.m.Stat()
+	st, err := g.m.StatFiltered(cgroup2.StatMemory)
 	if err != nil {
 		return l, err
 	}

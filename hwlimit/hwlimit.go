@@ -283,7 +283,11 @@ func writeOwner(dir string, m owner) error {
 		return err
 	}
 	if err := unix.Setxattr(dir, OwnerXattr, b, 0); err != nil {
-		return fmt.Errorf("mark %s as edgesim's (extended attribute %s): %w", dir, OwnerXattr, err)
+		hint := ""
+		if errors.Is(err, unix.ENOTSUP) {
+			hint = " (this cgroup file system keeps no extended attributes, which edgesim needs to prove later that it created the group: mount the cgroup v1 hierarchies with the xattr option, use cgroup v2, or remove the resources)"
+		}
+		return fmt.Errorf("mark %s as edgesim's (extended attribute %s): %w%s", dir, OwnerXattr, err, hint)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -125,9 +126,10 @@ func (d *decoder) decodeRoot(root *yaml.Node) *v1alpha1.Scenario {
 
 // converter validates the external scenario and builds the internal one.
 type converter struct {
-	d     *decoder
-	base  string
-	warns ErrorList
+	d       *decoder
+	base    string
+	warns   ErrorList
+	classes map[string]Resources // spec.hardware by name
 }
 
 func (c *converter) errorf(path, format string, args ...any) {
@@ -272,7 +274,8 @@ func (c *converter) convert(ext *v1alpha1.Scenario) *Scenario {
 		}
 	}
 
-	// Cloud.
+	// Hardware classes, then the cloud.
+	c.classes = c.hardware(sp.Hardware)
 	nCloud := 1
 	var cloudRes Resources
 	if sp.Cloud != nil {
@@ -281,7 +284,7 @@ func (c *converter) convert(ext *v1alpha1.Scenario) *Scenario {
 			c.errorf("spec.cloud.nodes", "must be between 1 and 16, got %d", nCloud)
 			nCloud = max(1, min(nCloud, 16))
 		}
-		cloudRes = c.resources("spec.cloud.resources", sp.Cloud.Resources)
+		cloudRes = c.nodeResources("spec.cloud", sp.Cloud.Hardware, sp.Cloud.Resources)
 	}
 	for i := 1; i <= nCloud; i++ {
 		s.Cloud.Nodes = append(s.Cloud.Nodes, Node{Name: fmt.Sprintf("cloud-%d", i), Resources: cloudRes})
@@ -315,6 +318,51 @@ func (c *converter) convert(ext *v1alpha1.Scenario) *Scenario {
 	return s
 }
 
+// hardware checks the named hardware classes and returns them by name.
+func (c *converter) hardware(classes []v1alpha1.HardwareClass) map[string]Resources {
+	out := map[string]Resources{}
+	for i, h := range classes {
+		p := fmt.Sprintf("spec.hardware[%d]", i)
+		ok := c.checkName(p+".name", h.Name, "hardware class name", 30)
+		if _, dup := out[h.Name]; ok && dup {
+			c.errorf(p+".name", "hardware class %q is defined twice", h.Name)
+		}
+		if h.CPU == nil && h.Memory == nil {
+			c.errorf(p, "hardware class %q gives neither cpu nor memory; give one or both, e.g. {name: %s, cpu: \"1\", memory: 1Gi}", h.Name, h.Name)
+		}
+		r := c.resources(p, &h.Resources)
+		r.Class = h.Name
+		out[h.Name] = r
+	}
+	return out
+}
+
+// nodeResources resolves the resources of the nodes of a tier (the cloud
+// or a site, at path p): a hardware class by name, or inline resources.
+func (c *converter) nodeResources(p, class string, inline *v1alpha1.Resources) Resources {
+	if class == "" {
+		return c.resources(p+".resources", inline)
+	}
+	if inline != nil {
+		c.errorf(p+".hardware", "give either hardware (a class of spec.hardware) or resources, not both")
+		return Resources{}
+	}
+	r, ok := c.classes[class]
+	if !ok {
+		names := slices.Sorted(maps.Keys(c.classes))
+		if len(names) == 0 {
+			c.errorf(p+".hardware", "no hardware class %q: spec.hardware defines none; define it there, e.g. hardware: [{name: %s, cpu: \"1\", memory: 1Gi}]", class, class)
+		} else {
+			msg := fmt.Sprintf("no hardware class %q in spec.hardware (defined: %s)", class, strings.Join(names, ", "))
+			if m := didYouMean(class, names); m != "" {
+				msg += fmt.Sprintf("; did you mean %q?", m)
+			}
+			c.errorf(p+".hardware", "%s", msg)
+		}
+	}
+	return r
+}
+
 func (c *converter) resources(p string, r *v1alpha1.Resources) Resources {
 	var out Resources
 	if r == nil {
@@ -342,7 +390,7 @@ func (c *converter) site(p string, in v1alpha1.Site, runDur time.Duration) Site 
 		c.errorf(p+".nodes", "must be between 1 and 16, got %d", n)
 		n = max(1, min(n, 16))
 	}
-	res := c.resources(p+".resources", in.Resources)
+	res := c.nodeResources(p, in.Hardware, in.Resources)
 	for i := 1; i <= n; i++ {
 		out.Nodes = append(out.Nodes, Node{Name: fmt.Sprintf("%s-edge-%d", in.Name, i), Site: in.Name, Resources: res})
 	}

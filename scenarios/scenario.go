@@ -54,6 +54,9 @@ const (
 type Resources struct {
 	CPU    units.MilliCPU `yaml:"cpu"`
 	Memory units.ByteSize `yaml:"memory"`
+	// Class is the name of the hardware class (spec.hardware) the
+	// resources come from; "" when the node gives them inline.
+	Class string `yaml:"class,omitempty"`
 }
 
 // Node is one cloud or edge node.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/hwlimit"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 )
@@ -28,7 +29,8 @@ type Binaries struct {
 
 // Local is the embedded provider: every node is a network namespace on this
 // machine, workloads are real processes inside them, links are netem's
-// userspace engine.
+// userspace engine. A node's resources (its hardware class) confine its
+// edgenode in a cgroup of its own (package hwlimit).
 type Local struct {
 	bin      Binaries
 	dir      string // logs and configs of the run
@@ -43,8 +45,9 @@ type Local struct {
 	hosts map[string]netem.EngineHost
 	links Links
 
-	mu    sync.Mutex
-	procs map[string]*process
+	mu     sync.Mutex
+	procs  map[string]*process
+	groups map[string]*hwlimit.Group // by node: the cgroups of nodes with resources
 }
 
 // ObservedEvent is something a provider saw happen without being asked,
@@ -87,15 +90,19 @@ func NewLocal(cfg ProviderConfig) (*Local, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	return &Local{bin: cfg.Binaries, dir: cfg.Dir, stateDir: cfg.StateDir, reg: cfg.Registry, seed: cfg.Seed, name: cfg.Name, observe: cfg.Observe,
-		hosts: map[string]netem.EngineHost{}, links: Links{}, procs: map[string]*process{}}, nil
+		hosts: map[string]netem.EngineHost{}, links: Links{}, procs: map[string]*process{}, groups: map[string]*hwlimit.Group{}}, nil
 }
 
 // Name implements Provider.
 func (l *Local) Name() string { return string(scenarios.ProviderLocal) }
 
 // Provision implements Provider: one namespace per node, one netem link per
-// plan link.
+// plan link. It fails first if a node asks for resources that this machine
+// cannot enforce.
 func (l *Local) Provision(ctx context.Context, plan *Plan) error {
+	if err := checkHardware(plan); err != nil {
+		return err
+	}
 	l.plan = plan
 	opts := []netem.Option{netem.WithRegisterer(l.reg), netem.WithSeed(l.seed), netem.WithName(l.name)}
 	if l.stateDir != "" {
@@ -174,21 +181,51 @@ func (l *Local) startEdgenode(n Node) error {
 	if c := n.Resources.CPU; c > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(int(math.Max(1, math.Ceil(c.Cores())))))
 	}
-	return l.start(n, append([]string{l.bin.Edgenode}, args...), env)
+	p, err := l.start(n, append([]string{l.bin.Edgenode}, args...), env)
+	if err != nil || !limited(n.Resources) {
+		return err
+	}
+	if err := l.confine(n, p); err != nil {
+		_ = p.stop(context.Background(), time.Second)
+		return err
+	}
+	return nil
+}
+
+// confine moves node n's edgenode into the node's cgroup, made on its
+// first start with the node's resources as limits. (ip netns exec execs
+// edgenode in the same process, so the pid is edgenode's; it runs
+// unconfined only for the moment between its start and this.)
+func (l *Local) confine(n Node, p *process) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := l.groups[n.Name]
+	if g == nil {
+		var err error
+		g, err = hwlimit.New(CgroupName(l.name, n.Name), HardwareLimits(n.Resources))
+		if err != nil {
+			return fmt.Errorf("node %s: confine edgenode to hardware %s: %w", n.Name, describeResources(n.Resources), err)
+		}
+		l.groups[n.Name] = g
+	}
+	if err := g.Add(p.pid()); err != nil {
+		return fmt.Errorf("node %s: %w", n.Name, err)
+	}
+	return nil
 }
 
 // start runs argv in node n's namespace, logging to <dir>/<node>.log, and
 // keeps the process as the node's.
-func (l *Local) start(n Node, argv, env []string) error {
+func (l *Local) start(n Node, argv, env []string) (*process, error) {
 	p, err := startProcess(l.hosts[n.Name].NetnsName(), argv, env,
 		filepath.Join(l.dir, n.Name+".log"), n.Name, l.exited)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	l.mu.Lock()
 	l.procs[n.Name] = p
 	l.mu.Unlock()
-	return nil
+	return p, nil
 }
 
 func (l *Local) exited(name string, err error) {
@@ -284,7 +321,7 @@ func (l *Local) StartCameras(ctx context.Context, dir string) error {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
-		if err := l.start(n, append([]string{l.bin.Edgesim}, CamerasArgs(cfgPath, out)...), nil); err != nil {
+		if _, err := l.start(n, append([]string{l.bin.Edgesim}, CamerasArgs(cfgPath, out)...), nil); err != nil {
 			return err
 		}
 	}
@@ -348,7 +385,7 @@ func (l *Local) Alerts(context.Context) ([]byte, error) {
 }
 
 // Destroy implements Provider: stops every process (gracefully first),
-// then removes namespaces and links.
+// then removes the nodes' cgroups, namespaces and links.
 func (l *Local) Destroy(ctx context.Context) error {
 	l.mu.Lock()
 	procs := make([]*process, 0, len(l.procs))
@@ -362,8 +399,18 @@ func (l *Local) Destroy(ctx context.Context) error {
 		go func() { defer wg.Done(); _ = p.stop(ctx, 5*time.Second) }()
 	}
 	wg.Wait()
-	if l.eng == nil {
-		return nil
+	var errs []error
+	l.mu.Lock()
+	for node, g := range l.groups {
+		if err := g.Delete(); err != nil {
+			errs = append(errs, fmt.Errorf("node %s: %w", node, err))
+			continue
+		}
+		delete(l.groups, node)
 	}
-	return l.eng.Close(context.WithoutCancel(ctx))
+	l.mu.Unlock()
+	if l.eng != nil {
+		errs = append(errs, l.eng.Close(context.WithoutCancel(ctx)))
+	}
+	return errors.Join(errs...)
 }

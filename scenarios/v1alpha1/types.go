@@ -44,6 +44,7 @@ type Spec struct {
 	StartTime  *units.TimeOfDay `yaml:"startTime" doc:"Simulated time of day when the run starts (HH:MM), used by alert rules' timeOfDay windows. Default 12:00."`
 	Provider   string           `yaml:"provider" doc:"Where the testbed runs. Default local (network namespaces)." enum:"local|kind|k3s|kubeconfig"`
 	Kubeconfig string           `yaml:"kubeconfig" doc:"Path of the kubeconfig for provider kubeconfig, relative to the scenario file."`
+	Hardware   []HardwareClass  `yaml:"hardware" doc:"Named hardware classes that the cloud and sites refer to with hardware: NAME."`
 	Cloud      *Cloud           `yaml:"cloud" doc:"The cloud tier. Default: one node."`
 	Sites      []Site           `yaml:"sites" doc:"Edge sites: each has edge nodes and cameras." es:"required"`
 	Links      []Link           `yaml:"links" doc:"Impaired links between groups. Links not listed are lan links."`
@@ -59,17 +60,26 @@ type Resources struct {
 	Memory *units.ByteSize `yaml:"memory" doc:"Memory limit per node, e.g. 512Mi or 2GB."`
 }
 
+// HardwareClass is a named size of node (an edge box model, a cloud VM
+// type), enforced like inline resources.
+type HardwareClass struct {
+	Name      string `yaml:"name" doc:"Class name (lower-case letters, digits, '-') that the cloud and sites give as hardware." es:"required"`
+	Resources `yaml:",inline"`
+}
+
 // Cloud is the cloud tier.
 type Cloud struct {
 	Nodes     *int       `yaml:"nodes" doc:"Number of cloud nodes, named cloud-1, cloud-2, ... Default 1."`
-	Resources *Resources `yaml:"resources" doc:"Resources of each cloud node."`
+	Hardware  string     `yaml:"hardware" doc:"Hardware class (a name from spec.hardware) of each cloud node; instead of resources."`
+	Resources *Resources `yaml:"resources" doc:"Resources of each cloud node; instead of hardware."`
 }
 
 // Site is an edge site: edge nodes plus camera groups.
 type Site struct {
 	Name      string        `yaml:"name" doc:"Site name (lower-case letters, digits, '-'). Edge nodes are named <site>-edge-1, ..." es:"required"`
 	Nodes     *int          `yaml:"nodes" doc:"Number of edge nodes. Default 1."`
-	Resources *Resources    `yaml:"resources" doc:"Resources of each edge node."`
+	Hardware  string        `yaml:"hardware" doc:"Hardware class (a name from spec.hardware) of each edge node; instead of resources."`
+	Resources *Resources    `yaml:"resources" doc:"Resources of each edge node; instead of hardware."`
 	Cameras   []CameraGroup `yaml:"cameras" doc:"Camera groups at this site."`
 }
 

@@ -42,6 +42,8 @@ const (
 	labelApp  = "app.kubernetes.io/name"
 	labelPart = "app.kubernetes.io/part-of"
 	labelSite = "edgesim.dev/site"
+	// labelHardware names the hardware class (spec.hardware) of a tier's nodes.
+	labelHardware = "edgesim.dev/hardware"
 )
 
 // ErrUnsupported is returned for a scenario feature the kind provider does
@@ -208,6 +210,9 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 		return nil, err
 	}
 	labels := appLabels(name, siteLabel)
+	if c := first.Resources.Class; c != "" {
+		labels[labelHardware] = c
+	}
 	sel := map[string]string{labelApp: name}
 	// Every replica is named after its pod, on the command line.
 	args := append([]string{"/edgenode"}, testbed.EdgenodeArgs(configDir+"/edgenode.yaml", "--node-id", "$(POD_NAME)")...)

@@ -109,6 +109,25 @@ var _ = Describe("Manifests", func() {
 		Expect(dig(c, "env")).To(ContainElement(map[string]any{"name": "GOMAXPROCS", "value": "1"}))
 	})
 
+	It("sizes the containers of a site from its named hardware class and labels them with it", func() {
+		data, err := scenarios.ExampleData("quickstart")
+		Expect(err).NotTo(HaveOccurred())
+		data = bytes.Replace(data, []byte(`resources: {cpu: "1", memory: 512Mi}`), []byte(`hardware: small-box`), 1)
+		data = bytes.Replace(data, []byte("  provider: local\n"), []byte("  provider: local\n  hardware:\n    - {name: small-box, cpu: 1500m, memory: 768Mi}\n"), 1)
+		sc, err := scenarios.Load("classes.yaml", data, "")
+		Expect(err).NotTo(HaveOccurred())
+		p, err := testbed.NewPlan(sc, false)
+		Expect(err).NotTo(HaveOccurred())
+		d := docs(rendered(p))
+		tmpl := dig(d["Deployment/edgenode-store-1"], "spec", "template")
+		c := dig(tmpl, "spec", "containers", 0)
+		Expect(dig(c, "resources", "limits")).To(Equal(map[string]any{"cpu": "1500m", "memory": "768Mi"}))
+		Expect(dig(c, "resources", "requests")).To(Equal(map[string]any{"cpu": "750m", "memory": "384Mi"}))
+		Expect(dig(c, "env")).To(ContainElement(map[string]any{"name": "GOMAXPROCS", "value": "2"}))
+		Expect(dig(tmpl, "metadata", "labels")).To(HaveKeyWithValue("edgesim.dev/hardware", "small-box"))
+		Expect(dig(d["Deployment/edgenode-cloud"], "spec", "template", "metadata", "labels")).NotTo(HaveKey("edgesim.dev/hardware"), "the cloud has no class")
+	})
+
 	It("tolerates not-ready and unreachable nodes for seconds, not minutes", func() {
 		c := cfg
 		c.TolerationSeconds = 3
