@@ -31,6 +31,9 @@ type Check struct {
 	Value     float64 `json:"value"`
 	Exercised bool    `json:"exercised"`
 	Met       bool    `json:"met"`
+	// Note says why a check is not met beyond its value (expected alerts
+	// that never arrived) or why nothing exercised it.
+	Note string `json:"note,omitempty"`
 }
 
 // SweepPoint is one value of a sweep and its result.
@@ -94,6 +97,10 @@ func FindKnee(ctx context.Context, base *Fleet, cal *Calibration, obj Objectives
 				p.Met = p.Met && c.Met
 			}
 		}
+		if c, ok := obj.unexercised(r.Types); ok {
+			p.Checks = append(p.Checks, c)
+			p.Met = false
+		}
 		if failed = failed || !p.Met; !failed {
 			k.CamerasPerNode = n
 		}
@@ -115,8 +122,17 @@ func (o Objectives) check(t TypeResult) []Check {
 	if o.LatencyP95 > 0 {
 		add("latency p95 (s)", o.LatencyP95.Seconds(), t.LatencyP95.Seconds(), answered)
 	}
-	if o.TimeToAlertP95 > 0 {
-		add("time to alert p95 (s)", o.TimeToAlertP95.Seconds(), t.TimeToAlertP95.Seconds(), t.AlertsExpected > 0)
+	// Time to alert applies to the site types with a scripted event a rule
+	// covers; a point where no type has one gets the unexercised check of
+	// unexercised. An expected alert that never reached the cloud fails it,
+	// whatever the delivered ones took.
+	if o.TimeToAlertP95 > 0 && t.AlertsExpected > 0 {
+		add("time to alert p95 (s)", o.TimeToAlertP95.Seconds(), t.TimeToAlertP95.Seconds(), true)
+		if missing := t.AlertsExpected - t.Alerted; missing > 0 {
+			c := &out[len(out)-1]
+			c.Met = false
+			c.Note = fmt.Sprintf("%d of %d expected alerts never reached the cloud", missing, t.AlertsExpected)
+		}
 	}
 	if o.DroppedMax > 0 {
 		share, sampled := t.Frames.DroppedShare()
@@ -126,4 +142,20 @@ func (o Objectives) check(t TypeResult) []Check {
 		add("uplink mean (bit/s)", o.UplinkMax, t.UplinkMeanBits, t.Sites > 0)
 	}
 	return out
+}
+
+// unexercised is the point-wide check of an objective that applies only to
+// some site types when none of the point's types exercised it: time to
+// alert with no scripted event anywhere. It is never met.
+func (o Objectives) unexercised(types []TypeResult) (Check, bool) {
+	if o.TimeToAlertP95 <= 0 {
+		return Check{}, false
+	}
+	for _, t := range types {
+		if t.AlertsExpected > 0 {
+			return Check{}, false
+		}
+	}
+	return Check{Objective: "time to alert p95 (s)", Limit: o.TimeToAlertP95.Seconds(),
+		Note: "no site type has a scripted event that an alert rule covers"}, true
 }

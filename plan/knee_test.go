@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/units"
 )
 
 var _ = Describe("FindKnee", func() {
@@ -56,6 +57,50 @@ var _ = Describe("FindKnee", func() {
 		Expect(k.CamerasPerNode).To(BeZero())
 		Expect(k.Points[0].Checks).To(ConsistOf(HaveField("Exercised", false)))
 		Expect(k.Points[0].Met).To(BeFalse())
+	})
+
+	// A store with a scripted person at the door and a yard with nothing
+	// scripted, one node and one camera each.
+	twoTypes := func() *plan.Fleet {
+		cam := func(events []plan.Event) []plan.CameraGroup {
+			return []plan.CameraGroup{{Name: "cam", Count: 1, Width: 640, Height: 360, FPS: 10, Bitrate: units.MustParseBitRate("600Kbit"),
+				Zones: []plan.Zone{{Name: "door", Rect: [4]float64{0, 0, 0.5, 1}}}, Events: events}}
+		}
+		return &plan.Fleet{Seed: 4, Duration: 30 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge, DetectFPS: 2,
+			Alerts: []plan.AlertRule{{Zone: "door", Label: "person", Dwell: 3 * time.Second}},
+			Sites: []plan.Site{
+				{Name: "store", Type: "store", Nodes: 1, Class: "small-box", WANUp: netem.LinkConfig{Delay: 50 * time.Millisecond},
+					Cameras: cam([]plan.Event{{Zone: "door", Label: "person", Start: 5 * time.Second, End: 25 * time.Second}})},
+				{Name: "yard", Type: "yard", Nodes: 1, Class: "small-box", Cameras: cam(nil)},
+			}}
+	}
+	tta := plan.Objectives{TimeToAlertP95: 10 * time.Second}
+
+	It("fails time to alert when an expected alert never reached the cloud, whatever the delivered ones took", func() {
+		f := twoTypes()
+		f.Sites = f.Sites[:1]
+		f.Faults = []plan.Fault{{At: 0, Action: plan.FaultPartition, Site: "store", Link: plan.LinkWAN}} // to the end
+		k, err := plan.FindKnee(ctx, f, cal, tta, []int{1})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k.Points[0].Result.Types[0].Alerted).To(BeZero())
+		Expect(k.Points[0].Checks).To(ConsistOf(SatisfyAll(HaveField("Exercised", true), HaveField("Met", false),
+			HaveField("Note", "1 of 1 expected alerts never reached the cloud"))))
+		Expect(k.CamerasPerNode).To(BeZero())
+	})
+
+	It("judges time to alert on the site types that have a scripted event, and fails a point where none has one", func() {
+		k, err := plan.FindKnee(ctx, twoTypes(), cal, tta, []int{1})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k.Points[0].Checks).To(ConsistOf(SatisfyAll(HaveField("Objective", "store: time to alert p95 (s)"), HaveField("Met", true))))
+		Expect(k.CamerasPerNode).To(Equal(1))
+
+		f := twoTypes()
+		f.Sites = f.Sites[1:]
+		k, err = plan.FindKnee(ctx, f, cal, tta, []int{1})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(k.Points[0].Checks).To(ConsistOf(SatisfyAll(HaveField("Exercised", false), HaveField("Met", false),
+			HaveField("Note", ContainSubstring("no site type has a scripted event")))))
+		Expect(k.CamerasPerNode).To(BeZero())
 	})
 
 	It("refuses a sweep without objectives or one it cannot scale", func() {

@@ -256,6 +256,7 @@ type unitFigures struct {
 	checks map[string][]Check
 	met    map[string]bool // per type
 	all    bool
+	extra  []Check // point-wide checks no type exercised
 }
 
 // finalize combines the partials (one whole run's, or every shard's) and
@@ -326,6 +327,13 @@ func finalize(hdr *CapacityReport, parts []*Partial) (*CapacityReport, error) {
 				f.all = f.all && c.Met
 			}
 		}
+		if c, ok := obj.unexercised(f.types); ok {
+			// An objective no type exercised: every type's knee fails here.
+			f.extra, f.all = []Check{c}, false
+			for t := range f.met {
+				f.met[t] = false
+			}
+		}
 		figs[i] = f
 	}
 	rep := *hdr
@@ -360,6 +368,7 @@ func finalize(hdr *CapacityReport, parts []*Partial) (*CapacityReport, error) {
 				}
 				fo = fo.merge(f.shares[j].Failover)
 			}
+			cp.Checks = append(cp.Checks, f.extra...)
 			if fo != nil {
 				s, err := fo.summary()
 				if err != nil {

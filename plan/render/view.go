@@ -137,11 +137,11 @@ func checkCell(c plan.Check) cell {
 	v := strconv.FormatFloat(c.Value, 'g', 3, 64)
 	switch {
 	case !c.Exercised:
-		return cell{Text: "not exercised", State: stateNA}
+		return cell{Text: joinNote("not exercised", c.Note), State: stateNA}
 	case c.Met:
 		return cell{Text: "met (" + v + ")", State: stateMet}
 	}
-	return cell{Text: "failed (" + v + ")", State: stateFail}
+	return cell{Text: joinNote("failed ("+v+")", c.Note), State: stateFail}
 }
 
 func build(r *plan.CapacityReport, plots []reportkit.Named) page {
@@ -387,4 +387,11 @@ func validationResult(row plan.ValidationRow) cell {
 		return txt("reported" + note)
 	}
 	return stateCell(row.Met, "met"+note, "not met"+note)
+}
+
+func joinNote(s, note string) string {
+	if note == "" {
+		return s
+	}
+	return s + ": " + note
 }
