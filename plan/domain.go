@@ -59,10 +59,8 @@ type alertRec struct {
 	tries int
 }
 
-func (d *domain) t(ns int64) time.Time { return epoch.Add(time.Duration(ns)) }
-
 func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool) (*link, error) {
-	l := &link{name: name, cfg: cfg, wakeAt: -1, corrupt: cfg.Corrupt > 0, up: up}
+	l := &link{name: name, cfg: cfg, wakeAt: -1, drained: -1, corrupt: cfg.Corrupt > 0, up: up}
 	m, err := netem.NewModel(cfg, int64(seedOf(d.s.seed, tagLink, tag)), epoch,
 		netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt))
 	if err != nil {
@@ -112,7 +110,7 @@ func (d *domain) send(l *link, p *netem.Packet) bool {
 		d.drain(l, d.now)
 		d.cloned = nil
 	}
-	if ok, _ := l.m.Send(d.t(d.now), p); !ok {
+	if ok, _ := l.m.SendSinceStart(time.Duration(d.now), p); !ok {
 		d.lost(p)
 		d.freePkt(p)
 		return false
@@ -129,7 +127,11 @@ func (d *domain) send(l *link, p *netem.Packet) bool {
 // drain takes the packets a direct link delivered up to at out of its
 // model (their effect was settled when they were sent).
 func (d *domain) drain(l *link, at int64) {
-	d.out = l.m.Deliver(d.t(at), d.out[:0])
+	if at == l.drained {
+		return
+	}
+	l.drained = at
+	d.out = l.m.DeliverSinceStart(time.Duration(at), d.out[:0])
 	for _, p := range d.out {
 		d.freePkt(p)
 	}
@@ -138,7 +140,7 @@ func (d *domain) drain(l *link, at int64) {
 // arrival is when a packet a direct link accepted arrives, and whether it
 // arrives intact (SRTP/DTLS authentication drops a corrupted one).
 func (d *domain) arrival(l *link, p *netem.Packet) (int64, bool) {
-	return int64(p.Due().Sub(epoch)), !l.corrupt || !corrupted(p)
+	return int64(p.DueSinceStart()), !l.corrupt || !corrupted(p)
 }
 
 // landed settles, at send time, packet p and its duplicate dup (or nil)
@@ -205,11 +207,11 @@ func (d *domain) wake(l *link) {
 	if l.direct {
 		return
 	}
-	t, ok := l.m.Next()
+	t, ok := l.m.NextSinceStart()
 	if !ok {
 		return
 	}
-	ns := int64(t.Sub(epoch))
+	ns := int64(t)
 	if l.wakeAt < 0 || ns < l.wakeAt {
 		l.wakeAt = ns
 		d.q.push(event{at: ns, kind: evLink, a: int32(d.linkIndex(l))})
@@ -240,6 +242,7 @@ func (d *domain) run() {
 	defer func() {
 		for _, l := range d.links {
 			if l.direct {
+				l.drained = -1
 				d.drain(l, d.end) // the model's totals count what arrived in the run
 			}
 		}
@@ -288,7 +291,7 @@ func (d *domain) linkWake(e event) {
 		return // superseded by an earlier wake
 	}
 	l.wakeAt = -1
-	d.out = l.m.Deliver(d.t(d.now), d.out[:0])
+	d.out = l.m.DeliverSinceStart(time.Duration(d.now), d.out[:0])
 	for _, p := range d.out {
 		if l.corrupt && corrupted(p) {
 			// SRTP/DTLS authentication drops a corrupted packet.
@@ -615,7 +618,7 @@ func (d *domain) fault(i int, end bool) {
 			}
 			cfg := l.cfg
 			cfg.Partition = !end
-			_ = l.m.Update(d.t(d.now), cfg) // cfg was validated with the fleet
+			_ = l.m.UpdateSinceStart(time.Duration(d.now), cfg) // cfg was validated with the fleet
 			d.wake(l)
 		}
 	}

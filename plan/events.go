@@ -24,14 +24,16 @@ type event struct {
 	kind uint8
 }
 
-// events is a binary min-heap of events by (at, seq).
+// events is a 4-ary min-heap of events by (at, seq): half the levels of a
+// binary heap, and its sifts move a hole instead of swapping at each level.
+// (at, seq) is unique, so the order events come out in does not depend on
+// the heap's shape.
 type events struct {
 	h   []event
 	seq uint64
 }
 
-func (q *events) less(i, j int) bool {
-	a, b := &q.h[i], &q.h[j]
+func earlier(a, b *event) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
@@ -42,35 +44,47 @@ func (q *events) push(e event) {
 	q.seq++
 	e.seq = q.seq
 	q.h = append(q.h, e)
-	i := len(q.h) - 1
+	h := q.h
+	i := len(h) - 1
 	for i > 0 {
-		p := (i - 1) / 2
-		if !q.less(i, p) {
+		p := (i - 1) / 4
+		if !earlier(&e, &h[p]) {
 			break
 		}
-		q.h[i], q.h[p] = q.h[p], q.h[i]
+		h[i] = h[p]
 		i = p
 	}
+	h[i] = e
 }
 
 func (q *events) pop() event {
-	n := len(q.h) - 1
-	top := q.h[0]
-	q.h[0] = q.h[n]
-	q.h = q.h[:n]
+	h := q.h
+	n := len(h) - 1
+	top, last := h[0], h[n]
+	h = h[:n]
+	q.h = h
+	if n == 0 {
+		return top
+	}
 	i := 0
 	for {
-		l, r, s := 2*i+1, 2*i+2, i
-		if l < n && q.less(l, s) {
-			s = l
+		c := 4*i + 1
+		if c >= n {
+			break
 		}
-		if r < n && q.less(r, s) {
-			s = r
+		// the earliest of up to four children
+		m := c
+		for k := c + 1; k < min(c+4, n); k++ {
+			if earlier(&h[k], &h[m]) {
+				m = k
+			}
 		}
-		if s == i {
-			return top
+		if !earlier(&h[m], &last) {
+			break
 		}
-		q.h[i], q.h[s] = q.h[s], q.h[i]
-		i = s
+		h[i] = h[m]
+		i = m
 	}
+	h[i] = last
+	return top
 }

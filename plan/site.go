@@ -146,6 +146,10 @@ type link struct {
 	// (an answer) at send time with the model's own delivery time, and
 	// the model's delay line is drained lazily.
 	direct bool
+	// drained is when the delay line of a direct link was last drained:
+	// once per instant is enough (what it holds changes no figure until
+	// the final drain).
+	drained int64
 }
 
 func seedOf(parts ...uint64) uint64 {
