@@ -13,10 +13,10 @@ type Packet struct {
 	Buf []byte
 	N   int
 
-	arrive    int64  // entered the bottleneck queue (the model's clock)
-	dueNs     int64  // delivery time (the model's clock)
-	from      *Model // the model that set dueNs
-	remaining int    // bytes still to serve from trace opportunities
+	arrive    int64    // entered the bottleneck queue (the model's clock)
+	dueNs     int64    // delivery time (the model's clock)
+	from      *Model   // the model that set dueNs
+	remaining int      // bytes still to serve from trace opportunities
 	to        *Host    // userspace engine: destination host
 	addr      net.Addr // inproc: destination address
 }
@@ -88,8 +88,8 @@ type DirStats struct {
 type Model struct {
 	origin time.Time
 	cfg    LinkConfig
-	ramp *ramp
-	rng  *rand.Rand
+	ramp   *ramp
+	rng    *rand.Rand
 
 	delay   delayGen
 	loss    lossGen
