@@ -100,6 +100,14 @@ var _ = Describe("Run's figures", func() {
 		},
 		Entry("edge placement, impaired links, faults and alerts", "edge-impaired", func() *plan.Fleet { return goldenFleet(plan.PlacementEdge) }),
 		Entry("cloud placement, impaired links, faults and alerts", "cloud-impaired", func() *plan.Fleet { return goldenFleet(plan.PlacementCloud) }),
+		Entry("edge placement, impaired links without a rate", "edge-unshaped", func() *plan.Fleet {
+			// every link direct: the WAN's totals come from settled packets
+			f := goldenFleet(plan.PlacementEdge)
+			for i := range f.Sites {
+				f.Sites[i].WANUp.RateBits, f.Sites[i].LANUp.RateBits = 0, 0
+			}
+			return f
+		}),
 		Entry("the benchmark's fleet, small", "bench-small", benchFleet),
 	)
 })
