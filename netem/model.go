@@ -110,6 +110,8 @@ type Model struct {
 	lastDue int64
 	seq     uint64
 
+	handBack bool // WithoutDelayLine
+
 	stats   DirStats
 	drops   [numReasons]uint64
 	free    func(*Packet)
@@ -145,6 +147,32 @@ func WithPacketFree(f func(*Packet)) ModelOption { return func(m *Model) { m.fre
 // duplicates); by default it allocates.
 func WithPacketClone(f func(*Packet) *Packet) ModelOption { return func(m *Model) { m.clone = f } }
 
+// WithoutDelayLine makes Send hand each packet it accepts back to the
+// caller with its delivery time fixed (Packet.Due), instead of holding it
+// until then: for a caller that settles packets when they are sent, as a
+// simulator does. Every draw is the one the model would make otherwise. The
+// link must have neither RateBits nor Trace (the delivery time of a queued
+// packet is not known at send time). A duplicate, made with the clone
+// function (WithPacketClone), is the caller's too. Deliver then returns
+// nothing and Stats' Packets and Bytes stay zero: the caller counts what
+// arrives.
+func WithoutDelayLine() ModelOption { return func(m *Model) { m.handBack = true } }
+
+// errHandBackShaped is the configuration error of a WithoutDelayLine model
+// given a rate or a trace.
+var errHandBackShaped = &ConfigError{Field: "RateBits/Trace", Value: "set",
+	Want: "must be unset on a model made WithoutDelayLine (its delivery times are fixed at send time)"}
+
+func (m *Model) validate(cfg LinkConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if m.handBack && cfg.shaped() {
+		return errHandBackShaped
+	}
+	return nil
+}
+
 // WithQueueDelayObserver is called with each packet's time in the
 // bottleneck queue.
 func WithQueueDelayObserver(f func(time.Duration)) ModelOption {
@@ -154,9 +182,6 @@ func WithQueueDelayObserver(f func(time.Duration)) ModelOption {
 // NewModel returns a model of one link direction starting at now. seed
 // fixes every random draw.
 func NewModel(cfg LinkConfig, seed int64, now time.Time, opts ...ModelOption) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	m := &Model{
 		origin:  now,
 		rng:     rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
@@ -165,6 +190,9 @@ func NewModel(cfg LinkConfig, seed int64, now time.Time, opts ...ModelOption) (*
 	}
 	for _, o := range opts {
 		o(m)
+	}
+	if err := m.validate(cfg); err != nil {
+		return nil, err
 	}
 	if m.clone == nil {
 		m.clone = func(p *Packet) *Packet {
@@ -212,7 +240,7 @@ func (m *Model) Update(now time.Time, cfg LinkConfig) error {
 // UpdateSinceStart is Update at at since the model's start.
 func (m *Model) UpdateSinceStart(at time.Duration, cfg LinkConfig) error {
 	now := int64(at)
-	if err := cfg.Validate(); err != nil {
+	if err := m.validate(cfg); err != nil {
 		return err
 	}
 	m.advance(now)
@@ -226,7 +254,7 @@ func (m *Model) UpdateSinceStart(at time.Duration, cfg LinkConfig) error {
 // those of to over the given duration; other fields switch to to's values
 // at once.
 func (m *Model) Ramp(t time.Time, to LinkConfig, over time.Duration) error {
-	if err := to.Validate(); err != nil {
+	if err := m.validate(to); err != nil {
 		return err
 	}
 	if over <= 0 {
@@ -500,6 +528,9 @@ func (m *Model) toDelayLine(depart, arrive int64, p *Packet) {
 		m.lastDue = max(m.lastDue, due)
 	}
 	p.dueNs, p.from = due, m
+	if m.handBack {
+		return
+	}
 	m.seq++
 	m.push(lineEntry{due: due, seq: m.seq, p: p})
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -128,5 +129,70 @@ var _ = Describe("Model's output", func() {
 		var want map[string]string
 		Expect(json.Unmarshal(b, &want)).To(Succeed())
 		Expect(got).To(Equal(want))
+	})
+})
+
+var _ = Describe("A model without a delay line", func() {
+	It("hands back each packet with the delivery time the delay line gives it", func() {
+		cfg := netem.LinkConfig{Delay: 5 * time.Millisecond, Jitter: 3 * time.Millisecond, Loss: netem.Loss{Percent: 2},
+			Duplicate: 3, Corrupt: 1, Reorder: netem.Reorder{Percent: 4}, DelayCorrelation: 20}
+		var dups []*netem.Packet
+		clone := func(p *netem.Packet) *netem.Packet {
+			q := &netem.Packet{Buf: append([]byte(nil), p.Data()...), N: p.N}
+			dups = append(dups, q)
+			return q
+		}
+		held, err := netem.NewModel(cfg, 9, t0)
+		Expect(err).NotTo(HaveOccurred())
+		back, err := netem.NewModel(cfg, 9, t0, netem.WithoutDelayLine(), netem.WithPacketClone(clone))
+		Expect(err).NotTo(HaveOccurred())
+		type arrival struct {
+			due  time.Time
+			data string
+		}
+		var want, got []arrival
+		var out []*netem.Packet
+		now := t0
+		for i := range 3000 {
+			now = now.Add(400 * time.Microsecond)
+			b := make([]byte, 200)
+			binary.BigEndian.PutUint64(b, uint64(i))
+			okH, _ := held.Send(now, &netem.Packet{Buf: append([]byte(nil), b...), N: len(b)})
+			p := &netem.Packet{Buf: b, N: len(b)}
+			dups = dups[:0]
+			okB, _ := back.Send(now, p)
+			Expect(okB).To(Equal(okH))
+			if okB {
+				for _, q := range append([]*netem.Packet{p}, dups...) {
+					got = append(got, arrival{q.Due(), string(q.Data())})
+				}
+			}
+			Expect(back.Deliver(now, nil)).To(BeEmpty())
+		}
+		for {
+			t, ok := held.Next()
+			if !ok {
+				break
+			}
+			out = held.Deliver(t, out[:0])
+			for _, q := range out {
+				want = append(want, arrival{t, string(q.Data())})
+			}
+		}
+		slices.SortStableFunc(got, func(a, b arrival) int { return a.due.Compare(b.due) })
+		Expect(len(got)).To(BeNumerically(">", 2900))
+		Expect(got).To(Equal(want))
+		hs, bs := held.Stats(), back.Stats()
+		Expect(bs.Packets).To(BeZero())
+		hs.Packets, hs.Bytes = 0, 0
+		Expect(bs).To(Equal(hs))
+	})
+
+	It("refuses a rate or a trace, whose delivery times are not known at send time", func() {
+		_, err := netem.NewModel(netem.LinkConfig{RateBits: 1e6}, 1, t0, netem.WithoutDelayLine())
+		Expect(err).To(MatchError(ContainSubstring("WithoutDelayLine")))
+		m, err := netem.NewModel(netem.LinkConfig{}, 1, t0, netem.WithoutDelayLine())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.Update(t0, netem.LinkConfig{RateBits: 1e6})).To(MatchError(netem.ErrInvalidConfig))
 	})
 })
