@@ -59,17 +59,37 @@ type alertRec struct {
 	tries int
 }
 
-func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool) (*link, error) {
-	l := &link{name: name, cfg: cfg, wakeAt: -1, drained: -1, corrupt: cfg.Corrupt > 0, up: up}
-	m, err := netem.NewModel(cfg, int64(seedOf(d.s.seed, tagLink, tag)), epoch,
-		netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt))
-	if err != nil {
-		return nil, err
-	}
-	l.m = m
+// newLink adds a link of the domain; open makes its model once the links
+// are wired.
+func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool) *link {
+	l := &link{name: name, cfg: cfg, tag: tag, wakeAt: -1, corrupt: cfg.Corrupt > 0, up: up}
 	d.corrupting = d.corrupting || l.corrupt
 	d.links = append(d.links, l)
-	return l, nil
+	return l
+}
+
+// open decides which links are direct and makes every link's model.
+func (d *domain) open() error {
+	for _, l := range d.links {
+		// Video that reached a link through another may come in several
+		// copies per packet: videoPacket dedups them, so such a link is
+		// not direct (answers and alerts have no such rule).
+		chained := false
+		for _, o := range d.links {
+			chained = chained || o.next == l
+		}
+		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && (!chained || d.ph == phaseCloudDown)
+		opts := []netem.ModelOption{netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt)}
+		if l.direct {
+			opts = append(opts, netem.WithoutDelayLine())
+		}
+		m, err := netem.NewModel(l.cfg, int64(seedOf(d.s.seed, tagLink, l.tag)), epoch, opts...)
+		if err != nil {
+			return err
+		}
+		l.m, l.end = m, d.end
+	}
+	return nil
 }
 
 func (d *domain) getPkt(n int) *netem.Packet {
@@ -106,34 +126,38 @@ func (d *domain) clonePkt(p *netem.Packet) *netem.Packet {
 
 func (d *domain) send(l *link, p *netem.Packet) bool {
 	d.stats.Packets++
-	if l.direct {
-		d.drain(l, d.now)
-		d.cloned = nil
-	}
+	d.cloned = nil
 	if ok, _ := l.m.SendSinceStart(time.Duration(d.now), p); !ok {
 		d.lost(p)
 		d.freePkt(p)
 		return false
 	}
 	if l.direct {
-		d.landed(l, p, d.cloned)
+		// The model handed p (and its duplicate) back with their
+		// delivery times: settle them now.
+		dup := d.cloned
 		d.cloned = nil
+		l.delivered(p)
+		if dup != nil {
+			l.delivered(dup)
+		}
+		d.landed(l, p, dup)
+		d.freePkt(p)
+		if dup != nil {
+			d.freePkt(dup)
+		}
 		return true
 	}
 	d.wake(l)
 	return true
 }
 
-// drain takes the packets a direct link delivered up to at out of its
-// model (their effect was settled when they were sent).
-func (d *domain) drain(l *link, at int64) {
-	if at == l.drained {
-		return
-	}
-	l.drained = at
-	d.out = l.m.DeliverSinceStart(time.Duration(at), d.out[:0])
-	for _, p := range d.out {
-		d.freePkt(p)
+// delivered counts packet p of a direct link in the link's totals if it
+// arrives within the run, as the model's delivery would.
+func (l *link) delivered(p *netem.Packet) {
+	if int64(p.DueSinceStart()) <= l.end {
+		l.packets++
+		l.bytes += uint64(p.N)
 	}
 }
 
@@ -229,24 +253,6 @@ func (d *domain) linkIndex(l *link) int {
 
 // run processes events up to the end of the run.
 func (d *domain) run() {
-	for _, l := range d.links {
-		// Video that reached a link through another may come in several
-		// copies per packet: videoPacket dedups them, so such a link is
-		// not direct (answers and alerts have no such rule).
-		chained := false
-		for _, o := range d.links {
-			chained = chained || o.next == l
-		}
-		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && (!chained || d.ph == phaseCloudDown)
-	}
-	defer func() {
-		for _, l := range d.links {
-			if l.direct {
-				l.drained = -1
-				d.drain(l, d.end) // the model's totals count what arrived in the run
-			}
-		}
-	}()
 	for len(d.q.h) > 0 {
 		e := d.q.pop()
 		if e.at > d.end {
