@@ -253,7 +253,7 @@ func (d *domain) linkIndex(l *link) int {
 
 // run processes events up to the end of the run.
 func (d *domain) run() {
-	for len(d.q.h) > 0 {
+	for d.q.len() > 0 {
 		e := d.q.pop()
 		if e.at > d.end {
 			break
@@ -357,7 +357,7 @@ func (d *domain) capture(ci int32) {
 	c := &d.s.cams[ci]
 	sd := &d.senders[ci]
 	g := c.g
-	d.q.push(event{at: d.now + g.period, kind: evCapture, a: ci})
+	d.q.pushPeriodic(g.period, event{at: d.now + g.period, kind: evCapture, a: ci})
 	d.s.res.Frames.Captured++
 	for sd.seg < len(c.segs) && c.segs[sd.seg].to <= d.now {
 		sd.seg++

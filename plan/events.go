@@ -24,13 +24,50 @@ type event struct {
 	kind uint8
 }
 
-// events is a 4-ary min-heap of events by (at, seq): half the levels of a
-// binary heap, and its sifts move a hole instead of swapping at each level.
-// (at, seq) is unique, so the order events come out in does not depend on
-// the heap's shape.
+// events is the virtual clock's queue: a 4-ary min-heap of events by (at,
+// seq), with half the levels of a binary heap and sifts that move a hole
+// instead of swapping at each level, plus first-in first-out lanes for
+// periodic events. (at, seq) is unique, so the order events come out in
+// does not depend on where they wait.
 type events struct {
-	h   []event
-	seq uint64
+	h     []event
+	seq   uint64
+	lanes []lane
+}
+
+// lane holds events of one period pushed by pushPeriodic: each is one
+// period after the event being handled, so they are pushed in the order
+// they must come out in, and a lane needs no sorting.
+type lane struct {
+	period int64
+	e      []event
+	head   int
+}
+
+func (q *events) len() int {
+	n := len(q.h)
+	for i := range q.lanes {
+		n += len(q.lanes[i].e) - q.lanes[i].head
+	}
+	return n
+}
+
+// pushPeriodic schedules e, which is period after the event being
+// handled.
+func (q *events) pushPeriodic(period int64, e event) {
+	q.seq++
+	e.seq = q.seq
+	for i := range q.lanes {
+		if l := &q.lanes[i]; l.period == period {
+			if l.head > 64 && l.head*2 > len(l.e) {
+				n := copy(l.e, l.e[l.head:])
+				l.e, l.head = l.e[:n], 0
+			}
+			l.e = append(l.e, e)
+			return
+		}
+	}
+	q.lanes = append(q.lanes, lane{period: period, e: []event{e}})
 }
 
 func earlier(a, b *event) bool {
@@ -57,7 +94,28 @@ func (q *events) push(e event) {
 	h[i] = e
 }
 
+// pop takes the earliest event off the queue, which must not be empty.
 func (q *events) pop() event {
+	from := -1 // the heap
+	var first *event
+	if len(q.h) > 0 {
+		first = &q.h[0]
+	}
+	for i := range q.lanes {
+		l := &q.lanes[i]
+		if l.head < len(l.e) && (first == nil || earlier(&l.e[l.head], first)) {
+			first, from = &l.e[l.head], i
+		}
+	}
+	if from >= 0 {
+		l := &q.lanes[from]
+		l.head++
+		return *first
+	}
+	return q.popHeap()
+}
+
+func (q *events) popHeap() event {
 	h := q.h
 	n := len(h) - 1
 	top, last := h[0], h[n]

@@ -408,7 +408,7 @@ func (s *sim) runCloud(arrivals [][]arrival) ([][]answer, Stats) {
 			q.push(event{at: int64(ft.At), kind: evFault, a: int32(n), c: uint32(i)})
 		}
 	}
-	for len(q.h) > 0 {
+	for q.len() > 0 {
 		e := q.pop()
 		if e.at > s.end {
 			break
