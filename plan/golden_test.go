@@ -29,11 +29,9 @@ const goldenUpdate = "PLAN_GOLDEN_UPDATE"
 func goldenFleet(placement plan.Placement) *plan.Fleet {
 	f := impaired(21)
 	f.Duration = 15 * time.Second
-	f.Alerts = []plan.AlertRule{{Zone: "door", Label: "person", Dwell: time.Second}}
+	withDoorAlert(f, 12*time.Second)
 	for i := range f.Sites {
 		s := &f.Sites[i]
-		s.Cameras[0].Zones = []plan.Zone{{Name: "door", Rect: [4]float64{0, 0, 0.5, 1}}}
-		s.Cameras[0].Events = []plan.Event{{Zone: "door", Label: "person", Start: 2 * time.Second, End: 12 * time.Second}}
 		s.LANUp = netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: 2 * time.Millisecond, Loss: netem.Loss{Percent: 0.05},
 			Duplicate: 1, Corrupt: 0.02, Reorder: netem.Reorder{Percent: 2}}
 		s.LANDown = netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: time.Millisecond, Duplicate: 2, Corrupt: 2, Loss: netem.Loss{Percent: 2}}
