@@ -91,9 +91,13 @@ var _ = Describe("Run's figures", func() {
 			want, err := os.ReadFile(path)
 			Expect(err).NotTo(HaveOccurred(), "no golden result: record it with %s=1 on code whose figures are right", goldenUpdate)
 			if !bytes.Equal(got, want) {
-				out := filepath.Join(GinkgoT().TempDir(), name+".json")
-				_ = os.WriteFile(out, got, 0o644)
-				Fail(fmt.Sprintf("%s: the result differs from %s (this run's is in %s for diff)", name, path, out))
+				out := "(not written)"
+				if f, err := os.CreateTemp("", "plan-golden-"+name+"-*.json"); err == nil {
+					_, _ = f.Write(got)
+					_ = f.Close()
+					out = f.Name()
+				}
+				Fail(fmt.Sprintf("%s: the result differs from %s (this run's is %s, to diff)", name, path, out))
 			}
 		},
 		Entry("edge placement, impaired links, faults and alerts", "edge-impaired", func() *plan.Fleet { return goldenFleet(plan.PlacementEdge) }),
