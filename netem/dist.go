@@ -50,6 +50,10 @@ func (g *delayGen) next(r *rand.Rand, c *LinkConfig) time.Duration {
 	if c.Jitter == 0 {
 		return c.Delay
 	}
+	return g.draw(r, c) // apart, so that next inlines
+}
+
+func (g *delayGen) draw(r *rand.Rand, c *LinkConfig) time.Duration {
 	rho := c.DelayCorrelation / 100
 	var s float64
 	switch c.Distribution {
@@ -78,6 +82,10 @@ func (c *corrBernoulli) next(r *rand.Rand, pct, corrPct float64) bool {
 		c.last = false
 		return false
 	}
+	return c.draw(r, pct, corrPct) // apart, so that next inlines: most links draw nothing here
+}
+
+func (c *corrBernoulli) draw(r *rand.Rand, pct, corrPct float64) bool {
 	p, rho := pct/100, corrPct/100
 	q := p
 	if rho > 0 {

@@ -110,7 +110,7 @@ func (e *Userspace) readLoop(h *Host) {
 
 // recordLate counts how late each packet of out leaves after its due time.
 func (d *direction) recordLate(now time.Time, out []*Packet) {
-	nowNs := now.UnixNano()
+	nowNs := d.model.clock(now)
 	for _, q := range out {
 		d.late.add(nowNs - q.dueNs)
 	}

@@ -13,11 +13,10 @@ type Packet struct {
 	Buf []byte
 	N   int
 
-	arrive    time.Time // entered the bottleneck queue
-	due       time.Time // delivery time
-	dueNs     int64     // due as Unix nanoseconds, for cheap heap comparisons
-	remaining int       // bytes still to serve from trace opportunities
-	seq       uint64
+	arrive    int64    // entered the bottleneck queue (the model's clock)
+	dueNs     int64    // delivery time (the model's clock)
+	from      *Model   // the model that set dueNs
+	remaining int      // bytes still to serve from trace opportunities
 	to        *Host    // userspace engine: destination host
 	addr      net.Addr // inproc: destination address
 }
@@ -28,7 +27,16 @@ func (p *Packet) Data() []byte { return p.Buf[:p.N] }
 // Due is when the model delivers p (Deliver hands it out at or after Due).
 // It is known once p leaves the bottleneck queue: on a link with neither
 // RateBits nor Trace, as soon as Send accepted it. The zero time before.
-func (p *Packet) Due() time.Time { return p.due }
+func (p *Packet) Due() time.Time {
+	if p.from == nil {
+		return time.Time{}
+	}
+	return p.from.origin.Add(time.Duration(p.dueNs))
+}
+
+// DueSinceStart is Due as time since the start of the model that
+// scheduled p (the now given to NewModel).
+func (p *Packet) DueSinceStart() time.Duration { return time.Duration(p.dueNs) }
 
 // Drop reasons, used as the reason label of
 // edgesim_link_packets_dropped_total.
@@ -72,10 +80,16 @@ type DirStats struct {
 //
 // Pipeline: partition -> loss -> corrupt -> duplicate -> bottleneck queue
 // (token bucket or trace, queue limit) -> delay/jitter/reorder -> delivery.
+//
+// Inside, the model's clock is integer nanoseconds since its start (origin,
+// the now given to NewModel). Every method taking a time.Time has a twin
+// taking that offset (SendSinceStart, ...), for callers that keep such a
+// clock themselves, as a simulator does.
 type Model struct {
-	cfg  LinkConfig
-	ramp *ramp
-	rng  *rand.Rand
+	origin time.Time
+	cfg    LinkConfig
+	ramp   *ramp
+	rng    *rand.Rand
 
 	delay   delayGen
 	loss    lossGen
@@ -88,13 +102,15 @@ type Model struct {
 	qhead  int
 	qBytes int
 	tokens float64
-	tokAt  time.Time
+	tokAt  int64
 	cursor *traceCursor
-	nextSv time.Time // next bottleneck service time if queue non-empty
+	nextSv int64 // next bottleneck service time if queue non-empty; noTime if none
 
-	line    []*Packet // delay line, min-heap by (due, seq)
-	lastDue time.Time
+	line    []lineEntry // delay line, min-heap by (due, seq)
+	lastDue int64
 	seq     uint64
+
+	handBack bool // WithoutDelayLine
 
 	stats   DirStats
 	drops   [numReasons]uint64
@@ -103,9 +119,20 @@ type Model struct {
 	onQueue func(time.Duration)
 }
 
+// noTime is the model clock's "never": no bottleneck service is due.
+const noTime = math.MaxInt64
+
+// lineEntry is one packet in the delay line, with its sort key kept next to
+// it so that the heap compares without touching the packet.
+type lineEntry struct {
+	due int64
+	seq uint64
+	p   *Packet
+}
+
 type ramp struct {
 	from, to LinkConfig
-	start    time.Time
+	start    int64
 	over     time.Duration
 }
 
@@ -120,6 +147,32 @@ func WithPacketFree(f func(*Packet)) ModelOption { return func(m *Model) { m.fre
 // duplicates); by default it allocates.
 func WithPacketClone(f func(*Packet) *Packet) ModelOption { return func(m *Model) { m.clone = f } }
 
+// WithoutDelayLine makes Send hand each packet it accepts back to the
+// caller with its delivery time fixed (Packet.Due), instead of holding it
+// until then: for a caller that settles packets when they are sent, as a
+// simulator does. Every draw is the one the model would make otherwise. The
+// link must have neither RateBits nor Trace (the delivery time of a queued
+// packet is not known at send time). A duplicate, made with the clone
+// function (WithPacketClone), is the caller's too. Deliver then returns
+// nothing and Stats' Packets and Bytes stay zero: the caller counts what
+// arrives.
+func WithoutDelayLine() ModelOption { return func(m *Model) { m.handBack = true } }
+
+// errHandBackShaped is the configuration error of a WithoutDelayLine model
+// given a rate or a trace.
+var errHandBackShaped = &ConfigError{Field: "RateBits/Trace", Value: "set",
+	Want: "must be unset on a model made WithoutDelayLine (its delivery times are fixed at send time)"}
+
+func (m *Model) validate(cfg LinkConfig) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if m.handBack && cfg.shaped() {
+		return errHandBackShaped
+	}
+	return nil
+}
+
 // WithQueueDelayObserver is called with each packet's time in the
 // bottleneck queue.
 func WithQueueDelayObserver(f func(time.Duration)) ModelOption {
@@ -129,15 +182,17 @@ func WithQueueDelayObserver(f func(time.Duration)) ModelOption {
 // NewModel returns a model of one link direction starting at now. seed
 // fixes every random draw.
 func NewModel(cfg LinkConfig, seed int64, now time.Time, opts ...ModelOption) (*Model, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	m := &Model{
-		rng:   rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
-		tokAt: now,
+		origin:  now,
+		rng:     rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
+		nextSv:  noTime,
+		lastDue: math.MinInt64,
 	}
 	for _, o := range opts {
 		o(m)
+	}
+	if err := m.validate(cfg); err != nil {
+		return nil, err
 	}
 	if m.clone == nil {
 		m.clone = func(p *Packet) *Packet {
@@ -146,11 +201,17 @@ func NewModel(cfg LinkConfig, seed int64, now time.Time, opts ...ModelOption) (*
 			return &Packet{Buf: b, N: p.N}
 		}
 	}
-	m.setConfig(cfg, now)
+	m.setConfig(cfg, 0)
 	return m, nil
 }
 
-func (m *Model) setConfig(cfg LinkConfig, now time.Time) {
+// clock is now on the model's clock.
+func (m *Model) clock(now time.Time) int64 { return int64(now.Sub(m.origin)) }
+
+// wall is model-clock instant t as a time.
+func (m *Model) wall(t int64) time.Time { return m.origin.Add(time.Duration(t)) }
+
+func (m *Model) setConfig(cfg LinkConfig, now int64) {
 	old := m.cfg
 	m.cfg = cfg
 	m.tokens = cfg.burst()
@@ -166,14 +227,20 @@ func (m *Model) setConfig(cfg LinkConfig, now time.Time) {
 
 // Config returns the configuration in force at now (ramps interpolated).
 func (m *Model) Config(now time.Time) LinkConfig {
-	m.stepRamp(now)
+	m.stepRamp(m.clock(now))
 	return m.cfg
 }
 
 // Update replaces the configuration at now; packets already queued keep
 // their place. It cancels a running ramp.
 func (m *Model) Update(now time.Time, cfg LinkConfig) error {
-	if err := cfg.Validate(); err != nil {
+	return m.UpdateSinceStart(time.Duration(m.clock(now)), cfg)
+}
+
+// UpdateSinceStart is Update at at since the model's start.
+func (m *Model) UpdateSinceStart(at time.Duration, cfg LinkConfig) error {
+	now := int64(at)
+	if err := m.validate(cfg); err != nil {
 		return err
 	}
 	m.advance(now)
@@ -186,13 +253,14 @@ func (m *Model) Update(now time.Time, cfg LinkConfig) error {
 // corrupt, reorder percentages and rate) linearly from the current values to
 // those of to over the given duration; other fields switch to to's values
 // at once.
-func (m *Model) Ramp(now time.Time, to LinkConfig, over time.Duration) error {
-	if err := to.Validate(); err != nil {
+func (m *Model) Ramp(t time.Time, to LinkConfig, over time.Duration) error {
+	if err := m.validate(to); err != nil {
 		return err
 	}
 	if over <= 0 {
-		return m.Update(now, to)
+		return m.Update(t, to)
 	}
+	now := m.clock(t)
 	m.advance(now)
 	from := m.cfg
 	m.ramp = &ramp{from: from, to: to, start: now, over: over}
@@ -202,12 +270,12 @@ func (m *Model) Ramp(now time.Time, to LinkConfig, over time.Duration) error {
 
 func lerp(a, b, f float64) float64 { return a + (b-a)*f }
 
-func (m *Model) stepRamp(now time.Time) {
+func (m *Model) stepRamp(now int64) {
 	r := m.ramp
 	if r == nil {
 		return
 	}
-	f := float64(now.Sub(r.start)) / float64(r.over)
+	f := float64(now-r.start) / float64(r.over)
 	if f >= 1 {
 		m.ramp = nil
 		m.setConfigKeepState(r.to, now)
@@ -231,7 +299,7 @@ func (m *Model) stepRamp(now time.Time) {
 
 // setConfigKeepState changes parameters without resetting the token bucket
 // or the trace position.
-func (m *Model) setConfigKeepState(c LinkConfig, now time.Time) {
+func (m *Model) setConfigKeepState(c LinkConfig, now int64) {
 	if c.Trace != m.cfg.Trace || c.TraceOnce != m.cfg.TraceOnce {
 		m.setConfig(c, now)
 		return
@@ -244,11 +312,11 @@ func (m *Model) setConfigKeepState(c LinkConfig, now time.Time) {
 	m.reschedule()
 }
 
-func (m *Model) refill(now time.Time) {
-	if !now.After(m.tokAt) {
+func (m *Model) refill(now int64) {
+	if now <= m.tokAt {
 		return
 	}
-	m.tokens += float64(m.cfg.RateBits) / 8 * now.Sub(m.tokAt).Seconds()
+	m.tokens += float64(m.cfg.RateBits) / 8 * time.Duration(now-m.tokAt).Seconds()
 	if b := m.cfg.burst(); m.tokens > b {
 		m.tokens = b
 	}
@@ -262,6 +330,12 @@ func (m *Model) countDrop(reason string) {
 // Send offers p to the link at now. It returns false, and the drop reason,
 // when the packet was dropped; the caller still owns a dropped packet.
 func (m *Model) Send(now time.Time, p *Packet) (ok bool, reason string) {
+	return m.SendSinceStart(time.Duration(m.clock(now)), p)
+}
+
+// SendSinceStart is Send at at since the model's start.
+func (m *Model) SendSinceStart(at time.Duration, p *Packet) (ok bool, reason string) {
+	now := int64(at)
 	m.advance(now)
 	c := &m.cfg
 	m.stats.OfferedPackets++
@@ -300,10 +374,8 @@ func (m *Model) Send(now time.Time, p *Packet) (ok bool, reason string) {
 	return true, ""
 }
 
-func (m *Model) enqueue(now time.Time, p *Packet) bool {
+func (m *Model) enqueue(now int64, p *Packet) bool {
 	c := &m.cfg
-	m.seq++
-	p.seq = m.seq
 	p.arrive = now
 	if !c.shaped() {
 		m.toDelayLine(now, now, p)
@@ -351,7 +423,7 @@ func (m *Model) enqueue(now time.Time, p *Packet) bool {
 // reschedule computes when the head of the bottleneck queue leaves.
 func (m *Model) reschedule() {
 	if len(m.queue) == m.qhead {
-		m.nextSv = time.Time{}
+		m.nextSv = noTime
 		return
 	}
 	h := m.queue[m.qhead]
@@ -359,20 +431,17 @@ func (m *Model) reschedule() {
 		m.cursor.skipBefore(h.arrive)
 		t, ok := m.cursor.peek()
 		if !ok {
-			m.nextSv = time.Time{} // trace over (once): nothing leaves again
+			m.nextSv = noTime // trace over (once): nothing leaves again
 			return
 		}
 		m.nextSv = t
 		return
 	}
 	// Token bucket: tokens as of max(tokAt, arrive).
-	at := m.tokAt
-	if h.arrive.After(at) {
-		at = h.arrive
-	}
+	at := max(m.tokAt, h.arrive)
 	rate := float64(m.cfg.RateBits) / 8
 	b := m.cfg.burst()
-	tok := m.tokens + rate*at.Sub(m.tokAt).Seconds()
+	tok := m.tokens + rate*time.Duration(at-m.tokAt).Seconds()
 	if tok > b {
 		tok = b
 	}
@@ -384,19 +453,21 @@ func (m *Model) reschedule() {
 		m.nextSv = at
 		return
 	}
-	m.nextSv = at.Add(time.Duration(math.Ceil((need - tok) / rate * 1e9)))
+	m.nextSv = at + int64(time.Duration(math.Ceil((need-tok)/rate*1e9)))
 }
 
 // advance serves the bottleneck queue up to now.
-func (m *Model) advance(now time.Time) {
-	m.stepRamp(now)
-	for len(m.queue) > m.qhead && !m.nextSv.IsZero() && !m.nextSv.After(now) {
+func (m *Model) advance(now int64) {
+	if m.ramp != nil {
+		m.stepRamp(now)
+	}
+	for len(m.queue) > m.qhead && m.nextSv <= now {
 		t := m.nextSv
 		if m.cursor != nil {
 			budget := TraceOpportunityBytes
 			for budget > 0 && len(m.queue) > m.qhead {
 				h := m.queue[m.qhead]
-				if h.arrive.After(t) {
+				if h.arrive > t {
 					break
 				}
 				if h.remaining > budget {
@@ -433,9 +504,9 @@ func (m *Model) pop() {
 	}
 }
 
-func (m *Model) toDelayLine(depart, arrive time.Time, p *Packet) {
+func (m *Model) toDelayLine(depart, arrive int64, p *Packet) {
 	if m.onQueue != nil {
-		m.onQueue(depart.Sub(arrive))
+		m.onQueue(time.Duration(depart - arrive))
 	}
 	c := &m.cfg
 	reordered := false
@@ -450,71 +521,87 @@ func (m *Model) toDelayLine(depart, arrive time.Time, p *Packet) {
 	}
 	due := depart
 	if !reordered {
-		due = depart.Add(m.delay.next(m.rng, c))
-		if c.KeepOrder && due.Before(m.lastDue) {
+		due = depart + int64(m.delay.next(m.rng, c))
+		if c.KeepOrder && due < m.lastDue {
 			due = m.lastDue
 		}
-		if due.After(m.lastDue) {
-			m.lastDue = due
-		}
+		m.lastDue = max(m.lastDue, due)
 	}
-	p.due = due
-	p.dueNs = due.UnixNano()
-	m.push(p)
+	p.dueNs, p.from = due, m
+	if m.handBack {
+		return
+	}
+	m.seq++
+	m.push(lineEntry{due: due, seq: m.seq, p: p})
 }
 
-func (m *Model) less(i, j int) bool {
-	a, b := m.line[i], m.line[j]
-	if a.dueNs == b.dueNs {
-		return a.seq < b.seq
+// before orders the delay line: by due time, then by arrival in the line.
+func before(a, b *lineEntry) bool {
+	if a.due != b.due {
+		return a.due < b.due
 	}
-	return a.dueNs < b.dueNs
+	return a.seq < b.seq
 }
 
-func (m *Model) push(p *Packet) {
-	m.line = append(m.line, p)
-	i := len(m.line) - 1
+// push adds e to the delay line. The heap's sifts move a hole instead of
+// swapping entries at each level: half the writes of a swap.
+func (m *Model) push(e lineEntry) {
+	m.line = append(m.line, e)
+	h := m.line
+	i := len(h) - 1
 	for i > 0 {
 		parent := (i - 1) / 2
-		if !m.less(i, parent) {
+		if !before(&e, &h[parent]) {
 			break
 		}
-		m.line[i], m.line[parent] = m.line[parent], m.line[i]
+		h[i] = h[parent]
 		i = parent
 	}
+	h[i] = e
 }
 
+// popLine removes the earliest packet of the delay line.
 func (m *Model) popLine() *Packet {
-	n := len(m.line) - 1
-	top := m.line[0]
-	m.line[0] = m.line[n]
-	m.line[n] = nil
-	m.line = m.line[:n]
+	h := m.line
+	n := len(h) - 1
+	top := h[0].p
+	last := h[n]
+	h[n] = lineEntry{}
+	h = h[:n]
+	m.line = h
+	if n == 0 {
+		return top
+	}
 	i := 0
 	for {
-		l, r := 2*i+1, 2*i+2
-		small := i
-		if l < n && m.less(l, small) {
-			small = l
-		}
-		if r < n && m.less(r, small) {
-			small = r
-		}
-		if small == i {
+		c := 2*i + 1
+		if c >= n {
 			break
 		}
-		m.line[i], m.line[small] = m.line[small], m.line[i]
-		i = small
+		if r := c + 1; r < n && before(&h[r], &h[c]) {
+			c = r
+		}
+		if !before(&h[c], &last) {
+			break
+		}
+		h[i] = h[c]
+		i = c
 	}
+	h[i] = last
 	return top
 }
 
 // Deliver appends to out every packet due at or before now, in delivery
 // order, and returns it.
 func (m *Model) Deliver(now time.Time, out []*Packet) []*Packet {
+	return m.DeliverSinceStart(time.Duration(m.clock(now)), out)
+}
+
+// DeliverSinceStart is Deliver at at since the model's start.
+func (m *Model) DeliverSinceStart(at time.Duration, out []*Packet) []*Packet {
+	now := int64(at)
 	m.advance(now)
-	nowNs := now.UnixNano()
-	for len(m.line) > 0 && m.line[0].dueNs <= nowNs {
+	for len(m.line) > 0 && m.line[0].due <= now {
 		p := m.popLine()
 		m.stats.Packets++
 		m.stats.Bytes += uint64(p.N)
@@ -526,20 +613,30 @@ func (m *Model) Deliver(now time.Time, out []*Packet) []*Packet {
 // Next returns when the model next has something to do (a packet leaving
 // the queue or being delivered); ok is false when it is idle.
 func (m *Model) Next() (t time.Time, ok bool) {
+	at, ok := m.NextSinceStart()
+	if !ok {
+		return time.Time{}, false
+	}
+	return m.origin.Add(at), true
+}
+
+// NextSinceStart is Next as time since the model's start.
+func (m *Model) NextSinceStart() (at time.Duration, ok bool) {
+	var t int64
 	if len(m.line) > 0 {
 		t, ok = m.line[0].due, true
 	}
-	if len(m.queue) > m.qhead && !m.nextSv.IsZero() && (!ok || m.nextSv.Before(t)) {
+	if len(m.queue) > m.qhead && m.nextSv != noTime && (!ok || m.nextSv < t) {
 		t, ok = m.nextSv, true
 	}
 	if m.ramp != nil {
-		step := m.ramp.start.Add(m.ramp.over)
-		if !ok || step.Before(t) {
+		step := m.ramp.start + int64(m.ramp.over)
+		if !ok || step < t {
 			// Not a delivery, but the ramp's end must be applied on time.
 			t, ok = step, true
 		}
 	}
-	return t, ok
+	return time.Duration(t), ok
 }
 
 // NextDelivery returns when the next packet leaves the delay line,
@@ -547,7 +644,7 @@ func (m *Model) Next() (t time.Time, ok bool) {
 // delay line is empty. Engines use it to wake precisely for deliveries.
 func (m *Model) NextDelivery() (t time.Time, ok bool) {
 	if len(m.line) > 0 {
-		return m.line[0].due, true
+		return m.wall(m.line[0].due), true
 	}
 	return time.Time{}, false
 }
@@ -579,8 +676,11 @@ func (m *Model) CountDrop(reason string, size int) {
 func (m *Model) Flush(out []*Packet) []*Packet {
 	out = append(out, m.queue[m.qhead:]...)
 	m.queue, m.qhead, m.qBytes = m.queue[:0], 0, 0
-	out = append(out, m.line...)
+	for _, e := range m.line {
+		out = append(out, e.p)
+	}
+	clear(m.line)
 	m.line = m.line[:0]
-	m.nextSv = time.Time{}
+	m.nextSv = noTime
 	return out
 }

@@ -140,10 +140,11 @@ func LoadTrace(path string) (*Trace, error) {
 	return ParseTrace(path, f)
 }
 
-// traceCursor walks the opportunities of a trace from a start time.
+// traceCursor walks the opportunities of a trace from a start time (on
+// the model's clock: nanoseconds since the model's start).
 type traceCursor struct {
 	t      *Trace
-	start  time.Time
+	start  int64
 	once   bool
 	period int64
 	cycle  int64 // current repetition
@@ -151,17 +152,17 @@ type traceCursor struct {
 	done   bool
 }
 
-func newTraceCursor(t *Trace, start time.Time, once bool) *traceCursor {
+func newTraceCursor(t *Trace, start int64, once bool) *traceCursor {
 	return &traceCursor{t: t, start: start, once: once, period: t.Ms[len(t.Ms)-1]}
 }
 
 // peek returns the time of the next opportunity.
-func (c *traceCursor) peek() (time.Time, bool) {
+func (c *traceCursor) peek() (int64, bool) {
 	if c.done {
-		return time.Time{}, false
+		return 0, false
 	}
 	ms := c.cycle*c.period + c.t.Ms[c.idx]
-	return c.start.Add(time.Duration(ms) * time.Millisecond), true
+	return c.start + int64(time.Duration(ms)*time.Millisecond), true
 }
 
 func (c *traceCursor) advance() {
@@ -183,15 +184,15 @@ func (c *traceCursor) advance() {
 }
 
 // skipBefore drops opportunities earlier than at (they were unused).
-func (c *traceCursor) skipBefore(at time.Time) {
+func (c *traceCursor) skipBefore(at int64) {
 	for {
 		ts, ok := c.peek()
-		if !ok || !ts.Before(at) {
+		if !ok || ts >= at {
 			return
 		}
 		// Jump whole cycles at once when far behind.
 		if c.idx == 0 && !c.once {
-			behind := at.Sub(ts)
+			behind := time.Duration(at - ts)
 			if n := int64(behind / (time.Duration(c.period) * time.Millisecond)); n > 1 {
 				c.cycle += n - 1
 				continue

@@ -59,19 +59,37 @@ type alertRec struct {
 	tries int
 }
 
-func (d *domain) t(ns int64) time.Time { return epoch.Add(time.Duration(ns)) }
-
-func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool) (*link, error) {
-	l := &link{name: name, cfg: cfg, wakeAt: -1, corrupt: cfg.Corrupt > 0, up: up}
-	m, err := netem.NewModel(cfg, int64(seedOf(d.s.seed, tagLink, tag)), epoch,
-		netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt))
-	if err != nil {
-		return nil, err
-	}
-	l.m = m
+// newLink adds a link of the domain; open makes its model once the links
+// are wired.
+func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool) *link {
+	l := &link{name: name, cfg: cfg, tag: tag, wakeAt: -1, corrupt: cfg.Corrupt > 0, up: up}
 	d.corrupting = d.corrupting || l.corrupt
 	d.links = append(d.links, l)
-	return l, nil
+	return l
+}
+
+// open decides which links are direct and makes every link's model.
+func (d *domain) open() error {
+	for _, l := range d.links {
+		// Video that reached a link through another may come in several
+		// copies per packet: videoPacket dedups them, so such a link is
+		// not direct (answers and alerts have no such rule).
+		chained := false
+		for _, o := range d.links {
+			chained = chained || o.next == l
+		}
+		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && (!chained || d.ph == phaseCloudDown)
+		opts := []netem.ModelOption{netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt)}
+		if l.direct {
+			opts = append(opts, netem.WithoutDelayLine())
+		}
+		m, err := netem.NewModel(l.cfg, int64(seedOf(d.s.seed, tagLink, l.tag)), epoch, opts...)
+		if err != nil {
+			return err
+		}
+		l.m, l.end = m, d.end
+	}
+	return nil
 }
 
 func (d *domain) getPkt(n int) *netem.Packet {
@@ -108,37 +126,45 @@ func (d *domain) clonePkt(p *netem.Packet) *netem.Packet {
 
 func (d *domain) send(l *link, p *netem.Packet) bool {
 	d.stats.Packets++
-	if l.direct {
-		d.drain(l, d.now)
-		d.cloned = nil
-	}
-	if ok, _ := l.m.Send(d.t(d.now), p); !ok {
+	d.cloned = nil
+	if ok, _ := l.m.SendSinceStart(time.Duration(d.now), p); !ok {
 		d.lost(p)
 		d.freePkt(p)
 		return false
 	}
 	if l.direct {
-		d.landed(l, p, d.cloned)
+		// The model handed p (and its duplicate) back with their
+		// delivery times: settle them now.
+		dup := d.cloned
 		d.cloned = nil
+		l.delivered(p)
+		if dup != nil {
+			l.delivered(dup)
+		}
+		d.landed(l, p, dup)
+		d.freePkt(p)
+		if dup != nil {
+			d.freePkt(dup)
+		}
 		return true
 	}
 	d.wake(l)
 	return true
 }
 
-// drain takes the packets a direct link delivered up to at out of its
-// model (their effect was settled when they were sent).
-func (d *domain) drain(l *link, at int64) {
-	d.out = l.m.Deliver(d.t(at), d.out[:0])
-	for _, p := range d.out {
-		d.freePkt(p)
+// delivered counts packet p of a direct link in the link's totals if it
+// arrives within the run, as the model's delivery would.
+func (l *link) delivered(p *netem.Packet) {
+	if int64(p.DueSinceStart()) <= l.end {
+		l.packets++
+		l.bytes += uint64(p.N)
 	}
 }
 
 // arrival is when a packet a direct link accepted arrives, and whether it
 // arrives intact (SRTP/DTLS authentication drops a corrupted one).
 func (d *domain) arrival(l *link, p *netem.Packet) (int64, bool) {
-	return int64(p.Due().Sub(epoch)), !l.corrupt || !corrupted(p)
+	return int64(p.DueSinceStart()), !l.corrupt || !corrupted(p)
 }
 
 // landed settles, at send time, packet p and its duplicate dup (or nil)
@@ -205,11 +231,11 @@ func (d *domain) wake(l *link) {
 	if l.direct {
 		return
 	}
-	t, ok := l.m.Next()
+	t, ok := l.m.NextSinceStart()
 	if !ok {
 		return
 	}
-	ns := int64(t.Sub(epoch))
+	ns := int64(t)
 	if l.wakeAt < 0 || ns < l.wakeAt {
 		l.wakeAt = ns
 		d.q.push(event{at: ns, kind: evLink, a: int32(d.linkIndex(l))})
@@ -227,24 +253,7 @@ func (d *domain) linkIndex(l *link) int {
 
 // run processes events up to the end of the run.
 func (d *domain) run() {
-	for _, l := range d.links {
-		// Video that reached a link through another may come in several
-		// copies per packet: videoPacket dedups them, so such a link is
-		// not direct (answers and alerts have no such rule).
-		chained := false
-		for _, o := range d.links {
-			chained = chained || o.next == l
-		}
-		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && (!chained || d.ph == phaseCloudDown)
-	}
-	defer func() {
-		for _, l := range d.links {
-			if l.direct {
-				d.drain(l, d.end) // the model's totals count what arrived in the run
-			}
-		}
-	}()
-	for len(d.q.h) > 0 {
+	for d.q.len() > 0 {
 		e := d.q.pop()
 		if e.at > d.end {
 			break
@@ -288,7 +297,7 @@ func (d *domain) linkWake(e event) {
 		return // superseded by an earlier wake
 	}
 	l.wakeAt = -1
-	d.out = l.m.Deliver(d.t(d.now), d.out[:0])
+	d.out = l.m.DeliverSinceStart(time.Duration(d.now), d.out[:0])
 	for _, p := range d.out {
 		if l.corrupt && corrupted(p) {
 			// SRTP/DTLS authentication drops a corrupted packet.
@@ -348,7 +357,7 @@ func (d *domain) capture(ci int32) {
 	c := &d.s.cams[ci]
 	sd := &d.senders[ci]
 	g := c.g
-	d.q.push(event{at: d.now + g.period, kind: evCapture, a: ci})
+	d.q.pushPeriodic(g.period, event{at: d.now + g.period, kind: evCapture, a: ci})
 	d.s.res.Frames.Captured++
 	for sd.seg < len(c.segs) && c.segs[sd.seg].to <= d.now {
 		sd.seg++
@@ -615,7 +624,7 @@ func (d *domain) fault(i int, end bool) {
 			}
 			cfg := l.cfg
 			cfg.Partition = !end
-			_ = l.m.Update(d.t(d.now), cfg) // cfg was validated with the fleet
+			_ = l.m.UpdateSinceStart(time.Duration(d.now), cfg) // cfg was validated with the fleet
 			d.wake(l)
 		}
 	}

@@ -24,14 +24,53 @@ type event struct {
 	kind uint8
 }
 
-// events is a binary min-heap of events by (at, seq).
+// events is the virtual clock's queue: a 4-ary min-heap of events by (at,
+// seq), with half the levels of a binary heap and sifts that move a hole
+// instead of swapping at each level, plus first-in first-out lanes for
+// periodic events. (at, seq) is unique, so the order events come out in
+// does not depend on where they wait.
 type events struct {
-	h   []event
-	seq uint64
+	h     []event
+	seq   uint64
+	lanes []lane
 }
 
-func (q *events) less(i, j int) bool {
-	a, b := &q.h[i], &q.h[j]
+// lane holds events of one period pushed by pushPeriodic: each is one
+// period after the event being handled, so they are pushed in the order
+// they must come out in, and a lane needs no sorting.
+type lane struct {
+	period int64
+	e      []event
+	head   int
+}
+
+func (q *events) len() int {
+	n := len(q.h)
+	for i := range q.lanes {
+		n += len(q.lanes[i].e) - q.lanes[i].head
+	}
+	return n
+}
+
+// pushPeriodic schedules e, which is period after the event being
+// handled.
+func (q *events) pushPeriodic(period int64, e event) {
+	q.seq++
+	e.seq = q.seq
+	for i := range q.lanes {
+		if l := &q.lanes[i]; l.period == period {
+			if l.head > 64 && l.head*2 > len(l.e) {
+				n := copy(l.e, l.e[l.head:])
+				l.e, l.head = l.e[:n], 0
+			}
+			l.e = append(l.e, e)
+			return
+		}
+	}
+	q.lanes = append(q.lanes, lane{period: period, e: []event{e}})
+}
+
+func earlier(a, b *event) bool {
 	if a.at != b.at {
 		return a.at < b.at
 	}
@@ -42,35 +81,68 @@ func (q *events) push(e event) {
 	q.seq++
 	e.seq = q.seq
 	q.h = append(q.h, e)
-	i := len(q.h) - 1
+	h := q.h
+	i := len(h) - 1
 	for i > 0 {
-		p := (i - 1) / 2
-		if !q.less(i, p) {
+		p := (i - 1) / 4
+		if !earlier(&e, &h[p]) {
 			break
 		}
-		q.h[i], q.h[p] = q.h[p], q.h[i]
+		h[i] = h[p]
 		i = p
 	}
+	h[i] = e
 }
 
+// pop takes the earliest event off the queue, which must not be empty.
 func (q *events) pop() event {
-	n := len(q.h) - 1
-	top := q.h[0]
-	q.h[0] = q.h[n]
-	q.h = q.h[:n]
+	from := -1 // the heap
+	var first *event
+	if len(q.h) > 0 {
+		first = &q.h[0]
+	}
+	for i := range q.lanes {
+		l := &q.lanes[i]
+		if l.head < len(l.e) && (first == nil || earlier(&l.e[l.head], first)) {
+			first, from = &l.e[l.head], i
+		}
+	}
+	if from >= 0 {
+		l := &q.lanes[from]
+		l.head++
+		return *first
+	}
+	return q.popHeap()
+}
+
+func (q *events) popHeap() event {
+	h := q.h
+	n := len(h) - 1
+	top, last := h[0], h[n]
+	h = h[:n]
+	q.h = h
+	if n == 0 {
+		return top
+	}
 	i := 0
 	for {
-		l, r, s := 2*i+1, 2*i+2, i
-		if l < n && q.less(l, s) {
-			s = l
+		c := 4*i + 1
+		if c >= n {
+			break
 		}
-		if r < n && q.less(r, s) {
-			s = r
+		// the earliest of up to four children
+		m := c
+		for k := c + 1; k < min(c+4, n); k++ {
+			if earlier(&h[k], &h[m]) {
+				m = k
+			}
 		}
-		if s == i {
-			return top
+		if !earlier(&h[m], &last) {
+			break
 		}
-		q.h[i], q.h[s] = q.h[s], q.h[i]
-		i = s
+		h[i] = h[m]
+		i = m
 	}
+	h[i] = last
+	return top
 }

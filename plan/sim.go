@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/runtime/rules"
 )
 
@@ -333,16 +332,9 @@ func (s *sim) schedule(d *domain, st *site, captures bool) {
 func (s *sim) runEdge(st *site) (Stats, error) {
 	d := s.newDomain(st, phaseEdge, tagSite)
 	sc := st.cfg
-	var err error
-	if d.lanUp, err = d.newLink(LinkLAN, sc.LANUp, 1, true); err != nil {
-		return Stats{}, err
-	}
-	if d.lanDown, err = d.newLink(LinkLAN, sc.LANDown, 2, false); err != nil {
-		return Stats{}, err
-	}
-	if d.wanUp, err = d.newLink(LinkWAN, sc.WANUp, 3, true); err != nil {
-		return Stats{}, err
-	}
+	d.lanUp = d.newLink(LinkLAN, sc.LANUp, 1, true)
+	d.lanDown = d.newLink(LinkLAN, sc.LANDown, 2, false)
+	d.wanUp = d.newLink(LinkWAN, sc.WANUp, 3, true)
 	d.pliWait = int64(sc.LANDown.Delay)
 	d.pipe = &pipeline{maxAge: s.f.MaxAge, rng: d.rng, streams: make([]pstream, len(st.cams)),
 		counts: func(int32) *FrameCounts { return &st.res.Frames },
@@ -357,26 +349,27 @@ func (s *sim) runEdge(st *site) (Stats, error) {
 		d.pipe.nodes = append(d.pipe.nodes, newNode(s.edgeWork[st.idx], s.f.QueueDepth, s.edgeSvc[st.idx], s.killedAt[st.idx][n]))
 	}
 	s.schedule(d, st, true)
+	if err := d.open(); err != nil {
+		return Stats{}, err
+	}
 	d.run()
-	st.res.Uplink = totals(d.wanUp.m, s.f.Duration)
+	st.res.Uplink = totals(d.wanUp, s.f.Duration)
 	return d.stats, nil
 }
 
 func (s *sim) runCloudUp(st *site) (Stats, []arrival, error) {
 	d := s.newDomain(st, phaseCloudUp, tagUp)
 	sc := st.cfg
-	var err error
-	if d.lanUp, err = d.newLink(LinkLAN, sc.LANUp, 1, true); err != nil {
-		return Stats{}, nil, err
-	}
-	if d.wanUp, err = d.newLink(LinkWAN, sc.WANUp, 3, true); err != nil {
-		return Stats{}, nil, err
-	}
+	d.lanUp = d.newLink(LinkLAN, sc.LANUp, 1, true)
+	d.wanUp = d.newLink(LinkWAN, sc.WANUp, 3, true)
 	d.lanUp.next = d.wanUp
 	d.pliWait = int64(sc.LANDown.Delay + sc.WANDown.Delay)
 	s.schedule(d, st, true)
+	if err := d.open(); err != nil {
+		return Stats{}, nil, err
+	}
 	d.run()
-	st.res.Uplink = totals(d.wanUp.m, s.f.Duration)
+	st.res.Uplink = totals(d.wanUp, s.f.Duration)
 	slices.SortStableFunc(d.arrivals, func(a, b arrival) int {
 		return cmp.Or(cmp.Compare(a.submit, b.submit), cmp.Compare(a.cam, b.cam))
 	})
@@ -431,7 +424,7 @@ func (s *sim) runCloud(arrivals [][]arrival) ([][]answer, Stats) {
 			q.push(event{at: int64(ft.At), kind: evFault, a: int32(n), c: uint32(i)})
 		}
 	}
-	for len(q.h) > 0 {
+	for q.len() > 0 {
 		e := q.pop()
 		if e.at > s.end {
 			break
@@ -458,26 +451,27 @@ func (s *sim) runCloud(arrivals [][]arrival) ([][]answer, Stats) {
 func (s *sim) runCloudDown(st *site, answers []answer) (Stats, error) {
 	d := s.newDomain(st, phaseCloudDown, tagDown)
 	sc := st.cfg
-	var err error
-	if d.wanDown, err = d.newLink(LinkWAN, sc.WANDown, 4, false); err != nil {
-		return Stats{}, err
-	}
-	if d.lanDown, err = d.newLink(LinkLAN, sc.LANDown, 2, false); err != nil {
-		return Stats{}, err
-	}
+	d.wanDown = d.newLink(LinkWAN, sc.WANDown, 4, false)
+	d.lanDown = d.newLink(LinkLAN, sc.LANDown, 2, false)
 	d.wanDown.next = d.lanDown
 	d.answers = answers
 	if len(answers) > 0 {
 		d.q.push(event{at: answers[0].done, kind: evAnswer})
 	}
 	s.schedule(d, st, false)
+	if err := d.open(); err != nil {
+		return Stats{}, err
+	}
 	d.run()
-	st.res.Downlink = totals(d.wanDown.m, s.f.Duration)
+	st.res.Downlink = totals(d.wanDown, s.f.Duration)
 	return d.stats, nil
 }
 
-func totals(m *netem.Model, dur time.Duration) LinkTotals {
-	st := m.Stats()
+func totals(l *link, dur time.Duration) LinkTotals {
+	st := l.m.Stats()
+	if l.direct {
+		st.Packets, st.Bytes = l.packets, l.bytes // it counted what arrived
+	}
 	var drops uint64
 	for _, n := range st.Drops {
 		drops += n

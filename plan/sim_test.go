@@ -44,6 +44,17 @@ func impaired(seed int64) *plan.Fleet {
 	return f
 }
 
+// withDoorAlert adds a dwell rule on a door zone and, on each site's first
+// camera group, a person in the door from 2 s to end.
+func withDoorAlert(f *plan.Fleet, end time.Duration) {
+	f.Alerts = []plan.AlertRule{{Zone: "door", Label: "person", Dwell: time.Second}}
+	for i := range f.Sites {
+		c := &f.Sites[i].Cameras[0]
+		c.Zones = []plan.Zone{{Name: "door", Rect: [4]float64{0, 0, 0.5, 1}}}
+		c.Events = []plan.Event{{Zone: "door", Label: "person", Start: 2 * time.Second, End: end}}
+	}
+}
+
 var _ = Describe("Run", func() {
 	var cal *plan.Calibration
 	ctx := context.Background()
@@ -143,11 +154,9 @@ var _ = Describe("Run", func() {
 			// the simulator wake for each packet: both must agree.
 			lossy := func(seed int64, rate int64) *plan.Fleet {
 				f := impaired(seed)
-				f.Alerts = []plan.AlertRule{{Zone: "door", Label: "person", Dwell: time.Second}}
+				withDoorAlert(f, 15*time.Second)
 				for i := range f.Sites {
 					s := &f.Sites[i]
-					s.Cameras[0].Zones = []plan.Zone{{Name: "door", Rect: [4]float64{0, 0, 0.5, 1}}}
-					s.Cameras[0].Events = []plan.Event{{Zone: "door", Label: "person", Start: 2 * time.Second, End: 15 * time.Second}}
 					s.LANUp = netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: 2 * time.Millisecond, Loss: netem.Loss{Percent: 0.02},
 						Duplicate: 1, Corrupt: 0.02, Reorder: netem.Reorder{Percent: 2}, RateBits: rate}
 					s.LANDown = netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: time.Millisecond, Duplicate: 2, Corrupt: 2,

@@ -135,6 +135,7 @@ type link struct {
 	name    string // lan or wan
 	m       *netem.Model
 	cfg     netem.LinkConfig
+	tag     uint64 // seeds the model
 	next    *link
 	wakeAt  int64
 	corrupt bool
@@ -143,9 +144,12 @@ type link struct {
 	// the last hop, so a packet's delivery time is fixed when Send accepts
 	// it. Its packets get no wake-ups of their own: their effect is
 	// scheduled (a frame's completion, an alert's arrival) or recorded
-	// (an answer) at send time with the model's own delivery time, and
-	// the model's delay line is drained lazily.
-	direct bool
+	// (an answer) at send time with the model's own delivery time: its
+	// model hands them back at once (netem.WithoutDelayLine), and the
+	// link counts what arrives within the run (end) itself.
+	direct         bool
+	end            int64
+	packets, bytes uint64
 }
 
 func seedOf(parts ...uint64) uint64 {

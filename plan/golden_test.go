@@ -1,0 +1,115 @@
+package plan_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/plan"
+)
+
+// goldenUpdate, set to 1, rewrites the golden results instead of comparing
+// them. Do it only for a change meant to change simulated figures, and say
+// so in its commit.
+const goldenUpdate = "PLAN_GOLDEN_UPDATE"
+
+// goldenFleet exercises every kind of random draw and every path a packet
+// or frame can take: direct links with jitter, loss, duplication,
+// corruption and reordering; rate-limited links that hold packets in their
+// queue; other delay distributions and a Gilbert-Elliott loss model;
+// partitions of the LAN and the WAN; a node kill; alert rules.
+func goldenFleet(placement plan.Placement) *plan.Fleet {
+	f := impaired(21)
+	f.Duration = 15 * time.Second
+	withDoorAlert(f, 12*time.Second)
+	for i := range f.Sites {
+		s := &f.Sites[i]
+		s.LANUp = netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: 2 * time.Millisecond, Loss: netem.Loss{Percent: 0.05},
+			Duplicate: 1, Corrupt: 0.02, Reorder: netem.Reorder{Percent: 2}}
+		s.LANDown = netem.LinkConfig{Delay: 3 * time.Millisecond, Jitter: time.Millisecond, Duplicate: 2, Corrupt: 2, Loss: netem.Loss{Percent: 2}}
+		s.WANUp = netem.LinkConfig{Delay: 40 * time.Millisecond, Jitter: 5 * time.Millisecond, Corrupt: 5, Duplicate: 3,
+			Loss: netem.Loss{Percent: 5}, RateBits: 8e6}
+		s.WANDown = netem.LinkConfig{Delay: 30 * time.Millisecond, Jitter: 3 * time.Millisecond, Distribution: netem.DistPareto}
+	}
+	// Site b: a rate-limited LAN that queues video, paretonormal jitter
+	// with correlation; site d: bursty (Gilbert-Elliott) loss.
+	f.Sites[1].LANUp = netem.LinkConfig{Delay: 2 * time.Millisecond, Jitter: time.Millisecond, Distribution: netem.DistParetoNormal,
+		DelayCorrelation: 25, RateBits: 4e6, Loss: netem.Loss{Percent: 0.1}}
+	f.Sites[3].LANUp = netem.LinkConfig{Delay: 2 * time.Millisecond, Jitter: time.Millisecond, Distribution: netem.DistUniform,
+		Loss: netem.Loss{Model: netem.LossGilbertElliot, P: 0.5, R: 20, LossBad: 30}}
+	f.Faults = append(f.Faults, plan.Fault{At: 3 * time.Second, Action: plan.FaultPartition, Site: "a", Link: plan.LinkWAN, Duration: 3 * time.Second})
+	if placement == plan.PlacementCloud {
+		f.Placement, f.Model, f.Cloud = plan.PlacementCloud, "edgesim-det", plan.Cloud{Nodes: 2, Class: "cloud-box"}
+		for i := range f.Sites {
+			f.Sites[i].WANUp.Loss.Percent, f.Sites[i].WANUp.Corrupt = 0.3, 0.1 // video crosses it
+		}
+		f.Faults = []plan.Fault{
+			{At: 6 * time.Second, Action: plan.FaultKill, Node: "cloud-2"},
+			{At: 4 * time.Second, Action: plan.FaultPartition, Site: "e", Link: plan.LinkWAN, Duration: 2 * time.Second},
+			{At: 5 * time.Second, Action: plan.FaultPartition, Site: "c", Link: plan.LinkLAN, Duration: 2 * time.Second},
+		}
+	}
+	return f
+}
+
+// benchFleet is BenchmarkFleet's fleet, small.
+func benchFleet() *plan.Fleet {
+	f := &plan.Fleet{Seed: 1, Duration: 10 * time.Second, Model: "jittery", Placement: plan.PlacementEdge, DetectFPS: 5}
+	for i := range 4 {
+		f.Sites = append(f.Sites, plan.Site{Name: fmt.Sprint("site-", i), Type: "store", Nodes: 4, Class: "small-box", Cameras: cams(20),
+			LANUp:   netem.LinkConfig{Delay: 2 * time.Millisecond, Jitter: 500 * time.Microsecond, Loss: netem.Loss{Percent: 0.1}},
+			LANDown: netem.LinkConfig{Delay: 2 * time.Millisecond},
+			WANUp:   netem.LinkConfig{Delay: 40 * time.Millisecond, RateBits: 10e6}})
+	}
+	return f
+}
+
+var _ = Describe("Run's figures", func() {
+	// The simulator's speed-ups must not move any figure: each fleet's
+	// Result must equal, byte for byte as JSON, the one recorded in
+	// testdata/golden (written by the code before them).
+	DescribeTable("stay those recorded for a fixed fleet",
+		func(name string, fleet func() *plan.Fleet) {
+			r, err := plan.Run(context.Background(), fleet(), loadFixture())
+			Expect(err).NotTo(HaveOccurred())
+			got, err := json.MarshalIndent(r, "", "  ")
+			Expect(err).NotTo(HaveOccurred())
+			got = append(got, '\n')
+			path := filepath.Join("testdata", "golden", name+".json")
+			if os.Getenv(goldenUpdate) == "1" {
+				Expect(os.WriteFile(path, got, 0o644)).To(Succeed())
+				Skip("rewrote " + path)
+			}
+			want, err := os.ReadFile(path)
+			Expect(err).NotTo(HaveOccurred(), "no golden result: record it with %s=1 on code whose figures are right", goldenUpdate)
+			if !bytes.Equal(got, want) {
+				out := "(not written)"
+				if f, err := os.CreateTemp("", "plan-golden-"+name+"-*.json"); err == nil {
+					_, _ = f.Write(got)
+					_ = f.Close()
+					out = f.Name()
+				}
+				Fail(fmt.Sprintf("%s: the result differs from %s (this run's is %s, to diff)", name, path, out))
+			}
+		},
+		Entry("edge placement, impaired links, faults and alerts", "edge-impaired", func() *plan.Fleet { return goldenFleet(plan.PlacementEdge) }),
+		Entry("cloud placement, impaired links, faults and alerts", "cloud-impaired", func() *plan.Fleet { return goldenFleet(plan.PlacementCloud) }),
+		Entry("edge placement, impaired links without a rate", "edge-unshaped", func() *plan.Fleet {
+			// every link direct: the WAN's totals come from settled packets
+			f := goldenFleet(plan.PlacementEdge)
+			for i := range f.Sites {
+				f.Sites[i].WANUp.RateBits, f.Sites[i].LANUp.RateBits = 0, 0
+			}
+			return f
+		}),
+		Entry("the benchmark's fleet, small", "bench-small", benchFleet),
+	)
+})
