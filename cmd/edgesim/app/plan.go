@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/plan/render"
+	"github.com/edgesim/edgesim/plan/validate"
+	"github.com/edgesim/edgesim/testbed"
 )
 
 // newPlanCmd is `edgesim plan`: it runs a plan file, and is the parent of
@@ -83,6 +86,10 @@ printed while running otherwise.`,
 	cmd.Flags().StringVar(&o.shard, "shard", "", "simulate shard i of N (0-based, e.g. 0/3) and write a shard file for edgesim plan merge")
 	cmd.Flags().Int64Var(&o.seed, "seed", 0, "seed of every random draw (default: the plan's, else the scenario's)")
 	cmd.Flags().StringVar(&o.calibration, "calibration", "", "calibration file (default: the plan's spec.calibration)")
+	cmd.Flags().BoolVar(&o.validate, "validate", false, "also run chosen points both ways, emulated on the local provider (root, real time) and simulated, and add the error table to the report; exits 1 when a figure misses its target")
+	cmd.Flags().IntSliceVar(&o.validatePoints, "validate-points", nil, fmt.Sprintf("cameras per node to validate (default: the swept values whose scenario has at most %d cameras, what this machine emulates in real time)", validate.MaxEmulatedCameras))
+	cmd.Flags().StringVar(&o.edgenode, "edgenode", "", "edgenode binary for --validate (default: next to edgesim, then $PATH)")
+	cmd.Flags().StringVar(&o.results, "results", "edgesim-report", "directory of the emulated runs' results for --validate")
 	cmd.AddCommand(newPlanCalibrateCmd(streams), newPlanMergeCmd(streams), newPlanJobCmd(streams))
 	return cmd
 }
@@ -90,6 +97,9 @@ printed while running otherwise.`,
 type planOpts struct {
 	out, shard, calibration string
 	seed                    int64
+	validate                bool
+	validatePoints          []int
+	edgenode, results       string
 }
 
 func runPlan(cmd *cobra.Command, streams Streams, file string, o planOpts) error {
@@ -118,12 +128,21 @@ func runPlan(cmd *cobra.Command, streams Streams, file string, o planOpts) error
 			return err
 		}
 	}
+	if o.validate && opt.Shard != nil {
+		return errors.New("--validate runs on one machine: validate the whole plan (without --shard), or merge the shards first")
+	}
 	prog := newPlanProgress(streams.ErrOut)
 	opt.Progress = prog.update
 	rep, err := plan.RunPlan(cmd.Context(), p, cal, opt)
 	prog.done()
 	if err != nil {
 		return err
+	}
+	var missed *ExitError
+	if o.validate {
+		if missed, err = validatePlan(cmd, streams, p, cal, rep, o); err != nil {
+			return err
+		}
 	}
 	out := o.out
 	if out == "" {
@@ -139,7 +158,90 @@ func runPlan(cmd *cobra.Command, streams Streams, file string, o planOpts) error
 			rep.Stats.PeakRSSBytes>>20, path, rep.Shard.Count, out)
 		return err
 	}
-	return writeReport(streams.Out, out, rep)
+	if err := writeReport(streams.Out, out, rep); err != nil {
+		return err
+	}
+	if missed != nil {
+		return *missed
+	}
+	return nil
+}
+
+// validatePlan emulates and simulates the plan's scenario at the chosen
+// points, prints the table and puts it into the report. missed is the exit
+// error to return once the report is written when a figure missed its
+// target; err ends the command at once.
+func validatePlan(cmd *cobra.Command, streams Streams, p *plan.Plan, cal *plan.Calibration, rep *plan.CapacityReport, o planOpts) (missed *ExitError, err error) {
+	points := o.validatePoints
+	if len(points) == 0 {
+		if points = validate.DefaultPoints(p, validate.MaxEmulatedCameras); len(points) == 0 {
+			return nil, fmt.Errorf("--validate: every swept cameras-per-node value gives %s more than %d cameras, more than this machine emulates in real time: choose smaller ones with --validate-points", p.Scenario.Name, validate.MaxEmulatedCameras)
+		}
+	}
+	bins, err := binaries(o.edgenode)
+	if err != nil {
+		return nil, err
+	}
+	sc := p.Scenario
+	if rep.Seed != 0 && rep.Seed != sc.Seed {
+		c := *sc
+		c.Seed = rep.Seed
+		sc = &c
+	}
+	res, err := validate.Run(cmd.Context(), sc, points, validate.Options{Calibration: cal,
+		Testbed:  testbed.Options{ResultsDir: o.results, Binaries: bins},
+		Progress: func(line string) { fmt.Fprintln(streams.ErrOut, line) }})
+	if err != nil {
+		return nil, err
+	}
+	if err := validate.Attach(rep, sc, cal, res); err != nil {
+		return nil, err
+	}
+	if err := printValidation(streams.Out, res.Validation); err != nil {
+		return nil, err
+	}
+	if n := missedTargets(res.Validation); n > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("validation: %d of %d figures are outside their targets or not exercised (see the table above and the report)", n, len(res.Validation.Rows))}, nil
+	}
+	return nil, nil
+}
+
+// missedTargets counts the rows that have a target and do not meet it.
+func missedTargets(v *plan.Validation) int {
+	n := 0
+	for _, r := range v.Rows {
+		if r.Target > 0 && !r.Met {
+			n++
+		}
+	}
+	return n
+}
+
+// printValidation prints the validation table: per row the figure both
+// ways, the error and the verdict.
+func printValidation(w io.Writer, v *plan.Validation) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCENARIO\tCAMERAS/NODE\tSITE\tFIGURE\tEMULATED\tSIMULATED\tERROR\tTARGET\tVERDICT")
+	for _, r := range v.Rows {
+		errText, target := fmt.Sprintf("%.3g %s", r.Error, r.Unit), fmt.Sprintf("%.3g %s", r.Target, r.Unit)
+		if r.ErrorKind == plan.ErrorRelative {
+			errText, target = fmt.Sprintf("%.1f%%", 100*r.Error), fmt.Sprintf("%.0f%%", 100*r.Target)
+		}
+		verdict := "met"
+		switch {
+		case !r.Exercised:
+			verdict, errText = "not exercised", "-"
+		case r.Target == 0:
+			verdict, target = "reported", "-"
+		case !r.Met:
+			verdict = "MISSED"
+		}
+		if r.Note != "" {
+			verdict += " (" + r.Note + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.4g\t%.4g\t%s\t%s\t%s\n", r.Scenario, r.CamerasPerNode, r.Site, r.Figure, r.Emulated, r.Simulated, errText, target, verdict)
+	}
+	return tw.Flush()
 }
 
 // writeReport writes report.json and the renderings, and summarises.
