@@ -573,7 +573,7 @@ var _ = Describe("Alert path under a partition and a SIGKILL", func() {
 		recorded := len(cloud1.store.List())
 		Expect(recorded).To(BeNumerically(">", 100))
 		Expect(recorded).To(BeNumerically("<", 500))
-		Expect(len(spoolFiles(spool)) + recorded).To(BeNumerically(">", 500), "the unacknowledged batch is still spooled")
+		Expect(len(spoolFiles(spool))+recorded).To(BeNumerically(">", 500), "the unacknowledged batch is still spooled")
 
 		// the cloud restarts too, and a second replica joins behind the link
 		cloud1.stop()
