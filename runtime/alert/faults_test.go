@@ -351,18 +351,24 @@ var _ = Describe("Store durability", func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(again.Close)
 		Expect(ids(again.List())).To(Equal([]string{mk(1).ID, mk(2).ID, mk(3).ID, mk(4).ID}))
+		raw, err := os.ReadFile(path)
+		Expect(err).NotTo(HaveOccurred())
+		lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+		var last wire.Alert
+		Expect(json.Unmarshal([]byte(lines[len(lines)-1]), &last)).To(Succeed(), "the new record starts a line of its own")
+		Expect(last.ID).To(Equal(mk(4).ID))
 	})
 
 	It("bounds its memory and serves every alert from disk", func() {
 		path := filepath.Join(GinkgoT().TempDir(), "alerts.jsonl")
 		c := newCloud(alert.WithJSONL(path), alert.WithStoreMemory(10, 50))
 		var all []wire.Alert
-		for i := 1; i <= 120; i++ {
+		for i := 1; i <= 125; i++ {
 			all = append(all, mk(i))
 		}
 		_, err := c.store.AddAll(all)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(ids(c.store.List())).To(Equal(ids(all[110:])))
+		Expect(ids(c.store.List())).To(Equal(ids(all[115:])))
 		dup, err := c.store.Add(mk(100))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(dup).To(BeTrue(), "within the id window")
