@@ -378,6 +378,9 @@ var _ = Describe("Store durability", func() {
 		Expect(json.NewDecoder(resp.Body).Decode(&got)).To(Succeed())
 		resp.Body.Close()
 		Expect(ids(got)).To(Equal(ids(all)))
+		dup, err = c.store.Add(mk(1))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(dup).To(BeFalse(), "beyond the id window the id is forgotten: the cap is enforced")
 	})
 
 	It("reads the files of several replicas, torn or not, each id once", func() {
