@@ -475,7 +475,8 @@ func (l *link) serve(c net.Conn) {
 	_ = c.Close()
 }
 
-func (l *link) setTargets(t ...string) { l.mu.Lock(); l.targets = t; l.mu.Unlock() }
+// setTargets routes the next connections round robin, the first to t[0].
+func (l *link) setTargets(t ...string) { l.mu.Lock(); l.targets, l.next = t, 0; l.mu.Unlock() }
 
 // cut partitions the link: every open connection dies.
 func (l *link) cut() {
@@ -521,7 +522,7 @@ func newReplica(path string) *replica {
 	r.store, err = alert.NewStore(alert.WithJSONL(path))
 	Expect(err).NotTo(HaveOccurred())
 	h := r.store.Handler()
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		n := r.posts.Add(1)
 		if n != r.hold.Load() {
 			h.ServeHTTP(w, req)
@@ -535,6 +536,9 @@ func newReplica(path string) *replica {
 		case <-req.Context().Done():
 		}
 	}))
+	// one request per connection, so the link spreads them over replicas
+	r.srv.Config.SetKeepAlivesEnabled(false)
+	r.srv.Start()
 	DeferCleanup(func() { r.srv.Close(); _ = r.store.Close() })
 	return r
 }
@@ -592,7 +596,8 @@ var _ = Describe("Alert path under a partition and a SIGKILL", func() {
 		l.setTargets(cloud1b.srv.Listener.Addr().String(), cloud2.srv.Listener.Addr().String())
 		l.up.Store(true)
 
-		// the edge restarts on its spool
+		// the edge restarts on its spool: it resends the batch cloud-1
+		// recorded, first to cloud-1 (restarted), then to both replicas
 		startChild(upstream, spool, 0)
 		Eventually(func() []string { return spoolFiles(spool) }, "20s").Should(BeEmpty())
 		want := make([]string, 0, 500)
