@@ -78,7 +78,35 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.waiters = keep
 }
 
-// postCounter counts POSTs reaching the cloud and the alerts in each.
+// outage starts a forwarder with one alert queued on an injected clock and
+// a cloud that is down for 60 s of that clock, one 100 ms step per try.
+func outage(opts ...alert.ForwarderOption) (*cloud, *fakeClock, *alert.Forwarder) {
+	c := newCloud()
+	c.up.Store(false)
+	clock := &fakeClock{now: t0}
+	f, err := alert.NewForwarder(c.srv.URL, append(opts, alert.WithClock(clock))...)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(f.Enqueue(mk(1))).To(Succeed())
+	run(f)
+	for elapsed := time.Duration(0); elapsed < 60*time.Second; elapsed += 100 * time.Millisecond {
+		Eventually(clock.Waiting).Should(BeTrue())
+		clock.Advance(100 * time.Millisecond)
+	}
+	return c, clock, f
+}
+
+// deliveredWithin advances the clock in 100 ms steps, each once the
+// forwarder waits, until the cloud has n alerts; it fails past limit.
+func deliveredWithin(c *cloud, clock *fakeClock, n int, limit time.Duration) {
+	from := clock.Now()
+	for len(c.store.List()) < n {
+		Expect(clock.Now().Sub(from)).To(BeNumerically("<=", limit), "still not delivered")
+		Eventually(func() bool { return clock.Waiting() || len(c.store.List()) >= n }).Should(BeTrue())
+		clock.Advance(100 * time.Millisecond)
+	}
+}
+
+// countPosts counts POSTs reaching the cloud and the alerts in each.
 func countPosts(h http.Handler, posts *atomic.Int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -183,49 +211,19 @@ var _ = Describe("Forwarder faults", func() {
 	})
 
 	It("resumes delivery within 2 s of the link healing after a 60 s outage (injected clock)", func() {
-		c := newCloud()
-		c.up.Store(false)
-		clock := &fakeClock{now: t0}
-		f, err := alert.NewForwarder(c.srv.URL, alert.WithClock(clock))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(f.Enqueue(mk(1))).To(Succeed())
-		run(f)
-		for elapsed := time.Duration(0); elapsed < 60*time.Second; elapsed += 100 * time.Millisecond {
-			Eventually(clock.Waiting).Should(BeTrue())
-			clock.Advance(100 * time.Millisecond)
-		}
+		c, clock, _ := outage()
 		c.up.Store(true)
-		healed := clock.Now()
-		for len(c.store.List()) == 0 {
-			Expect(clock.Now().Sub(healed)).To(BeNumerically("<", 2*time.Second), "still not delivered")
-			Eventually(func() bool { return clock.Waiting() || len(c.store.List()) > 0 }).Should(BeTrue())
-			clock.Advance(100 * time.Millisecond)
-		}
+		deliveredWithin(c, clock, 1, 2*time.Second)
 	})
 
 	It("cuts a long backoff short when a new alert arrives", func() {
-		c := newCloud()
-		c.up.Store(false)
-		clock := &fakeClock{now: t0}
-		f, err := alert.NewForwarder(c.srv.URL, alert.WithClock(clock), alert.WithBackoff(100*time.Millisecond, time.Hour))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(f.Enqueue(mk(1))).To(Succeed())
-		run(f)
-		for elapsed := time.Duration(0); elapsed < 60*time.Second; elapsed += 100 * time.Millisecond {
-			Eventually(clock.Waiting).Should(BeTrue())
-			clock.Advance(100 * time.Millisecond)
-		}
+		c, clock, f := outage(alert.WithBackoff(100*time.Millisecond, time.Hour))
 		// now backing off for tens of seconds
 		c.up.Store(true)
 		calls := clock.Calls()
 		Expect(f.Enqueue(mk(2))).To(Succeed())
 		Eventually(clock.Calls).Should(BeNumerically(">", calls), "the new alert re-arms the wait")
-		healed := clock.Now()
-		for len(c.store.List()) < 2 {
-			Expect(clock.Now().Sub(healed)).To(BeNumerically("<=", time.Second), "still not delivered")
-			Eventually(func() bool { return clock.Waiting() || len(c.store.List()) == 2 }).Should(BeTrue())
-			clock.Advance(100 * time.Millisecond)
-		}
+		deliveredWithin(c, clock, 2, time.Second)
 	})
 
 	It("drains a 500-alert backlog in a few batched round trips", func() {
