@@ -333,6 +333,24 @@ var _ = Describe("Store durability", func() {
 		Expect(ids(c.store.List())).To(Equal([]string{mk(1).ID, mk(2).ID, mk(3).ID}))
 	})
 
+	It("fsyncs the alerts file before it answers", func() {
+		path := filepath.Join(GinkgoT().TempDir(), "alerts.jsonl")
+		var synced []int
+		DeferCleanup(alert.SetSyncFile(func(f *os.File) error {
+			b, err := os.ReadFile(path)
+			Expect(err).NotTo(HaveOccurred())
+			synced = append(synced, strings.Count(string(b), "\n"))
+			return f.Sync()
+		}))
+		c := newCloud(alert.WithJSONL(path))
+		code, _ := post(c.srv.URL, "["+line(mk(1))+","+line(mk(2))+"]")
+		Expect(code).To(Equal(http.StatusCreated))
+		Expect(synced).To(Equal([]int{2}), "one sync for the batch, after both records")
+		code, _ = post(c.srv.URL, line(mk(1)))
+		Expect(code).To(Equal(http.StatusOK))
+		Expect(synced).To(Equal([]int{2}), "a duplicate writes nothing")
+	})
+
 	It("recovers from torn lines without losing the alert that follows", func() {
 		path := filepath.Join(GinkgoT().TempDir(), "alerts.jsonl")
 		// a crash tore a record in the middle (old code appended the next

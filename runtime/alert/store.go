@@ -253,7 +253,7 @@ func (s *Store) AddAll(as []wire.Alert) (Result, error) {
 	if s.file != nil && buf.Len() > 0 {
 		_, err := s.file.Write(buf.Bytes())
 		if err == nil {
-			err = s.file.Sync()
+			err = syncFile(s.file)
 		}
 		if err != nil {
 			return Result{}, fmt.Errorf("alert: write %s: %w", s.path, err)
@@ -420,6 +420,9 @@ func (s *Store) handlePost(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.NewEncoder(w).Encode(res)
 }
+
+// syncFile makes the appended records durable (a variable for tests).
+var syncFile = (*os.File).Sync
 
 // ReadAlerts parses alerts files (several replicas' may be concatenated),
 // each id once, in order; see ReadJSONL for torn lines.
