@@ -19,6 +19,7 @@ import (
 	"github.com/edgesim/edgesim/fakecam"
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/runtime/alert"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/wire"
 )
@@ -170,24 +171,9 @@ func fleetSummaries(dir string) map[string]fleetSummary {
 	return out
 }
 
-// parseAlerts reads the cloud tier's alerts file, each id once.
-func parseAlerts(b []byte) []wire.Alert {
-	var out []wire.Alert
-	seen := map[string]bool{}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		var a wire.Alert
-		if err := dec.Decode(&a); err != nil {
-			break // the end, or a line torn by a killed cloud node
-		}
-		if a.ID != "" && seen[a.ID] {
-			continue
-		}
-		seen[a.ID] = true
-		out = append(out, a)
-	}
-	return out
-}
+// parseAlerts reads the cloud tier's alerts files (the replicas' may be
+// concatenated), each id once, past lines torn by a killed cloud node.
+func parseAlerts(b []byte) []wire.Alert { return alert.ReadAlerts(b) }
 
 func sloSpec(sc *scenarios.Scenario) reports.SLOSpec {
 	s := reports.SLOSpec{

@@ -76,4 +76,14 @@ var _ = Describe("reading what the workloads wrote", func() {
 		file := append(jsonLines(a, a, b), []byte(`{"id":"x3","node":`)...) // a duplicate, and a line torn by a kill
 		Expect(testbed.ParseAlerts(file)).To(Equal([]wire.Alert{a, b}))
 	})
+
+	It("keeps the alerts of a replica whose file follows one torn by a kill", func() {
+		a := wire.Alert{ID: "x1", Node: "site-a-edge-1", Camera: "cam-1", Raised: t0}
+		b, c := a, a
+		b.ID, c.ID = "x2", "x3"
+		// the kind provider concatenates the cloud replicas' files
+		replica1 := append(jsonLines(a, b), []byte(`{"id":"x9","node":`)...)
+		replica2 := jsonLines(b, c)
+		Expect(testbed.ParseAlerts(append(replica1, replica2...))).To(Equal([]wire.Alert{a, b, c}))
+	})
 })

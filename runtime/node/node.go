@@ -191,7 +191,7 @@ func New(cfg Config, opts ...Option) (_ *Node, err error) {
 	}
 	if cfg.Upstream != "" {
 		if n.fwd, err = alert.NewForwarder(cfg.Upstream, alert.WithSpoolDir(cfg.SpoolDir), alert.WithBound(cfg.SpoolBound),
-			alert.WithRegisterer(n.reg), alert.WithToken(cfg.UpstreamToken)); err != nil {
+			alert.WithRegisterer(n.reg), alert.WithToken(cfg.UpstreamToken), alert.WithLogger(n.log)); err != nil {
 			return nil, err
 		}
 	}

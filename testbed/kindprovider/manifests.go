@@ -32,8 +32,8 @@ const (
 	TierCamera = "camera"
 	// CloudSite is the site label of cloud nodes.
 	CloudSite = "cloud"
-	// HostDataDir is the directory on node containers holding alerts and
-	// camera samples, kept there when pods end so they can be collected.
+	// HostDataDir is the directory on node containers holding alerts,
+	// the edge alert spools and camera samples, kept there when pods end.
 	HostDataDir = "/var/lib/edgesim"
 
 	// configDir is where a workload's ConfigMap is mounted.
@@ -77,6 +77,10 @@ func (c ManifestConfig) cloudURL(path string) string {
 	}
 	return ServiceURL("", path)
 }
+
+// SpoolDir is where the edgenode Deployment name keeps its alert spool on
+// each node.
+func SpoolDir(name string) string { return HostDataDir + "/spool/" + name }
 
 // Binding is the kind worker a plan node runs on.
 type Binding struct {
@@ -216,9 +220,13 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 	sel := map[string]string{labelApp: name}
 	// Every replica is named after its pod, on the command line.
 	args := append([]string{"/edgenode"}, testbed.EdgenodeArgs(configDir+"/edgenode.yaml", "--node-id", "$(POD_NAME)")...)
+	// The alert spool is on the node, not in the pod: a replica restarted
+	// or rescheduled onto the node delivers what the last one queued.
+	// Replicas on one node share it; one may resend the other's backlog
+	// at start, which the cloud removes by alert id.
 	vols := []Volume{
 		{Name: "config", ConfigMap: &ConfigMapVolume{Name: name + "-config"}},
-		{Name: "spool", EmptyDir: &EmptyDirVolume{}},
+		{Name: "spool", HostPath: &HostPathVolume{Path: SpoolDir(name), Type: "DirectoryOrCreate"}},
 	}
 	mounts := []VolumeMount{{Name: "config", MountPath: configDir, ReadOnly: true}, {Name: "spool", MountPath: "/spool"}}
 	if first.Role == testbed.RoleCloud {

@@ -99,6 +99,16 @@ var _ = Describe("Manifests", func() {
 		Expect(dig(d["ConfigMap/edgenode-store-1-config"], "data", "edgenode.yaml")).To(ContainSubstring("upstream: http://edgenode-cloud.edgesim.svc.cluster.local.:8080\n"))
 	})
 
+	It("keeps the alert spool on the node, so it survives a pod reschedule", func() {
+		d := docs(rendered(plan("quickstart", false)))
+		for _, name := range []string{"edgenode-store-1", "edgenode-cloud"} {
+			spec := dig(d["Deployment/"+name], "spec", "template", "spec")
+			Expect(dig(spec, "volumes")).To(ContainElement(map[string]any{"name": "spool",
+				"hostPath": map[string]any{"path": kindprovider.HostDataDir + "/spool/" + name, "type": "DirectoryOrCreate"}}), name)
+			Expect(dig(spec, "containers", 0, "volumeMounts")).To(ContainElement(map[string]any{"name": "spool", "mountPath": "/spool"}), name)
+		}
+	})
+
 	It("probes /readyz and /healthz and sizes the container from the node's resources", func() {
 		d := docs(rendered(plan("quickstart", false)))
 		c := dig(d["Deployment/edgenode-store-1"], "spec", "template", "spec", "containers", 0)
