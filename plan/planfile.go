@@ -497,7 +497,7 @@ func (p *Plan) objectives(loc *scenarios.Locator, in *planObjectives) {
 		if slo.TimeToAlert > 0 {
 			o.TimeToAlertP95 = slo.TimeToAlert
 			p.ObjectiveNotes = append(p.ObjectiveNotes,
-				"slo.timeToAlert (the slowest alert in edgesim run) is judged on the p95 of time to alert; events whose alert never arrived are not counted against it")
+				"slo.timeToAlert (the slowest alert in edgesim run) is judged on the p95 of time to alert, at the site types with a scripted event; an event whose alert never arrived fails it")
 		}
 		if slo.UplinkMax > 0 {
 			o.UplinkMax = slo.UplinkMax.BitsPerSecond()

@@ -97,6 +97,16 @@ var _ = Describe("plan files", func() {
 		Expect(filepath.Base(p.Calibration)).To(Equal("calibration-test-fixture.yaml"))
 	})
 
+	It("lists every objective in the report, time to alert included", func() {
+		p, err := plan.LoadPlan(writePlan(inlinePlan))
+		Expect(err).NotTo(HaveOccurred())
+		p.Objectives.TimeToAlertP95 = 5 * time.Second
+		p.Sweep.CamerasPerNode, p.Sweep.DetectFPS = []int{1}, []float64{2}
+		r := runPlan(p, plan.RunOptions{})
+		Expect(r.Objectives).To(Equal([]plan.Objective{{Name: "latency p50 (s)", Limit: 0.15}, {Name: "latency p95 (s)", Limit: 0.4},
+			{Name: "time to alert p95 (s)", Limit: 5}}))
+	})
+
 	It("reports every problem at once with line, column and field path, unknown fields included", func() {
 		text := strings.NewReplacer("  sites:\n    - {site: store, count: 4}\n", "  sites:\n    - {site: shop, count: 0}\n",
 			"    detectFps: [2, 5]\n", "    detectFps: [2, 5]\n    placement: [edge, fog]\n    camerasPerNod: [1]\n").Replace(inlinePlan)

@@ -208,6 +208,9 @@ func (r *runner) resolve() error {
 								continue
 							}
 							key := CurveKey{Model: f.Model, DetectFPS: f.DetectFPS, Link: link, Placement: pl, NodesPerSite: n}
+							if n == 0 && len(f.Sites) > 0 {
+								key.NodesPerSite = f.Sites[0].Nodes // the scenario's own (its sites' first, as the figures show it)
+							}
 							if pl == PlacementCloud {
 								key.Hardware, key.CloudNodes = f.Cloud.Class, f.Cloud.Nodes
 							} else if len(f.Sites) > 0 {
@@ -621,7 +624,8 @@ func (r *runner) header() *CapacityReport {
 // objectiveList names the objectives as the checks do.
 func objectiveList(o Objectives) []Objective {
 	var out []Objective
-	for _, c := range o.check(TypeResult{Sites: 1}) {
+	// a type that exercises every objective, so each is listed
+	for _, c := range o.check(TypeResult{Sites: 1, AlertsExpected: 1, Alerted: 1}) {
 		out = append(out, Objective{Name: strings.TrimPrefix(c.Objective, ": "), Limit: c.Limit})
 	}
 	return out
