@@ -28,7 +28,8 @@ type JobOptions struct {
 	// Shard files go to a volume that every shard pod and the merge pod
 	// mount: a PersistentVolumeClaim the manifest creates (ReadWriteMany,
 	// StorageClass optional), or, with HostPath and Node, a directory on one
-	// node that every pod is scheduled to (single-node clusters, kind).
+	// node that every pod is scheduled to (kind, or clusters without
+	// ReadWriteMany storage).
 	StorageClass   string
 	StorageSize    string // default 1Gi
 	HostPath, Node string

@@ -3,15 +3,17 @@
 # reuses) the registry-free node image, then
 #  1. creates a control plane and three labelled workers on Podman, runs
 #     pods and Service traffic across nodes and deletes the cluster;
-#  2. runs the quickstart scenario on the kind provider (edge node killed,
-#     failover broken down into Kubernetes' steps, SLO gates);
+#  2. runs the kind provider's cluster specs: quickstart (edge node killed,
+#     failover broken down into Kubernetes' steps, SLO gates), federated,
+#     SIGKILL clean-up, and a capacity plan as an Indexed Job of 3 shards
+#     whose merged report must equal a local run's;
 # and fails if any container is left behind. Must run as root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash hack/kind/install-deps.sh
 go test -v -count=1 -timeout 110m ./testbed/kind/cluster/ \
 	-args -ginkgo.label-filter=cluster -ginkgo.v
-go test -v -count=1 -timeout 30m ./testbed/kindprovider/ \
+go test -v -count=1 -timeout 40m ./testbed/kindprovider/ \
 	-args -ginkgo.label-filter=cluster -ginkgo.v
 left=$(podman ps -a --format '{{.Names}}')
 if [ -n "$left" ]; then

@@ -1,10 +1,14 @@
 package kindprovider_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,11 +24,15 @@ import (
 )
 
 // The plan Job on a kind cluster: the edgesim binary in a registry-free
-// image loaded into the nodes, `edgesim plan job` applied as printed (an
-// Indexed Job of 3 shards on one worker's host directory, then the merge
-// Job), and the report the merge pod prints equal to a local run's, curves
-// and capacity figures alike. EDGESIM_KIND_NODE_IMAGE selects an existing
-// node image; EDGESIM_KIND_RUNTIME forces podman or docker.
+// image loaded into the nodes, the manifest `edgesim plan job` prints
+// applied as is (an Indexed Job of 3 shards on one worker's host
+// directory, then the merge Job), and the report the merge pod prints
+// equal to a local run's in every figure (only the time, the run
+// statistics and the calibration's path and host may differ). The plan is
+// plan/testdata's two-stores (7 sites, 12 simulated seconds, 14 sweep
+// points; well under a second per shard), so the spec costs about the
+// cluster's creation. EDGESIM_KIND_NODE_IMAGE selects an existing node
+// image; EDGESIM_KIND_RUNTIME forces podman or docker.
 var _ = Describe("a capacity plan as a Kubernetes Indexed Job", Label("cluster"), func() {
 	It("runs 3 shards on kind and merges them into the report of a local run", func(ctx SpecContext) {
 		if os.Geteuid() != 0 {
@@ -70,21 +78,25 @@ var _ = Describe("a capacity plan as a Kubernetes Indexed Job", Label("cluster")
 		}
 
 		By("applying the manifest edgesim plan job prints")
-		cal0, err := os.ReadFile(p.Calibration)
+		manifest, err := exec.CommandContext(ctx, edgesim, "plan", "job", planFile, "--shards", "3", "--image", img.Ref,
+			"--host-path", "/var/lib/edgesim-plan/"+spec.Name, "--node", worker, "--merge-wait", "4m").Output()
 		Expect(err).NotTo(HaveOccurred())
-		manifest, err := capacity.JobManifest(p, cal0, capacity.JobOptions{Image: img.Ref, Shards: 3,
-			HostPath: "/var/lib/edgesim-plan/" + spec.Name, Node: worker, MergeWait: 10 * time.Minute})
-		Expect(err).NotTo(HaveOccurred())
-		out, err := c.Kubectl(ctx, strings.NewReader(manifest), "apply", "-f", "-")
+		out, err := c.Kubectl(ctx, bytes.NewReader(manifest), "apply", "-f", "-")
 		Expect(err).NotTo(HaveOccurred(), string(out))
 
 		By("waiting for the merge Job, which waits for the 3 shards")
 		Eventually(ctx, func(g Gomega) {
-			out, err := c.Kubectl(ctx, nil, "get", "job", "-n", "edgesim-plan", "two-stores-merge", "-o",
-				`jsonpath={.status.succeeded}/{.status.failed}`)
+			for _, job := range []string{"two-stores-shards", "two-stores-merge"} {
+				out, err := c.Kubectl(ctx, nil, "get", "job", "-n", "edgesim-plan", job, "-o", `jsonpath={.status.failed}`)
+				g.Expect(err).NotTo(HaveOccurred())
+				if f := string(out); f != "" && f != "0" {
+					StopTrying(job + " has failed pods").Wrap(errors.New(jobDebug(ctx, c))).Now()
+				}
+			}
+			out, err := c.Kubectl(ctx, nil, "get", "job", "-n", "edgesim-plan", "two-stores-merge", "-o", `jsonpath={.status.succeeded}`)
 			g.Expect(err).NotTo(HaveOccurred())
-			g.Expect(string(out)).To(HavePrefix("1/"), "merge job status")
-		}).WithTimeout(10 * time.Minute).WithPolling(5 * time.Second).Should(Succeed())
+			g.Expect(string(out)).To(Equal("1"), "merge pods succeeded")
+		}).WithTimeout(5 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
 		shards, err := c.Kubectl(ctx, nil, "get", "job", "-n", "edgesim-plan", "two-stores-shards", "-o", `jsonpath={.status.succeeded}`)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(shards)).To(Equal("3"))
@@ -93,17 +105,34 @@ var _ = Describe("a capacity plan as a Kubernetes Indexed Job", Label("cluster")
 		Expect(err).NotTo(HaveOccurred())
 		var merged capacity.CapacityReport
 		Expect(json.Unmarshal(logs, &merged)).To(Succeed(), string(logs))
-		// The pods' host names differ from this machine's, so the calibration
-		// warnings may too; the figures may not.
-		Expect(asJSON(merged.Curves)).To(Equal(asJSON(local.Curves)))
-		Expect(asJSON(merged.Capacity)).To(Equal(asJSON(local.Capacity)))
-		Expect(merged.Seed).To(Equal(local.Seed))
-		Expect(merged.Stats.Points).To(BeNumerically(">", local.Stats.Points))
-	}, NodeTimeout(100*time.Minute))
+		Expect(merged.Shard).To(BeNil())
+		Expect(merged.Stats.Points).To(BeNumerically(">", local.Stats.Points), "the shards' simulations, counted in every shard")
+		Expect(comparable(merged)).To(Equal(comparable(*local)))
+	}, NodeTimeout(30*time.Minute))
 })
 
-func asJSON(v any) string {
-	b, err := json.Marshal(v)
+// comparable is a capacity report as JSON without what may differ between
+// a local run and the merged shards: the time, the run statistics, the
+// calibration's path (the pods read it from a ConfigMap), also in the
+// warnings, and the warning
+// naming the machine (the pod's host name is not this machine's).
+func comparable(r capacity.CapacityReport) string {
+	var warnings []string
+	for _, w := range r.Warnings {
+		if !strings.Contains(w, "not on this machine") {
+			warnings = append(warnings, strings.ReplaceAll(w, r.Calibration.Path, "CALIBRATION"))
+		}
+	}
+	r.Generated, r.Stats, r.Calibration.Path = time.Time{}, capacity.RunStats{}, ""
+	r.Warnings = warnings
+	b, err := json.MarshalIndent(r, "", "  ")
 	Expect(err).NotTo(HaveOccurred())
 	return string(b)
+}
+
+// jobDebug is what a failed plan Job left: its pods and their logs.
+func jobDebug(ctx context.Context, c *cluster.Cluster) string {
+	pods, _ := c.Kubectl(ctx, nil, "get", "pods", "-n", "edgesim-plan", "-o", "wide")
+	logs, _ := c.Kubectl(ctx, nil, "logs", "-n", "edgesim-plan", "-l", "app.kubernetes.io/name=edgesim-plan", "--tail=40", "--prefix")
+	return string(pods) + "\n" + string(logs)
 }

@@ -456,7 +456,8 @@ func newPlanJobCmd(streams Streams) *cobra.Command {
     file of its own) and the calibration;
   - a PersistentVolumeClaim <name>-shards (ReadWriteMany) for the shard
     files, or with --host-path and --node a directory on one node that
-    every pod is pinned to (single-node clusters, kind);
+    every pod is pinned to (kind, or clusters without ReadWriteMany
+    storage; the shards then share that node's CPUs);
   - an Indexed Job <name>-shards of N completions: pod i runs
     "edgesim plan --shard i/N" (i is JOB_COMPLETION_INDEX) and writes
     shard-i-of-N.json to the volume;
@@ -466,17 +467,20 @@ func newPlanJobCmd(streams Streams) *cobra.Command {
       kubectl logs -n edgesim-plan job/<name>-merge > report.json
 
 The image must hold the edgesim binary (at --binary, default /edgesim) and
-the libraries it needs (libvpx): the kind provider's image builder
-(kindprovider.BuildImage) makes one without a registry, as the cluster
-spec does. Plans whose links replay trace files are refused (the job does
-not ship them). Use a fresh volume (or delete the old shard files) for
-every run: the merge takes every shard file it finds.`,
+the libraries it needs (libvpx); pods pull it only when the node lacks it
+(imagePullPolicy IfNotPresent), so an image imported into every node
+(ctr -n k8s.io images import) needs no registry: the kind provider's image
+builder (kindprovider.BuildImage) makes such an archive, as the cluster
+spec testbed/kindprovider/planjob_test.go does. Plans whose links replay
+trace files are refused (the job does not ship them). Use a fresh volume
+(or delete the old shard files) for every run: the merge takes every
+shard file it finds.`,
 		Example: `  # 8 shards on a cluster with ReadWriteMany storage
   edgesim plan job scenarios/examples/plan-fleet.yaml --shards 8 --image edgesim:dev | kubectl apply -f -
   kubectl wait -n edgesim-plan --for=condition=complete job/plan-fleet-merge --timeout=2h
   kubectl logs -n edgesim-plan job/plan-fleet-merge > report.json
 
-  # a single-node cluster (kind): shard files in a directory of that node
+  # kind: every pod on one worker, shard files in a directory of that node
   edgesim plan job my-plan.yaml --shards 3 --image edgesim:dev \
     --host-path /var/lib/edgesim-plan/my-plan --node kind-worker`,
 		Args: func(_ *cobra.Command, args []string) error {
