@@ -26,8 +26,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/edgesim/edgesim/internal/proc"
 
 	"golang.org/x/sys/unix"
 )
@@ -245,7 +246,7 @@ func newOwner() (owner, error) {
 	if _, err := rand.Read(b); err != nil {
 		return owner{}, err
 	}
-	st, _ := procStart(os.Getpid())
+	st, _ := proc.Start(os.Getpid())
 	return owner{PID: os.Getpid(), Start: st, Token: hex.EncodeToString(b), Created: time.Now().UTC()}, nil
 }
 
@@ -315,35 +316,7 @@ func readOwner(dir string) (owner, error) {
 
 // alive reports whether the mark's owner process still runs (the same
 // process, not another that reuses its pid).
-func (m owner) alive() bool {
-	if m.PID <= 0 {
-		return false
-	}
-	if err := syscall.Kill(m.PID, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	st, ok := procStart(m.PID)
-	return ok && (m.Start == 0 || st == m.Start)
-}
-
-func procStart(pid int) (uint64, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	// Field 22; the command (field 2) may hold spaces, so skip past ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(f[19], 10, 64)
-	return v, err == nil
-}
+func (m owner) alive() bool { return proc.Alive(m.PID, m.Start) }
 
 // CleanReport lists what Clean removed and what it left.
 type CleanReport struct {

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/edgesim/edgesim/internal/proc"
 )
 
 // Prefix starts the name of everything edgesim creates on the host.
@@ -40,42 +40,14 @@ func DefaultStateDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("edgesim-%d", os.Geteuid()))
 }
 
-func procStart(pid int) (uint64, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	// Field 22; the command (field 2) may hold spaces, so skip past ')'.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(f[19], 10, 64)
-	return v, err == nil
-}
-
 // Alive reports whether the record's owner process still runs (the same
 // process, not another that reuses its pid).
-func (r *Record) Alive() bool {
-	if r.PID <= 0 {
-		return false
-	}
-	if err := syscall.Kill(r.PID, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	st, ok := procStart(r.PID)
-	return ok && (r.Start == 0 || st == r.Start)
-}
+func (r *Record) Alive() bool { return proc.Alive(r.PID, r.Start) }
 
 // OwnRecord is a record of name owned by this process, for other parts of
 // edgesim that keep state records of their own.
 func OwnRecord(name string) Record {
-	st, _ := procStart(os.Getpid())
+	st, _ := proc.Start(os.Getpid())
 	return Record{Name: name, PID: os.Getpid(), Start: st, Created: time.Now().UTC()}
 }
 
