@@ -169,8 +169,11 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 		return nil, err
 	}
 	start := o.Now()
-	dir := filepath.Join(o.ResultsDir, sc.Name+"-"+start.UTC().Format("20060102-150405"))
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+	dir, err := makeRunDir(o.ResultsDir, sc.Name+"-"+start.UTC().Format("20060102-150405"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
 	r := &runner{sc: sc, plan: plan, o: o, dir: dir, host: NewHostProbe(o.Proc), run: &reports.Run{
@@ -189,6 +192,29 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 		}
 	}
 	return r, nil
+}
+
+// makeRunDir creates a new directory for one run below base: name, or
+// name-2, name-3, ... when runs started in the same second made the others
+// (os.Mkdir fails on an existing directory, so two runs never share one).
+func makeRunDir(base, name string) (string, error) {
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", fmt.Errorf("results directory: %w", err)
+	}
+	for i := 1; i <= 1000; i++ {
+		dir := filepath.Join(base, name)
+		if i > 1 {
+			dir = fmt.Sprintf("%s-%d", dir, i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("results directory: %w", err)
+		}
+	}
+	return "", fmt.Errorf("results directory: %s has 1000 runs named %s; remove old ones", base, name)
 }
 
 // TestbedName names one run's testbed (ProviderConfig.Name): the

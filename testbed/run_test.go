@@ -87,4 +87,23 @@ var _ = Describe("providers beyond the local one", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(md)).To(ContainSubstring("edgenode-store-1   <none>"))
 	})
+
+	It("gives two runs started in the same second a results directory each", func(ctx SpecContext) {
+		base := GinkgoT().TempDir()
+		same := time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC)
+		var dirs []string
+		for range 2 {
+			res, err := testbed.Run(ctx, sc, testbed.Options{
+				ResultsDir: base, Now: func() time.Time { return same },
+				Provider: &brokenCluster{cfg: testbed.ProviderConfig{Log: GinkgoWriter}},
+			})
+			Expect(err).To(MatchError(ContainSubstring("no endpoints")))
+			dirs = append(dirs, res.Dir)
+		}
+		Expect(dirs[0]).NotTo(Equal(dirs[1]))
+		Expect(dirs[1]).To(Equal(dirs[0] + "-2"))
+		for _, d := range dirs {
+			Expect(filepath.Join(d, "logs")).To(BeADirectory())
+		}
+	})
 })
