@@ -342,7 +342,7 @@ var _ = Describe("Resolution", func() {
 		for trace, msg := range map[string]string{
 			"zero.trace":  "last timestamp must be above 0",
 			"blank.trace": "line 2 is empty",
-			"word.trace":  `"x" is not a non-negative integer`,
+			"word.trace":  "line 2 is not a non-negative integer",
 			"dir":         "cannot read trace",
 		} {
 			_, err := scenarios.Load("t.yaml", []byte(doc(trace)), dir)
@@ -373,6 +373,56 @@ var _ = Describe("Profiles", func() {
 		Expect(p.Up.Delay).To(Equal(30 * time.Millisecond))
 		_, ok = scenarios.Profile("6g")
 		Expect(ok).To(BeFalse())
+	})
+})
+
+var _ = Describe("paths from a scenario", func() {
+	doc := func(trace, dir string) string {
+		d := header + "spec:\n  duration: 1s\n  sites: [{name: a}]\n  links:\n    - between: [site:a, cloud]\n      trace: {up: " + trace + "}\n"
+		if dir != "" {
+			d += "  report: {dir: " + dir + "}\n"
+		}
+		return d
+	}
+	var root, base string
+	BeforeEach(func() {
+		root = GinkgoT().TempDir()
+		base = filepath.Join(root, "scenario")
+		Expect(os.MkdirAll(filepath.Join(base, "traces"), 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(base, "traces", "ok.trace"), []byte("0\n5\n"), 0o644)).To(Succeed())
+		// A secret outside the scenario's tree, readable by root.
+		Expect(os.WriteFile(filepath.Join(root, "shadow"), []byte("root:$6$secret-hash:19000:0:99999:7:::\n"), 0o600)).To(Succeed())
+		Expect(os.Symlink(filepath.Join(root, "shadow"), filepath.Join(base, "traces", "link.trace"))).To(Succeed())
+	})
+
+	It("resolves the trace and report.dir against the scenario's directory", func() {
+		s, err := scenarios.Load("t.yaml", []byte(doc("traces/ok.trace", "out/run")), base)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Report.Dir).To(Equal(filepath.Join(base, "out", "run")))
+		Expect(s.Links[0].Up.Trace).To(Equal(filepath.Join(base, "traces", "ok.trace")))
+	})
+
+	DescribeTable("refuses paths that leave the scenario's tree, and never quotes the file",
+		func(trace, dir, field string) {
+			_, err := scenarios.Load("t.yaml", []byte(doc(trace, dir)), base)
+			Expect(err).To(MatchError(ContainSubstring(field)))
+			Expect(err).To(MatchError(ContainSubstring("--allow-outside-paths")))
+			Expect(err.Error()).NotTo(ContainSubstring("secret-hash"))
+		},
+		Entry("absolute trace", filepath.Join("/tmp", "..", "etc", "shadow"), "", "trace"),
+		Entry("trace through ..", "../shadow", "", "leaves the scenario's directory"),
+		Entry("trace through a symbolic link", "traces/link.trace", "", "symbolic link"),
+		Entry("absolute report.dir", "traces/ok.trace", "/etc/cron.d", "spec.report.dir"),
+		Entry("report.dir through ..", "traces/ok.trace", "../../elsewhere", "spec.report.dir"),
+	)
+
+	It("allows them with AllowOutsidePaths, and still never quotes a line of the file", func() {
+		s, err := scenarios.Load("t.yaml", []byte(doc("traces/ok.trace", "../elsewhere")), base, scenarios.AllowOutsidePaths())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Report.Dir).To(Equal(filepath.Join(root, "elsewhere")))
+		_, err = scenarios.Load("t.yaml", []byte(doc("../shadow", "")), base, scenarios.AllowOutsidePaths())
+		Expect(err).To(MatchError(ContainSubstring("line 1 is not a non-negative integer")))
+		Expect(err.Error()).NotTo(ContainSubstring("secret-hash"))
 	})
 })
 

@@ -447,7 +447,7 @@ func (c *converter) report(in *v1alpha1.Report, name string) Report {
 		}
 	}
 	if in.Dir != "" {
-		out.Dir = in.Dir
+		out.Dir, _ = c.inTree("spec.report.dir", in.Dir, "report directory")
 	}
 	return out
 }

@@ -33,6 +33,12 @@ type runFlags struct {
 	compare  bool
 	plain    bool
 	kind     kindFlags
+	// outside: the scenario's traces and report.dir may leave its directory.
+	outside bool
+}
+
+func (f *runFlags) registerPaths(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.outside, "allow-outside-paths", false, "let the scenario's trace files and report.dir lie outside the scenario file's directory (absolute paths, .., symbolic links)")
 }
 
 // kindFlags are the settings of `provider: kind` runs.
@@ -129,16 +135,22 @@ removes what it left behind.`,
 	cmd.Flags().StringVar(&f.edgenode, "edgenode", "", "edgenode binary (default: next to edgesim, then $PATH)")
 	cmd.Flags().BoolVar(&f.compare, "compare", true, "also run every site with cloud placement for the edge-vs-cloud comparison")
 	cmd.Flags().BoolVar(&f.plain, "plain", false, "plain log lines instead of a live status line, even on a terminal")
+	f.registerPaths(cmd.Flags())
 	f.kind.register(cmd.Flags())
 	return cmd
 }
 
 // loadScenario loads a file, or the embedded quickstart when no file is given.
-func loadScenario(args []string) (*scenarios.Scenario, error) {
+// With outside, its paths may leave the scenario's directory.
+func loadScenario(args []string, outside bool) (*scenarios.Scenario, error) {
 	if len(args) == 0 {
 		return scenarios.Example("quickstart")
 	}
-	return scenarios.LoadFile(args[0])
+	var opts []scenarios.LoadOption
+	if outside {
+		opts = append(opts, scenarios.AllowOutsidePaths())
+	}
+	return scenarios.LoadFile(args[0], opts...)
 }
 
 func binaries(edgenode string) (testbed.Binaries, error) {
@@ -163,7 +175,7 @@ func binaries(edgenode string) (testbed.Binaries, error) {
 // prepare loads the scenario (or the embedded quickstart), applies the
 // provider flags, finds the binaries and returns the run's options.
 func (f runFlags) prepare(streams Streams, args []string) (*scenarios.Scenario, testbed.Options, error) {
-	sc, err := loadScenario(args)
+	sc, err := loadScenario(args, f.outside)
 	if err != nil {
 		var list scenarios.ErrorList
 		if errors.As(err, &list) {
