@@ -113,8 +113,10 @@ placement side by side.
 Exit status: 0 when every SLO holds, 1 when one fails, 2 on an error (an
 interrupted run still writes its partial report, marked as such).
 
-Ctrl-C stops the run cleanly. If edgesim is killed instead, "edgesim clean"
-removes what it left behind.`,
+Ctrl-C stops the run cleanly: the testbed is torn down (for at most 2
+minutes) and the partial report written. A second Ctrl-C stops waiting for
+the tear-down. If edgesim is killed, or its tear-down was cut short,
+"edgesim clean" removes what it left behind.`,
 		Example: `  # the embedded quickstart
   sudo edgesim run
 
@@ -174,7 +176,7 @@ func binaries(edgenode string) (testbed.Binaries, error) {
 
 // prepare loads the scenario (or the embedded quickstart), applies the
 // provider flags, finds the binaries and returns the run's options.
-func (f runFlags) prepare(streams Streams, args []string) (*scenarios.Scenario, testbed.Options, error) {
+func (f runFlags) prepare(ctx context.Context, streams Streams, args []string) (*scenarios.Scenario, testbed.Options, error) {
 	sc, err := loadScenario(args, f.outside)
 	if err != nil {
 		var list scenarios.ErrorList
@@ -196,7 +198,8 @@ func (f runFlags) prepare(streams Streams, args []string) (*scenarios.Scenario, 
 		return nil, testbed.Options{}, err
 	}
 	lessGC()
-	return sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.kind.providers(), Report: write}, nil
+	return sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.kind.providers(), Report: write,
+		Abort: abortFrom(ctx)}, nil
 }
 
 // reportWriter renders a run's result into its directory: the scenario's
@@ -225,7 +228,7 @@ func reportWriter(sc *scenarios.Scenario) (func(context.Context, string, *report
 }
 
 func runScenario(ctx context.Context, streams Streams, args []string, f runFlags) error {
-	sc, opts, err := f.prepare(streams, args)
+	sc, opts, err := f.prepare(ctx, streams, args)
 	if err != nil {
 		return err
 	}

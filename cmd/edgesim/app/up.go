@@ -74,7 +74,7 @@ func writeRecord(rec standingRecord) error {
 }
 
 func upForeground(ctx context.Context, streams Streams, args []string, f runFlags) error {
-	sc, opts, err := f.prepare(streams, args)
+	sc, opts, err := f.prepare(ctx, streams, args)
 	if err != nil {
 		return err
 	}
