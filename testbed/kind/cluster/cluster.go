@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -342,10 +343,13 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin io.Reader, args ...string) 
 }
 
 // KubectlCommand is the command Kubectl runs, for callers that stream its
-// output (e.g. `get --watch`).
+// output (e.g. `get --watch`). It is killed with edgesim: a watch must not
+// outlive the process that reads it.
 func (c *Cluster) KubectlCommand(ctx context.Context, args ...string) *exec.Cmd {
 	full := append([]string{"exec", "-i", c.ControlPlane(), "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
-	return exec.CommandContext(ctx, string(c.Runtime), full...)
+	cmd := exec.CommandContext(ctx, string(c.Runtime), full...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 // NodeStatus is a node's name, labels and whether it is Ready.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"syscall"
 
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
@@ -144,5 +145,14 @@ var _ = Describe("cluster ownership", func() {
 			Expect(DeleteOwned(ctx, Podman, "es-run", Proof{}, false)).To(Succeed())
 			Expect(fmt.Sprint(f.nodes["es-run"])).To(Equal("map[]"))
 		})
+	})
+})
+
+var _ = Describe("kubectl children", func() {
+	It("die with edgesim (a death signal on every kubectl command)", func(ctx SpecContext) {
+		c := &Cluster{Spec: Spec{Name: "es-run"}, Runtime: Podman}
+		cmd := c.KubectlCommand(ctx, "get", "nodes", "--watch")
+		Expect(cmd.SysProcAttr).NotTo(BeNil())
+		Expect(cmd.SysProcAttr.Pdeathsig).To(Equal(syscall.SIGKILL))
 	})
 })
