@@ -426,6 +426,36 @@ var _ = Describe("paths from a scenario", func() {
 	})
 })
 
+var _ = Describe("node faults on one node", func() {
+	doc := func(faults string) []byte {
+		return []byte(header + "spec:\n  duration: 60s\n  sites: [{name: a}]\n  faults:\n" + faults)
+	}
+	DescribeTable("are refused when they overlap, naming both",
+		func(faults string, want ...string) {
+			_, err := scenarios.Load("t.yaml", doc(faults), "")
+			Expect(err).To(HaveOccurred())
+			for _, w := range want {
+				Expect(err).To(MatchError(ContainSubstring(w)))
+			}
+		},
+		Entry("a restart during a restart",
+			"    - {at: 10s, action: restart, duration: 10s, target: {site: a}}\n    - {at: 15s, action: restart, target: {site: a}}\n",
+			"spec.faults[1]: restart of node", "(15s to 20s) overlaps spec.faults[0], restart of it (10s to 20s)"),
+		Entry("a restart during a pause, listed first",
+			"    - {at: 12s, action: restart, target: {site: a}}\n    - {at: 10s, action: pause, duration: 5s, target: {site: a}}\n",
+			"spec.faults[1]: pause of node", "overlaps spec.faults[0], restart"),
+		Entry("a restart after a kill",
+			"    - {at: 10s, action: kill, target: {site: a}}\n    - {at: 30s, action: restart, target: {site: a}}\n",
+			"overlaps spec.faults[0], kill of it (10s to the end of the run)"),
+	)
+
+	It("are accepted one after the other", func() {
+		s, err := scenarios.Load("t.yaml", doc("    - {at: 10s, action: restart, duration: 5s, target: {site: a}}\n    - {at: 15s, action: pause, duration: 5s, target: {site: a}}\n    - {at: 20s, action: restart, target: {site: a}}\n"), "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Faults).To(HaveLen(3))
+	})
+})
+
 var _ = Describe("JSON Schema", func() {
 	It("equals the committed scenarios/scenario.schema.json", func() {
 		got := scenarios.JSONSchema()
