@@ -138,12 +138,12 @@ func (d *decoder) decodeRoot(root *yaml.Node) *v1alpha1.Scenario {
 
 // converter validates the external scenario and builds the internal one.
 type converter struct {
-	d       *decoder
-	base    string
+	d    *decoder
+	base string
 	// allowOutside: paths may leave base (AllowOutsidePaths).
 	allowOutside bool
-	warns   ErrorList
-	classes map[string]Resources // spec.hardware by name
+	warns        ErrorList
+	classes      map[string]Resources // spec.hardware by name
 }
 
 func (c *converter) errorf(path, format string, args ...any) {
