@@ -161,6 +161,12 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 			return nil, err
 		}
 		h.ns, err = createNetns(h.nsName)
+		if errors.Is(err, os.ErrExist) {
+			// Made by someone else between the check and now: not ours.
+			name := h.nsName
+			h.nsName = ""
+			return nil, errors.Join(err, e.state.removeNetns(name))
+		}
 	}
 	if err != nil {
 		return nil, permErr("network namespace for host "+spec.Name, err)

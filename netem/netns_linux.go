@@ -89,7 +89,10 @@ func netnsDirUsable() error {
 	return nil
 }
 
-// createNetns creates the named namespace and returns a handle to it.
+// createNetns creates the named namespace and returns a handle to it. A
+// name that already exists is someone else's (or another run's): it is left
+// exactly as it is and the error wraps os.ErrExist. On other failures only
+// what this call made is removed.
 func createNetns(name string) (netns.NsHandle, error) {
 	if err := netnsDirUsable(); err != nil {
 		return netns.None(), err
@@ -102,14 +105,21 @@ func createNetns(name string) (netns.NsHandle, error) {
 	}
 	defer orig.Close()
 	h, err := netns.NewNamed(name)
+	// NewNamed creates the name with O_EXCL: EEXIST means it made nothing.
+	ours := !errors.Is(err, os.ErrExist)
 	if serr := netns.Set(orig); serr != nil {
 		if h.IsOpen() {
 			h.Close()
 		}
-		_, _ = deleteNetns(name)
+		if ours {
+			_, _ = deleteNetns(name)
+		}
 		return netns.None(), errors.Join(err, serr) // thread stays locked and dies
 	}
 	runtime.UnlockOSThread()
+	if !ours {
+		return netns.None(), fmt.Errorf("netem: network namespace %s already exists and is not this run's; run `edgesim clean` or choose another testbed name: %w", name, os.ErrExist)
+	}
 	if err != nil {
 		_, _ = deleteNetns(name)
 		return netns.None(), permErr("create network namespace "+name, err)

@@ -107,13 +107,14 @@ func ParseTrace(name string, r io.Reader) (*Trace, error) {
 		}
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || v < 0 {
-			return nil, &TraceError{name, line, fmt.Sprintf("%q is not a non-negative integer number of milliseconds", s)}
+			// Never the line itself: a trace may be any file root can read.
+			return nil, &TraceError{name, line, "not a non-negative integer number of milliseconds"}
 		}
 		if v > maxTraceMs {
-			return nil, &TraceError{name, line, fmt.Sprintf("timestamp %d ms is beyond %d ms (a year); is this a mahimahi trace?", v, int64(maxTraceMs))}
+			return nil, &TraceError{name, line, fmt.Sprintf("timestamp beyond %d ms (a year); is this a mahimahi trace?", int64(maxTraceMs))}
 		}
 		if v < last {
-			return nil, &TraceError{name, line, fmt.Sprintf("timestamp %d is smaller than the previous %d; timestamps must not decrease", v, last)}
+			return nil, &TraceError{name, line, "timestamp smaller than the previous line's; timestamps must not decrease"}
 		}
 		last = v
 		t.Ms = append(t.Ms, v)

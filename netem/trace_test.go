@@ -34,6 +34,17 @@ var _ = Describe("Mahimahi traces", func() {
 		Entry("absurdly large", "1\n99999999999999999\n", "bad.trace:2: "),
 	)
 
+	It("names the line and the problem but never quotes the file's content", func() {
+		for _, body := range []string{"root:$6$secret-hash:19000\n", "12345678901234\n", "99999999999999999\n", "20\n10\n"} {
+			_, err := netem.ParseTrace("/etc/shadow", strings.NewReader(body))
+			Expect(err).To(MatchError(netem.ErrBadTrace))
+			Expect(err).To(MatchError(MatchRegexp(`^/etc/shadow:\d+: `)))
+			for _, field := range strings.Fields(strings.ReplaceAll(body, "\n", " ")) {
+				Expect(err.Error()).NotTo(ContainSubstring(field), "quotes %q", field)
+			}
+		}
+	})
+
 	It("loads a file and names it in errors", func() {
 		dir := GinkgoT().TempDir()
 		p := filepath.Join(dir, "x.trace")

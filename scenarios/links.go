@@ -353,7 +353,10 @@ func (c *converter) applyRate(p string, up, down Direction, r *v1alpha1.Rate) (D
 }
 
 func (c *converter) tracePath(p, rel string) string {
-	abs := c.path(rel)
+	abs, ok := c.inTree(p, rel, "trace")
+	if !ok {
+		return abs
+	}
 	if err := checkMahimahiTrace(abs, rel); err != nil {
 		c.errorf(p, "%v", err)
 	}
@@ -389,9 +392,10 @@ func checkMahimahiTrace(file, path string) error {
 		case line == "":
 			return fmt.Errorf("trace %s line %d is empty; Mahimahi traces have no empty lines", path, i+1)
 		case err != nil || v < 0:
-			return fmt.Errorf("trace %s line %d: %q is not a non-negative integer number of milliseconds", path, i+1, line)
+			// Never the line itself: the file may be anything root can read.
+			return fmt.Errorf("trace %s line %d is not a non-negative integer number of milliseconds", path, i+1)
 		case v < prev:
-			return fmt.Errorf("trace %s line %d: %d is before the previous timestamp %d; timestamps must not decrease", path, i+1, v, prev)
+			return fmt.Errorf("trace %s line %d is before the previous timestamp; timestamps must not decrease", path, i+1)
 		}
 		prev = v
 	}

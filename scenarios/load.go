@@ -24,7 +24,7 @@ const maxFileSize = 4 << 20
 // Relative paths in it (traces, models, kubeconfig) are resolved against the
 // file's directory. Any problem is returned as an ErrorList holding every
 // problem found, each with file:line:col and field path.
-func LoadFile(path string) (*Scenario, error) {
+func LoadFile(path string, opts ...LoadOption) (*Scenario, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return nil, ErrorList{{File: path, Msg: fmt.Sprintf("cannot read the scenario: %v", unwrapPathError(err))}}
@@ -43,7 +43,7 @@ func LoadFile(path string) (*Scenario, error) {
 	if err != nil {
 		abs = path
 	}
-	s, err := Load(path, data, filepath.Dir(abs))
+	s, err := Load(path, data, filepath.Dir(abs), opts...)
 	if s != nil {
 		s.File = abs
 	}
@@ -60,24 +60,36 @@ func unwrapPathError(err error) error {
 // Load decodes, validates and resolves a scenario held in data. name is used
 // in error messages (usually the file name); baseDir is the directory that
 // relative paths are resolved against ("" for the working directory).
-func Load(name string, data []byte, baseDir string) (*Scenario, error) {
+func Load(name string, data []byte, baseDir string, opts ...LoadOption) (*Scenario, error) {
 	ext, d := decodeExternal(name, data)
-	return d.load(ext, baseDir)
+	return d.load(ext, baseDir, opts)
 }
+
+// LoadOption changes how a scenario is loaded.
+type LoadOption func(*converter)
+
+// AllowOutsidePaths lets a scenario's trace files and report.dir lie
+// outside the scenario file's directory (absolute paths, "..", symbolic
+// links that lead out). Without it such paths are refused: a scenario is
+// often someone else's file, and edgesim reads and writes as root.
+func AllowOutsidePaths() LoadOption { return func(c *converter) { c.allowOutside = true } }
 
 // LoadNode decodes, validates and resolves a scenario held in a YAML node
 // of another file (an inline scenario of a plan file): problems carry the
 // node's lines and columns, in file name.
-func LoadNode(name string, root *yaml.Node, baseDir string) (*Scenario, error) {
+func LoadNode(name string, root *yaml.Node, baseDir string, opts ...LoadOption) (*Scenario, error) {
 	d := newDecoder(name)
-	return d.load(d.decodeRoot(root), baseDir)
+	return d.load(d.decodeRoot(root), baseDir, opts)
 }
 
-func (d *decoder) load(ext *v1alpha1.Scenario, baseDir string) (*Scenario, error) {
+func (d *decoder) load(ext *v1alpha1.Scenario, baseDir string, opts []LoadOption) (*Scenario, error) {
 	if ext == nil || d.budget {
 		return nil, d.errs.sorted()
 	}
 	c := &converter{d: d, base: baseDir}
+	for _, o := range opts {
+		o(c)
+	}
 	s := c.convert(ext)
 	if len(d.errs) > 0 {
 		return nil, d.errs.sorted()
@@ -126,10 +138,12 @@ func (d *decoder) decodeRoot(root *yaml.Node) *v1alpha1.Scenario {
 
 // converter validates the external scenario and builds the internal one.
 type converter struct {
-	d       *decoder
-	base    string
-	warns   ErrorList
-	classes map[string]Resources // spec.hardware by name
+	d    *decoder
+	base string
+	// allowOutside: paths may leave base (AllowOutsidePaths).
+	allowOutside bool
+	warns        ErrorList
+	classes      map[string]Resources // spec.hardware by name
 }
 
 func (c *converter) errorf(path, format string, args ...any) {
@@ -201,6 +215,45 @@ func (c *converter) path(p string) string {
 		return p
 	}
 	return filepath.Join(c.base, p)
+}
+
+// inTree resolves rel (the value at field path fp) against the scenario's
+// directory and reports whether it stays inside it: no absolute path, no
+// "..", no symbolic link that leads out. Otherwise it records an error,
+// unless AllowOutsidePaths was given.
+func (c *converter) inTree(fp, rel, what string) (string, bool) {
+	abs := c.path(rel)
+	if c.allowOutside || rel == "" {
+		return abs, true
+	}
+	refuse := func(why string) (string, bool) {
+		c.errorf(fp, "%s %q %s; give a path below the scenario's directory, or pass --allow-outside-paths to allow it", what, rel, why)
+		return abs, false
+	}
+	if !filepath.IsLocal(rel) {
+		return refuse("leaves the scenario's directory")
+	}
+	base := c.base
+	if base == "" {
+		base = "."
+	}
+	realBase, err := filepath.EvalSymlinks(base)
+	if err != nil {
+		return abs, true // nothing there to lead out of
+	}
+	// The longest part of the path that exists, with its links followed.
+	for p := abs; ; p = filepath.Dir(p) {
+		real, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			if r, err := filepath.Rel(realBase, real); err != nil || !filepath.IsLocal(r) && r != "." {
+				return refuse("leads out of the scenario's directory through a symbolic link")
+			}
+			return abs, true
+		}
+		if p == base || p == filepath.Dir(p) {
+			return abs, true
+		}
+	}
 }
 
 func dur(d *units.Duration, def time.Duration) time.Duration {

@@ -342,7 +342,7 @@ var _ = Describe("Resolution", func() {
 		for trace, msg := range map[string]string{
 			"zero.trace":  "last timestamp must be above 0",
 			"blank.trace": "line 2 is empty",
-			"word.trace":  `"x" is not a non-negative integer`,
+			"word.trace":  "line 2 is not a non-negative integer",
 			"dir":         "cannot read trace",
 		} {
 			_, err := scenarios.Load("t.yaml", []byte(doc(trace)), dir)
@@ -373,6 +373,86 @@ var _ = Describe("Profiles", func() {
 		Expect(p.Up.Delay).To(Equal(30 * time.Millisecond))
 		_, ok = scenarios.Profile("6g")
 		Expect(ok).To(BeFalse())
+	})
+})
+
+var _ = Describe("paths from a scenario", func() {
+	doc := func(trace, dir string) string {
+		d := header + "spec:\n  duration: 1s\n  sites: [{name: a}]\n  links:\n    - between: [site:a, cloud]\n      trace: {up: " + trace + "}\n"
+		if dir != "" {
+			d += "  report: {dir: " + dir + "}\n"
+		}
+		return d
+	}
+	var root, base string
+	BeforeEach(func() {
+		root = GinkgoT().TempDir()
+		base = filepath.Join(root, "scenario")
+		Expect(os.MkdirAll(filepath.Join(base, "traces"), 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(base, "traces", "ok.trace"), []byte("0\n5\n"), 0o644)).To(Succeed())
+		// A secret outside the scenario's tree, readable by root.
+		Expect(os.WriteFile(filepath.Join(root, "shadow"), []byte("root:$6$secret-hash:19000:0:99999:7:::\n"), 0o600)).To(Succeed())
+		Expect(os.Symlink(filepath.Join(root, "shadow"), filepath.Join(base, "traces", "link.trace"))).To(Succeed())
+	})
+
+	It("resolves the trace and report.dir against the scenario's directory", func() {
+		s, err := scenarios.Load("t.yaml", []byte(doc("traces/ok.trace", "out/run")), base)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Report.Dir).To(Equal(filepath.Join(base, "out", "run")))
+		Expect(s.Links[0].Up.Trace).To(Equal(filepath.Join(base, "traces", "ok.trace")))
+	})
+
+	DescribeTable("refuses paths that leave the scenario's tree, and never quotes the file",
+		func(trace, dir, field string) {
+			_, err := scenarios.Load("t.yaml", []byte(doc(trace, dir)), base)
+			Expect(err).To(MatchError(ContainSubstring(field)))
+			Expect(err).To(MatchError(ContainSubstring("--allow-outside-paths")))
+			Expect(err.Error()).NotTo(ContainSubstring("secret-hash"))
+		},
+		Entry("absolute trace", filepath.Join("/tmp", "..", "etc", "shadow"), "", "trace"),
+		Entry("trace through ..", "../shadow", "", "leaves the scenario's directory"),
+		Entry("trace through a symbolic link", "traces/link.trace", "", "symbolic link"),
+		Entry("absolute report.dir", "traces/ok.trace", "/etc/cron.d", "spec.report.dir"),
+		Entry("report.dir through ..", "traces/ok.trace", "../../elsewhere", "spec.report.dir"),
+	)
+
+	It("allows them with AllowOutsidePaths, and still never quotes a line of the file", func() {
+		s, err := scenarios.Load("t.yaml", []byte(doc("traces/ok.trace", "../elsewhere")), base, scenarios.AllowOutsidePaths())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Report.Dir).To(Equal(filepath.Join(root, "elsewhere")))
+		_, err = scenarios.Load("t.yaml", []byte(doc("../shadow", "")), base, scenarios.AllowOutsidePaths())
+		Expect(err).To(MatchError(ContainSubstring("line 1 is not a non-negative integer")))
+		Expect(err.Error()).NotTo(ContainSubstring("secret-hash"))
+	})
+})
+
+var _ = Describe("node faults on one node", func() {
+	doc := func(faults string) []byte {
+		return []byte(header + "spec:\n  duration: 60s\n  sites: [{name: a}]\n  faults:\n" + faults)
+	}
+	DescribeTable("are refused when they overlap, naming both",
+		func(faults string, want ...string) {
+			_, err := scenarios.Load("t.yaml", doc(faults), "")
+			Expect(err).To(HaveOccurred())
+			for _, w := range want {
+				Expect(err).To(MatchError(ContainSubstring(w)))
+			}
+		},
+		Entry("a restart during a restart",
+			"    - {at: 10s, action: restart, duration: 10s, target: {site: a}}\n    - {at: 15s, action: restart, target: {site: a}}\n",
+			"spec.faults[1]: restart of node", "(15s to 20s) overlaps spec.faults[0], restart of it (10s to 20s)"),
+		Entry("a restart during a pause, listed first",
+			"    - {at: 12s, action: restart, target: {site: a}}\n    - {at: 10s, action: pause, duration: 5s, target: {site: a}}\n",
+			"spec.faults[1]: pause of node", "overlaps spec.faults[0], restart"),
+		Entry("a restart after a kill",
+			"    - {at: 10s, action: kill, target: {site: a}}\n    - {at: 30s, action: restart, target: {site: a}}\n",
+			"overlaps spec.faults[0], kill of it (10s to the end of the run)"),
+	)
+
+	It("are accepted one after the other", func() {
+		s, err := scenarios.Load("t.yaml", doc("    - {at: 10s, action: restart, duration: 5s, target: {site: a}}\n    - {at: 15s, action: pause, duration: 5s, target: {site: a}}\n    - {at: 20s, action: restart, target: {site: a}}\n"), "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Faults).To(HaveLen(3))
 	})
 })
 

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -204,8 +205,44 @@ func (c *converter) faults(in []v1alpha1.Fault, s *Scenario) []Fault {
 		}
 		out = append(out, fault)
 	}
+	c.nodeFaultOverlaps(out)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
 	return out
+}
+
+// nodeFaultOverlaps refuses two node faults (kill, restart, pause) whose
+// times overlap on one node: a restart during another restart or a pause
+// would leave an edgenode the testbed no longer tracks. faults are in the
+// order of spec.faults.
+func (c *converter) nodeFaultOverlaps(faults []Fault) {
+	end := func(f Fault) time.Duration {
+		if f.Action == FaultKill || f.Duration == 0 {
+			return math.MaxInt64 // down (or paused) until the end of the run
+		}
+		return f.At + f.Duration
+	}
+	span := func(f Fault) string {
+		if e := end(f); e != math.MaxInt64 {
+			return fmt.Sprintf("%s to %s", f.At, e)
+		}
+		return fmt.Sprintf("%s to the end of the run", f.At)
+	}
+	for j, b := range faults {
+		if !slices.Contains(nodeActions, string(b.Action)) {
+			continue
+		}
+		for i, a := range faults[:j] {
+			if !slices.Contains(nodeActions, string(a.Action)) || a.At >= end(b) || b.At >= end(a) {
+				continue
+			}
+			for _, n := range b.Target.Nodes {
+				if slices.Contains(a.Target.Nodes, n) {
+					c.errorf(fmt.Sprintf("spec.faults[%d]", j), "%s of node %s (%s) overlaps spec.faults[%d], %s of it (%s); faults on one node must not overlap: start this one after the other ends", b.Action, n, span(b), i, a.Action, span(a))
+					break
+				}
+			}
+		}
+	}
 }
 
 func (c *converter) faultTarget(p string, f v1alpha1.Fault, s *Scenario) FaultTarget {
@@ -447,7 +484,7 @@ func (c *converter) report(in *v1alpha1.Report, name string) Report {
 		}
 	}
 	if in.Dir != "" {
-		out.Dir = in.Dir
+		out.Dir, _ = c.inTree("spec.report.dir", in.Dir, "report directory")
 	}
 	return out
 }

@@ -105,6 +105,13 @@ type Options struct {
 	// Providers adds providers beyond the built-in local one, e.g.
 	// kindprovider.Factory for `provider: kind`.
 	Providers Providers
+	// TeardownTimeout bounds the tear-down (default DefaultTeardownTimeout),
+	// so that a provider that hangs cannot keep edgesim from exiting;
+	// `edgesim clean` removes what a cut-short tear-down left.
+	TeardownTimeout time.Duration
+	// Abort, once closed, cuts the tear-down short at once (a second
+	// Ctrl-C: the first one ended ctx and started the tear-down).
+	Abort <-chan struct{}
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Proc is the host's /proc, read each second for the host's headroom
@@ -158,6 +165,9 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 	if o.Proc == nil {
 		o.Proc = os.DirFS("/proc")
 	}
+	if o.TeardownTimeout <= 0 {
+		o.TeardownTimeout = DefaultTeardownTimeout
+	}
 	if o.ResultsDir == "" {
 		o.ResultsDir = sc.Report.Dir
 	}
@@ -169,8 +179,11 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 		return nil, err
 	}
 	start := o.Now()
-	dir := filepath.Join(o.ResultsDir, sc.Name+"-"+start.UTC().Format("20060102-150405"))
-	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+	dir, err := makeRunDir(o.ResultsDir, sc.Name+"-"+start.UTC().Format("20060102-150405"))
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(dir, "logs"), 0o755); err != nil {
 		return nil, fmt.Errorf("results directory: %w", err)
 	}
 	r := &runner{sc: sc, plan: plan, o: o, dir: dir, host: NewHostProbe(o.Proc), run: &reports.Run{
@@ -189,6 +202,29 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 		}
 	}
 	return r, nil
+}
+
+// makeRunDir creates a new directory for one run below base: name, or
+// name-2, name-3, ... when runs started in the same second made the others
+// (os.Mkdir fails on an existing directory, so two runs never share one).
+func makeRunDir(base, name string) (string, error) {
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		return "", fmt.Errorf("results directory: %w", err)
+	}
+	for i := 1; i <= 1000; i++ {
+		dir := filepath.Join(base, name)
+		if i > 1 {
+			dir = fmt.Sprintf("%s-%d", dir, i)
+		}
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("results directory: %w", err)
+		}
+	}
+	return "", fmt.Errorf("results directory: %s has 1000 runs named %s; remove old ones", base, name)
 }
 
 // TestbedName names one run's testbed (ProviderConfig.Name): the
@@ -404,9 +440,13 @@ func (r *runner) series(link, dir string) *reports.LinkSeries {
 // finish tears down, collects the samples, analyses them and hands the
 // result to Options.Report.
 func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
-	cleanup := context.WithoutCancel(ctx)
+	cleanup, stop := r.teardownContext(ctx)
+	defer stop()
 	var errs []error
 	_ = r.phase(PhaseTearDown, func(context.Context) error {
+		if r.o.Abort != nil {
+			r.o.Progress(Progress{Phase: PhaseTearDown, Message: fmt.Sprintf("tearing down (at most %s; interrupt again to stop waiting)", r.o.TeardownTimeout)})
+		}
 		if d, ok := r.prov.(Diagnoser); ok && runErr != nil && !errors.Is(runErr, ErrInterrupted) {
 			diag := d.Diagnose(cleanup)
 			r.mu.Lock()
@@ -445,8 +485,13 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 			}
 			r.mu.Unlock()
 		}
+		if cleanup.Err() != nil {
+			errs = append(errs, fmt.Errorf("%w; `edgesim clean` removes what is left", context.Cause(cleanup)))
+		}
 		return nil
 	}, cleanup)
+	// The report is written whatever happened to the tear-down.
+	cleanup = context.WithoutCancel(ctx)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.run.End = r.o.Now()
@@ -468,6 +513,28 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		errs = append(errs, r.o.Report(cleanup, res.Dir, res.Report))
 	}
 	return res, errors.Join(errs...)
+}
+
+// DefaultTeardownTimeout is Options.TeardownTimeout's default.
+const DefaultTeardownTimeout = 2 * time.Minute
+
+// ErrTeardownCut is the cause of a tear-down that was cut short.
+var ErrTeardownCut = errors.New("tear-down cut short")
+
+// teardownContext is the tear-down's context: not ended by ctx (the first
+// interrupt), but by Options.TeardownTimeout or Options.Abort.
+func (r *runner) teardownContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	base, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	c, cancelT := context.WithTimeoutCause(base, r.o.TeardownTimeout, fmt.Errorf("%w: still not done after %s", ErrTeardownCut, r.o.TeardownTimeout))
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-r.o.Abort: // nil: never
+			cancel(fmt.Errorf("%w: interrupted again", ErrTeardownCut))
+		case <-done:
+		}
+	}()
+	return c, func() { close(done); cancelT(); cancel(nil) }
 }
 
 // lineWriter calls line for every complete line written to it.

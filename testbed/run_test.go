@@ -87,4 +87,71 @@ var _ = Describe("providers beyond the local one", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(md)).To(ContainSubstring("edgenode-store-1   <none>"))
 	})
+
+	It("gives two runs started in the same second a results directory each", func(ctx SpecContext) {
+		base := GinkgoT().TempDir()
+		same := time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC)
+		var dirs []string
+		for range 2 {
+			res, err := testbed.Run(ctx, sc, testbed.Options{
+				ResultsDir: base, Now: func() time.Time { return same },
+				Provider: &brokenCluster{cfg: testbed.ProviderConfig{Log: GinkgoWriter}},
+			})
+			Expect(err).To(MatchError(ContainSubstring("no endpoints")))
+			dirs = append(dirs, res.Dir)
+		}
+		Expect(dirs[0]).NotTo(Equal(dirs[1]))
+		Expect(dirs[1]).To(Equal(dirs[0] + "-2"))
+		for _, d := range dirs {
+			Expect(filepath.Join(d, "logs")).To(BeADirectory())
+		}
+	})
+
+	Describe("tear-down", func() {
+		run := func(ctx context.Context, o testbed.Options) (error, *hungProvider) {
+			p := &hungProvider{brokenCluster: brokenCluster{cfg: testbed.ProviderConfig{Log: GinkgoWriter}}, destroying: make(chan struct{})}
+			o.ResultsDir, o.Provider = GinkgoT().TempDir(), p
+			_, err := testbed.Run(ctx, sc, o)
+			return err, p
+		}
+
+		It("has a deadline", func(ctx SpecContext) {
+			err, p := run(ctx, testbed.Options{TeardownTimeout: 50 * time.Millisecond})
+			Expect(err).To(MatchError(testbed.ErrTeardownCut))
+			Expect(err).To(MatchError(ContainSubstring("edgesim clean")))
+			Expect(p.ctxEnded).To(BeTrue(), "Destroy's context ended")
+		}, SpecTimeout(time.Minute))
+
+		It("is cut short by a second interrupt", func(ctx SpecContext) {
+			abort := make(chan struct{})
+			done := make(chan error, 1)
+			var p *hungProvider
+			go func() {
+				var err error
+				err, p = run(ctx, testbed.Options{Abort: abort})
+				done <- err
+			}()
+			Consistently(done, "200ms").ShouldNot(Receive(), "tear-down waits for the provider (deadline 2 min)")
+			close(abort)
+			var err error
+			Eventually(done, "30s").Should(Receive(&err))
+			Expect(err).To(MatchError(ContainSubstring("interrupted again")))
+			Expect(p.ctxEnded).To(BeTrue())
+		}, SpecTimeout(time.Minute))
+	})
 })
+
+// hungProvider fails to deploy and then hangs in Destroy until its context
+// ends.
+type hungProvider struct {
+	brokenCluster
+	destroying chan struct{}
+	ctxEnded   bool
+}
+
+func (h *hungProvider) Destroy(ctx context.Context) error {
+	close(h.destroying)
+	<-ctx.Done()
+	h.ctxEnded = true
+	return ctx.Err()
+}

@@ -275,5 +275,5 @@ type SLO struct {
 // Report selects report outputs.
 type Report struct {
 	Formats []string `yaml:"formats" doc:"Report formats. Default all four." enum:"json|html|markdown|junit"`
-	Dir     string   `yaml:"dir" doc:"Output directory, relative to the working directory. Default edgesim-report/<name>."`
+	Dir     string   `yaml:"dir" doc:"Output directory, relative to the scenario file's directory and inside it (edgesim run --allow-outside-paths lifts that). Default edgesim-report/<name> in the working directory."`
 }

@@ -23,6 +23,9 @@ func WatchStream(r io.Reader, now func() time.Time, planNode func(string) string
 // Unsettled is unsettled.
 var Unsettled = unsettled
 
+// DeleteOwned is the seam Clean deletes clusters through.
+var DeleteOwned = &deleteOwned
+
 // WriteRecord is writeRecord.
 var WriteRecord = writeRecord
 

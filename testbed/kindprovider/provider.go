@@ -80,6 +80,10 @@ type Provider struct {
 	links   testbed.Links
 	pids    map[string]int
 	hosts   map[string]netem.EngineHost // plan node -> its emulated host
+	// owner marks this run's Podman containers (cluster.OwnerAnnotation);
+	// restoreConf undoes cluster.UsePodmanConf.
+	owner       string
+	restoreConf func() error
 
 	mu       sync.Mutex
 	stopSync context.CancelFunc
@@ -185,8 +189,9 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 		return err
 	}
 	p.rt = rt
-	if rt == cluster.Podman {
-		if _, err := cluster.ConfigurePodmanHost(cluster.ContainersConfPath); err != nil {
+	p.owner = ownerToken()
+	if rt == cluster.Podman && p.restoreConf == nil {
+		if p.restoreConf, err = cluster.UsePodmanConf(recordDir(p.cfg.StateDir), p.owner); err != nil {
 			return err
 		}
 	}
@@ -256,13 +261,20 @@ func (p *Provider) create(ctx context.Context, m *member, image string, ownNetwo
 		workers[i] = b.Worker
 	}
 	var err error
-	if m.record, err = writeRecord(p.cfg.StateDir, m.name, p.rt, ownNetwork); err != nil {
+	// Written before kind is asked, with the owner mark Clean checks on
+	// the containers; rewritten with their IDs once they exist.
+	proof := cluster.Proof{Owner: p.owner}
+	if m.record, err = writeRecord(p.cfg.StateDir, m.name, p.rt, ownNetwork, proof); err != nil {
 		return err
 	}
 	start := time.Now()
 	m.cl, err = cluster.Create(ctx, p.rt, cluster.Spec{Name: m.name, Image: image, Workers: workers,
 		NodeGracePeriod: p.cfg.NodeGracePeriod, PodSubnet: m.podSubnet}, cluster.WithLog(p.cfg.Log))
 	if err != nil {
+		return err
+	}
+	proof.IDs = m.cl.ContainerIDs
+	if _, err := writeRecord(p.cfg.StateDir, m.name, p.rt, ownNetwork, proof); err != nil {
 		return err
 	}
 	p.logf("cluster %s created in %s", m.name, time.Since(start).Round(time.Millisecond))
@@ -785,6 +797,10 @@ func (p *Provider) Destroy(ctx context.Context) error {
 			_ = os.Remove(m.record)
 			m.record = ""
 		}
+	}
+	if p.restoreConf != nil {
+		errs = append(errs, p.restoreConf())
+		p.restoreConf = nil
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,8 @@ package kindprovider
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,11 +18,14 @@ import (
 )
 
 // clusterRecord is the state record of a cluster a run creates, written
-// before kind is asked to create it and removed after it was deleted (or
-// retained), so that Clean can delete it when its run was killed.
+// before kind is asked to create it (with the run's owner mark) and again
+// after (with the IDs of its containers), and removed after it was deleted
+// (or retained), so that Clean can delete it when its run was killed. Clean
+// deletes only containers the record's proof covers.
 type clusterRecord struct {
 	netem.Record
 	Runtime cluster.Runtime `json:"runtime"`
+	Proof   cluster.Proof   `json:"proof"`
 	// OwnNetwork: the run found no kind network and so made it.
 	OwnNetwork bool `json:"own_network"`
 }
@@ -34,17 +39,21 @@ func recordDir(stateDir string) string {
 	return filepath.Join(stateDir, "kind")
 }
 
-func writeRecord(stateDir, name string, rt cluster.Runtime, ownNetwork bool) (path string, err error) {
+func writeRecord(stateDir, name string, rt cluster.Runtime, ownNetwork bool, proof cluster.Proof) (path string, err error) {
 	dir := recordDir(stateDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("kind provider: state directory: %w", err)
 	}
-	b, err := json.Marshal(clusterRecord{Record: netem.OwnRecord(name), Runtime: rt, OwnNetwork: ownNetwork})
+	b, err := json.Marshal(clusterRecord{Record: netem.OwnRecord(name), Runtime: rt, Proof: proof, OwnNetwork: ownNetwork})
 	if err != nil {
 		return "", err
 	}
 	path = filepath.Join(dir, name+".json")
-	return path, os.WriteFile(path, b, 0o644)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
 }
 
 // CleanReport lists what Clean removed and what it left alone.
@@ -55,8 +64,9 @@ type CleanReport struct {
 
 // Clean deletes the kind clusters recorded in stateDir by runs whose
 // process is gone (killed before their tear-down), then their records.
-// Clusters of running runs and clusters edgesim did not record are left
-// alone.
+// Clusters of running runs, clusters edgesim did not record and clusters
+// whose containers the record's proof does not cover (a same-named cluster
+// someone else made) are left alone.
 func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 	var rep CleanReport
 	files, err := filepath.Glob(filepath.Join(recordDir(stateDir), "*.json"))
@@ -93,8 +103,12 @@ func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("kind cluster %s (pid %d still running)", r.Name, r.PID))
 			continue
 		}
-		if err := cluster.DeleteByName(ctx, r.Runtime, r.Name, r.OwnNetwork); err != nil {
-			errs = append(errs, err)
+		if err := deleteOwned(ctx, r.Runtime, r.Name, r.Proof, r.OwnNetwork); err != nil {
+			if errors.Is(err, cluster.ErrNotOwned) {
+				rep.Skipped = append(rep.Skipped, fmt.Sprintf("%v (record %s kept)", err, f))
+			} else {
+				errs = append(errs, err)
+			}
 			continue
 		}
 		rep.Removed = append(rep.Removed, "kind cluster "+r.Name)
@@ -103,6 +117,16 @@ func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 		}
 	}
 	return rep, errors.Join(errs...)
+}
+
+// deleteOwned is cluster.DeleteOwned (a seam for tests).
+var deleteOwned = cluster.DeleteOwned
+
+// ownerToken is a fresh owner mark for one run's containers.
+func ownerToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "run-" + hex.EncodeToString(b)
 }
 
 func btoi(b bool) int {

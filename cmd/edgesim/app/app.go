@@ -46,6 +46,9 @@ func ExitCode(err error) int {
 }
 
 // Run executes the edgesim command line with args (without the program name).
+//
+// ctx ending (the first Ctrl-C) stops a run and starts its tear-down; see
+// WithAbort for the second.
 func Run(ctx context.Context, streams Streams, args []string) error {
 	root := newRootCmd(streams)
 	root.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
@@ -85,4 +88,17 @@ Start with:
 		newPlanCmd(streams),
 	)
 	return root
+}
+
+type abortKey struct{}
+
+// WithAbort gives Run a channel that, once closed (a second Ctrl-C), cuts
+// a run's tear-down short instead of waiting for its deadline.
+func WithAbort(ctx context.Context, abort <-chan struct{}) context.Context {
+	return context.WithValue(ctx, abortKey{}, abort)
+}
+
+func abortFrom(ctx context.Context) <-chan struct{} {
+	ch, _ := ctx.Value(abortKey{}).(<-chan struct{})
+	return ch
 }

@@ -58,9 +58,11 @@ kindest/node image instead.`,
 				return err
 			}
 			if rt == cluster.Podman {
-				if _, err := cluster.ConfigurePodmanHost(cluster.ContainersConfPath); err != nil {
+				restore, err := cluster.UsePodmanConf(cacheDir, "")
+				if err != nil {
 					return err
 				}
+				defer restore()
 			}
 			opts := []nodeimage.Option{nodeimage.WithCacheDir(cacheDir), nodeimage.WithRuntime(string(rt)),
 				nodeimage.WithMirror(mirror), nodeimage.WithRebuild(rebuild)}

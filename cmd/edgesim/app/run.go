@@ -33,6 +33,12 @@ type runFlags struct {
 	compare  bool
 	plain    bool
 	kind     kindFlags
+	// outside: the scenario's traces and report.dir may leave its directory.
+	outside bool
+}
+
+func (f *runFlags) registerPaths(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.outside, "allow-outside-paths", false, "let the scenario's trace files and report.dir lie outside the scenario file's directory (absolute paths, .., symbolic links)")
 }
 
 // kindFlags are the settings of `provider: kind` runs.
@@ -107,8 +113,10 @@ placement side by side.
 Exit status: 0 when every SLO holds, 1 when one fails, 2 on an error (an
 interrupted run still writes its partial report, marked as such).
 
-Ctrl-C stops the run cleanly. If edgesim is killed instead, "edgesim clean"
-removes what it left behind.`,
+Ctrl-C stops the run cleanly: the testbed is torn down (for at most 2
+minutes) and the partial report written. A second Ctrl-C stops waiting for
+the tear-down. If edgesim is killed, or its tear-down was cut short,
+"edgesim clean" removes what it left behind.`,
 		Example: `  # the embedded quickstart
   sudo edgesim run
 
@@ -129,16 +137,22 @@ removes what it left behind.`,
 	cmd.Flags().StringVar(&f.edgenode, "edgenode", "", "edgenode binary (default: next to edgesim, then $PATH)")
 	cmd.Flags().BoolVar(&f.compare, "compare", true, "also run every site with cloud placement for the edge-vs-cloud comparison")
 	cmd.Flags().BoolVar(&f.plain, "plain", false, "plain log lines instead of a live status line, even on a terminal")
+	f.registerPaths(cmd.Flags())
 	f.kind.register(cmd.Flags())
 	return cmd
 }
 
 // loadScenario loads a file, or the embedded quickstart when no file is given.
-func loadScenario(args []string) (*scenarios.Scenario, error) {
+// With outside, its paths may leave the scenario's directory.
+func loadScenario(args []string, outside bool) (*scenarios.Scenario, error) {
 	if len(args) == 0 {
 		return scenarios.Example("quickstart")
 	}
-	return scenarios.LoadFile(args[0])
+	var opts []scenarios.LoadOption
+	if outside {
+		opts = append(opts, scenarios.AllowOutsidePaths())
+	}
+	return scenarios.LoadFile(args[0], opts...)
 }
 
 func binaries(edgenode string) (testbed.Binaries, error) {
@@ -162,8 +176,8 @@ func binaries(edgenode string) (testbed.Binaries, error) {
 
 // prepare loads the scenario (or the embedded quickstart), applies the
 // provider flags, finds the binaries and returns the run's options.
-func (f runFlags) prepare(streams Streams, args []string) (*scenarios.Scenario, testbed.Options, error) {
-	sc, err := loadScenario(args)
+func (f runFlags) prepare(ctx context.Context, streams Streams, args []string) (*scenarios.Scenario, testbed.Options, error) {
+	sc, err := loadScenario(args, f.outside)
 	if err != nil {
 		var list scenarios.ErrorList
 		if errors.As(err, &list) {
@@ -184,7 +198,8 @@ func (f runFlags) prepare(streams Streams, args []string) (*scenarios.Scenario, 
 		return nil, testbed.Options{}, err
 	}
 	lessGC()
-	return sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.kind.providers(), Report: write}, nil
+	return sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.kind.providers(), Report: write,
+		Abort: abortFrom(ctx)}, nil
 }
 
 // reportWriter renders a run's result into its directory: the scenario's
@@ -213,7 +228,7 @@ func reportWriter(sc *scenarios.Scenario) (func(context.Context, string, *report
 }
 
 func runScenario(ctx context.Context, streams Streams, args []string, f runFlags) error {
-	sc, opts, err := f.prepare(streams, args)
+	sc, opts, err := f.prepare(ctx, streams, args)
 	if err != nil {
 		return err
 	}

@@ -47,13 +47,14 @@ stood. With --foreground it stays attached and stops on Ctrl-C.`,
 			if foreground {
 				return upForeground(cmd.Context(), streams, args, f)
 			}
-			return upBackground(cmd.Context(), streams, args)
+			return upBackground(cmd.Context(), streams, args, f)
 		},
 	}
 	cmd.Flags().StringVar(&f.results, "results", "", "directory for logs and the final report")
 	cmd.Flags().StringVar(&f.edgenode, "edgenode", "", "edgenode binary (default: next to edgesim, then $PATH)")
 	cmd.Flags().BoolVar(&f.compare, "compare", false, "also stream every site's cameras to the cloud")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay attached; Ctrl-C tears the testbed down")
+	f.registerPaths(cmd.Flags())
 	f.kind.register(cmd.Flags())
 	return cmd
 }
@@ -73,7 +74,7 @@ func writeRecord(rec standingRecord) error {
 }
 
 func upForeground(ctx context.Context, streams Streams, args []string, f runFlags) error {
-	sc, opts, err := f.prepare(streams, args)
+	sc, opts, err := f.prepare(ctx, streams, args)
 	if err != nil {
 		return err
 	}
@@ -111,8 +112,8 @@ func printNodes(streams Streams, rec standingRecord) {
 
 // upBackground starts `edgesim up --foreground` detached and waits until it
 // reports its nodes or its error.
-func upBackground(ctx context.Context, streams Streams, args []string) error {
-	sc, err := loadScenario(args)
+func upBackground(ctx context.Context, streams Streams, args []string, f runFlags) error {
+	sc, err := loadScenario(args, f.outside)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 
 func newValidateCmd(streams Streams) *cobra.Command {
 	var output string
-	var quiet, resolved bool
+	var quiet, resolved, outside bool
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check scenario files and print every problem with its line, column and field",
@@ -67,11 +67,12 @@ Use "-" to read a scenario from standard input.`,
 			if resolved && output != "text" {
 				return errors.New("--resolved prints YAML; use it without --output json")
 			}
-			return runValidate(streams, args, output, quiet, resolved)
+			return runValidate(streams, args, output, quiet, resolved, outside)
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print problems and the summary only")
+	cmd.Flags().BoolVar(&outside, "allow-outside-paths", false, "accept trace files and report.dir outside the scenario file's directory (as edgesim run --allow-outside-paths)")
 	cmd.Flags().BoolVar(&resolved, "resolved", false, "print each valid scenario as edgesim resolves it: defaults applied, profiles expanded, names generated")
 	return cmd
 }
@@ -91,7 +92,11 @@ type problemRecord struct {
 	Message string `json:"message"`
 }
 
-func runValidate(streams Streams, files []string, output string, quiet, resolved bool) error {
+func runValidate(streams Streams, files []string, output string, quiet, resolved, outside bool) error {
+	var opts []scenarios.LoadOption
+	if outside {
+		opts = append(opts, scenarios.AllowOutsidePaths())
+	}
 	var results []validateResult
 	invalid, problems, unreadable, warnings := 0, 0, 0, 0
 	for _, file := range files {
@@ -105,7 +110,7 @@ func runValidate(streams Streams, files []string, output string, quiet, resolved
 			if rerr != nil {
 				return fmt.Errorf("reading standard input: %w", rerr)
 			}
-			s, err = scenarios.Load("<stdin>", data, "")
+			s, err = scenarios.Load("<stdin>", data, "", opts...)
 		} else if _, serr := os.Stat(file); serr != nil {
 			// Not a scenario problem: the file is not there to check.
 			unreadable++
@@ -123,7 +128,7 @@ func runValidate(streams Streams, files []string, output string, quiet, resolved
 				planName = p.Name
 			}
 		} else {
-			s, err = scenarios.LoadFile(file)
+			s, err = scenarios.LoadFile(file, opts...)
 		}
 		r := validateResult{File: file, Valid: err == nil, Name: planName}
 		if s != nil {

@@ -16,8 +16,10 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
@@ -148,7 +150,11 @@ type Cluster struct {
 	// ReadyDuration how long after that all nodes took to become Ready.
 	CreateDuration, ReadyDuration time.Duration
 
-	provider       *kindcluster.Provider
+	// ContainerIDs are the node containers Create made: the proof, kept in
+	// edgesim's state record, that they are edgesim's to delete.
+	ContainerIDs []string
+
+	provider       kindAPI
 	createdNetwork bool
 	log            io.Writer
 }
@@ -174,11 +180,21 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 // kindNetwork is the container network kind puts every cluster on.
 const kindNetwork = "kind"
 
-// Create creates the cluster on rt and waits until every node is Ready. On
-// any failure, including nodes that never become Ready (the error then
-// carries each node's kubelet log), the cluster is deleted again. kind's
-// library takes no context: when ctx ends during kind's create, Create
-// waits for kind to return and then deletes the cluster.
+// ErrClusterExists is returned by Create when a cluster of the name exists
+// already: edgesim did not make it, so it leaves it alone.
+var ErrClusterExists = errors.New("a kind cluster of this name exists already")
+
+// ErrNotOwned is returned by DeleteOwned when a container of the cluster
+// carries no proof that edgesim made it; nothing is deleted then.
+var ErrNotOwned = errors.New("not made by edgesim")
+
+// Create creates the cluster on rt and waits until every node is Ready. A
+// cluster of the same name that exists already (someone else's) is an
+// ErrClusterExists and is never touched. On any other failure, including
+// nodes that never become Ready (the error then carries each node's kubelet
+// log), the cluster this call made is deleted again. kind's library takes
+// no context: when ctx ends during kind's create, Create waits for kind to
+// return and then deletes the cluster.
 func Create(ctx context.Context, rt Runtime, spec Spec, opts ...Option) (*Cluster, error) {
 	o := options{readyTimeout: 3 * time.Minute, now: time.Now}
 	for _, opt := range opts {
@@ -187,11 +203,16 @@ func Create(ctx context.Context, rt Runtime, spec Spec, opts ...Option) (*Cluste
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	kp, err := kindProvider(rt, o.log)
+	kp, err := newKind(rt, o.log)
 	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{Spec: spec, Runtime: rt, log: o.log, provider: kp}
+	if ids, err := nodeIDs(ctx, rt, spec.Name); err != nil {
+		return nil, err
+	} else if len(ids) > 0 {
+		return nil, existsErr(spec.Name)
+	}
 	c.createdNetwork = !NetworkExists(ctx, rt)
 
 	start := o.now()
@@ -208,12 +229,22 @@ func Create(ctx context.Context, rt Runtime, spec Spec, opts ...Option) (*Cluste
 	}()
 	err = <-done
 	c.CreateDuration = o.now().Sub(start)
+	if err != nil && strings.Contains(err.Error(), "already exist") {
+		// Made by someone else between the check and kind's create.
+		return nil, errors.Join(existsErr(spec.Name), err)
+	}
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err != nil {
+		// No node of the name existed before: what is there now is ours.
 		derr := c.Delete(context.WithoutCancel(ctx))
 		return nil, errors.Join(fmt.Errorf("create kind cluster %q: %w", spec.Name, err), derr)
+	}
+	c.ContainerIDs, err = nodeIDs(ctx, rt, spec.Name)
+	if err != nil {
+		derr := c.Delete(context.WithoutCancel(ctx))
+		return nil, errors.Join(err, derr)
 	}
 	c.Kubeconfig = kubeconfigPath(spec.Name)
 	readyStart := o.now()
@@ -225,10 +256,75 @@ func Create(ctx context.Context, rt Runtime, spec Spec, opts ...Option) (*Cluste
 	return c, nil
 }
 
+func existsErr(name string) error {
+	return fmt.Errorf("%w: %q; edgesim leaves it alone: choose another testbed name, or delete it yourself with `kind delete cluster --name %s` if it is not needed", ErrClusterExists, name, name)
+}
+
+// kindAPI is the part of kind's library edgesim uses (a seam for tests).
+type kindAPI interface {
+	Create(name string, options ...kindcluster.CreateOption) error
+	Delete(name, explicitKubeconfigPath string) error
+}
+
+// Seams for tests: kind's library and the container runtime's CLI.
+var (
+	newKind       = func(rt Runtime, log io.Writer) (kindAPI, error) { return kindProvider(rt, log) }
+	runtimeOutput = func(ctx context.Context, rt Runtime, args ...string) ([]byte, error) {
+		return exec.CommandContext(ctx, string(rt), args...).Output()
+	}
+)
+
+// nodeIDs lists the full IDs of the containers kind labelled as the named
+// cluster's nodes.
+func nodeIDs(ctx context.Context, rt Runtime, name string) ([]string, error) {
+	out, err := runtimeOutput(ctx, rt, "ps", "-a", "-q", "--no-trunc", "--filter", "label="+kindClusterLabel+"="+name)
+	if err != nil {
+		return nil, fmt.Errorf("list the containers of kind cluster %q: %w", name, err)
+	}
+	return strings.Fields(string(out)), nil
+}
+
+// kindClusterLabel is the label kind puts on every node container.
+const kindClusterLabel = "io.x-k8s.kind.cluster"
+
+// OwnerAnnotation is the annotation edgesim's per-run Podman configuration
+// (PodmanConf) puts on every container the run makes.
+const OwnerAnnotation = "dev.edgesim.owner"
+
+// Proof is what shows a cluster's containers are edgesim's: the IDs
+// recorded after Create, or the owner token the run put on its Podman
+// containers (which also covers a run killed during kind's create).
+type Proof struct {
+	Owner string   `json:"owner,omitempty"`
+	IDs   []string `json:"container_ids,omitempty"`
+}
+
+// owned reports the containers of the cluster that the proof does not cover.
+func (p Proof) unproven(ctx context.Context, rt Runtime, ids []string) ([]string, error) {
+	var bad []string
+	for _, id := range ids {
+		if slices.Contains(p.IDs, id) {
+			continue
+		}
+		if p.Owner != "" && rt == Podman {
+			out, err := runtimeOutput(ctx, rt, "inspect", "--format", `{{index .Config.Annotations "`+OwnerAnnotation+`"}}`, id)
+			if err != nil {
+				return nil, fmt.Errorf("inspect container %s: %w", id, err)
+			}
+			if strings.TrimSpace(string(out)) == p.Owner {
+				continue
+			}
+		}
+		bad = append(bad, id)
+	}
+	return bad, nil
+}
+
 func kubeconfigPath(name string) string { return "/tmp/edgesim-kind-" + name + ".kubeconfig" }
 
 func (c *Cluster) runtimeOK(ctx context.Context, args ...string) bool {
-	return exec.CommandContext(ctx, string(c.Runtime), args...).Run() == nil
+	_, err := runtimeOutput(ctx, c.Runtime, args...)
+	return err == nil
 }
 
 // ControlPlane is the name of the control-plane node container.
@@ -247,10 +343,13 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin io.Reader, args ...string) 
 }
 
 // KubectlCommand is the command Kubectl runs, for callers that stream its
-// output (e.g. `get --watch`).
+// output (e.g. `get --watch`). It is killed with edgesim: a watch must not
+// outlive the process that reads it.
 func (c *Cluster) KubectlCommand(ctx context.Context, args ...string) *exec.Cmd {
 	full := append([]string{"exec", "-i", c.ControlPlane(), "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf"}, args...)
-	return exec.CommandContext(ctx, string(c.Runtime), full...)
+	cmd := exec.CommandContext(ctx, string(c.Runtime), full...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 // NodeStatus is a node's name, labels and whether it is Ready.
@@ -413,9 +512,9 @@ func (c *Cluster) Delete(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("kind cluster %q left containers behind: %s", c.Spec.Name, strings.Join(left, ", ")))
 	}
 	if c.createdNetwork {
-		out, lerr := exec.CommandContext(ctx, string(c.Runtime), "ps", "-a", "-q", "--filter", "network="+kindNetwork).Output()
+		out, lerr := runtimeOutput(ctx, c.Runtime, "ps", "-a", "-q", "--filter", "network="+kindNetwork)
 		if lerr == nil && strings.TrimSpace(string(out)) == "" && c.runtimeOK(ctx, "network", "inspect", kindNetwork) {
-			if nerr := exec.CommandContext(ctx, string(c.Runtime), "network", "rm", kindNetwork).Run(); nerr != nil {
+			if _, nerr := runtimeOutput(ctx, c.Runtime, "network", "rm", kindNetwork); nerr != nil {
 				err = errors.Join(err, fmt.Errorf("remove network %q: %w", kindNetwork, nerr))
 			}
 		}
@@ -423,23 +522,36 @@ func (c *Cluster) Delete(ctx context.Context) error {
 	return err
 }
 
-// DeleteByName deletes a cluster this process did not create (e.g. one a
-// killed run left behind), with its containers and kubeconfig file. A
-// cluster that does not exist is not an error.
-// With ownNetwork, kind's container network is removed too once no
-// container uses it (pass NetworkExists from before the cluster was
-// created, negated).
-func DeleteByName(ctx context.Context, rt Runtime, name string, ownNetwork bool) error {
-	kp, err := kindProvider(rt, nil)
+// DeleteOwned deletes a cluster this process did not create (e.g. one a
+// killed run left behind), with its containers and kubeconfig file, but
+// only when proof covers every one of its node containers: otherwise it
+// returns ErrNotOwned and deletes nothing. A cluster that does not exist is
+// not an error. With ownNetwork, kind's container network is removed too
+// once no container uses it (pass NetworkExists from before the cluster
+// was created, negated).
+func DeleteOwned(ctx context.Context, rt Runtime, name string, proof Proof, ownNetwork bool) error {
+	kp, err := newKind(rt, nil)
 	if err != nil {
 		return err
+	}
+	ids, err := nodeIDs(ctx, rt, name)
+	if err != nil {
+		return err
+	}
+	bad, err := proof.unproven(ctx, rt, ids)
+	if err != nil {
+		return err
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("kind cluster %q: %w: %d of its %d containers carry no mark of the run that recorded it (a cluster of the same name made by someone else?); delete it yourself with `kind delete cluster --name %s` if it is not needed", name, ErrNotOwned, len(bad), len(ids), name)
 	}
 	return (&Cluster{Spec: Spec{Name: name}, Runtime: rt, provider: kp, createdNetwork: ownNetwork}).Delete(ctx)
 }
 
 // NetworkExists reports whether kind's container network exists on rt.
 func NetworkExists(ctx context.Context, rt Runtime) bool {
-	return exec.CommandContext(ctx, string(rt), "network", "inspect", kindNetwork).Run() == nil
+	_, err := runtimeOutput(ctx, rt, "network", "inspect", kindNetwork)
+	return err == nil
 }
 
 // kindProvider is kind's library on a runtime.
@@ -458,8 +570,8 @@ func kindProvider(rt Runtime, log io.Writer) (*kindcluster.Provider, error) {
 
 // Leftovers lists containers that still carry the cluster's kind label.
 func (c *Cluster) Leftovers(ctx context.Context) []string {
-	out, err := exec.CommandContext(ctx, string(c.Runtime), "ps", "-a", "--format", "{{.Names}}",
-		"--filter", "label=io.x-k8s.kind.cluster="+c.Spec.Name).Output()
+	out, err := runtimeOutput(ctx, c.Runtime, "ps", "-a", "--format", "{{.Names}}",
+		"--filter", "label="+kindClusterLabel+"="+c.Spec.Name)
 	if err != nil {
 		return nil
 	}

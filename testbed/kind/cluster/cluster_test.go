@@ -67,20 +67,29 @@ var _ = Describe("containers.conf editing", func() {
 		Expect(err).To(MatchError(ContainSubstring("never closed")))
 	})
 
-	It("writes the file through ConfigurePodmanHost and reports no change the second time", func() {
-		p := filepath.Join(GinkgoT().TempDir(), "containers.conf")
+	It("writes this run's configuration to its own file and never the host's", func() {
+		dir := GinkgoT().TempDir()
 		if os.Geteuid() != 0 {
-			Skip("ConfigurePodmanHost may create /lib/modules, which needs root")
+			Skip("UsePodmanConf may create /lib/modules, which needs root")
 		}
-		changed, err := ConfigurePodmanHost(p)
+		host, hostErr := os.ReadFile(ContainersConfPath)
+		GinkgoT().Setenv("CONTAINERS_CONF", "")
+		Expect(os.Unsetenv("CONTAINERS_CONF")).To(Succeed())
+		restore, err := UsePodmanConf(dir, "run-0a1b2c")
 		Expect(err).NotTo(HaveOccurred())
-		Expect(changed).To(BeTrue())
-		changed, err = ConfigurePodmanHost(p)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(changed).To(BeFalse())
+		p := os.Getenv("CONTAINERS_CONF")
+		Expect(filepath.Dir(p)).To(Equal(dir), "children (kind's podman) see the run's file through the environment")
 		b, err := os.ReadFile(p)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(b)).To(ContainSubstring(`runtime = "runc"`))
+		Expect(string(b)).To(ContainSubstring(`annotations = ["dev.edgesim.owner=run-0a1b2c"]`))
+		after, afterErr := os.ReadFile(ContainersConfPath)
+		Expect(afterErr == nil).To(Equal(hostErr == nil))
+		Expect(after).To(Equal(host), "the host's containers.conf changed")
+		Expect(restore()).To(Succeed())
+		_, set := os.LookupEnv("CONTAINERS_CONF")
+		Expect(set).To(BeFalse())
+		Expect(p).NotTo(BeAnExistingFile())
 	})
 })
 

@@ -37,8 +37,9 @@ var _ = Describe("a kind cluster from a registry-free node image", Label("cluste
 		rt, err = cluster.DetectRuntime(ctx, cluster.Runtime(os.Getenv("EDGESIM_KIND_RUNTIME")))
 		Expect(err).NotTo(HaveOccurred())
 		if rt == cluster.Podman {
-			_, err = cluster.ConfigurePodmanHost(cluster.ContainersConfPath)
+			restore, err := cluster.UsePodmanConf(GinkgoT().TempDir(), "")
 			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(restore)
 		}
 
 		image := os.Getenv("EDGESIM_KIND_NODE_IMAGE")

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -80,8 +79,13 @@ func detect(ctx context.Context, want Runtime, probe probeFunc) (Runtime, error)
 	return "", fmt.Errorf("%w: %v; %v; install Podman with hack/kind/install-deps.sh (as root) or start the Docker daemon", ErrNoRuntime, dockerErr, podmanErr)
 }
 
-// ContainersConfPath is the system-wide Podman configuration edgesim edits.
+// ContainersConfPath is the system-wide Podman configuration. edgesim
+// reads it and never writes it: see UsePodmanConf.
 const ContainersConfPath = "/etc/containers/containers.conf"
+
+// vendorConfPath is the distribution's default, read when the host has no
+// ContainersConfPath.
+const vendorConfPath = "/usr/share/containers/containers.conf"
 
 // PodmanSettings are the containers.conf settings kind nodes need on hosts
 // like the CI machines: runc (crun fails on hybrid cgroups), and nofile and
@@ -177,35 +181,81 @@ func balanced(v string) bool {
 	return strings.Count(v, "[") == strings.Count(v, "]")
 }
 
-// ConfigurePodmanHost writes PodmanSettings into path (normally
-// ContainersConfPath) and creates /lib/modules, which kind always mounts.
-// It reports whether it changed anything.
-func ConfigurePodmanHost(path string) (bool, error) {
-	in, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return false, err
+// PodmanConf is the containers.conf of one edgesim run: base (the host's
+// configuration, unchanged) with PodmanSettings and, when owner is set, an
+// OwnerAnnotation of owner on every container the run makes.
+func PodmanConf(base []byte, owner string) ([]byte, error) {
+	settings := PodmanSettings()
+	if owner != "" {
+		if !dns1123.MatchString(owner) {
+			return nil, fmt.Errorf("owner %q: want lower-case letters, digits and '-'", owner)
+		}
+		settings = append(settings, ConfSetting{Section: "containers", Key: "annotations", Value: `["` + OwnerAnnotation + "=" + owner + `"]`})
 	}
-	out, changed, err := EditConf(in, PodmanSettings())
+	out, _, err := EditConf(base, settings)
+	return out, err
+}
+
+// UsePodmanConf writes this run's PodmanConf into dir (a directory edgesim
+// owns, such as its state directory) and points CONTAINERS_CONF at it for
+// this process and every podman it starts: kind's library runs podman
+// through exec, which inherits the environment. The host's containers.conf
+// is read, never written. restore puts the environment back and removes
+// the file. kind always mounts /lib/modules, which is created (empty) when
+// the host has none. One run per process: the environment is the
+// process's.
+func UsePodmanConf(dir, owner string) (restore func() error, err error) {
+	base, prev := []byte(nil), os.Getenv("CONTAINERS_CONF")
+	for _, p := range []string{prev, ContainersConfPath, vendorConfPath} {
+		if p == "" {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err == nil {
+			base = b
+			break
+		}
+		if !os.IsNotExist(err) {
+			return nil, err
+		}
+	}
+	out, err := PodmanConf(base, owner)
 	if err != nil {
-		return false, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
-	if changed {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return false, err
-		}
-		tmp := path + ".edgesim.tmp"
-		if err := os.WriteFile(tmp, out, 0o644); err != nil {
-			return false, fmt.Errorf("write %s (run as root): %w", path, err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return false, err
-		}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, "containers-*.conf")
+	if err != nil {
+		return nil, fmt.Errorf("write this run's Podman configuration: %w", err)
+	}
+	_, werr := f.Write(out)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		os.Remove(f.Name())
+		return nil, err
 	}
 	if _, err := os.Stat("/lib/modules"); os.IsNotExist(err) {
 		if err := os.MkdirAll("/lib/modules", 0o755); err != nil {
-			return changed, fmt.Errorf("kind mounts /lib/modules, which is missing and cannot be created: %w", err)
+			os.Remove(f.Name())
+			return nil, fmt.Errorf("kind mounts /lib/modules, which is missing and cannot be created: %w", err)
 		}
-		changed = true
 	}
-	return changed, nil
+	path, hadPrev := f.Name(), prev != ""
+	if err := os.Setenv("CONTAINERS_CONF", path); err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	return func() error {
+		var err error
+		if hadPrev {
+			err = os.Setenv("CONTAINERS_CONF", prev)
+		} else {
+			err = os.Unsetenv("CONTAINERS_CONF")
+		}
+		if rerr := os.Remove(path); rerr != nil && !os.IsNotExist(rerr) {
+			err = errors.Join(err, rerr)
+		}
+		return err
+	}, nil
 }
