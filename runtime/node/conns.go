@@ -22,7 +22,7 @@ type connLimit struct {
 }
 
 type connInfo struct {
-	busy  bool      // a request is being read or served
+	busy  bool      // a request is being served (net/http: StateActive, after its headers)
 	since time.Time // accepted or last went idle
 }
 

@@ -58,7 +58,7 @@ var _ = Describe("Hostile clients", func() {
 	It("lets a real camera publish within 5 s while an attacker holds every session slot and connection; descriptors and /metrics series stay bounded", func() {
 		const slots, conns, idle = 4, 32, 200
 		cfg := testConfig()
-		cfg.MaxSessions, cfg.MaxConns, cfg.HeaderTimeout = slots, conns, time.Second
+		cfg.MaxSessions, cfg.MaxConns = slots, conns // the default header timeout
 		n, _ := start(cfg, node.WithModel(personModel{}))
 		base := "http://" + n.Addr()
 
@@ -105,7 +105,7 @@ var _ = Describe("Hostile clients", func() {
 			held = append(held, c)
 		}
 		// the node's own descriptors: everything beyond the attacker's
-		Eventually(func() int { return openFDs() - len(held) - fd0 }, "2s").Should(BeNumerically("<=", conns+8))
+		Consistently(func() int { return openFDs() - len(held) - fd0 }, "500ms", "20ms").Should(BeNumerically("<=", conns+8))
 
 		real, err := testcam.New(320, 240)
 		Expect(err).NotTo(HaveOccurred())
@@ -115,6 +115,10 @@ var _ = Describe("Hostile clients", func() {
 		Expect(took).To(BeNumerically("<", 5*time.Second))
 		Eventually(real.DCOpen, "10s").Should(BeClosed())
 		Expect(n.Server().Remotes()).To(HaveKey("real"))
+		halt = make(chan struct{})
+		go stream(real, halt)
+		Eventually(func() int { return len(real.Got()) }, "15s").Should(BeNumerically(">", 0))
+		close(halt)
 		nodeFDs := openFDs() - len(held) - fd0
 		GinkgoWriter.Printf("real camera: 201 after %s; node descriptors beyond the baseline with %d attacker connections open: %d (limit %d connections)\n", took, len(held), nodeFDs, conns)
 		Expect(nodeFDs).To(BeNumerically("<=", conns+40), "a session's sockets on top of the bounded connections")
