@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -141,6 +142,29 @@ var _ = Describe("Manifests", func() {
 				"http://edgenode-cloud.edgesim.svc.cluster.local.:8080/whip",
 			}), c.ID)
 		}
+	})
+
+	It("keeps the run token in a Secret that edgenodes and cameras read into their environment, never into a command or a ConfigMap", func() {
+		withToken := cfg
+		withToken.Token = "run-token-1"
+		p := plan("quickstart", false)
+		objs, err := kindprovider.Manifests(p, withToken)
+		Expect(err).NotTo(HaveOccurred())
+		cams, err := kindprovider.CameraManifests(p, withToken)
+		Expect(err).NotTo(HaveOccurred())
+		b, err := kindprovider.Render(append(objs, cams...))
+		Expect(err).NotTo(HaveOccurred())
+		d := docs(b)
+		Expect(dig(d["Secret/"+kindprovider.TokenSecret], "stringData", "token")).To(Equal("run-token-1"))
+		Expect(strings.Count(string(b), "run-token-1")).To(Equal(1), "only in the Secret")
+		fromSecret := func(name string) map[string]any {
+			return map[string]any{"name": name, "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": kindprovider.TokenSecret, "key": "token"}}}
+		}
+		edge := dig(d["Deployment/edgenode-store-1"], "spec", "template", "spec", "containers", 0, "env")
+		Expect(edge).To(ContainElements(fromSecret("EDGENODE_TOKEN"), fromSecret("EDGENODE_UPSTREAM_TOKEN")))
+		cloud := dig(d["Deployment/edgenode-cloud"], "spec", "template", "spec", "containers", 0, "env")
+		Expect(cloud).To(ContainElement(fromSecret("EDGENODE_TOKEN")))
+		Expect(dig(d["Pod/cameras-store-1-cams"], "spec", "containers", 0, "env")).To(ContainElement(fromSecret("FAKECAM_TOKEN")))
 	})
 
 	It("binds every plan node to a labelled worker", func() {
