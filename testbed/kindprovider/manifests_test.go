@@ -57,7 +57,9 @@ func dig(d any, path ...any) any {
 	return d
 }
 
-func rendered(p *testbed.Plan) []byte {
+func rendered(p *testbed.Plan) []byte { return renderedWith(p, cfg) }
+
+func renderedWith(p *testbed.Plan, cfg kindprovider.ManifestConfig) []byte {
 	objs, err := kindprovider.Manifests(p, cfg)
 	Expect(err).NotTo(HaveOccurred())
 	cams, err := kindprovider.CameraManifests(p, cfg)
@@ -147,13 +149,7 @@ var _ = Describe("Manifests", func() {
 	It("keeps the run token in a Secret that edgenodes and cameras read into their environment, never into a command or a ConfigMap", func() {
 		withToken := cfg
 		withToken.Token = "run-token-1"
-		p := plan("quickstart", false)
-		objs, err := kindprovider.Manifests(p, withToken)
-		Expect(err).NotTo(HaveOccurred())
-		cams, err := kindprovider.CameraManifests(p, withToken)
-		Expect(err).NotTo(HaveOccurred())
-		b, err := kindprovider.Render(append(objs, cams...))
-		Expect(err).NotTo(HaveOccurred())
+		b := renderedWith(plan("quickstart", false), withToken)
 		d := docs(b)
 		Expect(dig(d["Secret/"+kindprovider.TokenSecret], "stringData", "token")).To(Equal("run-token-1"))
 		Expect(strings.Count(string(b), "run-token-1")).To(Equal(1), "only in the Secret")
