@@ -35,7 +35,7 @@ type Config struct {
 	KeyframeInterval int           `json:"keyframe_interval,omitempty"` // frames between keyframes; 0 = every 10 s
 	EncoderSpeed     int           `json:"encoder_speed,omitempty"`     // libvpx cpu-used, -16 (fastest) .. 16; 0 = -6
 	Endpoints        []string      `json:"endpoints"`                   // WHIP endpoint URLs; a reconnect moves to the next one
-	Token            string        `json:"token,omitempty"`             // bearer token for the WHIP server
+	Token            string        `json:"token,omitempty"`             // bearer token for the WHIP server (the CLI also takes TokenEnv)
 	IVF              string        `json:"ivf,omitempty"`               // replay this VP8 IVF file instead of rendering the scene
 	Duration         time.Duration `json:"-"`                           // stop after this much video; 0 = until the context ends; JSON "duration": "30s"
 }
@@ -229,3 +229,8 @@ func WithPionLog(w io.Writer) Option { return func(o *options) { o.pionLog = w }
 func withPool(p chan struct{}) Option { return func(o *options) { o.pool = p } }
 
 func withStartOffset(d time.Duration) Option { return func(o *options) { o.startOffset = d } }
+
+// TokenEnv names the variable that gives `edgesim fakecam` the WHIP bearer
+// token for cameras without one: the testbed passes the run token this way,
+// since ps shows command lines.
+const TokenEnv = "FAKECAM_TOKEN"

@@ -1,11 +1,13 @@
 package testbed
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/edgesim/edgesim/fakecam"
 	"github.com/edgesim/edgesim/runtime/node/nodeconfig"
 )
 
@@ -72,6 +74,33 @@ func EdgenodeFiles(plan *Plan, n Node, env EdgenodeEnv) (config, rules []byte, e
 func EdgenodeArgs(configFile string, overrides ...string) []string {
 	return append([]string{"serve", "--config", configFile}, overrides...)
 }
+
+// The run token: every provider makes one per run (NewRunToken) and hands
+// it to the workloads in their environment, never on the command line,
+// where ps shows it. edgenode then requires it on WHIP, admin and alert
+// reads and posts; edge nodes send it upstream and cameras send it with
+// their offers.
+const (
+	EnvEdgenodeToken = "EDGENODE_TOKEN"          // edgenode serve --token
+	EnvUpstreamToken = "EDGENODE_UPSTREAM_TOKEN" // edgenode serve --upstream-token
+	EnvCameraToken   = fakecam.TokenEnv          // edgesim fakecam: the WHIP bearer token
+)
+
+// NewRunToken returns a fresh random token for one run.
+func NewRunToken() string { return rand.Text() }
+
+// EdgenodeTokenEnv is the environment that gives an edgenode of role the
+// run token: its own, and an edge node's for its upstream.
+func EdgenodeTokenEnv(token string, role Role) []string {
+	env := []string{EnvEdgenodeToken + "=" + token}
+	if role == RoleEdge {
+		env = append(env, EnvUpstreamToken+"="+token)
+	}
+	return env
+}
+
+// CamerasTokenEnv is the environment that gives a camera fleet the token.
+func CamerasTokenEnv(token string) []string { return []string{EnvCameraToken + "=" + token} }
 
 // CamerasFile renders the fleet of a camera host (FleetConfig), the file
 // `edgesim fakecam --config` reads.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -98,5 +99,32 @@ var _ = Describe("the workloads' launch on the local provider", func() {
 		Expect(string(b)).To(Equal(fmt.Sprintf("listen: :%d\nnode-id: store-1-edge-1\nmode: edge\ndetect-fps: 5\nrules: /r.yaml\nupstream: %s\nspool-dir: /spool\n",
 			testbed.EdgenodePort, cloudURL)))
 		Expect(nodeconfig.Parse(b)).To(Equal(f))
+	})
+
+	It("gives each edgenode a fresh run token through the environment, never on the command line", func() {
+		plan := quickstart(false)
+		token := testbed.NewRunToken()
+		Expect(token).To(HaveLen(26))
+		Expect(testbed.NewRunToken()).NotTo(Equal(token), "one per run")
+		dir := GinkgoT().TempDir()
+		for _, name := range []string{"cloud-1", "store-1-edge-1"} {
+			n, ok := plan.Node(name)
+			Expect(ok).To(BeTrue(), name)
+			args, err := testbed.LocalEdgenodeLaunch(plan, dir, n.Name, cloudURL)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(strings.Join(args, " ")).NotTo(ContainSubstring(token))
+			env := map[string]string{}
+			for _, e := range testbed.EdgenodeTokenEnv(token, n.Role) {
+				k, v, _ := strings.Cut(e, "=")
+				env[k] = v
+			}
+			cfg, err := app.ServeConfig(args[1:], func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cfg.Token).To(Equal(token), name)
+			if n.Role == testbed.RoleEdge {
+				Expect(cfg.UpstreamToken).To(Equal(token), "the edge sends it to the cloud")
+			}
+		}
+		Expect(testbed.CamerasTokenEnv(token)).To(Equal([]string{"FAKECAM_TOKEN=" + token}))
 	})
 })

@@ -38,6 +38,7 @@ type Local struct {
 	reg      prometheus.Registerer
 	seed     int64
 	name     string
+	token    string // the run token (NewRunToken)
 	observe  func(ObservedEvent)
 
 	plan  *Plan
@@ -89,7 +90,7 @@ func NewLocal(cfg ProviderConfig) (*Local, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	return &Local{bin: cfg.Binaries, dir: cfg.Dir, stateDir: cfg.StateDir, reg: cfg.Registry, seed: cfg.Seed, name: cfg.Name, observe: cfg.Observe,
+	return &Local{bin: cfg.Binaries, dir: cfg.Dir, stateDir: cfg.StateDir, reg: cfg.Registry, seed: cfg.Seed, name: cfg.Name, token: NewRunToken(), observe: cfg.Observe,
 		hosts: map[string]netem.EngineHost{}, links: Links{}, procs: map[string]*process{}, groups: map[string]*hwlimit.Group{}}, nil
 }
 
@@ -177,7 +178,7 @@ func (l *Local) startEdgenode(n Node) error {
 	if err != nil {
 		return err
 	}
-	var env []string
+	env := EdgenodeTokenEnv(l.token, n.Role)
 	if c := n.Resources.CPU; c > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(int(math.Max(1, math.Ceil(c.Cores())))))
 	}
@@ -321,7 +322,7 @@ func (l *Local) StartCameras(ctx context.Context, dir string) error {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
-		if _, err := l.start(n, append([]string{l.bin.Edgesim}, CamerasArgs(cfgPath, out)...), nil); err != nil {
+		if _, err := l.start(n, append([]string{l.bin.Edgesim}, CamerasArgs(cfgPath, out)...), CamerasTokenEnv(l.token)); err != nil {
 			return err
 		}
 	}

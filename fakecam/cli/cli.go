@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -110,7 +111,7 @@ every camera of the file.`,
 	fl.IntVar(&f.keyframeInterval, "keyframe-interval", 0, "frames between keyframes (0: every 10 s)")
 	fl.IntVar(&f.encoderSpeed, "encoder-speed", 0, "libvpx cpu-used, -16 (fastest, lowest quality) to 16 (0: -6, as WebRTC senders on desktops)")
 	fl.Var(&f.duration, "duration", "stop after this much video, e.g. 30s (default: until interrupted)")
-	fl.StringVar(&f.token, "token", "", "bearer token for the WHIP server")
+	fl.StringVar(&f.token, "token", "", "bearer token for the WHIP server (default $"+fakecam.TokenEnv+"; prefer the variable: ps shows flags)")
 	fl.StringVar(&f.out, "out", "", "directory for ground truth, latency, bitrate and summary files")
 	fl.StringVar(&f.config, "config", "", "JSON file with per-camera settings (see above)")
 	fl.Int64Var(&f.seed, "seed", 1, "scene seed (same seed, same scenes)")
@@ -157,6 +158,10 @@ func parseScene(s string) (background string, night bool, err error) {
 
 func (f *flags) cameraConfigs(cmd *cobra.Command) ([]fakecam.Config, error) {
 	changed := cmd.Flags().Changed
+	envToken, fromEnv := os.LookupEnv(fakecam.TokenEnv)
+	if !changed("token") && fromEnv {
+		f.token = envToken
+	}
 	if f.config != "" {
 		cfgs, err := fakecam.LoadConfigFile(f.config)
 		if err != nil {
@@ -166,7 +171,7 @@ func (f *flags) cameraConfigs(cmd *cobra.Command) ([]fakecam.Config, error) {
 			if changed("whip") {
 				cfgs[i].Endpoints = f.whip
 			}
-			if changed("token") {
+			if changed("token") || fromEnv && cfgs[i].Token == "" {
 				cfgs[i].Token = f.token
 			}
 			if changed("duration") {

@@ -98,8 +98,8 @@ var _ = Describe("edgesim fakecam", func() {
 		Expect(srv.Deletes()).To(Equal(4))
 	}, SpecTimeout(60*time.Second))
 
-	It("takes cameras from a JSON file as the testbed writes it and stops cleanly when interrupted", func(ctx SpecContext) {
-		srv, err := whiptest.New(whiptest.Options{})
+	It("takes cameras from a JSON file and the token from the environment as the testbed gives them, and stops cleanly when interrupted", func(ctx SpecContext) {
+		srv, err := whiptest.New(whiptest.Options{Token: "run-token"})
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(srv.Close)
 		dir := GinkgoT().TempDir()
@@ -115,6 +115,7 @@ var _ = Describe("edgesim fakecam", func() {
 		Expect(err).NotTo(HaveOccurred())
 		path := filepath.Join(dir, "cams.json")
 		Expect(os.WriteFile(path, b, 0o644)).To(Succeed())
+		GinkgoT().Setenv(fakecam.TokenEnv, "run-token")
 		runCtx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		var out string

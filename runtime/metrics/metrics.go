@@ -22,6 +22,10 @@ const (
 	ReasonBacklog     = "backlog"      // inferred, but the session's delivery backlog was full
 )
 
+// OtherCamera is the camera label of the sessions beyond the cap on
+// distinct camera labels.
+const OtherCamera = "other"
+
 // Metrics is the set of edgenode metrics. Create it once per process (or per
 // test) with New.
 type Metrics struct {
@@ -116,4 +120,14 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 func (m *Metrics) SetModel(name, version, sha256 string) {
 	m.ModelInfo.Reset()
 	m.ModelInfo.WithLabelValues(name, version, sha256).Set(1)
+}
+
+// ForgetCamera deletes every series labelled with camera (when its last
+// session ends), so that cameras coming and going do not grow /metrics.
+func (m *Metrics) ForgetCamera(camera string) {
+	l := prometheus.Labels{"camera": camera}
+	m.FramesReceived.DeletePartialMatch(l)
+	m.FramesDropped.DeletePartialMatch(l)
+	m.Detections.DeletePartialMatch(l)
+	m.Alerts.DeletePartialMatch(l)
 }

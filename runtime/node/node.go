@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"sync"
 	"time"
@@ -39,7 +40,9 @@ type Config struct {
 	Listen        string        // HTTP listen address, e.g. :8080
 	NodeID        string        // name in detections, alerts and logs
 	Mode          string        // edge | cloud
-	Token         string        // bearer token for WHIP and admin; empty = open
+	Token         string        // bearer token for WHIP, admin and alert reads; empty = open
+	MaxConns      int           // open HTTP connections; at the bound a new one closes the longest waiting idle one
+	HeaderTimeout time.Duration // a connection must send its request headers within this
 	MaxSessions   int           // concurrent WHIP sessions
 	DetectFPS     float64       // inferences per second per stream; 0 = every frame
 	Workers       int           // inference workers; 0 = GOMAXPROCS (follows the cgroup CPU quota)
@@ -62,6 +65,7 @@ func DefaultConfig() Config {
 		Listen: ":8080", NodeID: "edgenode", Mode: ModeEdge, MaxSessions: 16, DetectFPS: 5,
 		QueueDepth: pipeline.DefaultQueueDepth, MaxFrameAge: pipeline.DefaultMaxAge,
 		SpoolBound: alert.DefaultBound, DrainTimeout: 10 * time.Second,
+		MaxConns: 256, HeaderTimeout: 3 * time.Second,
 	}
 }
 
@@ -89,6 +93,12 @@ func (c Config) Validate() error {
 	}
 	if c.QueueDepth < 1 {
 		bad("--queue-depth must be at least 1")
+	}
+	if c.MaxConns < 1 {
+		bad("--max-conns must be at least 1")
+	}
+	if c.HeaderTimeout <= 0 {
+		bad("--header-timeout must be positive")
 	}
 	if c.SpoolBound < 1 {
 		bad("--spool-bound must be at least 1")
@@ -130,6 +140,7 @@ type Node struct {
 	fwd    *alert.Forwarder
 	store  *alert.Store
 	ln     net.Listener
+	conns  *connLimit
 	http   *http.Server
 	mu     sync.Mutex
 	closed bool
@@ -208,10 +219,33 @@ func New(cfg Config, opts ...Option) (_ *Node, err error) {
 	mux.Handle("/", n.s.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
 	if n.store != nil {
-		mux.Handle("/v1/alerts", n.store.Handler())
+		h := n.store.Handler()
+		mux.Handle("GET /v1/alerts", server.RequireToken(cfg.Token, h))
+		mux.Handle("/v1/alerts", h)
 	}
-	n.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Every request is short (the longest, an offer, waits at most for ICE
+	// gathering), so the whole exchange is bounded; the connection limit
+	// bounds descriptors, and the header timeout frees what a slow client
+	// holds so that cameras get in.
+	n.conns = newConnLimit(cfg.MaxConns)
+	n.ln = n.conns.Listener(n.ln)
+	n.http = &http.Server{
+		Handler: mux, ReadHeaderTimeout: cfg.HeaderTimeout, ReadTimeout: 15 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 30 * time.Second, MaxHeaderBytes: 16 << 10,
+		ConnState: n.conns.ConnState,
+	}
 	return n, nil
+}
+
+// Exposed reports whether the bound address addr (host:port) is reachable
+// from other hosts: any address but loopback.
+func Exposed(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err != nil || !ip.IsLoopback()
 }
 
 // raise takes an alert from this node's own rules: a cloud node records it

@@ -236,11 +236,14 @@ func (p *Pipeline) run(s *Stream, r Runner, info ModelInfo) {
 		return
 	}
 	s.busy = true
+	closed := s.closed
 	s.mu.Unlock()
 
-	if Stale(p.now().Sub(f.Received), p.maxAge) {
+	switch {
+	case closed: // the session ended and gave its metric series back
+	case Stale(p.now().Sub(f.Received), p.maxAge):
 		p.m.FramesDropped.WithLabelValues(s.camera, metrics.ReasonStale).Inc()
-	} else {
+	default:
 		p.busy.Add(1)
 		start := p.now()
 		dets, err := r.Detect(f.Image)
@@ -279,6 +282,12 @@ func (p *Pipeline) enqueueLocked(s *Stream) {
 	}
 }
 
+func (s *Stream) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 // Stream is one camera's entry into the pipeline.
 type Stream struct {
 	p       *Pipeline
@@ -309,7 +318,7 @@ func (p *Pipeline) AddStream(camera string, sink Sink) (*Stream, error) {
 // reports whether the frame was accepted for inference.
 func (s *Stream) Submit(f Frame) bool {
 	p := s.p
-	if p.draining.Load() {
+	if p.draining.Load() && !s.isClosed() {
 		p.m.FramesDropped.WithLabelValues(s.camera, metrics.ReasonDraining).Inc()
 		return false
 	}

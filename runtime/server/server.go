@@ -56,7 +56,9 @@ type Option func(*Server)
 // WithNodeID names the node in detections and alerts.
 func WithNodeID(id string) Option { return func(s *Server) { s.nodeID = id } }
 
-// WithToken requires "Authorization: Bearer <token>" on WHIP and admin requests.
+// WithToken requires "Authorization: Bearer <token>" on WHIP and admin
+// requests: without it anyone who reaches the node can publish (and ICE then
+// pairs with whatever addresses the offer names) or swap the model.
 func WithToken(t string) Option { return func(s *Server) { s.token = t } }
 
 // WithMaxSessions bounds concurrent WHIP sessions (default 16); more are
@@ -87,6 +89,21 @@ func WithModelLoader(l ModelLoader) Option { return func(s *Server) { s.loader =
 // WithGatherTimeout bounds ICE gathering before the answer is sent (default 5 s).
 func WithGatherTimeout(d time.Duration) Option { return func(s *Server) { s.gatherTimeout = d } }
 
+// WithConnectTimeout bounds how long an answered session may take to
+// connect (ICE and DTLS) before it is closed and its slot freed (default
+// 10 s). While every slot is taken, a new offer also evicts the oldest
+// session that has not connected yet.
+func WithConnectTimeout(d time.Duration) Option { return func(s *Server) { s.connectTimeout = d } }
+
+// WithIdleTimeout closes a connected session that has received no video
+// packet for this long (default 15 s); 0 keeps idle sessions.
+func WithIdleTimeout(d time.Duration) Option { return func(s *Server) { s.idleTimeout = d } }
+
+// WithMaxCameraSeries bounds the distinct values of the camera label in
+// the metrics (default 64); sessions beyond are counted as camera "other".
+// A camera's series are deleted when its last session ends.
+func WithMaxCameraSeries(n int) Option { return func(s *Server) { s.maxCameraSeries = n } }
+
 // WithRetryAfter sets the Retry-After seconds sent with 503 (default 5).
 func WithRetryAfter(sec int) Option { return func(s *Server) { s.retryAfter = sec } }
 
@@ -107,10 +124,14 @@ type Server struct {
 	loader        ModelLoader
 	gatherTimeout time.Duration
 	retryAfter    int
+	// session time bounds
+	connectTimeout, idleTimeout time.Duration
+	maxCameraSeries             int
 
 	api      *webrtc.API
 	mu       sync.Mutex
 	sessions map[string]*session
+	series   map[string]int // sessions per camera label in the metrics
 	draining atomic.Bool
 	reloadMu sync.Mutex
 }
@@ -123,13 +144,20 @@ func New(p *pipeline.Pipeline, m *metrics.Metrics, opts ...Option) (*Server, err
 	s := &Server{
 		p: p, m: m, nodeID: "edgenode", maxSessions: 16, now: time.Now,
 		log: slog.New(slog.DiscardHandler), gatherTimeout: 5 * time.Second, retryAfter: 5,
-		sessions: map[string]*session{},
+		sessions: map[string]*session{}, series: map[string]int{},
+		connectTimeout: 10 * time.Second, idleTimeout: 15 * time.Second, maxCameraSeries: 64,
 	}
 	for _, o := range opts {
 		o(s)
 	}
 	if s.maxSessions < 1 {
 		return nil, fmt.Errorf("%w: max sessions must be at least 1", ErrBadConfig)
+	}
+	if s.connectTimeout <= 0 || s.idleTimeout < 0 {
+		return nil, fmt.Errorf("%w: connect timeout must be positive and idle timeout not negative", ErrBadConfig)
+	}
+	if s.maxCameraSeries < 1 {
+		return nil, fmt.Errorf("%w: max camera series must be at least 1", ErrBadConfig)
 	}
 	if s.detectFPS < 0 {
 		return nil, fmt.Errorf("%w: detect fps must not be negative", ErrBadConfig)
@@ -214,7 +242,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.handleReady)
-	mux.HandleFunc("POST /admin/model", s.handleReload)
+	mux.Handle("POST /admin/model", sameOrigin(http.HandlerFunc(s.handleReload)))
 	return mux
 }
 

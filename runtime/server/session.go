@@ -12,7 +12,6 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgesim/edgesim/runtime/media"
 	"github.com/edgesim/edgesim/runtime/metrics"
@@ -21,9 +20,6 @@ import (
 	"github.com/edgesim/edgesim/runtime/track"
 	"github.com/edgesim/edgesim/wire"
 )
-
-// connectTimeout closes sessions whose ICE/DTLS never connects.
-const connectTimeout = 30 * time.Second
 
 // pliInterval rate-limits key frame requests.
 const pliInterval = 500 * time.Millisecond
@@ -42,6 +38,8 @@ type session struct {
 	s      *Server
 	id     string
 	camera string
+	label  string // the camera label in the metrics: camera, or "other" beyond the cap
+	opened time.Time
 	pc     *webrtc.PeerConnection
 	stream *pipeline.Stream
 	dc     atomic.Pointer[webrtc.DataChannel]
@@ -58,6 +56,14 @@ type session struct {
 	closeOnce sync.Once
 	done      chan struct{}
 	remote    atomic.Value // string: the camera's address once connected
+	answered  atomic.Bool  // the answer is sent: the session may be evicted until it connects
+	connected atomic.Bool
+	lastMedia atomic.Int64 // unix ns of the last video packet (or of connecting)
+	video     atomic.Bool  // a video track is being read
+	// released is set when the session gives its metric series back; no
+	// series of its label is touched after that
+	seriesMu sync.RWMutex
+	released bool
 	// the last frame with a capture time (delivery goroutine only)
 	anchorRTP  uint32
 	anchorTime time.Time
@@ -68,7 +74,7 @@ type session struct {
 func (s *Server) newSession(camera string) *session {
 	ss := &session{
 		s: s, id: newID(), camera: camera, frames: map[uint32]wire.FrameMessage{},
-		tracker: track.New(), engine: rules.NewEngine(s.rules, camera), done: make(chan struct{}),
+		opened: time.Now(), tracker: track.New(), engine: rules.NewEngine(s.rules, camera), done: make(chan struct{}),
 		arrived: make(chan struct{}), out: make(chan pipeline.Result, outputBacklog),
 	}
 	ss.sendText = func(msg string) error {
@@ -82,31 +88,95 @@ func (s *Server) newSession(camera string) *session {
 
 func (s *Server) openSession(ctx context.Context, camera, offer string) (*session, string, error) {
 	ss := s.newSession(camera)
+	var evicted *session
 	s.mu.Lock()
 	switch {
 	case s.draining.Load():
 		s.mu.Unlock()
 		return nil, "", ErrDraining
 	case len(s.sessions) >= s.maxSessions:
-		s.mu.Unlock()
-		return nil, "", errFull
+		// a slot held by a session that has not connected is given to the
+		// new offer: cheap offers that never connect cannot lock cameras out
+		if evicted = s.oldestUnconnected(); evicted == nil {
+			s.mu.Unlock()
+			return nil, "", errFull
+		}
+		delete(s.sessions, evicted.id)
 	}
 	s.sessions[ss.id] = ss
+	ss.label = s.takeSeries(camera)
 	s.mu.Unlock()
 	s.m.ActiveStreams.Inc()
+	if evicted != nil {
+		s.log.Warn("session limit reached: closing a session that has not connected", "session", evicted.id,
+			"camera", evicted.camera, "waited", time.Since(evicted.opened).Round(time.Millisecond))
+		evicted.close()
+	}
 
 	answer, err := ss.start(ctx, offer)
 	if err != nil {
 		ss.close()
 		return nil, "", err
 	}
+	ss.answered.Store(true)
 	s.log.Info("session opened", "session", ss.id, "camera", camera)
 	return ss, answer, nil
 }
 
+// oldestUnconnected is the longest waiting answered session that has not
+// connected; s.mu is held.
+func (s *Server) oldestUnconnected() *session {
+	var old *session
+	for _, ss := range s.sessions {
+		if ss.answered.Load() && !ss.connected.Load() && (old == nil || ss.opened.Before(old.opened)) {
+			old = ss
+		}
+	}
+	return old
+}
+
+// takeSeries returns the metric label for a new session of camera: the
+// camera itself while fewer than maxCameraSeries cameras have series,
+// "other" beyond; s.mu is held.
+func (s *Server) takeSeries(camera string) string {
+	label := camera
+	if _, ok := s.series[camera]; !ok {
+		named := len(s.series)
+		if _, ok := s.series[metrics.OtherCamera]; ok {
+			named--
+		}
+		if named >= s.maxCameraSeries {
+			label = metrics.OtherCamera
+		}
+	}
+	s.series[label]++
+	return label
+}
+
+// releaseSeries gives a session's label back; the last session of a label
+// deletes its series.
+func (s *Server) releaseSeries(label string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.series[label]--; s.series[label] <= 0 {
+		delete(s.series, label)
+		s.m.ForgetCamera(label)
+	}
+}
+
+// count runs f with the session's metric label unless the session has given
+// its series back.
+func (ss *session) count(f func(label string)) {
+	ss.seriesMu.RLock()
+	defer ss.seriesMu.RUnlock()
+	if !ss.released {
+		f(ss.label)
+	}
+}
+
 func (ss *session) start(ctx context.Context, offer string) (string, error) {
 	s := ss.s
-	stream, err := s.p.AddStream(ss.camera, ss.sink)
+	stream, err := s.p.AddStream(ss.label, ss.sink)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrDraining, err)
 	}
@@ -121,6 +191,8 @@ func (ss *session) start(ctx context.Context, offer string) (string, error) {
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		switch st {
 		case webrtc.PeerConnectionStateConnected:
+			ss.lastMedia.Store(time.Now().UnixNano())
+			ss.connected.Store(true)
 			if sctp := pc.SCTP(); sctp != nil {
 				if pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair(); err == nil && pair != nil {
 					ss.remote.Store(pair.Remote.Address)
@@ -149,20 +221,39 @@ func (ss *session) start(ctx context.Context, offer string) (string, error) {
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
-	go ss.watchConnect()
+	go ss.watch()
 	go ss.deliverLoop()
 	return pc.LocalDescription().SDP, nil
 }
 
-func (ss *session) watchConnect() {
-	t := time.NewTimer(connectTimeout)
+// watch closes the session when it does not connect within the connect
+// timeout, or when connected it receives no video for the idle timeout.
+func (ss *session) watch() {
+	s := ss.s
+	tick := max(min(s.connectTimeout, s.idleTimeout)/5, 10*time.Millisecond)
+	if s.idleTimeout == 0 {
+		tick = max(s.connectTimeout/5, 10*time.Millisecond)
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
-	select {
-	case <-ss.done:
-	case <-t.C:
-		if ss.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
-			ss.s.log.Warn("session never connected, closing", "session", ss.id, "camera", ss.camera)
+	for {
+		select {
+		case <-ss.done:
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		switch {
+		case !ss.connected.Load():
+			if now.Sub(ss.opened) >= s.connectTimeout {
+				s.log.Warn("session did not connect in time, closing", "session", ss.id, "camera", ss.camera, "timeout", s.connectTimeout)
+				ss.close()
+				return
+			}
+		case s.idleTimeout > 0 && now.Sub(time.Unix(0, ss.lastMedia.Load())) >= s.idleTimeout:
+			s.log.Warn("session sent no video, closing", "session", ss.id, "camera", ss.camera, "timeout", s.idleTimeout)
 			ss.close()
+			return
 		}
 	}
 }
@@ -181,6 +272,10 @@ func (ss *session) close() {
 		if ss.pc != nil {
 			_ = ss.pc.Close()
 		}
+		ss.seriesMu.Lock()
+		ss.released = true
+		ss.seriesMu.Unlock()
+		s.releaseSeries(ss.label)
 		s.log.Info("session closed", "session", ss.id, "camera", ss.camera)
 	})
 }
@@ -254,6 +349,12 @@ func (ss *session) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	if tr.Kind() != webrtc.RTPCodecTypeVideo {
 		return
 	}
+	if !ss.video.CompareAndSwap(false, true) {
+		// ValidateOffer refuses offers with more video; each track would
+		// cost a decoder
+		ss.s.log.Warn("ignoring a second video track: one video track per session", "session", ss.id, "camera", ss.camera)
+		return
+	}
 	go ss.readTrack(tr)
 }
 
@@ -273,6 +374,7 @@ func (ss *session) readTrack(tr *webrtc.TrackRemote) {
 		if err != nil {
 			return
 		}
+		ss.lastMedia.Store(time.Now().UnixNano())
 		in.push(pkt, ss.s.now())
 	}
 }
@@ -287,7 +389,6 @@ type ingest struct {
 	interval    uint32
 	lastSampled uint32
 	sampled     bool
-	received    prometheus.Counter
 	keyframe    func(now time.Time)
 }
 
@@ -298,7 +399,7 @@ func (ss *session) newIngest(keyframe func(now time.Time)) (*ingest, error) {
 	}
 	in := &ingest{
 		ss: ss, dec: dec, asm: media.NewAssembler(media.DefaultMaxPending, 500*time.Millisecond),
-		received: ss.s.m.FramesReceived.WithLabelValues(ss.camera), keyframe: keyframe,
+		keyframe: keyframe,
 	}
 	in.interval = pipeline.SampleInterval(ss.s.detectFPS)
 	return in, nil
@@ -308,7 +409,7 @@ func (in *ingest) close() { _ = in.dec.Close() }
 
 func (in *ingest) drop(reason string, n int) {
 	if n > 0 {
-		in.ss.s.m.FramesDropped.WithLabelValues(in.ss.camera, reason).Add(float64(n))
+		in.ss.count(func(l string) { in.ss.s.m.FramesDropped.WithLabelValues(l, reason).Add(float64(n)) })
 	}
 }
 
@@ -317,7 +418,9 @@ func (in *ingest) push(pkt *rtp.Packet, now time.Time) {
 	frames, skipped := in.asm.Push(pkt, now)
 	in.drop(metrics.ReasonIncomplete, in.asm.Incomplete-incomplete)
 	in.drop(metrics.ReasonNoKeyframe, skipped)
-	in.received.Add(float64(skipped + len(frames)))
+	if n := skipped + len(frames); n > 0 {
+		in.ss.count(func(l string) { in.ss.s.m.FramesReceived.WithLabelValues(l).Add(float64(n)) })
+	}
 	if in.asm.NeedKeyframe() {
 		in.keyframe(now)
 	}
@@ -365,7 +468,7 @@ func (ss *session) sink(res pipeline.Result) {
 	case ss.out <- res:
 	default:
 		ss.pending.Done()
-		ss.s.m.FramesDropped.WithLabelValues(ss.camera, metrics.ReasonBacklog).Inc()
+		ss.count(func(l string) { ss.s.m.FramesDropped.WithLabelValues(l, metrics.ReasonBacklog).Inc() })
 	}
 }
 
@@ -413,7 +516,7 @@ func (ss *session) deliver(res pipeline.Result) {
 		box := d.Box.Sub(b.Min)
 		msg.Detections[i] = wire.Detection{Label: d.Label, Score: d.Score, Box: [4]int{box.Min.X, box.Min.Y, box.Max.X, box.Max.Y}, Track: ids[i]}
 		objs[i] = rules.Object{TrackID: ids[i], Label: d.Label, Box: box}
-		m.Detections.WithLabelValues(ss.camera, d.Label).Inc()
+		ss.count(func(l string) { m.Detections.WithLabelValues(l, d.Label).Inc() })
 	}
 	if data, err := json.Marshal(msg); err == nil {
 		_ = ss.sendText(string(data))
@@ -431,7 +534,7 @@ func (ss *session) deliver(res pipeline.Result) {
 		o.Luma = meanLuma(res.Frame.Image)
 	}
 	for _, h := range ss.engine.Observe(o) {
-		m.Alerts.WithLabelValues(ss.camera, h.Zone, h.Label).Inc()
+		ss.count(func(l string) { m.Alerts.WithLabelValues(l, h.Zone, h.Label).Inc() })
 		a := wire.Alert{
 			ID:   wire.MakeID(s.nodeID, ss.camera, h.Rule, h.TrackID, h.FirstSeen),
 			Node: s.nodeID, Camera: ss.camera, Zone: h.Zone, Label: h.Label, Rule: h.Rule,

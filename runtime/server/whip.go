@@ -37,19 +37,60 @@ func (s *Server) handleOptions(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// authorized checks the bearer token, answering 401 itself when it fails.
-func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if s.token == "" {
+// TokenOK reports whether r carries "Authorization: Bearer <token>"; any
+// request does when token is empty.
+func TokenOK(r *http.Request, token string) bool {
+	if token == "" {
 		return true
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.token)) == 1 {
+	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="edgenode"`)
+	http.Error(w, "missing or wrong bearer token: send Authorization: Bearer <token>", http.StatusUnauthorized)
+}
+
+// RequireToken serves h only to requests that carry the bearer token (when
+// token is set); others get 401.
+func RequireToken(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !TokenOK(r, token) {
+			unauthorized(w)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// authorized checks the bearer token, answering 401 itself when it fails.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	if TokenOK(r, s.token) {
 		return true
 	}
 	s.m.SessionsRejected.WithLabelValues("unauthorized").Inc()
-	w.Header().Set("WWW-Authenticate", `Bearer realm="edgenode"`)
-	http.Error(w, "missing or wrong bearer token: send Authorization: Bearer <token>", http.StatusUnauthorized)
+	unauthorized(w)
 	return false
+}
+
+// sameOrigin refuses what a web page on another site can send: a
+// cross-origin request (Sec-Fetch-Site, Origin) or a form content type,
+// which browsers send cross-site without a preflight. Tools (curl, the
+// testbed) send neither and pass.
+func sameOrigin(h http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "cross-origin request refused: call the admin endpoint from the node's own origin or a tool such as curl", http.StatusForbidden)
+	}))
+	return cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" ||
+			ct == "multipart/form-data" || ct == "text/plain" {
+			http.Error(w, "form content types are refused: send no body", http.StatusUnsupportedMediaType)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 }
 
 func (s *Server) reject(w http.ResponseWriter, code int, reason, msg string) {
@@ -142,18 +183,19 @@ func (s *Server) handlePatch(w http.ResponseWriter, _ *http.Request) {
 	http.Error(w, "trickle ICE is not supported; send every candidate in the offer", http.StatusMethodNotAllowed)
 }
 
-// ValidateOffer checks that an SDP offer parses and offers VP8 video.
+// ValidateOffer checks that an SDP offer parses and offers exactly one VP8
+// video track.
 func ValidateOffer(offer []byte) error {
 	var sd sdp.SessionDescription
 	if err := sd.UnmarshalString(string(offer)); err != nil {
 		return fmt.Errorf("%w: SDP does not parse: %w", ErrBadOffer, err)
 	}
-	video, vp8 := false, false
+	videos, vp8 := 0, false
 	for _, md := range sd.MediaDescriptions {
 		if md.MediaName.Media != "video" {
 			continue
 		}
-		video = true
+		videos++
 		for _, a := range md.Attributes {
 			if a.Key == "rtpmap" && strings.Contains(strings.ToUpper(a.Value), "VP8/90000") {
 				vp8 = true
@@ -161,7 +203,9 @@ func ValidateOffer(offer []byte) error {
 		}
 	}
 	switch {
-	case !video:
+	case videos > 1:
+		return fmt.Errorf("%w: %d video media sections; edgenode takes one video track per session: publish each camera in its own session", ErrBadOffer, videos)
+	case videos == 0:
 		return fmt.Errorf("%w: no video media section; publish one VP8 video track", ErrBadOffer)
 	case !vp8:
 		return fmt.Errorf("%w: video is not offered as VP8; edgenode decodes VP8 only", ErrBadOffer)

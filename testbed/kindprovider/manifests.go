@@ -64,6 +64,27 @@ type ManifestConfig struct {
 	// a NodePort Service on CloudNodePort, and edge upstreams and cameras'
 	// cloud endpoints use CloudURL instead of the in-cluster Service name.
 	CloudURL string
+	// Token is the run token (testbed.NewRunToken): kept in a Secret and
+	// given to edgenodes and cameras through their environment; empty =
+	// the edgenodes are open.
+	Token string
+}
+
+// TokenSecret is the Secret holding the run token, under the key "token".
+const TokenSecret = "edgesim-token"
+
+// tokenEnv is the environment that takes the run token from TokenSecret
+// into each variable of env (testbed.EdgenodeTokenEnv, CamerasTokenEnv).
+func (c ManifestConfig) tokenEnv(env []string) []EnvVar {
+	if c.Token == "" {
+		return nil
+	}
+	var out []EnvVar
+	for _, e := range env {
+		name, _, _ := strings.Cut(e, "=")
+		out = append(out, EnvVar{Name: name, ValueFrom: &EnvVarSource{SecretKeyRef: &SecretKeySelector{Name: TokenSecret, Key: "token"}}})
+	}
+	return out
 }
 
 // CloudNodePort is the cloud edgenode Service's node port in the
@@ -145,6 +166,10 @@ func Manifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 		return nil, err
 	}
 	objs := []Object{&NamespaceObject{Meta: meta("v1", "Namespace", Namespace, "", nil)}}
+	if cfg.Token != "" { // no site label: every cluster gets it, as the namespace
+		objs = append(objs, &Secret{Meta: meta("v1", "Secret", TokenSecret, Namespace, map[string]string{labelPart: "edgesim"}),
+			StringData: map[string]string{"token": cfg.Token}})
+	}
 	cloud := plan.NodesOf(testbed.RoleCloud)
 	tiers := [][]testbed.Node{cloud}
 	var sites []string
@@ -234,7 +259,8 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 		mounts = append(mounts, VolumeMount{Name: "alerts", MountPath: "/alerts"})
 	}
 	res, vars := resources(first.Resources)
-	vars = append([]EnvVar{{Name: "POD_NAME", ValueFrom: &EnvVarSource{FieldRef: FieldRef{FieldPath: "metadata.name"}}}}, vars...)
+	vars = append([]EnvVar{{Name: "POD_NAME", ValueFrom: &EnvVarSource{FieldRef: &FieldRef{FieldPath: "metadata.name"}}}}, vars...)
+	vars = append(vars, cfg.tokenEnv(testbed.EdgenodeTokenEnv(cfg.Token, first.Role))...)
 	probe := func(path string, failures int) *Probe {
 		return &Probe{HTTPGet: HTTPGetAction{Path: path, Port: "http"}, PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: failures}
 	}
@@ -355,6 +381,7 @@ func CameraManifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 				Containers: []Container{{
 					Name: "fakecam", Image: cfg.CamerasImage, ImagePullPolicy: "Never",
 					Command: append([]string{"/edgesim"}, testbed.CamerasArgs(configDir+"/cameras.json", "/samples")...),
+					Env:     cfg.tokenEnv(testbed.CamerasTokenEnv(cfg.Token)),
 					VolumeMounts: []VolumeMount{
 						{Name: "config", MountPath: configDir, ReadOnly: true},
 						{Name: "samples", MountPath: "/samples"},

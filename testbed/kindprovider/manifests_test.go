@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -56,7 +57,9 @@ func dig(d any, path ...any) any {
 	return d
 }
 
-func rendered(p *testbed.Plan) []byte {
+func rendered(p *testbed.Plan) []byte { return renderedWith(p, cfg) }
+
+func renderedWith(p *testbed.Plan, cfg kindprovider.ManifestConfig) []byte {
 	objs, err := kindprovider.Manifests(p, cfg)
 	Expect(err).NotTo(HaveOccurred())
 	cams, err := kindprovider.CameraManifests(p, cfg)
@@ -170,6 +173,23 @@ var _ = Describe("Manifests", func() {
 				"http://edgenode-cloud.edgesim.svc.cluster.local.:8080/whip",
 			}), c.ID)
 		}
+	})
+
+	It("keeps the run token in a Secret that edgenodes and cameras read into their environment, never into a command or a ConfigMap", func() {
+		withToken := cfg
+		withToken.Token = "run-token-1"
+		b := renderedWith(plan("quickstart", false), withToken)
+		d := docs(b)
+		Expect(dig(d["Secret/"+kindprovider.TokenSecret], "stringData", "token")).To(Equal("run-token-1"))
+		Expect(strings.Count(string(b), "run-token-1")).To(Equal(1), "only in the Secret")
+		fromSecret := func(name string) map[string]any {
+			return map[string]any{"name": name, "valueFrom": map[string]any{"secretKeyRef": map[string]any{"name": kindprovider.TokenSecret, "key": "token"}}}
+		}
+		edge := dig(d["Deployment/edgenode-store-1"], "spec", "template", "spec", "containers", 0, "env")
+		Expect(edge).To(ContainElements(fromSecret("EDGENODE_TOKEN"), fromSecret("EDGENODE_UPSTREAM_TOKEN")))
+		cloud := dig(d["Deployment/edgenode-cloud"], "spec", "template", "spec", "containers", 0, "env")
+		Expect(cloud).To(ContainElement(fromSecret("EDGENODE_TOKEN")))
+		Expect(dig(d["Pod/cameras-store-1-cams"], "spec", "containers", 0, "env")).To(ContainElement(fromSecret("FAKECAM_TOKEN")))
 	})
 
 	It("binds every plan node to a labelled worker", func() {

@@ -26,6 +26,12 @@ type NamespaceObject struct {
 	Meta `yaml:",inline"`
 }
 
+// Secret is v1/Secret.
+type Secret struct {
+	Meta       `yaml:",inline"`
+	StringData map[string]string `yaml:"stringData"`
+}
+
 // ConfigMap is v1/ConfigMap.
 type ConfigMap struct {
 	Meta `yaml:",inline"`
@@ -111,9 +117,17 @@ type EnvVar struct {
 	ValueFrom *EnvVarSource `yaml:"valueFrom,omitempty"`
 }
 
-// EnvVarSource takes a variable's value from the pod's own fields.
+// EnvVarSource takes a variable's value from the pod's own fields or
+// from a Secret.
 type EnvVarSource struct {
-	FieldRef FieldRef `yaml:"fieldRef"`
+	FieldRef     *FieldRef          `yaml:"fieldRef,omitempty"`
+	SecretKeyRef *SecretKeySelector `yaml:"secretKeyRef,omitempty"`
+}
+
+// SecretKeySelector names a key of a Secret.
+type SecretKeySelector struct {
+	Name string `yaml:"name"`
+	Key  string `yaml:"key"`
 }
 
 // FieldRef names a pod field, e.g. metadata.name.

@@ -177,7 +177,8 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	if len(p.members) > maxFederated {
 		return fmt.Errorf("kind provider: %d clusters: the federated layout takes at most %d (sites + cloud)", len(p.members), maxFederated)
 	}
-	p.mcfg = ManifestConfig{EdgenodeImage: "check", CamerasImage: "check", TolerationSeconds: p.cfg.TolerationSeconds}
+	p.mcfg = ManifestConfig{EdgenodeImage: "check", CamerasImage: "check", TolerationSeconds: p.cfg.TolerationSeconds,
+		Token: testbed.NewRunToken()}
 	if err := check(plan, p.mcfg); err != nil {
 		return err
 	}

@@ -75,6 +75,9 @@ file.`,
 					}
 				}
 			}()
+			if cfg.Token == "" && node.Exposed(n.Addr()) {
+				log.Warn("serving without a token on a non-loopback address: whoever reaches it can publish video, swap the model and read alerts; set --token or EDGENODE_TOKEN", "addr", n.Addr())
+			}
 			fmt.Fprintf(streams.Out, "edgenode %s (%s) listening on %s\n", cfg.NodeID, cfg.Mode, n.Addr())
 			return n.Run(ctx)
 		},
@@ -101,7 +104,9 @@ func (o *serveOptions) bind(f *pflag.FlagSet) {
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address (WHIP, metrics, health)")
 	f.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "node name in detections, alerts and logs")
 	f.StringVar(&cfg.Mode, "mode", cfg.Mode, "edge, or cloud (also receives alerts on /v1/alerts)")
-	f.StringVar(&cfg.Token, "token", cfg.Token, "require Authorization: Bearer <token> on WHIP, admin and alert posts")
+	f.StringVar(&cfg.Token, "token", cfg.Token, "require Authorization: Bearer <token> on WHIP, admin, alert posts and reads (prefer EDGENODE_TOKEN: ps shows flags)")
+	f.IntVar(&cfg.MaxConns, "max-conns", cfg.MaxConns, "open HTTP connections; at the bound a new one closes the connection waiting longest without a request")
+	f.DurationVar(&cfg.HeaderTimeout, "header-timeout", cfg.HeaderTimeout, "close connections that send no request headers within this")
 	f.IntVar(&cfg.MaxSessions, "max-sessions", cfg.MaxSessions, "concurrent WHIP sessions; more get 503 + Retry-After")
 	f.Float64Var(&cfg.DetectFPS, "detect-fps", cfg.DetectFPS, "inferences per second per stream (0 = every frame)")
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "inference workers (0 = GOMAXPROCS, which follows the container CPU limit)")

@@ -48,7 +48,7 @@ var _ = Describe("serve --config", func() {
 				flags = append(flags, strings.TrimPrefix(f[0], "--"))
 			}
 		}
-		Expect(flags).To(HaveLen(24))
+		Expect(flags).To(HaveLen(26))
 		Expect(keys).To(ConsistOf(flags))
 	})
 
@@ -58,6 +58,8 @@ listen: 127.0.0.1:9090
 node-id: store-1-edge-1
 mode: cloud
 token: t
+max-conns: 64
+header-timeout: 2s
 max-sessions: 4
 detect-fps: 0
 workers: 2
@@ -83,6 +85,7 @@ log-level: debug
 		Expect(err).NotTo(HaveOccurred())
 		want := node.DefaultConfig()
 		want.Listen, want.NodeID, want.Mode, want.Token = "127.0.0.1:9090", "store-1-edge-1", "cloud", "t"
+		want.MaxConns, want.HeaderTimeout = 64, 2*time.Second
 		want.MaxSessions, want.DetectFPS, want.Workers, want.QueueDepth, want.MaxFrameAge = 4, 0, 2, 8, 1500*time.Millisecond
 		want.RulesFile, want.Upstream, want.UpstreamToken = "/etc/edgesim/rules.yaml", "http://10.0.0.1:8080", "u"
 		want.SpoolDir, want.SpoolBound, want.AlertsFile = "/spool", 10, "/alerts/alerts.jsonl"

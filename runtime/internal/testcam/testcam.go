@@ -41,6 +41,7 @@ type Camera struct {
 	base     string
 
 	mu         sync.Mutex
+	stopOnce   sync.Once
 	detections []wire.DetectionsMessage
 	frame      uint64
 }
@@ -114,18 +115,34 @@ func New(w, h int) (*Camera, error) {
 	return c, nil
 }
 
-// Publish POSTs the offer; it returns the HTTP status and body on failure.
-func (c *Camera) Publish(base, query, token string) (int, string, error) {
+// Offer creates the camera's offer with every candidate.
+func (c *Camera) Offer() (string, error) {
 	offer, err := c.pc.CreateOffer(nil)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
 	gathered := webrtc.GatheringCompletePromise(c.pc)
 	if err := c.pc.SetLocalDescription(offer); err != nil {
-		return 0, "", err
+		return "", err
 	}
 	<-gathered
-	req, _ := http.NewRequest(http.MethodPost, base+"/whip"+query, strings.NewReader(c.pc.LocalDescription().SDP))
+	return c.pc.LocalDescription().SDP, nil
+}
+
+// Answered applies the server's answer; location is the session resource
+// (relative to base) that Stop deletes.
+func (c *Camera) Answered(base, location, answer string) error {
+	c.base, c.location = base, location
+	return c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer})
+}
+
+// Publish POSTs the offer; it returns the HTTP status and body on failure.
+func (c *Camera) Publish(base, query, token string) (int, string, error) {
+	offer, err := c.Offer()
+	if err != nil {
+		return 0, "", err
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/whip"+query, strings.NewReader(offer))
 	req.Header.Set("Content-Type", "application/sdp")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -139,9 +156,31 @@ func (c *Camera) Publish(base, query, token string) (int, string, error) {
 	if resp.StatusCode != http.StatusCreated {
 		return resp.StatusCode, string(body), nil
 	}
-	c.base, c.location = base, resp.Header.Get("Location")
-	err = c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(body)})
-	return resp.StatusCode, string(body), err
+	return resp.StatusCode, string(body), c.Answered(base, resp.Header.Get("Location"), string(body))
+}
+
+// CheapOffer is a valid offer (ICE credentials, fingerprint, a loopback
+// candidate) from a peer connection that is closed at once: it never
+// connects, as a flooding client's would not.
+func CheapOffer() (string, error) {
+	pc, err := LoopbackAPI().NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return "", err
+	}
+	defer pc.Close()
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		return "", err
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		return "", err
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(offer); err != nil {
+		return "", err
+	}
+	<-gathered
+	return pc.LocalDescription().SDP, nil
 }
 
 // Send encodes img and sends it with its frame message; corrupt mangles
@@ -186,7 +225,9 @@ func (c *Camera) Got() []wire.DetectionsMessage {
 }
 
 // Stop ends the WHIP session (DELETE) and closes the peer connection.
-func (c *Camera) Stop() {
+func (c *Camera) Stop() { c.stopOnce.Do(c.stop) }
+
+func (c *Camera) stop() {
 	if c.location != "" {
 		req, _ := http.NewRequest(http.MethodDelete, c.base+c.location, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {

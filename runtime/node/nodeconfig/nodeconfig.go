@@ -25,6 +25,8 @@ type File struct {
 	NodeID         *string        `yaml:"node-id,omitempty"`
 	Mode           *string        `yaml:"mode,omitempty"`
 	Token          *string        `yaml:"token,omitempty"`
+	MaxConns       *int           `yaml:"max-conns,omitempty"`
+	HeaderTimeout  *time.Duration `yaml:"header-timeout,omitempty"`
 	MaxSessions    *int           `yaml:"max-sessions,omitempty"`
 	DetectFPS      *float64       `yaml:"detect-fps,omitempty"`
 	Workers        *int           `yaml:"workers,omitempty"`
