@@ -70,6 +70,13 @@ func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool)
 
 // open decides which links are direct and makes every link's model.
 func (d *domain) open() error {
+	changing := map[*link]bool{}
+	for _, l := range d.links {
+		ch, corrupt := d.changed(l)
+		changing[l] = ch
+		l.corrupt = l.corrupt || corrupt
+		d.corrupting = d.corrupting || corrupt
+	}
 	for _, l := range d.links {
 		// Video that reached a link through another may come in several
 		// copies per packet: videoPacket dedups them, so such a link is
@@ -78,7 +85,8 @@ func (d *domain) open() error {
 		for _, o := range d.links {
 			chained = chained || o.next == l
 		}
-		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && (!chained || d.ph == phaseCloudDown)
+		// A link a fault gives a rate or trace later is not direct either.
+		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && !changing[l] && (!chained || d.ph == phaseCloudDown)
 		opts := []netem.ModelOption{netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt)}
 		if l.direct {
 			opts = append(opts, netem.WithoutDelayLine())
@@ -617,17 +625,49 @@ func (d *domain) fault(i int, end bool) {
 			_, n, _ := d.f.parseNode(ft.Node)
 			d.pipe.kill(int32(n))
 		}
-	case FaultPartition:
+	case FaultPartition, FaultDegrade, FaultTraceSwitch:
+		// As netem.Link's Partition, Ramp, Update and SetTrace that the
+		// testbed's timeline calls (cfg was validated with the fleet).
+		at := epoch.Add(time.Duration(d.now))
 		for _, l := range d.links {
 			if l.name != ft.Link {
 				continue
 			}
-			cfg := l.cfg
-			cfg.Partition = !end
-			_ = l.m.UpdateSinceStart(time.Duration(d.now), cfg) // cfg was validated with the fleet
+			to := ft.Down
+			if l.up {
+				to = ft.Up
+			}
+			switch cfg := l.m.Config(at); {
+			case ft.Action == FaultPartition:
+				cfg.Partition = !end
+				_ = l.m.Update(at, cfg)
+			case ft.Action == FaultDegrade && end:
+				_ = l.m.Update(at, l.cfg) // the testbed's undo: the link's own settings
+			case ft.Action == FaultDegrade:
+				_ = l.m.Ramp(at, to, ft.Ramp)
+			case to.Trace != nil:
+				cfg.Trace, cfg.TraceOnce = to.Trace, to.TraceOnce
+				_ = l.m.Update(at, cfg)
+			}
 			d.wake(l)
 		}
 	}
+}
+
+// changed says whether a degrade or traceSwitch fault changes link l of
+// this domain's site, and whether the new settings corrupt packets.
+func (d *domain) changed(l *link) (changed, corrupt bool) {
+	for _, ft := range d.f.Faults {
+		if (ft.Action != FaultDegrade && ft.Action != FaultTraceSwitch) || ft.Site != d.s.cfg.Name || ft.Link != l.name {
+			continue
+		}
+		to := ft.Down
+		if l.up {
+			to = ft.Up
+		}
+		changed, corrupt = true, corrupt || to.Corrupt > 0
+	}
+	return changed, corrupt
 }
 
 func (d *domain) newEngine(ci int32) *rules.Engine { return newEngine(d.s.cams[ci].g) }

@@ -100,8 +100,10 @@ type FaultAction string
 
 // Fault actions.
 const (
-	FaultKill      FaultAction = "kill"
-	FaultPartition FaultAction = "partition"
+	FaultKill        FaultAction = "kill"
+	FaultPartition   FaultAction = "partition"
+	FaultDegrade     FaultAction = "degrade"
+	FaultTraceSwitch FaultAction = "traceSwitch"
 )
 
 // Link names of a site for partitions.
@@ -110,17 +112,25 @@ const (
 	LinkWAN = "wan"
 )
 
-// Fault is one entry of the timeline, with the scenario's meaning: kill
-// ends a node for the rest of the run; partition drops every packet of
-// both directions of a link from At for Duration (0 = to the end).
+// Fault is one entry of the timeline, with the scenario's meaning (the
+// testbed's timeline): kill ends a node for the rest of the run; partition
+// drops every packet of both directions of a link from At for Duration
+// (0 = to the end); degrade moves a link's directions to Up and Down over
+// Ramp from At (netem.Model.Ramp) and puts back the site's link settings
+// at once after Duration (0 = never); traceSwitch replaces the capacity
+// trace of the directions whose Up or Down has a Trace from At on.
 type Fault struct {
 	At     time.Duration
 	Action FaultAction
 	// Node names a node for kill: "<site>-edge-<n>" or "cloud-<n>" (1-based).
 	Node string
-	// Site and Link (lan or wan) name the link for partition.
+	// Site and Link (lan or wan) name the link of a link fault.
 	Site, Link string
 	Duration   time.Duration
+	// Up and Down are a degrade's complete new settings, or a
+	// traceSwitch's new traces; Ramp is a degrade's ramp.
+	Up, Down netem.LinkConfig
+	Ramp     time.Duration
 }
 
 func (f *Fleet) withDefaults() Fleet {
@@ -217,12 +227,25 @@ func (f *Fleet) Validate() error {
 			if _, _, err := f.parseNode(ft.Node); err != nil {
 				addf("%s.node: %v", p, err)
 			}
-		case FaultPartition:
+		case FaultPartition, FaultDegrade, FaultTraceSwitch:
 			if !names[ft.Site] || (ft.Link != LinkLAN && ft.Link != LinkWAN) {
-				addf("%s: partition needs a site of the fleet and link lan or wan", p)
+				addf("%s: %s needs a site of the fleet and link lan or wan", p, ft.Action)
+			}
+			if ft.Ramp < 0 {
+				addf("%s.ramp: must not be negative", p)
+			}
+			if ft.Action == FaultTraceSwitch && ft.Up.Trace == nil && ft.Down.Trace == nil {
+				addf("%s: traceSwitch needs a trace for up or down", p)
+			}
+			if ft.Action == FaultDegrade {
+				for _, c := range []netem.LinkConfig{ft.Up, ft.Down} {
+					if err := c.Validate(); err != nil {
+						addf("%s: %v", p, err)
+					}
+				}
 			}
 		default:
-			addf("%s.action: %q: use kill or partition", p, ft.Action)
+			addf("%s.action: %q: use kill, partition, degrade or traceSwitch", p, ft.Action)
 		}
 	}
 	if len(errs) > 0 {

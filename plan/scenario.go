@@ -103,9 +103,30 @@ func classOf(cal *Calibration, where string, nodes []scenarios.Node) (string, er
 			return "", fmt.Errorf("plan: %s mixes node resources (%s and %s): the simulator takes one hardware class per site", where, nodes[0].Name, n.Name)
 		}
 	}
+	if r.Class != "" {
+		c, err := cal.Class(r.Class)
+		if err != nil {
+			return "", &MissingCalibrationError{
+				What:    fmt.Sprintf("hardware class %s (cpu %s, memory %s: the nodes of %s)", r.Class, r.CPU, r.Memory, where),
+				Command: fmt.Sprintf("%s --class %s --cpu %s --memory %s", CalibrateCommand, r.Class, r.CPU, r.Memory),
+			}
+		}
+		if c.CPU != r.CPU || c.Memory != r.Memory {
+			return "", fmt.Errorf("plan: hardware class %s of %s has cpu %s and memory %s in the scenario but cpu %s and memory %s in the calibration: "+
+				"measure the scenario's class again (%s --class %s --cpu %s --memory %s) or give it the calibrated resources",
+				r.Class, where, r.CPU, r.Memory, c.CPU, c.Memory, CalibrateCommand, r.Class, r.CPU, r.Memory)
+		}
+		return c.Name, nil
+	}
 	for _, c := range cal.Classes {
 		if c.CPU == r.CPU && c.Memory == r.Memory {
 			return c.Name, nil
+		}
+	}
+	if r.CPU == 0 && r.Memory == 0 {
+		return "", &MissingCalibrationError{
+			What:    fmt.Sprintf("a hardware class for nodes without resources, unlimited: the whole machine (the nodes of %s)", where),
+			Command: fmt.Sprintf("%s --class unlimited --cpu 0 --memory 0B", CalibrateCommand),
 		}
 	}
 	return "", &MissingCalibrationError{
@@ -177,12 +198,8 @@ func faults(sc *scenarios.Scenario, ft scenarios.Fault) ([]Fault, error) {
 		}
 		return out, nil
 	case scenarios.FaultPartition:
-		names := ft.Target.Links
-		if len(names) == 0 {
-			names = []string{ft.Target.Link}
-		}
 		var out []Fault
-		for _, name := range names {
+		for _, name := range targetLinks(ft) {
 			site, kind, err := linkRole(sc, name)
 			if err != nil {
 				return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
@@ -190,8 +207,58 @@ func faults(sc *scenarios.Scenario, ft scenarios.Fault) ([]Fault, error) {
 			out = append(out, Fault{At: ft.At, Action: FaultPartition, Site: site, Link: kind, Duration: ft.Duration})
 		}
 		return out, nil
+	case scenarios.FaultDegrade:
+		if ft.Degrade == nil {
+			return nil, nil // as the testbed: nothing to change
+		}
+		var out []Fault
+		for _, ch := range ft.Degrade.Links {
+			site, kind, err := linkRole(sc, ch.Link)
+			if err != nil {
+				return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
+			}
+			g := Fault{At: ft.At, Action: FaultDegrade, Site: site, Link: kind, Duration: ft.Duration, Ramp: ft.Degrade.Ramp}
+			if g.Up, err = linkconf.Netem(ch.To.Up); err == nil {
+				g.Down, err = linkconf.Netem(ch.To.Down)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("plan: fault %s: link %s: %w", ft.Name, ch.Link, err)
+			}
+			out = append(out, g)
+		}
+		return out, nil
+	case scenarios.FaultTraceSwitch:
+		if ft.Trace == nil {
+			return nil, nil
+		}
+		g := Fault{At: ft.At, Action: FaultTraceSwitch}
+		up := scenarios.Direction{Trace: ft.Trace.Up, TraceOnce: ft.Trace.Once}
+		down := scenarios.Direction{Trace: ft.Trace.Down, TraceOnce: ft.Trace.Once}
+		var err error
+		if g.Up, err = linkconf.Netem(up); err == nil {
+			g.Down, err = linkconf.Netem(down)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
+		}
+		var out []Fault
+		for _, name := range targetLinks(ft) {
+			if g.Site, g.Link, err = linkRole(sc, name); err != nil {
+				return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
+			}
+			out = append(out, g)
+		}
+		return out, nil
 	}
-	return nil, fmt.Errorf("plan: fault %s: the simulator does not model %s faults yet (it models kill and partition)", ft.Name, ft.Action)
+	return nil, fmt.Errorf("plan: fault %s: the simulator does not model %s faults yet (it models kill, partition, degrade and traceSwitch)", ft.Name, ft.Action)
+}
+
+// targetLinks are the scenario links a link fault targets.
+func targetLinks(ft scenarios.Fault) []string {
+	if len(ft.Target.Links) == 0 {
+		return []string{ft.Target.Link}
+	}
+	return ft.Target.Links
 }
 
 // linkRole says which site's LAN or WAN a scenario link is.

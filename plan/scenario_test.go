@@ -96,6 +96,58 @@ var _ = Describe("FromScenario", func() {
 		Expect(err).To(MatchError(ContainSubstring("does not model restart faults")))
 	})
 
+	It("takes a named hardware class by its name, and refuses one whose resources differ from the calibration's", func() {
+		for i := range sc.Sites[0].Nodes {
+			sc.Sites[0].Nodes[i].Resources.Class = "small-box"
+		}
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Sites[0].Class).To(Equal("small-box"))
+
+		for i := range sc.Sites[0].Nodes {
+			sc.Sites[0].Nodes[i].Resources.Class = "shop-box"
+		}
+		_, err = plan.FromScenario(sc, cal)
+		var missing *plan.MissingCalibrationError
+		Expect(errors.As(err, &missing)).To(BeTrue())
+		Expect(missing.Command).To(Equal("edgesim plan calibrate --class shop-box --cpu 1 --memory 1GiB"))
+
+		for i := range sc.Sites[0].Nodes {
+			sc.Sites[0].Nodes[i].Resources = scenarios.Resources{Class: "small-box", CPU: units.MilliCPU(2000), Memory: units.ByteSize(1 << 30)}
+		}
+		_, err = plan.FromScenario(sc, cal)
+		Expect(err).To(MatchError(ContainSubstring("hardware class small-box of site store-1 has cpu 2 and memory 1GiB in the scenario but cpu 1 and memory 1GiB in the calibration")))
+	})
+
+	It("gives nodes without resources the calibration's unlimited class, or names the command that measures it", func() {
+		sc.Sites[1].Nodes[0].Resources = scenarios.Resources{}
+		_, err := plan.FromScenario(sc, cal)
+		Expect(err).To(MatchError(ContainSubstring("nodes without resources, unlimited: the whole machine (the nodes of site store-2)")))
+		Expect(err.Error()).NotTo(ContainSubstring("cpu 0 and memory"))
+		var missing *plan.MissingCalibrationError
+		Expect(errors.As(err, &missing)).To(BeTrue())
+		Expect(missing.Command).To(Equal("edgesim plan calibrate --class unlimited --cpu 0 --memory 0B"))
+
+		cal.Classes = append(cal.Classes, cal.Classes[0])
+		cal.Classes[len(cal.Classes)-1].Name, cal.Classes[len(cal.Classes)-1].CPU, cal.Classes[len(cal.Classes)-1].Memory = "unlimited", 0, 0
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Sites[1].Class).To(Equal("unlimited"))
+	})
+
+	It("translates a degrade into the link's complete new settings per direction, as the testbed does", func() {
+		sc.Faults[1] = scenarios.Fault{Name: "slow", At: 4 * time.Second, Action: scenarios.FaultDegrade, Duration: 6 * time.Second,
+			Target: scenarios.FaultTarget{Link: "store-1-lan", Links: []string{"store-1-lan"}},
+			Degrade: &scenarios.Degradation{Ramp: 2 * time.Second, Links: []scenarios.LinkChange{{Link: "store-1-lan",
+				To: scenarios.LinkSpec{Up: scenarios.Direction{Delay: 40 * time.Millisecond, Rate: 4 * units.Mbit}}}}}}
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Faults).To(ContainElement(plan.Fault{At: 4 * time.Second, Action: plan.FaultDegrade, Site: "store-1", Link: plan.LinkLAN,
+			Duration: 6 * time.Second, Ramp: 2 * time.Second, Up: netem.LinkConfig{Delay: 40 * time.Millisecond, RateBits: 4e6}}))
+		_, err = plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+	})
+
 	It("refuses nodes no calibrated class matches, naming the command that measures one", func() {
 		sc.Sites[1].Nodes[0].Resources.CPU = units.MilliCPU(2000)
 		_, err := plan.FromScenario(sc, cal)

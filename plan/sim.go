@@ -320,11 +320,13 @@ func (s *sim) schedule(d *domain, st *site, captures bool) {
 			if si, _, _ := s.f.parseNode(ft.Node); si == st.idx {
 				d.q.push(event{at: int64(ft.At), kind: evFault, a: int32(i)})
 			}
-		case ft.Action == FaultPartition && ft.Site == st.cfg.Name:
+		case ft.Site == st.cfg.Name && (ft.Action == FaultPartition || ft.Action == FaultDegrade):
 			d.q.push(event{at: int64(ft.At), kind: evFault, a: int32(i)})
 			if ft.Duration > 0 {
 				d.q.push(event{at: int64(ft.At + ft.Duration), kind: evFault, a: int32(i), b: 1})
 			}
+		case ft.Site == st.cfg.Name && ft.Action == FaultTraceSwitch:
+			d.q.push(event{at: int64(ft.At), kind: evFault, a: int32(i)})
 		}
 	}
 }

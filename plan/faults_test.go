@@ -1,0 +1,86 @@
+package plan_test
+
+import (
+	"context"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/units"
+)
+
+// doorFleet is one camera on one node, a person in the door from 5 s to
+// 25 s and a 3 s dwell rule: the alert is raised at about 8.1 s.
+func doorFleet() *plan.Fleet {
+	return &plan.Fleet{Seed: 4, Duration: 30 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge, DetectFPS: 5,
+		Alerts: []plan.AlertRule{{Zone: "door", Label: "person", Dwell: 3 * time.Second}},
+		Sites: []plan.Site{{Name: "s", Nodes: 1, Class: "small-box", Cameras: []plan.CameraGroup{{
+			Name: "cam", Count: 1, Width: 640, Height: 360, FPS: 10, Bitrate: units.MustParseBitRate("600Kbit"),
+			Zones:  []plan.Zone{{Name: "door", Rect: [4]float64{0, 0, 0.5, 1}}},
+			Events: []plan.Event{{Zone: "door", Label: "person", Start: 5 * time.Second, End: 25 * time.Second}}}},
+			LANUp: netem.LinkConfig{Delay: 5 * time.Millisecond},
+			WANUp: netem.LinkConfig{Delay: 50 * time.Millisecond}}}}
+}
+
+var _ = Describe("Link faults", func() {
+	var cal *plan.Calibration
+	ctx := context.Background()
+	BeforeEach(func() { cal = loadFixture() })
+
+	run := func(f *plan.Fleet) *plan.Result {
+		r, err := plan.Run(ctx, f, cal)
+		Expect(err).NotTo(HaveOccurred())
+		return r
+	}
+
+	It("delays an alert raised inside a WAN degrade by the delay it adds, and not one raised after it", func() {
+		base := run(doorFleet()).Types[0]
+		Expect(base.Alerted).To(Equal(1))
+
+		f := doorFleet()
+		f.Faults = []plan.Fault{{At: 7 * time.Second, Action: plan.FaultDegrade, Site: "s", Link: plan.LinkWAN, Duration: 5 * time.Second,
+			Up: netem.LinkConfig{Delay: 250 * time.Millisecond}}}
+		got := run(f).Types[0]
+		Expect(got.Alerted).To(Equal(1))
+		// (quantiles are within 1 % of the time to alert, ~35 ms)
+		Expect(got.TimeToAlertP50 - base.TimeToAlertP50).To(BeNumerically("~", 200*time.Millisecond, 40*time.Millisecond))
+
+		f.Faults[0].Duration = time.Second // restored at 8 s, before the alert
+		Expect(run(f).Types[0].TimeToAlertP50).To(Equal(base.TimeToAlertP50))
+	})
+
+	It("ramps a degrade as netem does: 40 % through the ramp, 40 % of the added delay", func() {
+		base := run(doorFleet()).Types[0]
+		f := doorFleet()
+		// The alert leaves the node at about 8.1 s: a ramp over 20 s
+		// from 0 is 40 % through, adding about 0.8 s of the 2 s.
+		f.Faults = []plan.Fault{{ Action: plan.FaultDegrade, Site: "s", Link: plan.LinkWAN,
+			Ramp: 20 * time.Second, Up: netem.LinkConfig{Delay: 2050 * time.Millisecond}}}
+		got := run(f).Types[0]
+		Expect(got.TimeToAlertP50 - base.TimeToAlertP50).To(BeNumerically("~", 810*time.Millisecond, 50*time.Millisecond))
+	})
+
+	It("adds a LAN degrade's delay to the latency of the frames it carries, rate and all", func() {
+		base := run(doorFleet()).Types[0]
+		f := doorFleet()
+		f.Faults = []plan.Fault{{Action: plan.FaultDegrade, Site: "s", Link: plan.LinkLAN,
+			Up: netem.LinkConfig{Delay: 105 * time.Millisecond, RateBits: 50e6}}}
+		got := run(f).Types[0]
+		Expect(got.LatencyP50).To(BeNumerically("~", base.LatencyP50+100*time.Millisecond, 10*time.Millisecond))
+		Expect(got.Frames.Answered).To(BeNumerically("~", base.Frames.Answered, 2))
+
+		// a rate below the video's bitrate queues frames until max age drops them
+		f.Faults[0].Up.RateBits = 200e3
+		Expect(run(f).Types[0].Frames.Answered).To(BeNumerically("<", base.Frames.Answered/2))
+	})
+
+	It("refuses a degrade of a link the fleet does not have", func() {
+		f := doorFleet()
+		f.Faults = []plan.Fault{{Action: plan.FaultDegrade, Site: "nowhere", Link: plan.LinkLAN}}
+		_, err := plan.Run(ctx, f, cal)
+		Expect(err).To(MatchError(ContainSubstring("degrade needs a site of the fleet and link lan or wan")))
+	})
+})
