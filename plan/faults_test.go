@@ -57,7 +57,7 @@ var _ = Describe("Link faults", func() {
 		f := doorFleet()
 		// The alert leaves the node at about 8.1 s: a ramp over 20 s
 		// from 0 is 40 % through, adding about 0.8 s of the 2 s.
-		f.Faults = []plan.Fault{{ Action: plan.FaultDegrade, Site: "s", Link: plan.LinkWAN,
+		f.Faults = []plan.Fault{{Action: plan.FaultDegrade, Site: "s", Link: plan.LinkWAN,
 			Ramp: 20 * time.Second, Up: netem.LinkConfig{Delay: 2050 * time.Millisecond}}}
 		got := run(f).Types[0]
 		Expect(got.TimeToAlertP50 - base.TimeToAlertP50).To(BeNumerically("~", 810*time.Millisecond, 50*time.Millisecond))
@@ -82,5 +82,22 @@ var _ = Describe("Link faults", func() {
 		f.Faults = []plan.Fault{{Action: plan.FaultDegrade, Site: "nowhere", Link: plan.LinkLAN}}
 		_, err := plan.Run(ctx, f, cal)
 		Expect(err).To(MatchError(ContainSubstring("degrade needs a site of the fleet and link lan or wan")))
+	})
+})
+
+var _ = Describe("Alert rules with a time window", func() {
+	It("raise alerts in scenes edgenode judges as night, by the runtime's own luma rule, and none in daylight", func() {
+		cal := loadFixture()
+		f := doorFleet()
+		f.Alerts[0].NightOnly = true
+		f.Sites[0].Cameras[0].Luma = 30
+		r, err := plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Types[0].Alerted).To(Equal(1))
+
+		f.Sites[0].Cameras[0].Luma = 120
+		r, err = plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Types[0].Alerted).To(Equal(0))
 	})
 })

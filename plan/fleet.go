@@ -74,6 +74,10 @@ type CameraGroup struct {
 	Bitrate       units.BitRate
 	Zones         []Zone
 	Events        []Event
+	// Luma is the mean luma (0..255) of the group's scene, by which
+	// edgenode judges night for rules limited to a time window
+	// (AlertRule.NightOnly, below rules.NightLuma is night); 0 is dark.
+	Luma float64
 }
 
 // Zone is a named, normalised rectangle x0, y0, x1, y1.
@@ -89,10 +93,13 @@ type Event struct {
 	Start, End  time.Duration
 }
 
-// AlertRule raises an alert when an object of Label stays in Zone for Dwell.
+// AlertRule raises an alert when an object of Label stays in Zone for
+// Dwell; a NightOnly rule only in frames edgenode judges as night (see
+// CameraGroup.Luma), as the testbed runs a rule with a time window.
 type AlertRule struct {
 	Zone, Label string
 	Dwell       time.Duration
+	NightOnly   bool
 }
 
 // FaultAction is what a fault does.

@@ -5,24 +5,29 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/linkconf"
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/runtime/rules"
 	"github.com/edgesim/edgesim/scenarios"
 )
 
 // FromScenario builds the fleet a loaded (defaulted and validated) scenario
-// describes. Nodes take the calibration's hardware class whose cpu and
-// memory equal their resources. A site's LAN is its cameras-to-site link
+// describes. Nodes of a named hardware class take the calibration's class
+// of that name (their cpu and memory must agree), other nodes the class
+// whose cpu and memory equal their resources (cpu 0 and memory 0, the
+// "unlimited" class, for nodes without resources). A site's LAN is its cameras-to-site link
 // and its WAN its site-to-cloud link (ideal when the scenario has none),
 // with their profiles, parameters and traces as netem takes them. Scripted
 // events become per-camera groups (a group splits where its cameras see
-// different events).
+// different events). Alert rules with a time window are night-only rules
+// judged by the scenes' luma, as the testbed runs them; link faults change
+// the netem models as the testbed's timeline does.
 //
 // What the simulator does not model is an error naming it, never dropped
-// silently: restart, pause, degrade and traceSwitch faults, alert rules
-// limited in time or to some of the sites whose cameras have their zone,
-// links joining cameras to the cloud directly, and sites whose nodes
-// differ in resources.
+// silently: restart and pause faults, alert rules limited to some of the
+// sites whose cameras have their zone, links joining cameras to the cloud
+// directly, and sites whose nodes differ in resources.
 func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 	if cal == nil {
 		return nil, fmt.Errorf("plan: no calibration: pass one made by %s", CalibrateCommand)
@@ -42,13 +47,24 @@ func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 		}
 	}
 	zoneSites := map[string][]string{} // zone -> sites whose cameras have it
+	windows := slices.ContainsFunc(sc.Workload.Alerts, func(r scenarios.AlertRule) bool { return r.Window != nil })
 	for _, s := range sc.Sites {
 		site := Site{Name: s.Name, Nodes: len(s.Nodes)}
 		if site.Class, err = classOf(cal, "site "+s.Name, s.Nodes); err != nil {
 			return nil, err
 		}
 		for _, g := range s.Cameras {
-			site.Cameras = append(site.Cameras, cameraGroups(g)...)
+			groups := cameraGroups(g)
+			if windows {
+				luma, err := sceneLuma(sc, g)
+				if err != nil {
+					return nil, err
+				}
+				for i := range groups {
+					groups[i].Luma = luma
+				}
+			}
+			site.Cameras = append(site.Cameras, groups...)
 			for _, z := range g.Zones {
 				if !slices.Contains(zoneSites[z.Name], s.Name) {
 					zoneSites[z.Name] = append(zoneSites[z.Name], s.Name)
@@ -71,15 +87,12 @@ func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 		}
 	}
 	for _, r := range sc.Workload.Alerts {
-		if r.Window != nil {
-			return nil, fmt.Errorf("plan: alert rule %s has a time window: the simulator does not model rule windows yet; remove it to plan without", r.Name)
-		}
 		if have := zoneSites[r.Zone]; len(r.Sites) > 0 && !sameSet(r.Sites, have) {
 			return nil, fmt.Errorf("plan: alert rule %s applies to sites %s but zone %s is on sites %s: the simulator applies a rule to every site with its zone",
 				r.Name, strings.Join(r.Sites, ", "), r.Zone, strings.Join(have, ", "))
 		}
 		for _, label := range r.Labels {
-			f.Alerts = append(f.Alerts, AlertRule{Zone: r.Zone, Label: label, Dwell: r.Dwell})
+			f.Alerts = append(f.Alerts, AlertRule{Zone: r.Zone, Label: label, Dwell: r.Dwell, NightOnly: r.Window != nil})
 		}
 	}
 	for _, ft := range sc.Faults {
@@ -133,6 +146,22 @@ func classOf(cal *Calibration, where string, nodes []scenarios.Node) (string, er
 		What:    fmt.Sprintf("a hardware class with cpu %s and memory %s (the nodes of %s)", r.CPU, r.Memory, where),
 		Command: fmt.Sprintf("%s --cpu %s --memory %s", CalibrateCommand, r.CPU, r.Memory),
 	}
+}
+
+// sceneLuma is the mean luma of the first frame of a camera group's scene
+// (its first camera's, as the testbed's fakecam renders it), judged as
+// edgenode judges a decoded frame.
+func sceneLuma(sc *scenarios.Scenario, g scenarios.CameraGroup) (float64, error) {
+	cfg := scene.Config{Width: g.Width, Height: g.Height, FPS: g.FPS, Background: g.Scene.Background, Night: g.Scene.Night,
+		Seed: sc.Seed, People: g.Scene.People, Vehicles: g.Scene.Vehicles}
+	if len(g.CameraIDs) > 0 {
+		cfg.CameraID = g.CameraIDs[0]
+	}
+	s, err := scene.New(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("plan: cameras %s: %w", g.Name, err)
+	}
+	return rules.MeanLuma(s.Render(0).Image), nil
 }
 
 // cameraGroups splits a scenario camera group by the events its cameras

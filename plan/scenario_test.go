@@ -11,6 +11,7 @@ import (
 	"github.com/edgesim/edgesim/linkconf"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/runtime/rules"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/units"
 )
@@ -146,6 +147,38 @@ var _ = Describe("FromScenario", func() {
 			Duration: 6 * time.Second, Ramp: 2 * time.Second, Up: netem.LinkConfig{Delay: 40 * time.Millisecond, RateBits: 4e6}}))
 		_, err = plan.Run(context.Background(), f, cal)
 		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("makes a rule with a time window night-only, judged by the luma of each group's scene as fakecam renders it", func() {
+		sc.Workload.Alerts[0].Window = &scenarios.TimeWindow{}
+		sc.Sites[0].Cameras[0].Scene = scenarios.Scene{Background: "parking", Night: true}
+		sc.Sites[1].Cameras[0].Scene = scenarios.Scene{Background: "parking"}
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Alerts[0].NightOnly).To(BeTrue())
+		Expect(f.Sites[0].Cameras[0].Luma).To(BeNumerically("<", rules.NightLuma))
+		Expect(f.Sites[0].Cameras[1].Luma).To(Equal(f.Sites[0].Cameras[0].Luma))
+		Expect(f.Sites[1].Cameras[0].Luma).To(BeNumerically(">", rules.NightLuma))
+	})
+
+	It("takes the example scenarios with this machine's calibration", func() {
+		here, err := plan.LoadCalibration("../scenarios/examples/calibration/this-machine.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		for _, name := range []string{"quickstart", "night-watch-4g", "retail-wifi"} {
+			ex, err := scenarios.LoadFile("../scenarios/examples/" + name + ".yaml")
+			Expect(err).NotTo(HaveOccurred(), name)
+			f, err := plan.FromScenario(ex, here)
+			Expect(err).NotTo(HaveOccurred(), name)
+			r, err := plan.Run(context.Background(), f, here)
+			Expect(err).NotTo(HaveOccurred(), name)
+			if name == "night-watch-4g" { // its rule has a time window: night scenes raise it
+				Expect(r.Sites[0].AlertsExpected).To(Equal(1))
+			}
+			for _, s := range r.Sites {
+				Expect(s.Alerted).To(Equal(s.AlertsExpected), "%s: %s", name, s.Name)
+				Expect(s.Frames.Answered).To(BeNumerically(">", 0), "%s: %s", name, s.Name)
+			}
+		}
 	})
 
 	It("refuses nodes no calibrated class matches, naming the command that measures one", func() {
