@@ -51,6 +51,7 @@ type domain struct {
 	answers   []answer  // phaseCloudDown input
 	ansNext   int
 	cloudDead []int64
+	cloudBack []int64
 }
 
 type alertRec struct {
@@ -500,7 +501,7 @@ func (d *domain) ingest(slot int32) {
 	c := &d.s.cams[fr.cam]
 	in := &d.senders[fr.cam].in
 	fc := &d.s.res.Frames
-	if d.nodeDead(fr.node) {
+	if d.nodeDead(fr.node, c.segs[fr.session].from) {
 		fc.NodeDown++
 		return
 	}
@@ -540,11 +541,14 @@ func (d *domain) ingest(slot int32) {
 	d.q.push(event{at: in.decodeFree, kind: evSubmit, a: fr.node, b: ji})
 }
 
-func (d *domain) nodeDead(n int32) bool {
+// nodeDead says whether node n is down, or restarted since a session
+// that began at from (the new process has no such session).
+func (d *domain) nodeDead(n int32, from int64) bool {
 	if d.ph == phaseCloudUp {
-		return d.now >= d.cloudDead[n]
+		return lostAt(d.now, from, d.cloudDead[n], d.cloudBack[n])
 	}
-	return d.now >= d.pipe.nodes[n].killedAt
+	nd := d.pipe.nodes[n]
+	return lostAt(d.now, from, nd.killedAt, nd.backAt)
 }
 
 // edgeResult answers the camera over the LAN and evaluates the alert rules.
@@ -620,7 +624,7 @@ func (d *domain) replayAnswer() {
 func (d *domain) fault(i int, end bool) {
 	ft := d.f.Faults[i]
 	switch ft.Action {
-	case FaultKill:
+	case FaultKill, FaultRestart:
 		if d.ph == phaseEdge {
 			_, n, _ := d.f.parseNode(ft.Node)
 			d.pipe.kill(int32(n))

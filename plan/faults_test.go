@@ -101,3 +101,51 @@ var _ = Describe("Alert rules with a time window", func() {
 		Expect(r.Types[0].Alerted).To(Equal(0))
 	})
 })
+
+var _ = Describe("Node restarts", func() {
+	var cal *plan.Calibration
+	BeforeEach(func() { cal = loadFixture() })
+
+	restart := func(down time.Duration) *plan.Result {
+		f := &plan.Fleet{Seed: 2, Duration: 25 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge, DetectFPS: 5,
+			Sites:  []plan.Site{{Name: "s", Nodes: 1, Class: "small-box", Cameras: cams(2)}},
+			Faults: []plan.Fault{{At: 10 * time.Second, Action: plan.FaultRestart, Node: "s-edge-1", Duration: down}}}
+		r, err := plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+		return r
+	}
+
+	It("loses the node's work and takes the cameras back after the calibrated detect and reconnect times", func() {
+		r := restart(time.Second)
+		Expect(r.Failover).To(HaveLen(2))
+		for _, g := range r.Failover {
+			Expect(g.Recovered).To(BeTrue())
+			// back at 11 s, before the cameras notice: detect 2..4 s +
+			// reconnect 0.5..1.5 s, then a frame's decode and inference
+			Expect(g.Gap).To(BeNumerically(">=", 2500*time.Millisecond))
+			Expect(g.Gap).To(BeNumerically("<=", 5800*time.Millisecond))
+		}
+		// the restarted process knows nothing of the sessions before it
+		Expect(r.Sites[0].Frames.NodeDown).To(BeNumerically(">=", 2*20))
+	})
+
+	It("takes the cameras back only once the node is up again", func() {
+		r := restart(8 * time.Second)
+		Expect(r.Failover).To(HaveLen(2))
+		for _, g := range r.Failover {
+			Expect(g.Recovered).To(BeTrue())
+			// up at 18 s, then reconnect 0.5..1.5 s and a frame
+			Expect(g.Gap).To(BeNumerically(">=", 8500*time.Millisecond))
+			Expect(g.Gap).To(BeNumerically("<=", 9800*time.Millisecond))
+		}
+	})
+
+	It("refuses a node killed or restarted twice", func() {
+		f := &plan.Fleet{Seed: 2, Duration: 5 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge,
+			Sites: []plan.Site{{Name: "s", Nodes: 1, Class: "small-box", Cameras: cams(1)}},
+			Faults: []plan.Fault{{At: time.Second, Action: plan.FaultRestart, Node: "s-edge-1", Duration: time.Second},
+				{At: 3 * time.Second, Action: plan.FaultKill, Node: "s-edge-1"}}}
+		_, err := plan.Run(context.Background(), f, cal)
+		Expect(err).To(MatchError(ContainSubstring("s-edge-1 is killed or restarted twice")))
+	})
+})

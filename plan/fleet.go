@@ -108,6 +108,7 @@ type FaultAction string
 // Fault actions.
 const (
 	FaultKill        FaultAction = "kill"
+	FaultRestart     FaultAction = "restart"
 	FaultPartition   FaultAction = "partition"
 	FaultDegrade     FaultAction = "degrade"
 	FaultTraceSwitch FaultAction = "traceSwitch"
@@ -120,7 +121,9 @@ const (
 )
 
 // Fault is one entry of the timeline, with the scenario's meaning (the
-// testbed's timeline): kill ends a node for the rest of the run; partition
+// testbed's timeline): kill ends a node for the rest of the run; restart
+// kills it and starts it again Duration later (work lost, cameras fail
+// over as from a kill); partition
 // drops every packet of both directions of a link from At for Duration
 // (0 = to the end); degrade moves a link's directions to Up and Down over
 // Ramp from At (netem.Model.Ramp) and puts back the site's link settings
@@ -129,7 +132,8 @@ const (
 type Fault struct {
 	At     time.Duration
 	Action FaultAction
-	// Node names a node for kill: "<site>-edge-<n>" or "cloud-<n>" (1-based).
+	// Node names a node for kill and restart: "<site>-edge-<n>" or
+	// "cloud-<n>" (1-based).
 	Node string
 	// Site and Link (lan or wan) name the link of a link fault.
 	Site, Link string
@@ -224,15 +228,19 @@ func (f *Fleet) Validate() error {
 			addf("alerts[%d]: needs zone, label and a dwell >= 0", i)
 		}
 	}
+	nodeFaults := map[string]int{}
 	for i, ft := range f.Faults {
 		p := fmt.Sprintf("faults[%d]", i)
 		if ft.At < 0 || ft.Duration < 0 {
 			addf("%s: at and duration must not be negative", p)
 		}
 		switch ft.Action {
-		case FaultKill:
+		case FaultKill, FaultRestart:
 			if _, _, err := f.parseNode(ft.Node); err != nil {
 				addf("%s.node: %v", p, err)
+			}
+			if nodeFaults[ft.Node]++; nodeFaults[ft.Node] == 2 {
+				addf("%s.node: %s is killed or restarted twice: the simulator takes one kill or restart per node", p, ft.Node)
 			}
 		case FaultPartition, FaultDegrade, FaultTraceSwitch:
 			if !names[ft.Site] || (ft.Link != LinkLAN && ft.Link != LinkWAN) {
@@ -252,7 +260,7 @@ func (f *Fleet) Validate() error {
 				}
 			}
 		default:
-			addf("%s.action: %q: use kill, partition, degrade or traceSwitch", p, ft.Action)
+			addf("%s.action: %q: use kill, restart, partition, degrade or traceSwitch", p, ft.Action)
 		}
 	}
 	if len(errs) > 0 {

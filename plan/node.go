@@ -28,6 +28,7 @@ type pstream struct {
 // node is one edgenode's worker pool (runtime/pipeline's Pipeline).
 type node struct {
 	killedAt int64
+	backAt   int64 // a restarted node's start again (never after a kill)
 	gen      uint32
 	depth    int
 	q        []int32 // ring of streams waiting for a worker
@@ -37,8 +38,8 @@ type node struct {
 	service  Quantiles
 }
 
-func newNode(workers, depth int, service Quantiles, killedAt int64) *node {
-	n := &node{killedAt: killedAt, depth: depth, q: make([]int32, depth), running: make([]job, workers), service: service}
+func newNode(workers, depth int, service Quantiles, killedAt, backAt int64) *node {
+	n := &node{killedAt: killedAt, backAt: backAt, depth: depth, q: make([]int32, depth), running: make([]job, workers), service: service}
 	for w := workers - 1; w >= 0; w-- {
 		n.idle = append(n.idle, int32(w))
 	}
@@ -61,7 +62,7 @@ type pipeline struct {
 func (p *pipeline) submit(now int64, nd int32, j job) {
 	n := p.nodes[nd]
 	fc := p.counts(j.cam)
-	if now >= n.killedAt {
+	if lostAt(now, j.arrived, n.killedAt, n.backAt) {
 		fc.NodeDown++
 		return
 	}
@@ -82,6 +83,13 @@ func (p *pipeline) submit(now int64, nd int32, j job) {
 		return
 	}
 	p.enqueue(now, nd, j.cam)
+}
+
+// lostAt says whether what reached a node at since (a frame, a session)
+// is lost at now to the node's kill at killed: the node is down until back,
+// and a restarted process knows nothing from before its kill.
+func lostAt(now, since, killed, back int64) bool {
+	return now >= killed && (now < back || since < killed)
 }
 
 // enqueue mirrors pipeline.Pipeline.enqueueLocked: a full queue drops the

@@ -92,9 +92,9 @@ var _ = Describe("FromScenario", func() {
 	})
 
 	It("refuses what the simulator does not model, naming it", func() {
-		sc.Faults[0].Action = scenarios.FaultRestart
+		sc.Faults[0].Action = scenarios.FaultPause
 		_, err := plan.FromScenario(sc, cal)
-		Expect(err).To(MatchError(ContainSubstring("does not model restart faults")))
+		Expect(err).To(MatchError(ContainSubstring("does not model pause faults")))
 	})
 
 	It("takes a named hardware class by its name, and refuses one whose resources differ from the calibration's", func() {
@@ -164,7 +164,7 @@ var _ = Describe("FromScenario", func() {
 	It("takes the example scenarios with this machine's calibration", func() {
 		here, err := plan.LoadCalibration("../scenarios/examples/calibration/this-machine.yaml")
 		Expect(err).NotTo(HaveOccurred())
-		for _, name := range []string{"quickstart", "night-watch-4g", "retail-wifi"} {
+		for _, name := range []string{"quickstart", "night-watch-4g", "retail-wifi", "factory-5g"} {
 			ex, err := scenarios.LoadFile("../scenarios/examples/" + name + ".yaml")
 			Expect(err).NotTo(HaveOccurred(), name)
 			f, err := plan.FromScenario(ex, here)

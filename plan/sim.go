@@ -45,7 +45,9 @@ type sim struct {
 	cloudSvc Quantiles
 	cloudW   int
 	killedAt [][]int64 // per site, per node (edge placement)
+	backAt   [][]int64 // per site, per node: a restarted node's start again
 	cloudAt  []int64   // per cloud node
+	cloudUp  []int64   // per cloud node: a restarted node's start again
 	end      int64
 }
 
@@ -146,6 +148,7 @@ func prepare(f Fleet, cal *Calibration) (*sim, error) {
 		for i := range s.cloudAt {
 			s.cloudAt[i] = never
 		}
+		s.cloudUp = slices.Clone(s.cloudAt)
 	}
 	for i := range f.Sites {
 		sc := &f.Sites[i]
@@ -170,6 +173,7 @@ func prepare(f Fleet, cal *Calibration) (*sim, error) {
 			kills[n] = never
 		}
 		s.killedAt = append(s.killedAt, kills)
+		s.backAt = append(s.backAt, slices.Clone(kills))
 		r := newRand(seedOf(st.seed, tagSetup))
 		for gi, g := range groups {
 			for range sc.Cameras[gi].Count {
@@ -215,7 +219,7 @@ func (s *sim) sessions() error {
 	}
 	var kills []kill
 	for i, ft := range f.Faults {
-		if ft.Action != FaultKill {
+		if ft.Action != FaultKill && ft.Action != FaultRestart {
 			continue
 		}
 		si, n, _ := f.parseNode(ft.Node)
@@ -223,10 +227,15 @@ func (s *sim) sessions() error {
 			continue // a node of the other tier carries no video here
 		}
 		k := kill{fault: i, site: si, node: n, at: int64(ft.At)}
+		var killed, back *int64
 		if si >= 0 {
-			s.killedAt[si][n] = min(s.killedAt[si][n], k.at)
+			killed, back = &s.killedAt[si][n], &s.backAt[si][n]
 		} else {
-			s.cloudAt[n] = min(s.cloudAt[n], k.at)
+			killed, back = &s.cloudAt[n], &s.cloudUp[n]
+		}
+		*killed = k.at // one kill or restart per node (Validate)
+		if ft.Action == FaultRestart {
+			*back = int64(ft.At + ft.Duration)
 		}
 		kills = append(kills, k)
 	}
@@ -249,9 +258,9 @@ func (s *sim) sessions() error {
 				rngs[st.idx] = newRand(seedOf(st.seed, tagFailover))
 			}
 			r := rngs[st.idx]
-			alive, cursor := s.cloudAt, &rr[len(s.sites)]
+			alive, up, cursor := s.cloudAt, s.cloudUp, &rr[len(s.sites)]
 			if k.site >= 0 {
-				alive, cursor = s.killedAt[st.idx], &rr[st.idx]
+				alive, up, cursor = s.killedAt[st.idx], s.backAt[st.idx], &rr[st.idx]
 			}
 			for ci := range st.cams {
 				c := &st.cams[ci]
@@ -262,12 +271,28 @@ func (s *sim) sessions() error {
 				noticed := k.at + int64(fo.DetectSeconds.Draw(r)*float64(time.Second))
 				back := noticed + int64(fo.ReconnectSeconds.Draw(r)*float64(time.Second))
 				last.to = noticed
+				found := false
 				for range alive {
 					cand := *cursor % len(alive)
 					*cursor++
-					if alive[cand] > back {
+					if alive[cand] > back || up[cand] <= back {
 						c.segs = append(c.segs, segment{from: back, to: never, node: int32(cand)})
+						found = true
 						break
+					}
+				}
+				if !found {
+					// Every node is down: the camera keeps trying and
+					// reconnects to the first restarted one once it is up.
+					first := -1
+					for n := range up {
+						if up[n] > back && up[n] != never && (first < 0 || up[n] < up[first]) {
+							first = n
+						}
+					}
+					if first >= 0 {
+						from := up[first] + int64(fo.ReconnectSeconds.Draw(r)*float64(time.Second))
+						c.segs = append(c.segs, segment{from: from, to: never, node: int32(first)})
 					}
 				}
 				st.addTracker(k.fault, int32(ci), k.at)
@@ -296,7 +321,7 @@ func (st *site) addTracker(fault int, ci int32, at int64) {
 }
 
 func (s *sim) newDomain(st *site, ph phase, tag uint64) *domain {
-	d := &domain{f: &s.f, s: st, ph: ph, end: s.end, rng: newRand(seedOf(st.seed, tag)), cloudDead: s.cloudAt}
+	d := &domain{f: &s.f, s: st, ph: ph, end: s.end, rng: newRand(seedOf(st.seed, tag)), cloudDead: s.cloudAt, cloudBack: s.cloudUp}
 	d.senders = make([]sender, len(st.cams))
 	for i := range d.senders {
 		for k := range d.senders[i].ring {
@@ -316,7 +341,7 @@ func (s *sim) schedule(d *domain, st *site, captures bool) {
 	}
 	for i, ft := range s.f.Faults {
 		switch {
-		case ft.Action == FaultKill && d.ph == phaseEdge:
+		case (ft.Action == FaultKill || ft.Action == FaultRestart) && d.ph == phaseEdge:
 			if si, _, _ := s.f.parseNode(ft.Node); si == st.idx {
 				d.q.push(event{at: int64(ft.At), kind: evFault, a: int32(i)})
 			}
@@ -348,7 +373,7 @@ func (s *sim) runEdge(st *site) (Stats, error) {
 		d.pipe.streams[i].session = -1
 	}
 	for n := range sc.Nodes {
-		d.pipe.nodes = append(d.pipe.nodes, newNode(s.edgeWork[st.idx], s.f.QueueDepth, s.edgeSvc[st.idx], s.killedAt[st.idx][n]))
+		d.pipe.nodes = append(d.pipe.nodes, newNode(s.edgeWork[st.idx], s.f.QueueDepth, s.edgeSvc[st.idx], s.killedAt[st.idx][n], s.backAt[st.idx][n]))
 	}
 	s.schedule(d, st, true)
 	if err := d.open(); err != nil {
@@ -413,7 +438,7 @@ func (s *sim) runCloud(arrivals [][]arrival) ([][]answer, Stats) {
 		}
 	}
 	for n := range s.f.Cloud.Nodes {
-		p.nodes = append(p.nodes, newNode(s.cloudW, s.f.QueueDepth, s.cloudSvc, s.cloudAt[n]))
+		p.nodes = append(p.nodes, newNode(s.cloudW, s.f.QueueDepth, s.cloudSvc, s.cloudAt[n], s.cloudUp[n]))
 	}
 	next := make([]int, len(s.sites))
 	for i, a := range arrivals {
@@ -422,7 +447,7 @@ func (s *sim) runCloud(arrivals [][]arrival) ([][]answer, Stats) {
 		}
 	}
 	for i, ft := range s.f.Faults {
-		if si, n, _ := s.f.parseNode(ft.Node); ft.Action == FaultKill && si < 0 {
+		if si, n, _ := s.f.parseNode(ft.Node); (ft.Action == FaultKill || ft.Action == FaultRestart) && si < 0 {
 			q.push(event{at: int64(ft.At), kind: evFault, a: int32(n), c: uint32(i)})
 		}
 	}
