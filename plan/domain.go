@@ -275,6 +275,10 @@ func (d *domain) run() {
 		case evLink:
 			d.linkWake(e)
 		case evSubmit:
+			if t := d.pipe.nodes[e.a].thawed(d.now); t != d.now {
+				d.q.push(event{at: t, kind: evSubmit, a: e.a, b: e.b}) // the decoder is frozen too
+				break
+			}
 			j := d.jobs[e.b]
 			d.freeJob = append(d.freeJob, e.b)
 			d.pipe.submit(d.now, e.a, j)
@@ -505,6 +509,15 @@ func (d *domain) ingest(slot int32) {
 		fc.NodeDown++
 		return
 	}
+	// A frozen node reads what arrived when it thaws (the kernel holds
+	// it): by then the camera may have given the session up.
+	now := d.now
+	if d.ph == phaseEdge {
+		if now = d.pipe.nodes[fr.node].thawed(d.now); now != d.now && c.segs[fr.session].to <= now {
+			fc.NodeDown++
+			return
+		}
+	}
 	if in.session != fr.session {
 		*in = ingest{session: fr.session, needKey: true}
 	}
@@ -515,7 +528,7 @@ func (d *domain) ingest(slot int32) {
 		return
 	}
 	in.needKey = false
-	start := max(d.now, in.decodeFree)
+	start := max(now, in.decodeFree)
 	in.decodeFree = start + int64(c.g.decode.Draw(d.rng)*float64(time.Second))
 	rtp := c.rtpBase + uint32(fr.capture/1000*9/100) // 90 kHz
 	if edgepipe.SkipSample(edgepipe.SampleInterval(d.f.DetectFPS), in.lastRTP, in.sampled, rtp) {
@@ -523,7 +536,7 @@ func (d *domain) ingest(slot int32) {
 		return
 	}
 	in.lastRTP, in.sampled = rtp, true
-	j := job{cam: fr.cam, session: fr.session, capture: fr.capture, arrived: d.now}
+	j := job{cam: fr.cam, session: fr.session, capture: fr.capture, arrived: now}
 	if d.ph == phaseCloudUp {
 		d.arrivals = append(d.arrivals, arrival{cam: fr.cam, session: fr.session, node: fr.node,
 			capture: fr.capture, arrived: d.now, submit: in.decodeFree})
@@ -629,6 +642,9 @@ func (d *domain) fault(i int, end bool) {
 			_, n, _ := d.f.parseNode(ft.Node)
 			d.pipe.kill(int32(n))
 		}
+	case FaultPause: // its thaw: the workers take what waits
+		_, n, _ := d.f.parseNode(ft.Node)
+		d.pipe.dispatch(d.now, int32(n))
 	case FaultPartition, FaultDegrade, FaultTraceSwitch:
 		// As netem.Link's Partition, Ramp, Update and SetTrace that the
 		// testbed's timeline calls (cfg was validated with the fleet).

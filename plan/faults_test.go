@@ -146,6 +146,56 @@ var _ = Describe("Node restarts", func() {
 			Faults: []plan.Fault{{At: time.Second, Action: plan.FaultRestart, Node: "s-edge-1", Duration: time.Second},
 				{At: 3 * time.Second, Action: plan.FaultKill, Node: "s-edge-1"}}}
 		_, err := plan.Run(context.Background(), f, cal)
-		Expect(err).To(MatchError(ContainSubstring("s-edge-1 is killed or restarted twice")))
+		Expect(err).To(MatchError(ContainSubstring("s-edge-1 is killed, restarted or paused twice")))
+	})
+})
+
+var _ = Describe("Node pauses", func() {
+	var cal *plan.Calibration
+	BeforeEach(func() { cal = loadFixture() })
+
+	pause := func(cameras, nodes int, frozen time.Duration) *plan.Result {
+		f := &plan.Fleet{Seed: 2, Duration: 25 * time.Second, Model: "edgesim-det", Placement: plan.PlacementEdge, DetectFPS: 5,
+			Sites:  []plan.Site{{Name: "s", Nodes: nodes, Class: "small-box", Cameras: cams(cameras)}},
+			Faults: []plan.Fault{{At: 10 * time.Second, Action: plan.FaultPause, Node: "s-edge-1", Duration: frozen}}}
+		r, err := plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+		return r
+	}
+
+	It("holds what arrives while frozen and answers it at the thaw, the cameras keeping their session", func() {
+		r := pause(1, 1, 1900*time.Millisecond)
+		Expect(r.Failover).To(HaveLen(1))
+		g := r.Failover[0]
+		Expect(g.Recovered).To(BeTrue())
+		// the first frame after the freeze is read at the thaw, then
+		// decoded and inferred (well under 0.5 s on this class)
+		Expect(g.Gap).To(BeNumerically(">=", 1900*time.Millisecond))
+		Expect(g.Gap).To(BeNumerically("<=", 2400*time.Millisecond))
+		fc := r.Sites[0].Frames
+		Expect(fc.NodeDown).To(BeZero())
+		Expect(fc.NotSent).To(BeZero(), "no camera gave its session up")
+	})
+
+	It("drops the frames that waited past max age at the thaw, and the cameras that noticed fail over", func() {
+		r := pause(4, 1, 8*time.Second)
+		fc := r.Sites[0].Frames
+		Expect(fc.TooOld).To(BeNumerically(">=", 1), "queued at the freeze, 8 s old at the thaw")
+		Expect(fc.NodeDown).To(BeNumerically(">", 0), "held for sessions the cameras gave up")
+		Expect(r.Failover).To(HaveLen(4))
+		for _, g := range r.Failover {
+			Expect(g.Recovered).To(BeTrue())
+			// thawed at 18 s, then reconnect 0.5..1.5 s and a frame
+			Expect(g.Gap).To(BeNumerically(">=", 8500*time.Millisecond))
+			Expect(g.Gap).To(BeNumerically("<=", 10*time.Second))
+		}
+
+		r = pause(4, 2, 8*time.Second)
+		Expect(r.Failover).To(HaveLen(2)) // the cameras on edge-1
+		for _, g := range r.Failover {
+			// detect 2..4 s + reconnect 0.5..1.5 s to edge-2, then a frame
+			Expect(g.Gap).To(BeNumerically(">=", 2500*time.Millisecond))
+			Expect(g.Gap).To(BeNumerically("<=", 5800*time.Millisecond))
+		}
 	})
 })

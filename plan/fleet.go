@@ -109,6 +109,7 @@ type FaultAction string
 const (
 	FaultKill        FaultAction = "kill"
 	FaultRestart     FaultAction = "restart"
+	FaultPause       FaultAction = "pause"
 	FaultPartition   FaultAction = "partition"
 	FaultDegrade     FaultAction = "degrade"
 	FaultTraceSwitch FaultAction = "traceSwitch"
@@ -123,7 +124,10 @@ const (
 // Fault is one entry of the timeline, with the scenario's meaning (the
 // testbed's timeline): kill ends a node for the rest of the run; restart
 // kills it and starts it again Duration later (work lost, cameras fail
-// over as from a kill); partition
+// over as from a kill); pause freezes an edge node from At for Duration
+// (0 = to the end): its queue holds, nothing is decoded or inferred, what
+// arrives waits, and cameras that notice (the calibrated detect time) fail
+// over as from a kill; partition
 // drops every packet of both directions of a link from At for Duration
 // (0 = to the end); degrade moves a link's directions to Up and Down over
 // Ramp from At (netem.Model.Ramp) and puts back the site's link settings
@@ -235,12 +239,15 @@ func (f *Fleet) Validate() error {
 			addf("%s: at and duration must not be negative", p)
 		}
 		switch ft.Action {
-		case FaultKill, FaultRestart:
-			if _, _, err := f.parseNode(ft.Node); err != nil {
+		case FaultKill, FaultRestart, FaultPause:
+			si, _, err := f.parseNode(ft.Node)
+			if err != nil {
 				addf("%s.node: %v", p, err)
+			} else if si < 0 && ft.Action == FaultPause {
+				addf("%s.node: %s: the simulator models pauses of edge nodes only", p, ft.Node)
 			}
 			if nodeFaults[ft.Node]++; nodeFaults[ft.Node] == 2 {
-				addf("%s.node: %s is killed or restarted twice: the simulator takes one kill or restart per node", p, ft.Node)
+				addf("%s.node: %s is killed, restarted or paused twice: the simulator takes one of them per node", p, ft.Node)
 			}
 		case FaultPartition, FaultDegrade, FaultTraceSwitch:
 			if !names[ft.Site] || (ft.Link != LinkLAN && ft.Link != LinkWAN) {
@@ -260,7 +267,7 @@ func (f *Fleet) Validate() error {
 				}
 			}
 		default:
-			addf("%s.action: %q: use kill, restart, partition, degrade or traceSwitch", p, ft.Action)
+			addf("%s.action: %q: use kill, restart, pause, partition, degrade or traceSwitch", p, ft.Action)
 		}
 	}
 	if len(errs) > 0 {

@@ -29,6 +29,11 @@ type pstream struct {
 type node struct {
 	killedAt int64
 	backAt   int64 // a restarted node's start again (never after a kill)
+	// A paused node is frozen from pausedAt to resumeAt: its workers take
+	// nothing, and a frame in inference at the freeze finishes that much
+	// later (since: when each worker's frame started, or last thawed).
+	pausedAt, resumeAt int64
+	since              []int64
 	gen      uint32
 	depth    int
 	q        []int32 // ring of streams waiting for a worker
@@ -38,8 +43,9 @@ type node struct {
 	service  Quantiles
 }
 
-func newNode(workers, depth int, service Quantiles, killedAt, backAt int64) *node {
-	n := &node{killedAt: killedAt, backAt: backAt, depth: depth, q: make([]int32, depth), running: make([]job, workers), service: service}
+func newNode(workers, depth int, service Quantiles, killedAt, backAt, pausedAt, resumeAt int64) *node {
+	n := &node{killedAt: killedAt, backAt: backAt, pausedAt: pausedAt, resumeAt: resumeAt, depth: depth, q: make([]int32, depth),
+		running: make([]job, workers), since: make([]int64, workers), service: service}
 	for w := workers - 1; w >= 0; w-- {
 		n.idle = append(n.idle, int32(w))
 	}
@@ -85,6 +91,14 @@ func (p *pipeline) submit(now int64, nd int32, j job) {
 	p.enqueue(now, nd, j.cam)
 }
 
+// thawed is when the node runs again at or after now.
+func (n *node) thawed(now int64) int64 {
+	if now >= n.pausedAt && now < n.resumeAt {
+		return n.resumeAt
+	}
+	return now
+}
+
 // lostAt says whether what reached a node at since (a frame, a session)
 // is lost at now to the node's kill at killed: the node is down until back,
 // and a restarted process knows nothing from before its kill.
@@ -112,6 +126,9 @@ func (p *pipeline) enqueue(now int64, nd int32, cam int32) {
 // workers do the moment a stream is queued (pipeline.Pipeline.run).
 func (p *pipeline) dispatch(now int64, nd int32) {
 	n := p.nodes[nd]
+	if n.thawed(now) != now {
+		return // frozen: the workers take the queue when it thaws
+	}
 	for len(n.idle) > 0 && n.qn > 0 {
 		cam := n.q[n.qh]
 		n.qh = (n.qh + 1) % n.depth
@@ -132,7 +149,7 @@ func (p *pipeline) dispatch(now int64, nd int32) {
 		}
 		w := n.idle[len(n.idle)-1]
 		n.idle = n.idle[:len(n.idle)-1]
-		n.running[w] = j
+		n.running[w], n.since[w] = j, now
 		ps.busy = true
 		d := int64(n.service.Draw(p.rng) * float64(time.Second))
 		if d < 1 {
@@ -147,6 +164,14 @@ func (p *pipeline) done(now int64, nd, w int32, gen uint32) {
 	n := p.nodes[nd]
 	if gen != n.gen {
 		return // the node died meanwhile; counted at the kill
+	}
+	if n.since[w] < n.pausedAt && now > n.pausedAt {
+		// Frozen during the inference: it finishes the pause's length later.
+		n.since[w] = n.resumeAt
+		if n.resumeAt != never {
+			p.sched(now+n.resumeAt-n.pausedAt, nd, w, gen)
+		}
+		return
 	}
 	j := n.running[w]
 	n.idle = append(n.idle, w)

@@ -25,7 +25,7 @@ import (
 // the netem models as the testbed's timeline does.
 //
 // What the simulator does not model is an error naming it, never dropped
-// silently: pause faults, alert rules limited to some of the
+// silently: pauses of cloud nodes, alert rules limited to some of the
 // sites whose cameras have their zone, links joining cameras to the cloud
 // directly, and sites whose nodes differ in resources.
 func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
@@ -216,7 +216,7 @@ func linkBetween(links []scenarios.Link, a, b string) (up, down netem.LinkConfig
 // faults translates one timeline entry.
 func faults(sc *scenarios.Scenario, ft scenarios.Fault) ([]Fault, error) {
 	switch ft.Action {
-	case scenarios.FaultKill, scenarios.FaultRestart:
+	case scenarios.FaultKill, scenarios.FaultRestart, scenarios.FaultPause:
 		nodes := ft.Target.Nodes
 		if len(nodes) == 0 {
 			nodes = []string{ft.Target.Node}
@@ -224,8 +224,8 @@ func faults(sc *scenarios.Scenario, ft scenarios.Fault) ([]Fault, error) {
 		var out []Fault
 		for _, n := range nodes {
 			g := Fault{At: ft.At, Action: FaultKill, Node: n}
-			if ft.Action == scenarios.FaultRestart {
-				g.Action, g.Duration = FaultRestart, ft.Duration
+			if ft.Action != scenarios.FaultKill {
+				g.Action, g.Duration = FaultAction(ft.Action), ft.Duration
 			}
 			out = append(out, g)
 		}
@@ -283,7 +283,7 @@ func faults(sc *scenarios.Scenario, ft scenarios.Fault) ([]Fault, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("plan: fault %s: the simulator does not model %s faults yet (it models kill, restart, partition, degrade and traceSwitch)", ft.Name, ft.Action)
+	return nil, fmt.Errorf("plan: fault %s: the simulator does not model %s faults yet (it models kill, restart, pause, partition, degrade and traceSwitch)", ft.Name, ft.Action)
 }
 
 // targetLinks are the scenario links a link fault targets.

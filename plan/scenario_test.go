@@ -93,8 +93,9 @@ var _ = Describe("FromScenario", func() {
 
 	It("refuses what the simulator does not model, naming it", func() {
 		sc.Faults[0].Action = scenarios.FaultPause
+		sc.Faults[0].Target = scenarios.FaultTarget{Node: "cloud-1", Nodes: []string{"cloud-1"}}
 		_, err := plan.FromScenario(sc, cal)
-		Expect(err).To(MatchError(ContainSubstring("does not model pause faults")))
+		Expect(err).To(MatchError(ContainSubstring("cloud-1: the simulator models pauses of edge nodes only")))
 	})
 
 	It("takes a named hardware class by its name, and refuses one whose resources differ from the calibration's", func() {
