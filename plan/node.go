@@ -34,13 +34,13 @@ type node struct {
 	// later (since: when each worker's frame started, or last thawed).
 	pausedAt, resumeAt int64
 	since              []int64
-	gen      uint32
-	depth    int
-	q        []int32 // ring of streams waiting for a worker
-	qh, qn   int
-	idle     []int32 // idle workers
-	running  []job   // per worker
-	service  Quantiles
+	gen                uint32
+	depth              int
+	q                  []int32 // ring of streams waiting for a worker
+	qh, qn             int
+	idle               []int32 // idle workers
+	running            []job   // per worker
+	service            Quantiles
 }
 
 func newNode(workers, depth int, service Quantiles, killedAt, backAt, pausedAt, resumeAt int64) *node {
