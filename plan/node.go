@@ -17,12 +17,10 @@ type job struct {
 // pstream is a camera's entry into a node's pipeline (runtime/pipeline's
 // Stream) for one session.
 type pstream struct {
-	session      int32
-	node         int32
-	pending      job
-	hasPending   bool
-	queued, busy bool
-	engine       *rules.Engine
+	session int32
+	node    int32
+	slot    edgepipe.Slot[job] // the runtime's latest-frame-wins state
+	engine  *rules.Engine
 }
 
 // node is one edgenode's worker pool (runtime/pipeline's Pipeline).
@@ -79,16 +77,12 @@ func (p *pipeline) submit(now int64, nd int32, j job) {
 			ps.engine = p.newEng(j.cam)
 		}
 	}
-	if ps.hasPending {
-		ps.pending = j
+	switch ps.slot.Offer(j) {
+	case edgepipe.Replaced:
 		fc.Replaced++
-		return
+	case edgepipe.Enqueue:
+		p.enqueue(now, nd, j.cam)
 	}
-	ps.pending, ps.hasPending = j, true
-	if ps.busy || ps.queued {
-		return
-	}
-	p.enqueue(now, nd, j.cam)
 }
 
 // thawed is when the node runs again at or after now.
@@ -112,13 +106,13 @@ func (p *pipeline) enqueue(now int64, nd int32, cam int32) {
 	n := p.nodes[nd]
 	ps := &p.streams[cam]
 	if n.qn == n.depth {
-		ps.hasPending = false
+		ps.slot.Drop()
 		p.counts(cam).QueueFull++
 		return
 	}
 	n.q[(n.qh+n.qn)%n.depth] = cam
 	n.qn++
-	ps.queued = true
+	ps.slot.Queued()
 	p.dispatch(now, nd)
 }
 
@@ -134,15 +128,13 @@ func (p *pipeline) dispatch(now int64, nd int32) {
 		n.qh = (n.qh + 1) % n.depth
 		n.qn--
 		ps := &p.streams[cam]
-		ps.queued = false
-		if !ps.hasPending {
+		j, ok := ps.slot.Take()
+		if !ok {
 			continue
 		}
-		j := ps.pending
-		ps.hasPending = false
 		if edgepipe.Stale(time.Duration(now-j.arrived), p.maxAge) {
 			p.counts(cam).TooOld++
-			if ps.hasPending { // cannot happen within one instant, kept for symmetry with run
+			if ps.slot.Done() { // cannot happen within one instant, kept for symmetry with run
 				p.enqueue(now, nd, cam)
 			}
 			continue
@@ -150,7 +142,6 @@ func (p *pipeline) dispatch(now int64, nd int32) {
 		w := n.idle[len(n.idle)-1]
 		n.idle = n.idle[:len(n.idle)-1]
 		n.running[w], n.since[w] = j, now
-		ps.busy = true
 		d := int64(n.service.Draw(p.rng) * float64(time.Second))
 		if d < 1 {
 			d = 1
@@ -177,9 +168,9 @@ func (p *pipeline) done(now int64, nd, w int32, gen uint32) {
 	n.idle = append(n.idle, w)
 	ps := &p.streams[j.cam]
 	p.counts(j.cam).Inferred++
-	ps.busy = false
+	more := ps.slot.Done()
 	p.result(j, ps, now)
-	if ps.hasPending {
+	if more {
 		p.enqueue(now, nd, j.cam)
 	}
 	p.dispatch(now, nd)
@@ -195,10 +186,10 @@ func (p *pipeline) kill(nd int32) {
 		if ps.node != nd {
 			continue
 		}
-		if ps.hasPending {
+		if ps.slot.Waiting() {
 			p.counts(int32(i)).NodeDown++
 		}
-		if ps.busy {
+		if ps.slot.Active() {
 			p.counts(int32(i)).NodeDown++
 		}
 		*ps = pstream{session: -1, node: -1}
