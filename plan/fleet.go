@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/units"
 )
 
@@ -105,14 +106,14 @@ type AlertRule struct {
 // FaultAction is what a fault does.
 type FaultAction string
 
-// Fault actions.
+// Fault actions: the scenario timeline's, with its meaning.
 const (
-	FaultKill        FaultAction = "kill"
-	FaultRestart     FaultAction = "restart"
-	FaultPause       FaultAction = "pause"
-	FaultPartition   FaultAction = "partition"
-	FaultDegrade     FaultAction = "degrade"
-	FaultTraceSwitch FaultAction = "traceSwitch"
+	FaultKill        = FaultAction(scenarios.FaultKill)
+	FaultRestart     = FaultAction(scenarios.FaultRestart)
+	FaultPause       = FaultAction(scenarios.FaultPause)
+	FaultPartition   = FaultAction(scenarios.FaultPartition)
+	FaultDegrade     = FaultAction(scenarios.FaultDegrade)
+	FaultTraceSwitch = FaultAction(scenarios.FaultTraceSwitch)
 )
 
 // Link names of a site for partitions.
