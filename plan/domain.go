@@ -51,6 +51,7 @@ type domain struct {
 	answers   []answer  // phaseCloudDown input
 	ansNext   int
 	cloudDead []int64
+	cloudBack []int64
 }
 
 type alertRec struct {
@@ -70,6 +71,13 @@ func (d *domain) newLink(name string, cfg netem.LinkConfig, tag uint64, up bool)
 
 // open decides which links are direct and makes every link's model.
 func (d *domain) open() error {
+	changing := map[*link]bool{}
+	for _, l := range d.links {
+		ch, corrupt := d.changed(l)
+		changing[l] = ch
+		l.corrupt = l.corrupt || corrupt
+		d.corrupting = d.corrupting || corrupt
+	}
 	for _, l := range d.links {
 		// Video that reached a link through another may come in several
 		// copies per packet: videoPacket dedups them, so such a link is
@@ -78,7 +86,8 @@ func (d *domain) open() error {
 		for _, o := range d.links {
 			chained = chained || o.next == l
 		}
-		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && (!chained || d.ph == phaseCloudDown)
+		// A link a fault gives a rate or trace later is not direct either.
+		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && !changing[l] && (!chained || d.ph == phaseCloudDown)
 		opts := []netem.ModelOption{netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt)}
 		if l.direct {
 			opts = append(opts, netem.WithoutDelayLine())
@@ -266,6 +275,10 @@ func (d *domain) run() {
 		case evLink:
 			d.linkWake(e)
 		case evSubmit:
+			if t := d.pipe.nodes[e.a].thawed(d.now); t != d.now {
+				d.q.push(event{at: t, kind: evSubmit, a: e.a, b: e.b}) // the decoder is frozen too
+				break
+			}
 			j := d.jobs[e.b]
 			d.freeJob = append(d.freeJob, e.b)
 			d.pipe.submit(d.now, e.a, j)
@@ -492,9 +505,18 @@ func (d *domain) ingest(slot int32) {
 	c := &d.s.cams[fr.cam]
 	in := &d.senders[fr.cam].in
 	fc := &d.s.res.Frames
-	if d.nodeDead(fr.node) {
+	if d.nodeDead(fr.node, c.segs[fr.session].from) {
 		fc.NodeDown++
 		return
+	}
+	// A frozen node reads what arrived when it thaws (the kernel holds
+	// it): by then the camera may have given the session up.
+	now := d.now
+	if d.ph == phaseEdge {
+		if now = d.pipe.nodes[fr.node].thawed(d.now); now != d.now && c.segs[fr.session].to <= now {
+			fc.NodeDown++
+			return
+		}
 	}
 	if in.session != fr.session {
 		*in = ingest{session: fr.session, needKey: true}
@@ -506,7 +528,7 @@ func (d *domain) ingest(slot int32) {
 		return
 	}
 	in.needKey = false
-	start := max(d.now, in.decodeFree)
+	start := max(now, in.decodeFree)
 	in.decodeFree = start + int64(c.g.decode.Draw(d.rng)*float64(time.Second))
 	rtp := c.rtpBase + uint32(fr.capture/1000*9/100) // 90 kHz
 	if edgepipe.SkipSample(edgepipe.SampleInterval(d.f.DetectFPS), in.lastRTP, in.sampled, rtp) {
@@ -514,7 +536,7 @@ func (d *domain) ingest(slot int32) {
 		return
 	}
 	in.lastRTP, in.sampled = rtp, true
-	j := job{cam: fr.cam, session: fr.session, capture: fr.capture, arrived: d.now}
+	j := job{cam: fr.cam, session: fr.session, capture: fr.capture, arrived: now}
 	if d.ph == phaseCloudUp {
 		d.arrivals = append(d.arrivals, arrival{cam: fr.cam, session: fr.session, node: fr.node,
 			capture: fr.capture, arrived: d.now, submit: in.decodeFree})
@@ -532,11 +554,14 @@ func (d *domain) ingest(slot int32) {
 	d.q.push(event{at: in.decodeFree, kind: evSubmit, a: fr.node, b: ji})
 }
 
-func (d *domain) nodeDead(n int32) bool {
+// nodeDead says whether node n is down, or restarted since a session
+// that began at from (the new process has no such session).
+func (d *domain) nodeDead(n int32, from int64) bool {
 	if d.ph == phaseCloudUp {
-		return d.now >= d.cloudDead[n]
+		return lostAt(d.now, from, d.cloudDead[n], d.cloudBack[n])
 	}
-	return d.now >= d.pipe.nodes[n].killedAt
+	nd := d.pipe.nodes[n]
+	return lostAt(d.now, from, nd.killedAt, nd.backAt)
 }
 
 // edgeResult answers the camera over the LAN and evaluates the alert rules.
@@ -612,22 +637,57 @@ func (d *domain) replayAnswer() {
 func (d *domain) fault(i int, end bool) {
 	ft := d.f.Faults[i]
 	switch ft.Action {
-	case FaultKill:
+	case FaultKill, FaultRestart:
 		if d.ph == phaseEdge {
 			_, n, _ := d.f.parseNode(ft.Node)
 			d.pipe.kill(int32(n))
 		}
-	case FaultPartition:
+	case FaultPause: // its thaw: the workers take what waits
+		_, n, _ := d.f.parseNode(ft.Node)
+		d.pipe.dispatch(d.now, int32(n))
+	case FaultPartition, FaultDegrade, FaultTraceSwitch:
+		// As netem.Link's Partition, Ramp, Update and SetTrace that the
+		// testbed's timeline calls (cfg was validated with the fleet).
+		at := epoch.Add(time.Duration(d.now))
 		for _, l := range d.links {
 			if l.name != ft.Link {
 				continue
 			}
-			cfg := l.cfg
-			cfg.Partition = !end
-			_ = l.m.UpdateSinceStart(time.Duration(d.now), cfg) // cfg was validated with the fleet
+			to := ft.Down
+			if l.up {
+				to = ft.Up
+			}
+			switch cfg := l.m.Config(at); {
+			case ft.Action == FaultPartition:
+				cfg.Partition = !end
+				_ = l.m.Update(at, cfg)
+			case ft.Action == FaultDegrade && end:
+				_ = l.m.Update(at, l.cfg) // the testbed's undo: the link's own settings
+			case ft.Action == FaultDegrade:
+				_ = l.m.Ramp(at, to, ft.Ramp)
+			case to.Trace != nil:
+				cfg.Trace, cfg.TraceOnce = to.Trace, to.TraceOnce
+				_ = l.m.Update(at, cfg)
+			}
 			d.wake(l)
 		}
 	}
+}
+
+// changed says whether a degrade or traceSwitch fault changes link l of
+// this domain's site, and whether the new settings corrupt packets.
+func (d *domain) changed(l *link) (changed, corrupt bool) {
+	for _, ft := range d.f.Faults {
+		if (ft.Action != FaultDegrade && ft.Action != FaultTraceSwitch) || ft.Site != d.s.cfg.Name || ft.Link != l.name {
+			continue
+		}
+		to := ft.Down
+		if l.up {
+			to = ft.Up
+		}
+		changed, corrupt = true, corrupt || to.Corrupt > 0
+	}
+	return changed, corrupt
 }
 
 func (d *domain) newEngine(ci int32) *rules.Engine { return newEngine(d.s.cams[ci].g) }

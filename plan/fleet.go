@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/units"
 )
 
@@ -74,6 +75,10 @@ type CameraGroup struct {
 	Bitrate       units.BitRate
 	Zones         []Zone
 	Events        []Event
+	// Luma is the mean luma (0..255) of the group's scene, by which
+	// edgenode judges night for rules limited to a time window
+	// (AlertRule.NightOnly, below rules.NightLuma is night); 0 is dark.
+	Luma float64
 }
 
 // Zone is a named, normalised rectangle x0, y0, x1, y1.
@@ -89,19 +94,26 @@ type Event struct {
 	Start, End  time.Duration
 }
 
-// AlertRule raises an alert when an object of Label stays in Zone for Dwell.
+// AlertRule raises an alert when an object of Label stays in Zone for
+// Dwell; a NightOnly rule only in frames edgenode judges as night (see
+// CameraGroup.Luma), as the testbed runs a rule with a time window.
 type AlertRule struct {
 	Zone, Label string
 	Dwell       time.Duration
+	NightOnly   bool
 }
 
 // FaultAction is what a fault does.
 type FaultAction string
 
-// Fault actions.
+// Fault actions: the scenario timeline's, with its meaning.
 const (
-	FaultKill      FaultAction = "kill"
-	FaultPartition FaultAction = "partition"
+	FaultKill        = FaultAction(scenarios.FaultKill)
+	FaultRestart     = FaultAction(scenarios.FaultRestart)
+	FaultPause       = FaultAction(scenarios.FaultPause)
+	FaultPartition   = FaultAction(scenarios.FaultPartition)
+	FaultDegrade     = FaultAction(scenarios.FaultDegrade)
+	FaultTraceSwitch = FaultAction(scenarios.FaultTraceSwitch)
 )
 
 // Link names of a site for partitions.
@@ -110,17 +122,31 @@ const (
 	LinkWAN = "wan"
 )
 
-// Fault is one entry of the timeline, with the scenario's meaning: kill
-// ends a node for the rest of the run; partition drops every packet of
-// both directions of a link from At for Duration (0 = to the end).
+// Fault is one entry of the timeline, with the scenario's meaning (the
+// testbed's timeline): kill ends a node for the rest of the run; restart
+// kills it and starts it again Duration later (work lost, cameras fail
+// over as from a kill); pause freezes an edge node from At for Duration
+// (0 = to the end): its queue holds, nothing is decoded or inferred, what
+// arrives waits, and cameras that notice (the calibrated detect time) fail
+// over as from a kill; partition
+// drops every packet of both directions of a link from At for Duration
+// (0 = to the end); degrade moves a link's directions to Up and Down over
+// Ramp from At (netem.Model.Ramp) and puts back the site's link settings
+// at once after Duration (0 = never); traceSwitch replaces the capacity
+// trace of the directions whose Up or Down has a Trace from At on.
 type Fault struct {
 	At     time.Duration
 	Action FaultAction
-	// Node names a node for kill: "<site>-edge-<n>" or "cloud-<n>" (1-based).
+	// Node names a node for kill and restart: "<site>-edge-<n>" or
+	// "cloud-<n>" (1-based).
 	Node string
-	// Site and Link (lan or wan) name the link for partition.
+	// Site and Link (lan or wan) name the link of a link fault.
 	Site, Link string
 	Duration   time.Duration
+	// Up and Down are a degrade's complete new settings, or a
+	// traceSwitch's new traces; Ramp is a degrade's ramp.
+	Up, Down netem.LinkConfig
+	Ramp     time.Duration
 }
 
 func (f *Fleet) withDefaults() Fleet {
@@ -207,22 +233,42 @@ func (f *Fleet) Validate() error {
 			addf("alerts[%d]: needs zone, label and a dwell >= 0", i)
 		}
 	}
+	nodeFaults := map[string]int{}
 	for i, ft := range f.Faults {
 		p := fmt.Sprintf("faults[%d]", i)
 		if ft.At < 0 || ft.Duration < 0 {
 			addf("%s: at and duration must not be negative", p)
 		}
 		switch ft.Action {
-		case FaultKill:
-			if _, _, err := f.parseNode(ft.Node); err != nil {
+		case FaultKill, FaultRestart, FaultPause:
+			si, _, err := f.parseNode(ft.Node)
+			if err != nil {
 				addf("%s.node: %v", p, err)
+			} else if si < 0 && ft.Action == FaultPause {
+				addf("%s.node: %s: the simulator models pauses of edge nodes only", p, ft.Node)
 			}
-		case FaultPartition:
+			if nodeFaults[ft.Node]++; nodeFaults[ft.Node] == 2 {
+				addf("%s.node: %s is killed, restarted or paused twice: the simulator takes one of them per node", p, ft.Node)
+			}
+		case FaultPartition, FaultDegrade, FaultTraceSwitch:
 			if !names[ft.Site] || (ft.Link != LinkLAN && ft.Link != LinkWAN) {
-				addf("%s: partition needs a site of the fleet and link lan or wan", p)
+				addf("%s: %s needs a site of the fleet and link lan or wan", p, ft.Action)
+			}
+			if ft.Ramp < 0 {
+				addf("%s.ramp: must not be negative", p)
+			}
+			if ft.Action == FaultTraceSwitch && ft.Up.Trace == nil && ft.Down.Trace == nil {
+				addf("%s: traceSwitch needs a trace for up or down", p)
+			}
+			if ft.Action == FaultDegrade {
+				for _, c := range []netem.LinkConfig{ft.Up, ft.Down} {
+					if err := c.Validate(); err != nil {
+						addf("%s: %v", p, err)
+					}
+				}
 			}
 		default:
-			addf("%s.action: %q: use kill or partition", p, ft.Action)
+			addf("%s.action: %q: use kill, restart, pause, partition, degrade or traceSwitch", p, ft.Action)
 		}
 	}
 	if len(errs) > 0 {

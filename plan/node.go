@@ -17,28 +17,33 @@ type job struct {
 // pstream is a camera's entry into a node's pipeline (runtime/pipeline's
 // Stream) for one session.
 type pstream struct {
-	session      int32
-	node         int32
-	pending      job
-	hasPending   bool
-	queued, busy bool
-	engine       *rules.Engine
+	session int32
+	node    int32
+	slot    edgepipe.Slot[job] // the runtime's latest-frame-wins state
+	engine  *rules.Engine
 }
 
 // node is one edgenode's worker pool (runtime/pipeline's Pipeline).
 type node struct {
 	killedAt int64
-	gen      uint32
-	depth    int
-	q        []int32 // ring of streams waiting for a worker
-	qh, qn   int
-	idle     []int32 // idle workers
-	running  []job   // per worker
-	service  Quantiles
+	backAt   int64 // a restarted node's start again (never after a kill)
+	// A paused node is frozen from pausedAt to resumeAt: its workers take
+	// nothing, and a frame in inference at the freeze finishes that much
+	// later (since: when each worker's frame started, or last thawed).
+	pausedAt, resumeAt int64
+	since              []int64
+	gen                uint32
+	depth              int
+	q                  []int32 // ring of streams waiting for a worker
+	qh, qn             int
+	idle               []int32 // idle workers
+	running            []job   // per worker
+	service            Quantiles
 }
 
-func newNode(workers, depth int, service Quantiles, killedAt int64) *node {
-	n := &node{killedAt: killedAt, depth: depth, q: make([]int32, depth), running: make([]job, workers), service: service}
+func newNode(workers, depth int, service Quantiles, killedAt, backAt, pausedAt, resumeAt int64) *node {
+	n := &node{killedAt: killedAt, backAt: backAt, pausedAt: pausedAt, resumeAt: resumeAt, depth: depth, q: make([]int32, depth),
+		running: make([]job, workers), since: make([]int64, workers), service: service}
 	for w := workers - 1; w >= 0; w-- {
 		n.idle = append(n.idle, int32(w))
 	}
@@ -61,7 +66,7 @@ type pipeline struct {
 func (p *pipeline) submit(now int64, nd int32, j job) {
 	n := p.nodes[nd]
 	fc := p.counts(j.cam)
-	if now >= n.killedAt {
+	if lostAt(now, j.arrived, n.killedAt, n.backAt) {
 		fc.NodeDown++
 		return
 	}
@@ -72,16 +77,27 @@ func (p *pipeline) submit(now int64, nd int32, j job) {
 			ps.engine = p.newEng(j.cam)
 		}
 	}
-	if ps.hasPending {
-		ps.pending = j
+	switch ps.slot.Offer(j) {
+	case edgepipe.Replaced:
 		fc.Replaced++
-		return
+	case edgepipe.Enqueue:
+		p.enqueue(now, nd, j.cam)
 	}
-	ps.pending, ps.hasPending = j, true
-	if ps.busy || ps.queued {
-		return
+}
+
+// thawed is when the node runs again at or after now.
+func (n *node) thawed(now int64) int64 {
+	if now >= n.pausedAt && now < n.resumeAt {
+		return n.resumeAt
 	}
-	p.enqueue(now, nd, j.cam)
+	return now
+}
+
+// lostAt says whether what reached a node at since (a frame, a session)
+// is lost at now to the node's kill at killed: the node is down until back,
+// and a restarted process knows nothing from before its kill.
+func lostAt(now, since, killed, back int64) bool {
+	return now >= killed && (now < back || since < killed)
 }
 
 // enqueue mirrors pipeline.Pipeline.enqueueLocked: a full queue drops the
@@ -90,13 +106,13 @@ func (p *pipeline) enqueue(now int64, nd int32, cam int32) {
 	n := p.nodes[nd]
 	ps := &p.streams[cam]
 	if n.qn == n.depth {
-		ps.hasPending = false
+		ps.slot.Drop()
 		p.counts(cam).QueueFull++
 		return
 	}
 	n.q[(n.qh+n.qn)%n.depth] = cam
 	n.qn++
-	ps.queued = true
+	ps.slot.Queued()
 	p.dispatch(now, nd)
 }
 
@@ -104,28 +120,28 @@ func (p *pipeline) enqueue(now int64, nd int32, cam int32) {
 // workers do the moment a stream is queued (pipeline.Pipeline.run).
 func (p *pipeline) dispatch(now int64, nd int32) {
 	n := p.nodes[nd]
+	if n.thawed(now) != now {
+		return // frozen: the workers take the queue when it thaws
+	}
 	for len(n.idle) > 0 && n.qn > 0 {
 		cam := n.q[n.qh]
 		n.qh = (n.qh + 1) % n.depth
 		n.qn--
 		ps := &p.streams[cam]
-		ps.queued = false
-		if !ps.hasPending {
+		j, ok := ps.slot.Take()
+		if !ok {
 			continue
 		}
-		j := ps.pending
-		ps.hasPending = false
 		if edgepipe.Stale(time.Duration(now-j.arrived), p.maxAge) {
 			p.counts(cam).TooOld++
-			if ps.hasPending { // cannot happen within one instant, kept for symmetry with run
+			if ps.slot.Done() { // cannot happen within one instant, kept for symmetry with run
 				p.enqueue(now, nd, cam)
 			}
 			continue
 		}
 		w := n.idle[len(n.idle)-1]
 		n.idle = n.idle[:len(n.idle)-1]
-		n.running[w] = j
-		ps.busy = true
+		n.running[w], n.since[w] = j, now
 		d := int64(n.service.Draw(p.rng) * float64(time.Second))
 		if d < 1 {
 			d = 1
@@ -140,13 +156,21 @@ func (p *pipeline) done(now int64, nd, w int32, gen uint32) {
 	if gen != n.gen {
 		return // the node died meanwhile; counted at the kill
 	}
+	if n.since[w] < n.pausedAt && now > n.pausedAt {
+		// Frozen during the inference: it finishes the pause's length later.
+		n.since[w] = n.resumeAt
+		if n.resumeAt != never {
+			p.sched(now+n.resumeAt-n.pausedAt, nd, w, gen)
+		}
+		return
+	}
 	j := n.running[w]
 	n.idle = append(n.idle, w)
 	ps := &p.streams[j.cam]
 	p.counts(j.cam).Inferred++
-	ps.busy = false
+	more := ps.slot.Done()
 	p.result(j, ps, now)
-	if ps.hasPending {
+	if more {
 		p.enqueue(now, nd, j.cam)
 	}
 	p.dispatch(now, nd)
@@ -162,10 +186,10 @@ func (p *pipeline) kill(nd int32) {
 		if ps.node != nd {
 			continue
 		}
-		if ps.hasPending {
+		if ps.slot.Waiting() {
 			p.counts(int32(i)).NodeDown++
 		}
-		if ps.busy {
+		if ps.slot.Active() {
 			p.counts(int32(i)).NodeDown++
 		}
 		*ps = pstream{session: -1, node: -1}

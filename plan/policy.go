@@ -1,16 +1,13 @@
 package plan
 
-// This file is the one place where the simulator carries its own copy of
-// an edgenode policy that the runtime does not expose as a function. The
-// zone/dwell rule (runtime/rules' Engine), detect-fps sampling
-// (pipeline.SampleInterval, SkipSample) and the max frame age
-// (pipeline.Stale) are not copied: the simulator calls the runtime's own.
-
-// The latest-frame-wins queue (runtime/pipeline: Stream.Submit,
-// Pipeline.enqueueLocked, Pipeline.run) is mirrored by stream.submit,
-// node.enqueue and node.take in node.go: per stream one pending frame that
-// a newer one replaces (stale), at most one frame per stream in
-// inference, and a FIFO of streams bounded by the queue depth that drops
-// the frame when full (queue_full). To extract: a clock-free
-// pipeline.Scheduler with Submit(stream, frame) and Next() (stream, frame),
-// which both Pipeline and the simulator drive.
+// The simulator carries no copy of an edgenode policy: it calls the
+// runtime's own. The zone/dwell rule (runtime/rules' Engine) and night by
+// luma (rules.MeanLuma, rules.NightLuma), detect-fps sampling
+// (pipeline.SampleInterval, SkipSample), the max frame age
+// (pipeline.Stale) and each stream's latest-frame-wins state
+// (pipeline.Slot: one frame waiting, a newer one replacing it, at most one
+// in inference), which Pipeline's Stream keeps too. What stays the
+// simulator's own is the clock around them: node.enqueue's FIFO of
+// streams bounded by the queue depth (the runtime's buffered channel,
+// dropping the frame when full: queue_full) and node.dispatch's workers
+// taking streams off it the moment one is queued (Pipeline.work).

@@ -5,24 +5,29 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/linkconf"
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/runtime/rules"
 	"github.com/edgesim/edgesim/scenarios"
 )
 
 // FromScenario builds the fleet a loaded (defaulted and validated) scenario
-// describes. Nodes take the calibration's hardware class whose cpu and
-// memory equal their resources. A site's LAN is its cameras-to-site link
+// describes. Nodes of a named hardware class take the calibration's class
+// of that name (their cpu and memory must agree), other nodes the class
+// whose cpu and memory equal their resources (cpu 0 and memory 0, the
+// "unlimited" class, for nodes without resources). A site's LAN is its cameras-to-site link
 // and its WAN its site-to-cloud link (ideal when the scenario has none),
 // with their profiles, parameters and traces as netem takes them. Scripted
 // events become per-camera groups (a group splits where its cameras see
-// different events).
+// different events). Alert rules with a time window are night-only rules
+// judged by the scenes' luma, as the testbed runs them; link faults change
+// the netem models as the testbed's timeline does.
 //
 // What the simulator does not model is an error naming it, never dropped
-// silently: restart, pause, degrade and traceSwitch faults, alert rules
-// limited in time or to some of the sites whose cameras have their zone,
-// links joining cameras to the cloud directly, and sites whose nodes
-// differ in resources.
+// silently: pauses of cloud nodes, alert rules limited to some of the
+// sites whose cameras have their zone, links joining cameras to the cloud
+// directly, and sites whose nodes differ in resources.
 func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 	if cal == nil {
 		return nil, fmt.Errorf("plan: no calibration: pass one made by %s", CalibrateCommand)
@@ -42,13 +47,24 @@ func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 		}
 	}
 	zoneSites := map[string][]string{} // zone -> sites whose cameras have it
+	windows := slices.ContainsFunc(sc.Workload.Alerts, func(r scenarios.AlertRule) bool { return r.Window != nil })
 	for _, s := range sc.Sites {
 		site := Site{Name: s.Name, Nodes: len(s.Nodes)}
 		if site.Class, err = classOf(cal, "site "+s.Name, s.Nodes); err != nil {
 			return nil, err
 		}
 		for _, g := range s.Cameras {
-			site.Cameras = append(site.Cameras, cameraGroups(g)...)
+			groups := cameraGroups(g)
+			if windows {
+				luma, err := sceneLuma(sc, g)
+				if err != nil {
+					return nil, err
+				}
+				for i := range groups {
+					groups[i].Luma = luma
+				}
+			}
+			site.Cameras = append(site.Cameras, groups...)
 			for _, z := range g.Zones {
 				if !slices.Contains(zoneSites[z.Name], s.Name) {
 					zoneSites[z.Name] = append(zoneSites[z.Name], s.Name)
@@ -71,15 +87,12 @@ func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 		}
 	}
 	for _, r := range sc.Workload.Alerts {
-		if r.Window != nil {
-			return nil, fmt.Errorf("plan: alert rule %s has a time window: the simulator does not model rule windows yet; remove it to plan without", r.Name)
-		}
 		if have := zoneSites[r.Zone]; len(r.Sites) > 0 && !sameSet(r.Sites, have) {
 			return nil, fmt.Errorf("plan: alert rule %s applies to sites %s but zone %s is on sites %s: the simulator applies a rule to every site with its zone",
 				r.Name, strings.Join(r.Sites, ", "), r.Zone, strings.Join(have, ", "))
 		}
 		for _, label := range r.Labels {
-			f.Alerts = append(f.Alerts, AlertRule{Zone: r.Zone, Label: label, Dwell: r.Dwell})
+			f.Alerts = append(f.Alerts, AlertRule{Zone: r.Zone, Label: label, Dwell: r.Dwell, NightOnly: r.Window != nil})
 		}
 	}
 	for _, ft := range sc.Faults {
@@ -103,15 +116,52 @@ func classOf(cal *Calibration, where string, nodes []scenarios.Node) (string, er
 			return "", fmt.Errorf("plan: %s mixes node resources (%s and %s): the simulator takes one hardware class per site", where, nodes[0].Name, n.Name)
 		}
 	}
+	if r.Class != "" {
+		c, err := cal.Class(r.Class)
+		if err != nil {
+			return "", &MissingCalibrationError{
+				What:    fmt.Sprintf("hardware class %s (cpu %s, memory %s: the nodes of %s)", r.Class, r.CPU, r.Memory, where),
+				Command: fmt.Sprintf("%s --class %s --cpu %s --memory %s", CalibrateCommand, r.Class, r.CPU, r.Memory),
+			}
+		}
+		if c.CPU != r.CPU || c.Memory != r.Memory {
+			return "", fmt.Errorf("plan: hardware class %s of %s has cpu %s and memory %s in the scenario but cpu %s and memory %s in the calibration: "+
+				"measure the scenario's class again (%s --class %s --cpu %s --memory %s) or give it the calibrated resources",
+				r.Class, where, r.CPU, r.Memory, c.CPU, c.Memory, CalibrateCommand, r.Class, r.CPU, r.Memory)
+		}
+		return c.Name, nil
+	}
 	for _, c := range cal.Classes {
 		if c.CPU == r.CPU && c.Memory == r.Memory {
 			return c.Name, nil
+		}
+	}
+	if r.CPU == 0 && r.Memory == 0 {
+		return "", &MissingCalibrationError{
+			What:    fmt.Sprintf("a hardware class for nodes without resources, unlimited: the whole machine (the nodes of %s)", where),
+			Command: fmt.Sprintf("%s --class unlimited --cpu 0 --memory 0B", CalibrateCommand),
 		}
 	}
 	return "", &MissingCalibrationError{
 		What:    fmt.Sprintf("a hardware class with cpu %s and memory %s (the nodes of %s)", r.CPU, r.Memory, where),
 		Command: fmt.Sprintf("%s --cpu %s --memory %s", CalibrateCommand, r.CPU, r.Memory),
 	}
+}
+
+// sceneLuma is the mean luma of the first frame of a camera group's scene
+// (its first camera's, as the testbed's fakecam renders it), judged as
+// edgenode judges a decoded frame.
+func sceneLuma(sc *scenarios.Scenario, g scenarios.CameraGroup) (float64, error) {
+	cfg := scene.Config{Width: g.Width, Height: g.Height, FPS: g.FPS, Background: g.Scene.Background, Night: g.Scene.Night,
+		Seed: sc.Seed, People: g.Scene.People, Vehicles: g.Scene.Vehicles}
+	if len(g.CameraIDs) > 0 {
+		cfg.CameraID = g.CameraIDs[0]
+	}
+	s, err := scene.New(cfg)
+	if err != nil {
+		return 0, fmt.Errorf("plan: cameras %s: %w", g.Name, err)
+	}
+	return rules.MeanLuma(s.Render(0).Image), nil
 }
 
 // cameraGroups splits a scenario camera group by the events its cameras
@@ -166,23 +216,23 @@ func linkBetween(links []scenarios.Link, a, b string) (up, down netem.LinkConfig
 // faults translates one timeline entry.
 func faults(sc *scenarios.Scenario, ft scenarios.Fault) ([]Fault, error) {
 	switch ft.Action {
-	case scenarios.FaultKill:
+	case scenarios.FaultKill, scenarios.FaultRestart, scenarios.FaultPause:
 		nodes := ft.Target.Nodes
 		if len(nodes) == 0 {
 			nodes = []string{ft.Target.Node}
 		}
 		var out []Fault
 		for _, n := range nodes {
-			out = append(out, Fault{At: ft.At, Action: FaultKill, Node: n})
+			g := Fault{At: ft.At, Action: FaultKill, Node: n}
+			if ft.Action != scenarios.FaultKill {
+				g.Action, g.Duration = FaultAction(ft.Action), ft.Duration
+			}
+			out = append(out, g)
 		}
 		return out, nil
 	case scenarios.FaultPartition:
-		names := ft.Target.Links
-		if len(names) == 0 {
-			names = []string{ft.Target.Link}
-		}
 		var out []Fault
-		for _, name := range names {
+		for _, name := range targetLinks(ft) {
 			site, kind, err := linkRole(sc, name)
 			if err != nil {
 				return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
@@ -190,8 +240,58 @@ func faults(sc *scenarios.Scenario, ft scenarios.Fault) ([]Fault, error) {
 			out = append(out, Fault{At: ft.At, Action: FaultPartition, Site: site, Link: kind, Duration: ft.Duration})
 		}
 		return out, nil
+	case scenarios.FaultDegrade:
+		if ft.Degrade == nil {
+			return nil, nil // as the testbed: nothing to change
+		}
+		var out []Fault
+		for _, ch := range ft.Degrade.Links {
+			site, kind, err := linkRole(sc, ch.Link)
+			if err != nil {
+				return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
+			}
+			g := Fault{At: ft.At, Action: FaultDegrade, Site: site, Link: kind, Duration: ft.Duration, Ramp: ft.Degrade.Ramp}
+			if g.Up, err = linkconf.Netem(ch.To.Up); err == nil {
+				g.Down, err = linkconf.Netem(ch.To.Down)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("plan: fault %s: link %s: %w", ft.Name, ch.Link, err)
+			}
+			out = append(out, g)
+		}
+		return out, nil
+	case scenarios.FaultTraceSwitch:
+		if ft.Trace == nil {
+			return nil, nil
+		}
+		g := Fault{At: ft.At, Action: FaultTraceSwitch}
+		up := scenarios.Direction{Trace: ft.Trace.Up, TraceOnce: ft.Trace.Once}
+		down := scenarios.Direction{Trace: ft.Trace.Down, TraceOnce: ft.Trace.Once}
+		var err error
+		if g.Up, err = linkconf.Netem(up); err == nil {
+			g.Down, err = linkconf.Netem(down)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
+		}
+		var out []Fault
+		for _, name := range targetLinks(ft) {
+			if g.Site, g.Link, err = linkRole(sc, name); err != nil {
+				return nil, fmt.Errorf("plan: fault %s: %w", ft.Name, err)
+			}
+			out = append(out, g)
+		}
+		return out, nil
 	}
-	return nil, fmt.Errorf("plan: fault %s: the simulator does not model %s faults yet (it models kill and partition)", ft.Name, ft.Action)
+	return nil, fmt.Errorf("plan: fault %s: the simulator does not model %s faults yet (it models kill, restart, pause, partition, degrade and traceSwitch)", ft.Name, ft.Action)
+}
+
+// targetLinks are the scenario links a link fault targets.
+func targetLinks(ft scenarios.Fault) []string {
+	if len(ft.Target.Links) == 0 {
+		return []string{ft.Target.Link}
+	}
+	return ft.Target.Links
 }
 
 // linkRole says which site's LAN or WAN a scenario link is.

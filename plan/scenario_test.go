@@ -11,6 +11,7 @@ import (
 	"github.com/edgesim/edgesim/linkconf"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/runtime/rules"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/units"
 )
@@ -91,9 +92,94 @@ var _ = Describe("FromScenario", func() {
 	})
 
 	It("refuses what the simulator does not model, naming it", func() {
-		sc.Faults[0].Action = scenarios.FaultRestart
+		sc.Faults[0].Action = scenarios.FaultPause
+		sc.Faults[0].Target = scenarios.FaultTarget{Node: "cloud-1", Nodes: []string{"cloud-1"}}
 		_, err := plan.FromScenario(sc, cal)
-		Expect(err).To(MatchError(ContainSubstring("does not model restart faults")))
+		Expect(err).To(MatchError(ContainSubstring("cloud-1: the simulator models pauses of edge nodes only")))
+	})
+
+	It("takes a named hardware class by its name, and refuses one whose resources differ from the calibration's", func() {
+		for i := range sc.Sites[0].Nodes {
+			sc.Sites[0].Nodes[i].Resources.Class = "small-box"
+		}
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Sites[0].Class).To(Equal("small-box"))
+
+		for i := range sc.Sites[0].Nodes {
+			sc.Sites[0].Nodes[i].Resources.Class = "shop-box"
+		}
+		_, err = plan.FromScenario(sc, cal)
+		var missing *plan.MissingCalibrationError
+		Expect(errors.As(err, &missing)).To(BeTrue())
+		Expect(missing.Command).To(Equal("edgesim plan calibrate --class shop-box --cpu 1 --memory 1GiB"))
+
+		for i := range sc.Sites[0].Nodes {
+			sc.Sites[0].Nodes[i].Resources = scenarios.Resources{Class: "small-box", CPU: units.MilliCPU(2000), Memory: units.ByteSize(1 << 30)}
+		}
+		_, err = plan.FromScenario(sc, cal)
+		Expect(err).To(MatchError(ContainSubstring("hardware class small-box of site store-1 has cpu 2 and memory 1GiB in the scenario but cpu 1 and memory 1GiB in the calibration")))
+	})
+
+	It("gives nodes without resources the calibration's unlimited class, or names the command that measures it", func() {
+		sc.Sites[1].Nodes[0].Resources = scenarios.Resources{}
+		_, err := plan.FromScenario(sc, cal)
+		Expect(err).To(MatchError(ContainSubstring("nodes without resources, unlimited: the whole machine (the nodes of site store-2)")))
+		Expect(err.Error()).NotTo(ContainSubstring("cpu 0 and memory"))
+		var missing *plan.MissingCalibrationError
+		Expect(errors.As(err, &missing)).To(BeTrue())
+		Expect(missing.Command).To(Equal("edgesim plan calibrate --class unlimited --cpu 0 --memory 0B"))
+
+		cal.Classes = append(cal.Classes, cal.Classes[0])
+		cal.Classes[len(cal.Classes)-1].Name, cal.Classes[len(cal.Classes)-1].CPU, cal.Classes[len(cal.Classes)-1].Memory = "unlimited", 0, 0
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Sites[1].Class).To(Equal("unlimited"))
+	})
+
+	It("translates a degrade into the link's complete new settings per direction, as the testbed does", func() {
+		sc.Faults[1] = scenarios.Fault{Name: "slow", At: 4 * time.Second, Action: scenarios.FaultDegrade, Duration: 6 * time.Second,
+			Target: scenarios.FaultTarget{Link: "store-1-lan", Links: []string{"store-1-lan"}},
+			Degrade: &scenarios.Degradation{Ramp: 2 * time.Second, Links: []scenarios.LinkChange{{Link: "store-1-lan",
+				To: scenarios.LinkSpec{Up: scenarios.Direction{Delay: 40 * time.Millisecond, Rate: 4 * units.Mbit}}}}}}
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Faults).To(ContainElement(plan.Fault{At: 4 * time.Second, Action: plan.FaultDegrade, Site: "store-1", Link: plan.LinkLAN,
+			Duration: 6 * time.Second, Ramp: 2 * time.Second, Up: netem.LinkConfig{Delay: 40 * time.Millisecond, RateBits: 4e6}}))
+		_, err = plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+	})
+
+	It("makes a rule with a time window night-only, judged by the luma of each group's scene as fakecam renders it", func() {
+		sc.Workload.Alerts[0].Window = &scenarios.TimeWindow{}
+		sc.Sites[0].Cameras[0].Scene = scenarios.Scene{Background: "parking", Night: true}
+		sc.Sites[1].Cameras[0].Scene = scenarios.Scene{Background: "parking"}
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.Alerts[0].NightOnly).To(BeTrue())
+		Expect(f.Sites[0].Cameras[0].Luma).To(BeNumerically("<", rules.NightLuma))
+		Expect(f.Sites[0].Cameras[1].Luma).To(Equal(f.Sites[0].Cameras[0].Luma))
+		Expect(f.Sites[1].Cameras[0].Luma).To(BeNumerically(">", rules.NightLuma))
+	})
+
+	It("takes the example scenarios with this machine's calibration", func() {
+		here, err := plan.LoadCalibration("../scenarios/examples/calibration/this-machine.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		for _, name := range []string{"quickstart", "night-watch-4g", "retail-wifi", "factory-5g"} {
+			ex, err := scenarios.LoadFile("../scenarios/examples/" + name + ".yaml")
+			Expect(err).NotTo(HaveOccurred(), name)
+			f, err := plan.FromScenario(ex, here)
+			Expect(err).NotTo(HaveOccurred(), name)
+			r, err := plan.Run(context.Background(), f, here)
+			Expect(err).NotTo(HaveOccurred(), name)
+			if name == "night-watch-4g" { // its rule has a time window: night scenes raise it
+				Expect(r.Sites[0].AlertsExpected).To(Equal(1))
+			}
+			for _, s := range r.Sites {
+				Expect(s.Alerted).To(Equal(s.AlertsExpected), "%s: %s", name, s.Name)
+				Expect(s.Frames.Answered).To(BeNumerically(">", 0), "%s: %s", name, s.Name)
+			}
+		}
 	})
 
 	It("refuses nodes no calibrated class matches, naming the command that measures one", func() {

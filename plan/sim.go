@@ -45,7 +45,11 @@ type sim struct {
 	cloudSvc Quantiles
 	cloudW   int
 	killedAt [][]int64 // per site, per node (edge placement)
+	backAt   [][]int64 // per site, per node: a restarted node's start again
 	cloudAt  []int64   // per cloud node
+	cloudUp  []int64   // per cloud node: a restarted node's start again
+	pausedAt [][]int64 // per site, per node: a paused node's freeze
+	resumeAt [][]int64 // per site, per node: its thaw
 	end      int64
 }
 
@@ -146,6 +150,7 @@ func prepare(f Fleet, cal *Calibration) (*sim, error) {
 		for i := range s.cloudAt {
 			s.cloudAt[i] = never
 		}
+		s.cloudUp = slices.Clone(s.cloudAt)
 	}
 	for i := range f.Sites {
 		sc := &f.Sites[i]
@@ -170,6 +175,8 @@ func prepare(f Fleet, cal *Calibration) (*sim, error) {
 			kills[n] = never
 		}
 		s.killedAt = append(s.killedAt, kills)
+		s.backAt = append(s.backAt, slices.Clone(kills))
+		s.pausedAt, s.resumeAt = append(s.pausedAt, slices.Clone(kills)), append(s.resumeAt, slices.Clone(kills))
 		r := newRand(seedOf(st.seed, tagSetup))
 		for gi, g := range groups {
 			for range sc.Cameras[gi].Count {
@@ -212,10 +219,11 @@ func (s *sim) sessions() error {
 		fault      int
 		site, node int
 		at         int64
+		pause      int64 // a pause's length: cameras that notice none keep their session
 	}
 	var kills []kill
 	for i, ft := range f.Faults {
-		if ft.Action != FaultKill {
+		if ft.Action != FaultKill && ft.Action != FaultRestart && ft.Action != FaultPause {
 			continue
 		}
 		si, n, _ := f.parseNode(ft.Node)
@@ -223,10 +231,24 @@ func (s *sim) sessions() error {
 			continue // a node of the other tier carries no video here
 		}
 		k := kill{fault: i, site: si, node: n, at: int64(ft.At)}
+		if ft.Action == FaultPause { // of an edge node (Validate)
+			s.pausedAt[si][n], s.resumeAt[si][n] = k.at, never
+			if ft.Duration > 0 {
+				s.resumeAt[si][n] = int64(ft.At + ft.Duration)
+			}
+			k.pause = s.resumeAt[si][n] - k.at
+			kills = append(kills, k)
+			continue
+		}
+		var killed, back *int64
 		if si >= 0 {
-			s.killedAt[si][n] = min(s.killedAt[si][n], k.at)
+			killed, back = &s.killedAt[si][n], &s.backAt[si][n]
 		} else {
-			s.cloudAt[n] = min(s.cloudAt[n], k.at)
+			killed, back = &s.cloudAt[n], &s.cloudUp[n]
+		}
+		*killed = k.at // one kill or restart per node (Validate)
+		if ft.Action == FaultRestart {
+			*back = int64(ft.At + ft.Duration)
 		}
 		kills = append(kills, k)
 	}
@@ -249,28 +271,52 @@ func (s *sim) sessions() error {
 				rngs[st.idx] = newRand(seedOf(st.seed, tagFailover))
 			}
 			r := rngs[st.idx]
-			alive, cursor := s.cloudAt, &rr[len(s.sites)]
+			down := []downtime{{s.cloudAt, s.cloudUp}}
+			cursor := &rr[len(s.sites)]
 			if k.site >= 0 {
-				alive, cursor = s.killedAt[st.idx], &rr[st.idx]
+				down = []downtime{{s.killedAt[st.idx], s.backAt[st.idx]}, {s.pausedAt[st.idx], s.resumeAt[st.idx]}}
+				cursor = &rr[st.idx]
 			}
+			nodes := len(down[0].from)
 			for ci := range st.cams {
 				c := &st.cams[ci]
 				last := &c.segs[len(c.segs)-1]
 				if int(last.node) != k.node || last.from > k.at || last.to <= k.at {
 					continue
 				}
-				noticed := k.at + int64(fo.DetectSeconds.Draw(r)*float64(time.Second))
+				st.addTracker(k.fault, int32(ci), k.at)
+				detect := int64(fo.DetectSeconds.Draw(r) * float64(time.Second))
+				if k.pause > 0 && k.pause <= detect {
+					continue // thawed before the camera gave the session up
+				}
+				noticed := k.at + detect
 				back := noticed + int64(fo.ReconnectSeconds.Draw(r)*float64(time.Second))
 				last.to = noticed
-				for range alive {
-					cand := *cursor % len(alive)
+				found := false
+				for range nodes {
+					cand := *cursor % nodes
 					*cursor++
-					if alive[cand] > back {
+					if upFrom(down, cand, back) == back {
 						c.segs = append(c.segs, segment{from: back, to: never, node: int32(cand)})
+						found = true
 						break
 					}
 				}
-				st.addTracker(k.fault, int32(ci), k.at)
+				if !found {
+					// Every node is down: the camera keeps trying and
+					// reconnects to the first one up again (restarted or
+					// thawed) once it is.
+					first, at := -1, never
+					for n := range nodes {
+						if t := upFrom(down, n, back); t < at {
+							first, at = n, t
+						}
+					}
+					if first >= 0 {
+						from := at + int64(fo.ReconnectSeconds.Draw(r)*float64(time.Second))
+						c.segs = append(c.segs, segment{from: from, to: never, node: int32(first)})
+					}
+				}
 			}
 		}
 	}
@@ -289,6 +335,20 @@ func (s *sim) sessions() error {
 	return nil
 }
 
+// downtime is when nodes are down: from from[n] until to[n] (never: for
+// good).
+type downtime struct{ from, to []int64 }
+
+// upFrom is the first time at or after t at which node n is up.
+func upFrom(down []downtime, n int, t int64) int64 {
+	for _, d := range down {
+		if t >= d.from[n] && t < d.to[n] {
+			t = d.to[n]
+		}
+	}
+	return t
+}
+
 func (st *site) addTracker(fault int, ci int32, at int64) {
 	st.trackers = append(st.trackers, tracker{fault: fault, cam: ci, at: at, bestCap: never})
 	c := &st.cams[ci]
@@ -296,7 +356,7 @@ func (st *site) addTracker(fault int, ci int32, at int64) {
 }
 
 func (s *sim) newDomain(st *site, ph phase, tag uint64) *domain {
-	d := &domain{f: &s.f, s: st, ph: ph, end: s.end, rng: newRand(seedOf(st.seed, tag)), cloudDead: s.cloudAt}
+	d := &domain{f: &s.f, s: st, ph: ph, end: s.end, rng: newRand(seedOf(st.seed, tag)), cloudDead: s.cloudAt, cloudBack: s.cloudUp}
 	d.senders = make([]sender, len(st.cams))
 	for i := range d.senders {
 		for k := range d.senders[i].ring {
@@ -316,15 +376,22 @@ func (s *sim) schedule(d *domain, st *site, captures bool) {
 	}
 	for i, ft := range s.f.Faults {
 		switch {
-		case ft.Action == FaultKill && d.ph == phaseEdge:
+		case (ft.Action == FaultKill || ft.Action == FaultRestart) && d.ph == phaseEdge:
 			if si, _, _ := s.f.parseNode(ft.Node); si == st.idx {
 				d.q.push(event{at: int64(ft.At), kind: evFault, a: int32(i)})
 			}
-		case ft.Action == FaultPartition && ft.Site == st.cfg.Name:
+		case ft.Action == FaultPause && d.ph == phaseEdge && ft.Duration > 0:
+			if si, _, _ := s.f.parseNode(ft.Node); si == st.idx {
+				// the thaw, before anything deferred to it
+				d.q.push(event{at: int64(ft.At + ft.Duration), kind: evFault, a: int32(i), b: 1})
+			}
+		case ft.Site == st.cfg.Name && (ft.Action == FaultPartition || ft.Action == FaultDegrade):
 			d.q.push(event{at: int64(ft.At), kind: evFault, a: int32(i)})
 			if ft.Duration > 0 {
 				d.q.push(event{at: int64(ft.At + ft.Duration), kind: evFault, a: int32(i), b: 1})
 			}
+		case ft.Site == st.cfg.Name && ft.Action == FaultTraceSwitch:
+			d.q.push(event{at: int64(ft.At), kind: evFault, a: int32(i)})
 		}
 	}
 }
@@ -346,7 +413,8 @@ func (s *sim) runEdge(st *site) (Stats, error) {
 		d.pipe.streams[i].session = -1
 	}
 	for n := range sc.Nodes {
-		d.pipe.nodes = append(d.pipe.nodes, newNode(s.edgeWork[st.idx], s.f.QueueDepth, s.edgeSvc[st.idx], s.killedAt[st.idx][n]))
+		d.pipe.nodes = append(d.pipe.nodes, newNode(s.edgeWork[st.idx], s.f.QueueDepth, s.edgeSvc[st.idx],
+			s.killedAt[st.idx][n], s.backAt[st.idx][n], s.pausedAt[st.idx][n], s.resumeAt[st.idx][n]))
 	}
 	s.schedule(d, st, true)
 	if err := d.open(); err != nil {
@@ -411,7 +479,7 @@ func (s *sim) runCloud(arrivals [][]arrival) ([][]answer, Stats) {
 		}
 	}
 	for n := range s.f.Cloud.Nodes {
-		p.nodes = append(p.nodes, newNode(s.cloudW, s.f.QueueDepth, s.cloudSvc, s.cloudAt[n]))
+		p.nodes = append(p.nodes, newNode(s.cloudW, s.f.QueueDepth, s.cloudSvc, s.cloudAt[n], s.cloudUp[n], never, never))
 	}
 	next := make([]int, len(s.sites))
 	for i, a := range arrivals {
@@ -420,7 +488,7 @@ func (s *sim) runCloud(arrivals [][]arrival) ([][]answer, Stats) {
 		}
 	}
 	for i, ft := range s.f.Faults {
-		if si, n, _ := s.f.parseNode(ft.Node); ft.Action == FaultKill && si < 0 {
+		if si, n, _ := s.f.parseNode(ft.Node); (ft.Action == FaultKill || ft.Action == FaultRestart) && si < 0 {
 			q.push(event{at: int64(ft.At), kind: evFault, a: int32(n), c: uint32(i)})
 		}
 	}

@@ -223,7 +223,10 @@ func buildGroups(f *Fleet, cal *Calibration, s *Site) ([]*group, error) {
 			if !hasZone(g.Zones, a.Zone) {
 				continue
 			}
-			rc.Rules = append(rc.Rules, rules.Rule{Name: fmt.Sprintf("rule-%d", ri), Zone: a.Zone, Label: a.Label, Dwell: a.Dwell})
+			rc.Rules = append(rc.Rules, rules.Rule{Name: fmt.Sprintf("rule-%d", ri), Zone: a.Zone, Label: a.Label, Dwell: a.Dwell, NightOnly: a.NightOnly})
+			if a.NightOnly {
+				rc.Night.LumaBelow = rules.NightLuma
+			}
 			for ei, e := range g.Events {
 				if e.Zone == a.Zone && e.Label == a.Label {
 					gr.covered[ei] = true
@@ -254,7 +257,7 @@ func hasZone(zs []Zone, name string) bool {
 // at capture: every scripted object present then, standing in the middle
 // of its zone (detection recall is not modelled).
 func observation(g *group, capture int64) rules.Observation {
-	o := rules.Observation{Time: epoch.Add(time.Duration(capture)), Width: g.cfg.Width, Height: g.cfg.Height}
+	o := rules.Observation{Time: epoch.Add(time.Duration(capture)), Width: g.cfg.Width, Height: g.cfg.Height, Luma: g.cfg.Luma}
 	for ei, e := range g.cfg.Events {
 		if capture < int64(e.Start) || capture >= int64(e.End) {
 			continue

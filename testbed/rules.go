@@ -6,11 +6,6 @@ import (
 	"github.com/edgesim/edgesim/runtime/rules"
 )
 
-// nightLuma is the mean frame luma (0..255) below which edgenode judges a
-// frame as night. The simulated time of day is not the wall clock the
-// processes see, so "only at night" rules are judged by the scenes' light.
-const nightLuma = 70
-
 // RulesFor returns the zones and alert rules of every camera the node may
 // serve: its site's cameras for an edge node, every camera for the cloud.
 func RulesFor(plan *Plan, n Node) rules.Config {
@@ -56,7 +51,7 @@ func RulesFor(plan *Plan, n Node) rules.Config {
 		}
 	}
 	if night {
-		cfg.Night.LumaBelow = nightLuma
+		cfg.Night.LumaBelow = rules.NightLuma // "only at night" rules: judged by the scenes' light
 	}
 	return cfg
 }

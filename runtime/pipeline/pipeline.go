@@ -228,16 +228,12 @@ func (p *Pipeline) work(r Runner) {
 
 func (p *Pipeline) run(s *Stream, r Runner, info ModelInfo) {
 	s.mu.Lock()
-	f := s.pending
-	s.pending = nil
-	s.queued = false
-	if f == nil {
-		s.mu.Unlock()
-		return
-	}
-	s.busy = true
+	f, ok := s.slot.Take()
 	closed := s.closed
 	s.mu.Unlock()
+	if !ok {
+		return
+	}
 
 	switch {
 	case closed: // the session ended and gave its metric series back
@@ -249,7 +245,7 @@ func (p *Pipeline) run(s *Stream, r Runner, info ModelInfo) {
 		dets, err := r.Detect(f.Image)
 		infer := p.now().Sub(start)
 		p.busy.Add(-1)
-		res := Result{Frame: *f, Detections: dets, Infer: infer, Model: info, Err: err}
+		res := Result{Frame: f, Detections: dets, Infer: infer, Model: info, Err: err}
 		if err != nil {
 			res.Detections = nil
 			p.m.FramesDropped.WithLabelValues(s.camera, metrics.ReasonInferError).Inc()
@@ -262,23 +258,25 @@ func (p *Pipeline) run(s *Stream, r Runner, info ModelInfo) {
 	p.inflight.Done()
 
 	s.mu.Lock()
-	s.busy = false
-	if s.pending != nil && !s.closed {
+	if s.slot.Done() && !s.closed {
 		p.enqueueLocked(s)
 	}
 	s.mu.Unlock()
 }
 
-// enqueueLocked puts s in the queue or drops its pending frame; s.mu held.
-func (p *Pipeline) enqueueLocked(s *Stream) {
+// enqueueLocked puts s in the queue or drops its pending frame (and
+// reports false); s.mu held.
+func (p *Pipeline) enqueueLocked(s *Stream) bool {
 	select {
 	case p.queue <- s:
-		s.queued = true
+		s.slot.Queued()
 		p.m.QueueDepth.Set(float64(len(p.queue)))
+		return true
 	default:
-		s.pending = nil
+		s.slot.Drop()
 		p.inflight.Done()
 		p.m.FramesDropped.WithLabelValues(s.camera, metrics.ReasonQueueFull).Inc()
+		return false
 	}
 }
 
@@ -290,14 +288,12 @@ func (s *Stream) isClosed() bool {
 
 // Stream is one camera's entry into the pipeline.
 type Stream struct {
-	p       *Pipeline
-	camera  string
-	sink    Sink
-	mu      sync.Mutex
-	pending *Frame
-	queued  bool
-	busy    bool
-	closed  bool
+	p      *Pipeline
+	camera string
+	sink   Sink
+	mu     sync.Mutex
+	slot   Slot[Frame] // latest frame wins
+	closed bool
 }
 
 // AddStream registers a camera; its results go to sink.
@@ -327,18 +323,16 @@ func (s *Stream) Submit(f Frame) bool {
 	if s.closed {
 		return false
 	}
-	if s.pending != nil {
-		s.pending = &f
+	switch s.slot.Offer(f) {
+	case Replaced:
 		p.m.FramesDropped.WithLabelValues(s.camera, metrics.ReasonStale).Inc()
+		return true
+	case Held:
+		p.inflight.Add(1)
 		return true
 	}
 	p.inflight.Add(1)
-	s.pending = &f
-	if s.busy || s.queued {
-		return true
-	}
-	p.enqueueLocked(s)
-	return s.pending != nil
+	return p.enqueueLocked(s)
 }
 
 // Close stops taking frames; a frame waiting for a worker is discarded.
@@ -349,8 +343,7 @@ func (s *Stream) Close() {
 		return
 	}
 	s.closed = true
-	if s.pending != nil {
-		s.pending = nil
+	if s.slot.Drop() {
 		s.p.inflight.Done()
 	}
 }

@@ -284,3 +284,24 @@ var _ = Describe("scheduling policies", func() {
 		Expect(pipeline.Stale(time.Hour, 0)).To(BeFalse())
 	})
 })
+
+var _ = Describe("Slot, a stream's latest-frame-wins state", func() {
+	It("holds one waiting frame, replaces it with a newer one and runs at most one at a time", func() {
+		var s pipeline.Slot[int]
+		Expect(s.Offer(1)).To(Equal(pipeline.Enqueue), "idle: the caller queues the stream")
+		s.Queued()
+		Expect(s.Offer(2)).To(Equal(pipeline.Replaced), "2 replaces 1 while the stream waits")
+		f, ok := s.Take()
+		Expect(ok).To(BeTrue())
+		Expect(f).To(Equal(2))
+		Expect(s.Active()).To(BeTrue())
+		Expect(s.Offer(3)).To(Equal(pipeline.Held), "in inference: 3 waits, the stream is not queued twice")
+		Expect(s.Done()).To(BeTrue(), "3 waits: queue the stream again")
+		s.Queued()
+		Expect(s.Drop()).To(BeTrue(), "queue full or closed: 3 is dropped")
+		_, ok = s.Take()
+		Expect(ok).To(BeFalse(), "nothing waits")
+		Expect(s.Done()).To(BeFalse())
+		Expect(s.Offer(4)).To(Equal(pipeline.Enqueue))
+	})
+})

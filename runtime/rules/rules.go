@@ -301,3 +301,31 @@ func (e *Engine) Observe(o Observation) []Hit {
 	}
 	return hits
 }
+
+// NightLuma is the night.luma_below the testbed gives edgenode for rules
+// limited to a time window: the simulated time of day is not the wall clock
+// the processes see, so night is judged by the scenes' light (fakecam's
+// night scenes are darker, its day scenes brighter).
+const NightLuma = 70
+
+// MeanLuma is a frame's mean luma (0..255) as edgenode judges night by
+// it (Night.LumaBelow): every 8th pixel's luma of every 8th row.
+func MeanLuma(img image.Image) float64 {
+	y, ok := img.(*image.YCbCr)
+	if !ok {
+		return 128
+	}
+	b := y.Rect
+	var sum, n int
+	for yy := b.Min.Y; yy < b.Max.Y; yy += 8 {
+		row := y.Y[(yy-b.Min.Y)*y.YStride:]
+		for xx := 0; xx < b.Dx(); xx += 8 {
+			sum += int(row[xx])
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(sum) / float64(n)
+}

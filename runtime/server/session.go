@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -531,7 +530,7 @@ func (ss *session) deliver(res pipeline.Result) {
 	}
 	o := rules.Observation{Time: at, Width: b.Dx(), Height: b.Dy(), Objects: objs}
 	if s.rules.Night.LumaBelow > 0 {
-		o.Luma = meanLuma(res.Frame.Image)
+		o.Luma = rules.MeanLuma(res.Frame.Image)
 	}
 	for _, h := range ss.engine.Observe(o) {
 		ss.count(func(l string) { m.Alerts.WithLabelValues(l, h.Zone, h.Label).Inc() })
@@ -545,25 +544,4 @@ func (ss *session) deliver(res pipeline.Result) {
 			s.alertSink(a)
 		}
 	}
-}
-
-// meanLuma samples every 8th pixel's luma (0..255).
-func meanLuma(img image.Image) float64 {
-	y, ok := img.(*image.YCbCr)
-	if !ok {
-		return 128
-	}
-	b := y.Rect
-	var sum, n int
-	for yy := b.Min.Y; yy < b.Max.Y; yy += 8 {
-		row := y.Y[(yy-b.Min.Y)*y.YStride:]
-		for xx := 0; xx < b.Dx(); xx += 8 {
-			sum += int(row[xx])
-			n++
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return float64(sum) / float64(n)
 }
