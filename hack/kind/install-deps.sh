@@ -23,3 +23,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 # kind always bind-mounts /lib/modules from the host.
 mkdir -p /lib/modules
+
+# Every kind node runs systemd, and each of its units' watchers takes an
+# inotify instance from the host's per-user budget (Debian's default 128).
+# Two clusters of four nodes exhaust it: systemd in the next node then logs
+# "Failed to create inotify object: Too many open files" and never starts
+# kubelet. Raise the budget to kind's documented values when it is lower
+# (the running kernel only; nothing is written to /etc).
+raise() {
+	local key=$1 want=$2 have
+	have=$(sysctl -n "$key")
+	if [ "$have" -lt "$want" ]; then
+		sysctl -qw "$key=$want"
+	fi
+}
+raise fs.inotify.max_user_instances 512
+raise fs.inotify.max_user_watches 524288
