@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/edgesim/edgesim/runtime/alert"
+
 	"github.com/edgesim/edgesim/netem"
 	edgepipe "github.com/edgesim/edgesim/runtime/pipeline"
 	"github.com/edgesim/edgesim/runtime/rules"
@@ -55,9 +57,10 @@ type domain struct {
 }
 
 type alertRec struct {
-	cam   int32
-	event int32
-	tries int
+	cam     int32
+	event   int32
+	tries   int
+	backoff time.Duration // the forwarder's current backoff
 }
 
 // newLink adds a link of the domain; open makes its model once the links
@@ -589,10 +592,15 @@ func (d *domain) sendAlert(ai int32) {
 
 func (d *domain) retryAlert(ai int32) {
 	a := &d.alerts[ai]
-	back := 250 * time.Millisecond << min(a.tries, 6)
-	back = min(back, 10*time.Second)
+	// The forwarder learns of the loss when its try times out (the first
+	// try's timeout, then a probe's), then waits its backoff.
+	wait := alert.DefaultTimeout
+	if a.tries > 0 {
+		wait = alert.ProbeTimeout
+	}
+	a.backoff = alert.NextBackoff(a.backoff, alert.DefaultMinBackoff, alert.DefaultMaxBackoff)
 	a.tries++
-	d.q.push(event{at: d.now + int64(back), kind: evAlertTry, a: ai})
+	d.q.push(event{at: d.now + int64(wait+a.backoff), kind: evAlertTry, a: ai})
 }
 
 func (d *domain) alertArrived(ai int32) {

@@ -353,7 +353,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			}
 			f.lastErr = err.Error()
 			f.client.CloseIdleConnections() // the next try dials afresh
-			backoff = min(max(backoff*2, f.minBackoff), f.maxBackoff)
+			backoff = NextBackoff(backoff, f.minBackoff, f.maxBackoff)
 			continue
 		}
 		if backoff > 0 {
@@ -485,4 +485,11 @@ func namedInvalid(body []byte, as []wire.Alert) map[string]string {
 		}
 	}
 	return out
+}
+
+// NextBackoff is the wait after a failed try that followed a wait of prev
+// (0: the first failure): doubling from lo, at most hi. The fleet
+// simulator retries lost alerts with it too.
+func NextBackoff(prev, lo, hi time.Duration) time.Duration {
+	return min(max(prev*2, lo), hi)
 }
