@@ -2,6 +2,7 @@ package testbed
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 
 	"github.com/edgesim/edgesim/hwlimit"
@@ -9,8 +10,17 @@ import (
 	"github.com/edgesim/edgesim/scenarios"
 )
 
-// limited reports whether a node's resources ask for any limit.
-func limited(r scenarios.Resources) bool { return r.CPU > 0 || r.Memory > 0 }
+// limited reports whether a node's resources ask for a limit this host can
+// enforce: a CPU class smaller than the host. A class of at least the
+// host's cores enforces nothing on CPU, and confining it costs the node its
+// scheduling share: on cgroup v1, with edgesim in the root cpu group, the
+// node's group competes with every root task as one task would, and
+// factory-5g's 2-core edge nodes on a 2-core host went from p95 170-236 ms
+// unconfined to 524-577 ms confined. Such a node keeps GOMAXPROCS only
+// (and no memory limit): see docs/testbed.md.
+func limited(r scenarios.Resources) bool {
+	return r.CPU > 0 && r.CPU.Cores() < float64(runtime.NumCPU()) || r.CPU == 0 && r.Memory > 0
+}
 
 // HardwareLimits is a node's hardware class as the kernel enforces it on
 // the local provider.
