@@ -127,8 +127,13 @@ func (s *Store) reload() error {
 			n++
 		}
 	}, &last)
-	if err == nil && last != 0 && last != '\n' {
-		_, err = f.Write([]byte{'\n'})
+	if err == nil {
+		// The size, not last's zero value, tells an empty file from one
+		// whose torn tail ends in a NUL byte.
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil && fi.Size() > 0 && last != '\n' {
+			_, err = f.Write([]byte{'\n'})
+		}
 	}
 	if err != nil {
 		_ = f.Close()
@@ -145,23 +150,24 @@ func (s *Store) reload() error {
 func ReadJSONL(r io.Reader, fn func(wire.Alert), last *byte) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var line []byte
+	tooLong := false
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if len(chunk) > 0 && last != nil {
 			*last = chunk[len(chunk)-1]
 		}
-		if len(line)+len(chunk) <= maxLine {
+		if !tooLong && len(line)+len(chunk) <= maxLine {
 			line = append(line, chunk...)
 		} else {
-			line = append(line[:0], "\x00"...) // too long: skip the line
+			tooLong, line = true, line[:0] // skip the rest of the line
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
 		}
-		if len(bytes.TrimSpace(line)) > 0 && line[0] != 0 {
+		if !tooLong && len(bytes.TrimSpace(line)) > 0 {
 			parseLine(line, fn)
 		}
-		line = line[:0]
+		line, tooLong = line[:0], false
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

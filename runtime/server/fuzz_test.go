@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/pion/sdp/v3"
 
 	"github.com/edgesim/edgesim/runtime/metrics"
 	"github.com/edgesim/edgesim/runtime/pipeline"
@@ -73,6 +76,52 @@ func FuzzWHIPOffer(f *testing.F) {
 		}
 		if n := s.Sessions(); n != 0 {
 			t.Fatalf("%d sessions left behind", n)
+		}
+	})
+}
+
+// FuzzValidateOffer checks the offer validation on its own: any input is
+// accepted or refused with ErrBadOffer, never a panic; an accepted offer
+// parses as SDP with exactly one video section offering VP8; and an offer
+// with a second video section appended is always refused (one decoder per
+// session).
+func FuzzValidateOffer(f *testing.F) {
+	f.Add([]byte(vp8Offer))
+	f.Add([]byte(strings.Replace(vp8Offer, "VP8", "H264", 1)))
+	f.Add([]byte(vp8Offer + "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"))
+	f.Add([]byte("v=0\r\n"))
+	f.Add([]byte(""))
+	second := "m=video 9 UDP/TLS/RTP/SAVPF 97\r\nc=IN IP4 0.0.0.0\r\na=rtpmap:97 VP8/90000\r\n"
+	f.Fuzz(func(t *testing.T, offer []byte) {
+		err := server.ValidateOffer(offer)
+		if err != nil {
+			if !errors.Is(err, server.ErrBadOffer) {
+				t.Fatalf("error is not ErrBadOffer: %v", err)
+			}
+			return
+		}
+		var sd sdp.SessionDescription
+		if err := sd.UnmarshalString(string(offer)); err != nil {
+			t.Fatalf("accepted an offer that does not parse: %v", err)
+		}
+		videos := 0
+		for _, md := range sd.MediaDescriptions {
+			if md.MediaName.Media == "video" {
+				videos++
+			}
+		}
+		if videos != 1 {
+			t.Fatalf("accepted an offer with %d video sections", videos)
+		}
+		body := string(offer)
+		if !strings.HasSuffix(body, "\r\n") && !strings.HasSuffix(body, "\n") {
+			body += "\r\n"
+		}
+		var two sdp.SessionDescription
+		if two.UnmarshalString(body+second) == nil {
+			if err := server.ValidateOffer([]byte(body + second)); err == nil {
+				t.Fatal("accepted an offer with two video sections")
+			}
 		}
 	})
 }
