@@ -76,14 +76,7 @@ kindest/node image instead.`,
 			if err != nil {
 				return err
 			}
-			if res.Cached {
-				fmt.Fprintf(streams.Out, "%s (cached)\n", res.Image)
-				return nil
-			}
-			for _, s := range res.Steps {
-				fmt.Fprintf(streams.ErrOut, "  %-24s %s\n", s.Name, s.Duration.Round(time.Second))
-			}
-			fmt.Fprintf(streams.Out, "%s (built in %s)\n", res.Image, res.Total.Round(time.Second))
+			printBuild(streams, res.Image, res.Cached, res.Steps, res.Total)
 			return nil
 		},
 	}
@@ -166,14 +159,7 @@ after a flag change about 20 s. Run as root.`,
 			if err != nil {
 				return err
 			}
-			if res.Cached {
-				fmt.Fprintf(streams.Out, "%s (cached)\n", res.Image)
-				return nil
-			}
-			for _, s := range res.Steps {
-				fmt.Fprintf(streams.ErrOut, "  %-24s %s\n", s.Name, s.Duration.Round(time.Second))
-			}
-			fmt.Fprintf(streams.Out, "%s (built in %s)\n", res.Image, res.Total.Round(time.Second))
+			printBuild(streams, res.Image, res.Cached, res.Steps, res.Total)
 			return nil
 		},
 	}
@@ -184,4 +170,17 @@ after a flag change about 20 s. Run as root.`,
 	f.BoolVar(&plan, "plan", false, "print the image tag and everything that goes into it, and build nothing")
 	f.BoolVarP(&verbose, "verbose", "v", false, "show the output of every build command")
 	return cmd
+}
+
+// printBuild reports an image build: the image on stdout, the step
+// durations on stderr.
+func printBuild(streams Streams, image string, cached bool, steps []nodeimage.Step, total time.Duration) {
+	if cached {
+		fmt.Fprintf(streams.Out, "%s (cached)\n", image)
+		return
+	}
+	for _, s := range steps {
+		fmt.Fprintf(streams.ErrOut, "  %-24s %s\n", s.Name, s.Duration.Round(time.Second))
+	}
+	fmt.Fprintf(streams.Out, "%s (built in %s)\n", image, total.Round(time.Second))
 }
