@@ -235,6 +235,10 @@ var _ = Describe("DeleteOwned", func() {
 		Expect(fp.called("network rm -f edgesim-k3s-es-k3s")).To(BeTrue())
 		Expect(repaired).To(Equal(1), "cgroup mounts are repaired after K3s is gone")
 	})
+	It("reports containers of the cluster that survive the delete", func() {
+		err := deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{Owner: "run-1", IDs: []string{"bbb"}}, kc)
+		Expect(err).To(MatchError(ContainSubstring("left containers behind: aaa, bbb")))
+	})
 	It("never deletes on an empty owner token", func() {
 		err := deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{}, kc)
 		Expect(err).To(MatchError(ErrNotOwned))

@@ -362,8 +362,13 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, binary string) (err er
 	tmp := ImageRepository + "-build:" + s.Key() + "-" + filepath.Base(work)[len("image-"+s.Key()+"-"):]
 	tmp = strings.ToLower(tmp)
 	defer func() {
+		// The final tag keeps a finished image; a failed one goes entirely.
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
+		if err != nil {
+			_ = exec.CommandContext(cctx, b.runtime, "rmi", "-f", tmp).Run()
+			return
+		}
 		_ = exec.CommandContext(cctx, b.runtime, "untag", tmp).Run()
 	}()
 	if err := b.runtimeRun(ctx, "build", "--pull=never", "--layers=false", "--network=none", "-f", filepath.Join(work, "Containerfile"), "-t", tmp, work); err != nil {
