@@ -121,9 +121,9 @@ cluster starts: the testbed uses none of them and each would pull images.
 The k3s binary is cached by module version, Go version, tags and flags; the
 image by the binary, the kind node image's id and the files added. Both are
 written under temporary names and only renamed or tagged when complete, so
-an interrupted build is never reused. A cold build takes about 8 minutes on
-two idle cores with warm module caches (the kind node image's); relinking
-after a flag change about 20 s. Run as root.`,
+an interrupted build is never reused. A cold compile took 8 minutes on two
+idle cores (over an hour on a shared, loaded machine); with the Go build
+cache warm the whole command takes under a minute. Run as root.`,
 		Example: `  edgesim image node && edgesim image k3s
   edgesim image k3s --plan`,
 		Args: cobra.NoArgs,

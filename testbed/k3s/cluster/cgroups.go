@@ -52,7 +52,9 @@ func UnmountedControllers(procCgroups, mountinfo []byte) []string {
 			mounted[opt] = true
 		}
 	}
-	var out []string
+	// Controllers bound to one hierarchy (net_cls and net_prio) can only
+	// be mounted together: they come out joined by a comma.
+	byHierarchy := map[string][]string{}
 	sc = bufio.NewScanner(bytes.NewReader(procCgroups))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -60,8 +62,12 @@ func UnmountedControllers(procCgroups, mountinfo []byte) []string {
 			continue
 		}
 		if f[1] != "0" && f[3] == "1" && !mounted[f[0]] {
-			out = append(out, f[0])
+			byHierarchy[f[1]] = append(byHierarchy[f[1]], f[0])
 		}
+	}
+	var out []string
+	for _, names := range byHierarchy {
+		out = append(out, strings.Join(names, ","))
 	}
 	sort.Strings(out)
 	return out

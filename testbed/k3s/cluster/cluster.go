@@ -420,17 +420,18 @@ func (c *Cluster) writeKubeconfig(ctx context.Context) error {
 	return fmt.Errorf("the K3s server never wrote its kubeconfig: %w\n%s", last, c.Journal(ctx, server))
 }
 
-// Kubectl runs K3s's kubectl inside the server node with its admin
-// credentials, so the host needs no kubectl, and returns its stdout.
+// Kubectl runs the node image's kubectl inside the server node with K3s's
+// admin kubeconfig (the k3s binary dispatches on its own name, so "k3s
+// kubectl" from this build is not kubectl), so the host needs no kubectl, and returns its stdout.
 func (c *Cluster) Kubectl(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
-	full := append([]string{"exec", "-i", ServerName(c.Spec.Name), k3simage.BinaryPath, "kubectl"}, args...)
+	full := append([]string{"exec", "-i", ServerName(c.Spec.Name), "kubectl", "--kubeconfig=/etc/rancher/k3s/k3s.yaml"}, args...)
 	return c.podman(ctx, stdin, full...)
 }
 
 // KubectlCommand is the command Kubectl runs, for callers that stream its
 // output; it is killed with edgesim.
 func (c *Cluster) KubectlCommand(ctx context.Context, args ...string) *exec.Cmd {
-	full := append([]string{"exec", "-i", ServerName(c.Spec.Name), k3simage.BinaryPath, "kubectl"}, args...)
+	full := append([]string{"exec", "-i", ServerName(c.Spec.Name), "kubectl", "--kubeconfig=/etc/rancher/k3s/k3s.yaml"}, args...)
 	cmd := exec.CommandContext(ctx, "podman", full...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd

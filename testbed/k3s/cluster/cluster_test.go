@@ -120,6 +120,11 @@ hugetlb	%s	2	1
 	It("finds a controller bound to a hierarchy the host never mounted (what K3s leaves)", func() {
 		Expect(UnmountedControllers([]byte(strings.Replace(cgroups, "%s", "12", 1)), []byte(mounts))).To(Equal([]string{"hugetlb"}))
 	})
+	It("joins controllers bound to one hierarchy, which mount only together", func() {
+		unmounted := strings.Replace(strings.Replace(cgroups, "%s", "0", 1), "net_cls\t9", "net_cls\t13", 1)
+		unmounted = strings.Replace(unmounted, "net_prio\t9", "net_prio\t13", 1)
+		Expect(UnmountedControllers([]byte(unmounted), []byte("30 25 0:26 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n31 25 0:27 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"))).To(Equal([]string{"net_cls,net_prio"}))
+	})
 	It("finds nothing on a clean host or once the controller is mounted", func() {
 		Expect(UnmountedControllers([]byte(strings.Replace(cgroups, "%s", "0", 1)), []byte(mounts))).To(BeEmpty())
 		fixed := mounts + "40 25 0:40 / /sys/fs/cgroup/hugetlb rw - cgroup cgroup rw,hugetlb\n"

@@ -315,7 +315,7 @@ func (b *Builder) buildBinary(ctx context.Context, s Spec) (dir string, cached b
 		b.logf("reuse k3s binary %s", final)
 		return final, true, nil
 	}
-	b.logf("build k3s %s (%s) with %s; about 8 minutes on 2 idle cores with warm module caches", s.Version, s.ModuleVersion, s.GoVersion)
+	b.logf("build k3s %s (%s) with %s; about 8 minutes on 2 idle cores, far longer on a loaded machine", s.Version, s.ModuleVersion, s.GoVersion)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -369,7 +369,8 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, binary string) (err er
 			_ = exec.CommandContext(cctx, b.runtime, "rmi", "-f", tmp).Run()
 			return
 		}
-		_ = exec.CommandContext(cctx, b.runtime, "untag", tmp).Run()
+		// With one name, untag would drop every name of the image.
+		_ = exec.CommandContext(cctx, b.runtime, "untag", s.Tag(), tmp).Run()
 	}()
 	if err := b.runtimeRun(ctx, "build", "--pull=never", "--layers=false", "--network=none", "-f", filepath.Join(work, "Containerfile"), "-t", tmp, work); err != nil {
 		return err
