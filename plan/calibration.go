@@ -127,6 +127,11 @@ type Encoding struct {
 	KeyframeInterval int           `json:"keyframeInterval" yaml:"keyframeInterval"`
 	KeyframeBytes    Quantiles     `json:"keyframeBytes" yaml:"keyframeBytes"`
 	InterBytes       Quantiles     `json:"interBytes" yaml:"interBytes"`
+	// EncodeSeconds is how long the camera takes from capturing a frame
+	// to having it encoded (fakecam renders and encodes in software on
+	// the testbed host): the simulator adds it to each frame's latency.
+	// Absent in older files: no encode delay.
+	EncodeSeconds Quantiles `json:"encodeSeconds,omitempty" yaml:"encodeSeconds,omitempty"`
 	// PayloadBytes is the largest media payload of one packet;
 	// OverheadBytes what each packet adds on the link (IP, UDP, SRTP, RTP
 	// and payload headers).
@@ -249,6 +254,9 @@ func (c *Calibration) Validate() error {
 		}
 		add(e.KeyframeBytes.validate(f + ".keyframeBytes"))
 		add(e.InterBytes.validate(f + ".interBytes"))
+		if len(e.EncodeSeconds) > 0 {
+			add(e.EncodeSeconds.validate(f + ".encodeSeconds"))
+		}
 		if len(e.InterBytes) > 0 && e.InterBytes[len(e.InterBytes)-1].V > float64(maxFrameBytes) ||
 			len(e.KeyframeBytes) > 0 && e.KeyframeBytes[len(e.KeyframeBytes)-1].V > float64(maxFrameBytes) {
 			addf("%s: frames larger than %d bytes are not supported", f, maxFrameBytes)

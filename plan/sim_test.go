@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -113,6 +114,20 @@ var _ = Describe("Run", func() {
 			Expect(fc.Skipped).To(BeNumerically("~", fc.Captured/2, 1))
 			Expect(fc.Inferred).To(BeNumerically("~", 150, 1))
 			want := 5*time.Millisecond + 2*time.Millisecond + 100*time.Millisecond + 5*time.Millisecond
+			for _, q := range []time.Duration{r.Sites[0].LatencyP50, r.Sites[0].LatencyP95} {
+				Expect(math.Abs(float64(q-want)) / float64(want)).To(BeNumerically("<", 0.006))
+			}
+		})
+
+		It("counts latency from capture, before the camera's calibrated encode time", func() {
+			slow := *cal
+			slow.Encoding = slices.Clone(cal.Encoding)
+			for i := range slow.Encoding {
+				slow.Encoding[i].EncodeSeconds = plan.Quantiles{{Q: 0, V: 0.004}, {Q: 1, V: 0.004}}
+			}
+			r, err := plan.Run(ctx, one(1), &slow)
+			Expect(err).NotTo(HaveOccurred())
+			want := 4*time.Millisecond + 5*time.Millisecond + 2*time.Millisecond + 100*time.Millisecond + 5*time.Millisecond
 			for _, q := range []time.Duration{r.Sites[0].LatencyP50, r.Sites[0].LatencyP95} {
 				Expect(math.Abs(float64(q-want)) / float64(want)).To(BeNumerically("<", 0.006))
 			}

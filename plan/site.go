@@ -119,6 +119,7 @@ type frameRec struct {
 	session  int32
 	node     int32
 	capture  int64
+	encode   int64 // the camera's render and encode time (ns) before the frame went out
 	npk, got uint16
 	key      bool
 	live     bool

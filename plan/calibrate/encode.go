@@ -42,6 +42,9 @@ func (v Video) Frames() int { return max(1, int(v.Duration.Seconds()*v.FPS+0.5))
 type Frame struct {
 	Data []byte
 	Key  bool
+	// Took is the time from asking the scene for the frame to having it
+	// encoded, as fakecam's capture measures it.
+	Took time.Duration
 }
 
 // Encode renders v's scene and encodes it with fakecam's VP8 encoder, as a
@@ -70,6 +73,7 @@ func Encode(ctx context.Context, v Video, stage string, progress ProgressFunc) (
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		t0 := time.Now()
 		f, err := s.RenderInto(i, buf)
 		if err != nil {
 			return nil, err
@@ -78,8 +82,9 @@ func Encode(ctx context.Context, v Video, stage string, progress ProgressFunc) (
 		if err != nil {
 			return nil, err
 		}
+		took := time.Since(t0)
 		if len(data) > 0 {
-			out = append(out, Frame{Data: slices.Clone(data), Key: key})
+			out = append(out, Frame{Data: slices.Clone(data), Key: key, Took: took})
 		}
 		if i%10 == 9 || i == n-1 {
 			progress.report(stage, i+1, n)
@@ -108,11 +113,12 @@ func MeasureEncoding(ctx context.Context, v Video, progress ProgressFunc) (plan.
 	if err != nil {
 		return plan.Encoding{}, EncodingStats{}, err
 	}
-	var keys, inter []float64
+	var keys, inter, took []float64
 	var keyAt []int
 	total := 0
 	for i, f := range frames {
 		total += len(f.Data)
+		took = append(took, f.Took.Seconds())
 		if f.Key {
 			keys = append(keys, float64(len(f.Data)))
 			keyAt = append(keyAt, i)
@@ -140,6 +146,9 @@ func MeasureEncoding(ctx context.Context, v Video, progress ProgressFunc) (plan.
 		return plan.Encoding{}, EncodingStats{}, err
 	}
 	if e.InterBytes, err = Table(inter, DefaultLevels); err != nil {
+		return plan.Encoding{}, EncodingStats{}, err
+	}
+	if e.EncodeSeconds, err = Table(took, DefaultLevels); err != nil {
 		return plan.Encoding{}, EncodingStats{}, err
 	}
 	e.PayloadBytes, e.OverheadBytes = Packetization()

@@ -200,9 +200,9 @@ func runPlanCalibrate(cmd *cobra.Command, streams Streams, f *planCalibrateFlags
 				}
 				frag.Encoding = append(frag.Encoding, e)
 				summary = append(summary, fmt.Sprintf("encoding %s@%gfps: %d frames (%d keyframes, interval %d, %d dropped), "+
-					"realised %s; inter p50 %.0f B, keyframe p50 %.0f B; packets %d + %d B",
+					"realised %s; inter p50 %.0f B, keyframe p50 %.0f B; packets %d + %d B; render and encode p50 %.1f ms",
 					b, fps, st.Frames, st.Keyframes, e.KeyframeInterval, st.Dropped, units.FormatMeasured(st.MeanBitrate),
-					e.InterBytes.At(0.5), e.KeyframeBytes.At(0.5), e.PayloadBytes, e.OverheadBytes))
+					e.InterBytes.At(0.5), e.KeyframeBytes.At(0.5), e.PayloadBytes, e.OverheadBytes, e.EncodeSeconds.At(0.5)*1000))
 			}
 		}
 	}
