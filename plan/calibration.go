@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
@@ -103,10 +105,36 @@ type Class struct {
 }
 
 // ModelCost is the inference service time of one model on a class, in
-// seconds, measured with every worker busy.
+// seconds: ServiceSeconds measured with every worker busy back to back,
+// IdleServiceSeconds (when measured) with each worker idle for
+// IdleGapSeconds before every inference, as a node that is not saturated
+// runs it (caches and CPU have cooled down meanwhile).
 type ModelCost struct {
-	Model          string    `json:"model" yaml:"model"`
-	ServiceSeconds Quantiles `json:"serviceSeconds" yaml:"serviceSeconds"`
+	Model              string    `json:"model" yaml:"model"`
+	ServiceSeconds     Quantiles `json:"serviceSeconds" yaml:"serviceSeconds"`
+	IdleServiceSeconds Quantiles `json:"idleServiceSeconds,omitempty" yaml:"idleServiceSeconds,omitempty"`
+	IdleGapSeconds     float64   `json:"idleGapSeconds,omitempty" yaml:"idleGapSeconds,omitempty"`
+}
+
+// ServiceTime is a model's inference time on a class as the simulator
+// draws it (see ModelCost).
+type ServiceTime struct {
+	Busy, Idle Quantiles
+	IdleGap    int64 // ns
+}
+
+// Draw returns the service time, in seconds, of an inference that starts
+// after its worker was idle for gap ns: one quantile u of both tables,
+// from the busy table's value at no idle time to the idle table's value
+// at IdleGap or more, linearly in between.
+func (s ServiceTime) Draw(r *rand.Rand, gap int64) float64 {
+	u := r.Float64()
+	v := s.Busy.At(u)
+	if len(s.Idle) == 0 || s.IdleGap <= 0 || gap <= 0 {
+		return v
+	}
+	f := min(1, float64(gap)/float64(s.IdleGap))
+	return v + f*(s.Idle.At(u)-v)
 }
 
 // DecodeCost is the time to decode one frame of a resolution and bitrate,
@@ -235,6 +263,12 @@ func (c *Calibration) Validate() error {
 			}
 			models[m.Model] = true
 			add(m.ServiceSeconds.validate(mf + ".serviceSeconds"))
+			if len(m.IdleServiceSeconds) > 0 {
+				add(m.IdleServiceSeconds.validate(mf + ".idleServiceSeconds"))
+				if !(m.IdleGapSeconds > 0) || math.IsInf(m.IdleGapSeconds, 0) {
+					addf("%s.idleGapSeconds: must be positive with idleServiceSeconds", mf)
+				}
+			}
 		}
 		for j, d := range cl.Decode {
 			df := fmt.Sprintf("%s.decode[%d]", f, j)
@@ -290,16 +324,17 @@ func (c *Calibration) Class(name string) (*Class, error) {
 }
 
 // Inference returns the service time of model on class.
-func (c *Calibration) Inference(class, model string) (Quantiles, error) {
+func (c *Calibration) Inference(class, model string) (ServiceTime, error) {
 	cl, err := c.Class(class)
 	if err == nil {
 		for _, m := range cl.Models {
 			if m.Model == model {
-				return m.ServiceSeconds, nil
+				return ServiceTime{Busy: m.ServiceSeconds, Idle: m.IdleServiceSeconds,
+					IdleGap: int64(m.IdleGapSeconds * float64(time.Second))}, nil
 			}
 		}
 	}
-	return nil, &MissingCalibrationError{
+	return ServiceTime{}, &MissingCalibrationError{
 		What:    fmt.Sprintf("inference of model %q on hardware class %q", model, class),
 		Command: fmt.Sprintf("%s --class %s --model %s", CalibrateCommand, class, model),
 	}

@@ -32,20 +32,25 @@ type node struct {
 	// later (since: when each worker's frame started, or last thawed).
 	pausedAt, resumeAt int64
 	since              []int64
+	freeAt             []int64 // when each worker last finished a frame
 	gen                uint32
 	depth              int
 	q                  []int32 // ring of streams waiting for a worker
 	qh, qn             int
 	idle               []int32 // idle workers
 	running            []job   // per worker
-	service            Quantiles
+	service            ServiceTime
 }
 
-func newNode(workers, depth int, service Quantiles, killedAt, backAt, pausedAt, resumeAt int64) *node {
+// longIdle is how long a worker that has not inferred yet has been idle.
+const longIdle = int64(time.Hour)
+
+func newNode(workers, depth int, service ServiceTime, killedAt, backAt, pausedAt, resumeAt int64) *node {
 	n := &node{killedAt: killedAt, backAt: backAt, pausedAt: pausedAt, resumeAt: resumeAt, depth: depth, q: make([]int32, depth),
-		running: make([]job, workers), since: make([]int64, workers), service: service}
+		running: make([]job, workers), since: make([]int64, workers), freeAt: make([]int64, workers), service: service}
 	for w := workers - 1; w >= 0; w-- {
 		n.idle = append(n.idle, int32(w))
+		n.freeAt[w] = -longIdle
 	}
 	return n
 }
@@ -142,7 +147,7 @@ func (p *pipeline) dispatch(now int64, nd int32) {
 		w := n.idle[len(n.idle)-1]
 		n.idle = n.idle[:len(n.idle)-1]
 		n.running[w], n.since[w] = j, now
-		d := int64(n.service.Draw(p.rng) * float64(time.Second))
+		d := int64(n.service.Draw(p.rng, now-n.freeAt[w]) * float64(time.Second))
 		if d < 1 {
 			d = 1
 		}
@@ -166,6 +171,7 @@ func (p *pipeline) done(now int64, nd, w int32, gen uint32) {
 	}
 	j := n.running[w]
 	n.idle = append(n.idle, w)
+	n.freeAt[w] = now
 	ps := &p.streams[j.cam]
 	p.counts(j.cam).Inferred++
 	more := ps.slot.Done()

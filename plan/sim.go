@@ -40,9 +40,9 @@ type sim struct {
 	cal      *Calibration
 	sites    []*site
 	siteOf   []int32 // global camera -> site
-	edgeSvc  []Quantiles
+	edgeSvc  []ServiceTime
 	edgeWork []int
-	cloudSvc Quantiles
+	cloudSvc ServiceTime
 	cloudW   int
 	killedAt [][]int64 // per site, per node (edge placement)
 	backAt   [][]int64 // per site, per node: a restarted node's start again
@@ -160,7 +160,7 @@ func prepare(f Fleet, cal *Calibration) (*sim, error) {
 		if err != nil {
 			return nil, fmt.Errorf("site %s: %w", sc.Name, err)
 		}
-		var svc Quantiles
+		var svc ServiceTime
 		var workers int
 		if f.Placement == PlacementEdge {
 			if svc, err = cal.Inference(sc.Class, f.Model); err != nil {

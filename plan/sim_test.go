@@ -133,6 +133,26 @@ var _ = Describe("Run", func() {
 			}
 		})
 
+		It("draws the idle service time for a worker that waited a whole measured gap", func() {
+			// one camera sampled every 200 ms, 100 ms busy and 150 ms idle
+			// service: the worker waits 50 ms between frames, the whole gap
+			idle := *cal
+			idle.Classes = slices.Clone(cal.Classes)
+			for i := range idle.Classes {
+				idle.Classes[i].Models = slices.Clone(cal.Classes[i].Models)
+				for j := range idle.Classes[i].Models {
+					m := &idle.Classes[i].Models[j]
+					m.IdleServiceSeconds, m.IdleGapSeconds = plan.Quantiles{{Q: 0, V: 0.150}, {Q: 1, V: 0.150}}, 0.05
+				}
+			}
+			r, err := plan.Run(ctx, one(1), &idle)
+			Expect(err).NotTo(HaveOccurred())
+			want := 5*time.Millisecond + 2*time.Millisecond + 150*time.Millisecond + 5*time.Millisecond
+			for _, q := range []time.Duration{r.Sites[0].LatencyP50, r.Sites[0].LatencyP95} {
+				Expect(math.Abs(float64(q-want)) / float64(want)).To(BeNumerically("<", 0.006))
+			}
+		})
+
 		It("past capacity infers at the capacity and drops the rest", func() {
 			// 4 cameras sampled at 5/s offer 20 frames/s to one 100 ms worker (10/s)
 			r, err := plan.Run(ctx, one(4), cal)

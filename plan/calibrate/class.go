@@ -33,6 +33,11 @@ type ClassSpec struct {
 	Models     []Model `json:"models"`
 	// InferenceFrames is the number of service times recorded per model.
 	InferenceFrames int `json:"inferenceFrames"`
+	// IdleGap, when positive, also measures each model's idle service
+	// time: every worker waits IdleGap before each inference, as on a
+	// node that is not saturated (IdleFrames inferences in all).
+	IdleGap    time.Duration `json:"idleGap,omitempty"`
+	IdleFrames int           `json:"idleFrames,omitempty"`
 	// Decode lists the videos whose per-frame decode time is measured;
 	// inference runs on the decoded frames of the first (or, with no
 	// Decode, of InferenceVideo).
@@ -87,7 +92,7 @@ func MeasureClass(ctx context.Context, spec ClassSpec, progress ProgressFunc) (*
 	}
 	for _, m := range spec.Models {
 		stage := "inference " + m.Name
-		times, err := measureInference(ctx, m, spec.Workers, spec.InferenceFrames, images, stage, progress)
+		times, err := measureInference(ctx, m, spec.Workers, spec.InferenceFrames, 0, images, stage, progress)
 		if err != nil {
 			return nil, fmt.Errorf("calibrate: %s: %w", stage, err)
 		}
@@ -95,8 +100,21 @@ func MeasureClass(ctx context.Context, spec ClassSpec, progress ProgressFunc) (*
 		if err != nil {
 			return nil, err
 		}
-		res.Models = append(res.Models, plan.ModelCost{Model: m.Name, ServiceSeconds: q})
+		cost := plan.ModelCost{Model: m.Name, ServiceSeconds: q}
 		res.Samples[stage] = len(times)
+		if spec.IdleGap > 0 && spec.IdleFrames > 0 {
+			stage := fmt.Sprintf("inference %s after %s idle", m.Name, spec.IdleGap)
+			times, err := measureInference(ctx, m, spec.Workers, spec.IdleFrames, spec.IdleGap, images, stage, progress)
+			if err != nil {
+				return nil, fmt.Errorf("calibrate: %s: %w", stage, err)
+			}
+			if cost.IdleServiceSeconds, err = Table(times, DefaultLevels); err != nil {
+				return nil, err
+			}
+			cost.IdleGapSeconds = spec.IdleGap.Seconds()
+			res.Samples[stage] = len(times)
+		}
+		res.Models = append(res.Models, cost)
 	}
 	return res, nil
 }
@@ -171,8 +189,9 @@ const warmUp = 2
 // cycling through images, and records every inference's wall time (the
 // Detect call edgenode's pipeline times) until n are recorded. Only
 // inferences that ended while every worker was still busy count: those
-// still running when the n-th ended are dropped.
-func measureInference(ctx context.Context, m Model, workers, n int, images []*image.YCbCr, stage string, progress ProgressFunc) ([]float64, error) {
+// still running when the n-th ended are dropped. With a positive idle,
+// each worker waits that long before each inference.
+func measureInference(ctx context.Context, m Model, workers, n int, idle time.Duration, images []*image.YCbCr, stage string, progress ProgressFunc) ([]float64, error) {
 	if len(images) == 0 {
 		return nil, errors.New("no decoded frames to infer on")
 	}
@@ -208,6 +227,13 @@ func measureInference(ctx context.Context, m Model, workers, n int, images []*im
 			ready.Done()
 			<-start
 			for i := w; errs[w] == nil && !stopped.Load() && ctx.Err() == nil; i += workers {
+				if idle > 0 {
+					select {
+					case <-ctx.Done():
+						return
+					case <-time.After(idle):
+					}
+				}
 				t0 := time.Now()
 				_, err := r.Detect(images[i%len(images)])
 				d := time.Since(t0)

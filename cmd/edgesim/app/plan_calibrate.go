@@ -38,6 +38,7 @@ type planCalibrateFlags struct {
 	duration        time.Duration
 	decodeDuration  time.Duration
 	inferenceFrames int
+	idleGap         time.Duration
 	background      string
 	people          int
 	vehicles        int
@@ -50,7 +51,7 @@ type planCalibrateFlags struct {
 
 func newPlanCalibrateCmd(streams Streams) *cobra.Command {
 	f := planCalibrateFlags{resolution: "640x360", duration: time.Minute, decodeDuration: 20 * time.Second,
-		inferenceFrames: 200, background: "indoor", people: 2, seed: 42}
+		inferenceFrames: 200, idleGap: 200 * time.Millisecond, background: "indoor", people: 2, seed: 42}
 	c := &cobra.Command{
 		Use:   "calibrate --out FILE [--class NAME --cpu C --memory M --model NAME] [--bitrate B,... --fps F,...] [--failover-from DIR...]",
 		Short: "Measure the real detector, decoder, encoder and failovers into a calibration file for the simulator",
@@ -120,6 +121,7 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 	fl.DurationVar(&f.duration, "duration", f.duration, "video length encoded per bitrate and fps for encoded sizes")
 	fl.DurationVar(&f.decodeDuration, "decode-duration", f.decodeDuration, "video length decoded per bitrate for decode cost")
 	fl.IntVar(&f.inferenceFrames, "inference-frames", f.inferenceFrames, "service times recorded per model")
+	fl.DurationVar(&f.idleGap, "idle-gap", f.idleGap, "also measure the idle service time: each worker waits this long before each of a third as many inferences, as on a node that is not saturated (0: busy only)")
 	fl.StringVar(&f.background, "background", f.background, "scene background: indoor, street or parking")
 	fl.IntVar(&f.people, "people", f.people, "mean people in the scene")
 	fl.IntVar(&f.vehicles, "vehicles", f.vehicles, "mean vehicles in the scene")
@@ -292,6 +294,7 @@ func measureClass(ctx context.Context, cmd *cobra.Command, f *planCalibrateFlags
 		fps = f.fps[0]
 	}
 	spec := calibrate.ClassSpec{Workers: cl.Workers, GOMAXPROCS: gomaxprocs, InferenceFrames: f.inferenceFrames,
+		IdleGap: f.idleGap, IdleFrames: max(1, f.inferenceFrames/3),
 		InferenceVideo: video(units.MustParseBitRate("600Kbit"), fps, f.decodeDuration)}
 	for _, m := range f.models {
 		name, dir, _ := strings.Cut(m, "=")
@@ -336,6 +339,10 @@ func measureClass(ctx context.Context, cmd *cobra.Command, f *planCalibrateFlags
 		q := m.ServiceSeconds
 		lines = append(lines, fmt.Sprintf("inference %s on %s (%d workers, %s): %d frames, p50 %.1f ms, p95 %.1f ms, max %.1f ms",
 			m.Model, cl.Name, cl.Workers, how, res.Samples["inference "+m.Model], 1000*q.At(0.5), 1000*q.At(0.95), 1000*q.At(1)))
+		if q := m.IdleServiceSeconds; len(q) > 0 {
+			lines = append(lines, fmt.Sprintf("inference %s on %s after %gs idle: p50 %.1f ms, p95 %.1f ms, max %.1f ms",
+				m.Model, cl.Name, m.IdleGapSeconds, 1000*q.At(0.5), 1000*q.At(0.95), 1000*q.At(1)))
+		}
 	}
 	for _, d := range cl.Decode {
 		q := d.FrameSeconds
