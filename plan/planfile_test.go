@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,4 +269,28 @@ var _ = Describe("the plan-fleet example", func() {
 		_, err = plan.RunPlan(ctx, p, cal, plan.RunOptions{})
 		Expect(err).To(MatchError(context.Canceled))
 	})
+})
+
+var _ = Describe("the validation example plans", func() {
+	DescribeTable("are plans whose calibration covers every point, each point small enough to emulate on one machine",
+		func(file string, cameras int) {
+			p, err := plan.LoadPlan("../scenarios/examples/" + file)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(p.Scenario.Cameras()).To(Equal(cameras))
+			cal, err := plan.LoadCalibration(p.Calibration)
+			Expect(err).NotTo(HaveOccurred())
+			nodes := 0
+			for _, s := range p.Scenario.Sites {
+				nodes += len(s.Nodes)
+			}
+			Expect(slices.Max(p.Sweep.CamerasPerNode)*nodes).To(BeNumerically("<=", 12), "emulated in real time on this project's 2-core machine")
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_, err = plan.RunPlan(ctx, p, cal, plan.RunOptions{})
+			Expect(err).To(MatchError(context.Canceled))
+		},
+		Entry("quickstart", "plan-quickstart.yaml", 4),
+		Entry("night-watch-4g", "plan-night-watch-4g.yaml", 2),
+		Entry("retail-wifi", "plan-retail-wifi.yaml", 4),
+	)
 })
