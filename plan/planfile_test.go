@@ -292,5 +292,24 @@ var _ = Describe("the validation example plans", func() {
 		Entry("quickstart", "plan-quickstart.yaml", 4),
 		Entry("night-watch-4g", "plan-night-watch-4g.yaml", 2),
 		Entry("retail-wifi", "plan-retail-wifi.yaml", 4),
+		Entry("two-stores, a multi-site scenario of its own", "plan-two-stores.yaml", 4),
 	)
+})
+
+var _ = Describe("sweeping cameras per node", func() {
+	It("keeps the cameras a scenario scripts events on and scales the others", func() {
+		// night-watch-4g scripts its loiter on the first of two cameras
+		p, err := plan.LoadPlan("../scenarios/examples/plan-night-watch-4g.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		cal, err := plan.LoadCalibration(p.Calibration)
+		Expect(err).NotTo(HaveOccurred())
+		p.Sweep.CamerasPerNode = []int{1, 3}
+		r, err := plan.RunPlan(context.Background(), p, cal, plan.RunOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Curves).NotTo(BeEmpty())
+		for _, pt := range r.Curves[0].Points {
+			Expect(pt.Types).To(HaveLen(1))
+			Expect(pt.Types[0].AlertsExpected).To(Equal(1), "%d cameras per node: the loitering camera and %d others", pt.CamerasPerNode, pt.CamerasPerNode-1)
+		}
+	})
 })

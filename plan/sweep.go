@@ -419,8 +419,10 @@ func cloneScenario(sc *scenarios.Scenario) *scenarios.Scenario {
 }
 
 // withCameras sets every site to perNode cameras per edge node, over nodes
-// nodes (0: the site's own). A site's largest camera group takes what its
-// other groups (cameras that see different scripted events) leave.
+// nodes (0: the site's own). A site's largest camera group that sees no
+// scripted event (else its largest group) takes what its other groups
+// (cameras that see their own scripted events) leave: the cameras a
+// scenario scripts an event on stay in the sweep.
 func withCameras(base *Fleet, perNode int) (*Fleet, error) {
 	f := *base
 	f.Sites = slices.Clone(base.Sites)
@@ -429,8 +431,14 @@ func withCameras(base *Fleet, perNode int) (*Fleet, error) {
 		s.Cameras = slices.Clone(s.Cameras)
 		total := perNode * s.Nodes
 		big, others := 0, 0
+		better := func(a, b CameraGroup) bool {
+			if (len(a.Events) == 0) != (len(b.Events) == 0) {
+				return len(a.Events) == 0
+			}
+			return a.Count > b.Count
+		}
 		for j, g := range s.Cameras {
-			if g.Count > s.Cameras[big].Count {
+			if better(g, s.Cameras[big]) {
 				big = j
 			}
 			others += g.Count
