@@ -56,6 +56,15 @@ func withDoorAlert(f *plan.Fleet, end time.Duration) {
 	}
 }
 
+// expectLatency checks that the first site's p50 and p95 latency are want
+// (within 0.6 %: one camera, no queueing).
+func expectLatency(r *plan.Result, want time.Duration) {
+	GinkgoHelper()
+	for _, q := range []time.Duration{r.Sites[0].LatencyP50, r.Sites[0].LatencyP95} {
+		Expect(math.Abs(float64(q-want)) / float64(want)).To(BeNumerically("<", 0.006))
+	}
+}
+
 var _ = Describe("Run", func() {
 	var cal *plan.Calibration
 	ctx := context.Background()
@@ -113,10 +122,7 @@ var _ = Describe("Run", func() {
 			Expect(fc.Dropped()).To(BeZero())
 			Expect(fc.Skipped).To(BeNumerically("~", fc.Captured/2, 1))
 			Expect(fc.Inferred).To(BeNumerically("~", 150, 1))
-			want := 5*time.Millisecond + 2*time.Millisecond + 100*time.Millisecond + 5*time.Millisecond
-			for _, q := range []time.Duration{r.Sites[0].LatencyP50, r.Sites[0].LatencyP95} {
-				Expect(math.Abs(float64(q-want)) / float64(want)).To(BeNumerically("<", 0.006))
-			}
+			expectLatency(r, 5*time.Millisecond+2*time.Millisecond+100*time.Millisecond+5*time.Millisecond)
 		})
 
 		It("counts latency from capture, before the camera's calibrated encode time", func() {
@@ -127,10 +133,7 @@ var _ = Describe("Run", func() {
 			}
 			r, err := plan.Run(ctx, one(1), &slow)
 			Expect(err).NotTo(HaveOccurred())
-			want := 4*time.Millisecond + 5*time.Millisecond + 2*time.Millisecond + 100*time.Millisecond + 5*time.Millisecond
-			for _, q := range []time.Duration{r.Sites[0].LatencyP50, r.Sites[0].LatencyP95} {
-				Expect(math.Abs(float64(q-want)) / float64(want)).To(BeNumerically("<", 0.006))
-			}
+			expectLatency(r, 4*time.Millisecond+5*time.Millisecond+2*time.Millisecond+100*time.Millisecond+5*time.Millisecond)
 		})
 
 		It("draws the idle service time for a worker that waited a whole measured gap", func() {
@@ -147,10 +150,7 @@ var _ = Describe("Run", func() {
 			}
 			r, err := plan.Run(ctx, one(1), &idle)
 			Expect(err).NotTo(HaveOccurred())
-			want := 5*time.Millisecond + 2*time.Millisecond + 150*time.Millisecond + 5*time.Millisecond
-			for _, q := range []time.Duration{r.Sites[0].LatencyP50, r.Sites[0].LatencyP95} {
-				Expect(math.Abs(float64(q-want)) / float64(want)).To(BeNumerically("<", 0.006))
-			}
+			expectLatency(r, 5*time.Millisecond+2*time.Millisecond+150*time.Millisecond+5*time.Millisecond)
 		})
 
 		It("past capacity infers at the capacity and drops the rest", func() {
