@@ -94,6 +94,8 @@ type Curve struct {
 type TypeKnee struct {
 	Type           string `json:"type"`
 	CamerasPerNode int    `json:"camerasPerNode"`
+	// None says why there is no knee (CamerasPerNode 0).
+	None string `json:"none,omitempty"`
 }
 
 // CurvePoint is one simulated point of a curve. Types are the per-site-type
@@ -148,6 +150,7 @@ type SiteTypeCapacity struct {
 type KeyKnee struct {
 	Key            CurveKey `json:"key"`
 	CamerasPerNode int      `json:"camerasPerNode"`
+	None           string   `json:"none,omitempty"` // as TypeKnee's
 }
 
 // UplinkFigure is the WAN uplink one site needs.

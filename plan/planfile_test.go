@@ -313,3 +313,20 @@ var _ = Describe("sweeping cameras per node", func() {
 		}
 	})
 })
+
+var _ = Describe("a plan without a knee", func() {
+	It("says when the smallest swept value fails nothing but leaves an objective unexercised", func() {
+		// the quickstart scripts no event, so a time-to-alert objective is
+		// exercised at no point
+		p, err := plan.LoadPlan("../scenarios/examples/plan-quickstart.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		cal, err := plan.LoadCalibration(p.Calibration)
+		Expect(err).NotTo(HaveOccurred())
+		p.Objectives.TimeToAlertP95 = 5 * time.Second
+		p.Sweep.CamerasPerNode = []int{1}
+		r, err := plan.RunPlan(context.Background(), p, cal, plan.RunOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Curves[0].Knees).To(ConsistOf(HaveField("None", And(HavePrefix("nothing exercised"), ContainSubstring("time to alert")))))
+		Expect(r.Capacity[0].Knees).To(ConsistOf(HaveField("None", HavePrefix("nothing exercised"))))
+	})
+})

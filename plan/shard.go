@@ -383,9 +383,14 @@ func finalize(hdr *CapacityReport, parts []*Partial) (*CapacityReport, error) {
 		}
 		for _, t := range figs[pts[0]].types {
 			knee := knees[t.Type]
-			curve.Knees = append(curve.Knees, TypeKnee{Type: t.Type, CamerasPerNode: knee})
+			none := ""
+			if knee == 0 {
+				first := figs[pts[0]]
+				none = noKnee(append(slices.Clone(first.checks[t.Type]), first.extra...))
+			}
+			curve.Knees = append(curve.Knees, TypeKnee{Type: t.Type, CamerasPerNode: knee, None: none})
 			c := capOf(t.Type)
-			c.Knees = append(c.Knees, KeyKnee{Key: key, CamerasPerNode: knee})
+			c.Knees = append(c.Knees, KeyKnee{Key: key, CamerasPerNode: knee, None: none})
 			at := 0
 			for j, cp := range curve.Points {
 				if cp.CamerasPerNode == knee {
@@ -539,4 +544,23 @@ func MergeReports(shards []*CapacityReport) (*CapacityReport, error) {
 		}
 	}
 	return finalize(&hdr, parts)
+}
+
+// noKnee says why the smallest swept value is not a knee, from its checks:
+// an objective it fails, or else the objectives nothing exercised there
+// (a knee must meet every objective, and an unexercised one is not met).
+func noKnee(checks []Check) string {
+	var unexercised []string
+	for _, c := range checks {
+		if c.Exercised && !c.Met {
+			return "the smallest swept value already fails"
+		}
+		if !c.Exercised {
+			unexercised = append(unexercised, c.Objective)
+		}
+	}
+	if len(unexercised) == 0 {
+		return "the smallest swept value already fails"
+	}
+	return "nothing exercised " + strings.Join(unexercised, ", ") + " at the smallest swept value"
 }

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -123,10 +124,10 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// kneeCell is a knee: 0 means the smallest swept value already fails.
-func kneeCell(n int) cell {
+// kneeCell is a knee: 0 means there is none, for the reason none gives.
+func kneeCell(n int, none string) cell {
 	if n == 0 {
-		return cell{Text: "none: the smallest swept value already fails", State: stateFail}
+		return cell{Text: "none: " + cmp.Or(none, "the smallest swept value already fails"), State: stateFail}
 	}
 	return num(strconv.Itoa(n))
 }
@@ -197,7 +198,7 @@ func capacitySection(st plan.SiteTypeCapacity) section {
 	knees := table{Caption: "Knee: the largest cameras per node that, with every smaller swept value, meets every objective",
 		Head: append(slices.Clone(keyHead), "cameras per node")}
 	for _, k := range st.Knees {
-		knees.Rows = append(knees.Rows, append(keyCells(k.Key), kneeCell(k.CamerasPerNode)))
+		knees.Rows = append(knees.Rows, append(keyCells(k.Key), kneeCell(k.CamerasPerNode, k.None)))
 	}
 	s.Tables = append(s.Tables, knees)
 	up := table{Caption: "Uplink per site (WAN, site to cloud)", Head: append(slices.Clone(keyHead), "cameras per site", "mean", "max")}
@@ -249,7 +250,7 @@ func curveSection(cv plan.Curve, objs []plan.Objective) section {
 	s := section{Heading: keyLabel(cv.Key), Sub: true}
 	var knees []string
 	for _, k := range cv.Knees {
-		v := "none (the smallest swept value already fails)"
+		v := "none (" + cmp.Or(k.None, "the smallest swept value already fails") + ")"
 		if k.CamerasPerNode > 0 {
 			v = plural(k.CamerasPerNode, "camera") + " per node"
 		}
