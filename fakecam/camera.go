@@ -610,7 +610,8 @@ func (c *Camera) onMessage(data []byte) {
 	c.m.answered.WithLabelValues(c.cfg.ID).Inc()
 	c.m.latency.WithLabelValues(c.cfg.ID).Observe(lat.Seconds())
 	c.out.writeLatency(wire.LatencyLine{Frame: p.frame, RTP: p.rtp, CaptureUS: p.capture.UnixMicro(), Sent: true, Answered: true,
-		LatencyMS: ms, Node: m.Node, Model: m.Model, InferMS: m.InferMS, Detections: m.Detections})
+		LatencyMS: ms, Node: m.Node, Model: m.Model, InferMS: m.InferMS, DecodeMS: m.DecodeMS, WaitMS: m.WaitMS, NodeMS: m.NodeMS,
+		Detections: m.Detections})
 }
 
 // expire counts frames older than the answer timeout as unanswered.

@@ -203,6 +203,7 @@ func answerRatio(c Camera) float64 {
 
 func (a *analysis) latency() {
 	var all, warm []time.Duration
+	parts := make([][]time.Duration, len(BreakdownParts))
 	bySite := map[string][]time.Duration{}
 	byPlacement := map[string][]time.Duration{}
 	fc := &a.res.Frames
@@ -227,6 +228,11 @@ func (a *analysis) latency() {
 			fc.Answered++
 			ov.Answered++
 			cam = append(cam, f.Latency)
+			if f.InNode > 0 {
+				for i, d := range []time.Duration{f.Latency - f.InNode, f.Decode, f.Wait, f.Infer, f.InNode - f.Decode - f.Wait - f.Infer} {
+					parts[i] = append(parts[i], max(0, d))
+				}
+			}
 		}
 		all = append(all, cam...)
 		bySite[c.Site] = append(bySite[c.Site], cam...)
@@ -250,6 +256,11 @@ func (a *analysis) latency() {
 	if _, _, ok := a.warmUp(); ok {
 		d := NewDistribution(warm)
 		a.res.Latencies.WarmUp = &d
+	}
+	if len(parts[0]) > 0 {
+		for i, name := range BreakdownParts {
+			a.res.Latencies.Breakdown = append(a.res.Latencies.Breakdown, LatencyGroup{Name: name, Distribution: NewDistribution(parts[i])})
+		}
 	}
 }
 

@@ -169,6 +169,28 @@ var _ = Describe("Analyze", func() {
 		Expect(r.Latency("nope").Count).To(Equal(0))
 	})
 
+	It("breaks latency down into the node's reported parts and the rest", func() {
+		r := mustAnalyze(fixtureRun())
+		Expect(r.Latencies.Breakdown).To(BeEmpty(), "no node reported its share")
+
+		run := fixtureRun()
+		c := &run.Cameras[0]
+		for i := range c.Frames {
+			if f := &c.Frames[i]; f.Answered {
+				f.Latency = 40 * time.Millisecond
+				f.Decode, f.Wait, f.Infer, f.InNode = 3*time.Millisecond, 2*time.Millisecond, 20*time.Millisecond, 26*time.Millisecond
+			}
+		}
+		r = mustAnalyze(run)
+		want := map[string]float64{reports.PartOutsideNode: 14, reports.PartDecode: 3, reports.PartWait: 2, reports.PartInference: 20, reports.PartAfter: 1}
+		Expect(r.Latencies.Breakdown).To(HaveLen(len(reports.BreakdownParts)))
+		for i, g := range r.Latencies.Breakdown {
+			Expect(g.Name).To(Equal(reports.BreakdownParts[i]))
+			Expect(g.Count).To(Equal(r.Latency(c.ID).Count), "the camera's answered frames after warm-up")
+			Expect(g.P50Ms).To(BeNumerically("~", want[g.Name], 1e-9), g.Name)
+		}
+	})
+
 	It("breaks accuracy down by placement and site", func() {
 		r := mustAnalyze(fixtureRun())
 		Expect(r.AccuracyBy).To(HaveLen(4))

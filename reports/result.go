@@ -118,7 +118,24 @@ type LatencyResults struct {
 	Placements []LatencyGroup `json:"placements"`
 	Cameras    []LatencyGroup `json:"cameras"`
 	WarmUp     *Distribution  `json:"warmUp,omitempty"`
+	// Breakdown is where the answered frames' latency went, part by part
+	// (BreakdownParts), over the frames whose node reported its share;
+	// empty when none did. Each part's percentiles are its own: they do
+	// not add up to the latency's.
+	Breakdown []LatencyGroup `json:"breakdown,omitempty"`
 }
+
+// The parts of a latency breakdown, in the frame's order.
+const (
+	PartOutsideNode = "camera and network"          // capture, encode, send, links, WebRTC, the answer's way back
+	PartDecode      = "node: reassembly and decode" // last packet in to decoded
+	PartWait        = "node: waiting for a worker"  // decoded to a worker taking it
+	PartInference   = "node: inference"
+	PartAfter       = "node: tracking, rules, send" // inference done to the answer sent
+)
+
+// BreakdownParts lists the parts in order.
+var BreakdownParts = []string{PartOutsideNode, PartDecode, PartWait, PartInference, PartAfter}
 
 // LatencyGroup is the distribution of one site, placement or camera.
 type LatencyGroup struct {

@@ -133,6 +133,13 @@ type FrameSample struct {
 	Answered bool          `json:"answered"`
 	Latency  time.Duration `json:"latencyNs,omitempty"` // capture to detections back at the camera
 	Node     string        `json:"node,omitempty"`      // edgenode that answered
+	// Where the answer's time went inside the node, as it reported it
+	// (zero when it did not): its last packet's arrival to decoded, decoded
+	// to a worker taking it, inference, and arrival to the answer sent.
+	Decode time.Duration `json:"decodeNs,omitempty"`
+	Wait   time.Duration `json:"waitNs,omitempty"`
+	Infer  time.Duration `json:"inferNs,omitempty"`
+	InNode time.Duration `json:"inNodeNs,omitempty"`
 	// Detections are those the edgenode returned for this frame.
 	Detections []Detection `json:"detections,omitempty"`
 }

@@ -62,7 +62,8 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l wire.LatencyLine) {
 			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node}
 			if l.Answered {
-				fs.Latency = time.Duration(l.LatencyMS * float64(time.Millisecond))
+				fs.Latency = msDuration(l.LatencyMS)
+				fs.Decode, fs.Wait, fs.Infer, fs.InNode = msDuration(l.DecodeMS), msDuration(l.WaitMS), msDuration(l.InferMS), msDuration(l.NodeMS)
 				for _, d := range l.Detections {
 					fs.Detections = append(fs.Detections, reports.Detection{Label: d.Label, Score: d.Score, Track: d.Track, Box: reports.Box(d.Box)})
 				}
@@ -270,3 +271,6 @@ func (t *tailer) poll(now time.Time) (answering int, p95 time.Duration) {
 	}
 	return answering, p95
 }
+
+// msDuration is a wire figure in milliseconds as a duration.
+func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }

@@ -37,7 +37,7 @@ var _ = Describe("reading what the workloads wrote", func() {
 		host := filepath.Join(dir, "site-a-cams")
 		Expect(os.MkdirAll(host, 0o755)).To(Succeed())
 		answered := wire.LatencyLine{Frame: 1, RTP: 3000, CaptureUS: t0.UnixMicro(), Sent: true, Answered: true, LatencyMS: 31.5,
-			Node: "site-a-edge-1", Model: "m@1", InferMS: 9,
+			Node: "site-a-edge-1", Model: "m@1", InferMS: 9, DecodeMS: 2.5, WaitMS: 1.25, NodeMS: 13,
 			Detections: []wire.Detection{{Label: "person", Score: 0.93, Box: [4]int{412, 120, 468, 298}, Track: 7}}}
 		lost := wire.LatencyLine{Frame: 2, RTP: 6000, CaptureUS: t0.Add(40 * time.Millisecond).UnixMicro(), Sent: true}
 		lat := append(jsonLines(answered, lost), []byte(`{"frame":3,"rtp":90`)...) // cut short by a kill
@@ -58,6 +58,7 @@ var _ = Describe("reading what the workloads wrote", func() {
 		c := cams[0]
 		Expect(c.Frames).To(Equal([]reports.FrameSample{
 			{Frame: 1, Capture: capture, Answered: true, Latency: 31500 * time.Microsecond, Node: "site-a-edge-1",
+				Decode: 2500 * time.Microsecond, Wait: 1250 * time.Microsecond, Infer: 9 * time.Millisecond, InNode: 13 * time.Millisecond,
 				Detections: []reports.Detection{{Label: "person", Score: 0.93, Box: reports.Box{412, 120, 468, 298}, Track: 7}}},
 			{Frame: 2, Capture: capture.Add(40 * time.Millisecond)},
 		}))

@@ -1,6 +1,7 @@
 package testbed_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
 )
 
@@ -55,6 +57,20 @@ var _ = Describe("the shipped examples through the CLI", Label("e2e", "slow", "e
 				}
 			}
 			Expect(s.ExitCode()).To(Equal(want), "%s promises %s", name, m[1])
+
+			// every answer carries the node's share of its latency through
+			// the data channel, the camera's samples and the report
+			js, err := filepath.Glob(filepath.Join(results, "*", "report.json"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(js).To(HaveLen(1))
+			b, err := os.ReadFile(js[0])
+			Expect(err).NotTo(HaveOccurred())
+			var r reports.Result
+			Expect(json.Unmarshal(b, &r)).To(Succeed())
+			Expect(r.Latencies.Breakdown).To(HaveLen(len(reports.BreakdownParts)))
+			for _, g := range r.Latencies.Breakdown {
+				Expect(g.Count).To(Equal(r.Latencies.Overall.Count), g.Name)
+			}
 		}, NodeTimeout(7*time.Minute))
 	}
 })

@@ -38,6 +38,14 @@ type DetectionsMessage struct {
 	Height     int         `json:"height"`
 	Detections []Detection `json:"detections"`
 	InferMS    float64     `json:"infer_ms"`
+	// Where the frame's time went inside the node: its last packet's
+	// arrival to decoded (DecodeMS, with the frame's reassembly), decoded
+	// to a worker taking it (WaitMS: sampling queue and workers busy), and
+	// arrival to these detections being sent (NodeMS: all of it, inference
+	// and tracking included). Zero from nodes that do not report them.
+	DecodeMS float64 `json:"decode_ms,omitempty"`
+	WaitMS   float64 `json:"wait_ms,omitempty"`
+	NodeMS   float64 `json:"node_ms,omitempty"`
 }
 
 // Detection is one detected object in a DetectionsMessage.

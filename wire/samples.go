@@ -10,10 +10,14 @@ type LatencyLine struct {
 	Sent      bool   `json:"sent"`
 	Answered  bool   `json:"answered"`
 	// LatencyMS is capture to the detections' arrival, on the camera's clock.
-	LatencyMS  float64     `json:"latency_ms,omitempty"`
-	Node       string      `json:"node,omitempty"`
-	Model      string      `json:"model,omitempty"`
-	InferMS    float64     `json:"infer_ms,omitempty"`
+	LatencyMS float64 `json:"latency_ms,omitempty"`
+	Node      string  `json:"node,omitempty"`
+	Model     string  `json:"model,omitempty"`
+	InferMS   float64 `json:"infer_ms,omitempty"`
+	// DecodeMS, WaitMS and NodeMS are the node's (see DetectionsMessage).
+	DecodeMS   float64     `json:"decode_ms,omitempty"`
+	WaitMS     float64     `json:"wait_ms,omitempty"`
+	NodeMS     float64     `json:"node_ms,omitempty"`
 	Detections []Detection `json:"detections,omitempty"`
 }
 

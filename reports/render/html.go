@@ -157,7 +157,15 @@ const htmlSource = `<!DOCTYPE html>
 {{- range $r.Latencies.Sites}}<tr><td>site {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
 {{- range $r.Latencies.Cameras}}<tr><td>camera {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
 {{- with $r.Latencies.WarmUp}}<tr><td><i>warm-up</i></td>{{template "latrow" .}}</tr>{{end}}
-</table>` + reportkit.FigureTemplate + `
+</table>
+{{- if $r.Latencies.Breakdown}}
+<h3>Where the latency went</h3>
+<p class="meta">Answered frames whose node reported its share. Each part's percentiles are its own: they do not add up to the latency's.</p>
+<table>
+<tr><th>part</th><th>frames</th><th>p50 ms</th><th>p90 ms</th><th>p95 ms</th><th>p99 ms</th><th>min ms</th><th>max ms</th></tr>
+{{- range $r.Latencies.Breakdown}}<tr><td>{{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
+</table>
+{{- end}}` + reportkit.FigureTemplate + `
 {{- range .Plots}}{{template "figure" .}}{{end}}
 
 {{- if $r.TimeToAlert}}

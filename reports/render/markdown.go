@@ -91,6 +91,13 @@ func WriteMarkdown(w io.Writer, r *reports.Result) error {
 		row("site "+g.Name, g.Distribution)
 	}
 	p("\n")
+	if len(r.Latencies.Breakdown) > 0 {
+		p("**Where the latency went** (ms; answered frames whose node reported its share; each part's percentiles are its own and do not add up)\n\n| part | frames | p50 | p90 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
+		for _, g := range r.Latencies.Breakdown {
+			row(g.Name, g.Distribution)
+		}
+		p("\n")
+	}
 
 	if len(r.TimeToAlert) > 0 {
 		alerted, worst := 0, 0.0

@@ -51,6 +51,7 @@ func (i ModelInfo) String() string { return i.Name + "@" + i.Version }
 type Frame struct {
 	RTP      uint32      // RTP timestamp (frame identity on the wire)
 	Received time.Time   // when its last packet arrived
+	Decoded  time.Time   // when it was decoded (zero: not recorded)
 	Image    image.Image // decoded picture
 }
 
@@ -59,6 +60,7 @@ type Result struct {
 	Frame      Frame
 	Detections []Detection
 	Infer      time.Duration
+	Started    time.Time // when a worker took the frame (its inference began)
 	Model      ModelInfo
 	Err        error // the detector failed; Detections is empty
 }
@@ -245,7 +247,7 @@ func (p *Pipeline) run(s *Stream, r Runner, info ModelInfo) {
 		dets, err := r.Detect(f.Image)
 		infer := p.now().Sub(start)
 		p.busy.Add(-1)
-		res := Result{Frame: f, Detections: dets, Infer: infer, Model: info, Err: err}
+		res := Result{Frame: f, Detections: dets, Infer: infer, Started: start, Model: info, Err: err}
 		if err != nil {
 			res.Detections = nil
 			p.m.FramesDropped.WithLabelValues(s.camera, metrics.ReasonInferError).Inc()

@@ -440,7 +440,7 @@ func (in *ingest) push(pkt *rtp.Packet, now time.Time) {
 			continue
 		}
 		in.lastSampled, in.sampled = f.RTP, true
-		in.ss.stream.Submit(pipeline.Frame{RTP: f.RTP, Received: f.Arrived, Image: img})
+		in.ss.stream.Submit(pipeline.Frame{RTP: f.RTP, Received: f.Arrived, Decoded: in.ss.s.now(), Image: img})
 	}
 }
 
@@ -507,8 +507,11 @@ func (ss *session) deliver(res pipeline.Result) {
 	ids := ss.tracker.Update(at, obs)
 	msg := wire.DetectionsMessage{
 		Type: wire.TypeDetections, Frame: fm.Frame, RTP: res.Frame.RTP, Node: s.nodeID, Model: res.Model.String(),
-		Width: b.Dx(), Height: b.Dy(), InferMS: float64(res.Infer.Microseconds()) / 1000,
+		Width: b.Dx(), Height: b.Dy(), InferMS: ms(res.Infer),
 		Detections: make([]wire.Detection, len(res.Detections)),
+	}
+	if f := res.Frame; !f.Decoded.IsZero() {
+		msg.DecodeMS, msg.WaitMS = ms(f.Decoded.Sub(f.Received)), ms(res.Started.Sub(f.Decoded))
 	}
 	objs := make([]rules.Object, len(res.Detections))
 	for i, d := range res.Detections {
@@ -517,6 +520,7 @@ func (ss *session) deliver(res pipeline.Result) {
 		objs[i] = rules.Object{TrackID: ids[i], Label: d.Label, Box: box}
 		ss.count(func(l string) { m.Detections.WithLabelValues(l, d.Label).Inc() })
 	}
+	msg.NodeMS = ms(s.now().Sub(res.Frame.Received))
 	if data, err := json.Marshal(msg); err == nil {
 		_ = ss.sendText(string(data))
 	}
@@ -545,3 +549,6 @@ func (ss *session) deliver(res pipeline.Result) {
 		}
 	}
 }
+
+// ms is d in milliseconds, to the microsecond.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
