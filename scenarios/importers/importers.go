@@ -130,6 +130,11 @@ func Import(format string, inputs []Input, opts Options) (*Result, error) {
 	default:
 		return nil, fmt.Errorf("unknown format %q; use one of %s", format, strings.Join(Formats, ", "))
 	}
+	for _, f := range []struct{ name, v string }{{"--from", opts.From}, {"--to", opts.To}} {
+		if _, err := parseEndpoint(f.v); f.v != "" && err != nil {
+			return nil, fmt.Errorf("%s: %v", f.name, err)
+		}
+	}
 	b := &builder{opts: opts, links: map[string]*linkOut{}}
 	for _, in := range inputs {
 		fn(b, in)
