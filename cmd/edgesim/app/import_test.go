@@ -11,7 +11,9 @@ import (
 )
 
 var _ = Describe("edgesim import", func() {
-	fixture := func(name string) string { return filepath.Join("..", "..", "..", "scenarios", "importers", "testdata", name) }
+	fixture := func(name string) string {
+		return filepath.Join("..", "..", "..", "scenarios", "importers", "testdata", name)
+	}
 	maps := []string{"--map", "app=edgenode:site:store-1", "--map", "app=cloud-api:cloud"}
 
 	It("prints a scenario that loads to standard output", func(ctx SpecContext) {
