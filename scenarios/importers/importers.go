@@ -300,16 +300,7 @@ func (l *linkOut) setStatic(s shape, up, both bool) {
 			l.spec.Rate = &v1alpha1.Rate{}
 		}
 		r := l.spec.Rate
-		if s.rate != nil {
-			switch {
-			case both:
-				r.Both = s.rate
-			case up:
-				r.Up = s.rate
-			default:
-				r.Down = s.rate
-			}
-		}
+		setRate(r, s.rate, up, both)
 		if s.queue != nil {
 			r.Queue = s.queue
 		}
@@ -319,20 +310,26 @@ func (l *linkOut) setStatic(s shape, up, both bool) {
 	}
 }
 
+// setRate sets v on r's direction (both, up or down); nil leaves r as is.
+func setRate(r *v1alpha1.Rate, v *units.BitRate, up, both bool) {
+	switch {
+	case v == nil:
+	case both:
+		r.Both = v
+	case up:
+		r.Up = v
+	default:
+		r.Down = v
+	}
+}
+
 // degradeRate is the rate block of a degrade fault.
 func degradeRate(s shape, up, both bool) *v1alpha1.Rate {
 	if s.rate == nil {
 		return nil
 	}
 	r := &v1alpha1.Rate{Queue: s.queue, Burst: s.burst}
-	switch {
-	case both:
-		r.Both = s.rate
-	case up:
-		r.Up = s.rate
-	default:
-		r.Down = s.rate
-	}
+	setRate(r, s.rate, up, both)
 	return r
 }
 

@@ -56,9 +56,7 @@ func (b *builder) render(format string, inputs []Input) (*Result, error) {
 		"Comments say how each value was converted; APPROXIMATE marks a change of meaning.",
 		"Check it with `edgesim validate FILE`.",
 	}
-	for _, n := range sortedNotes(b.notes) {
-		head = append(head, n.String())
-	}
+	head = append(head, noteLines(b.notes)...)
 
 	spec := &yaml.Node{Kind: yaml.MappingNode}
 	addPair(spec, "duration", scalar(units.Duration(duration).String()), durNote)
@@ -83,10 +81,7 @@ func (b *builder) render(format string, inputs []Input) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		var lines []string
-		for _, note := range sortedNotes(l.notes) {
-			lines = append(lines, note.String())
-		}
+		lines := noteLines(l.notes)
 		if l.spec.Profile == "" {
 			lines = append(lines, "no profile: only what the input asks for (add profile: lan for a switched LAN underneath)")
 		}
@@ -103,11 +98,7 @@ func (b *builder) render(format string, inputs []Input) (*Result, error) {
 			if err != nil {
 				return nil, err
 			}
-			var lines []string
-			for _, note := range sortedNotes(f.notes) {
-				lines = append(lines, note.String())
-			}
-			n.HeadComment = comment(lines)
+			n.HeadComment = comment(noteLines(f.notes))
 			faults.Content = append(faults.Content, n)
 			notes = append(notes, f.notes...)
 		}
@@ -228,4 +219,12 @@ func allScalars(n *yaml.Node) bool {
 		}
 	}
 	return true
+}
+
+func noteLines(notes []Note) []string {
+	var out []string
+	for _, n := range sortedNotes(notes) {
+		out = append(out, n.String())
+	}
+	return out
 }
