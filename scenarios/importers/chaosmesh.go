@@ -30,10 +30,13 @@ var chaosSpecFields = []string{"action", "mode", "value", "selector", "direction
 // chaosMesh maps one NetworkChaos object (Chaos Mesh 2.x,
 // chaos-mesh.org/v1alpha1).
 func (b *builder) chaosMesh(in Input) {
-	root, d := b.parse(in)
-	if root == nil {
-		return
+	docs, d := b.parseAll(in)
+	for _, root := range docs {
+		b.chaosObject(d, root)
 	}
+}
+
+func (b *builder) chaosObject(d *doc, root *yaml.Node) {
 	if k := get(root, "kind"); str(k) != "NetworkChaos" {
 		d.errorf(k, "kind", "%q is not NetworkChaos; edgesim imports Chaos Mesh's NetworkChaos only", str(k))
 		return
@@ -145,7 +148,7 @@ func (b *builder) chaosMesh(in Input) {
 		return
 	}
 	notes = append(notes, d.note(actionNode, "spec.action", false, "%s for the whole run (the experiment has no duration, so it lasts until deleted), on %s", action, dirText))
-	l.setStatic(s, up, both)
+	l.setStatic(s, up, both, d.note(actionNode, "spec.action", false, ""))
 	l.notes = append(l.notes, notes...)
 }
 

@@ -172,6 +172,11 @@ func (b *builder) clabLine(file string, lineNo int, line string, seen map[string
 		notes = append(notes, note("--node", false, "replaces line %d's settings for the same direction, as netem set replaces the interface's qdisc", prev))
 	}
 	seen[key] = lineNo
+	if up { // netem set replaces the direction's settings
+		l.spec.Up = nil
+	} else {
+		l.spec.Down = nil
+	}
 	if r := l.spec.Rate; r != nil {
 		// netem set replaces the direction's settings, rate included.
 		if up {
@@ -185,6 +190,6 @@ func (b *builder) clabLine(file string, lineNo int, line string, seen map[string
 	}
 	notes = append(notes, note("--interface", false, "%s %s egress: %s -> %s, the link's %s direction, for the whole run", node, iface, from, to,
 		map[bool]string{true: "up", false: "down"}[up]))
-	l.setStatic(s, up, false)
+	l.setStatic(s, up, false, note("--node", false, ""))
 	l.notes = append(l.notes, notes...)
 }

@@ -126,7 +126,7 @@ func (b *builder) fogify(in Input) {
 					if s.jitterApprox != "" {
 						ln = append(ln, d.note(n, field+".latency", true, "%s", s.jitterApprox))
 					}
-					l.setStatic(s.shape, true, true)
+					l.setStatic(s.shape, true, true, d.note(n, field, false, ""))
 					l.notes = append(l.notes, ln...)
 				}
 			}
@@ -313,7 +313,7 @@ func (b *builder) fogifyPairs(d *doc, links *yaml.Node, field string, byLabel ma
 		}
 		l.notes = append(l.notes, d.note(p, f, true, "assumed: the pair's rules replace the network's for %s -> %s%s: %s",
 			fromL, toL, map[bool]string{true: " and back, each side taking half as for bidirectional networks", false: ""}[bidi], why))
-		l.setStatic(c.shape, up, bidi)
+		l.setStatic(c.shape, up, bidi, d.note(p, f, false, ""))
 	}
 }
 

@@ -12,6 +12,7 @@ package importers
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -284,22 +285,31 @@ func linkName(a, c endpoint) string {
 }
 
 // setStatic sets s on the link for the whole run: in the direction
-// from -> to, or both when both is set.
-func (l *linkOut) setStatic(s shape, up, both bool) {
-	im := s.impairment()
+// from -> to, or both when both is set. Fields an earlier input set to
+// other values are overridden, and an APPROXIMATE note at "at" says so.
+func (l *linkOut) setStatic(s shape, up, both bool, at Note) {
+	var dst *v1alpha1.Impairment
 	switch {
 	case both:
-		l.spec.Impairment = im
+		dst = &l.spec.Impairment
 	case up:
-		l.spec.Up = &im
+		if l.spec.Up == nil {
+			l.spec.Up = &v1alpha1.Impairment{}
+		}
+		dst = l.spec.Up
 	default:
-		l.spec.Down = &im
+		if l.spec.Down == nil {
+			l.spec.Down = &v1alpha1.Impairment{}
+		}
+		dst = l.spec.Down
 	}
+	clash := merge(dst, s.impairment())
 	if s.rate != nil || s.queue != nil || s.burst != nil {
 		if l.spec.Rate == nil {
 			l.spec.Rate = &v1alpha1.Rate{}
 		}
 		r := l.spec.Rate
+		old := *r
 		setRate(r, s.rate, up, both)
 		if s.queue != nil {
 			r.Queue = s.queue
@@ -307,7 +317,32 @@ func (l *linkOut) setStatic(s shape, up, both bool) {
 		if s.burst != nil {
 			r.Burst = s.burst
 		}
+		clash = append(clash, merge(&old, *r)...)
 	}
+	if len(clash) > 0 {
+		at.Approximate = true
+		at.Msg = fmt.Sprintf("overrides %s that an earlier input set on %s differently; the inputs' impairments are not stacked", strings.Join(clash, ", "), l.spec.Name)
+		l.notes = append(l.notes, at)
+	}
+}
+
+// merge copies the set (non-zero) fields of src into dst and returns the
+// YAML names of those dst already had with another value.
+func merge[T any](dst *T, src T) []string {
+	var clash []string
+	dv, sv := reflect.ValueOf(dst).Elem(), reflect.ValueOf(src)
+	for i := range sv.NumField() {
+		f := sv.Field(i)
+		if f.IsZero() {
+			continue
+		}
+		if d := dv.Field(i); !d.IsZero() && !reflect.DeepEqual(d.Interface(), f.Interface()) {
+			name, _, _ := strings.Cut(sv.Type().Field(i).Tag.Get("yaml"), ",")
+			clash = append(clash, name)
+		}
+		dv.Field(i).Set(f)
+	}
+	return clash
 }
 
 // setRate sets v on r's direction (both, up or down); nil leaves r as is.

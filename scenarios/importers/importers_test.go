@@ -114,6 +114,25 @@ var _ = Describe("Chaos Mesh NetworkChaos", func() {
 		Expect(err).To(MatchError(ContainSubstring("chaosmesh-unmapped.yaml:10: spec.selector.labelSelectors: no mapping for app=web-show; add --map app=web-show:site:NAME")))
 	})
 
+	It("reads every object of a multi-document file; different fields of one direction add up", func() {
+		res, s := load("chaosmesh", "chaosmesh-two.yaml", importers.Options{Map: m})
+		l := link(s, "store-1-uplink")
+		Expect(l.Up.Delay).To(Equal(20 * time.Millisecond))
+		Expect(l.Up.Loss.Percent).To(Equal(units.Percent(1)))
+		Expect(l.Down.Delay).To(BeZero())
+		Expect(res.Approximations()).To(BeEmpty())
+	})
+
+	It("says so when a later input overrides a value an earlier one set", func() {
+		res, err := importers.Import("chaosmesh", []importers.Input{input("chaosmesh-two.yaml"), input("chaosmesh-delay-40.yaml")}, importers.Options{Map: m})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Approximations()).To(HaveLen(1))
+		Expect(res.Approximations()[0].String()).To(ContainSubstring("chaosmesh-delay-40.yaml:6 spec.action: APPROXIMATE: overrides delay"))
+		s, err := scenarios.Load("x.yaml", res.YAML, "")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(link(s, "store-1-uplink").Up.Delay).To(Equal(40 * time.Millisecond))
+	})
+
 	It("needs --to when the experiment has no target", func() {
 		_, err := importers.Import("chaosmesh", []importers.Input{input("chaosmesh-partition.yaml")}, importers.Options{Map: m})
 		Expect(err).To(MatchError(ContainSubstring("spec.target: the experiment has no target")))

@@ -1,7 +1,10 @@
 package importers
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -19,17 +22,45 @@ type doc struct {
 }
 
 func (b *builder) parse(in Input) (*yaml.Node, *doc) {
+	docs, d := b.parseAll(in)
+	if len(docs) > 1 {
+		b.errorf(in.Name, docs[1].Line, "", "a second YAML document; this format is one document per file")
+		return nil, d
+	}
+	if len(docs) == 0 {
+		return nil, d
+	}
+	return docs[0], d
+}
+
+// parseAll returns the top-level mapping of every document of in.
+func (b *builder) parseAll(in Input) ([]*yaml.Node, *doc) {
 	d := &doc{b: b, file: in.Name}
-	var root yaml.Node
-	if err := yaml.Unmarshal(in.Data, &root); err != nil {
-		b.errorf(in.Name, 0, "", "cannot parse: %v", err)
-		return nil, d
+	dec := yaml.NewDecoder(bytes.NewReader(in.Data))
+	var out []*yaml.Node
+	for {
+		var root yaml.Node
+		err := dec.Decode(&root)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			b.errorf(in.Name, 0, "", "cannot parse: %v", err)
+			return nil, d
+		}
+		if len(root.Content) == 0 {
+			continue
+		}
+		if root.Content[0].Kind != yaml.MappingNode {
+			b.errorf(in.Name, root.Content[0].Line, "", "expected a mapping at the top level")
+			return nil, d
+		}
+		out = append(out, root.Content[0])
 	}
-	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		b.errorf(in.Name, 0, "", "expected a mapping at the top level")
-		return nil, d
+	if len(out) == 0 {
+		b.errorf(in.Name, 0, "", "empty file")
 	}
-	return root.Content[0], d
+	return out, d
 }
 
 func (d *doc) errorf(n *yaml.Node, field, format string, args ...any) {

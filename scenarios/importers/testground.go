@@ -122,6 +122,6 @@ func (b *builder) testground(in Input) {
 	}
 	notes = append(notes, d.note(shapeNode, field+"LinkShape", false, "shapes %s -> %s (the instance's outbound traffic), the link's %s direction, for the whole run", from, to,
 		map[bool]string{true: "up", false: "down"}[up]))
-	l.setStatic(s, up, false)
+	l.setStatic(s, up, false, d.note(shapeNode, field+"LinkShape", false, ""))
 	l.notes = append(l.notes, notes...)
 }
