@@ -111,6 +111,12 @@ func (b *builder) fogify(in Input) {
 					if members[x].ep == members[y].ep {
 						continue
 					}
+					if kinds := members[x].ep.kind + members[y].ep.kind; kinds == "camerascloud" || kinds == "cloudcameras" {
+						// Declaring that link would make the cameras stream
+						// straight to the cloud instead of to their site.
+						b.notes = append(b.notes, d.note(n, field, true, "dropped for %s and %s: in edgesim a cameras-cloud link means the cameras stream straight to the cloud, bypassing their site", members[x].label, members[y].label))
+						continue
+					}
 					l, _, err := b.link(members[x].ep, members[y].ep)
 					if err != nil {
 						b.notes = append(b.notes, d.note(n, field, true, "dropped for %s and %s: %v", members[x].label, members[y].label, err))

@@ -225,6 +225,16 @@ var _ = Describe("Fogify x-fogify", func() {
 		Expect(fields).To(ContainElements("x-fogify.nodes", "x-fogify.scenarios[0].actions[1].action.type", "x-fogify.scenarios[0].actions[0]"))
 	})
 
+	It("links every mapped pair on a network but cameras and cloud, which edgesim would connect directly", func() {
+		res, s := load("fogify", "fogify-flat.yaml", importers.Options{Map: m})
+		Expect(link(s, "store-1-cameras").Up.Delay).To(Equal(15 * time.Millisecond)) // 10ms + 5ms
+		Expect(link(s, "store-1-uplink").Down.Delay).To(Equal(15 * time.Millisecond))
+		for _, l := range s.Links {
+			Expect(l.Name).NotTo(Equal("store-1-cameras-cloud"))
+		}
+		Expect(res.Approximations()).To(ContainElement(HaveField("Msg", ContainSubstring("dropped for cloud-server and cam"))))
+	})
+
 	It("refuses a service with no mapping, naming its line", func() {
 		_, err := importers.Import("fogify", []importers.Input{input("fogify-compose.yaml")}, importers.Options{Map: m[:2]})
 		Expect(err).To(MatchError(ContainSubstring("fogify-compose.yaml:46: x-fogify.topology[2]: no mapping for service cam")))
