@@ -3,6 +3,7 @@ package importers
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +43,7 @@ func (b *builder) fogify(in Input) {
 		return
 	}
 	if b.name == "" {
-		b.name = strings.TrimSuffix(in.Name, ".yaml")
+		b.name = strings.TrimSuffix(filepath.Base(in.Name), filepath.Ext(in.Name))
 	}
 	for _, k := range keys(fog) {
 		switch k.Value {
@@ -142,18 +143,14 @@ func (b *builder) fogify(in Input) {
 		}
 	}
 	if sc := get(fog, "scenarios"); sc != nil {
-		b.fogifyScenarios(d, sc, byLabel, networks, onNet2(onNet, func(m member) string { return m.label }))
-	}
-}
-
-func onNet2[M any](in map[string][]M, label func(M) string) map[string][]string {
-	out := map[string][]string{}
-	for k, v := range in {
-		for _, m := range v {
-			out[k] = append(out[k], label(m))
+		labels := map[string][]string{}
+		for net, ms := range onNet {
+			for _, m := range ms {
+				labels[net] = append(labels[net], m.label)
+			}
 		}
+		b.fogifyScenarios(d, sc, byLabel, networks, labels)
 	}
-	return out
 }
 
 func (b *builder) fogifyEndpoint(label, service string) (endpoint, bool) {
