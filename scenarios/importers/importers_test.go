@@ -289,3 +289,29 @@ var _ = DescribeTable("every importer's output loads with edgesim's scenario loa
 	Entry("containerlab", "containerlab", "containerlab-netem.sh", importers.Options{Map: maps("node=clab-edge-store1:site:store-1", "node=clab-edge-cloud:cloud")}),
 	Entry("testground", "testground", "testground-shape.json", importers.Options{From: "site:store-2", To: "site:store-1"}),
 )
+
+var _ = DescribeTable("tc's rate units, as Chaos Mesh and Fogify hand them to tc",
+	func(in string, want units.BitRate, bytes bool) {
+		got, why, err := importers.TCRate(in)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got).To(Equal(want))
+		Expect(why != "").To(Equal(bytes), "a byte unit explains its conversion")
+	},
+	Entry("bps is bytes: 1mbps = 1,000,000 B/s x 8", "1mbps", 8*units.Mbit, true),
+	Entry("case does not matter to tc", "1MBps", 8*units.Mbit, true),
+	Entry("100kbps = 100,000 B/s x 8", "100kbps", 800*units.Kbit, true),
+	Entry("1kibps = 1024 B/s x 8", "1kibps", units.BitRate(8192), true),
+	Entry("mbit is bits", "1mbit", units.Mbit, false),
+	Entry("1kibit = 1024 bit", "1kibit", units.BitRate(1024), false),
+	Entry("2.5gbit", "2.5gbit", units.BitRate(2_500_000_000), false),
+)
+
+var _ = DescribeTable("tc rates without a tc unit are refused",
+	func(in string) {
+		_, _, err := importers.TCRate(in)
+		Expect(err).To(HaveOccurred())
+	},
+	Entry(nil, "1000000"),
+	Entry(nil, "10MB/s"),
+	Entry(nil, "fast"),
+)

@@ -58,7 +58,10 @@ site): describe yours before running it.`,
   edgesim import chaosmesh --map app=edgenode:site:store-1 --map app=cloud-api:cloud chaos.yaml
 
   # containerlab: store router's eth1 faces the cloud router
-  edgesim import containerlab --map node=clab-lab-r1:site:store-1 --map node=clab-lab-r2:cloud netem.sh -o lab.yaml`,
+  edgesim import containerlab --map node=clab-lab-r1:site:store-1 --map node=clab-lab-r2:cloud netem.sh -o lab.yaml
+
+  # a Testground LinkShape shaping what the store sends to the cloud
+  edgesim import testground --from site:store-1 --to cloud shape.json`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for _, m := range mapFlags {
