@@ -114,6 +114,22 @@ var _ = Describe("Chaos Mesh NetworkChaos", func() {
 		Expect(err).To(MatchError(ContainSubstring("chaosmesh-unmapped.yaml:10: spec.selector.labelSelectors: no mapping for app=web-show; add --map app=web-show:site:NAME")))
 	})
 
+	It("maps direction from to what the target sends: cloud -> store-1 is the uplink's down direction", func() {
+		_, s := load("chaosmesh", "chaosmesh-from.yaml", importers.Options{Map: m})
+		l := link(s, "store-1-uplink")
+		Expect(l.Down.Delay).To(Equal(10 * time.Millisecond))
+		Expect(l.Up.Delay).To(BeZero())
+	})
+
+	It("marks a timed one-way delay APPROXIMATE: a degrade fault sets both directions", func() {
+		res, s := load("chaosmesh", "chaosmesh-timed-oneway.yaml", importers.Options{Map: m})
+		Expect(s.Faults).To(HaveLen(1))
+		to := s.Faults[0].Degrade.Links[0].To
+		Expect(to.Up.Delay).To(Equal(100 * time.Millisecond))
+		Expect(s.Faults[0].Duration).To(Equal(20 * time.Second))
+		Expect(res.Approximations()).To(ConsistOf(HaveField("Field", "spec.direction")))
+	})
+
 	It("reads every object of a multi-document file; different fields of one direction add up", func() {
 		res, s := load("chaosmesh", "chaosmesh-two.yaml", importers.Options{Map: m})
 		l := link(s, "store-1-uplink")
