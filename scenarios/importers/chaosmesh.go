@@ -208,6 +208,8 @@ func (d *doc) chaosShape(spec *yaml.Node, action string, notes *[]Note) shape {
 	used := chaosActions[action]
 	if slices.Contains(used, "delay") {
 		if n := get(spec, "delay"); n != nil {
+			d.dropUnknown(n, "spec.delay", notes, "latency", "jitter", "correlation", "reorder")
+			d.dropUnknown(get(n, "reorder"), "spec.delay.reorder", notes, "reorder", "correlation", "gap")
 			s.delay = d.duration(get(n, "latency"), "spec.delay.latency")
 			s.jitter = d.duration(get(n, "jitter"), "spec.delay.jitter")
 			s.correlation = d.percent(get(n, "correlation"), "spec.delay.correlation")
@@ -233,6 +235,7 @@ func (d *doc) chaosShape(spec *yaml.Node, action string, notes *[]Note) shape {
 		if n == nil || !slices.Contains(used, section) {
 			return nil
 		}
+		d.dropUnknown(n, "spec."+section, notes, key, "correlation")
 		p := d.percent(get(n, key), "spec."+section+"."+key)
 		if p == nil {
 			d.errorf(n, "spec."+section+"."+key, "missing")
@@ -249,6 +252,7 @@ func (d *doc) chaosShape(spec *yaml.Node, action string, notes *[]Note) shape {
 		s.rate = d.rate(get(n, "rate"), "spec.rate.rate", "Chaos Mesh", notes)
 	}
 	if n := get(spec, "bandwidth"); n != nil && action == "bandwidth" {
+		d.dropUnknown(n, "spec.bandwidth", notes, "rate", "limit", "buffer", "peakrate", "minburst")
 		s.rate = d.rate(get(n, "rate"), "spec.bandwidth.rate", "Chaos Mesh", notes)
 		if lim := get(n, "limit"); lim != nil {
 			v, err := strconv.ParseUint(str(lim), 10, 63)

@@ -102,6 +102,7 @@ func (b *builder) fogify(in Input) {
 			field := fmt.Sprintf("x-fogify.networks[%d]", i)
 			name := str(get(n, "name"))
 			networks[name] = n
+			d.dropUnknown(n, field, &b.notes, "name", "uplink", "downlink", "bidirectional", "links", "subnet", "gateway")
 			up, down, notes, ok := d.fogifySides(n, field)
 			if !ok {
 				continue
@@ -185,7 +186,9 @@ func (d *doc) fogifySides(n *yaml.Node, field string) (up, down side, notes []No
 func (d *doc) fogifySide(n *yaml.Node, field string, div float64) (side, bool) {
 	var s side
 	before := len(d.b.errs)
+	d.dropUnknown(n, field, &d.b.notes, "bandwidth", "latency", "drop")
 	if lat := get(n, "latency"); lat != nil {
+		d.dropUnknown(lat, field+".latency", &d.b.notes, "delay", "deviation", "correlation", "distribution")
 		if v := d.duration(get(lat, "delay"), field+".latency.delay"); v != nil {
 			s.delay = time.Duration(float64(*v) / div)
 		}

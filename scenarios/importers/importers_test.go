@@ -130,6 +130,13 @@ var _ = Describe("Chaos Mesh NetworkChaos", func() {
 		Expect(res.Approximations()).To(ConsistOf(HaveField("Field", "spec.direction")))
 	})
 
+	It("never drops a field silently: one it does not know is an APPROXIMATE note at its line", func() {
+		res, s := load("chaosmesh", "chaosmesh-typo.yaml", importers.Options{Map: m})
+		Expect(link(s, "store-1-uplink").Up.Jitter).To(BeZero())
+		Expect(res.Approximations()).To(HaveLen(1))
+		Expect(res.Approximations()[0].String()).To(Equal("chaosmesh-typo.yaml:18 spec.delay.jiter: APPROXIMATE: dropped: not a field edgesim maps"))
+	})
+
 	It("reads every object of a multi-document file; different fields of one direction add up", func() {
 		res, s := load("chaosmesh", "chaosmesh-two.yaml", importers.Options{Map: m})
 		l := link(s, "store-1-uplink")

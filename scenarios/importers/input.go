@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -175,4 +176,13 @@ func tcRate(s string) (units.BitRate, string, error) {
 		}
 	}
 	return 0, "", fmt.Errorf("%q has unit %q, which is not one of tc's rate units (bit, kbit, mbit, gbit, bps, kbps, mbps, gbps, ...)", s, t[i:])
+}
+
+// dropUnknown notes every key of mapping n that is not allowed as dropped.
+func (d *doc) dropUnknown(n *yaml.Node, field string, notes *[]Note, allowed ...string) {
+	for _, k := range keys(n) {
+		if !slices.Contains(allowed, k.Value) {
+			*notes = append(*notes, d.note(k, field+"."+k.Value, true, "dropped: not a field edgesim maps"))
+		}
+	}
 }
