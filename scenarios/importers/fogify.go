@@ -68,6 +68,7 @@ func (b *builder) fogify(in Input) {
 	}
 	for i, t := range topo.Content {
 		field := fmt.Sprintf("x-fogify.topology[%d]", i)
+		d.dropUnknown(t, field, &b.notes, "node", "service", "label", "replicas", "networks")
 		label, service := str(get(t, "label")), str(get(t, "service"))
 		if label == "" {
 			label = service
@@ -288,6 +289,7 @@ func combine(a, b side) (combined, string) {
 func (b *builder) fogifyPairs(d *doc, links *yaml.Node, field string, byLabel map[string]endpoint) {
 	for i, p := range links.Content {
 		f := fmt.Sprintf("%s[%d]", field, i)
+		d.dropUnknown(p, f, &b.notes, "from_node", "to_node", "bidirectional", "properties")
 		fromL, toL := str(get(p, "from_node")), str(get(p, "to_node"))
 		from, ok1 := byLabel[fromL]
 		to, ok2 := byLabel[toL]
@@ -336,6 +338,7 @@ func (b *builder) fogifyScenarios(d *doc, sc *yaml.Node, byLabel map[string]endp
 		}
 		for j, a := range actions.Content {
 			f := fmt.Sprintf("x-fogify.scenarios[%d].actions[%d]", i, j)
+			d.dropUnknown(a, f, &b.notes, "time", "instance_type", "instances", "action")
 			act := get(a, "action")
 			typ := str(get(act, "type"))
 			if typ != "network" {
