@@ -86,6 +86,7 @@ Start with:
 		newDownCmd(streams),
 		newImageCmd(streams),
 		newPlanCmd(streams),
+		newImportCmd(streams),
 	)
 	return root
 }

@@ -1,0 +1,4 @@
+package importers
+
+// TCRate exposes tcRate to the specs.
+var TCRate = tcRate
