@@ -9,7 +9,7 @@ import (
 
 	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
-	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // WatchStream feeds a `kubectl get -w -o json` stream to a cluster watch
@@ -38,7 +38,7 @@ type Cluster struct {
 }
 
 // Clusters spreads a plan over clusters as Provision does.
-func Clusters(plan *testbed.Plan, layout Layout, name string) []Cluster {
+func Clusters(plan *provider.Plan, layout Layout, name string) []Cluster {
 	var out []Cluster
 	for _, m := range members(plan, layout, name) {
 		c := Cluster{Name: m.name, PodSubnet: m.podSubnet, Holds: m.holds}

@@ -10,15 +10,15 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edgesim/edgesim/cmd/edgenode/app"
-	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 func noEnv(string) (string, bool) { return "", false }
 
 // flagsBeforeConfigFiles is the edgenode command the manifests held
 // before the configuration file, every option a flag.
-func flagsBeforeConfigFiles(plan *testbed.Plan, role testbed.Role, upstream string) []string {
+func flagsBeforeConfigFiles(plan *provider.Plan, role provider.Role, upstream string) []string {
 	args := []string{"/edgenode", "serve",
 		"--listen", ":8080",
 		"--node-id", "$(POD_NAME)",
@@ -26,7 +26,7 @@ func flagsBeforeConfigFiles(plan *testbed.Plan, role testbed.Role, upstream stri
 		"--spool-dir", "/spool",
 		"--rules", "/etc/edgesim/rules.yaml",
 	}
-	if role == testbed.RoleCloud {
+	if role == provider.RoleCloud {
 		return append(args, "--mode", "cloud", "--alerts-file", "/alerts/alerts.jsonl")
 	}
 	return append(args, "--mode", "edge", "--upstream", upstream)
@@ -47,9 +47,9 @@ var _ = Describe("the workloads' launch on the kind provider", func() {
 			b, err := kindprovider.Render(objs)
 			Expect(err).NotTo(HaveOccurred())
 			d := docs(b)
-			tiers := map[string]testbed.Role{kindprovider.EdgenodeName(""): testbed.RoleCloud}
-			for _, n := range p.NodesOf(testbed.RoleEdge) {
-				tiers[kindprovider.EdgenodeName(n.Site)] = testbed.RoleEdge
+			tiers := map[string]provider.Role{kindprovider.EdgenodeName(""): provider.RoleCloud}
+			for _, n := range p.NodesOf(provider.RoleEdge) {
+				tiers[kindprovider.EdgenodeName(n.Site)] = provider.RoleEdge
 			}
 			for name, role := range tiers {
 				pod := dig(d["Deployment/"+name], "spec", "template", "spec")

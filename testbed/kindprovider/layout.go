@@ -6,8 +6,8 @@ import (
 	"slices"
 
 	"github.com/edgesim/edgesim/internal/naming"
-	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // Layout is how a plan's nodes are spread over kind clusters.
@@ -63,7 +63,7 @@ func (m *member) holds(site string) bool {
 // cluster name (see ClusterName): the single cluster takes it as it is;
 // federated clusters add "-c" (cloud) or "-s<i>" (the i-th site, in plan
 // order) to it, shortened to leave room for that.
-func members(plan *testbed.Plan, layout Layout, name string) []*member {
+func members(plan *provider.Plan, layout Layout, name string) []*member {
 	all := Bindings(plan)
 	if layout != LayoutFederated {
 		return []*member{{name: name, bindings: all}}
@@ -74,14 +74,14 @@ func members(plan *testbed.Plan, layout Layout, name string) []*member {
 	sites := map[string]*member{}
 	for _, b := range all {
 		n, _ := plan.Node(b.Node)
-		if n.Role == testbed.RoleCloud {
+		if n.Role == provider.RoleCloud {
 			cloud.bindings = append(cloud.bindings, b)
 			continue
 		}
 		m := sites[n.Site]
 		if m == nil {
 			m = &member{name: fmt.Sprintf("%s-s%d", name, len(out)), podSubnet: podSubnet(len(out)),
-				labels: []string{n.Site, n.Site + testbed.CloudViaSuffix}} // the site and its cloud-placement mirror
+				labels: []string{n.Site, n.Site + provider.CloudViaSuffix}} // the site and its cloud-placement mirror
 			sites[n.Site] = m
 			out = append(out, m)
 		}

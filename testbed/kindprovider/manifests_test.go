@@ -13,19 +13,19 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgesim/edgesim/scenarios"
-	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var cfg = kindprovider.ManifestConfig{EdgenodeImage: "localhost/edgesim/edgenode:test", CamerasImage: "localhost/edgesim/edgesim:test"}
 
-func plan(name string, compare bool) *testbed.Plan {
+func plan(name string, compare bool) *provider.Plan {
 	sc, err := scenarios.Example(name)
 	Expect(err).NotTo(HaveOccurred())
-	p, err := testbed.NewPlan(sc, compare)
+	p, err := provider.NewPlan(sc, compare)
 	Expect(err).NotTo(HaveOccurred())
 	return p
 }
@@ -57,9 +57,9 @@ func dig(d any, path ...any) any {
 	return d
 }
 
-func rendered(p *testbed.Plan) []byte { return renderedWith(p, cfg) }
+func rendered(p *provider.Plan) []byte { return renderedWith(p, cfg) }
 
-func renderedWith(p *testbed.Plan, cfg kindprovider.ManifestConfig) []byte {
+func renderedWith(p *provider.Plan, cfg kindprovider.ManifestConfig) []byte {
 	objs, err := kindprovider.Manifests(p, cfg)
 	Expect(err).NotTo(HaveOccurred())
 	cams, err := kindprovider.CameraManifests(p, cfg)
@@ -129,7 +129,7 @@ var _ = Describe("Manifests", func() {
 		data = bytes.Replace(data, []byte("  provider: local\n"), []byte("  provider: local\n  hardware:\n    - {name: small-box, cpu: 1500m, memory: 768Mi}\n"), 1)
 		sc, err := scenarios.Load("classes.yaml", data, "")
 		Expect(err).NotTo(HaveOccurred())
-		p, err := testbed.NewPlan(sc, false)
+		p, err := provider.NewPlan(sc, false)
 		Expect(err).NotTo(HaveOccurred())
 		d := docs(rendered(p))
 		tmpl := dig(d["Deployment/edgenode-store-1"], "spec", "template")
@@ -215,6 +215,6 @@ var _ = Describe("Manifests", func() {
 		Expect(err).To(MatchError(ContainSubstring("workload.model.path")))
 		Expect(err).To(MatchError(ContainSubstring("images: both")))
 		_, err = kindprovider.CameraManifests(nil, cfg)
-		Expect(err).To(MatchError(ContainSubstring("testbed.NewPlan")))
+		Expect(err).To(MatchError(ContainSubstring("provider.NewPlan")))
 	})
 })

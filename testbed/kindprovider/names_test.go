@@ -18,6 +18,7 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/provider"
 	"github.com/edgesim/edgesim/wire"
 )
 
@@ -58,7 +59,7 @@ func derivedNameProblems(sc *scenarios.Scenario, compare bool) []string {
 	if err := netem.CheckName(testbedName); err != nil {
 		bad("local testbed: %v", err)
 	}
-	p, err := testbed.NewPlan(sc, compare)
+	p, err := provider.NewPlan(sc, compare)
 	if err != nil {
 		return []string{err.Error()}
 	}

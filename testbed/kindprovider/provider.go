@@ -21,15 +21,15 @@ import (
 	"github.com/edgesim/edgesim/internal/naming"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
-	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // Config configures the kind provider.
 type Config struct {
 	// Binaries are put into the workload images.
-	Binaries testbed.Binaries
+	Binaries provider.Binaries
 	// Dir receives the image archives, workloads' logs and the rendered
 	// manifests.
 	Dir string
@@ -60,7 +60,7 @@ type Config struct {
 	// Log receives progress lines (nil discards).
 	Log io.Writer
 	// Observe is told about events nobody asked for (unused so far).
-	Observe func(testbed.ObservedEvent)
+	Observe func(provider.ObservedEvent)
 }
 
 // Provider runs a plan on one kind cluster. Each plan node is a kind
@@ -72,12 +72,12 @@ type Config struct {
 type Provider struct {
 	cfg Config
 
-	plan    *testbed.Plan
+	plan    *provider.Plan
 	members []*member
 	rt      cluster.Runtime
 	mcfg    ManifestConfig
 	eng     netem.Engine
-	links   testbed.Links
+	links   provider.Links
 	pids    map[string]int
 	hosts   map[string]netem.EngineHost // plan node -> its emulated host
 	// owner marks this run's Podman containers (cluster.OwnerAnnotation);
@@ -124,15 +124,15 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	if cfg.Observe == nil {
-		cfg.Observe = func(testbed.ObservedEvent) {}
+		cfg.Observe = func(provider.ObservedEvent) {}
 	}
 	if cfg.NodeGracePeriod == 0 {
 		cfg.NodeGracePeriod = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, links: testbed.Links{}, pids: map[string]int{}, hosts: map[string]netem.EngineHost{}}, nil
+	return &Provider{cfg: cfg, links: provider.Links{}, pids: map[string]int{}, hosts: map[string]netem.EngineHost{}}, nil
 }
 
-// Name implements testbed.Provider.
+// Name implements provider.Provider.
 func (p *Provider) Name() string { return string(scenarios.ProviderKind) }
 
 func (p *Provider) logf(format string, args ...any) {
@@ -168,17 +168,17 @@ func (p *Provider) where(node string) (*member, string) {
 	return nil, ""
 }
 
-// Provision implements testbed.Provider: builds and loads the workload
+// Provision implements provider.Provider: builds and loads the workload
 // images, creates the cluster(s) with one labelled worker per plan node and
 // attaches the plan's links.
-func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
+func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	p.plan = plan
 	p.members = members(plan, p.cfg.Layout, p.cfg.Name)
 	if len(p.members) > maxFederated {
 		return fmt.Errorf("kind provider: %d clusters: the federated layout takes at most %d (sites + cloud)", len(p.members), maxFederated)
 	}
 	p.mcfg = ManifestConfig{EdgenodeImage: "check", CamerasImage: "check", TolerationSeconds: p.cfg.TolerationSeconds,
-		Token: testbed.NewRunToken()}
+		Token: provider.NewRunToken()}
 	if err := check(plan, p.mcfg); err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 		for i, b := range m.bindings {
 			c := m.container(i)
 			img := edge
-			if b.Role == testbed.RoleCamera {
+			if b.Role == provider.RoleCamera {
 				img = cams
 			}
 			if err := LoadImage(ctx, string(rt), c, img.Archive); err != nil {
@@ -244,7 +244,7 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 		return err
 	}
 	if p.cfg.Layout == LayoutFederated {
-		cloud := p.plan.NodesOf(testbed.RoleCloud)[0]
+		cloud := p.plan.NodesOf(provider.RoleCloud)[0]
 		h, ok := p.hosts[cloud.Name]
 		if !ok {
 			return fmt.Errorf("kind provider: cloud node %s has no emulated address", cloud.Name)
@@ -361,7 +361,7 @@ func (p *Provider) events() []evidence.ClusterEvent {
 	return out
 }
 
-// ClusterEvents implements testbed.ClusterEventSource: the node and pod
+// ClusterEvents implements provider.ClusterEventSource: the node and pod
 // changes seen since the cluster was created. When a node loss left
 // edgenode pods not yet replaced (the run may end before Kubernetes is
 // done), it first waits for the replacements to be Ready, at most the
@@ -405,7 +405,7 @@ func (p *Provider) Edgenodes(node string) []string {
 	return m.watch.edgenodesOn(c)
 }
 
-// Diagnose implements testbed.Diagnoser: kubectl's view of the nodes, the
+// Diagnose implements provider.Diagnoser: kubectl's view of the nodes, the
 // workloads, their Service endpoints and recent events, and a description
 // of every node that is not Ready.
 func (p *Provider) Diagnose(ctx context.Context) []evidence.Diagnostic {
@@ -496,7 +496,7 @@ func (p *Provider) containerPID(ctx context.Context, c string) (int, error) {
 	return pid, nil
 }
 
-// Deploy implements testbed.Provider: applies the edgenode manifests and
+// Deploy implements provider.Provider: applies the edgenode manifests and
 // waits until every Deployment (cloud first) is available.
 func (p *Provider) Deploy(ctx context.Context) error {
 	objs, err := Manifests(p.plan, p.mcfg)
@@ -554,7 +554,7 @@ func podSummary(ctx context.Context, m *member) string {
 	return strings.Join(strings.Fields(string(out)), " ")
 }
 
-// StartCameras implements testbed.Provider: one pod per camera host; their
+// StartCameras implements provider.Provider: one pod per camera host; their
 // samples are copied below dir every second while they run.
 func (p *Provider) StartCameras(ctx context.Context, dir string) error {
 	objs, err := CameraManifests(p.plan, p.mcfg)
@@ -562,7 +562,7 @@ func (p *Provider) StartCameras(ctx context.Context, dir string) error {
 		return err
 	}
 	start := time.Now()
-	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
+	for _, n := range p.plan.NodesOf(provider.RoleCamera) {
 		if err := p.waitReachable(ctx, n.Name, time.Minute); err != nil {
 			return err
 		}
@@ -573,7 +573,7 @@ func (p *Provider) StartCameras(ctx context.Context, dir string) error {
 			return err
 		}
 	}
-	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
+	for _, n := range p.plan.NodesOf(provider.RoleCamera) {
 		m, _ := p.where(n.Name)
 		if _, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "wait", "--for=condition=Ready", "pod/"+CamerasName(n.Name), "--timeout=120s"); err != nil {
 			return fmt.Errorf("cameras %s not running: %w (pods: %s)", n.Name, err, podSummary(ctx, m))
@@ -612,7 +612,7 @@ func (p *Provider) waitReachable(ctx context.Context, host string, timeout time.
 		for _, ep := range cam.Endpoints {
 			n, _ := p.plan.Node(ep)
 			site := n.Site
-			if n.Role == testbed.RoleCloud {
+			if n.Role == provider.RoleCloud {
 				site = ""
 			}
 			services[EdgenodeName(site)] = true
@@ -649,7 +649,7 @@ func (p *Provider) waitReachable(ctx context.Context, host string, timeout time.
 // copySamples copies every camera host's samples from its node.
 func (p *Provider) copySamples(ctx context.Context, dir string) error {
 	var errs []error
-	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
+	for _, n := range p.plan.NodesOf(provider.RoleCamera) {
 		c, _ := p.Container(n.Name)
 		dst := filepath.Join(dir, n.Name)
 		if err := os.MkdirAll(dst, 0o755); err != nil {
@@ -662,7 +662,7 @@ func (p *Provider) copySamples(ctx context.Context, dir string) error {
 	return errors.Join(errs...)
 }
 
-// StopCameras implements testbed.Provider: deletes the camera pods (they
+// StopCameras implements provider.Provider: deletes the camera pods (they
 // flush their samples on SIGTERM) and copies the samples a last time.
 func (p *Provider) StopCameras(ctx context.Context) error {
 	p.mu.Lock()
@@ -676,7 +676,7 @@ func (p *Provider) StopCameras(ctx context.Context) error {
 	<-done
 	var deletes []error
 	start := time.Now()
-	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
+	for _, n := range p.plan.NodesOf(provider.RoleCamera) {
 		m, _ := p.where(n.Name)
 		if _, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "delete", "pod", CamerasName(n.Name), "--wait=true", "--timeout=60s"); err != nil {
 			deletes = append(deletes, err)
@@ -696,41 +696,41 @@ func (p *Provider) StopCameras(ctx context.Context) error {
 func stopCamerasError(deletes []error, copyErr error, retain bool) error {
 	del := errors.Join(deletes...)
 	if del != nil && !retain {
-		del = testbed.Moot(fmt.Errorf("camera pods not deleted in time; the cluster's deletion removes them, but their last samples may be missing: %w", del))
+		del = provider.Moot(fmt.Errorf("camera pods not deleted in time; the cluster's deletion removes them, but their last samples may be missing: %w", del))
 	}
 	return errors.Join(del, copyErr)
 }
 
-// Inject implements testbed.Provider. Node faults act on the node
+// Inject implements provider.Provider. Node faults act on the node
 // container: kill (SIGKILL), start, pause and resume (freezer); link faults
 // act on the netem link as the local provider does.
-func (p *Provider) Inject(ctx context.Context, a testbed.Action) error {
+func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
 	switch a.Kind {
-	case testbed.ActionKill, testbed.ActionStart, testbed.ActionPause, testbed.ActionResume:
+	case provider.ActionKill, provider.ActionStart, provider.ActionPause, provider.ActionResume:
 		c, ok := p.Container(a.Node)
 		if !ok {
 			return fmt.Errorf("%s: no node %s", a.Kind, a.Node)
 		}
-		verb := map[testbed.ActionKind]string{testbed.ActionKill: "kill", testbed.ActionStart: "start", testbed.ActionPause: "pause", testbed.ActionResume: "unpause"}[a.Kind]
+		verb := map[provider.ActionKind]string{provider.ActionKill: "kill", provider.ActionStart: "start", provider.ActionPause: "pause", provider.ActionResume: "unpause"}[a.Kind]
 		_, err := p.runtime(ctx, verb, c)
 		return err
 	}
 	return p.links.Apply(ctx, a)
 }
 
-// LinkStats implements testbed.Provider, with plan link names.
+// LinkStats implements provider.Provider, with plan link names.
 func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
 	return p.links.Stats(p.eng), nil
 }
 
-// Alerts implements testbed.Provider: the alerts the cloud edgenodes wrote
+// Alerts implements provider.Provider: the alerts the cloud edgenodes wrote
 // on their nodes.
 func (p *Provider) Alerts(ctx context.Context) ([]byte, error) {
 	if p.Cluster() == nil {
 		return nil, nil
 	}
 	var out []byte
-	for _, n := range p.plan.NodesOf(testbed.RoleCloud) {
+	for _, n := range p.plan.NodesOf(provider.RoleCloud) {
 		c, _ := p.Container(n.Name)
 		b, err := p.runtime(ctx, "exec", c, "sh", "-c", "cat "+HostDataDir+"/alerts/alerts.jsonl 2>/dev/null || true")
 		if err != nil {
@@ -741,7 +741,7 @@ func (p *Provider) Alerts(ctx context.Context) ([]byte, error) {
 	return out, nil
 }
 
-// Destroy implements testbed.Provider: saves the workloads' logs, removes
+// Destroy implements provider.Provider: saves the workloads' logs, removes
 // the links and deletes the cluster(s) unless they are retained.
 func (p *Provider) Destroy(ctx context.Context) error {
 	var errs []error
@@ -817,13 +817,13 @@ type Options struct {
 	Layout            Layout
 }
 
-// Factory is the testbed.ProviderFactory of `provider: kind`:
+// Factory is the provider.Factory of `provider: kind`:
 //
 //	testbed.Run(ctx, sc, testbed.Options{Providers: testbed.Providers{
 //		scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{}),
 //	}})
-func Factory(o Options) testbed.ProviderFactory {
-	return func(c testbed.ProviderConfig) (testbed.Provider, error) {
+func Factory(o Options) provider.Factory {
+	return func(c provider.Config) (provider.Provider, error) {
 		return New(Config{
 			Binaries: c.Binaries, Dir: c.Dir, StateDir: c.StateDir, Registry: c.Registry, Seed: c.Seed,
 			Name: ClusterName(c.Name), NodeImage: o.NodeImage, Runtime: o.Runtime, Retain: o.Retain,

@@ -6,8 +6,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 var _ = Describe("stopping the cameras at tear-down", func() {
@@ -15,7 +15,7 @@ var _ = Describe("stopping the cameras at tear-down", func() {
 
 	It("marks camera pods that were not deleted in time as moot: the cluster's deletion removes them", func() {
 		err := kindprovider.StopCamerasError([]error{timeout}, nil, false)
-		var moot *testbed.MootError
+		var moot *provider.MootError
 		Expect(errors.As(err, &moot)).To(BeTrue())
 		Expect(err).To(MatchError(ContainSubstring("timed out waiting for the condition")))
 		Expect(err).To(MatchError(ContainSubstring("last samples may be missing")))
@@ -23,7 +23,7 @@ var _ = Describe("stopping the cameras at tear-down", func() {
 
 	It("keeps the failure when the cluster is retained", func() {
 		err := kindprovider.StopCamerasError([]error{timeout}, nil, true)
-		var moot *testbed.MootError
+		var moot *provider.MootError
 		Expect(errors.As(err, &moot)).To(BeFalse())
 		Expect(err).To(MatchError(timeout))
 	})
