@@ -1,12 +1,11 @@
 package kindprovider
 
 import (
-	"context"
 	"fmt"
-	"slices"
 
 	"github.com/edgesim/edgesim/internal/naming"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
+	"github.com/edgesim/edgesim/testbed/kube"
 	"github.com/edgesim/edgesim/testbed/provider"
 )
 
@@ -43,20 +42,28 @@ type member struct {
 	name      string
 	labels    []string // site labels of the objects it holds (nil: all of them)
 	podSubnet string   // "" for kind's default
-	bindings  []Binding
+	bindings  []kube.Binding
 	cl        *cluster.Cluster
 	record    string // its state record
-	watch     *clusterWatch
-	stopWatch context.CancelFunc
-	watchDone chan struct{}
 }
 
 // container is kind's name of the i-th worker's container.
 func (m *member) container(i int) string { return cluster.WorkerName(m.name, i) }
 
-// holds reports whether objects labelled with site belong in this cluster.
-func (m *member) holds(site string) bool {
-	return m.labels == nil || slices.Contains(m.labels, site)
+// worker is the kind worker of the i-th binding.
+func (m *member) worker(i int) cluster.Worker {
+	return cluster.Worker{Tier: m.bindings[i].Tier, Site: m.bindings[i].Site}
+}
+
+// kube is the member as the shared Kubernetes layer sees it, once its
+// cluster exists: kind names each worker's Kubernetes node after its
+// container.
+func (m *member) kube() *kube.Member {
+	km := &kube.Member{Name: m.name, Sites: m.labels, Cluster: m.cl}
+	for i, b := range m.bindings {
+		km.Nodes = append(km.Nodes, kube.NodeName{Plan: b.Node, Kube: m.container(i)})
+	}
+	return km
 }
 
 // members spreads a plan's nodes over clusters. Names derive from the
@@ -64,12 +71,12 @@ func (m *member) holds(site string) bool {
 // federated clusters add "-c" (cloud) or "-s<i>" (the i-th site, in plan
 // order) to it, shortened to leave room for that.
 func members(plan *provider.Plan, layout Layout, name string) []*member {
-	all := Bindings(plan)
+	all := kube.Bindings(plan)
 	if layout != LayoutFederated {
 		return []*member{{name: name, bindings: all}}
 	}
 	name = naming.Fit(name, cluster.MaxName-len(fmt.Sprintf("-s%d", maxFederated)))
-	cloud := &member{name: name + "-c", podSubnet: podSubnet(0), labels: []string{CloudSite}}
+	cloud := &member{name: name + "-c", podSubnet: podSubnet(0), labels: []string{kube.CloudSite}}
 	out := []*member{cloud}
 	sites := map[string]*member{}
 	for _, b := range all {

@@ -1,11 +1,17 @@
-// Package kindprovider runs edgesim scenarios on kind clusters: every plan
-// node becomes a kind worker labelled with its tier and site, edgenode runs
-// as one Deployment per site pinned to the site's nodes behind a Service,
-// and each camera host's fleet runs as a pod on its own camera node.
+// Package kube is the Kubernetes layer every cluster provider shares (kind
+// today): every plan node becomes a Kubernetes node labelled with its tier
+// and site (LabelTier, LabelSite), edgenode runs as one Deployment per site
+// pinned to the site's nodes behind a Service, and each camera host's fleet
+// runs as a pod on its own camera node. It renders the manifests, applies
+// them, starts and stops the cameras, watches nodes and pods for the
+// failover breakdown, diagnoses failed runs and tunnels pod traffic through
+// the emulated links. A provider brings only its clusters (create, delete,
+// kubectl access: Cluster), the machines under them (node containers:
+// Machines) and the workload images.
 //
 // This file turns a provider.Plan into Kubernetes manifests; it is pure and
 // needs no cluster.
-package kindprovider
+package kube
 
 import (
 	"bytes"
@@ -18,7 +24,6 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgesim/edgesim/scenarios"
-	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/provider"
 	"github.com/edgesim/edgesim/units"
 )
@@ -41,14 +46,19 @@ const (
 
 	labelApp  = "app.kubernetes.io/name"
 	labelPart = "app.kubernetes.io/part-of"
-	labelSite = "edgesim.dev/site"
+	labelSite = LabelSite
+	// LabelTier and LabelSite are the node labels the workloads are pinned
+	// by: every provider puts them on the node of each plan node (Bindings
+	// says which values).
+	LabelTier = "edgesim.dev/tier"
+	LabelSite = "edgesim.dev/site"
 	// labelHardware names the hardware class (spec.hardware) of a tier's nodes.
 	labelHardware = "edgesim.dev/hardware"
 )
 
-// ErrUnsupported is returned for a scenario feature the kind provider does
-// not offer yet.
-var ErrUnsupported = errors.New("kind provider: not supported")
+// ErrUnsupported is returned for a scenario feature the Kubernetes
+// providers do not offer yet.
+var ErrUnsupported = errors.New("kube: not supported")
 
 // ManifestConfig is what the manifests need besides the plan.
 type ManifestConfig struct {
@@ -103,14 +113,15 @@ func (c ManifestConfig) cloudURL(path string) string {
 // each node.
 func SpoolDir(name string) string { return HostDataDir + "/spool/" + name }
 
-// Binding is the kind worker a plan node runs on.
+// Binding is the Kubernetes node a plan node runs on: its role and the
+// values of its LabelTier and LabelSite labels.
 type Binding struct {
-	Node   string
-	Role   provider.Role
-	Worker cluster.Worker
+	Node       string
+	Role       provider.Role
+	Tier, Site string
 }
 
-// Bindings returns one kind worker per plan node, in plan order: cloud
+// Bindings returns one Kubernetes node per plan node, in plan order: cloud
 // nodes get tier "cloud" and site "cloud", edge nodes tier "edge" and their
 // site, camera hosts tier "camera" and a site of their own (the site, or
 // its cloud-placement mirror).
@@ -120,11 +131,11 @@ func Bindings(plan *provider.Plan) []Binding {
 		b := Binding{Node: n.Name, Role: n.Role}
 		switch n.Role {
 		case provider.RoleCloud:
-			b.Worker = cluster.Worker{Tier: string(provider.RoleCloud), Site: CloudSite}
+			b.Tier, b.Site = string(provider.RoleCloud), CloudSite
 		case provider.RoleEdge:
-			b.Worker = cluster.Worker{Tier: string(provider.RoleEdge), Site: n.Site}
+			b.Tier, b.Site = string(provider.RoleEdge), n.Site
 		case provider.RoleCamera:
-			b.Worker = cluster.Worker{Tier: TierCamera, Site: cameraSite(n)}
+			b.Tier, b.Site = TierCamera, cameraSite(n)
 		}
 		out = append(out, b)
 	}
@@ -196,19 +207,19 @@ func Manifests(plan *provider.Plan, cfg ManifestConfig) ([]Object, error) {
 func check(plan *provider.Plan, cfg ManifestConfig) error {
 	var errs []string
 	if cfg.EdgenodeImage == "" || cfg.CamerasImage == "" {
-		errs = append(errs, "images: both the edgenode and the cameras image are required (build them with kindprovider.BuildImages)")
+		errs = append(errs, "images: both the edgenode and the cameras image are required (the provider builds and loads them before Deploy)")
 	}
 	if plan == nil || plan.Scenario == nil {
-		return fmt.Errorf("kind provider: no plan: build one with provider.NewPlan")
+		return fmt.Errorf("kube: no plan: build one with provider.NewPlan")
 	}
 	if len(plan.NodesOf(provider.RoleCloud)) == 0 {
 		errs = append(errs, "plan: no cloud node")
 	}
 	if plan.Scenario.Workload.Model.Path != "" {
-		errs = append(errs, fmt.Sprintf("%v: workload.model.path %q: the kind provider runs the model built into the edgenode image; remove the path or use provider: local", ErrUnsupported, plan.Scenario.Workload.Model.Path))
+		errs = append(errs, fmt.Sprintf("%v: workload.model.path %q: a Kubernetes provider runs the model built into the edgenode image; remove the path or use provider: local", ErrUnsupported, plan.Scenario.Workload.Model.Path))
 	}
 	if len(errs) > 0 {
-		return errors.New("kind provider: " + strings.Join(errs, "; "))
+		return errors.New("kube: " + strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -272,7 +283,7 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 			Template: PodTemplateSpec{
 				Metadata: ObjectMeta{Labels: labels},
 				Spec: PodSpec{
-					NodeSelector: map[string]string{cluster.LabelTier: tier, cluster.LabelSite: siteLabel},
+					NodeSelector: map[string]string{LabelTier: tier, LabelSite: siteLabel},
 					Tolerations:  tolerations(cfg.TolerationSeconds),
 					TopologySpreadConstraints: []TopologySpreadConstraint{{
 						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: "ScheduleAnyway",
@@ -375,7 +386,7 @@ func CameraManifests(plan *provider.Plan, cfg ManifestConfig) ([]Object, error) 
 		objs = append(objs,
 			&ConfigMap{Meta: meta("v1", "ConfigMap", name, Namespace, labels), Data: map[string]string{"cameras.json": string(b)}},
 			&Pod{Meta: meta("v1", "Pod", name, Namespace, labels), Spec: PodSpec{
-				NodeSelector:       map[string]string{cluster.LabelTier: TierCamera, cluster.LabelSite: cameraSite(n)},
+				NodeSelector:       map[string]string{LabelTier: TierCamera, LabelSite: cameraSite(n)},
 				RestartPolicy:      "Never",
 				EnableServiceLinks: new(false),
 				Containers: []Container{{
@@ -426,7 +437,7 @@ func Render(objs []Object) ([]byte, error) {
 		enc := yaml.NewEncoder(&buf)
 		enc.SetIndent(2)
 		if err := enc.Encode(o); err != nil {
-			return nil, fmt.Errorf("kind provider: render %s %s: %w", o.header().Kind, o.header().Metadata.Name, err)
+			return nil, fmt.Errorf("kube: render %s %s: %w", o.header().Kind, o.header().Metadata.Name, err)
 		}
 		if err := enc.Close(); err != nil {
 			return nil, err
