@@ -6,24 +6,15 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
 	"github.com/edgesim/edgesim/testbed/kube"
-	"github.com/edgesim/edgesim/testbed/provider"
+	"github.com/edgesim/edgesim/testbed/kube/kubetest"
 )
-
-func plan(name string, compare bool) *provider.Plan {
-	sc, err := scenarios.Example(name)
-	Expect(err).NotTo(HaveOccurred())
-	p, err := provider.NewPlan(sc, compare)
-	Expect(err).NotTo(HaveOccurred())
-	return p
-}
 
 var _ = Describe("layouts", func() {
 	It("puts every node in one cluster that holds every object by default", func() {
-		cs := kindprovider.Clusters(plan("quickstart", true), kindprovider.LayoutSingle, "es-qs-0a1b2c")
+		cs := kindprovider.Clusters(kubetest.Plan("quickstart", true), kindprovider.LayoutSingle, "es-qs-0a1b2c")
 		Expect(cs).To(HaveLen(1))
 		Expect(cs[0].Name).To(Equal("es-qs-0a1b2c"))
 		Expect(cs[0].PodSubnet).To(BeEmpty(), "kind's default")
@@ -33,7 +24,7 @@ var _ = Describe("layouts", func() {
 	})
 
 	It("federates a cloud cluster and one per site, with distinct pod networks and the mirror at its site", func() {
-		cs := kindprovider.Clusters(plan("quickstart", true), kindprovider.LayoutFederated, "es-qs-0a1b2c")
+		cs := kindprovider.Clusters(kubetest.Plan("quickstart", true), kindprovider.LayoutFederated, "es-qs-0a1b2c")
 		Expect(cs).To(HaveLen(2))
 		cloud, site := cs[0], cs[1]
 		Expect(cloud.Name).To(Equal("es-qs-0a1b2c-c"))
@@ -50,7 +41,7 @@ var _ = Describe("layouts", func() {
 
 	It("keeps federated names within kind's 40 characters", func() {
 		long := kindprovider.ClusterName("a-very-long-scenario-name-for-a-fleet-abcdef")
-		for _, c := range kindprovider.Clusters(plan("factory-5g", false), kindprovider.LayoutFederated, long) {
+		for _, c := range kindprovider.Clusters(kubetest.Plan("factory-5g", false), kindprovider.LayoutFederated, long) {
 			Expect(len(c.Name)).To(BeNumerically("<=", 40), c.Name)
 		}
 	})

@@ -20,6 +20,3 @@ var Unsettled = unsettled
 
 // StopCamerasError is stopCamerasError.
 var StopCamerasError = stopCamerasError
-
-// NotReady is notReady.
-var NotReady = notReady

@@ -36,7 +36,7 @@ func flagsBeforeConfigFiles(plan *provider.Plan, role provider.Role, upstream st
 var _ = Describe("the workloads' launch on Kubernetes", func() {
 	DescribeTable("runs every edgenode with the options the flags gave it, from its mounted ConfigMap",
 		func(example string, compare bool, cloudURL string) {
-			p := plan(example, compare)
+			p := kubetest.Plan(example, compare)
 			c := cfg
 			c.CloudURL = cloudURL
 			upstream := kube.ServiceURL("", "")
@@ -101,7 +101,7 @@ var _ = Describe("the workloads' launch on Kubernetes", func() {
 	)
 
 	It("starts the cameras from their ConfigMap as the local provider does", func() {
-		d := kubetest.Docs(rendered(plan("quickstart", false)))
+		d := kubetest.Docs(rendered(kubetest.Plan("quickstart", false)))
 		Expect(kubetest.Dig(d["Pod/cameras-store-1-cams"], "spec", "containers", 0, "command")).To(Equal([]any{
 			"/edgesim", "fakecam", "--config", "/etc/edgesim/cameras.json", "--out", "/samples", "--quiet"}))
 	})

@@ -21,14 +21,6 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var cfg = kube.ManifestConfig{EdgenodeImage: "localhost/edgesim/edgenode:test", CamerasImage: "localhost/edgesim/edgesim:test"}
 
-func plan(name string, compare bool) *provider.Plan {
-	sc, err := scenarios.Example(name)
-	Expect(err).NotTo(HaveOccurred())
-	p, err := provider.NewPlan(sc, compare)
-	Expect(err).NotTo(HaveOccurred())
-	return p
-}
-
 func rendered(p *provider.Plan) []byte { return renderedWith(p, cfg) }
 
 func renderedWith(p *provider.Plan, cfg kube.ManifestConfig) []byte {
@@ -44,7 +36,7 @@ func renderedWith(p *provider.Plan, cfg kube.ManifestConfig) []byte {
 var _ = Describe("Manifests", func() {
 	DescribeTable("match the golden files",
 		func(example string, compare bool, golden string) {
-			b := rendered(plan(example, compare))
+			b := rendered(kubetest.Plan(example, compare))
 			path := filepath.Join("testdata", golden)
 			if *update {
 				Expect(os.WriteFile(path, b, 0o644)).To(Succeed())
@@ -59,7 +51,7 @@ var _ = Describe("Manifests", func() {
 	)
 
 	It("renders one Deployment per site pinned by tier and site, with a Service and a PDB", func() {
-		d := kubetest.Docs(rendered(plan("quickstart", false)))
+		d := kubetest.Docs(rendered(kubetest.Plan("quickstart", false)))
 		dep := d["Deployment/edgenode-store-1"]
 		Expect(dep).NotTo(BeNil())
 		Expect(kubetest.Dig(dep, "spec", "replicas")).To(Equal(2))
@@ -75,7 +67,7 @@ var _ = Describe("Manifests", func() {
 	})
 
 	It("keeps the alert spool on the node, so it survives a pod reschedule", func() {
-		d := kubetest.Docs(rendered(plan("quickstart", false)))
+		d := kubetest.Docs(rendered(kubetest.Plan("quickstart", false)))
 		for _, name := range []string{"edgenode-store-1", "edgenode-cloud"} {
 			spec := kubetest.Dig(d["Deployment/"+name], "spec", "template", "spec")
 			Expect(kubetest.Dig(spec, "volumes")).To(ContainElement(map[string]any{"name": "spool",
@@ -85,7 +77,7 @@ var _ = Describe("Manifests", func() {
 	})
 
 	It("probes /readyz and /healthz and sizes the container from the node's resources", func() {
-		d := kubetest.Docs(rendered(plan("quickstart", false)))
+		d := kubetest.Docs(rendered(kubetest.Plan("quickstart", false)))
 		c := kubetest.Dig(d["Deployment/edgenode-store-1"], "spec", "template", "spec", "containers", 0)
 		Expect(kubetest.Dig(c, "readinessProbe", "httpGet", "path")).To(Equal("/readyz"))
 		Expect(kubetest.Dig(c, "livenessProbe", "httpGet", "path")).To(Equal("/healthz"))
@@ -116,7 +108,7 @@ var _ = Describe("Manifests", func() {
 	It("tolerates not-ready and unreachable nodes for seconds, not minutes", func() {
 		c := cfg
 		c.TolerationSeconds = 3
-		objs, err := kube.Manifests(plan("quickstart", false), c)
+		objs, err := kube.Manifests(kubetest.Plan("quickstart", false), c)
 		Expect(err).NotTo(HaveOccurred())
 		b, err := kube.Render(objs)
 		Expect(err).NotTo(HaveOccurred())
@@ -128,7 +120,7 @@ var _ = Describe("Manifests", func() {
 	})
 
 	It("puts the cameras on their camera node, streaming to the site Service (once per site node) and then the cloud", func() {
-		d := kubetest.Docs(rendered(plan("quickstart", false)))
+		d := kubetest.Docs(rendered(kubetest.Plan("quickstart", false)))
 		pod := d["Pod/cameras-store-1-cams"]
 		Expect(kubetest.Dig(pod, "spec", "nodeSelector")).To(Equal(map[string]any{
 			kube.LabelTier: kube.TierCamera, kube.LabelSite: "store-1"}))
@@ -150,7 +142,7 @@ var _ = Describe("Manifests", func() {
 	It("keeps the run token in a Secret that edgenodes and cameras read into their environment, never into a command or a ConfigMap", func() {
 		withToken := cfg
 		withToken.Token = "run-token-1"
-		b := renderedWith(plan("quickstart", false), withToken)
+		b := renderedWith(kubetest.Plan("quickstart", false), withToken)
 		d := kubetest.Docs(b)
 		Expect(kubetest.Dig(d["Secret/"+kube.TokenSecret], "stringData", "token")).To(Equal("run-token-1"))
 		Expect(strings.Count(string(b), "run-token-1")).To(Equal(1), "only in the Secret")
@@ -165,7 +157,7 @@ var _ = Describe("Manifests", func() {
 	})
 
 	It("binds every plan node to a labelled node", func() {
-		p := plan("quickstart", true)
+		p := kubetest.Plan("quickstart", true)
 		bs := kube.Bindings(p)
 		Expect(bs).To(HaveLen(len(p.Nodes)))
 		var labels [][2]string
@@ -180,7 +172,7 @@ var _ = Describe("Manifests", func() {
 	})
 
 	It("refuses a model path it cannot ship, and missing images, in one error", func() {
-		p := plan("quickstart", false)
+		p := kubetest.Plan("quickstart", false)
 		p.Scenario.Workload.Model.Path = "/models/x"
 		_, err := kube.Manifests(p, kube.ManifestConfig{})
 		Expect(err).To(MatchError(ContainSubstring("workload.model.path")))
@@ -194,9 +186,9 @@ var _ = Describe("manifests of the federated layout", func() {
 	It("publish the cloud on a node port and point the sites' upstreams and cameras at it", func() {
 		fed := cfg
 		fed.CloudURL = "http://10.240.0.1:30080"
-		objs, err := kube.Manifests(plan("quickstart", false), fed)
+		objs, err := kube.Manifests(kubetest.Plan("quickstart", false), fed)
 		Expect(err).NotTo(HaveOccurred())
-		cams, err := kube.CameraManifests(plan("quickstart", false), fed)
+		cams, err := kube.CameraManifests(kubetest.Plan("quickstart", false), fed)
 		Expect(err).NotTo(HaveOccurred())
 		b, err := kube.Render(append(objs, cams...))
 		Expect(err).NotTo(HaveOccurred())

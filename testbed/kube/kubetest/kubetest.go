@@ -4,9 +4,27 @@ package kubetest
 
 import (
 	"bytes"
+	"fmt"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
+
+// Plan is the plan of an embedded example scenario; it panics when the
+// example does not load, which fails the spec that asked.
+func Plan(example string, compare bool) *provider.Plan {
+	sc, err := scenarios.Example(example)
+	if err != nil {
+		panic(fmt.Sprintf("example %s: %v", example, err))
+	}
+	p, err := provider.NewPlan(sc, compare)
+	if err != nil {
+		panic(fmt.Sprintf("plan of example %s: %v", example, err))
+	}
+	return p
+}
 
 // Docs decodes a rendered stream into generic documents keyed by
 // "Kind/name".
