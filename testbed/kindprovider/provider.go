@@ -1,3 +1,8 @@
+// Package kindprovider runs edgesim scenarios on kind clusters: it creates
+// and deletes the clusters (one, or a cloud cluster plus one per site),
+// builds the workload images and loads them into the nodes, attaches the
+// emulated links to the node containers and injects node faults on them.
+// What runs on the clusters is the shared Kubernetes layer, testbed/kube.
 package kindprovider
 
 import (
