@@ -12,12 +12,11 @@ import (
 
 // limited reports whether a node's resources ask for a limit this host can
 // enforce: a CPU class smaller than the host. A class of at least the
-// host's cores enforces nothing on CPU, and confining it costs the node its
-// scheduling share: on cgroup v1, with edgesim in the root cpu group, the
-// node's group competes with every root task as one task would, and
-// factory-5g's 2-core edge nodes on a 2-core host went from p95 170-236 ms
-// unconfined to 524-577 ms confined. Such a node keeps GOMAXPROCS only
-// (and no memory limit): see docs/testbed.md.
+// host's cores enforces nothing on CPU, and confining it measurably slowed
+// the node: factory-5g's 2-core edge nodes on a 2-core host went from p95
+// 170-236 ms unconfined to 524-577 ms confined, for a cause not yet
+// established (not the group's CPU weight: see docs/testbed.md). Such a
+// node keeps GOMAXPROCS only (and no memory limit).
 func limited(r scenarios.Resources) bool {
 	return r.CPU > 0 && r.CPU.Cores() < float64(runtime.NumCPU()) || r.CPU == 0 && r.Memory > 0
 }

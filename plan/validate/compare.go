@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/reports"
 )
 
 // Figures of a validation row, as plan.ValidationRow names them.
@@ -135,6 +137,35 @@ func KneeRow(scenario string, emulated, simulated int, perNode []int, t Targets)
 		note = fmt.Sprintf("the smallest swept value (%d) already failed the objectives on a side: sweep lower", bottom)
 	}
 	return absolute(base, FigureKnee, "cameras/node", float64(emulated), float64(simulated), float64(t.Knee), ex, note)
+}
+
+// OnSaturatedHost takes back the verdicts of rows whose emulated run ran
+// on a saturated host (h.Saturated: see reports.Headroom): the emulated
+// figures then measure the machine, not the fleet the simulator models.
+// The figures and errors stay for reading; the rows become not exercised,
+// never met, and say why. A nil or unsaturated h changes nothing.
+func OnSaturatedHost(rows []plan.ValidationRow, h *reports.Headroom) []plan.ValidationRow {
+	if h == nil || !h.Saturated {
+		return rows
+	}
+	why := fmt.Sprintf("the emulation host was saturated (%s): the emulated figure measures this machine, not the fleet; rerun on a quieter or larger machine",
+		strings.Join(h.Reasons, "; "))
+	out := slices.Clone(rows)
+	for i := range out {
+		out[i].Exercised, out[i].Met, out[i].Note = false, false, why
+	}
+	return out
+}
+
+// KneeOnSaturatedHost takes back the knee row's verdict when the emulated
+// knee search reached a point run on a saturated host (at, in cameras per
+// node; 0: none did): the emulated knee is then the machine's, not known.
+func KneeOnSaturatedHost(knee plan.ValidationRow, at int) plan.ValidationRow {
+	if at > 0 {
+		knee.Exercised, knee.Met = false, false
+		knee.Note = fmt.Sprintf("the emulation host was saturated at %d cameras per node, where the emulated knee search was still under way: the emulated knee is not known", at)
+	}
+	return knee
 }
 
 func relative(base plan.ValidationRow, fig, unit string, emu, sim, target float64, exercised bool, why string) plan.ValidationRow {

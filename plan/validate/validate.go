@@ -95,6 +95,7 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 	}}
 	p := Point{Scenario: sc.Name, Faults: hasFaults(&base), EdgeUplink: base.Workload.Placement != scenarios.PlacementCloud}
 	emuMet, simMet := true, true
+	kneeTaint := 0
 	for _, n := range values {
 		scaled, err := WithCamerasPerNode(&base, n)
 		if err != nil {
@@ -130,12 +131,16 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 			return nil, err
 		}
 		p.CamerasPerNode = n
-		res.Validation.Rows = append(res.Validation.Rows, Compare(p, emu, sim, t)...)
+		res.Validation.Rows = append(res.Validation.Rows, OnSaturatedHost(Compare(p, emu, sim, t), run.Report.Headroom)...)
 		res.Validation.Commands = append(res.Validation.Commands, fmt.Sprintf(
 			"emulated: testbed.Run (local provider, no mirror) of %s at %d cameras per node, seed %d, %s (results %s); "+
 				"simulated: plan.Run of plan.FromScenario of the same scenario, events moved %s earlier",
 			sc.Name, n, scaled.Seed, scaled.Duration, run.Dir, w.Warm.Round(time.Millisecond)))
 		res.Emulated[n] = emulatedPoint(run.Run, w, emu, scaled.Duration)
+		saturated := run.Report.Headroom != nil && run.Report.Headroom.Saturated
+		if emuMet && saturated && kneeTaint == 0 {
+			kneeTaint = n // the emulated knee search reached a saturated host here
+		}
 		if emuMet = emuMet && Meets(obj, emu, scaled.Duration); emuMet {
 			res.KneeEmulated = n
 		}
@@ -144,7 +149,8 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 		}
 	}
 	if obj != (plan.Objectives{}) {
-		res.Validation.Rows = append(res.Validation.Rows, KneeRow(sc.Name, res.KneeEmulated, res.KneeSimulated, values, t))
+		res.Validation.Rows = append(res.Validation.Rows,
+			KneeOnSaturatedHost(KneeRow(sc.Name, res.KneeEmulated, res.KneeSimulated, values, t), kneeTaint))
 	} else {
 		res.Validation.Rows = append(res.Validation.Rows, plan.ValidationRow{Scenario: sc.Name, Figure: FigureKnee, Unit: "cameras/node",
 			ErrorKind: plan.ErrorAbsolute, Target: float64(t.Knee), Note: "the scenario has no latency, time-to-alert or uplink SLO to find a knee against"})

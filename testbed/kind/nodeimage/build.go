@@ -349,10 +349,16 @@ func shortHash(s string) string {
 // lock takes an exclusive lock on the cache directory, so that two builds
 // never write the same cache entries; it waits while another build runs.
 func (b *Builder) lock(ctx context.Context) (unlock func(), err error) {
-	if err := os.MkdirAll(b.cacheDir, 0o755); err != nil {
+	return LockDir(ctx, b.cacheDir, func() { b.logf("waiting for another build using %s", b.cacheDir) })
+}
+
+// LockDir takes an exclusive lock on dir (creating it), calling waiting
+// once if another holder makes it wait. unlock releases it.
+func LockDir(ctx context.Context, dir string, waiting func()) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(b.cacheDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -364,10 +370,10 @@ func (b *Builder) lock(ctx context.Context) (unlock func(), err error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", b.cacheDir, err)
+			return nil, fmt.Errorf("lock %s: %w", dir, err)
 		}
-		if !waited {
-			b.logf("waiting for another build using %s", b.cacheDir)
+		if !waited && waiting != nil {
+			waiting()
 			waited = true
 		}
 		select {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -37,6 +38,23 @@ type component struct {
 	// CacheTag, when set, is part of the cache directory name, for builds
 	// whose input is more than Module@Version.
 	CacheTag string
+	// Prepare, when set, runs in the copied module source before the build
+	// (not for Wrapper builds).
+	Prepare func(src string) error
+	// Env is added to the go command's environment (e.g. CGO_CFLAGS).
+	Env []string
+}
+
+// GoBuild is one Go build, for image builders other than the node image's.
+type GoBuild = component
+
+// BuildGo builds c the way the node image's own components are built and
+// cached: under <cacheDir>/bin/<Name>@<Version>[-<CacheTag>], written to a
+// temporary directory and renamed only when the build succeeded, so an
+// interrupted build is never reused. It returns the directory holding the
+// binaries. The caller serialises builds that share cacheDir.
+func BuildGo(ctx context.Context, cacheDir string, log io.Writer, c GoBuild) (string, error) {
+	return (&Builder{cacheDir: cacheDir, log: log}).buildComponent(ctx, c)
 }
 
 // cacheName names the cache directory of a component build.
@@ -45,6 +63,12 @@ func (c component) cacheName() string {
 		return c.Name + "@" + c.Version + "-" + c.CacheTag
 	}
 	return c.Name + "@" + c.Version
+}
+
+// CacheDir is where a build of c is cached under cacheDir; it holds a
+// .complete file once the build finished.
+func (c component) CacheDir(cacheDir string) string {
+	return filepath.Join(cacheDir, "bin", c.cacheName())
 }
 
 // toolsDigest is a short digest of edgesim's own embedded programs.
@@ -196,7 +220,7 @@ func (b *Builder) moduleDir(ctx context.Context, module, version string) (string
 // a complete earlier build is there. It builds into a temporary directory
 // and renames it at the end, so an interrupted build is never reused.
 func (b *Builder) buildComponent(ctx context.Context, c component) (string, error) {
-	final := filepath.Join(b.cacheDir, "bin", c.cacheName())
+	final := c.CacheDir(b.cacheDir)
 	if _, err := os.Stat(filepath.Join(final, ".complete")); err == nil {
 		b.logf("reuse %s %s", c.Name, c.Version)
 		return final, nil
@@ -235,6 +259,11 @@ func (b *Builder) buildComponent(ctx context.Context, c component) (string, erro
 		if err := dropRelativeReplaces(filepath.Join(src, "go.mod")); err != nil {
 			return "", err
 		}
+		if c.Prepare != nil {
+			if err := c.Prepare(src); err != nil {
+				return "", fmt.Errorf("prepare %s: %w", c.Name, err)
+			}
+		}
 	}
 	tmp := final + ".tmp"
 	_ = os.RemoveAll(tmp)
@@ -253,7 +282,7 @@ func (b *Builder) buildComponent(ctx context.Context, c component) (string, erro
 		// element, which for etcd is "v3".
 		args[3] = filepath.Join(tmp, binaryName(c))
 	}
-	if err := run(ctx, b.log, command{step: "go build " + c.Name, dir: src, env: goEnv(c.CGO), nice: true, name: "go", args: args}); err != nil {
+	if err := run(ctx, b.log, command{step: "go build " + c.Name, dir: src, env: append(goEnv(c.CGO), c.Env...), nice: true, name: "go", args: args}); err != nil {
 		return "", err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, ".complete"), []byte(c.Module+"@"+c.Version+"\n"), 0o644); err != nil {
