@@ -1,6 +1,8 @@
 package testbed
 
 import (
+	"github.com/edgesim/edgesim/testbed/provider"
+
 	"bufio"
 	"bytes"
 	"encoding/json"
@@ -79,7 +81,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 		}
 		cam.FramesSent = summaries[c.ID].Captured
 		cam.Reconnects = summaries[c.ID].Reconnects
-		scripted := sceneEvents(plan, c)
+		scripted := provider.SceneEvents(plan, c)
 		open := map[int]*reports.ScriptedEvent{} // by index into scripted
 		err = readJSONL(filepath.Join(out, "groundtruth-"+c.ID+".jsonl"), func(t wire.GroundTruthLine) {
 			tf := reports.TruthFrame{Frame: t.Frame}

@@ -15,6 +15,7 @@ import (
 	"github.com/edgesim/edgesim/runtime/node/nodeconfig"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -75,7 +76,7 @@ var _ = Describe("the workloads' launch on the local provider", func() {
 
 				rules, err := os.ReadFile(filepath.Join(dir, "rules-"+n.Name+".yaml"))
 				Expect(err).NotTo(HaveOccurred())
-				wantRules, err := yaml.Marshal(testbed.RulesFor(plan, n))
+				wantRules, err := yaml.Marshal(provider.RulesFor(plan, n))
 				Expect(err).NotTo(HaveOccurred())
 				Expect(string(rules)).To(Equal(string(wantRules)))
 				checked++
@@ -93,19 +94,19 @@ var _ = Describe("the workloads' launch on the local provider", func() {
 	It("writes only what the plan decides into the file", func() {
 		plan := quickstart(false)
 		n, _ := plan.Node("store-1-edge-1")
-		f := testbed.EdgenodeConfig(plan, n, testbed.EdgenodeEnv{NodeID: n.Name, RulesFile: "/r.yaml", SpoolDir: "/spool", CloudURL: cloudURL})
+		f := provider.EdgenodeConfig(plan, n, provider.EdgenodeEnv{NodeID: n.Name, RulesFile: "/r.yaml", SpoolDir: "/spool", CloudURL: cloudURL})
 		b, err := f.Marshal()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(b)).To(Equal(fmt.Sprintf("listen: :%d\nnode-id: store-1-edge-1\nmode: edge\ndetect-fps: 5\nrules: /r.yaml\nupstream: %s\nspool-dir: /spool\n",
-			testbed.EdgenodePort, cloudURL)))
+			provider.EdgenodePort, cloudURL)))
 		Expect(nodeconfig.Parse(b)).To(Equal(f))
 	})
 
 	It("gives each edgenode a fresh run token through the environment, never on the command line", func() {
 		plan := quickstart(false)
-		token := testbed.NewRunToken()
+		token := provider.NewRunToken()
 		Expect(token).To(HaveLen(26))
-		Expect(testbed.NewRunToken()).NotTo(Equal(token), "one per run")
+		Expect(provider.NewRunToken()).NotTo(Equal(token), "one per run")
 		dir := GinkgoT().TempDir()
 		for _, name := range []string{"cloud-1", "store-1-edge-1"} {
 			n, ok := plan.Node(name)
@@ -114,7 +115,7 @@ var _ = Describe("the workloads' launch on the local provider", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(strings.Join(args, " ")).NotTo(ContainSubstring(token))
 			env := map[string]string{}
-			for _, e := range testbed.EdgenodeTokenEnv(token, n.Role) {
+			for _, e := range provider.EdgenodeTokenEnv(token, n.Role) {
 				k, v, _ := strings.Cut(e, "=")
 				env[k] = v
 			}
@@ -125,6 +126,6 @@ var _ = Describe("the workloads' launch on the local provider", func() {
 				Expect(cfg.UpstreamToken).To(Equal(token), "the edge sends it to the cloud")
 			}
 		}
-		Expect(testbed.CamerasTokenEnv(token)).To(Equal([]string{"FAKECAM_TOKEN=" + token}))
+		Expect(provider.CamerasTokenEnv(token)).To(Equal([]string{"FAKECAM_TOKEN=" + token}))
 	})
 })

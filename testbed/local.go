@@ -1,6 +1,8 @@
 package testbed
 
 import (
+	"github.com/edgesim/edgesim/testbed/provider"
+
 	"context"
 	"errors"
 	"fmt"
@@ -21,12 +23,6 @@ import (
 	"github.com/edgesim/edgesim/scenarios"
 )
 
-// Binaries are the programs the local provider runs in the namespaces.
-type Binaries struct {
-	Edgenode string // the edgenode runtime
-	Edgesim  string // edgesim itself, for `edgesim fakecam`
-}
-
 // Local is the embedded provider: every node is a network namespace on this
 // machine, workloads are real processes inside them, links are netem's
 // userspace engine. A node's resources (its hardware class) confine its
@@ -44,20 +40,11 @@ type Local struct {
 	plan  *Plan
 	eng   netem.Engine
 	hosts map[string]netem.EngineHost
-	links Links
+	links provider.Links
 
 	mu     sync.Mutex
 	procs  map[string]*process
 	groups map[string]*hwlimit.Group // by node: the cgroups of nodes with resources
-}
-
-// ObservedEvent is something a provider saw happen without being asked,
-// such as a workload process that crashed.
-type ObservedEvent struct {
-	At     time.Time
-	Kind   string
-	Target string
-	Detail string
 }
 
 // NewLocal returns the local provider (it does not use cfg.Log: its
@@ -90,8 +77,8 @@ func NewLocal(cfg ProviderConfig) (*Local, error) {
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
 	}
-	return &Local{bin: cfg.Binaries, dir: cfg.Dir, stateDir: cfg.StateDir, reg: cfg.Registry, seed: cfg.Seed, name: cfg.Name, token: NewRunToken(), observe: cfg.Observe,
-		hosts: map[string]netem.EngineHost{}, links: Links{}, procs: map[string]*process{}, groups: map[string]*hwlimit.Group{}}, nil
+	return &Local{bin: cfg.Binaries, dir: cfg.Dir, stateDir: cfg.StateDir, reg: cfg.Registry, seed: cfg.Seed, name: cfg.Name, token: provider.NewRunToken(), observe: cfg.Observe,
+		hosts: map[string]netem.EngineHost{}, links: provider.Links{}, procs: map[string]*process{}, groups: map[string]*hwlimit.Group{}}, nil
 }
 
 // Name implements Provider.
@@ -166,7 +153,7 @@ func (l *Local) Deploy(ctx context.Context) error {
 }
 
 func (l *Local) edgenodeURL(node, path string) string {
-	return "http://" + net.JoinHostPort(l.Address(node).String(), strconv.Itoa(EdgenodePort)) + path
+	return "http://" + net.JoinHostPort(l.Address(node).String(), strconv.Itoa(provider.EdgenodePort)) + path
 }
 
 func (l *Local) startEdgenode(n Node) error {
@@ -178,7 +165,7 @@ func (l *Local) startEdgenode(n Node) error {
 	if err != nil {
 		return err
 	}
-	env := EdgenodeTokenEnv(l.token, n.Role)
+	env := provider.EdgenodeTokenEnv(l.token, n.Role)
 	if c := n.Resources.CPU; c > 0 {
 		env = append(env, "GOMAXPROCS="+strconv.Itoa(int(math.Max(1, math.Ceil(c.Cores())))))
 	}
@@ -242,7 +229,7 @@ func (l *Local) exited(name string, err error) {
 func (l *Local) edgenodeLaunch(n Node, cloudURL string) ([]string, error) {
 	configFile := filepath.Join(l.dir, "edgenode-"+n.Name+".yaml")
 	rulesFile := filepath.Join(l.dir, "rules-"+n.Name+".yaml")
-	config, rules, err := EdgenodeFiles(l.plan, n, EdgenodeEnv{NodeID: n.Name, RulesFile: rulesFile,
+	config, rules, err := provider.EdgenodeFiles(l.plan, n, provider.EdgenodeEnv{NodeID: n.Name, RulesFile: rulesFile,
 		SpoolDir: filepath.Join(l.dir, "spool-"+n.Name), AlertsFile: l.alertsFile(), CloudURL: cloudURL})
 	if err != nil {
 		return nil, err
@@ -253,7 +240,7 @@ func (l *Local) edgenodeLaunch(n Node, cloudURL string) ([]string, error) {
 	if err := os.WriteFile(configFile, config, 0o644); err != nil {
 		return nil, err
 	}
-	return EdgenodeArgs(configFile), nil
+	return provider.EdgenodeArgs(configFile), nil
 }
 
 func (l *Local) alertsFile() string { return filepath.Join(l.dir, "alerts.jsonl") }
@@ -311,7 +298,7 @@ func (l *Local) client(node string) *http.Client {
 func (l *Local) StartCameras(ctx context.Context, dir string) error {
 	for _, n := range l.plan.NodesOf(RoleCamera) {
 		cfgPath := filepath.Join(l.dir, "cameras-"+n.Name+".json")
-		b, err := CamerasFile(l.plan, n.Name, func(node string) string { return l.edgenodeURL(node, "/whip") })
+		b, err := provider.CamerasFile(l.plan, n.Name, func(node string) string { return l.edgenodeURL(node, "/whip") })
 		if err != nil {
 			return err
 		}
@@ -322,7 +309,7 @@ func (l *Local) StartCameras(ctx context.Context, dir string) error {
 		if err := os.MkdirAll(out, 0o755); err != nil {
 			return err
 		}
-		if _, err := l.start(n, append([]string{l.bin.Edgesim}, CamerasArgs(cfgPath, out)...), CamerasTokenEnv(l.token)); err != nil {
+		if _, err := l.start(n, append([]string{l.bin.Edgesim}, provider.CamerasArgs(cfgPath, out)...), provider.CamerasTokenEnv(l.token)); err != nil {
 			return err
 		}
 	}

@@ -35,23 +35,6 @@ const (
 // the run finished; the partial report is still written.
 var ErrInterrupted = errors.New("run interrupted")
 
-// MootError is a tear-down step's failure that destroying the testbed
-// makes moot, e.g. a pod of a cluster that Destroy then deletes was not
-// gone in time. When Destroy succeeds, the run reports it as a warning
-// instead of failing; when Destroy fails, it is an error like any other.
-type MootError struct{ Err error }
-
-func (e *MootError) Error() string { return e.Err.Error() }
-func (e *MootError) Unwrap() error { return e.Err }
-
-// Moot marks err as made moot by Destroy (nil stays nil).
-func Moot(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &MootError{Err: err}
-}
-
 // splitMoot separates the moot errors in err (also inside errors.Join)
 // from the others.
 func splitMoot(err error) (moot []error, rest []error) {

@@ -78,11 +78,7 @@ func Timeline(plan *Plan) ([]Step, error) {
 			}
 			for _, ch := range f.Degrade.Links {
 				for _, l := range plan.LinksNamed(ch.Link) {
-					spec := ch.To
-					if len(l.via) > 0 {
-						spec = l.spec(ch.Link, ch.To)
-					}
-					to, err := planLink(scenarios.Link{Name: l.Name, LinkSpec: spec}, "", l.Site, l.Leg)
+					to, err := l.Degraded(ch.Link, ch.To)
 					if err != nil {
 						return nil, fmt.Errorf("fault %s: %w", f.Name, err)
 					}

@@ -20,6 +20,7 @@ import (
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
 	"github.com/edgesim/edgesim/testbed/match"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // The cluster spec runs the quickstart scenario on a kind cluster: one
@@ -210,7 +211,7 @@ func expectBreakdown(r *reports.Result, node string) {
 // clusterSpec skips without root, detects the container runtime, builds
 // the binaries and, after the spec, checks that no node container of a
 // quickstart run is left and that kind's network is as it was.
-func clusterSpec(ctx SpecContext) (cluster.Runtime, testbed.Binaries) {
+func clusterSpec(ctx SpecContext) (cluster.Runtime, provider.Binaries) {
 	if os.Geteuid() != 0 {
 		Skip("kind clusters on Podman and netem links need root here")
 	}
@@ -230,13 +231,13 @@ func clusterSpec(ctx SpecContext) (cluster.Runtime, testbed.Binaries) {
 }
 
 // buildBinaries builds edgesim and edgenode for the workload images.
-func buildBinaries() (testbed.Binaries, error) {
+func buildBinaries() (provider.Binaries, error) {
 	edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
 	if err != nil {
-		return testbed.Binaries{}, err
+		return provider.Binaries{}, err
 	}
 	edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-	return testbed.Binaries{Edgesim: edgesim, Edgenode: edgenode}, err
+	return provider.Binaries{Edgesim: edgesim, Edgenode: edgenode}, err
 }
 
 // linkNames keeps the interface names of `ip -o link show` (counters and

@@ -2,26 +2,12 @@ package kindprovider
 
 import (
 	"context"
-	"io"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
-	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
-
-// WatchStream feeds a `kubectl get -w -o json` stream to a cluster watch
-// with the given clock and node names, and returns its events.
-func WatchStream(r io.Reader, now func() time.Time, planNode func(string) string) ([]evidence.ClusterEvent, error) {
-	w := newClusterWatch(now, planNode, nil)
-	err := w.decode(r)
-	return w.Events(), err
-}
-
-// Unsettled is unsettled.
-var Unsettled = unsettled
 
 // DeleteOwned is the seam Clean deletes clusters through.
 var DeleteOwned = &deleteOwned
@@ -38,10 +24,10 @@ type Cluster struct {
 }
 
 // Clusters spreads a plan over clusters as Provision does.
-func Clusters(plan *testbed.Plan, layout Layout, name string) []Cluster {
+func Clusters(plan *provider.Plan, layout Layout, name string) []Cluster {
 	var out []Cluster
 	for _, m := range members(plan, layout, name) {
-		c := Cluster{Name: m.name, PodSubnet: m.podSubnet, Holds: m.holds}
+		c := Cluster{Name: m.name, PodSubnet: m.podSubnet, Holds: m.kube().Holds}
 		for _, b := range m.bindings {
 			c.Nodes = append(c.Nodes, b.Node)
 		}
@@ -49,9 +35,6 @@ func Clusters(plan *testbed.Plan, layout Layout, name string) []Cluster {
 	}
 	return out
 }
-
-// StopCamerasError is stopCamerasError.
-var StopCamerasError = stopCamerasError
 
 // NewEngine makes the links' engine of a run whose testbed (not yet its
 // cluster) is named testbedName, as Provision does.

@@ -1,13 +1,12 @@
 package kindprovider
 
 import (
-	"context"
 	"fmt"
-	"slices"
 
 	"github.com/edgesim/edgesim/internal/naming"
-	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
+	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // Layout is how a plan's nodes are spread over kind clusters.
@@ -43,45 +42,53 @@ type member struct {
 	name      string
 	labels    []string // site labels of the objects it holds (nil: all of them)
 	podSubnet string   // "" for kind's default
-	bindings  []Binding
+	bindings  []kube.Binding
 	cl        *cluster.Cluster
 	record    string // its state record
-	watch     *clusterWatch
-	stopWatch context.CancelFunc
-	watchDone chan struct{}
 }
 
 // container is kind's name of the i-th worker's container.
 func (m *member) container(i int) string { return cluster.WorkerName(m.name, i) }
 
-// holds reports whether objects labelled with site belong in this cluster.
-func (m *member) holds(site string) bool {
-	return m.labels == nil || slices.Contains(m.labels, site)
+// worker is the kind worker of the i-th binding.
+func (m *member) worker(i int) cluster.Worker {
+	return cluster.Worker{Tier: m.bindings[i].Tier, Site: m.bindings[i].Site}
+}
+
+// kube is the member as the shared Kubernetes layer sees it, once its
+// cluster exists: kind names each worker's Kubernetes node after its
+// container.
+func (m *member) kube() *kube.Member {
+	km := &kube.Member{Name: m.name, Sites: m.labels, Cluster: m.cl}
+	for i, b := range m.bindings {
+		km.Nodes = append(km.Nodes, kube.NodeName{Plan: b.Node, Kube: m.container(i)})
+	}
+	return km
 }
 
 // members spreads a plan's nodes over clusters. Names derive from the
 // cluster name (see ClusterName): the single cluster takes it as it is;
 // federated clusters add "-c" (cloud) or "-s<i>" (the i-th site, in plan
 // order) to it, shortened to leave room for that.
-func members(plan *testbed.Plan, layout Layout, name string) []*member {
-	all := Bindings(plan)
+func members(plan *provider.Plan, layout Layout, name string) []*member {
+	all := kube.Bindings(plan)
 	if layout != LayoutFederated {
 		return []*member{{name: name, bindings: all}}
 	}
 	name = naming.Fit(name, cluster.MaxName-len(fmt.Sprintf("-s%d", maxFederated)))
-	cloud := &member{name: name + "-c", podSubnet: podSubnet(0), labels: []string{CloudSite}}
+	cloud := &member{name: name + "-c", podSubnet: podSubnet(0), labels: []string{kube.CloudSite}}
 	out := []*member{cloud}
 	sites := map[string]*member{}
 	for _, b := range all {
 		n, _ := plan.Node(b.Node)
-		if n.Role == testbed.RoleCloud {
+		if n.Role == provider.RoleCloud {
 			cloud.bindings = append(cloud.bindings, b)
 			continue
 		}
 		m := sites[n.Site]
 		if m == nil {
 			m = &member{name: fmt.Sprintf("%s-s%d", name, len(out)), podSubnet: podSubnet(len(out)),
-				labels: []string{n.Site, n.Site + testbed.CloudViaSuffix}} // the site and its cloud-placement mirror
+				labels: []string{n.Site, n.Site + provider.CloudViaSuffix}} // the site and its cloud-placement mirror
 			sites[n.Site] = m
 			out = append(out, m)
 		}

@@ -18,6 +18,9 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/testbed/kube/kubetest"
+	"github.com/edgesim/edgesim/testbed/provider"
 	"github.com/edgesim/edgesim/wire"
 )
 
@@ -43,6 +46,8 @@ spec:
 `, q(name), q(site), q(group), count, nodes, q(other), q("cameras:"+site), q("site:"+site)), "")
 }
 
+var cfg = kube.ManifestConfig{EdgenodeImage: "localhost/edgesim/edgenode:test", CamerasImage: "localhost/edgesim/edgesim:test"}
+
 var (
 	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	cameraID = regexp.MustCompile(`^[A-Za-z0-9._:-]+$`)
@@ -58,7 +63,7 @@ func derivedNameProblems(sc *scenarios.Scenario, compare bool) []string {
 	if err := netem.CheckName(testbedName); err != nil {
 		bad("local testbed: %v", err)
 	}
-	p, err := testbed.NewPlan(sc, compare)
+	p, err := provider.NewPlan(sc, compare)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -86,8 +91,8 @@ func derivedNameProblems(sc *scenarios.Scenario, compare bool) []string {
 		bad("kind links: %v", err)
 	}
 	workers := map[string]cluster.Worker{}
-	for _, b := range kindprovider.Bindings(p) {
-		workers[b.Node] = b.Worker
+	for _, b := range kube.Bindings(p) {
+		workers[b.Node] = cluster.Worker{Tier: b.Tier, Site: b.Site}
 	}
 	for _, layout := range []kindprovider.Layout{kindprovider.LayoutSingle, kindprovider.LayoutFederated} {
 		for _, c := range kindprovider.Clusters(p, layout, clusterName) {
@@ -106,20 +111,20 @@ func derivedNameProblems(sc *scenarios.Scenario, compare bool) []string {
 			}
 		}
 	}
-	objs, err := kindprovider.Manifests(p, cfg)
+	objs, err := kube.Manifests(p, cfg)
 	if err != nil {
 		return append(out, err.Error())
 	}
-	cams, err := kindprovider.CameraManifests(p, cfg)
+	cams, err := kube.CameraManifests(p, cfg)
 	if err != nil {
 		return append(out, err.Error())
 	}
-	b, err := kindprovider.Render(append(objs, cams...))
+	b, err := kube.Render(append(objs, cams...))
 	if err != nil {
 		return append(out, err.Error())
 	}
-	for key, d := range docs(b) {
-		if name := dig(d, "metadata", "name").(string); len(name) > naming.MaxDNSLabel || !dnsLabel.MatchString(name) {
+	for key, d := range kubetest.Docs(b) {
+		if name := kubetest.Dig(d, "metadata", "name").(string); len(name) > naming.MaxDNSLabel || !dnsLabel.MatchString(name) {
 			bad("object %s: name is not a DNS label", key)
 		}
 		walkLabels(d, func(k, v string) {

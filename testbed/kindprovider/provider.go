@@ -1,3 +1,8 @@
+// Package kindprovider runs edgesim scenarios on kind clusters: it creates
+// and deletes the clusters (one, or a cloud cluster plus one per site),
+// builds the workload images and loads them into the nodes, attaches the
+// emulated links to the node containers and injects node faults on them.
+// What runs on the clusters is the shared Kubernetes layer, testbed/kube.
 package kindprovider
 
 import (
@@ -12,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,15 +25,16 @@ import (
 	"github.com/edgesim/edgesim/internal/naming"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
-	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
+	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // Config configures the kind provider.
 type Config struct {
 	// Binaries are put into the workload images.
-	Binaries testbed.Binaries
+	Binaries provider.Binaries
 	// Dir receives the image archives, workloads' logs and the rendered
 	// manifests.
 	Dir string
@@ -55,12 +60,12 @@ type Config struct {
 	// Retain keeps the cluster after Destroy (for debugging; delete it
 	// with `kind delete cluster --name NAME`).
 	Retain bool
-	// TolerationSeconds: see ManifestConfig.
+	// TolerationSeconds: see kube.ManifestConfig.
 	TolerationSeconds int64
 	// Log receives progress lines (nil discards).
 	Log io.Writer
 	// Observe is told about events nobody asked for (unused so far).
-	Observe func(testbed.ObservedEvent)
+	Observe func(provider.ObservedEvent)
 }
 
 // Provider runs a plan on one kind cluster. Each plan node is a kind
@@ -72,23 +77,19 @@ type Config struct {
 type Provider struct {
 	cfg Config
 
-	plan    *testbed.Plan
+	plan    *provider.Plan
 	members []*member
 	rt      cluster.Runtime
-	mcfg    ManifestConfig
-	eng     netem.Engine
-	links   testbed.Links
-	pids    map[string]int
-	hosts   map[string]netem.EngineHost // plan node -> its emulated host
+	// kube runs the workloads on the clusters (nil before Provision).
+	kube  *kube.Layer
+	eng   netem.Engine
+	links provider.Links
+	pids  map[string]int
+	hosts map[string]netem.EngineHost // plan node -> its emulated host
 	// owner marks this run's Podman containers (cluster.OwnerAnnotation);
 	// restoreConf undoes cluster.UsePodmanConf.
 	owner       string
 	restoreConf func() error
-
-	mu       sync.Mutex
-	stopSync context.CancelFunc
-	syncDone chan struct{}
-	samples  string
 }
 
 // New checks that the provider can run here and returns it.
@@ -124,15 +125,15 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Registry = prometheus.NewRegistry()
 	}
 	if cfg.Observe == nil {
-		cfg.Observe = func(testbed.ObservedEvent) {}
+		cfg.Observe = func(provider.ObservedEvent) {}
 	}
 	if cfg.NodeGracePeriod == 0 {
 		cfg.NodeGracePeriod = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, links: testbed.Links{}, pids: map[string]int{}, hosts: map[string]netem.EngineHost{}}, nil
+	return &Provider{cfg: cfg, links: provider.Links{}, pids: map[string]int{}, hosts: map[string]netem.EngineHost{}}, nil
 }
 
-// Name implements testbed.Provider.
+// Name implements provider.Provider.
 func (p *Provider) Name() string { return string(scenarios.ProviderKind) }
 
 func (p *Provider) logf(format string, args ...any) {
@@ -168,20 +169,21 @@ func (p *Provider) where(node string) (*member, string) {
 	return nil, ""
 }
 
-// Provision implements testbed.Provider: builds and loads the workload
+// Provision implements provider.Provider: builds and loads the workload
 // images, creates the cluster(s) with one labelled worker per plan node and
 // attaches the plan's links.
-func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
+func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	p.plan = plan
 	p.members = members(plan, p.cfg.Layout, p.cfg.Name)
 	if len(p.members) > maxFederated {
 		return fmt.Errorf("kind provider: %d clusters: the federated layout takes at most %d (sites + cloud)", len(p.members), maxFederated)
 	}
-	p.mcfg = ManifestConfig{EdgenodeImage: "check", CamerasImage: "check", TolerationSeconds: p.cfg.TolerationSeconds,
-		Token: testbed.NewRunToken()}
-	if err := check(plan, p.mcfg); err != nil {
+	layer, err := kube.New(plan, nodes{p}, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
+		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "kind provider: ", Retain: p.cfg.Retain})
+	if err != nil {
 		return err
 	}
+	p.kube = layer
 	if err := os.MkdirAll(p.cfg.Dir, 0o755); err != nil {
 		return err
 	}
@@ -211,7 +213,7 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 	if err != nil {
 		return err
 	}
-	p.mcfg.EdgenodeImage, p.mcfg.CamerasImage = edge.Ref, cams.Ref
+	p.kube.Manifests.EdgenodeImage, p.kube.Manifests.CamerasImage = edge.Ref, cams.Ref
 	p.logf("workload images %s and %s built in %s", edge.Ref, cams.Ref, time.Since(start).Round(time.Millisecond))
 
 	ownNetwork := !cluster.NetworkExists(ctx, rt)
@@ -226,7 +228,7 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 		for i, b := range m.bindings {
 			c := m.container(i)
 			img := edge
-			if b.Role == testbed.RoleCamera {
+			if b.Role == provider.RoleCamera {
 				img = cams
 			}
 			if err := LoadImage(ctx, string(rt), c, img.Archive); err != nil {
@@ -240,16 +242,20 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 		}
 	}
 	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
-	if err := p.attachLinks(ctx); err != nil {
+	if p.eng, err = p.newEngine(ctx); err != nil {
+		return err
+	}
+	p.hosts, p.links, err = p.kube.AttachLinks(ctx, p.eng, func(node string) int { return p.pids[node] })
+	if err != nil {
 		return err
 	}
 	if p.cfg.Layout == LayoutFederated {
-		cloud := p.plan.NodesOf(testbed.RoleCloud)[0]
+		cloud := p.plan.NodesOf(provider.RoleCloud)[0]
 		h, ok := p.hosts[cloud.Name]
 		if !ok {
 			return fmt.Errorf("kind provider: cloud node %s has no emulated address", cloud.Name)
 		}
-		p.mcfg.CloudURL = fmt.Sprintf("http://%s:%d", h.Address(), CloudNodePort)
+		p.kube.Manifests.CloudURL = fmt.Sprintf("http://%s:%d", h.Address(), kube.CloudNodePort)
 	}
 	return nil
 }
@@ -258,8 +264,8 @@ func (p *Provider) Provision(ctx context.Context, plan *testbed.Plan) error {
 // workers and starts watching it.
 func (p *Provider) create(ctx context.Context, m *member, image string, ownNetwork bool) error {
 	workers := make([]cluster.Worker, len(m.bindings))
-	for i, b := range m.bindings {
-		workers[i] = b.Worker
+	for i := range m.bindings {
+		workers[i] = m.worker(i)
 	}
 	var err error
 	// Written before kind is asked, with the owner mark Clean checks on
@@ -289,7 +295,7 @@ func (p *Provider) create(ctx context.Context, m *member, image string, ownNetwo
 	if _, err := p.runtime(ctx, "update", "--cpu-shares", strconv.Itoa(controlPlaneShares), m.cl.ControlPlane()); err != nil {
 		p.logf("control plane %s keeps its CPU weight: %v", m.cl.ControlPlane(), err)
 	}
-	p.startWatch(m)
+	p.kube.Add(m.kube())
 	return nil
 }
 
@@ -317,139 +323,9 @@ func (p *Provider) nodeImage(ctx context.Context, rt cluster.Runtime) (string, e
 	return res.Image, nil
 }
 
-// startWatch starts watching a cluster's nodes and pods for the failover
-// breakdown; Destroy stops it.
-func (p *Provider) startWatch(m *member) {
-	m.watch = newClusterWatch(time.Now, p.planNode, func(ev evidence.ClusterEvent) {
-		switch ev.Kind {
-		case evidence.NodeNotReady, evidence.NodeReady:
-			p.logf("node %s: %s (%s)", ev.Node, ev.Kind, ev.Detail)
-		case evidence.PodDeleted:
-			p.logf("pod %s on %s deleted (%s)", ev.Pod, ev.Node, ev.Detail)
-		}
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	m.stopWatch, m.watchDone = cancel, make(chan struct{})
-	go func() {
-		defer close(m.watchDone)
-		m.watch.run(ctx, m.cl.KubectlCommand)
-	}()
-}
-
-// planNode is the plan node a Kubernetes node stands for ("" for a
-// control plane).
-func (p *Provider) planNode(k8sNode string) string {
-	for _, m := range p.members {
-		for i, b := range m.bindings {
-			if m.container(i) == k8sNode {
-				return b.Node
-			}
-		}
-	}
-	return ""
-}
-
-// events merges every cluster's events in time order.
-func (p *Provider) events() []evidence.ClusterEvent {
-	var out []evidence.ClusterEvent
-	for _, m := range p.members {
-		if m.watch != nil {
-			out = append(out, m.watch.Events()...)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b evidence.ClusterEvent) int { return a.At.Compare(b.At) })
-	return out
-}
-
-// ClusterEvents implements testbed.ClusterEventSource: the node and pod
-// changes seen since the cluster was created. When a node loss left
-// edgenode pods not yet replaced (the run may end before Kubernetes is
-// done), it first waits for the replacements to be Ready, at most the
-// pods' toleration plus settleLimit, so the failover breakdown is whole.
-func (p *Provider) ClusterEvents(ctx context.Context) []evidence.ClusterEvent {
-	if len(p.members) == 0 {
-		return nil
-	}
-	limit := time.Duration(p.mcfg.TolerationSeconds)*time.Second + settleLimit
-	deadline := time.Now().Add(limit)
-	logged := false
-	for {
-		evs := p.events()
-		pending := unsettled(evs)
-		if len(pending) == 0 {
-			return evs
-		}
-		if !logged {
-			p.logf("waiting up to %s for Kubernetes to replace %s", limit.Round(time.Second), strings.Join(pending, ", "))
-			logged = true
-		}
-		if time.Now().After(deadline) {
-			p.logf("not replaced after %s: %s (the failover breakdown stops there)", limit.Round(time.Second), strings.Join(pending, ", "))
-			return evs
-		}
-		select {
-		case <-ctx.Done():
-			return evs
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// Edgenodes lists the edgenode pods running on a plan node's worker: the
-// cameras they serve are the ones a fault on the node interrupts.
-func (p *Provider) Edgenodes(node string) []string {
-	m, c := p.where(node)
-	if m == nil || m.watch == nil {
-		return nil
-	}
-	return m.watch.edgenodesOn(c)
-}
-
-// Diagnose implements testbed.Diagnoser: kubectl's view of the nodes, the
-// workloads, their Service endpoints and recent events, and a description
-// of every node that is not Ready.
-func (p *Provider) Diagnose(ctx context.Context) []evidence.Diagnostic {
-	var out []evidence.Diagnostic
-	for _, m := range p.members {
-		if m.cl == nil {
-			continue
-		}
-		prefix := ""
-		if len(p.members) > 1 {
-			prefix = m.name + ": "
-		}
-		run := func(title string, args ...string) {
-			cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-			defer cancel()
-			b, err := m.cl.Kubectl(cctx, nil, args...)
-			text := string(b)
-			if err != nil {
-				text += "\n" + err.Error()
-			}
-			out = append(out, evidence.Diagnostic{Title: prefix + title, Command: "kubectl " + strings.Join(args, " "), Output: text})
-		}
-		run("Nodes", "get", "nodes", "-o", "wide", "--show-labels")
-		run("Pods", "-n", Namespace, "get", "pods", "-o", "wide")
-		run("Service endpoints", "-n", Namespace, "get", "services,endpointslices", "-o", "wide")
-		run("Events", "-n", Namespace, "get", "events", "--sort-by=.lastTimestamp")
-		if nodes, err := m.cl.Nodes(ctx); err == nil {
-			for _, n := range nodes {
-				if !n.Ready {
-					run("Node "+n.Name+" (not Ready)", "describe", "node", n.Name)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // controlPlaneShares is the control-plane container's CPU weight (the
 // workers keep the default, 1024).
 const controlPlaneShares = 128
-
-// settleLimit bounds how long ClusterEvents waits for replacements beyond
-// the pods' toleration of a NotReady node.
-const settleLimit = 45 * time.Second
 
 // checkNames makes sure each worker container carries the labels of the
 // plan node it stands for: faults and links are aimed by container name.
@@ -465,9 +341,9 @@ func checkNames(ctx context.Context, m *member) error {
 	for i, b := range m.bindings {
 		c := m.container(i)
 		l := labels[c]
-		if l[cluster.LabelTier] != b.Worker.Tier || l[cluster.LabelSite] != b.Worker.Site {
+		if l[kube.LabelTier] != b.Tier || l[kube.LabelSite] != b.Site {
 			return fmt.Errorf("kind provider: node %s has labels %s=%q %s=%q, want those of plan node %s (%s, %s): kind named its workers in another order",
-				c, cluster.LabelTier, l[cluster.LabelTier], cluster.LabelSite, l[cluster.LabelSite], b.Node, b.Worker.Tier, b.Worker.Site)
+				c, kube.LabelTier, l[kube.LabelTier], kube.LabelSite, l[kube.LabelSite], b.Node, b.Tier, b.Site)
 		}
 	}
 	return nil
@@ -496,284 +372,101 @@ func (p *Provider) containerPID(ctx context.Context, c string) (int, error) {
 	return pid, nil
 }
 
-// Deploy implements testbed.Provider: applies the edgenode manifests and
+// nodes gives the shared Kubernetes layer the node containers: kind names
+// each Kubernetes node after its container.
+type nodes struct{ p *Provider }
+
+func (n nodes) Exec(ctx context.Context, node string, argv ...string) ([]byte, error) {
+	return n.p.runtime(ctx, append([]string{"exec", node}, argv...)...)
+}
+
+func (n nodes) CopyFrom(ctx context.Context, node, src, dst string) error {
+	_, err := n.p.runtime(ctx, "cp", node+":"+src+"/.", dst)
+	return err
+}
+
+// Deploy implements provider.Provider: applies the edgenode manifests and
 // waits until every Deployment (cloud first) is available.
-func (p *Provider) Deploy(ctx context.Context) error {
-	objs, err := Manifests(p.plan, p.mcfg)
-	if err != nil {
-		return err
-	}
-	for _, m := range p.members { // the cloud's first
-		mine, err := p.apply(ctx, m, "edgenodes", objs)
-		if err != nil {
-			return err
-		}
-		for _, o := range mine {
-			if d, ok := o.(*Deployment); ok {
-				if _, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "rollout", "status", "deployment/"+d.Metadata.Name, "--timeout=180s"); err != nil {
-					return fmt.Errorf("edgenodes %s not ready: %w (pods: %s)", d.Metadata.Name, err, podSummary(ctx, m))
-				}
-			}
-		}
-	}
-	return nil
-}
+func (p *Provider) Deploy(ctx context.Context) error { return p.kube.Deploy(ctx) }
 
-// apply applies the objects that belong in a cluster (by their site label;
-// the namespace goes everywhere) and returns them.
-func (p *Provider) apply(ctx context.Context, m *member, what string, objs []Object) ([]Object, error) {
-	var mine []Object
-	for _, o := range objs {
-		if site, ok := o.header().Metadata.Labels[labelSite]; !ok || m.holds(site) {
-			mine = append(mine, o)
-		}
-	}
-	if len(mine) == 0 {
-		return nil, nil
-	}
-	b, err := Render(mine)
-	if err != nil {
-		return nil, err
-	}
-	file := "manifests-" + what + ".yaml"
-	if len(p.members) > 1 {
-		file = "manifests-" + m.name + "-" + what + ".yaml"
-	}
-	if err := os.WriteFile(filepath.Join(p.cfg.Dir, file), b, 0o644); err != nil {
-		return nil, err
-	}
-	_, err = m.cl.Kubectl(ctx, bytes.NewReader(b), "apply", "-f", "-")
-	return mine, err
-}
-
-func podSummary(ctx context.Context, m *member) string {
-	out, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "get", "pods", "-o", "wide", "--no-headers")
-	if err != nil {
-		return err.Error()
-	}
-	return strings.Join(strings.Fields(string(out)), " ")
-}
-
-// StartCameras implements testbed.Provider: one pod per camera host; their
+// StartCameras implements provider.Provider: one pod per camera host; their
 // samples are copied below dir every second while they run.
 func (p *Provider) StartCameras(ctx context.Context, dir string) error {
-	objs, err := CameraManifests(p.plan, p.mcfg)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
-		if err := p.waitReachable(ctx, n.Name, time.Minute); err != nil {
-			return err
-		}
-	}
-	p.logf("every camera node reaches its edgenode Services (%s)", time.Since(start).Round(time.Millisecond))
-	for _, m := range p.members {
-		if _, err := p.apply(ctx, m, "cameras", objs); err != nil {
-			return err
-		}
-	}
-	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
-		m, _ := p.where(n.Name)
-		if _, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "wait", "--for=condition=Ready", "pod/"+CamerasName(n.Name), "--timeout=120s"); err != nil {
-			return fmt.Errorf("cameras %s not running: %w (pods: %s)", n.Name, err, podSummary(ctx, m))
-		}
-	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	p.mu.Lock()
-	p.samples, p.stopSync, p.syncDone = dir, cancel, done
-	p.mu.Unlock()
-	go func() {
-		defer close(done)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-sctx.Done():
-				return
-			case <-t.C:
-				_ = p.copySamples(sctx, dir)
-			}
-		}
-	}()
-	return nil
+	return p.kube.StartCameras(ctx, dir)
 }
 
-// waitReachable waits until the camera host's node gets an answer from
-// /readyz of every Service its cameras stream to, through kube-proxy and
-// the emulated links, so that cameras do not start while the Service's
-// rules or the tunnels are still being set up (they would fail over to
-// their next endpoint and stay there).
-func (p *Provider) waitReachable(ctx context.Context, host string, timeout time.Duration) error {
-	m, c := p.where(host)
-	services := map[string]bool{}
-	for _, cam := range p.plan.CamerasOn(host) {
-		for _, ep := range cam.Endpoints {
-			n, _ := p.plan.Node(ep)
-			site := n.Site
-			if n.Role == testbed.RoleCloud {
-				site = ""
-			}
-			services[EdgenodeName(site)] = true
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	for svc := range services {
-		var url string
-		if svc == EdgenodeName("") && p.mcfg.CloudURL != "" {
-			url = p.mcfg.cloudURL("/readyz") // another cluster's, over the WAN
-		} else {
-			out, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "get", "service", svc, "-o", "jsonpath={.spec.clusterIP}")
-			if err != nil {
-				return err
-			}
-			url = fmt.Sprintf("http://%s:%d/readyz", strings.TrimSpace(string(out)), EdgenodePort)
-		}
-		var last error
-		for {
-			if _, last = p.runtime(ctx, "exec", c, "curl", "-sf", "-m", "2", "-o", "/dev/null", url); last == nil {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("kind provider: camera node %s cannot reach Service %s (%s) after %s: %v", c, svc, url, timeout, last)
-			case <-time.After(500 * time.Millisecond):
-			}
-		}
-	}
-	return nil
-}
-
-// copySamples copies every camera host's samples from its node.
-func (p *Provider) copySamples(ctx context.Context, dir string) error {
-	var errs []error
-	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
-		c, _ := p.Container(n.Name)
-		dst := filepath.Join(dir, n.Name)
-		if err := os.MkdirAll(dst, 0o755); err != nil {
-			return err
-		}
-		if _, err := p.runtime(ctx, "cp", c+":"+SamplesDir(n.Name)+"/.", dst); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// StopCameras implements testbed.Provider: deletes the camera pods (they
+// StopCameras implements provider.Provider: deletes the camera pods (they
 // flush their samples on SIGTERM) and copies the samples a last time.
 func (p *Provider) StopCameras(ctx context.Context) error {
-	p.mu.Lock()
-	stop, done, dir := p.stopSync, p.syncDone, p.samples
-	p.stopSync = nil
-	p.mu.Unlock()
-	if stop == nil {
+	if p.kube == nil {
 		return nil
 	}
-	stop()
-	<-done
-	var deletes []error
-	start := time.Now()
-	for _, n := range p.plan.NodesOf(testbed.RoleCamera) {
-		m, _ := p.where(n.Name)
-		if _, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "delete", "pod", CamerasName(n.Name), "--wait=true", "--timeout=60s"); err != nil {
-			deletes = append(deletes, err)
-		}
-	}
-	copyErr := p.copySamples(ctx, dir)
-	p.logf("cameras stopped and samples collected in %s", time.Since(start).Round(time.Millisecond))
-	return stopCamerasError(deletes, copyErr, p.cfg.Retain)
+	return p.kube.StopCameras(ctx)
 }
 
-// stopCamerasError is StopCameras' outcome. A camera pod that was not
-// deleted in time (an overloaded node, an API server too slow to answer)
-// is moot when the cluster is deleted after it: Destroy removes the pod
-// with the cluster, and the samples were copied anyway; what it may cost
-// is the cameras' last flush, which the warning says. With Retain the
-// cluster stays, so the failure stands. A failed copy always stands.
-func stopCamerasError(deletes []error, copyErr error, retain bool) error {
-	del := errors.Join(deletes...)
-	if del != nil && !retain {
-		del = testbed.Moot(fmt.Errorf("camera pods not deleted in time; the cluster's deletion removes them, but their last samples may be missing: %w", del))
+// ClusterEvents implements provider.ClusterEventSource (see
+// kube.Layer.ClusterEvents).
+func (p *Provider) ClusterEvents(ctx context.Context) []evidence.ClusterEvent {
+	if p.kube == nil {
+		return nil
 	}
-	return errors.Join(del, copyErr)
+	return p.kube.ClusterEvents(ctx)
 }
 
-// Inject implements testbed.Provider. Node faults act on the node
+// Diagnose implements provider.Diagnoser (see kube.Layer.Diagnose).
+func (p *Provider) Diagnose(ctx context.Context) []evidence.Diagnostic {
+	if p.kube == nil {
+		return nil
+	}
+	return p.kube.Diagnose(ctx)
+}
+
+// Edgenodes lists the edgenode pods running on a plan node's worker: the
+// cameras they serve are the ones a fault on the node interrupts.
+func (p *Provider) Edgenodes(node string) []string {
+	if p.kube == nil {
+		return nil
+	}
+	return p.kube.Edgenodes(node)
+}
+
+// Inject implements provider.Provider. Node faults act on the node
 // container: kill (SIGKILL), start, pause and resume (freezer); link faults
 // act on the netem link as the local provider does.
-func (p *Provider) Inject(ctx context.Context, a testbed.Action) error {
+func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
 	switch a.Kind {
-	case testbed.ActionKill, testbed.ActionStart, testbed.ActionPause, testbed.ActionResume:
+	case provider.ActionKill, provider.ActionStart, provider.ActionPause, provider.ActionResume:
 		c, ok := p.Container(a.Node)
 		if !ok {
 			return fmt.Errorf("%s: no node %s", a.Kind, a.Node)
 		}
-		verb := map[testbed.ActionKind]string{testbed.ActionKill: "kill", testbed.ActionStart: "start", testbed.ActionPause: "pause", testbed.ActionResume: "unpause"}[a.Kind]
+		verb := map[provider.ActionKind]string{provider.ActionKill: "kill", provider.ActionStart: "start", provider.ActionPause: "pause", provider.ActionResume: "unpause"}[a.Kind]
 		_, err := p.runtime(ctx, verb, c)
 		return err
 	}
 	return p.links.Apply(ctx, a)
 }
 
-// LinkStats implements testbed.Provider, with plan link names.
+// LinkStats implements provider.Provider, with plan link names.
 func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
 	return p.links.Stats(p.eng), nil
 }
 
-// Alerts implements testbed.Provider: the alerts the cloud edgenodes wrote
+// Alerts implements provider.Provider: the alerts the cloud edgenodes wrote
 // on their nodes.
 func (p *Provider) Alerts(ctx context.Context) ([]byte, error) {
-	if p.Cluster() == nil {
+	if p.kube == nil {
 		return nil, nil
 	}
-	var out []byte
-	for _, n := range p.plan.NodesOf(testbed.RoleCloud) {
-		c, _ := p.Container(n.Name)
-		b, err := p.runtime(ctx, "exec", c, "sh", "-c", "cat "+HostDataDir+"/alerts/alerts.jsonl 2>/dev/null || true")
-		if err != nil {
-			return out, err
-		}
-		out = append(out, b...)
-	}
-	return out, nil
+	return p.kube.Alerts(ctx)
 }
 
-// Destroy implements testbed.Provider: saves the workloads' logs, removes
+// Destroy implements provider.Provider: saves the workloads' logs, removes
 // the links and deletes the cluster(s) unless they are retained.
 func (p *Provider) Destroy(ctx context.Context) error {
 	var errs []error
-	p.mu.Lock()
-	stop, done := p.stopSync, p.syncDone
-	p.stopSync = nil
-	p.mu.Unlock()
-	if stop != nil {
-		stop()
-		<-done
-	}
-	var logs []byte
-	for _, m := range p.members {
-		if m.cl == nil {
-			continue
-		}
-		// Logs of pods on a dead node cannot be had: do not wait for them.
-		if out, err := m.cl.Kubectl(ctx, nil, "-n", Namespace, "logs", "--all-containers", "--prefix", "--tail=-1",
-			"--ignore-errors", "--request-timeout=10s",
-			"-l", labelPart+"=edgesim", "--max-log-requests=50"); err == nil {
-			logs = append(logs, out...)
-		}
-	}
-	if len(logs) > 0 {
-		_ = os.WriteFile(filepath.Join(p.cfg.Dir, "pods.log"), logs, 0o644)
-	}
-	for _, m := range p.members {
-		if m.stopWatch != nil {
-			m.stopWatch()
-			<-m.watchDone
-			m.stopWatch = nil
-		}
+	if p.kube != nil {
+		p.kube.Close(ctx)
 	}
 	if p.eng != nil {
 		errs = append(errs, p.eng.Close(context.WithoutCancel(ctx)))
@@ -817,13 +510,13 @@ type Options struct {
 	Layout            Layout
 }
 
-// Factory is the testbed.ProviderFactory of `provider: kind`:
+// Factory is the provider.Factory of `provider: kind`:
 //
 //	testbed.Run(ctx, sc, testbed.Options{Providers: testbed.Providers{
 //		scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{}),
 //	}})
-func Factory(o Options) testbed.ProviderFactory {
-	return func(c testbed.ProviderConfig) (testbed.Provider, error) {
+func Factory(o Options) provider.Factory {
+	return func(c provider.Config) (provider.Provider, error) {
 		return New(Config{
 			Binaries: c.Binaries, Dir: c.Dir, StateDir: c.StateDir, Registry: c.Registry, Seed: c.Seed,
 			Name: ClusterName(c.Name), NodeImage: o.NodeImage, Runtime: o.Runtime, Retain: o.Retain,
@@ -847,6 +540,16 @@ func ClusterName(testbedName string) string {
 		}
 	}
 	return naming.Fit(ClusterNamePrefix+strings.Trim(string(b), "-"), cluster.MaxName)
+}
+
+// newEngine makes the userspace engine of the provider's links, named after
+// its cluster.
+func (p *Provider) newEngine(ctx context.Context) (netem.Engine, error) {
+	opts := []netem.Option{netem.WithRegisterer(p.cfg.Registry), netem.WithSeed(p.cfg.Seed), netem.WithName(engineName(p.cfg.Name)), netem.WithMTU(kube.EngineMTU)}
+	if p.cfg.StateDir != "" {
+		opts = append(opts, netem.WithStateDir(p.cfg.StateDir))
+	}
+	return netem.NewEngine(ctx, opts...)
 }
 
 // engineName is the netem testbed name of a cluster's links: the cluster

@@ -60,7 +60,7 @@ func newRootCmd(streams Streams) *cobra.Command {
 		Use:   "edgesim",
 		Short: "Simulate an edge-AI camera fleet on emulated networks and gate rollouts on SLOs",
 		Long: `edgesim builds a small replica of an edge-AI fleet: cloud and edge tiers as
-network namespaces (or kind clusters), links impaired like real 4G/5G/Wi-Fi,
+network namespaces (or Kubernetes clusters), links impaired like real 4G/5G/Wi-Fi,
 synthetic cameras streaming VP8 over WebRTC into the real edgenode detection
 runtime. It reports latency, bandwidth and failover figures with pass/fail
 gates.

@@ -46,6 +46,18 @@ var _ = Describe("edgesim run and up", func() {
 		Expect(stderr).To(ContainSubstring("nothing was started"))
 	})
 
+	It("lists every provider it offers in run's help, --provider and the error for an unknown one", func(ctx SpecContext) {
+		names := app.ProviderNames()
+		Expect(names).To(ContainElements("local", "kind"))
+		_, stdout, _ := run(ctx, "run", "--help")
+		_, _, stderr := run(ctx, "run", "--provider", "nope")
+		for _, n := range names {
+			Expect(stdout).To(MatchRegexp(`(?m)^  %s +\S`, n), "the providers' table")
+			Expect(stdout).To(ContainSubstring(`%q`, n), "--provider's help")
+			Expect(stderr).To(ContainSubstring(n))
+		}
+	})
+
 	It("teaches the kind provider in its help", func(ctx SpecContext) {
 		code, stdout, _ := run(ctx, "run", "--help")
 		Expect(code).To(Equal(0))

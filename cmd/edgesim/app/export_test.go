@@ -2,3 +2,6 @@ package app
 
 // SLOMark exposes sloMark to the tests.
 var SLOMark = sloMark
+
+// ProviderNames are the providers the commands offer, in help order.
+var ProviderNames = providerNames

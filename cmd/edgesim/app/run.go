@@ -22,8 +22,6 @@ import (
 	"github.com/edgesim/edgesim/reports/render"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed"
-	"github.com/edgesim/edgesim/testbed/kind/cluster"
-	"github.com/edgesim/edgesim/testbed/kindprovider"
 	"github.com/edgesim/edgesim/units"
 )
 
@@ -32,7 +30,7 @@ type runFlags struct {
 	edgenode string
 	compare  bool
 	plain    bool
-	kind     kindFlags
+	provider providerFlags
 	// outside: the scenario's traces and report.dir may leave its directory.
 	outside bool
 }
@@ -41,58 +39,17 @@ func (f *runFlags) registerPaths(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.outside, "allow-outside-paths", false, "let the scenario's trace files and report.dir lie outside the scenario file's directory (absolute paths, .., symbolic links)")
 }
 
-// kindFlags are the settings of `provider: kind` runs.
-type kindFlags struct {
-	provider  string
-	layout    string
-	nodeImage string
-	runtime   string
-	retain    bool
-}
-
-func (k *kindFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&k.provider, "provider", "", `run on this provider instead of the scenario's spec.provider: "local" or "kind"`)
-	fs.StringVar(&k.nodeImage, "node-image", "", `kind node image for provider: kind (default: the one "edgesim image node" builds, built first if missing)`)
-	fs.StringVar(&k.runtime, "runtime", "", `container runtime for provider: kind, "podman" or "docker" (default: detect)`)
-	fs.StringVar(&k.layout, "kind-layout", "single", `provider: kind: "single" (one cluster, nodes labelled by tier and site) or "federated" (a cloud cluster plus one per site)`)
-	fs.BoolVar(&k.retain, "retain", false, `keep the kind cluster after the run, for debugging (delete it with "kind delete cluster --name NAME")`)
-}
-
-// apply sets the provider the flags ask for on a loaded scenario.
-func (k kindFlags) apply(sc *scenarios.Scenario) error {
-	switch p := scenarios.Provider(k.provider); p {
-	case "":
-	case scenarios.ProviderLocal, scenarios.ProviderKind:
-		sc.Provider = p
-	default:
-		return fmt.Errorf("--provider %q: want local or kind", k.provider)
-	}
-	if _, err := kindprovider.ParseLayout(k.layout); err != nil {
-		return fmt.Errorf("--kind-layout: %w", err)
-	}
-	return nil
-}
-
-// providers are the providers beyond the built-in local one.
-func (k kindFlags) providers() testbed.Providers {
-	return testbed.Providers{scenarios.ProviderKind: kindprovider.Factory(kindprovider.Options{
-		NodeImage: k.nodeImage, Runtime: cluster.Runtime(k.runtime), Retain: k.retain, Layout: kindprovider.Layout(k.layout),
-	})}
-}
-
 func newRunCmd(streams Streams) *cobra.Command {
 	var f runFlags
 	cmd := &cobra.Command{
 		Use:   "run [SCENARIO]",
 		Short: "Run a scenario end to end and gate on its SLOs",
 		Long: `run turns a scenario into a running replica of the fleet: it provisions the
-nodes and links (local provider: network namespaces joined by emulated links),
-starts edgenode on every cloud and edge node and the synthetic cameras of
-every site (provider: kind: a kind cluster with one worker per node, the
-links between the workers, edgenode as Deployments, cameras as pods), injects the scenario's faults on its timeline, and writes a
-report into a new directory <results>/<scenario>-<UTC time>, where
-<results> is --results, else the scenario's report.dir (default
-edgesim-report/<scenario>):
+nodes and links, starts edgenode on every cloud and edge node and the
+synthetic cameras of every site, injects the scenario's faults on its
+timeline, and writes a report into a new directory
+<results>/<scenario>-<UTC time>, where <results> is --results, else the
+scenario's report.dir (default edgesim-report/<scenario>):
 
   report.json   versioned results (edgesim.dev/report/v1)
   report.html   self-contained page with plots
@@ -101,6 +58,11 @@ edgesim-report/<scenario>):
   samples.json  the raw samples the figures come from (always written)
 
 The first four are the scenario's report.formats (default: all four).
+
+The scenario's spec.provider (or --provider) says what the testbed is made of:
+
+` + runHelp() + `
+
 When the host itself was saturated (CPU, run queue, or the link engine
 releasing packets late), every report says so at its top and names the
 figures that measured the host rather than the emulated network.
@@ -123,11 +85,7 @@ the tear-down. If edgesim is killed, or its tear-down was cut short,
   # a scenario of your own, results under ./out
   sudo edgesim run --results out my-fleet.yaml
 
-  # the same scenario on a kind cluster (or set spec.provider: kind in it)
-  sudo edgesim run --provider kind my-fleet.yaml
-
-  # a cloud cluster plus one cluster per site, joined over the emulated WAN
-  sudo edgesim run --provider kind --kind-layout federated my-fleet.yaml`,
+` + runExamples(),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScenario(cmd.Context(), streams, args, f)
@@ -138,7 +96,7 @@ the tear-down. If edgesim is killed, or its tear-down was cut short,
 	cmd.Flags().BoolVar(&f.compare, "compare", true, "also run every site with cloud placement for the edge-vs-cloud comparison")
 	cmd.Flags().BoolVar(&f.plain, "plain", false, "plain log lines instead of a live status line, even on a terminal")
 	f.registerPaths(cmd.Flags())
-	f.kind.register(cmd.Flags())
+	f.provider.register(cmd.Flags())
 	return cmd
 }
 
@@ -186,7 +144,7 @@ func (f runFlags) prepare(ctx context.Context, streams Streams, args []string) (
 		}
 		return nil, testbed.Options{}, err
 	}
-	if err := f.kind.apply(sc); err != nil {
+	if err := f.provider.apply(sc); err != nil {
 		return nil, testbed.Options{}, err
 	}
 	bins, err := binaries(f.edgenode)
@@ -198,7 +156,7 @@ func (f runFlags) prepare(ctx context.Context, streams Streams, args []string) (
 		return nil, testbed.Options{}, err
 	}
 	lessGC()
-	return sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.kind.providers(), Report: write,
+	return sc, testbed.Options{ResultsDir: f.results, Binaries: bins, Compare: f.compare, Providers: f.provider.providers(), Report: write,
 		Abort: abortFrom(ctx)}, nil
 }
 

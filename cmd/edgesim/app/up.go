@@ -55,7 +55,7 @@ stood. With --foreground it stays attached and stops on Ctrl-C.`,
 	cmd.Flags().BoolVar(&f.compare, "compare", false, "also stream every site's cameras to the cloud")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay attached; Ctrl-C tears the testbed down")
 	f.registerPaths(cmd.Flags())
-	f.kind.register(cmd.Flags())
+	f.provider.register(cmd.Flags())
 	return cmd
 }
 

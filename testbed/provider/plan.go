@@ -1,4 +1,4 @@
-package testbed
+package provider
 
 import (
 	"fmt"
@@ -80,6 +80,17 @@ func (l Link) spec(changed string, to scenarios.LinkSpec) scenarios.LinkSpec {
 		return parts[0]
 	}
 	return scenarios.LinkSpec{Up: compose(parts[0].Up, parts[1].Up), Down: compose(parts[0].Down, parts[1].Down)}
+}
+
+// Degraded returns the link as it is while the scenario link changed has
+// the behaviour to (changed is the link itself or one of the links it
+// stands for).
+func (l Link) Degraded(changed string, to scenarios.LinkSpec) (Link, error) {
+	spec := to
+	if len(l.via) > 0 {
+		spec = l.spec(changed, to)
+	}
+	return planLink(scenarios.Link{Name: l.Name, LinkSpec: spec}, "", l.Site, l.Leg)
 }
 
 // Camera is one synthetic camera and where it streams.

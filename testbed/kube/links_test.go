@@ -1,4 +1,4 @@
-package kindprovider_test
+package kube_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgesim/edgesim/netem"
-	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/kube"
 )
 
 func cidr(s string) *net.IPNet {
@@ -24,12 +24,12 @@ func cidr(s string) *net.IPNet {
 
 var _ = Describe("TunnelCommands", func() {
 	It("makes one VXLAN pair per pair of workers and routes the peer's PodCIDR halves through it", func() {
-		cmds, err := kindprovider.TunnelCommands([]kindprovider.TunnelPeer{
+		cmds, err := kube.TunnelCommands([]kube.TunnelPeer{
 			{Node: "a", Addr: net.ParseIP("10.240.0.1"), PodCIDR: cidr("10.244.1.0/24")},
 			{Node: "b", Addr: net.ParseIP("10.240.0.2"), PodCIDR: cidr("10.244.2.0/24")},
 		})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(cmds).To(Equal([]kindprovider.TunnelCmd{
+		Expect(cmds).To(Equal([]kube.TunnelCmd{
 			{Node: "a", Args: []string{"link", "add", "esv1", "type", "vxlan", "id", "4000", "local", "10.240.0.1", "remote", "10.240.0.2", "dstport", "4789"}},
 			{Node: "a", Args: []string{"link", "set", "esv1", "mtu", "1500", "up"}},
 			{Node: "a", Args: []string{"addr", "add", "100.127.0.1", "peer", "100.127.1.0", "dev", "esv1"}},
@@ -44,11 +44,11 @@ var _ = Describe("TunnelCommands", func() {
 	})
 
 	It("gives every pair its own VNI", func() {
-		var ws []kindprovider.TunnelPeer
+		var ws []kube.TunnelPeer
 		for i := range 4 {
-			ws = append(ws, kindprovider.TunnelPeer{Node: fmt.Sprint(i), Addr: net.IPv4(10, 240, 0, byte(i+1)), PodCIDR: cidr(fmt.Sprintf("10.244.%d.0/24", i))})
+			ws = append(ws, kube.TunnelPeer{Node: fmt.Sprint(i), Addr: net.IPv4(10, 240, 0, byte(i+1)), PodCIDR: cidr(fmt.Sprintf("10.244.%d.0/24", i))})
 		}
-		cmds, err := kindprovider.TunnelCommands(ws)
+		cmds, err := kube.TunnelCommands(ws)
 		Expect(err).NotTo(HaveOccurred())
 		vnis := map[string]int{}
 		for _, c := range cmds {
@@ -63,7 +63,7 @@ var _ = Describe("TunnelCommands", func() {
 	})
 
 	It("refuses a worker without an IPv4 PodCIDR", func() {
-		_, err := kindprovider.TunnelCommands([]kindprovider.TunnelPeer{
+		_, err := kube.TunnelCommands([]kube.TunnelPeer{
 			{Node: "a", Addr: net.ParseIP("10.240.0.1"), PodCIDR: cidr("10.244.1.0/24")},
 			{Node: "b", Addr: net.ParseIP("10.240.0.2")},
 		})
@@ -80,7 +80,7 @@ var _ = Describe("Tunnel", func() {
 			Skip("needs /dev/net/tun")
 		}
 		eng, err := netem.NewUserspace(ctx, netem.WithRegisterer(prometheus.NewRegistry()), netem.WithStateDir(GinkgoT().TempDir()),
-			netem.WithName(fmt.Sprintf("kp%d", os.Getpid())), netem.WithSeed(1), netem.WithMTU(kindprovider.EngineMTU))
+			netem.WithName(fmt.Sprintf("kp%d", os.Getpid())), netem.WithSeed(1), netem.WithMTU(kube.EngineMTU))
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { Expect(eng.Close(context.Background())).To(Succeed()) })
 		a, err := eng.AddHost(ctx, netem.HostSpec{Name: "edge-1", Group: "site:a"})
@@ -89,7 +89,7 @@ var _ = Describe("Tunnel", func() {
 		Expect(err).NotTo(HaveOccurred())
 		lk, err := eng.Link(ctx, "site:a", "cloud", netem.LinkConfig{Delay: 5 * time.Millisecond}, netem.LinkConfig{})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(kindprovider.Tunnel(ctx, []*netem.Host{a, b}, []*net.IPNet{cidr("10.244.1.0/24"), cidr("10.244.2.0/24")})).To(Succeed())
+		Expect(kube.Tunnel(ctx, []*netem.Host{a, b}, []*net.IPNet{cidr("10.244.1.0/24"), cidr("10.244.2.0/24")})).To(Succeed())
 		// A "pod" address on each side.
 		for h, addr := range map[*netem.Host]string{a: "10.244.1.7/32", b: "10.244.2.9/32"} {
 			for _, args := range [][]string{{"addr", "add", addr, "dev", "lo"}, {"link", "set", "lo", "up"}} {

@@ -1,4 +1,4 @@
-package kindprovider
+package kube
 
 import (
 	"context"

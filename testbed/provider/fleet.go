@@ -1,4 +1,4 @@
-package testbed
+package provider
 
 import (
 	"slices"
@@ -30,7 +30,7 @@ func FleetConfig(plan *Plan, host string, whipURL func(node string) string) []fa
 		for _, z := range g.Zones {
 			cfg.Scene.Zones = append(cfg.Scene.Zones, scene.Zone{Name: z.Name, Rect: z.Rect})
 		}
-		cfg.Scene.Events = sceneEvents(plan, c)
+		cfg.Scene.Events = SceneEvents(plan, c)
 		for _, n := range c.Endpoints {
 			cfg.Endpoints = append(cfg.Endpoints, whipURL(n))
 		}
@@ -39,9 +39,9 @@ func FleetConfig(plan *Plan, host string, whipURL func(node string) string) []fa
 	return out
 }
 
-// sceneEvents are the scripted events of a camera's scene, in the order
+// SceneEvents are the scripted events of a camera's scene, in the order
 // that gives their objects' ground-truth track ids (scene.EventTrackID).
-func sceneEvents(plan *Plan, c Camera) []scene.Event {
+func SceneEvents(plan *Plan, c Camera) []scene.Event {
 	sceneID := c.SceneID
 	var out []scene.Event
 	for _, e := range c.Group.Events {

@@ -1,4 +1,4 @@
-package kindprovider_test
+package kube_test
 
 import (
 	"slices"
@@ -9,7 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edgesim/edgesim/evidence"
-	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/kube"
 )
 
 var _ = Describe("the cluster watch", func() {
@@ -20,7 +20,7 @@ var _ = Describe("the cluster watch", func() {
 	// watch feeds the objects one per clock second.
 	watch := func(objs ...string) []evidence.ClusterEvent {
 		i := 0
-		evs, err := kindprovider.WatchStream(strings.NewReader(strings.Join(objs, "\n")), func() time.Time {
+		evs, err := kube.WatchStream(strings.NewReader(strings.Join(objs, "\n")), func() time.Time {
 			i++
 			return t0.Add(time.Duration(i) * time.Second)
 		}, planNode)
@@ -88,14 +88,8 @@ var _ = Describe("the cluster watch", func() {
 	})
 
 	It("fails on a stream that is not JSON", func() {
-		_, err := kindprovider.WatchStream(strings.NewReader(`{"kind":"Node"} error: the server closed`), time.Now, planNode)
+		_, err := kube.WatchStream(strings.NewReader(`{"kind":"Node"} error: the server closed`), time.Now, planNode)
 		Expect(err).To(MatchError(ContainSubstring("decode watched object")))
-	})
-
-	It("names clusters as kind wants them", func() {
-		Expect(kindprovider.ClusterName("quickstart-0a1b2c")).To(Equal("es-quickstart-0a1b2c"))
-		Expect(kindprovider.ClusterName("Night_Watch.4G-ff00aa")).To(Equal("es-night-watch-4g-ff00aa"))
-		Expect(len(kindprovider.ClusterName(strings.Repeat("x", 60)))).To(BeNumerically("<=", 40))
 	})
 
 	Describe("waiting for replacements", func() {
@@ -109,19 +103,19 @@ var _ = Describe("the cluster watch", func() {
 			ev(10, evidence.NodeNotReady, "edge-2", "", ""),
 		}
 		It("waits for the lost node's edgenode pods to be deleted and replaced", func() {
-			Expect(kindprovider.Unsettled(base)).To(Equal([]string{"b"}))
+			Expect(kube.Unsettled(base)).To(Equal([]string{"b"}))
 			evicted := append(slices.Clone(base), ev(15, evidence.PodDeleted, "edge-2", "b", "edgenode-s"))
-			Expect(kindprovider.Unsettled(evicted)).To(Equal([]string{"b"}), "deleted but not replaced")
+			Expect(kube.Unsettled(evicted)).To(Equal([]string{"b"}), "deleted but not replaced")
 			// the surviving replica's readiness is not a replacement
-			Expect(kindprovider.Unsettled(append(slices.Clone(evicted), ev(16, evidence.PodReady, "edge-1", "a", "edgenode-s")))).To(Equal([]string{"b"}))
+			Expect(kube.Unsettled(append(slices.Clone(evicted), ev(16, evidence.PodReady, "edge-1", "a", "edgenode-s")))).To(Equal([]string{"b"}))
 			replaced := append(slices.Clone(evicted), ev(15, evidence.PodScheduled, "edge-1", "d", "edgenode-s"), ev(17, evidence.PodReady, "edge-1", "d", "edgenode-s"))
-			Expect(kindprovider.Unsettled(replaced)).To(BeEmpty())
+			Expect(kube.Unsettled(replaced)).To(BeEmpty())
 		})
 		It("stops waiting when the node comes back, and ignores camera pods and healthy clusters", func() {
-			Expect(kindprovider.Unsettled(append(slices.Clone(base), ev(20, evidence.NodeReady, "edge-2", "", "")))).To(BeEmpty())
-			Expect(kindprovider.Unsettled(base[:3])).To(BeEmpty())
+			Expect(kube.Unsettled(append(slices.Clone(base), ev(20, evidence.NodeReady, "edge-2", "", "")))).To(BeEmpty())
+			Expect(kube.Unsettled(base[:3])).To(BeEmpty())
 			camsLost := append(slices.Clone(base[:3]), ev(10, evidence.NodeNotReady, "cams", "", ""))
-			Expect(kindprovider.Unsettled(camsLost)).To(BeEmpty())
+			Expect(kube.Unsettled(camsLost)).To(BeEmpty())
 		})
 	})
 })

@@ -1,4 +1,4 @@
-package kindprovider_test
+package kube_test
 
 import (
 	"os"
@@ -10,15 +10,16 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edgesim/edgesim/cmd/edgenode/app"
-	"github.com/edgesim/edgesim/testbed"
-	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/testbed/kube/kubetest"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 func noEnv(string) (string, bool) { return "", false }
 
 // flagsBeforeConfigFiles is the edgenode command the manifests held
 // before the configuration file, every option a flag.
-func flagsBeforeConfigFiles(plan *testbed.Plan, role testbed.Role, upstream string) []string {
+func flagsBeforeConfigFiles(plan *provider.Plan, role provider.Role, upstream string) []string {
 	args := []string{"/edgenode", "serve",
 		"--listen", ":8080",
 		"--node-id", "$(POD_NAME)",
@@ -26,35 +27,35 @@ func flagsBeforeConfigFiles(plan *testbed.Plan, role testbed.Role, upstream stri
 		"--spool-dir", "/spool",
 		"--rules", "/etc/edgesim/rules.yaml",
 	}
-	if role == testbed.RoleCloud {
+	if role == provider.RoleCloud {
 		return append(args, "--mode", "cloud", "--alerts-file", "/alerts/alerts.jsonl")
 	}
 	return append(args, "--mode", "edge", "--upstream", upstream)
 }
 
-var _ = Describe("the workloads' launch on the kind provider", func() {
+var _ = Describe("the workloads' launch on Kubernetes", func() {
 	DescribeTable("runs every edgenode with the options the flags gave it, from its mounted ConfigMap",
 		func(example string, compare bool, cloudURL string) {
-			p := plan(example, compare)
+			p := kubetest.Plan(example, compare)
 			c := cfg
 			c.CloudURL = cloudURL
-			upstream := kindprovider.ServiceURL("", "")
+			upstream := kube.ServiceURL("", "")
 			if cloudURL != "" {
 				upstream = cloudURL
 			}
-			objs, err := kindprovider.Manifests(p, c)
+			objs, err := kube.Manifests(p, c)
 			Expect(err).NotTo(HaveOccurred())
-			b, err := kindprovider.Render(objs)
+			b, err := kube.Render(objs)
 			Expect(err).NotTo(HaveOccurred())
-			d := docs(b)
-			tiers := map[string]testbed.Role{kindprovider.EdgenodeName(""): testbed.RoleCloud}
-			for _, n := range p.NodesOf(testbed.RoleEdge) {
-				tiers[kindprovider.EdgenodeName(n.Site)] = testbed.RoleEdge
+			d := kubetest.Docs(b)
+			tiers := map[string]provider.Role{kube.EdgenodeName(""): provider.RoleCloud}
+			for _, n := range p.NodesOf(provider.RoleEdge) {
+				tiers[kube.EdgenodeName(n.Site)] = provider.RoleEdge
 			}
 			for name, role := range tiers {
-				pod := dig(d["Deployment/"+name], "spec", "template", "spec")
+				pod := kubetest.Dig(d["Deployment/"+name], "spec", "template", "spec")
 				var command []string
-				for _, a := range dig(pod, "containers", 0, "command").([]any) {
+				for _, a := range kubetest.Dig(pod, "containers", 0, "command").([]any) {
 					command = append(command, a.(string))
 				}
 				Expect(command).To(HaveLen(6), name)
@@ -64,20 +65,20 @@ var _ = Describe("the workloads' launch on the kind provider", func() {
 				// put them in a temporary one instead.
 				configDir, configFile := path.Split(command[3])
 				var volume string
-				for _, m := range dig(pod, "containers", 0, "volumeMounts").([]any) {
+				for _, m := range kubetest.Dig(pod, "containers", 0, "volumeMounts").([]any) {
 					if m.(map[string]any)["mountPath"] == path.Clean(configDir) {
 						volume = m.(map[string]any)["name"].(string)
 					}
 				}
 				var configMap string
-				for _, v := range dig(pod, "volumes").([]any) {
+				for _, v := range kubetest.Dig(pod, "volumes").([]any) {
 					if v.(map[string]any)["name"] == volume {
-						configMap = dig(v, "configMap", "name").(string)
+						configMap = kubetest.Dig(v, "configMap", "name").(string)
 					}
 				}
 				Expect(configMap).NotTo(BeEmpty(), "%s: no ConfigMap mounted at %s", name, configDir)
 				dir := GinkgoT().TempDir()
-				data := dig(d["ConfigMap/"+configMap], "data").(map[string]any)
+				data := kubetest.Dig(d["ConfigMap/"+configMap], "data").(map[string]any)
 				Expect(data).To(HaveKey(configFile))
 				Expect(data).To(HaveKey("rules.yaml"))
 				for file, content := range data {
@@ -100,8 +101,8 @@ var _ = Describe("the workloads' launch on the kind provider", func() {
 	)
 
 	It("starts the cameras from their ConfigMap as the local provider does", func() {
-		d := docs(rendered(plan("quickstart", false)))
-		Expect(dig(d["Pod/cameras-store-1-cams"], "spec", "containers", 0, "command")).To(Equal([]any{
+		d := kubetest.Docs(rendered(kubetest.Plan("quickstart", false)))
+		Expect(kubetest.Dig(d["Pod/cameras-store-1-cams"], "spec", "containers", 0, "command")).To(Equal([]any{
 			"/edgesim", "fakecam", "--config", "/etc/edgesim/cameras.json", "--out", "/samples", "--quiet"}))
 	})
 })

@@ -1,4 +1,4 @@
-package kindprovider
+package kube
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/edgesim/edgesim/netem"
-	"github.com/edgesim/edgesim/testbed/kind/cluster"
 )
 
 // Pod traffic between two workers is carried in a VXLAN tunnel whose outer
@@ -47,7 +46,7 @@ type TunnelPeer struct {
 // network through it. It is pure; the provider runs the commands.
 func TunnelCommands(ws []TunnelPeer) ([]TunnelCmd, error) {
 	if len(ws) > maxTunneled {
-		return nil, fmt.Errorf("kind provider: %d workers: at most %d can be linked", len(ws), maxTunneled)
+		return nil, fmt.Errorf("kube: %d workers: at most %d can be linked", len(ws), maxTunneled)
 	}
 	var out []TunnelCmd
 	pair := 0
@@ -63,7 +62,7 @@ func TunnelCommands(ws []TunnelPeer) ([]TunnelCmd, error) {
 				dev := "esv" + strconv.Itoa(e[1])
 				lo, hi, err := halves(peer.PodCIDR)
 				if err != nil {
-					return nil, fmt.Errorf("kind provider: worker %s: %w", peer.Node, err)
+					return nil, fmt.Errorf("kube: worker %s: %w", peer.Node, err)
 				}
 				local := fmt.Sprintf("%s.%d.%d", tunnelNet, e[0], e[1])
 				remote := fmt.Sprintf("%s.%d.%d", tunnelNet, e[1], e[0])
@@ -98,64 +97,13 @@ func halves(n *net.IPNet) (*net.IPNet, *net.IPNet, error) {
 	return lo, &net.IPNet{IP: hiIP, Mask: mask}, nil
 }
 
-// attachLinks gives every worker a netem TUN device in its namespace,
-// creates the plan's links between their groups and tunnels pod traffic
-// through them (between every pair of workers, also of different clusters
-// in the federated layout, whose pod networks are distinct).
-func (p *Provider) attachLinks(ctx context.Context) error {
-	eng, err := p.newEngine(ctx)
-	if err != nil {
-		return err
-	}
-	p.eng = eng
-	var hosts []netem.EngineHost
-	var cidrList []*net.IPNet
-	for _, m := range p.members {
-		cidrs, err := podCIDRs(ctx, m.cl)
-		if err != nil {
-			return err
-		}
-		for i, b := range m.bindings {
-			n, _ := p.plan.Node(b.Node)
-			h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.EngineHost(), Group: n.Group, PID: p.pids[n.Name]})
-			if err != nil {
-				return fmt.Errorf("node %s: %w", n.Name, err)
-			}
-			c := m.container(i)
-			if cidrs[c] == nil {
-				return fmt.Errorf("kind provider: node %s has no PodCIDR yet", c)
-			}
-			hosts, cidrList = append(hosts, h), append(cidrList, cidrs[c])
-			p.hosts[n.Name] = h
-		}
-	}
-	for _, pl := range p.plan.Links {
-		lk, err := eng.Link(ctx, pl.A, pl.B, pl.Up, pl.Down)
-		if err != nil {
-			return fmt.Errorf("link %s: %w", pl.Name, err)
-		}
-		p.links[pl.Name] = lk
-	}
-	return Tunnel(ctx, hosts, cidrList)
-}
-
-// newEngine makes the userspace engine of the provider's links, named after
-// its cluster.
-func (p *Provider) newEngine(ctx context.Context) (netem.Engine, error) {
-	opts := []netem.Option{netem.WithRegisterer(p.cfg.Registry), netem.WithSeed(p.cfg.Seed), netem.WithName(engineName(p.cfg.Name)), netem.WithMTU(EngineMTU)}
-	if p.cfg.StateDir != "" {
-		opts = append(opts, netem.WithStateDir(p.cfg.StateDir))
-	}
-	return netem.NewEngine(ctx, opts...)
-}
-
 // Tunnel routes the pod network of every host (podCIDRs[i] belongs to
 // hosts[i]) to every other host through VXLAN tunnels between their netem
 // addresses, so that pod traffic crosses the emulated links. The engine
 // must have been made with an MTU of at least 1550 (WithMTU).
 func Tunnel[H netem.EngineHost](ctx context.Context, hosts []H, podCIDRs []*net.IPNet) error {
 	if len(hosts) != len(podCIDRs) {
-		return fmt.Errorf("kind provider: %d hosts but %d PodCIDRs", len(hosts), len(podCIDRs))
+		return fmt.Errorf("kube: %d hosts but %d PodCIDRs", len(hosts), len(podCIDRs))
 	}
 	ws := make([]TunnelPeer, len(hosts))
 	ns := map[string]string{}
@@ -170,7 +118,7 @@ func Tunnel[H netem.EngineHost](ctx context.Context, hosts []H, podCIDRs []*net.
 	for _, c := range cmds {
 		args := append([]string{"--net=" + ns[c.Node], "ip"}, c.Args...)
 		if out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("kind provider: node %s: ip %s: %w: %s", c.Node, strings.Join(c.Args, " "), err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("kube: node %s: ip %s: %w: %s", c.Node, strings.Join(c.Args, " "), err, strings.TrimSpace(string(out)))
 		}
 	}
 	// A pod reaching another node's emulated address directly (a NodePort
@@ -180,14 +128,14 @@ func Tunnel[H netem.EngineHost](ctx context.Context, hosts []H, podCIDRs []*net.
 	// filtering would drop them. Loose mode still drops unroutable sources.
 	for _, h := range hosts {
 		if err := h.Do(func() error { return os.WriteFile("/proc/sys/net/ipv4/conf/all/rp_filter", []byte("2"), 0o644) }); err != nil {
-			return fmt.Errorf("kind provider: node %s: loose reverse-path filter: %w", h.Name(), err)
+			return fmt.Errorf("kube: node %s: loose reverse-path filter: %w", h.Name(), err)
 		}
 	}
 	return nil
 }
 
-// podCIDRs reads every node's IPv4 PodCIDR, by node (container) name.
-func podCIDRs(ctx context.Context, cl *cluster.Cluster) (map[string]*net.IPNet, error) {
+// podCIDRs reads every node's IPv4 PodCIDR, by node name.
+func podCIDRs(ctx context.Context, cl Cluster) (map[string]*net.IPNet, error) {
 	out, err := cl.Kubectl(ctx, nil, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR}{"\n"}{end}`)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package kindprovider
+package kube
 
 // The Kubernetes objects edgesim deploys, as small typed structs with the
 // field names of the Kubernetes API (apps/v1, v1, policy/v1). Only the

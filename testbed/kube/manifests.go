@@ -1,11 +1,17 @@
-// Package kindprovider runs edgesim scenarios on kind clusters: every plan
-// node becomes a kind worker labelled with its tier and site, edgenode runs
-// as one Deployment per site pinned to the site's nodes behind a Service,
-// and each camera host's fleet runs as a pod on its own camera node.
+// Package kube is the Kubernetes layer every cluster provider shares (kind
+// today): every plan node becomes a Kubernetes node labelled with its tier
+// and site (LabelTier, LabelSite), edgenode runs as one Deployment per site
+// pinned to the site's nodes behind a Service, and each camera host's fleet
+// runs as a pod on its own camera node. It renders the manifests, applies
+// them, starts and stops the cameras, watches nodes and pods for the
+// failover breakdown, diagnoses failed runs and tunnels pod traffic through
+// the emulated links. A provider brings only its clusters (create, delete,
+// kubectl access: Cluster), the machines under them (node containers:
+// Machines) and the workload images.
 //
-// This file turns a testbed.Plan into Kubernetes manifests; it is pure and
+// This file turns a provider.Plan into Kubernetes manifests; it is pure and
 // needs no cluster.
-package kindprovider
+package kube
 
 import (
 	"bytes"
@@ -18,17 +24,16 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/edgesim/edgesim/scenarios"
-	"github.com/edgesim/edgesim/testbed"
-	"github.com/edgesim/edgesim/testbed/kind/cluster"
+	"github.com/edgesim/edgesim/testbed/provider"
 	"github.com/edgesim/edgesim/units"
 )
 
 // Names and paths shared by the manifests and the provider.
 const (
 	Namespace    = "edgesim"
-	EdgenodePort = testbed.EdgenodePort
+	EdgenodePort = provider.EdgenodePort
 	// TierCamera is the tier label of camera nodes (cloud and edge tiers
-	// are testbed.RoleCloud and testbed.RoleEdge).
+	// are provider.RoleCloud and provider.RoleEdge).
 	TierCamera = "camera"
 	// CloudSite is the site label of cloud nodes.
 	CloudSite = "cloud"
@@ -41,14 +46,19 @@ const (
 
 	labelApp  = "app.kubernetes.io/name"
 	labelPart = "app.kubernetes.io/part-of"
-	labelSite = "edgesim.dev/site"
+	labelSite = LabelSite
+	// LabelTier and LabelSite are the node labels the workloads are pinned
+	// by: every provider puts them on the node of each plan node (Bindings
+	// says which values).
+	LabelTier = "edgesim.dev/tier"
+	LabelSite = "edgesim.dev/site"
 	// labelHardware names the hardware class (spec.hardware) of a tier's nodes.
 	labelHardware = "edgesim.dev/hardware"
 )
 
-// ErrUnsupported is returned for a scenario feature the kind provider does
-// not offer yet.
-var ErrUnsupported = errors.New("kind provider: not supported")
+// ErrUnsupported is returned for a scenario feature the Kubernetes
+// providers do not offer yet.
+var ErrUnsupported = errors.New("kube: not supported")
 
 // ManifestConfig is what the manifests need besides the plan.
 type ManifestConfig struct {
@@ -64,7 +74,7 @@ type ManifestConfig struct {
 	// a NodePort Service on CloudNodePort, and edge upstreams and cameras'
 	// cloud endpoints use CloudURL instead of the in-cluster Service name.
 	CloudURL string
-	// Token is the run token (testbed.NewRunToken): kept in a Secret and
+	// Token is the run token (provider.NewRunToken): kept in a Secret and
 	// given to edgenodes and cameras through their environment; empty =
 	// the edgenodes are open.
 	Token string
@@ -74,7 +84,7 @@ type ManifestConfig struct {
 const TokenSecret = "edgesim-token"
 
 // tokenEnv is the environment that takes the run token from TokenSecret
-// into each variable of env (testbed.EdgenodeTokenEnv, CamerasTokenEnv).
+// into each variable of env (provider.EdgenodeTokenEnv, CamerasTokenEnv).
 func (c ManifestConfig) tokenEnv(env []string) []EnvVar {
 	if c.Token == "" {
 		return nil
@@ -103,28 +113,29 @@ func (c ManifestConfig) cloudURL(path string) string {
 // each node.
 func SpoolDir(name string) string { return HostDataDir + "/spool/" + name }
 
-// Binding is the kind worker a plan node runs on.
+// Binding is the Kubernetes node a plan node runs on: its role and the
+// values of its LabelTier and LabelSite labels.
 type Binding struct {
-	Node   string
-	Role   testbed.Role
-	Worker cluster.Worker
+	Node       string
+	Role       provider.Role
+	Tier, Site string
 }
 
-// Bindings returns one kind worker per plan node, in plan order: cloud
+// Bindings returns one Kubernetes node per plan node, in plan order: cloud
 // nodes get tier "cloud" and site "cloud", edge nodes tier "edge" and their
 // site, camera hosts tier "camera" and a site of their own (the site, or
 // its cloud-placement mirror).
-func Bindings(plan *testbed.Plan) []Binding {
+func Bindings(plan *provider.Plan) []Binding {
 	out := make([]Binding, 0, len(plan.Nodes))
 	for _, n := range plan.Nodes {
 		b := Binding{Node: n.Name, Role: n.Role}
 		switch n.Role {
-		case testbed.RoleCloud:
-			b.Worker = cluster.Worker{Tier: string(testbed.RoleCloud), Site: CloudSite}
-		case testbed.RoleEdge:
-			b.Worker = cluster.Worker{Tier: string(testbed.RoleEdge), Site: n.Site}
-		case testbed.RoleCamera:
-			b.Worker = cluster.Worker{Tier: TierCamera, Site: cameraSite(n)}
+		case provider.RoleCloud:
+			b.Tier, b.Site = string(provider.RoleCloud), CloudSite
+		case provider.RoleEdge:
+			b.Tier, b.Site = string(provider.RoleEdge), n.Site
+		case provider.RoleCamera:
+			b.Tier, b.Site = TierCamera, cameraSite(n)
 		}
 		out = append(out, b)
 	}
@@ -133,7 +144,7 @@ func Bindings(plan *testbed.Plan) []Binding {
 
 // cameraSite is the site label of a camera host: "<site>" or
 // "<site>-via-cloud" for a mirror.
-func cameraSite(n testbed.Node) string { return strings.TrimSuffix(n.Name, "-cams") }
+func cameraSite(n provider.Node) string { return strings.TrimSuffix(n.Name, "-cams") }
 
 // EdgenodeName is the Deployment and Service name of a site's edgenodes
 // (site "" for the cloud).
@@ -161,7 +172,7 @@ func ServiceURL(site, path string) string {
 // then per tier (cloud first) the rules ConfigMap, edgenode Deployment,
 // Service and PodDisruptionBudget. Cameras are separate (CameraManifests):
 // they start after the edgenodes are ready.
-func Manifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
+func Manifests(plan *provider.Plan, cfg ManifestConfig) ([]Object, error) {
 	if err := check(plan, cfg); err != nil {
 		return nil, err
 	}
@@ -170,11 +181,11 @@ func Manifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 		objs = append(objs, &Secret{Meta: meta("v1", "Secret", TokenSecret, Namespace, map[string]string{labelPart: "edgesim"}),
 			StringData: map[string]string{"token": cfg.Token}})
 	}
-	cloud := plan.NodesOf(testbed.RoleCloud)
-	tiers := [][]testbed.Node{cloud}
+	cloud := plan.NodesOf(provider.RoleCloud)
+	tiers := [][]provider.Node{cloud}
 	var sites []string
-	bySite := map[string][]testbed.Node{}
-	for _, n := range plan.NodesOf(testbed.RoleEdge) {
+	bySite := map[string][]provider.Node{}
+	for _, n := range plan.NodesOf(provider.RoleEdge) {
 		if _, ok := bySite[n.Site]; !ok {
 			sites = append(sites, n.Site)
 		}
@@ -193,22 +204,22 @@ func Manifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 	return objs, nil
 }
 
-func check(plan *testbed.Plan, cfg ManifestConfig) error {
+func check(plan *provider.Plan, cfg ManifestConfig) error {
 	var errs []string
 	if cfg.EdgenodeImage == "" || cfg.CamerasImage == "" {
-		errs = append(errs, "images: both the edgenode and the cameras image are required (build them with kindprovider.BuildImages)")
+		errs = append(errs, "images: both the edgenode and the cameras image are required (the provider builds and loads them before Deploy)")
 	}
 	if plan == nil || plan.Scenario == nil {
-		return fmt.Errorf("kind provider: no plan: build one with testbed.NewPlan")
+		return fmt.Errorf("kube: no plan: build one with provider.NewPlan")
 	}
-	if len(plan.NodesOf(testbed.RoleCloud)) == 0 {
+	if len(plan.NodesOf(provider.RoleCloud)) == 0 {
 		errs = append(errs, "plan: no cloud node")
 	}
 	if plan.Scenario.Workload.Model.Path != "" {
-		errs = append(errs, fmt.Sprintf("%v: workload.model.path %q: the kind provider runs the model built into the edgenode image; remove the path or use provider: local", ErrUnsupported, plan.Scenario.Workload.Model.Path))
+		errs = append(errs, fmt.Sprintf("%v: workload.model.path %q: a Kubernetes provider runs the model built into the edgenode image; remove the path or use provider: local", ErrUnsupported, plan.Scenario.Workload.Model.Path))
 	}
 	if len(errs) > 0 {
-		return errors.New("kind provider: " + strings.Join(errs, "; "))
+		return errors.New("kube: " + strings.Join(errs, "; "))
 	}
 	return nil
 }
@@ -223,18 +234,18 @@ func appLabels(name, site string) map[string]string {
 
 // edgenodeObjects are the objects of one tier: the cloud nodes, or the
 // edge nodes of one site.
-func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfig) ([]Object, error) {
+func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestConfig) ([]Object, error) {
 	first := nodes[0]
 	site, siteLabel, tier := first.Site, first.Site, string(first.Role)
-	if first.Role == testbed.RoleCloud {
+	if first.Role == provider.RoleCloud {
 		site, siteLabel = "", CloudSite
 	}
 	name := EdgenodeName(site)
-	env := testbed.EdgenodeEnv{RulesFile: configDir + "/rules.yaml", SpoolDir: "/spool", CloudURL: cfg.cloudURL("")}
-	if first.Role == testbed.RoleCloud {
+	env := provider.EdgenodeEnv{RulesFile: configDir + "/rules.yaml", SpoolDir: "/spool", CloudURL: cfg.cloudURL("")}
+	if first.Role == provider.RoleCloud {
 		env.AlertsFile = "/alerts/alerts.jsonl"
 	}
-	configYAML, rulesYAML, err := testbed.EdgenodeFiles(plan, first, env)
+	configYAML, rulesYAML, err := provider.EdgenodeFiles(plan, first, env)
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +255,7 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 	}
 	sel := map[string]string{labelApp: name}
 	// Every replica is named after its pod, on the command line.
-	args := append([]string{"/edgenode"}, testbed.EdgenodeArgs(configDir+"/edgenode.yaml", "--node-id", "$(POD_NAME)")...)
+	args := append([]string{"/edgenode"}, provider.EdgenodeArgs(configDir+"/edgenode.yaml", "--node-id", "$(POD_NAME)")...)
 	// The alert spool is on the node, not in the pod: a replica restarted
 	// or rescheduled onto the node delivers what the last one queued.
 	// Replicas on one node share it; one may resend the other's backlog
@@ -254,13 +265,13 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 		{Name: "spool", HostPath: &HostPathVolume{Path: SpoolDir(name), Type: "DirectoryOrCreate"}},
 	}
 	mounts := []VolumeMount{{Name: "config", MountPath: configDir, ReadOnly: true}, {Name: "spool", MountPath: "/spool"}}
-	if first.Role == testbed.RoleCloud {
+	if first.Role == provider.RoleCloud {
 		vols = append(vols, Volume{Name: "alerts", HostPath: &HostPathVolume{Path: HostDataDir + "/alerts", Type: "DirectoryOrCreate"}})
 		mounts = append(mounts, VolumeMount{Name: "alerts", MountPath: "/alerts"})
 	}
 	res, vars := resources(first.Resources)
 	vars = append([]EnvVar{{Name: "POD_NAME", ValueFrom: &EnvVarSource{FieldRef: &FieldRef{FieldPath: "metadata.name"}}}}, vars...)
-	vars = append(vars, cfg.tokenEnv(testbed.EdgenodeTokenEnv(cfg.Token, first.Role))...)
+	vars = append(vars, cfg.tokenEnv(provider.EdgenodeTokenEnv(cfg.Token, first.Role))...)
 	probe := func(path string, failures int) *Probe {
 		return &Probe{HTTPGet: HTTPGetAction{Path: path, Port: "http"}, PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: failures}
 	}
@@ -272,7 +283,7 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 			Template: PodTemplateSpec{
 				Metadata: ObjectMeta{Labels: labels},
 				Spec: PodSpec{
-					NodeSelector: map[string]string{cluster.LabelTier: tier, cluster.LabelSite: siteLabel},
+					NodeSelector: map[string]string{LabelTier: tier, LabelSite: siteLabel},
 					Tolerations:  tolerations(cfg.TolerationSeconds),
 					TopologySpreadConstraints: []TopologySpreadConstraint{{
 						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: "ScheduleAnyway",
@@ -299,7 +310,7 @@ func edgenodeObjects(plan *testbed.Plan, nodes []testbed.Node, cfg ManifestConfi
 		Selector: sel,
 		Ports:    []ServicePort{{Name: "http", Port: EdgenodePort, TargetPort: "http", Protocol: "TCP"}},
 	}}
-	if first.Role == testbed.RoleCloud && cfg.CloudURL != "" {
+	if first.Role == provider.RoleCloud && cfg.CloudURL != "" {
 		svc.Spec.Type, svc.Spec.Ports[0].NodePort = "NodePort", CloudNodePort
 	}
 	return []Object{
@@ -360,12 +371,12 @@ func tolerations(seconds int64) []Toleration {
 // configuration and a pod on the host's camera node streaming to the
 // site's edgenode Service (then the cloud's). Samples are written to
 // HostDataDir/samples/<host> on the camera node.
-func CameraManifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
+func CameraManifests(plan *provider.Plan, cfg ManifestConfig) ([]Object, error) {
 	if err := check(plan, cfg); err != nil {
 		return nil, err
 	}
 	var objs []Object
-	for _, n := range plan.NodesOf(testbed.RoleCamera) {
+	for _, n := range plan.NodesOf(provider.RoleCamera) {
 		b, err := cameraFleet(plan, n.Name, cfg)
 		if err != nil {
 			return nil, err
@@ -375,13 +386,13 @@ func CameraManifests(plan *testbed.Plan, cfg ManifestConfig) ([]Object, error) {
 		objs = append(objs,
 			&ConfigMap{Meta: meta("v1", "ConfigMap", name, Namespace, labels), Data: map[string]string{"cameras.json": string(b)}},
 			&Pod{Meta: meta("v1", "Pod", name, Namespace, labels), Spec: PodSpec{
-				NodeSelector:       map[string]string{cluster.LabelTier: TierCamera, cluster.LabelSite: cameraSite(n)},
+				NodeSelector:       map[string]string{LabelTier: TierCamera, LabelSite: cameraSite(n)},
 				RestartPolicy:      "Never",
 				EnableServiceLinks: new(false),
 				Containers: []Container{{
 					Name: "fakecam", Image: cfg.CamerasImage, ImagePullPolicy: "Never",
-					Command: append([]string{"/edgesim"}, testbed.CamerasArgs(configDir+"/cameras.json", "/samples")...),
-					Env:     cfg.tokenEnv(testbed.CamerasTokenEnv(cfg.Token)),
+					Command: append([]string{"/edgesim"}, provider.CamerasArgs(configDir+"/cameras.json", "/samples")...),
+					Env:     cfg.tokenEnv(provider.CamerasTokenEnv(cfg.Token)),
 					VolumeMounts: []VolumeMount{
 						{Name: "config", MountPath: configDir, ReadOnly: true},
 						{Name: "samples", MountPath: "/samples"},
@@ -405,10 +416,10 @@ func SamplesDir(host string) string { return HostDataDir + "/samples/" + host }
 // per edge node of the site (after losing a session a camera tries the
 // site again, where kube-proxy picks a replica, as many times as the site
 // has nodes), then the cloud's.
-func cameraFleet(plan *testbed.Plan, host string, cfg ManifestConfig) ([]byte, error) {
-	return testbed.CamerasFile(plan, host, func(node string) string {
+func cameraFleet(plan *provider.Plan, host string, cfg ManifestConfig) ([]byte, error) {
+	return provider.CamerasFile(plan, host, func(node string) string {
 		n, _ := plan.Node(node)
-		if n.Role == testbed.RoleEdge {
+		if n.Role == provider.RoleEdge {
 			return ServiceURL(n.Site, "/whip")
 		}
 		return cfg.cloudURL("/whip")
@@ -426,7 +437,7 @@ func Render(objs []Object) ([]byte, error) {
 		enc := yaml.NewEncoder(&buf)
 		enc.SetIndent(2)
 		if err := enc.Encode(o); err != nil {
-			return nil, fmt.Errorf("kind provider: render %s %s: %w", o.header().Kind, o.header().Metadata.Name, err)
+			return nil, fmt.Errorf("kube: render %s %s: %w", o.header().Kind, o.header().Metadata.Name, err)
 		}
 		if err := enc.Close(); err != nil {
 			return nil, err
