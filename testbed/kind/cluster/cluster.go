@@ -501,6 +501,15 @@ func (c *Cluster) KubeletLog(ctx context.Context, node string) string {
 // Create made it and no other container uses it. It is safe to call twice.
 func (c *Cluster) Delete(ctx context.Context) error {
 	err := c.provider.Delete(c.Spec.Name, kubeconfigPath(c.Spec.Name))
+	if err != nil && len(c.Leftovers(ctx)) > 0 {
+		// On a saturated host Podman's rm sometimes fails (exit 125) on a
+		// container still stopping; the cluster's own nodes get one more try.
+		select {
+		case <-ctx.Done():
+		case <-time.After(deleteRetry):
+			err = c.provider.Delete(c.Spec.Name, kubeconfigPath(c.Spec.Name))
+		}
+	}
 	if err != nil {
 		err = fmt.Errorf("delete kind cluster %q: %w", c.Spec.Name, err)
 	}
@@ -521,6 +530,10 @@ func (c *Cluster) Delete(ctx context.Context) error {
 	}
 	return err
 }
+
+// deleteRetry is how long Delete waits before deleting again what a
+// failed delete left.
+const deleteRetry = 2 * time.Second
 
 // DeleteOwned deletes a cluster this process did not create (e.g. one a
 // killed run left behind), with its containers and kubeconfig file, but
