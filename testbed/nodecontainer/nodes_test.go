@@ -100,7 +100,9 @@ var _ = Describe("Nodes", func() {
 
 	DescribeTable("node faults act on the plan node's container",
 		func(kind provider.ActionKind, verb string) {
-			container := func(node string) (string, bool) { return map[string]string{"store-1-edge-2": "es-q-agent3"}[node], node == "store-1-edge-2" }
+			container := func(node string) (string, bool) {
+				return map[string]string{"store-1-edge-2": "es-q-agent3"}[node], node == "store-1-edge-2"
+			}
 			Expect(nodes.Inject(context.Background(), provider.Action{Kind: kind, Node: "store-1-edge-2"}, container, nil)).To(Succeed())
 			Expect(rt.calls).To(Equal([][]string{{verb, "es-q-agent3"}}))
 			Expect(nodes.Inject(context.Background(), provider.Action{Kind: kind, Node: "nope"}, container, nil)).To(MatchError(ContainSubstring("no node nope")))
