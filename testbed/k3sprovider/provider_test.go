@@ -13,8 +13,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/edgesim/edgesim/testbed/k3s/cluster"
-	kindcluster "github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/k3sprovider"
+	kindcluster "github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kube"
 	"github.com/edgesim/edgesim/testbed/kube/kubetest"
 	"github.com/edgesim/edgesim/testbed/provider"
