@@ -1,0 +1,111 @@
+package k3sprovider_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/reports/render"
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed"
+	"github.com/edgesim/edgesim/testbed/k3s/cluster"
+	"github.com/edgesim/edgesim/testbed/k3sprovider"
+	"github.com/edgesim/edgesim/testbed/kube/kubetest"
+	"github.com/edgesim/edgesim/testbed/match"
+)
+
+// The cluster spec runs the quickstart scenario on a K3s cluster exactly
+// as `edgesim run --provider k3s` does: one agent per plan node, the
+// workload images loaded into the agents, pod traffic through the netem
+// links, the edge node killed half-way by killing its agent container. It
+// needs root, Podman and the K3s node image (`edgesim image k3s`);
+// EDGESIM_K3S_IMAGE names another one.
+var _ = Describe("quickstart on the K3s provider", Label("cluster", "k3s"), func() {
+	It("streams, measures, fails over with Kubernetes' replacement broken down, and cleans up", func(ctx SpecContext) {
+		if os.Geteuid() != 0 {
+			Skip("K3s nodes are privileged Podman containers and the links need root")
+		}
+		bins, err := kubetest.BuildBinaries()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(gexec.CleanupBuildArtifacts)
+		ours := func() []string {
+			out, err := exec.CommandContext(ctx, "podman", "ps", "-a", "--format", "{{.Names}}", "--filter", "label="+cluster.LabelCluster).Output()
+			Expect(err).NotTo(HaveOccurred())
+			var names []string
+			for _, n := range strings.Fields(string(out)) {
+				if strings.HasPrefix(n, k3sprovider.ClusterName("quickstart")) {
+					names = append(names, n)
+				}
+			}
+			return names
+		}
+		Expect(ours()).To(BeEmpty(), "no K3s run of quickstart may be under way")
+		DeferCleanup(func() { Expect(ours()).To(BeEmpty(), "no node container of the run is left") })
+
+		sc, err := scenarios.Example("quickstart")
+		Expect(err).NotTo(HaveOccurred())
+		sc.Provider = scenarios.ProviderK3s
+		stateDir := GinkgoT().TempDir()
+		start := time.Now()
+		res, err := testbed.Run(ctx, sc, testbed.Options{
+			ResultsDir: GinkgoT().TempDir(), StateDir: stateDir,
+			Binaries: bins, Report: render.WriteEvery,
+			Providers: testbed.Providers{scenarios.ProviderK3s: k3sprovider.Factory(k3sprovider.Options{Image: os.Getenv("EDGESIM_K3S_IMAGE")})},
+			Progress: func(p testbed.Progress) {
+				if strings.HasPrefix(p.Message, "k3s provider: cluster") || strings.Contains(p.Message, "resident memory") || strings.Contains(p.Message, "failover settings") {
+					fmt.Printf("edgesim k3s provider: %s %s\n", time.Since(start).Round(time.Second), p.Message)
+				}
+				if p.Message != "" || p.Elapsed%(5*time.Second) < time.Second {
+					fmt.Fprintf(GinkgoWriter, "%s %s %s answering %d/%d, link bytes %d\n", time.Since(start).Round(time.Second), p.Phase, p.Message, p.CamerasAnswering, p.Cameras, p.LinkBytes)
+				}
+			}})
+		took := time.Since(start)
+		if res != nil {
+			if b, rerr := os.ReadFile(filepath.Join(res.Dir, "report.md")); rerr == nil {
+				GinkgoWriter.Printf("%s\n", b)
+			}
+		}
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("quickstart on k3s", took.Round(time.Second).String())
+		fmt.Printf("edgesim k3s provider: quickstart took %s, verdict %s\n", took.Round(time.Second), res.Report.Verdict)
+		for _, ph := range res.Run.Phases {
+			fmt.Printf("edgesim k3s provider: phase %-10s %s\n", ph.Name, ph.End.Sub(ph.Start).Round(100*time.Millisecond))
+		}
+		if d := res.Report.Latency(""); d.Count > 0 {
+			fmt.Printf("edgesim k3s provider: e2e latency p50 %s p95 %s over %d frames\n", d.Percentile(50), d.Percentile(95), d.Count)
+		}
+		Expect(res.Run.Provider).To(Equal("k3s"))
+		Expect(res.Run.Cameras).To(HaveLen(4))
+		for _, c := range res.Run.Cameras {
+			Expect(c.Frames).To(ContainElement(HaveField("Answered", BeTrue())), c.ID+" got detections back")
+		}
+		var linkBytes uint64
+		for _, l := range res.Run.Links {
+			linkBytes += l.TotalBytes
+		}
+		Expect(linkBytes).To(BeNumerically(">", 100_000), "the cameras' video crossed the emulated access link")
+
+		By("breaking the failover down: fault, NotReady, eviction, replacement, detections again")
+		kubetest.ExpectBreakdown(res.Report, "store-1-edge-2")
+		fo := res.Report.FailoverSummaries[0]
+		for _, s := range fo.Steps {
+			fmt.Printf("edgesim k3s provider: failover %-28s %6.1f s\n", s.Name, s.SinceFaultMs/1000)
+		}
+
+		By("gating on the SLOs in every format, the same way as the other providers")
+		Expect(res.Report.Verdict).To(BeElementOf(reports.VerdictPass, reports.VerdictFail))
+		Expect(res.ExitCode()).To(Equal(map[string]int{reports.VerdictPass: 0, reports.VerdictFail: 1}[res.Report.Verdict]))
+		Expect(res).To(match.HaveLatencyPercentile(50, BeNumerically("<=", sc.SLO.E2ELatency[0].Max)), "quickstart's p50 SLO holds on K3s")
+
+		By("leaving no record for `edgesim clean`")
+		Expect(filepath.Glob(filepath.Join(stateDir, "k3s", "*.json"))).To(BeEmpty())
+	}, NodeTimeout(20*time.Minute))
+})
