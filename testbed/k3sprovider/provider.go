@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/k3s/cluster"
 	"github.com/edgesim/edgesim/testbed/k3s/k3simage"
@@ -30,19 +28,10 @@ import (
 
 // Config configures the K3s provider.
 type Config struct {
-	// Binaries are put into the workload images.
-	Binaries provider.Binaries
-	// Dir receives the image archives, workloads' logs and the rendered
-	// manifests.
-	Dir string
-	// StateDir is netem's state record directory ("" = netem's default);
-	// the cluster's record goes below it, in k3s/.
-	StateDir string
-	Registry prometheus.Registerer
-	Seed     int64
-	// Name is the cluster's name (a DNS label of at most cluster.MaxName
-	// characters).
-	Name string
+	// Config is what every provider is given; Name is the cluster's name
+	// here (a DNS label of at most MaxName characters, see ClusterName),
+	// and StateDir gets the cluster's record below it, in k3s/.
+	provider.Config
 	// Image is the K3s node image; "" is the one `edgesim image k3s`
 	// builds by default, which must exist.
 	Image string
@@ -58,10 +47,6 @@ type Config struct {
 	// ReadyTimeout bounds the wait for every node to be Ready (default
 	// 8 minutes).
 	ReadyTimeout time.Duration
-	// Log receives progress lines (nil discards).
-	Log io.Writer
-	// Observe is told about events nobody asked for (unused so far).
-	Observe func(provider.ObservedEvent)
 }
 
 // DefaultNodeGracePeriod is the node-monitor grace period of the
@@ -79,16 +64,15 @@ type Provider struct {
 	// Base hands Deploy, the cameras, alerts, ClusterEvents and Diagnose
 	// to the shared Kubernetes layer.
 	kube.Base
-	cfg   Config
-	nodes nodecontainer.Nodes
+	// Testbed acts on the agent containers: node faults, links.
+	nodecontainer.Testbed
+	cfg Config
 
 	plan     *provider.Plan
 	bindings []kube.Binding
 	cl       *cluster.Cluster
 	owner    string
 	record   string
-	links    *nodecontainer.Links
-	pids     map[string]int
 }
 
 // host is what New asks of this machine; specs replace it.
@@ -139,18 +123,7 @@ func newProvider(cfg Config, h host) (*Provider, error) {
 	if perr != nil {
 		missing = append(missing, errors.New("podman is not installed: install it with hack/kind/install-deps.sh (as root)"))
 	}
-	for name, p := range map[string]string{"edgenode": cfg.Binaries.Edgenode, "edgesim": cfg.Binaries.Edgesim} {
-		if p == "" {
-			missing = append(missing, fmt.Errorf("no %s binary given: build it with `go tool task build`", name))
-		} else if _, err := h.stat(p); err != nil {
-			missing = append(missing, fmt.Errorf("%s binary %s: %w (build it with `go tool task build`)", name, p, err))
-		}
-	}
-	for _, tool := range []string{"nsenter", "ip"} {
-		if _, err := h.lookPath(tool); err != nil {
-			missing = append(missing, fmt.Errorf("%s is missing: install util-linux and iproute2", tool))
-		}
-	}
+	missing = append(missing, nodecontainer.Missing(cfg.Binaries, h.lookPath, h.stat)...)
 	if cfg.Name == "" {
 		cfg.Name = "edgesim"
 	}
@@ -185,7 +158,9 @@ func newProvider(cfg Config, h host) (*Provider, error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 8 * time.Minute
 	}
-	return &Provider{cfg: cfg, nodes: nodecontainer.NewNodes(h.runtime), pids: map[string]int{}}, nil
+	p := &Provider{cfg: cfg}
+	p.Nodes, p.PIDs, p.Locate = nodecontainer.NewNodes(h.runtime), map[string]int{}, p.Container
+	return p, nil
 }
 
 // Name implements provider.Provider.
@@ -246,38 +221,31 @@ func (p *Provider) FailoverSettings() string {
 func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	p.plan = plan
 	p.bindings = kube.Bindings(plan)
-	layer, err := kube.New(plan, p.nodes, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
+	layer, err := kube.New(plan, p.Nodes, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
 		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "k3s provider: ", Retain: p.cfg.Retain})
 	if err != nil {
 		return err
 	}
 	p.Layer = layer
-	if err := os.MkdirAll(p.cfg.Dir, 0o755); err != nil {
-		return err
-	}
 	imgDir := filepath.Join(p.cfg.Dir, "images")
 	defer os.RemoveAll(imgDir)
-	start := time.Now()
-	imgs, err := nodecontainer.BuildWorkloads(ctx, p.cfg.Binaries, imgDir)
+	imgs, err := nodecontainer.BuildWorkloads(ctx, p.cfg.Binaries, imgDir, p.Layer, p.logf)
 	if err != nil {
 		return err
 	}
-	p.Layer.Manifests.EdgenodeImage, p.Layer.Manifests.CamerasImage = imgs.Edgenode.Ref, imgs.Cameras.Ref
-	p.logf("workload images %s and %s built in %s", imgs.Edgenode.Ref, imgs.Cameras.Ref, time.Since(start).Round(time.Millisecond))
 
 	if err := p.create(ctx, plan); err != nil {
 		return err
 	}
-	start = time.Now()
+	start := time.Now()
 	for i, b := range p.bindings {
-		if p.pids[b.Node], err = p.nodes.LoadWorkload(ctx, imgs, b.Role, cluster.AgentName(p.cfg.Name, i)); err != nil {
+		if p.PIDs[b.Node], err = p.Nodes.LoadWorkload(ctx, imgs, b.Role, cluster.AgentName(p.cfg.Name, i)); err != nil {
 			return err
 		}
 	}
 	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
-	p.links, err = nodecontainer.AttachLinks(ctx, p.Layer,
-		nodecontainer.EngineConfig{Cluster: p.cfg.Name, StateDir: p.cfg.StateDir, Registry: p.cfg.Registry, Seed: p.cfg.Seed},
-		func(node string) int { return p.pids[node] })
+	p.Links, err = nodecontainer.AttachLinks(ctx, p.Layer,
+		nodecontainer.EngineConfig{Cluster: p.cfg.Name, StateDir: p.cfg.StateDir, Registry: p.cfg.Registry, Seed: p.cfg.Seed}, p.PID)
 	return err
 }
 
@@ -307,7 +275,7 @@ func (p *Provider) create(ctx context.Context, plan *provider.Plan) error {
 	p.logf("cluster %s ready: every node Ready %s after K3s started (%s since the start)", p.cfg.Name,
 		cl.ReadyDuration.Round(time.Millisecond), (cl.CreateDuration + cl.ReadyDuration).Round(time.Millisecond))
 	p.logf("failover settings: %s", p.FailoverSettings())
-	if err := p.nodes.YieldCPU(ctx, cluster.ServerName(p.cfg.Name)); err != nil {
+	if err := p.Nodes.YieldCPU(ctx, cluster.ServerName(p.cfg.Name)); err != nil {
 		p.logf("server %s keeps its CPU weight: %v", cluster.ServerName(p.cfg.Name), err)
 	}
 	m := &kube.Member{Name: p.cfg.Name, Cluster: cl}
@@ -318,34 +286,16 @@ func (p *Provider) create(ctx context.Context, plan *provider.Plan) error {
 	return nil
 }
 
-// Inject implements provider.Provider: node faults act on the agent
-// container (kill, start, pause, resume), link faults on the netem links.
-func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
-	return p.nodes.Inject(ctx, a, p.Container, p.links)
-}
-
-// LinkStats implements provider.Provider, with plan link names.
-func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
-	return p.links.Stats(), nil
-}
-
 // Destroy implements provider.Provider: logs the control plane's resident
 // memory, saves the workloads' logs, removes the links and deletes the
 // cluster (unless retained) and then its record. A cluster whose Create
 // failed half-way is deleted by its owner mark.
 func (p *Provider) Destroy(ctx context.Context) error {
-	var errs []error
-	if p.Layer != nil {
-		if p.cl != nil {
-			server := cluster.ServerName(p.cfg.Name)
-			if rss, err := p.nodes.ResidentMemory(ctx, server); err == nil {
-				p.logf("control plane %s: resident memory %d MiB", server, rss>>20)
-			}
-		}
-		p.Layer.Close(ctx)
+	controlPlane := ""
+	if p.cl != nil {
+		controlPlane = cluster.ServerName(p.cfg.Name)
 	}
-	errs = append(errs, p.links.Close(ctx))
-	p.links = nil
+	errs := []error{p.Teardown(ctx, p.Layer, controlPlane, p.logf)}
 	dctx := context.WithoutCancel(ctx)
 	deleted := false
 	switch {
@@ -386,12 +336,9 @@ type Options struct {
 //	}})
 func Factory(o Options) provider.Factory {
 	return func(c provider.Config) (provider.Provider, error) {
-		return New(Config{
-			Binaries: c.Binaries, Dir: c.Dir, StateDir: c.StateDir, Registry: c.Registry, Seed: c.Seed,
-			Name: ClusterName(c.Name), Image: o.Image, Retain: o.Retain,
-			NodeGracePeriod: o.NodeGracePeriod, TolerationSeconds: o.TolerationSeconds,
-			Log: c.Log, Observe: c.Observe,
-		})
+		c.Name = ClusterName(c.Name)
+		return New(Config{Config: c, Image: o.Image, Retain: o.Retain,
+			NodeGracePeriod: o.NodeGracePeriod, TolerationSeconds: o.TolerationSeconds})
 	}
 }
 

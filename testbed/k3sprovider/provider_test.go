@@ -73,7 +73,7 @@ var _ = Describe("New", func() {
 	BeforeEach(func() { m = &machine{root: true, podman: true, image: true} })
 
 	It("runs with the default K3s node image when every check passes", func() {
-		p, err := k3sprovider.NewOn(k3sprovider.Config{Binaries: bins, Name: "es-q-1"}, m.host())
+		p, err := k3sprovider.NewOn(k3sprovider.Config{Config: provider.Config{Binaries: bins, Name: "es-q-1"}}, m.host())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(p.Name()).To(Equal("k3s"))
 		Expect(p.Image()).To(Equal("localhost/edgesim/k3s-node:default"))
@@ -82,25 +82,25 @@ var _ = Describe("New", func() {
 
 	It("checks a given image instead of working out the default", func() {
 		m.defaultErr = errors.New("must not be asked")
-		p, err := k3sprovider.NewOn(k3sprovider.Config{Binaries: bins, Image: "mine:1"}, m.host())
+		p, err := k3sprovider.NewOn(k3sprovider.Config{Config: provider.Config{Binaries: bins}, Image: "mine:1"}, m.host())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(p.Image()).To(Equal("mine:1"))
 	})
 
 	It("refuses a machine without the K3s node image, naming `edgesim image k3s`", func() {
 		m.image = false
-		_, err := k3sprovider.NewOn(k3sprovider.Config{Binaries: bins}, m.host())
+		_, err := k3sprovider.NewOn(k3sprovider.Config{Config: provider.Config{Binaries: bins}}, m.host())
 		Expect(err).To(MatchError(cluster.ErrPreflight))
 		Expect(err).To(MatchError(ContainSubstring("edgesim image k3s")))
 
 		m.image, m.defaultErr = true, errors.New("go: not found")
-		_, err = k3sprovider.NewOn(k3sprovider.Config{Binaries: bins}, m.host())
+		_, err = k3sprovider.NewOn(k3sprovider.Config{Config: provider.Config{Binaries: bins}}, m.host())
 		Expect(err).To(MatchError(And(ContainSubstring("no K3s node image"), ContainSubstring("go: not found"), ContainSubstring("edgesim image k3s"))))
 	})
 
 	It("lists everything missing at once, without asking Podman when it cannot run", func() {
 		m.root, m.podman = false, false
-		_, err := k3sprovider.NewOn(k3sprovider.Config{Binaries: provider.Binaries{Edgenode: "/gone/edgenode"}}, m.host())
+		_, err := k3sprovider.NewOn(k3sprovider.Config{Config: provider.Config{Binaries: provider.Binaries{Edgenode: "/gone/edgenode"}}}, m.host())
 		Expect(err).To(MatchError(And(
 			ContainSubstring("run edgesim as root"),
 			ContainSubstring("podman is not installed: install it with hack/kind/install-deps.sh"),
@@ -115,7 +115,7 @@ var _ = Describe("New", func() {
 var _ = Describe("the cluster of a plan", func() {
 	It("has one agent per plan node with its tier and site, and the fast failover settings", func() {
 		m := &machine{root: true, podman: true, image: true}
-		p, err := k3sprovider.NewOn(k3sprovider.Config{Binaries: bins, Name: k3sprovider.ClusterName("quickstart-0a1b2c")}, m.host())
+		p, err := k3sprovider.NewOn(k3sprovider.Config{Config: provider.Config{Binaries: bins, Name: k3sprovider.ClusterName("quickstart-0a1b2c")}}, m.host())
 		Expect(err).NotTo(HaveOccurred())
 		plan := kubetest.Plan("quickstart", false)
 		s := p.Spec(plan, "run-1")
@@ -144,7 +144,7 @@ var _ = Describe("the cluster of a plan", func() {
 var _ = Describe("faults and tear-down before the cluster exists", func() {
 	It("refuses faults and destroys nothing", func(ctx SpecContext) {
 		m := &machine{root: true, podman: true, image: true}
-		p, err := k3sprovider.NewOn(k3sprovider.Config{Binaries: bins, StateDir: GinkgoT().TempDir()}, m.host())
+		p, err := k3sprovider.NewOn(k3sprovider.Config{Config: provider.Config{Binaries: bins, StateDir: GinkgoT().TempDir()}}, m.host())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-2"})).To(MatchError(ContainSubstring("no node store-1-edge-2")))
 		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionPartition, Link: "store-1-access"})).To(MatchError(ContainSubstring("no links")))

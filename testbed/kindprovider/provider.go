@@ -18,7 +18,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
@@ -74,14 +73,13 @@ type Provider struct {
 	// Base hands Deploy, the cameras, alerts, ClusterEvents and Diagnose
 	// to the shared Kubernetes layer.
 	kube.Base
+	// Testbed acts on the node containers: node faults, links.
+	nodecontainer.Testbed
 	cfg Config
 
 	plan    *provider.Plan
 	members []*member
 	rt      cluster.Runtime
-	nodes   nodecontainer.Nodes
-	links   *nodecontainer.Links
-	pids    map[string]int
 	// owner marks this run's Podman containers (cluster.OwnerAnnotation);
 	// restoreConf undoes cluster.UsePodmanConf.
 	owner       string
@@ -94,18 +92,7 @@ func New(cfg Config) (*Provider, error) {
 	if os.Geteuid() != 0 {
 		missing = append(missing, errors.New("the kind provider attaches links to node containers' network namespaces and needs root: run edgesim as root"))
 	}
-	for name, p := range map[string]string{"edgenode": cfg.Binaries.Edgenode, "edgesim": cfg.Binaries.Edgesim} {
-		if p == "" {
-			missing = append(missing, fmt.Errorf("no %s binary given: build it with `go tool task build`", name))
-		} else if _, err := os.Stat(p); err != nil {
-			missing = append(missing, fmt.Errorf("%s binary %s: %w (build it with `go tool task build`)", name, p, err))
-		}
-	}
-	for _, tool := range []string{"nsenter", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, fmt.Errorf("%s is missing: install util-linux and iproute2", tool))
-		}
-	}
+	missing = append(missing, nodecontainer.Missing(cfg.Binaries, exec.LookPath, os.Stat)...)
 	if cfg.Name == "" {
 		cfg.Name = "edgesim"
 	}
@@ -126,7 +113,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.NodeGracePeriod == 0 {
 		cfg.NodeGracePeriod = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, pids: map[string]int{}}, nil
+	p := &Provider{cfg: cfg}
+	p.PIDs, p.Locate = map[string]int{}, p.Container
+	return p, nil
 }
 
 // Name implements provider.Provider.
@@ -179,16 +168,13 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 		return err
 	}
 	p.rt = rt
-	p.nodes = nodecontainer.NewNodes(nodecontainer.CLI(string(rt)))
-	layer, err := kube.New(plan, p.nodes, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
+	p.Nodes = nodecontainer.NewNodes(nodecontainer.CLI(string(rt)))
+	layer, err := kube.New(plan, p.Nodes, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
 		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "kind provider: ", Retain: p.cfg.Retain})
 	if err != nil {
 		return err
 	}
 	p.Layer = layer
-	if err := os.MkdirAll(p.cfg.Dir, 0o755); err != nil {
-		return err
-	}
 	p.owner = nodecontainer.OwnerToken()
 	if rt == cluster.Podman && p.restoreConf == nil {
 		if p.restoreConf, err = cluster.UsePodmanConf(recordDir(p.cfg.StateDir), p.owner); err != nil {
@@ -201,13 +187,10 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	}
 	imgDir := filepath.Join(p.cfg.Dir, "images")
 	defer os.RemoveAll(imgDir)
-	start := time.Now()
-	imgs, err := nodecontainer.BuildWorkloads(ctx, p.cfg.Binaries, imgDir)
+	imgs, err := nodecontainer.BuildWorkloads(ctx, p.cfg.Binaries, imgDir, p.Layer, p.logf)
 	if err != nil {
 		return err
 	}
-	p.Layer.Manifests.EdgenodeImage, p.Layer.Manifests.CamerasImage = imgs.Edgenode.Ref, imgs.Cameras.Ref
-	p.logf("workload images %s and %s built in %s", imgs.Edgenode.Ref, imgs.Cameras.Ref, time.Since(start).Round(time.Millisecond))
 
 	ownNetwork := !cluster.NetworkExists(ctx, rt)
 	for _, m := range p.members {
@@ -216,22 +199,22 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 		}
 		ownNetwork = false // the first cluster made it
 	}
-	start = time.Now()
+	start := time.Now()
 	for _, m := range p.members {
 		for i, b := range m.bindings {
-			if p.pids[b.Node], err = p.nodes.LoadWorkload(ctx, imgs, b.Role, m.container(i)); err != nil {
+			if p.PIDs[b.Node], err = p.Nodes.LoadWorkload(ctx, imgs, b.Role, m.container(i)); err != nil {
 				return err
 			}
 		}
 	}
 	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
-	p.links, err = nodecontainer.AttachLinks(ctx, p.Layer, p.engineConfig(), func(node string) int { return p.pids[node] })
+	p.Links, err = nodecontainer.AttachLinks(ctx, p.Layer, p.engineConfig(), p.PID)
 	if err != nil {
 		return err
 	}
 	if p.cfg.Layout == LayoutFederated {
 		cloud := p.plan.NodesOf(provider.RoleCloud)[0]
-		h, ok := p.links.Host(cloud.Name)
+		h, ok := p.Links.Host(cloud.Name)
 		if !ok {
 			return fmt.Errorf("kind provider: cloud node %s has no emulated address", cloud.Name)
 		}
@@ -268,7 +251,7 @@ func (p *Provider) create(ctx context.Context, m *member, image string, ownNetwo
 	if err := checkNames(ctx, m); err != nil {
 		return err
 	}
-	if err := p.nodes.YieldCPU(ctx, m.cl.ControlPlane()); err != nil {
+	if err := p.Nodes.YieldCPU(ctx, m.cl.ControlPlane()); err != nil {
 		p.logf("control plane %s keeps its CPU weight: %v", m.cl.ControlPlane(), err)
 	}
 	p.Layer.Add(m.kube())
@@ -321,29 +304,14 @@ func checkNames(ctx context.Context, m *member) error {
 	return nil
 }
 
-// Inject implements provider.Provider. Node faults act on the node
-// container: kill (SIGKILL), start, pause and resume (freezer); link faults
-// act on the netem link as the local provider does.
-func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
-	return p.nodes.Inject(ctx, a, p.Container, p.links)
-}
-
-// LinkStats implements provider.Provider, with plan link names.
-func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
-	return p.links.Stats(), nil
-}
-
 // Destroy implements provider.Provider: saves the workloads' logs, removes
 // the links and deletes the cluster(s) unless they are retained.
 func (p *Provider) Destroy(ctx context.Context) error {
-	var errs []error
-	if p.Layer != nil {
-		if m := p.members[0]; m.cl != nil {
-			p.logResidentMemory(ctx, m.cl.ControlPlane())
-		}
-		p.Layer.Close(ctx)
+	controlPlane := ""
+	if len(p.members) > 0 && p.members[0].cl != nil {
+		controlPlane = p.members[0].cl.ControlPlane()
 	}
-	errs = append(errs, p.links.Close(ctx))
+	errs := []error{p.Teardown(ctx, p.Layer, controlPlane, p.logf)}
 	// The last cluster first: the first one made kind's network, if any,
 	// and removes it when no other cluster uses it any more.
 	for _, m := range slices.Backward(p.members) {
@@ -412,12 +380,4 @@ func ClusterName(testbedName string) string {
 // its cluster.
 func (p *Provider) engineConfig() nodecontainer.EngineConfig {
 	return nodecontainer.EngineConfig{Cluster: p.cfg.Name, StateDir: p.cfg.StateDir, Registry: p.cfg.Registry, Seed: p.cfg.Seed}
-}
-
-// logResidentMemory logs a control plane's resident memory (its
-// processes' and its pods').
-func (p *Provider) logResidentMemory(ctx context.Context, node string) {
-	if rss, err := p.nodes.ResidentMemory(ctx, node); err == nil {
-		p.logf("control plane %s: resident memory %d MiB", node, rss>>20)
-	}
 }

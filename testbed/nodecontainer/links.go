@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -112,14 +113,21 @@ func (l *Links) Close(ctx context.Context) error {
 // (edgesim's, which runs `edgesim fakecam`).
 type Workloads struct{ Edgenode, Cameras Image }
 
-// BuildWorkloads writes the two workload images as archives in dir.
-func BuildWorkloads(ctx context.Context, bins provider.Binaries, dir string) (Workloads, error) {
+// BuildWorkloads writes the two workload images as archives in dir,
+// names them in the layer's manifests and logs it.
+func BuildWorkloads(ctx context.Context, bins provider.Binaries, dir string, layer *kube.Layer, logf func(string, ...any)) (Workloads, error) {
+	start := time.Now()
 	edge, err := BuildImage(ctx, ImageSpec{Repo: "localhost/edgesim/edgenode", Binaries: map[string]string{"edgenode": bins.Edgenode}, Entrypoint: []string{"/edgenode"}}, dir)
 	if err != nil {
 		return Workloads{}, err
 	}
 	cams, err := BuildImage(ctx, ImageSpec{Repo: "localhost/edgesim/edgesim", Binaries: map[string]string{"edgesim": bins.Edgesim}, Entrypoint: []string{"/edgesim"}}, dir)
-	return Workloads{Edgenode: edge, Cameras: cams}, err
+	if err != nil {
+		return Workloads{}, err
+	}
+	layer.Manifests.EdgenodeImage, layer.Manifests.CamerasImage = edge.Ref, cams.Ref
+	logf("workload images %s and %s built in %s", edge.Ref, cams.Ref, time.Since(start).Round(time.Millisecond))
+	return Workloads{Edgenode: edge, Cameras: cams}, nil
 }
 
 // For is the image a plan node of the role runs.

@@ -56,3 +56,19 @@ func BuildBinaries() (provider.Binaries, error) {
 	edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
 	return provider.Binaries{Edgesim: edgesim, Edgenode: edgenode}, err
 }
+
+// ExpectStreamed checks, in a cluster provider's spec, that every camera
+// of a run got detections back and that their video crossed the emulated
+// links.
+func ExpectStreamed(run *reports.Run, cameras int) {
+	GinkgoHelper()
+	Expect(run.Cameras).To(HaveLen(cameras))
+	for _, c := range run.Cameras {
+		Expect(c.Frames).To(ContainElement(HaveField("Answered", BeTrue())), c.ID+" got detections back")
+	}
+	var linkBytes uint64
+	for _, l := range run.Links {
+		linkBytes += l.TotalBytes
+	}
+	Expect(linkBytes).To(BeNumerically(">", 100_000), "the cameras' video crossed the emulated access link")
+}
