@@ -84,7 +84,9 @@ var _ = Describe("edgesim run --provider k3s", func() {
 		} else if _, err := exec.LookPath("podman"); err != nil {
 			want = "install it with hack/kind/install-deps.sh"
 		}
-		code, _, stderr := run(ctx, "run", "--provider", "k3s", "--k3s-image", "localhost/edgesim/k3s-node:absent", "--results", GinkgoT().TempDir())
+		edgenode, err := exec.LookPath("true") // any file: the image check comes first
+		Expect(err).NotTo(HaveOccurred())
+		code, _, stderr := run(ctx, "run", "--provider", "k3s", "--k3s-image", "localhost/edgesim/k3s-node:absent", "--edgenode", edgenode, "--results", GinkgoT().TempDir())
 		Expect(code).NotTo(Equal(0))
 		Expect(stderr).To(ContainSubstring("the k3s provider cannot run here"))
 		Expect(stderr).To(ContainSubstring(want))
