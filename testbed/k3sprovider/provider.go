@@ -68,7 +68,6 @@ type Provider struct {
 	nodecontainer.Testbed
 	cfg Config
 
-	plan     *provider.Plan
 	bindings []kube.Binding
 	cl       *cluster.Cluster
 	owner    string
@@ -219,7 +218,6 @@ func (p *Provider) FailoverSettings() string {
 // every node to be Ready, loads the images into the agents and attaches
 // the plan's links.
 func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
-	p.plan = plan
 	p.bindings = kube.Bindings(plan)
 	layer, err := kube.New(plan, p.Nodes, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
 		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "k3s provider: ", Retain: p.cfg.Retain})
