@@ -113,12 +113,14 @@ func (n Nodes) YieldCPU(ctx context.Context, node string) error {
 }
 
 // residentScript sums VmRSS (kB) over every process in the container's
-// PID namespace, which includes those of the pods it runs.
-const residentScript = `cat /proc/[0-9]*/status 2>/dev/null | awk '$1 == "VmRSS:" {s += $2} END {print s + 0}'`
+// PID namespace, which includes those of the pods it runs, but not the
+// kubectl processes edgesim runs there (its watches and queries).
+const residentScript = `for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = kubectl ] || cat $p/status 2>/dev/null; done | awk '$1 == "VmRSS:" {s += $2} END {print s + 0}'`
 
 // ResidentMemory is the resident memory of every process in a node
-// container (pods included), in bytes: the sum of their VmRSS, so pages
-// they share count once per process.
+// container (pods included, edgesim's own kubectl processes not), in
+// bytes: the sum of their VmRSS, so pages they share count once per
+// process.
 func (n Nodes) ResidentMemory(ctx context.Context, node string) (uint64, error) {
 	out, err := n.Exec(ctx, node, "sh", "-c", residentScript)
 	if err != nil {
