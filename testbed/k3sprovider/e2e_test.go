@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/edgesim/edgesim/reports"
@@ -107,4 +108,48 @@ var _ = Describe("quickstart on the K3s provider", Label("cluster", "k3s"), func
 		By("leaving no record for `edgesim clean`")
 		Expect(filepath.Glob(filepath.Join(stateDir, "k3s", "*.json"))).To(BeEmpty())
 	}, NodeTimeout(20*time.Minute))
+})
+
+var _ = Describe("a K3s run killed with SIGKILL", Label("cluster", "k3s"), func() {
+	It("leaves a cluster that `edgesim clean` deletes, and nothing else", func(ctx SpecContext) {
+		if os.Geteuid() != 0 {
+			Skip("K3s nodes are privileged Podman containers and the links need root")
+		}
+		bins, err := kubetest.BuildBinaries()
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(gexec.CleanupBuildArtifacts)
+		// Containers of K3s clusters named after quickstart runs.
+		ours := func(ctx SpecContext) []string {
+			out, err := exec.CommandContext(ctx, "podman", "ps", "-a", "--format", "{{.Names}}", "--filter", "label="+cluster.LabelCluster).Output()
+			Expect(err).NotTo(HaveOccurred())
+			var names []string
+			for _, n := range strings.Fields(string(out)) {
+				if strings.HasPrefix(n, k3sprovider.ClusterName("quickstart")) {
+					names = append(names, n)
+				}
+			}
+			return names
+		}
+		Expect(ours(ctx)).To(BeEmpty(), "no K3s run of quickstart may be under way")
+
+		args := []string{"run", "--provider", "k3s", "--compare=false", "--plain", "--results", GinkgoT().TempDir(), "--edgenode", bins.Edgenode}
+		if img := os.Getenv("EDGESIM_K3S_IMAGE"); img != "" {
+			args = append(args, "--k3s-image", img)
+		}
+		run, err := gexec.Start(exec.Command(bins.Edgesim, args...), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(run.Err, 10*time.Minute, time.Second).Should(gbytes.Say("phase (warm-up|run)"), "the run got past provisioning")
+		run.Kill()
+		Eventually(run, time.Minute).Should(gexec.Exit())
+		Expect(ours(ctx)).NotTo(BeEmpty(), "SIGKILL leaves the cluster running")
+
+		clean, err := gexec.Start(exec.Command(bins.Edgesim, "clean"), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(clean, 3*time.Minute).Should(gexec.Exit(0))
+		Expect(clean.Out).To(gbytes.Say("removed k3s cluster " + k3sprovider.ClusterName("quickstart")))
+		Expect(ours(ctx)).To(BeEmpty(), "no node container is left")
+		out, err := exec.CommandContext(ctx, "podman", "network", "ls", "--format", "{{.Name}}").Output()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(out)).NotTo(ContainSubstring(cluster.NetworkName(k3sprovider.ClusterName("quickstart"))), "nor its network")
+	}, NodeTimeout(15*time.Minute))
 })
