@@ -21,6 +21,7 @@ import (
 	"github.com/edgesim/edgesim/testbed/k3sprovider"
 	"github.com/edgesim/edgesim/testbed/kube/kubetest"
 	"github.com/edgesim/edgesim/testbed/match"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // The cluster spec runs the quickstart scenario on a K3s cluster exactly
@@ -31,25 +32,7 @@ import (
 // EDGESIM_K3S_IMAGE names another one.
 var _ = Describe("quickstart on the K3s provider", Label("cluster", "k3s"), func() {
 	It("streams, measures, fails over with Kubernetes' replacement broken down, and cleans up", func(ctx SpecContext) {
-		if os.Geteuid() != 0 {
-			Skip("K3s nodes are privileged Podman containers and the links need root")
-		}
-		bins, err := kubetest.BuildBinaries()
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(gexec.CleanupBuildArtifacts)
-		ours := func(ctx SpecContext) []string {
-			out, err := exec.CommandContext(ctx, "podman", "ps", "-a", "--format", "{{.Names}}", "--filter", "label="+cluster.LabelCluster).Output()
-			Expect(err).NotTo(HaveOccurred())
-			var names []string
-			for _, n := range strings.Fields(string(out)) {
-				if strings.HasPrefix(n, k3sprovider.ClusterName("quickstart")) {
-					names = append(names, n)
-				}
-			}
-			return names
-		}
-		Expect(ours(ctx)).To(BeEmpty(), "no K3s run of quickstart may be under way")
-		DeferCleanup(func(ctx SpecContext) { Expect(ours(ctx)).To(BeEmpty(), "no node container of the run is left") })
+		bins := clusterSpec(ctx)
 
 		sc, err := scenarios.Example("quickstart")
 		Expect(err).NotTo(HaveOccurred())
@@ -112,25 +95,7 @@ var _ = Describe("quickstart on the K3s provider", Label("cluster", "k3s"), func
 
 var _ = Describe("a K3s run killed with SIGKILL", Label("cluster", "k3s"), func() {
 	It("leaves a cluster that `edgesim clean` deletes, and nothing else", func(ctx SpecContext) {
-		if os.Geteuid() != 0 {
-			Skip("K3s nodes are privileged Podman containers and the links need root")
-		}
-		bins, err := kubetest.BuildBinaries()
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(gexec.CleanupBuildArtifacts)
-		// Containers of K3s clusters named after quickstart runs.
-		ours := func(ctx SpecContext) []string {
-			out, err := exec.CommandContext(ctx, "podman", "ps", "-a", "--format", "{{.Names}}", "--filter", "label="+cluster.LabelCluster).Output()
-			Expect(err).NotTo(HaveOccurred())
-			var names []string
-			for _, n := range strings.Fields(string(out)) {
-				if strings.HasPrefix(n, k3sprovider.ClusterName("quickstart")) {
-					names = append(names, n)
-				}
-			}
-			return names
-		}
-		Expect(ours(ctx)).To(BeEmpty(), "no K3s run of quickstart may be under way")
+		bins := clusterSpec(ctx)
 
 		args := []string{"run", "--provider", "k3s", "--compare=false", "--plain", "--results", GinkgoT().TempDir(), "--edgenode", bins.Edgenode}
 		if img := os.Getenv("EDGESIM_K3S_IMAGE"); img != "" {
@@ -153,3 +118,31 @@ var _ = Describe("a K3s run killed with SIGKILL", Label("cluster", "k3s"), func(
 		Expect(string(out)).NotTo(ContainSubstring(cluster.NetworkName(k3sprovider.ClusterName("quickstart"))), "nor its network")
 	}, NodeTimeout(15*time.Minute))
 })
+
+// ours lists the containers of K3s clusters named after quickstart runs.
+func ours(ctx SpecContext) []string {
+	out, err := exec.CommandContext(ctx, "podman", "ps", "-a", "--format", "{{.Names}}", "--filter", "label="+cluster.LabelCluster).Output()
+	Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, n := range strings.Fields(string(out)) {
+		if strings.HasPrefix(n, k3sprovider.ClusterName("quickstart")) {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// clusterSpec skips without root, builds the binaries and makes sure no
+// K3s run of quickstart is under way before the spec and none is left
+// after it.
+func clusterSpec(ctx SpecContext) provider.Binaries {
+	if os.Geteuid() != 0 {
+		Skip("K3s nodes are privileged Podman containers and the links need root")
+	}
+	bins, err := kubetest.BuildBinaries()
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(gexec.CleanupBuildArtifacts)
+	Expect(ours(ctx)).To(BeEmpty(), "no K3s run of quickstart may be under way")
+	DeferCleanup(func(ctx SpecContext) { Expect(ours(ctx)).To(BeEmpty(), "no node container of the run is left") })
+	return bins
+}
