@@ -520,7 +520,7 @@ func (c *Cluster) containers(ctx context.Context, name string) ([]string, error)
 func (c *Cluster) Delete(ctx context.Context) error {
 	var errs []error
 	if len(c.ContainerIDs) > 0 {
-		if _, err := c.podman(ctx, nil, append([]string{"rm", "-f", "-v", "--ignore"}, c.ContainerIDs...)...); err != nil {
+		if err := c.remove(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -554,6 +554,34 @@ func (c *Cluster) Delete(ctx context.Context) error {
 		return fmt.Errorf("delete k3s cluster %q: %w", c.Spec.Name, err)
 	}
 	return nil
+}
+
+// removeAttempts and removePause: `podman rm -f` gives up on a container
+// whose processes do not die within its timeout ("given PIDs did not die
+// within timeout", seen on a saturated host while K3s shut down); by the
+// next try they usually have.
+var (
+	removeAttempts = 3
+	removePause    = 2 * time.Second
+)
+
+// remove removes the containers Create made, with their /var volumes,
+// trying again when podman gave up on one.
+func (c *Cluster) remove(ctx context.Context) error {
+	var err error
+	for i := range removeAttempts {
+		if _, err = c.podman(ctx, nil, append([]string{"rm", "-f", "-v", "--ignore"}, c.ContainerIDs...)...); err == nil {
+			return nil
+		}
+		if i+1 < removeAttempts {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(removePause):
+			}
+		}
+	}
+	return err
 }
 
 // Proof is what shows a cluster's containers are edgesim's (the kind

@@ -139,11 +139,19 @@ type fakePodman struct {
 	fail    map[string]bool   // joined args prefix -> error
 	// removes lists the containers "podman ps" no longer shows after "rm".
 	removes bool
+	// failFirst fails the first n calls with a prefix.
+	failFirst map[string]int
 }
 
 func (f *fakePodman) run(_ context.Context, _ io.Reader, args ...string) ([]byte, error) {
 	f.calls = append(f.calls, args)
 	joined := strings.Join(args, " ")
+	for prefix, n := range f.failFirst {
+		if strings.HasPrefix(joined, prefix) && n > 0 {
+			f.failFirst[prefix] = n - 1
+			return nil, errors.New("exit status 125: given PIDs did not die within timeout")
+		}
+	}
 	if f.removes && len(args) > 0 && args[0] == "rm" {
 		for k := range f.answers {
 			if strings.HasPrefix(k, "ps ") {
@@ -239,6 +247,21 @@ var _ = Describe("DeleteOwned", func() {
 		Expect(fp.calls).To(ContainElement([]string{"rm", "-f", "-v", "--ignore", "aaa", "bbb"}))
 		Expect(fp.called("network rm -f edgesim-k3s-es-k3s")).To(BeTrue())
 		Expect(repaired).To(Equal(1), "cgroup mounts are repaired after K3s is gone")
+	})
+	It("tries the removal again when podman gave up on a container that did not die in time", func() {
+		fp.removes = true
+		fp.failFirst = map[string]int{"rm -f": 2}
+		pause := removePause
+		removePause = 0
+		DeferCleanup(func() { removePause = pause })
+		Expect(deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{Owner: "run-1", IDs: []string{"bbb"}}, kc)).To(Succeed())
+		n := 0
+		for _, c := range fp.calls {
+			if c[0] == "rm" {
+				n++
+			}
+		}
+		Expect(n).To(Equal(3), "two failed tries, then the one that removed them")
 	})
 	It("reports containers of the cluster that survive the delete", func() {
 		err := deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{Owner: "run-1", IDs: []string{"bbb"}}, kc)
