@@ -286,6 +286,36 @@ var _ = Describe("DeleteOwned", func() {
 	})
 })
 
+var _ = Describe("WaitReady", func() {
+	It("restarts K3s once on a registered node that stays NotReady, and then sees it Ready", func(ctx SpecContext) {
+		nodes := func(agentReady string) string {
+			return `{"items":[{"metadata":{"name":"es-k3s-server"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},` +
+				`{"metadata":{"name":"es-k3s-agent1"},"status":{"conditions":[{"type":"Ready","status":"` + agentReady + `"}]}}]}`
+		}
+		fp := &fakePodman{fail: map[string]bool{}, answers: map[string]string{"exec -i es-k3s-server kubectl": nodes("False")}}
+		restart := "exec es-k3s-agent1 systemctl restart k3s.service"
+		run := func(c context.Context, in io.Reader, args ...string) ([]byte, error) {
+			if strings.Join(args, " ") == restart {
+				fp.answers["exec -i es-k3s-server kubectl"] = nodes("True")
+			}
+			return fp.run(c, in, args...)
+		}
+		after := stuckAfter
+		stuckAfter = 0
+		DeferCleanup(func() { stuckAfter = after })
+		c := &Cluster{Spec: Spec{Name: "es-k3s", Agents: []kindcluster.Worker{{Tier: "edge", Site: "s"}}}, podman: run, now: time.Now,
+			repair: func() ([]string, error) { return nil, nil }}
+		Expect(c.WaitReady(ctx, time.Minute)).To(Succeed())
+		n := 0
+		for _, call := range fp.calls {
+			if strings.Join(call, " ") == restart {
+				n++
+			}
+		}
+		Expect(n).To(Equal(1))
+	})
+})
+
 var _ = Describe("Clusters", func() {
 	It("lists each cluster of an owner once", func() {
 		fp := &fakePodman{answers: map[string]string{"ps -a": "b\na\nb\n"}}
