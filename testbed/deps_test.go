@@ -10,7 +10,7 @@ import (
 
 var _ = Describe("What a Ginkgo suite links", func() {
 	It("links no rendering code when it imports the testbed, its providers and matchers", func(ctx SpecContext) {
-		cmd := exec.CommandContext(ctx, "go", "list", "-deps", ".", "./provider", "./kube", "./kindprovider", "./match")
+		cmd := exec.CommandContext(ctx, "go", "list", "-deps", ".", "./provider", "./kube", "./nodecontainer", "./kindprovider", "./k3sprovider", "./match")
 		out, err := cmd.Output()
 		Expect(err).NotTo(HaveOccurred(), "go list: %s", exitStderr(err))
 		deps := strings.Fields(string(out))
@@ -20,7 +20,7 @@ var _ = Describe("What a Ginkgo suite links", func() {
 	})
 
 	It("keeps the provider contract and the providers below the orchestrator", func(ctx SpecContext) {
-		cmd := exec.CommandContext(ctx, "go", "list", "-deps", "./provider", "./kube", "./kindprovider")
+		cmd := exec.CommandContext(ctx, "go", "list", "-deps", "./provider", "./kube", "./nodecontainer", "./kindprovider", "./k3sprovider")
 		out, err := cmd.Output()
 		Expect(err).NotTo(HaveOccurred(), "go list: %s", exitStderr(err))
 		deps := strings.Fields(string(out))

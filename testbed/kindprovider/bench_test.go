@@ -12,6 +12,7 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/kube/kubetest"
 )
 
 // BenchmarkLocalVsKind runs quickstart without its fault on the local
@@ -25,7 +26,7 @@ func BenchmarkLocalVsKind(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("namespaces, kind on Podman and netem links need root")
 	}
-	bins, err := buildBinaries()
+	bins, err := kubetest.BuildBinaries()
 	b.Cleanup(gexec.CleanupBuildArtifacts)
 	if err != nil {
 		b.Fatal(err)

@@ -19,6 +19,7 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/kube/kubetest"
 	"github.com/edgesim/edgesim/testbed/match"
 	"github.com/edgesim/edgesim/testbed/provider"
 )
@@ -66,18 +67,10 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 		AddReportEntry("quickstart on kind", took.Round(time.Second).String())
 		fmt.Printf("edgesim kind provider: quickstart took %s, verdict %s\n", took.Round(time.Second), res.Report.Verdict)
 		Expect(res.Run.Provider).To(Equal("kind"))
-		Expect(res.Run.Cameras).To(HaveLen(4))
-		for _, c := range res.Run.Cameras {
-			Expect(c.Frames).To(ContainElement(HaveField("Answered", BeTrue())), c.ID+" got detections back")
-		}
-		var linkBytes uint64
-		for _, l := range res.Run.Links {
-			linkBytes += l.TotalBytes
-		}
-		Expect(linkBytes).To(BeNumerically(">", 100_000), "the cameras' video crossed the emulated access link")
+		kubetest.ExpectStreamed(res.Run, 4)
 
 		By("breaking the failover down: fault, NotReady, eviction, replacement, detections again")
-		expectBreakdown(res.Report, "store-1-edge-2")
+		kubetest.ExpectBreakdown(res.Report, "store-1-edge-2")
 
 		By("gating on the SLOs in every format, the same way as the local provider")
 		Expect(res.Report.Verdict).To(BeElementOf(reports.VerdictPass, reports.VerdictFail))
@@ -167,46 +160,9 @@ var _ = Describe("quickstart on the federated kind layout", Label("cluster"), fu
 			Expect(c.Frames).To(ContainElement(HaveField("Answered", BeTrue())), c.ID+" got detections back")
 		}
 		Expect(res.Run.Alerts).NotTo(BeEmpty(), "the site's alerts reached the cloud cluster over the WAN link")
-		expectBreakdown(res.Report, "store-1-edge-2")
+		kubetest.ExpectBreakdown(res.Report, "store-1-edge-2")
 	}, NodeTimeout(20*time.Minute))
 })
-
-// expectBreakdown checks the failover breakdown of the one node kill: the
-// cluster's steps in causal order, NotReady within the tuned grace period,
-// and for the cameras the node served (the Service picks a replica per
-// session, so in about one run in eight it served none) detections again
-// within the issue's target.
-func expectBreakdown(r *reports.Result, node string) {
-	GinkgoHelper()
-	Expect(r.FailoverSummaries).To(HaveLen(1))
-	fo := r.FailoverSummaries[0]
-	Expect(fo.Target).To(Equal(node))
-	step := map[string]float64{}
-	for _, s := range fo.Steps {
-		step[s.Name] = s.SinceFaultMs
-	}
-	Expect(step).To(HaveKey(reports.StepNodeNotReady), "the cluster's nodes are watched")
-	Expect(step[reports.StepNodeNotReady]).To(BeNumerically("<", 20_000), "the tuned grace period (10 s) marks the node NotReady, not the default 50 s")
-	Expect(step).To(HaveKey(reports.StepPodsEvicted))
-	Expect(step[reports.StepPodsEvicted]).To(BeNumerically(">=", step[reports.StepNodeNotReady]), "eviction follows NotReady (after the 5 s toleration)")
-	Expect(step).To(HaveKey(reports.StepScheduled))
-	Expect(step[reports.StepScheduled]).To(BeNumerically(">=", step[reports.StepPodsEvicted]))
-	Expect(step).To(HaveKey(reports.StepReady))
-	Expect(step[reports.StepReady]).To(BeNumerically(">=", step[reports.StepScheduled]))
-	if len(fo.Cameras) == 0 {
-		Expect(r.Warnings).To(ContainElement(ContainSubstring("no fault affected a camera")), "a kill that hit no camera says so")
-		return
-	}
-	Expect(fo.Recovered).To(Equal(len(fo.Cameras)), "every affected camera got detections again")
-	Expect(r.Faults[fo.Fault].Nodes).To(ContainElement(node), "the fault names the edgenodes it took down")
-	for _, g := range r.Failover {
-		if g.Fault == fo.Fault && !g.Reference {
-			Expect(r.Faults[fo.Fault].Nodes).NotTo(ContainElement(g.RecoveredBy), "%s recovered by a surviving edgenode", g.Camera)
-		}
-	}
-	Expect(step).To(HaveKey(reports.StepFlowing))
-	Expect(fo.GapP50Ms).To(BeNumerically("<=", 30_000), "the issue's target: failover p50 at most 30 s")
-}
 
 // clusterSpec skips without root, detects the container runtime, builds
 // the binaries and, after the spec, checks that no node container of a
@@ -217,7 +173,7 @@ func clusterSpec(ctx SpecContext) (cluster.Runtime, provider.Binaries) {
 	}
 	rt, err := cluster.DetectRuntime(ctx, cluster.Runtime(os.Getenv("EDGESIM_KIND_RUNTIME")))
 	Expect(err).NotTo(HaveOccurred())
-	bins, err := buildBinaries()
+	bins, err := kubetest.BuildBinaries()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(gexec.CleanupBuildArtifacts)
 	networkBefore := cluster.NetworkExists(ctx, rt)
@@ -228,16 +184,6 @@ func clusterSpec(ctx SpecContext) (cluster.Runtime, provider.Binaries) {
 		Expect(cluster.NetworkExists(ctx, rt)).To(Equal(networkBefore), "kind's network is gone again if the run made it")
 	})
 	return rt, bins
-}
-
-// buildBinaries builds edgesim and edgenode for the workload images.
-func buildBinaries() (provider.Binaries, error) {
-	edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
-	if err != nil {
-		return provider.Binaries{}, err
-	}
-	edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-	return provider.Binaries{Edgesim: edgesim, Edgenode: edgenode}, err
 }
 
 // linkNames keeps the interface names of `ip -o link show` (counters and

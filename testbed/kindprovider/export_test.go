@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
 	"github.com/edgesim/edgesim/testbed/provider"
 )
 
@@ -40,8 +41,8 @@ func Clusters(plan *provider.Plan, layout Layout, name string) []Cluster {
 // cluster) is named testbedName, as Provision does.
 func NewEngine(ctx context.Context, testbedName, stateDir string, reg prometheus.Registerer) (netem.Engine, error) {
 	p := &Provider{cfg: Config{Name: ClusterName(testbedName), StateDir: stateDir, Registry: reg}}
-	return p.newEngine(ctx)
+	return nodecontainer.NewEngine(ctx, p.engineConfig())
 }
 
-// EngineName is engineName.
-var EngineName = engineName
+// EngineName is the links' engine name of a cluster.
+var EngineName = nodecontainer.EngineName

@@ -20,7 +20,7 @@ import (
 	capacity "github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
-	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
 )
 
 // The plan Job on a kind cluster: the edgesim binary in a registry-free
@@ -69,12 +69,12 @@ var _ = Describe("a capacity plan as a Kubernetes Indexed Job", Label("cluster")
 		DeferCleanup(func(ctx SpecContext) { Expect(c.Delete(ctx)).To(Succeed()) }, NodeTimeout(3*time.Minute))
 
 		By("loading an image with the edgesim binary into every node, no registry involved")
-		img, err := kindprovider.BuildImage(ctx, kindprovider.ImageSpec{Repo: "localhost/edgesim/edgesim-plan",
+		img, err := nodecontainer.BuildImage(ctx, nodecontainer.ImageSpec{Repo: "localhost/edgesim/edgesim-plan",
 			Binaries: map[string]string{"edgesim": edgesim}}, GinkgoT().TempDir())
 		Expect(err).NotTo(HaveOccurred())
 		worker := cluster.WorkerName(spec.Name, 0)
 		for _, node := range []string{c.ControlPlane(), worker} {
-			Expect(kindprovider.LoadImage(ctx, string(rt), node, img.Archive)).To(Succeed())
+			Expect(nodecontainer.LoadImage(ctx, string(rt), node, img.Archive)).To(Succeed())
 		}
 
 		By("applying the manifest edgesim plan job prints")

@@ -6,7 +6,6 @@
 package kindprovider
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,19 +14,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/edgesim/edgesim/evidence"
-	"github.com/edgesim/edgesim/internal/naming"
-	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
 	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
 	"github.com/edgesim/edgesim/testbed/provider"
 )
 
@@ -75,17 +70,16 @@ type Config struct {
 // those devices, so the emulated links see every pod-to-pod packet
 // (control-plane traffic stays on kind's own network).
 type Provider struct {
+	// Base hands Deploy, the cameras, alerts, ClusterEvents and Diagnose
+	// to the shared Kubernetes layer.
+	kube.Base
+	// Testbed acts on the node containers: node faults, links.
+	nodecontainer.Testbed
 	cfg Config
 
 	plan    *provider.Plan
 	members []*member
 	rt      cluster.Runtime
-	// kube runs the workloads on the clusters (nil before Provision).
-	kube  *kube.Layer
-	eng   netem.Engine
-	links provider.Links
-	pids  map[string]int
-	hosts map[string]netem.EngineHost // plan node -> its emulated host
 	// owner marks this run's Podman containers (cluster.OwnerAnnotation);
 	// restoreConf undoes cluster.UsePodmanConf.
 	owner       string
@@ -98,18 +92,7 @@ func New(cfg Config) (*Provider, error) {
 	if os.Geteuid() != 0 {
 		missing = append(missing, errors.New("the kind provider attaches links to node containers' network namespaces and needs root: run edgesim as root"))
 	}
-	for name, p := range map[string]string{"edgenode": cfg.Binaries.Edgenode, "edgesim": cfg.Binaries.Edgesim} {
-		if p == "" {
-			missing = append(missing, fmt.Errorf("no %s binary given: build it with `go tool task build`", name))
-		} else if _, err := os.Stat(p); err != nil {
-			missing = append(missing, fmt.Errorf("%s binary %s: %w (build it with `go tool task build`)", name, p, err))
-		}
-	}
-	for _, tool := range []string{"nsenter", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			missing = append(missing, fmt.Errorf("%s is missing: install util-linux and iproute2", tool))
-		}
-	}
+	missing = append(missing, nodecontainer.Missing(cfg.Binaries, exec.LookPath, os.Stat)...)
 	if cfg.Name == "" {
 		cfg.Name = "edgesim"
 	}
@@ -130,7 +113,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.NodeGracePeriod == 0 {
 		cfg.NodeGracePeriod = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, links: provider.Links{}, pids: map[string]int{}, hosts: map[string]netem.EngineHost{}}, nil
+	p := &Provider{cfg: cfg}
+	p.PIDs, p.Locate = map[string]int{}, p.Container
+	return p, nil
 }
 
 // Name implements provider.Provider.
@@ -178,21 +163,19 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	if len(p.members) > maxFederated {
 		return fmt.Errorf("kind provider: %d clusters: the federated layout takes at most %d (sites + cloud)", len(p.members), maxFederated)
 	}
-	layer, err := kube.New(plan, nodes{p}, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
-		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "kind provider: ", Retain: p.cfg.Retain})
-	if err != nil {
-		return err
-	}
-	p.kube = layer
-	if err := os.MkdirAll(p.cfg.Dir, 0o755); err != nil {
-		return err
-	}
 	rt, err := cluster.DetectRuntime(ctx, p.cfg.Runtime)
 	if err != nil {
 		return err
 	}
 	p.rt = rt
-	p.owner = ownerToken()
+	p.Nodes = nodecontainer.NewNodes(nodecontainer.CLI(string(rt)))
+	layer, err := kube.New(plan, p.Nodes, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
+		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "kind provider: ", Retain: p.cfg.Retain})
+	if err != nil {
+		return err
+	}
+	p.Layer = layer
+	p.owner = nodecontainer.OwnerToken()
 	if rt == cluster.Podman && p.restoreConf == nil {
 		if p.restoreConf, err = cluster.UsePodmanConf(recordDir(p.cfg.StateDir), p.owner); err != nil {
 			return err
@@ -204,17 +187,10 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	}
 	imgDir := filepath.Join(p.cfg.Dir, "images")
 	defer os.RemoveAll(imgDir)
-	start := time.Now()
-	edge, err := BuildImage(ctx, ImageSpec{Repo: "localhost/edgesim/edgenode", Binaries: map[string]string{"edgenode": p.cfg.Binaries.Edgenode}, Entrypoint: []string{"/edgenode"}}, imgDir)
+	imgs, err := nodecontainer.BuildWorkloads(ctx, p.cfg.Binaries, imgDir, p.Layer, p.logf)
 	if err != nil {
 		return err
 	}
-	cams, err := BuildImage(ctx, ImageSpec{Repo: "localhost/edgesim/edgesim", Binaries: map[string]string{"edgesim": p.cfg.Binaries.Edgesim}, Entrypoint: []string{"/edgesim"}}, imgDir)
-	if err != nil {
-		return err
-	}
-	p.kube.Manifests.EdgenodeImage, p.kube.Manifests.CamerasImage = edge.Ref, cams.Ref
-	p.logf("workload images %s and %s built in %s", edge.Ref, cams.Ref, time.Since(start).Round(time.Millisecond))
 
 	ownNetwork := !cluster.NetworkExists(ctx, rt)
 	for _, m := range p.members {
@@ -223,39 +199,26 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 		}
 		ownNetwork = false // the first cluster made it
 	}
-	start = time.Now()
+	start := time.Now()
 	for _, m := range p.members {
 		for i, b := range m.bindings {
-			c := m.container(i)
-			img := edge
-			if b.Role == provider.RoleCamera {
-				img = cams
-			}
-			if err := LoadImage(ctx, string(rt), c, img.Archive); err != nil {
+			if p.PIDs[b.Node], err = p.Nodes.LoadWorkload(ctx, imgs, b.Role, m.container(i)); err != nil {
 				return err
 			}
-			pid, err := p.containerPID(ctx, c)
-			if err != nil {
-				return err
-			}
-			p.pids[b.Node] = pid
 		}
 	}
 	p.logf("images loaded in %s", time.Since(start).Round(time.Millisecond))
-	if p.eng, err = p.newEngine(ctx); err != nil {
-		return err
-	}
-	p.hosts, p.links, err = p.kube.AttachLinks(ctx, p.eng, func(node string) int { return p.pids[node] })
+	p.Links, err = nodecontainer.AttachLinks(ctx, p.Layer, p.engineConfig(), p.PID)
 	if err != nil {
 		return err
 	}
 	if p.cfg.Layout == LayoutFederated {
 		cloud := p.plan.NodesOf(provider.RoleCloud)[0]
-		h, ok := p.hosts[cloud.Name]
+		h, ok := p.Links.Host(cloud.Name)
 		if !ok {
 			return fmt.Errorf("kind provider: cloud node %s has no emulated address", cloud.Name)
 		}
-		p.kube.Manifests.CloudURL = fmt.Sprintf("http://%s:%d", h.Address(), kube.CloudNodePort)
+		p.Layer.Manifests.CloudURL = fmt.Sprintf("http://%s:%d", h.Address(), kube.CloudNodePort)
 	}
 	return nil
 }
@@ -288,14 +251,10 @@ func (p *Provider) create(ctx context.Context, m *member, image string, ownNetwo
 	if err := checkNames(ctx, m); err != nil {
 		return err
 	}
-	// In a real fleet the control plane runs on machines of its own; here
-	// it shares the host's CPUs with the emulated nodes, so it yields to
-	// them when both want a CPU (relative weight; it still gets all the
-	// CPU that is free).
-	if _, err := p.runtime(ctx, "update", "--cpu-shares", strconv.Itoa(controlPlaneShares), m.cl.ControlPlane()); err != nil {
+	if err := p.Nodes.YieldCPU(ctx, m.cl.ControlPlane()); err != nil {
 		p.logf("control plane %s keeps its CPU weight: %v", m.cl.ControlPlane(), err)
 	}
-	p.kube.Add(m.kube())
+	p.Layer.Add(m.kube())
 	return nil
 }
 
@@ -323,10 +282,6 @@ func (p *Provider) nodeImage(ctx context.Context, rt cluster.Runtime) (string, e
 	return res.Image, nil
 }
 
-// controlPlaneShares is the control-plane container's CPU weight (the
-// workers keep the default, 1024).
-const controlPlaneShares = 128
-
 // checkNames makes sure each worker container carries the labels of the
 // plan node it stands for: faults and links are aimed by container name.
 func checkNames(ctx context.Context, m *member) error {
@@ -349,129 +304,14 @@ func checkNames(ctx context.Context, m *member) error {
 	return nil
 }
 
-func (p *Provider) runtime(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, string(p.rt), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, fmt.Errorf("%s %s: %w: %s", p.rt, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return out, nil
-}
-
-func (p *Provider) containerPID(ctx context.Context, c string) (int, error) {
-	out, err := p.runtime(ctx, "inspect", "-f", "{{.State.Pid}}", c)
-	if err != nil {
-		return 0, err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("node container %s has no process (pid %q): is it running?", c, strings.TrimSpace(string(out)))
-	}
-	return pid, nil
-}
-
-// nodes gives the shared Kubernetes layer the node containers: kind names
-// each Kubernetes node after its container.
-type nodes struct{ p *Provider }
-
-func (n nodes) Exec(ctx context.Context, node string, argv ...string) ([]byte, error) {
-	return n.p.runtime(ctx, append([]string{"exec", node}, argv...)...)
-}
-
-func (n nodes) CopyFrom(ctx context.Context, node, src, dst string) error {
-	_, err := n.p.runtime(ctx, "cp", node+":"+src+"/.", dst)
-	return err
-}
-
-// Deploy implements provider.Provider: applies the edgenode manifests and
-// waits until every Deployment (cloud first) is available.
-func (p *Provider) Deploy(ctx context.Context) error { return p.kube.Deploy(ctx) }
-
-// StartCameras implements provider.Provider: one pod per camera host; their
-// samples are copied below dir every second while they run.
-func (p *Provider) StartCameras(ctx context.Context, dir string) error {
-	return p.kube.StartCameras(ctx, dir)
-}
-
-// StopCameras implements provider.Provider: deletes the camera pods (they
-// flush their samples on SIGTERM) and copies the samples a last time.
-func (p *Provider) StopCameras(ctx context.Context) error {
-	if p.kube == nil {
-		return nil
-	}
-	return p.kube.StopCameras(ctx)
-}
-
-// ClusterEvents implements provider.ClusterEventSource (see
-// kube.Layer.ClusterEvents).
-func (p *Provider) ClusterEvents(ctx context.Context) []evidence.ClusterEvent {
-	if p.kube == nil {
-		return nil
-	}
-	return p.kube.ClusterEvents(ctx)
-}
-
-// Diagnose implements provider.Diagnoser (see kube.Layer.Diagnose).
-func (p *Provider) Diagnose(ctx context.Context) []evidence.Diagnostic {
-	if p.kube == nil {
-		return nil
-	}
-	return p.kube.Diagnose(ctx)
-}
-
-// Edgenodes lists the edgenode pods running on a plan node's worker: the
-// cameras they serve are the ones a fault on the node interrupts.
-func (p *Provider) Edgenodes(node string) []string {
-	if p.kube == nil {
-		return nil
-	}
-	return p.kube.Edgenodes(node)
-}
-
-// Inject implements provider.Provider. Node faults act on the node
-// container: kill (SIGKILL), start, pause and resume (freezer); link faults
-// act on the netem link as the local provider does.
-func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
-	switch a.Kind {
-	case provider.ActionKill, provider.ActionStart, provider.ActionPause, provider.ActionResume:
-		c, ok := p.Container(a.Node)
-		if !ok {
-			return fmt.Errorf("%s: no node %s", a.Kind, a.Node)
-		}
-		verb := map[provider.ActionKind]string{provider.ActionKill: "kill", provider.ActionStart: "start", provider.ActionPause: "pause", provider.ActionResume: "unpause"}[a.Kind]
-		_, err := p.runtime(ctx, verb, c)
-		return err
-	}
-	return p.links.Apply(ctx, a)
-}
-
-// LinkStats implements provider.Provider, with plan link names.
-func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
-	return p.links.Stats(p.eng), nil
-}
-
-// Alerts implements provider.Provider: the alerts the cloud edgenodes wrote
-// on their nodes.
-func (p *Provider) Alerts(ctx context.Context) ([]byte, error) {
-	if p.kube == nil {
-		return nil, nil
-	}
-	return p.kube.Alerts(ctx)
-}
-
 // Destroy implements provider.Provider: saves the workloads' logs, removes
 // the links and deletes the cluster(s) unless they are retained.
 func (p *Provider) Destroy(ctx context.Context) error {
-	var errs []error
-	if p.kube != nil {
-		p.kube.Close(ctx)
+	controlPlane := ""
+	if len(p.members) > 0 && p.members[0].cl != nil {
+		controlPlane = p.members[0].cl.ControlPlane()
 	}
-	if p.eng != nil {
-		errs = append(errs, p.eng.Close(context.WithoutCancel(ctx)))
-		p.eng = nil
-	}
+	errs := []error{p.Teardown(ctx, p.Layer, controlPlane, p.logf)}
 	// The last cluster first: the first one made kind's network, if any,
 	// and removes it when no other cluster uses it any more.
 	for _, m := range slices.Backward(p.members) {
@@ -527,31 +367,17 @@ func Factory(o Options) provider.Factory {
 }
 
 // ClusterNamePrefix starts the name of every cluster a run creates.
-const ClusterNamePrefix = "es-"
+const ClusterNamePrefix = nodecontainer.ClusterNamePrefix
 
 // ClusterName turns a run's testbed name into a kind cluster name: a DNS
 // label of at most cluster.MaxName characters starting with
 // ClusterNamePrefix (shortened with naming.Fit when longer).
 func ClusterName(testbedName string) string {
-	b := []byte(strings.ToLower(testbedName))
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			b[i] = '-'
-		}
-	}
-	return naming.Fit(ClusterNamePrefix+strings.Trim(string(b), "-"), cluster.MaxName)
+	return nodecontainer.ClusterName(testbedName, cluster.MaxName)
 }
 
-// newEngine makes the userspace engine of the provider's links, named after
+// engineConfig configures the engine of the provider's links, named after
 // its cluster.
-func (p *Provider) newEngine(ctx context.Context) (netem.Engine, error) {
-	opts := []netem.Option{netem.WithRegisterer(p.cfg.Registry), netem.WithSeed(p.cfg.Seed), netem.WithName(engineName(p.cfg.Name)), netem.WithMTU(kube.EngineMTU)}
-	if p.cfg.StateDir != "" {
-		opts = append(opts, netem.WithStateDir(p.cfg.StateDir))
-	}
-	return netem.NewEngine(ctx, opts...)
+func (p *Provider) engineConfig() nodecontainer.EngineConfig {
+	return nodecontainer.EngineConfig{Cluster: p.cfg.Name, StateDir: p.cfg.StateDir, Registry: p.cfg.Registry, Seed: p.cfg.Seed}
 }
-
-// engineName is the netem testbed name of a cluster's links: the cluster
-// name, shortened with naming.Fit when longer than netem allows.
-func engineName(cluster string) string { return naming.Fit(cluster, netem.MaxName) }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -27,7 +28,7 @@ var _ = Describe("edgesim run and up", func() {
 		dir := GinkgoT().TempDir()
 		code, _, stderr := run(ctx, "run", "--provider", "k8s", "--results", dir)
 		Expect(code).To(Equal(2))
-		Expect(stderr).To(ContainSubstring(`--provider "k8s": want local or kind`))
+		Expect(stderr).To(ContainSubstring(`--provider "k8s": want local, kind or k3s`))
 		Expect(os.ReadDir(dir)).To(BeEmpty(), "no results directory for a run that never started")
 	})
 
@@ -67,6 +68,31 @@ var _ = Describe("edgesim run and up", func() {
 	})
 })
 
+var _ = Describe("edgesim run --provider k3s", func() {
+	It("teaches the K3s provider and the image it needs in its help", func(ctx SpecContext) {
+		code, stdout, _ := run(ctx, "run", "--help")
+		Expect(code).To(Equal(0))
+		Expect(stdout).To(ContainSubstring("--provider k3s"))
+		Expect(stdout).To(ContainSubstring("--k3s-image"))
+		Expect(stdout).To(ContainSubstring("edgesim image k3s"))
+	})
+
+	It("refuses to start without the K3s node image, naming the command that builds it", func(ctx SpecContext) {
+		want := "edgesim image k3s"
+		if os.Geteuid() != 0 {
+			want = "run edgesim as root"
+		} else if _, err := exec.LookPath("podman"); err != nil {
+			want = "install it with hack/kind/install-deps.sh"
+		}
+		edgenode, err := exec.LookPath("true") // any file: the image check comes first
+		Expect(err).NotTo(HaveOccurred())
+		code, _, stderr := run(ctx, "run", "--provider", "k3s", "--k3s-image", "localhost/edgesim/k3s-node:absent", "--edgenode", edgenode, "--results", GinkgoT().TempDir())
+		Expect(code).NotTo(Equal(0))
+		Expect(stderr).To(ContainSubstring("the k3s provider cannot run here"))
+		Expect(stderr).To(ContainSubstring(want))
+	})
+})
+
 var _ = Describe("edgesim clean", func() {
 	It("says when there is nothing to clean", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
@@ -83,5 +109,17 @@ var _ = Describe("edgesim clean", func() {
 		code, stdout, _ := run(ctx, "clean", "--state-dir", dir)
 		Expect(code).To(Equal(0))
 		Expect(stdout).To(ContainSubstring("kept kind cluster es-quickstart-0a1b2c"))
+	})
+
+	It("keeps the K3s cluster of a run that still runs", func(ctx SpecContext) {
+		dir := GinkgoT().TempDir()
+		Expect(os.MkdirAll(filepath.Join(dir, "k3s"), 0o755)).To(Succeed())
+		rec := `{"name":"es-quickstart-0a1b2c","pid":` + fmt.Sprint(os.Getpid()) + `,"proof":{"owner":"run-1"}}`
+		Expect(os.WriteFile(filepath.Join(dir, "k3s", "es-quickstart-0a1b2c.json"), []byte(rec), 0o644)).To(Succeed())
+		code, stdout, _ := run(ctx, "clean", "--state-dir", dir)
+		Expect(code).To(Equal(0))
+		Expect(stdout).To(ContainSubstring("kept k3s cluster es-quickstart-0a1b2c"))
+		_, help, _ := run(ctx, "clean", "--help")
+		Expect(help).To(ContainSubstring("STATE-DIR/k3s"))
 	})
 })

@@ -470,7 +470,7 @@ The image must hold the edgesim binary (at --binary, default /edgesim) and
 the libraries it needs (libvpx); pods pull it only when the node lacks it
 (imagePullPolicy IfNotPresent), so an image imported into every node
 (ctr -n k8s.io images import) needs no registry: the kind provider's image
-builder (kindprovider.BuildImage) makes such an archive, as the cluster
+builder (nodecontainer.BuildImage) makes such an archive, as the cluster
 spec testbed/kindprovider/planjob_test.go does. Plans whose links replay
 trace files are refused (the job does not ship them). Use a fresh volume
 (or delete the old shard files) for every run: the merge takes every

@@ -44,7 +44,7 @@ type providerSettings interface {
 }
 
 // providerList is every provider the command line offers, local first.
-var providerList = []providerEntry{localEntry, kindEntry}
+var providerList = []providerEntry{localEntry, kindEntry, k3sEntry}
 
 // localEntry is testbed's built-in provider; netem.Clean and hwlimit.Clean
 // remove what it leaves, for every provider.

@@ -467,6 +467,7 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var last error
+	notReadySince, restarted := map[string]time.Time{}, map[string]bool{}
 	for {
 		nodes, err := c.Nodes(wctx)
 		last = err
@@ -477,8 +478,13 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 			}
 			var missing []string
 			for _, n := range want {
-				if !ready[n] {
-					missing = append(missing, n)
+				r, registered := ready[n]
+				if r {
+					continue
+				}
+				missing = append(missing, n)
+				if registered {
+					c.unstick(wctx, n, notReadySince, restarted)
 				}
 			}
 			if len(missing) == 0 {
@@ -505,6 +511,32 @@ func (c *Cluster) WaitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+// stuckAfter is how long a registered node may stay NotReady before
+// WaitReady restarts its K3s once. Seen here (2 runs in 6, also on a quiet
+// host): an agent registers, K3s's agent load balancer goes from
+// UNCHECKED to RECOVERING, and the kubelet's informers never sync ("Waiting
+// for caches to sync"): it posts no more status and never starts the pod
+// network's DaemonSet pod, so the node stays NotReady
+// (NetworkPluginNotReady). Restarting K3s on the node made it Ready within
+// 25 s.
+var stuckAfter = 60 * time.Second
+
+// unstick restarts K3s on a registered node that has been NotReady for
+// stuckAfter, once.
+func (c *Cluster) unstick(ctx context.Context, node string, since map[string]time.Time, restarted map[string]bool) {
+	now := c.now()
+	first, seen := since[node]
+	if !seen {
+		since[node] = now
+		return
+	}
+	if restarted[node] || now.Sub(first) < stuckAfter {
+		return
+	}
+	restarted[node] = true
+	_, _ = c.podman(ctx, nil, "exec", node, "systemctl", "restart", k3simage.Unit)
+}
+
 // containers lists the IDs of a cluster's containers.
 func (c *Cluster) containers(ctx context.Context, name string) ([]string, error) {
 	out, err := c.podman(ctx, nil, "ps", "-a", "-q", "--no-trunc", "--filter", "label="+LabelCluster+"="+name)
@@ -520,7 +552,7 @@ func (c *Cluster) containers(ctx context.Context, name string) ([]string, error)
 func (c *Cluster) Delete(ctx context.Context) error {
 	var errs []error
 	if len(c.ContainerIDs) > 0 {
-		if _, err := c.podman(ctx, nil, append([]string{"rm", "-f", "-v", "--ignore"}, c.ContainerIDs...)...); err != nil {
+		if err := c.remove(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -554,6 +586,34 @@ func (c *Cluster) Delete(ctx context.Context) error {
 		return fmt.Errorf("delete k3s cluster %q: %w", c.Spec.Name, err)
 	}
 	return nil
+}
+
+// removeAttempts and removePause: `podman rm -f` gives up on a container
+// whose processes do not die within its timeout ("given PIDs did not die
+// within timeout", seen on a saturated host while K3s shut down); by the
+// next try they usually have.
+var (
+	removeAttempts = 3
+	removePause    = 2 * time.Second
+)
+
+// remove removes the containers Create made, with their /var volumes,
+// trying again when podman gave up on one.
+func (c *Cluster) remove(ctx context.Context) error {
+	var err error
+	for i := range removeAttempts {
+		if _, err = c.podman(ctx, nil, append([]string{"rm", "-f", "-v", "--ignore"}, c.ContainerIDs...)...); err == nil {
+			return nil
+		}
+		if i+1 < removeAttempts {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(removePause):
+			}
+		}
+	}
+	return err
 }
 
 // Proof is what shows a cluster's containers are edgesim's (the kind

@@ -139,11 +139,19 @@ type fakePodman struct {
 	fail    map[string]bool   // joined args prefix -> error
 	// removes lists the containers "podman ps" no longer shows after "rm".
 	removes bool
+	// failFirst fails the first n calls with a prefix.
+	failFirst map[string]int
 }
 
 func (f *fakePodman) run(_ context.Context, _ io.Reader, args ...string) ([]byte, error) {
 	f.calls = append(f.calls, args)
 	joined := strings.Join(args, " ")
+	for prefix, n := range f.failFirst {
+		if strings.HasPrefix(joined, prefix) && n > 0 {
+			f.failFirst[prefix] = n - 1
+			return nil, errors.New("exit status 125: given PIDs did not die within timeout")
+		}
+	}
 	if f.removes && len(args) > 0 && args[0] == "rm" {
 		for k := range f.answers {
 			if strings.HasPrefix(k, "ps ") {
@@ -240,6 +248,21 @@ var _ = Describe("DeleteOwned", func() {
 		Expect(fp.called("network rm -f edgesim-k3s-es-k3s")).To(BeTrue())
 		Expect(repaired).To(Equal(1), "cgroup mounts are repaired after K3s is gone")
 	})
+	It("tries the removal again when podman gave up on a container that did not die in time", func() {
+		fp.removes = true
+		fp.failFirst = map[string]int{"rm -f": 2}
+		pause := removePause
+		removePause = 0
+		DeferCleanup(func() { removePause = pause })
+		Expect(deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{Owner: "run-1", IDs: []string{"bbb"}}, kc)).To(Succeed())
+		n := 0
+		for _, c := range fp.calls {
+			if c[0] == "rm" {
+				n++
+			}
+		}
+		Expect(n).To(Equal(3), "two failed tries, then the one that removed them")
+	})
 	It("reports containers of the cluster that survive the delete", func() {
 		err := deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{Owner: "run-1", IDs: []string{"bbb"}}, kc)
 		Expect(err).To(MatchError(ContainSubstring("left containers behind: aaa, bbb")))
@@ -260,6 +283,36 @@ var _ = Describe("DeleteOwned", func() {
 		fp.fail["network inspect"] = true
 		Expect(deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{Owner: "run-1"}, kc)).To(Succeed())
 		Expect(fp.called("rm")).To(BeFalse())
+	})
+})
+
+var _ = Describe("WaitReady", func() {
+	It("restarts K3s once on a registered node that stays NotReady, and then sees it Ready", func(ctx SpecContext) {
+		nodes := func(agentReady string) string {
+			return `{"items":[{"metadata":{"name":"es-k3s-server"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},` +
+				`{"metadata":{"name":"es-k3s-agent1"},"status":{"conditions":[{"type":"Ready","status":"` + agentReady + `"}]}}]}`
+		}
+		fp := &fakePodman{fail: map[string]bool{}, answers: map[string]string{"exec -i es-k3s-server kubectl": nodes("False")}}
+		restart := "exec es-k3s-agent1 systemctl restart k3s.service"
+		run := func(c context.Context, in io.Reader, args ...string) ([]byte, error) {
+			if strings.Join(args, " ") == restart {
+				fp.answers["exec -i es-k3s-server kubectl"] = nodes("True")
+			}
+			return fp.run(c, in, args...)
+		}
+		after := stuckAfter
+		stuckAfter = 0
+		DeferCleanup(func() { stuckAfter = after })
+		c := &Cluster{Spec: Spec{Name: "es-k3s", Agents: []kindcluster.Worker{{Tier: "edge", Site: "s"}}}, podman: run, now: time.Now,
+			repair: func() ([]string, error) { return nil, nil }}
+		Expect(c.WaitReady(ctx, time.Minute)).To(Succeed())
+		n := 0
+		for _, call := range fp.calls {
+			if strings.Join(call, " ") == restart {
+				n++
+			}
+		}
+		Expect(n).To(Equal(1))
 	})
 })
 

@@ -1,4 +1,4 @@
-package kindprovider
+package nodecontainer
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -23,7 +22,7 @@ import (
 )
 
 // ErrImage is wrapped by every image build or load failure.
-var ErrImage = errors.New("kind provider: workload image")
+var ErrImage = errors.New("workload image")
 
 // ImageSpec describes a single-layer workload image: host binaries copied
 // to the image root together with the dynamic loader and every shared
@@ -118,23 +117,4 @@ func BuildImage(ctx context.Context, spec ImageSpec, dir string) (Image, error) 
 		return Image{}, err
 	}
 	return Image{Ref: ref, Archive: file, Files: l.Paths()}, nil
-}
-
-// LoadImage imports an image archive into a kind node's containerd, the
-// way `kind load image-archive` does, through the container runtime's exec
-// (runtime is "podman" or "docker").
-func LoadImage(ctx context.Context, runtime, node, archive string) error {
-	f, err := os.Open(archive)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrImage, err)
-	}
-	defer f.Close()
-	cmd := exec.CommandContext(ctx, runtime, "exec", "-i", node,
-		"ctr", "--namespace=k8s.io", "images", "import", "--all-platforms", "--digests", "-")
-	var stderr bytes.Buffer
-	cmd.Stdin, cmd.Stderr = f, &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%w: load %s into node %s: %v: %s", ErrImage, filepath.Base(archive), node, err, strings.TrimSpace(stderr.String()))
-	}
-	return nil
 }

@@ -1,4 +1,4 @@
-package kindprovider_test
+package nodecontainer_test
 
 import (
 	"archive/tar"
@@ -14,7 +14,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/edgesim/edgesim/testbed/kindprovider"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
 )
 
 // unpack extracts the image's single layer into dir.
@@ -62,7 +62,7 @@ var _ = Describe("BuildImage", func() {
 
 	It("holds the binary, its loader and its libraries, and runs from them alone", func(ctx SpecContext) {
 		dir := GinkgoT().TempDir()
-		img, err := kindprovider.BuildImage(ctx, kindprovider.ImageSpec{
+		img, err := nodecontainer.BuildImage(ctx, nodecontainer.ImageSpec{
 			Repo: "localhost/edgesim/test", Binaries: map[string]string{"true": host}, Entrypoint: []string{"/true"},
 		}, dir)
 		Expect(err).NotTo(HaveOccurred())
@@ -82,18 +82,18 @@ var _ = Describe("BuildImage", func() {
 	})
 
 	It("gives equal inputs the same reference", func(ctx SpecContext) {
-		spec := kindprovider.ImageSpec{Repo: "localhost/edgesim/test", Binaries: map[string]string{"true": host}}
-		a, err := kindprovider.BuildImage(ctx, spec, GinkgoT().TempDir())
+		spec := nodecontainer.ImageSpec{Repo: "localhost/edgesim/test", Binaries: map[string]string{"true": host}}
+		a, err := nodecontainer.BuildImage(ctx, spec, GinkgoT().TempDir())
 		Expect(err).NotTo(HaveOccurred())
-		b, err := kindprovider.BuildImage(ctx, spec, GinkgoT().TempDir())
+		b, err := nodecontainer.BuildImage(ctx, spec, GinkgoT().TempDir())
 		Expect(err).NotTo(HaveOccurred())
 		Expect(a.Ref).To(Equal(b.Ref))
 	})
 
 	It("says what is missing", func() {
-		_, err := kindprovider.BuildImage(context.Background(), kindprovider.ImageSpec{Repo: "x"}, GinkgoT().TempDir())
-		Expect(err).To(MatchError(kindprovider.ErrImage))
-		_, err = kindprovider.BuildImage(context.Background(), kindprovider.ImageSpec{Repo: "x", Binaries: map[string]string{"a": "/nonexistent/edgenode"}}, GinkgoT().TempDir())
+		_, err := nodecontainer.BuildImage(context.Background(), nodecontainer.ImageSpec{Repo: "x"}, GinkgoT().TempDir())
+		Expect(err).To(MatchError(nodecontainer.ErrImage))
+		_, err = nodecontainer.BuildImage(context.Background(), nodecontainer.ImageSpec{Repo: "x", Binaries: map[string]string{"a": "/nonexistent/edgenode"}}, GinkgoT().TempDir())
 		Expect(err).To(MatchError(ContainSubstring("/nonexistent/edgenode")))
 	})
 })

@@ -1,0 +1,66 @@
+package kube
+
+import (
+	"context"
+
+	"github.com/edgesim/edgesim/evidence"
+)
+
+// Base gives a provider built on the layer the provider.Provider,
+// ClusterEventSource and Diagnoser methods it hands to its Layer, safe to
+// call before Provision made one (Destroy and the report may ask after a
+// failed Provision). A provider embeds it and sets Layer in Provision.
+type Base struct {
+	// Layer runs the workloads (nil before Provision).
+	Layer *Layer
+}
+
+// Deploy implements provider.Provider (see Layer.Deploy).
+func (b *Base) Deploy(ctx context.Context) error { return b.Layer.Deploy(ctx) }
+
+// StartCameras implements provider.Provider (see Layer.StartCameras).
+func (b *Base) StartCameras(ctx context.Context, dir string) error {
+	return b.Layer.StartCameras(ctx, dir)
+}
+
+// StopCameras implements provider.Provider (see Layer.StopCameras).
+func (b *Base) StopCameras(ctx context.Context) error {
+	if b.Layer == nil {
+		return nil
+	}
+	return b.Layer.StopCameras(ctx)
+}
+
+// Alerts implements provider.Provider (see Layer.Alerts).
+func (b *Base) Alerts(ctx context.Context) ([]byte, error) {
+	if b.Layer == nil {
+		return nil, nil
+	}
+	return b.Layer.Alerts(ctx)
+}
+
+// ClusterEvents implements provider.ClusterEventSource (see
+// Layer.ClusterEvents).
+func (b *Base) ClusterEvents(ctx context.Context) []evidence.ClusterEvent {
+	if b.Layer == nil {
+		return nil
+	}
+	return b.Layer.ClusterEvents(ctx)
+}
+
+// Diagnose implements provider.Diagnoser (see Layer.Diagnose).
+func (b *Base) Diagnose(ctx context.Context) []evidence.Diagnostic {
+	if b.Layer == nil {
+		return nil
+	}
+	return b.Layer.Diagnose(ctx)
+}
+
+// Edgenodes lists the edgenode pods running on a plan node's Kubernetes
+// node (see Layer.Edgenodes).
+func (b *Base) Edgenodes(node string) []string {
+	if b.Layer == nil {
+		return nil
+	}
+	return b.Layer.Edgenodes(node)
+}
