@@ -33,8 +33,10 @@ func LocalSystem() System {
 
 // gitCommit is the commit the running binary was built from (its VCS
 // build info, "-dirty" when built with uncommitted changes): that is the
-// code measuring. A binary without it (go run, go test) falls back to the
-// working tree's `git rev-parse HEAD`, "-dirty" when tracked files changed.
+// code measuring. A binary without it (go run, go test, -buildvcs=false)
+// falls back to the working tree's `git rev-parse HEAD`, "-dirty" when
+// tracked code changed: Go files, the module files or the embedded
+// models, not data such as the calibration file the run is writing.
 func gitCommit(ctx context.Context) string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var rev, dirty string
@@ -54,13 +56,16 @@ func gitCommit(ctx context.Context) string {
 	}
 	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output(); err == nil {
 		c := strings.TrimSpace(string(out))
-		if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+		if st, err := exec.CommandContext(ctx, "git", append([]string{"status", "--porcelain", "--untracked-files=no", "--"}, codePaths...)...).Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
 			c += "-dirty"
 		}
 		return c
 	}
 	return ""
 }
+
+// codePaths are the git pathspecs of the code a calibration measures with.
+var codePaths = []string{":(top,glob)**/*.go", ":(top)go.mod", ":(top)go.sum", ":(top)runtime/models"}
 
 // Host describes the machine.
 func (s System) Host() plan.Host {
