@@ -34,15 +34,7 @@ type host struct {
 }
 
 func realHost() host {
-	return host{euid: os.Geteuid, lookPath: exec.LookPath, imageID: inspectImageID}
-}
-
-func inspectImageID(ctx context.Context, runtime, ref string) (string, error) {
-	out, err := exec.CommandContext(ctx, runtime, "image", "inspect", "--format", "{{.Id}}", ref).Output()
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(out)), nil
+	return host{euid: os.Geteuid, lookPath: exec.LookPath, imageID: nodeimage.ImageID}
 }
 
 // Option configures a Builder.

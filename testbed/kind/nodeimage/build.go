@@ -117,7 +117,18 @@ func (b *Builder) Image() string { return b.v.Tag() }
 
 // Cached reports whether the finished image is already in the runtime's store.
 func (b *Builder) Cached(ctx context.Context) bool {
-	return exec.CommandContext(ctx, b.runtime, "image", "inspect", "--format", "{{.Id}}", b.Image()).Run() == nil
+	_, err := ImageID(ctx, b.runtime, b.Image())
+	return err == nil
+}
+
+// ImageID is the ID of image ref in the store of the container runtime CLI
+// runtime (an error when the store does not have it).
+func ImageID(ctx context.Context, runtime, ref string) (string, error) {
+	out, err := exec.CommandContext(ctx, runtime, "image", "inspect", "--format", "{{.Id}}", ref).Output()
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // Check verifies, quickly and before any long step, that the build can run:
