@@ -546,6 +546,10 @@ func MergeReports(shards []*CapacityReport) (*CapacityReport, error) {
 	return finalize(&hdr, parts)
 }
 
+// KneeFails is a missing knee's reason when the smallest swept value
+// fails an objective (the reason of reports written before TypeKnee.None).
+const KneeFails = "the smallest swept value already fails"
+
 // noKnee says why the smallest swept value is not a knee, from its checks:
 // an objective it fails, or else the objectives nothing exercised there
 // (a knee must meet every objective, and an unexercised one is not met).
@@ -553,14 +557,14 @@ func noKnee(checks []Check) string {
 	var unexercised []string
 	for _, c := range checks {
 		if c.Exercised && !c.Met {
-			return "the smallest swept value already fails"
+			return KneeFails
 		}
 		if !c.Exercised {
 			unexercised = append(unexercised, c.Objective)
 		}
 	}
 	if len(unexercised) == 0 {
-		return "the smallest swept value already fails"
+		return KneeFails
 	}
 	return "nothing exercised " + strings.Join(unexercised, ", ") + " at the smallest swept value"
 }

@@ -127,7 +127,7 @@ func plural(n int, word string) string {
 // kneeCell is a knee: 0 means there is none, for the reason none gives.
 func kneeCell(n int, none string) cell {
 	if n == 0 {
-		return cell{Text: "none: " + cmp.Or(none, "the smallest swept value already fails"), State: stateFail}
+		return cell{Text: "none: " + cmp.Or(none, plan.KneeFails), State: stateFail}
 	}
 	return num(strconv.Itoa(n))
 }
@@ -250,7 +250,7 @@ func curveSection(cv plan.Curve, objs []plan.Objective) section {
 	s := section{Heading: keyLabel(cv.Key), Sub: true}
 	var knees []string
 	for _, k := range cv.Knees {
-		v := "none (" + cmp.Or(k.None, "the smallest swept value already fails") + ")"
+		v := "none (" + cmp.Or(k.None, plan.KneeFails) + ")"
 		if k.CamerasPerNode > 0 {
 			v = plural(k.CamerasPerNode, "camera") + " per node"
 		}
