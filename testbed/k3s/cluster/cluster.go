@@ -314,11 +314,17 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 
 // runNode starts a node container: privileged, systemd as PID 1 through
 // kind's entrypoint, /var on an anonymous volume (containerd's overlay
-// snapshots fail on the container's own overlay root), and for the server
-// the API server published on a loopback port.
+// snapshots fail on the container's own overlay root), a cgroup namespace
+// of its own, and for the server the API server published on a loopback
+// port.
+//
+// Without the private cgroup namespace (Podman's default on cgroup v1 is
+// the host's), every node's kubelet sees the same kubepods.slice: the
+// server's kubelet removes the agents' pod cgroups as orphans, and `kubectl
+// exec` into an agent's pod fails with "error adding pid ... to cgroups".
 func (c *Cluster) runNode(ctx context.Context, name, role string, publish bool) error {
 	args := []string{"run", "-d", "--name", name, "--hostname", name, "--network", NetworkName(c.Spec.Name),
-		"--privileged", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
+		"--privileged", "--cgroupns=private", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
 		"--tmpfs", "/run", "--tmpfs", "/tmp", "-v", "/var", "-v", "/lib/modules:/lib/modules:ro",
 		"--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096",
 		"-e", "container=podman", "--annotation", kindcluster.OwnerAnnotation + "=" + c.Spec.Owner}
