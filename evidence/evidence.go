@@ -48,3 +48,24 @@ type ClusterEvent struct {
 	Workload string           `json:"workload,omitempty"` // the pod's Deployment, e.g. "edgenode-store-1"
 	Detail   string           `json:"detail,omitempty"`   // e.g. the condition's reason
 }
+
+// Cluster is what a cluster provider measured of one Kubernetes cluster it
+// built for a run; the report shows it beside the run's phases.
+type Cluster struct {
+	Name  string `json:"name"`
+	Nodes int    `json:"nodes"`
+	// Create is how long creating the node containers and starting
+	// Kubernetes took, and Ready how long after that every node took to be
+	// Ready.
+	Create time.Duration `json:"createNs"`
+	Ready  time.Duration `json:"readyNs"`
+	// ControlPlane is the control plane's node container, and
+	// ControlPlaneMemory the resident memory of every process in it (the
+	// pods it runs included) near the end of the run; 0 when it could not
+	// be measured.
+	ControlPlane       string `json:"controlPlane,omitempty"`
+	ControlPlaneMemory uint64 `json:"controlPlaneMemoryBytes,omitempty"`
+	// FailoverSettings says how the cluster was tuned for fast failover,
+	// next to Kubernetes' defaults ("" when it was not).
+	FailoverSettings string `json:"failoverSettings,omitempty"`
+}

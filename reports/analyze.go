@@ -71,6 +71,7 @@ func Analyze(run *Run, opts ...Option) (*Result, error) {
 		Partial:        run.Partial,
 		PartialReason:  run.PartialReason,
 		Diagnostics:    run.Diagnostics,
+		Clusters:       slices.Clone(run.Clusters),
 		Faults:         slices.Clone(run.Faults),
 		ObservedFaults: slices.Clone(run.ObservedFaults),
 		Alerts:         len(run.Alerts),

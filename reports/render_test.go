@@ -182,6 +182,30 @@ var _ = Describe("Renderers", func() {
 		Expect(back.Diagnostics).To(Equal(run.Diagnostics))
 	})
 
+	It("states each cluster's build times, control-plane memory and failover settings in every human format and report.json", func() {
+		run := fixtureRun()
+		run.Provider = "k3s"
+		run.Clusters = []evidence.Cluster{
+			{Name: "es-a", Nodes: 5, Create: 68700 * time.Millisecond, Ready: 14400 * time.Millisecond, ControlPlane: "es-a-server",
+				ControlPlaneMemory: 560 << 20, FailoverSettings: "node-monitor-grace-period 10s (default 50s)"},
+			{Name: "es-b", Nodes: 2, Create: 20 * time.Second, Ready: time.Second, ControlPlane: "es-b-control-plane"},
+		}
+		r := mustAnalyze(run)
+		md := string(rendered(r, render.FormatMarkdown))
+		Expect(md).To(ContainSubstring("**Cluster** es-a, 5 nodes: containers up and Kubernetes started in 1m8.7s, every node Ready 14.4s later (1m23.1s in all); control plane es-a-server: 560.00 MiB resident at the end of the run"))
+		Expect(md).To(ContainSubstring("**Failover settings** of es-a: node-monitor-grace-period 10s (default 50s)"))
+		Expect(md).To(ContainSubstring("control plane es-b-control-plane: resident memory not measured"), "an unmeasured figure is said to be, never shown as 0")
+		Expect(md).NotTo(ContainSubstring("**Failover settings** of es-b"))
+		html := string(rendered(r, render.FormatHTML))
+		Expect(html).To(ContainSubstring("<h2>Clusters</h2>"))
+		Expect(html).To(ContainSubstring("es-a-server: 560.00 MiB resident"))
+		Expect(html).To(ContainSubstring("Failover settings: node-monitor-grace-period 10s"))
+		var back reports.Result
+		Expect(json.Unmarshal(rendered(r, render.FormatJSON), &back)).To(Succeed())
+		Expect(back.Clusters).To(Equal(run.Clusters))
+		Expect(string(rendered(mustAnalyze(fixtureRun()), render.FormatMarkdown))).NotTo(ContainSubstring("**Cluster**"), "the local provider builds none")
+	})
+
 	It("finds verdicts by name and lists the failed ones", func() {
 		v, ok := res.SLO("failover gap (max)")
 		Expect(ok).To(BeTrue())

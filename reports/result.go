@@ -56,8 +56,11 @@ type Result struct {
 	SLOs              []SLOVerdict          `json:"slos"`
 	Warnings          []string              `json:"warnings,omitempty"`
 	Diagnostics       []evidence.Diagnostic `json:"diagnostics,omitempty"`
-	Alerts            int                   `json:"alerts"`
-	Cameras           []CameraOverview      `json:"cameras"`
+	// Clusters are the run's Kubernetes clusters: create and ready times,
+	// the control plane's memory, failover settings.
+	Clusters []evidence.Cluster `json:"clusters,omitempty"`
+	Alerts   int                `json:"alerts"`
+	Cameras  []CameraOverview   `json:"cameras"`
 	// Headroom is the host's headroom during the run; when it was
 	// saturated, the report says so at its top (nil: not sampled).
 	Headroom *Headroom `json:"headroom,omitempty"`

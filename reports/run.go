@@ -72,7 +72,10 @@ type Run struct {
 	// ClusterEvents are node and pod changes a cluster provider observed
 	// (empty for the local provider).
 	ClusterEvents []evidence.ClusterEvent `json:"clusterEvents,omitempty"`
-	SLO           SLOSpec                 `json:"slo"`
+	// Clusters are the Kubernetes clusters a provider built for the run,
+	// with what it measured of them (empty for the local provider).
+	Clusters []evidence.Cluster `json:"clusters,omitempty"`
+	SLO      SLOSpec            `json:"slo"`
 	// Host is the testbed host's own load during the run (see Headroom).
 	Host *HostSamples `json:"host,omitempty"`
 	// Warnings are the testbed's own, e.g. a tear-down step that failed

@@ -13,6 +13,7 @@ type (
 	ProviderConfig     = provider.Config
 	ProviderFactory    = provider.Factory
 	ClusterEventSource = provider.ClusterEventSource
+	ClusterReporter    = provider.ClusterReporter
 	Diagnoser          = provider.Diagnoser
 	Action             = provider.Action
 	ActionKind         = provider.ActionKind

@@ -436,6 +436,12 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 			r.run.Diagnostics = diag
 			r.mu.Unlock()
 		}
+		if c, ok := r.prov.(ClusterReporter); ok && !errors.Is(runErr, ErrInterrupted) {
+			clusters := c.Clusters(cleanup)
+			r.mu.Lock()
+			r.run.Clusters = clusters
+			r.mu.Unlock()
+		}
 		var moot []error
 		if r.tail != nil {
 			r.sample(cleanup, PhaseTearDown, 0, 0)

@@ -42,6 +42,9 @@ func (b *brokenCluster) Diagnose(context.Context) []evidence.Diagnostic {
 func (b *brokenCluster) ClusterEvents(context.Context) []evidence.ClusterEvent {
 	return []evidence.ClusterEvent{{At: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC), Kind: evidence.NodeNotReady, Node: "store-1-edge-2"}}
 }
+func (b *brokenCluster) Clusters(context.Context) []evidence.Cluster {
+	return []evidence.Cluster{{Name: "es-quickstart", Nodes: 5, Create: 40 * time.Second, Ready: 9 * time.Second, ControlPlane: "es-quickstart-control-plane", ControlPlaneMemory: 600 << 20}}
+}
 
 var _ = Describe("providers beyond the local one", func() {
 	var sc *scenarios.Scenario
@@ -83,9 +86,11 @@ var _ = Describe("providers beyond the local one", func() {
 		Expect(res.Report.PartialReason).To(ContainSubstring("no endpoints"))
 		Expect(res.Report.Diagnostics).To(ConsistOf(HaveField("Title", "Service endpoints")))
 		Expect(res.Run.ClusterEvents).To(HaveLen(1))
+		Expect(res.Report.Clusters).To(ConsistOf(HaveField("ControlPlaneMemory", uint64(600<<20))), "what the provider measured of its cluster")
 		md, err := os.ReadFile(filepath.Join(res.Dir, "report.md"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(md)).To(ContainSubstring("edgenode-store-1   <none>"))
+		Expect(string(md)).To(ContainSubstring("**Cluster** es-quickstart, 5 nodes"))
 	})
 
 	It("gives two runs started in the same second a results directory each", func(ctx SpecContext) {

@@ -186,6 +186,12 @@ func WriteMarkdown(w io.Writer, r *reports.Result) error {
 	if h := r.Headroom.Summary(); h != "" {
 		p("**Host headroom**: %s\n\n", mdEsc(h))
 	}
+	for _, c := range r.Clusters {
+		p("**Cluster** %s\n\n", mdEsc(clusterLine(c)))
+		if c.FailoverSettings != "" {
+			p("**Failover settings** of %s: %s\n\n", mdEsc(c.Name), mdEsc(c.FailoverSettings))
+		}
+	}
 	if len(r.Warnings) > 0 {
 		p("**Warnings**\n\n")
 		for _, w := range r.Warnings {

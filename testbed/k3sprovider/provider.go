@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/k3s/cluster"
 	"github.com/edgesim/edgesim/testbed/k3s/k3simage"
@@ -200,17 +201,9 @@ func (p *Provider) Spec(plan *provider.Plan, owner string) cluster.Spec {
 }
 
 // FailoverSettings says how the cluster is tuned for fast failover, next
-// to Kubernetes' defaults, for the run's progress output and the docs.
+// to Kubernetes' defaults.
 func (p *Provider) FailoverSettings() string {
-	renew := max(1, int64(p.cfg.NodeGracePeriod/time.Second)/5)
-	tol := p.cfg.TolerationSeconds
-	if tol <= 0 {
-		tol = 5
-	}
-	return fmt.Sprintf("node-monitor-period 1s (default 5s), node-monitor-grace-period %s (default 50s), "+
-		"kubelet lease %ds renewed every %ds and status posted every %ds (defaults 40s, 10s, 10s), "+
-		"edgenode pods tolerate not-ready/unreachable for %ds (default 300s)",
-		p.cfg.NodeGracePeriod, 4*renew, renew, renew, tol)
+	return kube.FailoverSettings(p.cfg.NodeGracePeriod, p.cfg.TolerationSeconds)
 }
 
 // Provision implements provider.Provider: builds the workload images,
@@ -284,16 +277,23 @@ func (p *Provider) create(ctx context.Context, plan *provider.Plan) error {
 	return nil
 }
 
-// Destroy implements provider.Provider: logs the control plane's resident
-// memory, saves the workloads' logs, removes the links and deletes the
-// cluster (unless retained) and then its record. A cluster whose Create
-// failed half-way is deleted by its owner mark.
-func (p *Provider) Destroy(ctx context.Context) error {
-	controlPlane := ""
-	if p.cl != nil {
-		controlPlane = cluster.ServerName(p.cfg.Name)
+// Clusters implements provider.ClusterReporter: the cluster's create and
+// ready times, its failover settings and the server's resident memory now.
+func (p *Provider) Clusters(ctx context.Context) []evidence.Cluster {
+	if p.cl == nil {
+		return nil
 	}
-	errs := []error{p.Teardown(ctx, p.Layer, controlPlane, p.logf)}
+	return []evidence.Cluster{p.Measure(ctx, evidence.Cluster{
+		Name: p.cfg.Name, Nodes: 1 + len(p.bindings), Create: p.cl.CreateDuration, Ready: p.cl.ReadyDuration,
+		ControlPlane: cluster.ServerName(p.cfg.Name), FailoverSettings: p.FailoverSettings(),
+	}, p.logf)}
+}
+
+// Destroy implements provider.Provider: saves the workloads' logs, removes
+// the links and deletes the cluster (unless retained) and then its record.
+// A cluster whose Create failed half-way is deleted by its owner mark.
+func (p *Provider) Destroy(ctx context.Context) error {
+	errs := []error{p.Teardown(ctx, p.Layer)}
 	dctx := context.WithoutCancel(ctx)
 	deleted := false
 	switch {

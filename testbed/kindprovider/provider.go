@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
@@ -304,14 +305,26 @@ func checkNames(ctx context.Context, m *member) error {
 	return nil
 }
 
+// Clusters implements provider.ClusterReporter: each cluster's create and
+// ready times and its control plane's resident memory now.
+func (p *Provider) Clusters(ctx context.Context) []evidence.Cluster {
+	var out []evidence.Cluster
+	for _, m := range p.members {
+		if m.cl == nil {
+			continue
+		}
+		out = append(out, p.Measure(ctx, evidence.Cluster{
+			Name: m.name, Nodes: 1 + len(m.bindings), Create: m.cl.CreateDuration, Ready: m.cl.ReadyDuration,
+			ControlPlane: m.cl.ControlPlane(), FailoverSettings: kube.FailoverSettings(p.cfg.NodeGracePeriod, p.cfg.TolerationSeconds),
+		}, p.logf))
+	}
+	return out
+}
+
 // Destroy implements provider.Provider: saves the workloads' logs, removes
 // the links and deletes the cluster(s) unless they are retained.
 func (p *Provider) Destroy(ctx context.Context) error {
-	controlPlane := ""
-	if len(p.members) > 0 && p.members[0].cl != nil {
-		controlPlane = p.members[0].cl.ControlPlane()
-	}
-	errs := []error{p.Teardown(ctx, p.Layer, controlPlane, p.logf)}
+	errs := []error{p.Teardown(ctx, p.Layer)}
 	// The last cluster first: the first one made kind's network, if any,
 	// and removes it when no other cluster uses it any more.
 	for _, m := range slices.Backward(p.members) {

@@ -20,6 +20,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -355,9 +356,27 @@ func quantityBytes(b units.ByteSize) string {
 	return strconv.FormatInt(int64(b), 10)
 }
 
+// defaultTolerationSeconds is ManifestConfig.TolerationSeconds' default.
+const defaultTolerationSeconds = 5
+
+// FailoverSettings says how a cluster with the given node grace period
+// (its nodes' lease and status settings follow from it, as the kind and
+// K3s clusters set them) and pod tolerations is tuned for fast failover,
+// next to Kubernetes' defaults: for the run's progress and its report.
+func FailoverSettings(grace time.Duration, tolerationSeconds int64) string {
+	renew := max(1, int64(grace/time.Second)/5)
+	if tolerationSeconds <= 0 {
+		tolerationSeconds = defaultTolerationSeconds
+	}
+	return fmt.Sprintf("node-monitor-period 1s (default 5s), node-monitor-grace-period %s (default 50s), "+
+		"kubelet lease %ds renewed every %ds and status posted every %ds (defaults 40s, 10s, 10s), "+
+		"edgenode pods tolerate not-ready/unreachable for %ds (default 300s)",
+		grace, 4*renew, renew, renew, tolerationSeconds)
+}
+
 func tolerations(seconds int64) []Toleration {
 	if seconds <= 0 {
-		seconds = 5
+		seconds = defaultTolerationSeconds
 	}
 	var out []Toleration
 	for _, k := range []string{"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"} {

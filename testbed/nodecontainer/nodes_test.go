@@ -3,14 +3,17 @@ package nodecontainer_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/testbed/nodecontainer"
 	"github.com/edgesim/edgesim/testbed/provider"
@@ -135,6 +138,20 @@ var _ = Describe("Nodes", func() {
 		rt.answer = func([]string) (string, error) { return "sh: awk: not found", nil }
 		_, err := nodes.ResidentMemory(ctx, "cp")
 		Expect(err).To(MatchError(ContainSubstring("resident memory of cp")))
+	})
+
+	It("completes a cluster's figures with its control plane's memory, or says it could not measure it", func(ctx SpecContext) {
+		rt.answer = func([]string) (string, error) { return "524288\n", nil }
+		tb := nodecontainer.Testbed{Nodes: nodes}
+		var logged []string
+		logf := func(format string, args ...any) { logged = append(logged, fmt.Sprintf(format, args...)) }
+		c := tb.Measure(ctx, evidence.Cluster{Name: "c", ControlPlane: "cp", Create: time.Second}, logf)
+		Expect(c).To(Equal(evidence.Cluster{Name: "c", ControlPlane: "cp", Create: time.Second, ControlPlaneMemory: 512 << 20}))
+
+		rt.answer = func([]string) (string, error) { return "sh: awk: not found", nil }
+		c = tb.Measure(ctx, evidence.Cluster{Name: "c", ControlPlane: "cp"}, logf)
+		Expect(c.ControlPlaneMemory).To(BeZero())
+		Expect(logged).To(ConsistOf(Equal("control plane cp: resident memory 512 MiB"), ContainSubstring("control plane cp: resident memory not measured")))
 	})
 
 	It("closes no links safely (a failed Provision)", func(ctx SpecContext) {

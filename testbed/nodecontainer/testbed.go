@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/testbed/kube"
 	"github.com/edgesim/edgesim/testbed/provider"
@@ -36,17 +37,24 @@ func (t *Testbed) LinkStats(context.Context) ([]netem.LinkStats, error) {
 // PID is a plan node's container PID (for AttachLinks).
 func (t *Testbed) PID(node string) int { return t.PIDs[node] }
 
-// Teardown starts a provider's Destroy: it logs the control plane's
-// resident memory (controlPlane "" when there is no cluster), saves the
-// workloads' logs and stops the layer's watches (layer may be nil), and
-// removes the links.
-func (t *Testbed) Teardown(ctx context.Context, layer *kube.Layer, controlPlane string, logf func(string, ...any)) error {
+// Measure completes what a provider measured of a cluster it built with
+// what is measured at the end of a run: the control plane's resident
+// memory (left 0 when it cannot be read, which the report shows).
+func (t *Testbed) Measure(ctx context.Context, c evidence.Cluster, logf func(string, ...any)) evidence.Cluster {
+	rss, err := t.Nodes.ResidentMemory(ctx, c.ControlPlane)
+	if err != nil {
+		logf("control plane %s: resident memory not measured: %v", c.ControlPlane, err)
+		return c
+	}
+	c.ControlPlaneMemory = rss
+	logf("control plane %s: resident memory %d MiB", c.ControlPlane, rss>>20)
+	return c
+}
+
+// Teardown starts a provider's Destroy: it saves the workloads' logs and
+// stops the layer's watches (layer may be nil), and removes the links.
+func (t *Testbed) Teardown(ctx context.Context, layer *kube.Layer) error {
 	if layer != nil {
-		if controlPlane != "" {
-			if rss, err := t.Nodes.ResidentMemory(ctx, controlPlane); err == nil {
-				logf("control plane %s: resident memory %d MiB", controlPlane, rss>>20)
-			}
-		}
 		layer.Close(ctx)
 	}
 	err := t.Links.Close(ctx)

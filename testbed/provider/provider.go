@@ -120,6 +120,15 @@ type ClusterEventSource interface {
 	ClusterEvents(ctx context.Context) []evidence.ClusterEvent
 }
 
+// ClusterReporter is implemented by providers that build Kubernetes
+// clusters: what they measured of them goes into the report.
+type ClusterReporter interface {
+	// Clusters measures what it measures at the end of a run (e.g. the
+	// control plane's memory, the workloads still running) and returns it
+	// with what it measured while building the clusters.
+	Clusters(ctx context.Context) []evidence.Cluster
+}
+
 // Diagnoser is implemented by providers that can gather evidence of what
 // went wrong (e.g. kubectl's view of nodes, pods and endpoints); the runner
 // asks when a run fails, before tearing down, and puts it in the report.
