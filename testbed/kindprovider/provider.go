@@ -249,6 +249,7 @@ func (p *Provider) create(ctx context.Context, m *member, image string, ownNetwo
 		return err
 	}
 	p.logf("cluster %s created in %s", m.name, time.Since(start).Round(time.Millisecond))
+	p.logf("failover settings: %s", kube.FailoverSettings(p.cfg.NodeGracePeriod, p.cfg.TolerationSeconds))
 	if err := checkNames(ctx, m); err != nil {
 		return err
 	}
