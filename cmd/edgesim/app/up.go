@@ -90,8 +90,6 @@ func upForeground(ctx context.Context, streams Streams, args []string, f runFlag
 	rec := standingRecord{Name: sc.Name, PID: os.Getpid(), Metrics: f.metrics}
 	stopMetrics, err := f.liveMetrics(&opts)
 	if err != nil {
-		rec.Error = err.Error()
-		_ = writeRecord(rec)
 		return err
 	}
 	defer stopMetrics()
