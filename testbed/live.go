@@ -299,7 +299,8 @@ func (l *Live) sloVerdicts(ctx context.Context) []reports.SLOVerdict {
 }
 
 // soFar analyses a copy of the run as if it ended now; nil before the
-// cameras started or when the samples cannot be analysed.
+// cameras started, or when the alerts or samples cannot be read or
+// analysed.
 func (r *runner) soFar(ctx context.Context, now time.Time) *reports.Result {
 	r.mu.Lock()
 	if r.tail == nil {
@@ -319,9 +320,11 @@ func (r *runner) soFar(ctx context.Context, now time.Time) *reports.Result {
 	run.End = now
 	cams, events, _ := collectCameras(r.plan, r.tail.dir)
 	run.Cameras, run.Events = cams, events
-	if alerts, err := r.prov.Alerts(ctx); err == nil {
-		run.Alerts = parseAlerts(alerts)
+	alerts, err := r.prov.Alerts(ctx)
+	if err != nil {
+		return nil // without the alerts so far, time to alert would be wrong: keep the last verdicts
 	}
+	run.Alerts = parseAlerts(alerts)
 	res, err := reports.Analyze(&run)
 	if err != nil {
 		return nil
