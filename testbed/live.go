@@ -340,8 +340,11 @@ func (l *Live) edgenodes() ([]*dto.MetricFamily, error) {
 	if !ok {
 		return nil, nil
 	}
+	// Scraped from warm-up to the end of the run only: before, they are
+	// not deployed; during the tear-down the provider removes what a
+	// scrape goes through (on the local provider, the namespaces).
 	r.mu.Lock()
-	provisioned := r.current != PhaseProvision && r.current != ""
+	deployed := r.current == PhaseWarmUp || r.current == PhaseRun
 	r.mu.Unlock()
 	nodes := append(r.plan.NodesOf(RoleCloud), r.plan.NodesOf(RoleEdge)...)
 	type scraped struct {
@@ -353,8 +356,8 @@ func (l *Live) edgenodes() ([]*dto.MetricFamily, error) {
 	defer cancel()
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		if !provisioned {
-			out[i].err = errors.New("not deployed yet")
+		if !deployed {
+			out[i].err = errors.New("not deployed")
 			continue
 		}
 		wg.Go(func() {
