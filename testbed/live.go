@@ -26,10 +26,10 @@ import (
 // promhttp.HandlerFor(live, ...). A Live serves one run (Options.Live);
 // before the run starts it gathers nothing.
 type Live struct {
-	// VerdictEvery bounds how often the SLO verdicts so far are recomputed
-	// (default 10 s): each recomputation analyses every sample so far, in
-	// the process that, on the local provider, also forwards the links'
-	// packets.
+	// VerdictEvery is how often the SLO verdicts so far are recomputed
+	// (default 10 s), with the run's once-a-second sample: each
+	// recomputation analyses every sample so far, in the process that, on
+	// the local provider, also forwards the links' packets.
 	VerdictEvery time.Duration
 	// ScrapeTimeout bounds the scrape of each edgenode (default 2 s).
 	ScrapeTimeout time.Duration
@@ -40,6 +40,10 @@ type Live struct {
 	// The SLO verdicts last computed, and when.
 	verdicts   []reports.SLOVerdict
 	verdictsAt time.Time
+	// scrapes is held (read) while edgenodes are scraped; ended is set,
+	// under it, once the tear-down starts.
+	scrapes sync.RWMutex
+	ended   bool
 }
 
 // EdgenodeMetrics is implemented by providers that can read an edgenode's
@@ -127,7 +131,9 @@ func (l *Live) Gather() ([]*dto.MetricFamily, error) {
 	return prometheus.Gatherers{reg, prometheus.GathererFunc(l.edgenodes)}.Gather()
 }
 
-// liveCollector collects the run's own metrics at scrape time.
+// liveCollector collects the run's own metrics at scrape time, from what
+// the run last sampled: it never calls the provider, whose calls stay in
+// the run's own goroutine.
 type liveCollector struct{ l *Live }
 
 // Describe sends nothing: the collector is unchecked (its series follow
@@ -137,10 +143,8 @@ func (liveCollector) Describe(chan<- *prometheus.Desc) {}
 func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	l := c.l
 	r := l.r
-	ctx, cancel := context.WithTimeout(context.Background(), l.ScrapeTimeout)
-	defer cancel()
 	r.mu.Lock()
-	phase, scenario, prov := r.current, r.run.Scenario, r.run.Provider
+	phase, scenario, prov, stats := r.current, r.run.Scenario, r.run.Provider, r.lastStats
 	fired := map[string]int{}
 	for _, f := range r.plan.Scenario.Faults {
 		fired[string(f.Action)] += 0
@@ -156,7 +160,10 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range fired {
 		ch <- prometheus.MustNewConstMetric(descFaults, prometheus.CounterValue, float64(n), kind)
 	}
-	for _, v := range l.sloVerdicts(ctx) {
+	l.mu.Lock()
+	verdicts := l.verdicts
+	l.mu.Unlock()
+	for _, v := range verdicts {
 		state := "fail"
 		switch {
 		case v.NotExercised:
@@ -172,7 +179,6 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	if t := r.tailer(); t != nil {
 		c.cameras(ch, t)
 	}
-	stats, _ := r.prov.LinkStats(ctx)
 	for _, s := range stats {
 		labels := r.linkLabels(s.Link, s.Direction)
 		ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, float64(s.Bytes), labels...)
@@ -283,19 +289,30 @@ func (r *runner) tailer() *tailer {
 	return r.tail
 }
 
-// sloVerdicts returns the SLO verdicts over the samples so far, recomputed
-// at most every VerdictEvery, once the cameras started.
-func (l *Live) sloVerdicts(ctx context.Context) []reports.SLOVerdict {
+// refresh recomputes the SLO verdicts over the samples so far when the
+// last are VerdictEvery old (the run calls it with each sample).
+func (l *Live) refresh(ctx context.Context, r *runner, now time.Time) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.r.o.Now()
-	if l.verdicts != nil && now.Sub(l.verdictsAt) < l.VerdictEvery {
-		return l.verdicts
+	due := l.verdicts == nil || now.Sub(l.verdictsAt) >= l.VerdictEvery
+	l.mu.Unlock()
+	if !due {
+		return
 	}
-	if res := l.r.soFar(ctx, now); res != nil {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // the provider's read of the alerts
+	defer cancel()
+	if res := r.soFar(ctx, now); res != nil {
+		l.mu.Lock()
 		l.verdicts, l.verdictsAt = res.SLOs, now
+		l.mu.Unlock()
 	}
-	return l.verdicts
+}
+
+// endScrapes waits for the edgenode scrapes under way and lets no other
+// start.
+func (l *Live) endScrapes() {
+	l.scrapes.Lock()
+	defer l.scrapes.Unlock()
+	l.ended = true
 }
 
 // soFar analyses a copy of the run as if it ended now; nil before the
@@ -343,8 +360,10 @@ func (l *Live) edgenodes() ([]*dto.MetricFamily, error) {
 	// Scraped from warm-up to the end of the run only: before, they are
 	// not deployed; during the tear-down the provider removes what a
 	// scrape goes through (on the local provider, the namespaces).
+	l.scrapes.RLock()
+	defer l.scrapes.RUnlock()
 	r.mu.Lock()
-	deployed := r.current == PhaseWarmUp || r.current == PhaseRun
+	deployed := !l.ended && (r.current == PhaseWarmUp || r.current == PhaseRun)
 	r.mu.Unlock()
 	nodes := append(r.plan.NodesOf(RoleCloud), r.plan.NodesOf(RoleEdge)...)
 	type scraped struct {

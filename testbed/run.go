@@ -255,6 +255,8 @@ type runner struct {
 	camStart     time.Time
 	runStart     time.Time
 	tail         *tailer
+	// lastStats are the links' counters of the last sample.
+	lastStats []netem.LinkStats
 }
 
 func (r *runner) observe(e ObservedEvent) {
@@ -276,6 +278,9 @@ func (r *runner) logLine(line string) {
 
 func (r *runner) phase(name string, fn func(ctx context.Context) error, ctx context.Context) error {
 	start := r.o.Now()
+	if name == PhaseTearDown && r.o.Live != nil {
+		r.o.Live.endScrapes() // before the provider removes what they go through
+	}
 	r.mu.Lock()
 	r.current, r.currentStart = name, start
 	r.mu.Unlock()
@@ -406,11 +411,15 @@ func (r *runner) sample(ctx context.Context, phase string, elapsed, total time.D
 		ls.TotalBytes, ls.TotalPackets, ls.TotalDropped = s.Bytes, s.Packets, dropped
 	}
 	r.sampleHost(now, stats)
+	r.lastStats = stats
 	fired := r.fired
 	r.mu.Unlock()
 	answering, p95 := r.tail.poll(now)
 	r.o.Progress(Progress{Phase: phase, Elapsed: elapsed, Total: total, Cameras: len(r.plan.Cameras),
 		CamerasAnswering: answering, P95: p95, LinkBytes: bytes, FaultsFired: fired})
+	if r.o.Live != nil {
+		r.o.Live.refresh(ctx, r, now)
+	}
 }
 
 // series returns the report series of a plan link direction (r.mu held).
