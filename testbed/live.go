@@ -201,7 +201,7 @@ func (c liveCollector) cameras(ch chan<- prometheus.Metric, t *tailer) {
 	counts := t.counts()
 	answering := 0
 	type group struct{ site, placement string }
-	hist := map[group]*liveHistogram{}
+	hist := map[group]*latencyCounts{}
 	for _, cam := range r.plan.Cameras {
 		n, ok := counts[cam.ID]
 		if !ok {
@@ -215,7 +215,7 @@ func (c liveCollector) cameras(ch chan<- prometheus.Metric, t *tailer) {
 		ch <- prometheus.MustNewConstMetric(descAnswered, prometheus.CounterValue, float64(n.answered), cam.ID, cam.ReportSite, placement)
 		g := group{cam.ReportSite, placement}
 		if hist[g] == nil {
-			hist[g] = newLiveHistogram()
+			hist[g] = &latencyCounts{}
 		}
 		hist[g].add(n.latency)
 	}
@@ -225,18 +225,18 @@ func (c liveCollector) cameras(ch chan<- prometheus.Metric, t *tailer) {
 	}
 }
 
-// liveHistogram sums cameras' latency bucket counts.
-type liveHistogram struct {
+// latencyCounts is a latency histogram: one camera's so far, or a
+// group's sum.
+type latencyCounts struct {
 	count   uint64
 	sum     float64
 	buckets []uint64 // per bucket of cameraLatencyBuckets, not cumulative
 }
 
-func newLiveHistogram() *liveHistogram {
-	return &liveHistogram{buckets: make([]uint64, len(cameraLatencyBuckets))}
-}
-
-func (h *liveHistogram) add(o latencyCounts) {
+func (h *latencyCounts) add(o latencyCounts) {
+	if h.buckets == nil {
+		h.buckets = make([]uint64, len(cameraLatencyBuckets))
+	}
 	h.count += o.count
 	h.sum += o.sum
 	for i, n := range o.buckets {
@@ -244,21 +244,16 @@ func (h *liveHistogram) add(o latencyCounts) {
 	}
 }
 
-func (h *liveHistogram) cumulative() map[float64]uint64 {
+func (h *latencyCounts) cumulative() map[float64]uint64 {
 	out := map[float64]uint64{}
 	var acc uint64
 	for i, ub := range cameraLatencyBuckets {
-		acc += h.buckets[i]
+		if i < len(h.buckets) {
+			acc += h.buckets[i]
+		}
 		out[ub] = acc
 	}
 	return out
-}
-
-// latencyCounts is one camera's latency histogram so far.
-type latencyCounts struct {
-	count   uint64
-	sum     float64
-	buckets []uint64 // per bucket of cameraLatencyBuckets, not cumulative
 }
 
 func (h *latencyCounts) observe(d time.Duration) {
