@@ -147,7 +147,7 @@ func (c liveCollector) Collect(ch chan<- prometheus.Metric) {
 	phase, scenario, prov, stats := r.current, r.run.Scenario, r.run.Provider, r.lastStats
 	fired := map[string]int{}
 	for _, f := range r.plan.Scenario.Faults {
-		fired[string(f.Action)] += 0
+		fired[string(f.Action)] = 0 // every kind the scenario uses, from the start
 	}
 	for _, f := range r.run.Faults {
 		fired[f.Kind]++

@@ -176,11 +176,6 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 		Scenario: sc.Name, Seed: sc.Seed, Provider: string(sc.Provider), Duration: sc.Duration, Start: start,
 		SLO: sloSpec(sc), LinkDelays: linkDelays(plan),
 	}}
-	if o.Live != nil {
-		if err := o.Live.attach(r); err != nil {
-			return nil, err
-		}
-	}
 	r.prov = o.Provider
 	if r.prov == nil {
 		r.prov, err = NewProvider(sc.Provider, ProviderConfig{
@@ -189,6 +184,11 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 			Log: &lineWriter{line: r.logLine},
 		}, o.Providers)
 		if err != nil {
+			return nil, err
+		}
+	}
+	if o.Live != nil {
+		if err := o.Live.attach(r); err != nil {
 			return nil, err
 		}
 	}
