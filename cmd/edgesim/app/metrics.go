@@ -13,7 +13,7 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 )
 
-const metricsFlagHelp = `serve the run's live metrics for Prometheus at http://ADDR/metrics while it runs: every edgenode's, every link's and the run's own (see docs/metrics.md), e.g. 127.0.0.1:9464`
+const metricsFlagHelp = "serve the run's live metrics for Prometheus at http://`ADDR`/metrics while it runs: every edgenode's, every link's and the run's own (see docs/metrics.md), e.g. 127.0.0.1:9464"
 
 func registerMetricsFlag(fs *pflag.FlagSet, addr *string) {
 	fs.StringVar(addr, "metrics", "", metricsFlagHelp)
