@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -220,10 +221,31 @@ type tailer struct {
 	last    map[string]time.Time // per camera file: last answered frame seen
 	served  map[string]string    // per camera: the edgenode of its last answer
 	recent  []time.Duration      // latencies, bounded
+	cams    map[string]*cameraCounts
+}
+
+// cameraCounts is what the tailer read of one camera so far.
+type cameraCounts struct {
+	frames, answered uint64
+	answering        bool // an answer in the 2 s before the last poll
+	latency          latencyCounts
 }
 
 func newTailer(dir string) *tailer {
-	return &tailer{dir: dir, offsets: map[string]int64{}, last: map[string]time.Time{}, served: map[string]string{}}
+	return &tailer{dir: dir, offsets: map[string]int64{}, last: map[string]time.Time{}, served: map[string]string{}, cams: map[string]*cameraCounts{}}
+}
+
+// counts returns, per camera id, what the tailer read so far.
+func (t *tailer) counts() map[string]cameraCounts {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]cameraCounts, len(t.cams))
+	for id, c := range t.cams {
+		cc := *c
+		cc.latency.buckets = slices.Clone(c.latency.buckets)
+		out[id] = cc
+	}
+	return out
 }
 
 // servedBy returns, per camera, the edgenode id of its last answer seen.
@@ -240,6 +262,12 @@ func (t *tailer) poll(now time.Time) (answering int, p95 time.Duration) {
 	defer t.mu.Unlock()
 	files, _ := filepath.Glob(filepath.Join(t.dir, "*", "latency-*.jsonl"))
 	for _, f := range files {
+		id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "latency-"), ".jsonl")
+		cam := t.cams[id]
+		if cam == nil {
+			cam = &cameraCounts{}
+			t.cams[id] = cam
+		}
 		fh, err := os.Open(f)
 		if err != nil {
 			continue
@@ -250,18 +278,26 @@ func (t *tailer) poll(now time.Time) (answering int, p95 time.Duration) {
 				t.offsets[f] += int64(i + 1)
 				for _, line := range bytes.Split(b[:i], []byte("\n")) {
 					var l wire.LatencyLine
-					if json.Unmarshal(line, &l) == nil && l.Answered {
+					if json.Unmarshal(line, &l) != nil {
+						continue
+					}
+					cam.frames++
+					if l.Answered {
 						t.last[f] = now
 						if l.Node != "" {
-							t.served[strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "latency-"), ".jsonl")] = l.Node
+							t.served[id] = l.Node
 						}
-						t.recent = append(t.recent, time.Duration(l.LatencyMS*float64(time.Millisecond)))
+						lat := time.Duration(l.LatencyMS * float64(time.Millisecond))
+						t.recent = append(t.recent, lat)
+						cam.answered++
+						cam.latency.observe(lat)
 					}
 				}
 			}
 		}
 		_ = fh.Close()
-		if now.Sub(t.last[f]) <= 2*time.Second {
+		cam.answering = now.Sub(t.last[f]) <= 2*time.Second
+		if cam.answering {
 			answering++
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net"
 	"net/http"
@@ -292,6 +293,25 @@ func (l *Local) client(node string) *http.Client {
 			return c, err
 		},
 	}}
+}
+
+// EdgenodeMetrics reads a node's edgenode /metrics from inside its
+// namespace (testbed.EdgenodeMetrics).
+func (l *Local) EdgenodeMetrics(ctx context.Context, node string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, l.edgenodeURL(node, "/metrics"), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := l.client(node).Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("edgenode %s /metrics answered %s", node, resp.Status)
+	}
+	return resp.Body, nil
 }
 
 // StartCameras implements Provider.

@@ -81,6 +81,9 @@ type Options struct {
 	Progress func(Progress)
 	// Registry receives the links' metrics (default: a private registry).
 	Registry prometheus.Registerer
+	// Live, when set, gathers the run's metrics while it runs (NewLive):
+	// serve it on a Prometheus endpoint.
+	Live *Live
 	// StateDir is netem's state record directory ("" = its default).
 	StateDir string
 	// Provider overrides the provider the scenario names (tests).
@@ -184,6 +187,11 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 			return nil, err
 		}
 	}
+	if o.Live != nil {
+		if err := o.Live.attach(r); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -237,14 +245,18 @@ type runner struct {
 	prov Provider
 	host *HostProbe // nil once /proc could not be read
 
-	mu       sync.Mutex
-	current  string // the phase running
-	run      *reports.Run
-	fired    int
-	faultIdx map[faultKey]int // the record of each fault in run.Faults
-	camStart time.Time
-	runStart time.Time
-	tail     *tailer
+	mu      sync.Mutex
+	current string // the phase running
+	// currentStart is when the phase running started.
+	currentStart time.Time
+	run          *reports.Run
+	fired        int
+	faultIdx     map[faultKey]int // the record of each fault in run.Faults
+	camStart     time.Time
+	runStart     time.Time
+	tail         *tailer
+	// lastStats are the links' counters of the last sample.
+	lastStats []netem.LinkStats
 }
 
 func (r *runner) observe(e ObservedEvent) {
@@ -266,8 +278,11 @@ func (r *runner) logLine(line string) {
 
 func (r *runner) phase(name string, fn func(ctx context.Context) error, ctx context.Context) error {
 	start := r.o.Now()
+	if name == PhaseTearDown && r.o.Live != nil {
+		r.o.Live.endScrapes() // before the provider removes what they go through
+	}
 	r.mu.Lock()
-	r.current = name
+	r.current, r.currentStart = name, start
 	r.mu.Unlock()
 	r.o.Progress(Progress{Phase: name, Message: "phase " + name})
 	err := fn(ctx)
@@ -291,9 +306,13 @@ func (r *runner) execute(ctx context.Context) error {
 		return err
 	}
 	samples := filepath.Join(r.dir, "cameras")
+	r.mu.Lock()
 	r.tail = newTailer(samples)
+	r.mu.Unlock()
 	if err := r.phase(PhaseWarmUp, func(ctx context.Context) error {
+		r.mu.Lock()
 		r.camStart = r.o.Now()
+		r.mu.Unlock()
 		if err := r.prov.StartCameras(ctx, samples); err != nil {
 			return fmt.Errorf("start cameras: %w", err)
 		}
@@ -305,7 +324,9 @@ func (r *runner) execute(ctx context.Context) error {
 		return err
 	}
 	return r.phase(PhaseRun, func(ctx context.Context) error {
+		r.mu.Lock()
 		r.runStart = r.o.Now()
+		r.mu.Unlock()
 		return r.wait(ctx, PhaseRun, r.sc.Duration, r.timeline())
 	}, ctx)
 }
@@ -390,11 +411,15 @@ func (r *runner) sample(ctx context.Context, phase string, elapsed, total time.D
 		ls.TotalBytes, ls.TotalPackets, ls.TotalDropped = s.Bytes, s.Packets, dropped
 	}
 	r.sampleHost(now, stats)
+	r.lastStats = stats
 	fired := r.fired
 	r.mu.Unlock()
 	answering, p95 := r.tail.poll(now)
 	r.o.Progress(Progress{Phase: phase, Elapsed: elapsed, Total: total, Cameras: len(r.plan.Cameras),
 		CamerasAnswering: answering, P95: p95, LinkBytes: bytes, FaultsFired: fired})
+	if r.o.Live != nil {
+		r.o.Live.refresh(ctx, r, now)
+	}
 }
 
 // series returns the report series of a plan link direction (r.mu held).

@@ -51,9 +51,12 @@ func Up(ctx context.Context, sc *scenarios.Scenario, o Options) (*Standing, erro
 		return r.prov.Deploy(ctx)
 	}, ctx)
 	if err == nil {
+		r.mu.Lock()
 		r.tail = newTailer(filepath.Join(r.dir, "cameras"))
 		r.camStart = r.o.Now()
 		r.runStart = r.camStart
+		r.current, r.currentStart = PhaseRun, r.camStart // what Down records the standing time as
+		r.mu.Unlock()
 		err = r.prov.StartCameras(ctx, filepath.Join(r.dir, "cameras"))
 	}
 	if err != nil {

@@ -34,6 +34,7 @@ between them (see docs/netem.md).`,
 
 type calibrateFlags struct {
 	profile, direction, traceFile   string
+	scenario, link                  string
 	json, traceOnce, skipTCP        bool
 	preciseRelease                  bool
 	probes                          int
@@ -67,14 +68,19 @@ second vs the trace's capacity. Each figure has a tolerance; the exit status
 is 1 when any figure is outside it, 2 when the run itself failed.
 
 Take the link from a profile (--profile 4g, wifi, lan, 5g, satellite; one
-direction, --direction up by default) and/or give it with flags; flags
-override the profile. Rates are bit rates with explicit units (10Mbit,
+direction, --direction up by default), or from a scenario's link as
+"edgesim run" emulates it (--scenario FILE --link NAME; up is toward the
+cloud), and/or give it with flags; flags override the profile or link. Rates are bit rates with explicit units (10Mbit,
 1.5Gbit); they count IP bytes. Needs root (namespaces, TUN devices).`,
 		Example: `  # the 4g profile's uplink
   edgesim netem calibrate --profile 4g
 
   # a link given by flags, machine-readable
   edgesim netem calibrate --delay 50ms --jitter 5ms --loss 1 --rate 20Mbit --json
+
+  # the uplink of an imported Chaos Mesh experiment, as edgesim run emulates it
+  edgesim import chaosmesh --map app=edgenode:site:store-1 --map app=cloud-api:cloud -o fleet.yaml chaos.yaml
+  edgesim netem calibrate --scenario fleet.yaml --link store-1-uplink
 
   # a Mahimahi trace, first 30 s
   edgesim netem calibrate --trace Verizon-LTE-short.up --trace-duration 30s`,
@@ -89,7 +95,9 @@ override the profile. Rates are bit rates with explicit units (10Mbit,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.profile, "profile", "", "link profile to start from (lan, wifi, 4g, 5g, satellite)")
-	fl.StringVar(&f.direction, "direction", netem.Up, "profile direction to calibrate: up or down")
+	fl.StringVar(&f.scenario, "scenario", "", "scenario file whose --link to calibrate")
+	fl.StringVar(&f.link, "link", "", "the --scenario's link to calibrate, by name (as its report names it)")
+	fl.StringVar(&f.direction, "direction", netem.Up, "profile or link direction to calibrate: up or down")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	fl.IntVar(&f.probes, "probes", 100000, "probe packets for delay and loss")
 	fl.Float64Var(&f.probeRate, "probe-rate", 5000, "probe packets per second (at most a quarter of the link's rate is used)")
@@ -127,9 +135,19 @@ override the profile. Rates are bit rates with explicit units (10Mbit,
 // user set.
 func (f *calibrateFlags) config(fl *pflag.FlagSet) (netem.LinkConfig, error) {
 	var c netem.LinkConfig
-	if f.profile != "" {
+	switch {
+	case f.profile != "" && f.scenario != "":
+		return c, errors.New("give --profile or --scenario, not both")
+	case (f.scenario == "") != (f.link == ""):
+		return c, errors.New("--scenario FILE and --link NAME go together: the link of the scenario to calibrate")
+	case f.profile != "":
 		var err error
 		if c, err = profileConfig(f.profile, f.direction); err != nil {
+			return c, err
+		}
+	case f.scenario != "":
+		var err error
+		if c, err = scenarioLinkConfig(f.scenario, f.link, f.direction); err != nil {
 			return c, err
 		}
 	}
@@ -193,8 +211,8 @@ func (f *calibrateFlags) config(fl *pflag.FlagSet) (netem.LinkConfig, error) {
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
-	if f.profile == "" && f.traceFile == "" && !fl.Changed("delay") && !fl.Changed("rate") && !fl.Changed("loss") {
-		return c, errors.New("nothing to calibrate: give --profile NAME, --trace FILE or link flags such as --delay, --loss, --rate")
+	if f.profile == "" && f.scenario == "" && f.traceFile == "" && !fl.Changed("delay") && !fl.Changed("rate") && !fl.Changed("loss") {
+		return c, errors.New("nothing to calibrate: give --profile NAME, --scenario FILE --link NAME, --trace FILE or link flags such as --delay, --loss, --rate")
 	}
 	return c, nil
 }

@@ -33,6 +33,8 @@ type runFlags struct {
 	provider providerFlags
 	// outside: the scenario's traces and report.dir may leave its directory.
 	outside bool
+	// metrics is the address of the live metrics endpoint ("" = none).
+	metrics string
 }
 
 func (f *runFlags) registerPaths(fs *pflag.FlagSet) {
@@ -85,6 +87,10 @@ the tear-down. If edgesim is killed, or its tear-down was cut short,
   # a scenario of your own, results under ./out
   sudo edgesim run --results out my-fleet.yaml
 
+  # watch it live: Prometheus scrapes http://127.0.0.1:9464/metrics
+  # (deploy/grafana/edgesim.json is a dashboard for it)
+  sudo edgesim run --metrics 127.0.0.1:9464 my-fleet.yaml
+
 ` + runExamples(),
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,6 +102,7 @@ the tear-down. If edgesim is killed, or its tear-down was cut short,
 	cmd.Flags().BoolVar(&f.compare, "compare", true, "also run every site with cloud placement for the edge-vs-cloud comparison")
 	cmd.Flags().BoolVar(&f.plain, "plain", false, "plain log lines instead of a live status line, even on a terminal")
 	f.registerPaths(cmd.Flags())
+	registerMetricsFlag(cmd.Flags(), &f.metrics)
 	f.provider.register(cmd.Flags())
 	return cmd
 }
@@ -190,9 +197,17 @@ func runScenario(ctx context.Context, streams Streams, args []string, f runFlags
 	if err != nil {
 		return err
 	}
+	stopMetrics, err := f.liveMetrics(&opts)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	disp := newDisplay(streams.ErrOut, f.plain)
 	defer disp.close()
 	disp.logf("running %s: %d sites, %d cameras, %s on provider %s", sc.Name, len(sc.Sites), sc.Cameras(), sc.Duration, sc.Provider)
+	if f.metrics != "" {
+		disp.logf("live metrics at http://%s/metrics", f.metrics)
+	}
 	opts.Progress = disp.update
 	res, err := testbed.Run(ctx, sc, opts)
 	disp.close()

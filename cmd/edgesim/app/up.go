@@ -24,6 +24,8 @@ type standingRecord struct {
 	Dir   string             `json:"dir"`
 	Nodes []testbed.NodeInfo `json:"nodes,omitempty"`
 	Error string             `json:"error,omitempty"`
+	// Metrics is the --metrics address ("" = none).
+	Metrics string `json:"metrics,omitempty"`
 }
 
 func newUpCmd(streams Streams) *cobra.Command {
@@ -39,9 +41,15 @@ and prints where each node is. Poke it with ip netns exec, for example
   ip netns exec <netns> curl -s http://<address>:8080/metrics
 
 and stop it with "edgesim down", which also writes a report of the time it
-stood. With --foreground it stays attached and stops on Ctrl-C.`,
+stood. With --foreground it stays attached and stops on Ctrl-C.
+
+With --metrics ADDR it serves every edgenode's, every link's and its own
+metrics for Prometheus at http://ADDR/metrics until it is down.`,
 		Example: `  sudo edgesim up scenarios/examples/quickstart.yaml
-  sudo edgesim down quickstart`,
+  sudo edgesim down quickstart
+
+  # standing, with live metrics for Prometheus and Grafana
+  sudo edgesim up --metrics 127.0.0.1:9464 scenarios/examples/quickstart.yaml`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if foreground {
@@ -55,6 +63,7 @@ stood. With --foreground it stays attached and stops on Ctrl-C.`,
 	cmd.Flags().BoolVar(&f.compare, "compare", false, "also stream every site's cameras to the cloud")
 	cmd.Flags().BoolVar(&foreground, "foreground", false, "stay attached; Ctrl-C tears the testbed down")
 	f.registerPaths(cmd.Flags())
+	registerMetricsFlag(cmd.Flags(), &f.metrics)
 	f.provider.register(cmd.Flags())
 	return cmd
 }
@@ -78,7 +87,12 @@ func upForeground(ctx context.Context, streams Streams, args []string, f runFlag
 	if err != nil {
 		return err
 	}
-	rec := standingRecord{Name: sc.Name, PID: os.Getpid()}
+	rec := standingRecord{Name: sc.Name, PID: os.Getpid(), Metrics: f.metrics}
+	stopMetrics, err := f.liveMetrics(&opts)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	st, err := testbed.Up(ctx, sc, opts)
 	if err != nil {
 		rec.Error = err.Error()
@@ -107,6 +121,9 @@ func printNodes(streams Streams, rec standingRecord) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n.Name, n.Role, n.Site, n.Address, n.Netns)
 	}
 	_ = tw.Flush()
+	if rec.Metrics != "" {
+		fmt.Fprintf(streams.Out, "live metrics at http://%s/metrics\n", rec.Metrics)
+	}
 	fmt.Fprintf(streams.Out, "testbed %s is up (pid %d, logs in %s); stop it with: edgesim down %s\n", rec.Name, rec.PID, rec.Dir, rec.Name)
 }
 
@@ -116,6 +133,13 @@ func upBackground(ctx context.Context, streams Streams, args []string, f runFlag
 	sc, err := loadScenario(args, f.outside)
 	if err != nil {
 		return err
+	}
+	if f.metrics != "" { // a clear error here rather than in the detached process's log
+		ln, err := metricsListener(f.metrics)
+		if err != nil {
+			return err
+		}
+		_ = ln.Close()
 	}
 	_ = os.Remove(recordPath(sc.Name))
 	self, err := os.Executable()
