@@ -1,5 +1,7 @@
 package detector
 
+import "image"
+
 // Test hooks: internal functions exercised by the external test package.
 
 // EncodeTargets exposes encodeTargets for one sample.
@@ -21,3 +23,38 @@ var Preprocess = preprocess
 
 // Weights exposes the weights of a model (tests only).
 func (m *Model) Weights() [][]float32 { return m.weights }
+
+// ConvRef exposes the float reference convolution.
+var ConvRef = convRef
+
+// Im2colInt8 and GemmInt8 expose the int8 kernels.
+var (
+	Im2colInt8 = im2colInt8
+	GemmInt8   = gemmInt8
+)
+
+// QuantizeMultiplier and Requantize expose the fixed-point requantisation.
+var (
+	QuantizeMultiplier = quantizeMultiplier
+	Requantize         = requantize
+)
+
+// HeadOutputs runs r on img and returns copies of the raw head outputs
+// (class logits, box regression).
+func HeadOutputs(r *Runner, img image.Image) (heat, box []float32, err error) {
+	if err := preprocess(img, r.man.InputWidth, r.man.InputHeight, r.eng.input()); err != nil {
+		return nil, nil, err
+	}
+	h, b, err := r.eng.run()
+	return append([]float32(nil), h...), append([]float32(nil), b...), err
+}
+
+// ReferenceOutputs runs the float32 reference forward pass of m on img.
+func ReferenceOutputs(m *Model, img image.Image) (heat, box []float32, err error) {
+	x := make([]float32, 3*m.Manifest.InputWidth*m.Manifest.InputHeight)
+	if err := preprocess(img, m.Manifest.InputWidth, m.Manifest.InputHeight, x); err != nil {
+		return nil, nil, err
+	}
+	_, heat, box = forwardRef(&m.Manifest, m.weights, x)
+	return heat, box, nil
+}
