@@ -27,10 +27,25 @@ func (m *Model) Weights() [][]float32 { return m.weights }
 // ConvRef exposes the float reference convolution.
 var ConvRef = convRef
 
-// Im2colInt8 and GemmInt8 expose the int8 kernels.
+// GemmInt8 exposes the plain int8 product.
+var GemmInt8 = gemmInt8
+
+// ConvInt8 runs one int8 convolution through the engine's kernels and
+// returns the int32 accumulators (bias included), (out, oh, ow).
+func ConvInt8(x []int8, in, h, w int, wt []int8, bias []int32, out, k, stride, dil int) []int32 {
+	pad := dil * (k - 1) / 2
+	oh := (h+2*pad-dil*(k-1)-1)/stride + 1
+	ow := (w+2*pad-dil*(k-1)-1)/stride + 1
+	kk := in * k * k
+	acc := make([]int32, out*oh*ow)
+	convInt8(x, in, h, w, k, stride, dil, pad, oh, ow, wt, out, bias, make([]int8, oh*ow*kk), make([]int64, (oh*ow+1)/2*kk), acc)
+	return acc
+}
+
+// PackPairs and GemmInt8x2 expose the paired-pixel product.
 var (
-	Im2colInt8 = im2colInt8
-	GemmInt8   = gemmInt8
+	PackPairs  = packPairs
+	GemmInt8x2 = gemmInt8x2
 )
 
 // QuantizeMultiplier and Requantize expose the fixed-point requantisation.

@@ -34,6 +34,7 @@ type int8Engine struct {
 	x       []float32 // preprocessed input
 	xq      []int8
 	cols    []int8
+	pc      []int64
 	layers  []*qlayer
 	heat    *qlayer
 	box     *qlayer
@@ -147,6 +148,101 @@ func gemmInt8(w []int8, out, kk int, cols []int8, np int, bias []int32, acc []in
 	}
 }
 
+// swarMaxK is the largest dot-product length gemmInt8x2 handles: the sum
+// of kk products of two int8 values (|v| <= 127) must stay inside an int32
+// lane.
+const swarMaxK = (1<<31 - 1) / (127 * 127)
+
+// packPairs packs the columns of pixels 2q and 2q+1 into one int64 each:
+// pc[q*kk+j] = cols[2q][j] * 2^32 + cols[2q+1][j]. An odd last pixel is
+// paired with zeros.
+func packPairs(cols []int8, kk, np int, pc []int64) {
+	for q := 0; q < (np+1)/2; q++ {
+		a := cols[2*q*kk : (2*q+1)*kk]
+		dst := pc[q*kk : (q+1)*kk]
+		if 2*q+1 < np {
+			b := cols[(2*q+1)*kk : (2*q+2)*kk]
+			b = b[:len(a)]
+			dst = dst[:len(a)]
+			for j, v := range a {
+				dst[j] = int64(v)<<32 + int64(b[j])
+			}
+		} else {
+			dst = dst[:len(a)]
+			for j, v := range a {
+				dst[j] = int64(v) << 32
+			}
+		}
+	}
+}
+
+// gemmInt8x2 is gemmInt8 computing two pixels per 64-bit multiply (SIMD
+// within a register): sum_j w[j] * (c1[j]*2^32 + c2[j]) = S1*2^32 + S2,
+// and since |S2| < 2^31 (kk <= swarMaxK) its low 32 bits are S2 exactly
+// and the rest is S1. Pure Go has no vector instructions; this halves the
+// multiplies and loads of the inner loop.
+func gemmInt8x2(w []int8, out, kk int, pc []int64, np int, bias []int32, acc []int32) {
+	split := func(a int64) (int32, int32) {
+		lo := int32(a)
+		return int32((a - int64(lo)) >> 32), lo
+	}
+	for q := 0; q < (np+1)/2; q++ {
+		col := pc[q*kk : (q+1)*kk]
+		p := 2 * q
+		two := p+1 < np
+		o := 0
+		for ; o+4 <= out; o += 4 {
+			w0 := w[o*kk : (o+1)*kk]
+			w1 := w[(o+1)*kk : (o+2)*kk]
+			w2 := w[(o+2)*kk : (o+3)*kk]
+			w3 := w[(o+3)*kk : (o+4)*kk]
+			w0, w1, w2, w3 = w0[:len(col)], w1[:len(col)], w2[:len(col)], w3[:len(col)]
+			var a0, a1, a2, a3 int64
+			for j, c := range col {
+				a0 += int64(w0[j]) * c
+				a1 += int64(w1[j]) * c
+				a2 += int64(w2[j]) * c
+				a3 += int64(w3[j]) * c
+			}
+			for i, a := range [4]int64{a0, a1, a2, a3} {
+				hi, lo := split(a)
+				acc[(o+i)*np+p] = hi + bias[o+i]
+				if two {
+					acc[(o+i)*np+p+1] = lo + bias[o+i]
+				}
+			}
+		}
+		for ; o < out; o++ {
+			wo := w[o*kk : (o+1)*kk]
+			wo = wo[:len(col)]
+			var a int64
+			for j, c := range col {
+				a += int64(wo[j]) * c
+			}
+			hi, lo := split(a)
+			acc[o*np+p] = hi + bias[o]
+			if two {
+				acc[o*np+p+1] = lo + bias[o]
+			}
+		}
+	}
+}
+
+// convInt8 is one int8 convolution as the engine runs it: im2col, then the
+// paired-pixel product (or the plain one for very long dot products).
+// cols and pc are scratch buffers of at least oh*ow*in*k*k and
+// (oh*ow+1)/2*in*k*k values.
+func convInt8(x []int8, in, h, w, k, stride, dil, pad, oh, ow int, wt []int8, out int, bias []int32, cols []int8, pc []int64, acc []int32) {
+	kk, np := in*k*k, oh*ow
+	im2colInt8(x, in, h, w, k, stride, dil, pad, oh, ow, cols)
+	if kk > swarMaxK {
+		gemmInt8(wt, out, kk, cols, np, bias, acc)
+		return
+	}
+	packPairs(cols, kk, np, pc)
+	gemmInt8x2(wt, out, kk, pc, np, bias, acc)
+}
+
 // maxPool2Int8 is a 2x2 max pool with stride 2 on (c, h, w).
 func maxPool2Int8(x []int8, c, h, w int) []int8 {
 	oh, ow := h/2, w/2
@@ -187,7 +283,7 @@ func newInt8Engine(m *Model) (*int8Engine, error) {
 	e := &int8Engine{inScale: q.InputScale, x: make([]float32, 3*man.InputWidth*man.InputHeight), xq: make([]int8, 3*man.InputWidth*man.InputHeight)}
 	in, h, w := 3, man.InputHeight, man.InputWidth
 	scale := q.InputScale
-	maxCols := 0
+	maxCols, maxPC := 0, 0
 	for i, ly := range man.Backbone {
 		l := newQLayer(m, 2*i, in, h, w, ly.Kernel, ly.Stride, ly.Dilation, scale)
 		outScale := q.ActivationScales[i]
@@ -202,6 +298,7 @@ func newInt8Engine(m *Model) (*int8Engine, error) {
 		l.outQ = make([]int8, l.out*l.outH*l.outW)
 		l.pool = ly.Pool == 2
 		maxCols = max(maxCols, l.outH*l.outW*in*ly.Kernel*ly.Kernel)
+		maxPC = max(maxPC, (l.outH*l.outW+1)/2*in*ly.Kernel*ly.Kernel)
 		e.layers = append(e.layers, l)
 		in, h, w, scale = l.out, l.outH, l.outW, outScale
 		if l.pool {
@@ -223,7 +320,9 @@ func newInt8Engine(m *Model) (*int8Engine, error) {
 		}
 	}
 	maxCols = max(maxCols, h*w*in)
+	maxPC = max(maxPC, (h*w+1)/2*in)
 	e.cols = make([]int8, maxCols)
+	e.pc = make([]int64, maxPC)
 	return e, nil
 }
 
@@ -240,8 +339,7 @@ func (e *int8Engine) forward() []int8 {
 	x := e.xq
 	for _, l := range e.layers {
 		np := l.outH * l.outW
-		im2colInt8(x, l.in, l.inH, l.inW, l.k, l.stride, l.dil, l.pad, l.outH, l.outW, e.cols)
-		gemmInt8(l.w, l.out, l.in*l.k*l.k, e.cols, np, l.bias, l.acc)
+		convInt8(x, l.in, l.inH, l.inW, l.k, l.stride, l.dil, l.pad, l.outH, l.outW, l.w, l.out, l.bias, e.cols, e.pc, l.acc)
 		for o := 0; o < l.out; o++ {
 			mult, shift := l.mult[o], l.shift[o]
 			a, q := l.acc[o*np:(o+1)*np], l.outQ[o*np:(o+1)*np]
@@ -259,8 +357,7 @@ func (e *int8Engine) forward() []int8 {
 
 func (e *int8Engine) head(l *qlayer, x []int8) []float32 {
 	np := l.outH * l.outW
-	im2colInt8(x, l.in, l.inH, l.inW, 1, 1, 1, 0, l.outH, l.outW, e.cols)
-	gemmInt8(l.w, l.out, l.in, e.cols, np, l.bias, l.acc)
+	convInt8(x, l.in, l.inH, l.inW, 1, 1, 1, 0, l.outH, l.outW, l.w, l.out, l.bias, e.cols, e.pc, l.acc)
 	for o := 0; o < l.out; o++ {
 		d := l.deq[o]
 		for p := 0; p < np; p++ {

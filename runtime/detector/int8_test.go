@@ -50,10 +50,7 @@ func naiveConvInt8(x []int8, in, h, w int, wt []int8, bias []int32, out, k, stri
 func checkInt8Conv(x []int8, in, h, w int, wt []int8, bias []int32, out, k, stride, dil int, xs float32, ws []float32) string {
 	want, oh, ow := naiveConvInt8(x, in, h, w, wt, bias, out, k, stride, dil)
 	kk := in * k * k
-	cols := make([]int8, oh*ow*kk)
-	detector.Im2colInt8(x, in, h, w, k, stride, dil, dil*(k-1)/2, oh, ow, cols)
-	got := make([]int32, out*oh*ow)
-	detector.GemmInt8(wt, out, kk, cols, oh*ow, bias, got)
+	got := detector.ConvInt8(x, in, h, w, wt, bias, out, k, stride, dil)
 	for i := range want {
 		if got[i] != want[i] {
 			return "int32 accumulator differs from the naive convolution"
@@ -105,6 +102,38 @@ var _ = Describe("int8 kernels", func() {
 				ws[o] = 0.001 + rng.Float32()*0.01
 			}
 			Expect(checkInt8Conv(x, c.in, c.h, c.w, wt, bias, c.out, c.k, c.stride, c.dil, 0.004, ws)).To(BeEmpty(), "%+v", c)
+		}
+	})
+
+	It("compute two pixels per 64-bit multiply exactly, up to the longest dot product an int32 lane holds", func() {
+		rng := rand.New(rand.NewPCG(7, 7))
+		for _, c := range []struct{ out, kk, np int }{{5, 27, 7}, {8, 288, 10}, {1, 133143, 3}} {
+			w := make([]int8, c.out*c.kk)
+			cols := make([]int8, c.np*c.kk)
+			for i := range w {
+				w[i] = int8(rng.IntN(255) - 127)
+			}
+			for i := range cols {
+				cols[i] = int8(rng.IntN(255) - 127)
+			}
+			if c.kk > 1000 { // worst case: every product -127*127 in one lane, +127*127 in the other
+				for i := range w {
+					w[i] = 127
+				}
+				for p := 0; p < c.np; p++ {
+					for j := 0; j < c.kk; j++ {
+						cols[p*c.kk+j] = int8(127 * (1 - 2*(p%2)))
+					}
+				}
+			}
+			bias := make([]int32, c.out)
+			want := make([]int32, c.out*c.np)
+			detector.GemmInt8(w, c.out, c.kk, cols, c.np, bias, want)
+			pc := make([]int64, (c.np+1)/2*c.kk)
+			detector.PackPairs(cols, c.kk, c.np, pc)
+			got := make([]int32, c.out*c.np)
+			detector.GemmInt8x2(w, c.out, c.kk, pc, c.np, bias, got)
+			Expect(got).To(Equal(want), "%+v", c)
 		}
 	})
 
