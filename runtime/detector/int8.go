@@ -243,21 +243,6 @@ func convInt8(x []int8, in, h, w, k, stride, dil, pad, oh, ow int, wt []int8, ou
 	gemmInt8x2(wt, out, kk, pc, np, bias, acc)
 }
 
-// maxPool2Int8 is a 2x2 max pool with stride 2 on (c, h, w).
-func maxPool2Int8(x []int8, c, h, w int) []int8 {
-	oh, ow := h/2, w/2
-	out := make([]int8, c*oh*ow)
-	for ch := 0; ch < c; ch++ {
-		for y := 0; y < oh; y++ {
-			for xx := 0; xx < ow; xx++ {
-				b := ch*h*w + 2*y*w + 2*xx
-				out[ch*oh*ow+y*ow+xx] = max(x[b], x[b+1], x[b+w], x[b+w+1])
-			}
-		}
-	}
-	return out
-}
-
 func newQLayer(m *Model, ti int, in, inH, inW, k, stride, dil int, inScale float32) *qlayer {
 	t := m.Manifest.Tensors[ti]
 	out := t.Shape[0]
@@ -349,7 +334,7 @@ func (e *int8Engine) forward() []int8 {
 		}
 		x = l.outQ
 		if l.pool {
-			x = maxPool2Int8(x, l.out, l.outH, l.outW)
+			x = maxPool2(x, l.out, l.outH, l.outW)
 		}
 	}
 	return x

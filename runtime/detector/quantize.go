@@ -44,9 +44,11 @@ func convRef(x []float32, in, h, w int, wt, bias []float32, out, k, stride, dil 
 	return y, oh, ow
 }
 
-func maxPool2Ref(x []float32, c, h, w int) []float32 {
+// maxPool2 is a 2x2 max pool with stride 2 on (c, h, w), for the float
+// reference and the int8 path.
+func maxPool2[T int8 | float32](x []T, c, h, w int) []T {
 	oh, ow := h/2, w/2
-	out := make([]float32, c*oh*ow)
+	out := make([]T, c*oh*ow)
 	for ch := 0; ch < c; ch++ {
 		for y := 0; y < oh; y++ {
 			for xx := 0; xx < ow; xx++ {
@@ -67,7 +69,7 @@ func forwardRef(man *Manifest, ws [][]float32, x []float32) (acts [][]float32, h
 		acts = append(acts, y)
 		x, in, h, w = y, l.Out, oh, ow
 		if l.Pool == 2 {
-			x = maxPool2Ref(x, in, h, w)
+			x = maxPool2(x, in, h, w)
 			h, w = h/2, w/2
 		}
 	}
