@@ -203,6 +203,35 @@ var _ = Describe("int8 post-training quantisation", func() {
 		}
 	})
 
+	It("follows the float32 model through a max-pooled layer too", func() {
+		cfg := toyConfig()
+		cfg.Backbone[0].Pool = 2
+		pooled, err := detector.NewModel(cfg, 6)
+		Expect(err).NotTo(HaveOccurred())
+		dir := GinkgoT().TempDir()
+		man, err := pooled.Save(dir)
+		Expect(err).NotTo(HaveOccurred())
+		pooled, err = pooled.WithManifest(man)
+		Expect(err).NotTo(HaveOccurred())
+		q, err := detector.Quantize(context.Background(), pooled, toySource(11), 32, prov)
+		Expect(err).NotTo(HaveOccurred())
+		r, err := q.NewRunner()
+		Expect(err).NotTo(HaveOccurred())
+		defer r.Close()
+		img := mustSample(toySource(5), 1)
+		heat, _, err := detector.HeadOutputs(r, img)
+		Expect(err).NotTo(HaveOccurred())
+		ref, _, err := detector.ReferenceOutputs(pooled, img)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(heat).To(HaveLen(len(ref)))
+		span, worst := 0.0, 0.0
+		for j, v := range ref {
+			span = max(span, math.Abs(float64(v)))
+			worst = max(worst, math.Abs(float64(heat[j]-v)))
+		}
+		Expect(worst).To(BeNumerically("<", 0.05*span+1e-4))
+	})
+
 	It("saves int8 weights (a quarter of the float32 file) and loads them back verified", func() {
 		q, err := detector.Quantize(context.Background(), parent, toySource(11), 32, prov)
 		Expect(err).NotTo(HaveOccurred())
