@@ -58,3 +58,43 @@ var _ = Describe("Load", func() {
 		Expect(errors.Is(err, detector.ErrModelTampered)).To(BeTrue())
 	})
 })
+
+var _ = Describe("Committed variants as hot-swap targets", func() {
+	// The server's loader (POST /admin/model, SIGHUP) is cnn.Load: every
+	// committed variant must load and run through it, and a broken variant
+	// must be refused before anything is swapped.
+	It("loads and runs every variant in runtime/models, and refuses a variant whose weights are not its manifest's", func() {
+		manifests, err := filepath.Glob(filepath.Join("..", "models", "*", "*", detector.ManifestFile))
+		Expect(err).NotTo(HaveOccurred())
+		variants := 0
+		img := image.NewYCbCr(image.Rect(0, 0, 320, 180), image.YCbCrSubsampleRatio420)
+		for _, mf := range manifests {
+			dir := filepath.Dir(mf)
+			m, err := cnn.Load(dir)
+			Expect(err).NotTo(HaveOccurred(), dir)
+			r, err := m.NewRunner()
+			Expect(err).NotTo(HaveOccurred(), dir)
+			_, err = r.Detect(img)
+			Expect(err).NotTo(HaveOccurred(), dir)
+			Expect(r.Close()).To(Succeed())
+			dm, err := detector.Load(dir)
+			Expect(err).NotTo(HaveOccurred())
+			if dm.Manifest.Provenance == nil {
+				continue
+			}
+			variants++
+			// the variant's manifest with its weights file cut short: refused
+			broken := GinkgoT().TempDir()
+			b, err := os.ReadFile(mf)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(os.WriteFile(filepath.Join(broken, detector.ManifestFile), b, 0o600)).To(Succeed())
+			wb, err := os.ReadFile(filepath.Join(dir, dm.Manifest.Weights))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(os.WriteFile(filepath.Join(broken, dm.Manifest.Weights), wb[:len(wb)-4], 0o600)).To(Succeed())
+			_, err = cnn.Load(broken)
+			Expect(err).To(HaveOccurred())
+			Expect(err.Error()).To(ContainSubstring("refusing to start without a valid model"))
+		}
+		Expect(variants).To(BeNumerically(">=", 1))
+	})
+})

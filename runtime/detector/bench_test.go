@@ -1,6 +1,7 @@
 package detector_test
 
-// MLPerf-Inference-style benchmarks of the committed model (edge scenarios):
+// MLPerf-Inference-style benchmarks of the committed models (edge scenarios;
+// SingleStream and Offline per model version, e.g. SingleStream/v2-int8):
 //
 //	go test ./runtime/detector -run '^$' -bench . -cpu 1 -benchtime 200x
 //
@@ -10,22 +11,24 @@ package detector_test
 // 8 frames (one per stream) to GOMAXPROCS runners (score: p99 query latency).
 // Offline reports frames per second. Peak measures this CPU's float32
 // matrix-multiply throughput in the same run, and SingleStream reports the
-// model's achieved FLOP/s as a fraction of it.
+// model's achieved FLOP/s as a fraction of it (for an int8 model: integer
+// ops against PeakInt8Gemm, our int8 kernel on a layer-sized product).
 
 import (
 	"context"
 	"image"
+	"io/fs"
+	"path"
 	"runtime"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 
 	"github.com/edgesim/edgesim/runtime/detector"
+	"github.com/edgesim/edgesim/runtime/models"
 )
 
 func benchModel(b *testing.B) *detector.Model {
@@ -34,6 +37,24 @@ func benchModel(b *testing.B) *detector.Model {
 		b.Skipf("no committed model: %v", err)
 	}
 	return m
+}
+
+// benchModels are every committed model: the default and its variants
+// (edgenode optimize), named by version.
+func benchModels(b *testing.B) []*detector.Model {
+	manifests, err := fs.Glob(models.FS, "*/*/"+detector.ManifestFile)
+	if err != nil || len(manifests) == 0 {
+		b.Skipf("no committed models: %v", err)
+	}
+	var out []*detector.Model
+	for _, mf := range manifests {
+		m, err := detector.LoadFS(models.FS, path.Dir(mf))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // benchFrames are 640x360 frames with toy objects (inference cost does not
@@ -51,24 +72,7 @@ func benchFrames(b *testing.B, n int) []image.Image {
 	return out
 }
 
-func percentile(d []time.Duration, p float64) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	i := int(p*float64(len(s))+0.999999) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
-
 func ms(d time.Duration) float64 { return float64(d) / 1e6 }
-
-// processCPU is the CPU time of this process (SingleStream runs nothing
-// else, and gonum may run matrix blocks on other threads).
-func processCPU() time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // peakFLOPS measures float32 GEMM throughput on one goroutine, by process
 // CPU time like the model's figure, so both are comparable on a busy host.
@@ -83,12 +87,12 @@ func peakFLOPS() float64 {
 	}
 	best := 0.0
 	for r := 0; r < 5; r++ {
-		st := processCPU()
+		st := detector.ProcessCPU()
 		const reps = 10
 		for k := 0; k < reps; k++ {
 			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, a, bb, 0, c)
 		}
-		best = max(best, 2*n*n*n*reps/(processCPU()-st).Seconds())
+		best = max(best, 2*n*n*n*reps/(detector.ProcessCPU()-st).Seconds())
 	}
 	return best
 }
@@ -103,12 +107,61 @@ func BenchmarkPeakSgemm(b *testing.B) {
 	b.ReportMetric(f/1e9, "GFLOP/s")
 }
 
+// peakInt8 measures the int8 product (im2col and packing excluded) on one goroutine: a
+// 64 x 576 by 576 x 960 product, the shape of the c5 layer, by process CPU
+// time, in multiply-accumulates (2 ops) per second.
+func peakInt8() float64 {
+	const out, kk, np = 64, 576, 960
+	w := make([]int8, out*kk)
+	cols := make([]int8, np*kk)
+	for i := range w {
+		w[i] = int8(i%13 - 6)
+	}
+	for i := range cols {
+		cols[i] = int8(i%11 - 5)
+	}
+	bias := make([]int32, out)
+	acc := make([]int32, out*np)
+	pc := make([]int64, np/2*kk)
+	detector.PackPairs(cols, kk, np, pc)
+	best := 0.0
+	for r := 0; r < 5; r++ {
+		st := detector.ProcessCPU()
+		const reps = 5
+		for k := 0; k < reps; k++ {
+			detector.GemmInt8x2(w, out, kk, pc, np, bias, acc)
+		}
+		best = max(best, 2*out*kk*np*reps/(detector.ProcessCPU()-st).Seconds())
+	}
+	return best
+}
+
+func BenchmarkPeakInt8Gemm(b *testing.B) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var f float64
+	for i := 0; i < b.N; i++ {
+		f = peakInt8()
+	}
+	b.ReportMetric(f/1e9, "GOP/s")
+}
+
+// BenchmarkSingleStream runs every committed model (sub-benchmark per
+// version); -cpu 1 is the single-core figure.
 func BenchmarkSingleStream(b *testing.B) {
-	m := benchModel(b)
+	for _, m := range benchModels(b) {
+		b.Run(m.Manifest.Version, func(b *testing.B) { singleStream(b, m) })
+	}
+}
+
+func singleStream(b *testing.B, m *detector.Model) {
 	frames := benchFrames(b, 16)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	peak := peakFLOPS()
+	if m.IsInt8() {
+		peak = peakInt8()
+	}
 	r, err := m.NewRunner()
 	if err != nil {
 		b.Fatal(err)
@@ -123,21 +176,22 @@ func BenchmarkSingleStream(b *testing.B) {
 	cpu := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c0, t0 := processCPU(), time.Now()
+		c0, t0 := detector.ProcessCPU(), time.Now()
 		if _, err := r.Detect(frames[i%len(frames)]); err != nil {
 			b.Fatal(err)
 		}
 		lat = append(lat, time.Since(t0))
-		cpu = append(cpu, processCPU()-c0)
+		cpu = append(cpu, detector.ProcessCPU()-c0)
 	}
 	b.StopTimer()
-	p90 := percentile(lat, 0.9)
-	b.ReportMetric(ms(percentile(lat, 0.5)), "p50-ms")
+	p90 := detector.Percentile(lat, 0.9)
+	b.ReportMetric(ms(detector.Percentile(lat, 0.5)), "p50-ms")
 	b.ReportMetric(ms(p90), "p90-ms")
-	b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
-	b.ReportMetric(ms(percentile(cpu, 0.5)), "cpu-p50-ms")
-	b.ReportMetric(ms(percentile(cpu, 0.9)), "cpu-p90-ms")
-	achieved := float64(m.FLOPs()) / percentile(cpu, 0.5).Seconds()
+	b.ReportMetric(ms(detector.Percentile(lat, 0.99)), "p99-ms")
+	b.ReportMetric(ms(detector.Percentile(cpu, 0.5)), "cpu-p50-ms")
+	b.ReportMetric(ms(detector.Percentile(cpu, 0.9)), "cpu-p90-ms")
+	achieved := float64(m.FLOPs()) / detector.Percentile(cpu, 0.5).Seconds()
+	// for an int8 model: integer operations, against the int8 kernel's peak
 	b.ReportMetric(achieved/1e9, "model-GFLOP/s")
 	b.ReportMetric(peak/1e9, "peak-GFLOP/s")
 	b.ReportMetric(achieved/peak, "peak-fraction")
@@ -191,12 +245,18 @@ func BenchmarkMultiStream(b *testing.B) {
 		lat = append(lat, time.Since(t0))
 	}
 	b.StopTimer()
-	b.ReportMetric(ms(percentile(lat, 0.5)), "p50-ms")
-	b.ReportMetric(ms(percentile(lat, 0.99)), "p99-ms")
+	b.ReportMetric(ms(detector.Percentile(lat, 0.5)), "p50-ms")
+	b.ReportMetric(ms(detector.Percentile(lat, 0.99)), "p99-ms")
 }
 
+// BenchmarkOffline runs every committed model (sub-benchmark per version).
 func BenchmarkOffline(b *testing.B) {
-	m := benchModel(b)
+	for _, m := range benchModels(b) {
+		b.Run(m.Manifest.Version, func(b *testing.B) { offline(b, m) })
+	}
+}
+
+func offline(b *testing.B, m *detector.Model) {
 	frames := benchFrames(b, 16)
 	jobs, stop := runPool(b, m, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup

@@ -77,6 +77,59 @@ type Manifest struct {
 	Backbone     []Layer            `json:"backbone"`
 	Tensors      []TensorInfo       `json:"tensors"`
 	Training     TrainingInfo       `json:"training"`
+	// WeightsFormat is how weights_file stores the tensors: "" or
+	// FormatFloat32 (all float32), or FormatInt8 (see Quantization).
+	WeightsFormat string `json:"weights_format,omitempty"`
+	// Quantization holds the integer inference parameters of an int8 model
+	// (WeightsFormat FormatInt8); absent otherwise.
+	Quantization *Quantization `json:"quantization,omitempty"`
+	// Provenance says how a variant was made from its parent model; absent
+	// for a model trained from scratch.
+	Provenance *Provenance `json:"provenance,omitempty"`
+}
+
+// Weights formats.
+const (
+	FormatFloat32 = "float32"
+	FormatInt8    = "int8"
+)
+
+// Variant methods recorded in Provenance.Method.
+const (
+	MethodInt8    = "int8"    // post-training quantisation (Quantize)
+	MethodPrune   = "prune"   // structured channel pruning + fine-tuning (Prune)
+	MethodDistill = "distill" // smaller student trained on the teacher (WithTeacher)
+)
+
+// Provenance records how a variant was derived from its FP32 parent.
+type Provenance struct {
+	ParentID     string `json:"parent_id"`
+	ParentSHA256 string `json:"parent_sha256"`
+	Method       string `json:"method"`
+	// Parameters of the method (e.g. "keep": "0.6"), as given on the command line.
+	Parameters map[string]string `json:"parameters,omitempty"`
+	// CalibrationSeed seeds the frames the variant was calibrated (int8)
+	// or trained (prune, distill) on; CalibrationFrames counts them.
+	CalibrationSeed   int64  `json:"calibration_seed"`
+	CalibrationFrames int    `json:"calibration_frames"`
+	Command           string `json:"command"`
+}
+
+// QuantScheme is the only integer scheme: symmetric int8 (zero point 0),
+// one scale per output channel of every weight tensor, one scale per
+// activation tensor, int32 accumulators, fixed-point requantisation.
+const QuantScheme = "int8-symmetric-per-channel"
+
+// Quantization holds the activation scales of an int8 model: a real value
+// v is stored as round(v/scale) clamped to [-127, 127].
+type Quantization struct {
+	Scheme     string  `json:"scheme"`
+	InputScale float32 `json:"input_scale"`
+	// ActivationScales has one scale per backbone layer output (after ReLU).
+	ActivationScales []float32 `json:"activation_scales"`
+	// ActivationMax is the calibrated range per backbone layer output
+	// (ActivationScales = ActivationMax/127).
+	ActivationMax []float32 `json:"activation_max"`
 }
 
 // ID is "name@version", the model label used in metrics and detections.
@@ -171,6 +224,54 @@ func (m *Manifest) Validate() error {
 	if gw, gh := m.GridSize(); gw < 1 || gh < 1 {
 		add("input %dx%d is too small for the backbone's stride %d", m.InputWidth, m.InputHeight, m.Stride())
 	}
+	switch m.WeightsFormat {
+	case "", FormatFloat32:
+		if m.Quantization != nil {
+			add("quantization is given but weights_format is %q; an int8 model says weights_format %q", m.WeightsFormat, FormatInt8)
+		}
+	case FormatInt8:
+		q := m.Quantization
+		switch {
+		case q == nil:
+			add("weights_format %q needs a quantization block (scheme, input_scale, activation_scales); re-run 'edgenode optimize --method int8'", FormatInt8)
+		case q.Scheme != QuantScheme:
+			add("quantization scheme %q is not supported (want %q)", q.Scheme, QuantScheme)
+		case !positive(q.InputScale):
+			add("quantization input_scale %v must be a positive finite number", q.InputScale)
+		case len(q.ActivationScales) != len(m.Backbone) || len(q.ActivationMax) != len(m.Backbone):
+			add("quantization has %d activation scales and %d maxima, the backbone has %d layers", len(q.ActivationScales), len(q.ActivationMax), len(m.Backbone))
+		default:
+			for i, sc := range q.ActivationScales {
+				if !positive(sc) || !positive(q.ActivationMax[i]) {
+					add("quantization activation_scales[%d] %v / activation_max %v must be positive finite numbers", i, sc, q.ActivationMax[i])
+				}
+			}
+		}
+	default:
+		add("weights_format %q is not supported (want %q or %q)", m.WeightsFormat, FormatFloat32, FormatInt8)
+	}
+	if p := m.Provenance; p != nil {
+		if len(p.ParentSHA256) != 64 || strings.Trim(p.ParentSHA256, "0123456789abcdef") != "" {
+			add("provenance parent_sha256 %q must be 64 lower-case hex digits", p.ParentSHA256)
+		}
+		switch p.Method {
+		case MethodInt8:
+			if m.WeightsFormat != FormatInt8 {
+				add("provenance method %q but weights_format %q: an int8 variant stores int8 weights", p.Method, m.WeightsFormat)
+			}
+		case MethodPrune, MethodDistill:
+			if m.WeightsFormat == FormatInt8 {
+				add("provenance method %q but weights_format %q", p.Method, m.WeightsFormat)
+			}
+		default:
+			add("provenance method %q is not one of %q, %q, %q", p.Method, MethodInt8, MethodPrune, MethodDistill)
+		}
+		if p.Command == "" {
+			add("provenance command is empty; it must say how the variant was made")
+		}
+	} else if m.WeightsFormat == FormatInt8 {
+		add("an int8 model needs a provenance block naming its FP32 parent")
+	}
 	if len(probs) == 0 {
 		want := m.expectedTensors()
 		if len(want) != len(m.Tensors) {
@@ -199,6 +300,10 @@ func sameShape(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+func positive(v float32) bool {
+	return v > 0 && !math.IsInf(float64(v), 0) && !math.IsNaN(float64(v))
 }
 
 func sigmoid(z float32) float32 { return float32(1 / (1 + math.Exp(-float64(z)))) }

@@ -22,8 +22,27 @@ import (
 // Runners of the old one are still working.
 type Model struct {
 	Manifest Manifest
-	weights  [][]float32 // one per Manifest.Tensors entry
+	// weights has one entry per Manifest.Tensors entry. For an int8 model
+	// it holds the float biases and the dequantised weights (q x scale),
+	// which the float reference uses; inference uses qweights.
+	weights [][]float32
+	// int8 models only: the int8 values and per-output-channel scales of
+	// every ".w" tensor (nil for biases).
+	qweights [][]int8
+	wscales  [][]float32
+	fileSize int // bytes of the weights file as loaded or saved
 }
+
+// WeightsSize is the size in bytes of the model's weights file.
+func (m *Model) WeightsSize() int {
+	if m.fileSize == 0 {
+		return len(m.encode())
+	}
+	return m.fileSize
+}
+
+// IsInt8 reports whether the model runs on the integer path.
+func (m *Model) IsInt8() bool { return m.Manifest.WeightsFormat == FormatInt8 }
 
 // Load reads dir/manifest.json and the weights file it names, verifies the
 // weights' sha256 against the manifest and the tensor shapes against the
@@ -76,46 +95,105 @@ func LoadFS(fsys fs.FS, dir string) (*Model, error) {
 	if got := hex.EncodeToString(sum[:]); got != man.SHA256 {
 		return nil, &ModelError{Err: ErrModelTampered, Path: wpath, Detail: fmt.Sprintf("sha256 is %s but the manifest says %s; restore the original files or retrain", got, man.SHA256)}
 	}
-	weights, err := decodeWeights(blob, man.Tensors)
-	if err != nil {
-		return nil, &ModelError{Err: ErrBadManifest, Path: wpath, Detail: err.Error()}
+	m := &Model{Manifest: man, fileSize: len(blob)}
+	if err := m.decode(blob); err != nil {
+		return nil, &ModelError{Err: ErrBadManifest, Path: wpath, Detail: err.Error() + "; the weights do not belong to this manifest: restore the pair or re-run the command in its provenance/training block"}
 	}
-	return &Model{Manifest: man, weights: weights}, nil
+	return m, nil
 }
 
-func decodeWeights(blob []byte, ts []TensorInfo) ([][]float32, error) {
-	total := 0
-	for _, t := range ts {
-		total += t.Size()
+// isQuantTensor reports whether tensor t is stored as int8 in an int8 model.
+func isQuantTensor(t TensorInfo) bool { return path.Ext(t.Name) == ".w" }
+
+// weightsBytes is the size of the weights file the manifest describes. In
+// the int8 format a ".w" tensor is its int8 values followed by one float32
+// scale per output channel; biases stay float32.
+func weightsBytes(man *Manifest) int {
+	n := 0
+	for _, t := range man.Tensors {
+		if man.WeightsFormat == FormatInt8 && isQuantTensor(t) {
+			n += t.Size() + 4*t.Shape[0]
+		} else {
+			n += 4 * t.Size()
+		}
 	}
-	if len(blob) != 4*total {
-		return nil, fmt.Errorf("weights file has %d bytes, the manifest's tensors need %d", len(blob), 4*total)
+	return n
+}
+
+func (m *Model) decode(blob []byte) error {
+	man := &m.Manifest
+	if want := weightsBytes(man); len(blob) != want {
+		return fmt.Errorf("weights file has %d bytes, the manifest's tensors need %d (format %q)", len(blob), want, man.WeightsFormat)
 	}
-	out := make([][]float32, len(ts))
+	int8Format := man.WeightsFormat == FormatInt8
+	m.weights = make([][]float32, len(man.Tensors))
+	if int8Format {
+		m.qweights = make([][]int8, len(man.Tensors))
+		m.wscales = make([][]float32, len(man.Tensors))
+	}
 	off := 0
-	for i, t := range ts {
-		v := make([]float32, t.Size())
+	readF32 := func(n int, name string) ([]float32, error) {
+		v := make([]float32, n)
 		for j := range v {
 			v[j] = math.Float32frombits(binary.LittleEndian.Uint32(blob[off:]))
 			off += 4
-		}
-		for _, x := range v {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return nil, fmt.Errorf("tensor %s holds NaN or Inf", t.Name)
+			if math.IsNaN(float64(v[j])) || math.IsInf(float64(v[j]), 0) {
+				return nil, fmt.Errorf("tensor %s holds NaN or Inf", name)
 			}
 		}
-		out[i] = v
+		return v, nil
 	}
-	return out, nil
+	for i, t := range man.Tensors {
+		if !int8Format || !isQuantTensor(t) {
+			v, err := readF32(t.Size(), t.Name)
+			if err != nil {
+				return err
+			}
+			m.weights[i] = v
+			continue
+		}
+		q := make([]int8, t.Size())
+		for j := range q {
+			q[j] = int8(blob[off])
+			off++
+			if q[j] == -128 {
+				return fmt.Errorf("tensor %s holds -128; symmetric int8 weights lie in [-127, 127]", t.Name)
+			}
+		}
+		sc, err := readF32(t.Shape[0], t.Name+" scales")
+		if err != nil {
+			return err
+		}
+		for o, v := range sc {
+			if !positive(v) {
+				return fmt.Errorf("tensor %s: scale of output channel %d is %v, must be positive", t.Name, o, v)
+			}
+		}
+		m.qweights[i], m.wscales[i] = q, sc
+		m.weights[i] = dequantize(q, sc)
+	}
+	return nil
 }
 
-func encodeWeights(ws [][]float32) []byte {
-	n := 0
-	for _, w := range ws {
-		n += len(w)
+// dequantize returns q x scale, one scale per leading-dimension row.
+func dequantize(q []int8, scales []float32) []float32 {
+	per := len(q) / len(scales)
+	out := make([]float32, len(q))
+	for i, v := range q {
+		out[i] = float32(v) * scales[i/per]
 	}
-	blob := make([]byte, 0, 4*n)
-	for _, w := range ws {
+	return out
+}
+
+func (m *Model) encode() []byte {
+	blob := make([]byte, 0, weightsBytes(&m.Manifest))
+	for i, w := range m.weights {
+		if m.qweights != nil && m.qweights[i] != nil {
+			for _, v := range m.qweights[i] {
+				blob = append(blob, byte(v))
+			}
+			w = m.wscales[i]
+		}
 		for _, x := range w {
 			blob = binary.LittleEndian.AppendUint32(blob, math.Float32bits(x))
 		}
@@ -131,7 +209,7 @@ func (m *Model) Save(dir string) (Manifest, error) {
 	if man.Weights == "" {
 		man.Weights = WeightsFile
 	}
-	blob := encodeWeights(m.weights)
+	blob := m.encode()
 	sum := sha256.Sum256(blob)
 	man.SHA256 = hex.EncodeToString(sum[:])
 	if err := man.Validate(); err != nil {
@@ -150,6 +228,7 @@ func (m *Model) Save(dir string) (Manifest, error) {
 	if err := writeAtomic(filepath.Join(dir, ManifestFile), append(js, '\n')); err != nil {
 		return man, err
 	}
+	m.fileSize = len(blob)
 	return man, nil
 }
 
@@ -183,7 +262,10 @@ func (m *Model) WithManifest(man Manifest) (*Model, error) {
 	if err := man.Validate(); err != nil {
 		return nil, err
 	}
-	return &Model{Manifest: man, weights: m.weights}, nil
+	if (man.WeightsFormat == FormatInt8) != m.IsInt8() {
+		return nil, &ModelError{Err: ErrBadManifest, Path: ManifestFile, Detail: "weights_format cannot change: quantise with 'edgenode optimize --method int8'"}
+	}
+	return &Model{Manifest: man, weights: m.weights, qweights: m.qweights, wscales: m.wscales, fileSize: m.fileSize}, nil
 }
 
 // Config describes a fresh, untrained network.

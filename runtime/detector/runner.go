@@ -7,13 +7,13 @@ import (
 	G "gorgonia.org/gorgonia"
 )
 
-// Runner runs the model on one image at a time. It owns one gorgonia graph
-// and tape machine with its own copy of the weights; it is not safe for
-// concurrent use: create one per worker goroutine.
+// Runner runs the model on one image at a time. For a float32 model it owns
+// one gorgonia graph and tape machine with its own copy of the weights; for
+// an int8 model the integer kernels (int8.go) and their buffers. It is not
+// safe for concurrent use: create one per worker goroutine.
 type Runner struct {
 	man       *Manifest
-	net       *net
-	vm        G.VM
+	eng       engine
 	threshold float32
 	maxDets   int
 	closed    bool
@@ -29,21 +29,60 @@ func WithThreshold(t float32) RunnerOption { return func(r *Runner) { r.threshol
 // WithMaxDetections caps the detections returned per image (default 100).
 func WithMaxDetections(n int) RunnerOption { return func(r *Runner) { r.maxDets = n } }
 
-// NewRunner builds a graph and tape machine for single-image inference.
+// engine is one forward pass implementation: input is the (3,H,W) tensor
+// to fill, run returns the head outputs, valid until the next run.
+type engine interface {
+	input() []float32
+	run() (heat, box []float32, err error)
+	close() error
+}
+
+// gorgoniaEngine is the float32 path: a gorgonia graph and tape machine.
+type gorgoniaEngine struct {
+	net *net
+	vm  G.VM
+	// copies of the outputs, since Reset releases the machine's buffers
+	heat, box []float32
+}
+
+func (e *gorgoniaEngine) input() []float32 { return e.net.input() }
+
+func (e *gorgoniaEngine) run() ([]float32, []float32, error) {
+	defer e.vm.Reset()
+	if err := e.vm.RunAll(); err != nil {
+		return nil, nil, err
+	}
+	e.heat = append(e.heat[:0], e.net.heat.Value().Data().([]float32)...)
+	e.box = append(e.box[:0], e.net.box.Value().Data().([]float32)...)
+	return e.heat, e.box, nil
+}
+
+func (e *gorgoniaEngine) close() error { return e.vm.Close() }
+
+// NewRunner builds a graph and tape machine (float32 models) or the
+// integer kernels (int8 models) for single-image inference.
 func (m *Model) NewRunner(opts ...RunnerOption) (*Runner, error) {
 	man := m.Manifest
-	n, err := buildNet(&man, 1, m.weights, true)
-	if err != nil {
-		return nil, err
-	}
-	r := &Runner{man: &man, net: n, vm: G.NewTapeMachine(n.g), threshold: man.Threshold, maxDets: 100}
+	r := &Runner{man: &man, threshold: man.Threshold, maxDets: 100}
 	for _, o := range opts {
 		o(r)
 	}
 	if !(r.threshold > 0 && r.threshold < 1) {
-		r.vm.Close()
 		return nil, &ModelError{Err: ErrBadInput, Path: "runner", Detail: "threshold must be in (0,1)"}
 	}
+	if m.IsInt8() {
+		e, err := newInt8Engine(m)
+		if err != nil {
+			return nil, err
+		}
+		r.eng = e
+		return r, nil
+	}
+	n, err := buildNet(&man, 1, m.weights, true)
+	if err != nil {
+		return nil, err
+	}
+	r.eng = &gorgoniaEngine{net: n, vm: G.NewTapeMachine(n.g)}
 	return r, nil
 }
 
@@ -56,16 +95,24 @@ func (r *Runner) Detect(img image.Image) ([]Detection, error) {
 	if img == nil {
 		return nil, &ModelError{Err: ErrBadInput, Path: "image", Detail: "image is nil"}
 	}
-	if err := preprocess(img, r.man.InputWidth, r.man.InputHeight, r.net.input()); err != nil {
+	if err := preprocess(img, r.man.InputWidth, r.man.InputHeight, r.eng.input()); err != nil {
 		return nil, err
 	}
-	defer r.vm.Reset()
-	if err := r.vm.RunAll(); err != nil {
+	heat, box, err := r.eng.run()
+	if err != nil {
 		return nil, err
 	}
-	heat := r.net.heat.Value().Data().([]float32)
-	box := r.net.box.Value().Data().([]float32)
 	return decode(r.man, heat, box, img.Bounds(), r.threshold, r.maxDets), nil
+}
+
+// forwardInput runs the network on an already preprocessed (3,H,W) input
+// and returns the head outputs (valid until the next run).
+func (r *Runner) forwardInput(x []float32) (heat, box []float32, err error) {
+	if r.closed {
+		return nil, nil, ErrClosed
+	}
+	copy(r.eng.input(), x)
+	return r.eng.run()
 }
 
 // Close releases the tape machine. Detect fails with ErrClosed afterwards.
@@ -74,7 +121,7 @@ func (r *Runner) Close() error {
 		return nil
 	}
 	r.closed = true
-	return r.vm.Close()
+	return r.eng.close()
 }
 
 // decode turns the head outputs of one image into detections: cells whose

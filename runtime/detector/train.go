@@ -6,6 +6,7 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,6 +66,18 @@ type trainSettings struct {
 	clock     func() time.Time
 	ckEvery   int
 	ckFn      func(step int, m *Model) error
+	teacher   *Model
+	kdWeight  float64
+}
+
+// WithTeacher distils teacher into the model being trained: besides the
+// ground-truth losses, every cell's class score is pulled towards the
+// teacher's probability on the same (flipped) input by a binary cross
+// entropy with soft targets, weighted by weight and normalised like the
+// heat-map loss (by the number of positive cells). The teacher runs on
+// gorgonia (float32) or the int8 kernels, one Runner per data worker.
+func WithTeacher(teacher *Model, weight float64) TrainOption {
+	return func(s *trainSettings) { s.teacher, s.kdWeight = teacher, weight }
 }
 
 // TrainOption configures Train.
@@ -124,6 +137,18 @@ func Train(ctx context.Context, m *Model, src Source, opts ...TrainOption) (*Mod
 	if st.steps < 1 || st.batch < 1 || st.workers < 1 || !(st.lr > 0) {
 		return nil, TrainResult{}, fmt.Errorf("%w: steps, batch size and workers must be >= 1 and the learn rate > 0", ErrBadInput)
 	}
+	if m.IsInt8() {
+		return nil, TrainResult{}, fmt.Errorf("%w: %s is an int8 model; train or fine-tune its float32 parent", ErrBadInput, m.Manifest.ID())
+	}
+	if t := st.teacher; t != nil {
+		tm := &t.Manifest
+		if tm.InputWidth != m.Manifest.InputWidth || tm.InputHeight != m.Manifest.InputHeight || !slices.Equal(tm.Classes, m.Manifest.Classes) || tm.Stride() != m.Manifest.Stride() {
+			return nil, TrainResult{}, fmt.Errorf("%w: teacher %s must have the student's input size, classes and output grid", ErrBadInput, tm.ID())
+		}
+		if !(st.kdWeight > 0) {
+			return nil, TrainResult{}, fmt.Errorf("%w: distillation weight must be > 0", ErrBadInput)
+		}
+	}
 	st.warmup = max(1, st.steps/20)
 	man := m.Manifest
 	ws := make([][]float32, len(m.weights))
@@ -134,7 +159,7 @@ func Train(ctx context.Context, m *Model, src Source, opts ...TrainOption) (*Mod
 	if err != nil {
 		return nil, TrainResult{}, err
 	}
-	lg, err := buildLoss(n, &man, st.batch, st.boxWeight)
+	lg, err := buildLoss(n, &man, st.batch, st.boxWeight, st.teacher != nil)
 	if err != nil {
 		return nil, TrainResult{}, err
 	}
@@ -270,9 +295,12 @@ type lossGraph struct {
 	y, wp, wn, r, mask      *G.Node
 	loss, heatLoss, boxLoss *G.Node
 	yv, wpv, wnv, rv, maskv []float32
+	// distillation: teacher probabilities and per-cell weights
+	tp, wk   *G.Node
+	tpv, wkv []float32
 }
 
-func buildLoss(n *net, man *Manifest, b int, boxWeight float64) (*lossGraph, error) {
+func buildLoss(n *net, man *Manifest, b int, boxWeight float64, distill bool) (*lossGraph, error) {
 	gw, gh := man.GridSize()
 	c := len(man.Classes)
 	mk := func(name string, ch int) (*G.Node, []float32) {
@@ -285,6 +313,10 @@ func buildLoss(n *net, man *Manifest, b int, boxWeight float64) (*lossGraph, err
 	lg.wn, lg.wnv = mk("wn", c)
 	lg.r, lg.rv = mk("r", 4)
 	lg.mask, lg.maskv = mk("mask", 4)
+	if distill {
+		lg.tp, lg.tpv = mk("teacher", c)
+		lg.wk, lg.wkv = mk("kdweight", c)
+	}
 	must := func(x *G.Node, err error) *G.Node {
 		if err != nil {
 			panic(err)
@@ -309,6 +341,12 @@ func buildLoss(n *net, man *Manifest, b int, boxWeight float64) (*lossGraph, err
 		diff := must(G.Abs(must(G.Sub(n.box, lg.r))))
 		lg.boxLoss = must(G.Sum(must(G.HadamardProd(lg.mask, diff))))
 		lg.loss = must(G.Add(lg.heatLoss, must(G.Mul(lg.boxLoss, G.NewConstant(float32(boxWeight))))))
+		if distill {
+			// BCE with the teacher's probability t as target, up to a
+			// constant: softplus(z) - t z
+			kd := must(G.Sub(must(G.Softplus(z)), must(G.HadamardProd(lg.tp, z))))
+			lg.loss = must(G.Add(lg.loss, must(G.Sum(must(G.HadamardProd(lg.wk, kd))))))
+		}
 	}()
 	return lg, err
 }
@@ -319,11 +357,16 @@ func (lg *lossGraph) fill(bt *batch) {
 	copy(lg.wnv, bt.wn)
 	copy(lg.rv, bt.r)
 	copy(lg.maskv, bt.mask)
+	if lg.tp != nil {
+		copy(lg.tpv, bt.t)
+		copy(lg.wkv, bt.wk)
+	}
 }
 
 // batch is one prepared training batch.
 type batch struct {
 	x, y, wp, wn, r, mask []float32
+	t, wk                 []float32 // distillation only
 	err                   error
 }
 
@@ -341,8 +384,19 @@ func prefetch(ctx context.Context, man *Manifest, src Source, st trainSettings) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var teacher *Runner
+			var terr error
+			if st.teacher != nil {
+				if teacher, terr = st.teacher.NewRunner(); terr == nil {
+					defer teacher.Close()
+				}
+			}
 			for j := range jobs {
-				j.res <- makeBatch(ctx, man, src, st, j.step)
+				if terr != nil {
+					j.res <- &batch{err: fmt.Errorf("detector: teacher: %w", terr)}
+					continue
+				}
+				j.res <- makeBatch(ctx, man, src, st, j.step, teacher)
 			}
 		}()
 	}
@@ -381,7 +435,7 @@ func prefetch(ctx context.Context, man *Manifest, src Source, st trainSettings) 
 	return out
 }
 
-func makeBatch(ctx context.Context, man *Manifest, src Source, st trainSettings, step int) *batch {
+func makeBatch(ctx context.Context, man *Manifest, src Source, st trainSettings, step int, teacher *Runner) *batch {
 	gw, gh := man.GridSize()
 	c := len(man.Classes)
 	in := 3 * man.InputWidth * man.InputHeight
@@ -390,6 +444,9 @@ func makeBatch(ctx context.Context, man *Manifest, src Source, st trainSettings,
 		x: make([]float32, st.batch*in), y: make([]float32, st.batch*c*cells),
 		wp: make([]float32, st.batch*c*cells), wn: make([]float32, st.batch*c*cells),
 		r: make([]float32, st.batch*4*cells), mask: make([]float32, st.batch*4*cells),
+	}
+	if teacher != nil {
+		bt.t, bt.wk = make([]float32, st.batch*c*cells), make([]float32, st.batch*c*cells)
 	}
 	npos := 0
 	for b := 0; b < st.batch; b++ {
@@ -412,6 +469,17 @@ func makeBatch(ctx context.Context, man *Manifest, src Source, st trainSettings,
 		if flip {
 			flipX(bt.x[b*in:(b+1)*in], man.InputWidth, man.InputHeight)
 		}
+		if teacher != nil {
+			heat, _, err := teacher.forwardInput(bt.x[b*in : (b+1)*in])
+			if err != nil {
+				bt.err = fmt.Errorf("detector: teacher on sample %d: %w", idx, err)
+				return bt
+			}
+			t := bt.t[b*c*cells : (b+1)*c*cells]
+			for k, z := range heat {
+				t[k] = sigmoid(z)
+			}
+		}
 		npos += encodeTargets(man, s, flip,
 			bt.y[b*c*cells:(b+1)*c*cells], bt.wp[b*c*cells:(b+1)*c*cells], bt.wn[b*c*cells:(b+1)*c*cells],
 			bt.r[b*4*cells:(b+1)*4*cells], bt.mask[b*4*cells:(b+1)*4*cells])
@@ -421,6 +489,9 @@ func makeBatch(ctx context.Context, man *Manifest, src Source, st trainSettings,
 		for i := range v {
 			v[i] *= norm
 		}
+	}
+	for i := range bt.wk {
+		bt.wk[i] = float32(st.kdWeight) * norm
 	}
 	return bt
 }

@@ -26,13 +26,15 @@ func Run(ctx context.Context, streams Streams, args []string) error {
           answer detections on each camera's data channel, raise zone/dwell
           alerts to the cloud tier; --mode cloud also receives alerts
   train   train the detector on synthetic scenes
-  eval    evaluate a model against the scene generator's ground truth
+  eval    evaluate a model against the scene generator's ground truth, or
+          compare models side by side (--models: accuracy, speed, size)
+  optimize make an int8, pruned or distilled variant of a model
 
 See docs/edgenode.md and docs/protocol.md.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(streams), newTrainCmd(streams), newEvalCmd(streams))
+	root.AddCommand(newServeCmd(streams), newTrainCmd(streams), newEvalCmd(streams), newOptimizeCmd(streams))
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -154,6 +155,8 @@ func newEvalCmd(streams Streams) *cobra.Command {
 		asJSON bool
 		dump   string
 		oodN   int
+		models []string
+		qs     int
 	)
 	cmd := &cobra.Command{
 		Use:   "eval",
@@ -170,11 +173,34 @@ generator, printed as separate rows:
     scene variant (ground plane shifted and tilted, camera higher or lower,
     dusk or glare), so its layouts are ones no training camera had. Models
     trained with --variety saw random placements over the same ranges,
-    never these.`,
+    never these.
+
+With --models DIR,DIR,... the models are compared side by side, one row
+each: mAP@0.5 on all, night and OOD frames; SingleStream p50/p90 latency
+(wall clock and process CPU) on one core (GOMAXPROCS 1, --queries
+back-to-back frames); Offline frames/s on one runner per core; parameters,
+MFLOP per frame and weights file size; and for a variant (optimize) its
+mAP retention and speed-up against its float32 parent, found by the
+parent sha256 in its manifest (the embedded model is added when it is
+the parent). A model whose manifest does not match its weights is refused.
+Speed figures depend on the machine's load (printed); accuracy does not.`,
 		Example: `  edgenode eval
-  edgenode eval --model runtime/models/edgesim-det/v2 --frames 1000 --seed 2`,
+  edgenode eval --model runtime/models/edgesim-det/v2 --frames 1000 --seed 2
+  edgenode eval --models runtime/models/edgesim-det/v2,runtime/models/edgesim-det/v2-int8 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(models) > 0 {
+				if dir != "" || dump != "" {
+					return fmt.Errorf("eval: --models compares several models; drop --model/--dump or evaluate one model without --models")
+				}
+				if frames < 1 || oodN < 0 || qs < 1 {
+					return fmt.Errorf("eval: --frames and --queries must be at least 1 and --ood-frames not negative")
+				}
+				return runCompare(cmd.Context(), streams, models, compareOpts{
+					seed: seed, frames: frames, oodN: oodN, queries: qs, frameN: 16,
+					workers: max(1, runtime.GOMAXPROCS(0)), now: time.Now, progress: streams.ErrOut,
+				}, asJSON)
+			}
 			m, err := detector.LoadOrDefault(dir)
 			if err != nil {
 				return err
@@ -210,6 +236,8 @@ generator, printed as separate rows:
 	f.IntVar(&oodN, "ood-frames", 600, "number of out-of-distribution evaluation frames (0 skips that set)")
 	f.Int64Var(&seed, "seed", 1, "evaluation set seed (scene seeds are 1000000+this and 2000000+this)")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
+	f.StringSliceVar(&models, "models", nil, "compare these model directories side by side (comma-separated): accuracy, speed, size, retention vs the float32 parent")
+	f.IntVar(&qs, "queries", 200, "with --models: SingleStream queries per model (Offline runs twice as many frames)")
 	f.StringVar(&dump, "dump", "", "also write the evaluation frames (JPEG, quality 90) and truth.json into this directory")
 	return cmd
 }
