@@ -2,6 +2,8 @@ package kube
 
 import (
 	"context"
+	"errors"
+	"io"
 
 	"github.com/edgesim/edgesim/evidence"
 )
@@ -63,4 +65,13 @@ func (b *Base) Edgenodes(node string) []string {
 		return nil
 	}
 	return b.Layer.Edgenodes(node)
+}
+
+// EdgenodeMetrics reads the /metrics of the edgenode on a plan node (see
+// Layer.EdgenodeMetrics).
+func (b *Base) EdgenodeMetrics(ctx context.Context, node string) (io.ReadCloser, error) {
+	if b.Layer == nil {
+		return nil, errors.New("no cluster yet")
+	}
+	return b.Layer.EdgenodeMetrics(ctx, node)
 }

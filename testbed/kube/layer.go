@@ -222,6 +222,24 @@ func (l *Layer) Edgenodes(node string) []string {
 	return m.watch.edgenodesOn(k)
 }
 
+// EdgenodeMetrics reads the /metrics of the edgenode pod on a plan node's
+// Kubernetes node through the API server's pod proxy (`kubectl get --raw
+// /api/v1/namespaces/edgesim/pods/POD:PORT/proxy/metrics`): the live
+// metrics endpoint's view of the node. When a replacement shares a node
+// with another edgenode pod, the first by name is read.
+func (l *Layer) EdgenodeMetrics(ctx context.Context, node string) (io.ReadCloser, error) {
+	m, _ := l.where(node)
+	pods := l.Edgenodes(node)
+	if m == nil || len(pods) == 0 {
+		return nil, fmt.Errorf("no edgenode pod runs on %s", node)
+	}
+	b, err := m.Cluster.Kubectl(ctx, nil, "get", "--raw", fmt.Sprintf("/api/v1/namespaces/%s/pods/%s:%d/proxy/metrics", Namespace, pods[0], EdgenodePort))
+	if err != nil {
+		return nil, fmt.Errorf("edgenode %s /metrics: %w", pods[0], err)
+	}
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
 // Diagnose implements provider.Diagnoser: kubectl's view of the nodes, the
 // workloads, their Service endpoints and recent events, and a description
 // of every node that is not Ready.

@@ -24,6 +24,8 @@ type fakeCluster struct {
 	calls   [][]string
 	applied []string // the rendered objects of every apply
 	nodes   string   // the answer to the node readiness query
+	watch   string   // what its watch streams, if anything
+	raw     string   // the answer to `kubectl get --raw`
 }
 
 func (c *fakeCluster) Kubectl(_ context.Context, stdin io.Reader, args ...string) ([]byte, error) {
@@ -36,11 +38,16 @@ func (c *fakeCluster) Kubectl(_ context.Context, stdin io.Reader, args ...string
 		c.applied = append(c.applied, string(b))
 	case len(args) > 3 && args[0] == "get" && args[1] == "nodes" && strings.Contains(args[3], ".status.conditions"):
 		return []byte(c.nodes), nil
+	case len(args) == 3 && args[0] == "get" && args[1] == "--raw":
+		return []byte(c.raw), nil
 	}
 	return nil, nil
 }
 
 func (c *fakeCluster) KubectlCommand(ctx context.Context, _ ...string) *exec.Cmd {
+	if c.watch != "" {
+		return exec.CommandContext(ctx, "echo", c.watch)
+	}
 	return exec.CommandContext(ctx, "true")
 }
 
@@ -77,7 +84,10 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 	)
 	BeforeEach(func() {
 		plan = kubetest.Plan("quickstart", false)
-		machines, cloud, site = &fakeMachines{}, &fakeCluster{}, &fakeCluster{}
+		machines, cloud, site = &fakeMachines{}, &fakeCluster{}, &fakeCluster{
+			watch: `{"kind":"Pod","metadata":{"name":"edgenode-store-1-a","labels":{"app.kubernetes.io/name":"edgenode-store-1"}},"spec":{"nodeName":"k-store-1-edge-1"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}`,
+			raw:   "edgenode_frames_total 3\n",
+		}
 		dir = GinkgoT().TempDir()
 		var err error
 		layer, err = kube.New(plan, machines, cfg, kube.Config{Dir: dir})
@@ -113,6 +123,19 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 		Expect(site.ran("rollout")).To(ConsistOf(ContainElement("deployment/edgenode-store-1")))
 		Expect(filepath.Join(dir, "manifests-c-edgenodes.yaml")).To(BeARegularFile())
 		Expect(filepath.Join(dir, "manifests-s1-edgenodes.yaml")).To(BeARegularFile())
+	})
+
+	It("reads an edgenode's /metrics through the API server's pod proxy, and says when no edgenode runs on the node", func(ctx SpecContext) {
+		Eventually(func() []string { return layer.Edgenodes("store-1-edge-1") }).Should(ConsistOf("edgenode-store-1-a"))
+		body, err := layer.EdgenodeMetrics(ctx, "store-1-edge-1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(io.ReadAll(body)).To(BeEquivalentTo("edgenode_frames_total 3\n"))
+		Expect(site.ran("--raw")).To(Equal([][]string{{"get", "--raw", "/api/v1/namespaces/edgesim/pods/edgenode-store-1-a:8080/proxy/metrics"}}))
+
+		_, err = layer.EdgenodeMetrics(ctx, "store-1-edge-2")
+		Expect(err).To(MatchError("no edgenode pod runs on store-1-edge-2"))
+		_, err = (&kube.Base{}).EdgenodeMetrics(ctx, "store-1-edge-1")
+		Expect(err).To(MatchError("no cluster yet"))
 	})
 
 	It("reads the alerts from the machines of the cloud nodes", func(ctx SpecContext) {
