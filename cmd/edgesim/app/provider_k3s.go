@@ -34,6 +34,6 @@ type k3sFlags struct{ image string }
 
 func (k *k3sFlags) check() error { return nil }
 
-func (k *k3sFlags) factory() testbed.ProviderFactory {
-	return k3sprovider.Factory(k3sprovider.Options{Image: k.image})
+func (k *k3sFlags) factory(retain bool) testbed.ProviderFactory {
+	return k3sprovider.Factory(k3sprovider.Options{Image: k.image, Retain: retain})
 }

@@ -26,7 +26,6 @@ var kindEntry = providerEntry{
 		fs.StringVar(&k.nodeImage, "node-image", "", `kind node image for provider: kind (default: the one "edgesim image node" builds, built first if missing)`)
 		fs.StringVar(&k.runtime, "runtime", "", `container runtime for provider: kind, "podman" or "docker" (default: detect)`)
 		fs.StringVar(&k.layout, "kind-layout", "single", `provider: kind: "single" (one cluster, nodes labelled by tier and site) or "federated" (a cloud cluster plus one per site)`)
-		fs.BoolVar(&k.retain, "retain", false, `keep the kind cluster after the run, for debugging (delete it with "kind delete cluster --name NAME")`)
 		return k
 	},
 	cleanHelp: "clusters of killed runs (records below STATE-DIR/kind), deleted with their node containers",
@@ -41,7 +40,6 @@ type kindFlags struct {
 	layout    string
 	nodeImage string
 	runtime   string
-	retain    bool
 }
 
 func (k *kindFlags) check() error {
@@ -51,8 +49,8 @@ func (k *kindFlags) check() error {
 	return nil
 }
 
-func (k *kindFlags) factory() testbed.ProviderFactory {
+func (k *kindFlags) factory(retain bool) testbed.ProviderFactory {
 	return kindprovider.Factory(kindprovider.Options{
-		NodeImage: k.nodeImage, Runtime: cluster.Runtime(k.runtime), Retain: k.retain, Layout: kindprovider.Layout(k.layout),
+		NodeImage: k.nodeImage, Runtime: cluster.Runtime(k.runtime), Retain: retain, Layout: kindprovider.Layout(k.layout),
 	})
 }

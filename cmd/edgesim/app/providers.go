@@ -38,9 +38,9 @@ type providerEntry struct {
 type providerSettings interface {
 	// check refuses values the provider cannot use, naming the flag.
 	check() error
-	// factory makes the provider for a run; nil when testbed has it built
-	// in.
-	factory() testbed.ProviderFactory
+	// factory makes the provider for a run, keeping its cluster after the
+	// run when retain is set; nil when testbed has it built in.
+	factory(retain bool) testbed.ProviderFactory
 }
 
 // providerList is every provider the command line offers, local first.
@@ -65,6 +65,7 @@ func providerNames() []string {
 // command.
 type providerFlags struct {
 	provider string
+	retain   bool
 	settings []boundSettings
 }
 
@@ -80,6 +81,7 @@ func (f *providerFlags) register(fs *pflag.FlagSet) {
 		quoted = append(quoted, fmt.Sprintf("%q", n))
 	}
 	fs.StringVar(&f.provider, "provider", "", "run on this provider instead of the scenario's spec.provider: "+orList(quoted))
+	fs.BoolVar(&f.retain, "retain", false, "keep the cluster of provider kind or k3s after the run, for debugging (the run prints how to reach it and how to delete it)")
 	for _, p := range providerList {
 		if p.flags != nil {
 			f.settings = append(f.settings, boundSettings{p.name, p.flags(fs)})
@@ -110,7 +112,7 @@ func (f providerFlags) apply(sc *scenarios.Scenario) error {
 func (f providerFlags) providers() testbed.Providers {
 	out := testbed.Providers{}
 	for _, s := range f.settings {
-		if fac := s.factory(); fac != nil {
+		if fac := s.factory(f.retain); fac != nil {
 			out[s.name] = fac
 		}
 	}
