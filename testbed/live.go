@@ -31,7 +31,9 @@ type Live struct {
 	// recomputation analyses every sample so far, in the process that, on
 	// the local provider, also forwards the links' packets.
 	VerdictEvery time.Duration
-	// ScrapeTimeout bounds the scrape of each edgenode (default 2 s).
+	// ScrapeTimeout bounds the scrape of each edgenode (default 2 s; 8 s
+	// on a cluster provider, whose scrapes go through the API server and,
+	// on a saturated host, took more than 2 s).
 	ScrapeTimeout time.Duration
 
 	mu  sync.Mutex
@@ -70,6 +72,7 @@ const (
 	MetricEdgenodeUp        = "edgesim_edgenode_up"
 	defaultVerdictEvery     = 10 * time.Second
 	defaultEdgenodeScrapeTO = 2 * time.Second
+	clusterEdgenodeScrapeTO = 8 * time.Second
 )
 
 // SLO verdict states, the verdict label of MetricSLOVerdict.
@@ -109,7 +112,9 @@ func (l *Live) attach(r *runner) error {
 	if l.VerdictEvery <= 0 {
 		l.VerdictEvery = defaultVerdictEvery
 	}
-	if l.ScrapeTimeout <= 0 {
+	if _, cluster := r.prov.(ClusterReporter); l.ScrapeTimeout <= 0 && cluster {
+		l.ScrapeTimeout = clusterEdgenodeScrapeTO
+	} else if l.ScrapeTimeout <= 0 {
 		l.ScrapeTimeout = defaultEdgenodeScrapeTO
 	}
 	l.reg = prometheus.NewRegistry()
