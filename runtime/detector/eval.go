@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync"
 )
 
 // EvalScoreFloor is the score threshold used to collect detections for
@@ -195,54 +194,32 @@ func EvaluateModel(ctx context.Context, m *Model, src Source, first, n, workers 
 		s    Sample
 	}
 	results := make([]result, n)
-	idx := make(chan int)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for w := 0; w < workers; w++ {
+	runners := make([]*Runner, 0, workers)
+	defer func() {
+		for _, r := range runners {
+			r.Close()
+		}
+	}()
+	for range workers {
 		r, err := m.NewRunner(WithThreshold(EvalScoreFloor))
 		if err != nil {
-			cancel()
-			wg.Wait()
 			return nil, err
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer r.Close()
-			for i := range idx {
-				s, err := src.Sample(ctx, first+i)
-				if err == nil {
-					var d []Detection
-					if d, err = r.Detect(s.Image); err == nil {
-						s.Image = nil
-						results[i] = result{d, s}
-						continue
-					}
-				}
-				errs <- fmt.Errorf("detector: evaluation sample %d: %w", first+i, err)
-				cancel()
-				return
+		runners = append(runners, r)
+	}
+	err := inParallel(ctx, n, workers, func(ctx context.Context, w, i int) error {
+		s, err := src.Sample(ctx, first+i)
+		if err == nil {
+			var d []Detection
+			if d, err = runners[w].Detect(s.Image); err == nil {
+				s.Image = nil
+				results[i] = result{d, s}
+				return nil
 			}
-		}()
-	}
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case idx <- i:
-		case <-ctx.Done():
-			break feed
 		}
-	}
-	close(idx)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return nil, err
-	default:
-	}
-	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("detector: evaluation sample %d: %w", first+i, err)
+	})
+	if err != nil {
 		return nil, err
 	}
 	evs := map[string]*Evaluator{"all": NewEvaluator(m.Manifest.Classes, m.Manifest.Threshold)}

@@ -73,3 +73,6 @@ func ReferenceOutputs(m *Model, img image.Image) (heat, box []float32, err error
 	_, heat, box = forwardRef(&m.Manifest, m.weights, x)
 	return heat, box, nil
 }
+
+// InParallel exposes inParallel.
+var InParallel = inParallel

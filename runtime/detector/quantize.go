@@ -113,60 +113,35 @@ func Quantize(ctx context.Context, m *Model, calib Source, n int, prov Provenanc
 	half := make([]float32, layers) // max over the first half
 	full := make([]float32, layers)
 	var mu sync.Mutex
-	var firstErr error
-	idx := make(chan int)
-	var wg sync.WaitGroup
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			x := make([]float32, 3*man.InputWidth*man.InputHeight)
-			for i := range idx {
-				s, err := calib.Sample(ctx, i)
-				if err == nil {
-					err = preprocess(s.Image, man.InputWidth, man.InputHeight, x)
-				}
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = fmt.Errorf("detector: calibration sample %d: %w", i, err)
-					}
-					mu.Unlock()
-					cancel()
-					continue
-				}
-				acts, _, _ := forwardRef(&man, m.weights, x)
-				mu.Lock()
-				for l, a := range acts {
-					mx := float32(0)
-					for _, v := range a {
-						mx = max(mx, v)
-					}
-					full[l] = max(full[l], mx)
-					if i < n/2 {
-						half[l] = max(half[l], mx)
-					}
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case idx <- i:
-		case <-ctx.Done():
-			break feed
+	const workers = 2
+	bufs := make([][]float32, workers) // each worker's input tensor
+	err := inParallel(ctx, n, workers, func(ctx context.Context, w, i int) error {
+		if bufs[w] == nil {
+			bufs[w] = make([]float32, 3*man.InputWidth*man.InputHeight)
 		}
-	}
-	close(idx)
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
+		s, err := calib.Sample(ctx, i)
+		if err == nil {
+			err = preprocess(s.Image, man.InputWidth, man.InputHeight, bufs[w])
+		}
+		if err != nil {
+			return fmt.Errorf("detector: calibration sample %d: %w", i, err)
+		}
+		acts, _, _ := forwardRef(&man, m.weights, bufs[w])
+		mu.Lock()
+		defer mu.Unlock()
+		for l, a := range acts {
+			mx := float32(0)
+			for _, v := range a {
+				mx = max(mx, v)
+			}
+			full[l] = max(full[l], mx)
+			if i < n/2 {
+				half[l] = max(half[l], mx)
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	q := &Quantization{Scheme: QuantScheme, InputScale: InputRange / 127}
