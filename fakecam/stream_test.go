@@ -2,8 +2,8 @@ package fakecam_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"image"
 	"math"
@@ -389,26 +389,15 @@ func writeIVF(path string, n int) {
 	enc, err := vp8.NewEncoder(vp8.Config{Width: 320, Height: 180, FPS: 10, Bitrate: 300_000, KeyframeInterval: 10})
 	Expect(err).NotTo(HaveOccurred())
 	defer enc.Close()
-	// IVF: 32-byte file header, then a 12-byte header per frame
-	hdr := make([]byte, 32)
-	copy(hdr, "DKIF")
-	binary.LittleEndian.PutUint16(hdr[6:], 32)
-	copy(hdr[8:], "VP80")
-	binary.LittleEndian.PutUint16(hdr[12:], 320)
-	binary.LittleEndian.PutUint16(hdr[14:], 180)
-	binary.LittleEndian.PutUint32(hdr[16:], 10) // timebase 1/10 s
-	binary.LittleEndian.PutUint32(hdr[20:], 1)
-	binary.LittleEndian.PutUint32(hdr[24:], uint32(n))
-	out := hdr
+	var frames [][]byte
 	for i := 0; i < n; i++ {
 		data, _, err := enc.Encode(s.Render(i).Image, int64(i))
 		Expect(err).NotTo(HaveOccurred())
-		fh := make([]byte, 12)
-		binary.LittleEndian.PutUint32(fh, uint32(len(data)))
-		binary.LittleEndian.PutUint64(fh[4:], uint64(i))
-		out = append(append(out, fh...), data...)
+		frames = append(frames, data)
 	}
-	Expect(os.WriteFile(path, out, 0o644)).To(Succeed())
+	var out bytes.Buffer
+	Expect(fakecam.WriteIVF(&out, 320, 180, 10, frames)).To(Succeed())
+	Expect(os.WriteFile(path, out.Bytes(), 0o644)).To(Succeed())
 }
 
 func counterValue(reg *prometheus.Registry, name string) float64 {

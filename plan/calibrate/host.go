@@ -84,6 +84,28 @@ func (s System) Host() plan.Host {
 	return h
 }
 
+// Emulation says why this process runs under emulation, e.g. an arm64
+// binary on an x86 host through qemu-user, or "" when goarch (the binary's
+// architecture, runtime.GOARCH) is what /proc/cpuinfo describes. qemu-user
+// passes the host's /proc/cpuinfo through, so an x86 vendor_id seen by an
+// arm64 binary gives it away. Timings measured under emulation say nothing
+// about a CPU of goarch.
+func (s System) Emulation(goarch string) string {
+	b, err := s.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	x86 := bytes.Contains(b, []byte("\nvendor_id")) || bytes.HasPrefix(b, []byte("vendor_id"))
+	arm := bytes.Contains(b, []byte("CPU implementer"))
+	switch {
+	case goarch == "arm64" && x86:
+		return "an arm64 binary on an x86 CPU (qemu-user)"
+	case goarch == "amd64" && arm:
+		return "an amd64 binary on an arm CPU"
+	}
+	return ""
+}
+
 // cgroupMode tells cgroup v2 (unified), v1 (legacy) and hybrid apart the
 // way runc does: by what is mounted at /sys/fs/cgroup.
 func (s System) cgroupMode() string {

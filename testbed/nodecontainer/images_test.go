@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -23,6 +24,11 @@ func unpack(archive, ref, dir string) {
 	Expect(err).NotTo(HaveOccurred())
 	img, err := tarball.ImageFromPath(archive, &tag)
 	Expect(err).NotTo(HaveOccurred())
+	unpackImage(img, dir)
+}
+
+// unpackImage extracts the image's single layer into dir.
+func unpackImage(img v1.Image, dir string) {
 	layers, err := img.Layers()
 	Expect(err).NotTo(HaveOccurred())
 	Expect(layers).To(HaveLen(1))

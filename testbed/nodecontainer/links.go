@@ -3,6 +3,8 @@ package nodecontainer
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -117,17 +119,50 @@ type Workloads struct{ Edgenode, Cameras Image }
 // names them in the layer's manifests and logs it.
 func BuildWorkloads(ctx context.Context, bins provider.Binaries, dir string, layer *kube.Layer, logf func(string, ...any)) (Workloads, error) {
 	start := time.Now()
-	edge, err := BuildImage(ctx, ImageSpec{Repo: "localhost/edgesim/edgenode", Binaries: map[string]string{"edgenode": bins.Edgenode}, Entrypoint: []string{"/edgenode"}}, dir)
+	specs := WorkloadSpecs(bins, "")
+	edge, err := BuildImage(ctx, specs[0], dir)
 	if err != nil {
 		return Workloads{}, err
 	}
-	cams, err := BuildImage(ctx, ImageSpec{Repo: "localhost/edgesim/edgesim", Binaries: map[string]string{"edgesim": bins.Edgesim}, Entrypoint: []string{"/edgesim"}}, dir)
+	cams, err := BuildImage(ctx, specs[1], dir)
 	if err != nil {
 		return Workloads{}, err
 	}
 	layer.Manifests.EdgenodeImage, layer.Manifests.CamerasImage = edge.Ref, cams.Ref
 	logf("workload images %s and %s built in %s", edge.Ref, cams.Ref, time.Since(start).Round(time.Millisecond))
 	return Workloads{Edgenode: edge, Cameras: cams}, nil
+}
+
+// WorkloadSpecs are the edgenode and the camera (edgesim) image of arch
+// (empty: this host's), in that order.
+func WorkloadSpecs(bins provider.Binaries, arch string) [2]ImageSpec {
+	return [2]ImageSpec{
+		{Repo: "localhost/edgesim/edgenode", Binaries: map[string]string{"edgenode": bins.Edgenode}, Entrypoint: []string{"/edgenode"}, Arch: arch},
+		{Repo: "localhost/edgesim/edgesim", Binaries: map[string]string{"edgesim": bins.Edgesim}, Entrypoint: []string{"/edgesim"}, Arch: arch},
+	}
+}
+
+// BuildWorkloadIndexes writes the two workload images, each as an OCI image
+// index with one image per architecture of bins (GOARCH to the binaries
+// built for it), into the OCI image layout at dir. kind and K3s keep loading
+// the host's archives from BuildWorkloads; the index is for registries and
+// clusters of other architectures.
+func BuildWorkloadIndexes(ctx context.Context, bins map[string]provider.Binaries, dir string) ([]Index, error) {
+	var per [2][]ImageSpec
+	for _, arch := range slices.Sorted(maps.Keys(bins)) {
+		for i, s := range WorkloadSpecs(bins[arch], arch) {
+			per[i] = append(per[i], s)
+		}
+	}
+	var out []Index
+	for _, specs := range per {
+		idx, err := BuildIndex(ctx, specs, dir)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, idx)
+	}
+	return out, nil
 }
 
 // For is the image a plan node of the role runs.

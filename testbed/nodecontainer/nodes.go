@@ -64,6 +64,13 @@ func (n Nodes) CopyFrom(ctx context.Context, node, src, dst string) error {
 	return err
 }
 
+// CopyTo copies the contents of the local directory src into the
+// directory dst in a node container (kube.Machines).
+func (n Nodes) CopyTo(ctx context.Context, node, src, dst string) error {
+	_, err := n.run(ctx, nil, "cp", src+"/.", node+":"+dst)
+	return err
+}
+
 // PID is the host PID of a node container's init process: the netem
 // links attach to its network namespace.
 func (n Nodes) PID(ctx context.Context, node string) (int, error) {

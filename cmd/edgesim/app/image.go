@@ -16,7 +16,7 @@ func newImageCmd(streams Streams) *cobra.Command {
 		Use:   "image",
 		Short: "Build container images edgesim needs",
 	}
-	cmd.AddCommand(newImageNodeCmd(streams), newImageK3sCmd(streams))
+	cmd.AddCommand(newImageNodeCmd(streams), newImageK3sCmd(streams), newImageWorkloadCmd(streams))
 	return cmd
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/edgesim/edgesim/hwlimit"
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/plan/calibrate"
+	"github.com/edgesim/edgesim/runtime/detector"
 	"github.com/edgesim/edgesim/units"
 )
 
@@ -114,7 +115,7 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 	fl.StringVar(&f.cpu, "cpu", "", `the class's CPU, as in a scenario's resources (e.g. "1", "500m"; "0" with --memory 0B = nodes without resources); default: the class's in --out`)
 	fl.StringVar(&f.memory, "memory", "", "the class's memory (e.g. 1Gi); default: the class's in --out")
 	fl.IntVar(&f.workers, "workers", 0, "inference workers (0 = edgenode's default on the class: its CPU rounded up, at most this machine's cores)")
-	fl.StringSliceVar(&f.models, "model", nil, `model to measure, NAME or NAME=DIR: NAME as scenarios name it ("default" = the model embedded in edgenode), DIR its directory`)
+	fl.StringSliceVar(&f.models, "model", nil, `model to measure, NAME or NAME=DIR: NAME as scenarios name it ("default" = the model embedded in edgenode, or an embedded variant's version such as v2-int8), DIR its directory`)
 	fl.StringVar(&f.resolution, "resolution", f.resolution, "frame size WIDTHxHEIGHT of decoding and encoding")
 	fl.StringSliceVar(&f.bitrates, "bitrate", nil, "camera bitrates (decode cost with --class, encoded sizes with --fps), e.g. 600Kbit,1Mbit")
 	fl.Float64SliceVar(&f.fps, "fps", nil, "camera frame rates for encoded sizes (the first also paces decoding; default 10)")
@@ -177,6 +178,10 @@ func runPlanCalibrate(cmd *cobra.Command, streams Streams, f *planCalibrateFlags
 	}
 
 	sys := calibrate.LocalSystem()
+	if e := sys.Emulation(runtime.GOARCH); e != "" && (doClass || doEncoding) {
+		return fmt.Errorf("this is %s: timings under emulation say nothing about the CPU, and a calibration must not hold them; "+
+			"run calibrate natively on the machine to plan for (docs/hardware.md)", e)
+	}
 	disp := newDisplay(streams.ErrOut, false)
 	defer disp.close()
 	progress := calibrateProgress(disp)
@@ -298,7 +303,7 @@ func measureClass(ctx context.Context, cmd *cobra.Command, f *planCalibrateFlags
 		InferenceVideo: video(units.MustParseBitRate("600Kbit"), fps, f.decodeDuration)}
 	for _, m := range f.models {
 		name, dir, _ := strings.Cut(m, "=")
-		if dir != "" {
+		if dir != "" && !strings.HasPrefix(dir, detector.EmbeddedPrefix) {
 			if dir, err = filepath.Abs(dir); err != nil {
 				return nil, "", nil, err
 			}

@@ -187,8 +187,16 @@ func (l *Layer) copyFromRoot(root, p string) (string, error) {
 	return cur, nil
 }
 
-// libDirs are where the dynamic loader of a Debian amd64 root looks.
-var libDirs = []string{"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib", "/usr/lib", "/lib64", "/usr/lib64"}
+// libDirs are where the dynamic loader of a Debian root looks for a
+// library of an ELF file of the machine: its multiarch directories first, so
+// an arm64 binary gets arm64 libraries on an amd64 host that has both.
+func libDirs(m elf.Machine) []string {
+	triplet := "x86_64-linux-gnu"
+	if m == elf.EM_AARCH64 {
+		triplet = "aarch64-linux-gnu"
+	}
+	return []string{"/lib/" + triplet, "/usr/lib/" + triplet, "/lib", "/usr/lib", "/lib64", "/usr/lib64"}
+}
 
 // copyWithLibs adds the ELF files at paths (inside root) together with their
 // interpreter and every shared library they need, transitively.
@@ -218,7 +226,7 @@ func (l *Layer) copyWithLibs(root string, paths ...string) error {
 // elfLibs returns the paths below root of the interpreter and the shared
 // libraries an ELF file (a path on the host) needs directly.
 func elfLibs(root, file string) ([]string, error) {
-	needed, interp, err := elfDeps(file)
+	needed, interp, machine, err := elfDeps(file)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
@@ -227,7 +235,7 @@ func elfLibs(root, file string) ([]string, error) {
 		out = append(out, interp)
 	}
 	for _, lib := range needed {
-		p, err := findLib(root, lib)
+		p, err := findLib(root, lib, machine)
 		if err != nil {
 			return nil, fmt.Errorf("%s %w", file, err)
 		}
@@ -236,42 +244,45 @@ func elfLibs(root, file string) ([]string, error) {
 	return out, nil
 }
 
-// findLib finds a library below root in the loader's directories.
-func findLib(root, lib string) (string, error) {
-	for _, d := range libDirs {
-		if _, err := os.Stat(filepath.Join(root, d, lib)); err == nil {
+// findLib finds a library for an ELF file of machine m below root in the
+// loader's directories, skipping files built for another machine.
+func findLib(root, lib string, m elf.Machine) (string, error) {
+	dirs := libDirs(m)
+	for _, d := range dirs {
+		if _, _, got, err := elfDeps(filepath.Join(root, d, lib)); err == nil && (got == m || got == elf.EM_NONE) {
 			return path.Join(d, lib), nil
 		}
 	}
-	return "", fmt.Errorf("needs %s, which is in none of %s below %s: install the library (e.g. apt-get install libvpx-dev)", lib, strings.Join(libDirs, ", "), root)
+	return "", fmt.Errorf("needs %s (%s), which is in none of %s below %s: install the library (e.g. apt-get install libvpx-dev, or libvpx-dev:arm64 for arm64)", lib, m, strings.Join(dirs, ", "), root)
 }
 
-// elfDeps returns the DT_NEEDED libraries and the interpreter of an ELF
-// file; a file that is not ELF has none.
-func elfDeps(file string) (needed []string, interp string, err error) {
+// elfDeps returns the DT_NEEDED libraries, the interpreter and the machine
+// of an ELF file; a file that is not ELF has none (machine EM_NONE).
+func elfDeps(file string) (needed []string, interp string, machine elf.Machine, err error) {
 	f, err := elf.Open(file)
 	if err != nil {
 		var fe *elf.FormatError
 		if ok := asFormatError(err, &fe); ok {
-			return nil, "", nil
+			return nil, "", elf.EM_NONE, nil
 		}
-		return nil, "", err
+		return nil, "", elf.EM_NONE, err
 	}
 	defer f.Close()
+	machine = f.Machine
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
 			b, err := io.ReadAll(p.Open())
 			if err != nil {
-				return nil, "", err
+				return nil, "", machine, err
 			}
 			interp = strings.TrimRight(string(b), "\x00")
 		}
 	}
 	needed, err = f.ImportedLibraries()
 	if err != nil {
-		return nil, "", err
+		return nil, "", machine, err
 	}
-	return needed, interp, nil
+	return needed, interp, machine, nil
 }
 
 func asFormatError(err error, target **elf.FormatError) bool {
