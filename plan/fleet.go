@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,13 +55,34 @@ type Cloud struct {
 	Class string
 }
 
+// ModelOf is the model site s runs in edge placement.
+func (f *Fleet) ModelOf(s Site) string { return cmp.Or(s.Model, f.Model) }
+
+// ModelLabel names the fleet's model in figures: Fleet.Model, or when
+// sites run models of their own every model, sorted, joined by "+".
+func (f *Fleet) ModelLabel() string {
+	if f.Placement == PlacementCloud || len(f.Sites) == 0 {
+		return f.Model
+	}
+	var names []string
+	for _, s := range f.Sites {
+		names = append(names, f.ModelOf(s))
+	}
+	slices.Sort(names)
+	return strings.Join(slices.Compact(names), "+")
+}
+
 // Site is one edge site.
 type Site struct {
 	Name string
 	// Type groups sites in the figures (e.g. "store"); default Name.
-	Type    string
-	Nodes   int
-	Class   string
+	Type  string
+	Nodes int
+	Class string
+	// Model is the site's own model (the calibration's name for it), when
+	// it differs from the fleet's (a scenario's sites[].workload.model);
+	// "" runs Fleet.Model. Used in edge placement only.
+	Model   string
 	Cameras []CameraGroup
 	// LANUp/LANDown carry the cameras' traffic to and from the site's edge
 	// nodes; WANUp/WANDown connect the site to the cloud.

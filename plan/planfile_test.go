@@ -171,6 +171,17 @@ var _ = Describe("RunPlan", func() {
 		Expect(r.Stats.PeakRSSBytes).To(BeNumerically(">", 1<<20))
 	})
 
+	It("charges a site's own model, unless the plan sweeps the model for every site", func() {
+		own := strings.Replace(inlinePlan, "          nodes: 1\n", "          nodes: 1\n          workload: {model: {name: jittery}}\n", 1)
+		own = strings.Replace(own, "detectFps: [2, 5]", "detectFps: [5]", 1)
+		p, err := plan.LoadPlan(writePlan(own))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(runPlan(p, plan.RunOptions{}).Curves).To(ConsistOf(HaveField("Key.Model", "jittery")))
+		p, err = plan.LoadPlan(writePlan(strings.Replace(own, "detectFps: [5]", "detectFps: [5]\n    model: [edgesim-det]", 1)))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(runPlan(p, plan.RunOptions{}).Curves).To(ConsistOf(HaveField("Key.Model", "edgesim-det")))
+	})
+
 	It("reports progress through the callback, work and simulations", func() {
 		p, err := plan.LoadPlan(writePlan(inlinePlan))
 		Expect(err).NotTo(HaveOccurred())

@@ -50,6 +50,9 @@ func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 	windows := slices.ContainsFunc(sc.Workload.Alerts, func(r scenarios.AlertRule) bool { return r.Window != nil })
 	for _, s := range sc.Sites {
 		site := Site{Name: s.Name, Nodes: len(s.Nodes)}
+		if m := sc.SiteModel(s.Name); m.Name != sc.Workload.Model.Name {
+			site.Model = m.Name
+		}
 		if site.Class, err = classOf(cal, "site "+s.Name, s.Nodes); err != nil {
 			return nil, err
 		}

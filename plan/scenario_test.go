@@ -77,6 +77,24 @@ var _ = Describe("FromScenario", func() {
 		Expect(r.Failover).NotTo(BeEmpty())
 	})
 
+	It("gives a site its own model's inference cost (sites[].workload.model) and names both models", func() {
+		f, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(f.ModelLabel()).To(Equal("jittery"))
+		same, err := plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+
+		sc.Sites[1].Model = &scenarios.Model{Name: "edgesim-det"} // 100 ms a frame on small-box, against jittery's 20-120 ms
+		f, err = plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect([]string{f.Sites[0].Model, f.Sites[1].Model}).To(Equal([]string{"", "edgesim-det"}))
+		Expect(f.ModelLabel()).To(Equal("edgesim-det+jittery"))
+		mixed, err := plan.Run(context.Background(), f, cal)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(mixed.Sites[0].LatencyP50).To(Equal(same.Sites[0].LatencyP50), "store-1 still runs jittery")
+		Expect(mixed.Sites[1].LatencyP50).To(BeNumerically(">", same.Sites[1].LatencyP50+40*time.Millisecond), "store-2 runs edgesim-det")
+	})
+
 	It("needs the cloud's class only when the cloud runs detection", func() {
 		sc.Cloud.Nodes[0].Resources, sc.Cloud.Nodes[1].Resources = scenarios.Resources{}, scenarios.Resources{}
 		_, err := plan.FromScenario(sc, cal)

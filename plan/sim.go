@@ -163,7 +163,7 @@ func prepare(f Fleet, cal *Calibration) (*sim, error) {
 		var svc ServiceTime
 		var workers int
 		if f.Placement == PlacementEdge {
-			if svc, err = cal.Inference(sc.Class, f.Model); err != nil {
+			if svc, err = cal.Inference(sc.Class, f.ModelOf(*sc)); err != nil {
 				return nil, fmt.Errorf("site %s: %w", sc.Name, err)
 			}
 			cl, _ := cal.Class(sc.Class)

@@ -207,7 +207,7 @@ func (r *runner) resolve() error {
 								}
 								continue
 							}
-							key := CurveKey{Model: f.Model, DetectFPS: f.DetectFPS, Link: link, Placement: pl, NodesPerSite: n}
+							key := CurveKey{Model: f.ModelLabel(), DetectFPS: f.DetectFPS, Link: link, Placement: pl, NodesPerSite: n}
 							if n == 0 && len(f.Sites) > 0 {
 								key.NodesPerSite = f.Sites[0].Nodes // the scenario's own (its sites' first, as the figures show it)
 							}
@@ -245,7 +245,7 @@ func (r *runner) covered(f *Fleet) error {
 	}
 	for _, s := range f.Sites {
 		if f.Placement == PlacementEdge {
-			if _, err := r.cal.Inference(s.Class, f.Model); err != nil {
+			if _, err := r.cal.Inference(s.Class, f.ModelOf(s)); err != nil {
 				return err
 			}
 		}
@@ -326,6 +326,11 @@ func (r *runner) fleet(pl Placement, hw, model string, fps float64, link string,
 	f.Placement = pl
 	if model != "" {
 		f.Model = model
+	}
+	if len(p.Sweep.Models) > 0 { // the swept model runs at every site
+		for i := range f.Sites {
+			f.Sites[i].Model = ""
+		}
 	}
 	f.DetectFPS = fps
 	if err := replicate(f, p.Sites); err != nil {

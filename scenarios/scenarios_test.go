@@ -41,15 +41,16 @@ metadata: {name: t}
 `
 
 var _ = Describe("Examples", func() {
-	It("embeds the four examples", func() {
-		Expect(scenarios.ExampleNames()).To(Equal([]string{"factory-5g", "night-watch-4g", "quickstart", "retail-wifi"}))
+	It("embeds the five examples", func() {
+		Expect(scenarios.ExampleNames()).To(Equal([]string{"factory-5g", "night-watch-4g", "quickstart", "retail-wifi", "two-models"}))
 	})
 
 	It("validates every example file on disk and embedded", func() {
 		files, err := filepath.Glob("examples/*.yaml")
 		Expect(err).NotTo(HaveOccurred())
 		files = slices.DeleteFunc(files, scenarios.IsPlanExample) // capacity plans, not scenarios
-		Expect(files).To(HaveLen(len(scenarios.ExampleNames())))
+		embedded := slices.DeleteFunc(slices.Clone(files), scenarios.IsFileExample)
+		Expect(embedded).To(HaveLen(len(scenarios.ExampleNames())))
 		for _, f := range files {
 			s, err := scenarios.LoadFile(f)
 			Expect(err).NotTo(HaveOccurred(), f)

@@ -3,7 +3,7 @@ package scenarios
 import (
 	"fmt"
 	"math"
-	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgesim/edgesim/runtime/detector"
 	"github.com/edgesim/edgesim/scenarios/v1alpha1"
 	"github.com/edgesim/edgesim/units"
 )
@@ -23,17 +24,8 @@ func (c *converter) workload(in *v1alpha1.Workload, s *Scenario) Workload {
 		return out
 	}
 	p := "spec.workload"
-	if m := in.Model; m != nil {
-		if m.Name != "" {
-			out.Model.Name = m.Name
-		}
-		out.Model.Variant = m.Variant
-		if m.Path != "" {
-			out.Model.Path = c.path(m.Path)
-			if _, err := os.Stat(filepath.Join(out.Model.Path, "manifest.json")); err != nil {
-				c.errorf(p+".model.path", "%s has no readable manifest.json: %v", m.Path, unwrapPathError(err))
-			}
-		}
+	if in.Model != nil {
+		out.Model = c.model(p+".model", in.Model)
 	}
 	if in.Placement != "" && c.enum(p+".placement", in.Placement, []string{"edge", "cloud"}) {
 		out.Placement = Placement(in.Placement)
@@ -115,6 +107,74 @@ func (c *converter) workload(in *v1alpha1.Workload, s *Scenario) Workload {
 		out.Alerts = append(out.Alerts, rule)
 	}
 	return out
+}
+
+// model resolves and loads a workload.model (at field path p): a variant
+// is a model embedded in edgenode, a path a directory relative to the
+// scenario file. Either must load as edgenode would load it (the manifest
+// matching the weights); a model that would not is an error here, not a
+// node that fails to start.
+func (c *converter) model(p string, m *v1alpha1.Model) Model {
+	out := Model{Name: "default", Variant: m.Variant}
+	switch {
+	case m.Path != "" && m.Variant != "":
+		c.errorf(p+".variant", "give either variant (a model embedded in edgenode) or path (a model directory), not both")
+		return out
+	case m.Variant != "":
+		def, err := detector.Default()
+		if err != nil {
+			c.errorf(p+".variant", "%v", err)
+			return out
+		}
+		dir := path.Join(def.Manifest.Name, m.Variant)
+		var versions []string
+		for _, e := range detector.Embedded() {
+			if n, v, _ := strings.Cut(e, "/"); n == def.Manifest.Name {
+				versions = append(versions, v)
+			}
+		}
+		if !slices.Contains(versions, m.Variant) {
+			c.errorf(p+".variant", "edgenode embeds no %s variant %q: give the version of an embedded one, or path: a model directory%s",
+				def.Manifest.Name, m.Variant, hint(m.Variant, versions))
+			return out
+		}
+		if dir != path.Join(def.Manifest.Name, def.Manifest.Version) {
+			out.Embedded, out.Name = dir, m.Variant
+		}
+	case m.Path != "":
+		out.Path = c.path(m.Path)
+	}
+	if m.Name != "" {
+		out.Name = m.Name
+	}
+	if out.Ref() == "" {
+		return out
+	}
+	if _, err := detector.LoadOrDefault(out.Ref()); err != nil {
+		field := p + ".path"
+		if m.Variant != "" {
+			field = p + ".variant"
+		}
+		c.errorf(field, "the model does not load: %v", err)
+	}
+	return out
+}
+
+// siteModels gives every site its model: its own workload.model, or the
+// scenario's. A site's own model needs placement edge.
+func (c *converter) siteModels(in []v1alpha1.Site, s *Scenario) {
+	for i := range s.Sites {
+		if i >= len(in) || in[i].Workload == nil || in[i].Workload.Model == nil {
+			continue
+		}
+		p := fmt.Sprintf("spec.sites[%d].workload.model", i)
+		if s.Workload.Placement == PlacementCloud {
+			c.errorf(p, "with placement cloud the cloud nodes run detection with spec.workload.model; a site's own model needs placement edge")
+			continue
+		}
+		m := c.model(p, in[i].Workload.Model)
+		s.Sites[i].Model = &m
+	}
 }
 
 var (
@@ -343,36 +403,44 @@ func (c *converter) degrade(p string, in v1alpha1.Degrade, links []string, s *Sc
 
 var percentileRe = regexp.MustCompile(`^p(\d+(\.\d+)?)$`)
 
+// percentiles checks a map of latency percentiles (p50: 150ms, ...) at
+// field path p and returns them sorted by percentile.
+func (c *converter) percentiles(p string, in map[string]units.Duration) []LatencyObjective {
+	var out []LatencyObjective
+	for _, k := range slices.Sorted(mapKeys(in)) {
+		v := in[k]
+		m := percentileRe.FindStringSubmatch(k)
+		if m == nil {
+			c.errorf(p+"."+k, "%q is not a percentile; write p50, p95, p99 or p99.9", k)
+			continue
+		}
+		pc, _ := strconv.ParseFloat(m[1], 64)
+		if pc <= 0 || pc > 100 {
+			c.errorf(p+"."+k, "percentile %g is outside (0, 100]", pc)
+			continue
+		}
+		if v.Std() <= 0 {
+			c.errorf(p+"."+k, "must be positive")
+		}
+		out = append(out, LatencyObjective{Percentile: pc, Max: v.Std()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Percentile < out[j].Percentile })
+	for i := 1; i < len(out); i++ {
+		if out[i].Max < out[i-1].Max {
+			c.errorf(p, "p%g (%s) is below p%g (%s); a higher percentile cannot be faster",
+				out[i].Percentile, out[i].Max, out[i-1].Percentile, out[i-1].Max)
+		}
+	}
+	return out
+}
+
 func (c *converter) slo(in *v1alpha1.SLO, s *Scenario) SLO {
 	var out SLO
 	if in == nil {
 		return out
 	}
 	p := "spec.slo"
-	for _, k := range slices.Sorted(mapKeys(in.E2ELatency)) {
-		v := in.E2ELatency[k]
-		m := percentileRe.FindStringSubmatch(k)
-		if m == nil {
-			c.errorf(p+".e2eLatency."+k, "%q is not a percentile; write p50, p95, p99 or p99.9", k)
-			continue
-		}
-		pc, _ := strconv.ParseFloat(m[1], 64)
-		if pc <= 0 || pc > 100 {
-			c.errorf(p+".e2eLatency."+k, "percentile %g is outside (0, 100]", pc)
-			continue
-		}
-		if v.Std() <= 0 {
-			c.errorf(p+".e2eLatency."+k, "must be positive")
-		}
-		out.E2ELatency = append(out.E2ELatency, LatencyObjective{Percentile: pc, Max: v.Std()})
-	}
-	sort.Slice(out.E2ELatency, func(i, j int) bool { return out.E2ELatency[i].Percentile < out.E2ELatency[j].Percentile })
-	for i := 1; i < len(out.E2ELatency); i++ {
-		if out.E2ELatency[i].Max < out.E2ELatency[i-1].Max {
-			c.errorf(p+".e2eLatency", "p%g (%s) is below p%g (%s); a higher percentile cannot be faster",
-				out.E2ELatency[i].Percentile, out.E2ELatency[i].Max, out.E2ELatency[i-1].Percentile, out.E2ELatency[i-1].Max)
-		}
-	}
+	out.E2ELatency = c.percentiles(p+".e2eLatency", in.E2ELatency)
 	out.TimeToAlert = dur(in.TimeToAlert, 0)
 	if in.TimeToAlert != nil {
 		if out.TimeToAlert <= 0 {

@@ -63,7 +63,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 			FPS: c.Group.FPS, DetectFPS: plan.Scenario.Workload.DetectFPS, Reference: c.Mirror}
 		nodes := map[string]bool{}
 		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l wire.LatencyLine) {
-			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node}
+			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node, Model: l.Model}
 			if l.Answered {
 				fs.Latency = msDuration(l.LatencyMS)
 				fs.Decode, fs.Wait, fs.Infer, fs.InNode = msDuration(l.DecodeMS), msDuration(l.WaitMS), msDuration(l.InferMS), msDuration(l.NodeMS)

@@ -57,7 +57,7 @@ var _ = Describe("reading what the workloads wrote", func() {
 		Expect(cams).To(HaveLen(1))
 		c := cams[0]
 		Expect(c.Frames).To(Equal([]reports.FrameSample{
-			{Frame: 1, Capture: capture, Answered: true, Latency: 31500 * time.Microsecond, Node: "site-a-edge-1",
+			{Frame: 1, Capture: capture, Answered: true, Latency: 31500 * time.Microsecond, Node: "site-a-edge-1", Model: "m@1",
 				Decode: 2500 * time.Microsecond, Wait: 1250 * time.Microsecond, Infer: 9 * time.Millisecond, InNode: 13 * time.Millisecond,
 				Detections: []reports.Detection{{Label: "person", Score: 0.93, Box: reports.Box{412, 120, 468, 298}, Track: 7}}},
 			{Frame: 2, Capture: capture.Add(40 * time.Millisecond)},

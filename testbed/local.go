@@ -230,8 +230,16 @@ func (l *Local) exited(name string, err error) {
 func (l *Local) edgenodeLaunch(n Node, cloudURL string) ([]string, error) {
 	configFile := filepath.Join(l.dir, "edgenode-"+n.Name+".yaml")
 	rulesFile := filepath.Join(l.dir, "rules-"+n.Name+".yaml")
-	config, rules, err := provider.EdgenodeFiles(l.plan, n, provider.EdgenodeEnv{NodeID: n.Name, RulesFile: rulesFile,
-		SpoolDir: filepath.Join(l.dir, "spool-"+n.Name), AlertsFile: l.alertsFile(), CloudURL: cloudURL})
+	env := provider.EdgenodeEnv{NodeID: n.Name, RulesFile: rulesFile,
+		SpoolDir: filepath.Join(l.dir, "spool-"+n.Name), AlertsFile: l.alertsFile(), CloudURL: cloudURL}
+	if rolledNodes(l.plan.Scenario)[n.Name] {
+		dir, err := l.prepareModel(n.Name)
+		if err != nil {
+			return nil, fmt.Errorf("node %s: %w", n.Name, err)
+		}
+		env.ModelDir = dir
+	}
+	config, rules, err := provider.EdgenodeFiles(l.plan, n, env)
 	if err != nil {
 		return nil, err
 	}
@@ -250,50 +258,25 @@ func (l *Local) alertsFile() string { return filepath.Join(l.dir, "alerts.jsonl"
 func (l *Local) waitReady(ctx context.Context, node string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c := l.client(node)
-	var last error
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, l.edgenodeURL(node, "/readyz"), nil)
-		resp, err := c.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("/readyz answered %s", resp.Status)
-		}
-		last = err
+	log := filepath.Join(l.dir, node+".log")
+	err := provider.WaitReady(ctx, l.client(node), l.edgenodeURL(node, "/readyz"), func() error {
 		l.mu.Lock()
 		p := l.procs[node]
 		l.mu.Unlock()
 		if p != nil && !p.alive() {
-			return fmt.Errorf("edgenode %s exited during start-up: %v; see %s", node, p.err, filepath.Join(l.dir, node+".log"))
+			return fmt.Errorf("edgenode %s exited during start-up: %v; see %s", node, p.err, log)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("edgenode %s not ready after %s: %v; see %s", node, timeout, last, filepath.Join(l.dir, node+".log"))
-		case <-time.After(100 * time.Millisecond):
-		}
+		return nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("edgenode %s not ready after %s: %v; see %s", node, timeout, err, log)
 	}
+	return err
 }
 
 // client is an HTTP client whose connections are made inside the node's
 // namespace (so that local traffic does not cross an emulated link).
-func (l *Local) client(node string) *http.Client {
-	h := l.hosts[node]
-	return &http.Client{Transport: &http.Transport{
-		DisableKeepAlives: true,
-		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			var c net.Conn
-			err := h.Do(func() error {
-				var err error
-				c, err = (&net.Dialer{Timeout: 2 * time.Second}).DialContext(ctx, network, addr)
-				return err
-			})
-			return c, err
-		},
-	}}
-}
+func (l *Local) client(node string) *http.Client { return provider.NetnsClient(l.hosts[node], false) }
 
 // EdgenodeMetrics reads a node's edgenode /metrics from inside its
 // namespace (testbed.EdgenodeMetrics).

@@ -230,6 +230,15 @@ var _ = Describe("MeasureClass (real libvpx decode and detector)", func() {
 		Expect(c.Validate()).To(Succeed())
 	})
 
+	It("measures an embedded variant named by its version, as a scenario's variant: names it", func() {
+		s := spec
+		s.Models = []calibrate.Model{{Name: "v2-int8"}}
+		res, err := calibrate.MeasureClass(context.Background(), s, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Samples).To(HaveKeyWithValue("inference v2-int8", 6))
+		Expect(res.Models[0].Model).To(Equal("v2-int8"))
+	})
+
 	It("refuses a model name that is not the embedded model's", func() {
 		s := spec
 		s.Models = []calibrate.Model{{Name: "yolo"}}

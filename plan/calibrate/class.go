@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"image"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -168,16 +170,26 @@ func copyYCbCr(src *image.YCbCr) *image.YCbCr {
 	return dst
 }
 
-// loadModel loads m as edgenode does: its directory, or the embedded
-// default model. A name other than "default" must be the model's own.
+// loadModel loads m as edgenode does: its directory (or embedded:
+// reference), else the embedded model it names: "default", the embedded
+// model's name, or a variant's version as a scenario's variant: names it
+// (v2-int8 for embedded:edgesim-det/v2-int8).
 func loadModel(m Model) (*detector.Model, error) {
-	model, err := detector.LoadOrDefault(m.Dir)
+	ref := m.Dir
+	def, err := detector.Default()
 	if err != nil {
 		return nil, err
 	}
-	if m.Dir == "" && m.Name != "default" && m.Name != model.Manifest.Name {
-		return nil, fmt.Errorf("model %q is not the embedded model (%s %s): give its directory", m.Name,
-			model.Manifest.Name, model.Manifest.Version)
+	if ref == "" && slices.Contains(detector.Embedded(), def.Manifest.Name+"/"+m.Name) {
+		ref = detector.EmbeddedPrefix + def.Manifest.Name + "/" + m.Name
+	}
+	model, err := detector.LoadOrDefault(ref)
+	if err != nil {
+		return nil, err
+	}
+	if ref == "" && m.Name != "default" && m.Name != model.Manifest.Name {
+		return nil, fmt.Errorf("model %q is not the embedded model (%s %s) nor one of its embedded variants (%s): give its directory", m.Name,
+			model.Manifest.Name, model.Manifest.Version, strings.Join(detector.Embedded(), ", "))
 	}
 	return model, nil
 }

@@ -39,7 +39,7 @@ func Attach(rep *plan.CapacityReport, sc *scenarios.Scenario, cal *plan.Calibrat
 	}
 	for i := range rep.Curves {
 		k := rep.Curves[i].Key
-		own := k.Placement == f.Placement && k.Model == f.Model && k.DetectFPS == f.DetectFPS && k.Link == plan.ScenarioLink &&
+		own := k.Placement == f.Placement && k.Model == f.ModelLabel() && k.DetectFPS == f.DetectFPS && k.Link == plan.ScenarioLink &&
 			(k.NodesPerSite == 0 || len(f.Sites) > 0 && k.NodesPerSite == f.Sites[0].Nodes)
 		if f.Placement == plan.PlacementCloud {
 			own = own && k.Hardware == f.Cloud.Class

@@ -529,6 +529,27 @@ var _ = Describe("The committed model", func() {
 		Expect(m2).To(BeIdenticalTo(m))
 	})
 
+	It("loads every embedded model by reference, the same as its directory on disk", func() {
+		embedded := detector.Embedded()
+		Expect(embedded).To(ContainElements("edgesim-det/v2", "edgesim-det/v2-int8"))
+		for _, dir := range embedded {
+			m, err := detector.LoadOrDefault(detector.EmbeddedPrefix + dir)
+			Expect(err).NotTo(HaveOccurred(), dir)
+			onDisk, err := detector.LoadOrDefault(filepath.Join("..", "models", dir))
+			Expect(err).NotTo(HaveOccurred(), dir)
+			Expect(m.Manifest.SHA256).To(Equal(onDisk.Manifest.SHA256), dir)
+			Expect(m.Manifest.Name+"/"+m.Manifest.Version).To(Equal(dir), "the directory is the model's name and version")
+		}
+		def, err := detector.Default()
+		Expect(err).NotTo(HaveOccurred())
+		m, err := detector.LoadOrDefault(detector.EmbeddedPrefix + "edgesim-det/v2")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m).To(BeIdenticalTo(def))
+		_, err = detector.LoadOrDefault(detector.EmbeddedPrefix + "edgesim-det/v9")
+		Expect(err).To(MatchError(detector.ErrModelMissing))
+		Expect(err).To(MatchError(ContainSubstring("the binary embeds edgesim-det/v2, edgesim-det/v2-")))
+	})
+
 	It("keeps its accuracy on held-out synthetic frames", func() {
 		m, err := detector.Default()
 		Expect(err).NotTo(HaveOccurred())

@@ -345,3 +345,5 @@ func Factory(o Options) provider.Factory {
 func ClusterName(testbedName string) string {
 	return nodecontainer.ClusterName(testbedName, MaxName)
 }
+
+var _ provider.ModelRoller = (*Provider)(nil)

@@ -395,3 +395,5 @@ func ClusterName(testbedName string) string {
 func (p *Provider) engineConfig() nodecontainer.EngineConfig {
 	return nodecontainer.EngineConfig{Cluster: p.cfg.Name, StateDir: p.cfg.StateDir, Registry: p.cfg.Registry, Seed: p.cfg.Seed}
 }
+
+var _ provider.ModelRoller = (*Provider)(nil)

@@ -5,7 +5,16 @@ import (
 	"time"
 
 	"github.com/edgesim/edgesim/evidence"
+	"github.com/edgesim/edgesim/netem"
 )
+
+// SetEmulated gives l the emulated hosts AttachLinks would have made and
+// the port its edgenode pods listen on.
+func SetEmulated(l *Layer, hosts map[string]netem.EngineHost, podPort int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.hosts, l.podPort = hosts, podPort
+}
 
 // WatchStream feeds a `kubectl get -w -o json` stream to a cluster watch
 // with the given clock and node names, and returns its events.

@@ -2,16 +2,23 @@ package kube_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/kube"
 	"github.com/edgesim/edgesim/testbed/kube/kubetest"
 	"github.com/edgesim/edgesim/testbed/provider"
@@ -26,6 +33,9 @@ type fakeCluster struct {
 	nodes   string   // the answer to the node readiness query
 	watch   string   // what its watch streams, if anything
 	raw     string   // the answer to `kubectl get --raw`
+	// pods answers a pod query by label and node (a rollout's wait), given
+	// the label selector and the field selector.
+	pods func(labels, fields string) string
 }
 
 func (c *fakeCluster) Kubectl(_ context.Context, stdin io.Reader, args ...string) ([]byte, error) {
@@ -40,6 +50,8 @@ func (c *fakeCluster) Kubectl(_ context.Context, stdin io.Reader, args ...string
 		return []byte(c.nodes), nil
 	case len(args) == 3 && args[0] == "get" && args[1] == "--raw":
 		return []byte(c.raw), nil
+	case c.pods != nil && slices.Contains(args, "--field-selector"):
+		return []byte(c.pods(args[slices.Index(args, "-l")+1], args[slices.Index(args, "--field-selector")+1])), nil
 	}
 	return nil, nil
 }
@@ -63,15 +75,30 @@ func (c *fakeCluster) ran(verb string) [][]string {
 	return out
 }
 
-// fakeMachines answers Exec with the machine's name.
-type fakeMachines struct{ execs [][]string }
+// fakeMachines answers Exec with the machine's name, and says a model
+// directory is on the machine when present is set.
+type fakeMachines struct {
+	execs   [][]string
+	present bool
+}
 
 func (m *fakeMachines) Exec(_ context.Context, node string, argv ...string) ([]byte, error) {
 	m.execs = append(m.execs, append([]string{node}, argv...))
+	if argv[0] == "sh" && strings.Contains(argv[len(argv)-1], "echo present") {
+		if m.present {
+			return []byte("present\n"), nil
+		}
+		return nil, nil
+	}
 	return []byte(node + "\n"), nil
 }
 
 func (m *fakeMachines) CopyFrom(context.Context, string, string, string) error { return nil }
+
+func (m *fakeMachines) CopyTo(_ context.Context, node, src, dst string) error {
+	m.execs = append(m.execs, []string{node, "copy", src, dst})
+	return nil
+}
 
 var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 	var (
@@ -163,4 +190,113 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 		Expect(empty.ClusterEvents(ctx)).To(BeEmpty())
 		Expect(empty.Alerts(ctx)).To(BeEmpty())
 	})
+
+	Describe("a rollout", func() {
+		var (
+			int8   string
+			server *httptest.Server
+			posts  []string
+		)
+		BeforeEach(func() {
+			int8 = filepath.Join("..", "..", "runtime", "models", "edgesim-det", "v2-int8")
+			plan.Scenario.Rollouts = []scenarios.Rollout{{Name: "r", Batches: [][]string{{"store-1"}}}}
+			mc := cfg
+			mc.Token = "run-token-1"
+			var err error
+			layer, err = kube.New(plan, machines, mc, kube.Config{Dir: dir})
+			Expect(err).NotTo(HaveOccurred())
+			sm := &kube.Member{Name: "one", Cluster: site}
+			for _, n := range plan.Nodes {
+				sm.Nodes = append(sm.Nodes, kube.NodeName{Plan: n.Name, Kube: "k-" + n.Name})
+			}
+			layer.Add(sm)
+			DeferCleanup(layer.Close, context.Background())
+			// The edgenode pod: answers the reload with the run token.
+			posts = nil
+			serving := "edgesim-det@v2-int8"
+			server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch {
+				case r.Method == http.MethodPost && r.URL.Path == "/admin/model":
+					posts = append(posts, r.Header.Get("Authorization"))
+					fmt.Fprintln(w, "serving "+serving)
+				case r.URL.Path == "/readyz":
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			DeferCleanup(server.Close)
+			_, port, _ := net.SplitHostPort(server.Listener.Addr().String())
+			p, _ := strconv.Atoi(port)
+			kube.SetEmulated(layer, map[string]netem.EngineHost{"store-1-edge-1": loopbackHost{}, "store-1-edge-2": loopbackHost{}}, p)
+			site.pods = func(labels, fields string) string {
+				if labels == "app.kubernetes.io/name=edgenode-store-1" && strings.HasPrefix(fields, "spec.nodeName=k-store-1-edge-") {
+					return "127.0.0.1 \n"
+				}
+				return ""
+			}
+		})
+
+		It("stages the plan's model on the site's nodes and points its pods at the node's link", func(ctx SpecContext) {
+			Expect(layer.Deploy(ctx)).To(Succeed())
+			base := "/var/lib/edgesim/models/edgenode-store-1"
+			for _, k := range []string{"k-store-1-edge-1", "k-store-1-edge-2"} {
+				Expect(machines.execs).To(ContainElement([]string{k, "copy", filepath.Join(dir, "models", "initial"), base + "/initial"}))
+				Expect(machines.execs).To(ContainElement([]string{k, "ln", "-sfn", "initial", base + "/current"}))
+			}
+			Expect(filepath.Join(dir, "models", "initial", "manifest.json")).To(BeARegularFile(), "the embedded model, copied out")
+			Expect(site.applied[0]).To(ContainSubstring("path: " + base + "\n"))
+			Expect(site.applied[0]).To(ContainSubstring(`model: /var/lib/edgesim-models/current`))
+			Expect(machines.execs).NotTo(ContainElement(HaveExactElements(HavePrefix("k-cloud"), "ln", "-sfn", "initial", HaveSuffix("/current"))), "the cloud is not rolled out")
+		})
+
+		It("copies the model onto the node once, moves the link, reloads the pod's edgenode with the run token and reports what it serves; back to the plan's model alike", func(ctx SpecContext) {
+			Expect(layer.ModelDir("store-1-edge-1")).To(BeEmpty())
+			Expect(layer.SwapModel(ctx, "store-1-edge-1", int8)).To(Equal("edgesim-det@v2-int8"))
+			Expect(layer.ModelDir("store-1-edge-1")).To(Equal(int8))
+			Expect(layer.ModelDir("store-1-edge-2")).To(BeEmpty(), "only the node asked")
+			Expect(posts).To(Equal([]string{"Bearer run-token-1"}))
+			copies := func() int {
+				n := 0
+				for _, e := range machines.execs {
+					if len(e) > 1 && e[1] == "copy" {
+						n++
+					}
+				}
+				return n
+			}
+			Expect(copies()).To(Equal(1))
+			Expect(machines.execs[len(machines.execs)-1]).To(ContainElement(MatchRegexp(`^ln -sfn m-[0-9a-f]{12} /var/lib/edgesim/models/edgenode-store-1/current.new && mv -Tf`)))
+
+			machines.present = true // the model is on the node now
+			Expect(layer.SwapModel(ctx, "store-1-edge-1", int8)).To(Equal("edgesim-det@v2-int8"))
+			Expect(copies()).To(Equal(1), "not copied twice")
+			Expect(layer.SwapModel(ctx, "store-1-edge-1", "")).NotTo(BeEmpty())
+			Expect(machines.execs[len(machines.execs)-1]).To(ContainElement(HavePrefix("ln -sfn initial ")))
+			Expect(layer.ModelDir("store-1-edge-1")).To(BeEmpty())
+			Expect(copies()).To(Equal(1))
+
+			_, err := layer.SwapModel(ctx, plan.NodesOf(provider.RoleCloud)[0].Name, int8)
+			Expect(err).To(MatchError(ContainSubstring("is not an edge node of a rolled-out site")))
+		})
+
+		It("says which pod is missing, and cannot serve or fetch before the links are attached", func(ctx SpecContext) {
+			site.pods = func(string, string) string { return "" }
+			_, err := layer.SwapModel(ctx, "store-1-edge-2", int8)
+			Expect(err).To(MatchError("no running edgenode pod of edgenode-store-1 on k-store-1-edge-2"))
+			kube.SetEmulated(layer, nil, 0)
+			_, _, err = layer.ServeModel(ctx, GinkgoT().TempDir(), nil)
+			Expect(err).To(MatchError(ContainSubstring("the links are not attached")))
+			_, err = layer.FetchModel(ctx, "store-1-edge-1", "http://127.0.0.1:1", nil, GinkgoT().TempDir())
+			Expect(err).To(MatchError(ContainSubstring("the links are not attached")))
+		})
+	})
 })
+
+// loopbackHost is an emulated host that is this process's own network.
+type loopbackHost struct{}
+
+func (loopbackHost) Name() string             { return "loopback" }
+func (loopbackHost) Address() net.IP          { return net.IPv4(127, 0, 0, 1) }
+func (loopbackHost) NetnsPath() string        { return "" }
+func (loopbackHost) NetnsName() string        { return "" }
+func (loopbackHost) Do(fn func() error) error { return fn() }

@@ -57,10 +57,6 @@ const (
 	labelHardware = "edgesim.dev/hardware"
 )
 
-// ErrUnsupported is returned for a scenario feature the Kubernetes
-// providers do not offer yet.
-var ErrUnsupported = errors.New("kube: not supported")
-
 // ManifestConfig is what the manifests need besides the plan.
 type ManifestConfig struct {
 	// EdgenodeImage runs `edgenode serve`; CamerasImage runs
@@ -79,6 +75,9 @@ type ManifestConfig struct {
 	// given to edgenodes and cameras through their environment; empty =
 	// the edgenodes are open.
 	Token string
+	// Models are the model directories the plan's edgenodes run, by path
+	// (ReadModels); each is shipped in a ConfigMap.
+	Models map[string]ModelFiles
 }
 
 // TokenSecret is the Secret holding the run token, under the key "token".
@@ -216,8 +215,11 @@ func check(plan *provider.Plan, cfg ManifestConfig) error {
 	if len(plan.NodesOf(provider.RoleCloud)) == 0 {
 		errs = append(errs, "plan: no cloud node")
 	}
-	if plan.Scenario.Workload.Model.Path != "" {
-		errs = append(errs, fmt.Sprintf("%v: workload.model.path %q: a Kubernetes provider runs the model built into the edgenode image; remove the path or use provider: local", ErrUnsupported, plan.Scenario.Workload.Model.Path))
+	for _, n := range plan.Nodes {
+		if p := modelPath(plan, n); p != "" && cfg.Models[p] == nil && !rolledSite(plan, n) {
+			errs = append(errs, fmt.Sprintf("model %s of node %s: not read (kube.ReadModels)", p, n.Name))
+			break
+		}
 	}
 	if len(errs) > 0 {
 		return errors.New("kube: " + strings.Join(errs, "; "))
@@ -243,6 +245,13 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 	}
 	name := EdgenodeName(site)
 	env := provider.EdgenodeEnv{RulesFile: configDir + "/rules.yaml", SpoolDir: "/spool", CloudURL: cfg.cloudURL("")}
+	model, rolled := modelPath(plan, first), rolledSite(plan, first)
+	switch {
+	case rolled: // the model a rollout switches on the node (see rollout.go)
+		env.ModelDir = swapMount + "/" + currentModel
+	case model != "":
+		env.ModelDir = modelDir
+	}
 	if first.Role == provider.RoleCloud {
 		env.AlertsFile = "/alerts/alerts.jsonl"
 	}
@@ -266,6 +275,14 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 		{Name: "spool", HostPath: &HostPathVolume{Path: SpoolDir(name), Type: "DirectoryOrCreate"}},
 	}
 	mounts := []VolumeMount{{Name: "config", MountPath: configDir, ReadOnly: true}, {Name: "spool", MountPath: "/spool"}}
+	switch {
+	case rolled:
+		vols = append(vols, Volume{Name: "models", HostPath: &HostPathVolume{Path: ModelsDir(name), Type: "DirectoryOrCreate"}})
+		mounts = append(mounts, VolumeMount{Name: "models", MountPath: swapMount, ReadOnly: true})
+	case model != "":
+		vols = append(vols, Volume{Name: "model", ConfigMap: &ConfigMapVolume{Name: name + "-model"}})
+		mounts = append(mounts, VolumeMount{Name: "model", MountPath: modelDir, ReadOnly: true})
+	}
 	if first.Role == provider.RoleCloud {
 		vols = append(vols, Volume{Name: "alerts", HostPath: &HostPathVolume{Path: HostDataDir + "/alerts", Type: "DirectoryOrCreate"}})
 		mounts = append(mounts, VolumeMount{Name: "alerts", MountPath: "/alerts"})
@@ -314,15 +331,18 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 	if first.Role == provider.RoleCloud && cfg.CloudURL != "" {
 		svc.Spec.Type, svc.Spec.Ports[0].NodePort = "NodePort", CloudNodePort
 	}
-	return []Object{
-		&ConfigMap{Meta: meta("v1", "ConfigMap", name+"-config", Namespace, labels), Data: map[string]string{
-			"edgenode.yaml": string(configYAML), "rules.yaml": string(rulesYAML)}},
+	objs := []Object{&ConfigMap{Meta: meta("v1", "ConfigMap", name+"-config", Namespace, labels), Data: map[string]string{
+		"edgenode.yaml": string(configYAML), "rules.yaml": string(rulesYAML)}}}
+	if model != "" && !rolled {
+		objs = append(objs, modelConfigMap(name, cfg.Models[model], labels))
+	}
+	return append(objs,
 		dep,
 		svc,
 		&PodDisruptionBudget{Meta: meta("policy/v1", "PodDisruptionBudget", name, Namespace, labels), Spec: PDBSpec{
 			MaxUnavailable: 1, Selector: LabelSelector{MatchLabels: sel},
 		}},
-	}, nil
+	), nil
 }
 
 // resources turns a node's size into the container's limits (the node's

@@ -171,14 +171,137 @@ var _ = Describe("Manifests", func() {
 		}))
 	})
 
-	It("refuses a model path it cannot ship, and missing images, in one error", func() {
+	It("refuses missing images and models it was not given, in one error", func() {
 		p := kubetest.Plan("quickstart", false)
 		p.Scenario.Workload.Model.Path = "/models/x"
 		_, err := kube.Manifests(p, kube.ManifestConfig{})
-		Expect(err).To(MatchError(ContainSubstring("workload.model.path")))
+		Expect(err).To(MatchError(ContainSubstring("model /models/x of node cloud-1: not read")))
 		Expect(err).To(MatchError(ContainSubstring("images: both")))
+		p = kubetest.Plan("quickstart", false)
+		p.Scenario.Sites[0].Model = &scenarios.Model{Name: "x", Path: "/models/x"} // the site's own (sites[].workload.model)
+		_, err = kube.Manifests(p, cfg)
+		Expect(err).To(MatchError(ContainSubstring("model /models/x of node store-1-edge-1: not read")))
 		_, err = kube.CameraManifests(nil, cfg)
 		Expect(err).To(MatchError(ContainSubstring("provider.NewPlan")))
+	})
+
+	Describe("a model directory", func() {
+		var dir string
+		BeforeEach(func() {
+			dir = GinkgoT().TempDir()
+			Expect(os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"version":"v9"}`), 0o644)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(dir, "weights.bin"), []byte{0, 1, 2, 0xff}, 0o644)).To(Succeed())
+		})
+
+		It("ships in a ConfigMap per tier that the edgenodes mount and name as their model", func() {
+			p := kubetest.Plan("quickstart", false)
+			p.Scenario.Workload.Model.Path = dir
+			models, err := kube.ReadModels(p)
+			Expect(err).NotTo(HaveOccurred())
+			mc := cfg
+			mc.Models = models
+			objs, err := kube.Manifests(p, mc)
+			Expect(err).NotTo(HaveOccurred())
+			var maps []*kube.ConfigMap
+			var deps []*kube.Deployment
+			configs := map[string]string{}
+			for _, o := range objs {
+				switch o := o.(type) {
+				case *kube.ConfigMap:
+					if strings.HasSuffix(o.Metadata.Name, "-model") {
+						maps = append(maps, o)
+					} else {
+						configs[o.Metadata.Name] = o.Data["edgenode.yaml"]
+					}
+				case *kube.Deployment:
+					deps = append(deps, o)
+				}
+			}
+			Expect(deps).To(HaveLen(2)) // cloud and store-1
+			Expect(maps).To(HaveLen(len(deps)))
+			for _, cm := range maps {
+				Expect(cm.BinaryData).To(Equal(map[string]string{"manifest.json": "eyJ2ZXJzaW9uIjoidjkifQ==", "weights.bin": "AAEC/w=="}))
+			}
+			for _, d := range deps {
+				spec := d.Spec.Template.Spec
+				Expect(spec.Volumes).To(ContainElement(kube.Volume{Name: "model", ConfigMap: &kube.ConfigMapVolume{Name: d.Metadata.Name + "-model"}}))
+				Expect(spec.Containers[0].VolumeMounts).To(ContainElement(HaveField("Name", "model")))
+				var mount string
+				for _, m := range spec.Containers[0].VolumeMounts {
+					if m.Name == "model" {
+						mount = m.MountPath
+						Expect(m.ReadOnly).To(BeTrue())
+					}
+				}
+				Expect(configs[d.Metadata.Name+"-config"]).To(ContainSubstring("model: " + mount + "\n"))
+				Expect(configs[d.Metadata.Name+"-config"]).NotTo(ContainSubstring(dir))
+			}
+		})
+
+		It("ships a site's own model to that site only; an embedded variant needs no ConfigMap", func() {
+			p := kubetest.Plan("quickstart", false)
+			p.Scenario.Sites[0].Model = &scenarios.Model{Name: "mine", Path: dir}
+			models, err := kube.ReadModels(p)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(models).To(HaveKey(dir))
+			mc := cfg
+			mc.Models = models
+			objs, err := kube.Manifests(p, mc)
+			Expect(err).NotTo(HaveOccurred())
+			var maps []string
+			configs := map[string]string{}
+			for _, o := range objs {
+				if cm, ok := o.(*kube.ConfigMap); ok {
+					if strings.HasSuffix(cm.Metadata.Name, "-model") {
+						maps = append(maps, cm.Metadata.Name)
+					} else if y := cm.Data["edgenode.yaml"]; y != "" {
+						configs[cm.Metadata.Name] = y
+					}
+				}
+			}
+			Expect(maps).To(Equal([]string{kube.EdgenodeName("store-1") + "-model"}))
+			Expect(configs[kube.EdgenodeName("")+"-config"]).NotTo(ContainSubstring("model:"), "the cloud runs the image's default model")
+
+			p = kubetest.Plan("quickstart", false)
+			p.Scenario.Sites[0].Model = &scenarios.Model{Name: "v2-int8", Variant: "v2-int8", Embedded: "edgesim-det/v2-int8"}
+			objs, err = kube.Manifests(p, cfg)
+			Expect(err).NotTo(HaveOccurred())
+			for _, o := range objs {
+				if cm, ok := o.(*kube.ConfigMap); ok {
+					Expect(cm.Metadata.Name).NotTo(HaveSuffix("-model"))
+					if cm.Metadata.Name == kube.EdgenodeName("store-1")+"-config" {
+						Expect(cm.Data["edgenode.yaml"]).To(ContainSubstring("model: embedded:edgesim-det/v2-int8\n"))
+					}
+				}
+			}
+		})
+
+		It("is refused before any cluster exists when a ConfigMap cannot carry it", func() {
+			big := make([]byte, kube.MaxModelBytes)
+			Expect(os.WriteFile(filepath.Join(dir, "weights.bin"), big, 0o644)).To(Succeed())
+			p := kubetest.Plan("quickstart", false)
+			p.Scenario.Workload.Model.Path = dir
+			_, err := kube.New(p, nil, kube.ManifestConfig{}, kube.Config{})
+			Expect(err).To(MatchError(And(ContainSubstring("bytes of files, but a ConfigMap carries at most 1048576"), ContainSubstring("edgenode optimize"))))
+		})
+
+		It("is refused when it holds more than plain files or has no manifest", func() {
+			Expect(os.Mkdir(filepath.Join(dir, "sub"), 0o755)).To(Succeed())
+			_, err := kube.ReadModel(dir)
+			Expect(err).To(MatchError(ContainSubstring("sub is not a regular file")))
+			Expect(os.Remove(filepath.Join(dir, "sub"))).To(Succeed())
+			Expect(os.Remove(filepath.Join(dir, "manifest.json"))).To(Succeed())
+			_, err = kube.ReadModel(dir)
+			Expect(err).To(MatchError(ContainSubstring("no manifest.json")))
+		})
+
+		It("is read from the committed variants within the limit", func() {
+			for _, v := range []string{"v2", "v2-int8"} {
+				files, err := kube.ReadModel(filepath.Join("..", "..", "runtime", "models", "edgesim-det", v))
+				Expect(err).NotTo(HaveOccurred(), v)
+				Expect(files).To(HaveKey("weights.bin"))
+			}
+		})
 	})
 })
 

@@ -35,7 +35,9 @@ type Secret struct {
 // ConfigMap is v1/ConfigMap.
 type ConfigMap struct {
 	Meta `yaml:",inline"`
-	Data map[string]string `yaml:"data"`
+	Data map[string]string `yaml:"data,omitempty"`
+	// BinaryData holds base64-encoded contents.
+	BinaryData map[string]string `yaml:"binaryData,omitempty"`
 }
 
 // Deployment is apps/v1/Deployment.

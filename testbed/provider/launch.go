@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgesim/edgesim/fakecam"
 	"github.com/edgesim/edgesim/runtime/node/nodeconfig"
+	"github.com/edgesim/edgesim/scenarios"
 )
 
 // The launch contract of the workloads, the same with every provider:
@@ -30,6 +31,10 @@ type EdgenodeEnv struct {
 	SpoolDir   string // undelivered alerts
 	AlertsFile string // cloud nodes: the JSONL of received alerts
 	CloudURL   string // edge nodes: the cloud edgenodes' base URL
+	// ModelDir, when set, is the model directory the edgenode loads (and
+	// reloads on POST /admin/model) instead of the scenario's: a rollout
+	// switches what it holds.
+	ModelDir string
 }
 
 // EdgenodeConfig returns the configuration of node n's edgenode: the
@@ -46,8 +51,11 @@ func EdgenodeConfig(plan *Plan, n Node, env EdgenodeEnv) nodeconfig.File {
 	if env.NodeID != "" {
 		f.NodeID = new(env.NodeID)
 	}
-	if w.Model.Path != "" {
-		f.Model = new(w.Model.Path)
+	if ref := ModelOf(plan, n).Ref(); ref != "" {
+		f.Model = new(ref)
+	}
+	if env.ModelDir != "" {
+		f.Model = new(env.ModelDir)
 	}
 	switch n.Role {
 	case RoleCloud:
@@ -56,6 +64,16 @@ func EdgenodeConfig(plan *Plan, n Node, env EdgenodeEnv) nodeconfig.File {
 		f.Mode, f.Upstream = new("edge"), new(env.CloudURL)
 	}
 	return f
+}
+
+// ModelOf is the detection model node n runs: an edge node its site's
+// (the site's workload.model, or else the scenario's), a cloud node the
+// scenario's.
+func ModelOf(plan *Plan, n Node) scenarios.Model {
+	if n.Role == RoleEdge {
+		return plan.Scenario.SiteModel(n.Site)
+	}
+	return plan.Scenario.Workload.Model
 }
 
 // EdgenodeFiles renders node n's edgenode configuration (EdgenodeConfig)

@@ -119,15 +119,15 @@ func measureModel(ctx context.Context, dir string, m *detector.Model, frames []i
 	return row, nil
 }
 
-// compareModels loads every directory (refusing any whose manifest does not
-// match its weights), measures each, and relates variants to their parent
+// compareModels loads every model (a directory or an embedded:<name>/<version>
+// reference; refusing any whose manifest does not match its weights), measures each, and relates variants to their parent
 // by the parent's sha256. A parent that is not among dirs but is the
 // embedded model is measured too.
 func compareModels(ctx context.Context, dirs []string, o compareOpts) ([]compareRow, error) {
 	var models []*detector.Model
 	have := map[string]bool{}
 	for _, d := range dirs {
-		m, err := detector.Load(d)
+		m, err := detector.LoadOrDefault(d)
 		if err != nil {
 			return nil, fmt.Errorf("eval: refusing model %s: %w", d, err)
 		}

@@ -124,7 +124,7 @@ func (o *serveOptions) bind(f *pflag.FlagSet) {
 	f.StringSliceVar(&o.remoteNets, "ice-allow-remote", nil, "only pair with cameras in these networks, CIDR (repeatable; default any)")
 	f.BoolVar(&cfg.ICE.IncludeLoopback, "ice-loopback", false, "also offer loopback candidates (single-host setups)")
 	f.BoolVar(&cfg.ICE.DisableMDNS, "no-mdns", false, "do not use mDNS ICE candidates")
-	f.StringVar(&cfg.ModelDir, "model", cfg.ModelDir, "model directory with manifest.json (default: the embedded model)")
+	f.StringVar(&cfg.ModelDir, "model", cfg.ModelDir, "model directory with manifest.json, or embedded:<name>/<version> for a model embedded in the binary (default: the embedded model)")
 	f.DurationVar(&cfg.DrainTimeout, "drain-timeout", cfg.DrainTimeout, "how long SIGTERM waits for in-flight frames")
 	f.StringVar(&o.logLevel, "log-level", o.logLevel, "debug, info, warn or error")
 }

@@ -48,7 +48,7 @@ var _ = Describe("The committed variants on the held-out sets", func() {
 	It("keeps the mAP retention target of its method (edgenode eval --models)", Label("slow"), func() {
 		manifests, err := fs.Glob(models.FS, "*/*/"+detector.ManifestFile)
 		Expect(err).NotTo(HaveOccurred())
-		variants := 0
+		methods := map[string]int{}
 		for _, mf := range manifests {
 			m, err := detector.LoadFS(models.FS, path.Dir(mf))
 			Expect(err).NotTo(HaveOccurred())
@@ -56,7 +56,7 @@ var _ = Describe("The committed variants on the held-out sets", func() {
 			if p == nil {
 				continue
 			}
-			variants++
+			methods[p.Method]++
 			parent, err := detector.Default()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(p.ParentSHA256).To(Equal(parent.Manifest.SHA256), "%s: variants are made from the embedded model", mf)
@@ -70,7 +70,9 @@ var _ = Describe("The committed variants on the held-out sets", func() {
 				Expect(ret).To(BeNumerically(">=", floor), "%s %s mAP@0.5 retention", m.Manifest.ID(), split)
 			}
 		}
-		Expect(variants).To(BeNumerically(">=", 1))
+		Expect(methods).To(HaveKey(detector.MethodInt8), "the committed int8 variant (v2-int8)")
+		Expect(methods).To(HaveKey(detector.MethodPrune), "the committed pruned variant (v2-pruned)")
+		Expect(methods).To(HaveKey(detector.MethodDistill), "the committed distilled variant (v2-distilled)")
 	})
 })
 
