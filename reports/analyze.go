@@ -86,7 +86,9 @@ func Analyze(run *Run, opts ...Option) (*Result, error) {
 	a.links()
 	a.failover()
 	a.consistency()
+	a.rollouts()
 	a.slos()
+	a.rolloutVerdicts()
 	a.headroom()
 	a.verdict()
 	return a.res, nil
@@ -207,6 +209,7 @@ func (a *analysis) latency() {
 	parts := make([][]time.Duration, len(BreakdownParts))
 	bySite := map[string][]time.Duration{}
 	byPlacement := map[string][]time.Duration{}
+	byModel := map[string][]time.Duration{}
 	fc := &a.res.Frames
 	for _, c := range a.run.Cameras {
 		var cam []time.Duration
@@ -229,6 +232,9 @@ func (a *analysis) latency() {
 			fc.Answered++
 			ov.Answered++
 			cam = append(cam, f.Latency)
+			if !c.Reference {
+				byModel[modelName(f)] = append(byModel[modelName(f)], f.Latency)
+			}
 			if f.InNode > 0 {
 				for i, d := range []time.Duration{f.Latency - f.InNode, f.Decode, f.Wait, f.Infer, f.InNode - f.Decode - f.Wait - f.Infer} {
 					parts[i] = append(parts[i], max(0, d))
@@ -249,7 +255,10 @@ func (a *analysis) latency() {
 	a.res.Latencies.Overall = NewDistribution(all).withQuantiles()
 	a.res.Latencies.Sites = groups(bySite)
 	a.res.Latencies.Placements = groups(byPlacement)
-	for _, gs := range [][]LatencyGroup{a.res.Latencies.Sites, a.res.Latencies.Placements} {
+	if len(byModel) > 1 {
+		a.res.Latencies.Models = groups(byModel)
+	}
+	for _, gs := range [][]LatencyGroup{a.res.Latencies.Sites, a.res.Latencies.Placements, a.res.Latencies.Models} {
 		for i := range gs {
 			gs[i].Distribution = gs[i].Distribution.withQuantiles()
 		}
@@ -465,6 +474,7 @@ func (a *analysis) accuracy() {
 	}
 	frames := make([]ScoredFrame, 0, n)
 	camOf := make([]int32, 0, n) // camera index per scored frame
+	modelOf := make([]string, 0, n)
 	for ci, c := range a.run.Cameras {
 		if len(c.Truth) == 0 {
 			continue
@@ -480,6 +490,7 @@ func (a *analysis) accuracy() {
 			}
 			frames = append(frames, ScoredFrame{Truth: t.Objects, Detections: c.Frames[i].Detections})
 			camOf = append(camOf, int32(ci))
+			modelOf = append(modelOf, modelName(c.Frames[i]))
 		}
 	}
 	if len(frames) == 0 {
@@ -504,28 +515,43 @@ func (a *analysis) accuracy() {
 			}
 		}
 	}
-	for _, scope := range []string{"placement", "site"} {
-		key := func(ci int32) string {
-			if scope == "site" {
-				return a.run.Cameras[ci].Site
+	for _, scope := range []string{"placement", "site", "model"} {
+		key := func(f int32) string {
+			switch scope {
+			case "site":
+				return a.run.Cameras[camOf[f]].Site
+			case "model": // the scenario's own cameras, not a comparison mirror
+				if a.run.Cameras[camOf[f]].Reference {
+					return ""
+				}
+				return modelOf[f]
 			}
-			return string(a.run.Cameras[ci].Placement)
+			return string(a.run.Cameras[camOf[f]].Placement)
 		}
 		count := map[string]int{}
-		for _, ci := range camOf {
-			count[key(ci)]++
+		for f := range camOf {
+			if k := key(int32(f)); k != "" {
+				count[k]++
+			}
 		}
 		if len(count) < 2 {
 			continue
 		}
 		names := slices.Sorted(maps.Keys(count))
 		for _, name := range names {
-			ga := summarise(cms, a.o.iou, count[name], func(f int32) bool { return key(camOf[f]) == name })
+			ga := summarise(cms, a.o.iou, count[name], func(f int32) bool { return key(f) == name })
 			a.res.AccuracyBy = append(a.res.AccuracyBy, AccuracyGroup{Scope: scope, Name: name, FramesScored: count[name],
 				MeanAP50: ga.MeanAP50, Precision: ga.Precision, Recall: ga.Recall})
 		}
 	}
 }
+
+// modelName is the model that answered frame f, or NoModel when its
+// edgenode did not say.
+func modelName(f FrameSample) string { return cmp.Or(f.Model, NoModel) }
+
+// NoModel names the group of answered frames whose answer named no model.
+const NoModel = "(not reported)"
 
 func (a *analysis) links() {
 	span := a.run.End.Sub(a.run.Start).Seconds()

@@ -42,8 +42,9 @@ type Result struct {
 	LatencyTimelineBucketS float64       `json:"latencyTimelineBucketS,omitempty"`
 	TimeToAlert            []AlertTiming `json:"timeToAlert,omitempty"`
 	Accuracy               *Accuracy     `json:"accuracy,omitempty"`
-	// AccuracyBy breaks accuracy down by placement and site (when there is
-	// more than one of either).
+	// AccuracyBy breaks accuracy down by placement, site and the model that
+	// answered each frame of the scenario's own cameras (each scope when
+	// there is more than one of it).
 	AccuracyBy []AccuracyGroup `json:"accuracyBy,omitempty"`
 	Links      []LinkResult    `json:"links,omitempty"`
 	Uplink     []UplinkResult  `json:"uplink,omitempty"`
@@ -54,6 +55,7 @@ type Result struct {
 	Faults            []Fault               `json:"faults,omitempty"`
 	ObservedFaults    []ObservedFault       `json:"observedFaults,omitempty"`
 	SLOs              []SLOVerdict          `json:"slos"`
+	Rollouts          []RolloutResult       `json:"rollouts,omitempty"`
 	Warnings          []string              `json:"warnings,omitempty"`
 	Diagnostics       []evidence.Diagnostic `json:"diagnostics,omitempty"`
 	// Clusters are the run's Kubernetes clusters: create and ready times,
@@ -70,7 +72,7 @@ type Result struct {
 
 // AccuracyGroup is the accuracy of one placement or site.
 type AccuracyGroup struct {
-	Scope        string  `json:"scope"` // "placement" | "site"
+	Scope        string  `json:"scope"` // "placement" | "site" | "model"
 	Name         string  `json:"name"`
 	FramesScored int     `json:"framesScored"`
 	MeanAP50     float64 `json:"meanAP50"`
@@ -119,8 +121,12 @@ type LatencyResults struct {
 	Overall    Distribution   `json:"overall"`
 	Sites      []LatencyGroup `json:"sites"`
 	Placements []LatencyGroup `json:"placements"`
-	Cameras    []LatencyGroup `json:"cameras"`
-	WarmUp     *Distribution  `json:"warmUp,omitempty"`
+	// Models breaks the answered frames of the scenario's own cameras (not
+	// a comparison mirror's) down by the model that answered them
+	// (FrameSample.Model), when more than one did.
+	Models  []LatencyGroup `json:"models,omitempty"`
+	Cameras []LatencyGroup `json:"cameras"`
+	WarmUp  *Distribution  `json:"warmUp,omitempty"`
 	// Breakdown is where the answered frames' latency went, part by part
 	// (BreakdownParts), over the frames whose node reported its share;
 	// empty when none did. Each part's percentiles are its own: they do
@@ -348,7 +354,7 @@ func (r *Result) Latency(name string) Distribution {
 	if name == "" {
 		return r.Latencies.Overall
 	}
-	for _, groups := range [][]LatencyGroup{r.Latencies.Cameras, r.Latencies.Sites, r.Latencies.Placements} {
+	for _, groups := range [][]LatencyGroup{r.Latencies.Cameras, r.Latencies.Sites, r.Latencies.Placements, r.Latencies.Models} {
 		for _, g := range groups {
 			if g.Name == name {
 				return g.Distribution

@@ -76,6 +76,8 @@ type Run struct {
 	// with what it measured of them (empty for the local provider).
 	Clusters []evidence.Cluster `json:"clusters,omitempty"`
 	SLO      SLOSpec            `json:"slo"`
+	// Rollouts are the model rollouts the timeline ran.
+	Rollouts []RolloutRun `json:"rollouts,omitempty"`
 	// Host is the testbed host's own load during the run (see Headroom).
 	Host *HostSamples `json:"host,omitempty"`
 	// Warnings are the testbed's own, e.g. a tear-down step that failed
@@ -136,6 +138,7 @@ type FrameSample struct {
 	Answered bool          `json:"answered"`
 	Latency  time.Duration `json:"latencyNs,omitempty"` // capture to detections back at the camera
 	Node     string        `json:"node,omitempty"`      // edgenode that answered
+	Model    string        `json:"model,omitempty"`     // the model that answered, as the edgenode named it (name@version)
 	// Where the answer's time went inside the node, as it reported it
 	// (zero when it did not): its last packet's arrival to decoded, decoded
 	// to a worker taking it, inference, and arrival to the answer sent.

@@ -30,6 +30,12 @@ func mustSub(f fs.FS, dir string) fs.FS {
 // (plan-*.yaml, kind: Plan, run by edgesim plan) rather than a scenario.
 func IsPlanExample(file string) bool { return strings.HasPrefix(path.Base(file), "plan-") }
 
+// IsFileExample reports whether an example scenario ships files next to
+// it (the rollout-*.yaml examples name a model directory): it runs from its
+// file, edgesim run scenarios/examples/rollout-canary.yaml, and is not one
+// of the embedded examples, which reference no files.
+func IsFileExample(file string) bool { return strings.HasPrefix(path.Base(file), "rollout-") }
+
 // DefaultExample is the example that runs when no scenario is given.
 const DefaultExample = "quickstart"
 
@@ -38,7 +44,7 @@ func ExampleNames() []string {
 	entries, _ := fs.ReadDir(examples, ".")
 	var names []string
 	for _, e := range entries {
-		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok && !IsPlanExample(e.Name()) {
+		if n, ok := strings.CutSuffix(e.Name(), ".yaml"); ok && !IsPlanExample(e.Name()) && !IsFileExample(e.Name()) {
 			names = append(names, n)
 		}
 	}

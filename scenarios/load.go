@@ -365,7 +365,9 @@ func (c *converter) convert(ext *v1alpha1.Scenario) *Scenario {
 
 	s.Links = c.links(sp.Links, s.Sites, siteIdx)
 	s.Workload = c.workload(sp.Workload, s)
+	c.siteModels(sp.Sites, s)
 	s.Faults = c.faults(sp.Faults, s)
+	s.Rollouts = c.rollouts(sp.Rollouts, s)
 	s.SLO = c.slo(sp.SLO, s)
 	s.Report = c.report(sp.Report, s.Name)
 	return s

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"time"
 
+	"github.com/edgesim/edgesim/runtime/detector"
 	"github.com/edgesim/edgesim/units"
 )
 
@@ -25,13 +26,14 @@ type Scenario struct {
 	Provider   Provider        `yaml:"provider"`
 	Kubeconfig string          `yaml:"kubeconfig,omitempty"` // absolute path, provider kubeconfig only
 
-	Cloud    Cloud    `yaml:"cloud"`
-	Sites    []Site   `yaml:"sites"`
-	Links    []Link   `yaml:"links"`
-	Workload Workload `yaml:"workload"`
-	Faults   []Fault  `yaml:"faults"`
-	SLO      SLO      `yaml:"slo"`
-	Report   Report   `yaml:"report"`
+	Cloud    Cloud     `yaml:"cloud"`
+	Sites    []Site    `yaml:"sites"`
+	Links    []Link    `yaml:"links"`
+	Workload Workload  `yaml:"workload"`
+	Faults   []Fault   `yaml:"faults"`
+	Rollouts []Rollout `yaml:"rollouts,omitempty"`
+	SLO      SLO       `yaml:"slo"`
+	Report   Report    `yaml:"report"`
 
 	// Warnings are things that do not stop a run but probably distort
 	// what it measures (a camera network slower than the cameras, jitter
@@ -76,6 +78,10 @@ type Site struct {
 	Name    string        `yaml:"name"`
 	Nodes   []Node        `yaml:"nodes"`
 	Cameras []CameraGroup `yaml:"cameras"`
+	// Model is the site's own detection model (its workload.model); nil
+	// when its edge nodes run the scenario's (Workload.Model). See
+	// Scenario.SiteModel.
+	Model *Model `yaml:"model,omitempty"`
 }
 
 // CameraGroup is a set of identical cameras of a site.
@@ -276,11 +282,37 @@ type Workload struct {
 	Alerts    []AlertRule `yaml:"alerts"`
 }
 
-// Model names the detector; Path "" means the embedded default model.
+// Model names the detector: a directory (Path), a model embedded in
+// edgenode (Embedded), or neither for the embedded default model.
 type Model struct {
-	Name    string `yaml:"name"`
-	Variant string `yaml:"variant,omitempty"`
-	Path    string `yaml:"path,omitempty"` // absolute directory, or ""
+	Name     string `yaml:"name"`
+	Variant  string `yaml:"variant,omitempty"`
+	Path     string `yaml:"path,omitempty"`     // absolute directory, or ""
+	Embedded string `yaml:"embedded,omitempty"` // <name>/<version> in runtime/models, or "" (the default model)
+}
+
+// SiteModel is the model the edge nodes of the named site run: the site's
+// own, or else the scenario's.
+func (s *Scenario) SiteModel(site string) Model {
+	for _, st := range s.Sites {
+		if st.Name == site && st.Model != nil {
+			return *st.Model
+		}
+	}
+	return s.Workload.Model
+}
+
+// Ref is the model as edgenode's --model (and its config file's model)
+// takes it: the directory, embedded:<name>/<version>, or "" for the
+// embedded default model.
+func (m Model) Ref() string {
+	switch {
+	case m.Path != "":
+		return m.Path
+	case m.Embedded != "":
+		return detector.EmbeddedPrefix + m.Embedded
+	}
+	return ""
 }
 
 // AlertRule raises an alert when an object with one of Labels stays in Zone

@@ -2,6 +2,7 @@ package testbed_test
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/runtime/detector"
 	"github.com/edgesim/edgesim/scenarios"
 )
 
@@ -29,7 +31,7 @@ var _ = Describe("the shipped examples through the CLI", Label("e2e", "slow", "e
 	files, _ := filepath.Glob(filepath.Join("..", "scenarios", "examples", "*.yaml"))
 	files = slices.DeleteFunc(files, scenarios.IsPlanExample) // capacity plans run with edgesim plan
 
-	It("finds the examples", func() { Expect(files).To(HaveLen(4)) })
+	It("finds the examples", func() { Expect(files).To(HaveLen(7)) })
 
 	for _, file := range files {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
@@ -67,9 +69,44 @@ var _ = Describe("the shipped examples through the CLI", Label("e2e", "slow", "e
 			Expect(err).NotTo(HaveOccurred())
 			var r reports.Result
 			Expect(json.Unmarshal(b, &r)).To(Succeed())
+			for _, ro := range r.Rollouts {
+				// a rollout example must end the way its comment says: a
+				// failing one because its gate rolled it back, with a reason
+				if want == 1 {
+					Expect(ro.Outcome).To(Equal(reports.RolloutRolledBack), ro.Name)
+					Expect(ro.Reason).To(ContainSubstring("gate after batch"), ro.Name)
+				} else {
+					Expect(ro.Outcome).To(Equal(reports.RolloutCompleted), ro.Name)
+				}
+			}
 			Expect(r.Latencies.Breakdown).To(HaveLen(len(reports.BreakdownParts)))
 			for _, g := range r.Latencies.Breakdown {
 				Expect(g.Count).To(Equal(r.Latencies.Overall.Count), g.Name)
+			}
+
+			// a site on its own model: each answer names the model that
+			// made it, and the report breaks latency and accuracy down by it
+			sc, err := scenarios.LoadFile(file)
+			Expect(err).NotTo(HaveOccurred())
+			models := map[string]bool{}
+			for _, site := range sc.Sites {
+				m, err := detector.LoadOrDefault(sc.SiteModel(site.Name).Ref())
+				Expect(err).NotTo(HaveOccurred())
+				models[m.Manifest.ID()] = true
+			}
+			if len(models) > 1 {
+				var lat, acc []string
+				for _, g := range r.Latencies.Models {
+					lat = append(lat, g.Name)
+				}
+				for _, g := range r.AccuracyBy {
+					if g.Scope == "model" {
+						acc = append(acc, g.Name)
+					}
+				}
+				want := slices.Sorted(maps.Keys(models))
+				Expect(lat).To(Equal(want), "latency rows per model")
+				Expect(acc).To(Equal(want), "accuracy rows per model")
 			}
 		}, NodeTimeout(7*time.Minute))
 	}

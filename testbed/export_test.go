@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/edgesim/edgesim/hwlimit"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // LocalEdgenodeLaunch writes a node's edgenode files into dir as the local
@@ -46,3 +47,6 @@ func SetCgroupsAvailable(f func() error) (restore func()) {
 	cgroupsAvailable = f
 	return func() { cgroupsAvailable = old }
 }
+
+// FetchFile exposes the rollout's resuming model fetch.
+var FetchFile = provider.FetchFile

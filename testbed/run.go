@@ -21,6 +21,7 @@ import (
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed/provider"
 )
 
 // Phases of a run, as the reports name them.
@@ -187,6 +188,10 @@ func newRunner(sc *scenarios.Scenario, o Options) (*runner, error) {
 			return nil, err
 		}
 	}
+	if _, ok := r.prov.(provider.ModelRoller); len(sc.Rollouts) > 0 && !ok {
+		// validation refuses this; --provider can still ask for it
+		return nil, fmt.Errorf("the scenario has rollouts, and provider %s does not run them: run it on provider local, kind or k3s", r.prov.Name())
+	}
 	if o.Live != nil {
 		if err := o.Live.attach(r); err != nil {
 			return nil, err
@@ -255,6 +260,7 @@ type runner struct {
 	camStart     time.Time
 	runStart     time.Time
 	tail         *tailer
+	rollouts     rollouts
 	// lastStats are the links' counters of the last sample.
 	lastStats []netem.LinkStats
 }
@@ -327,7 +333,11 @@ func (r *runner) execute(ctx context.Context) error {
 		r.mu.Lock()
 		r.runStart = r.o.Now()
 		r.mu.Unlock()
-		return r.wait(ctx, PhaseRun, r.sc.Duration, r.timeline())
+		// Rollouts run in the background until they end or the run does.
+		runCtx, cancel := context.WithCancel(ctx)
+		defer r.rollouts.wg.Wait()
+		defer cancel()
+		return r.wait(runCtx, PhaseRun, r.sc.Duration, r.timeline())
 	}, ctx)
 }
 

@@ -17,6 +17,8 @@ type Step struct {
 	Action Action
 	fault  *scenarios.Fault // the scenario fault it starts; nil for an undo
 	undoes *scenarios.Fault // the scenario fault an undo ends
+	// rollout is the scenario rollout the step starts (Action unused).
+	rollout *scenarios.Rollout
 }
 
 // timeline turns the scenario's faults into ordered provider actions,
@@ -26,6 +28,8 @@ func (r *runner) timeline() []Step {
 	if err != nil {
 		r.observe(ObservedEvent{At: r.o.Now(), Kind: "timeline", Detail: err.Error()})
 	}
+	steps = append(steps, rolloutSteps(r.sc)...)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].At < steps[j].At })
 	return steps
 }
 
@@ -116,6 +120,10 @@ func Timeline(plan *Plan) ([]Step, error) {
 // injection started and completed, whether it failed, the edgenodes a
 // node fault takes down, and when an undo restored them.
 func (r *runner) fire(ctx context.Context, s Step) {
+	if s.rollout != nil {
+		r.startRollout(ctx, s.rollout)
+		return
+	}
 	now := r.o.Now()
 	var affected, nodes []string
 	if s.fault != nil {

@@ -18,6 +18,7 @@ type htmlData struct {
 	R          *reports.Result
 	Plots      []reportkit.Named
 	Breakdowns []breakdownView
+	Rollouts   []rolloutView
 }
 
 var htmlFuncs = template.FuncMap{
@@ -55,7 +56,7 @@ var htmlFuncs = template.FuncMap{
 	},
 }
 
-var htmlTmpl = template.Must(template.New("report").Funcs(htmlFuncs).Parse(htmlSource))
+var htmlTmpl = template.Must(template.Must(template.New("report").Funcs(htmlFuncs).Parse(htmlSource)).Parse(rolloutHTML))
 
 // WriteHTML writes report.html: one self-contained page (inline CSS and
 // SVG plots, no external assets).
@@ -68,7 +69,7 @@ func WriteHTML(w io.Writer, r *reports.Result) error {
 	if err != nil {
 		return err
 	}
-	return htmlTmpl.Execute(w, htmlData{R: r, Plots: ps, Breakdowns: bs})
+	return htmlTmpl.Execute(w, htmlData{R: r, Plots: ps, Breakdowns: bs, Rollouts: rolloutViews(r)})
 }
 
 const htmlSource = `<!DOCTYPE html>
@@ -134,6 +135,7 @@ const htmlSource = `<!DOCTYPE html>
 </table>
 {{- end}}
 {{- else}}<p>No SLOs defined.</p>{{end}}
+{{template "rollouts" .Rollouts}}
 
 {{- if $r.Warnings}}
 <h2>Warnings</h2>
@@ -156,6 +158,7 @@ const htmlSource = `<!DOCTYPE html>
 <tr><td><b>all</b></td>{{template "latrow" $r.Latencies.Overall}}</tr>
 {{- range $r.Latencies.Placements}}<tr><td>{{.Name}} placement</td>{{template "latrow" .Distribution}}</tr>{{end}}
 {{- range $r.Latencies.Sites}}<tr><td>site {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
+{{- range $r.Latencies.Models}}<tr><td>model {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
 {{- range $r.Latencies.Cameras}}<tr><td>camera {{.Name}}</td>{{template "latrow" .Distribution}}</tr>{{end}}
 {{- with $r.Latencies.WarmUp}}<tr><td><i>warm-up</i></td>{{template "latrow" .}}</tr>{{end}}
 </table>

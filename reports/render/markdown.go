@@ -90,6 +90,9 @@ func WriteMarkdown(w io.Writer, r *reports.Result) error {
 	for _, g := range r.Latencies.Sites {
 		row("site "+g.Name, g.Distribution)
 	}
+	for _, g := range r.Latencies.Models {
+		row("model "+g.Name, g.Distribution)
+	}
 	p("\n")
 	if len(r.Latencies.Breakdown) > 0 {
 		p("**Where the latency went** (ms; answered frames whose node reported its share; each part's percentiles are its own and do not add up)\n\n| part | frames | p50 | p90 | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
@@ -182,7 +185,15 @@ func WriteMarkdown(w io.Writer, r *reports.Result) error {
 			p(" · %s AP %s", mdEsc(c.Label), f3(c.AP50))
 		}
 		p("\n\n")
+		if len(r.AccuracyBy) > 0 {
+			p("| scope | frames scored | precision | recall | mAP@0.5 |\n|---|---:|---:|---:|---:|\n")
+			for _, g := range r.AccuracyBy {
+				p("| %s %s | %d | %s | %s | %s |\n", g.Scope, mdEsc(g.Name), g.FramesScored, text.Pct(g.Precision), text.Pct(g.Recall), f3(g.MeanAP50))
+			}
+			p("\n")
+		}
 	}
+	writeRolloutsMD(p, r)
 	if h := r.Headroom.Summary(); h != "" {
 		p("**Host headroom**: %s\n\n", mdEsc(h))
 	}

@@ -50,6 +50,7 @@ type Spec struct {
 	Links      []Link           `yaml:"links" doc:"Impaired links between groups. Links not listed are lan links."`
 	Workload   *Workload        `yaml:"workload" doc:"The detection workload and its alert rules."`
 	Faults     []Fault          `yaml:"faults" doc:"Fault timeline."`
+	Rollouts   []Rollout        `yaml:"rollouts" doc:"Model rollouts on the timeline: a new model shipped to the sites over their uplinks and hot-swapped, judged by a health gate."`
 	SLO        *SLO             `yaml:"slo" doc:"Service-level objectives; the run fails when one is missed."`
 	Report     *Report          `yaml:"report" doc:"Report formats and output directory."`
 }
@@ -81,6 +82,12 @@ type Site struct {
 	Hardware  string        `yaml:"hardware" doc:"Hardware class (a name from spec.hardware) of each edge node; instead of resources."`
 	Resources *Resources    `yaml:"resources" doc:"Resources of each edge node; instead of hardware."`
 	Cameras   []CameraGroup `yaml:"cameras" doc:"Camera groups at this site."`
+	Workload  *SiteWorkload `yaml:"workload" doc:"What this site's edge nodes run differently from spec.workload."`
+}
+
+// SiteWorkload is the part of the workload a site can set for itself.
+type SiteWorkload struct {
+	Model *Model `yaml:"model" doc:"The detection model of this site's edge nodes (placement edge). Default: spec.workload.model."`
 }
 
 // CameraGroup is a set of identical cameras.
@@ -214,9 +221,9 @@ type Workload struct {
 
 // Model selects the detector.
 type Model struct {
-	Name    string `yaml:"name" doc:"Model name. Default default: the model embedded in edgenode."`
-	Variant string `yaml:"variant" doc:"Model variant, e.g. small or int8, when the model has several."`
-	Path    string `yaml:"path" doc:"Directory with manifest.json and weights, relative to the scenario file. Default: embedded."`
+	Name    string `yaml:"name" doc:"Model name, the key of its inference cost in a plan calibration. Default default (the embedded model), or the variant's version."`
+	Variant string `yaml:"variant" doc:"A model embedded in edgenode, by version: v2 (the default), v2-int8, v2-pruned, v2-distilled (runtime/models/edgesim-det/). Works with every provider. Instead of path."`
+	Path    string `yaml:"path" doc:"Directory with manifest.json and weights, relative to the scenario file; it must load (the manifest matches the weights). On kind and K3s it is shipped in a ConfigMap (at most 1 MiB of files). Instead of variant. Default: the embedded model."`
 }
 
 // AlertRule raises an alert when an object of a label stays in a zone.
@@ -276,4 +283,45 @@ type SLO struct {
 type Report struct {
 	Formats []string `yaml:"formats" doc:"Report formats. Default all four." enum:"json|html|markdown|junit"`
 	Dir     string   `yaml:"dir" doc:"Output directory, relative to the scenario file's directory and inside it (edgesim run --allow-outside-paths lifts that). Default edgesim-report/<name> in the working directory."`
+}
+
+// Rollout ships a new model to the sites on the timeline, batch by batch,
+// judges each batch with a health gate and rolls every site back when it
+// fails.
+type Rollout struct {
+	Name           string          `yaml:"name" doc:"Rollout name used in reports. Default rollout-<n>."`
+	At             *units.Duration `yaml:"at" doc:"When the rollout starts, from the start of the measured run." es:"required"`
+	Model          string          `yaml:"model" doc:"Directory with the new model's manifest.json and weights, relative to the scenario file; it must load at validation." es:"required"`
+	Sites          []string        `yaml:"sites" doc:"Sites to roll out to, in order. Default: every site, in spec order."`
+	Strategy       RolloutStrategy `yaml:"strategy" doc:"How sites are batched: exactly one of rolling and canary." es:"required"`
+	MaxUnavailable *int            `yaml:"maxUnavailable" doc:"Edge nodes of one site swapped at the same time. Default 1."`
+	Gate           *RolloutGate    `yaml:"gate" doc:"Health gate judged over a window after each batch; a miss rolls every site back." es:"required"`
+}
+
+// RolloutStrategy batches the sites of a rollout.
+type RolloutStrategy struct {
+	Rolling *RollingStrategy `yaml:"rolling" doc:"Batches of a fixed number of sites, with a pause between batches."`
+	Canary  *CanaryStrategy  `yaml:"canary" doc:"A first batch of N sites, judged by the gate, then all the other sites."`
+}
+
+// RollingStrategy rolls out by batches of sites.
+type RollingStrategy struct {
+	Batch *int            `yaml:"batch" doc:"Sites per batch. Default 1."`
+	Pause *units.Duration `yaml:"pause" doc:"Wait after a batch passed its gate before the next batch starts. Default 0s."`
+}
+
+// CanaryStrategy rolls out to N sites first, then to the rest.
+type CanaryStrategy struct {
+	Sites *int            `yaml:"sites" doc:"Sites in the canary batch. Default 1."`
+	Pause *units.Duration `yaml:"pause" doc:"Wait after the canary passed its gate before the rest. Default 0s."`
+}
+
+// RolloutGate is the health gate of a rollout, judged over the window
+// after a batch's sites were swapped, on those sites' cameras and nodes.
+type RolloutGate struct {
+	Window             *units.Duration           `yaml:"window" doc:"How long the gate watches a batch after its last swap, e.g. 15s." es:"required"`
+	E2ELatency         map[string]units.Duration `yaml:"e2eLatency" keys:"^p[0-9]+(\\.[0-9]+)?$" doc:"Maximum glass-to-detection latency percentiles in the window, e.g. {p95: 400ms}."`
+	RecallMin          *units.Percent            `yaml:"recallMin" doc:"Minimum detection recall against ground truth (IoU 0.5) in the window, e.g. 60%."`
+	CrashesMax         *int                      `yaml:"crashesMax" doc:"Most edgenode crashes allowed on the batch's nodes in the window. Default 0."`
+	AlertsPerMinuteMax *float64                  `yaml:"alertsPerMinuteMax" doc:"Most alerts per minute raised by the batch's nodes in the window (an alert storm)."`
 }

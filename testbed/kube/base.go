@@ -71,7 +71,42 @@ func (b *Base) Edgenodes(node string) []string {
 // Layer.EdgenodeMetrics).
 func (b *Base) EdgenodeMetrics(ctx context.Context, node string) (io.ReadCloser, error) {
 	if b.Layer == nil {
-		return nil, errors.New("no cluster yet")
+		return nil, errNoLayer
 	}
 	return b.Layer.EdgenodeMetrics(ctx, node)
+}
+
+// errNoLayer is a rollout step asked of a provider before Provision.
+var errNoLayer = errors.New("no cluster yet")
+
+// ServeModel implements provider.ModelRoller (see Layer.ServeModel).
+func (b *Base) ServeModel(ctx context.Context, dir string, files []string) (string, func(), error) {
+	if b.Layer == nil {
+		return "", nil, errNoLayer
+	}
+	return b.Layer.ServeModel(ctx, dir, files)
+}
+
+// FetchModel implements provider.ModelRoller (see Layer.FetchModel).
+func (b *Base) FetchModel(ctx context.Context, node, url string, files []string, dst string) (int64, error) {
+	if b.Layer == nil {
+		return 0, errNoLayer
+	}
+	return b.Layer.FetchModel(ctx, node, url, files, dst)
+}
+
+// SwapModel implements provider.ModelRoller (see Layer.SwapModel).
+func (b *Base) SwapModel(ctx context.Context, node, dir string) (string, error) {
+	if b.Layer == nil {
+		return "", errNoLayer
+	}
+	return b.Layer.SwapModel(ctx, node, dir)
+}
+
+// ModelDir implements provider.ModelRoller (see Layer.ModelDir).
+func (b *Base) ModelDir(node string) string {
+	if b.Layer == nil {
+		return ""
+	}
+	return b.Layer.ModelDir(node)
 }

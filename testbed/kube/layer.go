@@ -38,6 +38,9 @@ type Machines interface {
 	// CopyFrom copies the contents of the directory src on node's machine
 	// into the local directory dst.
 	CopyFrom(ctx context.Context, node, src, dst string) error
+	// CopyTo copies the contents of the local directory src into the
+	// existing directory dst on node's machine.
+	CopyTo(ctx context.Context, node, src, dst string) error
 }
 
 // Member is one cluster of a testbed and the plan nodes it runs.
@@ -93,6 +96,9 @@ type Layer struct {
 	members   []*Member
 
 	mu       sync.Mutex
+	hosts    map[string]netem.EngineHost // by plan node, once AttachLinks ran
+	rollouts rolloutState
+	podPort  int // 0 = EdgenodePort
 	stopSync context.CancelFunc
 	syncDone chan struct{}
 	samples  string
@@ -100,8 +106,17 @@ type Layer struct {
 }
 
 // New returns the layer of a plan, checking the plan and mc (images are
-// not required yet).
+// not required yet) and reading the model directories the plan's
+// edgenodes run unless mc has them (a directory a ConfigMap cannot carry
+// is an error here, before any cluster exists).
 func New(plan *provider.Plan, machines Machines, mc ManifestConfig, cfg Config) (*Layer, error) {
+	if mc.Models == nil && plan != nil && plan.Scenario != nil {
+		models, err := ReadModels(plan)
+		if err != nil {
+			return nil, fmt.Errorf("kube: %w", err)
+		}
+		mc.Models = models
+	}
 	probe := mc
 	probe.EdgenodeImage, probe.CamerasImage = "check", "check"
 	if err := check(plan, probe); err != nil {
@@ -295,6 +310,9 @@ func (l *Layer) Deploy(ctx context.Context) error {
 	objs, err := Manifests(l.plan, l.Manifests)
 	if err != nil {
 		return err
+	}
+	if err := l.stageModels(ctx); err != nil {
+		return fmt.Errorf("stage the models of the rolled-out sites: %w", err)
 	}
 	for _, m := range l.members { // the cloud's first
 		mine, err := l.apply(ctx, m, "edgenodes", objs)
@@ -583,5 +601,8 @@ func (l *Layer) AttachLinks(ctx context.Context, eng netem.Engine, pid func(node
 		}
 		links[pl.Name] = lk
 	}
+	l.mu.Lock()
+	l.hosts = byNode
+	l.mu.Unlock()
 	return byNode, links, Tunnel(ctx, hosts, cidrList)
 }
