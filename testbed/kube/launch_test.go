@@ -1,6 +1,7 @@
 package kube_test
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -39,7 +40,7 @@ var _ = Describe("the workloads' launch on Kubernetes", func() {
 			p := kubetest.Plan(example, compare)
 			c := cfg
 			c.CloudURL = cloudURL
-			upstream := kube.ServiceURL("", "")
+			upstream := fmt.Sprintf("http://edgenode-cloud.edgesim.svc.cluster.local.:%d", kube.EdgenodePort)
 			if cloudURL != "" {
 				upstream = cloudURL
 			}

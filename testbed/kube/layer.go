@@ -147,7 +147,7 @@ func (l *Layer) Add(m *Member) {
 	m.stopWatch, m.watchDone = cancel, make(chan struct{})
 	go func() {
 		defer close(m.watchDone)
-		m.watch.run(ctx, m.Cluster.KubectlCommand)
+		m.watch.run(ctx, l.Manifests.Ns(), m.Cluster.KubectlCommand)
 	}()
 }
 
@@ -248,7 +248,7 @@ func (l *Layer) EdgenodeMetrics(ctx context.Context, node string) (io.ReadCloser
 	if m == nil || len(pods) == 0 {
 		return nil, fmt.Errorf("no edgenode pod runs on %s", node)
 	}
-	b, err := m.Cluster.Kubectl(ctx, nil, "get", "--raw", fmt.Sprintf("/api/v1/namespaces/%s/pods/%s:%d/proxy/metrics", Namespace, pods[0], EdgenodePort))
+	b, err := m.Cluster.Kubectl(ctx, nil, "get", "--raw", fmt.Sprintf("/api/v1/namespaces/%s/pods/%s:%d/proxy/metrics", l.Manifests.Ns(), pods[0], EdgenodePort))
 	if err != nil {
 		return nil, fmt.Errorf("edgenode %s /metrics: %w", pods[0], err)
 	}
@@ -276,9 +276,9 @@ func (l *Layer) Diagnose(ctx context.Context) []evidence.Diagnostic {
 			out = append(out, evidence.Diagnostic{Title: prefix + title, Command: "kubectl " + strings.Join(args, " "), Output: text})
 		}
 		run("Nodes", "get", "nodes", "-o", "wide", "--show-labels")
-		run("Pods", "-n", Namespace, "get", "pods", "-o", "wide")
-		run("Service endpoints", "-n", Namespace, "get", "services,endpointslices", "-o", "wide")
-		run("Events", "-n", Namespace, "get", "events", "--sort-by=.lastTimestamp")
+		run("Pods", "-n", l.Manifests.Ns(), "get", "pods", "-o", "wide")
+		run("Service endpoints", "-n", l.Manifests.Ns(), "get", "services,endpointslices", "-o", "wide")
+		run("Events", "-n", l.Manifests.Ns(), "get", "events", "--sort-by=.lastTimestamp")
 		if nodes, err := notReady(ctx, m.Cluster); err == nil {
 			for _, n := range nodes {
 				run("Node "+n+" (not Ready)", "describe", "node", n)
@@ -321,8 +321,8 @@ func (l *Layer) Deploy(ctx context.Context) error {
 		}
 		for _, o := range mine {
 			if d, ok := o.(*Deployment); ok {
-				if _, err := m.Cluster.Kubectl(ctx, nil, "-n", Namespace, "rollout", "status", "deployment/"+d.Metadata.Name, "--timeout=180s"); err != nil {
-					return fmt.Errorf("edgenodes %s not ready: %w (pods: %s)", d.Metadata.Name, err, podSummary(ctx, m))
+				if _, err := m.Cluster.Kubectl(ctx, nil, "-n", l.Manifests.Ns(), "rollout", "status", "deployment/"+d.Metadata.Name, "--timeout=180s"); err != nil {
+					return fmt.Errorf("edgenodes %s not ready: %w (pods: %s)", d.Metadata.Name, err, l.podSummary(ctx, m))
 				}
 			}
 		}
@@ -357,8 +357,8 @@ func (l *Layer) apply(ctx context.Context, m *Member, what string, objs []Object
 	return mine, err
 }
 
-func podSummary(ctx context.Context, m *Member) string {
-	out, err := m.Cluster.Kubectl(ctx, nil, "-n", Namespace, "get", "pods", "-o", "wide", "--no-headers")
+func (l *Layer) podSummary(ctx context.Context, m *Member) string {
+	out, err := m.Cluster.Kubectl(ctx, nil, "-n", l.Manifests.Ns(), "get", "pods", "-o", "wide", "--no-headers")
 	if err != nil {
 		return err.Error()
 	}
@@ -386,8 +386,8 @@ func (l *Layer) StartCameras(ctx context.Context, dir string) error {
 	}
 	for _, n := range l.plan.NodesOf(provider.RoleCamera) {
 		m, _ := l.where(n.Name)
-		if _, err := m.Cluster.Kubectl(ctx, nil, "-n", Namespace, "wait", "--for=condition=Ready", "pod/"+CamerasName(n.Name), "--timeout=120s"); err != nil {
-			return fmt.Errorf("cameras %s not running: %w (pods: %s)", n.Name, err, podSummary(ctx, m))
+		if _, err := m.Cluster.Kubectl(ctx, nil, "-n", l.Manifests.Ns(), "wait", "--for=condition=Ready", "pod/"+CamerasName(n.Name), "--timeout=120s"); err != nil {
+			return fmt.Errorf("cameras %s not running: %w (pods: %s)", n.Name, err, l.podSummary(ctx, m))
 		}
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -436,7 +436,7 @@ func (l *Layer) waitReachable(ctx context.Context, host string, timeout time.Dur
 		if svc == EdgenodeName("") && l.Manifests.CloudURL != "" {
 			url = l.Manifests.cloudURL("/readyz") // another cluster's, over the WAN
 		} else {
-			out, err := m.Cluster.Kubectl(ctx, nil, "-n", Namespace, "get", "service", svc, "-o", "jsonpath={.spec.clusterIP}")
+			out, err := m.Cluster.Kubectl(ctx, nil, "-n", l.Manifests.Ns(), "get", "service", svc, "-o", "jsonpath={.spec.clusterIP}")
 			if err != nil {
 				return err
 			}
@@ -489,7 +489,7 @@ func (l *Layer) StopCameras(ctx context.Context) error {
 	start := time.Now()
 	for _, n := range l.plan.NodesOf(provider.RoleCamera) {
 		m, _ := l.where(n.Name)
-		if _, err := m.Cluster.Kubectl(ctx, nil, "-n", Namespace, "delete", "pod", CamerasName(n.Name), "--wait=true", "--timeout=60s"); err != nil {
+		if _, err := m.Cluster.Kubectl(ctx, nil, "-n", l.Manifests.Ns(), "delete", "pod", CamerasName(n.Name), "--wait=true", "--timeout=60s"); err != nil {
 			deletes = append(deletes, err)
 		}
 	}
@@ -547,7 +547,7 @@ func (l *Layer) Close(ctx context.Context) {
 	var logs []byte
 	for _, m := range l.members {
 		// Logs of pods on a dead node cannot be had: do not wait for them.
-		if out, err := m.Cluster.Kubectl(ctx, nil, "-n", Namespace, "logs", "--all-containers", "--prefix", "--tail=-1",
+		if out, err := m.Cluster.Kubectl(ctx, nil, "-n", l.Manifests.Ns(), "logs", "--all-containers", "--prefix", "--tail=-1",
 			"--ignore-errors", "--request-timeout=10s",
 			"-l", labelPart+"=edgesim", "--max-log-requests=50"); err == nil {
 			logs = append(logs, out...)

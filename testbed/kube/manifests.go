@@ -31,7 +31,9 @@ import (
 
 // Names and paths shared by the manifests and the provider.
 const (
-	Namespace    = "edgesim"
+	// DefaultNamespace holds a run's objects unless ManifestConfig.Namespace
+	// names another.
+	DefaultNamespace = "edgesim"
 	EdgenodePort = provider.EdgenodePort
 	// TierCamera is the tier label of camera nodes (cloud and edge tiers
 	// are provider.RoleCloud and provider.RoleEdge).
@@ -78,6 +80,16 @@ type ManifestConfig struct {
 	// Models are the model directories the plan's edgenodes run, by path
 	// (ReadModels); each is shipped in a ConfigMap.
 	Models map[string]ModelFiles
+	// Namespace holds every object of the run ("" = DefaultNamespace).
+	Namespace string
+}
+
+// Ns is the namespace of the run's objects.
+func (c ManifestConfig) Ns() string {
+	if c.Namespace == "" {
+		return DefaultNamespace
+	}
+	return c.Namespace
 }
 
 // TokenSecret is the Secret holding the run token, under the key "token".
@@ -106,7 +118,7 @@ func (c ManifestConfig) cloudURL(path string) string {
 	if c.CloudURL != "" {
 		return strings.TrimSuffix(c.CloudURL, "/") + path
 	}
-	return ServiceURL("", path)
+	return c.ServiceURL("", path)
 }
 
 // SpoolDir is where the edgenode Deployment name keeps its alert spool on
@@ -164,8 +176,8 @@ func CamerasName(host string) string { return "cameras-" + host }
 // the node's own (kind's container network, e.g. dns.podman) sends the
 // query to resolvers outside the cluster, which may take seconds to fail
 // where no outside resolver answers; the cameras then stall at start-up.
-func ServiceURL(site, path string) string {
-	return fmt.Sprintf("http://%s.%s.svc.cluster.local.:%d%s", EdgenodeName(site), Namespace, EdgenodePort, path)
+func (c ManifestConfig) ServiceURL(site, path string) string {
+	return fmt.Sprintf("http://%s.%s.svc.cluster.local.:%d%s", EdgenodeName(site), c.Ns(), EdgenodePort, path)
 }
 
 // Manifests returns the objects of a plan in apply order: the namespace,
@@ -176,9 +188,9 @@ func Manifests(plan *provider.Plan, cfg ManifestConfig) ([]Object, error) {
 	if err := check(plan, cfg); err != nil {
 		return nil, err
 	}
-	objs := []Object{&NamespaceObject{Meta: meta("v1", "Namespace", Namespace, "", nil)}}
+	objs := []Object{&NamespaceObject{Meta: meta("v1", "Namespace", cfg.Ns(), "", nil)}}
 	if cfg.Token != "" { // no site label: every cluster gets it, as the namespace
-		objs = append(objs, &Secret{Meta: meta("v1", "Secret", TokenSecret, Namespace, map[string]string{labelPart: "edgesim"}),
+		objs = append(objs, &Secret{Meta: meta("v1", "Secret", TokenSecret, cfg.Ns(), map[string]string{labelPart: "edgesim"}),
 			StringData: map[string]string{"token": cfg.Token}})
 	}
 	cloud := plan.NodesOf(provider.RoleCloud)
@@ -294,7 +306,7 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 		return &Probe{HTTPGet: HTTPGetAction{Path: path, Port: "http"}, PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: failures}
 	}
 	dep := &Deployment{
-		Meta: meta("apps/v1", "Deployment", name, Namespace, labels),
+		Meta: meta("apps/v1", "Deployment", name, cfg.Ns(), labels),
 		Spec: DeploymentSpec{
 			Replicas: len(nodes),
 			Selector: LabelSelector{MatchLabels: sel},
@@ -324,22 +336,22 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 			},
 		},
 	}
-	svc := &Service{Meta: meta("v1", "Service", name, Namespace, labels), Spec: ServiceSpec{
+	svc := &Service{Meta: meta("v1", "Service", name, cfg.Ns(), labels), Spec: ServiceSpec{
 		Selector: sel,
 		Ports:    []ServicePort{{Name: "http", Port: EdgenodePort, TargetPort: "http", Protocol: "TCP"}},
 	}}
 	if first.Role == provider.RoleCloud && cfg.CloudURL != "" {
 		svc.Spec.Type, svc.Spec.Ports[0].NodePort = "NodePort", CloudNodePort
 	}
-	objs := []Object{&ConfigMap{Meta: meta("v1", "ConfigMap", name+"-config", Namespace, labels), Data: map[string]string{
+	objs := []Object{&ConfigMap{Meta: meta("v1", "ConfigMap", name+"-config", cfg.Ns(), labels), Data: map[string]string{
 		"edgenode.yaml": string(configYAML), "rules.yaml": string(rulesYAML)}}}
 	if model != "" && !rolled {
-		objs = append(objs, modelConfigMap(name, cfg.Models[model], labels))
+		objs = append(objs, modelConfigMap(name, cfg.Ns(), cfg.Models[model], labels))
 	}
 	return append(objs,
 		dep,
 		svc,
-		&PodDisruptionBudget{Meta: meta("policy/v1", "PodDisruptionBudget", name, Namespace, labels), Spec: PDBSpec{
+		&PodDisruptionBudget{Meta: meta("policy/v1", "PodDisruptionBudget", name, cfg.Ns(), labels), Spec: PDBSpec{
 			MaxUnavailable: 1, Selector: LabelSelector{MatchLabels: sel},
 		}},
 	), nil
@@ -423,8 +435,8 @@ func CameraManifests(plan *provider.Plan, cfg ManifestConfig) ([]Object, error) 
 		name := CamerasName(n.Name)
 		labels := appLabels(name, cameraSite(n))
 		objs = append(objs,
-			&ConfigMap{Meta: meta("v1", "ConfigMap", name, Namespace, labels), Data: map[string]string{"cameras.json": string(b)}},
-			&Pod{Meta: meta("v1", "Pod", name, Namespace, labels), Spec: PodSpec{
+			&ConfigMap{Meta: meta("v1", "ConfigMap", name, cfg.Ns(), labels), Data: map[string]string{"cameras.json": string(b)}},
+			&Pod{Meta: meta("v1", "Pod", name, cfg.Ns(), labels), Spec: PodSpec{
 				NodeSelector:       map[string]string{LabelTier: TierCamera, LabelSite: cameraSite(n)},
 				RestartPolicy:      "Never",
 				EnableServiceLinks: new(false),
@@ -459,7 +471,7 @@ func cameraFleet(plan *provider.Plan, host string, cfg ManifestConfig) ([]byte, 
 	return provider.CamerasFile(plan, host, func(node string) string {
 		n, _ := plan.Node(node)
 		if n.Role == provider.RoleEdge {
-			return ServiceURL(n.Site, "/whip")
+			return cfg.ServiceURL(n.Site, "/whip")
 		}
 		return cfg.cloudURL("/whip")
 	})

@@ -66,6 +66,28 @@ var _ = Describe("Manifests", func() {
 		Expect(kubetest.Dig(d["ConfigMap/edgenode-store-1-config"], "data", "edgenode.yaml")).To(ContainSubstring("upstream: http://edgenode-cloud.edgesim.svc.cluster.local.:8080\n"))
 	})
 
+	It("puts every object and every in-cluster URL of the run in the namespace it is given", func() {
+		p := kubetest.Plan("quickstart", false)
+		c := cfg
+		c.Namespace, c.Token = "edgesim-r42", "secret"
+		objs, err := kube.Manifests(p, c)
+		Expect(err).NotTo(HaveOccurred())
+		cams, err := kube.CameraManifests(p, c)
+		Expect(err).NotTo(HaveOccurred())
+		b, err := kube.Render(append(objs, cams...))
+		Expect(err).NotTo(HaveOccurred())
+		d := kubetest.Docs(b)
+		Expect(d).To(HaveKey("Namespace/edgesim-r42"))
+		for key, doc := range d {
+			if key != "Namespace/edgesim-r42" {
+				Expect(kubetest.Dig(doc, "metadata", "namespace")).To(Equal("edgesim-r42"), key)
+			}
+		}
+		Expect(string(b)).NotTo(ContainSubstring(".edgesim.svc"))
+		Expect(kubetest.Dig(d["ConfigMap/edgenode-store-1-config"], "data", "edgenode.yaml")).To(ContainSubstring("upstream: http://edgenode-cloud.edgesim-r42.svc.cluster.local.:8080\n"))
+		Expect(kubetest.Dig(d["ConfigMap/cameras-store-1-cams"], "data", "cameras.json")).To(ContainSubstring("edgenode-store-1.edgesim-r42.svc.cluster.local."))
+	})
+
 	It("keeps the alert spool on the node, so it survives a pod reschedule", func() {
 		d := kubetest.Docs(rendered(kubetest.Plan("quickstart", false)))
 		for _, name := range []string{"edgenode-store-1", "edgenode-cloud"} {

@@ -97,8 +97,8 @@ func modelPath(plan *provider.Plan, n provider.Node) string {
 
 // modelConfigMap is the ConfigMap that carries files to the edgenodes of
 // Deployment name.
-func modelConfigMap(name string, files ModelFiles, labels map[string]string) *ConfigMap {
-	cm := &ConfigMap{Meta: meta("v1", "ConfigMap", name+"-model", Namespace, labels), BinaryData: map[string]string{}}
+func modelConfigMap(name, ns string, files ModelFiles, labels map[string]string) *ConfigMap {
+	cm := &ConfigMap{Meta: meta("v1", "ConfigMap", name+"-model", ns, labels), BinaryData: map[string]string{}}
 	keys := make([]string, 0, len(files))
 	for k := range files {
 		keys = append(keys, k)

@@ -167,7 +167,7 @@ func (l *Layer) SwapModel(ctx context.Context, node, dir string) (string, error)
 
 // podIP is the IP of the running edgenode pod of Deployment name on k.
 func (l *Layer) podIP(ctx context.Context, m *Member, name, k string) (string, error) {
-	out, err := m.Cluster.Kubectl(ctx, nil, "-n", Namespace, "get", "pods", "-l", labelApp+"="+name,
+	out, err := m.Cluster.Kubectl(ctx, nil, "-n", l.Manifests.Ns(), "get", "pods", "-l", labelApp+"="+name,
 		"--field-selector", "spec.nodeName="+k+",status.phase=Running",
 		"-o", `jsonpath={range .items[*]}{.status.podIP} {.metadata.deletionTimestamp}{"\n"}{end}`)
 	if err != nil {

@@ -161,13 +161,13 @@ func (w *clusterWatch) decode(r io.Reader) error {
 	}
 }
 
-// run keeps `kubectl get -w` of nodes and of the edgesim namespace's pods
+// run keeps `kubectl get -w` of nodes and of the pods in namespace ns
 // going until ctx ends, restarting a watch the API server closed.
-func (w *clusterWatch) run(ctx context.Context, command func(ctx context.Context, args ...string) *exec.Cmd) {
+func (w *clusterWatch) run(ctx context.Context, ns string, command func(ctx context.Context, args ...string) *exec.Cmd) {
 	var wg sync.WaitGroup
 	for _, args := range [][]string{
 		{"get", "nodes", "--watch", "-o", "json"},
-		{"-n", Namespace, "get", "pods", "--watch", "-o", "json"},
+		{"-n", ns, "get", "pods", "--watch", "-o", "json"},
 	} {
 		wg.Go(func() {
 			for ctx.Err() == nil {
