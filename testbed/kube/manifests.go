@@ -34,7 +34,7 @@ const (
 	// DefaultNamespace holds a run's objects unless ManifestConfig.Namespace
 	// names another.
 	DefaultNamespace = "edgesim"
-	EdgenodePort = provider.EdgenodePort
+	EdgenodePort     = provider.EdgenodePort
 	// TierCamera is the tier label of camera nodes (cloud and edge tiers
 	// are provider.RoleCloud and provider.RoleEdge).
 	TierCamera = "camera"

@@ -183,4 +183,3 @@ func freeNodes(nodes []kindcluster.NodeStatus, claimed func(kindcluster.NodeStat
 	}
 	return append(workers, planes...)
 }
-

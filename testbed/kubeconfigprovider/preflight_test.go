@@ -133,7 +133,7 @@ var _ = Describe("Map", func() {
 			node("cp", true, "node-role.kubernetes.io/control-plane="),
 			node("w1", true, "edgesim.dev/node=cloud-1"),
 			node("w2", true),
-			node("w3", false),                             // not Ready: never proposed
+			node("w3", false), // not Ready: never proposed
 			node("w4", true, "edgesim.dev/node=other-run"), // another plan's node: never taken
 		}, nil)
 		var fixes []string
