@@ -17,6 +17,7 @@ func newImageWorkloadCmd(streams Streams) *cobra.Command {
 	var (
 		edgenode, arm64Dir, out string
 		multiarch               bool
+		push                    nodecontainer.Registry
 	)
 	cmd := &cobra.Command{
 		Use:   "workload --out DIR",
@@ -34,13 +35,25 @@ OCI image index of a linux/amd64 and a linux/arm64 image, named
 localhost/edgesim/edgenode:<digest> and localhost/edgesim/edgesim:<digest>.
 The arm64 binaries come from --arm64-dir; build them with
 "go tool task cross". A registry client pushes the index as it is, e.g.
-"skopeo copy --all oci:DIR:REF docker://HOST/edgesim/edgenode:TAG".`,
+"skopeo copy --all oci:DIR:REF docker://HOST/edgesim/edgenode:TAG".
+
+With --push REGISTRY: each image (or index) is then sent to the registry,
+below its path (REGISTRY/edgesim/edgenode:<tag>), with go-containerregistry
+and the credentials of ~/.docker/config.json; no Docker daemon is needed.
+The pushed references, by digest, are printed. A cluster edgesim did not
+create pulls the workloads from there.`,
 		Example: `  go tool task build cross
-  bin/edgesim image workload --multiarch --out images/`,
+  bin/edgesim image workload --multiarch --out images/
+  bin/edgesim image workload --multiarch --out images/ --push registry.lab:5000/edge`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
 				return errors.New("--out: give the directory to write the images to")
+			}
+			if push.Name != "" {
+				if _, err := push.Ref("edgesim/check:check"); err != nil {
+					return fmt.Errorf("--push: %w", err)
+				}
 			}
 			host, err := binaries(edgenode)
 			if err != nil {
@@ -54,6 +67,13 @@ The arm64 binaries come from --arm64-dir; build them with
 						return err
 					}
 					fmt.Fprintf(streams.Out, "%s %s\n", img.Ref, img.Archive)
+					if push.Name != "" {
+						at, err := nodecontainer.PushImage(ctx, img, push)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(streams.Out, "pushed %s\n", at)
+					}
 				}
 				return nil
 			}
@@ -75,6 +95,13 @@ The arm64 binaries come from --arm64-dir; build them with
 			}
 			for _, idx := range idxs {
 				fmt.Fprintf(streams.Out, "%s %s %v\n", idx.Ref, idx.Digest, idx.Platforms)
+				if push.Name != "" {
+					at, err := nodecontainer.PushIndex(ctx, out, idx.Ref, push)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(streams.Out, "pushed %s\n", at)
+				}
 			}
 			fmt.Fprintf(streams.ErrOut, "OCI image layout in %s\n", out)
 			return nil
@@ -84,6 +111,8 @@ The arm64 binaries come from --arm64-dir; build them with
 	f.StringVar(&out, "out", "", "directory for the archives, or the OCI image layout with --multiarch")
 	f.BoolVar(&multiarch, "multiarch", false, "write an OCI image index per image, linux/amd64 and linux/arm64")
 	f.StringVar(&edgenode, "edgenode", "", "this host's edgenode binary (default: next to edgesim, then $PATH)")
+	f.StringVar(&push.Name, "push", "", "send the images to this registry, HOST[:PORT][/PATH] (credentials from ~/.docker/config.json)")
+	f.BoolVar(&push.Insecure, "insecure-registry", false, "with --push: the registry speaks plain HTTP (localhost always may)")
 	f.StringVar(&arm64Dir, "arm64-dir", "", "directory with the arm64 edgenode and edgesim (default: linux-arm64 next to edgesim, i.e. bin/linux-arm64)")
 	return cmd
 }
