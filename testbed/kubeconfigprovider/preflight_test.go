@@ -83,6 +83,9 @@ func (c *fakeCluster) Kubectl(_ context.Context, stdin io.Reader, args ...string
 		}
 		var out bytes.Buffer
 		for _, it := range list.Items {
+			if _, asked := it["status"]; asked {
+				return nil, fmt.Errorf("a question carries an answer: %v", it)
+			}
 			attrs := it["spec"].(map[string]any)["resourceAttributes"].(map[string]any)
 			r := attrs["resource"].(string)
 			if sub, ok := attrs["subresource"].(string); ok {

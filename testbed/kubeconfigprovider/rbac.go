@@ -84,9 +84,10 @@ type review struct {
 	Spec       struct {
 		ResourceAttributes attributes `json:"resourceAttributes"`
 	} `json:"spec"`
-	Status struct {
+	// Status is the answer (nil in a question).
+	Status *struct {
 		Allowed bool `json:"allowed"`
-	} `json:"status"`
+	} `json:"status,omitempty"`
 }
 
 type attributes struct {
@@ -145,7 +146,7 @@ func CheckPermissions(ctx context.Context, cl kube.Cluster, ns string) ([]Proble
 	}
 	var refused []string
 	for _, a := range answers {
-		if !a.Status.Allowed {
+		if a.Status == nil || !a.Status.Allowed {
 			refused = append(refused, a.Spec.ResourceAttributes.String())
 		}
 	}

@@ -87,6 +87,7 @@ Start with:
 		newImageCmd(streams),
 		newPlanCmd(streams),
 		newImportCmd(streams),
+		newClusterCmd(streams),
 	)
 	return root
 }
