@@ -40,6 +40,14 @@ var _ = Describe("a capacity plan as a Kubernetes Indexed Job", Label("cluster")
 		}
 		rt, err := cluster.DetectRuntime(ctx, cluster.Runtime(os.Getenv("EDGESIM_KIND_RUNTIME")))
 		Expect(err).NotTo(HaveOccurred())
+		if rt == cluster.Podman {
+			// The node containers' limits and runtime, as the provider sets
+			// them: with Podman's defaults runc cannot set nofile on hosts
+			// whose hard limit is low (a fresh CI machine).
+			restore, err := cluster.UsePodmanConf(GinkgoT().TempDir(), "")
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(restore)
+		}
 		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(gexec.CleanupBuildArtifacts)
