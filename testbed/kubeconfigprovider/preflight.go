@@ -55,9 +55,10 @@ const reachTimeout = 15 * time.Second
 func Preflight(ctx context.Context, cl kube.Cluster, plan *provider.Plan, ns string, selectors []Selector) (map[string]string, error) {
 	rctx, cancel := context.WithTimeout(ctx, reachTimeout)
 	_, err := cl.Kubectl(rctx, nil, "get", "--raw", "/version", fmt.Sprintf("--request-timeout=%s", reachTimeout))
+	timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
 	cancel()
 	if err != nil {
-		if rctx.Err() != nil && !errors.Is(err, ErrUnreachable) {
+		if timedOut && !errors.Is(err, ErrUnreachable) {
 			err = fmt.Errorf("%w: no answer within %s: %v", ErrUnreachable, reachTimeout, err)
 		}
 		return nil, err

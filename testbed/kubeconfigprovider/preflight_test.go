@@ -259,6 +259,13 @@ var _ = Describe("Preflight", func() {
 		Expect(c.calls).To(HaveLen(1))
 	})
 
+	It("says credentials refused, not unreachable, when the API server answers Unauthorized", func() {
+		c := &fakeCluster{version: fmt.Errorf("kubectl get: %w: You must be logged in to the server (Unauthorized)", kp.ErrUnauthorized)}
+		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil)
+		Expect(err).To(MatchError(kp.ErrUnauthorized))
+		Expect(err).NotTo(MatchError(kp.ErrUnreachable))
+	})
+
 	It("lists every problem together: permissions refused and plan nodes unmapped", func() {
 		c := &fakeCluster{refuse: []string{"create namespaces"}, nodes: nodeList(node("a", true, "edgesim.dev/node=cloud-1"), node("x", true))}
 		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil)
