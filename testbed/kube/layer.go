@@ -31,15 +31,26 @@ type Cluster interface {
 }
 
 // Machines are the machines the Kubernetes nodes run on (a provider's node
-// containers), named by their Kubernetes node names.
+// containers, or the nodes of a cluster edgesim did not create, reached
+// through its agent), named by their Kubernetes node names. Each call is
+// one purpose, not a shell: the machines need not have one.
 type Machines interface {
-	// Exec runs argv on node's machine and returns its stdout.
-	Exec(ctx context.Context, node string, argv ...string) ([]byte, error)
+	// Probe gets url from node's machine (its network) and succeeds when
+	// it answers with a 2xx status.
+	Probe(ctx context.Context, node, url string) error
+	// ReadFile returns the file at path on node's machine; a missing file
+	// reads as empty.
+	ReadFile(ctx context.Context, node, path string) ([]byte, error)
+	// Exists reports whether path exists on node's machine.
+	Exists(ctx context.Context, node, path string) (bool, error)
+	// Symlink points link at target on node's machine, replacing an
+	// existing link atomically.
+	Symlink(ctx context.Context, node, target, link string) error
 	// CopyFrom copies the contents of the directory src on node's machine
 	// into the local directory dst.
 	CopyFrom(ctx context.Context, node, src, dst string) error
 	// CopyTo copies the contents of the local directory src into the
-	// existing directory dst on node's machine.
+	// directory dst on node's machine, creating dst.
 	CopyTo(ctx context.Context, node, src, dst string) error
 }
 
@@ -444,7 +455,7 @@ func (l *Layer) waitReachable(ctx context.Context, host string, timeout time.Dur
 		}
 		var last error
 		for {
-			if _, last = l.machines.Exec(ctx, k, "curl", "-sf", "-m", "2", "-o", "/dev/null", url); last == nil {
+			if last = l.machines.Probe(ctx, k, url); last == nil {
 				break
 			}
 			select {
@@ -520,7 +531,7 @@ func (l *Layer) Alerts(ctx context.Context) ([]byte, error) {
 	var out []byte
 	for _, n := range l.plan.NodesOf(provider.RoleCloud) {
 		_, k := l.where(n.Name)
-		b, err := l.machines.Exec(ctx, k, "sh", "-c", "cat "+HostDataDir+"/alerts/alerts.jsonl 2>/dev/null || true")
+		b, err := l.machines.ReadFile(ctx, k, HostDataDir+"/alerts/alerts.jsonl")
 		if err != nil {
 			return out, err
 		}

@@ -75,28 +75,42 @@ func (c *fakeCluster) ran(verb string) [][]string {
 	return out
 }
 
-// fakeMachines answers Exec with the machine's name, and says a model
-// directory is on the machine when present is set.
+// fakeMachines records every call as [node, verb, args...], reads every
+// file as the machine's name, and says a model directory is on the machine
+// when present is set.
 type fakeMachines struct {
 	execs   [][]string
 	present bool
 }
 
-func (m *fakeMachines) Exec(_ context.Context, node string, argv ...string) ([]byte, error) {
-	m.execs = append(m.execs, append([]string{node}, argv...))
-	if argv[0] == "sh" && strings.Contains(argv[len(argv)-1], "echo present") {
-		if m.present {
-			return []byte("present\n"), nil
-		}
-		return nil, nil
-	}
+func (m *fakeMachines) record(node string, call ...string) {
+	m.execs = append(m.execs, append([]string{node}, call...))
+}
+
+func (m *fakeMachines) Probe(_ context.Context, node, url string) error {
+	m.record(node, "probe", url)
+	return nil
+}
+
+func (m *fakeMachines) ReadFile(_ context.Context, node, path string) ([]byte, error) {
+	m.record(node, "read", path)
 	return []byte(node + "\n"), nil
+}
+
+func (m *fakeMachines) Exists(_ context.Context, node, path string) (bool, error) {
+	m.record(node, "exists", path)
+	return m.present, nil
+}
+
+func (m *fakeMachines) Symlink(_ context.Context, node, target, link string) error {
+	m.record(node, "symlink", target, link)
+	return nil
 }
 
 func (m *fakeMachines) CopyFrom(context.Context, string, string, string) error { return nil }
 
 func (m *fakeMachines) CopyTo(_ context.Context, node, src, dst string) error {
-	m.execs = append(m.execs, []string{node, "copy", src, dst})
+	m.record(node, "copy", src, dst)
 	return nil
 }
 
@@ -241,12 +255,12 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 			base := "/var/lib/edgesim/models/edgenode-store-1"
 			for _, k := range []string{"k-store-1-edge-1", "k-store-1-edge-2"} {
 				Expect(machines.execs).To(ContainElement([]string{k, "copy", filepath.Join(dir, "models", "initial"), base + "/initial"}))
-				Expect(machines.execs).To(ContainElement([]string{k, "ln", "-sfn", "initial", base + "/current"}))
+				Expect(machines.execs).To(ContainElement([]string{k, "symlink", "initial", base + "/current"}))
 			}
 			Expect(filepath.Join(dir, "models", "initial", "manifest.json")).To(BeARegularFile(), "the embedded model, copied out")
 			Expect(site.applied[0]).To(ContainSubstring("path: " + base + "\n"))
 			Expect(site.applied[0]).To(ContainSubstring(`model: /var/lib/edgesim-models/current`))
-			Expect(machines.execs).NotTo(ContainElement(HaveExactElements(HavePrefix("k-cloud"), "ln", "-sfn", "initial", HaveSuffix("/current"))), "the cloud is not rolled out")
+			Expect(machines.execs).NotTo(ContainElement(HaveExactElements(HavePrefix("k-cloud"), "symlink", "initial", HaveSuffix("/current"))), "the cloud is not rolled out")
 		})
 
 		It("copies the model onto the node once, moves the link, reloads the pod's edgenode with the run token and reports what it serves; back to the plan's model alike", func(ctx SpecContext) {
@@ -265,13 +279,13 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 				return n
 			}
 			Expect(copies()).To(Equal(1))
-			Expect(machines.execs[len(machines.execs)-1]).To(ContainElement(MatchRegexp(`^ln -sfn m-[0-9a-f]{12} /var/lib/edgesim/models/edgenode-store-1/current.new && mv -Tf`)))
+			Expect(machines.execs[len(machines.execs)-1]).To(HaveExactElements("k-store-1-edge-1", "symlink", MatchRegexp(`^m-[0-9a-f]{12}$`), "/var/lib/edgesim/models/edgenode-store-1/current"))
 
 			machines.present = true // the model is on the node now
 			Expect(layer.SwapModel(ctx, "store-1-edge-1", int8)).To(Equal("edgesim-det@v2-int8"))
 			Expect(copies()).To(Equal(1), "not copied twice")
 			Expect(layer.SwapModel(ctx, "store-1-edge-1", "")).NotTo(BeEmpty())
-			Expect(machines.execs[len(machines.execs)-1]).To(ContainElement(HavePrefix("ln -sfn initial ")))
+			Expect(machines.execs[len(machines.execs)-1]).To(HaveExactElements("k-store-1-edge-1", "symlink", "initial", "/var/lib/edgesim/models/edgenode-store-1/current"))
 			Expect(layer.ModelDir("store-1-edge-1")).To(BeEmpty())
 			Expect(copies()).To(Equal(1))
 

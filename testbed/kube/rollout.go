@@ -80,7 +80,7 @@ func (l *Layer) stageModels(ctx context.Context) error {
 		if err := l.copyModel(ctx, k, initial, base+"/"+initialModel); err != nil {
 			return err
 		}
-		if _, err := l.machines.Exec(ctx, k, "ln", "-sfn", initialModel, base+"/"+currentModel); err != nil {
+		if err := l.machines.Symlink(ctx, k, initialModel, base+"/"+currentModel); err != nil {
 			return fmt.Errorf("node %s: link the initial model: %w", n.Name, err)
 		}
 	}
@@ -90,11 +90,11 @@ func (l *Layer) stageModels(ctx context.Context) error {
 // copyModel copies the model directory src onto machine k at dst, unless
 // a model is there already (models are never changed in place).
 func (l *Layer) copyModel(ctx context.Context, k, src, dst string) error {
-	out, err := l.machines.Exec(ctx, k, "sh", "-c", "if [ -f "+dst+"/manifest.json ]; then echo present; else mkdir -p "+dst+"; fi")
+	present, err := l.machines.Exists(ctx, k, dst+"/manifest.json")
 	if err != nil {
 		return fmt.Errorf("machine %s: %w", k, err)
 	}
-	if strings.TrimSpace(string(out)) == "present" {
+	if present {
 		return nil
 	}
 	if err := l.machines.CopyTo(ctx, k, src, dst); err != nil {
@@ -131,8 +131,7 @@ func (l *Layer) SwapModel(ctx context.Context, node, dir string) (string, error)
 			return "", err
 		}
 	}
-	if _, err := l.machines.Exec(ctx, k, "sh", "-c", fmt.Sprintf("ln -sfn %s %s/%s.new && mv -Tf %s/%s.new %s/%s",
-		target, base, currentModel, base, currentModel, base, currentModel)); err != nil {
+	if err := l.machines.Symlink(ctx, k, target, base+"/"+currentModel); err != nil {
 		return "", fmt.Errorf("node %s: move the model link: %w", node, err)
 	}
 	placed := time.Since(start)

@@ -52,9 +52,34 @@ func (n Nodes) Run(ctx context.Context, args ...string) ([]byte, error) {
 	return n.run(ctx, nil, args...)
 }
 
-// Exec runs argv in a node container (kube.Machines).
+// Exec runs argv in a node container.
 func (n Nodes) Exec(ctx context.Context, node string, argv ...string) ([]byte, error) {
 	return n.run(ctx, nil, append([]string{"exec", node}, argv...)...)
+}
+
+// Probe gets url with the node container's curl (kube.Machines).
+func (n Nodes) Probe(ctx context.Context, node, url string) error {
+	_, err := n.Exec(ctx, node, "curl", "-sf", "-m", "2", "-o", "/dev/null", url)
+	return err
+}
+
+// ReadFile reads a file in a node container; a missing one is empty
+// (kube.Machines).
+func (n Nodes) ReadFile(ctx context.Context, node, path string) ([]byte, error) {
+	return n.Exec(ctx, node, "sh", "-c", `cat "$1" 2>/dev/null || true`, "sh", path)
+}
+
+// Exists reports whether path exists in a node container (kube.Machines).
+func (n Nodes) Exists(ctx context.Context, node, path string) (bool, error) {
+	out, err := n.Exec(ctx, node, "sh", "-c", `if [ -e "$1" ]; then echo yes; fi`, "sh", path)
+	return strings.TrimSpace(string(out)) == "yes", err
+}
+
+// Symlink points link at target in a node container, replacing it
+// atomically (a new link renamed over the old one; kube.Machines).
+func (n Nodes) Symlink(ctx context.Context, node, target, link string) error {
+	_, err := n.Exec(ctx, node, "sh", "-c", `ln -sfn "$1" "$2.new" && mv -Tf "$2.new" "$2"`, "sh", target, link)
+	return err
 }
 
 // CopyFrom copies the contents of the directory src in a node container
@@ -65,8 +90,11 @@ func (n Nodes) CopyFrom(ctx context.Context, node, src, dst string) error {
 }
 
 // CopyTo copies the contents of the local directory src into the
-// directory dst in a node container (kube.Machines).
+// directory dst in a node container, creating it (kube.Machines).
 func (n Nodes) CopyTo(ctx context.Context, node, src, dst string) error {
+	if _, err := n.Exec(ctx, node, "mkdir", "-p", dst); err != nil {
+		return err
+	}
 	_, err := n.run(ctx, nil, "cp", src+"/.", node+":"+dst)
 	return err
 }

@@ -52,14 +52,30 @@ var _ = Describe("Nodes", func() {
 		nodes = nodecontainer.NewNodes(rt.run)
 	})
 
-	It("runs commands in, and copies directories out of, node containers by name", func(ctx SpecContext) {
-		_, err := nodes.Exec(ctx, "es-q-agent1", "curl", "-sf", "http://x")
-		Expect(err).NotTo(HaveOccurred())
+	It("probes, reads, links and copies in node containers by name, passing paths as arguments, never as shell text", func(ctx SpecContext) {
+		Expect(nodes.Probe(ctx, "es-q-agent1", "http://x")).To(Succeed())
 		Expect(nodes.CopyFrom(ctx, "es-q-agent2", "/var/lib/edgesim/samples/h", "/tmp/d")).To(Succeed())
+		Expect(nodes.CopyTo(ctx, "es-q-agent2", "/tmp/m", "/var/lib/edgesim/models/x")).To(Succeed())
+		Expect(nodes.Symlink(ctx, "es-q-agent2", "m-1", "/var/lib/edgesim/models/current")).To(Succeed())
 		Expect(rt.calls).To(Equal([][]string{
-			{"exec", "es-q-agent1", "curl", "-sf", "http://x"},
+			{"exec", "es-q-agent1", "curl", "-sf", "-m", "2", "-o", "/dev/null", "http://x"},
 			{"cp", "es-q-agent2:/var/lib/edgesim/samples/h/.", "/tmp/d"},
+			{"exec", "es-q-agent2", "mkdir", "-p", "/var/lib/edgesim/models/x"},
+			{"cp", "/tmp/m/.", "es-q-agent2:/var/lib/edgesim/models/x"},
+			{"exec", "es-q-agent2", "sh", "-c", `ln -sfn "$1" "$2.new" && mv -Tf "$2.new" "$2"`, "sh", "m-1", "/var/lib/edgesim/models/current"},
 		}))
+	})
+
+	It("says whether a file exists in a node container, and reads a missing one as empty", func(ctx SpecContext) {
+		rt.answer = func(args []string) (string, error) {
+			if args[len(args)-1] == "/there" {
+				return "yes\n", nil
+			}
+			return "", nil
+		}
+		Expect(nodes.Exists(ctx, "n1", "/there")).To(BeTrue())
+		Expect(nodes.Exists(ctx, "n1", "/gone")).To(BeFalse())
+		Expect(nodes.ReadFile(ctx, "n1", "/gone")).To(BeEmpty())
 	})
 
 	It("reads a container's PID and refuses a container without a process", func(ctx SpecContext) {
