@@ -82,6 +82,39 @@ type ManifestConfig struct {
 	Models map[string]ModelFiles
 	// Namespace holds every object of the run ("" = DefaultNamespace).
 	Namespace string
+	// NamespaceLabels are put on the namespace (e.g. the run's ownership
+	// label, which `edgesim clean` checks before deleting it).
+	NamespaceLabels map[string]string
+	// PullPolicy is the workload containers' imagePullPolicy: "" is
+	// Never (the images were loaded onto the nodes); a cluster that pulls
+	// them from a registry uses IfNotPresent.
+	PullPolicy string
+	// NodeNames, when set, pins workloads to Kubernetes nodes by name
+	// (plan node -> node name) instead of by the LabelTier and LabelSite
+	// node labels: a cluster edgesim did not create has no such labels.
+	NodeNames map[string]string
+}
+
+func (c ManifestConfig) pullPolicy() string {
+	if c.PullPolicy == "" {
+		return "Never"
+	}
+	return c.PullPolicy
+}
+
+// pin is how pods of the plan nodes nodes (of one tier and site) are kept
+// on their nodes: by node labels, or by node names when NodeNames is set.
+func (c ManifestConfig) pin(tier, site string, nodes ...provider.Node) (map[string]string, *Affinity) {
+	if c.NodeNames == nil {
+		return map[string]string{LabelTier: tier, LabelSite: site}, nil
+	}
+	var names []string
+	for _, n := range nodes {
+		names = append(names, c.NodeNames[n.Name])
+	}
+	return nil, &Affinity{NodeAffinity: &NodeAffinity{Required: &NodeSelector{Terms: []NodeSelectorTerm{{
+		MatchFields: []NodeSelectorRequirement{{Key: "metadata.name", Operator: "In", Values: names}},
+	}}}}}
 }
 
 // Ns is the namespace of the run's objects.
@@ -188,7 +221,7 @@ func Manifests(plan *provider.Plan, cfg ManifestConfig) ([]Object, error) {
 	if err := check(plan, cfg); err != nil {
 		return nil, err
 	}
-	objs := []Object{&NamespaceObject{Meta: meta("v1", "Namespace", cfg.Ns(), "", nil)}}
+	objs := []Object{&NamespaceObject{Meta: meta("v1", "Namespace", cfg.Ns(), "", cfg.NamespaceLabels)}}
 	if cfg.Token != "" { // no site label: every cluster gets it, as the namespace
 		objs = append(objs, &Secret{Meta: meta("v1", "Secret", TokenSecret, cfg.Ns(), map[string]string{labelPart: "edgesim"}),
 			StringData: map[string]string{"token": cfg.Token}})
@@ -305,6 +338,7 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 	probe := func(path string, failures int) *Probe {
 		return &Probe{HTTPGet: HTTPGetAction{Path: path, Port: "http"}, PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: failures}
 	}
+	nodeSel, affinity := cfg.pin(tier, siteLabel, nodes...)
 	dep := &Deployment{
 		Meta: meta("apps/v1", "Deployment", name, cfg.Ns(), labels),
 		Spec: DeploymentSpec{
@@ -313,7 +347,8 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 			Template: PodTemplateSpec{
 				Metadata: ObjectMeta{Labels: labels},
 				Spec: PodSpec{
-					NodeSelector: map[string]string{LabelTier: tier, LabelSite: siteLabel},
+					NodeSelector: nodeSel,
+					Affinity:     affinity,
 					Tolerations:  tolerations(cfg.TolerationSeconds),
 					TopologySpreadConstraints: []TopologySpreadConstraint{{
 						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname", WhenUnsatisfiable: "ScheduleAnyway",
@@ -322,7 +357,7 @@ func edgenodeObjects(plan *provider.Plan, nodes []provider.Node, cfg ManifestCon
 					TerminationGracePeriodSeconds: new(int64(10)),
 					EnableServiceLinks:            new(false),
 					Containers: []Container{{
-						Name: "edgenode", Image: cfg.EdgenodeImage, ImagePullPolicy: "Never",
+						Name: "edgenode", Image: cfg.EdgenodeImage, ImagePullPolicy: cfg.pullPolicy(),
 						Command:        args,
 						Env:            vars,
 						Ports:          []ContainerPort{{Name: "http", ContainerPort: EdgenodePort, Protocol: "TCP"}},
@@ -434,14 +469,16 @@ func CameraManifests(plan *provider.Plan, cfg ManifestConfig) ([]Object, error) 
 		}
 		name := CamerasName(n.Name)
 		labels := appLabels(name, cameraSite(n))
+		nodeSel, affinity := cfg.pin(TierCamera, cameraSite(n), n)
 		objs = append(objs,
 			&ConfigMap{Meta: meta("v1", "ConfigMap", name, cfg.Ns(), labels), Data: map[string]string{"cameras.json": string(b)}},
 			&Pod{Meta: meta("v1", "Pod", name, cfg.Ns(), labels), Spec: PodSpec{
-				NodeSelector:       map[string]string{LabelTier: TierCamera, LabelSite: cameraSite(n)},
+				NodeSelector:       nodeSel,
+				Affinity:           affinity,
 				RestartPolicy:      "Never",
 				EnableServiceLinks: new(false),
 				Containers: []Container{{
-					Name: "fakecam", Image: cfg.CamerasImage, ImagePullPolicy: "Never",
+					Name: "fakecam", Image: cfg.CamerasImage, ImagePullPolicy: cfg.pullPolicy(),
 					Command: append([]string{"/edgesim"}, provider.CamerasArgs(configDir+"/cameras.json", "/samples")...),
 					Env:     cfg.tokenEnv(provider.CamerasTokenEnv(cfg.Token)),
 					VolumeMounts: []VolumeMount{

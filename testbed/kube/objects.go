@@ -53,6 +53,18 @@ type DeploymentSpec struct {
 	Template PodTemplateSpec `yaml:"template"`
 }
 
+// DaemonSet is apps/v1/DaemonSet.
+type DaemonSet struct {
+	Meta `yaml:",inline"`
+	Spec DaemonSetSpec `yaml:"spec"`
+}
+
+// DaemonSetSpec is a DaemonSet's spec.
+type DaemonSetSpec struct {
+	Selector LabelSelector   `yaml:"selector"`
+	Template PodTemplateSpec `yaml:"template"`
+}
+
 // LabelSelector selects by labels.
 type LabelSelector struct {
 	MatchLabels map[string]string `yaml:"matchLabels"`
@@ -73,6 +85,9 @@ type Pod struct {
 // PodSpec is a pod's spec.
 type PodSpec struct {
 	NodeSelector                  map[string]string          `yaml:"nodeSelector,omitempty"`
+	Affinity                      *Affinity                  `yaml:"affinity,omitempty"`
+	HostNetwork                   bool                       `yaml:"hostNetwork,omitempty"`
+	DNSPolicy                     string                     `yaml:"dnsPolicy,omitempty"`
 	Tolerations                   []Toleration               `yaml:"tolerations,omitempty"`
 	TopologySpreadConstraints     []TopologySpreadConstraint `yaml:"topologySpreadConstraints,omitempty"`
 	RestartPolicy                 string                     `yaml:"restartPolicy,omitempty"`
@@ -80,6 +95,33 @@ type PodSpec struct {
 	EnableServiceLinks            *bool                      `yaml:"enableServiceLinks,omitempty"`
 	Containers                    []Container                `yaml:"containers"`
 	Volumes                       []Volume                   `yaml:"volumes,omitempty"`
+}
+
+// Affinity is a pod's affinity (only the node affinity edgesim needs).
+type Affinity struct {
+	NodeAffinity *NodeAffinity `yaml:"nodeAffinity,omitempty"`
+}
+
+// NodeAffinity holds the node selector a pod requires.
+type NodeAffinity struct {
+	Required *NodeSelector `yaml:"requiredDuringSchedulingIgnoredDuringExecution,omitempty"`
+}
+
+// NodeSelector is a list of alternative node selector terms.
+type NodeSelector struct {
+	Terms []NodeSelectorTerm `yaml:"nodeSelectorTerms"`
+}
+
+// NodeSelectorTerm selects nodes by fields (metadata.name).
+type NodeSelectorTerm struct {
+	MatchFields []NodeSelectorRequirement `yaml:"matchFields,omitempty"`
+}
+
+// NodeSelectorRequirement is one requirement of a term.
+type NodeSelectorRequirement struct {
+	Key      string   `yaml:"key"`
+	Operator string   `yaml:"operator"`
+	Values   []string `yaml:"values"`
 }
 
 // Toleration tolerates a taint.
@@ -110,6 +152,12 @@ type Container struct {
 	ReadinessProbe  *Probe               `yaml:"readinessProbe,omitempty"`
 	LivenessProbe   *Probe               `yaml:"livenessProbe,omitempty"`
 	VolumeMounts    []VolumeMount        `yaml:"volumeMounts,omitempty"`
+	SecurityContext *SecurityContext     `yaml:"securityContext,omitempty"`
+}
+
+// SecurityContext is a container's security context.
+type SecurityContext struct {
+	Privileged *bool `yaml:"privileged,omitempty"`
 }
 
 // EnvVar is an environment variable.
