@@ -578,12 +578,25 @@ func (l *Layer) Close(ctx context.Context) {
 
 // AttachLinks gives every plan node's machine a netem host in its network
 // namespace (pid names a process in it), creates the plan's links between
-// their groups and tunnels pod traffic through them (between every pair of
-// nodes, also of different clusters, whose pod networks must then be
-// distinct). The engine must have an MTU of at least EngineMTU. It
-// returns the hosts by plan node and the links by plan name, as far as it
-// got when it fails.
+// their groups and tunnels pod traffic through them with ip(8) in those
+// namespaces (between every pair of nodes, also of different clusters,
+// whose pod networks must then be distinct). The engine must have an MTU
+// of at least EngineMTU. It returns the hosts by plan node and the links
+// by plan name, as far as it got when it fails.
 func (l *Layer) AttachLinks(ctx context.Context, eng netem.Engine, pid func(node string) int) (map[string]netem.EngineHost, provider.Links, error) {
+	add := func(ctx context.Context, n provider.Node) (netem.EngineHost, error) {
+		return eng.AddHost(ctx, netem.HostSpec{Name: n.EngineHost(), Group: n.Group, PID: pid(n.Name)})
+	}
+	return l.AttachLinksWith(ctx, eng, add, Tunnel[netem.EngineHost])
+}
+
+// AttachLinksWith is AttachLinks with the provider's own ways to put a
+// plan node on the engine (add) and to make the pod tunnels between the
+// hosts (tunnel; podCIDRs[i] is hosts[i]'s pod network).
+func (l *Layer) AttachLinksWith(ctx context.Context, eng netem.Engine,
+	add func(ctx context.Context, n provider.Node) (netem.EngineHost, error),
+	tunnel func(ctx context.Context, hosts []netem.EngineHost, podCIDRs []*net.IPNet) error,
+) (map[string]netem.EngineHost, provider.Links, error) {
 	byNode, links := map[string]netem.EngineHost{}, provider.Links{}
 	var hosts []netem.EngineHost
 	var cidrList []*net.IPNet
@@ -594,12 +607,12 @@ func (l *Layer) AttachLinks(ctx context.Context, eng netem.Engine, pid func(node
 		}
 		for _, b := range m.Nodes {
 			n, _ := l.plan.Node(b.Plan)
-			h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.EngineHost(), Group: n.Group, PID: pid(n.Name)})
-			if err != nil {
-				return byNode, links, fmt.Errorf("node %s: %w", n.Name, err)
-			}
 			if cidrs[b.Kube] == nil {
 				return byNode, links, fmt.Errorf("kube: node %s has no PodCIDR yet", b.Kube)
+			}
+			h, err := add(ctx, n)
+			if err != nil {
+				return byNode, links, fmt.Errorf("node %s: %w", n.Name, err)
 			}
 			hosts, cidrList = append(hosts, h), append(cidrList, cidrs[b.Kube])
 			byNode[n.Name] = h
@@ -615,5 +628,5 @@ func (l *Layer) AttachLinks(ctx context.Context, eng netem.Engine, pid func(node
 	l.mu.Lock()
 	l.hosts = byNode
 	l.mu.Unlock()
-	return byNode, links, Tunnel(ctx, hosts, cidrList)
+	return byNode, links, tunnel(ctx, hosts, cidrList)
 }

@@ -1,0 +1,446 @@
+package kubeconfigprovider
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgesim/edgesim/evidence"
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
+	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
+	"github.com/edgesim/edgesim/testbed/provider"
+)
+
+// Labels proving a namespace is a run's: `edgesim clean --provider
+// kubeconfig` deletes only namespaces that carry both.
+const (
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	ManagedBy      = "edgesim"
+	LabelRun       = "edgesim.dev/run"
+)
+
+// Options are the kubeconfig provider's settings that a run does not
+// derive from its scenario.
+type Options struct {
+	// Target is the cluster.
+	Target Target
+	// Kubectl is the kubectl binary ("" = FindKubectl).
+	Kubectl string
+	// Selectors map plan nodes onto nodes by tier or site (see Map).
+	Selectors []Selector
+	// Registry receives the workload images; the nodes pull them from it.
+	Registry nodecontainer.Registry
+	// TolerationSeconds: see kube.ManifestConfig.
+	TolerationSeconds int64
+}
+
+// Provider runs a plan on a cluster edgesim did not create: it maps the
+// plan's nodes onto the cluster's, pushes the workload images to the
+// registry the user names, runs everything in a namespace of its own
+// labelled with the run, and puts every mapped node on the emulated links
+// through its agent (a privileged DaemonSet pod relaying a TUN device in
+// the node's network namespace to the link engine on this machine).
+type Provider struct {
+	kube.Base
+	cfg provider.Config
+	o   Options
+	kc  *Kubectl
+
+	plan    *provider.Plan
+	ns      string
+	runID   string
+	mapping map[string]string // plan node -> node name
+	nodeIPs map[string]net.IP // node name -> InternalIP
+	agents  *agents
+	created bool   // the namespace exists and is ours
+	record  string // the run's state record, removed with the namespace
+
+	eng   netem.Engine
+	links provider.Links
+	hosts map[string]netem.EngineHost
+	// cordoned are the nodes a kill cordoned, uncordoned by start or
+	// Destroy.
+	cordoned map[string]bool
+}
+
+// New checks the options and returns the provider.
+func New(c provider.Config, o Options) (*Provider, error) {
+	var missing []error
+	if o.Registry.Name == "" {
+		missing = append(missing, errors.New("no image registry: give --image-registry HOST[:PORT][/PATH], a registry the cluster's nodes pull from"))
+	}
+	if os.Geteuid() != 0 {
+		missing = append(missing, errors.New("the link engine opens sockets and devices on this machine and needs root: run edgesim as root"))
+	}
+	if c.Binaries.Edgenode == "" || c.Binaries.Edgesim == "" {
+		missing = append(missing, errors.New("no workload binaries: build them with `go tool task build`"))
+	}
+	if o.Kubectl == "" {
+		p, err := FindKubectl(exec.LookPath, nodeimage.DefaultCacheDir)
+		if err != nil {
+			missing = append(missing, err)
+		}
+		o.Kubectl = p
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the kubeconfig provider cannot run: %w", errors.Join(missing...))
+	}
+	return &Provider{cfg: c, o: o, kc: &Kubectl{Path: o.Kubectl, Target: o.Target}, cordoned: map[string]bool{}}, nil
+}
+
+// Name implements provider.Provider.
+func (p *Provider) Name() string { return string(scenarios.ProviderKubeconfig) }
+
+func (p *Provider) logf(format string, args ...any) {
+	if p.cfg.Log != nil {
+		fmt.Fprintf(p.cfg.Log, "kubeconfig provider: "+format+"\n", args...)
+	}
+}
+
+// Namespace is the run's namespace.
+func (p *Provider) Namespace() string { return p.ns }
+
+// Provision implements provider.Provider: the preflight (nothing is
+// created when it fails), the images pushed, the namespace and the agents,
+// then the links.
+func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
+	p.plan = plan
+	p.ns = nodecontainer.ClusterName(p.cfg.Name, 63)
+	if p.kc.Target.Kubeconfig == "" && plan.Scenario != nil {
+		p.kc.Target.Kubeconfig = plan.Scenario.Kubeconfig
+	}
+	if p.kc.Target.Kubeconfig == "" {
+		return errors.New("kubeconfig provider: no kubeconfig: give --kubeconfig FILE or the scenario's spec.kubeconfig")
+	}
+	if _, err := CheckKubeconfig(p.kc.Target); err != nil {
+		return err
+	}
+	mapping, err := Preflight(ctx, p.kc, plan, p.ns, p.o.Selectors)
+	if err != nil {
+		return err
+	}
+	p.mapping = mapping
+	if err := p.checkFree(ctx); err != nil {
+		return err
+	}
+	if p.nodeIPs, err = nodeAddresses(ctx, p.kc); err != nil {
+		return err
+	}
+	p.runID = strings.ToLower(provider.NewRunToken())[:16]
+	p.agents = &agents{cl: p.kc, ns: p.ns}
+	mc := kube.ManifestConfig{
+		Namespace:         p.ns,
+		NamespaceLabels:   map[string]string{LabelManagedBy: ManagedBy, LabelRun: p.runID, "pod-security.kubernetes.io/enforce": "privileged"},
+		PullPolicy:        "IfNotPresent",
+		NodeNames:         mapping,
+		TolerationSeconds: p.o.TolerationSeconds,
+		Token:             provider.NewRunToken(),
+	}
+	layer, err := kube.New(plan, p.agents, mc, kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "kubeconfig provider: "})
+	if err != nil {
+		return err
+	}
+	p.Layer = layer
+	if err := p.pushImages(ctx); err != nil {
+		return err
+	}
+	if err := p.startAgents(ctx); err != nil {
+		return err
+	}
+	m := &kube.Member{Name: p.ns, Cluster: p.kc}
+	for _, n := range plan.Nodes {
+		m.Nodes = append(m.Nodes, kube.NodeName{Plan: n.Name, Kube: mapping[n.Name]})
+	}
+	p.Layer.Add(m)
+	return p.attachLinks(ctx)
+}
+
+// checkFree refuses a namespace that exists already: it is not this
+// run's, and nothing of it may be touched.
+func (p *Provider) checkFree(ctx context.Context) error {
+	out, err := p.kc.Kubectl(ctx, nil, "get", "namespace", p.ns, "--ignore-not-found", "-o", "name")
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(out)) != "" {
+		return fmt.Errorf("namespace %s exists already: it is not this run's; delete it if it is a leftover of edgesim's (`edgesim clean --provider kubeconfig`), or choose another --name", p.ns)
+	}
+	return nil
+}
+
+// pushImages builds the workload images and pushes them to the registry.
+func (p *Provider) pushImages(ctx context.Context) error {
+	dir := filepath.Join(p.cfg.Dir, "images")
+	defer os.RemoveAll(dir)
+	imgs, err := nodecontainer.BuildWorkloads(ctx, p.cfg.Binaries, dir, p.Layer, p.logf)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	edge, err := nodecontainer.PushImage(ctx, imgs.Edgenode, p.o.Registry)
+	if err != nil {
+		return err
+	}
+	cams, err := nodecontainer.PushImage(ctx, imgs.Cameras, p.o.Registry)
+	if err != nil {
+		return err
+	}
+	p.Layer.Manifests.EdgenodeImage, p.Layer.Manifests.CamerasImage = edge, cams
+	p.logf("images pushed to %s in %s", p.o.Registry.Name, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// startAgents creates the run's namespace and the agents' DaemonSet and
+// waits until an agent is ready on every mapped node.
+func (p *Provider) startAgents(ctx context.Context) error {
+	mc := p.Layer.Manifests
+	objs := []kube.Object{
+		&kube.NamespaceObject{Meta: kube.Meta{APIVersion: "v1", Kind: "Namespace", Metadata: kube.ObjectMeta{Name: p.ns, Labels: mc.NamespaceLabels}}},
+		AgentManifest(p.ns, mc.CamerasImage, mc.PullPolicy, p.runID, p.mapping),
+	}
+	b, err := kube.Render(objs)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(p.cfg.Dir, "manifests-agents.yaml"), b, 0o644); err != nil {
+		return err
+	}
+	if p.record, err = writeRecord(p.cfg.StateDir, p.ns, p.kc.Target, p.kc.Path, p.runID); err != nil {
+		return err
+	}
+	// Created, not applied: a namespace of the same name made meanwhile
+	// by someone else must fail here, not be adopted.
+	if _, err := p.kc.Kubectl(ctx, bytes.NewReader(b), "create", "-f", "-"); err != nil {
+		return err
+	}
+	p.created = true
+	start := time.Now()
+	if _, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "rollout", "status", "daemonset/"+AgentName, "--timeout=180s"); err != nil {
+		return fmt.Errorf("the edgesim agents did not start (they run privileged in the nodes' network namespaces; a cluster that forbids that cannot emulate links): %w (pods: %s)", err, p.agentSummary(ctx))
+	}
+	out, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "pods", "-l", "app.kubernetes.io/name="+AgentName,
+		"-o", `jsonpath={range .items[*]}{.spec.nodeName} {.metadata.name}{"\n"}{end}`)
+	if err != nil {
+		return err
+	}
+	p.agents.pods = map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			p.agents.pods[f[0]] = f[1]
+		}
+	}
+	for _, k := range sortedValues(p.mapping) {
+		if p.agents.pods[k] == "" {
+			return fmt.Errorf("no edgesim agent runs on node %s (pods: %s)", k, p.agentSummary(ctx))
+		}
+	}
+	p.logf("agents ready on %d nodes in %s", len(p.agents.pods), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (p *Provider) agentSummary(ctx context.Context) string {
+	out, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "pods,events", "-o", "wide", "--no-headers")
+	if err != nil {
+		return err.Error()
+	}
+	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// attachLinks makes the engine, a remote host per plan node relayed by
+// its node's agent, the plan's links, and the pod tunnels on the nodes.
+func (p *Provider) attachLinks(ctx context.Context) error {
+	eng, err := nodecontainer.NewEngine(ctx, nodecontainer.EngineConfig{Cluster: p.ns, StateDir: p.cfg.StateDir, Registry: p.cfg.Registry, Seed: p.cfg.Seed})
+	if err != nil {
+		return err
+	}
+	p.eng = eng
+	add := func(ctx context.Context, n provider.Node) (netem.EngineHost, error) {
+		k := p.mapping[n.Name]
+		ip := p.nodeIPs[k]
+		if ip == nil {
+			return nil, fmt.Errorf("node %s has no InternalIP address", k)
+		}
+		h, err := eng.AddHost(ctx, netem.HostSpec{Name: n.EngineHost(), Group: n.Group, Remote: &net.UDPAddr{IP: ip, Port: RelayPort}})
+		if err != nil {
+			return nil, err
+		}
+		relay := h.(interface{ RelayAddr() *net.UDPAddr }).RelayAddr()
+		_, err = p.agents.exec(ctx, k, nil, "attach", "--name", "esa0", "--address", fmt.Sprintf("%s/%d", h.Address(), engineSubnetBits),
+			"--mtu", strconv.Itoa(kube.EngineMTU), "--listen-port", strconv.Itoa(RelayPort), "--engine", relay.String())
+		if err != nil {
+			return nil, fmt.Errorf("agent on %s: attach: %w", k, err)
+		}
+		return h, nil
+	}
+	tunnel := func(ctx context.Context, hosts []netem.EngineHost, cidrs []*net.IPNet) error {
+		peers := make([]kube.TunnelPeer, len(hosts))
+		for i, h := range hosts {
+			peers[i] = kube.TunnelPeer{Node: h.Name(), Addr: h.Address(), PodCIDR: cidrs[i]}
+		}
+		ts, err := kube.Tunnels(peers)
+		if err != nil {
+			return err
+		}
+		byNode := map[string][]kube.TunnelEnd{}
+		for _, t := range ts {
+			byNode[t.Node] = append(byNode[t.Node], t)
+		}
+		for _, h := range hosts { // every node, also one without peers: loose rp_filter
+			b, err := json.Marshal(byNode[h.Name()])
+			if err != nil {
+				return err
+			}
+			k := p.hostNode(h.Name())
+			if _, err := p.agents.exec(ctx, k, bytes.NewReader(b), "tunnels"); err != nil {
+				return fmt.Errorf("agent on %s: tunnels: %w", k, err)
+			}
+		}
+		return nil
+	}
+	p.hosts, p.links, err = p.Layer.AttachLinksWith(ctx, eng, add, tunnel)
+	return err
+}
+
+// hostNode is the node name of an engine host's plan node.
+func (p *Provider) hostNode(engineHost string) string {
+	for _, n := range p.plan.Nodes {
+		if n.EngineHost() == engineHost || n.Name == engineHost {
+			return p.mapping[n.Name]
+		}
+	}
+	return ""
+}
+
+// engineSubnetBits is the prefix length of netem's default subnet.
+const engineSubnetBits = 16
+
+// nodeAddresses reads every node's InternalIP.
+func nodeAddresses(ctx context.Context, cl kube.Cluster) (map[string]net.IP, error) {
+	out, err := cl.Kubectl(ctx, nil, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}`)
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]net.IP{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		for _, a := range f[1:] {
+			if ip := net.ParseIP(a); ip != nil && ip.To4() != nil {
+				m[f[0]] = ip.To4()
+				break
+			}
+		}
+	}
+	return m, nil
+}
+
+// Inject implements provider.Provider. Link faults act on the emulated
+// links. A node kill deletes the run's pods on the node at once and
+// cordons it, so Kubernetes replaces them elsewhere (the node itself, not
+// edgesim's, keeps running); start uncordons it. Pause and resume need a
+// node edgesim owns and are refused.
+func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
+	switch a.Kind {
+	case provider.ActionKill, provider.ActionStart:
+		k := p.mapping[a.Node]
+		if k == "" {
+			return fmt.Errorf("%s: no node %s", a.Kind, a.Node)
+		}
+		if a.Kind == provider.ActionStart {
+			_, err := p.kc.Kubectl(ctx, nil, "uncordon", k)
+			if err == nil {
+				delete(p.cordoned, k)
+			}
+			return err
+		}
+		if _, err := p.kc.Kubectl(ctx, nil, "cordon", k); err != nil {
+			return err
+		}
+		p.cordoned[k] = true
+		p.logf("kill %s: node %s cordoned and the run's pods on it deleted (Kubernetes; the node keeps running)", a.Node, k)
+		_, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "delete", "pods", "--field-selector", "spec.nodeName="+k,
+			"-l", "app.kubernetes.io/part-of=edgesim,app.kubernetes.io/name!="+AgentName, "--grace-period=0", "--force", "--wait=false")
+		return err
+	case provider.ActionPause, provider.ActionResume:
+		return fmt.Errorf("%s %s: a cluster edgesim did not create cannot freeze its nodes; use kill", a.Kind, a.Node)
+	}
+	if p.links == nil {
+		return fmt.Errorf("%s: no emulated links", a)
+	}
+	return p.links.Apply(ctx, a)
+}
+
+// LinkStats implements provider.Provider.
+func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
+	if p.eng == nil {
+		return nil, nil
+	}
+	return p.links.Stats(p.eng), nil
+}
+
+// Clusters implements provider.ClusterReporter.
+func (p *Provider) Clusters(context.Context) []evidence.Cluster {
+	if p.plan == nil {
+		return nil
+	}
+	return []evidence.Cluster{{Name: p.ns, Nodes: len(sortedValues(p.mapping))}}
+}
+
+// Destroy implements provider.Provider: the workloads' logs, the
+// agents' cleanup (they remove their devices when their pods stop), the
+// run's namespace, the engine, and the nodes a kill cordoned.
+func (p *Provider) Destroy(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
+	var errs []error
+	if p.Layer != nil {
+		p.Layer.Close(ctx)
+	}
+	for k := range p.cordoned {
+		if _, err := p.kc.Kubectl(ctx, nil, "uncordon", k); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.created {
+		start := time.Now()
+		if _, err := p.kc.Kubectl(ctx, nil, "delete", "namespace", p.ns, "--wait=true", "--timeout=120s"); err != nil {
+			errs = append(errs, fmt.Errorf("delete namespace %s: %w (`edgesim clean --provider kubeconfig` retries)", p.ns, err))
+		} else {
+			p.created = false
+			p.logf("namespace %s deleted in %s", p.ns, time.Since(start).Round(time.Millisecond))
+		}
+	}
+	if p.record != "" && !p.created {
+		_ = os.Remove(p.record)
+		p.record = ""
+	}
+	if p.eng != nil {
+		errs = append(errs, p.eng.Close(ctx))
+		p.eng = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Factory is the provider.Factory of `provider: kubeconfig`.
+func Factory(o Options) provider.Factory {
+	return func(c provider.Config) (provider.Provider, error) { return New(c, o) }
+}
+
+func sortedValues(m map[string]string) []string {
+	return slices.Sorted(maps.Values(m))
+}

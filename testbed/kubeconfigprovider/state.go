@@ -1,0 +1,86 @@
+package kubeconfigprovider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+
+	"github.com/edgesim/edgesim/netem"
+	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
+)
+
+// runRecord is the state record of a run's namespace, written before the
+// namespace is created and removed once it is deleted, so that Clean can
+// delete the namespace of a run that was killed. The namespace's run label
+// (LabelRun = RunID) proves it is the run's.
+type runRecord struct {
+	netem.Record
+	Target  Target `json:"target"`
+	Kubectl string `json:"kubectl"`
+	RunID   string `json:"run_id"`
+}
+
+// Stamp implements nodecontainer.Record.
+func (r runRecord) Stamp() *netem.Record { return &r.Record }
+
+// records are the kubeconfig provider's namespace records.
+var records = nodecontainer.Records{Subdir: "kubeconfig", What: "namespace"}
+
+// ErrNotOwned: a recorded namespace does not carry the run's label (it
+// was deleted and made again by someone else); it is left alone.
+var ErrNotOwned = errors.New("not this run's namespace")
+
+// CleanReport lists what Clean removed and what it left alone.
+type CleanReport = nodecontainer.CleanReport
+
+// Clean deletes the namespaces recorded in stateDir by runs whose process
+// is gone, when the namespace still carries the run's labels, then their
+// records. Nothing else in the cluster is touched.
+func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
+	return nodecontainer.Clean(ctx, records, stateDir, nodecontainer.CleanOptions[runRecord]{
+		Delete:   func(ctx context.Context, r runRecord) error { return deleteOwned(ctx, r) },
+		NotOwned: ErrNotOwned,
+	})
+}
+
+// deleteOwned deletes a recorded run's namespace if it carries the run's
+// labels; a namespace that is gone already counts as deleted.
+func deleteOwned(ctx context.Context, r runRecord) error {
+	path := r.Kubectl
+	if path == "" {
+		var err error
+		if path, err = FindKubectl(exec.LookPath, nodeimage.DefaultCacheDir); err != nil {
+			return err
+		}
+	}
+	kc := &Kubectl{Path: path, Target: r.Target}
+	out, err := kc.Kubectl(ctx, nil, "get", "namespace", r.Name, "--ignore-not-found", "-o", "json")
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", r.Name, err)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	var ns struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(out, &ns); err != nil {
+		return fmt.Errorf("namespace %s: %w", r.Name, err)
+	}
+	if l := ns.Metadata.Labels; l[LabelManagedBy] != ManagedBy || l[LabelRun] != r.RunID {
+		return fmt.Errorf("namespace %s: %w (its %s label is %q, the run's was %q)", r.Name, ErrNotOwned, LabelRun, l[LabelRun], r.RunID)
+	}
+	if _, err := kc.Kubectl(ctx, nil, "delete", "namespace", r.Name, "--wait=true", "--timeout=120s"); err != nil {
+		return fmt.Errorf("delete namespace %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+func writeRecord(stateDir, ns string, t Target, kubectl, runID string) (string, error) {
+	return records.Write(stateDir, ns, runRecord{Record: netem.OwnRecord(ns), Target: t, Kubectl: kubectl, RunID: runID})
+}
