@@ -66,11 +66,29 @@ func (e *Userspace) readLoop(h *Host) {
 				run = 0
 				prio.Idle()
 				if werr := rtio.WaitReadable(h.tun, e.stop); werr != nil {
+					// A remote host's socket polls as failed while an ICMP
+					// error (a relay not listening yet) is pending; the
+					// next read reports and clears it.
+					if h.remote != nil && !e.stopping.Load() {
+						continue
+					}
 					return
 				}
 				continue
 			}
+			if h.remote != nil && isRelayError(err) {
+				h.relayErrs.Add(1)
+				continue
+			}
 			return
+		}
+		// A full buffer may be a truncated datagram from a relay: larger
+		// than the engine's MTU, so not forwarded.
+		if n >= len(p.Buf) {
+			if h.remote != nil {
+				h.relayErrs.Add(1)
+			}
+			continue
 		}
 		// Saturated = busy without a pause for rtio.BusyTime, not merely a
 		// backlog after a stall: a demoted reader on a busy machine would
@@ -119,7 +137,9 @@ func (d *direction) recordLate(now time.Time, out []*Packet) {
 func (e *Userspace) write(out []*Packet) {
 	for i, q := range out {
 		if fd := q.to.tun; fd >= 0 {
-			_, _ = unix.Write(fd, q.Data())
+			if _, err := unix.Write(fd, q.Data()); err != nil && q.to.remote != nil {
+				q.to.relayErrs.Add(1)
+			}
 		}
 		e.putPacket(q)
 		out[i] = nil

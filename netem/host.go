@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -17,7 +18,8 @@ import (
 
 // HostSpec describes an emulated host. Without NetnsPath or PID the engine
 // creates a network namespace for it; with one of them it attaches a TUN
-// device to that existing namespace and never deletes the namespace.
+// device to that existing namespace and never deletes the namespace. With
+// Remote the host lives on another machine and needs no namespace here.
 type HostSpec struct {
 	Name  string
 	Group string
@@ -28,10 +30,16 @@ type HostSpec struct {
 	// Address is the host's IPv4 address inside the subnet; zero picks
 	// the next free one.
 	Address net.IP
+	// Remote makes a remote host: instead of a TUN device, the engine
+	// exchanges the host's packets with a relay at this IPv4 UDP address,
+	// one IPv4 packet per datagram, from the host's RelayAddr. It excludes
+	// NetnsPath and PID.
+	Remote *net.UDPAddr
 }
 
 // Host is an emulated host: a network namespace with a TUN device whose
-// packets go through the fabric.
+// packets go through the fabric, or a remote host whose packets a relay
+// sends and receives over UDP (see HostSpec.Remote).
 type Host struct {
 	name, group string
 	addr        net.IP
@@ -40,8 +48,11 @@ type Host struct {
 	nsPath      string
 	ns          netns.NsHandle
 	tunName     string
-	tun         int // non-blocking TUN descriptor, -1 when closed
+	tun         int // non-blocking TUN (or relay socket) descriptor, -1 when closed
 	eng         *Userspace
+
+	remote, relayAddr *net.UDPAddr  // remote hosts only: the relay and our end
+	relayErrs         atomic.Uint64 // see RelayErrors
 
 	cacheGroup string // reader-goroutine cache of the last route
 	cacheDir   *direction
@@ -59,18 +70,26 @@ func (h *Host) Address() net.IP { return slices.Clone(h.addr) }
 
 // NetnsPath is the path of the host's network namespace, usable with
 // `nsenter --net=PATH` or setns; for a created namespace it is
-// /run/netns/NAME, so `ip netns exec NAME` works too.
+// /run/netns/NAME, so `ip netns exec NAME` works too. It is "" for a
+// remote host.
 func (h *Host) NetnsPath() string { return h.nsPath }
 
 // NetnsName is the name of a namespace the engine created ("" if attached).
 func (h *Host) NetnsName() string { return h.nsName }
 
-// Interface is the name of the host's TUN device inside its namespace.
+// Interface is the name of the host's TUN device inside its namespace
+// ("" for a remote host).
 func (h *Host) Interface() string { return h.tunName }
 
 // Do runs fn on an OS thread inside the host's network namespace; sockets
-// opened in fn stay in that namespace.
-func (h *Host) Do(fn func() error) error { return inNetns(h.ns, fn) }
+// opened in fn stay in that namespace. For a remote host it returns an
+// error wrapping ErrRemoteHost and does not run fn.
+func (h *Host) Do(fn func() error) error {
+	if h.remote != nil {
+		return fmt.Errorf("%w: host %s is relayed from %s", ErrRemoteHost, h.name, h.remote)
+	}
+	return inNetns(h.ns, fn)
+}
 
 func ip4(ip net.IP) uint32 { return binary.BigEndian.Uint32(ip.To4()) }
 
@@ -114,6 +133,9 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 	if spec.NetnsPath != "" && spec.PID != 0 {
 		return nil, fmt.Errorf("netem: host %s: give NetnsPath or PID, not both", spec.Name)
 	}
+	if spec.Remote != nil && (spec.NetnsPath != "" || spec.PID != 0) {
+		return nil, fmt.Errorf("netem: host %s: a remote host has no namespace here; give Remote without NetnsPath or PID", spec.Name)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -142,6 +164,13 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 			_ = e.undoHost(made)
 		}
 	}()
+	if spec.Remote != nil {
+		if err = h.openRelay(spec.Remote); err != nil {
+			return nil, err
+		}
+		e.startHost(h)
+		return h, nil
+	}
 	switch {
 	case spec.NetnsPath != "":
 		h.ns, err = netns.GetFromPath(spec.NetnsPath)
@@ -220,16 +249,21 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 		QdiscAttrs: netlink.QdiscAttrs{LinkIndex: link.Attrs().Index, Parent: netlink.HANDLE_ROOT},
 		QdiscType:  "noqueue",
 	})
+	e.startHost(h)
+	return h, nil
+}
+
+// startHost makes h routable and starts reading its packets; e.mu is held.
+func (e *Userspace) startHost(h *Host) {
 	e.hosts = append(e.hosts, h)
 	next := maps2(*e.byIP.Load())
 	next[h.ip] = h
 	e.byIP.Store(&next)
 	e.wg.Add(1)
 	go e.readLoop(h)
-	return h, nil
 }
 
-// release closes h's TUN and namespace handle and deletes the namespace
+// release closes h's TUN (or relay socket) and namespace handle and deletes the namespace
 // the engine made for it; removed reports that it was deleted.
 func (h *Host) release() (removed bool, err error) {
 	var errs []error

@@ -14,15 +14,22 @@ const (
 	MetricPackets    = "edgesim_link_packets_total"
 	MetricDropped    = "edgesim_link_packets_dropped_total"
 	MetricQueueDelay = "edgesim_link_queue_delay_seconds"
+	// MetricRelayErrors counts, per remote host, the datagrams it could
+	// not exchange with its relay (Host.RelayErrors).
+	MetricRelayErrors = "edgesim_relay_errors_total"
 )
 
 var (
 	descBytes   = prometheus.NewDesc(MetricBytes, "Bytes delivered by an emulated link, per direction.", []string{"link", "direction"}, nil)
 	descPackets = prometheus.NewDesc(MetricPackets, "Packets delivered by an emulated link, per direction.", []string{"link", "direction"}, nil)
 	descDropped = prometheus.NewDesc(MetricDropped, "Packets an emulated link dropped, per direction and reason.", []string{"link", "direction", "reason"}, nil)
+	descRelay   = prometheus.NewDesc(MetricRelayErrors, "Datagrams a remote host could not exchange with its relay.", []string{"host"}, nil)
 )
 
 type statser interface{ Stats() []LinkStats }
+
+// relayStatser is an engine with remote hosts.
+type relayStatser interface{ Hosts() []*Host }
 
 // metrics exports engine totals at scrape time (no per-packet cost for the
 // counters) and observes queue delays in a histogram.
@@ -76,6 +83,7 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descBytes
 	ch <- descPackets
 	ch <- descDropped
+	ch <- descRelay
 }
 
 // Collect implements prometheus.Collector.
@@ -89,6 +97,13 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descPackets, prometheus.CounterValue, float64(s.Packets), s.Link, s.Direction)
 			for _, r := range reasons {
 				ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Drops[r]), s.Link, s.Direction, r)
+			}
+		}
+		if r, ok := e.(relayStatser); ok {
+			for _, h := range r.Hosts() {
+				if h.remote != nil {
+					ch <- prometheus.MustNewConstMetric(descRelay, prometheus.CounterValue, float64(h.RelayErrors()), h.name)
+				}
 			}
 		}
 	}
