@@ -2,6 +2,7 @@ package kube_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -22,12 +23,31 @@ func cidr(s string) *net.IPNet {
 	return n
 }
 
-var _ = Describe("TunnelCommands", func() {
+var _ = Describe("Tunnels", func() {
+	two := []kube.TunnelPeer{
+		{Node: "a", Addr: net.ParseIP("10.240.0.1"), PodCIDR: cidr("10.244.1.0/24")},
+		{Node: "b", Addr: net.ParseIP("10.240.0.2"), PodCIDR: cidr("10.244.2.0/24")},
+	}
+
 	It("makes one VXLAN pair per pair of workers and routes the peer's PodCIDR halves through it", func() {
-		cmds, err := kube.TunnelCommands([]kube.TunnelPeer{
-			{Node: "a", Addr: net.ParseIP("10.240.0.1"), PodCIDR: cidr("10.244.1.0/24")},
-			{Node: "b", Addr: net.ParseIP("10.240.0.2"), PodCIDR: cidr("10.244.2.0/24")},
-		})
+		ts, err := kube.Tunnels(two)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ts).To(HaveLen(2))
+		Expect(ts[0].Node).To(Equal("a"))
+		Expect(ts[0].Dev).To(Equal("esv1"))
+		Expect(ts[0].VNI).To(Equal(4000))
+		Expect(ts[0].Local.Equal(net.ParseIP("10.240.0.1"))).To(BeTrue())
+		Expect(ts[0].Remote.Equal(net.ParseIP("10.240.0.2"))).To(BeTrue())
+		Expect(ts[0].Addr.Equal(net.ParseIP("100.127.0.1"))).To(BeTrue())
+		Expect(ts[0].Peer.Equal(net.ParseIP("100.127.1.0"))).To(BeTrue())
+		Expect(ts[0].Routes).To(Equal([]*net.IPNet{cidr("10.244.2.0/25"), cidr("10.244.2.128/25")}))
+		Expect(ts[1].Node).To(Equal("b"))
+		Expect(ts[1].Dev).To(Equal("esv0"))
+		Expect(ts[1].VNI).To(Equal(4000))
+	})
+
+	It("gives exactly today's ip(8) commands", func() {
+		cmds, err := kube.TunnelCommands(two)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(cmds).To(Equal([]kube.TunnelCmd{
 			{Node: "a", Args: []string{"link", "add", "esv1", "type", "vxlan", "id", "4000", "local", "10.240.0.1", "remote", "10.240.0.2", "dstport", "4789"}},
@@ -43,27 +63,39 @@ var _ = Describe("TunnelCommands", func() {
 		}))
 	})
 
+	It("survives a JSON round trip, routes in CIDR notation", func() {
+		ts, err := kube.Tunnels(two)
+		Expect(err).NotTo(HaveOccurred())
+		b, err := json.Marshal(ts)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(ContainSubstring(`"routes":["10.244.2.0/25","10.244.2.128/25"]`))
+		var back []kube.TunnelEnd
+		Expect(json.Unmarshal(b, &back)).To(Succeed())
+		Expect(back).To(HaveLen(2))
+		for i := range ts {
+			Expect(back[i].IPArgs()).To(Equal(ts[i].IPArgs()))
+		}
+	})
+
 	It("gives every pair its own VNI", func() {
 		var ws []kube.TunnelPeer
 		for i := range 4 {
 			ws = append(ws, kube.TunnelPeer{Node: fmt.Sprint(i), Addr: net.IPv4(10, 240, 0, byte(i+1)), PodCIDR: cidr(fmt.Sprintf("10.244.%d.0/24", i))})
 		}
-		cmds, err := kube.TunnelCommands(ws)
+		ts, err := kube.Tunnels(ws)
 		Expect(err).NotTo(HaveOccurred())
-		vnis := map[string]int{}
-		for _, c := range cmds {
-			if c.Args[0] == "link" && c.Args[1] == "add" {
-				vnis[c.Args[6]]++
-			}
+		vnis := map[int]int{}
+		for _, t := range ts {
+			vnis[t.VNI]++
 		}
 		Expect(vnis).To(HaveLen(6))
 		for vni, n := range vnis {
-			Expect(n).To(Equal(2), vni)
+			Expect(n).To(Equal(2), fmt.Sprint(vni))
 		}
 	})
 
 	It("refuses a worker without an IPv4 PodCIDR", func() {
-		_, err := kube.TunnelCommands([]kube.TunnelPeer{
+		_, err := kube.Tunnels([]kube.TunnelPeer{
 			{Node: "a", Addr: net.ParseIP("10.240.0.1"), PodCIDR: cidr("10.244.1.0/24")},
 			{Node: "b", Addr: net.ParseIP("10.240.0.2")},
 		})

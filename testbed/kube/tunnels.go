@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -21,10 +22,10 @@ import (
 const (
 	tunnelMTU = 1500 // pods keep their usual MTU ...
 	// ... so the TUN devices carry it plus the VXLAN overhead (50 bytes).
-	EngineMTU   = tunnelMTU + 50
-	vxlanPort   = 4789
-	vniBase     = 4000
-	tunnelNet   = "100.127" // point-to-point addresses 100.127.<i>.<j>
+	EngineMTU = tunnelMTU + 50
+	vxlanPort = 4789
+	vniBase   = 4000
+	// point-to-point addresses are 100.127.<i>.<j> (p2pAddr)
 	maxTunneled = 250
 )
 
@@ -34,21 +35,98 @@ type TunnelCmd struct {
 	Args []string // arguments of ip(8)
 }
 
-// TunnelPeer is what TunnelCommands needs to know about a worker.
+// TunnelPeer is what Tunnels needs to know about a worker.
 type TunnelPeer struct {
 	Node    string
 	Addr    net.IP     // its netem TUN address
 	PodCIDR *net.IPNet // its IPv4 PodCIDR
 }
 
-// TunnelCommands returns, for every pair of workers, the ip(8) commands
-// that create the VXLAN tunnel between them and route each one's pod
-// network through it. It is pure; the provider runs the commands.
-func TunnelCommands(ws []TunnelPeer) ([]TunnelCmd, error) {
+// TunnelEnd is one end of the VXLAN tunnel between two workers: the device
+// on Node, its outer addresses (the two workers' netem TUN addresses),
+// its point-to-point inner addresses and the routes through it to the
+// peer's pod network. It is the one definition both executors share:
+// ip(8) in a node's namespace (IPArgs) and edgesim's node agent
+// (netlink). It encodes to JSON with addresses and routes as text.
+type TunnelEnd struct {
+	Node   string       // plan node the device is made on
+	Dev    string       // device name, "esv<peer index>"
+	VNI    int          // VXLAN network identifier, shared by both ends
+	Local  net.IP       // outer source: this worker's netem address
+	Remote net.IP       // outer destination: the peer's netem address
+	Addr   net.IP       // inner point-to-point address of this end
+	Peer   net.IP       // inner point-to-point address of the other end
+	Routes []*net.IPNet // the peer's pod network, routed via Peer
+}
+
+// TunnelMTU is the MTU of the VXLAN devices: the pods' usual MTU.
+const TunnelMTU = tunnelMTU
+
+// VXLANPort is the UDP destination port of the tunnels' outer packets.
+const VXLANPort = vxlanPort
+
+// IPArgs returns the ip(8) argument lists that make t: create the
+// device, set its MTU and bring it up, give it its point-to-point
+// address and replace the routes through it.
+func (t TunnelEnd) IPArgs() [][]string {
+	out := [][]string{
+		{"link", "add", t.Dev, "type", "vxlan", "id", strconv.Itoa(t.VNI),
+			"local", t.Local.String(), "remote", t.Remote.String(), "dstport", strconv.Itoa(vxlanPort)},
+		{"link", "set", t.Dev, "mtu", strconv.Itoa(tunnelMTU), "up"},
+		{"addr", "add", t.Addr.String(), "peer", t.Peer.String(), "dev", t.Dev},
+	}
+	for _, r := range t.Routes {
+		out = append(out, []string{"route", "replace", r.String(), "via", t.Peer.String(), "dev", t.Dev, "onlink"})
+	}
+	return out
+}
+
+// tunnelJSON is TunnelEnd on the wire: routes as CIDR strings.
+type tunnelJSON struct {
+	Node   string   `json:"node"`
+	Dev    string   `json:"dev"`
+	VNI    int      `json:"vni"`
+	Local  net.IP   `json:"local"`
+	Remote net.IP   `json:"remote"`
+	Addr   net.IP   `json:"addr"`
+	Peer   net.IP   `json:"peer"`
+	Routes []string `json:"routes,omitempty"`
+}
+
+// MarshalJSON encodes t with its routes in CIDR notation.
+func (t TunnelEnd) MarshalJSON() ([]byte, error) {
+	w := tunnelJSON{Node: t.Node, Dev: t.Dev, VNI: t.VNI, Local: t.Local, Remote: t.Remote, Addr: t.Addr, Peer: t.Peer}
+	for _, r := range t.Routes {
+		w.Routes = append(w.Routes, r.String())
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (t *TunnelEnd) UnmarshalJSON(b []byte) error {
+	var w tunnelJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*t = TunnelEnd{Node: w.Node, Dev: w.Dev, VNI: w.VNI, Local: w.Local, Remote: w.Remote, Addr: w.Addr, Peer: w.Peer}
+	for _, s := range w.Routes {
+		_, n, err := net.ParseCIDR(s)
+		if err != nil {
+			return fmt.Errorf("kube: tunnel %s: route: %w", w.Dev, err)
+		}
+		t.Routes = append(t.Routes, n)
+	}
+	return nil
+}
+
+// Tunnels returns, for every pair of workers, the two ends of the VXLAN
+// tunnel between them, each routing the peer's pod network (the two
+// halves of its PodCIDR) through it. It is pure; an executor makes them.
+func Tunnels(ws []TunnelPeer) ([]TunnelEnd, error) {
 	if len(ws) > maxTunneled {
 		return nil, fmt.Errorf("kube: %d workers: at most %d can be linked", len(ws), maxTunneled)
 	}
-	var out []TunnelCmd
+	var out []TunnelEnd
 	pair := 0
 	for i := range ws {
 		for j := range ws {
@@ -59,22 +137,40 @@ func TunnelCommands(ws []TunnelPeer) ([]TunnelCmd, error) {
 			pair++
 			for _, e := range [][2]int{{i, j}, {j, i}} {
 				self, peer := ws[e[0]], ws[e[1]]
-				dev := "esv" + strconv.Itoa(e[1])
 				lo, hi, err := halves(peer.PodCIDR)
 				if err != nil {
 					return nil, fmt.Errorf("kube: worker %s: %w", peer.Node, err)
 				}
-				local := fmt.Sprintf("%s.%d.%d", tunnelNet, e[0], e[1])
-				remote := fmt.Sprintf("%s.%d.%d", tunnelNet, e[1], e[0])
-				out = append(out,
-					TunnelCmd{self.Node, []string{"link", "add", dev, "type", "vxlan", "id", strconv.Itoa(vni),
-						"local", self.Addr.String(), "remote", peer.Addr.String(), "dstport", strconv.Itoa(vxlanPort)}},
-					TunnelCmd{self.Node, []string{"link", "set", dev, "mtu", strconv.Itoa(tunnelMTU), "up"}},
-					TunnelCmd{self.Node, []string{"addr", "add", local, "peer", remote, "dev", dev}},
-					TunnelCmd{self.Node, []string{"route", "replace", lo.String(), "via", remote, "dev", dev, "onlink"}},
-					TunnelCmd{self.Node, []string{"route", "replace", hi.String(), "via", remote, "dev", dev, "onlink"}},
-				)
+				out = append(out, TunnelEnd{
+					Node:   self.Node,
+					Dev:    "esv" + strconv.Itoa(e[1]),
+					VNI:    vni,
+					Local:  self.Addr,
+					Remote: peer.Addr,
+					Addr:   p2pAddr(e[0], e[1]),
+					Peer:   p2pAddr(e[1], e[0]),
+					Routes: []*net.IPNet{lo, hi},
+				})
 			}
+		}
+	}
+	return out, nil
+}
+
+// p2pAddr is the inner address of worker i's end of its tunnel to j.
+func p2pAddr(i, j int) net.IP { return net.IPv4(100, 127, byte(i), byte(j)).To4() }
+
+// TunnelCommands returns the ip(8) commands that make Tunnels(ws), in
+// order, each to be run in its node's network namespace.
+func TunnelCommands(ws []TunnelPeer) ([]TunnelCmd, error) {
+	ts, err := Tunnels(ws)
+	if err != nil {
+		return nil, err
+	}
+	var out []TunnelCmd
+	for _, t := range ts {
+		for _, args := range t.IPArgs() {
+			out = append(out, TunnelCmd{Node: t.Node, Args: args})
 		}
 	}
 	return out, nil
@@ -111,14 +207,16 @@ func Tunnel[H netem.EngineHost](ctx context.Context, hosts []H, podCIDRs []*net.
 		ws[i] = TunnelPeer{Node: h.Name(), Addr: h.Address(), PodCIDR: podCIDRs[i]}
 		ns[h.Name()] = h.NetnsPath()
 	}
-	cmds, err := TunnelCommands(ws)
+	ts, err := Tunnels(ws)
 	if err != nil {
 		return err
 	}
-	for _, c := range cmds {
-		args := append([]string{"--net=" + ns[c.Node], "ip"}, c.Args...)
-		if out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("kube: node %s: ip %s: %w: %s", c.Node, strings.Join(c.Args, " "), err, strings.TrimSpace(string(out)))
+	for _, t := range ts {
+		for _, a := range t.IPArgs() {
+			args := append([]string{"--net=" + ns[t.Node], "ip"}, a...)
+			if out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput(); err != nil {
+				return fmt.Errorf("kube: node %s: ip %s: %w: %s", t.Node, strings.Join(a, " "), err, strings.TrimSpace(string(out)))
+			}
 		}
 	}
 	// A pod reaching another node's emulated address directly (a NodePort
