@@ -28,7 +28,7 @@ var _ = Describe("edgesim run and up", func() {
 		dir := GinkgoT().TempDir()
 		code, _, stderr := run(ctx, "run", "--provider", "k8s", "--results", dir)
 		Expect(code).To(Equal(2))
-		Expect(stderr).To(ContainSubstring(`--provider "k8s": want local, kind or k3s`))
+		Expect(stderr).To(ContainSubstring(`--provider "k8s": want local, kind, k3s or kubeconfig`))
 		Expect(os.ReadDir(dir)).To(BeEmpty(), "no results directory for a run that never started")
 	})
 

@@ -44,7 +44,7 @@ type providerSettings interface {
 }
 
 // providerList is every provider the command line offers, local first.
-var providerList = []providerEntry{localEntry, kindEntry, k3sEntry}
+var providerList = []providerEntry{localEntry, kindEntry, k3sEntry, kubeconfigEntry}
 
 // localEntry is testbed's built-in provider; netem.Clean and hwlimit.Clean
 // remove what it leaves, for every provider.
