@@ -20,14 +20,15 @@ type Rule struct {
 	Namespaced bool
 }
 
-// Rules are what a run does on a cluster: it reads the nodes and watches
-// them for the failover breakdown, creates and deletes its own namespace,
+// Rules are what a run does on a cluster: it reads the nodes, watches
+// them for the failover breakdown and cordons the node a kill fault names
+// (and uncordons it), creates and deletes its own namespace,
 // applies its workloads there (apply = get, create, patch), watches and
 // deletes pods, execs into its agents, reads logs and each edgenode's
 // /metrics through the API server's pod proxy, and reads events and
 // endpoints for its diagnosis.
 var Rules = []Rule{
-	{Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
+	{Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch", "patch"}},
 	{Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "create", "delete"}},
 	{Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch", "create", "delete"}, Namespaced: true},
 	{Resources: []string{"pods/exec"}, Verbs: []string{"create"}, Namespaced: true},
