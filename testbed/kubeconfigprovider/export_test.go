@@ -1,0 +1,21 @@
+package kubeconfigprovider
+
+import (
+	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/testbed/provider"
+)
+
+// NewMapped is a provider past its preflight: plan nodes mapped onto
+// nodes, its namespace made (so Destroy deletes it).
+func NewMapped(kubectl, ns string, mapping map[string]string) *Provider {
+	return &Provider{kc: &Kubectl{Path: kubectl, Target: Target{Kubeconfig: "/k/config"}}, ns: ns, mapping: mapping,
+		created: true, cordoned: map[string]bool{}, plan: &provider.Plan{}}
+}
+
+// Agents are the layer's machines through the agent pods.
+func Agents(cl kube.Cluster, ns string, pods map[string]string) kube.Machines {
+	return &agents{cl: cl, ns: ns, pods: pods}
+}
+
+// WriteRecord writes a run's namespace record.
+var WriteRecord = writeRecord

@@ -1,0 +1,171 @@
+package kubeconfigprovider_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/testbed/kube"
+	kp "github.com/edgesim/edgesim/testbed/kubeconfigprovider"
+	"github.com/edgesim/edgesim/testbed/provider"
+)
+
+// execCluster records kubectl calls with their stdin and answers an
+// agent's `tar` with a stream holding one file.
+type execCluster struct {
+	calls  [][]string
+	stdins [][]byte
+	fail   error
+}
+
+func (c *execCluster) Kubectl(_ context.Context, stdin io.Reader, args ...string) ([]byte, error) {
+	c.calls = append(c.calls, args)
+	var in []byte
+	if stdin != nil {
+		in, _ = io.ReadAll(stdin)
+	}
+	c.stdins = append(c.stdins, in)
+	if c.fail != nil {
+		return nil, c.fail
+	}
+	if args[len(args)-2] == "tar" {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		Expect(tw.WriteHeader(&tar.Header{Name: "h/samples.jsonl", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})).To(Succeed())
+		_, _ = tw.Write([]byte("{}\n"))
+		Expect(tw.Close()).To(Succeed())
+		return buf.Bytes(), nil
+	}
+	return nil, nil
+}
+
+func (c *execCluster) KubectlCommand(ctx context.Context, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "true")
+}
+
+var _ = Describe("the kubeconfig provider's agents", func() {
+	It("run privileged in the host network of exactly the mapped nodes, pulling the edgesim image", func() {
+		obj := kp.AgentManifest("es-q", "reg.lab/edgesim:1", "IfNotPresent", "r1",
+			map[string]string{"cloud-1": "n2", "store-1-edge-1": "n1", "cams": "n1"})
+		b, err := kube.Render([]kube.Object{obj})
+		Expect(err).NotTo(HaveOccurred())
+		y := string(b)
+		for _, want := range []string{"kind: DaemonSet", "namespace: es-q", "hostNetwork: true", "privileged: true",
+			"image: reg.lab/edgesim:1", "imagePullPolicy: IfNotPresent", "- --run-id\n", "- r1\n", "path: /dev/net/tun",
+			"key: metadata.name", "- n1\n", "- n2\n"} {
+			Expect(y).To(ContainSubstring(want))
+		}
+		Expect(strings.Count(y, "- n1\n")).To(Equal(1), "a node holding two plan nodes runs one agent")
+	})
+
+	It("are the layer's machines: every chore is one `edgesim agent` call through kubectl exec, files as tar streams", func(ctx SpecContext) {
+		c := &execCluster{}
+		m := kp.Agents(c, "es-q", map[string]string{"n1": "edgesim-agent-x"})
+		Expect(m.Probe(ctx, "n1", "http://10.96.0.7:8080/readyz")).To(Succeed())
+		Expect(m.Symlink(ctx, "n1", "m-1", "/var/lib/edgesim/models/e/current")).To(Succeed())
+		src := GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(src, "manifest.json"), []byte(`{"name":"x"}`), 0o644)).To(Succeed())
+		Expect(m.CopyTo(ctx, "n1", src, "/var/lib/edgesim/models/e/m-1")).To(Succeed())
+		dst := GinkgoT().TempDir()
+		Expect(m.CopyFrom(ctx, "n1", "/var/lib/edgesim/samples", dst)).To(Succeed())
+		Expect(filepath.Join(dst, "h", "samples.jsonl")).To(BeARegularFile())
+		prefix := []string{"-n", "es-q", "exec"}
+		Expect(c.calls).To(Equal([][]string{
+			append(prefix, "edgesim-agent-x", "-c", "edgesim-agent", "--", "/edgesim", "agent", "probe", "http://10.96.0.7:8080/readyz"),
+			append(prefix, "edgesim-agent-x", "-c", "edgesim-agent", "--", "/edgesim", "agent", "symlink", "m-1", "/var/lib/edgesim/models/e/current"),
+			append(prefix, "-i", "edgesim-agent-x", "-c", "edgesim-agent", "--", "/edgesim", "agent", "untar", "/var/lib/edgesim/models/e/m-1"),
+			append(prefix, "edgesim-agent-x", "-c", "edgesim-agent", "--", "/edgesim", "agent", "tar", "/var/lib/edgesim/samples"),
+		}))
+		tr := tar.NewReader(bytes.NewReader(c.stdins[2]))
+		hdr, err := tr.Next()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(hdr.Name).To(Equal("manifest.json"))
+
+		Expect(m.Probe(ctx, "n9", "http://x")).To(MatchError("no edgesim agent runs on node n9"))
+		c.fail = fmt.Errorf("kubectl exec: command terminated with exit code 1")
+		Expect(m.Exists(ctx, "n1", "/var/lib/edgesim/models/e/m-1/manifest.json")).To(BeFalse())
+	})
+})
+
+var _ = Describe("the kubeconfig provider on a cluster it did not create", func() {
+	var dir, log string
+	// kubectl is a fake that logs its arguments and answers `get
+	// namespace` with the JSON in $dir/ns.json.
+	kubectl := func() string {
+		p := filepath.Join(dir, "kubectl")
+		Expect(os.WriteFile(p, []byte(fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %s\ncase \"$*\" in *'get namespace'*) cat %s/ns.json 2>/dev/null;; esac\n", log, dir)), 0o755)).To(Succeed())
+		return p
+	}
+	calls := func() []string {
+		b, _ := os.ReadFile(log)
+		return strings.Split(strings.TrimSpace(string(b)), "\n")
+	}
+	BeforeEach(func() {
+		dir = GinkgoT().TempDir()
+		log = filepath.Join(dir, "calls")
+	})
+
+	It("kills a node by cordoning it and deleting the run's pods on it, starts it by uncordoning, refuses to freeze it, and uncordons what is left at Destroy", func(ctx SpecContext) {
+		p := kp.NewMapped(kubectl(), "es-q", map[string]string{"store-1-edge-2": "n2", "store-1-edge-1": "n1"})
+		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-2"})).To(Succeed())
+		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-1"})).To(Succeed())
+		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionStart, Node: "store-1-edge-1"})).To(Succeed())
+		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionPause, Node: "store-1-edge-1"})).To(MatchError(ContainSubstring("cannot freeze its nodes")))
+		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "nowhere"})).To(MatchError("kill: no node nowhere"))
+		Expect(p.Destroy(ctx)).To(Succeed())
+		Expect(calls()).To(Equal([]string{
+			"--kubeconfig /k/config cordon n2",
+			"--kubeconfig /k/config -n es-q delete pods --field-selector spec.nodeName=n2 -l app.kubernetes.io/part-of=edgesim,app.kubernetes.io/name!=edgesim-agent --grace-period=0 --force --wait=false",
+			"--kubeconfig /k/config cordon n1",
+			"--kubeconfig /k/config -n es-q delete pods --field-selector spec.nodeName=n1 -l app.kubernetes.io/part-of=edgesim,app.kubernetes.io/name!=edgesim-agent --grace-period=0 --force --wait=false",
+			"--kubeconfig /k/config uncordon n1",
+			"--kubeconfig /k/config uncordon n2",
+			"--kubeconfig /k/config delete namespace es-q --wait=true --timeout=120s",
+		}))
+	})
+
+	It("cleans the namespace of a killed run only while it carries the run's label", func(ctx SpecContext) {
+		state := filepath.Join(dir, "state")
+		rec, err := kp.WriteRecord(state, "es-quickstart-1", kp.Target{Kubeconfig: "/k/config"}, kubectl(), "run1")
+		Expect(err).NotTo(HaveOccurred())
+		// The record of a run whose process is gone.
+		dead := exec.Command("true")
+		Expect(dead.Run()).To(Succeed())
+		var r map[string]any
+		b, err := os.ReadFile(rec)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(json.Unmarshal(b, &r)).To(Succeed())
+		r["pid"] = dead.Process.Pid
+		b, _ = json.Marshal(r)
+		Expect(os.WriteFile(rec, b, 0o644)).To(Succeed())
+
+		label := func(run string) {
+			Expect(os.WriteFile(filepath.Join(dir, "ns.json"), []byte(fmt.Sprintf(`{"metadata":{"labels":{%q:"edgesim",%q:%q}}}`, kp.LabelManagedBy, kp.LabelRun, run)), 0o644)).To(Succeed())
+		}
+		label("someone-else")
+		rep, err := kp.Clean(ctx, state)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Removed).To(BeEmpty())
+		Expect(rep.Skipped).To(ConsistOf(ContainSubstring("not this run's namespace")))
+		Expect(calls()).NotTo(ContainElement(ContainSubstring("delete")))
+		Expect(rec).To(BeARegularFile(), "the record stays with what it could not prove")
+
+		label("run1")
+		rep, err = kp.Clean(ctx, state)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Removed).To(Equal([]string{"namespace es-quickstart-1"}))
+		Expect(calls()).To(ContainElement("--kubeconfig /k/config delete namespace es-quickstart-1 --wait=true --timeout=120s"))
+		Eventually(func() error { _, err := os.Stat(rec); return err }).WithTimeout(time.Second).Should(MatchError(os.ErrNotExist))
+	})
+})
