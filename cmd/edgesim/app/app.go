@@ -88,6 +88,7 @@ Start with:
 		newPlanCmd(streams),
 		newImportCmd(streams),
 		newClusterCmd(streams),
+		newAgentCmd(streams),
 	)
 	return root
 }
