@@ -103,6 +103,8 @@ var _ = Describe("a kind cluster made outside edgesim, pulling from an in-proces
 
 		before, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
 		Expect(err).NotTo(HaveOccurred())
+		rawBefore, err := kctest.DumpRaw(ctx, kubectl, c.Kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
 		Expect(before).To(HaveKey("Node//" + c.Name + "-control-plane"))
 		Expect(before).NotTo(HaveKey(HavePrefix("Lease.coordination.k8s.io/")))
 		Expect(before).NotTo(HaveKey(HavePrefix("Event")))
@@ -130,6 +132,11 @@ var _ = Describe("a kind cluster made outside edgesim, pulling from an in-proces
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
 		}).WithTimeout(30 * time.Second).WithPolling(3 * time.Second).Should(Succeed())
+		// What the normalisation hid in this run, for the record.
+		rawAfter, err := kctest.DumpRaw(ctx, kubectl, c.Kubeconfig)
+		Expect(err).NotTo(HaveOccurred())
+		hidden := kctest.Diff(rawBefore, rawAfter)
+		fmt.Printf("kctest: %d objects dumped; without normalisation the run changed %d:\n  %s\n", len(before), len(hidden), strings.Join(hidden, "\n  "))
 		AddReportEntry("spec", time.Since(specStart).Round(time.Second).String())
 		fmt.Printf("kctest: spec body done in %s\n", time.Since(specStart).Round(time.Second))
 	}, NodeTimeout(12*time.Minute))

@@ -1,0 +1,77 @@
+package kctest_test
+
+import (
+	"encoding/json"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+
+	"github.com/edgesim/edgesim/testbed/kubeconfigprovider/kctest"
+)
+
+func decode(s string) map[string]any {
+	var o map[string]any
+	ExpectWithOffset(1, json.Unmarshal([]byte(s), &o)).To(Succeed())
+	return o
+}
+
+var _ = Describe("object dumps", func() {
+	It("keys objects by kind, group, namespace and name", func() {
+		Expect(kctest.ObjectKey(decode(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"namespace":"kube-system","name":"coredns"}}`))).
+			To(Equal("Deployment.apps/kube-system/coredns"))
+		Expect(kctest.ObjectKey(decode(`{"apiVersion":"v1","kind":"Node","metadata":{"name":"n1"}}`))).To(Equal("Node//n1"))
+	})
+
+	It("drops status, resourceVersion and managedFields and keeps the rest", func() {
+		o := decode(`{"kind":"Pod","metadata":{"name":"p","resourceVersion":"7","generation":2,"managedFields":[{}],"labels":{"a":"b"}},"spec":{"x":1},"status":{"phase":"Running"}}`)
+		kctest.Normalize(o)
+		Expect(o).To(Equal(decode(`{"kind":"Pod","metadata":{"name":"p","generation":2,"labels":{"a":"b"}},"spec":{"x":1}}`)))
+	})
+
+	It("lists added, removed and changed keys with the paths that changed", func() {
+		before := map[string]string{"A//a": `{"spec":{"x":1,"y":[1,2]}}`, "B//b": `{}`, "C//c": `{"k":"v"}`}
+		after := map[string]string{"A//a": `{"spec":{"x":2,"y":[1,3]}}`, "C//c": `{"k":"v"}`, "D//d": `{}`}
+		Expect(kctest.Diff(before, after)).To(Equal([]string{
+			"changed A//a: .spec.x, .spec.y[1]",
+			"removed B//b",
+			"added D//d",
+		}))
+		Expect(kctest.Diff(before, before)).To(BeEmpty())
+	})
+})
+
+var _ = Describe("the cluster's registry configuration", func() {
+	It("reads the IPv4 gateway of kind's network, or derives it from the subnet", func() {
+		ip, err := kctest.ParseGateway([]byte(`[{"name":"kind","subnets":[{"subnet":"fc00:f853:ccd:e793::/64","gateway":"fc00:f853:ccd:e793::1"},{"subnet":"10.89.0.0/24","gateway":"10.89.0.1"}]}]`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ip.String()).To(Equal("10.89.0.1"))
+		ip, err = kctest.ParseGateway([]byte(`[{"name":"kind","subnets":[{"subnet":"10.90.0.0/24"}]}]`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ip.String()).To(Equal("10.90.0.1"))
+		_, err = kctest.ParseGateway([]byte(`[{"name":"kind","subnets":[]}]`))
+		Expect(err).To(MatchError(ContainSubstring("no IPv4 subnet")))
+	})
+
+	It("serves the registry to containerd over plain HTTP", func() {
+		Expect(kctest.HostsTOML("10.89.0.1:5000")).To(Equal(`server = "http://10.89.0.1:5000"
+
+[host."http://10.89.0.1:5000"]
+  capabilities = ["pull", "resolve"]
+  skip_verify = true
+`))
+	})
+
+	It("mounts certs.d into every node, points containerd at it and labels the workers asked for", func() {
+		cfg := kctest.KindConfig("esx-t", "img:1", 3, []kctest.Worker{{Labels: map[string]string{"k": "a"}}}, "/tmp/x/certs.d")
+		Expect(cfg.Nodes).To(HaveLen(4))
+		Expect(cfg.Nodes[0].Role).To(Equal(v1alpha4.ControlPlaneRole))
+		for _, n := range cfg.Nodes {
+			Expect(n.Image).To(Equal("img:1"))
+			Expect(n.ExtraMounts).To(ConsistOf(v1alpha4.Mount{HostPath: "/tmp/x/certs.d", ContainerPath: "/etc/containerd/certs.d", Readonly: true}))
+		}
+		Expect(cfg.Nodes[1].Labels).To(Equal(map[string]string{"k": "a"}))
+		Expect(cfg.Nodes[2].Labels).To(BeEmpty())
+		Expect(cfg.ContainerdConfigPatches).To(ConsistOf(ContainSubstring(`config_path = "/etc/containerd/certs.d"`)))
+	})
+})
