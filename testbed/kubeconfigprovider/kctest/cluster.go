@@ -105,8 +105,9 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // plugin reads /etc/containerd/certs.d, where each node gets a hosts.toml
 // for the registry (mounted read-only from a directory of the Cluster).
 // name gets NamePrefix unless it has it. It returns once every node is
-// Ready; on failure nothing of the cluster is left. A cluster of the name
-// that exists already is an ErrExists and is not touched.
+// Ready and untainted (see waitNodesReady); on failure nothing of the
+// cluster is left. A cluster of the name that exists already is an
+// ErrExists and is not touched.
 //
 // Podman runs the nodes with edgesim's Podman settings (runc, nofile and
 // nproc limits: kindc.UsePodmanConf), set in this process's environment
@@ -239,7 +240,11 @@ func writeHostsTOML(certsD, addr string) error {
 	return os.WriteFile(filepath.Join(d, "hosts.toml"), []byte(HostsTOML(addr)), 0o644)
 }
 
-// waitNodesReady polls until want nodes are registered and all Ready.
+// waitNodesReady polls until want nodes are registered, all Ready and
+// without the taints the node lifecycle controller removes a few seconds
+// after a node turns Ready (node.kubernetes.io/not-ready): before that the
+// cluster is still changing by itself (an object dump taken at Ready saw
+// a worker's spec.taints change).
 func waitNodesReady(ctx context.Context, kubectl, kubeconfig string, want int, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -263,12 +268,18 @@ func waitNodesReady(ctx context.Context, kubectl, kubeconfig string, want int, t
 	}
 }
 
+// settlingTaints are put on a node until it is Ready and initialised.
+var settlingTaints = []string{"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable", "node.cloudprovider.kubernetes.io/uninitialized"}
+
 func nodesReady(list []byte, want int) error {
 	var l struct {
 		Items []struct {
 			Metadata struct {
 				Name string `json:"name"`
 			} `json:"metadata"`
+			Spec struct {
+				Taints []struct{ Key string } `json:"taints"`
+			} `json:"spec"`
 			Status struct {
 				Conditions []struct{ Type, Status string } `json:"conditions"`
 			} `json:"status"`
@@ -283,12 +294,15 @@ func nodesReady(list []byte, want int) error {
 		for _, c := range n.Status.Conditions {
 			ready = ready || (c.Type == "Ready" && c.Status == "True")
 		}
+		for _, t := range n.Spec.Taints {
+			ready = ready && !slices.Contains(settlingTaints, t.Key)
+		}
 		if !ready {
 			notReady = append(notReady, n.Metadata.Name)
 		}
 	}
 	if len(l.Items) != want || len(notReady) > 0 {
-		return fmt.Errorf("%d of %d nodes registered, not Ready: %v", len(l.Items), want, notReady)
+		return fmt.Errorf("%d of %d nodes registered, not Ready or still tainted %v: %v", len(l.Items), want, settlingTaints, notReady)
 	}
 	return nil
 }

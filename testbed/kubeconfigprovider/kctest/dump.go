@@ -104,7 +104,9 @@ func ObjectKey(o map[string]any) string {
 // that time; events are skipped anyway, being history. Nothing else is
 // dropped: metadata.generation stays (it changes only with the spec), and
 // so do the Endpoints and EndpointSlices of kube-system, which did not
-// change.
+// change. A cluster still settling changes more by itself (a worker's
+// not-ready taint going away seconds after the node turned Ready):
+// CreateCluster returns only once that is over.
 func Normalize(o map[string]any) {
 	delete(o, "status")
 	if md, _ := o["metadata"].(map[string]any); md != nil {

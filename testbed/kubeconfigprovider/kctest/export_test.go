@@ -10,3 +10,5 @@ var (
 	ParseGateway = parseGateway
 	KindConfig   = kindConfig
 )
+
+var NodesReady = nodesReady

@@ -75,3 +75,34 @@ var _ = Describe("the cluster's registry configuration", func() {
 		Expect(cfg.ContainerdConfigPatches).To(ConsistOf(ContainSubstring(`config_path = "/etc/containerd/certs.d"`)))
 	})
 })
+
+var _ = Describe("waiting for the nodes", func() {
+	node := func(name, ready string, taints ...string) string {
+		ts := ""
+		for i, t := range taints {
+			if i > 0 {
+				ts += ","
+			}
+			ts += `{"key":"` + t + `","effect":"NoSchedule"}`
+		}
+		return `{"metadata":{"name":"` + name + `"},"spec":{"taints":[` + ts + `]},"status":{"conditions":[{"type":"Ready","status":"` + ready + `"}]}}`
+	}
+	list := func(nodes ...string) []byte {
+		s := `{"items":[`
+		for i, n := range nodes {
+			if i > 0 {
+				s += ","
+			}
+			s += n
+		}
+		return []byte(s + `]}`)
+	}
+
+	It("waits for every node to be registered, Ready and rid of the not-ready taint", func() {
+		cp := node("cp", "True", "node-role.kubernetes.io/control-plane")
+		Expect(kctest.NodesReady(list(cp, node("w", "True")), 2)).To(Succeed())
+		Expect(kctest.NodesReady(list(cp), 2)).To(MatchError(ContainSubstring("1 of 2 nodes registered")))
+		Expect(kctest.NodesReady(list(cp, node("w", "False")), 2)).To(MatchError(ContainSubstring("[w]")))
+		Expect(kctest.NodesReady(list(cp, node("w", "True", "node.kubernetes.io/not-ready")), 2)).To(MatchError(ContainSubstring("[w]")))
+	})
+})
