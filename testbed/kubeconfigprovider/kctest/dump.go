@@ -93,8 +93,10 @@ func ObjectKey(o map[string]any) string {
 //   - metadata.resourceVersion and metadata.managedFields: bumped by every
 //     write, also a status update that changes nothing else;
 //   - status, of every object: what kubelets and controllers observe, not
-//     what anyone asked for. A run changes it on objects it never touched:
-//     pulling an image adds it to its Node's status.images.
+//     what anyone asked for. A run changes it on objects it never touched
+//     (a kubelet re-posts its Node's status at least every 5 minutes, its
+//     nodeStatusReportFrequency, with the images it pulled in
+//     status.images), though not within the spec's run, which is shorter.
 //
 // Measured with IdleDrift (30 s on a fresh 3-node cluster right after all
 // nodes were Ready, EDGESIM_KCTEST_DRIFT=30s): only Leases differed
@@ -106,7 +108,9 @@ func ObjectKey(o map[string]any) string {
 // so do the Endpoints and EndpointSlices of kube-system, which did not
 // change. A cluster still settling changes more by itself (a worker's
 // not-ready taint going away seconds after the node turned Ready):
-// CreateCluster returns only once that is over.
+// CreateCluster returns only once that is over. Across the spec's run
+// (two pods started and deleted) the raw dumps differed only in Events
+// and Leases.
 func Normalize(o map[string]any) {
 	delete(o, "status")
 	if md, _ := o["metadata"].(map[string]any); md != nil {
