@@ -3,6 +3,7 @@ package kctest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -47,19 +48,25 @@ func dump(ctx context.Context, kubectlPath, kubeconfig string, normalize bool) (
 		return nil, fmt.Errorf("kubectl api-resources listed no resources")
 	}
 	// One kubectl for all resources: one process per resource costs
-	// seconds on a busy machine.
-	out, err = k.Kubectl(ctx, nil, "get", strings.Join(res, ","), "-A", "-o", "json")
+	// seconds on a busy machine. When that fails, one per resource says
+	// which (an aggregated API whose server is down, say).
+	items, err := getItems(ctx, k, strings.Join(res, ","))
 	if err != nil {
-		return nil, err
+		items = nil
+		var failed []error
+		for _, r := range res {
+			its, err := getItems(ctx, k, r)
+			if err != nil {
+				failed = append(failed, err)
+			}
+			items = append(items, its...)
+		}
+		if len(failed) > 0 {
+			return nil, errors.Join(failed...)
+		}
 	}
-	var list struct {
-		Items []map[string]any `json:"items"`
-	}
-	if err := json.Unmarshal(out, &list); err != nil {
-		return nil, fmt.Errorf("decode the objects: %w", err)
-	}
-	objs := make(map[string]string, len(list.Items))
-	for _, o := range list.Items {
+	objs := make(map[string]string, len(items))
+	for _, o := range items {
 		key := ObjectKey(o)
 		if normalize {
 			Normalize(o)
@@ -74,6 +81,20 @@ func dump(ctx context.Context, kubectlPath, kubeconfig string, normalize bool) (
 		objs[key] = string(b)
 	}
 	return objs, nil
+}
+
+func getItems(ctx context.Context, k *kubeconfigprovider.Kubectl, resources string) ([]map[string]any, error) {
+	out, err := k.Kubectl(ctx, nil, "get", resources, "-A", "-o", "json")
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(out, &list); err != nil {
+		return nil, fmt.Errorf("decode the objects of %s: %w", resources, err)
+	}
+	return list.Items, nil
 }
 
 // ObjectKey is Kind[.group]/namespace/name of a decoded object.

@@ -2,6 +2,8 @@ package kctest_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -104,5 +106,37 @@ var _ = Describe("waiting for the nodes", func() {
 		Expect(kctest.NodesReady(list(cp), 2)).To(MatchError(ContainSubstring("1 of 2 nodes registered")))
 		Expect(kctest.NodesReady(list(cp, node("w", "False")), 2)).To(MatchError(ContainSubstring("[w]")))
 		Expect(kctest.NodesReady(list(cp, node("w", "True", "node.kubernetes.io/not-ready")), 2)).To(MatchError(ContainSubstring("[w]")))
+	})
+})
+
+var _ = Describe("DumpObjects with a stand-in kubectl", func() {
+	fake := func(getAll string) string {
+		p := filepath.Join(GinkgoT().TempDir(), "kubectl")
+		script := `#!/bin/sh
+# args: --kubeconfig FILE VERB ...
+case "$3 $4" in
+"api-resources "*) printf 'pods\nevents\nleases.coordination.k8s.io\nwidgets.example.com\n' ;;
+"get pods,widgets.example.com") ` + getAll + ` ;;
+"get pods") echo '{"items":[{"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"ns","name":"p","resourceVersion":"3"},"spec":{},"status":{"phase":"Running"}}]}' ;;
+"get widgets.example.com") echo 'Error from server (ServiceUnavailable): the server is currently unable to handle the request' >&2; exit 1 ;;
+*) echo "unexpected: $*" >&2; exit 2 ;;
+esac
+`
+		Expect(os.WriteFile(p, []byte(script), 0o755)).To(Succeed())
+		return p
+	}
+
+	It("lists every listable resource but events and leases in one kubectl and normalises the objects", func(ctx SpecContext) {
+		objs, err := kctest.DumpObjects(ctx, fake(`echo '{"items":[{"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"ns","name":"p","resourceVersion":"3"},"spec":{},"status":{}},{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"}}]}'`), "kc")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(objs).To(HaveLen(2))
+		Expect(decode(objs["Pod/ns/p"])).To(Equal(decode(`{"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"ns","name":"p"},"spec":{}}`)))
+		Expect(objs).To(HaveKey("Widget.example.com//w"))
+	})
+
+	It("names the resource that cannot be listed", func(ctx SpecContext) {
+		_, err := kctest.DumpObjects(ctx, fake(`exit 1`), "kc")
+		Expect(err).To(MatchError(And(ContainSubstring("kubectl get widgets.example.com"), ContainSubstring("ServiceUnavailable"))))
+		Expect(err).NotTo(MatchError(ContainSubstring("get pods")))
 	})
 })
