@@ -1,17 +1,15 @@
 package kubeconfigprovider
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/edgesim/edgesim/testbed/agent"
 	"github.com/edgesim/edgesim/testbed/kube"
 )
 
@@ -134,100 +132,35 @@ func (a *agents) Symlink(ctx context.Context, node, target, link string) error {
 }
 
 // CopyFrom implements kube.Machines: the agent writes src as a tar stream,
-// unpacked into dst here.
+// unpacked into dst here (with the agent's own confinement to dst).
 func (a *agents) CopyFrom(ctx context.Context, node, src, dst string) error {
 	out, err := a.exec(ctx, node, nil, "tar", src)
 	if err != nil {
 		return err
 	}
-	return untar(bytes.NewReader(out), dst)
+	return inRoot(dst, func(r *agent.Root) error { return r.Untar(ctx, ".", bytes.NewReader(out)) })
 }
 
 // CopyTo implements kube.Machines: src goes to the agent as a tar stream.
 func (a *agents) CopyTo(ctx context.Context, node, src, dst string) error {
 	var buf bytes.Buffer
-	if err := tarDir(src, &buf); err != nil {
+	if err := inRoot(src, func(r *agent.Root) error { return r.Tar(ctx, ".", &buf) }); err != nil {
 		return err
 	}
 	_, err := a.exec(ctx, node, &buf, "untar", dst)
 	return err
 }
 
-// tarDir writes the regular files and directories below dir as a tar
-// stream.
-func tarDir(dir string, w io.Writer) error {
-	tw := tar.NewWriter(w)
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || path == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if !info.Mode().IsRegular() && !info.IsDir() {
-			return nil
-		}
-		hdr, err := tar.FileInfoHeader(info, "")
-		if err != nil {
-			return err
-		}
-		hdr.Name = filepath.ToSlash(rel)
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.IsDir() {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
+// inRoot runs fn on the local directory dir as an agent.Root.
+func inRoot(dir string, fn func(*agent.Root) error) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
 		return err
-	})
-	return errors.Join(err, tw.Close())
-}
-
-// untar unpacks a tar stream of regular files and directories into dst,
-// refusing entries that would land outside it.
-func untar(r io.Reader, dst string) error {
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		name := filepath.Clean(filepath.FromSlash(hdr.Name))
-		if filepath.IsAbs(name) || name == ".." || strings.HasPrefix(name, ".."+string(filepath.Separator)) {
-			return fmt.Errorf("tar entry %q leaves the directory", hdr.Name)
-		}
-		path := filepath.Join(dst, name)
-		switch hdr.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(path, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-				return err
-			}
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(f, tr)
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-		}
 	}
+	r, err := agent.OpenRoot(abs)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return fn(r)
 }
