@@ -112,9 +112,17 @@ func (c ManifestConfig) pin(tier, site string, nodes ...provider.Node) (map[stri
 	for _, n := range nodes {
 		names = append(names, c.NodeNames[n.Name])
 	}
-	return nil, &Affinity{NodeAffinity: &NodeAffinity{Required: &NodeSelector{Terms: []NodeSelectorTerm{{
-		MatchFields: []NodeSelectorRequirement{{Key: "metadata.name", Operator: "In", Values: names}},
-	}}}}}
+	return nil, NodeNameAffinity(names)
+}
+
+// NodeNameAffinity requires one of the nodes named (a field selector on
+// metadata.name takes one value per term; terms are alternatives).
+func NodeNameAffinity(names []string) *Affinity {
+	var terms []NodeSelectorTerm
+	for _, n := range names {
+		terms = append(terms, NodeSelectorTerm{MatchFields: []NodeSelectorRequirement{{Key: "metadata.name", Operator: "In", Values: []string{n}}}})
+	}
+	return &Affinity{NodeAffinity: &NodeAffinity{Required: &NodeSelector{Terms: terms}}}
 }
 
 // Ns is the namespace of the run's objects.

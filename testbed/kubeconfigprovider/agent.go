@@ -50,11 +50,9 @@ func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string)
 			Template: kube.PodTemplateSpec{
 				Metadata: kube.ObjectMeta{Labels: labels},
 				Spec: kube.PodSpec{
-					HostNetwork: true,
-					DNSPolicy:   "ClusterFirstWithHostNet",
-					Affinity: &kube.Affinity{NodeAffinity: &kube.NodeAffinity{Required: &kube.NodeSelector{Terms: []kube.NodeSelectorTerm{{
-						MatchFields: []kube.NodeSelectorRequirement{{Key: "metadata.name", Operator: "In", Values: names}},
-					}}}}},
+					HostNetwork:                   true,
+					DNSPolicy:                     "ClusterFirstWithHostNet",
+					Affinity:                      kube.NodeNameAffinity(names),
 					Tolerations:                   []kube.Toleration{{Operator: "Exists"}},
 					TerminationGracePeriodSeconds: &grace,
 					Containers: []kube.Container{{

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
@@ -392,14 +391,6 @@ func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
 		return nil, nil
 	}
 	return p.links.Stats(p.eng), nil
-}
-
-// Clusters implements provider.ClusterReporter.
-func (p *Provider) Clusters(context.Context) []evidence.Cluster {
-	if p.plan == nil {
-		return nil
-	}
-	return []evidence.Cluster{{Name: p.ns, Nodes: len(sortedValues(p.mapping))}}
 }
 
 // Destroy implements provider.Provider: the workloads' logs, the
