@@ -7,6 +7,9 @@
 #     failover broken down into Kubernetes' steps, SLO gates), federated,
 #     SIGKILL clean-up, and a capacity plan as an Indexed Job of 3 shards
 #     whose merged report must equal a local run's;
+#  3. runs the kubeconfig provider's cluster spec: quickstart on a kind
+#     cluster made outside edgesim (kind's Go API, images pulled from an
+#     in-process registry), every object of the cluster the same after;
 # and fails if any container is left behind. Must run as root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,6 +17,8 @@ bash hack/kind/install-deps.sh
 go test -v -count=1 -timeout 110m ./testbed/kind/cluster/ \
 	-args -ginkgo.label-filter=cluster -ginkgo.v
 go test -v -count=1 -timeout 40m ./testbed/kindprovider/ \
+	-args -ginkgo.label-filter=cluster -ginkgo.v
+go test -v -count=1 -timeout 30m ./testbed/kubeconfigprovider/ \
 	-args -ginkgo.label-filter=cluster -ginkgo.v
 left=$(podman ps -a --format '{{.Names}}')
 if [ -n "$left" ]; then

@@ -99,9 +99,20 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		Expect(carried).To(BeNumerically(">", 1<<20), "video crossed the links")
 
 		By("leaving every object of the cluster as it was")
+		var last map[string]string
+		DeferCleanup(func() {
+			if CurrentSpecReport().Failed() && last != nil {
+				for k, v := range last {
+					if before[k] != v {
+						GinkgoWriter.Printf("==> %s before <==\n%s\n==> after <==\n%s\n", k, before[k], v)
+					}
+				}
+			}
+		})
 		Eventually(ctx, func(g Gomega) {
 			after, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
 			g.Expect(err).NotTo(HaveOccurred())
+			last = after
 			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
 		}).WithTimeout(time.Minute).WithPolling(3 * time.Second).Should(Succeed())
 		Expect(strings.TrimSpace(c.Name)).To(HavePrefix(kctest.NamePrefix))

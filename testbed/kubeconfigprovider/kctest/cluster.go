@@ -193,11 +193,11 @@ func CreateCluster(ctx context.Context, name string, workers int, reg *Registry,
 	if err := waitNodesReady(ctx, o.kubectl, c.Kubeconfig, 1+workers, o.readyTimeout); err != nil {
 		return nil, errors.Join(fmt.Errorf("kind cluster %s: %w", name, err), c.Delete(context.WithoutCancel(ctx)))
 	}
-	// A cluster a user hands over has settled: its own Deployments
-	// (CoreDNS) are available, or their endpoints would change under a
-	// dump taken now.
+	// A cluster a user hands over has settled: every pod of its own
+	// (CoreDNS) is ready, or their endpoints would change under a dump
+	// taken now (a Deployment is Available with one replica of two).
 	k := &kubeconfigprovider.Kubectl{Path: o.kubectl, Target: kubeconfigprovider.Target{Kubeconfig: c.Kubeconfig}}
-	if _, err := k.Kubectl(ctx, nil, "-n", "kube-system", "wait", "--for=condition=Available", "deployment", "--all",
+	if _, err := k.Kubectl(ctx, nil, "-n", "kube-system", "wait", "--for=condition=Ready", "pod", "--all",
 		fmt.Sprintf("--timeout=%ds", int(o.readyTimeout.Seconds()))); err != nil {
 		return nil, errors.Join(fmt.Errorf("kind cluster %s: kube-system not available: %w", name, err), c.Delete(context.WithoutCancel(ctx)))
 	}
