@@ -591,6 +591,9 @@ func (c *Cluster) Leftovers(ctx context.Context) []string {
 	return strings.Fields(string(out))
 }
 
+// Logger is kind's logger writing "kind: ..." lines to w (nil discards).
+func Logger(w io.Writer) kindlog.Logger { return logger{w: w} }
+
 // logger adapts kind's logger to an io.Writer (nil discards).
 type logger struct{ w io.Writer }
 

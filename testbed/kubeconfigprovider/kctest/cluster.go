@@ -16,7 +16,6 @@ import (
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
-	kindlog "sigs.k8s.io/kind/pkg/log"
 
 	kindc "github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
@@ -141,7 +140,7 @@ func CreateCluster(ctx context.Context, name string, workers int, reg *Registry,
 		}
 	}
 
-	provider := kindcluster.NewProvider(kindcluster.ProviderWithPodman(), kindcluster.ProviderWithLogger(logger{o.log}))
+	provider := kindcluster.NewProvider(kindcluster.ProviderWithPodman(), kindcluster.ProviderWithLogger(kindc.Logger(o.log)))
 	existing, err := provider.List()
 	if err != nil {
 		return nil, fmt.Errorf("list kind clusters: %w", err)
@@ -337,29 +336,3 @@ func (c *Cluster) Delete(ctx context.Context) error {
 	return errors.Join(err, os.RemoveAll(c.dir))
 }
 
-// logger adapts kind's logger to an io.Writer (nil discards).
-type logger struct{ w io.Writer }
-
-func (l logger) print(prefix, msg string) {
-	if l.w != nil {
-		fmt.Fprintln(l.w, prefix+strings.TrimRight(msg, "\n"))
-	}
-}
-func (l logger) Warn(m string)                        { l.print("kind: warning: ", m) }
-func (l logger) Warnf(f string, a ...any)             { l.Warn(fmt.Sprintf(f, a...)) }
-func (l logger) Error(m string)                       { l.print("kind: error: ", m) }
-func (l logger) Errorf(f string, a ...any)            { l.Error(fmt.Sprintf(f, a...)) }
-func (l logger) V(v kindlog.Level) kindlog.InfoLogger { return infoLogger{l: l, on: v <= 0} }
-
-type infoLogger struct {
-	l  logger
-	on bool
-}
-
-func (i infoLogger) Info(m string) {
-	if i.on {
-		i.l.print("kind: ", m)
-	}
-}
-func (i infoLogger) Infof(f string, a ...any) { i.Info(fmt.Sprintf(f, a...)) }
-func (i infoLogger) Enabled() bool            { return i.on }
