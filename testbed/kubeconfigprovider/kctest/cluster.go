@@ -335,4 +335,3 @@ func (c *Cluster) Delete(ctx context.Context) error {
 	}
 	return errors.Join(err, os.RemoveAll(c.dir))
 }
-
