@@ -19,3 +19,6 @@ func Agents(cl kube.Cluster, ns string, pods map[string]string) kube.Machines {
 
 // WriteRecord writes a run's namespace record.
 var WriteRecord = writeRecord
+
+// AgentsReady is agentsReady.
+var AgentsReady = agentsReady

@@ -228,25 +228,11 @@ func (p *Provider) startAgents(ctx context.Context) error {
 	}
 	p.created = true
 	start := time.Now()
-	if _, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "rollout", "status", "daemonset/"+AgentName, "--timeout=180s"); err != nil {
-		return fmt.Errorf("the edgesim agents did not start (they run privileged in the nodes' network namespaces; a cluster that forbids that cannot emulate links): %w (pods: %s)", err, p.agentSummary(ctx))
-	}
-	out, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "pods", "-l", "app.kubernetes.io/name="+AgentName,
-		"-o", `jsonpath={range .items[*]}{.spec.nodeName} {.metadata.name}{"\n"}{end}`)
+	pods, err := p.waitAgents(ctx, sortedValues(p.mapping))
 	if err != nil {
 		return err
 	}
-	p.agents.pods = map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if f := strings.Fields(line); len(f) == 2 {
-			p.agents.pods[f[0]] = f[1]
-		}
-	}
-	for _, k := range sortedValues(p.mapping) {
-		if p.agents.pods[k] == "" {
-			return fmt.Errorf("no edgesim agent runs on node %s (pods: %s)", k, p.agentSummary(ctx))
-		}
-	}
+	p.agents.pods = pods
 	p.logf("agents ready on %d nodes in %s", len(p.agents.pods), time.Since(start).Round(time.Millisecond))
 	return nil
 }

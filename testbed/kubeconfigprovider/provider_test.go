@@ -169,3 +169,37 @@ var _ = Describe("the kubeconfig provider on a cluster it did not create", func(
 		Eventually(func() error { _, err := os.Stat(rec); return err }).WithTimeout(time.Second).Should(MatchError(os.ErrNotExist))
 	})
 })
+
+var _ = Describe("waiting for the agents", func() {
+	pod := func(node, name, ready, waiting string) string {
+		w := ""
+		if waiting != "" {
+			w = fmt.Sprintf(`,"containerStatuses":[{"image":"reg.lab/edgesim:1","state":{"waiting":{"reason":%q,"message":"dial tcp 10.0.0.9:5000: connection refused"}}}]`, waiting)
+		}
+		return fmt.Sprintf(`{"metadata":{"name":%q},"spec":{"nodeName":%q},"status":{"conditions":[{"type":"Ready","status":%q}]%s}}`, name, node, ready, w)
+	}
+	list := func(pods ...string) []byte { return []byte(`{"items":[` + strings.Join(pods, ",") + `]}`) }
+
+	It("returns the agent of every node once all are Ready, and nothing while some are coming", func() {
+		ready, err := kp.AgentsReady(list(pod("n1", "a-1", "True", ""), pod("n2", "a-2", "False", "ContainerCreating")), nil, []string{"n1", "n2"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ready).To(BeNil())
+		ready, err = kp.AgentsReady(list(pod("n1", "a-1", "True", ""), pod("n2", "a-2", "True", ""), pod("n3", "a-3", "False", "")), nil, []string{"n1", "n2", "n1"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ready).To(HaveKeyWithValue("n1", "a-1"))
+		Expect(ready).To(HaveKeyWithValue("n2", "a-2"))
+	})
+
+	It("stops at once when a node cannot pull the image, naming the node, the image and what to check", func() {
+		_, err := kp.AgentsReady(list(pod("n1", "a-1", "True", ""), pod("n2", "a-2", "False", "ImagePullBackOff")), nil, []string{"n1", "n2"})
+		Expect(err).To(MatchError(kp.ErrImagePull))
+		Expect(err).To(MatchError(ContainSubstring("node n2: ImagePullBackOff reg.lab/edgesim:1: dial tcp 10.0.0.9:5000: connection refused")))
+		Expect(err).To(MatchError(ContainSubstring("--image-registry")))
+	})
+
+	It("stops at once when the cluster refuses the privileged pods, with the policy's words", func() {
+		_, err := kp.AgentsReady(list(), []byte("pods \"edgesim-agent-x\" is forbidden: violates PodSecurity \"baseline:latest\": privileged\n"), []string{"n1"})
+		Expect(err).To(MatchError(kp.ErrAgentsRefused))
+		Expect(err).To(MatchError(ContainSubstring(`violates PodSecurity "baseline:latest"`)))
+	})
+})
