@@ -235,8 +235,7 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 		return nil, permErr("set MTU", err)
 	}
 	_ = hdl.LinkSetTxQLen(link, tunQueueLen)
-	ones, _ := e.opts.subnet.Mask.Size()
-	if err = hdl.AddrAdd(link, &netlink.Addr{IPNet: &net.IPNet{IP: addr, Mask: net.CIDRMask(ones, 32)}}); err != nil {
+	if err = hdl.AddrAdd(link, &netlink.Addr{IPNet: h.Prefix()}); err != nil {
 		return nil, permErr("add address "+addr.String(), err)
 	}
 	if err = hdl.LinkSetUp(link); err != nil {

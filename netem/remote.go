@@ -33,6 +33,14 @@ func (h *Host) Remote() *net.UDPAddr { return cloneUDPAddr(h.remote) }
 // send the host's packets there. It is nil for a host with a namespace here.
 func (h *Host) RelayAddr() *net.UDPAddr { return cloneUDPAddr(h.relayAddr) }
 
+// Prefix is the host's address with the prefix length of the engine's
+// subnet, as its TUN device carries it (a relay gives its own device the
+// same).
+func (h *Host) Prefix() *net.IPNet {
+	ones, bits := h.eng.opts.subnet.Mask.Size()
+	return &net.IPNet{IP: h.Address(), Mask: net.CIDRMask(ones, bits)}
+}
+
 // RelayErrors counts the datagrams a remote host could not exchange with
 // its relay: errors the socket reported (such as ICMP port unreachable
 // while the relay is not listening), failed sends, and datagrams larger

@@ -114,13 +114,14 @@ func (a *agents) ReadFile(ctx context.Context, node, path string) ([]byte, error
 	return a.exec(ctx, node, nil, "cat", path)
 }
 
-// Exists implements kube.Machines.
+// Exists implements kube.Machines: `agent exists` exits 1 for a missing
+// path (kubectl exec says "exit code 1"), 2 for a failure.
 func (a *agents) Exists(ctx context.Context, node, path string) (bool, error) {
-	out, err := a.exec(ctx, node, nil, "exists", path)
+	_, err := a.exec(ctx, node, nil, "exists", path)
 	if err != nil && strings.Contains(err.Error(), "exit code 1") {
 		return false, nil
 	}
-	return err == nil && !strings.Contains(string(out), "no"), err
+	return err == nil, err
 }
 
 // Symlink implements kube.Machines.

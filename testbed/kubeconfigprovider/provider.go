@@ -263,8 +263,12 @@ func (p *Provider) attachLinks(ctx context.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		relay := h.(interface{ RelayAddr() *net.UDPAddr }).RelayAddr()
-		_, err = p.agents.exec(ctx, k, nil, "attach", "--name", "esa0", "--address", fmt.Sprintf("%s/%d", h.Address(), engineSubnetBits),
+		remote := h.(interface {
+			RelayAddr() *net.UDPAddr
+			Prefix() *net.IPNet
+		})
+		relay := remote.RelayAddr()
+		_, err = p.agents.exec(ctx, k, nil, "attach", "--name", "esa0", "--address", remote.Prefix().String(),
 			"--mtu", strconv.Itoa(kube.EngineMTU), "--listen-port", strconv.Itoa(RelayPort), "--engine", relay.String())
 		if err != nil {
 			return nil, fmt.Errorf("agent on %s: attach: %w", k, err)
@@ -310,8 +314,6 @@ func (p *Provider) hostNode(engineHost string) string {
 	return ""
 }
 
-// engineSubnetBits is the prefix length of netem's default subnet.
-const engineSubnetBits = 16
 
 // nodeAddresses reads every node's InternalIP.
 func nodeAddresses(ctx context.Context, cl kube.Cluster) (map[string]net.IP, error) {
