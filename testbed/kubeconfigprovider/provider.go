@@ -314,7 +314,6 @@ func (p *Provider) hostNode(engineHost string) string {
 	return ""
 }
 
-
 // nodeAddresses reads every node's InternalIP.
 func nodeAddresses(ctx context.Context, cl kube.Cluster) (map[string]net.IP, error) {
 	out, err := cl.Kubectl(ctx, nil, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}`)
