@@ -15,6 +15,7 @@ type (
 	ClusterEventSource = provider.ClusterEventSource
 	ClusterReporter    = provider.ClusterReporter
 	Diagnoser          = provider.Diagnoser
+	FaultDescriber     = provider.FaultDescriber
 	Action             = provider.Action
 	ActionKind         = provider.ActionKind
 	Binaries           = provider.Binaries

@@ -179,7 +179,7 @@ func (p *replay) write(frames int, until time.Time) error {
 	return nil
 }
 
-func gatesRun(ctx context.Context, p *replay, compare bool, edit ...func(string) string) *testbed.Result {
+func gatesRun(ctx context.Context, p testbed.Provider, compare bool, edit ...func(string) string) *testbed.Result {
 	GinkgoHelper()
 	text := gatesScenario
 	for _, e := range edit {
@@ -237,6 +237,24 @@ var _ = Describe("SLO gates of a run whose fault failed", func() {
 		Expect(v.Pass).To(BeFalse())
 		Expect(v.Reason).To(ContainSubstring("no such container"))
 		Expect(res.ExitCode()).To(Equal(1))
+	})
+})
+
+// describedReplay carries out its kill in a way the report must name.
+type describedReplay struct{ replay }
+
+func (*describedReplay) DescribeFault(a testbed.Action) string {
+	if a.Kind == testbed.ActionKill {
+		return "pods deleted, node cordoned"
+	}
+	return ""
+}
+
+var _ = Describe("the record of a fault", func() {
+	It("names how the provider carried it out when the provider says", func(ctx SpecContext) {
+		res := gatesRun(ctx, &describedReplay{}, false)
+		Expect(res.Run.Faults).To(HaveLen(1))
+		Expect(res.Run.Faults[0].Detail).To(Equal("kill s-edge-1 (pods deleted, node cordoned)"))
 	})
 })
 

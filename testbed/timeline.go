@@ -142,6 +142,11 @@ func (r *runner) fire(ctx context.Context, s Step) {
 		r.fired++
 		f := reports.Fault{At: now, Effective: done, Kind: string(s.fault.Action), Target: target, Detail: s.Action.String(),
 			Nodes: nodes, Cameras: affected}
+		if d, ok := r.prov.(FaultDescriber); ok {
+			if how := d.DescribeFault(s.Action); how != "" {
+				f.Detail += " (" + how + ")"
+			}
+		}
 		if err != nil {
 			f.Failed = err.Error()
 			f.Detail += ": failed: " + err.Error()

@@ -9,6 +9,7 @@ import (
 
 	kindcluster "github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
 	"github.com/edgesim/edgesim/testbed/provider"
 )
 
@@ -51,8 +52,10 @@ const reachTimeout = 15 * time.Second
 // all reported together in a *PreflightError, that the account may do
 // what a run does (Rules) and that every plan node maps onto a Ready node
 // of its own (Map, with selectors). It returns the mapping, plan node ->
-// cluster node.
-func Preflight(ctx context.Context, cl kube.Cluster, plan *provider.Plan, ns string, selectors []Selector) (map[string]string, error) {
+// cluster node. When reg is named, that this machine can push to it is
+// one more check; whether the nodes can pull from it shows when the agents
+// start, the first pods of a run.
+func Preflight(ctx context.Context, cl kube.Cluster, plan *provider.Plan, ns string, selectors []Selector, reg nodecontainer.Registry) (map[string]string, error) {
 	rctx, cancel := context.WithTimeout(ctx, reachTimeout)
 	_, err := cl.Kubectl(rctx, nil, "get", "--raw", "/version", fmt.Sprintf("--request-timeout=%s", reachTimeout))
 	timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
@@ -66,6 +69,14 @@ func Preflight(ctx context.Context, cl kube.Cluster, plan *provider.Plan, ns str
 	problems, err := CheckPermissions(ctx, cl, ns)
 	if err != nil {
 		return nil, err
+	}
+	if reg.Name != "" {
+		if err := reg.CheckPush(ctx); err != nil {
+			problems = append(problems, Problem{
+				What: fmt.Sprintf("this machine cannot push the workload images to %s: %v", reg.Name, err),
+				Fix:  "start the registry or name one that answers with --image-registry; a registry on plain HTTP also needs --insecure-registry, one with a login an entry in ~/.docker/config.json",
+			})
+		}
 	}
 	out, err := cl.Kubectl(ctx, nil, "get", "nodes", "-o", "json")
 	switch {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,9 +18,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/google/go-containerregistry/pkg/registry"
+
 	kindcluster "github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kube/kubetest"
 	kp "github.com/edgesim/edgesim/testbed/kubeconfigprovider"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
 )
 
 // node is a cluster node as `kubectl get nodes -o json` lists it.
@@ -246,7 +251,7 @@ var _ = Describe("Preflight", func() {
 
 	It("returns the mapping of a cluster that holds the plan", func() {
 		c := &fakeCluster{nodes: labelled}
-		m, err := kp.Preflight(context.Background(), c, plan, "edgesim-r1", nil)
+		m, err := kp.Preflight(context.Background(), c, plan, "edgesim-r1", nil, nodecontainer.Registry{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(m).To(HaveLen(4))
 		Expect(m["store-1-cams"]).To(Equal("d"))
@@ -254,21 +259,21 @@ var _ = Describe("Preflight", func() {
 
 	It("stops at an API server that does not answer, asking nothing more", func() {
 		c := &fakeCluster{version: fmt.Errorf("kubectl get: %w: connection refused", kp.ErrUnreachable)}
-		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil)
+		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil, nodecontainer.Registry{})
 		Expect(err).To(MatchError(kp.ErrUnreachable))
 		Expect(c.calls).To(HaveLen(1))
 	})
 
 	It("says credentials refused, not unreachable, when the API server answers Unauthorized", func() {
 		c := &fakeCluster{version: fmt.Errorf("kubectl get: %w: You must be logged in to the server (Unauthorized)", kp.ErrUnauthorized)}
-		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil)
+		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil, nodecontainer.Registry{})
 		Expect(err).To(MatchError(kp.ErrUnauthorized))
 		Expect(err).NotTo(MatchError(kp.ErrUnreachable))
 	})
 
 	It("lists every problem together: permissions refused and plan nodes unmapped", func() {
 		c := &fakeCluster{refuse: []string{"create namespaces"}, nodes: nodeList(node("a", true, "edgesim.dev/node=cloud-1"), node("x", true))}
-		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil)
+		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil, nodecontainer.Registry{})
 		var pe *kp.PreflightError
 		Expect(errors.As(err, &pe)).To(BeTrue())
 		Expect(pe.Problems).To(HaveLen(4), "the permission and three plan nodes")
@@ -277,9 +282,30 @@ var _ = Describe("Preflight", func() {
 		Expect(err.Error()).To(ContainSubstring("\n  kubectl label node x edgesim.dev/node=store-1-edge-1\n"))
 	})
 
+	It("checks that this machine can push to the registry, listing one that does not answer with the rest", func(ctx SpecContext) {
+		reg := httptest.NewServer(registry.New())
+		DeferCleanup(reg.Close)
+		c := &fakeCluster{nodes: labelled}
+		_, err := kp.Preflight(ctx, c, plan, "ns", nil, nodecontainer.Registry{Name: reg.Listener.Addr().String()})
+		Expect(err).NotTo(HaveOccurred())
+
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		gone := l.Addr().String()
+		Expect(l.Close()).To(Succeed())
+		c = &fakeCluster{refuse: []string{"create namespaces"}, nodes: labelled}
+		_, err = kp.Preflight(ctx, c, plan, "ns", nil, nodecontainer.Registry{Name: gone})
+		var pe *kp.PreflightError
+		Expect(errors.As(err, &pe)).To(BeTrue())
+		Expect(pe.Problems).To(HaveLen(2), "the permission and the registry")
+		Expect(pe.Problems[1].What).To(HavePrefix("this machine cannot push the workload images to " + gone + ": "))
+		Expect(pe.Problems[1].What).To(ContainSubstring("connection refused"))
+		Expect(err.Error()).To(ContainSubstring("--insecure-registry"))
+	})
+
 	It("reports an account that may not list nodes as a permission problem, not a failure", func() {
 		c := &fakeCluster{refuse: []string{"list nodes"}, nodesErr: fmt.Errorf("kubectl get nodes: %w: nodes is forbidden", kp.ErrForbidden)}
-		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil)
+		_, err := kp.Preflight(context.Background(), c, plan, "ns", nil, nodecontainer.Registry{})
 		var pe *kp.PreflightError
 		Expect(errors.As(err, &pe)).To(BeTrue())
 		Expect(pe.Problems).To(HaveLen(1))

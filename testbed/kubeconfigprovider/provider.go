@@ -128,7 +128,7 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	if _, err := CheckKubeconfig(p.kc.Target); err != nil {
 		return err
 	}
-	mapping, err := Preflight(ctx, p.kc, plan, p.ns, p.o.Selectors)
+	mapping, err := Preflight(ctx, p.kc, plan, p.ns, p.o.Selectors, p.o.Registry)
 	if err != nil {
 		return err
 	}
@@ -370,6 +370,22 @@ func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
 		return fmt.Errorf("%s: no emulated links", a)
 	}
 	return p.links.Apply(ctx, a)
+}
+
+// DescribeFault implements provider.FaultDescriber: node faults go
+// through Kubernetes, link faults through the link engine that the
+// agents relay each node's traffic to.
+func (p *Provider) DescribeFault(a provider.Action) string {
+	k := p.mapping[a.Node]
+	switch a.Kind {
+	case provider.ActionKill:
+		return "Kubernetes: node " + k + " cordoned and the run's pods on it force-deleted; the node keeps running"
+	case provider.ActionStart:
+		return "Kubernetes: node " + k + " uncordoned"
+	case provider.ActionPause, provider.ActionResume:
+		return ""
+	}
+	return "link engine on this machine, relayed by the agents on the nodes"
 }
 
 // LinkStats implements provider.Provider.

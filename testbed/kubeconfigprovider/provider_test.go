@@ -123,6 +123,8 @@ var _ = Describe("the kubeconfig provider on a cluster it did not create", func(
 		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionStart, Node: "store-1-edge-1"})).To(Succeed())
 		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionPause, Node: "store-1-edge-1"})).To(MatchError(ContainSubstring("cannot freeze its nodes")))
 		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "nowhere"})).To(MatchError("kill: no node nowhere"))
+		Expect(p.DescribeFault(provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-2"})).To(Equal("Kubernetes: node n2 cordoned and the run's pods on it force-deleted; the node keeps running"))
+		Expect(p.DescribeFault(provider.Action{Kind: provider.ActionDegrade, Link: "store-1-uplink"})).To(ContainSubstring("link engine"))
 		Expect(p.Destroy(ctx)).To(Succeed())
 		Expect(calls()).To(Equal([]string{
 			"--kubeconfig /k/config cordon n2",

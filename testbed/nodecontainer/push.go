@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -107,4 +108,24 @@ func PushImage(ctx context.Context, img Image, r Registry) (string, error) {
 		return "", fmt.Errorf("%w: push %s to %s: %v", ErrImage, img.Ref, dst, err)
 	}
 	return dst.Context().Digest(digest.String()).String(), nil
+}
+
+// CheckPush asks r whether this machine can push there, without pushing:
+// the registry's /v2/ answers over the scheme r allows, and a registry
+// that hands out tokens grants the credentials a push scope on the
+// repository the edgenode image would go to.
+func (r Registry) CheckPush(ctx context.Context) error {
+	dst, err := r.Ref("edgesim/edgenode:check")
+	if err != nil {
+		return err
+	}
+	repo := dst.Context()
+	auth, err := authn.DefaultKeychain.Resolve(repo.Registry)
+	if err != nil {
+		return fmt.Errorf("%w: credentials for %s: %v", ErrImage, repo.RegistryStr(), err)
+	}
+	if _, err := transport.NewWithContext(ctx, repo.Registry, auth, remote.DefaultTransport, []string{repo.Scope(transport.PushScope)}); err != nil {
+		return fmt.Errorf("%w: registry %s: %v", ErrImage, repo.RegistryStr(), err)
+	}
+	return nil
 }

@@ -129,6 +129,14 @@ type ClusterReporter interface {
 	Clusters(ctx context.Context) []evidence.Cluster
 }
 
+// FaultDescriber is implemented by providers that carry out a fault in a
+// way its name does not say (e.g. a node kill through Kubernetes on a node
+// the provider does not own); the report names the method with the fault.
+type FaultDescriber interface {
+	// DescribeFault says how the provider carries out a ("": as named).
+	DescribeFault(a Action) string
+}
+
 // Diagnoser is implemented by providers that can gather evidence of what
 // went wrong (e.g. kubectl's view of nodes, pods and endpoints); the runner
 // asks when a run fails, before tearing down, and puts it in the report.

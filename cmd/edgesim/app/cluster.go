@@ -12,6 +12,7 @@ import (
 	"github.com/edgesim/edgesim/testbed"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
 	kp "github.com/edgesim/edgesim/testbed/kubeconfigprovider"
+	"github.com/edgesim/edgesim/testbed/nodecontainer"
 )
 
 func newClusterCmd(streams Streams) *cobra.Command {
@@ -32,6 +33,7 @@ func newClusterCheckCmd(streams Streams) *cobra.Command {
 		target    kp.Target
 		kubectl   string
 		selectors []string
+		registry  nodecontainer.Registry
 	)
 	cmd := &cobra.Command{
 		Use:   "check SCENARIO --kubeconfig FILE",
@@ -43,7 +45,10 @@ scenario's spec.kubeconfig) and creates nothing. It checks that
   - the account may do everything a run does (deploy/kubeconfig/rbac.yaml,
     asked in one request of SelfSubjectAccessReviews);
   - every plan node maps onto a Ready node of its own: the node labelled
-    edgesim.dev/node=<plan node>, else one a --node-selector picks.
+    edgesim.dev/node=<plan node>, else one a --node-selector picks;
+  - with --image-registry, that this machine can push the workload images
+    there (whether the nodes can pull them shows when a run's agents start:
+    the run stops at once, naming the node and the image).
 
 It prints the mapping, or every problem at once with the commands that fix
 them (the kubectl label lines name free workers first).
@@ -96,7 +101,7 @@ API server unreachable, credentials refused).`,
 				return err
 			}
 			const ns = "edgesim-check" // a run's namespace is of its own; RBAC answers alike for any not yet created
-			mapping, err := kp.Preflight(cmd.Context(), &kp.Kubectl{Path: kubectl, Target: target}, plan, ns, sels)
+			mapping, err := kp.Preflight(cmd.Context(), &kp.Kubectl{Path: kubectl, Target: target}, plan, ns, sels, registry)
 			var pe *kp.PreflightError
 			if errors.As(err, &pe) {
 				return ExitError{Code: 1, Err: fmt.Errorf("context %s: %w", context, err)}
@@ -116,7 +121,11 @@ API server unreachable, credentials refused).`,
 			if err := tw.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(streams.Out, "context %s can hold %s: every plan node has a Ready node of its own, and the account may do what a run does\n", context, sc.Name)
+			pushed := ""
+			if registry.Name != "" {
+				pushed = ", and this machine can push to " + registry.Name
+			}
+			fmt.Fprintf(streams.Out, "context %s can hold %s: every plan node has a Ready node of its own, the account may do what a run does%s\n", context, sc.Name, pushed)
 			return nil
 		},
 	}
@@ -124,6 +133,8 @@ API server unreachable, credentials refused).`,
 	f.StringVar(&target.Kubeconfig, "kubeconfig", "", "the cluster's kubeconfig file (default: the scenario's spec.kubeconfig)")
 	f.StringVar(&target.Context, "context", "", "the kubeconfig context (default: its current-context)")
 	f.StringVar(&kubectl, "kubectl", "", "the kubectl binary (default: kubectl on PATH, else the one `edgesim image node` built)")
+	f.StringVar(&registry.Name, "image-registry", "", "also check that this machine can push to this registry (HOST[:PORT][/PATH]), as a run does")
+	f.BoolVar(&registry.Insecure, "insecure-registry", false, "--image-registry speaks plain HTTP")
 	f.StringArrayVar(&selectors, "node-selector", nil, "pick nodes for a tier or site no edgesim.dev/node label names: tier=TIER:LABEL=VALUE[,...] or site=SITE:LABEL=VALUE[,...] (repeatable)")
 	return cmd
 }
