@@ -36,6 +36,11 @@ const (
 // the run finished; the partial report is still written.
 var ErrInterrupted = errors.New("run interrupted")
 
+// ErrEnded is returned (wrapped) when the provider ended the run: it
+// observed something the run cannot go on without (an ObservedEvent with
+// Ends, e.g. the cluster's API server gone). The report is partial.
+var ErrEnded = errors.New("the provider ended the run")
+
 // splitMoot separates the moot errors in err (also inside errors.Join)
 // from the others.
 func splitMoot(err error) (moot []error, rest []error) {
@@ -250,7 +255,9 @@ type runner struct {
 	prov Provider
 	host *HostProbe // nil once /proc could not be read
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// end ends the run's phases with a cause (set while they run).
+	end     context.CancelCauseFunc
 	current string // the phase running
 	// currentStart is when the phase running started.
 	currentStart time.Time
@@ -271,6 +278,19 @@ func (r *runner) observe(e ObservedEvent) {
 	// Exits a fault asked for never get here (see process.expected).
 	r.run.ObservedFaults = append(r.run.ObservedFaults, reports.ObservedFault{At: e.At, Kind: e.Kind, Target: e.Target, Detail: e.Detail})
 	r.o.Progress(Progress{Phase: PhaseRun, Message: fmt.Sprintf("observed: %s %s: %s", e.Kind, e.Target, e.Detail)})
+	if e.Ends && r.end != nil {
+		r.end(fmt.Errorf("%w: %s %s: %s", ErrEnded, e.Kind, e.Target, e.Detail))
+	}
+}
+
+// stopped is why a phase stopped early: the provider ended the run, or
+// the run's context ended (an interrupt).
+func stopped(ctx context.Context, phase string) error {
+	cause := context.Cause(ctx)
+	if errors.Is(cause, ErrEnded) {
+		return fmt.Errorf("during %s: %w", phase, cause)
+	}
+	return fmt.Errorf("%w during %s: %v", ErrInterrupted, phase, cause)
 }
 
 // logLine shows a provider's progress line as a message of the phase
@@ -299,7 +319,26 @@ func (r *runner) phase(name string, fn func(ctx context.Context) error, ctx cont
 }
 
 // execute runs provision, warm-up and run; tear-down happens in finish.
+// An ObservedEvent with Ends stops whichever phase is running.
 func (r *runner) execute(ctx context.Context) error {
+	ctx, end := context.WithCancelCause(ctx)
+	r.mu.Lock()
+	r.end = end
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.end = nil
+		r.mu.Unlock()
+		end(nil)
+	}()
+	err := r.phases(ctx)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrEnded) && !errors.Is(err, ErrEnded) {
+		err = fmt.Errorf("%w (%v)", cause, err)
+	}
+	return err
+}
+
+func (r *runner) phases(ctx context.Context) error {
 	if err := r.phase(PhaseProvision, func(ctx context.Context) error {
 		if err := r.prov.Provision(ctx, r.plan); err != nil {
 			return fmt.Errorf("provision: %w", err)
@@ -365,7 +404,7 @@ func (r *runner) warm(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w during %s: %v", ErrInterrupted, PhaseWarmUp, context.Cause(ctx))
+			return stopped(ctx, PhaseWarmUp)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -396,7 +435,7 @@ func (r *runner) wait(ctx context.Context, phase string, d time.Duration, steps 
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			return fmt.Errorf("%w during %s: %v", ErrInterrupted, phase, context.Cause(ctx))
+			return stopped(ctx, phase)
 		case <-tick.C:
 			timer.Stop()
 			r.sample(ctx, phase, elapsed, d)
@@ -465,13 +504,16 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		if r.o.Abort != nil {
 			r.o.Progress(Progress{Phase: PhaseTearDown, Message: fmt.Sprintf("tearing down (at most %s; interrupt again to stop waiting)", r.o.TeardownTimeout)})
 		}
-		if d, ok := r.prov.(Diagnoser); ok && runErr != nil && !errors.Is(runErr, ErrInterrupted) {
+		// After an interrupt, or when the provider ended the run (its
+		// cluster may no longer answer), take what is there; do not wait.
+		hurry := errors.Is(runErr, ErrInterrupted) || errors.Is(runErr, ErrEnded)
+		if d, ok := r.prov.(Diagnoser); ok && runErr != nil && !hurry {
 			diag := d.Diagnose(cleanup)
 			r.mu.Lock()
 			r.run.Diagnostics = diag
 			r.mu.Unlock()
 		}
-		if c, ok := r.prov.(ClusterReporter); ok && !errors.Is(runErr, ErrInterrupted) {
+		if c, ok := r.prov.(ClusterReporter); ok && !hurry {
 			clusters := c.Clusters(cleanup)
 			r.mu.Lock()
 			r.run.Clusters = clusters
@@ -488,7 +530,7 @@ func (r *runner) finish(ctx context.Context, runErr error) (*Result, error) {
 		var cluster []evidence.ClusterEvent
 		if src, ok := r.prov.(ClusterEventSource); ok {
 			evCtx := cleanup
-			if errors.Is(runErr, ErrInterrupted) { // take what is there; do not wait
+			if hurry {
 				c, cancel := context.WithCancel(cleanup)
 				cancel()
 				evCtx = c

@@ -46,6 +46,47 @@ func (b *brokenCluster) Clusters(context.Context) []evidence.Cluster {
 	return []evidence.Cluster{{Name: "es-quickstart", Nodes: 5, Create: 40 * time.Second, Ready: 9 * time.Second, ControlPlane: "es-quickstart-control-plane", ControlPlaneMemory: 600 << 20}}
 }
 
+// lostCluster loses its API server while the cameras start.
+type lostCluster struct {
+	brokenCluster
+	stopped bool
+}
+
+func (l *lostCluster) Deploy(context.Context) error { return nil }
+func (l *lostCluster) StartCameras(ctx context.Context, _ string) error {
+	l.cfg.Observe(testbed.ObservedEvent{At: time.Now(), Kind: "api-server-lost", Target: "context lab", Detail: "no answer from /readyz", Ends: true})
+	<-ctx.Done() // what a call to the lost cluster does: wait until given up
+	return ctx.Err()
+}
+func (l *lostCluster) StopCameras(context.Context) error { l.stopped = true; return nil }
+
+var _ = Describe("a provider that loses its cluster", func() {
+	It("ends the run at once with a partial report that says why, and still tears down", func(ctx SpecContext) {
+		sc, err := scenarios.Example("quickstart")
+		Expect(err).NotTo(HaveOccurred())
+		sc.Provider = scenarios.ProviderKind
+		var made *lostCluster
+		res, err := testbed.Run(ctx, sc, testbed.Options{
+			ResultsDir: GinkgoT().TempDir(), Report: render.WriteEvery,
+			Providers: testbed.Providers{scenarios.ProviderKind: func(c testbed.ProviderConfig) (testbed.Provider, error) {
+				made = &lostCluster{brokenCluster: brokenCluster{cfg: c}}
+				return made, nil
+			}},
+		})
+		Expect(err).To(MatchError(testbed.ErrEnded))
+		Expect(err).NotTo(MatchError(testbed.ErrInterrupted))
+		Expect(err).To(MatchError(ContainSubstring("api-server-lost context lab: no answer from /readyz")))
+		Expect(made.stopped).To(BeTrue(), "the cameras are stopped and their samples collected as far as possible")
+		Expect(made.destroyed).To(BeTrue())
+		Expect(res.Report.Partial).To(BeTrue())
+		Expect(res.Report.PartialReason).To(ContainSubstring("api-server-lost"))
+		Expect(res.Run.ObservedFaults).To(ConsistOf(HaveField("Kind", "api-server-lost")))
+		md, err := os.ReadFile(filepath.Join(res.Dir, "report.md"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(md)).To(ContainSubstring("api-server-lost"))
+	}, SpecTimeout(time.Minute))
+})
+
 var _ = Describe("providers beyond the local one", func() {
 	var sc *scenarios.Scenario
 	BeforeEach(func() {

@@ -1,6 +1,9 @@
 package kubeconfigprovider
 
 import (
+	"context"
+	"time"
+
 	"github.com/edgesim/edgesim/testbed/kube"
 	"github.com/edgesim/edgesim/testbed/provider"
 )
@@ -9,7 +12,7 @@ import (
 // nodes, its namespace made (so Destroy deletes it).
 func NewMapped(kubectl, ns string, mapping map[string]string) *Provider {
 	return &Provider{kc: &Kubectl{Path: kubectl, Target: Target{Kubeconfig: "/k/config"}}, ns: ns, mapping: mapping,
-		created: true, cordoned: map[string]bool{}, plan: &provider.Plan{}}
+		created: true, cordoned: map[string]bool{}, plan: &provider.Plan{}, runID: "r1"}
 }
 
 // Agents are the layer's machines through the agent pods.
@@ -22,3 +25,8 @@ var WriteRecord = writeRecord
 
 // AgentsReady is agentsReady.
 var AgentsReady = agentsReady
+
+// WatchAPI starts the API server's watch; the func stops it.
+func WatchAPI(cl kube.Cluster, poll time.Duration, lost int, now func() time.Time, observe func(provider.ObservedEvent)) func() {
+	return watchAPI(context.Background(), cl, "context lab", poll, lost, now, observe).stop
+}

@@ -2,6 +2,7 @@ package kubeconfigprovider
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,6 +46,12 @@ type Options struct {
 	Registry nodecontainer.Registry
 	// TolerationSeconds: see kube.ManifestConfig.
 	TolerationSeconds int64
+	// APIPoll is how often the API server is asked whether it is still
+	// there while the run goes on (0 = DefaultAPIPoll); after APILost
+	// failed answers in a row (0 = DefaultAPILost) the run ends with a
+	// partial report.
+	APIPoll time.Duration
+	APILost int
 }
 
 // Provider runs a plan on a cluster edgesim did not create: it maps the
@@ -74,6 +81,8 @@ type Provider struct {
 	// cordoned are the nodes a kill cordoned, uncordoned by start or
 	// Destroy.
 	cordoned map[string]bool
+	// watch ends the run when the API server is gone.
+	watch *apiWatch
 }
 
 // New checks the options and returns the provider.
@@ -125,7 +134,8 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	if p.kc.Target.Kubeconfig == "" {
 		return errors.New("kubeconfig provider: no kubeconfig: give --kubeconfig FILE or the scenario's spec.kubeconfig")
 	}
-	if _, err := CheckKubeconfig(p.kc.Target); err != nil {
+	kctx, err := CheckKubeconfig(p.kc.Target)
+	if err != nil {
 		return err
 	}
 	mapping, err := Preflight(ctx, p.kc, plan, p.ns, p.o.Selectors, p.o.Registry)
@@ -165,7 +175,13 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 		m.Nodes = append(m.Nodes, kube.NodeName{Plan: n.Name, Kube: mapping[n.Name]})
 	}
 	p.Layer.Add(m)
-	return p.attachLinks(ctx)
+	if err := p.attachLinks(ctx); err != nil {
+		return err
+	}
+	if p.cfg.Observe != nil {
+		p.watch = watchAPI(ctx, p.kc, "context "+kctx, cmp.Or(p.o.APIPoll, DefaultAPIPoll), cmp.Or(p.o.APILost, DefaultAPILost), time.Now, p.cfg.Observe)
+	}
+	return nil
 }
 
 // checkFree refuses a namespace that exists already: it is not this
@@ -218,7 +234,7 @@ func (p *Provider) startAgents(ctx context.Context) error {
 	if err := os.WriteFile(filepath.Join(p.cfg.Dir, "manifests-agents.yaml"), b, 0o644); err != nil {
 		return err
 	}
-	if p.record, err = writeRecord(p.cfg.StateDir, p.ns, p.kc.Target, p.kc.Path, p.runID); err != nil {
+	if p.record, err = writeRecord(p.cfg.StateDir, p.ns, p.kc.Target, p.kc.Path, p.runID, nil); err != nil {
 		return err
 	}
 	// Created, not applied: a namespace of the same name made meanwhile
@@ -349,16 +365,18 @@ func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
 			return fmt.Errorf("%s: no node %s", a.Kind, a.Node)
 		}
 		if a.Kind == provider.ActionStart {
-			_, err := p.kc.Kubectl(ctx, nil, "uncordon", k)
-			if err == nil {
-				delete(p.cordoned, k)
+			if !p.cordoned[k] {
+				return nil // someone else's cordon, or none: not edgesim's to lift
 			}
+			if err := uncordon(ctx, p.kc, k); err != nil {
+				return err
+			}
+			delete(p.cordoned, k)
+			return p.saveRecord()
+		}
+		if err := p.cordon(ctx, k); err != nil {
 			return err
 		}
-		if _, err := p.kc.Kubectl(ctx, nil, "cordon", k); err != nil {
-			return err
-		}
-		p.cordoned[k] = true
 		p.logf("kill %s: node %s cordoned and the run's pods on it deleted (Kubernetes; the node keeps running)", a.Node, k)
 		_, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "delete", "pods", "--field-selector", "spec.nodeName="+k,
 			"-l", "app.kubernetes.io/part-of=edgesim,app.kubernetes.io/name!="+AgentName, "--grace-period=0", "--force", "--wait=false")
@@ -370,6 +388,51 @@ func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
 		return fmt.Errorf("%s: no emulated links", a)
 	}
 	return p.links.Apply(ctx, a)
+}
+
+// AnnotationCordonedBy marks a node a run's kill cordoned with the run's
+// id: only such a node is uncordoned again, by the run or by `edgesim
+// clean`. A node cordoned already (by someone else) stays as it is.
+const AnnotationCordonedBy = "edgesim.dev/cordoned-by"
+
+// cordon cordons node k for the run unless it is cordoned already, and
+// records it (annotation first, then the run's record, then the cordon).
+func (p *Provider) cordon(ctx context.Context, k string) error {
+	out, err := p.kc.Kubectl(ctx, nil, "get", "node", k, "-o", "jsonpath={.spec.unschedulable}")
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(out)) == "true" && !p.cordoned[k] {
+		p.logf("node %s was cordoned already (not by this run): it stays cordoned after the run", k)
+		return nil
+	}
+	if _, err := p.kc.Kubectl(ctx, nil, "annotate", "--overwrite", "node", k, AnnotationCordonedBy+"="+p.runID); err != nil {
+		return err
+	}
+	p.cordoned[k] = true
+	if err := p.saveRecord(); err != nil {
+		return err
+	}
+	_, err = p.kc.Kubectl(ctx, nil, "cordon", k)
+	return err
+}
+
+// uncordon lifts a run's cordon and its mark.
+func uncordon(ctx context.Context, cl kube.Cluster, k string) error {
+	if _, err := cl.Kubectl(ctx, nil, "uncordon", k); err != nil {
+		return err
+	}
+	_, err := cl.Kubectl(ctx, nil, "annotate", "node", k, AnnotationCordonedBy+"-")
+	return err
+}
+
+// saveRecord rewrites the run's record with the nodes it cordoned.
+func (p *Provider) saveRecord() error {
+	if p.record == "" {
+		return nil
+	}
+	_, err := writeRecord(p.cfg.StateDir, p.ns, p.kc.Target, p.kc.Path, p.runID, slices.Sorted(maps.Keys(p.cordoned)))
+	return err
 }
 
 // DescribeFault implements provider.FaultDescriber: node faults go
@@ -402,12 +465,15 @@ func (p *Provider) LinkStats(context.Context) ([]netem.LinkStats, error) {
 func (p *Provider) Destroy(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
 	var errs []error
+	p.watch.stop()
 	if p.Layer != nil {
 		p.Layer.Close(ctx)
 	}
-	for k := range p.cordoned {
-		if _, err := p.kc.Kubectl(ctx, nil, "uncordon", k); err != nil {
+	for _, k := range slices.Sorted(maps.Keys(p.cordoned)) {
+		if err := uncordon(ctx, p.kc, k); err != nil {
 			errs = append(errs, err)
+		} else {
+			delete(p.cordoned, k)
 		}
 	}
 	if p.created {
@@ -419,7 +485,7 @@ func (p *Provider) Destroy(ctx context.Context) error {
 			p.logf("namespace %s deleted in %s", p.ns, time.Since(start).Round(time.Millisecond))
 		}
 	}
-	if p.record != "" && !p.created {
+	if p.record != "" && !p.created && len(p.cordoned) == 0 {
 		_ = os.Remove(p.record)
 		p.record = ""
 	}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -104,7 +105,15 @@ var _ = Describe("the kubeconfig provider on a cluster it did not create", func(
 	// namespace` with the JSON in $dir/ns.json.
 	kubectl := func() string {
 		p := filepath.Join(dir, "kubectl")
-		Expect(os.WriteFile(p, []byte(fmt.Sprintf("#!/bin/sh\necho \"$@\" >> %s\ncase \"$*\" in *'get namespace'*) cat %s/ns.json 2>/dev/null;; esac\n", log, dir)), 0o755)).To(Succeed())
+		Expect(os.WriteFile(p, []byte(fmt.Sprintf(`#!/bin/sh
+echo "$@" >> %s
+case "$*" in
+*'get namespace'*) cat %s/ns.json 2>/dev/null;;
+*'get node n3 -o jsonpath={.spec.unschedulable}'*) echo true;;
+*'get node n1 --ignore-not-found'*) echo run1;;
+*'get node n2 --ignore-not-found'*) echo someone-else;;
+esac
+`, log, dir)), 0o755)).To(Succeed())
 		return p
 	}
 	calls := func() []string {
@@ -117,7 +126,7 @@ var _ = Describe("the kubeconfig provider on a cluster it did not create", func(
 	})
 
 	It("kills a node by cordoning it and deleting the run's pods on it, starts it by uncordoning, refuses to freeze it, and uncordons what is left at Destroy", func(ctx SpecContext) {
-		p := kp.NewMapped(kubectl(), "es-q", map[string]string{"store-1-edge-2": "n2", "store-1-edge-1": "n1"})
+		p := kp.NewMapped(kubectl(), "es-q", map[string]string{"store-1-edge-2": "n2", "store-1-edge-1": "n1", "cloud-1": "n3"})
 		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-2"})).To(Succeed())
 		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-1"})).To(Succeed())
 		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionStart, Node: "store-1-edge-1"})).To(Succeed())
@@ -126,20 +135,39 @@ var _ = Describe("the kubeconfig provider on a cluster it did not create", func(
 		Expect(p.DescribeFault(provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-2"})).To(Equal("Kubernetes: node n2 cordoned and the run's pods on it force-deleted; the node keeps running"))
 		Expect(p.DescribeFault(provider.Action{Kind: provider.ActionDegrade, Link: "store-1-uplink"})).To(ContainSubstring("link engine"))
 		Expect(p.Destroy(ctx)).To(Succeed())
+		del := func(k string) string {
+			return "--kubeconfig /k/config -n es-q delete pods --field-selector spec.nodeName=" + k + " -l app.kubernetes.io/part-of=edgesim,app.kubernetes.io/name!=edgesim-agent --grace-period=0 --force --wait=false"
+		}
 		Expect(calls()).To(Equal([]string{
+			"--kubeconfig /k/config get node n2 -o jsonpath={.spec.unschedulable}",
+			"--kubeconfig /k/config annotate --overwrite node n2 edgesim.dev/cordoned-by=r1",
 			"--kubeconfig /k/config cordon n2",
-			"--kubeconfig /k/config -n es-q delete pods --field-selector spec.nodeName=n2 -l app.kubernetes.io/part-of=edgesim,app.kubernetes.io/name!=edgesim-agent --grace-period=0 --force --wait=false",
+			del("n2"),
+			"--kubeconfig /k/config get node n1 -o jsonpath={.spec.unschedulable}",
+			"--kubeconfig /k/config annotate --overwrite node n1 edgesim.dev/cordoned-by=r1",
 			"--kubeconfig /k/config cordon n1",
-			"--kubeconfig /k/config -n es-q delete pods --field-selector spec.nodeName=n1 -l app.kubernetes.io/part-of=edgesim,app.kubernetes.io/name!=edgesim-agent --grace-period=0 --force --wait=false",
+			del("n1"),
 			"--kubeconfig /k/config uncordon n1",
+			"--kubeconfig /k/config annotate node n1 edgesim.dev/cordoned-by-",
 			"--kubeconfig /k/config uncordon n2",
+			"--kubeconfig /k/config annotate node n2 edgesim.dev/cordoned-by-",
 			"--kubeconfig /k/config delete namespace es-q --wait=true --timeout=120s",
 		}))
 	})
 
+	It("leaves a node someone else cordoned as it was: cordoned after the run", func(ctx SpecContext) {
+		p := kp.NewMapped(kubectl(), "es-q", map[string]string{"cloud-1": "n3"})
+		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "cloud-1"})).To(Succeed())
+		Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionStart, Node: "cloud-1"})).To(Succeed())
+		Expect(p.Destroy(ctx)).To(Succeed())
+		Expect(calls()).NotTo(ContainElement(ContainSubstring("cordon n3")))
+		Expect(calls()).NotTo(ContainElement(ContainSubstring("annotate")))
+		Expect(calls()).To(ContainElement(ContainSubstring("delete pods --field-selector spec.nodeName=n3")), "the kill itself happens")
+	})
+
 	It("cleans the namespace of a killed run only while it carries the run's label", func(ctx SpecContext) {
 		state := filepath.Join(dir, "state")
-		rec, err := kp.WriteRecord(state, "es-quickstart-1", kp.Target{Kubeconfig: "/k/config"}, kubectl(), "run1")
+		rec, err := kp.WriteRecord(state, "es-quickstart-1", kp.Target{Kubeconfig: "/k/config"}, kubectl(), "run1", []string{"n1", "n2"})
 		Expect(err).NotTo(HaveOccurred())
 		// The record of a run whose process is gone.
 		dead := exec.Command("true")
@@ -168,6 +196,9 @@ var _ = Describe("the kubeconfig provider on a cluster it did not create", func(
 		Expect(err).NotTo(HaveOccurred())
 		Expect(rep.Removed).To(Equal([]string{"namespace es-quickstart-1"}))
 		Expect(calls()).To(ContainElement("--kubeconfig /k/config delete namespace es-quickstart-1 --wait=true --timeout=120s"))
+		Expect(calls()).To(ContainElements("--kubeconfig /k/config uncordon n1", "--kubeconfig /k/config annotate node n1 edgesim.dev/cordoned-by-"),
+			"the node the run cordoned, still carrying its mark")
+		Expect(calls()).NotTo(ContainElement(ContainSubstring("uncordon n2")), "n2 carries someone else's mark")
 		Eventually(func() error { _, err := os.Stat(rec); return err }).WithTimeout(time.Second).Should(MatchError(os.ErrNotExist))
 	})
 })
@@ -203,5 +234,68 @@ var _ = Describe("waiting for the agents", func() {
 		_, err := kp.AgentsReady(list(), []byte("pods \"edgesim-agent-x\" is forbidden: violates PodSecurity \"baseline:latest\": privileged\n"), []string{"n1"})
 		Expect(err).To(MatchError(kp.ErrAgentsRefused))
 		Expect(err).To(MatchError(ContainSubstring(`violates PodSecurity "baseline:latest"`)))
+	})
+})
+
+// readyzCluster answers /readyz with its answers in turn, then with the
+// last one.
+type readyzCluster struct {
+	mu      sync.Mutex
+	answers []error
+	calls   int
+}
+
+func (c *readyzCluster) Kubectl(_ context.Context, _ io.Reader, args ...string) ([]byte, error) {
+	if strings.Join(args[:3], " ") != "get --raw /readyz" {
+		return nil, fmt.Errorf("unexpected kubectl %v", args)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	return nil, c.answers[min(c.calls, len(c.answers))-1]
+}
+
+func (c *readyzCluster) KubectlCommand(ctx context.Context, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "true")
+}
+
+var _ = Describe("the watch on the API server during a run", func() {
+	gone := fmt.Errorf("kubectl get: %w: connection refused", kp.ErrUnreachable)
+	clock := func() func() time.Time {
+		var mu sync.Mutex
+		t := time.Date(2026, 12, 6, 16, 0, 0, 0, time.UTC)
+		return func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			t = t.Add(time.Second)
+			return t
+		}
+	}
+
+	It("ends the run after failed answers in a row, dated at the first of them; an answer in between starts the count again", func() {
+		c := &readyzCluster{answers: []error{nil, gone, nil, gone, gone, gone}}
+		events := make(chan provider.ObservedEvent, 2)
+		stop := kp.WatchAPI(c, time.Millisecond, 3, clock(), func(e provider.ObservedEvent) { events <- e })
+		defer stop()
+		var e provider.ObservedEvent
+		Eventually(events).WithTimeout(5 * time.Second).Should(Receive(&e))
+		Expect(e.Ends).To(BeTrue())
+		Expect(e.Kind).To(Equal("api-server-lost"))
+		Expect(e.Target).To(Equal("context lab"))
+		Expect(e.At).To(Equal(time.Date(2026, 12, 6, 16, 0, 2, 0, time.UTC)), "the first failure of the last run of them (the clock is read once per run of failures)")
+		Expect(e.Detail).To(ContainSubstring("3 times in a row"))
+		Expect(e.Detail).To(ContainSubstring("edgesim clean --provider kubeconfig"))
+		stop()
+		Expect(c.calls).To(Equal(6), "the watch stops once it has told the run")
+		Expect(events).NotTo(Receive())
+	})
+
+	It("tells nothing while the API server answers, and stops when asked", func() {
+		c := &readyzCluster{answers: []error{nil}}
+		told := make(chan provider.ObservedEvent, 1)
+		stop := kp.WatchAPI(c, time.Millisecond, 1, clock(), func(e provider.ObservedEvent) { told <- e })
+		Eventually(func() int { c.mu.Lock(); defer c.mu.Unlock(); return c.calls }).Should(BeNumerically(">=", 5))
+		stop()
+		Expect(told).NotTo(Receive())
 	})
 })

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strings"
 
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
@@ -21,6 +22,9 @@ type runRecord struct {
 	Target  Target `json:"target"`
 	Kubectl string `json:"kubectl"`
 	RunID   string `json:"run_id"`
+	// Cordoned are the nodes the run's kills cordoned and did not
+	// uncordon yet; each carries AnnotationCordonedBy = RunID.
+	Cordoned []string `json:"cordoned,omitempty"`
 }
 
 // Stamp implements nodecontainer.Record.
@@ -37,8 +41,9 @@ var ErrNotOwned = errors.New("not this run's namespace")
 type CleanReport = nodecontainer.CleanReport
 
 // Clean deletes the namespaces recorded in stateDir by runs whose process
-// is gone, when the namespace still carries the run's labels, then their
-// records. Nothing else in the cluster is touched.
+// is gone, when the namespace still carries the run's labels, uncordons
+// the nodes they cordoned, when the node still carries the run's mark,
+// then removes their records. Nothing else in the cluster is touched.
 func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 	return nodecontainer.Clean(ctx, records, stateDir, nodecontainer.CleanOptions[runRecord]{
 		Delete:   func(ctx context.Context, r runRecord) error { return deleteOwned(ctx, r) },
@@ -46,7 +51,8 @@ func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
 	})
 }
 
-// deleteOwned deletes a recorded run's namespace if it carries the run's
+// deleteOwned uncordons the nodes a recorded run cordoned that still
+// carry its mark, and deletes its namespace if it carries the run's
 // labels; a namespace that is gone already counts as deleted.
 func deleteOwned(ctx context.Context, r runRecord) error {
 	path := r.Kubectl
@@ -57,6 +63,18 @@ func deleteOwned(ctx context.Context, r runRecord) error {
 		}
 	}
 	kc := &Kubectl{Path: path, Target: r.Target}
+	for _, k := range r.Cordoned {
+		out, err := kc.Kubectl(ctx, nil, "get", "node", k, "--ignore-not-found", "-o", "jsonpath={.metadata.annotations.edgesim\\.dev/cordoned-by}")
+		if err != nil {
+			return fmt.Errorf("node %s: %w", k, err)
+		}
+		if strings.TrimSpace(string(out)) != r.RunID {
+			continue // gone, uncordoned, or cordoned again by someone else
+		}
+		if err := uncordon(ctx, kc, k); err != nil {
+			return fmt.Errorf("node %s: %w", k, err)
+		}
+	}
 	out, err := kc.Kubectl(ctx, nil, "get", "namespace", r.Name, "--ignore-not-found", "-o", "json")
 	if err != nil {
 		return fmt.Errorf("namespace %s: %w", r.Name, err)
@@ -81,6 +99,6 @@ func deleteOwned(ctx context.Context, r runRecord) error {
 	return nil
 }
 
-func writeRecord(stateDir, ns string, t Target, kubectl, runID string) (string, error) {
-	return records.Write(stateDir, ns, runRecord{Record: netem.OwnRecord(ns), Target: t, Kubectl: kubectl, RunID: runID})
+func writeRecord(stateDir, ns string, t Target, kubectl, runID string, cordoned []string) (string, error) {
+	return records.Write(stateDir, ns, runRecord{Record: netem.OwnRecord(ns), Target: t, Kubectl: kubectl, RunID: runID, Cordoned: cordoned})
 }

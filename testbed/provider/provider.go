@@ -90,6 +90,10 @@ type ObservedEvent struct {
 	Kind   string
 	Target string
 	Detail string
+	// Ends says the run cannot go on (e.g. the cluster's API server is
+	// gone): the runner ends it, tears down what it can and writes a
+	// partial report whose reason is this event.
+	Ends bool
 }
 
 // Config is what any provider may need.
@@ -103,7 +107,8 @@ type Config struct {
 	Seed     int64
 	// Name names the run's resources (namespaces, clusters); unique per run.
 	Name string
-	// Observe is told about unexpected process exits.
+	// Observe is told about what the provider saw happen unasked:
+	// unexpected process exits, or an event that ends the run.
 	Observe func(ObservedEvent)
 	// Log receives progress lines worth showing to the user (each line
 	// becomes a Progress message).
