@@ -91,6 +91,8 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		kubetest.ExpectStreamed(res.Run, 4)
 		Expect(res.Report.Verdict).To(BeElementOf(reports.VerdictPass, reports.VerdictFail))
 
+		Expect(res.Run.Faults).To(ConsistOf(HaveField("Detail", ContainSubstring("(Kubernetes: node "))), "the report names how the kill was done")
+
 		By("carrying the pods' traffic over the emulated links")
 		var carried uint64
 		for _, l := range res.Run.Links {
@@ -116,5 +118,55 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
 		}).WithTimeout(time.Minute).WithPolling(3 * time.Second).Should(Succeed())
 		Expect(strings.TrimSpace(c.Name)).To(HavePrefix(kctest.NamePrefix))
+
+		By("ending a run that loses the API server after its kill with a partial report, and leaving the rest to edgesim clean")
+		proxied, proxy, err := kctest.Proxied(c.Kubeconfig, GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(proxy.Close)
+		state := GinkgoT().TempDir()
+		var cut bool
+		start = time.Now()
+		res, err = testbed.Run(ctx, sc, testbed.Options{
+			ResultsDir: GinkgoT().TempDir(), StateDir: state, TeardownTimeout: 3 * time.Minute,
+			Binaries: bins, Report: render.WriteEvery,
+			Providers: testbed.Providers{scenarios.ProviderKubeconfig: kp.Factory(kp.Options{
+				Target: kp.Target{Kubeconfig: proxied}, Kubectl: kubectl,
+				Registry: nodecontainer.Registry{Name: reg.Addr() + "/edgesim", Insecure: true},
+				APIPoll:  time.Second, APILost: 3,
+			})},
+			Progress: func(p testbed.Progress) {
+				if p.Message != "" {
+					fmt.Fprintf(GinkgoWriter, "%s %s %s\n", time.Since(start).Round(time.Second), p.Phase, p.Message)
+				}
+				if !cut && strings.HasPrefix(p.Message, "fault: kill") {
+					cut = true
+					proxy.Cut()
+				}
+			}})
+		Expect(cut).To(BeTrue(), "the kill fired")
+		Expect(err).To(MatchError(testbed.ErrEnded))
+		Expect(err).To(MatchError(ContainSubstring("the API server is still gone")))
+		Expect(res.Report.Partial).To(BeTrue())
+		Expect(res.Report.PartialReason).To(ContainSubstring("api-server-lost"))
+		kubetest.ExpectStreamed(res.Run, 4) // what was copied before the cut
+		fmt.Printf("edgesim kubeconfig provider: the run that lost its API server ended after %s\n", time.Since(start).Round(time.Second))
+
+		Expect(proxy.Restore()).To(Succeed())
+		recs, err := filepath.Glob(filepath.Join(state, "kubeconfig", "*.json"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(recs).To(HaveLen(1), "the run's record stays for edgesim clean")
+		b, err := os.ReadFile(recs[0])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(ContainSubstring(`"cordoned":["`), "the node the kill cordoned is in the record")
+		Expect(kctest.Orphan(recs[0])).To(Succeed()) // as if edgesim had exited
+		rep, err := kp.Clean(ctx, state)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rep.Removed).To(HaveLen(1))
+		Eventually(ctx, func(g Gomega) {
+			after, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
+			g.Expect(err).NotTo(HaveOccurred())
+			last = after
+			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
+		}).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
 	}, NodeTimeout(25*time.Minute))
 })

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgesim/edgesim/netem"
@@ -81,8 +82,9 @@ type Provider struct {
 	// cordoned are the nodes a kill cordoned, uncordoned by start or
 	// Destroy.
 	cordoned map[string]bool
-	// watch ends the run when the API server is gone.
+	// watch ends the run when the API server is gone; lost is set then.
 	watch *apiWatch
+	lost  atomic.Bool
 }
 
 // New checks the options and returns the provider.
@@ -179,7 +181,11 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 		return err
 	}
 	if p.cfg.Observe != nil {
-		p.watch = watchAPI(ctx, p.kc, "context "+kctx, cmp.Or(p.o.APIPoll, DefaultAPIPoll), cmp.Or(p.o.APILost, DefaultAPILost), time.Now, p.cfg.Observe)
+		observe := func(e provider.ObservedEvent) {
+			p.lost.Store(true)
+			p.cfg.Observe(e)
+		}
+		p.watch = watchAPI(ctx, p.kc, "context "+kctx, cmp.Or(p.o.APIPoll, DefaultAPIPoll), cmp.Or(p.o.APILost, DefaultAPILost), time.Now, observe)
 	}
 	return nil
 }
@@ -467,7 +473,17 @@ func (p *Provider) Destroy(ctx context.Context) error {
 	var errs []error
 	p.watch.stop()
 	if p.Layer != nil {
-		p.Layer.Close(ctx)
+		p.Layer.Close(ctx) // its one call to the API server is bounded
+	}
+	if p.lost.Load() && !p.answers(ctx) {
+		// Every call would wait for a server that is gone: leave the
+		// cluster side to `edgesim clean`, which the record allows.
+		if p.eng != nil {
+			errs = append(errs, p.eng.Close(ctx))
+			p.eng = nil
+		}
+		return errors.Join(append(errs, fmt.Errorf("the API server is still gone: namespace %s and the nodes the run cordoned (%s) stay; run `sudo edgesim clean` once it answers",
+			p.ns, listOrNone(slices.Sorted(maps.Keys(p.cordoned)))))...)
 	}
 	for _, k := range slices.Sorted(maps.Keys(p.cordoned)) {
 		if err := uncordon(ctx, p.kc, k); err != nil {
@@ -494,6 +510,14 @@ func (p *Provider) Destroy(ctx context.Context) error {
 		p.eng = nil
 	}
 	return errors.Join(errs...)
+}
+
+// answers says whether the API server answers /readyz again.
+func (p *Provider) answers(ctx context.Context) bool {
+	rctx, cancel := context.WithTimeout(ctx, reachTimeout)
+	defer cancel()
+	_, err := p.kc.Kubectl(rctx, nil, "get", "--raw", "/readyz", fmt.Sprintf("--request-timeout=%s", reachTimeout))
+	return err == nil
 }
 
 // Factory is the provider.Factory of `provider: kubeconfig`.

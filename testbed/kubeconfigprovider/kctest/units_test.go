@@ -2,8 +2,12 @@ package kctest_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -138,5 +142,63 @@ esac
 		_, err := kctest.DumpObjects(ctx, fake(`exit 1`), "kc")
 		Expect(err).To(MatchError(And(ContainSubstring("kubectl get widgets.example.com"), ContainSubstring("ServiceUnavailable"))))
 		Expect(err).NotTo(MatchError(ContainSubstring("get pods")))
+	})
+})
+
+var _ = Describe("the API server's proxy", func() {
+	It("forwards through a kubeconfig's copy, refuses while cut and forwards again once restored", func() {
+		up, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(up.Close)
+		go func() {
+			defer GinkgoRecover()
+			for {
+				c, err := up.Accept()
+				if err != nil {
+					return
+				}
+				go func() { _, _ = io.Copy(c, c); _ = c.Close() }()
+			}
+		}()
+		dir := GinkgoT().TempDir()
+		orig := filepath.Join(dir, "kubeconfig")
+		Expect(os.WriteFile(orig, []byte("apiVersion: v1\nkind: Config\nclusters:\n- name: kind-x\n  cluster:\n    server: https://"+up.Addr().String()+"\n    certificate-authority-data: Zm9v\ncurrent-context: kind-x\n"), 0o600)).To(Succeed())
+		path, p, err := kctest.Proxied(orig, dir)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(p.Close)
+		b, err := os.ReadFile(path)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(ContainSubstring("server: https://" + p.Addr() + "\n"))
+		Expect(string(b)).To(ContainSubstring("certificate-authority-data: Zm9v"))
+
+		echo := func() error {
+			c, err := net.Dial("tcp", p.Addr())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if _, err := c.Write([]byte("ping")); err != nil {
+				return err
+			}
+			buf := make([]byte, 4)
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return err
+			}
+			if string(buf) != "ping" {
+				return fmt.Errorf("got %q", buf)
+			}
+			return nil
+		}
+		Expect(echo()).To(Succeed())
+		held, err := net.Dial("tcp", p.Addr())
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(held.Close)
+		Eventually(p.Conns).Should(Equal(2), "the held connection and its upstream")
+		p.Cut()
+		Expect(echo()).To(MatchError(syscall.ECONNREFUSED))
+		_, err = held.Read(make([]byte, 1))
+		Expect(err).To(MatchError(io.EOF), "a connection through the proxy ends with the cut")
+		Expect(p.Restore()).To(Succeed())
+		Expect(echo()).To(Succeed())
 	})
 })
