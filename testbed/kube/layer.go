@@ -505,7 +505,9 @@ func (l *Layer) StopCameras(ctx context.Context) error {
 		}
 	}
 	copyErr := l.copySamples(ctx, dir)
-	l.logf("cameras stopped and samples collected in %s", time.Since(start).Round(time.Millisecond))
+	if copyErr == nil {
+		l.logf("cameras stopped and samples collected in %s", time.Since(start).Round(time.Millisecond))
+	}
 	return stopCamerasError(deletes, copyErr, l.cfg.Retain)
 }
 
