@@ -215,7 +215,7 @@ func (e *Userspace) AddHost(ctx context.Context, spec HostSpec) (h *Host, err er
 	}
 	if err = h.Do(func() error {
 		var terr error
-		h.tun, terr = openTUN(h.tunName)
+		h.tun, terr = OpenTUN(h.tunName)
 		return terr
 	}); err != nil {
 		return nil, err

@@ -143,9 +143,10 @@ func deleteNetns(name string) (removed bool, err error) {
 	return true, nil
 }
 
-// openTUN creates a TUN device named name in the namespace of the calling
-// thread and returns its non-blocking descriptor.
-func openTUN(name string) (int, error) {
+// OpenTUN creates a TUN device named name (no packet information
+// header) in the network namespace of the calling thread and returns its
+// non-blocking descriptor; the device goes away when it is closed.
+func OpenTUN(name string) (int, error) {
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.ENXIO) {

@@ -14,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/edgesim/edgesim/netem"
 )
 
 // RelayPrefix starts the name of every TUN device a Relay makes.
@@ -138,7 +140,7 @@ func NewRelay(ctx context.Context, cfg RelayConfig, m *RelayMetrics) (_ *Relay, 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
-	fd, err := openTUN(cfg.Name)
+	fd, err := netem.OpenTUN(cfg.Name)
 	if err != nil {
 		return nil, fmt.Errorf("agent: relay %s: %w", cfg.Name, err)
 	}
@@ -264,29 +266,4 @@ func (r *Relay) fromEngine(c relayCounters) {
 		c.packets.Inc()
 		c.bytes.Add(float64(n))
 	}
-}
-
-// openTUN creates the TUN device name (no packet information header) in
-// the namespace of the calling thread and returns its non-blocking
-// descriptor; the device goes away when the descriptor is closed.
-func openTUN(name string) (int, error) {
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("open /dev/net/tun: %w", err)
-	}
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-	if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("create TUN device %s: %w", name, err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
 }

@@ -39,9 +39,7 @@ func watchAPI(ctx context.Context, cl kube.Cluster, server string, poll time.Dur
 				return
 			case <-t.C:
 			}
-			rctx, rcancel := context.WithTimeout(ctx, poll)
-			_, err := cl.Kubectl(rctx, nil, "get", "--raw", "/readyz", fmt.Sprintf("--request-timeout=%s", poll))
-			rcancel()
+			err := readyz(ctx, cl, poll)
 			if ctx.Err() != nil {
 				return
 			}
@@ -62,6 +60,14 @@ func watchAPI(ctx context.Context, cl kube.Cluster, server string, poll time.Dur
 		}
 	}()
 	return w
+}
+
+// readyz asks the API server's /readyz, waiting at most timeout.
+func readyz(ctx context.Context, cl kube.Cluster, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := cl.Kubectl(ctx, nil, "get", "--raw", "/readyz", fmt.Sprintf("--request-timeout=%s", timeout))
+	return err
 }
 
 // stop ends the watch and waits for it.

@@ -443,11 +443,15 @@ func (p *Provider) saveRecord() error {
 
 // DescribeFault implements provider.FaultDescriber: node faults go
 // through Kubernetes, link faults through the link engine that the
-// agents relay each node's traffic to.
+// agents relay each node's traffic to. The runner asks after Inject, so a
+// kill's node is among p.cordoned unless it was cordoned already.
 func (p *Provider) DescribeFault(a provider.Action) string {
 	k := p.mapping[a.Node]
 	switch a.Kind {
 	case provider.ActionKill:
+		if !p.cordoned[k] {
+			return "Kubernetes: the run's pods on node " + k + " force-deleted (the node was cordoned already); the node keeps running"
+		}
 		return "Kubernetes: node " + k + " cordoned and the run's pods on it force-deleted; the node keeps running"
 	case provider.ActionStart:
 		return "Kubernetes: node " + k + " uncordoned"
@@ -475,16 +479,25 @@ func (p *Provider) Destroy(ctx context.Context) error {
 	if p.Layer != nil {
 		p.Layer.Close(ctx) // its one call to the API server is bounded
 	}
-	if p.lost.Load() && !p.answers(ctx) {
+	if p.lost.Load() && readyz(ctx, p.kc, reachTimeout) != nil {
 		// Every call would wait for a server that is gone: leave the
 		// cluster side to `edgesim clean`, which the record allows.
-		if p.eng != nil {
-			errs = append(errs, p.eng.Close(ctx))
-			p.eng = nil
-		}
-		return errors.Join(append(errs, fmt.Errorf("the API server is still gone: namespace %s and the nodes the run cordoned (%s) stay; run `sudo edgesim clean` once it answers",
-			p.ns, listOrNone(slices.Sorted(maps.Keys(p.cordoned)))))...)
+		errs = append(errs, fmt.Errorf("the API server is still gone: namespace %s and the nodes the run cordoned (%s) stay; run `sudo edgesim clean` once it answers",
+			p.ns, listOrNone(slices.Sorted(maps.Keys(p.cordoned)))))
+	} else {
+		errs = append(errs, p.deleteOwn(ctx)...)
 	}
+	if p.eng != nil {
+		errs = append(errs, p.eng.Close(ctx))
+		p.eng = nil
+	}
+	return errors.Join(errs...)
+}
+
+// deleteOwn lifts the run's cordons and deletes its namespace, and its
+// record once nothing of the run is left in the cluster.
+func (p *Provider) deleteOwn(ctx context.Context) []error {
+	var errs []error
 	for _, k := range slices.Sorted(maps.Keys(p.cordoned)) {
 		if err := uncordon(ctx, p.kc, k); err != nil {
 			errs = append(errs, err)
@@ -505,19 +518,7 @@ func (p *Provider) Destroy(ctx context.Context) error {
 		_ = os.Remove(p.record)
 		p.record = ""
 	}
-	if p.eng != nil {
-		errs = append(errs, p.eng.Close(ctx))
-		p.eng = nil
-	}
-	return errors.Join(errs...)
-}
-
-// answers says whether the API server answers /readyz again.
-func (p *Provider) answers(ctx context.Context) bool {
-	rctx, cancel := context.WithTimeout(ctx, reachTimeout)
-	defer cancel()
-	_, err := p.kc.Kubectl(rctx, nil, "get", "--raw", "/readyz", fmt.Sprintf("--request-timeout=%s", reachTimeout))
-	return err == nil
+	return errs
 }
 
 // Factory is the provider.Factory of `provider: kubeconfig`.

@@ -163,6 +163,7 @@ esac
 		Expect(calls()).NotTo(ContainElement(ContainSubstring("cordon n3")))
 		Expect(calls()).NotTo(ContainElement(ContainSubstring("annotate")))
 		Expect(calls()).To(ContainElement(ContainSubstring("delete pods --field-selector spec.nodeName=n3")), "the kill itself happens")
+		Expect(p.DescribeFault(provider.Action{Kind: provider.ActionKill, Node: "cloud-1"})).To(HavePrefix("Kubernetes: the run's pods on node n3 force-deleted (the node was cordoned already)"))
 	})
 
 	It("cleans the namespace of a killed run only while it carries the run's label", func(ctx SpecContext) {
