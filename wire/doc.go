@@ -7,7 +7,8 @@
 //   - the alert an edge node posts to the cloud tier and the cloud records
 //     ([Alert]);
 //   - the sample files a camera writes for the testbed ([LatencyLine],
-//     [GroundTruthLine]).
+//     [GroundTruthLine]);
+//   - the run token an HTTP request carries as its bearer ([BearerOK]).
 //
 // Senders and receivers both use these types, so the JSON one side writes is
 // the JSON the other side reads. The package is a leaf: it imports nothing of

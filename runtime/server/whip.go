@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -37,16 +36,6 @@ func (s *Server) handleOptions(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// TokenOK reports whether r carries "Authorization: Bearer <token>"; any
-// request does when token is empty.
-func TokenOK(r *http.Request, token string) bool {
-	if token == "" {
-		return true
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(token)) == 1
-}
-
 func unauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="edgenode"`)
 	http.Error(w, "missing or wrong bearer token: send Authorization: Bearer <token>", http.StatusUnauthorized)
@@ -56,7 +45,7 @@ func unauthorized(w http.ResponseWriter) {
 // token is set); others get 401.
 func RequireToken(token string, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !TokenOK(r, token) {
+		if !wire.BearerOK(r, token) {
 			unauthorized(w)
 			return
 		}
@@ -66,7 +55,7 @@ func RequireToken(token string, h http.Handler) http.Handler {
 
 // authorized checks the bearer token, answering 401 itself when it fails.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
-	if TokenOK(r, s.token) {
+	if wire.BearerOK(r, s.token) {
 		return true
 	}
 	s.m.SessionsRejected.WithLabelValues("unauthorized").Inc()

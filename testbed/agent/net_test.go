@@ -1,6 +1,7 @@
 package agent_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -368,9 +369,69 @@ var _ = Describe("Server", func() {
 		Expect(body).To(Equal("ok\n"))
 		code, _ = get("/metrics")
 		Expect(code).To(Equal(200))
+		code, _ = get("/v1/cat?path=x")
+		Expect(code).To(Equal(404), "no files without a files token")
 		resp, err := http.Post("http://"+s.MetricsAddr().String()+"/v1/detach", "application/json", nil)
 		Expect(err).NotTo(HaveOccurred())
 		resp.Body.Close()
 		Expect(resp.StatusCode).NotTo(Equal(204), "the control API is not on the TCP port")
+	})
+
+	It("serves the files under its root read-only beside /metrics, to holders of the files token only", func(sctx SpecContext) {
+		reg := prometheus.NewRegistry()
+		a, err := agent.New(sctx, agent.Config{RunID: "files", Registerer: reg})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { Expect(a.Close(ctx())).To(Succeed()) })
+		base := GinkgoT().TempDir()
+		data := filepath.Join(base, "data")
+		Expect(os.MkdirAll(filepath.Join(data, "samples", "cams"), 0o755)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(data, "samples", "cams", "latency-c1.jsonl"), []byte("{\"seq\":1}\n"), 0o644)).To(Succeed())
+		Expect(os.WriteFile(filepath.Join(base, "secret"), []byte("no"), 0o600)).To(Succeed())
+		root, err := agent.OpenRoot(data)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(root.Close)
+		s, err := agent.NewServer(a, agent.ServerConfig{Socket: filepath.Join(base, "agent.sock"), MetricsAddr: "127.0.0.1:0",
+			Gatherer: reg, Files: root, FilesToken: "t0k"})
+		Expect(err).NotTo(HaveOccurred())
+		sctx2, cancel := context.WithCancel(ctx())
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(sctx2) }()
+		DeferCleanup(func() {
+			cancel()
+			Eventually(done).Should(Receive(BeNil()))
+		})
+		addr := s.MetricsAddr().String()
+		c := agent.NewFilesClient(addr, "t0k", http.DefaultClient)
+
+		b, err := c.Cat(sctx, filepath.Join(data, "samples", "cams", "latency-c1.jsonl"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(Equal("{\"seq\":1}\n"))
+		b, err = c.Cat(sctx, "alerts/alerts.jsonl")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b).To(BeEmpty(), "a missing file reads as empty, as `agent cat` does")
+
+		b, err = c.Tar(sctx, filepath.Join(data, "samples"))
+		Expect(err).NotTo(HaveOccurred())
+		out := GinkgoT().TempDir()
+		local, err := agent.OpenRoot(out)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(local.Close)
+		Expect(local.Untar(sctx, ".", bytes.NewReader(b))).To(Succeed())
+		Expect(os.ReadFile(filepath.Join(out, "cams", "latency-c1.jsonl"))).To(Equal([]byte("{\"seq\":1}\n")))
+
+		_, err = c.Cat(sctx, filepath.Join(base, "secret"))
+		Expect(err).To(MatchError(ContainSubstring("400 Bad Request")), "nothing outside the root")
+		_, err = c.Tar(sctx, "../")
+		Expect(err).To(MatchError(ContainSubstring("400 Bad Request")))
+		_, err = agent.NewFilesClient(addr, "wrong", http.DefaultClient).Cat(sctx, "samples/cams/latency-c1.jsonl")
+		Expect(err).To(MatchError(ContainSubstring("401 Unauthorized")))
+		resp, err := http.Get("http://" + addr + "/v1/cat?path=samples/cams/latency-c1.jsonl")
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusUnauthorized), "no token, no files")
+		resp, err = http.Post("http://"+addr+"/v1/cat?path=x", "text/plain", nil)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusMethodNotAllowed), "read-only")
 	})
 })

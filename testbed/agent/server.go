@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/edgesim/edgesim/testbed/kube"
+	"github.com/edgesim/edgesim/wire"
 )
 
 // DefaultSocket is where the agent's control socket lives, inside the
@@ -33,6 +34,13 @@ type ServerConfig struct {
 	MetricsAddr string
 	// Gatherer is what /metrics serves.
 	Gatherer prometheus.Gatherer
+	// Files, when FilesToken is set too, is served read-only beside
+	// /metrics to requests that carry "Authorization: Bearer FilesToken":
+	// GET /v1/cat?path=P (Root.Cat) and GET /v1/tar?path=DIR (Root.Tar).
+	// edgesim reads the samples and the alerts this way, without a
+	// `kubectl exec` for every read.
+	Files      *Root
+	FilesToken string
 }
 
 // Server serves an Agent's control API, JSON over HTTP on a unix socket:
@@ -49,6 +57,10 @@ type Server struct {
 	ctl     net.Listener
 	metrics net.Listener
 }
+
+// FilesTokenEnv is the environment variable `edgesim agent run` takes
+// ServerConfig.FilesToken from.
+const FilesTokenEnv = "EDGESIM_AGENT_TOKEN"
 
 // DetachRequest is the body of /v1/detach.
 type DetachRequest struct {
@@ -141,6 +153,16 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		mm.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 		mm.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
+		if s.cfg.Files != nil && s.cfg.FilesToken != "" {
+			mm.Handle("GET /v1/cat", s.files(func(_ context.Context, p string, w io.Writer) error {
+				b, err := s.cfg.Files.Cat(p)
+				if err == nil {
+					_, err = w.Write(b)
+				}
+				return err
+			}))
+			mm.Handle("GET /v1/tar", s.files(s.cfg.Files.Tar))
+		}
 		ms := &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, ms)
 		go func() { errc <- ms.Serve(s.metrics) }()
@@ -160,6 +182,30 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = nil
 	}
 	return err
+}
+
+// files serves read(path) to a request with the files token: the whole
+// answer is read before the status is sent, so a failure midway is a 500
+// and never a truncated 200.
+func (s *Server) files(read func(ctx context.Context, path string, w io.Writer) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !wire.BearerOK(r, s.cfg.FilesToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="edgesim-agent"`)
+			http.Error(w, "agent: missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		var buf bytes.Buffer
+		err := read(r.Context(), r.URL.Query().Get("path"), &buf)
+		switch {
+		case errors.Is(err, ErrOutside):
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		case err != nil:
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		default:
+			w.Header().Set("Content-Type", "application/octet-stream")
+			_, _ = w.Write(buf.Bytes())
+		}
+	})
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/edgesim/edgesim/testbed/agent"
 	"github.com/edgesim/edgesim/testbed/kube"
@@ -25,13 +26,26 @@ const (
 	RelayPort = 47800
 	// AgentMetricsPort serves each agent's /metrics and /healthz.
 	AgentMetricsPort = 47801
+	// AgentCPURequest is the agents' CPU request (and no limit).
+	AgentCPURequest = "200m"
 	// agentSocket is the agent's control socket, inside its pod.
 	agentSocket = "/run/edgesim-agent/agent.sock"
 )
 
+// AgentSecret is the Secret holding the agents' files token (key
+// "token"), which AgentManifest's pods take as agent.FilesTokenEnv.
+func AgentSecret(ns, token string) kube.Object {
+	return &kube.Secret{
+		Meta:       kube.Meta{APIVersion: "v1", Kind: "Secret", Metadata: kube.ObjectMeta{Name: AgentName, Namespace: ns, Labels: map[string]string{"app.kubernetes.io/part-of": "edgesim"}}},
+		StringData: map[string]string{"token": token},
+	}
+}
+
 // AgentManifest is the agents' DaemonSet in namespace ns: the edgesim
 // image, privileged, in the host's network namespace, with the node's
-// data directory mounted, on the nodes named (plan node -> node name).
+// data directory mounted, on the nodes named (plan node -> node name). Its
+// pods serve the data directory read-only on AgentMetricsPort to holders
+// of AgentSecret's token.
 func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string) kube.Object {
 	labels := map[string]string{"app.kubernetes.io/name": AgentName, "app.kubernetes.io/part-of": "edgesim"}
 	var names []string
@@ -59,7 +73,15 @@ func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string)
 						Name: AgentName, Image: image, ImagePullPolicy: pullPolicy,
 						Command: []string{"/edgesim", "agent", "run", "--root", kube.HostDataDir,
 							"--metrics-port", strconv.Itoa(AgentMetricsPort), "--socket", agentSocket, "--run-id", runID},
+						Env: []kube.EnvVar{{Name: agent.FilesTokenEnv, ValueFrom: &kube.EnvVarSource{
+							SecretKeyRef: &kube.SecretKeySelector{Name: AgentName, Key: "token"}}}},
 						Ports: []kube.ContainerPort{{Name: "metrics", ContainerPort: AgentMetricsPort, Protocol: "TCP"}},
+						// Every emulated packet of the node crosses the relay.
+						// Without a request the pod is BestEffort, whose CPU
+						// weight is the smallest there is: on a busy node each
+						// packet would wait out the other pods' time slices.
+						// No limit: CFS throttling would stall it the same way.
+						Resources: kube.ResourceRequirements{Requests: map[string]string{"cpu": AgentCPURequest, "memory": "64Mi"}},
 						ReadinessProbe: &kube.Probe{HTTPGet: kube.HTTPGetAction{Path: "/healthz", Port: "metrics"},
 							PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: 3},
 						SecurityContext: &kube.SecurityContext{Privileged: new(true)},
@@ -81,11 +103,36 @@ func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string)
 }
 
 // agents are the layer's machines on a cluster edgesim did not create:
-// each node's agent pod, reached with `kubectl exec`.
+// each node's agent pod, reached with `kubectl exec`. Reads (the samples
+// every second, the alerts) go to the agent's TCP port first, when files
+// names it: an exec costs a kubectl process, the API server, the kubelet
+// and the runtime a burst of CPU each time, which a small cluster's
+// workloads pay for in latency. The first failed read over TCP turns
+// that off for the rest of the run, and exec answers instead.
 type agents struct {
 	cl   kube.Cluster
 	ns   string
 	pods map[string]string // node name -> agent pod
+
+	files   map[string]*agent.FilesClient // node name -> its agent's files
+	noFiles atomic.Bool
+	logf    func(string, ...any)
+}
+
+// read asks node's agent over TCP, and says whether it answered.
+func (a *agents) read(ctx context.Context, node string, fn func(*agent.FilesClient) ([]byte, error)) ([]byte, bool) {
+	c := a.files[node]
+	if c == nil || a.noFiles.Load() {
+		return nil, false
+	}
+	b, err := fn(c)
+	if err != nil {
+		if ctx.Err() == nil && !a.noFiles.Swap(true) && a.logf != nil {
+			a.logf("reading files from the agent on %s over TCP failed (%v): reading through kubectl exec from now on", node, err)
+		}
+		return nil, false
+	}
+	return b, true
 }
 
 var _ kube.Machines = (*agents)(nil)
@@ -111,6 +158,9 @@ func (a *agents) Probe(ctx context.Context, node, url string) error {
 
 // ReadFile implements kube.Machines.
 func (a *agents) ReadFile(ctx context.Context, node, path string) ([]byte, error) {
+	if b, ok := a.read(ctx, node, func(c *agent.FilesClient) ([]byte, error) { return c.Cat(ctx, path) }); ok {
+		return b, nil
+	}
 	return a.exec(ctx, node, nil, "cat", path)
 }
 
@@ -133,9 +183,12 @@ func (a *agents) Symlink(ctx context.Context, node, target, link string) error {
 // CopyFrom implements kube.Machines: the agent writes src as a tar stream,
 // unpacked into dst here (with the agent's own confinement to dst).
 func (a *agents) CopyFrom(ctx context.Context, node, src, dst string) error {
-	out, err := a.exec(ctx, node, nil, "tar", src)
-	if err != nil {
-		return err
+	out, ok := a.read(ctx, node, func(c *agent.FilesClient) ([]byte, error) { return c.Tar(ctx, src) })
+	if !ok {
+		var err error
+		if out, err = a.exec(ctx, node, nil, "tar", src); err != nil {
+			return err
+		}
 	}
 	return inRoot(dst, func(r *agent.Root) error { return r.Untar(ctx, ".", bytes.NewReader(out)) })
 }

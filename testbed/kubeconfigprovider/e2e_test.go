@@ -86,7 +86,7 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 			}
 		}
 		Expect(err).NotTo(HaveOccurred())
-		fmt.Printf("edgesim kubeconfig provider: quickstart took %s, verdict %s\n", took.Round(time.Second), res.Report.Verdict)
+		fmt.Printf("edgesim kubeconfig provider: quickstart took %s, %s\n", took.Round(time.Second), res.Report.Summary())
 		Expect(res.Run.Provider).To(Equal("kubeconfig"))
 		kubetest.ExpectStreamed(res.Run, 4)
 		Expect(res.Report.Verdict).To(BeElementOf(reports.VerdictPass, reports.VerdictFail))
@@ -161,7 +161,7 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		Expect(kctest.Orphan(recs[0])).To(Succeed()) // as if edgesim had exited
 		rep, err := kp.Clean(ctx, state)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(rep.Removed).To(HaveLen(1))
+		Expect(rep.Removed).To(ConsistOf(HavePrefix("namespace "), HavePrefix("cordon of node ")), "the namespace, and the node the kill cordoned")
 		Eventually(ctx, func(g Gomega) {
 			after, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
 			g.Expect(err).NotTo(HaveOccurred())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/edgesim/edgesim/testbed/agent"
 	"github.com/edgesim/edgesim/testbed/kube"
 	"github.com/edgesim/edgesim/testbed/provider"
 )
@@ -18,6 +19,12 @@ func NewMapped(kubectl, ns string, mapping map[string]string) *Provider {
 // Agents are the layer's machines through the agent pods.
 func Agents(cl kube.Cluster, ns string, pods map[string]string) kube.Machines {
 	return &agents{cl: cl, ns: ns, pods: pods}
+}
+
+// AgentsWithFiles are Agents that read through the agents' TCP port
+// first (node name -> client), logging to logf.
+func AgentsWithFiles(cl kube.Cluster, ns string, pods map[string]string, files map[string]*agent.FilesClient, logf func(string, ...any)) kube.Machines {
+	return &agents{cl: cl, ns: ns, pods: pods, files: files, logf: logf}
 }
 
 // WriteRecord writes a run's namespace record.

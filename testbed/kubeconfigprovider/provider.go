@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed/agent"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
 	"github.com/edgesim/edgesim/testbed/kube"
 	"github.com/edgesim/edgesim/testbed/nodecontainer"
@@ -152,7 +154,7 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 		return err
 	}
 	p.runID = strings.ToLower(provider.NewRunToken())[:16]
-	p.agents = &agents{cl: p.kc, ns: p.ns}
+	p.agents = &agents{cl: p.kc, ns: p.ns, logf: p.logf}
 	mc := kube.ManifestConfig{
 		Namespace:         p.ns,
 		NamespaceLabels:   map[string]string{LabelManagedBy: ManagedBy, LabelRun: p.runID, "pod-security.kubernetes.io/enforce": "privileged"},
@@ -229,8 +231,10 @@ func (p *Provider) pushImages(ctx context.Context) error {
 // waits until an agent is ready on every mapped node.
 func (p *Provider) startAgents(ctx context.Context) error {
 	mc := p.Layer.Manifests
+	filesToken := provider.NewRunToken()
 	objs := []kube.Object{
 		&kube.NamespaceObject{Meta: kube.Meta{APIVersion: "v1", Kind: "Namespace", Metadata: kube.ObjectMeta{Name: p.ns, Labels: mc.NamespaceLabels}}},
+		AgentSecret(p.ns, filesToken),
 		AgentManifest(p.ns, mc.CamerasImage, mc.PullPolicy, p.runID, p.mapping),
 	}
 	b, err := kube.Render(objs)
@@ -255,6 +259,13 @@ func (p *Provider) startAgents(ctx context.Context) error {
 		return err
 	}
 	p.agents.pods = pods
+	hc := &http.Client{Timeout: 10 * time.Second}
+	p.agents.files = map[string]*agent.FilesClient{}
+	for k := range pods {
+		if ip := p.nodeIPs[k]; ip != nil {
+			p.agents.files[k] = agent.NewFilesClient(net.JoinHostPort(ip.String(), strconv.Itoa(AgentMetricsPort)), filesToken, hc)
+		}
+	}
 	p.logf("agents ready on %d nodes in %s", len(p.agents.pods), time.Since(start).Round(time.Millisecond))
 	return nil
 }

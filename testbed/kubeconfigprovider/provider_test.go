@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/edgesim/edgesim/testbed/agent"
 	"github.com/edgesim/edgesim/testbed/kube"
 	kp "github.com/edgesim/edgesim/testbed/kubeconfigprovider"
 	"github.com/edgesim/edgesim/testbed/provider"
@@ -64,10 +67,15 @@ var _ = Describe("the kubeconfig provider's agents", func() {
 		y := string(b)
 		for _, want := range []string{"kind: DaemonSet", "namespace: es-q", "hostNetwork: true", "privileged: true",
 			"image: reg.lab/edgesim:1", "imagePullPolicy: IfNotPresent", "- --run-id\n", "- r1\n", "path: /dev/net/tun",
-			"key: metadata.name", "- n1\n", "- n2\n"} {
+			"key: metadata.name", "- n1\n", "- n2\n", "name: EDGESIM_AGENT_TOKEN\n", "key: token\n", "cpu: 200m\n"} {
 			Expect(y).To(ContainSubstring(want))
 		}
 		Expect(strings.Count(y, "- n1\n")).To(Equal(1), "a node holding two plan nodes runs one agent")
+		Expect(y).NotTo(ContainSubstring("limits:"), "a relay under CPU quota stalls every packet")
+		b, err = kube.Render([]kube.Object{kp.AgentSecret("es-q", "tok")})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(ContainSubstring("name: " + kp.AgentName + "\n"))
+		Expect(string(b)).To(ContainSubstring("token: tok"))
 	})
 
 	It("are the layer's machines: every chore is one `edgesim agent` call through kubectl exec, files as tar streams", func(ctx SpecContext) {
@@ -96,6 +104,46 @@ var _ = Describe("the kubeconfig provider's agents", func() {
 		Expect(m.Probe(ctx, "n9", "http://x")).To(MatchError("no edgesim agent runs on node n9"))
 		c.fail = fmt.Errorf("kubectl exec: command terminated with exit code 1")
 		Expect(m.Exists(ctx, "n1", "/var/lib/edgesim/models/e/m-1/manifest.json")).To(BeFalse())
+	})
+
+	It("read the samples and the alerts from the agents' TCP port with the files token, and through exec once that fails", func(ctx SpecContext) {
+		var auth []string
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			auth = append(auth, r.Header.Get("Authorization"))
+			switch r.URL.Path {
+			case "/v1/cat":
+				_, _ = io.WriteString(w, "alert of "+r.URL.Query().Get("path")+"\n")
+			case "/v1/tar":
+				tw := tar.NewWriter(w)
+				Expect(tw.WriteHeader(&tar.Header{Name: "h/latency.jsonl", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})).To(Succeed())
+				_, _ = tw.Write([]byte("{}\n"))
+				Expect(tw.Close()).To(Succeed())
+			}
+		}))
+		DeferCleanup(srv.Close)
+		c := &execCluster{}
+		var logs []string
+		logf := func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }
+		files := map[string]*agent.FilesClient{"n1": agent.NewFilesClient(strings.TrimPrefix(srv.URL, "http://"), "tok", srv.Client())}
+		m := kp.AgentsWithFiles(c, "es-q", map[string]string{"n1": "edgesim-agent-x", "n2": "edgesim-agent-y"}, files, logf)
+
+		Expect(m.ReadFile(ctx, "n1", "/var/lib/edgesim/alerts/alerts.jsonl")).To(Equal([]byte("alert of /var/lib/edgesim/alerts/alerts.jsonl\n")))
+		dst := GinkgoT().TempDir()
+		Expect(m.CopyFrom(ctx, "n1", "/var/lib/edgesim/samples/cams", dst)).To(Succeed())
+		Expect(filepath.Join(dst, "h", "latency.jsonl")).To(BeARegularFile())
+		Expect(c.calls).To(BeEmpty(), "no exec while the agent answers over TCP")
+		Expect(auth).To(Equal([]string{"Bearer tok", "Bearer tok"}))
+
+		Expect(m.CopyFrom(ctx, "n2", "/var/lib/edgesim/samples/cams", dst)).To(Succeed(), "a node without a client is read through exec")
+		Expect(c.calls).To(HaveLen(1))
+
+		srv.Close()
+		Expect(m.CopyFrom(ctx, "n1", "/var/lib/edgesim/samples/cams", dst)).To(Succeed())
+		Expect(m.ReadFile(ctx, "n1", "/var/lib/edgesim/alerts/alerts.jsonl")).To(BeEmpty(), "exec's answer")
+		Expect(c.calls).To(HaveLen(3))
+		Expect(c.calls[2]).To(ContainElements("cat", "/var/lib/edgesim/alerts/alerts.jsonl"))
+		Expect(logs).To(ConsistOf(ContainSubstring("reading through kubectl exec from now on")), "said once")
+		Expect(auth).To(HaveLen(2), "no TCP read after the first failure")
 	})
 })
 
@@ -187,7 +235,7 @@ esac
 		label("someone-else")
 		rep, err := kp.Clean(ctx, state)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(rep.Removed).To(BeEmpty())
+		Expect(rep.Removed).To(Equal([]string{"cordon of node n1 (run run1)"}), "the node's own mark proves the cordon is the run's")
 		Expect(rep.Skipped).To(ConsistOf(ContainSubstring("not this run's namespace")))
 		Expect(calls()).NotTo(ContainElement(ContainSubstring("delete")))
 		Expect(rec).To(BeARegularFile(), "the record stays with what it could not prove")
@@ -195,7 +243,7 @@ esac
 		label("run1")
 		rep, err = kp.Clean(ctx, state)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(rep.Removed).To(Equal([]string{"namespace es-quickstart-1"}))
+		Expect(rep.Removed).To(Equal([]string{"namespace es-quickstart-1", "cordon of node n1 (run run1)"}))
 		Expect(calls()).To(ContainElement("--kubeconfig /k/config delete namespace es-quickstart-1 --wait=true --timeout=120s"))
 		Expect(calls()).To(ContainElements("--kubeconfig /k/config uncordon n1", "--kubeconfig /k/config annotate node n1 edgesim.dev/cordoned-by-"),
 			"the node the run cordoned, still carrying its mark")

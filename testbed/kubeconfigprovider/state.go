@@ -44,43 +44,56 @@ type CleanReport = nodecontainer.CleanReport
 // is gone, when the namespace still carries the run's labels, uncordons
 // the nodes they cordoned, when the node still carries the run's mark,
 // then removes their records. Nothing else in the cluster is touched.
+// Each node it uncordons is listed among the removed as "cordon of node
+// N (run ID)".
 func Clean(ctx context.Context, stateDir string) (CleanReport, error) {
-	return nodecontainer.Clean(ctx, records, stateDir, nodecontainer.CleanOptions[runRecord]{
-		Delete:   func(ctx context.Context, r runRecord) error { return deleteOwned(ctx, r) },
+	var lifted []string
+	rep, err := nodecontainer.Clean(ctx, records, stateDir, nodecontainer.CleanOptions[runRecord]{
+		Delete: func(ctx context.Context, r runRecord) error {
+			nodes, err := deleteOwned(ctx, r)
+			for _, k := range nodes {
+				lifted = append(lifted, fmt.Sprintf("cordon of node %s (run %s)", k, r.RunID))
+			}
+			return err
+		},
 		NotOwned: ErrNotOwned,
 	})
+	rep.Removed = append(rep.Removed, lifted...)
+	return rep, err
 }
 
 // deleteOwned uncordons the nodes a recorded run cordoned that still
 // carry its mark, and deletes its namespace if it carries the run's
-// labels; a namespace that is gone already counts as deleted.
-func deleteOwned(ctx context.Context, r runRecord) error {
+// labels; a namespace that is gone already counts as deleted. It returns
+// the nodes it uncordoned.
+func deleteOwned(ctx context.Context, r runRecord) (lifted []string, _ error) {
 	path := r.Kubectl
 	if path == "" {
 		var err error
 		if path, err = FindKubectl(exec.LookPath, nodeimage.DefaultCacheDir); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	kc := &Kubectl{Path: path, Target: r.Target}
 	for _, k := range r.Cordoned {
 		out, err := kc.Kubectl(ctx, nil, "get", "node", k, "--ignore-not-found", "-o", "jsonpath={.metadata.annotations.edgesim\\.dev/cordoned-by}")
 		if err != nil {
-			return fmt.Errorf("node %s: %w", k, err)
+			return lifted, fmt.Errorf("node %s: %w", k, err)
 		}
 		if strings.TrimSpace(string(out)) != r.RunID {
 			continue // gone, uncordoned, or cordoned again by someone else
 		}
 		if err := uncordon(ctx, kc, k); err != nil {
-			return fmt.Errorf("node %s: %w", k, err)
+			return lifted, fmt.Errorf("node %s: %w", k, err)
 		}
+		lifted = append(lifted, k)
 	}
 	out, err := kc.Kubectl(ctx, nil, "get", "namespace", r.Name, "--ignore-not-found", "-o", "json")
 	if err != nil {
-		return fmt.Errorf("namespace %s: %w", r.Name, err)
+		return lifted, fmt.Errorf("namespace %s: %w", r.Name, err)
 	}
 	if len(out) == 0 {
-		return nil
+		return lifted, nil
 	}
 	var ns struct {
 		Metadata struct {
@@ -88,15 +101,15 @@ func deleteOwned(ctx context.Context, r runRecord) error {
 		} `json:"metadata"`
 	}
 	if err := json.Unmarshal(out, &ns); err != nil {
-		return fmt.Errorf("namespace %s: %w", r.Name, err)
+		return lifted, fmt.Errorf("namespace %s: %w", r.Name, err)
 	}
 	if l := ns.Metadata.Labels; l[LabelManagedBy] != ManagedBy || l[LabelRun] != r.RunID {
-		return fmt.Errorf("namespace %s: %w (its %s label is %q, the run's was %q)", r.Name, ErrNotOwned, LabelRun, l[LabelRun], r.RunID)
+		return lifted, fmt.Errorf("namespace %s: %w (its %s label is %q, the run's was %q)", r.Name, ErrNotOwned, LabelRun, l[LabelRun], r.RunID)
 	}
 	if _, err := kc.Kubectl(ctx, nil, "delete", "namespace", r.Name, "--wait=true", "--timeout=120s"); err != nil {
-		return fmt.Errorf("delete namespace %s: %w", r.Name, err)
+		return lifted, fmt.Errorf("delete namespace %s: %w", r.Name, err)
 	}
-	return nil
+	return lifted, nil
 }
 
 func writeRecord(stateDir, ns string, t Target, kubectl, runID string, cordoned []string) (string, error) {

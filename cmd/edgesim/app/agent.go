@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -51,7 +52,7 @@ directory, because the workload images have no shell.`,
 		}
 	}
 	cmd.AddCommand(
-		newAgentRunCmd(streams, &socket),
+		newAgentRunCmd(streams, &socket, &root),
 		newAgentAttachCmd(&socket),
 		&cobra.Command{
 			Use:   "tunnels",
@@ -133,7 +134,7 @@ tunnel devices it made before that are not in the list are deleted.`,
 	return cmd
 }
 
-func newAgentRunCmd(streams Streams, socket *string) *cobra.Command {
+func newAgentRunCmd(streams Streams, socket, root *string) *cobra.Command {
 	var (
 		runID       string
 		metricsPort int
@@ -144,7 +145,12 @@ func newAgentRunCmd(streams Streams, socket *string) *cobra.Command {
 		Long: `run deletes the devices an earlier agent left (by their ifalias), then
 serves the control socket (--socket) and /metrics and /healthz on
 --metrics-port (all addresses: the pod uses the host's network) until
-SIGTERM, and then deletes every device it made.`,
+SIGTERM, and then deletes every device it made.
+
+With ` + agent.FilesTokenEnv + ` set (edgesim's DaemonSet takes it from a
+Secret of the run), the files under --root are also served read-only on
+--metrics-port, to requests that carry that token as their bearer: edgesim
+reads the camera samples and the alerts there instead of through an exec.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if runID == "" {
@@ -172,7 +178,16 @@ SIGTERM, and then deletes every device it made.`,
 			if metricsPort > 0 {
 				addr = ":" + strconv.Itoa(metricsPort)
 			}
-			s, err := agent.NewServer(a, agent.ServerConfig{Socket: *socket, MetricsAddr: addr, Gatherer: reg})
+			scfg := agent.ServerConfig{Socket: *socket, MetricsAddr: addr, Gatherer: reg, FilesToken: os.Getenv(agent.FilesTokenEnv)}
+			if scfg.FilesToken != "" {
+				if scfg.Files, err = agent.OpenRoot(*root); err != nil {
+					cctx, cancel := closeCtx()
+					defer cancel()
+					return errors.Join(err, a.Close(cctx))
+				}
+				defer scfg.Files.Close()
+			}
+			s, err := agent.NewServer(a, scfg)
 			if err != nil {
 				cctx, cancel := closeCtx()
 				defer cancel()
