@@ -329,23 +329,32 @@ var _ = Describe("Tunnels", func() {
 	})
 })
 
+// serving serves a new agent of run runID with cfg (its Gatherer the
+// agent's registry) until the spec ends.
+func serving(sctx SpecContext, runID string, cfg agent.ServerConfig) *agent.Server {
+	reg := prometheus.NewRegistry()
+	a, err := agent.New(sctx, agent.Config{RunID: runID, Registerer: reg})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { Expect(a.Close(ctx())).To(Succeed()) })
+	cfg.Gatherer = reg
+	s, err := agent.NewServer(a, cfg)
+	Expect(err).NotTo(HaveOccurred())
+	sctx2, cancel := context.WithCancel(ctx())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(sctx2) }()
+	DeferCleanup(func() {
+		cancel()
+		Eventually(done).Should(Receive(BeNil()))
+	})
+	return s
+}
+
 var _ = Describe("Server", func() {
 	It("serves the control API on a unix socket and metrics on TCP", func(sctx SpecContext) {
-		reg := prometheus.NewRegistry()
-		a, err := agent.New(sctx, agent.Config{RunID: "srv", Registerer: reg})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { Expect(a.Close(ctx())).To(Succeed()) })
 		sock := filepath.Join(GinkgoT().TempDir(), "run", "agent.sock")
-		s, err := agent.NewServer(a, agent.ServerConfig{Socket: sock, MetricsAddr: "127.0.0.1:0", Gatherer: reg})
-		Expect(err).NotTo(HaveOccurred())
-		sctx2, cancel := context.WithCancel(ctx())
-		done := make(chan error, 1)
-		go func() { done <- s.Serve(sctx2) }()
-		DeferCleanup(func() {
-			cancel()
-			Eventually(done).Should(Receive(BeNil()))
-			Expect(sock).NotTo(BeAnExistingFile())
-		})
+		// Registered before the server's: runs after it stopped.
+		DeferCleanup(func() { Expect(sock).NotTo(BeAnExistingFile()) })
+		s := serving(sctx, "srv", agent.ServerConfig{Socket: sock, MetricsAddr: "127.0.0.1:0"})
 		fi, err := os.Stat(sock)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(fi.Mode().Perm()).To(Equal(os.FileMode(0o600)))
@@ -378,10 +387,6 @@ var _ = Describe("Server", func() {
 	})
 
 	It("serves the files under its root read-only beside /metrics, to holders of the files token only", func(sctx SpecContext) {
-		reg := prometheus.NewRegistry()
-		a, err := agent.New(sctx, agent.Config{RunID: "files", Registerer: reg})
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { Expect(a.Close(ctx())).To(Succeed()) })
 		base := GinkgoT().TempDir()
 		data := filepath.Join(base, "data")
 		Expect(os.MkdirAll(filepath.Join(data, "samples", "cams"), 0o755)).To(Succeed())
@@ -390,16 +395,8 @@ var _ = Describe("Server", func() {
 		root, err := agent.OpenRoot(data)
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(root.Close)
-		s, err := agent.NewServer(a, agent.ServerConfig{Socket: filepath.Join(base, "agent.sock"), MetricsAddr: "127.0.0.1:0",
-			Gatherer: reg, Files: root, FilesToken: "t0k"})
-		Expect(err).NotTo(HaveOccurred())
-		sctx2, cancel := context.WithCancel(ctx())
-		done := make(chan error, 1)
-		go func() { done <- s.Serve(sctx2) }()
-		DeferCleanup(func() {
-			cancel()
-			Eventually(done).Should(Receive(BeNil()))
-		})
+		s := serving(sctx, "files", agent.ServerConfig{Socket: filepath.Join(base, "agent.sock"), MetricsAddr: "127.0.0.1:0",
+			Files: root, FilesToken: "t0k"})
 		addr := s.MetricsAddr().String()
 		c := agent.NewFilesClient(addr, "t0k", http.DefaultClient)
 
