@@ -43,7 +43,7 @@ func BenchmarkKindVsKubeconfig(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	var c *kctest.Cluster // made after the kind run: one cluster at a time on the machine
+	var c *kctest.Cluster // made after each kind run: one cluster at a time on the machine
 	kubectl, err := kctest.DefaultKubectl()
 	if err != nil {
 		b.Fatal(err)
@@ -87,18 +87,26 @@ func BenchmarkKindVsKubeconfig(b *testing.B) {
 	// Each round runs kind, then kubeconfig: the runs alternate, so a
 	// drift of the machine's load falls on both, and each figure is the
 	// median over the rounds.
+	b.Cleanup(func() {
+		if c != nil { // a round that failed midway
+			_ = c.Delete(context.Background())
+		}
+	})
 	metrics := map[string][]float64{}
 	add := func(unit string, v float64) { metrics[unit] = append(metrics[unit], v) }
 	b.ResetTimer()
 	for range b.N * *benchRounds {
 		kind := run(scenarios.ProviderKind)
-		if c == nil {
-			if c, err = kctest.CreateCluster(ctx, "bench", len(workers), reg, kctest.WithKubectl(kubectl), kctest.WithWorkers(workers...)); err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = c.Delete(context.Background()) })
+		// The outside cluster lives for its run only: each run shares the
+		// machine with exactly one cluster, its own.
+		if c, err = kctest.CreateCluster(ctx, "bench", len(workers), reg, kctest.WithKubectl(kubectl), kctest.WithWorkers(workers...)); err != nil {
+			b.Fatal(err)
 		}
 		kc := run(scenarios.ProviderKubeconfig)
+		if err := c.Delete(ctx); err != nil {
+			b.Fatal(err)
+		}
+		c = nil
 		for _, p := range []struct {
 			name string
 			pct  float64
