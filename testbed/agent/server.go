@@ -50,7 +50,8 @@ type ServerConfig struct {
 //	POST /v1/detach   DetachRequest    close one relay, or everything
 //
 // answering 204, or an ErrorResponse. /metrics and /healthz are served
-// read-only on a TCP port.
+// read-only on a TCP port, and with ServerConfig.Files the files under
+// its Root too (/v1/cat, /v1/tar).
 type Server struct {
 	a       *Agent
 	cfg     ServerConfig
