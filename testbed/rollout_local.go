@@ -87,7 +87,9 @@ func (l *Local) SwapModel(ctx context.Context, node, dir string) (string, error)
 	if err := os.Rename(tmp, link); err != nil {
 		return "", err
 	}
-	served, err := provider.ReloadModel(ctx, l.client(node), l.edgenodeURL(node, ""), l.token)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	served, err := provider.ReloadModel(rctx, l.client(node), l.edgenodeURL(node, ""), l.token)
 	if err != nil {
 		return "", fmt.Errorf("hot-swap %s: %w", node, err)
 	}

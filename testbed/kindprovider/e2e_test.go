@@ -230,8 +230,8 @@ var _ = Describe("a rollout on the kind provider", Label("cluster"), func() {
 		fmt.Printf("edgesim kind provider: rollout-canary took %s, verdict %s\n", time.Since(start).Round(time.Second), res.Report.Verdict)
 		Expect(res.Run.Rollouts).To(HaveLen(1))
 		ro := res.Run.Rollouts[0]
-		Expect(ro.RolledBack).To(BeTrue())
-		Expect(ro.Reason).To(ContainSubstring("gate after batch 1 (shop-1)"))
+		Expect(ro.RolledBack).To(BeTrue(), "the rollout's events: %+v", ro.Events)
+		Expect(ro.Reason).To(ContainSubstring("gate after batch 1 (shop-1)"), "the rollout's events: %+v", ro.Events)
 		Expect(ro.Decisions).To(HaveLen(1))
 		Expect(ro.Decisions[0].Verdict).To(Equal(reports.GateRollback), "judged on the new model's answers, not 'not exercised'")
 		kinds := map[string]string{}

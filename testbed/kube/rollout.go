@@ -46,7 +46,8 @@ const (
 // the models of the site's edgenode Deployment name.
 func ModelsDir(name string) string { return HostDataDir + "/models/" + name }
 
-// swapTimeout bounds how long SwapModel waits for the edgenode to serve.
+// swapTimeout bounds how long SwapModel waits for the edgenode to take
+// the reload and serve.
 const swapTimeout = time.Minute
 
 // rolloutState is what rollouts changed: the model directory each node
@@ -151,12 +152,12 @@ func (l *Layer) SwapModel(ctx context.Context, node, dir string) (string, error)
 	}
 	c := provider.NetnsClient(h, false)
 	url := "http://" + net.JoinHostPort(ip, strconv.Itoa(l.edgenodePort()))
-	served, err := provider.ReloadModel(ctx, c, url, l.Manifests.Token)
+	wctx, cancel := context.WithTimeout(ctx, swapTimeout)
+	defer cancel()
+	served, err := provider.ReloadModel(wctx, c, url, l.Manifests.Token)
 	if err != nil {
 		return "", fmt.Errorf("hot-swap %s: %w", node, err)
 	}
-	wctx, cancel := context.WithTimeout(ctx, swapTimeout)
-	defer cancel()
 	if err := provider.WaitReady(wctx, c, url+"/readyz", nil); err != nil {
 		return served, fmt.Errorf("%s not ready after the swap: %w", node, err)
 	}

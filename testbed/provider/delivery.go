@@ -221,25 +221,49 @@ func WaitReady(ctx context.Context, c *http.Client, url string, gone func() erro
 
 // ReloadModel asks the edgenode at baseURL to reload its model (POST
 // /admin/model, a hot swap between frames, with the run token when there
-// is one) and returns the model it says it serves.
+// is one) and returns the model it says it serves. A request that got no
+// answer (a connection refused or timed out on a busy host) is sent
+// again every ReloadRetry until ctx ends: a reload loads whatever the
+// model link points at, so a second one is harmless. An answer other
+// than 200 is final.
 func ReloadModel(ctx context.Context, c *http.Client, baseURL, token string) (string, error) {
+	for {
+		served, answered, err := reloadOnce(ctx, c, baseURL, token)
+		if err == nil || answered {
+			return served, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(ReloadRetry):
+		}
+	}
+}
+
+// ReloadRetry is how long ReloadModel waits before it sends a request
+// that got no answer again.
+const ReloadRetry = 250 * time.Millisecond
+
+// reloadOnce sends one reload request; answered says the edgenode
+// answered it.
+func reloadOnce(ctx context.Context, c *http.Client, baseURL, token string) (served string, answered bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/admin/model", nil)
 	if err != nil {
-		return "", err
+		return "", true, err
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+		return "", true, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	return strings.TrimSpace(strings.TrimPrefix(string(body), "serving ")), nil
+	return strings.TrimSpace(strings.TrimPrefix(string(body), "serving ")), true, nil
 }
 
 // PlanModel is a local directory holding the model a plan's edgenodes
