@@ -293,10 +293,27 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 			Expect(err).To(MatchError(ContainSubstring("is not an edge node of a rolled-out site")))
 		})
 
+		It("waits for the node's edgenode pod to be running before it reloads it", func(ctx SpecContext) {
+			asked := 0
+			site.pods = func(labels, fields string) string {
+				if asked++; asked < 3 {
+					return "" // restarting
+				}
+				return "127.0.0.1 \n"
+			}
+			Expect(layer.SwapModel(ctx, "store-1-edge-1", int8)).To(Equal("edgesim-det@v2-int8"))
+			Expect(asked).To(Equal(3))
+			Expect(posts).To(HaveLen(1))
+		})
+
 		It("says which pod is missing, and cannot serve or fetch before the links are attached", func(ctx SpecContext) {
 			site.pods = func(string, string) string { return "" }
-			_, err := layer.SwapModel(ctx, "store-1-edge-2", int8)
-			Expect(err).To(MatchError("no running edgenode pod of edgenode-store-1 on k-store-1-edge-2"))
+			sctx, cancel := context.WithTimeout(ctx, 3*provider.ReloadRetry)
+			defer cancel()
+			_, err := layer.SwapModel(sctx, "store-1-edge-2", int8)
+			Expect(err).To(MatchError(context.DeadlineExceeded))
+			Expect(err).To(MatchError(ContainSubstring("no running edgenode pod of edgenode-store-1 on k-store-1-edge-2")))
+			Expect(posts).To(BeEmpty())
 			kube.SetEmulated(layer, nil, 0)
 			_, _, err = layer.ServeModel(ctx, GinkgoT().TempDir(), nil)
 			Expect(err).To(MatchError(ContainSubstring("the links are not attached")))

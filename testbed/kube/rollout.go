@@ -142,18 +142,18 @@ func (l *Layer) SwapModel(ctx context.Context, node, dir string) (string, error)
 	}
 	l.rollouts.models[node] = dir
 	l.rollouts.mu.Unlock()
-	ip, err := l.podIP(ctx, m, EdgenodeName(n.Site), k)
+	h, err := l.host(node)
 	if err != nil {
 		return "", err
 	}
-	h, err := l.host(node)
+	wctx, cancel := context.WithTimeout(ctx, swapTimeout)
+	defer cancel()
+	ip, err := l.waitPodIP(wctx, m, EdgenodeName(n.Site), k)
 	if err != nil {
 		return "", err
 	}
 	c := provider.NetnsClient(h, false)
 	url := "http://" + net.JoinHostPort(ip, strconv.Itoa(l.edgenodePort()))
-	wctx, cancel := context.WithTimeout(ctx, swapTimeout)
-	defer cancel()
 	served, err := provider.ReloadModel(wctx, c, url, l.Manifests.Token)
 	if err != nil {
 		return "", fmt.Errorf("hot-swap %s: %w", node, err)
@@ -163,6 +163,23 @@ func (l *Layer) SwapModel(ctx context.Context, node, dir string) (string, error)
 	}
 	l.logf("%s serves %s: model on the node and linked in %s, reloaded and ready %s later", node, served, placed.Round(time.Millisecond), (time.Since(start) - placed).Round(time.Millisecond))
 	return served, nil
+}
+
+// waitPodIP asks for podIP until it answers or ctx ends: a kubectl call
+// that timed out on a busy host, or a pod that is restarting, is not a
+// failed swap yet.
+func (l *Layer) waitPodIP(ctx context.Context, m *Member, name, k string) (string, error) {
+	for {
+		ip, err := l.podIP(ctx, m, name, k)
+		if err == nil {
+			return ip, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+		case <-time.After(provider.ReloadRetry):
+		}
+	}
 }
 
 // podIP is the IP of the running edgenode pod of Deployment name on k.
