@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -278,6 +279,26 @@ var _ = Describe("Analyze", func() {
 		r := mustAnalyze(run)
 		Expect(r.Verdict).To(Equal(reports.VerdictPartial))
 		Expect(reports.ExitCode(r)).To(Equal(1))
+	})
+
+	It("does not judge the uplink SLO of a run whose links were not emulated, however little its links carried", func() {
+		run := fixtureRun()
+		run.SLO.UplinkMaxBitsPerSecond = 1e9
+		uplink := func(r *reports.Result) reports.SLOVerdict {
+			for _, v := range r.SLOs {
+				if strings.HasPrefix(v.Name, "uplink bandwidth") {
+					return v
+				}
+			}
+			Fail("no uplink SLO")
+			return reports.SLOVerdict{}
+		}
+		Expect(uplink(mustAnalyze(run)).Pass).To(BeTrue(), "judged when the links were emulated")
+		run.LinksNotEmulated = "the cluster refused privileged pods"
+		r := mustAnalyze(run)
+		Expect(uplink(r)).To(And(HaveField("Pass", BeFalse()), HaveField("NotExercised", BeTrue()),
+			HaveField("Reason", "the links were not emulated: the cluster refused privileged pods")))
+		Expect(r.Summary()).To(HaveSuffix(" (links not emulated)"))
 	})
 
 	It("never passes a gate nothing exercised: it fails the run unless the scenario allows it", func() {

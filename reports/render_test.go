@@ -43,8 +43,9 @@ type junitDoc struct {
 	Tests    int      `xml:"tests,attr"`
 	Failures int      `xml:"failures,attr"`
 	Suites   []struct {
-		Name  string `xml:"name,attr"`
-		Cases []struct {
+		Name      string `xml:"name,attr"`
+		SystemOut string `xml:"system-out"`
+		Cases     []struct {
 			Name    string `xml:"name,attr"`
 			Failure *struct {
 				Message string `xml:"message,attr"`
@@ -160,6 +161,20 @@ var _ = Describe("Renderers", func() {
 		r := mustAnalyze(run)
 		Expect(string(rendered(r, render.FormatHTML))).To(ContainSubstring("PARTIAL RUN (interrupted by signal)"))
 		Expect(string(rendered(r, render.FormatMarkdown))).To(ContainSubstring("**PARTIAL RUN** (interrupted by signal)"))
+	})
+
+	It("says at the top of every format when the links were not emulated", func() {
+		run := fixtureRun()
+		run.LinksNotEmulated = "the cluster refused privileged pods"
+		r := mustAnalyze(run)
+		Expect(string(rendered(r, render.FormatHTML))).To(ContainSubstring(`<div class="banner" id="links-not-emulated">LINKS NOT EMULATED (the cluster refused privileged pods)`))
+		md := string(rendered(r, render.FormatMarkdown))
+		Expect(md).To(ContainSubstring("> ⚠️ **LINKS NOT EMULATED (the cluster refused privileged pods):"))
+		Expect(strings.Index(md, "LINKS NOT EMULATED")).To(BeNumerically("<", strings.Index(md, "| SLO")), "above the SLO table")
+		var doc junitDoc
+		Expect(xml.Unmarshal(rendered(r, render.FormatJUnit), &doc)).To(Succeed())
+		Expect(doc.Suites[0].SystemOut).To(HavePrefix("LINKS NOT EMULATED"))
+		Expect(string(rendered(mustAnalyze(fixtureRun()), render.FormatMarkdown))).NotTo(ContainSubstring("LINKS NOT EMULATED"))
 	})
 
 	It("carries a provider's diagnostics into every human format and report.json, the end of long output kept in report.md", func() {

@@ -30,6 +30,8 @@ type Result struct {
 	DurationMs    float64   `json:"durationMs"`
 	Partial       bool      `json:"partial"`
 	PartialReason string    `json:"partialReason,omitempty"`
+	// LinksNotEmulated is Run.LinksNotEmulated.
+	LinksNotEmulated string `json:"linksNotEmulated,omitempty"`
 	// Verdict is VerdictPass, VerdictFail or VerdictPartial.
 	Verdict string `json:"verdict"`
 
@@ -429,5 +431,17 @@ func (r *Result) Summary() string {
 	if r.Partial {
 		b.WriteString(" (partial run)")
 	}
+	if r.LinksNotEmulated != "" {
+		b.WriteString(" (links not emulated)")
+	}
 	return b.String()
+}
+
+// LinksBanner is the warning a report puts at its top when the links were
+// not emulated, "" otherwise.
+func (r *Result) LinksBanner() string {
+	if r.LinksNotEmulated == "" {
+		return ""
+	}
+	return "LINKS NOT EMULATED (" + r.LinksNotEmulated + "): the traffic crossed the cluster's own network unimpaired, so no figure includes a link's delay, loss or rate; link faults were not carried out and the link SLOs are not exercised."
 }

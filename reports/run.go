@@ -55,6 +55,12 @@ type Run struct {
 	// PartialReason says why.
 	Partial       bool   `json:"partial,omitempty"`
 	PartialReason string `json:"partialReason,omitempty"`
+	// LinksNotEmulated says why the provider ran without emulating the
+	// links (e.g. a cluster that refuses privileged pods): the traffic
+	// crossed the real network unimpaired, link faults were not carried
+	// out and the link SLOs are not exercised. "" = the links were
+	// emulated.
+	LinksNotEmulated string `json:"linksNotEmulated,omitempty"`
 
 	Phases  []Phase         `json:"phases,omitempty"`
 	Cameras []Camera        `json:"cameras"`

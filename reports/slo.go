@@ -296,6 +296,9 @@ func (a *analysis) failoverSLO(limit time.Duration, sc sloScope) SLOVerdict {
 
 func (a *analysis) uplinkSLO(limit float64, sc sloScope) SLOVerdict {
 	v := SLOVerdict{Name: "uplink bandwidth (mean, per link)", Unit: "bit/s", ThresholdValue: limit, Threshold: "<= " + units.FormatMeasured(limit)}
+	if why := a.run.LinksNotEmulated; why != "" {
+		return a.notExercised(v, "the links were not emulated: "+why)
+	}
 	worst, worstName, n := 0.0, "", 0
 	for _, l := range a.res.Links {
 		if !l.Uplink || l.Reference != sc.whatIf {

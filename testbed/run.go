@@ -338,11 +338,29 @@ func (r *runner) execute(ctx context.Context) error {
 	return err
 }
 
+// provisioned records what the provider says of its testbed once it is
+// provisioned: links it could not emulate.
+func (r *runner) provisioned() {
+	le, ok := r.prov.(provider.LinkEmulation)
+	if !ok {
+		return
+	}
+	why := le.LinksNotEmulated()
+	if why == "" {
+		return
+	}
+	r.mu.Lock()
+	r.run.LinksNotEmulated = why
+	r.mu.Unlock()
+	r.o.Progress(Progress{Phase: PhaseProvision, Message: "links not emulated (" + why + "): the traffic crosses the real network unimpaired, link faults are not carried out and the link SLOs are not judged"})
+}
+
 func (r *runner) phases(ctx context.Context) error {
 	if err := r.phase(PhaseProvision, func(ctx context.Context) error {
 		if err := r.prov.Provision(ctx, r.plan); err != nil {
 			return fmt.Errorf("provision: %w", err)
 		}
+		r.provisioned()
 		if err := r.prov.Deploy(ctx); err != nil {
 			return fmt.Errorf("deploy: %w", err)
 		}

@@ -134,6 +134,31 @@ var _ = Describe("providers beyond the local one", func() {
 		Expect(string(md)).To(ContainSubstring("**Cluster** es-quickstart, 5 nodes"))
 	})
 
+	It("records, shows and reports at the top that a provider could not emulate the links", func(ctx SpecContext) {
+		var messages []string
+		res, err := testbed.Run(ctx, sc, testbed.Options{
+			ResultsDir: GinkgoT().TempDir(), Report: render.WriteEvery,
+			Provider: &unemulated{brokenCluster: brokenCluster{cfg: testbed.ProviderConfig{Log: GinkgoWriter}}},
+			Progress: func(p testbed.Progress) {
+				if p.Message != "" {
+					messages = append(messages, p.Phase+": "+p.Message)
+				}
+			},
+		})
+		Expect(err).To(MatchError(ContainSubstring("no endpoints")))
+		Expect(res.Run.LinksNotEmulated).To(Equal("the cluster refused privileged pods"))
+		Expect(res.Report.LinksNotEmulated).To(Equal(res.Run.LinksNotEmulated))
+		Expect(messages).To(ContainElement(HavePrefix("provision: links not emulated (the cluster refused privileged pods)")))
+		md, err := os.ReadFile(filepath.Join(res.Dir, "report.md"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(md)).To(ContainSubstring("LINKS NOT EMULATED (the cluster refused privileged pods)"))
+
+		res, err = testbed.Run(ctx, sc, testbed.Options{ResultsDir: GinkgoT().TempDir(),
+			Provider: &unemulated{brokenCluster: brokenCluster{cfg: testbed.ProviderConfig{Log: GinkgoWriter}}, emulated: true}})
+		Expect(err).To(HaveOccurred())
+		Expect(res.Run.LinksNotEmulated).To(BeEmpty(), "a provider that says \"\" emulates them")
+	})
+
 	It("gives two runs started in the same second a results directory each", func(ctx SpecContext) {
 		base := GinkgoT().TempDir()
 		same := time.Date(2026, 12, 5, 21, 0, 0, 0, time.UTC)
@@ -186,6 +211,19 @@ var _ = Describe("providers beyond the local one", func() {
 		}, SpecTimeout(time.Minute))
 	})
 })
+
+// unemulated says it could not emulate the links, unless emulated.
+type unemulated struct {
+	brokenCluster
+	emulated bool
+}
+
+func (u *unemulated) LinksNotEmulated() string {
+	if u.emulated {
+		return ""
+	}
+	return "the cluster refused privileged pods"
+}
 
 // hungProvider fails to deploy and then hangs in Destroy until its context
 // ends.

@@ -48,6 +48,7 @@ func Up(ctx context.Context, sc *scenarios.Scenario, o Options) (*Standing, erro
 		if err := r.prov.Provision(ctx, r.plan); err != nil {
 			return fmt.Errorf("provision: %w", err)
 		}
+		r.provisioned()
 		return r.prov.Deploy(ctx)
 	}, ctx)
 	if err == nil {

@@ -95,6 +95,9 @@ const htmlSource = `<!DOCTYPE html>
 {{- if $r.Partial}}
 <div class="banner">PARTIAL RUN{{if $r.PartialReason}} ({{$r.PartialReason}}){{end}}: the run was interrupted; every figure covers only what was collected.</div>
 {{- end}}
+{{- with $r.LinksBanner}}
+<div class="banner" id="links-not-emulated">{{.}}</div>
+{{- end}}
 {{- with $r.Headroom.Banner}}
 <div class="banner" id="host-saturated">{{.}}</div>
 {{- end}}

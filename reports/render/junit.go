@@ -72,10 +72,14 @@ func WriteJUnit(w io.Writer, r *reports.Result) error {
 			{Name: "verdict", Value: r.Verdict},
 		},
 	}
+	if banner := r.LinksBanner(); banner != "" {
+		s.Properties = append(s.Properties, junitProperty{Name: "linksEmulated", Value: "false"})
+		s.SystemOut = banner + "\n"
+	}
 	if r.Headroom != nil {
 		s.Properties = append(s.Properties, junitProperty{Name: "hostSaturated", Value: fmt.Sprint(r.Headroom.Saturated)})
 		if banner := r.Headroom.Banner(); banner != "" {
-			s.SystemOut = banner + "\n"
+			s.SystemOut += banner + "\n"
 		}
 	}
 	class := "edgesim.slo." + r.Scenario

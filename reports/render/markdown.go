@@ -46,8 +46,10 @@ func WriteMarkdown(w io.Writer, r *reports.Result) error {
 		}
 		p("> **PARTIAL RUN** (%s): the figures cover only what was collected.\n\n", mdEsc(reason))
 	}
-	if banner := r.Headroom.Banner(); banner != "" {
-		p("> ⚠️ **%s**\n\n", mdEsc(banner))
+	for _, banner := range []string{r.LinksBanner(), r.Headroom.Banner()} {
+		if banner != "" {
+			p("> ⚠️ **%s**\n\n", mdEsc(banner))
+		}
 	}
 	answered := text.Pct(r.Frames.Answer) + " answered"
 	if r.Frames.Expected < float64(r.Frames.Sent) {

@@ -8,6 +8,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -141,6 +142,20 @@ type FaultDescriber interface {
 	// DescribeFault says how the provider carries out a ("": as named).
 	DescribeFault(a Action) string
 }
+
+// LinkEmulation is implemented by providers that may have to run
+// without emulating the links (e.g. on a cluster that refuses privileged
+// pods); the runner asks after Provision, and the report then says so at
+// its top and does not judge the link SLOs.
+type LinkEmulation interface {
+	// LinksNotEmulated says why the links are not emulated ("" = they
+	// are).
+	LinksNotEmulated() string
+}
+
+// ErrLinksNotEmulated is what Inject returns for a link fault when the
+// links are not emulated: the fault is not carried out.
+var ErrLinksNotEmulated = errors.New("not carried out: the links are not emulated")
 
 // Diagnoser is implemented by providers that can gather evidence of what
 // went wrong (e.g. kubectl's view of nodes, pods and endpoints); the runner
