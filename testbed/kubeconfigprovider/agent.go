@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -22,6 +23,10 @@ import (
 const (
 	// AgentName names the DaemonSet and its pods' container.
 	AgentName = "edgesim-agent"
+	// AgentNoLinksName names the DaemonSet of agents without privileges,
+	// which a run falls back to where the cluster refuses privileged
+	// pods: they serve the files and probe, but emulate no links.
+	AgentNoLinksName = AgentName + "-nolinks"
 	// RelayPort is the UDP port the agents relay their TUN devices on.
 	RelayPort = 47800
 	// AgentMetricsPort serves each agent's /metrics and /healthz.
@@ -42,12 +47,18 @@ func AgentSecret(ns, token string) kube.Object {
 }
 
 // AgentManifest is the agents' DaemonSet in namespace ns: the edgesim
-// image, privileged, in the host's network namespace, with the node's
-// data directory mounted, on the nodes named (plan node -> node name). Its
-// pods serve the data directory read-only on AgentMetricsPort to holders
-// of AgentSecret's token.
-func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string) kube.Object {
-	labels := map[string]string{"app.kubernetes.io/name": AgentName, "app.kubernetes.io/part-of": "edgesim"}
+// image in the host's network namespace, with the node's data directory
+// mounted, on the nodes named (plan node -> node name). Its pods serve the
+// data directory read-only on AgentMetricsPort to holders of
+// AgentSecret's token. With links they run privileged with the node's TUN
+// device, to relay the node's packets to the link engine; without, they
+// are AgentNoLinksName and ask for no privilege.
+func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string, links bool) kube.Object {
+	name := AgentName
+	if !links {
+		name = AgentNoLinksName
+	}
+	labels := map[string]string{"app.kubernetes.io/name": AgentName, "app.kubernetes.io/part-of": "edgesim", labelAgentLinks: strconv.FormatBool(links)}
 	var names []string
 	seen := map[string]bool{}
 	for _, k := range sortedValues(nodes) {
@@ -57,10 +68,10 @@ func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string)
 		}
 	}
 	grace := int64(15)
-	return &kube.DaemonSet{
-		Meta: kube.Meta{APIVersion: "apps/v1", Kind: "DaemonSet", Metadata: kube.ObjectMeta{Name: AgentName, Namespace: ns, Labels: labels}},
+	ds := &kube.DaemonSet{
+		Meta: kube.Meta{APIVersion: "apps/v1", Kind: "DaemonSet", Metadata: kube.ObjectMeta{Name: name, Namespace: ns, Labels: labels}},
 		Spec: kube.DaemonSetSpec{
-			Selector: kube.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": AgentName}},
+			Selector: kube.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": AgentName, labelAgentLinks: strconv.FormatBool(links)}},
 			Template: kube.PodTemplateSpec{
 				Metadata: kube.ObjectMeta{Labels: labels},
 				Spec: kube.PodSpec{
@@ -100,7 +111,17 @@ func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string)
 			},
 		},
 	}
+	if !links {
+		spec := &ds.Spec.Template.Spec
+		spec.Containers[0].SecurityContext = nil
+		spec.Containers[0].VolumeMounts = slices.DeleteFunc(spec.Containers[0].VolumeMounts, func(m kube.VolumeMount) bool { return m.Name == "tun" })
+		spec.Volumes = slices.DeleteFunc(spec.Volumes, func(v kube.Volume) bool { return v.Name == "tun" })
+	}
+	return ds
 }
+
+// labelAgentLinks tells the agents with links from those without.
+const labelAgentLinks = "edgesim.dev/links"
 
 // agents are the layer's machines on a cluster edgesim did not create:
 // each node's agent pod, reached with `kubectl exec`. Reads (the samples

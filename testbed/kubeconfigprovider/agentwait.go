@@ -6,13 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // ErrAgentsRefused: the cluster would not run the agents' pods (Pod
-// Security or another admission policy forbids privileged pods in the
-// nodes' network namespaces), so links cannot be emulated there.
+// Security or another admission policy forbids privileged pods, or pods
+// in the nodes' network namespaces).
 var ErrAgentsRefused = errors.New("the cluster refused the edgesim agents")
 
 // ErrImagePull: a node could not pull a workload image from the registry.
@@ -55,7 +56,7 @@ type agentPods struct {
 // as soon as one cannot come.
 func agentsReady(podsJSON, failedCreate []byte, nodes []string) (map[string]string, error) {
 	if msg := strings.TrimSpace(string(failedCreate)); msg != "" {
-		return nil, fmt.Errorf("%w: %s (the agents run privileged in the nodes' network namespaces to emulate the links; allow it for the run's namespaces, e.g. Pod Security level privileged)", ErrAgentsRefused, firstLine(msg))
+		return nil, fmt.Errorf("%w: %s", ErrAgentsRefused, firstLine(msg))
 	}
 	var pods agentPods
 	if err := json.Unmarshal(podsJSON, &pods); err != nil {
@@ -91,17 +92,18 @@ func firstLine(s string) string {
 // agentTimeout bounds the wait for the agents (image pulls included).
 const agentTimeout = 3 * time.Minute
 
-// waitAgents waits until an agent is Ready on every node in nodes and
-// returns the agent pods by node; it fails as soon as the cluster refuses
-// the pods or a node cannot pull the image.
-func (p *Provider) waitAgents(ctx context.Context, nodes []string) (map[string]string, error) {
+// waitAgents waits until an agent of DaemonSet ds (links or not) is
+// Ready on every node in nodes and returns the agent pods by node; it
+// fails as soon as the cluster refuses the pods or a node cannot pull the
+// image.
+func (p *Provider) waitAgents(ctx context.Context, ds string, links bool, nodes []string) (map[string]string, error) {
 	deadline := time.Now().Add(agentTimeout)
 	for {
-		pods, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "pods", "-l", "app.kubernetes.io/name="+AgentName, "-o", "json")
+		pods, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "pods", "-l", "app.kubernetes.io/name="+AgentName+","+labelAgentLinks+"="+strconv.FormatBool(links), "-o", "json")
 		if err != nil {
 			return nil, err
 		}
-		events, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "events", "--field-selector", "reason=FailedCreate",
+		events, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "events", "--field-selector", "reason=FailedCreate,involvedObject.name="+ds,
 			"-o", `jsonpath={range .items[*]}{.message}{"\n"}{end}`)
 		if err != nil {
 			return nil, err

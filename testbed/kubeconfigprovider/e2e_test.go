@@ -1,6 +1,7 @@
 package kubeconfigprovider_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -118,6 +119,48 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
 		}).WithTimeout(time.Minute).WithPolling(3 * time.Second).Should(Succeed())
 		Expect(strings.TrimSpace(c.Name)).To(HavePrefix(kctest.NamePrefix))
+
+		By("going on without link emulation where an admission policy refuses privileged pods, and saying so")
+		allow, err := kctest.DenyPrivileged(ctx, kubectl, c.Kubeconfig)
+		if allow != nil {
+			DeferCleanup(allow, context.WithoutCancel(ctx))
+		}
+		Expect(err).NotTo(HaveOccurred())
+		start = time.Now()
+		res, err = testbed.Run(ctx, sc, testbed.Options{
+			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
+			Binaries: bins, Report: render.WriteEvery,
+			Providers: testbed.Providers{scenarios.ProviderKubeconfig: kp.Factory(kp.Options{
+				Target: kp.Target{Kubeconfig: c.Kubeconfig}, Kubectl: kubectl,
+				Registry: nodecontainer.Registry{Name: reg.Addr() + "/edgesim", Insecure: true},
+			})},
+			Progress: func(p testbed.Progress) {
+				if p.Message != "" {
+					fmt.Fprintf(GinkgoWriter, "%s %s %s\n", time.Since(start).Round(time.Second), p.Phase, p.Message)
+				}
+			}})
+		if res != nil {
+			if b, rerr := os.ReadFile(filepath.Join(res.Dir, "report.md")); rerr == nil {
+				GinkgoWriter.Printf("==> report.md, links not emulated <==\n%s\n", b)
+			}
+		}
+		Expect(err).NotTo(HaveOccurred())
+		fmt.Printf("edgesim kubeconfig provider: quickstart without privileged pods took %s, %s\n", time.Since(start).Round(time.Second), res.Report.Summary())
+		Expect(res.Run.LinksNotEmulated).To(ContainSubstring(kctest.PolicyName), "the policy's own words say why")
+		kubetest.ExpectStreamed(res.Run, 4)
+		Expect(res.Run.Faults).To(ConsistOf(HaveField("Detail", ContainSubstring("(Kubernetes: node "))), "node faults still go through Kubernetes")
+		Expect(res.Report.SLOs).To(ContainElement(And(HaveField("Name", HavePrefix("uplink")), HaveField("NotExercised", BeTrue()))))
+		Expect(res.Report.Verdict).To(Equal(reports.VerdictFail), "an SLO nothing exercised never passes")
+		md, err := os.ReadFile(filepath.Join(res.Dir, "report.md"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(md)).To(ContainSubstring("**LINKS NOT EMULATED ("))
+		Expect(allow(ctx)).To(Succeed())
+		Eventually(ctx, func(g Gomega) {
+			after, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
+			g.Expect(err).NotTo(HaveOccurred())
+			last = after
+			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
+		}).WithTimeout(time.Minute).WithPolling(3 * time.Second).Should(Succeed())
 
 		By("ending a run that loses the API server after its kill with a partial report, and leaving the rest to edgesim clean")
 		proxied, proxy, err := kctest.Proxied(c.Kubeconfig, GinkgoT().TempDir())

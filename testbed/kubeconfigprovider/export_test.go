@@ -37,3 +37,12 @@ var AgentsReady = agentsReady
 func WatchAPI(cl kube.Cluster, poll time.Duration, lost int, now func() time.Time, observe func(provider.ObservedEvent)) func() {
 	return watchAPI(context.Background(), cl, "context lab", poll, lost, now, observe).stop
 }
+
+// StartAgents runs p's startAgents with the cameras image img, writing
+// its manifests and record below dir.
+func StartAgents(ctx context.Context, p *Provider, img, dir string) error {
+	p.Layer = &kube.Layer{Manifests: kube.ManifestConfig{Namespace: p.ns, CamerasImage: img, PullPolicy: "IfNotPresent"}}
+	p.cfg.Dir, p.cfg.StateDir = dir, dir
+	p.agents = &agents{cl: p.kc, ns: p.ns}
+	return p.startAgents(ctx)
+}

@@ -62,7 +62,9 @@ type Options struct {
 // registry the user names, runs everything in a namespace of its own
 // labelled with the run, and puts every mapped node on the emulated links
 // through its agent (a privileged DaemonSet pod relaying a TUN device in
-// the node's network namespace to the link engine on this machine).
+// the node's network namespace to the link engine on this machine). Where
+// the cluster refuses privileged pods, unprivileged agents replace them
+// and the run goes on without link emulation (LinksNotEmulated says why).
 type Provider struct {
 	kube.Base
 	cfg provider.Config
@@ -75,6 +77,8 @@ type Provider struct {
 	mapping map[string]string // plan node -> node name
 	nodeIPs map[string]net.IP // node name -> InternalIP
 	agents  *agents
+	// noLinks says why the links are not emulated ("" = they are).
+	noLinks string
 	created bool   // the namespace exists and is ours
 	record  string // the run's state record, removed with the namespace
 
@@ -179,8 +183,10 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 		m.Nodes = append(m.Nodes, kube.NodeName{Plan: n.Name, Kube: mapping[n.Name]})
 	}
 	p.Layer.Add(m)
-	if err := p.attachLinks(ctx); err != nil {
-		return err
+	if p.noLinks == "" {
+		if err := p.attachLinks(ctx); err != nil {
+			return err
+		}
 	}
 	if p.cfg.Observe != nil {
 		observe := func(e provider.ObservedEvent) {
@@ -235,7 +241,7 @@ func (p *Provider) startAgents(ctx context.Context) error {
 	objs := []kube.Object{
 		&kube.NamespaceObject{Meta: kube.Meta{APIVersion: "v1", Kind: "Namespace", Metadata: kube.ObjectMeta{Name: p.ns, Labels: mc.NamespaceLabels}}},
 		AgentSecret(p.ns, filesToken),
-		AgentManifest(p.ns, mc.CamerasImage, mc.PullPolicy, p.runID, p.mapping),
+		AgentManifest(p.ns, mc.CamerasImage, mc.PullPolicy, p.runID, p.mapping, true),
 	}
 	b, err := kube.Render(objs)
 	if err != nil {
@@ -254,7 +260,10 @@ func (p *Provider) startAgents(ctx context.Context) error {
 	}
 	p.created = true
 	start := time.Now()
-	pods, err := p.waitAgents(ctx, sortedValues(p.mapping))
+	pods, err := p.waitAgents(ctx, AgentName, true, sortedValues(p.mapping))
+	if errors.Is(err, ErrAgentsRefused) {
+		pods, err = p.startAgentsWithoutLinks(ctx, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -269,6 +278,41 @@ func (p *Provider) startAgents(ctx context.Context) error {
 	p.logf("agents ready on %d nodes in %s", len(p.agents.pods), time.Since(start).Round(time.Millisecond))
 	return nil
 }
+
+// startAgentsWithoutLinks replaces the privileged agents the cluster
+// refused (refusal) with agents that ask for no privilege: the run goes
+// on without link emulation. They still need the nodes' network and data
+// directory; a cluster that refuses those too stops the run.
+func (p *Provider) startAgentsWithoutLinks(ctx context.Context, refusal error) (map[string]string, error) {
+	p.logf("%v: the run goes on without link emulation", refusal)
+	if _, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "delete", "daemonset", AgentName, "--wait=true", "--timeout=60s"); err != nil {
+		return nil, err
+	}
+	mc := p.Layer.Manifests
+	b, err := kube.Render([]kube.Object{AgentManifest(p.ns, mc.CamerasImage, mc.PullPolicy, p.runID, p.mapping, false)})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(p.cfg.Dir, "manifests-agents-nolinks.yaml"), b, 0o644); err != nil {
+		return nil, err
+	}
+	if _, err := p.kc.Kubectl(ctx, bytes.NewReader(b), "create", "-f", "-"); err != nil {
+		return nil, err
+	}
+	pods, err := p.waitAgents(ctx, AgentNoLinksName, false, sortedValues(p.mapping))
+	if errors.Is(err, ErrAgentsRefused) {
+		return nil, fmt.Errorf("%w, also without privileges: the agents need the nodes' network namespace (to reach the Services from each node) and the nodes' directory %s (the samples and alerts): allow both for the run's namespaces, e.g. Pod Security level privileged (the privileged agents were refused first: %v)",
+			err, kube.HostDataDir, refusal)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.noLinks = "the cluster refused the privileged edgesim agents: " + strings.TrimPrefix(refusal.Error(), ErrAgentsRefused.Error()+": ")
+	return pods, nil
+}
+
+// LinksNotEmulated implements provider.LinkEmulation.
+func (p *Provider) LinksNotEmulated() string { return p.noLinks }
 
 func (p *Provider) agentSummary(ctx context.Context) string {
 	out, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "pods,events", "-o", "wide", "--no-headers")
@@ -401,6 +445,9 @@ func (p *Provider) Inject(ctx context.Context, a provider.Action) error {
 	case provider.ActionPause, provider.ActionResume:
 		return fmt.Errorf("%s %s: a cluster edgesim did not create cannot freeze its nodes; use kill", a.Kind, a.Node)
 	}
+	if p.noLinks != "" {
+		return fmt.Errorf("%w (%s)", provider.ErrLinksNotEmulated, p.noLinks)
+	}
 	if p.links == nil {
 		return fmt.Errorf("%s: no emulated links", a)
 	}
@@ -468,6 +515,9 @@ func (p *Provider) DescribeFault(a provider.Action) string {
 		return "Kubernetes: node " + k + " uncordoned"
 	case provider.ActionPause, provider.ActionResume:
 		return ""
+	}
+	if p.noLinks != "" {
+		return "" // not carried out: Inject says why
 	}
 	return "link engine on this machine, relayed by the agents on the nodes"
 }

@@ -61,7 +61,7 @@ func (c *execCluster) KubectlCommand(ctx context.Context, args ...string) *exec.
 var _ = Describe("the kubeconfig provider's agents", func() {
 	It("run privileged in the host network of exactly the mapped nodes, pulling the edgesim image", func() {
 		obj := kp.AgentManifest("es-q", "reg.lab/edgesim:1", "IfNotPresent", "r1",
-			map[string]string{"cloud-1": "n2", "store-1-edge-1": "n1", "cams": "n1"})
+			map[string]string{"cloud-1": "n2", "store-1-edge-1": "n1", "cams": "n1"}, true)
 		b, err := kube.Render([]kube.Object{obj})
 		Expect(err).NotTo(HaveOccurred())
 		y := string(b)
@@ -76,6 +76,19 @@ var _ = Describe("the kubeconfig provider's agents", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(b)).To(ContainSubstring("name: " + kp.AgentName + "\n"))
 		Expect(string(b)).To(ContainSubstring("token: tok"))
+	})
+
+	It("ask for no privilege and no TUN device where the links are not emulated, and keep the node's network and data directory", func() {
+		b, err := kube.Render([]kube.Object{kp.AgentManifest("es-q", "reg.lab/edgesim:1", "IfNotPresent", "r1", map[string]string{"cams": "n1"}, false)})
+		Expect(err).NotTo(HaveOccurred())
+		y := string(b)
+		Expect(y).To(ContainSubstring("name: " + kp.AgentNoLinksName + "\n"))
+		Expect(y).To(ContainSubstring("edgesim.dev/links: \"false\""))
+		Expect(y).To(ContainSubstring("hostNetwork: true"))
+		Expect(y).To(ContainSubstring("path: /var/lib/edgesim\n"))
+		Expect(y).To(ContainSubstring("name: " + kp.AgentName + "\n"), "the same container, for exec")
+		Expect(y).NotTo(ContainSubstring("privileged"))
+		Expect(y).NotTo(ContainSubstring("/dev/net/tun"))
 	})
 
 	It("are the layer's machines: every chore is one `edgesim agent` call through kubectl exec, files as tar streams", func(ctx SpecContext) {
@@ -212,6 +225,53 @@ esac
 		Expect(calls()).NotTo(ContainElement(ContainSubstring("annotate")))
 		Expect(calls()).To(ContainElement(ContainSubstring("delete pods --field-selector spec.nodeName=n3")), "the kill itself happens")
 		Expect(p.DescribeFault(provider.Action{Kind: provider.ActionKill, Node: "cloud-1"})).To(HavePrefix("Kubernetes: the run's pods on node n3 force-deleted (the node was cordoned already)"))
+	})
+
+	Describe("where the cluster refuses privileged pods", func() {
+		// refusing is a fake kubectl of a cluster whose admission refuses
+		// privileged pods, and pods with the node's network too when
+		// hostToo.
+		refusing := func(hostToo bool) string {
+			nolinks := `echo '{"items":[{"metadata":{"name":"edgesim-agent-nolinks-x"},"spec":{"nodeName":"n1"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}'`
+			nolinksEvents := ":"
+			if hostToo {
+				nolinks = `echo '{"items":[]}'`
+				nolinksEvents = `echo 'pods "edgesim-agent-nolinks-x" is forbidden: host namespaces are not allowed'`
+			}
+			p := filepath.Join(dir, "kubectl")
+			Expect(os.WriteFile(p, []byte(fmt.Sprintf(`#!/bin/sh
+echo "$@" >> %s
+case "$*" in
+*'create -f -'*) cat > /dev/null;;
+*'get pods -l app.kubernetes.io/name=edgesim-agent,edgesim.dev/links=true '*) echo '{"items":[]}';;
+*'get pods -l app.kubernetes.io/name=edgesim-agent,edgesim.dev/links=false '*) %s;;
+*'involvedObject.name=edgesim-agent-nolinks '*) %s;;
+*'involvedObject.name=edgesim-agent '*) echo 'pods "edgesim-agent-x" is forbidden: ValidatingAdmissionPolicy "no-privileged" denied request: privileged';;
+esac
+`, log, nolinks, nolinksEvents)), 0o755)).To(Succeed())
+			return p
+		}
+
+		It("replaces the refused agents with unprivileged ones and goes on without link emulation, saying why", func(ctx SpecContext) {
+			p := kp.NewMapped(refusing(false), "es-q", map[string]string{"cams": "n1"})
+			Expect(kp.StartAgents(ctx, p, "reg.lab/edgesim:1", dir)).To(Succeed())
+			Expect(p.LinksNotEmulated()).To(Equal(`the cluster refused the privileged edgesim agents: pods "edgesim-agent-x" is forbidden: ValidatingAdmissionPolicy "no-privileged" denied request: privileged`))
+			Expect(calls()).To(ContainElement("--kubeconfig /k/config -n es-q delete daemonset edgesim-agent --wait=true --timeout=60s"), "the refused DaemonSet goes")
+			Expect(filepath.Join(dir, "manifests-agents-nolinks.yaml")).To(BeARegularFile())
+			Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionPartition, Link: "store-1-uplink"})).To(MatchError(provider.ErrLinksNotEmulated))
+			Expect(p.DescribeFault(provider.Action{Kind: provider.ActionPartition, Link: "store-1-uplink"})).To(BeEmpty(), "no link engine to name")
+			Expect(p.Inject(ctx, provider.Action{Kind: provider.ActionKill, Node: "cams"})).To(Succeed(), "node faults go through Kubernetes as before")
+		})
+
+		It("stops the run when the cluster refuses the agents even without privileges, saying what they need", func(ctx SpecContext) {
+			p := kp.NewMapped(refusing(true), "es-q", map[string]string{"cams": "n1"})
+			err := kp.StartAgents(ctx, p, "reg.lab/edgesim:1", dir)
+			Expect(err).To(MatchError(kp.ErrAgentsRefused))
+			Expect(err).To(MatchError(ContainSubstring("host namespaces are not allowed, also without privileges")))
+			Expect(err).To(MatchError(ContainSubstring("/var/lib/edgesim")))
+			Expect(err).To(MatchError(ContainSubstring(`ValidatingAdmissionPolicy "no-privileged"`)), "and why the privileged ones were refused")
+			Expect(p.LinksNotEmulated()).To(BeEmpty())
+		})
 	})
 
 	It("cleans the namespace of a killed run only while it carries the run's label", func(ctx SpecContext) {

@@ -23,6 +23,9 @@ func newAgentCmd(streams Streams) *cobra.Command {
 		Short: "The node agent edgesim's DaemonSet runs on clusters it did not create (not for use by hand)",
 		Long: `agent is what edgesim's DaemonSet runs, in a privileged hostNetwork pod, on
 every node of a cluster edgesim did not create (provider "kubeconfig").
+Where the cluster refuses privileged pods, it runs without privilege
+(DaemonSet edgesim-agent-nolinks): it then serves the files and probes, and
+relays nothing.
 edgesim itself drives it with "kubectl exec POD -- /edgesim agent ...";
 users do not call it by hand.
 
