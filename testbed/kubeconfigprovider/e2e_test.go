@@ -61,20 +61,25 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		before, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
 		Expect(err).NotTo(HaveOccurred())
 
+		// options are a run's on the cluster through kubeconfig, with its
+		// state in state and progress; tweak sets the rest.
+		options := func(kubeconfig, state string, progress func(testbed.Progress), tweak func(*kp.Options)) testbed.Options {
+			o := kp.Options{Target: kp.Target{Kubeconfig: kubeconfig}, Kubectl: kubectl,
+				Registry: nodecontainer.Registry{Name: reg.Addr() + "/edgesim", Insecure: true}}
+			if tweak != nil {
+				tweak(&o)
+			}
+			return testbed.Options{ResultsDir: GinkgoT().TempDir(), StateDir: state, Binaries: bins, Report: render.WriteEvery,
+				Providers: testbed.Providers{scenarios.ProviderKubeconfig: kp.Factory(o)}, Progress: progress}
+		}
+
 		sc.Provider = scenarios.ProviderKubeconfig
 		start := time.Now()
-		res, err := testbed.Run(ctx, sc, testbed.Options{
-			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
-			Binaries: bins, Report: render.WriteEvery,
-			Providers: testbed.Providers{scenarios.ProviderKubeconfig: kp.Factory(kp.Options{
-				Target: kp.Target{Kubeconfig: c.Kubeconfig}, Kubectl: kubectl,
-				Registry: nodecontainer.Registry{Name: reg.Addr() + "/edgesim", Insecure: true},
-			})},
-			Progress: func(p testbed.Progress) {
-				if p.Message != "" || p.Elapsed%(5*time.Second) < time.Second {
-					fmt.Fprintf(GinkgoWriter, "%s %s %s answering %d/%d, link bytes %d\n", time.Since(start).Round(time.Second), p.Phase, p.Message, p.CamerasAnswering, p.Cameras, p.LinkBytes)
-				}
-			}})
+		res, err := testbed.Run(ctx, sc, options(c.Kubeconfig, GinkgoT().TempDir(), func(p testbed.Progress) {
+			if p.Message != "" || p.Elapsed%(5*time.Second) < time.Second {
+				fmt.Fprintf(GinkgoWriter, "%s %s %s answering %d/%d, link bytes %d\n", time.Since(start).Round(time.Second), p.Phase, p.Message, p.CamerasAnswering, p.Cameras, p.LinkBytes)
+			}
+		}, nil))
 		took := time.Since(start)
 		if res != nil {
 			for _, f := range []string{filepath.Join("logs", "pods.log"), "report.md"} {
@@ -112,12 +117,18 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 				}
 			}
 		})
-		Eventually(ctx, func(g Gomega) {
-			after, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
-			g.Expect(err).NotTo(HaveOccurred())
-			last = after
-			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
-		}).WithTimeout(time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+		// asBefore waits until the cluster's objects are as they were
+		// before the first run.
+		asBefore := func(timeout time.Duration) {
+			GinkgoHelper()
+			Eventually(ctx, func(g Gomega) {
+				after, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
+				g.Expect(err).NotTo(HaveOccurred())
+				last = after
+				g.Expect(kctest.Diff(before, after)).To(BeEmpty())
+			}).WithTimeout(timeout).WithPolling(3 * time.Second).Should(Succeed())
+		}
+		asBefore(time.Minute)
 		Expect(strings.TrimSpace(c.Name)).To(HavePrefix(kctest.NamePrefix))
 
 		By("going on without link emulation where an admission policy refuses privileged pods, and saying so")
@@ -127,18 +138,11 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		}
 		Expect(err).NotTo(HaveOccurred())
 		start = time.Now()
-		res, err = testbed.Run(ctx, sc, testbed.Options{
-			ResultsDir: GinkgoT().TempDir(), StateDir: GinkgoT().TempDir(),
-			Binaries: bins, Report: render.WriteEvery,
-			Providers: testbed.Providers{scenarios.ProviderKubeconfig: kp.Factory(kp.Options{
-				Target: kp.Target{Kubeconfig: c.Kubeconfig}, Kubectl: kubectl,
-				Registry: nodecontainer.Registry{Name: reg.Addr() + "/edgesim", Insecure: true},
-			})},
-			Progress: func(p testbed.Progress) {
-				if p.Message != "" {
-					fmt.Fprintf(GinkgoWriter, "%s %s %s\n", time.Since(start).Round(time.Second), p.Phase, p.Message)
-				}
-			}})
+		res, err = testbed.Run(ctx, sc, options(c.Kubeconfig, GinkgoT().TempDir(), func(p testbed.Progress) {
+			if p.Message != "" {
+				fmt.Fprintf(GinkgoWriter, "%s %s %s\n", time.Since(start).Round(time.Second), p.Phase, p.Message)
+			}
+		}, nil))
 		if res != nil {
 			if b, rerr := os.ReadFile(filepath.Join(res.Dir, "report.md")); rerr == nil {
 				GinkgoWriter.Printf("==> report.md, links not emulated <==\n%s\n", b)
@@ -155,12 +159,7 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(md)).To(ContainSubstring("**LINKS NOT EMULATED ("))
 		Expect(allow(ctx)).To(Succeed())
-		Eventually(ctx, func(g Gomega) {
-			after, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
-			g.Expect(err).NotTo(HaveOccurred())
-			last = after
-			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
-		}).WithTimeout(time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+		asBefore(time.Minute)
 
 		By("ending a run that loses the API server after its kill with a partial report, and leaving the rest to edgesim clean")
 		proxied, proxy, err := kctest.Proxied(c.Kubeconfig, GinkgoT().TempDir())
@@ -169,23 +168,17 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		state := GinkgoT().TempDir()
 		var cut bool
 		start = time.Now()
-		res, err = testbed.Run(ctx, sc, testbed.Options{
-			ResultsDir: GinkgoT().TempDir(), StateDir: state, TeardownTimeout: 3 * time.Minute,
-			Binaries: bins, Report: render.WriteEvery,
-			Providers: testbed.Providers{scenarios.ProviderKubeconfig: kp.Factory(kp.Options{
-				Target: kp.Target{Kubeconfig: proxied}, Kubectl: kubectl,
-				Registry: nodecontainer.Registry{Name: reg.Addr() + "/edgesim", Insecure: true},
-				APIPoll:  time.Second, APILost: 3,
-			})},
-			Progress: func(p testbed.Progress) {
-				if p.Message != "" {
-					fmt.Fprintf(GinkgoWriter, "%s %s %s\n", time.Since(start).Round(time.Second), p.Phase, p.Message)
-				}
-				if !cut && strings.HasPrefix(p.Message, "fault: kill") {
-					cut = true
-					proxy.Cut()
-				}
-			}})
+		lossy := options(proxied, state, func(p testbed.Progress) {
+			if p.Message != "" {
+				fmt.Fprintf(GinkgoWriter, "%s %s %s\n", time.Since(start).Round(time.Second), p.Phase, p.Message)
+			}
+			if !cut && strings.HasPrefix(p.Message, "fault: kill") {
+				cut = true
+				proxy.Cut()
+			}
+		}, func(o *kp.Options) { o.APIPoll, o.APILost = time.Second, 3 })
+		lossy.TeardownTimeout = 3 * time.Minute
+		res, err = testbed.Run(ctx, sc, lossy)
 		Expect(cut).To(BeTrue(), "the kill fired")
 		Expect(err).To(MatchError(testbed.ErrEnded))
 		Expect(err).To(MatchError(ContainSubstring("the API server is still gone")))
@@ -205,11 +198,6 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		rep, err := kp.Clean(ctx, state)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(rep.Removed).To(ConsistOf(HavePrefix("namespace "), HavePrefix("cordon of node ")), "the namespace, and the node the kill cordoned")
-		Eventually(ctx, func(g Gomega) {
-			after, err := kctest.DumpObjects(ctx, kubectl, c.Kubeconfig)
-			g.Expect(err).NotTo(HaveOccurred())
-			last = after
-			g.Expect(kctest.Diff(before, after)).To(BeEmpty())
-		}).WithTimeout(2 * time.Minute).WithPolling(3 * time.Second).Should(Succeed())
+		asBefore(2 * time.Minute)
 	}, NodeTimeout(25*time.Minute))
 })
