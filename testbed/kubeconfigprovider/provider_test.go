@@ -86,7 +86,7 @@ var _ = Describe("the kubeconfig provider's agents", func() {
 		Expect(y).To(ContainSubstring("edgesim.dev/links: \"false\""))
 		Expect(y).To(ContainSubstring("hostNetwork: true"))
 		Expect(y).To(ContainSubstring("path: /var/lib/edgesim\n"))
-		Expect(y).To(ContainSubstring("name: " + kp.AgentName + "\n"), "the same container, for exec")
+		Expect(y).To(ContainSubstring("name: "+kp.AgentName+"\n"), "the same container, for exec")
 		Expect(y).NotTo(ContainSubstring("privileged"))
 		Expect(y).NotTo(ContainSubstring("/dev/net/tun"))
 	})
