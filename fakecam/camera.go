@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -144,10 +145,19 @@ func NewCamera(cfg Config, opts ...Option) (*Camera, error) {
 		}
 		c.fps, c.w, c.h = c.sc.Config().FPS, sc.Width, sc.Height
 	}
-	c.whip = &WHIPClient{HTTP: o.httpClient, Token: cfg.Token, Retry: o.retry, rand: rand.New(rand.NewPCG(seed, 1))}
+	hc := o.httpClient
+	if hc == nil {
+		// A camera is a device of its own, with connections of its own.
+		// Sharing one pool, the cameras of a fleet would send their
+		// offers down one keep-alive connection, which a Kubernetes
+		// Service balances once: every session of the fleet would land
+		// on one replica of the edgenode.
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	c.whip = &WHIPClient{HTTP: hc, Token: cfg.Token, Retry: o.retry, rand: rand.New(rand.NewPCG(seed, 1))}
 	r1 := o.retry
 	r1.Attempts = 1
-	c.whip1 = &WHIPClient{HTTP: o.httpClient, Token: cfg.Token, Retry: r1}
+	c.whip1 = &WHIPClient{HTTP: hc, Token: cfg.Token, Retry: r1}
 	var err error
 	if c.m, err = newMetrics(o.reg); err != nil {
 		return nil, err
@@ -202,6 +212,7 @@ func summarize(ms []float64) Latency {
 // returns an error only if the camera could not start (bad IVF file, output
 // directory, or no endpoint accepted the first connection).
 func (c *Camera) Run(ctx context.Context) (err error) {
+	defer c.whip.client().CloseIdleConnections() // the camera's own: see NewCamera
 	src, err := c.openSource()
 	if err != nil {
 		c.setError(err)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,6 +84,43 @@ var _ = Describe("WHIP client", func() {
 		},
 			fakecam.ErrWHIPUnavailable, int32(3), "did not answer in time"),
 	)
+
+	It("gives each camera connections of its own, as separate devices have, so that a Service can spread a fleet's cameras over its replicas", func(ctx SpecContext) {
+		var mu sync.Mutex
+		remotes := map[string][]string{} // path -> the connections its POSTs came on
+		firstOfA := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			remotes[r.URL.Path] = append(remotes[r.URL.Path], r.RemoteAddr)
+			n := len(remotes[r.URL.Path])
+			mu.Unlock()
+			if r.URL.Path == "/a" && n == 1 {
+				defer close(firstOfA)
+				http.Error(w, "busy", http.StatusServiceUnavailable) // a retries after its backoff
+				return
+			}
+			http.Error(w, "no", http.StatusForbidden)
+		}))
+		DeferCleanup(srv.Close)
+		slow := fakecam.Retry{Attempts: 2, Initial: 400 * time.Millisecond, Max: 400 * time.Millisecond, RequestTimeout: 5 * time.Second}
+		a, err := fakecam.NewCamera(camConfig("cam-a", srv.URL+"/a"), fakecam.WithRetry(slow))
+		Expect(err).NotTo(HaveOccurred())
+		b, err := fakecam.NewCamera(camConfig("cam-b", srv.URL+"/b"), fakecam.WithRetry(slow))
+		Expect(err).NotTo(HaveOccurred())
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		Eventually(firstOfA).Should(BeClosed())
+		// b offers while a's connection waits idle for its retry: one pool
+		// for both would hand it to b.
+		Expect(b.Run(ctx)).To(MatchError(fakecam.ErrWHIPRejected))
+		Eventually(done, "5s").Should(Receive(MatchError(fakecam.ErrWHIPRejected)))
+		mu.Lock()
+		defer mu.Unlock()
+		Expect(remotes["/a"]).To(HaveLen(2))
+		Expect(remotes["/a"][1]).To(Equal(remotes["/a"][0]), "a camera keeps its connection alive between its own requests")
+		Expect(remotes["/b"]).To(HaveLen(1))
+		Expect(remotes["/a"]).NotTo(ContainElement(remotes["/b"][0]), "b did not get a's connection")
+	})
 
 	It("deletes the session when the answer is garbage", func(ctx SpecContext) {
 		var deletes atomic.Int32
