@@ -54,22 +54,25 @@ func AgentSecret(ns, token string) kube.Object {
 // device, to relay the node's packets to the link engine; without, they
 // are AgentNoLinksName and ask for no privilege.
 func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string, links bool) kube.Object {
-	name := AgentName
-	if !links {
-		name = AgentNoLinksName
-	}
 	labels := map[string]string{"app.kubernetes.io/name": AgentName, "app.kubernetes.io/part-of": "edgesim", labelAgentLinks: strconv.FormatBool(links)}
-	var names []string
-	seen := map[string]bool{}
-	for _, k := range sortedValues(nodes) {
-		if !seen[k] {
-			seen[k] = true
-			names = append(names, k)
-		}
+	names := slices.Compact(sortedValues(nodes)) // a node holding two plan nodes runs one agent
+	mounts := []kube.VolumeMount{
+		{Name: "data", MountPath: kube.HostDataDir},
+		{Name: "run", MountPath: filepath.Dir(agentSocket)},
+	}
+	volumes := []kube.Volume{
+		{Name: "data", HostPath: &kube.HostPathVolume{Path: kube.HostDataDir, Type: "DirectoryOrCreate"}},
+		{Name: "run", EmptyDir: &kube.EmptyDirVolume{}},
+	}
+	var security *kube.SecurityContext
+	if links {
+		security = &kube.SecurityContext{Privileged: new(true)}
+		mounts = append(mounts, kube.VolumeMount{Name: "tun", MountPath: "/dev/net/tun"})
+		volumes = append(volumes, kube.Volume{Name: "tun", HostPath: &kube.HostPathVolume{Path: "/dev/net/tun", Type: "CharDevice"}})
 	}
 	grace := int64(15)
-	ds := &kube.DaemonSet{
-		Meta: kube.Meta{APIVersion: "apps/v1", Kind: "DaemonSet", Metadata: kube.ObjectMeta{Name: name, Namespace: ns, Labels: labels}},
+	return &kube.DaemonSet{
+		Meta: kube.Meta{APIVersion: "apps/v1", Kind: "DaemonSet", Metadata: kube.ObjectMeta{Name: agentDaemonSet(links), Namespace: ns, Labels: labels}},
 		Spec: kube.DaemonSetSpec{
 			Selector: kube.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": AgentName, labelAgentLinks: strconv.FormatBool(links)}},
 			Template: kube.PodTemplateSpec{
@@ -95,33 +98,26 @@ func AgentManifest(ns, image, pullPolicy, runID string, nodes map[string]string,
 						Resources: kube.ResourceRequirements{Requests: map[string]string{"cpu": AgentCPURequest, "memory": "64Mi"}},
 						ReadinessProbe: &kube.Probe{HTTPGet: kube.HTTPGetAction{Path: "/healthz", Port: "metrics"},
 							PeriodSeconds: 1, TimeoutSeconds: 1, FailureThreshold: 3},
-						SecurityContext: &kube.SecurityContext{Privileged: new(true)},
-						VolumeMounts: []kube.VolumeMount{
-							{Name: "data", MountPath: kube.HostDataDir},
-							{Name: "run", MountPath: filepath.Dir(agentSocket)},
-							{Name: "tun", MountPath: "/dev/net/tun"},
-						},
+						SecurityContext: security,
+						VolumeMounts:    mounts,
 					}},
-					Volumes: []kube.Volume{
-						{Name: "data", HostPath: &kube.HostPathVolume{Path: kube.HostDataDir, Type: "DirectoryOrCreate"}},
-						{Name: "run", EmptyDir: &kube.EmptyDirVolume{}},
-						{Name: "tun", HostPath: &kube.HostPathVolume{Path: "/dev/net/tun", Type: "CharDevice"}},
-					},
+					Volumes: volumes,
 				},
 			},
 		},
 	}
-	if !links {
-		spec := &ds.Spec.Template.Spec
-		spec.Containers[0].SecurityContext = nil
-		spec.Containers[0].VolumeMounts = slices.DeleteFunc(spec.Containers[0].VolumeMounts, func(m kube.VolumeMount) bool { return m.Name == "tun" })
-		spec.Volumes = slices.DeleteFunc(spec.Volumes, func(v kube.Volume) bool { return v.Name == "tun" })
-	}
-	return ds
 }
 
 // labelAgentLinks tells the agents with links from those without.
 const labelAgentLinks = "edgesim.dev/links"
+
+// agentDaemonSet names the agents' DaemonSet with links or without.
+func agentDaemonSet(links bool) string {
+	if links {
+		return AgentName
+	}
+	return AgentNoLinksName
+}
 
 // agents are the layer's machines on a cluster edgesim did not create:
 // each node's agent pod, reached with `kubectl exec`. Reads (the samples

@@ -92,18 +92,17 @@ func firstLine(s string) string {
 // agentTimeout bounds the wait for the agents (image pulls included).
 const agentTimeout = 3 * time.Minute
 
-// waitAgents waits until an agent of DaemonSet ds (links or not) is
-// Ready on every node in nodes and returns the agent pods by node; it
-// fails as soon as the cluster refuses the pods or a node cannot pull the
-// image.
-func (p *Provider) waitAgents(ctx context.Context, ds string, links bool, nodes []string) (map[string]string, error) {
+// waitAgents waits until an agent (with links or without) is Ready on
+// every node in nodes and returns the agent pods by node; it fails as soon
+// as the cluster refuses the pods or a node cannot pull the image.
+func (p *Provider) waitAgents(ctx context.Context, links bool, nodes []string) (map[string]string, error) {
 	deadline := time.Now().Add(agentTimeout)
 	for {
 		pods, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "pods", "-l", "app.kubernetes.io/name="+AgentName+","+labelAgentLinks+"="+strconv.FormatBool(links), "-o", "json")
 		if err != nil {
 			return nil, err
 		}
-		events, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "events", "--field-selector", "reason=FailedCreate,involvedObject.name="+ds,
+		events, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "get", "events", "--field-selector", "reason=FailedCreate,involvedObject.name="+agentDaemonSet(links),
 			"-o", `jsonpath={range .items[*]}{.message}{"\n"}{end}`)
 		if err != nil {
 			return nil, err

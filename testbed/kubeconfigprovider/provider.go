@@ -260,7 +260,7 @@ func (p *Provider) startAgents(ctx context.Context) error {
 	}
 	p.created = true
 	start := time.Now()
-	pods, err := p.waitAgents(ctx, AgentName, true, sortedValues(p.mapping))
+	pods, err := p.waitAgents(ctx, true, sortedValues(p.mapping))
 	if errors.Is(err, ErrAgentsRefused) {
 		pods, err = p.startAgentsWithoutLinks(ctx, err)
 	}
@@ -285,7 +285,7 @@ func (p *Provider) startAgents(ctx context.Context) error {
 // directory; a cluster that refuses those too stops the run.
 func (p *Provider) startAgentsWithoutLinks(ctx context.Context, refusal error) (map[string]string, error) {
 	p.logf("%v: the run goes on without link emulation", refusal)
-	if _, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "delete", "daemonset", AgentName, "--wait=true", "--timeout=60s"); err != nil {
+	if _, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "delete", "daemonset", agentDaemonSet(true), "--wait=true", "--timeout=60s"); err != nil {
 		return nil, err
 	}
 	mc := p.Layer.Manifests
@@ -299,7 +299,7 @@ func (p *Provider) startAgentsWithoutLinks(ctx context.Context, refusal error) (
 	if _, err := p.kc.Kubectl(ctx, bytes.NewReader(b), "create", "-f", "-"); err != nil {
 		return nil, err
 	}
-	pods, err := p.waitAgents(ctx, AgentNoLinksName, false, sortedValues(p.mapping))
+	pods, err := p.waitAgents(ctx, false, sortedValues(p.mapping))
 	if errors.Is(err, ErrAgentsRefused) {
 		return nil, fmt.Errorf("%w, also without privileges: the agents need the nodes' network namespace (to reach the Services from each node) and the nodes' directory %s (the samples and alerts): allow both for the run's namespaces, e.g. Pod Security level privileged (the privileged agents were refused first: %v)",
 			err, kube.HostDataDir, refusal)
