@@ -8,7 +8,8 @@
 //     ([Alert]);
 //   - the sample files a camera writes for the testbed ([LatencyLine],
 //     [GroundTruthLine]);
-//   - the run token an HTTP request carries as its bearer ([BearerOK]).
+//   - the run token an HTTP request carries as its bearer ([BearerOK],
+//     [RequireBearer]).
 //
 // Senders and receivers both use these types, so the JSON one side writes is
 // the JSON the other side reads. The package is a leaf: it imports nothing of

@@ -220,7 +220,7 @@ func New(cfg Config, opts ...Option) (_ *Node, err error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{Registry: n.reg}))
 	if n.store != nil {
 		h := n.store.Handler()
-		mux.Handle("GET /v1/alerts", server.RequireToken(cfg.Token, h))
+		mux.Handle("GET /v1/alerts", wire.RequireBearer(server.Realm, cfg.Token, h))
 		mux.Handle("/v1/alerts", h)
 	}
 	// Every request is short (the longest, an offer, waits at most for ICE

@@ -36,22 +36,8 @@ func (s *Server) handleOptions(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func unauthorized(w http.ResponseWriter) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="edgenode"`)
-	http.Error(w, "missing or wrong bearer token: send Authorization: Bearer <token>", http.StatusUnauthorized)
-}
-
-// RequireToken serves h only to requests that carry the bearer token (when
-// token is set); others get 401.
-func RequireToken(token string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !wire.BearerOK(r, token) {
-			unauthorized(w)
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
+// Realm is the edgenode's bearer realm (wire.RequireBearer).
+const Realm = "edgenode"
 
 // authorized checks the bearer token, answering 401 itself when it fails.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
@@ -59,7 +45,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	s.m.SessionsRejected.WithLabelValues("unauthorized").Inc()
-	unauthorized(w)
+	wire.Unauthorized(w, Realm)
 	return false
 }
 

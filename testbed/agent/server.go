@@ -155,14 +155,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		mm.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 		mm.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok\n") })
 		if s.cfg.Files != nil && s.cfg.FilesToken != "" {
-			mm.Handle("GET /v1/cat", s.files(func(_ context.Context, p string, w io.Writer) error {
+			mm.Handle("GET /v1/cat", wire.RequireBearer(filesRealm, s.cfg.FilesToken, files(func(_ context.Context, p string, w io.Writer) error {
 				b, err := s.cfg.Files.Cat(p)
 				if err == nil {
 					_, err = w.Write(b)
 				}
 				return err
-			}))
-			mm.Handle("GET /v1/tar", s.files(s.cfg.Files.Tar))
+			})))
+			mm.Handle("GET /v1/tar", wire.RequireBearer(filesRealm, s.cfg.FilesToken, files(s.cfg.Files.Tar)))
 		}
 		ms := &http.Server{Handler: mm, ReadHeaderTimeout: 10 * time.Second}
 		servers = append(servers, ms)
@@ -185,16 +185,13 @@ func (s *Server) Serve(ctx context.Context) error {
 	return err
 }
 
-// files serves read(path) to a request with the files token: the whole
-// answer is read before the status is sent, so a failure midway is a 500
-// and never a truncated 200.
-func (s *Server) files(read func(ctx context.Context, path string, w io.Writer) error) http.Handler {
+// filesRealm is the bearer realm of the agent's files.
+const filesRealm = "edgesim-agent"
+
+// files serves read(path): the whole answer is read before the status is
+// sent, so a failure midway is a 500 and never a truncated 200.
+func files(read func(ctx context.Context, path string, w io.Writer) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !wire.BearerOK(r, s.cfg.FilesToken) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="edgesim-agent"`)
-			http.Error(w, "agent: missing or wrong bearer token", http.StatusUnauthorized)
-			return
-		}
 		var buf bytes.Buffer
 		err := read(r.Context(), r.URL.Query().Get("path"), &buf)
 		switch {
