@@ -16,6 +16,12 @@ import (
 // in the nodes' network namespaces).
 var ErrAgentsRefused = errors.New("the cluster refused the edgesim agents")
 
+// refusal is ErrAgentsRefused with the cluster's own words.
+type refusal struct{ words string }
+
+func (r *refusal) Error() string        { return ErrAgentsRefused.Error() + ": " + r.words }
+func (r *refusal) Is(target error) bool { return target == ErrAgentsRefused }
+
 // ErrImagePull: a node could not pull a workload image from the registry.
 var ErrImagePull = errors.New("a node cannot pull the workload image")
 
@@ -56,7 +62,7 @@ type agentPods struct {
 // as soon as one cannot come.
 func agentsReady(podsJSON, failedCreate []byte, nodes []string) (map[string]string, error) {
 	if msg := strings.TrimSpace(string(failedCreate)); msg != "" {
-		return nil, fmt.Errorf("%w: %s", ErrAgentsRefused, firstLine(msg))
+		return nil, &refusal{words: firstLine(msg)}
 	}
 	var pods agentPods
 	if err := json.Unmarshal(podsJSON, &pods); err != nil {

@@ -261,8 +261,9 @@ func (p *Provider) startAgents(ctx context.Context) error {
 	p.created = true
 	start := time.Now()
 	pods, err := p.waitAgents(ctx, true, sortedValues(p.mapping))
-	if errors.Is(err, ErrAgentsRefused) {
-		pods, err = p.startAgentsWithoutLinks(ctx, err)
+	var refused *refusal
+	if errors.As(err, &refused) {
+		pods, err = p.startAgentsWithoutLinks(ctx, refused)
 	}
 	if err != nil {
 		return err
@@ -283,8 +284,8 @@ func (p *Provider) startAgents(ctx context.Context) error {
 // refused (refusal) with agents that ask for no privilege: the run goes
 // on without link emulation. They still need the nodes' network and data
 // directory; a cluster that refuses those too stops the run.
-func (p *Provider) startAgentsWithoutLinks(ctx context.Context, refusal error) (map[string]string, error) {
-	p.logf("%v: the run goes on without link emulation", refusal)
+func (p *Provider) startAgentsWithoutLinks(ctx context.Context, refused *refusal) (map[string]string, error) {
+	p.logf("%v: the run goes on without link emulation", refused)
 	if _, err := p.kc.Kubectl(ctx, nil, "-n", p.ns, "delete", "daemonset", agentDaemonSet(true), "--wait=true", "--timeout=60s"); err != nil {
 		return nil, err
 	}
@@ -302,12 +303,12 @@ func (p *Provider) startAgentsWithoutLinks(ctx context.Context, refusal error) (
 	pods, err := p.waitAgents(ctx, false, sortedValues(p.mapping))
 	if errors.Is(err, ErrAgentsRefused) {
 		return nil, fmt.Errorf("%w, also without privileges: the agents need the nodes' network namespace (to reach the Services from each node) and the nodes' directory %s (the samples and alerts): allow both for the run's namespaces, e.g. Pod Security level privileged (the privileged agents were refused first: %v)",
-			err, kube.HostDataDir, refusal)
+			err, kube.HostDataDir, refused)
 	}
 	if err != nil {
 		return nil, err
 	}
-	p.noLinks = "the cluster refused the privileged edgesim agents: " + strings.TrimPrefix(refusal.Error(), ErrAgentsRefused.Error()+": ")
+	p.noLinks = "the cluster refused the privileged edgesim agents: " + refused.words
 	return pods, nil
 }
 
