@@ -64,6 +64,11 @@ const (
 	// 0.2 ms (docs/performance/netem.md); 1 ms is as much as a LAN link's
 	// whole emulated delay.
 	SaturatedReleaseP99 = time.Millisecond
+	// ReleaseMinPackets: a direction's release lateness is judged only
+	// over at least this many packets, where its 1 % is a whole packet. A
+	// WAN that carried a dozen alert packets would make its one late
+	// packet its "p99".
+	ReleaseMinPackets = 100
 )
 
 // Headroom sums up the host's headroom over the run phase (all samples
@@ -80,8 +85,9 @@ type Headroom struct {
 	RunnablePerCPUMax  float64 `json:"runnablePerCpuMax"`
 	Load1Max           float64 `json:"load1Max"`
 	// ReleaseP99Ms and ReleaseMaxMs are the link engine's release lateness
-	// of the worst link direction (ReleaseWorst, "link direction"), from
-	// the links' creation on.
+	// of the worst link direction (ReleaseWorst, "link direction") among
+	// those that carried ReleaseMinPackets or more, from the links'
+	// creation on.
 	ReleaseP99Ms float64 `json:"releaseP99Ms"`
 	ReleaseMaxMs float64 `json:"releaseMaxMs"`
 	ReleaseWorst string  `json:"releaseWorst,omitempty"`
@@ -132,7 +138,7 @@ func judgeHeadroom(run *Run, res *Result) *Headroom {
 	h.CPUBusyMax, h.RunnablePerCPUMax = text.Round3(h.CPUBusyMax), text.Round3(h.RunnablePerCPUMax)
 	var worst ReleaseLateness
 	for _, r := range hs.Release {
-		if r.Packets > 0 && (worst.Packets == 0 || r.P99 > worst.P99) {
+		if r.Packets >= ReleaseMinPackets && (worst.Packets == 0 || r.P99 > worst.P99) {
 			worst = r
 		}
 	}

@@ -53,6 +53,21 @@ var _ = Describe("Host headroom", func() {
 			Expect(h.Tainted).To(BeEmpty())
 		})
 
+		It("judges no direction by a p99 over fewer than 100 packets, where one late packet would be its 1 %", func() {
+			hs := hostSamples(0.40, 1, 200*time.Microsecond)
+			hs.Release = append(hs.Release, reports.ReleaseLateness{Link: "site-a-backhaul", Direction: "up", Packets: reports.ReleaseMinPackets - 1,
+				P99: 2 * time.Millisecond, Max: 6 * time.Millisecond})
+			h := analyze(hs).Headroom
+			Expect(h.ReleaseWorst).To(Equal("site-b-backhaul down"))
+			Expect(h.Saturated).To(BeFalse())
+
+			hs.Release[len(hs.Release)-1].Packets = reports.ReleaseMinPackets
+			h = analyze(hs).Headroom
+			Expect(h.ReleaseWorst).To(Equal("site-a-backhaul up"))
+			Expect(h.Saturated).To(BeTrue())
+			Expect(h.Reasons).To(ConsistOf(ContainSubstring("site-a-backhaul up's packets 2ms or more after their due time")))
+		})
+
 		It("puts no banner in any format, but states the headroom", func() {
 			md := string(rendered(res, render.FormatMarkdown))
 			Expect(md).NotTo(ContainSubstring("HOST SATURATED"))
