@@ -20,6 +20,7 @@ import (
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/plan/render"
 	"github.com/edgesim/edgesim/plan/validate"
+	runreport "github.com/edgesim/edgesim/reports/render"
 	"github.com/edgesim/edgesim/testbed"
 )
 
@@ -189,7 +190,9 @@ func validatePlan(cmd *cobra.Command, streams Streams, p *plan.Plan, cal *plan.C
 		sc = &c
 	}
 	res, err := validate.Run(cmd.Context(), sc, points, validate.Options{Calibration: cal,
-		Testbed:  testbed.Options{ResultsDir: o.results, Binaries: bins},
+		// each emulated point's report beside its results: its samples.json is
+		// what plan calibrate --in-situ-from and --failover-from read
+		Testbed:  testbed.Options{ResultsDir: o.results, Binaries: bins, Report: runreport.WriteEvery},
 		Progress: func(line string) { fmt.Fprintln(streams.ErrOut, line) }})
 	if err != nil {
 		return nil, err
