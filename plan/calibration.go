@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -102,6 +103,45 @@ type Class struct {
 	Workers int          `json:"workers" yaml:"workers"`
 	Models  []ModelCost  `json:"models" yaml:"models"`
 	Decode  []DecodeCost `json:"decode" yaml:"decode"`
+	// InSitu are measured inside running edgenodes of the class, from the
+	// answered frames of emulated runs (edgesim plan calibrate
+	// --in-situ-from); where present the simulator draws from them instead
+	// of the isolated tables above.
+	InSitu *InSitu `json:"inSitu,omitempty" yaml:"inSitu,omitempty"`
+}
+
+// InSitu is what a class's running edgenodes showed in emulated runs.
+type InSitu struct {
+	// Models are inference times inside the node: there a model shares
+	// the class's CPU with the node's media stack (pion, SRTP, decoding)
+	// and, on a testbed, the host's cores with the cameras' encoders and
+	// the link engine.
+	Models []InSituModel `json:"models,omitempty" yaml:"models,omitempty"`
+	// Stack is everything of a frame's latency outside the node's decode,
+	// wait and inference, less the links' one-way delays both ways:
+	// render and encode, RTP and SRTP at both ends, the answer's way back
+	// over the data channel and the scheduling of a shared host, per
+	// camera bitrate and frame rate.
+	Stack []InSituStack `json:"stack,omitempty" yaml:"stack,omitempty"`
+}
+
+// InSituModel is one model's inference time inside the class's nodes, in
+// seconds, over Frames answered frames.
+type InSituModel struct {
+	Model          string    `json:"model" yaml:"model"`
+	Frames         int       `json:"frames" yaml:"frames"`
+	ServiceSeconds Quantiles `json:"serviceSeconds" yaml:"serviceSeconds"`
+}
+
+// InSituStack is the stack's delay (InSitu.Stack) of cameras at one
+// bitrate and frame rate served by the class's nodes, in seconds, over
+// Frames answered frames. The simulator draws it instead of the
+// encoding's EncodeSeconds, which it holds.
+type InSituStack struct {
+	Bitrate units.BitRate `json:"bitrate" yaml:"bitrate"`
+	FPS     float64       `json:"fps" yaml:"fps"`
+	Frames  int           `json:"frames" yaml:"frames"`
+	Seconds Quantiles     `json:"seconds" yaml:"seconds"`
 }
 
 // ModelCost is the inference service time of one model on a class, in
@@ -277,6 +317,9 @@ func (c *Calibration) Validate() error {
 			}
 			add(d.FrameSeconds.validate(df + ".frameSeconds"))
 		}
+		if cl.InSitu != nil {
+			validateInSitu(cl.InSitu, f+".inSitu", add, addf)
+		}
 	}
 	for i, e := range c.Encoding {
 		f := fmt.Sprintf("encoding[%d]", i)
@@ -310,6 +353,36 @@ func (c *Calibration) Validate() error {
 	return nil
 }
 
+func validateInSitu(in *InSitu, f string, add func(error), addf func(string, ...any)) {
+	models := map[string]bool{}
+	for j, m := range in.Models {
+		mf := fmt.Sprintf("%s.models[%d]", f, j)
+		if m.Model == "" {
+			addf("%s.model: required", mf)
+		} else if models[m.Model] {
+			addf("%s.model: duplicate model %q", mf, m.Model)
+		}
+		models[m.Model] = true
+		if m.Frames < 1 {
+			addf("%s.frames: must be at least 1", mf)
+		}
+		add(m.ServiceSeconds.validate(mf + ".serviceSeconds"))
+	}
+	streams := map[string]bool{}
+	for j, st := range in.Stack {
+		sf := fmt.Sprintf("%s.stack[%d]", f, j)
+		if st.Bitrate <= 0 || !(st.FPS > 0) || math.IsInf(st.FPS, 0) || st.Frames < 1 {
+			addf("%s: bitrate and fps must be positive and frames at least 1", sf)
+		}
+		if k := stackKey("", st); streams[k] {
+			addf("%s: duplicate bitrate and fps", sf)
+		} else {
+			streams[k] = true
+		}
+		add(st.Seconds.validate(sf + ".seconds"))
+	}
+}
+
 // Class returns the named hardware class.
 func (c *Calibration) Class(name string) (*Class, error) {
 	for i := range c.Classes {
@@ -323,9 +396,17 @@ func (c *Calibration) Class(name string) (*Class, error) {
 	}
 }
 
-// Inference returns the service time of model on class.
+// Inference returns the service time of model on class: the one measured
+// in situ when the class has it, else the isolated one.
 func (c *Calibration) Inference(class, model string) (ServiceTime, error) {
 	cl, err := c.Class(class)
+	if err == nil && cl.InSitu != nil {
+		for _, m := range cl.InSitu.Models {
+			if m.Model == model {
+				return ServiceTime{Busy: m.ServiceSeconds}, nil
+			}
+		}
+	}
 	if err == nil {
 		for _, m := range cl.Models {
 			if m.Model == model {
@@ -355,6 +436,21 @@ func (c *Calibration) Decode(class string, width, height int, bitrate units.BitR
 		Command: fmt.Sprintf("%s --class %s --resolution %dx%d --bitrate %s",
 			CalibrateCommand, class, width, height, bitrate),
 	}
+}
+
+// CameraDelay is what the simulator adds to the latency of each frame of a
+// camera at bitrate and fps before the links: the stack's delay measured
+// in situ on the class that decodes the camera, else the encoding's
+// EncodeSeconds (nil: none).
+func (c *Calibration) CameraDelay(class string, enc *Encoding) Quantiles {
+	if cl, err := c.Class(class); err == nil && cl.InSitu != nil {
+		for _, st := range cl.InSitu.Stack {
+			if st.Bitrate == enc.Bitrate && st.FPS == enc.FPS {
+				return st.Seconds
+			}
+		}
+	}
+	return enc.EncodeSeconds
 }
 
 // Encoding returns the frame-size process of a bitrate and frame rate.
@@ -389,7 +485,13 @@ func inferenceKey(class, model string) string { return fmt.Sprintf("class %s mod
 func decodeKey(class string, d DecodeCost) string {
 	return fmt.Sprintf("class %s decode %dx%d@%s", class, d.Width, d.Height, d.Bitrate)
 }
-func encodingKey(e Encoding) string     { return fmt.Sprintf("encoding %s@%gfps", e.Bitrate, e.FPS) }
+func encodingKey(e Encoding) string { return fmt.Sprintf("encoding %s@%gfps", e.Bitrate, e.FPS) }
+func inSituModelKey(class string, m InSituModel) string {
+	return fmt.Sprintf("class %s in situ model %s", class, m.Model)
+}
+func stackKey(class string, s InSituStack) string {
+	return fmt.Sprintf("class %s in situ stack %s@%gfps", class, s.Bitrate, s.FPS)
+}
 func failoverKey(f FailoverCost) string { return "failover " + f.Provider }
 
 // Keys lists the keys of every entry c holds, in file order.
@@ -402,12 +504,31 @@ func (c *Calibration) Keys() []string {
 		for _, d := range cl.Decode {
 			keys = append(keys, decodeKey(cl.Name, d))
 		}
+		if in := cl.InSitu; in != nil {
+			for _, m := range in.Models {
+				keys = append(keys, inSituModelKey(cl.Name, m))
+			}
+			for _, st := range in.Stack {
+				keys = append(keys, stackKey(cl.Name, st))
+			}
+		}
 	}
 	for _, e := range c.Encoding {
 		keys = append(keys, encodingKey(e))
 	}
 	for _, f := range c.Failover {
 		keys = append(keys, failoverKey(f))
+	}
+	return keys
+}
+
+// InSituKeys lists the keys of the entries c measured in situ.
+func (c *Calibration) InSituKeys() []string {
+	var keys []string
+	for _, cl := range c.Classes {
+		if cl.InSitu != nil {
+			keys = append(keys, (&Calibration{Classes: []Class{{Name: cl.Name, InSitu: cl.InSitu}}}).Keys()...)
+		}
 	}
 	return keys
 }
@@ -445,6 +566,7 @@ func Merge(base, next *Calibration) *Calibration {
 		merged := old
 		merged.Models = mergeBy(old.Models, nc.Models, func(m ModelCost) string { return m.Model })
 		merged.Decode = mergeBy(old.Decode, nc.Decode, func(d DecodeCost) string { return decodeKey("", d) })
+		merged.InSitu = mergeInSitu(old.InSitu, nc.InSitu)
 		out.Classes[i] = merged
 	}
 	out.Encoding = mergeBy(out.Encoding, next.Encoding, encodingKey)
@@ -466,6 +588,17 @@ func Merge(base, next *Calibration) *Calibration {
 	out.Provenance.Runs = append(out.Provenance.Runs, next.Provenance.Runs...)
 	out.Provenance.Commands = append(commands, next.Provenance.Commands...)
 	return &out
+}
+
+// mergeInSitu merges two classes' in-situ tables as Merge does the rest.
+func mergeInSitu(base, next *InSitu) *InSitu {
+	if base == nil || next == nil {
+		return cmp.Or(next, base)
+	}
+	return &InSitu{
+		Models: mergeBy(base.Models, next.Models, func(m InSituModel) string { return inSituModelKey("", m) }),
+		Stack:  mergeBy(base.Stack, next.Stack, func(s InSituStack) string { return stackKey("", s) }),
+	}
 }
 
 // mergeBy replaces the entries of base whose key an entry of next has and

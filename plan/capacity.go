@@ -52,6 +52,10 @@ type CalibrationInfo struct {
 	Path        string     `json:"path"`
 	Provenance  Provenance `json:"provenance"`
 	TestFixture bool       `json:"testFixture,omitempty"`
+	// InSitu are the calibration's entries measured inside running
+	// edgenodes (Class.InSitu), which the simulator draws from instead of
+	// the isolated ones.
+	InSitu []string `json:"inSitu,omitempty"`
 }
 
 // Objective is one SLO the sweep points are checked against, as checks

@@ -402,8 +402,8 @@ func (d *domain) capture(ci int32) {
 	size = max(size, 1)
 	npk := (size + enc.PayloadBytes - 1) / enc.PayloadBytes
 	var encode int64
-	if len(enc.EncodeSeconds) > 0 {
-		encode = int64(enc.EncodeSeconds.Draw(d.rng) * float64(time.Second))
+	if delay := c.g.delay; len(delay) > 0 {
+		encode = int64(delay.Draw(d.rng) * float64(time.Second))
 	}
 
 	no := sd.no

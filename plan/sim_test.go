@@ -136,6 +136,35 @@ var _ = Describe("Run", func() {
 			expectLatency(r, 4*time.Millisecond+5*time.Millisecond+2*time.Millisecond+100*time.Millisecond+5*time.Millisecond)
 		})
 
+		It("draws the in-situ inference and stack delay instead of the isolated service and encode times where the class has them", func() {
+			// isolated: 100 ms busy, 4 ms encode; in situ: 60 ms inference, 9 ms stack
+			situ := *cal
+			situ.Encoding = slices.Clone(cal.Encoding)
+			for i := range situ.Encoding {
+				situ.Encoding[i].EncodeSeconds = plan.Quantiles{{Q: 0, V: 0.004}, {Q: 1, V: 0.004}}
+			}
+			situ.Classes = slices.Clone(cal.Classes)
+			i := slices.IndexFunc(situ.Classes, func(c plan.Class) bool { return c.Name == "small-box" })
+			situ.Classes[i].InSitu = &plan.InSitu{
+				Models: []plan.InSituModel{{Model: "edgesim-det", Frames: 10, ServiceSeconds: plan.Quantiles{{Q: 0, V: 0.060}, {Q: 1, V: 0.060}}}},
+				Stack: []plan.InSituStack{{Bitrate: units.MustParseBitRate("600Kbit"), FPS: 10, Frames: 10,
+					Seconds: plan.Quantiles{{Q: 0, V: 0.009}, {Q: 1, V: 0.009}}}},
+			}
+			Expect(situ.Validate()).To(Succeed())
+			r, err := plan.Run(ctx, one(1), &situ)
+			Expect(err).NotTo(HaveOccurred())
+			expectLatency(r, 9*time.Millisecond+5*time.Millisecond+2*time.Millisecond+60*time.Millisecond+5*time.Millisecond)
+
+			By("another frame rate has no stack table: the encode time stays, the in-situ inference too")
+			f := one(1)
+			f.Sites[0].Cameras[0].FPS = 5
+			situ.Encoding = append(situ.Encoding, situ.Encoding[0])
+			situ.Encoding[len(situ.Encoding)-1].FPS = 5
+			r, err = plan.Run(ctx, f, &situ)
+			Expect(err).NotTo(HaveOccurred())
+			expectLatency(r, 4*time.Millisecond+5*time.Millisecond+2*time.Millisecond+60*time.Millisecond+5*time.Millisecond)
+		})
+
 		It("draws the idle service time for a worker that waited a whole measured gap", func() {
 			// one camera sampled every 200 ms, 100 ms busy and 150 ms idle
 			// service: the worker waits 50 ms between frames, the whole gap

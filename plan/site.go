@@ -32,6 +32,7 @@ const (
 type group struct {
 	cfg     *CameraGroup
 	enc     *Encoding
+	delay   Quantiles // the camera's delay before the links (Calibration.CameraDelay)
 	decode  Quantiles
 	period  int64
 	rules   *rules.Config // nil: no rule applies
@@ -214,7 +215,8 @@ func buildGroups(f *Fleet, cal *Calibration, s *Site) ([]*group, error) {
 		if err != nil {
 			return nil, err
 		}
-		gr := &group{cfg: g, enc: enc, decode: dec, period: int64(float64(time.Second) / g.FPS)}
+		gr := &group{cfg: g, enc: enc, delay: cal.CameraDelay(decodeClass, enc), decode: dec,
+			period: int64(float64(time.Second) / g.FPS)}
 		rc := &rules.Config{}
 		for _, z := range g.Zones {
 			rc.Zones = append(rc.Zones, rules.Zone{Name: z.Name, Rect: z.Rect})

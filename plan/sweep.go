@@ -604,8 +604,9 @@ func keyString(k CurveKey) string {
 func (r *runner) header() *CapacityReport {
 	p, cal := r.p, r.cal
 	rep := &CapacityReport{APIVersion: CapacityAPIVersion, Kind: CapacityKind, Name: p.Name, Generated: r.opt.Now().UTC(),
-		Calibration: CalibrationInfo{Path: cmpOr(r.opt.CalibrationPath, p.Calibration), Provenance: cal.Provenance, TestFixture: cal.TestFixture},
-		Objectives:  objectiveList(p.Objectives)}
+		Calibration: CalibrationInfo{Path: cmpOr(r.opt.CalibrationPath, p.Calibration), Provenance: cal.Provenance, TestFixture: cal.TestFixture,
+			InSitu: cal.InSituKeys()},
+		Objectives: objectiveList(p.Objectives)}
 	if len(r.bases) > 0 {
 		b := r.bases[0]
 		rep.Seed, rep.Simulated, rep.Sites = b.Seed, b.Duration, len(b.Sites)

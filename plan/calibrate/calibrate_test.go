@@ -109,6 +109,47 @@ var _ = Describe("Merge", func() {
 		Expect(base.Classes[0].Models[0].ServiceSeconds).To(Equal(flat(0.1)), "the base is not modified")
 	})
 
+	It("adds in-situ tables beside the isolated ones and replaces them by model and by bitrate and frame rate", func() {
+		stack := func(fps float64, v float64) plan.InSituStack {
+			return plan.InSituStack{Bitrate: units.MustParseBitRate("600Kbit"), FPS: fps, Frames: 5, Seconds: flat(v)}
+		}
+		situ := func(cmd string, v float64, st ...plan.InSituStack) *plan.Calibration {
+			return calibration(cmd, []plan.Class{{Name: "box", CPU: cpu1, Memory: gi, Workers: 1, InSitu: &plan.InSitu{
+				Models: []plan.InSituModel{{Model: "a", Frames: 5, ServiceSeconds: flat(v)}}, Stack: st}}}, nil, nil)
+		}
+		m := plan.Merge(base, situ("in situ 1", 0.3, stack(10, 0.008)))
+		Expect(m.Validate()).To(Succeed())
+		Expect(m.Classes[0].Models).To(Equal(base.Classes[0].Models), "the isolated tables stay")
+		Expect(m.InSituKeys()).To(Equal([]string{"class box in situ model a", "class box in situ stack 600Kbit@10fps"}))
+		svc, err := m.Inference("box", "a")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(svc.Busy).To(Equal(flat(0.3)))
+		svc, err = m.Inference("box", "b")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(svc.Busy).To(Equal(flat(0.2)), "a model not measured in situ keeps its isolated time")
+
+		m = plan.Merge(m, situ("in situ 2", 0.4, stack(15, 0.009)))
+		Expect(m.Classes[0].InSitu.Models).To(HaveLen(1))
+		Expect(m.Classes[0].InSitu.Models[0].ServiceSeconds).To(Equal(flat(0.4)))
+		Expect(m.Classes[0].InSitu.Stack).To(Equal([]plan.InSituStack{stack(10, 0.008), stack(15, 0.009)}))
+		Expect(m.Provenance.Commands).To(Equal([]string{"first", "in situ 1", "in situ 2"}))
+		Expect(m.Provenance.Runs[1].Measured).To(Equal([]string{"class box in situ stack 600Kbit@10fps"}))
+
+		By("the stack table stands in for the encode time of its own bitrate and frame rate only")
+		e10, e15 := enc("600Kbit", 10), enc("600Kbit", 20)
+		e10.EncodeSeconds, e15.EncodeSeconds = flat(0.002), flat(0.002)
+		Expect(m.CameraDelay("box", &e10)).To(Equal(flat(0.008)))
+		Expect(m.CameraDelay("box", &e15)).To(Equal(flat(0.002)))
+		Expect(m.CameraDelay("other", &e10)).To(Equal(flat(0.002)))
+
+		By("a duplicate or empty in-situ entry is refused")
+		bad := plan.Merge(base, situ("bad", 0.3, stack(10, 0.008), stack(10, 0.009)))
+		Expect(bad.Validate()).To(MatchError(ContainSubstring("classes[0].inSitu.stack[1]: duplicate bitrate and fps")))
+		bad = plan.Merge(base, situ("bad", 0.3))
+		bad.Classes[0].InSitu.Models[0].Frames = 0
+		Expect(bad.Validate()).To(MatchError(ContainSubstring("classes[0].inSitu.models[0].frames")))
+	})
+
 	It("replaces a class whole when its hardware changed, and drops runs with nothing left", func() {
 		next := calibration("again",
 			[]plan.Class{{Name: "box", CPU: 2 * cpu1, Memory: gi, Workers: 2, Models: []plan.ModelCost{{Model: "a", ServiceSeconds: flat(0.05)}}}},
@@ -316,5 +357,84 @@ var _ = Describe("Failover", func() {
 	It("refuses runs without a failover", func() {
 		_, err := calibrate.Failover(nil)
 		Expect(err).To(MatchError(ContainSubstring("kill fault")))
+	})
+})
+
+var _ = Describe("InSitu", func() {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	// frame: latency 30 ms, of which decode 2, wait 1, inference 18 and
+	// the access links 2 x 0.5: the stack's delay is 8 ms
+	frame := func(no uint64, capture float64, infer float64) reports.FrameSample {
+		return reports.FrameSample{Frame: no, Capture: at(capture), Answered: true, Node: "e1", Model: "det@v1",
+			Latency: ms(12 + infer), Decode: ms(2), Wait: ms(1), Infer: ms(infer), InNode: ms(3.2 + infer)}
+	}
+	run := func() *reports.Run {
+		return &reports.Run{
+			Phases:     []reports.Phase{{Name: reports.PhaseWarmUp, Start: at(0), End: at(5)}, {Name: reports.PhaseRun, Start: at(5), End: at(60)}},
+			LinkDelays: []reports.LinkDelay{{Link: "lan", Site: "s", Leg: reports.LegAccess, OneWay: ms(0.5)}, {Link: "wan", Site: "s", Leg: reports.LegBackhaul, OneWay: ms(40)}},
+			Cameras: []reports.Camera{
+				{ID: "c1", Site: "s", Placement: reports.PlacementEdge, FPS: 10, Frames: []reports.FrameSample{
+					frame(1, 1, 50), // warm-up
+					frame(2, 6, 18), frame(3, 7, 20),
+					{Frame: 4, Capture: at(8)},                                  // not answered
+					{Frame: 5, Capture: at(9), Answered: true, Latency: ms(25)}, // no share reported
+				}},
+				{ID: "c2", Site: "s", Placement: reports.PlacementCloud, FPS: 10, Frames: []reports.FrameSample{frame(1, 6, 90)}},
+				{ID: "m", Site: "s", Placement: reports.PlacementEdge, FPS: 10, Reference: true, Frames: []reports.FrameSample{frame(1, 6, 90)}},
+			}}
+	}
+
+	It("takes the run phase's answered frames of edge cameras: inference, and the latency less the node's share and the access links both ways", func() {
+		var s calibrate.InSituSamples
+		notes, err := s.AddRun(run(), "r1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(notes).To(ConsistOf(ContainSubstring("1 answered frames left out: their node did not report its share")))
+		Expect(s.Frames).To(Equal(2))
+		Expect(s.Infer).To(Equal([]float64{0.018, 0.020}))
+		Expect(s.Stack).To(HaveLen(2))
+		for _, v := range s.Stack {
+			Expect(v).To(BeNumerically("~", 0.008, 1e-9))
+		}
+		in, err := calibrate.InSitu(&s, "default", units.MustParseBitRate("600Kbit"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(in.Models).To(HaveLen(1))
+		Expect(in.Models[0].Model).To(Equal("default"))
+		Expect(in.Models[0].ServiceSeconds.At(0)).To(BeNumerically("~", 0.018, 1e-12))
+		Expect(in.Models[0].ServiceSeconds.At(1)).To(BeNumerically("~", 0.020, 1e-12))
+		Expect(in.Stack[0].FPS).To(Equal(10.0))
+		Expect(in.Stack[0].Frames).To(Equal(2))
+	})
+
+	It("counts a frame faster than its share and links as no stack delay, and says so", func() {
+		r := run()
+		r.Cameras[0].Frames[1].Latency = ms(20) // less than decode + wait + inference + links
+		var s calibrate.InSituSamples
+		notes, err := s.AddRun(r, "r1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Stack[0]).To(BeZero())
+		Expect(notes).To(ContainElement(ContainSubstring("1 frames came back faster")))
+	})
+
+	It("refuses runs of cameras at different frame rates, of two models, or without a frame to measure", func() {
+		r := run()
+		r.Cameras = append(r.Cameras, reports.Camera{ID: "c3", Site: "s", Placement: reports.PlacementEdge, FPS: 15})
+		var s calibrate.InSituSamples
+		_, err := s.AddRun(r, "r1")
+		Expect(err).To(MatchError(ContainSubstring("camera c3 streams at 15 fps, others at 10")))
+
+		s = calibrate.InSituSamples{}
+		_, err = s.AddRun(run(), "r1")
+		Expect(err).NotTo(HaveOccurred())
+		r = run()
+		r.Cameras[0].Frames[2].Model = "det@v2"
+		_, err = s.AddRun(r, "r2")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = calibrate.InSitu(&s, "default", units.MustParseBitRate("600Kbit"))
+		Expect(err).To(MatchError(ContainSubstring("2 models (det@v1, det@v2)")))
+
+		_, err = calibrate.InSitu(&calibrate.InSituSamples{}, "default", units.MustParseBitRate("600Kbit"))
+		Expect(err).To(MatchError(ContainSubstring("no answered frame of an edge-placed camera")))
 	})
 })

@@ -231,6 +231,15 @@ var _ = Describe("The capacity report", func() {
 		Expect(md).To(ContainSubstring("9 points simulated · 123456 events · 654321 packets · wall 1.5s · CPU 2.5 s · peak RSS 30.00 MiB"))
 	})
 
+	It("names the calibration's entries measured in situ, only when it has some", func() {
+		Expect(markdown(r)).NotTo(ContainSubstring("in situ"))
+		r.Calibration.InSitu = []string{"class small-box in situ model edgesim-det", "class small-box in situ stack 600Kbit@10fps"}
+		for _, out := range []string{markdown(r), html(r)} {
+			Expect(out).To(ContainSubstring("measured in situ, inside running edgenodes of emulated runs, and drawn instead of the isolated measurements: " +
+				"class small-box in situ model edgesim-det; class small-box in situ stack 600Kbit@10fps"))
+		}
+	})
+
 	It("writes report.json, report.md and report.html; the JSON reads back equal", func() {
 		dir := filepath.Join(GinkgoT().TempDir(), "out", "plan")
 		paths, err := render.WriteAll(dir, r)

@@ -153,6 +153,10 @@ func build(r *plan.CapacityReport, plots []reportkit.Named) page {
 	pr := c.Provenance
 	pg.Meta = append(pg.Meta, fmt.Sprintf("calibration %s: measured on %s at commit %s, %s, by %s",
 		c.Path, pr.Machine, pr.Commit, pr.Date.UTC().Format(time.RFC3339), strings.Join(pr.Commands, "; ")))
+	if len(c.InSitu) > 0 {
+		pg.Meta = append(pg.Meta, "measured in situ, inside running edgenodes of emulated runs, and drawn instead of the isolated measurements: "+
+			strings.Join(c.InSitu, "; "))
+	}
 	if s := r.Shard; s != nil {
 		pg.Banners = append(pg.Banners, fmt.Sprintf("Partial report of shard %d/%d: merge before reading. It holds only that slice of the sites.", s.Index, s.Count))
 	}

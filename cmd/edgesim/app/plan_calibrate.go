@@ -46,6 +46,7 @@ type planCalibrateFlags struct {
 	night           bool
 	seed            int64
 	failoverFrom    []string
+	inSituFrom      []string
 	unconfined      bool
 	child           bool
 }
@@ -54,7 +55,7 @@ func newPlanCalibrateCmd(streams Streams) *cobra.Command {
 	f := planCalibrateFlags{resolution: "640x360", duration: time.Minute, decodeDuration: 20 * time.Second,
 		inferenceFrames: 200, idleGap: 200 * time.Millisecond, background: "indoor", people: 2, seed: 42}
 	c := &cobra.Command{
-		Use:   "calibrate --out FILE [--class NAME --cpu C --memory M --model NAME] [--bitrate B,... --fps F,...] [--failover-from DIR...]",
+		Use:   "calibrate --out FILE [--class NAME --cpu C --memory M --model NAME] [--bitrate B,... --fps F,...] [--failover-from DIR...] [--in-situ-from DIR... --class NAME --model NAME --bitrate B]",
 		Short: "Measure the real detector, decoder, encoder and failovers into a calibration file for the simulator",
 		Long: `calibrate measures the real parts of edgesim on this machine and writes
 what the fleet simulator draws from into a calibration file (--out; an
@@ -62,7 +63,7 @@ existing file is updated: what this run measures replaces the same
 entries, everything else is kept). Each run adds its provenance: host,
 CPU, cgroup mode, commit, date, load average and the exact command.
 
-Three measurements, each chosen by its flags:
+Four measurements, each chosen by its flags:
 
   Hardware class (--class with --model and/or --bitrate): a child process
   confined by cgroups to the class's --cpu and --memory (as the local
@@ -83,6 +84,18 @@ Three measurements, each chosen by its flags:
   to the camera noticing the lost connection, reconnect = noticing to
   being connected to another node, per provider.
 
+  In situ (--in-situ-from, with --class, one --model and the cameras' one
+  --bitrate): the samples.json of earlier runs whose edge nodes were of
+  the class (edgesim run, or the emulated points of edgesim plan
+  --validate). From every answered frame of an edge-placed camera in the
+  run phase: the inference time inside the running edgenode, and the
+  stack's delay, i.e. the latency less the node's decode, wait and
+  inference and less the access link's configured delay both ways. The
+  simulator then draws these instead of the isolated inference time and
+  the encode time. They hold what the isolated measurements leave out
+  (the node's media stack and, on a testbed, the host's other work on the
+  same cores); the class must already be in --out.
+
 Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 		Example: `  # this machine as a 2-core class, the default model, decode at two bitrates
   sudo edgesim plan calibrate --out calibration.yaml --class vm-2core --cpu 2 --memory 1Gi \
@@ -97,6 +110,10 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
   # (more runs, more samples: separate their directories with commas)
   edgesim plan calibrate --out calibration.yaml \
       --failover-from runs/quickstart-20250101-120000,runs/quickstart-20250101-121500
+
+  # inference and the stack's delay as the quickstart's edge nodes saw them
+  edgesim plan calibrate --out calibration.yaml --in-situ-from runs/quickstart-20250101-120000 \
+      --class small-box --model default --bitrate 600Kbit
 
   # a quick look without root: no cgroup limits, said so in the file
   edgesim plan calibrate --out /tmp/c.yaml --class laptop --cpu 1 --memory 1Gi \
@@ -129,6 +146,7 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 	fl.BoolVar(&f.night, "night", false, "night scene (dark, noisy)")
 	fl.Int64Var(&f.seed, "seed", f.seed, "scene seed")
 	fl.StringSliceVar(&f.failoverFrom, "failover-from", nil, "results directories (or samples.json files) of runs with a kill fault")
+	fl.StringSliceVar(&f.inSituFrom, "in-situ-from", nil, "results directories (or samples.json files) of runs whose edge nodes were of --class, running --model, with cameras at --bitrate")
 	fl.BoolVar(&f.unconfined, "unconfined", false, "measure a class without cgroup limits (when not root); the file says so")
 	fl.BoolVar(&f.child, "child", false, "internal: the confined measuring process")
 	_ = fl.MarkHidden("child")
@@ -167,11 +185,12 @@ func runPlanCalibrate(cmd *cobra.Command, streams Streams, f *planCalibrateFlags
 		// the command a missing class's error names gives only its hardware
 		f.class = strings.ToLower("cpu-" + f.cpu + "-memory-" + f.memory)
 	}
-	doClass := f.class != ""
-	doEncoding := len(f.fps) > 0
-	if !doClass && !doEncoding && len(f.failoverFrom) == 0 {
+	inSitu := len(f.inSituFrom) > 0
+	doClass := f.class != "" && !inSitu
+	doEncoding := len(f.fps) > 0 && !inSitu
+	if !doClass && !doEncoding && len(f.failoverFrom) == 0 && !inSitu {
 		return errors.New("nothing to measure: give --class (with --model and/or --bitrate), --bitrate with --fps, " +
-			"or --failover-from (see --help)")
+			"--failover-from or --in-situ-from (see --help)")
 	}
 	if doEncoding && len(bitrates) == 0 {
 		return errors.New("--fps measures encoded sizes per bitrate: give --bitrate too")
@@ -241,6 +260,15 @@ func runPlanCalibrate(cmd *cobra.Command, streams Streams, f *planCalibrateFlags
 		}
 	}
 
+	if inSitu {
+		cl, lines, err := inSituClass(f, base, bitrates, disp)
+		if err != nil {
+			return err
+		}
+		frag.Classes = []plan.Class{*cl}
+		summary = append(summary, lines...)
+	}
+
 	frag.Provenance = sys.Provenance(ctx, commandLine(cmd), confinement, loadBefore, frag.Keys())
 	merged := plan.Merge(base, frag)
 	b, err := merged.Marshal(calibrationHeader(merged)...)
@@ -256,6 +284,46 @@ func runPlanCalibrate(cmd *cobra.Command, streams Streams, f *planCalibrateFlags
 	}
 	fmt.Fprintf(streams.Out, "wrote %s (load average %s before, %s after)\n", f.out, loadBefore, frag.Provenance.Runs[0].LoadAverage.After)
 	return nil
+}
+
+// inSituClass reads the in-situ tables of a class from the runs of
+// --in-situ-from.
+func inSituClass(f *planCalibrateFlags, base *plan.Calibration, bitrates []units.BitRate, disp *display) (*plan.Class, []string, error) {
+	if f.class == "" || len(f.models) != 1 || len(bitrates) != 1 || len(f.fps) > 0 || f.cpu != "" || f.memory != "" {
+		return nil, nil, errors.New("--in-situ-from needs --class (the runs' edge nodes' class), one --model (the calibration's " +
+			"name of the model they ran) and one --bitrate (their cameras'), and takes no --fps, --cpu or --memory " +
+			"(the frame rate is the runs', the class's hardware the one in --out)")
+	}
+	old, err := base.Class(f.class)
+	if err != nil {
+		return nil, nil, fmt.Errorf("class %s is not in %s: measure it first (%s --out %s --class %s --cpu C --memory M --model %s)",
+			f.class, f.out, plan.CalibrateCommand, f.out, f.class, f.models[0])
+	}
+	model, _, _ := strings.Cut(f.models[0], "=")
+	var samples calibrate.InSituSamples
+	for _, dir := range f.inSituFrom {
+		run, name, err := calibrate.ReadRun(dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		notes, err := samples.AddRun(run, name)
+		for _, n := range notes {
+			disp.logf("note: %s", n)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	in, err := calibrate.InSitu(&samples, model, bitrates[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	cl := plan.Class{Name: old.Name, CPU: old.CPU, Memory: old.Memory, Workers: old.Workers, InSitu: in}
+	m, st := in.Models[0], in.Stack[0]
+	lines := []string{fmt.Sprintf("in situ on %s: %d frames (models as the nodes named them: %s); inference %s p50 %.1f ms, p95 %.1f ms; "+
+		"stack at %s@%gfps p50 %.1f ms, p95 %.1f ms", cl.Name, samples.Frames, strings.Join(samples.Models, ", "), model,
+		1000*m.ServiceSeconds.At(0.5), 1000*m.ServiceSeconds.At(0.95), st.Bitrate, st.FPS, 1000*st.Seconds.At(0.5), 1000*st.Seconds.At(0.95))}
+	return &cl, lines, nil
 }
 
 // measureClass measures decode and inference of a class in a confined

@@ -1,0 +1,113 @@
+package calibrate
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/edgesim/edgesim/plan"
+	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/units"
+)
+
+// InSituSamples are the answered frames of edge-placed cameras in runs,
+// as their edgenodes reported them: the inference time inside the node,
+// and the stack's delay (plan.InSitu.Stack): the latency less the node's
+// decode, wait and inference, and less the configured one-way delay of
+// the camera's access link both ways.
+type InSituSamples struct {
+	Infer, Stack []float64 // seconds
+	Models       []string  // the models that answered, as the nodes named them
+	FPS          float64   // the cameras' frame rate
+	Frames       int
+}
+
+// AddRun adds the run-phase frames of run (read from name) to s. A frame
+// counts when it was answered by a node that reported its share; frames of
+// reference and cloud-placed cameras, and of the warm-up, do not. Notes
+// say what was left out.
+func (s *InSituSamples) AddRun(run *reports.Run, name string) (notes []string, err error) {
+	var from, to time.Time
+	for _, p := range run.Phases {
+		if p.Name == reports.PhaseRun {
+			from, to = p.Start, p.End
+		}
+	}
+	access := map[string]time.Duration{} // the smallest access delay per site, as the physics floor takes it
+	for _, d := range run.LinkDelays {
+		if d.Leg == reports.LegAccess && d.OneWay > 0 && (access[d.Site] == 0 || d.OneWay < access[d.Site]) {
+			access[d.Site] = d.OneWay
+		}
+	}
+	unreported, negative := 0, 0
+	for _, c := range run.Cameras {
+		if c.Reference || c.Placement != reports.PlacementEdge {
+			continue
+		}
+		if c.FPS <= 0 {
+			return notes, fmt.Errorf("calibrate: %s: camera %s has no frame rate recorded", name, c.ID)
+		}
+		if s.FPS == 0 {
+			s.FPS = c.FPS
+		} else if c.FPS != s.FPS {
+			return notes, fmt.Errorf("calibrate: %s: camera %s streams at %g fps, others at %g: in-situ tables are per frame rate, "+
+				"so give runs whose edge cameras share one", name, c.ID, c.FPS, s.FPS)
+		}
+		links := 2 * access[c.Site]
+		for _, fr := range c.Frames {
+			if !fr.Answered || !from.IsZero() && (fr.Capture.Before(from) || fr.Capture.After(to)) {
+				continue
+			}
+			if fr.InNode <= 0 || fr.Infer <= 0 {
+				unreported++
+				continue
+			}
+			stack := fr.Latency - fr.Decode - fr.Wait - fr.Infer - links
+			if stack < 0 {
+				negative++
+				stack = 0
+			}
+			s.Infer = append(s.Infer, fr.Infer.Seconds())
+			s.Stack = append(s.Stack, stack.Seconds())
+			if fr.Model != "" && !slices.Contains(s.Models, fr.Model) {
+				s.Models = append(s.Models, fr.Model)
+			}
+			s.Frames++
+		}
+	}
+	if unreported > 0 {
+		notes = append(notes, fmt.Sprintf("%s: %d answered frames left out: their node did not report its share", name, unreported))
+	}
+	if negative > 0 {
+		notes = append(notes, fmt.Sprintf("%s: %d frames came back faster than their node's share and the access links' delay; "+
+			"their stack delay counts as 0", name, negative))
+	}
+	return notes, nil
+}
+
+// InSitu turns samples into the in-situ tables of a class: model's
+// inference time, and the stack's delay of cameras at bitrate.
+func InSitu(s *InSituSamples, model string, bitrate units.BitRate) (*plan.InSitu, error) {
+	if s.Frames == 0 {
+		return nil, errors.New("calibrate: the runs have no answered frame of an edge-placed camera whose node reported " +
+			"its share: give the results of runs on this version of edgesim with edge placement (e.g. scenarios/examples/quickstart.yaml)")
+	}
+	if len(s.Models) > 1 {
+		return nil, fmt.Errorf("calibrate: the runs' frames were answered by %d models (%s): give runs of one model",
+			len(s.Models), strings.Join(s.Models, ", "))
+	}
+	infer, err := Table(s.Infer, DefaultLevels)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: in-situ inference: %w", err)
+	}
+	stack, err := Table(s.Stack, DefaultLevels)
+	if err != nil {
+		return nil, fmt.Errorf("calibrate: in-situ stack delay: %w", err)
+	}
+	return &plan.InSitu{
+		Models: []plan.InSituModel{{Model: model, Frames: s.Frames, ServiceSeconds: infer}},
+		Stack:  []plan.InSituStack{{Bitrate: bitrate, FPS: s.FPS, Frames: s.Frames, Seconds: stack}},
+	}, nil
+}
