@@ -13,6 +13,7 @@
 package reports
 
 import (
+	"github.com/edgesim/edgesim/units"
 	"image"
 	"time"
 
@@ -107,6 +108,8 @@ type Camera struct {
 	Nodes  []string `json:"nodes,omitempty"`
 	Width  int      `json:"width,omitempty"`
 	Height int      `json:"height,omitempty"`
+	// Bitrate is the camera's configured VP8 bit rate (optional).
+	Bitrate units.BitRate `json:"bitrate,omitempty"`
 	// FramesSent is the camera's own frame counter; when set it must equal
 	// len(Frames) (a consistency check).
 	FramesSent uint64 `json:"framesSent,omitempty"`

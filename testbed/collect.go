@@ -60,7 +60,7 @@ func collectCameras(plan *Plan, dir string) ([]reports.Camera, []reports.Scripte
 	for _, c := range plan.Cameras {
 		out := filepath.Join(dir, c.Host)
 		cam := reports.Camera{ID: c.ID, Site: c.ReportSite, Placement: reports.Placement(c.Placement), Width: c.Group.Width, Height: c.Group.Height,
-			FPS: c.Group.FPS, DetectFPS: plan.Scenario.Workload.DetectFPS, Reference: c.Mirror}
+			Bitrate: c.Group.Bitrate, FPS: c.Group.FPS, DetectFPS: plan.Scenario.Workload.DetectFPS, Reference: c.Mirror}
 		nodes := map[string]bool{}
 		err := readJSONL(filepath.Join(out, "latency-"+c.ID+".jsonl"), func(l wire.LatencyLine) {
 			fs := reports.FrameSample{Frame: l.Frame, Capture: time.UnixMicro(l.CaptureUS), Answered: l.Answered, Node: l.Node, Model: l.Model}

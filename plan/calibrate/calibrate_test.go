@@ -375,7 +375,7 @@ var _ = Describe("InSitu", func() {
 			Phases:     []reports.Phase{{Name: reports.PhaseWarmUp, Start: at(0), End: at(5)}, {Name: reports.PhaseRun, Start: at(5), End: at(60)}},
 			LinkDelays: []reports.LinkDelay{{Link: "lan", Site: "s", Leg: reports.LegAccess, OneWay: ms(0.5)}, {Link: "wan", Site: "s", Leg: reports.LegBackhaul, OneWay: ms(40)}},
 			Cameras: []reports.Camera{
-				{ID: "c1", Site: "s", Placement: reports.PlacementEdge, FPS: 10, Frames: []reports.FrameSample{
+				{ID: "c1", Site: "s", Placement: reports.PlacementEdge, FPS: 10, Bitrate: units.MustParseBitRate("600Kbit"), Frames: []reports.FrameSample{
 					frame(1, 1, 50), // warm-up
 					frame(2, 6, 18), frame(3, 7, 20),
 					{Frame: 4, Capture: at(8)},                                  // not answered
@@ -388,16 +388,18 @@ var _ = Describe("InSitu", func() {
 
 	It("takes the run phase's answered frames of edge cameras: inference, and the latency less the node's share and the access links both ways", func() {
 		var s calibrate.InSituSamples
-		notes, err := s.AddRun(run(), "r1")
+		notes, err := s.AddRun(run(), "r1", 0)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(notes).To(ConsistOf(ContainSubstring("1 answered frames left out: their node did not report its share")))
 		Expect(s.Frames).To(Equal(2))
 		Expect(s.Infer).To(Equal([]float64{0.018, 0.020}))
-		Expect(s.Stack).To(HaveLen(2))
-		for _, v := range s.Stack {
+		st := calibrate.Stream{Bitrate: units.MustParseBitRate("600Kbit"), FPS: 10}
+		Expect(s.Stack).To(HaveLen(1))
+		Expect(s.Stack[st]).To(HaveLen(2))
+		for _, v := range s.Stack[st] {
 			Expect(v).To(BeNumerically("~", 0.008, 1e-9))
 		}
-		in, err := calibrate.InSitu(&s, "default", units.MustParseBitRate("600Kbit"))
+		in, err := calibrate.InSitu(&s, "default")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(in.Models).To(HaveLen(1))
 		Expect(in.Models[0].Model).To(Equal("default"))
@@ -411,30 +413,46 @@ var _ = Describe("InSitu", func() {
 		r := run()
 		r.Cameras[0].Frames[1].Latency = ms(20) // less than decode + wait + inference + links
 		var s calibrate.InSituSamples
-		notes, err := s.AddRun(r, "r1")
+		notes, err := s.AddRun(r, "r1", 0)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(s.Stack[0]).To(BeZero())
+		Expect(s.Stack[calibrate.Stream{Bitrate: units.MustParseBitRate("600Kbit"), FPS: 10}][0]).To(BeZero())
 		Expect(notes).To(ContainElement(ContainSubstring("1 frames came back faster")))
 	})
 
-	It("refuses runs of cameras at different frame rates, of two models, or without a frame to measure", func() {
+	It("keeps one stack table per camera stream, taking the given bit rate for cameras that recorded none", func() {
 		r := run()
-		r.Cameras = append(r.Cameras, reports.Camera{ID: "c3", Site: "s", Placement: reports.PlacementEdge, FPS: 15})
+		c3 := r.Cameras[0]
+		c3.ID, c3.FPS, c3.Bitrate = "c3", 15, 0
+		r.Cameras = append(r.Cameras, c3)
 		var s calibrate.InSituSamples
-		_, err := s.AddRun(r, "r1")
-		Expect(err).To(MatchError(ContainSubstring("camera c3 streams at 15 fps, others at 10")))
-
+		_, err := s.AddRun(r, "r1", 0)
+		Expect(err).To(MatchError(ContainSubstring("camera c3 has no frame rate or bit rate recorded")))
 		s = calibrate.InSituSamples{}
-		_, err = s.AddRun(run(), "r1")
+		_, err = s.AddRun(r, "r1", units.MustParseBitRate("1Mbit"))
 		Expect(err).NotTo(HaveOccurred())
-		r = run()
+		in, err := calibrate.InSitu(&s, "default")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(in.Models[0].Frames).To(Equal(4))
+		Expect(in.Stack).To(HaveLen(2))
+		Expect(in.Stack[0].Bitrate).To(Equal(units.MustParseBitRate("600Kbit")))
+		Expect(in.Stack[0].FPS).To(Equal(10.0))
+		Expect(in.Stack[1].Bitrate).To(Equal(units.MustParseBitRate("1Mbit")))
+		Expect(in.Stack[1].FPS).To(Equal(15.0))
+		Expect(in.Stack[1].Frames).To(Equal(2))
+	})
+
+	It("refuses runs of two models, or without a frame to measure", func() {
+		var s calibrate.InSituSamples
+		_, err := s.AddRun(run(), "r1", 0)
+		Expect(err).NotTo(HaveOccurred())
+		r := run()
 		r.Cameras[0].Frames[2].Model = "det@v2"
-		_, err = s.AddRun(r, "r2")
+		_, err = s.AddRun(r, "r2", 0)
 		Expect(err).NotTo(HaveOccurred())
-		_, err = calibrate.InSitu(&s, "default", units.MustParseBitRate("600Kbit"))
+		_, err = calibrate.InSitu(&s, "default")
 		Expect(err).To(MatchError(ContainSubstring("2 models (det@v1, det@v2)")))
 
-		_, err = calibrate.InSitu(&calibrate.InSituSamples{}, "default", units.MustParseBitRate("600Kbit"))
+		_, err = calibrate.InSitu(&calibrate.InSituSamples{}, "default")
 		Expect(err).To(MatchError(ContainSubstring("no answered frame of an edge-placed camera")))
 	})
 })

@@ -1,8 +1,10 @@
 package calibrate
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -14,21 +16,28 @@ import (
 
 // InSituSamples are the answered frames of edge-placed cameras in runs,
 // as their edgenodes reported them: the inference time inside the node,
-// and the stack's delay (plan.InSitu.Stack): the latency less the node's
-// decode, wait and inference, and less the configured one-way delay of
-// the camera's access link both ways.
+// and per camera stream the stack's delay (plan.InSitu.Stack): the
+// latency less the node's decode, wait and inference, and less the
+// configured one-way delay of the camera's access link both ways.
 type InSituSamples struct {
-	Infer, Stack []float64 // seconds
-	Models       []string  // the models that answered, as the nodes named them
-	FPS          float64   // the cameras' frame rate
-	Frames       int
+	Infer  []float64            // seconds
+	Stack  map[Stream][]float64 // seconds
+	Models []string             // the models that answered, as the nodes named them
+	Frames int
+}
+
+// Stream is a camera's bit rate and frame rate.
+type Stream struct {
+	Bitrate units.BitRate
+	FPS     float64
 }
 
 // AddRun adds the run-phase frames of run (read from name) to s. A frame
 // counts when it was answered by a node that reported its share; frames of
-// reference and cloud-placed cameras, and of the warm-up, do not. Notes
-// say what was left out.
-func (s *InSituSamples) AddRun(run *reports.Run, name string) (notes []string, err error) {
+// reference and cloud-placed cameras, and of the warm-up, do not. A camera
+// the run recorded no bit rate for (an older edgesim's run) is taken to
+// stream at bitrate; 0 refuses it. Notes say what was left out.
+func (s *InSituSamples) AddRun(run *reports.Run, name string, bitrate units.BitRate) (notes []string, err error) {
 	var from, to time.Time
 	for _, p := range run.Phases {
 		if p.Name == reports.PhaseRun {
@@ -41,19 +50,18 @@ func (s *InSituSamples) AddRun(run *reports.Run, name string) (notes []string, e
 			access[d.Site] = d.OneWay
 		}
 	}
+	if s.Stack == nil {
+		s.Stack = map[Stream][]float64{}
+	}
 	unreported, negative := 0, 0
 	for _, c := range run.Cameras {
 		if c.Reference || c.Placement != reports.PlacementEdge {
 			continue
 		}
-		if c.FPS <= 0 {
-			return notes, fmt.Errorf("calibrate: %s: camera %s has no frame rate recorded", name, c.ID)
-		}
-		if s.FPS == 0 {
-			s.FPS = c.FPS
-		} else if c.FPS != s.FPS {
-			return notes, fmt.Errorf("calibrate: %s: camera %s streams at %g fps, others at %g: in-situ tables are per frame rate, "+
-				"so give runs whose edge cameras share one", name, c.ID, c.FPS, s.FPS)
+		st := Stream{Bitrate: cmp.Or(c.Bitrate, bitrate), FPS: c.FPS}
+		if st.FPS <= 0 || st.Bitrate <= 0 {
+			return notes, fmt.Errorf("calibrate: %s: camera %s has no frame rate or bit rate recorded (a run of an older edgesim): "+
+				"give --bitrate, or runs of this version", name, c.ID)
 		}
 		links := 2 * access[c.Site]
 		for _, fr := range c.Frames {
@@ -70,7 +78,7 @@ func (s *InSituSamples) AddRun(run *reports.Run, name string) (notes []string, e
 				stack = 0
 			}
 			s.Infer = append(s.Infer, fr.Infer.Seconds())
-			s.Stack = append(s.Stack, stack.Seconds())
+			s.Stack[st] = append(s.Stack[st], stack.Seconds())
 			if fr.Model != "" && !slices.Contains(s.Models, fr.Model) {
 				s.Models = append(s.Models, fr.Model)
 			}
@@ -88,8 +96,8 @@ func (s *InSituSamples) AddRun(run *reports.Run, name string) (notes []string, e
 }
 
 // InSitu turns samples into the in-situ tables of a class: model's
-// inference time, and the stack's delay of cameras at bitrate.
-func InSitu(s *InSituSamples, model string, bitrate units.BitRate) (*plan.InSitu, error) {
+// inference time, and the stack's delay per camera stream.
+func InSitu(s *InSituSamples, model string) (*plan.InSitu, error) {
 	if s.Frames == 0 {
 		return nil, errors.New("calibrate: the runs have no answered frame of an edge-placed camera whose node reported " +
 			"its share: give the results of runs on this version of edgesim with edge placement (e.g. scenarios/examples/quickstart.yaml)")
@@ -102,12 +110,16 @@ func InSitu(s *InSituSamples, model string, bitrate units.BitRate) (*plan.InSitu
 	if err != nil {
 		return nil, fmt.Errorf("calibrate: in-situ inference: %w", err)
 	}
-	stack, err := Table(s.Stack, DefaultLevels)
-	if err != nil {
-		return nil, fmt.Errorf("calibrate: in-situ stack delay: %w", err)
+	out := &plan.InSitu{Models: []plan.InSituModel{{Model: model, Frames: s.Frames, ServiceSeconds: infer}}}
+	streams := slices.SortedFunc(maps.Keys(s.Stack), func(a, b Stream) int {
+		return cmp.Or(cmp.Compare(a.Bitrate, b.Bitrate), cmp.Compare(a.FPS, b.FPS))
+	})
+	for _, st := range streams {
+		q, err := Table(s.Stack[st], DefaultLevels)
+		if err != nil {
+			return nil, fmt.Errorf("calibrate: in-situ stack delay at %s@%gfps: %w", st.Bitrate, st.FPS, err)
+		}
+		out.Stack = append(out.Stack, plan.InSituStack{Bitrate: st.Bitrate, FPS: st.FPS, Frames: len(s.Stack[st]), Seconds: q})
 	}
-	return &plan.InSitu{
-		Models: []plan.InSituModel{{Model: model, Frames: s.Frames, ServiceSeconds: infer}},
-		Stack:  []plan.InSituStack{{Bitrate: bitrate, FPS: s.FPS, Frames: s.Frames, Seconds: stack}},
-	}, nil
+	return out, nil
 }

@@ -55,7 +55,7 @@ func newPlanCalibrateCmd(streams Streams) *cobra.Command {
 	f := planCalibrateFlags{resolution: "640x360", duration: time.Minute, decodeDuration: 20 * time.Second,
 		inferenceFrames: 200, idleGap: 200 * time.Millisecond, background: "indoor", people: 2, seed: 42}
 	c := &cobra.Command{
-		Use:   "calibrate --out FILE [--class NAME --cpu C --memory M --model NAME] [--bitrate B,... --fps F,...] [--failover-from DIR...] [--in-situ-from DIR... --class NAME --model NAME --bitrate B]",
+		Use:   "calibrate --out FILE [--class NAME --cpu C --memory M --model NAME] [--bitrate B,... --fps F,...] [--failover-from DIR...] [--in-situ-from DIR... --class NAME --model NAME]",
 		Short: "Measure the real detector, decoder, encoder and failovers into a calibration file for the simulator",
 		Long: `calibrate measures the real parts of edgesim on this machine and writes
 what the fleet simulator draws from into a calibration file (--out; an
@@ -84,13 +84,14 @@ Four measurements, each chosen by its flags:
   to the camera noticing the lost connection, reconnect = noticing to
   being connected to another node, per provider.
 
-  In situ (--in-situ-from, with --class, one --model and the cameras' one
-  --bitrate): the samples.json of earlier runs whose edge nodes were of
-  the class (edgesim run, or the emulated points of edgesim plan
-  --validate). From every answered frame of an edge-placed camera in the
+  In situ (--in-situ-from, with --class and one --model): the
+  samples.json of earlier runs whose edge nodes were of the class
+  (edgesim run, or the emulated points of edgesim plan --validate). From every answered frame of an edge-placed camera in the
   run phase: the inference time inside the running edgenode, and the
   stack's delay, i.e. the latency less the node's decode, wait and
-  inference and less the access link's configured delay both ways. The
+  inference and less the access link's configured delay both ways, per
+  camera bit rate and frame rate as the runs recorded them (--bitrate
+  stands for cameras of an older run that recorded none). The
   simulator then draws these instead of the isolated inference time and
   the encode time. They hold what the isolated measurements leave out
   (the node's media stack and, on a testbed, the host's other work on the
@@ -113,7 +114,7 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 
   # inference and the stack's delay as the quickstart's edge nodes saw them
   edgesim plan calibrate --out calibration.yaml --in-situ-from runs/quickstart-20250101-120000 \
-      --class small-box --model default --bitrate 600Kbit
+      --class small-box --model default
 
   # a quick look without root: no cgroup limits, said so in the file
   edgesim plan calibrate --out /tmp/c.yaml --class laptop --cpu 1 --memory 1Gi \
@@ -146,7 +147,7 @@ Tables are quantiles at 0, 0.05, ..., 0.95, 0.99 and 1 of the samples.`,
 	fl.BoolVar(&f.night, "night", false, "night scene (dark, noisy)")
 	fl.Int64Var(&f.seed, "seed", f.seed, "scene seed")
 	fl.StringSliceVar(&f.failoverFrom, "failover-from", nil, "results directories (or samples.json files) of runs with a kill fault")
-	fl.StringSliceVar(&f.inSituFrom, "in-situ-from", nil, "results directories (or samples.json files) of runs whose edge nodes were of --class, running --model, with cameras at --bitrate")
+	fl.StringSliceVar(&f.inSituFrom, "in-situ-from", nil, "results directories (or samples.json files) of runs whose edge nodes were of --class, running --model")
 	fl.BoolVar(&f.unconfined, "unconfined", false, "measure a class without cgroup limits (when not root); the file says so")
 	fl.BoolVar(&f.child, "child", false, "internal: the confined measuring process")
 	_ = fl.MarkHidden("child")
@@ -289,10 +290,14 @@ func runPlanCalibrate(cmd *cobra.Command, streams Streams, f *planCalibrateFlags
 // inSituClass reads the in-situ tables of a class from the runs of
 // --in-situ-from.
 func inSituClass(f *planCalibrateFlags, base *plan.Calibration, bitrates []units.BitRate, disp *display) (*plan.Class, []string, error) {
-	if f.class == "" || len(f.models) != 1 || len(bitrates) != 1 || len(f.fps) > 0 || f.cpu != "" || f.memory != "" {
-		return nil, nil, errors.New("--in-situ-from needs --class (the runs' edge nodes' class), one --model (the calibration's " +
-			"name of the model they ran) and one --bitrate (their cameras'), and takes no --fps, --cpu or --memory " +
-			"(the frame rate is the runs', the class's hardware the one in --out)")
+	if f.class == "" || len(f.models) != 1 || len(bitrates) > 1 || len(f.fps) > 0 || f.cpu != "" || f.memory != "" {
+		return nil, nil, errors.New("--in-situ-from needs --class (the runs' edge nodes' class) and one --model (the calibration's " +
+			"name of the model they ran), and takes no --fps, --cpu or --memory (the cameras' streams are the runs', the class's " +
+			"hardware the one in --out); one --bitrate stands for cameras whose run recorded none")
+	}
+	var bitrate units.BitRate
+	if len(bitrates) == 1 {
+		bitrate = bitrates[0]
 	}
 	old, err := base.Class(f.class)
 	if err != nil {
@@ -306,7 +311,7 @@ func inSituClass(f *planCalibrateFlags, base *plan.Calibration, bitrates []units
 		if err != nil {
 			return nil, nil, err
 		}
-		notes, err := samples.AddRun(run, name)
+		notes, err := samples.AddRun(run, name, bitrate)
 		for _, n := range notes {
 			disp.logf("note: %s", n)
 		}
@@ -314,15 +319,18 @@ func inSituClass(f *planCalibrateFlags, base *plan.Calibration, bitrates []units
 			return nil, nil, err
 		}
 	}
-	in, err := calibrate.InSitu(&samples, model, bitrates[0])
+	in, err := calibrate.InSitu(&samples, model)
 	if err != nil {
 		return nil, nil, err
 	}
 	cl := plan.Class{Name: old.Name, CPU: old.CPU, Memory: old.Memory, Workers: old.Workers, InSitu: in}
-	m, st := in.Models[0], in.Stack[0]
-	lines := []string{fmt.Sprintf("in situ on %s: %d frames (models as the nodes named them: %s); inference %s p50 %.1f ms, p95 %.1f ms; "+
-		"stack at %s@%gfps p50 %.1f ms, p95 %.1f ms", cl.Name, samples.Frames, strings.Join(samples.Models, ", "), model,
-		1000*m.ServiceSeconds.At(0.5), 1000*m.ServiceSeconds.At(0.95), st.Bitrate, st.FPS, 1000*st.Seconds.At(0.5), 1000*st.Seconds.At(0.95))}
+	m := in.Models[0]
+	lines := []string{fmt.Sprintf("in situ on %s: %d frames (models as the nodes named them: %s); inference %s p50 %.1f ms, p95 %.1f ms",
+		cl.Name, samples.Frames, strings.Join(samples.Models, ", "), model, 1000*m.ServiceSeconds.At(0.5), 1000*m.ServiceSeconds.At(0.95))}
+	for _, st := range in.Stack {
+		lines = append(lines, fmt.Sprintf("in situ on %s: stack at %s@%gfps: %d frames, p50 %.1f ms, p95 %.1f ms",
+			cl.Name, st.Bitrate, st.FPS, st.Frames, 1000*st.Seconds.At(0.5), 1000*st.Seconds.At(0.95)))
+	}
 	return &cl, lines, nil
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/units"
 )
 
 var _ = Describe("edgesim plan calibrate", func() {
@@ -85,17 +86,17 @@ var _ = Describe("edgesim plan calibrate", func() {
 		}
 		run1 := &reports.Run{Scenario: "s", Provider: "local", Start: t0, End: t0.Add(time.Minute),
 			LinkDelays: []reports.LinkDelay{{Link: "lan", Site: "s", Leg: reports.LegAccess, OneWay: ms(0.5)}},
-			Cameras:    []reports.Camera{{ID: "cam", Site: "s", Placement: reports.PlacementEdge, FPS: 10, Frames: frames}}}
+			Cameras:    []reports.Camera{{ID: "cam", Site: "s", Placement: reports.PlacementEdge, FPS: 10, Bitrate: units.MustParseBitRate("600Kbit"), Frames: frames}}}
 		f, err := os.Create(filepath.Join(dir, "samples.json"))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(reports.WriteSamples(f, run1)).To(Succeed())
 		Expect(f.Close()).To(Succeed())
-		args := []string{"plan", "calibrate", "--out", out, "--in-situ-from", dir, "--class", "box", "--model", "default", "--bitrate", "600Kbit"}
+		args := []string{"plan", "calibrate", "--out", out, "--in-situ-from", dir, "--class", "box", "--model", "default"}
 
 		code, _, stderr := run(ctx, args...)
 		Expect(code).To(Equal(2))
 		Expect(stderr).To(ContainSubstring("class box is not in " + out + ": measure it first"))
-		code, _, stderr = run(ctx, args[:len(args)-2]...)
+		code, _, stderr = run(ctx, append(args[:len(args)-2:len(args)-2], "--fps", "10")...)
 		Expect(code).To(Equal(2))
 		Expect(stderr).To(ContainSubstring("--in-situ-from needs --class"))
 
@@ -110,7 +111,7 @@ var _ = Describe("edgesim plan calibrate", func() {
 		code, stdout, stderr := run(ctx, args...)
 		Expect(code).To(Equal(0), stderr)
 		Expect(stdout).To(ContainSubstring("in situ on box: 20 frames (models as the nodes named them: det@v1); inference default p50 18.0 ms"))
-		Expect(stdout).To(ContainSubstring("stack at 600Kbit@10fps p50 8.0 ms"))
+		Expect(stdout).To(ContainSubstring("in situ on box: stack at 600Kbit@10fps: 20 frames, p50 8.0 ms"))
 		c, err := plan.LoadCalibration(out)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.Classes[0].Models).To(Equal(base.Classes[0].Models), "the isolated measurement stays")
