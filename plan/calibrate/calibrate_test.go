@@ -441,6 +441,30 @@ var _ = Describe("InSitu", func() {
 		Expect(in.Stack[1].Frames).To(Equal(2))
 	})
 
+	It("takes no stack delay from a site's frames after a link fault there, whose delay is not the configured one", func() {
+		r := run()
+		r.Faults = []reports.Fault{
+			{At: at(6.5), Kind: "degrade", Target: "lan"}, // the access link of site s
+			{At: at(1), Kind: "kill", Target: "e1"},       // not a link fault
+		}
+		var s calibrate.InSituSamples
+		notes, err := s.AddRun(r, "r1", 0)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Infer).To(HaveLen(2), "inference is not the links'")
+		Expect(s.Stack[calibrate.Stream{Bitrate: units.MustParseBitRate("600Kbit"), FPS: 10}]).To(HaveLen(1), "the frame at 7 s is after the degrade")
+		Expect(notes).To(ContainElement(ContainSubstring("1 frames give their inference time but no stack delay")))
+
+		r.Faults = []reports.Fault{{At: at(5), Kind: "partition", Target: "s"}}
+		s = calibrate.InSituSamples{}
+		_, err = s.AddRun(r, "r1", 0)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Stack).To(BeEmpty())
+		in, err := calibrate.InSitu(&s, "default")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(in.Models).To(HaveLen(1))
+		Expect(in.Stack).To(BeEmpty(), "the inference table alone")
+	})
+
 	It("refuses runs of two models, or without a frame to measure", func() {
 		var s calibrate.InSituSamples
 		_, err := s.AddRun(run(), "r1", 0)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/units"
 )
 
@@ -53,7 +54,11 @@ func (s *InSituSamples) AddRun(run *reports.Run, name string, bitrate units.BitR
 	if s.Stack == nil {
 		s.Stack = map[Stream][]float64{}
 	}
-	unreported, negative := 0, 0
+	// A link fault changes the links' delay from the configured one the
+	// stack's delay is taken net of: from a site's first link fault on,
+	// its frames give no stack sample (the run records no fault's end).
+	faulted := linkFaults(run)
+	unreported, negative, duringFault := 0, 0, 0
 	for _, c := range run.Cameras {
 		if c.Reference || c.Placement != reports.PlacementEdge {
 			continue
@@ -78,7 +83,11 @@ func (s *InSituSamples) AddRun(run *reports.Run, name string, bitrate units.BitR
 				stack = 0
 			}
 			s.Infer = append(s.Infer, fr.Infer.Seconds())
-			s.Stack[st] = append(s.Stack[st], stack.Seconds())
+			if t, ok := faulted[c.Site]; ok && !fr.Capture.Before(t) {
+				duringFault++
+			} else {
+				s.Stack[st] = append(s.Stack[st], stack.Seconds())
+			}
 			if fr.Model != "" && !slices.Contains(s.Models, fr.Model) {
 				s.Models = append(s.Models, fr.Model)
 			}
@@ -88,11 +97,37 @@ func (s *InSituSamples) AddRun(run *reports.Run, name string, bitrate units.BitR
 	if unreported > 0 {
 		notes = append(notes, fmt.Sprintf("%s: %d answered frames left out: their node did not report its share", name, unreported))
 	}
+	if duringFault > 0 {
+		notes = append(notes, fmt.Sprintf("%s: %d frames give their inference time but no stack delay: captured after a link fault at their site", name, duringFault))
+	}
 	if negative > 0 {
 		notes = append(notes, fmt.Sprintf("%s: %d frames came back faster than their node's share and the access links' delay; "+
 			"their stack delay counts as 0", name, negative))
 	}
 	return notes, nil
+}
+
+// linkFaults maps each site to the time of its first link fault in run.
+// A fault's target is a link (its site from the run's link delays) or a
+// site.
+func linkFaults(run *reports.Run) map[string]time.Time {
+	siteOf := map[string]string{}
+	for _, d := range run.LinkDelays {
+		siteOf[d.Link] = d.Site
+	}
+	out := map[string]time.Time{}
+	for _, f := range run.Faults {
+		switch scenarios.FaultAction(f.Kind) {
+		case scenarios.FaultPartition, scenarios.FaultDegrade, scenarios.FaultTraceSwitch:
+		default:
+			continue
+		}
+		site := cmp.Or(siteOf[f.Target], f.Target)
+		if t, ok := out[site]; !ok || f.At.Before(t) {
+			out[site] = f.At
+		}
+	}
+	return out
 }
 
 // InSitu turns samples into the in-situ tables of a class: model's
