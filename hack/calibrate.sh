@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Re-measures this machine's calibration (scenarios/examples/calibration/this-machine.yaml)
 # with the commands its provenance records: three hardware classes, the
-# examples' four camera kinds, and failovers from three quickstart runs.
+# examples' four camera kinds, failovers from three quickstart runs, and
+# the in-situ tables from one light emulated point of each example plan.
 # Run it as root on an idle machine: every run's load average goes into
 # the file, and a loaded host makes the class figures meaningless.
 #   sudo bash hack/calibrate.sh [OUT]
@@ -41,4 +42,19 @@ for i in 1 2 3; do
 done
 for d in "$runs"/quickstart-*; do dirs+=("$d"); done
 (IFS=,; "$bin" plan calibrate --out "$out" --failover-from "${dirs[*]}")
+
+# In situ: each example plan's emulated point at one camera per node (exit
+# 1 is a missed validation target: the run is still a sample), then its
+# edge nodes' class from those runs.
+insitu() { # plan
+  local rc=0
+  "$bin" plan "scenarios/examples/plan-$1.yaml" --validate --validate-points 1 --calibration "$out" \
+    --out "$runs/plan-$1" --results "$runs/$1" >/dev/null || rc=$?
+  ((rc <= 1)) || { echo "hack/calibrate.sh: plan-$1 --validate failed (exit $rc)" >&2; exit 1; }
+  ls -d "$runs/$1"/*/ | sed 's:/$::' | paste -sd,
+}
+small=$(insitu quickstart),$(insitu two-stores)
+"$bin" plan calibrate --out "$out" --in-situ-from "$small" --class small-box --model default
+"$bin" plan calibrate --out "$out" --in-situ-from "$(insitu night-watch-4g)" --class vm-2core --model default
+"$bin" plan calibrate --out "$out" --in-situ-from "$(insitu retail-wifi)" --class unlimited --model default
 echo "calibration written to $out; run results kept in $runs"
