@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -107,68 +108,91 @@ func EmulatedWindow(run *reports.Run, sc *scenarios.Scenario) (Window, error) {
 // captured during tear-down and link bytes of the whole run). Failover
 // gaps and time to alert are the report's own.
 func FromEmulation(sc *scenarios.Scenario, run *reports.Run, rep *reports.Result) (Figures, error) {
-	if run == nil || rep == nil {
-		return Figures{}, errors.New("validate: the emulated run has no samples or no report")
+	return FromEmulations(sc, []*reports.Run{run}, []*reports.Result{rep})
+}
+
+// FromEmulations pools the figures of repeated emulated runs of one point
+// (FromEmulation of each): latency and time-to-alert percentiles over
+// every run's answered frames and alerted events together, the failover
+// gaps of every run (the largest is the largest of all), and the counts
+// and bytes as the runs' mean.
+func FromEmulations(sc *scenarios.Scenario, runs []*reports.Run, reps []*reports.Result) (Figures, error) {
+	if len(runs) == 0 || len(runs) != len(reps) {
+		return Figures{}, errors.New("validate: no emulated run, or runs and reports that do not pair")
 	}
-	w, err := EmulatedWindow(run, sc)
-	if err != nil {
-		return Figures{}, err
-	}
+	n := float64(len(runs))
 	var f Figures
-	siteOf := map[string]string{}
 	for _, s := range sc.Sites {
-		sf := SiteFigures{Site: s.Name}
-		var lat []time.Duration
-		for _, c := range run.Cameras {
-			if c.Site != s.Name || c.Reference {
-				continue
-			}
-			siteOf[c.ID] = s.Name
-			r := answerRatio(c.FPS, c.DetectFPS)
-			for _, fr := range c.Frames {
-				if fr.Capture.Before(w.Start) || !fr.Capture.Before(w.End) {
+		f.Sites = append(f.Sites, SiteFigures{Site: s.Name})
+	}
+	lat := make([][]time.Duration, len(f.Sites))
+	tta := make([][]time.Duration, len(f.Sites))
+	answered, expected, alerted := make([]float64, len(f.Sites)), make([]float64, len(f.Sites)), make([]float64, len(f.Sites))
+	for k, run := range runs {
+		rep := reps[k]
+		if run == nil || rep == nil {
+			return Figures{}, errors.New("validate: the emulated run has no samples or no report")
+		}
+		w, err := EmulatedWindow(run, sc)
+		if err != nil {
+			return Figures{}, err
+		}
+		siteOf := map[string]string{}
+		for i := range f.Sites {
+			sf := &f.Sites[i]
+			for _, c := range run.Cameras {
+				if c.Site != sf.Site || c.Reference {
 					continue
 				}
-				sf.Expected += r
-				if fr.Answered && fr.Capture.Add(fr.Latency).Before(w.End) {
-					sf.Answered++
-					lat = append(lat, fr.Latency)
+				siteOf[c.ID] = sf.Site
+				r := answerRatio(c.FPS, c.DetectFPS)
+				for _, fr := range c.Frames {
+					if fr.Capture.Before(w.Start) || !fr.Capture.Before(w.End) {
+						continue
+					}
+					expected[i] += r
+					if fr.Answered && fr.Capture.Add(fr.Latency).Before(w.End) {
+						answered[i]++
+						lat[i] = append(lat[i], fr.Latency)
+					}
+				}
+			}
+			for _, l := range run.Links {
+				if l.Uplink && !l.Reference && l.Site == sf.Site {
+					sf.Uplink = true
+					sf.UplinkBytes += (counterAt(l.Samples, w.End) - counterAt(l.Samples, w.Start)) / n
 				}
 			}
 		}
-		d := reports.NewDistribution(lat)
-		sf.LatencyP50, sf.LatencyP95 = ms(d.P50Ms), ms(d.P95Ms)
-		for _, l := range run.Links {
-			if l.Uplink && !l.Reference && l.Site == s.Name {
-				sf.Uplink = true
-				sf.UplinkBytes += counterAt(l.Samples, w.End) - counterAt(l.Samples, w.Start)
+		for _, g := range rep.Failover {
+			if g.Reference {
+				continue
+			}
+			if i := siteIndex(f, siteOf[g.Camera]); i >= 0 {
+				f.Sites[i].Gaps = append(f.Sites[i].Gaps, ms(g.GapMs))
 			}
 		}
-		f.Sites = append(f.Sites, sf)
-	}
-	for _, g := range rep.Failover {
-		if g.Reference {
-			continue
-		}
-		if i := siteIndex(f, siteOf[g.Camera]); i >= 0 {
-			f.Sites[i].Gaps = append(f.Sites[i].Gaps, ms(g.GapMs))
-		}
-	}
-	tta := make([][]time.Duration, len(f.Sites))
-	for _, t := range rep.TimeToAlert {
-		i := siteIndex(f, siteOf[t.Camera])
-		if t.Reference || i < 0 {
-			continue
-		}
-		f.Sites[i].AlertsExpected++
-		if t.Alerted {
-			f.Sites[i].Alerted++
-			tta[i] = append(tta[i], ms(t.TimeToAlertMs))
+		for _, t := range rep.TimeToAlert {
+			i := siteIndex(f, siteOf[t.Camera])
+			if t.Reference || i < 0 {
+				continue
+			}
+			if k == 0 {
+				f.Sites[i].AlertsExpected++ // the same scripted events in every run
+			}
+			if t.Alerted {
+				alerted[i]++
+				tta[i] = append(tta[i], ms(t.TimeToAlertMs))
+			}
 		}
 	}
 	for i := range f.Sites {
-		d := reports.NewDistribution(tta[i])
-		f.Sites[i].TimeToAlertP50, f.Sites[i].TimeToAlertP95 = ms(d.P50Ms), ms(d.P95Ms)
+		sf := &f.Sites[i]
+		sf.Expected, sf.Answered, sf.Alerted = expected[i]/n, int(math.Round(answered[i]/n)), int(math.Round(alerted[i]/n))
+		d := reports.NewDistribution(lat[i])
+		sf.LatencyP50, sf.LatencyP95 = ms(d.P50Ms), ms(d.P95Ms)
+		d = reports.NewDistribution(tta[i])
+		sf.TimeToAlertP50, sf.TimeToAlertP95 = ms(d.P50Ms), ms(d.P95Ms)
 	}
 	return f, nil
 }

@@ -1,6 +1,7 @@
 package validate_test
 
 import (
+	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -9,6 +10,8 @@ import (
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/plan/validate"
 	"github.com/edgesim/edgesim/reports"
+	"github.com/edgesim/edgesim/scenarios"
+	"github.com/edgesim/edgesim/testbed"
 )
 
 func secs(n int) time.Duration { return time.Duration(n) * time.Second }
@@ -57,6 +60,33 @@ var _ = Describe("FromEmulation", func() {
 		Expect(s.UplinkBytes).To(BeNumerically("~", 14000, 1e-6))
 	})
 
+	It("pools repeated runs: latency over every run's frames, counts and bytes as the runs' mean", func() {
+		sc := load("one-store")
+		rep, err := reports.Analyze(run)
+		Expect(err).NotTo(HaveOccurred())
+		slow := *run
+		slow.Cameras = []reports.Camera{run.Cameras[0]}
+		slow.Cameras[0].Frames = []reports.FrameSample{
+			{Frame: 2, Capture: at(secs(4)), Answered: true, Latency: 500 * time.Millisecond},
+			{Frame: 3, Capture: at(secs(5)), Answered: true, Latency: 700 * time.Millisecond},
+			{Frame: 4, Capture: at(secs(6)), Answered: true, Latency: 900 * time.Millisecond},
+			{Frame: 5, Capture: at(secs(7))},
+		}
+		slowRep, err := reports.Analyze(&slow)
+		Expect(err).NotTo(HaveOccurred())
+		f, err := validate.FromEmulations(sc, []*reports.Run{run, &slow}, []*reports.Result{rep, slowRep})
+		Expect(err).NotTo(HaveOccurred())
+		s := f.Sites[0]
+		Expect(s.Answered).To(Equal(3), "(2 + 3) / 2, rounded")
+		Expect(s.Expected).To(Equal(2.0))
+		Expect(s.LatencyP50).To(Equal(500*time.Millisecond), "the median of 100, 300, 500, 700 and 900 ms")
+		Expect(s.LatencyP95).To(Equal(900 * time.Millisecond))
+		Expect(s.UplinkBytes).To(BeNumerically("~", 14000, 1e-6), "both runs carried the same")
+
+		_, err = validate.FromEmulations(sc, []*reports.Run{run}, nil)
+		Expect(err).To(MatchError(ContainSubstring("do not pair")))
+	})
+
 	It("finds the window and how much longer the warm-up took than the scenario's", func() {
 		sc := load("one-store")
 		sc.Warmup = 0
@@ -87,5 +117,53 @@ var _ = Describe("FromSimulation", func() {
 		r.Sites[0].Name = "elsewhere"
 		_, err = validate.FromSimulation(sc, r)
 		Expect(err).To(MatchError(ContainSubstring("no site store-1")))
+	})
+})
+
+var _ = Describe("Run with repeated emulations", func() {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	// emulated returns a run of one-store at one camera per node whose
+	// frames all took lat; saturated marks its host saturated.
+	emulated := func(lat time.Duration, saturated bool) *testbed.Result {
+		var frames []reports.FrameSample
+		for i := range 100 {
+			frames = append(frames, reports.FrameSample{Frame: uint64(i), Capture: at(secs(9) + time.Duration(i)*100*time.Millisecond),
+				Answered: true, Latency: lat})
+		}
+		run := &reports.Run{Scenario: "one-store", Start: at(0), End: at(secs(25)), Duration: secs(15),
+			Phases: []reports.Phase{{Name: reports.PhaseWarmUp, Start: at(0), End: at(secs(8))},
+				{Name: reports.PhaseRun, Start: at(secs(8)), End: at(secs(23))}},
+			Cameras: []reports.Camera{{ID: "store-1-cam-1", Site: "store-1", Placement: reports.PlacementEdge, FPS: 10, Frames: frames}}}
+		rep, err := reports.Analyze(run)
+		Expect(err).NotTo(HaveOccurred())
+		rep.Headroom = &reports.Headroom{CPUs: 2, Saturated: saturated, Reasons: []string{"a spec's saturation"}}
+		return &testbed.Result{Dir: "/results/" + lat.String(), Run: run, Report: rep}
+	}
+
+	It("emulates each point Repeat times, pools them, gives the single runs' range, and takes a saturated run's host", func(ctx SpecContext) {
+		var calls int
+		runs := []*testbed.Result{emulated(20*time.Millisecond, false), emulated(30*time.Millisecond, false)}
+		o := validate.Options{Calibration: loadFixture(), Repeat: 2, Emulate: func(context.Context, *scenarios.Scenario) (*testbed.Result, error) {
+			calls++
+			return runs[(calls-1)%len(runs)], nil
+		}}
+		res, err := validate.Run(ctx, load("one-store"), []int{1}, o)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(calls).To(Equal(2))
+		row := res.Validation.Rows[0]
+		Expect(row.Figure).To(Equal(validate.FigureLatencyP50))
+		Expect(row.Emulated).To(BeNumerically("~", 0.020, 1e-9), "nearest-rank median of 100 frames at 20 ms and 100 at 30 ms")
+		Expect(row.Note).To(ContainSubstring("emulated over 2 runs pooled; single runs 20ms-30ms"))
+		Expect(res.Validation.Rows[1].Emulated).To(BeNumerically("~", 0.030, 1e-9))
+		Expect(res.Validation.Commands[0]).To(ContainSubstring("2 runs pooled (results /results/20ms, /results/30ms)"))
+		Expect(row.Exercised).To(BeTrue())
+
+		runs[1] = emulated(30*time.Millisecond, true)
+		calls = 0
+		res, err = validate.Run(ctx, load("one-store"), []int{1}, o)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.Validation.Rows[0].Exercised).To(BeFalse())
+		Expect(res.Validation.Rows[0].Note).To(ContainSubstring("a spec's saturation"))
 	})
 })

@@ -35,6 +35,11 @@ type Options struct {
 	Testbed testbed.Options
 	// Seed overrides the scenario's seed on both sides (0: the scenario's).
 	Seed int64
+	// Repeat emulates each point this many times (0 or 1: once) and pools
+	// the runs' figures (FromEmulations): one emulated run of a point
+	// differs from the next by more than the latency targets on a small
+	// host. A point counts as on a saturated host if any run was.
+	Repeat int
 	// Targets (zero value: DefaultTargets()).
 	Targets *Targets
 	// Progress receives a line per step (nil: none).
@@ -105,15 +110,31 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 		if _, err := plan.FromScenario(scaled, o.Calibration); err != nil {
 			return nil, fmt.Errorf("validate: %s at %d cameras per node: %w", sc.Name, n, err)
 		}
-		progress(fmt.Sprintf("%s: %d cameras per node (%d cameras): emulating %s", sc.Name, n, scaled.Cameras(), scaled.Duration))
-		run, err := emulate(ctx, scaled)
-		if err != nil {
-			return nil, fmt.Errorf("validate: emulating %s at %d cameras per node: %w", sc.Name, n, err)
+		repeat := max(1, o.Repeat)
+		var runs []*testbed.Result
+		var samples []*reports.Run
+		var reps []*reports.Result
+		var headroom *reports.Headroom
+		for k := range repeat {
+			what := ""
+			if repeat > 1 {
+				what = fmt.Sprintf(" (run %d of %d)", k+1, repeat)
+			}
+			progress(fmt.Sprintf("%s: %d cameras per node (%d cameras): emulating %s%s", sc.Name, n, scaled.Cameras(), scaled.Duration, what))
+			run, err := emulate(ctx, scaled)
+			if err != nil {
+				return nil, fmt.Errorf("validate: emulating %s at %d cameras per node: %w", sc.Name, n, err)
+			}
+			if run == nil || run.Run == nil || run.Report == nil {
+				return nil, fmt.Errorf("validate: emulating %s at %d cameras per node: no samples", sc.Name, n)
+			}
+			runs, samples, reps = append(runs, run), append(samples, run.Run), append(reps, run.Report)
+			if h := run.Report.Headroom; h != nil && (headroom == nil || h.Saturated && !headroom.Saturated) {
+				headroom = h
+			}
 		}
-		if run == nil || run.Run == nil || run.Report == nil {
-			return nil, fmt.Errorf("validate: emulating %s at %d cameras per node: no samples", sc.Name, n)
-		}
-		emu, err := FromEmulation(scaled, run.Run, run.Report)
+		run := runs[0]
+		emu, err := FromEmulations(scaled, samples, reps)
 		if err != nil {
 			return nil, err
 		}
@@ -131,13 +152,21 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 			return nil, err
 		}
 		p.CamerasPerNode = n
-		res.Validation.Rows = append(res.Validation.Rows, OnSaturatedHost(Compare(p, emu, sim, t), run.Report.Headroom)...)
+		rows := Compare(p, emu, sim, t)
+		if repeat > 1 {
+			rows = withSpread(rows, scaled, samples, reps)
+		}
+		res.Validation.Rows = append(res.Validation.Rows, OnSaturatedHost(rows, headroom)...)
+		dirs := make([]string, len(runs))
+		for k, r := range runs {
+			dirs[k] = r.Dir
+		}
 		res.Validation.Commands = append(res.Validation.Commands, fmt.Sprintf(
-			"emulated: testbed.Run (local provider, no mirror) of %s at %d cameras per node, seed %d, %s (results %s); "+
+			"emulated: testbed.Run (local provider, no mirror) of %s at %d cameras per node, seed %d, %s, %s pooled (results %s); "+
 				"simulated: plan.Run of plan.FromScenario of the same scenario, events moved %s earlier",
-			sc.Name, n, scaled.Seed, scaled.Duration, run.Dir, w.Warm.Round(time.Millisecond)))
+			sc.Name, n, scaled.Seed, scaled.Duration, plural(repeat, "run"), strings.Join(dirs, ", "), w.Warm.Round(time.Millisecond)))
 		res.Emulated[n] = emulatedPoint(run.Run, w, emu, scaled.Duration)
-		saturated := run.Report.Headroom != nil && run.Report.Headroom.Saturated
+		saturated := headroom != nil && headroom.Saturated
 		if emuMet && saturated && kneeTaint == 0 {
 			kneeTaint = n // the emulated knee search reached a saturated host here
 		}
@@ -156,6 +185,47 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 			ErrorKind: plan.ErrorAbsolute, Target: float64(t.Knee), Note: "the scenario has no latency, time-to-alert or uplink SLO to find a knee against"})
 	}
 	return res, nil
+}
+
+// withSpread adds to each latency row of repeated runs the range of the
+// single runs' figures: how far one emulated run of the point is from the
+// next.
+func withSpread(rows []plan.ValidationRow, sc *scenarios.Scenario, runs []*reports.Run, reps []*reports.Result) []plan.ValidationRow {
+	per := make([]Figures, len(runs))
+	for k := range runs {
+		f, err := FromEmulation(sc, runs[k], reps[k])
+		if err != nil {
+			return rows
+		}
+		per[k] = f
+	}
+	for i, r := range rows {
+		if r.Figure != FigureLatencyP50 && r.Figure != FigureLatencyP95 {
+			continue
+		}
+		var lo, hi time.Duration
+		for k, f := range per {
+			s, _ := f.Site(r.Site)
+			v := s.LatencyP50
+			if r.Figure == FigureLatencyP95 {
+				v = s.LatencyP95
+			}
+			if k == 0 || v < lo {
+				lo = v
+			}
+			hi = max(hi, v)
+		}
+		rows[i].Note = join(r.Note, fmt.Sprintf("emulated over %d runs pooled; single runs %s-%s", len(runs),
+			lo.Round(100*time.Microsecond), hi.Round(100*time.Microsecond)))
+	}
+	return rows
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func (o Options) emulate(ctx context.Context, sc *scenarios.Scenario) (*testbed.Result, error) {
