@@ -162,9 +162,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 			dirs[k] = r.Dir
 		}
 		res.Validation.Commands = append(res.Validation.Commands, fmt.Sprintf(
-			"emulated: testbed.Run (local provider, no mirror) of %s at %d cameras per node, seed %d, %s, %s pooled (results %s); "+
+			"emulated: testbed.Run (local provider, no mirror) of %s at %d cameras per node, seed %d, %s%s (results %s); "+
 				"simulated: plan.Run of plan.FromScenario of the same scenario, events moved %s earlier",
-			sc.Name, n, scaled.Seed, scaled.Duration, plural(repeat, "run"), strings.Join(dirs, ", "), w.Warm.Round(time.Millisecond)))
+			sc.Name, n, scaled.Seed, scaled.Duration, pooled(repeat), strings.Join(dirs, ", "), w.Warm.Round(time.Millisecond)))
 		res.Emulated[n] = emulatedPoint(run.Run, w, emu, scaled.Duration)
 		saturated := headroom != nil && headroom.Saturated
 		if emuMet && saturated && kneeTaint == 0 {
@@ -221,11 +221,12 @@ func withSpread(rows []plan.ValidationRow, sc *scenarios.Scenario, runs []*repor
 	return rows
 }
 
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
+// pooled says how many runs a point's emulated figures pool ("" for one).
+func pooled(runs int) string {
+	if runs == 1 {
+		return ""
 	}
-	return fmt.Sprintf("%d %ss", n, what)
+	return fmt.Sprintf(", %d runs pooled", runs)
 }
 
 func (o Options) emulate(ctx context.Context, sc *scenarios.Scenario) (*testbed.Result, error) {
