@@ -504,14 +504,7 @@ func (c *Calibration) Keys() []string {
 		for _, d := range cl.Decode {
 			keys = append(keys, decodeKey(cl.Name, d))
 		}
-		if in := cl.InSitu; in != nil {
-			for _, m := range in.Models {
-				keys = append(keys, inSituModelKey(cl.Name, m))
-			}
-			for _, st := range in.Stack {
-				keys = append(keys, stackKey(cl.Name, st))
-			}
-		}
+		keys = append(keys, inSituKeys(cl)...)
 	}
 	for _, e := range c.Encoding {
 		keys = append(keys, encodingKey(e))
@@ -526,9 +519,22 @@ func (c *Calibration) Keys() []string {
 func (c *Calibration) InSituKeys() []string {
 	var keys []string
 	for _, cl := range c.Classes {
-		if cl.InSitu != nil {
-			keys = append(keys, (&Calibration{Classes: []Class{{Name: cl.Name, InSitu: cl.InSitu}}}).Keys()...)
-		}
+		keys = append(keys, inSituKeys(cl)...)
+	}
+	return keys
+}
+
+// inSituKeys lists the keys of a class's in-situ entries.
+func inSituKeys(cl Class) []string {
+	if cl.InSitu == nil {
+		return nil
+	}
+	var keys []string
+	for _, m := range cl.InSitu.Models {
+		keys = append(keys, inSituModelKey(cl.Name, m))
+	}
+	for _, st := range cl.InSitu.Stack {
+		keys = append(keys, stackKey(cl.Name, st))
 	}
 	return keys
 }

@@ -402,7 +402,7 @@ func (d *domain) capture(ci int32) {
 	size = max(size, 1)
 	npk := (size + enc.PayloadBytes - 1) / enc.PayloadBytes
 	var encode int64
-	if delay := c.g.delay; len(delay) > 0 {
+	if delay := g.delay; len(delay) > 0 {
 		encode = int64(delay.Draw(d.rng) * float64(time.Second))
 	}
 

@@ -13,11 +13,11 @@
 package reports
 
 import (
-	"github.com/edgesim/edgesim/units"
 	"image"
 	"time"
 
 	"github.com/edgesim/edgesim/evidence"
+	"github.com/edgesim/edgesim/units"
 	"github.com/edgesim/edgesim/wire"
 )
 

@@ -88,7 +88,7 @@ printed while running otherwise.`,
 	cmd.Flags().Int64Var(&o.seed, "seed", 0, "seed of every random draw (default: the plan's, else the scenario's)")
 	cmd.Flags().StringVar(&o.calibration, "calibration", "", "calibration file (default: the plan's spec.calibration)")
 	cmd.Flags().BoolVar(&o.validate, "validate", false, "also run chosen points both ways, emulated on the local provider (root, real time) and simulated, and add the error table to the report; exits 1 when a figure misses its target")
-	cmd.Flags().IntVar(&o.validateRepeat, "validate-repeat", 1, "emulate each validated point this many times and compare the simulation with their pooled figures (one 30-s run of a point differs from the next by about 10 % in latency on a 2-core host); the table gives the single runs' range")
+	cmd.Flags().IntVar(&o.validateRepeat, "validate-repeat", 1, "emulate each validated point this many times and compare the simulation with their pooled figures (one 30-s run of a point scatters by about ±12 % in latency on an idle 2-core host); the table gives the single runs' range")
 	cmd.Flags().IntSliceVar(&o.validatePoints, "validate-points", nil, fmt.Sprintf("cameras per node to validate (default: the swept values whose scenario has at most %d cameras, what this machine emulates in real time)", validate.MaxEmulatedCameras))
 	cmd.Flags().StringVar(&o.edgenode, "edgenode", "", "edgenode binary for --validate (default: next to edgesim, then $PATH)")
 	cmd.Flags().StringVar(&o.results, "results", "edgesim-report", "directory of the emulated runs' results for --validate")
@@ -133,6 +133,9 @@ func runPlan(cmd *cobra.Command, streams Streams, file string, o planOpts) error
 	}
 	if o.validate && opt.Shard != nil {
 		return errors.New("--validate runs on one machine: validate the whole plan (without --shard), or merge the shards first")
+	}
+	if o.validateRepeat < 1 {
+		return ExitError{Code: 2, Err: fmt.Errorf("--validate-repeat %d: emulate each point at least once", o.validateRepeat)}
 	}
 	prog := newPlanProgress(streams.ErrOut)
 	opt.Progress = prog.update
@@ -190,9 +193,6 @@ func validatePlan(cmd *cobra.Command, streams Streams, p *plan.Plan, cal *plan.C
 		c := *sc
 		c.Seed = rep.Seed
 		sc = &c
-	}
-	if o.validateRepeat < 1 {
-		return nil, ExitError{Code: 2, Err: fmt.Errorf("--validate-repeat %d: emulate each point at least once", o.validateRepeat)}
 	}
 	res, err := validate.Run(cmd.Context(), sc, points, validate.Options{Calibration: cal, Repeat: o.validateRepeat,
 		// each emulated point's report beside its results: its samples.json is

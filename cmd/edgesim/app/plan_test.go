@@ -49,6 +49,12 @@ var _ = Describe("edgesim plan", func() {
 		code, _, stderr = run(ctx, "plan")
 		Expect(code).To(Equal(2))
 		Expect(stderr).To(ContainSubstring("plan needs one plan file"))
+		out := filepath.Join(GinkgoT().TempDir(), "never")
+		code, _, stderr = run(ctx, "plan", planFile, "--validate", "--validate-repeat", "0", "--out", out)
+		Expect(code).To(Equal(2))
+		Expect(stderr).To(ContainSubstring("--validate-repeat 0: emulate each point at least once"))
+		_, err := os.Stat(out)
+		Expect(os.IsNotExist(err)).To(BeTrue(), "refused before simulating: no report")
 	})
 
 	It("is checked by edgesim validate, located like a scenario's problems", func(ctx SpecContext) {
