@@ -34,6 +34,11 @@ the CNI plugins are built from source fetched through the Go module proxy,
 the OS layer comes from Debian packages (debootstrap), and the control-plane,
 CNI and pause images are assembled locally and preloaded into the node.
 
+Kubernetes 1.35 (the default) is K3s's fork, v1.35.1-k3s1, built with
+containerd and crictl inside K3s's module graph and with K3s's build tags,
+so that the K3s build (edgesim image k3s) reuses the compiled packages.
+1.34 is built from the upstream modules.
+
 The image is cached, keyed by every version that went into it, and rebuilt
 only when one of them changes. A cold build takes tens of minutes and about
 10 GB of Go caches; run it as root. Install the host tools first with
@@ -42,7 +47,7 @@ hack/kind/install-deps.sh.
 Where a registry is reachable you can skip this and give kind an upstream
 kindest/node image instead.`,
 		Example: `  edgesim image node
-  edgesim image node --kubernetes-version v1.34.4 --plan`,
+  edgesim image node --kubernetes-version v1.34.4 --plan   # upstream 1.34`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

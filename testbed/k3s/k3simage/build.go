@@ -276,7 +276,7 @@ func goBuild(s Spec) nodeimage.GoBuild {
 // stageManifests does what scripts/build does before compiling: the
 // packaged manifests (CoreDNS, RBAC, and the components Disabled lists)
 // are embedded from pkg/deploy/embed, which the module ships empty.
-func stageManifests(src string) error {
+func stageManifests(_ context.Context, src string) error {
 	return copyTree(filepath.Join(src, "manifests"), filepath.Join(src, "pkg", "deploy", "embed"))
 }
 

@@ -26,8 +26,8 @@ replace (
 
 func testSpec() Spec {
 	return Spec{ModuleVersion: DefaultModuleVersion, Version: "v1.35.1+k3s-c5b15879", Commit: "c5b158798933",
-		GoVersion: "go1.26.8", BaseImage: "localhost/edgesim/kind-node:v1.34.4-a09a8490828d", BaseImageID: "e6267d512bf9aaaa",
-		Pause: "registry.k8s.io/pause:3.10", CoreDNS: "registry.k8s.io/coredns/coredns:v1.12.1",
+		GoVersion: "go1.26.8", BaseImage: "localhost/edgesim/kind-node:v1.35.1-a09a8490828d", BaseImageID: "e6267d512bf9aaaa",
+		Pause: "registry.k8s.io/pause:3.10", CoreDNS: "registry.k8s.io/coredns/coredns:v1.13.1",
 		K3sCoreDNS: "docker.io/rancher/mirrored-coredns-coredns:1.14.1"}
 }
 
@@ -85,6 +85,14 @@ var _ = Describe("LDFlags", func() {
 		Expect(c.Env).To(ContainElement("CGO_CFLAGS=" + CgoCFlags))
 		Expect(c.Prepare).NotTo(BeNil())
 	})
+	It("is built in the module graph, with the tags and C flags, that the default kind node image builds its Kubernetes in", func() {
+		base, err := nodeimage.ResolveVersions(nodeimage.DefaultKubernetesVersion)
+		Expect(err).NotTo(HaveOccurred())
+		c := goBuild(testSpec())
+		Expect(c.Module+"@"+c.Version).To(Equal(base.Source), "otherwise the Go build cache shares nothing between the two builds")
+		Expect(c.Tags).To(Equal(nodeimage.K3sTags))
+		Expect(c.Env).To(Equal([]string{"CGO_CFLAGS=" + nodeimage.K3sCgoCFlags}))
+	})
 })
 
 var _ = Describe("stageManifests", func() {
@@ -94,7 +102,7 @@ var _ = Describe("stageManifests", func() {
 		Expect(os.MkdirAll(filepath.Join(src, "pkg", "deploy", "embed"), 0o755)).To(Succeed())
 		Expect(os.WriteFile(filepath.Join(src, "manifests", "coredns.yaml"), []byte("a"), 0o644)).To(Succeed())
 		Expect(os.WriteFile(filepath.Join(src, "manifests", "metrics-server", "x.yaml"), []byte("b"), 0o644)).To(Succeed())
-		Expect(stageManifests(src)).To(Succeed())
+		Expect(stageManifests(context.Background(), src)).To(Succeed())
 		Expect(os.ReadFile(filepath.Join(src, "pkg", "deploy", "embed", "coredns.yaml"))).To(Equal([]byte("a")))
 		Expect(os.ReadFile(filepath.Join(src, "pkg", "deploy", "embed", "metrics-server", "x.yaml"))).To(Equal([]byte("b")))
 	})

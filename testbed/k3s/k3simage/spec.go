@@ -18,15 +18,17 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
 )
 
 // Module is the Go module K3s is built from.
-const Module = "github.com/k3s-io/k3s"
+const Module = nodeimage.K3sModule
 
-// DefaultModuleVersion is the K3s module version built when none is given:
-// the one the Go module proxy resolves @latest to (plain release tags such
-// as v1.35.1+k3s1 are not valid module versions and are refused).
-const DefaultModuleVersion = "v1.35.1-0.20260211145931-c5b158798933"
+// DefaultModuleVersion is the K3s module version built when none is given.
+// The kind node image builds its Kubernetes inside the same module graph,
+// so the two builds share the Go build cache.
+const DefaultModuleVersion = nodeimage.K3sModuleVersion
 
 // DefaultCacheDir is where k3s binaries and build records are cached.
 const DefaultCacheDir = "/var/cache/edgesim/k3s"
@@ -38,14 +40,13 @@ const ImageRepository = "localhost/edgesim/k3s-node"
 // changes, so that a cache entry made by an older recipe is not reused.
 const recipeRevision = "1"
 
-// Tags are upstream's build tags for Linux (scripts/build) without apparmor
-// and seccomp, which only the embedded containerd would use: the node's own
-// containerd runs the containers.
-var Tags = []string{"ctrd", "netcgo", "osusergo", "providerless", "urfave_cli_no_docs", "sqlite_omit_load_extension"}
+// Tags are upstream's build tags for Linux without apparmor and seccomp,
+// which only the embedded containerd would use: the node's own containerd
+// runs the containers.
+var Tags = nodeimage.K3sTags
 
-// CgoCFlags are upstream's sqlite settings; kine's sqlite driver reads the
-// database size from the dbstat table.
-var CgoCFlags = "-DSQLITE_ENABLE_DBSTAT_VTAB=1 -DSQLITE_USE_ALLOCA=1"
+// CgoCFlags are upstream's sqlite settings.
+const CgoCFlags = nodeimage.K3sCgoCFlags
 
 // Disabled are the packaged components the testbed does not use; K3s is
 // started with --disable for each. Traefik and ServiceLB would pull images

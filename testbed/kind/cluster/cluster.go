@@ -117,11 +117,17 @@ func (s Spec) KindConfig() *v1alpha4.Cluster {
 			Labels: map[string]string{LabelTier: w.Tier, LabelSite: w.Site},
 		})
 	}
-	cfg.KubeadmConfigPatches = s.nodeGracePatches()
+	cfg.KubeadmConfigPatches = append([]string{KubeletCgroupV1Patch}, s.nodeGracePatches()...)
 	cfg.Networking.PodSubnet = s.PodSubnet
 	v1alpha4.SetDefaultsCluster(cfg)
 	return cfg
 }
+
+// KubeletCgroupV1Patch lets the kubelet run on a cgroup v1 host: from
+// Kubernetes 1.35 it refuses to unless failCgroupV1 is false (the field
+// exists since 1.31, where false is its default; it changes nothing on
+// cgroup v2 hosts).
+const KubeletCgroupV1Patch = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
 
 // nodeGracePatches are the kubeadm patches behind NodeGracePeriod: the
 // controller manager checks nodes every second and gives up on one after

@@ -150,12 +150,23 @@ var _ = Describe("cluster spec", func() {
 		Expect(cfg.Networking.PodSubnet).NotTo(BeEmpty(), "kind defaults are applied")
 	})
 
+	It("lets the kubelet run on cgroup v1 hosts", func() {
+		var kubelet struct {
+			Kind         string `yaml:"kind"`
+			FailCgroupV1 *bool  `yaml:"failCgroupV1"`
+		}
+		Expect(spec.KindConfig().KubeadmConfigPatches).To(HaveLen(1))
+		Expect(yaml.Unmarshal([]byte(spec.KindConfig().KubeadmConfigPatches[0]), &kubelet)).To(Succeed())
+		Expect(kubelet.Kind).To(Equal("KubeletConfiguration"))
+		Expect(kubelet.FailCgroupV1).To(HaveValue(BeFalse()))
+	})
+
 	It("keeps Kubernetes' node grace period unless asked, and tunes both sides when asked", func() {
-		Expect(spec.KindConfig().KubeadmConfigPatches).To(BeEmpty())
+		Expect(spec.KindConfig().KubeadmConfigPatches).To(Equal([]string{KubeletCgroupV1Patch}))
 		fast := spec
 		fast.NodeGracePeriod = 10 * time.Second
 		Expect(fast.Validate()).To(Succeed())
-		patches := fast.KindConfig().KubeadmConfigPatches
+		patches := fast.KindConfig().KubeadmConfigPatches[1:]
 		Expect(patches).To(HaveLen(2))
 		var cm struct {
 			Kind              string `yaml:"kind"`

@@ -150,18 +150,22 @@ func (b *Builder) Check(ctx context.Context) error {
 	if _, err := os.Stat("/usr/include/seccomp.h"); err != nil {
 		return fmt.Errorf("%w: libseccomp-dev (runc is built with seccomp); install it with hack/kind/install-deps.sh", ErrMissingTool)
 	}
-	out, err := output(ctx, nil, command{step: "check " + b.v.Kubernetes, env: goEnv(false), name: "go",
-		args: []string{"list", "-m", "-json", "k8s.io/kubernetes@" + b.v.Kubernetes}})
+	module := "k8s.io/kubernetes@" + b.v.Kubernetes
+	if b.v.Source != "" {
+		module = b.v.Source
+	}
+	out, err := output(ctx, nil, command{step: "check " + module, env: goEnv(false), name: "go",
+		args: []string{"list", "-m", "-json", module}})
 	if err != nil {
 		var ce *CommandError
 		if errors.As(err, &ce) && ctx.Err() == nil {
-			return &VersionError{Version: b.v.Kubernetes, Reason: "the Go module proxy does not serve k8s.io/kubernetes at this version: " + strings.TrimSpace(lastLine(ce.Output))}
+			return &VersionError{Version: b.v.Kubernetes, Reason: "the Go module proxy does not serve " + module + ": " + strings.TrimSpace(lastLine(ce.Output))}
 		}
 		return err
 	}
 	var info struct{ Error *struct{ Err string } }
 	if json.Unmarshal(out, &info) == nil && info.Error != nil {
-		return &VersionError{Version: b.v.Kubernetes, Reason: "the Go module proxy does not serve k8s.io/kubernetes at this version: " + info.Error.Err}
+		return &VersionError{Version: b.v.Kubernetes, Reason: "the Go module proxy does not serve " + module + ": " + info.Error.Err}
 	}
 	return nil
 }
@@ -270,17 +274,19 @@ func (b *Builder) imageRefs(ctx context.Context, bins map[string]string) (imageR
 }
 
 func (b *Builder) buildAll(ctx context.Context, bins map[string]string) error {
-	kdir, err := b.moduleDir(ctx, "k8s.io/kubernetes", b.v.Kubernetes)
-	if err != nil {
-		return err
-	}
-	gomod, err := os.ReadFile(filepath.Join(kdir, "go.mod"))
-	if err != nil {
-		return err
-	}
-	staging := stagingModules(gomod, b.v.Staging)
-	if len(staging) == 0 {
-		return fmt.Errorf("k8s.io/kubernetes@%s: go.mod lists no staging modules", b.v.Kubernetes)
+	var staging map[string]string
+	if b.v.Source == "" {
+		kdir, err := b.moduleDir(ctx, "k8s.io/kubernetes", b.v.Kubernetes)
+		if err != nil {
+			return err
+		}
+		gomod, err := os.ReadFile(filepath.Join(kdir, "go.mod"))
+		if err != nil {
+			return err
+		}
+		if staging = stagingModules(gomod, b.v.Staging); len(staging) == 0 {
+			return fmt.Errorf("k8s.io/kubernetes@%s: go.mod lists no staging modules", b.v.Kubernetes)
+		}
 	}
 	comps, err := components(b.v, staging)
 	if err != nil {
@@ -292,6 +298,10 @@ func (b *Builder) buildAll(ctx context.Context, bins map[string]string) error {
 			return err
 		}
 		bins[c.Name] = dir
+	}
+	if b.v.Source != "" {
+		// One build in the source's graph made containerd and crictl too.
+		bins["containerd"], bins["crictl"] = bins["kubernetes"], bins["kubernetes"]
 	}
 	return nil
 }
@@ -485,7 +495,7 @@ func (b *Builder) assembleRootfs(ctx context.Context, base, rootfs string, bins 
 	if err != nil {
 		return err
 	}
-	if cfg, err = patchContainerdConfig(cfg); err != nil {
+	if cfg, err = patchContainerdConfig(cfg, b.v.Source != ""); err != nil {
 		return err
 	}
 	if err := os.WriteFile(cfgPath, cfg, 0o644); err != nil {

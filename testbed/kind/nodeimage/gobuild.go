@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -40,7 +41,7 @@ type component struct {
 	CacheTag string
 	// Prepare, when set, runs in the copied module source before the build
 	// (not for Wrapper builds).
-	Prepare func(src string) error
+	Prepare func(ctx context.Context, src string) error
 	// Env is added to the go command's environment (e.g. CGO_CFLAGS).
 	Env []string
 }
@@ -127,27 +128,162 @@ func components(v Versions, staging map[string]string) ([]component, error) {
 	for i, b := range kubeBinaries {
 		kubePkgs[i] = "k8s.io/kubernetes/cmd/" + b
 	}
-	return []component{
-		{Name: "kubernetes", Module: "k8s.io/kubernetes", Version: v.Kubernetes, Wrapper: true,
-			Packages: kubePkgs, LDFlags: kubeLDFlags(v), Replace: staging},
+	containerdLD := []string{"-X", containerdModule + "/version.Version=" + v.Containerd,
+		"-X", containerdModule + "/version.Package=" + containerdModule}
+	crictlLD := []string{"-X", "sigs.k8s.io/cri-tools/pkg/version.Version=" + v.Crictl}
+	var first []component
+	if v.Source != "" {
+		first = []component{sourceBuild(v, kubePkgs, containerdLD, crictlLD)}
+	} else {
+		first = []component{
+			{Name: "kubernetes", Module: "k8s.io/kubernetes", Version: v.Kubernetes, Wrapper: true,
+				Packages: kubePkgs, LDFlags: kubeLDFlags(v), Replace: staging},
+			{Name: "containerd", Module: containerdModule, Version: v.Containerd, CGO: true,
+				Packages: []string{"./cmd/containerd", "./cmd/ctr", "./cmd/containerd-shim-runc-v2"},
+				Tags:     []string{"no_aufs", "no_zfs", "no_btrfs", "no_devmapper"}, LDFlags: containerdLD},
+			{Name: "crictl", Module: "sigs.k8s.io/cri-tools", Version: v.Crictl, Packages: []string{"./cmd/crictl"},
+				LDFlags: crictlLD},
+		}
+	}
+	return append(first, []component{
 		{Name: "etcd", Module: "go.etcd.io/etcd/server/v3", Version: v.Etcd, Packages: []string{"."}},
 		{Name: "coredns", Module: "github.com/coredns/coredns", Version: v.CoreDNS, Packages: []string{"."}},
-		{Name: "containerd", Module: "github.com/containerd/containerd/v2", Version: v.Containerd, CGO: true,
-			Packages: []string{"./cmd/containerd", "./cmd/ctr", "./cmd/containerd-shim-runc-v2"},
-			Tags:     []string{"no_aufs", "no_zfs", "no_btrfs", "no_devmapper"},
-			LDFlags: []string{"-X", "github.com/containerd/containerd/v2/version.Version=" + v.Containerd,
-				"-X", "github.com/containerd/containerd/v2/version.Package=github.com/containerd/containerd/v2"}},
 		{Name: "runc", Module: "github.com/opencontainers/runc", Version: v.Runc, CGO: true,
 			Packages: []string{"."}, Tags: []string{"seccomp"},
 			LDFlags: []string{"-X", "main.version=" + strings.TrimPrefix(v.Runc, "v")}},
 		{Name: "cni-plugins", Module: "github.com/containernetworking/plugins", Version: v.CNIPlugins,
 			Packages: []string{"./plugins/ipam/host-local", "./plugins/main/loopback", "./plugins/main/ptp", "./plugins/meta/portmap"},
 			LDFlags:  []string{"-X", "github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=" + v.CNIPlugins}},
-		{Name: "crictl", Module: "sigs.k8s.io/cri-tools", Version: v.Crictl, Packages: []string{"./cmd/crictl"},
-			LDFlags: []string{"-X", "sigs.k8s.io/cri-tools/pkg/version.Version=" + v.Crictl}},
 		{Name: "edgesim-tools", Module: "github.com/vishvananda/netlink", Version: v.Netlink, Wrapper: true, CacheTag: v.Tools,
 			Packages: []string{"./kindcni", "./pause"}, Files: tools},
-	}, nil
+	}...), nil
+}
+
+const containerdModule = "github.com/containerd/containerd/v2"
+
+// sourceBuild is the one build that makes Kubernetes, containerd and
+// crictl inside v.Source's module graph (its module as the main module),
+// with the K3s build's tags, cgo and C flags, so that both builds compile
+// every shared package identically. The binaries are linked statically:
+// the control-plane images hold nothing but their binary.
+func sourceBuild(v Versions, kubePkgs, containerdLD, crictlLD []string) component {
+	mod, ver, _ := strings.Cut(v.Source, "@")
+	var pkgs []string
+	for _, p := range kubePkgs {
+		if _, own := sourceMains[path.Base(p)]; !own {
+			pkgs = append(pkgs, p)
+		}
+	}
+	for _, name := range sortedKeys(sourceMains) {
+		pkgs = append(pkgs, "./"+sourceMainDir+"/"+name)
+	}
+	pkgs = append(pkgs, containerdModule+"/cmd/containerd", containerdModule+"/cmd/ctr", containerdModule+"/cmd/containerd-shim-runc-v2")
+	ld := append(append(append(kubeLDFlags(v), containerdLD...), crictlLD...), "-linkmode", "external", "-extldflags", "-static")
+	return component{Name: "kubernetes", Module: mod, Version: ver, CGO: true, Tags: K3sTags,
+		Env: []string{"CGO_CFLAGS=" + K3sCgoCFlags}, Packages: pkgs, LDFlags: ld,
+		CacheTag: v.Kubernetes + "-" + shortHash(strings.Join(pkgs, " ")+"\n"+strings.Join(ld, " ")+"\n"+mainsDigest()),
+		Prepare: func(ctx context.Context, src string) error {
+			if err := checkGraph(ctx, src, v); err != nil {
+				return err
+			}
+			return writeSourceMains(src)
+		}}
+}
+
+// sourceMainDir holds, in the source copy, main packages of edgesim's for
+// the programs whose K3s fork has no usable main: K3s runs them inside its
+// own binary, never alone.
+const sourceMainDir = "edgesim"
+
+// sourceMains are those main packages, by binary name.
+//   - crictl: the cri-tools fork makes cmd/crictl a library (for `k3s
+//     crictl`) whose Main is upstream's main.
+//   - kube-apiserver: the fork's main sets up the signal handler and then
+//     NewAPIServerCommand sets it up again, which panics ("close of closed
+//     channel"); this one lets the command set it up once. The command does
+//     not read its stop channel; it stops on the signal context.
+var sourceMains = map[string]string{
+	"crictl": `// Package main is crictl, from the cri-tools fork K3s embeds.
+package main
+
+import "sigs.k8s.io/cri-tools/cmd/crictl"
+
+func main() { crictl.Main() }
+`,
+	"kube-apiserver": `// Package main is kube-apiserver, from the Kubernetes fork K3s embeds.
+package main
+
+import (
+	"os"
+	_ "time/tzdata"
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"
+	_ "k8s.io/component-base/metrics/prometheus/clientgo"
+	_ "k8s.io/component-base/metrics/prometheus/version"
+	"k8s.io/kubernetes/cmd/kube-apiserver/app"
+)
+
+func main() { os.Exit(cli.Run(app.NewAPIServerCommand(nil))) }
+`,
+}
+
+func mainsDigest() string {
+	var b strings.Builder
+	for _, name := range sortedKeys(sourceMains) {
+		b.WriteString(name + "\n" + sourceMains[name])
+	}
+	return b.String()
+}
+
+func writeSourceMains(src string) error {
+	for name, content := range sourceMains {
+		dir := filepath.Join(src, sourceMainDir, name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkGraph fails when the source module's graph selects other versions of
+// Kubernetes, containerd or cri-tools than the pins name, so that the
+// image's version record never lies.
+func checkGraph(ctx context.Context, src string, v Versions) error {
+	out, err := output(ctx, nil, command{step: "go list -m", dir: src, env: goEnv(false), name: "go",
+		args: []string{"list", "-m", "-f", "{{.Path}} {{with .Replace}}{{.Version}}{{else}}{{.Version}}{{end}}",
+			"k8s.io/kubernetes", containerdModule, "sigs.k8s.io/cri-tools"}})
+	if err != nil {
+		return err
+	}
+	return graphDrift(v, out)
+}
+
+// graphDrift compares `go list -m` lines ("path version") with the pins.
+func graphDrift(v Versions, list []byte) error {
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(list)), "\n") {
+		if path, ver, ok := strings.Cut(line, " "); ok {
+			got[path] = ver
+		}
+	}
+	var drift []string
+	if k := got["k8s.io/kubernetes"]; k != v.Kubernetes && !strings.HasPrefix(k, v.Kubernetes+"-") {
+		drift = append(drift, "k8s.io/kubernetes "+k+" (pinned "+v.Kubernetes+")")
+	}
+	for path, want := range map[string]string{containerdModule: v.Containerd, "sigs.k8s.io/cri-tools": v.Crictl} {
+		if got[path] != want {
+			drift = append(drift, path+" "+got[path]+" (pinned "+want+")")
+		}
+	}
+	if len(drift) > 0 {
+		sort.Strings(drift)
+		return fmt.Errorf("%s selects %s; update the version pins in testbed/kind/nodeimage/versions.go", v.Source, strings.Join(drift, ", "))
+	}
+	return nil
 }
 
 // wrapperGoMod renders the go.mod of a generated wrapper module.
@@ -260,7 +396,7 @@ func (b *Builder) buildComponent(ctx context.Context, c component) (string, erro
 			return "", err
 		}
 		if c.Prepare != nil {
-			if err := c.Prepare(src); err != nil {
+			if err := c.Prepare(ctx, src); err != nil {
 				return "", fmt.Errorf("prepare %s: %w", c.Name, err)
 			}
 		}

@@ -218,8 +218,12 @@ func preloadImages(r imageRefs, bins map[string]string, root string, applets []s
 		l.dir("/tmp")
 		return imageSpec{Ref: ref, Layer: l}
 	}
+	apiserver := single(r.APIServer, filepath.Join(kube, "kube-apiserver"), "/usr/local/bin/kube-apiserver")
+	// K3s's fork writes its loopback serving certificate into the default
+	// --cert-dir, and fails when the directory is missing.
+	apiserver.Layer.dir("/var/run/kubernetes")
 	imgs := []imageSpec{
-		single(r.APIServer, filepath.Join(kube, "kube-apiserver"), "/usr/local/bin/kube-apiserver"),
+		apiserver,
 		single(r.ControllerManager, filepath.Join(kube, "kube-controller-manager"), "/usr/local/bin/kube-controller-manager"),
 		single(r.Scheduler, filepath.Join(kube, "kube-scheduler"), "/usr/local/bin/kube-scheduler"),
 		single(r.Etcd, filepath.Join(bins["etcd"], "etcd"), "/usr/local/bin/etcd"),

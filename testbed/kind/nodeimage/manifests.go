@@ -113,10 +113,19 @@ func CNIManifest(image string) ([]byte, error) {
 var oomScoreRE = regexp.MustCompile(`(?m)^([ \t]*restrict_oom_score_adj[ \t]*=[ \t]*)false[ \t]*$`)
 var criSectionRE = regexp.MustCompile(`(?m)^\[plugins\."io\.containerd\.grpc\.v1\.cri"\]\s*$`)
 
+var fuseProxyRE = regexp.MustCompile(`(?m)^\[proxy_plugins\."fuse-overlayfs"\][ \t]*\n(?:[ \t]+\S[^\n]*\n)*`)
+
 // patchContainerdConfig sets restrict_oom_score_adj = true in kind's
 // containerd config: where the container runtime lacks CAP_SYS_RESOURCE,
-// runc otherwise fails to lower a container's oom_score_adj.
-func patchContainerdConfig(in []byte) ([]byte, error) {
+// runc otherwise fails to lower a container's oom_score_adj. With
+// builtinFuse (K3s's containerd, which compiles the fuse-overlayfs
+// snapshotter in) it drops kind's proxy plugin of the same name, which
+// would otherwise make containerd panic at start ("plugin: id already
+// registered"); the built-in one serves the same snapshotter name.
+func patchContainerdConfig(in []byte, builtinFuse bool) ([]byte, error) {
+	if builtinFuse {
+		in = fuseProxyRE.ReplaceAll(in, []byte("# [proxy_plugins.\"fuse-overlayfs\"] dropped by edgesim: this containerd has fuse-overlayfs built in\n"))
+	}
 	if oomScoreRE.Match(in) {
 		return oomScoreRE.ReplaceAll(in, []byte("${1}true")), nil
 	}

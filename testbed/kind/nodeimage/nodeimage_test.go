@@ -39,14 +39,23 @@ var _ = Describe("versions", func() {
 			Expect(errors.As(err, &ve)).To(BeTrue())
 			Expect(err.Error()).To(ContainSubstring(reason))
 		},
-		Entry("no leading v", "1.34.4", `want a release like "v1.34.4"`),
+		Entry("no leading v", "1.34.4", `want a release like "`+DefaultKubernetesVersion+`"`),
 		Entry("no patch", "v1.34", "want a release like"),
 		Entry("pre-release", "v1.34.0-rc.1", "no pre-release suffix"),
 		Entry("empty", "", "want a release like"),
 		Entry("leading zero", "v1.034.1", "want a release like"),
-		Entry("unsupported minor", "v1.29.3", "minor release 1.29 is not supported; supported: 1.34"),
+		Entry("unsupported minor", "v1.29.3", "minor release 1.29 is not supported; supported: 1.34, 1.35"),
+		Entry("a 1.35 patch K3s's graph does not hold", "v1.35.2", "1.35 is built from github.com/k3s-io/k3s@"+K3sModuleVersion+", whose Kubernetes is v1.35.1"),
 		Entry("major 2", "v2.0.0", "want a release like"),
 	)
+
+	It("builds the default release in K3s's module graph", func() {
+		v, err := ResolveVersions(DefaultKubernetesVersion)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(v.Source).To(Equal(K3sModule + "@" + K3sModuleVersion))
+		Expect(v.Staging).To(BeEmpty())
+		Expect(v.String()).To(ContainSubstring("source=" + v.Source + "\n"))
+	})
 
 	It("keys an image by every version in it", func() {
 		base, err := ResolveVersions("v1.34.4")
@@ -87,10 +96,49 @@ var _ = Describe("Go builds", func() {
 		for _, c := range comps {
 			names = append(names, c.Name)
 		}
-		Expect(names).To(Equal([]string{"kubernetes", "etcd", "coredns", "containerd", "runc", "cni-plugins", "crictl", "edgesim-tools"}))
+		Expect(names).To(Equal([]string{"kubernetes", "containerd", "crictl", "etcd", "coredns", "runc", "cni-plugins", "edgesim-tools"}))
 		tools := comps[len(comps)-1]
 		Expect(tools.Files).To(HaveKey("kindcni/main.go"))
 		Expect(tools.Files).To(HaveKey("pause/main.go"))
+	})
+
+	It("builds Kubernetes, containerd and crictl as the K3s build compiles them when the release has a source", func() {
+		v, err := ResolveVersions("v1.35.1")
+		Expect(err).NotTo(HaveOccurred())
+		comps, err := components(v, nil)
+		Expect(err).NotTo(HaveOccurred())
+		names := []string{}
+		for _, c := range comps {
+			names = append(names, c.Name)
+		}
+		Expect(names).To(Equal([]string{"kubernetes", "etcd", "coredns", "runc", "cni-plugins", "edgesim-tools"}))
+		k := comps[0]
+		Expect(k.Module + "@" + k.Version).To(Equal(v.Source))
+		Expect(k.Wrapper).To(BeFalse(), "the source module is the main module, its replace directives in force")
+		Expect(k.CGO).To(BeTrue())
+		Expect(k.Tags).To(Equal(K3sTags))
+		Expect(k.Env).To(ContainElement("CGO_CFLAGS=" + K3sCgoCFlags))
+		Expect(k.Packages).To(ContainElements("k8s.io/kubernetes/cmd/kubeadm", "k8s.io/kubernetes/cmd/kubelet", "./edgesim/kube-apiserver",
+			"./edgesim/crictl", "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2"))
+		Expect(k.Packages).NotTo(ContainElement("k8s.io/kubernetes/cmd/kube-apiserver"), "the fork's main panics on its second signal handler")
+		src := GinkgoT().TempDir()
+		Expect(writeSourceMains(src)).To(Succeed())
+		Expect(os.ReadFile(filepath.Join(src, "edgesim", "crictl", "main.go"))).To(ContainSubstring("crictl.Main()"),
+			"K3s's cri-tools fork makes cmd/crictl a library; a main package of ours runs it")
+		Expect(os.ReadFile(filepath.Join(src, "edgesim", "kube-apiserver", "main.go"))).To(ContainSubstring("app.NewAPIServerCommand(nil)"))
+		ld := strings.Join(k.LDFlags, " ")
+		Expect(ld).To(ContainSubstring("-X k8s.io/component-base/version.gitVersion=v1.35.1 "))
+		Expect(ld).To(ContainSubstring("-X github.com/containerd/containerd/v2/version.Version=v2.1.5-k3s1"))
+		Expect(ld).To(HaveSuffix("-linkmode external -extldflags -static"), "the control-plane images hold only their binary")
+		Expect(k.cacheName()).To(HavePrefix("kubernetes@" + K3sModuleVersion + "-v1.35.1-"))
+	})
+
+	It("refuses a source graph whose versions drift from the pins", func() {
+		v, _ := ResolveVersions("v1.35.1")
+		Expect(graphDrift(v, []byte("k8s.io/kubernetes v1.35.1-k3s1\ngithub.com/containerd/containerd/v2 v2.1.5-k3s1\nsigs.k8s.io/cri-tools v1.35.0-k3s2\n"))).To(Succeed())
+		err := graphDrift(v, []byte("k8s.io/kubernetes v1.35.2-k3s1\ngithub.com/containerd/containerd/v2 v2.1.5-k3s1\nsigs.k8s.io/cri-tools v1.36.0\n"))
+		Expect(err).To(MatchError(ContainSubstring("k8s.io/kubernetes v1.35.2-k3s1 (pinned v1.35.1), sigs.k8s.io/cri-tools v1.36.0 (pinned v1.35.0-k3s2)")))
+		Expect(err).To(MatchError(ContainSubstring("update the version pins")))
 	})
 
 	It("drops replace directives that point at sibling directories", func() {
@@ -150,23 +198,38 @@ var _ = Describe("node files", func() {
 `
 
 	It("restricts oom_score_adj in kind's containerd config", func() {
-		out, err := patchContainerdConfig([]byte(kindConfig))
+		out, err := patchContainerdConfig([]byte(kindConfig), false)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(out)).To(ContainSubstring("\n  restrict_oom_score_adj = true\n"))
 		Expect(string(out)).NotTo(ContainSubstring("= false"))
-		again, err := patchContainerdConfig(out)
+		again, err := patchContainerdConfig(out, false)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(again).To(Equal(out))
+	})
+
+	It("drops kind's fuse-overlayfs proxy plugin only for a containerd that has it built in", func() {
+		withProxy := "version = 2\n\n[proxy_plugins]\n# fuse-overlayfs is used for rootless\n[proxy_plugins.\"fuse-overlayfs\"]\n  type = \"snapshot\"\n  address = \"/run/containerd-fuse-overlayfs.sock\"\n\n" + kindConfig[len("version = 2\n"):]
+		kept, err := patchContainerdConfig([]byte(withProxy), false)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(kept)).To(ContainSubstring("[proxy_plugins.\"fuse-overlayfs\"]\n  type = \"snapshot\""))
+		out, err := patchContainerdConfig([]byte(withProxy), true)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(out)).NotTo(ContainSubstring("containerd-fuse-overlayfs.sock"))
+		Expect(string(out)).To(ContainSubstring("# [proxy_plugins.\"fuse-overlayfs\"] dropped by edgesim"))
+		Expect(string(out)).To(ContainSubstring("\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image"), "the next table stays")
+		again, err := patchContainerdConfig(out, true)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(again).To(Equal(out))
 	})
 
 	It("adds the setting when the config does not mention it", func() {
-		out, err := patchContainerdConfig([]byte("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"p\"\n"))
+		out, err := patchContainerdConfig([]byte("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  sandbox_image = \"p\"\n"), false)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(out)).To(Equal("version = 2\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  restrict_oom_score_adj = true\n  sandbox_image = \"p\"\n"))
 	})
 
 	It("fails on a config without the CRI section", func() {
-		_, err := patchContainerdConfig([]byte("version = 2\n"))
+		_, err := patchContainerdConfig([]byte("version = 2\n"), false)
 		Expect(err).To(MatchError(ContainSubstring("restrict_oom_score_adj")))
 	})
 
@@ -357,7 +420,8 @@ var _ = Describe("edgesim's own programs", func() {
 		comps, err := components(v, nil)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(comps[len(comps)-1].cacheName()).To(Equal("edgesim-tools@v1.3.1-" + v.Tools))
-		Expect(comps[1].cacheName()).To(Equal("etcd@v3.6.5"))
+		Expect(comps[3].Name).To(Equal("etcd"))
+		Expect(comps[3].cacheName()).To(Equal("etcd@v3.6.5"))
 	})
 })
 

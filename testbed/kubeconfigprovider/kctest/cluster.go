@@ -220,6 +220,7 @@ func kindConfig(name, image string, workers int, labelled []Worker, certsD strin
 		Name:                    name,
 		Nodes:                   []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole, Image: image, ExtraMounts: mount}},
 		ContainerdConfigPatches: []string{containerdPatch},
+		KubeadmConfigPatches:    []string{kindc.KubeletCgroupV1Patch},
 	}
 	for i := range workers {
 		n := v1alpha4.Node{Role: v1alpha4.WorkerRole, Image: image, ExtraMounts: mount}
