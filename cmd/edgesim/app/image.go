@@ -126,9 +126,11 @@ cluster starts: the testbed uses none of them and each would pull images.
 The k3s binary is cached by module version, Go version, tags and flags; the
 image by the binary, the kind node image's id and the files added. Both are
 written under temporary names and only renamed or tagged when complete, so
-an interrupted build is never reused. A cold compile took 8 minutes on two
-idle cores (over an hour on a shared, loaded machine); with the Go build
-cache warm the whole command takes under a minute. Run as root.`,
+an interrupted build is never reused. The node image builds its Kubernetes,
+containerd and crictl in the same module graph with the same tags, so after
+"edgesim image node" the Go build cache holds most of k3s: with every other
+cache cold the command then took under 4 minutes on two idle cores (about
+15 without that head start). Run as root.`,
 		Example: `  edgesim image node && edgesim image k3s
   edgesim image k3s --plan`,
 		Args: cobra.NoArgs,
