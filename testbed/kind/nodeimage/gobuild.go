@@ -266,17 +266,17 @@ func checkGraph(ctx context.Context, src string, v Versions) error {
 func graphDrift(v Versions, list []byte) error {
 	got := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(list)), "\n") {
-		if path, ver, ok := strings.Cut(line, " "); ok {
-			got[path] = ver
+		if mod, ver, ok := strings.Cut(line, " "); ok {
+			got[mod] = ver
 		}
 	}
 	var drift []string
 	if k := got["k8s.io/kubernetes"]; k != v.Kubernetes && !strings.HasPrefix(k, v.Kubernetes+"-") {
 		drift = append(drift, "k8s.io/kubernetes "+k+" (pinned "+v.Kubernetes+")")
 	}
-	for path, want := range map[string]string{containerdModule: v.Containerd, "sigs.k8s.io/cri-tools": v.Crictl} {
-		if got[path] != want {
-			drift = append(drift, path+" "+got[path]+" (pinned "+want+")")
+	for mod, want := range map[string]string{containerdModule: v.Containerd, "sigs.k8s.io/cri-tools": v.Crictl} {
+		if got[mod] != want {
+			drift = append(drift, mod+" "+got[mod]+" (pinned "+want+")")
 		}
 	}
 	if len(drift) > 0 {
