@@ -147,7 +147,8 @@ func components(v Versions, staging map[string]string) ([]component, error) {
 	}
 	return append(first, []component{
 		{Name: "etcd", Module: "go.etcd.io/etcd/server/v3", Version: v.Etcd, Packages: []string{"."}},
-		{Name: "coredns", Module: "github.com/coredns/coredns", Version: v.CoreDNS, Packages: []string{"."}},
+		{Name: "coredns", Module: "github.com/coredns/coredns", Version: v.CoreDNS, Packages: []string{"."},
+			CacheTag: "without-" + strings.Join(coreDNSLeftOut, "-"), Prepare: leaveOutCoreDNSPlugins},
 		{Name: "runc", Module: "github.com/opencontainers/runc", Version: v.Runc, CGO: true,
 			Packages: []string{"."}, Tags: []string{"seccomp"},
 			LDFlags: []string{"-X", "main.version=" + strings.TrimPrefix(v.Runc, "v")}},
@@ -160,6 +161,36 @@ func components(v Versions, staging map[string]string) ([]component, error) {
 }
 
 const containerdModule = "github.com/containerd/containerd/v2"
+
+// coreDNSLeftOut are the CoreDNS plugins the node image's CoreDNS is built
+// without: the cloud-DNS backends and the tracer pull in the AWS, Azure,
+// Google Cloud, Nomad and Datadog SDKs, about half of CoreDNS's cold
+// compile, and neither kubeadm's, kind's nor K3s's Corefile uses them.
+var coreDNSLeftOut = []string{"azure", "clouddns", "nomad", "route53", "trace"}
+
+// coreDNSPluginList is CoreDNS's generated list of the plugins it links.
+const coreDNSPluginList = "core/plugin/zplugin.go"
+
+// leaveOutCoreDNSPlugins removes coreDNSLeftOut from the plugins the CoreDNS
+// source in src links. It fails if one of them is not in the list, so that
+// a CoreDNS version that renamed or moved one is noticed, not silently
+// built whole.
+func leaveOutCoreDNSPlugins(_ context.Context, src string) error {
+	p := filepath.Join(src, coreDNSPluginList)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	out := string(b)
+	for _, name := range coreDNSLeftOut {
+		line := "\t_ \"github.com/coredns/coredns/plugin/" + name + "\"\n"
+		if !strings.Contains(out, line) {
+			return fmt.Errorf("%s imports no plugin %q: edgesim's list of the CoreDNS plugins to leave out (coreDNSLeftOut) needs updating for this version", coreDNSPluginList, name)
+		}
+		out = strings.Replace(out, line, "", 1)
+	}
+	return os.WriteFile(p, []byte(out), 0o644)
+}
 
 // sourceBuild is the one build that makes Kubernetes, containerd and
 // crictl inside v.Source's module graph (its module as the main module),

@@ -152,6 +152,26 @@ var _ = Describe("Go builds", func() {
 		Expect(string(b)).To(ContainSubstring("\nreplace example.com/a => example.com/b v1.2.3\n"))
 	})
 
+	It("builds CoreDNS without the cloud-DNS and tracing plugins, and fails on a version that moved one", func(ctx SpecContext) {
+		src := GinkgoT().TempDir()
+		list := filepath.Join(src, coreDNSPluginList)
+		Expect(os.MkdirAll(filepath.Dir(list), 0o755)).To(Succeed())
+		var b strings.Builder
+		b.WriteString("package plugin\n\nimport (\n")
+		for _, name := range []string{"azure", "cache", "clouddns", "forward", "kubernetes", "nomad", "route53", "trace", "transfer"} {
+			b.WriteString("\t_ \"github.com/coredns/coredns/plugin/" + name + "\"\n")
+		}
+		b.WriteString(")\n")
+		Expect(os.WriteFile(list, []byte(b.String()), 0o644)).To(Succeed())
+		Expect(leaveOutCoreDNSPlugins(ctx, src)).To(Succeed())
+		out, _ := os.ReadFile(list)
+		Expect(string(out)).To(Equal("package plugin\n\nimport (\n" +
+			"\t_ \"github.com/coredns/coredns/plugin/cache\"\n\t_ \"github.com/coredns/coredns/plugin/forward\"\n" +
+			"\t_ \"github.com/coredns/coredns/plugin/kubernetes\"\n\t_ \"github.com/coredns/coredns/plugin/transfer\"\n)\n"))
+		err := leaveOutCoreDNSPlugins(ctx, src)
+		Expect(err).To(MatchError(ContainSubstring(`imports no plugin "azure"`)), "already left out: the list no longer matches")
+	})
+
 	It("copies a module without its vendor directory", func() {
 		src, dst := GinkgoT().TempDir(), filepath.Join(GinkgoT().TempDir(), "copy")
 		Expect(os.MkdirAll(filepath.Join(src, "vendor", "x"), 0o555)).To(Succeed())

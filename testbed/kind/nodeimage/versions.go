@@ -12,7 +12,7 @@ import (
 
 // recipeRevision changes whenever the way an image is assembled changes, so
 // that a cached image built by an older recipe is not reused.
-const recipeRevision = "8"
+const recipeRevision = "9"
 
 // Versions are every version that goes into a node image. Two builds with
 // equal Versions produce interchangeable images; Key names them.
