@@ -210,6 +210,18 @@ var _ = Describe("RunPlan", func() {
 			Expect(comparable(c)).NotTo(Equal(comparable(a)))
 		})
 
+		It("gives the report of one simulation at a time when two run at once", func() {
+			one := runPlan(p, plan.RunOptions{Parallelism: 1})
+			var done []int
+			two := runPlan(p, plan.RunOptions{Progress: func(pr plan.Progress) { done = append(done, pr.Done) }})
+			Expect(comparable(two)).To(Equal(comparable(one)))
+			Expect(two.Stats.Events).To(Equal(one.Stats.Events))
+			Expect(len(done)).To(BeNumerically(">", 2))
+			for i, n := range done {
+				Expect(n).To(Equal(i+1), "progress counts finished simulations one by one")
+			}
+		})
+
 		It("merges shards 0..2 of 3 into a report identical to one process's", func() {
 			whole := runPlan(p, plan.RunOptions{})
 			var shards []*plan.CapacityReport

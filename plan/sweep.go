@@ -1,11 +1,14 @@
 package plan
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -118,25 +121,19 @@ func RunPlan(ctx context.Context, p *Plan, cal *Calibration, opt RunOptions) (*C
 			totalWork += u.work
 		}
 	}
-	for n, i := range mine {
-		u := r.units[i]
-		opts := []Option{}
-		if opt.Parallelism > 0 {
-			opts = append(opts, WithParallelism(opt.Parallelism))
-		}
-		if u.keep != nil {
-			opts = append(opts, WithSites(u.keep))
-		}
-		res, err := Run(ctx, u.fleet, cal, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("plan: %s: %w", u.describe, err)
-		}
-		part.Results = append(part.Results, unitPartial(i, u.fleet, res))
-		doneWork += u.work
+	results, err := r.runUnits(ctx, mine, func(done int, i int) {
+		doneWork += r.units[i].work
 		if opt.Progress != nil {
-			opt.Progress(Progress{Done: n + 1, Total: len(mine), WorkDone: doneWork, WorkTotal: totalWork,
-				Elapsed: opt.Now().Sub(start), Current: u.describe})
+			opt.Progress(Progress{Done: done, Total: len(mine), WorkDone: doneWork, WorkTotal: totalWork,
+				Elapsed: opt.Now().Sub(start), Current: r.units[i].describe})
 		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range mine {
+		res := results[i]
+		part.Results = append(part.Results, unitPartial(i, r.units[i].fleet, res))
 		hdr.Stats.Points++
 		hdr.Stats.Events += res.Stats.Events
 		hdr.Stats.Packets += res.Stats.Packets
@@ -150,6 +147,70 @@ func RunPlan(ctx context.Context, p *Plan, cal *Calibration, opt RunOptions) (*C
 		return hdr, nil
 	}
 	return finalize(hdr, []*Partial{part})
+}
+
+// unitsAtOnce is how many simulations run at the same time, each over its
+// sites in parallel. A simulation has phases that keep one core busy (a
+// single site's node loss, the cloud pass of cloud placement); a second
+// simulation fills the other cores meanwhile. Two at once at most doubles
+// the peak memory.
+const unitsAtOnce = 2
+
+// runUnits runs the units mine, up to unitsAtOnce at a time (one at a time
+// on one core: Parallelism, else GOMAXPROCS, 1), the most work first so
+// that no large one runs alone at the end, and returns their results by
+// unit index. Each result is the same whatever ran beside it. done is
+// called on the calling goroutine as each finishes, with the count
+// finished so far.
+func (r *runner) runUnits(ctx context.Context, mine []int, done func(n, unit int)) ([]*Result, error) {
+	atOnce := unitsAtOnce
+	if p := r.opt.Parallelism; p == 1 || p <= 0 && runtime.GOMAXPROCS(0) == 1 {
+		atOnce = 1
+	}
+	order := slices.Clone(mine)
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(r.units[b].work, r.units[a].work) })
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]*Result, len(r.units))
+	finished := make(chan int)
+	var failed error
+	var once sync.Once
+	go func() {
+		defer close(finished)
+		_ = parallel(ctx, len(order), atOnce, func(k int) error {
+			u := r.units[order[k]]
+			opts := []Option{}
+			if r.opt.Parallelism > 0 {
+				opts = append(opts, WithParallelism(r.opt.Parallelism))
+			}
+			if u.keep != nil {
+				opts = append(opts, WithSites(u.keep))
+			}
+			res, err := Run(ctx, u.fleet, r.cal, opts...)
+			if err != nil {
+				once.Do(func() { failed = fmt.Errorf("plan: %s: %w", u.describe, err); cancel() })
+				return err
+			}
+			results[order[k]] = res
+			select {
+			case finished <- order[k]:
+			case <-ctx.Done():
+			}
+			return nil
+		})
+	}()
+	n := 0
+	for i := range finished {
+		n++
+		done(n, i)
+	}
+	if failed != nil {
+		return nil, failed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return results, nil
 }
 
 // resolve builds the curve keys, their fleets and the units, and checks
