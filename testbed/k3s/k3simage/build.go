@@ -307,7 +307,7 @@ func (b *Builder) buildBinary(ctx context.Context, s Spec) (dir string, cached b
 		b.logf("reuse k3s binary %s", final)
 		return final, true, nil
 	}
-	b.logf("build k3s %s (%s) with %s; under 4 minutes on 2 idle cores after `edgesim image node` filled the Go build cache, about 15 without", s.Version, s.ModuleVersion, s.GoVersion)
+	b.logf("build k3s %s (%s) with %s; about 4 minutes on 2 idle cores after `edgesim image node` filled the Go build cache, about 15 without", s.Version, s.ModuleVersion, s.GoVersion)
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
