@@ -92,9 +92,12 @@ var _ = Describe("a node's resources on the local provider", func() {
 		cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(cg)).To(ContainSubstring(g.Path() + "\n"))
-		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(strings.Split(string(env), "\x00")).To(ContainElement("GOMAXPROCS=1"))
+		// The pid execs ip, then the stand-in, then sleep; while the kernel
+		// swaps one image for the next, environ reads empty.
+		Eventually(func() ([]string, error) {
+			env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			return strings.Split(string(env), "\x00"), err
+		}).Should(ContainElement("GOMAXPROCS=1"))
 
 		lim, err := g.Limits()
 		Expect(err).NotTo(HaveOccurred())
