@@ -31,6 +31,18 @@ func (t *tailBuffer) String() string {
 	return string(t.buf)
 }
 
+// lockedWriter serialises writes to w from commands that run side by side.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // command describes one external command run by the builder.
 type command struct {
 	step  string
