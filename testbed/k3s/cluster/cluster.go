@@ -604,8 +604,13 @@ var (
 )
 
 // remove removes the containers Create made, with their /var volumes,
-// trying again when podman gave up on one.
+// trying again when podman gave up on one. It kills them first: `rm -f`
+// would stop each with its stop signal and wait up to the stop timeout
+// while K3s and its pods shut down, and nothing on a node being removed
+// needs an orderly shutdown. A failed kill (a stopped node) is left to
+// the removal.
 func (c *Cluster) remove(ctx context.Context) error {
+	_, _ = c.podman(ctx, nil, append([]string{"kill", "--signal", "KILL"}, c.ContainerIDs...)...)
 	var err error
 	for i := range removeAttempts {
 		if _, err = c.podman(ctx, nil, append([]string{"rm", "-f", "-v", "--ignore"}, c.ContainerIDs...)...); err == nil {

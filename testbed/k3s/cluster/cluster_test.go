@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -238,13 +239,19 @@ var _ = Describe("DeleteOwned", func() {
 	It("deletes nothing when a container carries no mark of the run", func() {
 		err := deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{Owner: "run-1"}, kc)
 		Expect(err).To(MatchError(ErrNotOwned))
+		Expect(fp.called("kill")).To(BeFalse())
 		Expect(fp.called("rm")).To(BeFalse())
 		Expect(fp.called("network rm")).To(BeFalse())
 	})
 	It("deletes the containers and network when the IDs or the owner prove them", func() {
 		fp.removes = true
 		Expect(deleteOwned(context.Background(), fp.run, repair, "es-k3s", Proof{Owner: "run-1", IDs: []string{"bbb"}}, kc)).To(Succeed())
-		Expect(fp.calls).To(ContainElement([]string{"rm", "-f", "-v", "--ignore", "aaa", "bbb"}))
+		at := func(call ...string) int {
+			return slices.IndexFunc(fp.calls, func(c []string) bool { return slices.Equal(c, call) })
+		}
+		kill, rm := at("kill", "--signal", "KILL", "aaa", "bbb"), at("rm", "-f", "-v", "--ignore", "aaa", "bbb")
+		Expect(kill).To(BeNumerically(">=", 0), "the nodes are killed, not stopped, first")
+		Expect(rm).To(BeNumerically(">", kill), "then removed")
 		Expect(fp.called("network rm -f edgesim-k3s-es-k3s")).To(BeTrue())
 		Expect(repaired).To(Equal(1), "cgroup mounts are repaired after K3s is gone")
 	})

@@ -506,6 +506,7 @@ func (c *Cluster) KubeletLog(ctx context.Context, node string) string {
 // Delete deletes the cluster's nodes and volumes, and the kind network when
 // Create made it and no other container uses it. It is safe to call twice.
 func (c *Cluster) Delete(ctx context.Context) error {
+	c.kill(ctx)
 	err := c.provider.Delete(c.Spec.Name, kubeconfigPath(c.Spec.Name))
 	if err != nil && len(c.Leftovers(ctx)) > 0 {
 		// On a saturated host Podman's rm sometimes fails (exit 125) on a
@@ -535,6 +536,18 @@ func (c *Cluster) Delete(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// kill sends SIGKILL to the cluster's node containers before kind removes
+// them. kind's `rm -f` stops each node with its stop signal first, and
+// systemd shutting down the kubelet, containerd and the pods takes up to
+// the runtime's 10-s stop timeout; nothing on a node being deleted needs
+// an orderly shutdown. Errors are left to the delete that follows (a
+// stopped node cannot be killed but is removed all the same).
+func (c *Cluster) kill(ctx context.Context) {
+	if ids, err := nodeIDs(ctx, c.Runtime, c.Spec.Name); err == nil && len(ids) > 0 {
+		_, _ = runtimeOutput(ctx, c.Runtime, append([]string{"kill", "--signal", "KILL"}, ids...)...)
+	}
 }
 
 // deleteRetry is how long Delete waits before deleting again what a

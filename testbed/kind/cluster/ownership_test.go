@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +25,7 @@ type fakeKind struct {
 	createErr error
 	made      map[string]string // what a create makes (ID -> annotation)
 	deleted   []string
+	killed    []string // the IDs killed, and "deleted <name>" when a delete came
 }
 
 func (f *fakeKind) Create(name string, _ ...kindcluster.CreateOption) error {
@@ -41,6 +44,7 @@ func (f *fakeKind) Delete(name, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.deleted = append(f.deleted, name)
+	f.killed = append(f.killed, "deleted "+name)
 	delete(f.nodes, name)
 	return nil
 }
@@ -65,6 +69,9 @@ func (f *fakeKind) run(_ context.Context, _ Runtime, args ...string) ([]byte, er
 		}
 		return nil, errors.New("no such container")
 	case strings.HasPrefix(a, "network inspect"):
+		return nil, nil
+	case strings.HasPrefix(a, "kill --signal KILL "):
+		f.killed = append(f.killed, args[3:]...)
 		return nil, nil
 	}
 	return nil, nil // Leftovers and the rest: nothing
@@ -118,6 +125,7 @@ var _ = Describe("cluster ownership", func() {
 			Expect(err).To(MatchError(ErrNotOwned))
 			Expect(err).To(MatchError(ContainSubstring("2 of its 2 containers")))
 			Expect(f.deleted).To(BeEmpty())
+			Expect(f.killed).To(BeEmpty())
 		})
 
 		It("refuses when one container of several is not covered", func(ctx SpecContext) {
@@ -131,6 +139,9 @@ var _ = Describe("cluster ownership", func() {
 				f.nodes["es-run"] = nodes
 				Expect(DeleteOwned(ctx, rt, "es-run", p, false)).To(Succeed())
 				Expect(f.deleted).To(Equal([]string{"es-run"}))
+				Expect(f.killed).To(HaveLen(len(nodes)+1), "every node is killed, not stopped, first")
+				Expect(f.killed[:len(nodes)]).To(ConsistOf(slices.Collect(maps.Keys(nodes))))
+				Expect(f.killed[len(nodes)]).To(Equal("deleted es-run"), "then kind deletes the cluster")
 			},
 			Entry("by the owner annotation (a run killed during kind's create)", Podman, map[string]string{"a": "run-1", "b": "run-1"}, Proof{Owner: "run-1"}),
 			Entry("by recorded container IDs (Docker has no annotation)", Docker, map[string]string{"a": "", "b": ""}, Proof{IDs: []string{"a", "b"}}),
