@@ -141,7 +141,6 @@ func clusterSpec(ctx SpecContext) provider.Binaries {
 	}
 	bins, err := kubetest.BuildBinaries()
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(gexec.CleanupBuildArtifacts)
 	Expect(ours(ctx)).To(BeEmpty(), "no K3s run of quickstart may be under way")
 	DeferCleanup(func(ctx SpecContext) { Expect(ours(ctx)).To(BeEmpty(), "no node container of the run is left") })
 	return bins

@@ -175,7 +175,6 @@ func clusterSpec(ctx SpecContext) (cluster.Runtime, provider.Binaries) {
 	Expect(err).NotTo(HaveOccurred())
 	bins, err := kubetest.BuildBinaries()
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(gexec.CleanupBuildArtifacts)
 	networkBefore := cluster.NetworkExists(ctx, rt)
 	DeferCleanup(func(ctx SpecContext) {
 		out, err := exec.CommandContext(ctx, string(rt), "ps", "-a", "--format", "{{.Names}}").Output()

@@ -15,11 +15,11 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	capacity "github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/testbed/kind/cluster"
 	"github.com/edgesim/edgesim/testbed/kind/nodeimage"
+	"github.com/edgesim/edgesim/testbed/kube/kubetest"
 	"github.com/edgesim/edgesim/testbed/nodecontainer"
 )
 
@@ -48,9 +48,9 @@ var _ = Describe("a capacity plan as a Kubernetes Indexed Job", Label("cluster")
 			Expect(err).NotTo(HaveOccurred())
 			DeferCleanup(restore)
 		}
-		edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
+		bins, err := kubetest.BuildBinaries()
 		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(gexec.CleanupBuildArtifacts)
+		edgesim := bins.Edgesim
 
 		planFile := filepath.Join("..", "..", "plan", "testdata", "plan-two-stores.yaml")
 		p, err := capacity.LoadPlan(planFile)

@@ -1,6 +1,9 @@
 package kubetest
 
 import (
+	"os"
+	"sync"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
@@ -46,15 +49,40 @@ func ExpectBreakdown(r *reports.Result, node string) {
 	Expect(fo.GapP50Ms).To(BeNumerically("<=", 30_000), "the issue's target: failover p50 at most 30 s")
 }
 
-// BuildBinaries builds edgesim and edgenode for the workload images
-// (gexec.CleanupBuildArtifacts removes them).
+// BuildBinaries builds edgesim and edgenode for the workload images, once
+// per test process: a later call returns the same files while they are
+// there. The suite removes them with AfterSuite(gexec.CleanupBuildArtifacts).
 func BuildBinaries() (provider.Binaries, error) {
+	built.Lock()
+	defer built.Unlock()
+	if exists(built.bins.Edgesim) && exists(built.bins.Edgenode) {
+		return built.bins, nil
+	}
 	edgesim, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgesim")
 	if err != nil {
 		return provider.Binaries{}, err
 	}
 	edgenode, err := gexec.Build("github.com/edgesim/edgesim/cmd/edgenode")
-	return provider.Binaries{Edgesim: edgesim, Edgenode: edgenode}, err
+	if err != nil {
+		return provider.Binaries{}, err
+	}
+	built.bins = provider.Binaries{Edgesim: edgesim, Edgenode: edgenode}
+	return built.bins, nil
+}
+
+// built holds what BuildBinaries built: every cluster spec of a suite
+// used to link both binaries again (10-16 s each on a loaded machine).
+var built struct {
+	sync.Mutex
+	bins provider.Binaries
+}
+
+func exists(path string) bool {
+	if path == "" {
+		return false
+	}
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // ExpectStreamed checks, in a cluster provider's spec, that every camera
