@@ -134,8 +134,19 @@ var _ = Describe("Camera streaming", func() {
 				if o.Occlusion > 0.2 || o.Box.Dx()*o.Box.Dy() < 400 || o.Box.Min.X == 0 || o.Box.Max.X == 320 {
 					continue // hidden, tiny or cut by the frame edge
 				}
+				// How much of the box differs from the background in the
+				// uncoded frame depends on the object's colours; the coded
+				// frame must show at least half of it (a missing object
+				// shows next to none). A fixed 0.25 failed whenever frame 25
+				// was received (a slow run): the car in it differs from the
+				// road in 0.23 of its box even uncoded.
+				ideal := changed(truth.Image, back, o.Box)
+				if ideal < 0.1 {
+					continue // too like the background to tell apart after coding
+				}
 				objects++
-				Expect(changed(f.Image, back, o.Box)).To(BeNumerically(">", 0.25), "frame %d: no object at %v", f.Frame, o.Box)
+				Expect(changed(f.Image, back, o.Box)).To(BeNumerically(">", ideal/2),
+					"frame %d: no object at %v (%.2f of its box differs from the background uncoded)", f.Frame, o.Box, ideal)
 			}
 			// away from every object (and from the edges, where objects too
 			// little visible for the ground truth enter) it is the background
