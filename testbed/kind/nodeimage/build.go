@@ -87,12 +87,14 @@ func New(v Versions, opts ...Option) *Builder {
 	for _, o := range opts {
 		o(b)
 	}
-	// Two steps run side by side and both write to the log.
+	// Steps run side by side and write to the log and the progress; one
+	// lock covers both, in case a caller passes one writer as both.
+	mu := &sync.Mutex{}
 	if b.log != nil {
-		b.log = &lockedWriter{w: b.log}
+		b.log = &lockedWriter{mu: mu, w: b.log}
 	}
 	if b.progress != nil {
-		b.progress = &lockedWriter{w: b.progress}
+		b.progress = &lockedWriter{mu: mu, w: b.progress}
 	}
 	return b
 }

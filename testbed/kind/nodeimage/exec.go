@@ -31,9 +31,10 @@ func (t *tailBuffer) String() string {
 	return string(t.buf)
 }
 
-// lockedWriter serialises writes to w from commands that run side by side.
+// lockedWriter serialises writes to w from commands that run side by side
+// (mu may be shared by several writers).
 type lockedWriter struct {
-	mu sync.Mutex
+	mu *sync.Mutex
 	w  io.Writer
 }
 
