@@ -321,8 +321,10 @@ func (b *Builder) buildAll(ctx context.Context, bins map[string]string) error {
 	}
 	// The first component (the Kubernetes graph) is by far the largest; the
 	// others are built one after another beside it, so that their
-	// single-threaded tails (the last compile, the link) overlap its work
-	// instead of leaving a core idle at the end.
+	// single-threaded tails (the last compile, the link) can overlap its
+	// work. In the cold CI run, with the suites beside the build, this
+	// saved nothing measurable (docs/k3s.md, CI); alone on two cores it
+	// has not been measured.
 	var mu sync.Mutex
 	build := func(ctx context.Context, cs []component) error {
 		for _, c := range cs {
