@@ -319,30 +319,12 @@ func (b *Builder) buildAll(ctx context.Context, bins map[string]string) error {
 	if err != nil {
 		return err
 	}
-	// The first component (the Kubernetes graph) is by far the largest; the
-	// others are built one after another beside it, so that their
-	// single-threaded tails (the last compile, the link) can overlap its
-	// work. In the cold CI run, with the suites beside the build, this
-	// saved nothing measurable (docs/k3s.md, CI); alone on two cores it
-	// has not been measured.
-	var mu sync.Mutex
-	build := func(ctx context.Context, cs []component) error {
-		for _, c := range cs {
-			dir, err := b.buildComponent(ctx, c)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			bins[c.Name] = dir
-			mu.Unlock()
+	for _, c := range comps {
+		dir, err := b.buildComponent(ctx, c)
+		if err != nil {
+			return err
 		}
-		return nil
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return build(gctx, comps[:1]) })
-	g.Go(func() error { return build(gctx, comps[1:]) })
-	if err := g.Wait(); err != nil {
-		return err
+		bins[c.Name] = dir
 	}
 	if b.v.Source != "" {
 		// One build in the source's graph made containerd and crictl too.
