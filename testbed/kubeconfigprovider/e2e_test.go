@@ -12,7 +12,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/reports/render"
@@ -36,7 +35,6 @@ var _ = Describe("quickstart on a cluster edgesim did not create", Label("cluste
 		}
 		bins, err := kubetest.BuildBinaries()
 		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(gexec.CleanupBuildArtifacts)
 		kubectl, err := kctest.DefaultKubectl()
 		Expect(err).NotTo(HaveOccurred())
 		reg, err := kctest.StartRegistry(ctx, GinkgoWriter)

@@ -77,13 +77,7 @@ var built struct {
 	bins provider.Binaries
 }
 
-func exists(path string) bool {
-	if path == "" {
-		return false
-	}
-	_, err := os.Stat(path)
-	return err == nil
-}
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 // ExpectStreamed checks, in a cluster provider's spec, that every camera
 // of a run got detections back and that their video crossed the emulated
