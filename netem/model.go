@@ -110,7 +110,10 @@ type Model struct {
 	lastDue int64
 	seq     uint64
 
-	handBack bool // WithoutDelayLine
+	handBack   bool      // WithoutDelayLine
+	handShaped bool      // a WithoutDelayLine model with a bottleneck queue
+	handed     []*Packet // such a model's packets that left the queue, for Deliver
+	handedAt   int64     // when handed[0] left the queue
 
 	stats   DirStats
 	drops   [numReasons]uint64
@@ -147,27 +150,33 @@ func WithPacketFree(f func(*Packet)) ModelOption { return func(m *Model) { m.fre
 // duplicates); by default it allocates.
 func WithPacketClone(f func(*Packet) *Packet) ModelOption { return func(m *Model) { m.clone = f } }
 
-// WithoutDelayLine makes Send hand each packet it accepts back to the
-// caller with its delivery time fixed (Packet.Due), instead of holding it
-// until then: for a caller that settles packets when they are sent, as a
-// simulator does. Every draw is the one the model would make otherwise. The
-// link must have neither RateBits nor Trace (the delivery time of a queued
-// packet is not known at send time). A duplicate, made with the clone
-// function (WithPacketClone), is the caller's too. Deliver then returns
-// nothing and Stats' Packets and Bytes stay zero: the caller counts what
-// arrives.
+// WithoutDelayLine makes the model hand each packet back to the caller
+// with its delivery time fixed (Packet.Due) as soon as that time is known,
+// instead of holding it until then: for a caller that settles packets
+// before they arrive, as a simulator does. Every draw is the one the model
+// would make otherwise.
+//
+// On a link with neither RateBits nor Trace that is when Send accepts the
+// packet: Send hands it back, and a duplicate, made with the clone
+// function (WithPacketClone), is the caller's too; Deliver returns
+// nothing. On a link with a bottleneck queue it is when the packet leaves
+// the queue: Deliver returns, in the order they left, every packet (and
+// duplicate) that left it by the time given, each due then or later
+// (NextSinceStart is the next departure). Either way Stats' Packets and
+// Bytes stay zero: the caller counts what arrives. Whether the link has a
+// bottleneck queue cannot change afterwards (Update, Ramp).
 func WithoutDelayLine() ModelOption { return func(m *Model) { m.handBack = true } }
 
 // errHandBackShaped is the configuration error of a WithoutDelayLine model
-// given a rate or a trace.
-var errHandBackShaped = &ConfigError{Field: "RateBits/Trace", Value: "set",
-	Want: "must be unset on a model made WithoutDelayLine (its delivery times are fixed at send time)"}
+// whose configuration would add or remove its bottleneck queue.
+var errHandBackShaped = &ConfigError{Field: "RateBits/Trace", Value: "changed",
+	Want: "must stay set, or stay unset, on a model made WithoutDelayLine (when it hands packets back depends on it)"}
 
 func (m *Model) validate(cfg LinkConfig) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if m.handBack && cfg.shaped() {
+	if m.handBack && cfg.shaped() != m.handShaped {
 		return errHandBackShaped
 	}
 	return nil
@@ -191,6 +200,7 @@ func NewModel(cfg LinkConfig, seed int64, now time.Time, opts ...ModelOption) (*
 	for _, o := range opts {
 		o(m)
 	}
+	m.handShaped = m.handBack && cfg.shaped()
 	if err := m.validate(cfg); err != nil {
 		return nil, err
 	}
@@ -529,6 +539,12 @@ func (m *Model) toDelayLine(depart, arrive int64, p *Packet) {
 	}
 	p.dueNs, p.from = due, m
 	if m.handBack {
+		if m.handShaped { // Send hands an unqueued packet back itself
+			if len(m.handed) == 0 {
+				m.handedAt = depart
+			}
+			m.handed = append(m.handed, p)
+		}
 		return
 	}
 	m.seq++
@@ -601,6 +617,11 @@ func (m *Model) Deliver(now time.Time, out []*Packet) []*Packet {
 func (m *Model) DeliverSinceStart(at time.Duration, out []*Packet) []*Packet {
 	now := int64(at)
 	m.advance(now)
+	if len(m.handed) > 0 {
+		out = append(out, m.handed...)
+		clear(m.handed)
+		m.handed = m.handed[:0]
+	}
 	for len(m.line) > 0 && m.line[0].due <= now {
 		p := m.popLine()
 		m.stats.Packets++
@@ -626,6 +647,9 @@ func (m *Model) NextSinceStart() (at time.Duration, ok bool) {
 	if len(m.line) > 0 {
 		t, ok = m.line[0].due, true
 	}
+	if len(m.handed) > 0 && (!ok || m.handedAt < t) {
+		t, ok = m.handedAt, true
+	}
 	if len(m.queue) > m.qhead && m.nextSv != noTime && (!ok || m.nextSv < t) {
 		t, ok = m.nextSv, true
 	}
@@ -637,6 +661,54 @@ func (m *Model) NextSinceStart() (at time.Duration, ok bool) {
 		}
 	}
 	return time.Duration(t), ok
+}
+
+// NextDeliveryBoundSinceStart returns the earliest instant at which
+// DeliverSinceStart could hand out a packet, given what the model holds:
+// the delay line's head, or the bottleneck queue's next departure plus the
+// least delay a departing packet can draw (LeastDelay; on a model made
+// WithoutDelayLine, which hands packets out as they leave the queue, the
+// departure itself). A caller that only needs
+// deliveries, as a simulator, wakes then rather than at every departure
+// (NextSinceStart): the departures in between are served by the next call
+// that advances the model (Send, Deliver, Update), in time order, so every
+// draw is the same and comes in the same order. With a ramp running it is
+// at latest the ramp's next step, as NextSinceStart; ok is false when the
+// model holds nothing.
+func (m *Model) NextDeliveryBoundSinceStart() (at time.Duration, ok bool) {
+	var t int64
+	if len(m.line) > 0 {
+		t, ok = m.line[0].due, true
+	}
+	if len(m.handed) > 0 && (!ok || m.handedAt < t) {
+		t, ok = m.handedAt, true
+	}
+	if len(m.queue) > m.qhead && m.nextSv != noTime {
+		sv := m.nextSv
+		if !m.handBack { // a model without a delay line hands packets out as they leave the queue
+			sv += int64(m.LeastDelay())
+		}
+		if !ok || sv < t {
+			t, ok = sv, true
+		}
+	}
+	if m.ramp != nil {
+		step := m.ramp.start + int64(m.ramp.over)
+		if !ok || step < t {
+			t, ok = step, true
+		}
+	}
+	return time.Duration(t), ok
+}
+
+// LeastDelay is the least time a packet leaving the bottleneck queue now
+// can spend in the delay line: the configured delay when the link has no
+// jitter and reorders nothing and no ramp is running, else 0.
+func (m *Model) LeastDelay() time.Duration {
+	if c := &m.cfg; m.ramp == nil && c.Jitter == 0 && c.Reorder.Percent == 0 {
+		return c.Delay
+	}
+	return 0
 }
 
 // NextDelivery returns when the next packet leaves the delay line,
@@ -674,6 +746,9 @@ func (m *Model) CountDrop(reason string, size int) {
 
 // Flush removes every packet still queued or in flight and returns them.
 func (m *Model) Flush(out []*Packet) []*Packet {
+	out = append(out, m.handed...)
+	clear(m.handed)
+	m.handed = m.handed[:0]
 	out = append(out, m.queue[m.qhead:]...)
 	m.queue, m.qhead, m.qBytes = m.queue[:0], 0, 0
 	for _, e := range m.line {

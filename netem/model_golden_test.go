@@ -188,11 +188,123 @@ var _ = Describe("A model without a delay line", func() {
 		Expect(bs).To(Equal(hs))
 	})
 
-	It("refuses a rate or a trace, whose delivery times are not known at send time", func() {
-		_, err := netem.NewModel(netem.LinkConfig{RateBits: 1e6}, 1, t0, netem.WithoutDelayLine())
-		Expect(err).To(MatchError(ContainSubstring("WithoutDelayLine")))
+	It("hands back each packet of a rate-limited link when it leaves the queue, with the delivery time the delay line gives it", func() {
+		for _, cfg := range []netem.LinkConfig{
+			{Delay: 15 * time.Millisecond, RateBits: 9e6, QueuePackets: 60, Loss: netem.Loss{Percent: 2}, Duplicate: 3, Corrupt: 1},
+			{Delay: 5 * time.Millisecond, Jitter: 3 * time.Millisecond, RateBits: 9e6, Reorder: netem.Reorder{Percent: 4}, Duplicate: 3},
+		} {
+			held, err := netem.NewModel(cfg, 9, t0)
+			Expect(err).NotTo(HaveOccurred())
+			back, err := netem.NewModel(cfg, 9, t0, netem.WithoutDelayLine())
+			Expect(err).NotTo(HaveOccurred())
+			type arrival struct {
+				due  time.Time
+				data string
+			}
+			var want, got []arrival
+			var out []*netem.Packet
+			take := func(now time.Time) {
+				for _, q := range back.Deliver(now, nil) {
+					got = append(got, arrival{q.Due(), string(q.Data())})
+				}
+			}
+			now := t0
+			for i := range 3000 {
+				now = now.Add(time.Duration(100+i%7*100) * time.Microsecond) // bursts past the rate
+				b := make([]byte, 200+i%5*100)
+				binary.BigEndian.PutUint64(b, uint64(i))
+				okH, _ := held.Send(now, &netem.Packet{Buf: append([]byte(nil), b...), N: len(b)})
+				okB, _ := back.Send(now, &netem.Packet{Buf: b, N: len(b)})
+				Expect(okB).To(Equal(okH))
+				if i%10 == 0 {
+					take(now)
+				}
+			}
+			for {
+				t, ok := back.Next()
+				if !ok {
+					break
+				}
+				take(t)
+			}
+			for {
+				t, ok := held.Next()
+				if !ok {
+					break
+				}
+				out = held.Deliver(t, out[:0])
+				for _, q := range out {
+					want = append(want, arrival{t, string(q.Data())})
+				}
+			}
+			slices.SortStableFunc(got, func(a, b arrival) int { return a.due.Compare(b.due) })
+			Expect(len(got)).To(BeNumerically(">", 2500))
+			Expect(got).To(Equal(want))
+			hs, bs := held.Stats(), back.Stats()
+			Expect(bs.Packets).To(BeZero())
+			hs.Packets, hs.Bytes = 0, 0
+			Expect(bs).To(Equal(hs))
+		}
+	})
+
+	It("keeps whether the link has a bottleneck queue, since when it hands packets back depends on it", func() {
 		m, err := netem.NewModel(netem.LinkConfig{}, 1, t0, netem.WithoutDelayLine())
 		Expect(err).NotTo(HaveOccurred())
-		Expect(m.Update(t0, netem.LinkConfig{RateBits: 1e6})).To(MatchError(netem.ErrInvalidConfig))
+		Expect(m.Update(t0, netem.LinkConfig{RateBits: 1e6})).To(MatchError(ContainSubstring("WithoutDelayLine")))
+		r, err := netem.NewModel(netem.LinkConfig{RateBits: 1e6}, 1, t0, netem.WithoutDelayLine())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Update(t0, netem.LinkConfig{})).To(MatchError(netem.ErrInvalidConfig))
+		Expect(r.Update(t0, netem.LinkConfig{RateBits: 2e6, Delay: time.Millisecond})).To(Succeed())
+	})
+})
+
+var _ = Describe("Waking a model only for its deliveries", func() {
+	It("delivers the same packets at the same times as waking it for every departure", func() {
+		for _, cfg := range []netem.LinkConfig{
+			{Delay: 15 * time.Millisecond, RateBits: 9e6, QueuePackets: 60, Loss: netem.Loss{Percent: 2}, Duplicate: 3},
+			{Delay: 5 * time.Millisecond, Jitter: 3 * time.Millisecond, RateBits: 9e6, Duplicate: 3},
+			{Delay: 8 * time.Millisecond, RateBits: 9e6, Reorder: netem.Reorder{Percent: 5}},
+		} {
+			type arrival struct {
+				at   time.Duration
+				data string
+			}
+			// drive sends packets at fixed instants and, between them,
+			// wakes the model when next tells it to.
+			drive := func(next func(*netem.Model) (time.Duration, bool)) (out []arrival, wakes int) {
+				m, err := netem.NewModel(cfg, 5, t0)
+				Expect(err).NotTo(HaveOccurred())
+				var buf []*netem.Packet
+				deliver := func(at time.Duration) {
+					wakes++
+					for _, q := range m.DeliverSinceStart(at, buf[:0]) {
+						Expect(q.DueSinceStart()).To(Equal(at), "delivered late")
+						out = append(out, arrival{at, string(q.Data())})
+					}
+				}
+				at := time.Duration(0)
+				for i := range 2000 {
+					send := at + time.Duration(100+i%7*100)*time.Microsecond
+					for t, ok := next(m); ok && t < send; t, ok = next(m) {
+						deliver(t)
+					}
+					at = send
+					b := make([]byte, 200+i%5*100)
+					binary.BigEndian.PutUint64(b, uint64(i))
+					m.SendSinceStart(at, &netem.Packet{Buf: b, N: len(b)})
+				}
+				for t, ok := next(m); ok; t, ok = next(m) {
+					deliver(t)
+				}
+				return out, wakes
+			}
+			every, wakesEvery := drive((*netem.Model).NextSinceStart)
+			bound, wakesBound := drive((*netem.Model).NextDeliveryBoundSinceStart)
+			Expect(len(every)).To(BeNumerically(">", 1500))
+			Expect(bound).To(Equal(every))
+			if cfg.Jitter == 0 && cfg.Reorder.Percent == 0 {
+				Expect(wakesBound).To(BeNumerically("<", wakesEvery*3/4), "a fixed delay spares the departures' wake-ups")
+			}
+		}
 	})
 })

@@ -36,8 +36,9 @@ type domain struct {
 	wanUp, wanDown *link
 	pool           []*netem.Packet
 	out            []*netem.Packet
-	corrupting     bool          // a link corrupts packets: freed packets are zeroed whole
-	cloned         *netem.Packet // the duplicate the last Send made, if any
+	pulled         []*netem.Packet // a feeder's deliveries (pull)
+	corrupting     bool            // a link corrupts packets: freed packets are zeroed whole
+	cloned         *netem.Packet   // the duplicate the last Send made, if any
 
 	frames  []frameRec
 	freeFr  []int32
@@ -91,8 +92,13 @@ func (d *domain) open() error {
 		}
 		// A link a fault gives a rate or trace later is not direct either.
 		l.direct = l.next == nil && l.cfg.RateBits == 0 && l.cfg.Trace == nil && !changing[l] && (!chained || d.ph == phaseCloudDown)
+		// A last hop with a bottleneck queue but a fixed delay delivers in
+		// the order its queue serves: settled when its packets leave the
+		// queue, a copy of a video packet that arrives after another is
+		// known to be the later one.
+		l.departs = l.next == nil && (l.cfg.RateBits > 0 || l.cfg.Trace != nil) && !changing[l] && l.cfg.Jitter == 0 && l.cfg.Reorder.Percent == 0
 		opts := []netem.ModelOption{netem.WithPacketFree(d.freePkt), netem.WithPacketClone(d.clonePkt)}
-		if l.direct {
+		if l.direct || l.departs {
 			opts = append(opts, netem.WithoutDelayLine())
 		}
 		m, err := netem.NewModel(l.cfg, int64(seedOf(d.s.seed, tagLink, l.tag)), epoch, opts...)
@@ -100,6 +106,15 @@ func (d *domain) open() error {
 			return err
 		}
 		l.m, l.end = m, d.end
+	}
+	for _, l := range d.links {
+		// A link that feeds one with a delay line (cloud placement's LAN
+		// into the WAN, which takes packets from nothing else) gets no
+		// wake-ups of its own: the fed link pulls its deliveries when it
+		// wakes (pull), which saves an event per packet.
+		if n := l.next; n != nil && !n.direct {
+			n.feeder = l
+		}
 	}
 	return nil
 }
@@ -136,10 +151,21 @@ func (d *domain) clonePkt(p *netem.Packet) *netem.Packet {
 	return q
 }
 
+// send offers p to link l now.
 func (d *domain) send(l *link, p *netem.Packet) bool {
+	if !d.offer(l, p, d.now) {
+		return false
+	}
+	d.wake(l)
+	return true
+}
+
+// offer sends p on link l at at (now, or a feeder's delivery time) without
+// scheduling the link's wake-up.
+func (d *domain) offer(l *link, p *netem.Packet, at int64) bool {
 	d.stats.Packets++
 	d.cloned = nil
-	if ok, _ := l.m.SendSinceStart(time.Duration(d.now), p); !ok {
+	if ok, _ := l.m.SendSinceStart(time.Duration(at), p); !ok {
 		d.lost(p)
 		d.freePkt(p)
 		return false
@@ -158,10 +184,25 @@ func (d *domain) send(l *link, p *netem.Packet) bool {
 		if dup != nil {
 			d.freePkt(dup)
 		}
-		return true
 	}
-	d.wake(l)
 	return true
+}
+
+// pull moves the packets that feeder f delivers by at on to the link it
+// feeds, each sent there at its own delivery time and in delivery order:
+// what waking for each of f's deliveries would do. The fed link's draws
+// are the same and in the same order, since its model only sees these
+// sends, and each of them at its time.
+func (d *domain) pull(f *link, at int64) {
+	d.pulled = f.m.DeliverSinceStart(time.Duration(at), d.pulled[:0])
+	for _, p := range d.pulled {
+		if f.corrupt && corrupted(p) {
+			d.lost(p) // SRTP/DTLS authentication drops a corrupted packet
+			d.freePkt(p)
+			continue
+		}
+		d.offer(f.next, p, int64(p.DueSinceStart()))
+	}
 }
 
 // delivered counts packet p of a direct link in the link's totals if it
@@ -219,6 +260,35 @@ func (d *domain) landed(l *link, p, dup *netem.Packet) {
 	}
 }
 
+// settle is landed for a link settled at departure (link.departs): each
+// packet, copies included, in the order they arrive.
+func (d *domain) settle(l *link, p *netem.Packet) {
+	kind, idx, a, b, c := getMeta(p)
+	at, ok := d.arrival(l, p)
+	switch kind {
+	case pkVideo:
+		fr := &d.frames[a]
+		if !fr.live || fr.gen != c {
+			return
+		}
+		if !ok {
+			fr.broken = true
+			return
+		}
+		if !fr.first(idx) {
+			return
+		}
+		fr.doneAt = max(fr.doneAt, at)
+		if fr.got++; fr.got == fr.npk {
+			d.q.push(event{at: fr.doneAt, kind: evFrame, a: int32(a), c: c})
+		}
+	case pkAnswer:
+		d.answerLanded(int32(a), b, at, ok)
+	case pkAlert:
+		d.alertLanded(int32(a), at, ok)
+	}
+}
+
 func (d *domain) answerLanded(ci int32, capture, at int64, intact bool) {
 	switch {
 	case at > d.end: // after the run
@@ -243,9 +313,33 @@ func (d *domain) wake(l *link) {
 	if l.direct {
 		return
 	}
-	t, ok := l.m.NextSinceStart()
+	if n := l.next; n != nil && n.feeder == l {
+		d.wake(n) // the link it feeds pulls its packets
+		return
+	}
+	// Only deliveries matter here: the model serves its queue, with the
+	// same draws in the same order, whenever it is next advanced. A packet
+	// still on the feeder arrives at its delivery there at the earliest,
+	// and spends at least the least delay on this link. A link settled at
+	// departure (its model's bound is a departure) needs its packets by
+	// the time the first of them could arrive: the departures up to then
+	// are settled together.
+	t, ok := l.m.NextDeliveryBoundSinceStart()
+	if f := l.feeder; f != nil {
+		if ft, fok := f.m.NextDeliveryBoundSinceStart(); fok {
+			if !l.departs {
+				ft += l.m.LeastDelay()
+			}
+			if !ok || ft < t {
+				t, ok = ft, true
+			}
+		}
+	}
 	if !ok {
 		return
+	}
+	if l.departs {
+		t += l.m.LeastDelay()
 	}
 	ns := int64(t)
 	if l.wakeAt < 0 || ns < l.wakeAt {
@@ -305,6 +399,16 @@ func (d *domain) run() {
 			}
 		}
 	}
+	d.pullAll(d.end) // what the feeders deliver within the run reaches the links they feed
+}
+
+// pullAll pulls every feeder's packets due by at.
+func (d *domain) pullAll(at int64) {
+	for _, l := range d.links {
+		if f := l.feeder; f != nil {
+			d.pull(f, at)
+		}
+	}
 }
 
 func (d *domain) linkWake(e event) {
@@ -313,7 +417,19 @@ func (d *domain) linkWake(e event) {
 		return // superseded by an earlier wake
 	}
 	l.wakeAt = -1
+	if f := l.feeder; f != nil {
+		d.pull(f, d.now)
+	}
 	d.out = l.m.DeliverSinceStart(time.Duration(d.now), d.out[:0])
+	if l.departs {
+		for _, p := range d.out {
+			l.delivered(p)
+			d.settle(l, p)
+			d.freePkt(p)
+		}
+		d.wake(l)
+		return
+	}
 	for _, p := range d.out {
 		if l.corrupt && corrupted(p) {
 			// SRTP/DTLS authentication drops a corrupted packet.
@@ -473,15 +589,8 @@ func (d *domain) requestKeyframe(ci int32) {
 
 func (d *domain) videoPacket(slot int32, gen uint32, idx uint16) {
 	fr := &d.frames[slot]
-	if !fr.live || fr.gen != gen {
+	if !fr.live || fr.gen != gen || !fr.first(idx) {
 		return
-	}
-	if idx < 128 {
-		w, bit := idx/64, uint64(1)<<(idx%64)
-		if fr.seen[w]&bit != 0 {
-			return // duplicate
-		}
-		fr.seen[w] |= bit
 	}
 	fr.got++
 	if fr.got < fr.npk {
@@ -666,6 +775,10 @@ func (d *domain) fault(i int, end bool) {
 	case FaultPartition, FaultDegrade, FaultTraceSwitch:
 		// As netem.Link's Partition, Ramp, Update and SetTrace that the
 		// testbed's timeline calls (cfg was validated with the fleet).
+		// What a feeder delivered before the fault reaches the link it
+		// feeds before the change (a delivery at this instant comes after
+		// it, as its wake-up's event would).
+		d.pullAll(d.now - 1)
 		at := epoch.Add(time.Duration(d.now))
 		for _, l := range d.links {
 			if l.name != ft.Link {

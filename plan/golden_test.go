@@ -110,6 +110,24 @@ var _ = Describe("Run's figures", func() {
 			}
 			return f
 		}),
+		Entry("cloud placement, a WAN without jitter", "cloud-steady-wan", func() *plan.Fleet {
+			// the WAN's least delay is its whole delay: the simulator wakes
+			// for its deliveries only, not for its queue's departures
+			f := goldenFleet(plan.PlacementCloud)
+			for i := range f.Sites {
+				f.Sites[i].WANUp.Jitter, f.Sites[i].WANDown.Jitter = 0, 0
+			}
+			return f
+		}),
+		Entry("edge placement, a WAN without jitter", "edge-steady-wan", func() *plan.Fleet {
+			// alerts cross a rate-limited WAN of fixed delay, settled when
+			// they leave its queue
+			f := goldenFleet(plan.PlacementEdge)
+			for i := range f.Sites {
+				f.Sites[i].WANUp.Jitter = 0
+			}
+			return f
+		}),
 		Entry("the benchmark's fleet, small", "bench-small", benchFleet),
 	)
 })

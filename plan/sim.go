@@ -537,7 +537,7 @@ func (s *sim) runCloudDown(st *site, answers []answer) (Stats, error) {
 
 func totals(l *link, dur time.Duration) LinkTotals {
 	st := l.m.Stats()
-	if l.direct {
+	if l.direct || l.departs {
 		st.Packets, st.Bytes = l.packets, l.bytes // it counted what arrived
 	}
 	var drops uint64

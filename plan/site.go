@@ -113,6 +113,19 @@ type sender struct {
 	in         ingest
 }
 
+// first marks packet idx of the frame as arrived and says whether it is
+// its first copy (packets past the 128th are not told apart).
+func (fr *frameRec) first(idx uint16) bool {
+	if idx < 128 {
+		w, bit := idx/64, uint64(1)<<(idx%64)
+		if fr.seen[w]&bit != 0 {
+			return false
+		}
+		fr.seen[w] |= bit
+	}
+	return true
+}
+
 type frameRec struct {
 	gen      uint32
 	cam      int32
@@ -139,6 +152,7 @@ type link struct {
 	cfg     netem.LinkConfig
 	tag     uint64 // seeds the model
 	next    *link
+	feeder  *link // the link whose deliveries this one pulls (domain.open)
 	wakeAt  int64
 	corrupt bool
 	up      bool
@@ -149,7 +163,14 @@ type link struct {
 	// (an answer) at send time with the model's own delivery time: its
 	// model hands them back at once (netem.WithoutDelayLine), and the
 	// link counts what arrives within the run (end) itself.
-	direct         bool
+	direct bool
+	// departs: the link is the last hop, has a bottleneck queue and a
+	// fixed delay (no jitter, no reordering) that no fault changes. Its
+	// model hands each packet back when it leaves the queue (netem's
+	// WithoutDelayLine), with its delivery time; the link wakes once the
+	// first departed packet could arrive and settles every departure by
+	// then as a direct link settles at send time (domain.settle).
+	departs        bool
 	end            int64
 	packets, bytes uint64
 }
