@@ -182,6 +182,20 @@ var _ = Describe("RunPlan", func() {
 		Expect(runPlan(p, plan.RunOptions{}).Curves).To(ConsistOf(HaveField("Key.Model", "edgesim-det")))
 	})
 
+	It("sizes the scenario's own cloud tier when it sweeps cloud placement over an edge scenario", func() {
+		text := strings.Replace(inlinePlan, "      sites:\n", "      cloud: {nodes: 2, resources: {cpu: \"4\", memory: 8Gi}}\n      sites:\n", 1)
+		text = strings.Replace(text, "detectFps: [2, 5]", "detectFps: [5]\n    placement: [edge, cloud]", 1)
+		p, err := plan.LoadPlan(writePlan(text))
+		Expect(err).NotTo(HaveOccurred())
+		r := runPlan(p, plan.RunOptions{})
+		Expect(r.Curves).To(ConsistOf(HaveField("Key.Placement", plan.PlacementEdge), HaveField("Key.Placement", plan.PlacementCloud)))
+		for _, c := range r.Curves {
+			if c.Key.Placement == plan.PlacementCloud {
+				Expect(c.Key.Hardware).To(Equal("cloud-box"), "the cloud nodes' resources are cloud-box's")
+			}
+		}
+	})
+
 	It("reports progress through the callback, work and simulations", func() {
 		p, err := plan.LoadPlan(writePlan(inlinePlan))
 		Expect(err).NotTo(HaveOccurred())

@@ -372,6 +372,7 @@ func (r *runner) fleet(pl Placement, hw, model string, fps float64, link string,
 			}
 		}
 	}
+	sc.Workload.Placement = scenarios.Placement(pl) // the cloud's class is resolved for cloud placement
 	f, err := FromScenario(sc, r.cal)
 	if err != nil {
 		return nil, err
