@@ -330,6 +330,7 @@ var _ = Describe("the validation example plans", func() {
 		Entry("night-watch-4g", "plan-night-watch-4g.yaml", 2),
 		Entry("retail-wifi", "plan-retail-wifi.yaml", 2),
 		Entry("two-stores, a multi-site scenario of its own", "plan-two-stores.yaml", 4),
+		Entry("store-cloud, cloud placement", "plan-store-cloud.yaml", 4),
 	)
 })
 
