@@ -445,20 +445,19 @@ func replicate(f *Fleet, scale []SiteScale) error {
 			c.Name, c.Type = fmt.Sprintf("%s-%d", s.Name, n), scale[i].Type
 			sites = append(sites, c)
 			for _, ft := range f.Faults {
-				switch {
-				case ft.Action == FaultPartition && ft.Site == s.Name:
-					ft.Site = c.Name
-				case ft.Action == FaultKill && strings.HasPrefix(ft.Node, s.Name+"-edge-"):
-					ft.Node = c.Name + strings.TrimPrefix(ft.Node, s.Name)
-				default:
-					continue
+				if moved, ok := moveFault(ft, s.Name, c.Name); ok {
+					faults = append(faults, moved)
 				}
-				faults = append(faults, ft)
 			}
 		}
 	}
 	for _, ft := range f.Faults {
-		if !(ft.Action == FaultPartition && copied[ft.Site]) && !(ft.Action == FaultKill && copiedNode(copied, ft.Node)) {
+		owned := false
+		for name := range copied {
+			_, mine := moveFault(ft, name, name)
+			owned = owned || mine
+		}
+		if !owned {
 			faults = append(faults, ft)
 		}
 	}
@@ -466,13 +465,19 @@ func replicate(f *Fleet, scale []SiteScale) error {
 	return nil
 }
 
-func copiedNode(copied map[string]bool, node string) bool {
-	for s := range copied {
-		if strings.HasPrefix(node, s+"-edge-") {
-			return true
-		}
+// moveFault gives site to fault ft of site from: a link fault (partition,
+// degrade, traceSwitch) of from's link, or a node fault (kill, restart,
+// pause) of one of from's edge nodes. ok is false when ft is not from's.
+func moveFault(ft Fault, from, to string) (Fault, bool) {
+	switch {
+	case ft.Link != "" && ft.Site == from:
+		ft.Site = to
+	case strings.HasPrefix(ft.Node, from+"-edge-"):
+		ft.Node = to + strings.TrimPrefix(ft.Node, from)
+	default:
+		return ft, false
 	}
-	return false
+	return ft, true
 }
 
 func cloneScenario(sc *scenarios.Scenario) *scenarios.Scenario {
@@ -585,7 +590,11 @@ func (r *runner) buildUnits() error {
 						if spare {
 							f.Sites[i].Nodes++
 						}
-						f.Faults = append(f.Faults, Fault{At: f.Duration / 3, Action: FaultKill, Node: f.Sites[i].Name + "-edge-1"})
+						node, err := lossNode(f, f.Sites[i])
+						if err != nil {
+							return err
+						}
+						f.Faults = append(f.Faults, Fault{At: f.Duration / 3, Action: FaultKill, Node: node})
 					}
 				}
 				keep := func(i int) bool { return reps[i] }
@@ -595,6 +604,20 @@ func (r *runner) buildUnits() error {
 		}
 	}
 	return nil
+}
+
+// lossNode is the edge node of site s that the node-loss study kills: the
+// first one the scenario's own faults leave alone, since a node takes one
+// kill, restart or pause.
+func lossNode(f *Fleet, s Site) (string, error) {
+	for n := 1; n <= s.Nodes; n++ {
+		name := fmt.Sprintf("%s-edge-%d", s.Name, n)
+		if !slices.ContainsFunc(f.Faults, func(ft Fault) bool { return ft.Node == name }) {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("plan: nodeLoss: the scenario already kills, restarts or pauses every edge node of site %s, so the study has none to lose: "+
+		"leave one node of the site without a fault, or set nodeLoss: false", s.Name)
 }
 
 // samePoint is the point unit of key k that simulates exactly fleet f, or
