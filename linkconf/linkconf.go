@@ -30,6 +30,7 @@ func Netem(d scenarios.Direction) (netem.LinkConfig, error) {
 		QueuePackets:         d.Queue.Packets,
 		Queue:                netem.QueueDiscipline(d.QueueDiscipline),
 		TraceOnce:            d.TraceOnce,
+		KeepOrder:            d.KeepOrder,
 	}
 	if c.Distribution == "" && c.Jitter > 0 {
 		c.Distribution = netem.DistNormal

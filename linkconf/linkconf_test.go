@@ -18,13 +18,13 @@ var _ = Describe("Netem", func() {
 			Loss:      scenarios.Loss{Model: scenarios.LossBernoulli, Percent: 1.5, Correlation: 10},
 			Reorder:   scenarios.Reorder{Percent: 2, Correlation: 5, Gap: 3},
 			Duplicate: scenarios.Probability{Percent: 0.5, Correlation: 1}, Corrupt: scenarios.Probability{Percent: 0.1},
-			Rate: 8e6, Burst: 32000, Queue: scenarios.QueueLimit{Packets: 50}, QueueDiscipline: scenarios.DropHead}
+			Rate: 8e6, Burst: 32000, Queue: scenarios.QueueLimit{Packets: 50}, QueueDiscipline: scenarios.DropHead, KeepOrder: true}
 		c, err := linkconf.Netem(d)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c).To(Equal(netem.LinkConfig{Delay: 30 * time.Millisecond, Jitter: 5 * time.Millisecond, DelayCorrelation: 25,
 			Distribution: netem.DistNormal, Loss: netem.Loss{Model: netem.LossBernoulli, Percent: 1.5, Correlation: 10},
 			Reorder: netem.Reorder{Percent: 2, Correlation: 5, Gap: 3}, Duplicate: 0.5, DuplicateCorrelation: 1, Corrupt: 0.1,
-			RateBits: 8e6, BurstBytes: 32000, QueuePackets: 50, Queue: netem.DropHead}))
+			RateBits: 8e6, BurstBytes: 32000, QueuePackets: 50, Queue: netem.DropHead, KeepOrder: true}))
 	})
 
 	It("turns Gilbert-Elliott delivery probabilities into netem's loss probabilities", func() {

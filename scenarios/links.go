@@ -235,6 +235,9 @@ func (c *converter) applyImpairment(p string, d Direction, im v1alpha1.Impairmen
 			c.errorf(p+".reorder.gap", "must not be negative")
 		}
 	}
+	if im.KeepOrder != nil {
+		d.KeepOrder = *im.KeepOrder
+	}
 	if im.Duplicate != nil {
 		d.Duplicate = c.probability(p+".duplicate", *im.Duplicate)
 	}

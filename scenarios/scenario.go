@@ -182,6 +182,7 @@ type Direction struct {
 	Distribution     Distribution  `yaml:"distribution"`
 	Loss             Loss          `yaml:"loss"`
 	Reorder          Reorder       `yaml:"reorder,omitempty"`
+	KeepOrder        bool          `yaml:"keepOrder,omitempty"` // jitter never reorders
 	Duplicate        Probability   `yaml:"duplicate,omitempty"`
 	Corrupt          Probability   `yaml:"corrupt,omitempty"`
 

@@ -219,6 +219,26 @@ var _ = Describe("Strict decoding", func() {
 		Expect(l.Up.Reorder.Percent).To(Equal(units.Percent(0.5)))
 	})
 
+	It("keeps a link's order when asked, for one direction or both, over its profile", func() {
+		s := mustLoad("s.yaml", header+`spec:
+  duration: 10s
+  sites: [{name: a}, {name: b}]
+  links:
+    - between: [site:a, cloud]
+      profile: 4g
+      keepOrder: true
+    - between: [site:b, cloud]
+      profile: 4g
+      up: {keepOrder: true}
+`)
+		a, _ := s.Link("a-uplink")
+		Expect(a.Up.KeepOrder && a.Down.KeepOrder).To(BeTrue())
+		Expect(a.Up.Jitter).To(BeNumerically(">", 0), "the profile's jitter stays")
+		b, _ := s.Link("b-uplink")
+		Expect(b.Up.KeepOrder).To(BeTrue())
+		Expect(b.Down.KeepOrder).To(BeFalse(), "netem's default: jitter reorders")
+	})
+
 	It("matches ErrInvalid and reads as one problem per line", func() {
 		_, err := scenarios.LoadFile("testdata/invalid-references.yaml")
 		Expect(errors.Is(err, scenarios.ErrInvalid)).To(BeTrue())

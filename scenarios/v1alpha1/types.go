@@ -148,6 +148,7 @@ type Impairment struct {
 	Distribution string          `yaml:"distribution" doc:"Delay distribution. Default normal." enum:"normal|uniform|pareto|paretonormal"`
 	Loss         *Loss           `yaml:"loss" doc:"Packet loss: a percentage (1%), or {percent, correlation}, {gilbertElliott} or {markov4}."`
 	Reorder      *Reorder        `yaml:"reorder" doc:"Send a share of packets at once (no delay) so they overtake others."`
+	KeepOrder    *bool           `yaml:"keepOrder" doc:"Deliver packets in the order they were sent: jitter then delays a packet at least as long as the one before it, as a cellular or Wi-Fi link that retransmits in order does. Default false: jitter reorders, as Linux netem does."`
 	Duplicate    *Probability    `yaml:"duplicate" doc:"Duplicate a share of packets."`
 	Corrupt      *Probability    `yaml:"corrupt" doc:"Flip a random bit in a share of packets."`
 }
