@@ -642,40 +642,32 @@ func (m *Model) Next() (t time.Time, ok bool) {
 }
 
 // NextSinceStart is Next as time since the model's start.
-func (m *Model) NextSinceStart() (at time.Duration, ok bool) {
-	var t int64
-	if len(m.line) > 0 {
-		t, ok = m.line[0].due, true
-	}
-	if len(m.handed) > 0 && (!ok || m.handedAt < t) {
-		t, ok = m.handedAt, true
-	}
-	if len(m.queue) > m.qhead && m.nextSv != noTime && (!ok || m.nextSv < t) {
-		t, ok = m.nextSv, true
-	}
-	if m.ramp != nil {
-		step := m.ramp.start + int64(m.ramp.over)
-		if !ok || step < t {
-			// Not a delivery, but the ramp's end must be applied on time.
-			t, ok = step, true
-		}
-	}
-	return time.Duration(t), ok
-}
+func (m *Model) NextSinceStart() (at time.Duration, ok bool) { return m.next(0) }
 
 // NextDeliveryBoundSinceStart returns the earliest instant at which
 // DeliverSinceStart could hand out a packet, given what the model holds:
 // the delay line's head, or the bottleneck queue's next departure plus the
 // least delay a departing packet can draw (LeastDelay; on a model made
 // WithoutDelayLine, which hands packets out as they leave the queue, the
-// departure itself). A caller that only needs
-// deliveries, as a simulator, wakes then rather than at every departure
-// (NextSinceStart): the departures in between are served by the next call
-// that advances the model (Send, Deliver, Update), in time order, so every
-// draw is the same and comes in the same order. With a ramp running it is
-// at latest the ramp's next step, as NextSinceStart; ok is false when the
-// model holds nothing.
+// departure itself). A caller that only needs deliveries, as a simulator,
+// wakes then rather than at every departure (NextSinceStart): the
+// departures in between are served by the next call that advances the
+// model (Send, Deliver, Update), in time order, so every draw is the same
+// and comes in the same order. With a ramp running it is at latest the
+// ramp's next step, as NextSinceStart; ok is false when the model holds
+// nothing.
 func (m *Model) NextDeliveryBoundSinceStart() (at time.Duration, ok bool) {
+	if m.handBack {
+		return m.next(0)
+	}
+	return m.next(int64(m.LeastDelay()))
+}
+
+// next is the earliest of: the delay line's head, the departure of a
+// packet waiting to be handed back, the queue's next departure plus lead,
+// and the end of a running ramp (not a delivery, but it must be applied
+// on time).
+func (m *Model) next(lead int64) (at time.Duration, ok bool) {
 	var t int64
 	if len(m.line) > 0 {
 		t, ok = m.line[0].due, true
@@ -683,18 +675,11 @@ func (m *Model) NextDeliveryBoundSinceStart() (at time.Duration, ok bool) {
 	if len(m.handed) > 0 && (!ok || m.handedAt < t) {
 		t, ok = m.handedAt, true
 	}
-	if len(m.queue) > m.qhead && m.nextSv != noTime {
-		sv := m.nextSv
-		if !m.handBack { // a model without a delay line hands packets out as they leave the queue
-			sv += int64(m.LeastDelay())
-		}
-		if !ok || sv < t {
-			t, ok = sv, true
-		}
+	if len(m.queue) > m.qhead && m.nextSv != noTime && (!ok || m.nextSv+lead < t) {
+		t, ok = m.nextSv+lead, true
 	}
 	if m.ramp != nil {
-		step := m.ramp.start + int64(m.ramp.over)
-		if !ok || step < t {
+		if step := m.ramp.start + int64(m.ramp.over); !ok || step < t {
 			t, ok = step, true
 		}
 	}

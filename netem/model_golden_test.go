@@ -132,6 +132,34 @@ var _ = Describe("Model's output", func() {
 	})
 })
 
+// arrival is a packet's content and when it arrives.
+type arrival struct {
+	due  time.Time
+	data string
+}
+
+// expectHandedBackAsHeld checks that got, what a model made
+// WithoutDelayLine handed back, is what the same model with a delay line
+// delivers when (held is drained here), and that both counted the same
+// apart from the deliveries the caller counts.
+func expectHandedBackAsHeld(held, back *netem.Model, got []arrival) {
+	GinkgoHelper()
+	var want []arrival
+	var out []*netem.Packet
+	for t, ok := held.Next(); ok; t, ok = held.Next() {
+		out = held.Deliver(t, out[:0])
+		for _, q := range out {
+			want = append(want, arrival{t, string(q.Data())})
+		}
+	}
+	slices.SortStableFunc(got, func(a, b arrival) int { return a.due.Compare(b.due) })
+	Expect(got).To(Equal(want))
+	hs, bs := held.Stats(), back.Stats()
+	Expect(bs.Packets).To(BeZero())
+	hs.Packets, hs.Bytes = 0, 0
+	Expect(bs).To(Equal(hs))
+}
+
 var _ = Describe("A model without a delay line", func() {
 	It("hands back each packet with the delivery time the delay line gives it", func() {
 		cfg := netem.LinkConfig{Delay: 5 * time.Millisecond, Jitter: 3 * time.Millisecond, Loss: netem.Loss{Percent: 2},
@@ -146,12 +174,7 @@ var _ = Describe("A model without a delay line", func() {
 		Expect(err).NotTo(HaveOccurred())
 		back, err := netem.NewModel(cfg, 9, t0, netem.WithoutDelayLine(), netem.WithPacketClone(clone))
 		Expect(err).NotTo(HaveOccurred())
-		type arrival struct {
-			due  time.Time
-			data string
-		}
-		var want, got []arrival
-		var out []*netem.Packet
+		var got []arrival
 		now := t0
 		for i := range 3000 {
 			now = now.Add(400 * time.Microsecond)
@@ -169,23 +192,8 @@ var _ = Describe("A model without a delay line", func() {
 			}
 			Expect(back.Deliver(now, nil)).To(BeEmpty())
 		}
-		for {
-			t, ok := held.Next()
-			if !ok {
-				break
-			}
-			out = held.Deliver(t, out[:0])
-			for _, q := range out {
-				want = append(want, arrival{t, string(q.Data())})
-			}
-		}
-		slices.SortStableFunc(got, func(a, b arrival) int { return a.due.Compare(b.due) })
 		Expect(len(got)).To(BeNumerically(">", 2900))
-		Expect(got).To(Equal(want))
-		hs, bs := held.Stats(), back.Stats()
-		Expect(bs.Packets).To(BeZero())
-		hs.Packets, hs.Bytes = 0, 0
-		Expect(bs).To(Equal(hs))
+		expectHandedBackAsHeld(held, back, got)
 	})
 
 	It("hands back each packet of a rate-limited link when it leaves the queue, with the delivery time the delay line gives it", func() {
@@ -197,12 +205,7 @@ var _ = Describe("A model without a delay line", func() {
 			Expect(err).NotTo(HaveOccurred())
 			back, err := netem.NewModel(cfg, 9, t0, netem.WithoutDelayLine())
 			Expect(err).NotTo(HaveOccurred())
-			type arrival struct {
-				due  time.Time
-				data string
-			}
-			var want, got []arrival
-			var out []*netem.Packet
+			var got []arrival
 			take := func(now time.Time) {
 				for _, q := range back.Deliver(now, nil) {
 					got = append(got, arrival{q.Due(), string(q.Data())})
@@ -227,23 +230,8 @@ var _ = Describe("A model without a delay line", func() {
 				}
 				take(t)
 			}
-			for {
-				t, ok := held.Next()
-				if !ok {
-					break
-				}
-				out = held.Deliver(t, out[:0])
-				for _, q := range out {
-					want = append(want, arrival{t, string(q.Data())})
-				}
-			}
-			slices.SortStableFunc(got, func(a, b arrival) int { return a.due.Compare(b.due) })
 			Expect(len(got)).To(BeNumerically(">", 2500))
-			Expect(got).To(Equal(want))
-			hs, bs := held.Stats(), back.Stats()
-			Expect(bs.Packets).To(BeZero())
-			hs.Packets, hs.Bytes = 0, 0
-			Expect(bs).To(Equal(hs))
+			expectHandedBackAsHeld(held, back, got)
 		}
 	})
 
@@ -265,13 +253,13 @@ var _ = Describe("Waking a model only for its deliveries", func() {
 			{Delay: 5 * time.Millisecond, Jitter: 3 * time.Millisecond, RateBits: 9e6, Duplicate: 3},
 			{Delay: 8 * time.Millisecond, RateBits: 9e6, Reorder: netem.Reorder{Percent: 5}},
 		} {
-			type arrival struct {
+			type delivery struct {
 				at   time.Duration
 				data string
 			}
 			// drive sends packets at fixed instants and, between them,
 			// wakes the model when next tells it to.
-			drive := func(next func(*netem.Model) (time.Duration, bool)) (out []arrival, wakes int) {
+			drive := func(next func(*netem.Model) (time.Duration, bool)) (out []delivery, wakes int) {
 				m, err := netem.NewModel(cfg, 5, t0)
 				Expect(err).NotTo(HaveOccurred())
 				var buf []*netem.Packet
@@ -279,7 +267,7 @@ var _ = Describe("Waking a model only for its deliveries", func() {
 					wakes++
 					for _, q := range m.DeliverSinceStart(at, buf[:0]) {
 						Expect(q.DueSinceStart()).To(Equal(at), "delivered late")
-						out = append(out, arrival{at, string(q.Data())})
+						out = append(out, delivery{at, string(q.Data())})
 					}
 				}
 				at := time.Duration(0)
