@@ -111,8 +111,10 @@ func (d *domain) open() error {
 		// A link that feeds one with a delay line (cloud placement's LAN
 		// into the WAN, which takes packets from nothing else) gets no
 		// wake-ups of its own: the fed link pulls its deliveries when it
-		// wakes (pull), which saves an event per packet.
-		if n := l.next; n != nil && !n.direct {
+		// wakes (pull), which saves an event per packet. Not one that a
+		// fault ramps: its queue's departures must be served at their own
+		// times while its settings move.
+		if n := l.next; n != nil && !n.direct && !changing[l] {
 			n.feeder = l
 		}
 	}

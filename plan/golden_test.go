@@ -119,6 +119,21 @@ var _ = Describe("Run's figures", func() {
 			}
 			return f
 		}),
+		Entry("cloud placement, degrades ramping a rate-limited LAN and a WAN without jitter", "cloud-ramps", func() *plan.Fleet {
+			// the LAN that feeds the WAN moves while its queue holds video
+			f := goldenFleet(plan.PlacementCloud)
+			for i := range f.Sites {
+				f.Sites[i].WANUp.Jitter = 0
+			}
+			f.Faults = append(f.Faults,
+				plan.Fault{At: 5 * time.Second, Action: plan.FaultDegrade, Site: "b", Link: plan.LinkLAN, Duration: 6 * time.Second, Ramp: 3 * time.Second,
+					Up:   netem.LinkConfig{Delay: 30 * time.Millisecond, RateBits: 1e6, Loss: netem.Loss{Percent: 1}},
+					Down: netem.LinkConfig{Delay: 30 * time.Millisecond}},
+				plan.Fault{At: 6 * time.Second, Action: plan.FaultDegrade, Site: "d", Link: plan.LinkWAN, Duration: 5 * time.Second, Ramp: 2 * time.Second,
+					Up:   netem.LinkConfig{Delay: 120 * time.Millisecond, RateBits: 3e6},
+					Down: netem.LinkConfig{Delay: 60 * time.Millisecond}})
+			return f
+		}),
 		Entry("edge placement, a WAN without jitter", "edge-steady-wan", func() *plan.Fleet {
 			// alerts cross a rate-limited WAN of fixed delay, settled when
 			// they leave its queue
