@@ -21,6 +21,18 @@ import (
 // so in its commit.
 const goldenUpdate = "PLAN_GOLDEN_UPDATE"
 
+// steadyLANs gives every site of f rate-limited LANs of fixed delay,
+// with loss, duplication and corruption, and its WAN no jitter.
+func steadyLANs(f *plan.Fleet) *plan.Fleet {
+	for i := range f.Sites {
+		s := &f.Sites[i]
+		s.LANUp = netem.LinkConfig{Delay: 2 * time.Millisecond, RateBits: 6e6, Loss: netem.Loss{Percent: 0.2}, Duplicate: 1, Corrupt: 0.05}
+		s.LANDown = netem.LinkConfig{Delay: 2 * time.Millisecond, RateBits: 2e6, Duplicate: 2, Corrupt: 1}
+		s.WANUp.Jitter, s.WANDown.Jitter = 0, 0
+	}
+	return f
+}
+
 // goldenFleet exercises every kind of random draw and every path a packet
 // or frame can take: direct links with jitter, loss, duplication,
 // corruption and reordering; rate-limited links that hold packets in their
@@ -133,6 +145,14 @@ var _ = Describe("Run's figures", func() {
 					Up:   netem.LinkConfig{Delay: 120 * time.Millisecond, RateBits: 3e6},
 					Down: netem.LinkConfig{Delay: 60 * time.Millisecond}})
 			return f
+		}),
+		Entry("edge placement, rate-limited LANs without jitter", "edge-steady-lan", func() *plan.Fleet {
+			// video and answers settled as they leave the LANs' queues
+			return steadyLANs(goldenFleet(plan.PlacementEdge))
+		}),
+		Entry("cloud placement, rate-limited LANs without jitter", "cloud-steady-lan", func() *plan.Fleet {
+			// answers come down a WAN into a LAN settled at departure
+			return steadyLANs(goldenFleet(plan.PlacementCloud))
 		}),
 		Entry("edge placement, a WAN without jitter", "edge-steady-wan", func() *plan.Fleet {
 			// alerts cross a rate-limited WAN of fixed delay, settled when
