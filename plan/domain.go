@@ -207,8 +207,9 @@ func (d *domain) pull(f *link, at int64) {
 	}
 }
 
-// delivered counts packet p of a direct link in the link's totals if it
-// arrives within the run, as the model's delivery would.
+// delivered counts packet p of a link that settles its packets (direct,
+// or settled at departure) in the link's totals if it arrives within the
+// run, as the model's delivery would.
 func (l *link) delivered(p *netem.Packet) {
 	if int64(p.DueSinceStart()) <= l.end {
 		l.packets++
@@ -226,44 +227,37 @@ func (d *domain) arrival(l *link, p *netem.Packet) (int64, bool) {
 // that a direct link accepted: exactly what receiving them at their
 // delivery times would do.
 func (d *domain) landed(l *link, p, dup *netem.Packet) {
-	kind, _, a, b, c := getMeta(p)
+	kind, _, a, _, c := getMeta(p)
+	if kind != pkVideo { // an answer or an alert: each copy on its own
+		d.settle(l, p)
+		if dup != nil {
+			d.settle(l, dup)
+		}
+		return
+	}
+	// The frame completes when every packet has an intact copy there.
 	at, ok := d.arrival(l, p)
-	switch kind {
-	case pkVideo:
-		// The frame completes when every packet has an intact copy there.
-		if dup != nil {
-			if at2, ok2 := d.arrival(l, dup); ok2 && (!ok || at2 < at) {
-				at, ok = at2, true
-			}
+	if dup != nil {
+		if at2, ok2 := d.arrival(l, dup); ok2 && (!ok || at2 < at) {
+			at, ok = at2, true
 		}
-		fr := &d.frames[a]
-		if fr.gen != c {
-			return
-		}
-		if !ok {
-			fr.broken = true
-		}
-		fr.doneAt = max(fr.doneAt, at)
-		if fr.got++; fr.got == fr.npk && !fr.broken {
-			d.q.push(event{at: fr.doneAt, kind: evFrame, a: int32(a), c: c})
-		}
-	case pkAnswer:
-		d.answerLanded(int32(a), b, at, ok)
-		if dup != nil {
-			at, ok = d.arrival(l, dup)
-			d.answerLanded(int32(a), b, at, ok)
-		}
-	case pkAlert:
-		d.alertLanded(int32(a), at, ok)
-		if dup != nil {
-			at, ok = d.arrival(l, dup)
-			d.alertLanded(int32(a), at, ok)
-		}
+	}
+	fr := &d.frames[a]
+	if fr.gen != c {
+		return
+	}
+	if !ok {
+		fr.broken = true
+	}
+	fr.doneAt = max(fr.doneAt, at)
+	if fr.got++; fr.got == fr.npk && !fr.broken {
+		d.q.push(event{at: fr.doneAt, kind: evFrame, a: int32(a), c: c})
 	}
 }
 
-// settle is landed for a link settled at departure (link.departs): each
-// packet, copies included, in the order they arrive.
+// settle is landed for one packet: for a link settled at departure
+// (link.departs) each packet, copies included, in the order they arrive,
+// and for a direct link an answer's or alert's copies.
 func (d *domain) settle(l *link, p *netem.Packet) {
 	kind, idx, a, b, c := getMeta(p)
 	at, ok := d.arrival(l, p)

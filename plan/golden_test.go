@@ -123,8 +123,8 @@ var _ = Describe("Run's figures", func() {
 			return f
 		}),
 		Entry("cloud placement, a WAN without jitter", "cloud-steady-wan", func() *plan.Fleet {
-			// the WAN's least delay is its whole delay: the simulator wakes
-			// for its deliveries only, not for its queue's departures
+			// the WAN's least delay is its whole delay: its video settles as
+			// it leaves the queue, one wake-up per delivery window
 			f := goldenFleet(plan.PlacementCloud)
 			for i := range f.Sites {
 				f.Sites[i].WANUp.Jitter, f.Sites[i].WANDown.Jitter = 0, 0

@@ -335,6 +335,10 @@ func (r *runner) covered(f *Fleet) error {
 func (r *runner) fleet(pl Placement, hw, model string, fps float64, link string, nodes int) (*Fleet, error) {
 	p := r.p
 	sc := cloneScenario(p.scenarioFor(link))
+	// The point's placement, whatever the scenario's: FromScenario then
+	// resolves the cloud's class for cloud placement only (in edge
+	// placement the cloud carries no video, and its class does not matter).
+	sc.Workload.Placement = scenarios.Placement(pl)
 	if pl == PlacementEdge && hw != "" {
 		cl, err := r.cal.Class(hw)
 		if err != nil {
@@ -346,22 +350,14 @@ func (r *runner) fleet(pl Placement, hw, model string, fps float64, link string,
 			}
 		}
 	}
-	if pl == PlacementEdge && len(sc.Sites) > 0 && len(sc.Sites[0].Nodes) > 0 {
-		// the cloud carries no video: its class does not matter
-		for i := range sc.Cloud.Nodes {
-			sc.Cloud.Nodes[i].Resources = sc.Sites[0].Nodes[0].Resources
-		}
-	}
 	var cloud *Class
 	if pl == PlacementCloud {
-		var err error
 		if hw != "" {
+			var err error
 			if cloud, err = r.cal.Class(hw); err != nil {
 				return nil, err
 			}
-		}
-		for i := range sc.Cloud.Nodes {
-			if cloud != nil {
+			for i := range sc.Cloud.Nodes {
 				sc.Cloud.Nodes[i].Resources = scenarios.Resources{CPU: cloud.CPU, Memory: cloud.Memory}
 			}
 		}
@@ -372,7 +368,6 @@ func (r *runner) fleet(pl Placement, hw, model string, fps float64, link string,
 			}
 		}
 	}
-	sc.Workload.Placement = scenarios.Placement(pl) // the cloud's class is resolved for cloud placement
 	f, err := FromScenario(sc, r.cal)
 	if err != nil {
 		return nil, err
@@ -385,7 +380,6 @@ func (r *runner) fleet(pl Placement, hw, model string, fps float64, link string,
 	if p.Duration > 0 {
 		f.Duration = p.Duration
 	}
-	f.Placement = pl
 	if model != "" {
 		f.Model = model
 	}
