@@ -14,11 +14,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash hack/kind/install-deps.sh
-go test -v -count=1 -timeout 110m ./testbed/kind/cluster/ \
+bash hack/gotest.sh -v -count=1 -timeout 110m ./testbed/kind/cluster/ \
 	-args -ginkgo.label-filter=cluster -ginkgo.v
-go test -v -count=1 -timeout 40m ./testbed/kindprovider/ \
+bash hack/gotest.sh -v -count=1 -timeout 40m ./testbed/kindprovider/ \
 	-args -ginkgo.label-filter=cluster -ginkgo.v
-go test -v -count=1 -timeout 30m ./testbed/kubeconfigprovider/ \
+bash hack/gotest.sh -v -count=1 -timeout 30m ./testbed/kubeconfigprovider/ \
 	-args -ginkgo.label-filter=cluster -ginkgo.v
 left=$(podman ps -a --format '{{.Names}}')
 if [ -n "$left" ]; then
