@@ -27,7 +27,11 @@ func ExpectBreakdown(r *reports.Result, node string) {
 		step[s.Name] = s.SinceFaultMs
 	}
 	Expect(step).To(HaveKey(reports.StepNodeNotReady), "the cluster's nodes are watched")
-	Expect(step[reports.StepNodeNotReady]).To(BeNumerically("<", 20_000), "the tuned grace period (10 s) marks the node NotReady, not the default 50 s")
+	// The tuned grace period is 10 s and the default 50 s. A loaded host
+	// adds seconds: the federated kind layout beside a SCHED_IDLE compile
+	// saw NotReady 16.9 s after the kill (7 December 2026), so the bound
+	// sits halfway between the two settings.
+	Expect(step[reports.StepNodeNotReady]).To(BeNumerically("<", 30_000), "the tuned grace period (10 s) marks the node NotReady, not the default 50 s")
 	Expect(step).To(HaveKey(reports.StepPodsEvicted))
 	Expect(step[reports.StepPodsEvicted]).To(BeNumerically(">=", step[reports.StepNodeNotReady]), "eviction follows NotReady (after the 5 s toleration)")
 	Expect(step).To(HaveKey(reports.StepScheduled))
