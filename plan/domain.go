@@ -530,6 +530,14 @@ func (d *domain) capture(ci int32) {
 	fr.broken, fr.doneAt = false, 0
 	sd.ring[no%ringN] = slot
 	gen := fr.gen
+	if d.ph == phaseCloudUp {
+		// The frame's data channel message goes first, and with cloud
+		// placement it crosses the WAN: part of the uplink. At the edge it
+		// stays on the LAN, whose bytes no figure reports, and is left out.
+		m := d.getPkt(frameMessageBytes(uint64(no)))
+		putMeta(m, pkFrameMessage, 0, 0, 0, 0)
+		d.send(d.lanUp, m)
+	}
 	for i := 0; i < npk; i++ {
 		n := min(enc.PayloadBytes, size-i*enc.PayloadBytes) + enc.OverheadBytes
 		p := d.getPkt(n)

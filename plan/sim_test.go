@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/plan"
 	"github.com/edgesim/edgesim/units"
+	"github.com/edgesim/edgesim/wire"
 )
 
 const fixture = "testdata/calibration-test-fixture.yaml"
@@ -194,7 +196,7 @@ var _ = Describe("Run", func() {
 			Expect(fc.Dropped()).To(Equal(fc.Replaced + fc.TooOld + fc.QueueFull))
 		})
 
-		It("puts exactly the frames' bytes and packet overheads on the uplink with cloud placement", func() {
+		It("puts exactly the frames' bytes, packet overheads and data channel messages on the uplink with cloud placement", func() {
 			c := *cal
 			c.Encoding = []plan.Encoding{{Bitrate: units.MustParseBitRate("600Kbit"), FPS: 10, KeyframeInterval: 10,
 				KeyframeBytes: plan.Quantiles{{Q: 0, V: 12000}, {Q: 1, V: 12000}},
@@ -207,6 +209,13 @@ var _ = Describe("Run", func() {
 			n := r.Sites[0].Frames.Captured
 			keys := (n + 9) / 10
 			want := (n-keys)*(6000+5*50) + keys*(12000+10*50)
+			// Before each frame its data channel message: the JSON padded
+			// to SCTP's 4 bytes, and 97 bytes of SCTP, DTLS, UDP and IPv4.
+			for i := range n {
+				b, err := json.Marshal(wire.FrameMessage{Type: wire.TypeFrame, Frame: uint64(i), RTP: 3_735_928_559, CaptureUS: 1_764_412_345_123_456})
+				Expect(err).NotTo(HaveOccurred())
+				want += uint64((len(b)+3)&^3 + 97)
+			}
 			Expect(r.Sites[0].Uplink.Bytes).To(Equal(want))
 			Expect(r.Sites[0].Frames.Answered).To(BeNumerically(">", 140))
 		})
