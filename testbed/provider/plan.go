@@ -179,6 +179,11 @@ func NewPlan(sc *scenarios.Scenario, compare bool) (*Plan, error) {
 		return nil, fmt.Errorf("testbed: scenario %q has no cloud node: alerts need one", sc.Name)
 	}
 	links := map[string]scenarios.Link{} // by "kind:site" pair
+	// Cameras spread over the edge nodes of their site by their index in
+	// it, and with cloud placement over the cloud nodes by their index in
+	// the fleet (the comparison's mirrors counted apart): the fleet
+	// simulator's assignment (plan's sessions).
+	cloudCams := map[string]int{}
 	for _, l := range sc.Links {
 		links[l.A.String()+"|"+l.B.String()] = l
 	}
@@ -234,12 +239,18 @@ func NewPlan(sc *scenarios.Scenario, compare bool) (*Plan, error) {
 			for _, n := range sc.Cloud.Nodes {
 				endpoints = append(endpoints, n.Name)
 			}
+			k := 0 // the camera's index in its site
 			for _, g := range site.Cameras {
-				for i, id := range g.CameraIDs {
+				for _, id := range g.CameraIDs {
 					eps := endpoints
-					if placement == scenarios.PlacementEdge && len(site.Nodes) > 0 {
-						eps = rotate(endpoints, len(site.Nodes), i)
+					switch {
+					case placement == scenarios.PlacementEdge && len(site.Nodes) > 0:
+						eps = rotate(endpoints, len(site.Nodes), k)
+					case placement == scenarios.PlacementCloud:
+						eps = rotate(endpoints, len(endpoints), cloudCams[suffix])
+						cloudCams[suffix]++
 					}
+					k++
 					p.Cameras = append(p.Cameras, Camera{ID: naming.Fit(id+suffix, wire.MaxCameraID), SceneID: id, Site: site.Name, ReportSite: site.Name + suffix, Host: host, Group: g, Placement: placement, Endpoints: eps, Mirror: suffix != ""})
 				}
 			}
@@ -287,7 +298,7 @@ func findLink(links map[string]scenarios.Link, a, b string) (scenarios.Link, boo
 }
 
 // rotate puts the (i mod n)-th of the first n endpoints first, keeping the
-// rest in order, so cameras spread over a site's edge nodes.
+// rest in order, so cameras spread over a site's edge nodes or the cloud's.
 func rotate(eps []string, n, i int) []string {
 	k := i % n
 	out := make([]string, 0, len(eps))

@@ -33,6 +33,48 @@ var _ = Describe("NewPlan", func() {
 		Expect(p.Cameras[1].Endpoints).To(Equal([]string{edges[1].Name, edges[0].Name, cloud}))
 	})
 
+	It("spreads cameras by their index in the site across groups, and over the cloud nodes with cloud placement, as the fleet simulator does", func() {
+		scenario := func(placement string) *scenarios.Scenario {
+			sc, err := scenarios.Load("spread.yaml", []byte(`apiVersion: edgesim.dev/v1alpha1
+kind: Scenario
+metadata: {name: spread}
+spec:
+  duration: 10s
+  cloud: {nodes: 2}
+  sites:
+    - name: s
+      nodes: 2
+      cameras:
+        - {name: a, count: 1, resolution: 640x360, fps: 10, bitrate: 600Kbit}
+        - {name: b, count: 3, resolution: 640x360, fps: 10, bitrate: 600Kbit}
+  links:
+    - {between: [cameras:s, site:s], profile: lan}
+    - {between: [site:s, cloud], profile: 4g}
+  workload: {placement: `+placement+`}
+`), "")
+			Expect(err).NotTo(HaveOccurred())
+			return sc
+		}
+		first := func(p *provider.Plan) []string {
+			var out []string
+			for _, c := range p.Cameras {
+				out = append(out, c.Endpoints[0])
+			}
+			return out
+		}
+		p, err := provider.NewPlan(scenario("edge"), false)
+		Expect(err).NotTo(HaveOccurred())
+		e := p.NodesOf(provider.RoleEdge)
+		Expect(first(p)).To(Equal([]string{e[0].Name, e[1].Name, e[0].Name, e[1].Name}), "group b's first camera is the site's second")
+
+		p, err = provider.NewPlan(scenario("cloud"), false)
+		Expect(err).NotTo(HaveOccurred())
+		cl := p.NodesOf(provider.RoleCloud)
+		Expect(cl).To(HaveLen(2))
+		Expect(first(p)).To(Equal([]string{cl[0].Name, cl[1].Name, cl[0].Name, cl[1].Name}))
+		Expect(p.Cameras[1].Endpoints).To(Equal([]string{cl[1].Name, cl[0].Name}), "the other cloud node is the failover target")
+	})
+
 	It("adds a cloud-placement mirror whose path composes access and backhaul", func() {
 		sc := quickstart()
 		p, err := provider.NewPlan(sc, true)
