@@ -490,6 +490,7 @@ func (c *Camera) capture(ctx context.Context, src source, i int, t time.Time) bo
 	c.m.captured.WithLabelValues(c.cfg.ID).Inc()
 
 	if s == nil {
+		src.unsent()
 		c.writeGroundTruth(src.groundTruth(i), i, rtpTS, t)
 		c.mu.Lock()
 		c.st.FramesNotSent++

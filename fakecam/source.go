@@ -26,6 +26,9 @@ type source interface {
 	// be a keyframe; a source that cannot make one returns nil data.
 	frame(i int, needKey bool) (data []byte, key bool, gt *scene.Frame, err error)
 	groundTruth(i int) *scene.Frame
+	// unsent notes that the frame just captured had no session to go
+	// out on.
+	unsent()
 	setBitrate(bps int)
 	bitrate() int
 	close() error
@@ -36,6 +39,15 @@ type sceneSource struct {
 	sc  *scene.Scene
 	enc *vp8.Encoder
 	buf *image.YCbCr // reused: the encoder is done with a frame when Encode returns
+	// unsent counts the frames captured without a session. They are taken
+	// off the encoder's timestamps: a camera's encoder runs whether or not
+	// anyone receives, so its rate control must not bank the time of a
+	// reconnect as unspent bits. It did, and after a failover spent them
+	// on the frames following the keyframe: 135 KB for 7 frames where the
+	// stream carried 61 (600 kbit/s at 10 fps, 7 December 2026). Ticks the
+	// camera missed on a loaded host still skip timestamps, so its bitrate
+	// holds.
+	unsentFrames int
 }
 
 func newSceneSource(sc *scene.Scene, bitrate, keyInterval, speed int) (*sceneSource, error) {
@@ -57,7 +69,7 @@ func (s *sceneSource) frame(i int, needKey bool) ([]byte, bool, *scene.Frame, er
 	if needKey {
 		s.enc.ForceKeyframe()
 	}
-	data, key, err := s.enc.Encode(f.Image, int64(i))
+	data, key, err := s.enc.Encode(f.Image, int64(i-s.unsentFrames))
 	f.Image = nil
 	return data, key, &f, err
 }
@@ -67,6 +79,7 @@ func (s *sceneSource) groundTruth(i int) *scene.Frame {
 	return &f
 }
 
+func (s *sceneSource) unsent()            { s.unsentFrames++ }
 func (s *sceneSource) setBitrate(bps int) { s.enc.SetBitrate(bps) }
 func (s *sceneSource) bitrate() int       { return s.enc.Bitrate() }
 func (s *sceneSource) close() error       { return s.enc.Close() }
@@ -141,6 +154,7 @@ func (s *ivfSource) frame(_ int, needKey bool) ([]byte, bool, *scene.Frame, erro
 }
 
 func (s *ivfSource) groundTruth(int) *scene.Frame { return nil }
+func (s *ivfSource) unsent()                      {}
 func (s *ivfSource) setBitrate(bps int)           { s.target = bps }
 func (s *ivfSource) bitrate() int                 { return s.target }
 func (s *ivfSource) close() error                 { return nil }
