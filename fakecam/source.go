@@ -39,7 +39,7 @@ type sceneSource struct {
 	sc  *scene.Scene
 	enc *vp8.Encoder
 	buf *image.YCbCr // reused: the encoder is done with a frame when Encode returns
-	// unsent counts the frames captured without a session. They are taken
+	// unsentFrames counts the frames captured without a session, taken
 	// off the encoder's timestamps: a camera's encoder runs whether or not
 	// anyone receives, so its rate control must not bank the time of a
 	// reconnect as unspent bits. It did, and after a failover spent them
