@@ -198,12 +198,9 @@ func (d *domain) offer(l *link, p *netem.Packet, at int64) bool {
 func (d *domain) pull(f *link, at int64) {
 	d.pulled = f.m.DeliverSinceStart(time.Duration(at), d.pulled[:0])
 	for _, p := range d.pulled {
-		if f.corrupt && corrupted(p) {
-			d.lost(p) // SRTP/DTLS authentication drops a corrupted packet
-			d.freePkt(p)
-			continue
+		if !d.authDrops(f, p) {
+			d.offer(f.next, p, int64(p.DueSinceStart()))
 		}
-		d.offer(f.next, p, int64(p.DueSinceStart()))
 	}
 }
 
@@ -427,10 +424,7 @@ func (d *domain) linkWake(e event) {
 		return
 	}
 	for _, p := range d.out {
-		if l.corrupt && corrupted(p) {
-			// SRTP/DTLS authentication drops a corrupted packet.
-			d.lost(p)
-			d.freePkt(p)
+		if d.authDrops(l, p) {
 			continue
 		}
 		if l.next != nil {
@@ -440,6 +434,17 @@ func (d *domain) linkWake(e event) {
 		d.receive(p)
 	}
 	d.wake(l)
+}
+
+// authDrops says whether packet p, delivered by link l, fails SRTP/DTLS
+// authentication (l corrupted it); such a packet is noted lost and freed.
+func (d *domain) authDrops(l *link, p *netem.Packet) bool {
+	if !l.corrupt || !corrupted(p) {
+		return false
+	}
+	d.lost(p)
+	d.freePkt(p)
+	return true
 }
 
 func corrupted(p *netem.Packet) bool {
