@@ -2,6 +2,7 @@ package plan
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -48,6 +49,10 @@ func (h *Histogram) Merge(o *Histogram) {
 		h.Counts[i] += c
 	}
 	h.N += o.N
+}
+
+func (h *Histogram) clone() Histogram {
+	return Histogram{Counts: slices.Clone(h.Counts), N: h.N}
 }
 
 // Quantile returns the p-quantile (0 < p <= 1): the geometric middle of

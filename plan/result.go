@@ -80,6 +80,11 @@ type SiteResult struct {
 	latency, tta Histogram
 }
 
+// LatencyHistogram is a copy of the site's latency histogram, capture to
+// answer of every answered frame, to pool the runs of one fleet under
+// several seeds.
+func (r *SiteResult) LatencyHistogram() Histogram { return r.latency.clone() }
+
 // TypeResult are the figures of every site of one type.
 type TypeResult struct {
 	Type    string      `json:"type"`
@@ -99,6 +104,10 @@ type TypeResult struct {
 
 	latency, tta Histogram
 }
+
+// TimeToAlertHistogram is a copy of the type's time-to-alert histogram,
+// event start to the alert at the cloud of every alerted event.
+func (t *TypeResult) TimeToAlertHistogram() Histogram { return t.tta.clone() }
 
 // FailoverGap is one camera's gap after one fault, with the reports'
 // meaning: from the fault to the answer for the first frame captured after

@@ -235,30 +235,58 @@ func counterAt(s []reports.CounterSample, t time.Time) float64 {
 // run is the window: it starts at the emulated run phase's start and lasts
 // the scenario's duration (see Simulate).
 func FromSimulation(sc *scenarios.Scenario, r *plan.Result) (Figures, error) {
+	return FromSimulations(sc, []*plan.Result{r})
+}
+
+// FromSimulations pools the figures of simulated runs of one point under
+// several seeds, as FromEmulations pools emulated runs: latency and
+// time-to-alert percentiles over every run's answered frames and alerted
+// events together, every run's failover gaps, and the counts and bytes as
+// the runs' mean.
+func FromSimulations(sc *scenarios.Scenario, rs []*plan.Result) (Figures, error) {
+	if len(rs) == 0 {
+		return Figures{}, errors.New("validate: no simulated run")
+	}
+	n := float64(len(rs))
 	var f Figures
 	for _, s := range sc.Sites {
-		i := slices.IndexFunc(r.Sites, func(x plan.SiteResult) bool { return x.Name == s.Name })
-		if i < 0 {
-			return Figures{}, fmt.Errorf("validate: the simulation has no site %s", s.Name)
-		}
-		sr := r.Sites[i]
-		fc := sr.Frames
+		sf := SiteFigures{Site: s.Name, Uplink: hasUplink(sc, s.Name)}
 		ratio := answerRatio(s.Cameras[0].FPS, sc.Workload.DetectFPS)
-		sf := SiteFigures{Site: s.Name, Answered: int(fc.Answered), LatencyP50: sr.LatencyP50, LatencyP95: sr.LatencyP95,
-			Expected: float64(fc.Captured) * ratio, AlertsExpected: sr.AlertsExpected, Alerted: sr.Alerted,
-			Uplink: hasUplink(sc, s.Name), UplinkBytes: float64(sr.Uplink.Bytes)}
-		// The simulator's time-to-alert quantiles are per site type;
-		// FromScenario leaves each site its own type.
-		t := slices.IndexFunc(r.Types, func(x plan.TypeResult) bool { return x.Type == cmp.Or(sr.Type, sr.Name) })
-		if t < 0 || r.Types[t].Sites != 1 {
-			return Figures{}, fmt.Errorf("validate: site %s shares its site type with other sites: time to alert is per type", s.Name)
-		}
-		sf.TimeToAlertP50, sf.TimeToAlertP95 = r.Types[t].TimeToAlertP50, r.Types[t].TimeToAlertP95
-		for _, g := range r.Failover {
-			if g.Site == s.Name {
-				sf.Gaps = append(sf.Gaps, g.Gap)
+		var lat, tta plan.Histogram
+		var answered, captured, alerted, uplink float64
+		for k, r := range rs {
+			i := slices.IndexFunc(r.Sites, func(x plan.SiteResult) bool { return x.Name == s.Name })
+			if i < 0 {
+				return Figures{}, fmt.Errorf("validate: the simulation has no site %s", s.Name)
+			}
+			sr := &r.Sites[i]
+			h := sr.LatencyHistogram()
+			lat.Merge(&h)
+			answered += float64(sr.Frames.Answered)
+			captured += float64(sr.Frames.Captured)
+			alerted += float64(sr.Alerted)
+			uplink += float64(sr.Uplink.Bytes)
+			if k == 0 {
+				sf.AlertsExpected = sr.AlertsExpected // the same scripted events in every run
+			}
+			// The simulator's time-to-alert histograms are per site type;
+			// FromScenario leaves each site its own type.
+			t := slices.IndexFunc(r.Types, func(x plan.TypeResult) bool { return x.Type == cmp.Or(sr.Type, sr.Name) })
+			if t < 0 || r.Types[t].Sites != 1 {
+				return Figures{}, fmt.Errorf("validate: site %s shares its site type with other sites: time to alert is per type", s.Name)
+			}
+			h = r.Types[t].TimeToAlertHistogram()
+			tta.Merge(&h)
+			for _, g := range r.Failover {
+				if g.Site == s.Name {
+					sf.Gaps = append(sf.Gaps, g.Gap)
+				}
 			}
 		}
+		sf.Answered, sf.Alerted = int(math.Round(answered/n)), int(math.Round(alerted/n))
+		sf.Expected, sf.UplinkBytes = captured/n*ratio, uplink/n
+		sf.LatencyP50, sf.LatencyP95 = lat.Quantile(0.50), lat.Quantile(0.95)
+		sf.TimeToAlertP50, sf.TimeToAlertP95 = tta.Quantile(0.50), tta.Quantile(0.95)
 		f.Sites = append(f.Sites, sf)
 	}
 	return f, nil

@@ -2,6 +2,8 @@ package validate_test
 
 import (
 	"context"
+	"math"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -102,23 +104,77 @@ var _ = Describe("FromEmulation", func() {
 	})
 })
 
-var _ = Describe("FromSimulation", func() {
-	It("takes each site's figures and the type's time to alert", func() {
-		sc := load("one-store")
-		r := &plan.Result{Sites: []plan.SiteResult{{Name: "store-1", Frames: plan.FrameCounts{Captured: 300, NotSent: 20, Answered: 120},
-			LatencyP50: time.Second, LatencyP95: 2 * time.Second, Uplink: plan.LinkTotals{Bytes: 1234}, AlertsExpected: 1, Alerted: 1}},
-			Types:    []plan.TypeResult{{Type: "store-1", Sites: 1, TimeToAlertP50: 3 * time.Second, TimeToAlertP95: 4 * time.Second}},
-			Failover: []plan.FailoverGap{{Site: "store-1", Gap: 5 * time.Second}, {Site: "other", Gap: time.Hour}}}
+var _ = Describe("FromSimulations", func() {
+	sc := load("one-store")
+	simulate := func(runs int) []*plan.Result {
+		rs, err := validate.Simulate(context.Background(), sc, loadFixture(), 0, runs)
+		Expect(err).NotTo(HaveOccurred())
+		return rs
+	}
+
+	It("takes one run's site figures and its type's time to alert", func() {
+		r := simulate(1)[0]
 		f, err := validate.FromSimulation(sc, r)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(f.Sites).To(Equal([]validate.SiteFigures{{Site: "store-1", Answered: 120, LatencyP50: time.Second, LatencyP95: 2 * time.Second,
-			Expected: 150, Uplink: true, UplinkBytes: 1234, Gaps: []time.Duration{5 * time.Second},
-			AlertsExpected: 1, Alerted: 1, TimeToAlertP50: 3 * time.Second, TimeToAlertP95: 4 * time.Second}}))
+		sr := r.Sites[0]
+		Expect(sr.Frames.Answered).To(BeNumerically(">", 0))
+		Expect(r.Failover).NotTo(BeEmpty(), "the scenario kills a node")
+		Expect(f.Sites).To(Equal([]validate.SiteFigures{{Site: "store-1", Answered: int(sr.Frames.Answered),
+			LatencyP50: sr.LatencyP50, LatencyP95: sr.LatencyP95, Expected: float64(sr.Frames.Captured) / 2,
+			Uplink: true, UplinkBytes: float64(sr.Uplink.Bytes), Gaps: gapsOf(r),
+			AlertsExpected: 1, Alerted: sr.Alerted, TimeToAlertP50: r.Types[0].TimeToAlertP50, TimeToAlertP95: r.Types[0].TimeToAlertP95}}))
+	})
+
+	It("pools runs: percentiles over every run's frames, every run's gaps, counts and bytes as the mean", func() {
+		rs := simulate(4)
+		f, err := validate.FromSimulations(sc, rs)
+		Expect(err).NotTo(HaveOccurred())
+		got := f.Sites[0]
+		var answered, captured, bytes float64
+		var gaps []time.Duration
+		var lo, hi time.Duration
+		for k, r := range rs {
+			sr := r.Sites[0]
+			answered, captured, bytes = answered+float64(sr.Frames.Answered), captured+float64(sr.Frames.Captured), bytes+float64(sr.Uplink.Bytes)
+			gaps = append(gaps, gapsOf(r)...)
+			if k == 0 || sr.LatencyP95 < lo {
+				lo = sr.LatencyP95
+			}
+			hi = max(hi, sr.LatencyP95)
+		}
+		Expect(got.Answered).To(Equal(int(math.Round(answered / 4))))
+		Expect(got.Expected).To(BeNumerically("~", captured/4/2, 1e-9))
+		Expect(got.UplinkBytes).To(BeNumerically("~", bytes/4, 1e-9))
+		Expect(got.Gaps).To(Equal(gaps))
+		Expect(lo).To(BeNumerically("<", hi), "the seeds' p95 differ")
+		Expect(got.LatencyP95).To(And(BeNumerically(">=", lo), BeNumerically("<=", hi)), "the pooled p95 lies within the runs'")
+		Expect(got.AlertsExpected).To(Equal(1), "the scripted events once, not once per run")
+	})
+
+	It("names a site the simulation lacks, and refuses a site sharing its type", func() {
+		r := simulate(1)[0]
 		r.Sites[0].Name = "elsewhere"
-		_, err = validate.FromSimulation(sc, r)
+		_, err := validate.FromSimulations(sc, []*plan.Result{r})
 		Expect(err).To(MatchError(ContainSubstring("no site store-1")))
+		r = simulate(1)[0]
+		r.Types[0].Sites = 2
+		_, err = validate.FromSimulations(sc, []*plan.Result{r})
+		Expect(err).To(MatchError(ContainSubstring("shares its site type")))
+		_, err = validate.FromSimulations(sc, nil)
+		Expect(err).To(MatchError(ContainSubstring("no simulated run")))
 	})
 })
+
+// gapsOf are a simulated run's failover gaps at store-1.
+func gapsOf(r *plan.Result) []time.Duration {
+	var gaps []time.Duration
+	for _, g := range r.Failover {
+		if g.Site == "store-1" {
+			gaps = append(gaps, g.Gap)
+		}
+	}
+	return gaps
+}
 
 var _ = Describe("Run with repeated emulations", func() {
 	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -158,6 +214,9 @@ var _ = Describe("Run with repeated emulations", func() {
 		Expect(res.Validation.Rows[1].Emulated).To(BeNumerically("~", 0.030, 1e-9))
 		Expect(res.Validation.Commands[0]).To(ContainSubstring("2 runs pooled (results /results/20ms, /results/30ms)"))
 		Expect(row.Exercised).To(BeTrue())
+		Expect(res.Validation.Commands[0]).To(ContainSubstring("seeds 42-61 pooled"), "DefaultSimRuns simulated runs")
+		gap := res.Validation.Rows[slices.IndexFunc(res.Validation.Rows, func(r plan.ValidationRow) bool { return r.Figure == validate.FigureFailoverGap })]
+		Expect(gap.Note).To(ContainSubstring("simulated 2"), "the largest gap over as many simulated runs as emulated (one camera on the killed node each)")
 
 		runs[1] = emulated(30*time.Millisecond, true)
 		calls = 0

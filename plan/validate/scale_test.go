@@ -89,14 +89,30 @@ var _ = Describe("Simulate", func() {
 		cal := loadFixture()
 		sc := load("one-store")
 		at := func(warm int) *plan.Result {
-			r, err := validate.Simulate(context.Background(), sc, cal, secs(warm))
+			rs, err := validate.Simulate(context.Background(), sc, cal, secs(warm), 1)
 			Expect(err).NotTo(HaveOccurred())
-			return r
+			Expect(rs).To(HaveLen(1))
+			return rs[0]
 		}
 		// The loiterer (2 s to 8 s, dwell 2 s) is alerted however far it
 		// moves, until it leaves the window: moved 8 s it ends at 0.
 		Expect(at(0).Sites[0].Alerted).To(Equal(1))
 		Expect(at(1).Sites[0].Alerted).To(Equal(1))
 		Expect(at(8).Sites[0].Alerted).To(Equal(0))
+	})
+
+	It("runs the point under the seeds the scenario's, the next, ..., the first being the one-run simulation", func() {
+		cal := loadFixture()
+		sc := load("one-store")
+		rs, err := validate.Simulate(context.Background(), sc, cal, 0, 3)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rs).To(HaveLen(3))
+		one, err := validate.Simulate(context.Background(), sc, cal, 0, 1)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rs[0]).To(Equal(one[0]))
+		for k, r := range rs {
+			Expect(r.Seed).To(Equal(sc.Seed + int64(k)))
+		}
+		Expect(rs[1].Sites[0].Frames).NotTo(Equal(rs[0].Sites[0].Frames), "another seed draws other losses and service times")
 	})
 })

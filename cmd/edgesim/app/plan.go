@@ -89,6 +89,7 @@ printed while running otherwise.`,
 	cmd.Flags().StringVar(&o.calibration, "calibration", "", "calibration file (default: the plan's spec.calibration)")
 	cmd.Flags().BoolVar(&o.validate, "validate", false, "also run chosen points both ways, emulated on the local provider (root, real time) and simulated, and add the error table to the report; exits 1 when a figure misses its target")
 	cmd.Flags().IntVar(&o.validateRepeat, "validate-repeat", 1, "emulate each validated point this many times and compare the simulation with their pooled figures (one 30-s run of a point scatters by about ±12 % in latency on an idle 2-core host); the table gives the single runs' range")
+	cmd.Flags().IntVar(&o.validateSimRuns, "validate-sim-runs", validate.DefaultSimRuns, "simulate each validated point this many times, under the seed and the ones after it, and pool them: the simulator's prediction is the distribution over seeds, and one light point's p95 moves by several per cent from one seed to the next")
 	cmd.Flags().IntSliceVar(&o.validatePoints, "validate-points", nil, fmt.Sprintf("cameras per node to validate (default: the swept values whose scenario has at most %d cameras, what this machine emulates in real time)", validate.MaxEmulatedCameras))
 	cmd.Flags().StringVar(&o.edgenode, "edgenode", "", "edgenode binary for --validate (default: next to edgesim, then $PATH)")
 	cmd.Flags().StringVar(&o.results, "results", "edgesim-report", "directory of the emulated runs' results for --validate")
@@ -102,6 +103,7 @@ type planOpts struct {
 	validate                bool
 	validatePoints          []int
 	validateRepeat          int
+	validateSimRuns         int
 	edgenode, results       string
 }
 
@@ -136,6 +138,9 @@ func runPlan(cmd *cobra.Command, streams Streams, file string, o planOpts) error
 	}
 	if o.validateRepeat < 1 {
 		return ExitError{Code: 2, Err: fmt.Errorf("--validate-repeat %d: emulate each point at least once", o.validateRepeat)}
+	}
+	if o.validateSimRuns < 1 {
+		return ExitError{Code: 2, Err: fmt.Errorf("--validate-sim-runs %d: simulate each point at least once", o.validateSimRuns)}
 	}
 	prog := newPlanProgress(streams.ErrOut)
 	opt.Progress = prog.update
@@ -194,7 +199,7 @@ func validatePlan(cmd *cobra.Command, streams Streams, p *plan.Plan, cal *plan.C
 		c.Seed = rep.Seed
 		sc = &c
 	}
-	res, err := validate.Run(cmd.Context(), sc, points, validate.Options{Calibration: cal, Repeat: o.validateRepeat,
+	res, err := validate.Run(cmd.Context(), sc, points, validate.Options{Calibration: cal, Repeat: o.validateRepeat, SimRuns: o.validateSimRuns,
 		// each emulated point's report beside its results: its samples.json is
 		// what plan calibrate --in-situ-from and --failover-from read
 		Testbed:  testbed.Options{ResultsDir: o.results, Binaries: bins, Report: runreport.WriteEvery},
