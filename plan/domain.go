@@ -2,6 +2,7 @@ package plan
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/edgesim/edgesim/runtime/alert"
@@ -37,6 +38,7 @@ type domain struct {
 	pool           []*netem.Packet
 	out            []*netem.Packet
 	pulled         []*netem.Packet // a feeder's deliveries (pull)
+	resend         []missPkt       // nackLand's packets
 	corrupting     bool            // a link corrupts packets: freed packets are zeroed whole
 	cloned         *netem.Packet   // the duplicate the last Send made, if any
 
@@ -224,7 +226,7 @@ func (d *domain) arrival(l *link, p *netem.Packet) (int64, bool) {
 // that a direct link accepted: exactly what receiving them at their
 // delivery times would do.
 func (d *domain) landed(l *link, p, dup *netem.Packet) {
-	kind, _, a, _, c := getMeta(p)
+	kind, idx, a, b, c := getMeta(p)
 	if kind != pkVideo { // an answer or an alert: each copy on its own
 		d.settle(l, p)
 		if dup != nil {
@@ -239,16 +241,29 @@ func (d *domain) landed(l *link, p, dup *netem.Packet) {
 			at, ok = at2, true
 		}
 	}
-	fr := &d.frames[a]
-	if fr.gen != c {
+	d.videoLanded(int32(a), c, idx, uint32(b), p.N, at, ok)
+}
+
+// videoLanded is a copy of packet idx of frame slot (sequence number seq,
+// n bytes) arriving at at, intact or not (SRTP drops a corrupted one, and
+// the receiver asks for it again). The frame completes at its last
+// packet's arrival.
+func (d *domain) videoLanded(slot int32, gen uint32, idx uint16, seq uint32, n int, at int64, intact bool) {
+	fr := &d.frames[slot]
+	if !fr.live || fr.gen != gen {
 		return
 	}
-	if !ok {
-		fr.broken = true
+	if !intact {
+		d.videoLost(slot, gen, idx, seq, n)
+		return
 	}
-	fr.doneAt = max(fr.doneAt, at)
-	if fr.got++; fr.got == fr.npk && !fr.broken {
-		d.q.push(event{at: fr.doneAt, kind: evFrame, a: int32(a), c: c})
+	if !fr.first(idx) {
+		return
+	}
+	fr.firstAt, fr.doneAt = min(fr.firstAt, at), max(fr.doneAt, at)
+	d.videoArrived(fr.cam, seq, at)
+	if fr.got++; fr.got == fr.npk {
+		d.q.push(event{at: fr.doneAt, kind: evFrame, a: slot, c: gen})
 	}
 }
 
@@ -260,21 +275,7 @@ func (d *domain) settle(l *link, p *netem.Packet) {
 	at, ok := d.arrival(l, p)
 	switch kind {
 	case pkVideo:
-		fr := &d.frames[a]
-		if !fr.live || fr.gen != c {
-			return
-		}
-		if !ok {
-			fr.broken = true
-			return
-		}
-		if !fr.first(idx) {
-			return
-		}
-		fr.doneAt = max(fr.doneAt, at)
-		if fr.got++; fr.got == fr.npk {
-			d.q.push(event{at: fr.doneAt, kind: evFrame, a: int32(a), c: c})
-		}
+		d.videoLanded(int32(a), c, idx, uint32(b), p.N, at, ok)
 	case pkAnswer:
 		d.answerLanded(int32(a), b, at, ok)
 	case pkAlert:
@@ -390,6 +391,18 @@ func (d *domain) run() {
 			} else {
 				d.alertArrived(e.a)
 			}
+		case evNACK:
+			if sd := &d.senders[e.a]; sd.nackAt == e.at {
+				sd.nackAt = -1
+				d.nackTick(e.a)
+			}
+		case evNACKLand:
+			d.nackLand(e.a)
+		case evAssemble:
+			if sd := &d.senders[e.a]; sd.asmAt == e.at {
+				sd.asmAt = -1
+				d.drain(e.a)
+			}
 		}
 	}
 	d.pullAll(d.end) // what the feeders deliver within the run reaches the links they feed
@@ -457,14 +470,12 @@ func corrupted(p *netem.Packet) bool {
 }
 
 // lost notes a packet that will never arrive: an alert is retried (the
-// forwarder's backoff), an answer is lost; a frame is judged when a later
-// one completes before it.
+// forwarder's backoff), an answer is lost, a video packet is asked for
+// again (videoLost).
 func (d *domain) lost(p *netem.Packet) {
-	switch kind, _, a, _, c := getMeta(p); kind {
+	switch kind, idx, a, b, c := getMeta(p); kind {
 	case pkVideo:
-		if fr := &d.frames[a]; fr.gen == c {
-			fr.broken = true
-		}
+		d.videoLost(int32(a), c, idx, uint32(b), p.N)
 	case pkAlert:
 		d.retryAlert(int32(a))
 	case pkAnswer:
@@ -477,7 +488,7 @@ func (d *domain) receive(p *netem.Packet) {
 	d.freePkt(p)
 	switch kind {
 	case pkVideo:
-		d.videoPacket(int32(a), c, idx)
+		d.videoPacket(int32(a), c, idx, uint32(b))
 	case pkAnswer:
 		d.answered(int32(a), b, d.now)
 	case pkAlert:
@@ -532,7 +543,7 @@ func (d *domain) capture(ci int32) {
 	fr := &d.frames[slot]
 	fr.cam, fr.no, fr.session, fr.node, fr.capture, fr.encode = ci, no, int32(sd.seg), c.segs[sd.seg].node, d.now, encode
 	fr.npk, fr.got, fr.key, fr.live, fr.seen = uint16(npk), 0, key, true, [2]uint64{}
-	fr.broken, fr.doneAt = false, 0
+	fr.ready, fr.firstAt, fr.doneAt = false, never, 0
 	sd.ring[no%ringN] = slot
 	gen := fr.gen
 	if d.ph == phaseCloudUp {
@@ -546,7 +557,8 @@ func (d *domain) capture(ci int32) {
 	for i := 0; i < npk; i++ {
 		n := min(enc.PayloadBytes, size-i*enc.PayloadBytes) + enc.OverheadBytes
 		p := d.getPkt(n)
-		putMeta(p, pkVideo, uint16(i), uint32(slot), 0, gen)
+		putMeta(p, pkVideo, uint16(i), uint32(slot), int64(sd.seq), gen)
+		sd.seq++
 		d.send(d.lanUp, p)
 	}
 }
@@ -596,11 +608,13 @@ func (d *domain) requestKeyframe(ci int32) {
 	}
 }
 
-func (d *domain) videoPacket(slot int32, gen uint32, idx uint16) {
+func (d *domain) videoPacket(slot int32, gen uint32, idx uint16, seq uint32) {
 	fr := &d.frames[slot]
 	if !fr.live || fr.gen != gen || !fr.first(idx) {
 		return
 	}
+	fr.firstAt = min(fr.firstAt, d.now)
+	d.videoArrived(fr.cam, seq, d.now)
 	fr.got++
 	if fr.got < fr.npk {
 		return
@@ -608,19 +622,223 @@ func (d *domain) videoPacket(slot int32, gen uint32, idx uint16) {
 	d.complete(slot)
 }
 
-// complete is frame slot's last packet arriving: earlier frames still
-// missing packets are given up, and the frame goes to the decoder.
+// complete is frame slot's last packet arriving: the frame goes to the
+// decoder once the frames before it did (drain).
 func (d *domain) complete(slot int32) {
 	fr := &d.frames[slot]
-	ci := fr.cam
+	fr.ready = true
+	d.drain(fr.cam)
+}
+
+// drain is the receiver's frame assembler (runtime/media): it emits the
+// camera's frames in order. A frame of which no packet has arrived is
+// unknown to it, and the first frame after it that is emitted or given up
+// passes it (lost; its packets would come too late). A complete frame
+// waits behind an incomplete one, which is given up as
+// pipeline.GiveUpHead says (lost, and the stream needs a keyframe); until
+// then evAssemble checks again when its time limit passes.
+func (d *domain) drain(ci int32) {
 	sd := &d.senders[ci]
-	for k := sd.nextExpect; k != fr.no; k++ {
-		if s := sd.ring[k%ringN]; s >= 0 && d.frames[s].no == k {
-			d.abandon(ci, s)
+	for sd.nextExpect != sd.no {
+		h, pending := sd.nextExpect, 0
+		for k := sd.nextExpect; k != sd.no; k++ {
+			if s := sd.ring[k%ringN]; s >= 0 && d.frames[s].no == k && d.frames[s].firstAt <= d.now {
+				if pending == 0 {
+					h = k
+				}
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		hs := sd.ring[h%ringN]
+		head := &d.frames[hs]
+		emit := head.ready
+		if !emit {
+			age := time.Duration(d.now - head.firstAt)
+			if !edgepipe.GiveUpHead(pending, edgepipe.AssemblyMaxPending, age, edgepipe.AssemblyMaxWait) {
+				if pending > 1 {
+					d.scheduleAssemble(ci, head.firstAt+int64(edgepipe.AssemblyMaxWait)+1)
+				}
+				return
+			}
+		}
+		for k := sd.nextExpect; k != h; k++ {
+			if s := sd.ring[k%ringN]; s >= 0 && d.frames[s].no == k {
+				d.s.res.Frames.LinkLost++
+				d.freeFrame(s)
+			}
+		}
+		sd.nextExpect = h + 1
+		if emit {
+			d.ingest(hs)
+		} else {
+			d.abandon(ci, hs)
 		}
 	}
-	sd.nextExpect = fr.no + 1
-	d.ingest(slot)
+}
+
+func (d *domain) scheduleAssemble(ci int32, at int64) {
+	if sd := &d.senders[ci]; sd.asmAt < 0 || at < sd.asmAt {
+		sd.asmAt = at
+		d.q.push(event{at: at, kind: evAssemble, a: ci})
+	}
+}
+
+// videoLost notes that a copy of packet idx of frame slot (n bytes on the
+// link) will not arrive intact. The receiver notices the gap when a later
+// packet of the stream arrives, names the packet in every NACK from the
+// next tick of its NACK timer (pipeline.NACKInterval) on, and the camera
+// resends it (nackLand). Packets past a frame's 128th are not told apart
+// (frameRec.first) and are not asked for.
+func (d *domain) videoLost(slot int32, gen uint32, idx uint16, seq uint32, n int) {
+	fr := &d.frames[slot]
+	if !fr.live || fr.gen != gen || idx >= 128 || fr.has(idx) {
+		return
+	}
+	sd := &d.senders[fr.cam]
+	for _, m := range sd.miss {
+		if m.seq == seq {
+			return // a resent copy lost again: still asked for
+		}
+	}
+	if len(sd.miss) >= nackWindow {
+		// Nothing arrives (a partition): keep the packets of frames the
+		// receiver may still complete.
+		sd.miss = slices.DeleteFunc(sd.miss, func(m missPkt) bool { f := &d.frames[m.slot]; return !f.live || f.gen != m.gen })
+	}
+	m := missPkt{slot: slot, gen: gen, seq: seq, idx: idx, n: n, seen: -1, resent: -1, arrived: never}
+	for _, r := range sd.recent[:min(sd.recentN, uint32(len(sd.recent)))] {
+		if r.seq-seq-1 < 1<<31 && (m.seen < 0 || r.at < m.seen) { // sent after it, and came already
+			m.seen = r.at
+		}
+	}
+	sd.miss = append(sd.miss, m)
+	if m.seen >= 0 {
+		d.scheduleNACK(fr.cam, m.seen)
+	}
+}
+
+// videoArrived is packet seq of camera ci arriving intact at at: it is no
+// longer missing, the receiver notices the gap of every missing packet
+// sent before it, and forgets those more than nackWindow behind it.
+func (d *domain) videoArrived(ci int32, seq uint32, at int64) {
+	sd := &d.senders[ci]
+	sd.recent[sd.recentN%uint32(len(sd.recent))] = arrivalRec{seq: seq, at: at}
+	sd.recentN++
+	if len(sd.miss) == 0 {
+		return
+	}
+	seen := never
+	for i := 0; i < len(sd.miss); {
+		m := &sd.miss[i]
+		if m.seq == seq && at > d.now {
+			// Settled ahead of its arrival (a direct link): missing until
+			// then, as it would be on a link that delivers it then.
+			m.arrived = at
+		}
+		if m.seq == seq && at <= d.now || seq-m.seq > nackWindow && seq-m.seq < 1<<31 {
+			sd.miss = append(sd.miss[:i], sd.miss[i+1:]...)
+			continue
+		}
+		if m.seq-seq >= 1<<31 && (m.seen < 0 || at < m.seen) { // sent before it
+			m.seen = at
+		}
+		if m.seen >= 0 {
+			seen = min(seen, m.seen)
+		}
+		i++
+	}
+	if seen != never {
+		d.scheduleNACK(ci, seen)
+	}
+}
+
+// scheduleNACK makes sure the receiver's NACK timer ticks at its first tick
+// after at. The timer's phase is the camera's, drawn from its own stream.
+// A gap learnt of late (a packet lost on a link whose deliveries another
+// pulls when it wakes) that a tick already passed was named in that tick's
+// NACK: it lands as it would have, and the timer goes on from now.
+func (d *domain) scheduleNACK(ci int32, at int64) {
+	t := nackTickAfter(d.s.seed, ci, at)
+	if t < d.now {
+		d.q.push(event{at: max(t+d.pliWait, d.now), kind: evNACKLand, a: ci})
+		t = nackTickAfter(d.s.seed, ci, d.now-1)
+	}
+	if sd := &d.senders[ci]; sd.nackAt < 0 || t < sd.nackAt {
+		sd.nackAt = t
+		d.q.push(event{at: t, kind: evNACK, a: ci})
+	}
+}
+
+// nackTickAfter is camera ci's first NACK tick after at.
+func nackTickAfter(seed uint64, ci int32, at int64) int64 {
+	iv := int64(edgepipe.NACKInterval)
+	phase := int64(seedOf(seed, tagNACK, uint64(ci)) % uint64(iv))
+	if at < phase {
+		return phase
+	}
+	return phase + ((at-phase)/iv+1)*iv
+}
+
+// nackTick is a tick of the receiver's NACK timer: a NACK names every
+// packet it noticed missing, and reaches the camera after the answer
+// path's one-way delay, as a keyframe request does (neither is lost on
+// the way). A packet the frame no longer needs (emitted, given up, or
+// sent to a node that died) is forgotten.
+func (d *domain) nackTick(ci int32) {
+	sd := &d.senders[ci]
+	named, next := false, never
+	for i := 0; i < len(sd.miss); {
+		m := &sd.miss[i]
+		fr := &d.frames[m.slot]
+		if !fr.live || fr.gen != m.gen || m.arrived <= d.now || d.nodeDead(fr.node, d.s.cams[ci].segs[fr.session].from) {
+			sd.miss = append(sd.miss[:i], sd.miss[i+1:]...)
+			continue
+		}
+		if m.seen >= 0 && m.seen <= d.now {
+			named = true
+		} else if m.seen >= 0 {
+			next = min(next, m.seen)
+		}
+		i++
+	}
+	if named {
+		d.q.push(event{at: d.now + d.pliWait, kind: evNACKLand, a: ci})
+		next = d.now // named packets are named again at the next tick
+	}
+	if next != never {
+		d.scheduleNACK(ci, next)
+	}
+}
+
+// nackLand is a NACK, sent at the tick a keyframe request's delay ago,
+// reaching camera ci: it resends each packet named there that its session
+// still holds, unless it resent it within the round trip (pion's
+// responder: the stream's round trip plus 5 ms, here twice the answer
+// path's delay).
+func (d *domain) nackLand(ci int32) {
+	sd := &d.senders[ci]
+	c := &d.s.cams[ci]
+	tick, guard := d.now-d.pliWait, 2*d.pliWait+int64(5*time.Millisecond)
+	resend := d.resend[:0]
+	for i := range sd.miss {
+		m := &sd.miss[i]
+		fr := &d.frames[m.slot]
+		if !fr.live || fr.gen != m.gen || m.seen < 0 || m.seen > tick || m.arrived <= d.now || m.resent >= 0 && d.now-m.resent <= guard ||
+			int(fr.session) != sd.seg || sd.seg >= len(c.segs) || c.segs[sd.seg].to <= d.now {
+			continue
+		}
+		m.resent = d.now
+		resend = append(resend, *m)
+	}
+	for _, m := range resend {
+		p := d.getPkt(m.n)
+		putMeta(p, pkVideo, m.idx, uint32(m.slot), int64(m.seq), m.gen)
+		d.send(d.lanUp, p)
+	}
+	d.resend = resend[:0]
 }
 
 // ingest is the receiving node's decoder and sampler for a complete frame.

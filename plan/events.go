@@ -12,6 +12,9 @@ const (
 	evAnswer                 // a: index into results
 	evFrame                  // a: frame slot, c: its generation (its last packet arrives)
 	evAlertLand              // a: alert index, b: 1 if it arrives corrupted
+	evNACK                   // a: camera (the receiver's NACK tick)
+	evNACKLand               // a: camera (a NACK reaches it)
+	evAssemble               // a: camera (its receiver's assembler checks its time limit)
 )
 
 // event is one entry of the virtual-clock heap; ties in time go in the

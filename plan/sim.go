@@ -363,6 +363,7 @@ func (s *sim) newDomain(st *site, ph phase, tag uint64) *domain {
 			d.senders[i].ring[k] = -1
 		}
 		d.senders[i].in.session = -1
+		d.senders[i].nackAt, d.senders[i].asmAt = -1, -1
 		d.senders[i].forceKey = true // a session starts with a keyframe
 	}
 	return d

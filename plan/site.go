@@ -145,6 +145,48 @@ type sender struct {
 	nextExpect uint32
 	ring       [ringN]int32
 	in         ingest
+	// The stream's video packets the receiver lacks (NACK, see
+	// domain.videoLost), the receiver's next NACK tick and the next check
+	// of its assembler's time limit (-1: none scheduled).
+	miss          []missPkt
+	nackAt, asmAt int64
+	seq           uint32 // the stream's next RTP sequence number
+	// The stream's latest first arrivals, oldest overwritten: a packet
+	// whose loss shows at its delivery (a corrupted one) may be missed
+	// already by a later one that came first (videoLost).
+	recent  [32]arrivalRec
+	recentN uint32
+}
+
+type arrivalRec struct {
+	seq uint32
+	at  int64
+}
+
+// missPkt is a video packet of frame slot (generation gen, packet idx,
+// sequence number seq, n bytes on the link) that the receiver lacks. It
+// noticed the gap at seen (a later packet arrived; -1: not yet), names the
+// packet in each NACK from then on, and the camera resends it on each NACK
+// that reaches it, at most once per round trip (resent: when it last did;
+// -1: never).
+// arrived is when a copy arrives, for one settled before then (never:
+// none yet).
+type missPkt struct {
+	slot                  int32
+	gen, seq              uint32
+	idx                   uint16
+	n                     int
+	seen, resent, arrived int64
+}
+
+// nackWindow is how far behind the newest packet received a missing one
+// is still asked for: pion's NACK generator's receive log (512 packets).
+const nackWindow = 512
+
+// has says whether packet idx of the frame arrived (always false past the
+// 128th).
+func (fr *frameRec) has(idx uint16) bool {
+	return idx < 128 && fr.seen[idx/64]&(uint64(1)<<(idx%64)) != 0
 }
 
 // first marks packet idx of the frame as arrived and says whether it is
@@ -172,11 +214,12 @@ type frameRec struct {
 	key      bool
 	live     bool
 	seen     [2]uint64
-	// On a direct link (see link.direct) the frame's fate is known when it
-	// is sent: broken if a packet never arrives intact, else complete at
-	// doneAt.
-	broken bool
-	doneAt int64
+	// firstAt is when the frame's first packet arrives (never: none yet),
+	// doneAt when its last one does; ready: every packet is there, and the
+	// frame waits for the frames before it (domain.drain). On a direct link
+	// (see link.direct) both times are known when the packets are sent.
+	firstAt, doneAt int64
+	ready           bool
 }
 
 // link is one netem model in a domain, and where its packets go next.
@@ -234,6 +277,7 @@ const (
 	tagDown
 	tagCloud
 	tagLink
+	tagNACK
 )
 
 var epoch = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
+
+	"github.com/edgesim/edgesim/runtime/pipeline"
 )
 
 // Frame is one assembled VP8 frame.
@@ -24,8 +26,8 @@ type Frame struct {
 // Assembler limits; packets beyond them are dropped, so a flood cannot grow
 // memory.
 const (
-	DefaultMaxPending        = 8    // frames waiting for missing packets
-	DefaultMaxPacketsInFrame = 1024 // ~1.2 MB at MTU size, above the decoder's 1 MiB frame limit
+	DefaultMaxPending        = pipeline.AssemblyMaxPending // frames waiting for missing packets
+	DefaultMaxPacketsInFrame = 1024                        // ~1.2 MB at MTU size, above the decoder's 1 MiB frame limit
 )
 
 // MaxTimestampJump is how far (in 90 kHz RTP units, 5 s) a packet may be
@@ -147,9 +149,7 @@ func (a *Assembler) drain(now time.Time) (frames []Frame, skipped int) {
 			frames = append(frames, f)
 			continue
 		}
-		tooMany := len(a.pending) > a.maxPending
-		tooOld := a.maxWait > 0 && now.Sub(head.first) > a.maxWait && len(a.pending) > 1
-		if !tooMany && !tooOld {
+		if !pipeline.GiveUpHead(len(a.pending), a.maxPending, now.Sub(head.first), a.maxWait) {
 			break
 		}
 		a.pending = a.pending[1:]

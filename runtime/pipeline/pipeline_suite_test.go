@@ -283,6 +283,15 @@ var _ = Describe("scheduling policies", func() {
 		Expect(pipeline.Stale(500*time.Millisecond, 500*time.Millisecond)).To(BeFalse())
 		Expect(pipeline.Stale(time.Hour, 0)).To(BeFalse())
 	})
+	It("gives an incomplete head frame up past the pending count, or past the wait with another frame behind it", func() {
+		const n, wait = pipeline.AssemblyMaxPending, pipeline.AssemblyMaxWait
+		Expect(pipeline.GiveUpHead(n, n, 0, wait)).To(BeFalse())
+		Expect(pipeline.GiveUpHead(n+1, n, 0, wait)).To(BeTrue())
+		Expect(pipeline.GiveUpHead(2, n, wait, wait)).To(BeFalse(), "not before the wait has passed")
+		Expect(pipeline.GiveUpHead(2, n, wait+1, wait)).To(BeTrue())
+		Expect(pipeline.GiveUpHead(1, n, time.Hour, wait)).To(BeFalse(), "alone, the head waits for its packets")
+		Expect(pipeline.GiveUpHead(2, n, time.Hour, 0)).To(BeFalse(), "no wait limit: only by count")
+	})
 })
 
 var _ = Describe("Slot, a stream's latest-frame-wins state", func() {

@@ -21,6 +21,25 @@ func SkipSample(interval, lastSampled uint32, sampled bool, rtp uint32) bool {
 	return interval > 0 && sampled && rtp-lastSampled < interval-interval/10
 }
 
+// A stream's RTP frame assembler (runtime/media) emits frames in order and
+// holds a complete frame behind an incomplete one, whose missing packets
+// the receiver asks for again every NACKInterval (a NACK; the camera
+// resends them). It gives the incomplete frame at the head of the line up
+// once more than AssemblyMaxPending frames wait, or once its first packet
+// came more than AssemblyMaxWait ago and another frame waits behind it.
+const (
+	AssemblyMaxPending = 8
+	AssemblyMaxWait    = 500 * time.Millisecond
+	NACKInterval       = 100 * time.Millisecond
+)
+
+// GiveUpHead reports whether the assembler gives up the incomplete frame at
+// the head of the line: pending frames wait, the head among them, and the
+// head's first packet arrived age ago; maxWait 0 gives up only by count.
+func GiveUpHead(pending, maxPending int, age, maxWait time.Duration) bool {
+	return pending > maxPending || (maxWait > 0 && age > maxWait && pending > 1)
+}
+
 // Stale reports whether a frame that waited age is dropped without
 // inference under the max frame age maxAge (0: never).
 func Stale(age, maxAge time.Duration) bool { return maxAge > 0 && age > maxAge }

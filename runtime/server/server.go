@@ -21,6 +21,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/edgesim/edgesim/runtime/metrics"
@@ -180,7 +181,9 @@ func (s *Server) newAPI() (*webrtc.API, error) {
 		return nil, fmt.Errorf("server: register VP8: %w", err)
 	}
 	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+	// NACKs at the interval the capacity planner's simulator assumes.
+	nackEvery := webrtc.WithNackGeneratorOptions(nack.GeneratorInterval(pipeline.NACKInterval))
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(me, ir, nackEvery); err != nil {
 		return nil, fmt.Errorf("server: interceptors: %w", err)
 	}
 	se := webrtc.SettingEngine{}

@@ -397,7 +397,7 @@ func (ss *session) newIngest(keyframe func(now time.Time)) (*ingest, error) {
 		return nil, err
 	}
 	in := &ingest{
-		ss: ss, dec: dec, asm: media.NewAssembler(media.DefaultMaxPending, 500*time.Millisecond),
+		ss: ss, dec: dec, asm: media.NewAssembler(media.DefaultMaxPending, pipeline.AssemblyMaxWait),
 		keyframe: keyframe,
 	}
 	in.interval = pipeline.SampleInterval(ss.s.detectFPS)
