@@ -153,8 +153,10 @@ type sender struct {
 	seq           uint32 // the stream's next RTP sequence number
 	// The stream's latest first arrivals, oldest overwritten: a packet
 	// whose loss shows at its delivery (a corrupted one) may be missed
-	// already by a later one that came first (videoLost).
-	recent  [32]arrivalRec
+	// already by a later one that came first (videoLost). Eight cover a
+	// frame's packets reordered around it; the earliest of more would be
+	// taken a little late.
+	recent  [8]arrivalRec
 	recentN uint32
 }
 
