@@ -111,10 +111,21 @@ type Zone struct {
 }
 
 // Event is a scripted object in a zone from Start to End, seen by every
-// camera of its group.
+// camera of its group. Time to alert counts from Start. The object stands
+// in the zone from In to Out (a vehicle that stops drives in before Start
+// and out after End); both zero: from Start to End.
 type Event struct {
 	Zone, Label string
 	Start, End  time.Duration
+	In, Out     time.Duration
+}
+
+// presence is when the event's object stands in its zone.
+func (e Event) presence() (in, out time.Duration) {
+	if e.In == 0 && e.Out == 0 {
+		return e.Start, e.End
+	}
+	return e.In, e.Out
 }
 
 // AlertRule raises an alert when an object of Label stays in Zone for

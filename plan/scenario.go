@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/edgesim/edgesim/fakecam/scene"
 	"github.com/edgesim/edgesim/linkconf"
@@ -57,7 +58,10 @@ func FromScenario(sc *scenarios.Scenario, cal *Calibration) (*Fleet, error) {
 			return nil, err
 		}
 		for _, g := range s.Cameras {
-			groups := cameraGroups(g)
+			groups, err := cameraGroups(sc, g)
+			if err != nil {
+				return nil, err
+			}
 			if windows {
 				luma, err := sceneLuma(sc, g)
 				if err != nil {
@@ -169,21 +173,26 @@ func sceneLuma(sc *scenarios.Scenario, g scenarios.CameraGroup) (float64, error)
 
 // cameraGroups splits a scenario camera group by the events its cameras
 // see (an event without cameras is seen by all of them).
-func cameraGroups(g scenarios.CameraGroup) []CameraGroup {
+func cameraGroups(sc *scenarios.Scenario, g scenarios.CameraGroup) ([]CameraGroup, error) {
 	var out []CameraGroup
 	key := map[string]int{}
 	for _, id := range g.CameraIDs {
 		var evs []Event
+		var seen []scenarios.Event
 		var k strings.Builder
 		for i, e := range g.Events {
 			if len(e.Cameras) == 0 || slices.Contains(e.Cameras, id) {
 				evs = append(evs, Event{Zone: e.Zone, Label: e.Label, Start: e.Start, End: e.End})
+				seen = append(seen, e)
 				fmt.Fprintf(&k, "%d,", i)
 			}
 		}
 		if i, ok := key[k.String()]; ok {
 			out[i].Count++
 			continue
+		}
+		if err := presence(sc, g, id, seen, evs); err != nil {
+			return nil, err
 		}
 		key[k.String()] = len(out)
 		cg := CameraGroup{Name: g.Name, Count: 1, Width: g.Width, Height: g.Height, FPS: g.FPS, Bitrate: g.Bitrate, Events: evs}
@@ -195,7 +204,52 @@ func cameraGroups(g scenarios.CameraGroup) []CameraGroup {
 		}
 		out = append(out, cg)
 	}
-	return out
+	return out, nil
+}
+
+// presence sets when each scripted object of camera id's scene stands in
+// its zone (evs[i].In, Out), from fakecam's own track of it: the frames of
+// the camera's scene (the testbed's configuration, without the random
+// people and vehicles) whose ground truth has the object's bottom-centre
+// in the zone, as edgenode's rules judge. A person entering crosses the
+// zone's edge at the event's start; a vehicle that stops drives in before
+// it, and out after its end.
+func presence(sc *scenarios.Scenario, g scenarios.CameraGroup, id string, seen []scenarios.Event, evs []Event) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	cfg := scene.Config{Width: g.Width, Height: g.Height, FPS: g.FPS, Background: g.Scene.Background, Night: g.Scene.Night,
+		Seed: sc.Seed, CameraID: id}
+	for _, z := range g.Zones {
+		cfg.Zones = append(cfg.Zones, scene.Zone{Name: z.Name, Rect: z.Rect})
+	}
+	for _, e := range seen {
+		cfg.Events = append(cfg.Events, scene.Event{Kind: e.Kind, Zone: e.Zone, Label: e.Label,
+			Start: sc.Warmup + e.Start, End: sc.Warmup + e.End})
+	}
+	s, err := scene.New(cfg)
+	if err != nil {
+		return fmt.Errorf("plan: cameras %s: %w", g.Name, err)
+	}
+	const margin = 30 * time.Second // longer than any approach across the frame
+	for i, e := range cfg.Events {
+		first, last := -1, -1
+		for k := s.IndexAt(max(0, e.Start-margin)); k <= s.IndexAt(e.End+margin); k++ {
+			for _, o := range s.GroundTruth(k).Objects {
+				if o.TrackID == scene.EventTrackID(i) && slices.Contains(o.Zones, e.Zone) {
+					if first < 0 {
+						first = k
+					}
+					last = k
+				}
+			}
+		}
+		if first < 0 {
+			return fmt.Errorf("plan: cameras %s: the object of event %d (%s in %s) never stands in its zone in fakecam's scene", g.Name, i, e.Kind, e.Zone)
+		}
+		evs[i].In, evs[i].Out = s.PTS(first)-sc.Warmup, s.PTS(last+1)-sc.Warmup
+	}
+	return nil
 }
 
 // linkBetween is the link from a to b (the scenario lists the lower tier

@@ -50,6 +50,14 @@ var _ = Describe("FromScenario", func() {
 		// camera 2 alone sees the scripted person: the group splits
 		door := []plan.Zone{{Name: "door", Rect: [4]float64{0, 0, 0.5, 1}}}
 		rate := units.MustParseBitRate("600Kbit")
+		Expect(s1.Cameras).To(HaveLen(2))
+		Expect(s1.Cameras[1].Events).To(HaveLen(1))
+		ev := s1.Cameras[1].Events[0]
+		// fakecam's person crosses the zone's edge at the event's start,
+		// and stands in it until its end (within one frame, 100 ms)
+		Expect(ev.In).To(BeNumerically("~", 2*time.Second, 100*time.Millisecond))
+		Expect(ev.Out).To(BeNumerically("~", 12*time.Second, 100*time.Millisecond))
+		s1.Cameras[1].Events[0].In, s1.Cameras[1].Events[0].Out = 0, 0
 		Expect(s1.Cameras).To(Equal([]plan.CameraGroup{
 			{Name: "cam", Count: 2, Width: 640, Height: 360, FPS: 10, Bitrate: rate, Zones: door},
 			{Name: "cam-2", Count: 1, Width: 640, Height: 360, FPS: 10, Bitrate: rate, Zones: door,
@@ -75,6 +83,32 @@ var _ = Describe("FromScenario", func() {
 		Expect(r.Sites[0].AlertsExpected).To(Equal(1))
 		Expect(r.Sites[0].Alerted).To(Equal(1))
 		Expect(r.Failover).NotTo(BeEmpty())
+	})
+
+	It("puts a vehicle that stops in its zone from when fakecam's drives in to when it has driven out", func() {
+		two, err := scenarios.LoadFile("../scenarios/examples/validation/two-stores.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		machine, err := plan.LoadCalibration("../scenarios/examples/calibration/this-machine.yaml")
+		Expect(err).NotTo(HaveOccurred())
+		f, err := plan.FromScenario(two, machine)
+		Expect(err).NotTo(HaveOccurred())
+		var ev plan.Event
+		for _, g := range f.Sites[1].Cameras {
+			if len(g.Events) > 0 {
+				ev = g.Events[0]
+			}
+		}
+		// vehicle_stop at 12 s for 10 s in the bay (x 0.10-0.60): the car
+		// reaches the bay's middle at 12 s at 0.2 frame widths per second,
+		// so its bottom-centre crosses the bay's edge 1.25 s before, and
+		// leaves it 1.25 s after 22 s (within two frames at 15 fps: the
+		// box is whole pixels)
+		Expect(ev.Start).To(Equal(12 * time.Second))
+		Expect(ev.In).To(BeNumerically("~", 10750*time.Millisecond, 134*time.Millisecond))
+		Expect(ev.Out).To(BeNumerically("~", 23250*time.Millisecond, 134*time.Millisecond))
+		r, err := plan.Run(context.Background(), f, machine)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Types[1].TimeToAlertP50).To(BeNumerically("<", 3*time.Second), "the 3 s dwell began before the event's start")
 	})
 
 	It("gives a site its own model's inference cost (sites[].workload.model) and names both models", func() {

@@ -363,7 +363,7 @@ func hasZone(zs []Zone, name string) bool {
 func observation(g *group, capture int64) rules.Observation {
 	o := rules.Observation{Time: epoch.Add(time.Duration(capture)), Width: g.cfg.Width, Height: g.cfg.Height, Luma: g.cfg.Luma}
 	for ei, e := range g.cfg.Events {
-		if capture < int64(e.Start) || capture >= int64(e.End) {
+		if in, out := e.presence(); capture < int64(in) || capture >= int64(out) {
 			continue
 		}
 		for _, z := range g.cfg.Zones {

@@ -276,6 +276,9 @@ func Simulate(ctx context.Context, sc *scenarios.Scenario, cal *plan.Calibration
 			evs := slices.Clone(f.Sites[i].Cameras[j].Events)
 			for k := range evs {
 				evs[k].Start, evs[k].End = max(0, evs[k].Start-warm), max(0, evs[k].End-warm)
+				if evs[k].In != 0 || evs[k].Out != 0 {
+					evs[k].In, evs[k].Out = evs[k].In-warm, max(0, evs[k].Out-warm)
+				}
 			}
 			f.Sites[i].Cameras[j].Events = evs
 		}
