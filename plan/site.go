@@ -194,12 +194,11 @@ func (fr *frameRec) has(idx uint16) bool {
 // first marks packet idx of the frame as arrived and says whether it is
 // its first copy (packets past the 128th are not told apart).
 func (fr *frameRec) first(idx uint16) bool {
+	if fr.has(idx) {
+		return false
+	}
 	if idx < 128 {
-		w, bit := idx/64, uint64(1)<<(idx%64)
-		if fr.seen[w]&bit != 0 {
-			return false
-		}
-		fr.seen[w] |= bit
+		fr.seen[idx/64] |= uint64(1) << (idx % 64)
 	}
 	return true
 }

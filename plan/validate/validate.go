@@ -264,8 +264,10 @@ func (o Options) emulate(ctx context.Context, sc *scenarios.Scenario) (*testbed.
 
 // Simulate runs the simulated side of a point, runs times (at least
 // once): the fleet the scenario describes under the seeds sc.Seed,
-// sc.Seed+1, ..., its scripted events moved warm earlier (clamped at 0) to
-// where the emulated cameras put them in the measured window.
+// sc.Seed+1, ..., its scripted events moved warm earlier to where the
+// emulated cameras put them in the measured window (start, end and the
+// object's leaving clamped at 0; an object already in its zone then is in
+// it from the window's start).
 func Simulate(ctx context.Context, sc *scenarios.Scenario, cal *plan.Calibration, warm time.Duration, runs int) ([]*plan.Result, error) {
 	f, err := plan.FromScenario(sc, cal)
 	if err != nil {
@@ -276,9 +278,7 @@ func Simulate(ctx context.Context, sc *scenarios.Scenario, cal *plan.Calibration
 			evs := slices.Clone(f.Sites[i].Cameras[j].Events)
 			for k := range evs {
 				evs[k].Start, evs[k].End = max(0, evs[k].Start-warm), max(0, evs[k].End-warm)
-				if evs[k].In != 0 || evs[k].Out != 0 {
-					evs[k].In, evs[k].Out = evs[k].In-warm, max(0, evs[k].Out-warm)
-				}
+				evs[k].In, evs[k].Out = evs[k].In-warm, max(0, evs[k].Out-warm) // FromScenario sets both
 			}
 			f.Sites[i].Cameras[j].Events = evs
 		}
