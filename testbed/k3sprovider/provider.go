@@ -213,11 +213,11 @@ func (p *Provider) FailoverSettings() string {
 func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	p.bindings = kube.Bindings(plan)
 	layer, err := kube.New(plan, p.Nodes, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
-		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "k3s provider: ", Retain: p.cfg.Retain})
+		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "k3s provider: ", Retain: p.cfg.Retain, NodeGracePeriod: p.cfg.NodeGracePeriod})
 	if err != nil {
 		return err
 	}
-	p.Layer = layer
+	p.Layer, p.OnNodeFault = layer, layer.NodeFault
 	imgDir := filepath.Join(p.cfg.Dir, "images")
 	defer os.RemoveAll(imgDir)
 	imgs, err := nodecontainer.BuildWorkloads(ctx, p.cfg.Binaries, imgDir, p.Layer, p.logf)

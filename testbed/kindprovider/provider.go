@@ -171,11 +171,11 @@ func (p *Provider) Provision(ctx context.Context, plan *provider.Plan) error {
 	p.rt = rt
 	p.Nodes = nodecontainer.NewNodes(nodecontainer.CLI(string(rt)))
 	layer, err := kube.New(plan, p.Nodes, kube.ManifestConfig{TolerationSeconds: p.cfg.TolerationSeconds, Token: provider.NewRunToken()},
-		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "kind provider: ", Retain: p.cfg.Retain})
+		kube.Config{Dir: p.cfg.Dir, Log: p.cfg.Log, LogPrefix: "kind provider: ", Retain: p.cfg.Retain, NodeGracePeriod: p.cfg.NodeGracePeriod})
 	if err != nil {
 		return err
 	}
-	p.Layer = layer
+	p.Layer, p.OnNodeFault = layer, layer.NodeFault
 	p.owner = nodecontainer.OwnerToken()
 	if rt == cluster.Podman && p.restoreConf == nil {
 		if p.restoreConf, err = cluster.UsePodmanConf(recordDir(p.cfg.StateDir), p.owner); err != nil {

@@ -24,6 +24,9 @@ func WatchStream(r io.Reader, now func() time.Time, planNode func(string) string
 	return w.Events(), err
 }
 
+// Unseen is unseen.
+var Unseen = unseen
+
 // Unsettled is unsettled.
 var Unsettled = unsettled
 

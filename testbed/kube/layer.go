@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -90,6 +91,10 @@ type Config struct {
 	// Retain says the clusters stay after the run (StopCameras' pod
 	// deletions are then not moot).
 	Retain bool
+	// NodeGracePeriod is the clusters' node-monitor grace period: how long
+	// a node that a fault silenced may take to be seen NotReady
+	// (Kubernetes' default, 50 s, when 0).
+	NodeGracePeriod time.Duration
 }
 
 // Layer runs a plan's workloads on the clusters a provider made: the
@@ -114,6 +119,9 @@ type Layer struct {
 	syncDone chan struct{}
 	samples  string
 	closed   bool
+	// silenced are the node faults that stopped a whole Kubernetes node
+	// (kill, pause) and no later start or resume undid, by plan node.
+	silenced map[string]time.Time
 }
 
 // New returns the layer of a plan, checking the plan and mc (images are
@@ -158,7 +166,7 @@ func (l *Layer) Add(m *Member) {
 	m.stopWatch, m.watchDone = cancel, make(chan struct{})
 	go func() {
 		defer close(m.watchDone)
-		m.watch.run(ctx, l.Manifests.Ns(), m.Cluster.KubectlCommand)
+		m.watch.run(ctx, l.Manifests.Ns(), m.Cluster.KubectlCommand, l.logf)
 	}()
 }
 
@@ -203,30 +211,86 @@ func (l *Layer) events() []evidence.ClusterEvent {
 // the pods' toleration of a NotReady node.
 const settleLimit = 45 * time.Second
 
+// defaultNodeGrace is Kubernetes' node-monitor grace period.
+const defaultNodeGrace = 50 * time.Second
+
+// NodeFault tells the layer about a node fault its provider applied: a
+// killed or paused node falls silent, and ClusterEvents waits for the
+// clusters to see it NotReady; a start or resume ends that wait.
+func (l *Layer) NodeFault(a provider.Action) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch a.Kind {
+	case provider.ActionKill, provider.ActionPause:
+		if l.silenced == nil {
+			l.silenced = map[string]time.Time{}
+		}
+		if _, ok := l.silenced[a.Node]; !ok {
+			l.silenced[a.Node] = time.Now()
+		}
+	case provider.ActionStart, provider.ActionResume:
+		delete(l.silenced, a.Node)
+	}
+}
+
+// unseen lists the silenced plan nodes (by the time their fault was
+// applied) that events show no NotReady of since.
+func unseen(silenced map[string]time.Time, events []evidence.ClusterEvent) []string {
+	var out []string
+	for node, at := range silenced {
+		if !slices.ContainsFunc(events, func(e evidence.ClusterEvent) bool {
+			return e.Kind == evidence.NodeNotReady && e.Node == node && !e.At.Before(at)
+		}) {
+			out = append(out, node)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // ClusterEvents implements provider.ClusterEventSource: the node and pod
-// changes seen since the clusters were added. When a node loss left
-// edgenode pods not yet replaced (the run may end before Kubernetes is
-// done), it first waits for the replacements to be Ready, at most the
-// pods' toleration plus settleLimit, so the failover breakdown is whole.
+// changes seen since the clusters were added. The run may end before
+// Kubernetes is done with a fault, so it first waits, bounded, for the
+// failover breakdown to be whole: for every node a fault silenced to be
+// seen NotReady (at most the node grace period more), and for the
+// edgenode pods a node loss put out of work to be replaced and Ready (at
+// most the pods' toleration plus settleLimit).
 func (l *Layer) ClusterEvents(ctx context.Context) []evidence.ClusterEvent {
 	if len(l.members) == 0 {
 		return nil
 	}
+	l.mu.Lock()
+	silenced := maps.Clone(l.silenced)
+	l.mu.Unlock()
 	limit := time.Duration(l.Manifests.TolerationSeconds)*time.Second + settleLimit
+	if len(unseen(silenced, l.events())) > 0 {
+		grace := l.cfg.NodeGracePeriod
+		if grace == 0 {
+			grace = defaultNodeGrace
+		}
+		limit += grace
+	}
 	deadline := time.Now().Add(limit)
-	logged := false
+	var said string
 	for {
 		evs := l.events()
-		pending := unsettled(evs)
-		if len(pending) == 0 {
+		quiet, pending := unseen(silenced, evs), unsettled(evs)
+		if len(quiet) == 0 && len(pending) == 0 {
 			return evs
 		}
-		if !logged {
-			l.logf("waiting up to %s for Kubernetes to replace %s", limit.Round(time.Second), strings.Join(pending, ", "))
-			logged = true
+		var what []string
+		if len(quiet) > 0 {
+			what = append(what, "mark "+strings.Join(quiet, ", ")+" NotReady")
+		}
+		if len(pending) > 0 {
+			what = append(what, "replace "+strings.Join(pending, ", "))
+		}
+		if w := strings.Join(what, " and "); w != said {
+			l.logf("waiting up to %s for Kubernetes to %s", time.Until(deadline).Round(time.Second), w)
+			said = w
 		}
 		if time.Now().After(deadline) {
-			l.logf("not replaced after %s: %s (the failover breakdown stops there)", limit.Round(time.Second), strings.Join(pending, ", "))
+			l.logf("Kubernetes did not %s within %s (the failover breakdown stops there)", said, limit.Round(time.Second))
 			return evs
 		}
 		select {

@@ -13,10 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/netem"
 	"github.com/edgesim/edgesim/scenarios"
 	"github.com/edgesim/edgesim/testbed/kube"
@@ -57,10 +60,19 @@ func (c *fakeCluster) Kubectl(_ context.Context, stdin io.Reader, args ...string
 }
 
 func (c *fakeCluster) KubectlCommand(ctx context.Context, _ ...string) *exec.Cmd {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.watch != "" {
 		return exec.CommandContext(ctx, "echo", c.watch)
 	}
 	return exec.CommandContext(ctx, "true")
+}
+
+// streams makes the cluster's watches stream watch from their next start.
+func (c *fakeCluster) streams(watch string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.watch = watch
 }
 
 func (c *fakeCluster) ran(verb string) [][]string {
@@ -196,6 +208,58 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 		Expect(titles).To(ContainElements("c: Nodes", "s1: Pods", "s1: Node k-b (not Ready)", "s1: Node k-c (not Ready)", "s1: Node k-d (not Ready)"))
 		Expect(titles).NotTo(ContainElement(ContainSubstring("k-a")))
 		Expect(titles).NotTo(ContainElement(HavePrefix("c: Node ")))
+	})
+
+	Describe("a node fault", func() {
+		node := func(ready string) string {
+			return `{"kind":"Node","metadata":{"name":"k-store-1-edge-2"},"status":{"conditions":[{"type":"Ready","status":"` + ready + `","reason":"NodeStatusUnknown"}]}}`
+		}
+		var (
+			faulted *kube.Layer
+			log     *gbytes.Buffer
+			cluster *fakeCluster
+		)
+		BeforeEach(func() {
+			log, cluster = gbytes.NewBuffer(), &fakeCluster{watch: node("True")}
+			var err error
+			faulted, err = kube.New(plan, machines, cfg, kube.Config{Dir: GinkgoT().TempDir(), Log: log, NodeGracePeriod: 10 * time.Second})
+			Expect(err).NotTo(HaveOccurred())
+			m := &kube.Member{Name: "one", Cluster: cluster}
+			for _, n := range plan.Nodes {
+				m.Nodes = append(m.Nodes, kube.NodeName{Plan: n.Name, Kube: "k-" + n.Name})
+			}
+			faulted.Add(m)
+			DeferCleanup(faulted.Close, context.Background())
+			Eventually(log).Should(gbytes.Say("kubectl get nodes --watch -o json ended; watching again"), "the node's first sight, Ready, is the watch's baseline")
+		})
+
+		It("keeps the failover breakdown waiting until the clusters see a killed node NotReady", func(ctx SpecContext) {
+			faulted.NodeFault(provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-2"})
+			events := make(chan []evidence.ClusterEvent, 1)
+			go func() { events <- faulted.ClusterEvents(ctx) }()
+			Eventually(log).Should(gbytes.Say(`waiting up to 5[45]s for Kubernetes to mark store-1-edge-2 NotReady\n`), "the grace period (10 s), the toleration (0 s here) and settleLimit (45 s)")
+			Consistently(events, 1500*time.Millisecond).ShouldNot(Receive(), "the run ended before Kubernetes noticed")
+			cluster.streams(node("Unknown"))
+			var evs []evidence.ClusterEvent
+			Eventually(events, 5*time.Second).Should(Receive(&evs))
+			Expect(evs).To(ContainElement(And(HaveField("Kind", evidence.NodeNotReady), HaveField("Node", "store-1-edge-2"), HaveField("Detail", "NodeStatusUnknown"))))
+		})
+
+		It("does not wait for a node started again, nor for a link fault", func(ctx SpecContext) {
+			faulted.NodeFault(provider.Action{Kind: provider.ActionPause, Node: "store-1-edge-2"})
+			faulted.NodeFault(provider.Action{Kind: provider.ActionResume, Node: "store-1-edge-2"})
+			faulted.NodeFault(provider.Action{Kind: provider.ActionPartition, Link: "store-1-uplink"})
+			Expect(faulted.ClusterEvents(ctx)).To(BeEmpty())
+			Expect(log).NotTo(gbytes.Say("waiting up to"))
+		})
+
+		It("stops waiting at its bound or when its context ends, and says so", func(ctx SpecContext) {
+			faulted.NodeFault(provider.Action{Kind: provider.ActionKill, Node: "store-1-edge-2"})
+			c, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			Expect(faulted.ClusterEvents(c)).To(BeEmpty())
+			Expect(log).To(gbytes.Say("for Kubernetes to mark store-1-edge-2 NotReady"))
+		})
 	})
 
 	It("has no events and no alerts before any cluster is added", func(ctx SpecContext) {

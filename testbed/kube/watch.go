@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,8 +163,9 @@ func (w *clusterWatch) decode(r io.Reader) error {
 }
 
 // run keeps `kubectl get -w` of nodes and of the pods in namespace ns
-// going until ctx ends, restarting a watch the API server closed.
-func (w *clusterWatch) run(ctx context.Context, ns string, command func(ctx context.Context, args ...string) *exec.Cmd) {
+// going until ctx ends, restarting a watch that ended (the API server
+// closes watches now and then); logf is told why one ended.
+func (w *clusterWatch) run(ctx context.Context, ns string, command func(ctx context.Context, args ...string) *exec.Cmd, logf func(string, ...any)) {
 	var wg sync.WaitGroup
 	for _, args := range [][]string{
 		{"get", "nodes", "--watch", "-o", "json"},
@@ -172,10 +174,27 @@ func (w *clusterWatch) run(ctx context.Context, ns string, command func(ctx cont
 		wg.Go(func() {
 			for ctx.Err() == nil {
 				cmd := command(ctx, args...)
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
 				out, err := cmd.StdoutPipe()
-				if err == nil && cmd.Start() == nil {
-					_ = w.decode(out)
-					_ = cmd.Wait()
+				if err == nil {
+					err = cmd.Start()
+				}
+				if err == nil {
+					err = w.decode(out)
+					if werr := cmd.Wait(); err == nil {
+						err = werr
+					}
+				}
+				if ctx.Err() == nil {
+					why := ""
+					if err != nil {
+						why = " (" + err.Error() + ")"
+					}
+					if msg := strings.TrimSpace(stderr.String()); msg != "" {
+						why += ": " + msg[strings.LastIndexByte(msg, '\n')+1:]
+					}
+					logf("kubectl %s ended%s; watching again", strings.Join(args, " "), why)
 				}
 				select {
 				case <-ctx.Done():

@@ -92,6 +92,18 @@ var _ = Describe("the cluster watch", func() {
 		Expect(err).To(MatchError(ContainSubstring("decode watched object")))
 	})
 
+	It("finds the silenced nodes not seen NotReady since their fault", func() {
+		at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+		notReady := func(sec int, node string) evidence.ClusterEvent {
+			return evidence.ClusterEvent{At: at(sec), Kind: evidence.NodeNotReady, Node: node}
+		}
+		silenced := map[string]time.Time{"edge-2": at(5), "edge-1": at(5)}
+		Expect(kube.Unseen(silenced, nil)).To(Equal([]string{"edge-1", "edge-2"}))
+		Expect(kube.Unseen(silenced, []evidence.ClusterEvent{notReady(15, "edge-2")})).To(Equal([]string{"edge-1"}))
+		Expect(kube.Unseen(silenced, []evidence.ClusterEvent{notReady(4, "edge-2"), notReady(5, "edge-1")})).To(Equal([]string{"edge-2"}), "a NotReady before the fault is an earlier loss")
+		Expect(kube.Unseen(silenced, []evidence.ClusterEvent{{At: at(15), Kind: evidence.NodeReady, Node: "edge-2"}, notReady(15, "edge-1")})).To(Equal([]string{"edge-2"}))
+	})
+
 	Describe("waiting for replacements", func() {
 		ev := func(sec int, kind evidence.ClusterEventKind, node, pod, workload string) evidence.ClusterEvent {
 			return evidence.ClusterEvent{At: t0.Add(time.Duration(sec) * time.Second), Kind: kind, Node: node, Pod: pod, Workload: workload}

@@ -22,11 +22,21 @@ type Testbed struct {
 	PIDs map[string]int
 	// Locate finds the container a plan node runs in.
 	Locate func(node string) (string, bool)
+	// OnNodeFault, if set, is told about every node fault applied (the
+	// layer's NodeFault, so its failover breakdown waits for the clusters
+	// to see the node's loss).
+	OnNodeFault func(provider.Action)
 }
 
 // Inject implements provider.Provider (see Nodes.Inject).
 func (t *Testbed) Inject(ctx context.Context, a provider.Action) error {
-	return t.Nodes.Inject(ctx, a, t.Locate, t.Links)
+	if err := t.Nodes.Inject(ctx, a, t.Locate, t.Links); err != nil {
+		return err
+	}
+	if t.OnNodeFault != nil && a.Node != "" {
+		t.OnNodeFault(a)
+	}
+	return nil
 }
 
 // LinkStats implements provider.Provider, with plan link names.
