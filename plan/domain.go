@@ -654,8 +654,13 @@ func (d *domain) drain(ci int32) {
 		}
 		hs := sd.ring[h%ringN]
 		head := &d.frames[hs]
+		// Frames before the head none of whose packets arrived leave a gap
+		// in the sequence numbers after the last packet of the frame the
+		// assembler had before: it holds the head as it holds an
+		// incomplete one (runtime/media's Assembler.drain).
+		hole := sd.tailKnown && head.session == sd.tailSession && d.sentBefore(ci, h)
 		emit := head.ready
-		if !emit {
+		if !emit || hole {
 			age := time.Duration(d.now - head.firstAt)
 			if !edgepipe.GiveUpHead(pending, edgepipe.AssemblyMaxPending, age, edgepipe.AssemblyMaxWait) {
 				if pending > 1 {
@@ -671,12 +676,31 @@ func (d *domain) drain(ci int32) {
 			}
 		}
 		sd.nextExpect = h + 1
+		if hole {
+			sd.in.needKey = true
+			d.requestKeyframe(ci)
+		}
+		sd.tailSession = head.session
 		if emit {
+			sd.tailKnown = true
 			d.ingest(hs)
 		} else {
+			sd.tailKnown = head.has(head.npk - 1)
 			d.abandon(ci, hs)
 		}
 	}
+}
+
+// sentBefore says whether the stream sent frames from nextExpect up to h
+// that are still waited for (none of their packets arrived).
+func (d *domain) sentBefore(ci int32, h uint32) bool {
+	sd := &d.senders[ci]
+	for k := sd.nextExpect; k != h; k++ {
+		if s := sd.ring[k%ringN]; s >= 0 && d.frames[s].no == k {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *domain) scheduleAssemble(ci int32, at int64) {

@@ -144,7 +144,12 @@ type sender struct {
 	lastPLI    int64
 	nextExpect uint32
 	ring       [ringN]int32
-	in         ingest
+	// tailKnown: the last packet of the frame the assembler last emitted or
+	// gave up arrived (the next frame's first packet follows it), in the
+	// session tailSession.
+	tailKnown   bool
+	tailSession int32
+	in          ingest
 	// The stream's video packets the receiver lacks (NACK, see
 	// domain.videoLost), the receiver's next NACK tick and the next check
 	// of its assembler's time limit (-1: none scheduled).

@@ -64,6 +64,11 @@ type Assembler struct {
 	// MaxTimestampJump (a restarted sender); the assembler starts over.
 	Discontinuities int
 	needKey         bool
+	// lastTail is the sequence number of the last packet of the last
+	// frame emitted or given up, when tailKnown: the next frame's first
+	// packet follows it, else packets between them are missing.
+	lastTail  uint16
+	tailKnown bool
 }
 
 // NewAssembler returns an assembler that gives up an incomplete frame once
@@ -94,7 +99,7 @@ func (a *Assembler) Push(pkt *rtp.Packet, now time.Time) (frames []Frame, skippe
 		}
 		// the sender restarted or jumped back: start over from this packet
 		a.Incomplete += len(a.pending)
-		a.pending, a.emitted, a.needKey = nil, false, true
+		a.pending, a.emitted, a.needKey, a.tailKnown = nil, false, true, false
 		a.Discontinuities++
 	}
 	var pf *pendingFrame
@@ -128,34 +133,47 @@ func (a *Assembler) Push(pkt *rtp.Packet, now time.Time) (frames []Frame, skippe
 	return a.drain(now)
 }
 
-// drain emits complete head frames and gives up stuck ones.
+// drain emits complete head frames and gives up stuck ones. A complete
+// head waits too while packets between it and the frame before it are
+// missing: a frame lost whole, or still on its way (reordered, or asked
+// for again), which the frames after it need as their reference.
 func (a *Assembler) drain(now time.Time) (frames []Frame, skipped int) {
 	for len(a.pending) > 0 {
 		head := a.pending[0]
-		if data, ok := head.complete(); ok {
+		data, ok := head.complete()
+		if ok && a.tailKnown && head.headSeq != a.lastTail+1 {
+			if !pipeline.GiveUpHead(len(a.pending), a.maxPending, now.Sub(head.first), a.maxWait) {
+				break
+			}
+			a.Incomplete++ // the missing frame
+			a.needKey = true
+		}
+		if !ok {
+			if !pipeline.GiveUpHead(len(a.pending), a.maxPending, now.Sub(head.first), a.maxWait) {
+				break
+			}
 			a.pending = a.pending[1:]
 			a.lastEmitted, a.emitted = head.ts, true
-			if data == nil {
-				a.Incomplete++
-				a.needKey = true
-				continue
-			}
-			f := Frame{Data: data, RTP: head.ts, Keyframe: IsKeyframe(data), Arrived: now}
-			if a.needKey && !f.Keyframe {
-				skipped++
-				continue
-			}
-			a.needKey = false
-			frames = append(frames, f)
+			a.lastTail, a.tailKnown = head.tailSeq, head.hasTail
+			a.Incomplete++
+			a.needKey = true
 			continue
-		}
-		if !pipeline.GiveUpHead(len(a.pending), a.maxPending, now.Sub(head.first), a.maxWait) {
-			break
 		}
 		a.pending = a.pending[1:]
 		a.lastEmitted, a.emitted = head.ts, true
-		a.Incomplete++
-		a.needKey = true
+		a.lastTail, a.tailKnown = head.tailSeq, true
+		if data == nil {
+			a.Incomplete++
+			a.needKey = true
+			continue
+		}
+		f := Frame{Data: data, RTP: head.ts, Keyframe: IsKeyframe(data), Arrived: now}
+		if a.needKey && !f.Keyframe {
+			skipped++
+			continue
+		}
+		a.needKey = false
+		frames = append(frames, f)
 	}
 	return frames, skipped
 }

@@ -102,6 +102,62 @@ var _ = Describe("Assembler", func() {
 		Expect(got[1].Data).To(Equal(frames[6]))
 	})
 
+	It("holds the frames after one lost whole until it gives the lost one up, then waits for a key frame", func() {
+		a := media.NewAssembler(3, 0)
+		var got []media.Frame
+		skipped := 0
+		for i, fp := range pkts {
+			if i == 1 {
+				continue // every packet of frame 1 lost
+			}
+			for _, p := range fp {
+				f, s := a.Push(p, t0)
+				got = append(got, f...)
+				skipped += s
+			}
+		}
+		Expect(a.Incomplete).To(Equal(1), "the lost frame")
+		Expect(skipped).To(Equal(4), "frames 2-5 refer to the lost one: the decoder must not see them")
+		Expect(got).To(HaveLen(7)) // frame 0, then 6..11
+		Expect(got[1].Data).To(Equal(frames[6]))
+	})
+
+	It("emits in order a frame whose packets all came after the next frame's", func() {
+		a := media.NewAssembler(3, 0)
+		order := append(append(append([]*rtp.Packet{}, pkts[0]...), pkts[2]...), pkts[1]...)
+		for _, fp := range pkts[3:] {
+			order = append(order, fp...)
+		}
+		var got []media.Frame
+		for _, p := range order {
+			f, s := a.Push(p, t0)
+			Expect(s).To(BeZero())
+			got = append(got, f...)
+		}
+		Expect(a.Incomplete).To(BeZero())
+		Expect(got).To(HaveLen(12))
+		for i, f := range got {
+			Expect(f.Data).To(Equal(frames[i]), "frame %d", i)
+		}
+	})
+
+	It("gives a frame lost whole up by age when a time limit is set", func() {
+		a := media.NewAssembler(100, 100*time.Millisecond)
+		for _, p := range pkts[0] {
+			_, _ = a.Push(p, t0)
+		}
+		var got []media.Frame
+		for _, p := range pkts[2] {
+			f, _ := a.Push(p, t0.Add(50*time.Millisecond))
+			got = append(got, f...)
+		}
+		Expect(got).To(BeEmpty(), "frame 2 waits for frame 1")
+		Expect(a.Pending()).To(Equal(1))
+		_, skipped := a.Push(pkts[3][0], t0.Add(time.Second))
+		Expect(a.Incomplete).To(Equal(1))
+		Expect(skipped).To(Equal(1), "frame 2, an inter frame, once frame 1 is given up")
+	})
+
 	It("gives up by age when a time limit is set", func() {
 		a := media.NewAssembler(100, 100*time.Millisecond)
 		_, _ = a.Push(pkts[0][0], t0)
