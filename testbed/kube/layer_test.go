@@ -75,6 +75,16 @@ func (c *fakeCluster) streams(watch string) {
 	c.watch = watch
 }
 
+// oneCluster is a cluster that holds every plan node, each Kubernetes
+// node named after its machine.
+func oneCluster(plan *provider.Plan, c *fakeCluster) *kube.Member {
+	m := &kube.Member{Name: "one", Cluster: c}
+	for _, n := range plan.Nodes {
+		m.Nodes = append(m.Nodes, kube.NodeName{Plan: n.Name, Kube: "k-" + n.Name})
+	}
+	return m
+}
+
 func (c *fakeCluster) ran(verb string) [][]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -224,11 +234,7 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 			var err error
 			faulted, err = kube.New(plan, machines, cfg, kube.Config{Dir: GinkgoT().TempDir(), Log: log, NodeGracePeriod: 10 * time.Second})
 			Expect(err).NotTo(HaveOccurred())
-			m := &kube.Member{Name: "one", Cluster: cluster}
-			for _, n := range plan.Nodes {
-				m.Nodes = append(m.Nodes, kube.NodeName{Plan: n.Name, Kube: "k-" + n.Name})
-			}
-			faulted.Add(m)
+			faulted.Add(oneCluster(plan, cluster))
 			DeferCleanup(faulted.Close, context.Background())
 			Eventually(log).Should(gbytes.Say("kubectl get nodes --watch -o json ended; watching again"), "the node's first sight, Ready, is the watch's baseline")
 		})
@@ -283,11 +289,7 @@ var _ = Describe("the Kubernetes layer on a provider's clusters", func() {
 			var err error
 			layer, err = kube.New(plan, machines, mc, kube.Config{Dir: dir})
 			Expect(err).NotTo(HaveOccurred())
-			sm := &kube.Member{Name: "one", Cluster: site}
-			for _, n := range plan.Nodes {
-				sm.Nodes = append(sm.Nodes, kube.NodeName{Plan: n.Name, Kube: "k-" + n.Name})
-			}
-			layer.Add(sm)
+			layer.Add(oneCluster(plan, site))
 			DeferCleanup(layer.Close, context.Background())
 			// The edgenode pod: answers the reload with the run token.
 			posts = nil
