@@ -70,7 +70,7 @@ var _ = Describe("quickstart on the K3s provider", Label("cluster", "k3s"), func
 		kubetest.ExpectStreamed(res.Run, 4)
 
 		By("breaking the failover down: fault, NotReady, eviction, replacement, detections again")
-		kubetest.ExpectBreakdown(res.Report, "store-1-edge-2")
+		kubetest.ExpectBreakdown(res.Report, res.Run.ClusterEvents, "store-1-edge-2")
 		fo := res.Report.FailoverSummaries[0]
 		for _, s := range fo.Steps {
 			fmt.Printf("edgesim k3s provider: failover %-28s %6.1f s\n", s.Name, s.SinceFaultMs/1000)

@@ -70,7 +70,7 @@ var _ = Describe("quickstart on the kind provider", Label("cluster"), func() {
 		kubetest.ExpectStreamed(res.Run, 4)
 
 		By("breaking the failover down: fault, NotReady, eviction, replacement, detections again")
-		kubetest.ExpectBreakdown(res.Report, "store-1-edge-2")
+		kubetest.ExpectBreakdown(res.Report, res.Run.ClusterEvents, "store-1-edge-2")
 
 		By("gating on the SLOs in every format, the same way as the local provider")
 		Expect(res.Report.Verdict).To(BeElementOf(reports.VerdictPass, reports.VerdictFail))
@@ -166,7 +166,7 @@ var _ = Describe("quickstart on the federated kind layout", Label("cluster"), fu
 			Expect(c.Frames).To(ContainElement(HaveField("Answered", BeTrue())), c.ID+" got detections back")
 		}
 		Expect(res.Run.Alerts).NotTo(BeEmpty(), "the site's alerts reached the cloud cluster over the WAN link")
-		kubetest.ExpectBreakdown(res.Report, "store-1-edge-2")
+		kubetest.ExpectBreakdown(res.Report, res.Run.ClusterEvents, "store-1-edge-2")
 	}, NodeTimeout(20*time.Minute))
 })
 

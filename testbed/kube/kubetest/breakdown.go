@@ -1,13 +1,16 @@
 package kubetest
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/edgesim/edgesim/evidence"
 	"github.com/edgesim/edgesim/reports"
 	"github.com/edgesim/edgesim/testbed/provider"
 )
@@ -16,8 +19,10 @@ import (
 // breakdown of a run's one node kill: the cluster's steps in causal order,
 // NotReady within the tuned grace period, and for the cameras the node
 // served (the Service picks a replica per session, so in about one run in
-// eight it served none) detections again within the target.
-func ExpectBreakdown(r *reports.Result, node string) {
+// eight it served none) detections again within the target. A
+// failure lists the node and pod changes the run's watches saw (events),
+// so that the end of a CI log says what the cluster did.
+func ExpectBreakdown(r *reports.Result, events []evidence.ClusterEvent, node string) {
 	GinkgoHelper()
 	Expect(r.FailoverSummaries).To(HaveLen(1))
 	fo := r.FailoverSummaries[0]
@@ -26,7 +31,12 @@ func ExpectBreakdown(r *reports.Result, node string) {
 	for _, s := range fo.Steps {
 		step[s.Name] = s.SinceFaultMs
 	}
-	Expect(step).To(HaveKey(reports.StepNodeNotReady), "the cluster's nodes are watched")
+	seen := make([]string, 0, len(events))
+	for _, e := range events {
+		seen = append(seen, fmt.Sprintf("%s %s %s %s %s", e.At.Format("15:04:05.000"), e.Kind, e.Node, e.Pod, e.Detail))
+	}
+	Expect(step).To(HaveKey(reports.StepNodeNotReady), "the cluster's nodes are watched; the fault at %s, the changes seen:\n%s",
+		fo.FaultAt.Format("15:04:05.000"), strings.Join(seen, "\n"))
 	// The tuned grace period is 10 s and the default 50 s. A loaded host
 	// adds seconds: the federated kind layout beside a SCHED_IDLE compile
 	// saw NotReady 16.9 s after the kill (7 December 2026), so the bound
