@@ -593,6 +593,12 @@ func (d *domain) abandon(ci int32, slot int32) {
 	}
 	d.s.res.Frames.LinkLost++
 	d.freeFrame(slot)
+	d.needKeyframe(ci)
+}
+
+// needKeyframe is the assembler giving a frame up: the stream waits for a
+// keyframe and asks for one.
+func (d *domain) needKeyframe(ci int32) {
 	d.senders[ci].in.needKey = true
 	d.requestKeyframe(ci)
 }
@@ -677,8 +683,7 @@ func (d *domain) drain(ci int32) {
 		}
 		sd.nextExpect = h + 1
 		if hole {
-			sd.in.needKey = true
-			d.requestKeyframe(ci)
+			d.needKeyframe(ci)
 		}
 		sd.tailSession = head.session
 		if emit {

@@ -315,7 +315,7 @@ var _ = Describe("Run", func() {
 				// up frame after frame. Those that complete after that,
 				// and the frames until the keyframe it then asks for, are
 				// not decoded.
-				Expect(s.Frames.LinkLost+s.Frames.NoKeyframe).To(BeNumerically("~", 6*(10*2+1), 12))
+				Expect(s.Frames.LinkLost + s.Frames.NoKeyframe).To(BeNumerically("~", 6*(10*2+1), 12))
 				Expect(s.Frames.NoKeyframe).To(BeNumerically(">=", 6*2), "inter frames after a gap never reach the decoder")
 			}
 		})

@@ -141,17 +141,15 @@ func (a *Assembler) drain(now time.Time) (frames []Frame, skipped int) {
 	for len(a.pending) > 0 {
 		head := a.pending[0]
 		data, ok := head.complete()
-		if ok && a.tailKnown && head.headSeq != a.lastTail+1 {
-			if !pipeline.GiveUpHead(len(a.pending), a.maxPending, now.Sub(head.first), a.maxWait) {
-				break
-			}
+		gap := ok && a.tailKnown && head.headSeq != a.lastTail+1
+		if (!ok || gap) && !pipeline.GiveUpHead(len(a.pending), a.maxPending, now.Sub(head.first), a.maxWait) {
+			break
+		}
+		if gap {
 			a.Incomplete++ // the missing frame
 			a.needKey = true
 		}
 		if !ok {
-			if !pipeline.GiveUpHead(len(a.pending), a.maxPending, now.Sub(head.first), a.maxWait) {
-				break
-			}
 			a.pending = a.pending[1:]
 			a.lastEmitted, a.emitted = head.ts, true
 			a.lastTail, a.tailKnown = head.tailSeq, head.hasTail
