@@ -28,10 +28,10 @@ var _ = Describe("Compare", func() {
 	BeforeEach(func() {
 		emu = validate.SiteFigures{Site: "a", Answered: 100, LatencyP50: 200 * time.Millisecond, LatencyP95: 400 * time.Millisecond,
 			Expected: 110, Uplink: true, UplinkBytes: 1_000_000, Gaps: []time.Duration{3 * time.Second, 4 * time.Second},
-			AlertsExpected: 2, Alerted: 2, TimeToAlertP50: 2500 * time.Millisecond}
+			AlertsExpected: 2, Alerted: 2, TimeToAlertP50: 2500 * time.Millisecond, InferP50: 12 * time.Millisecond}
 		sim = validate.SiteFigures{Site: "a", Answered: 90, LatencyP50: 209 * time.Millisecond, LatencyP95: 450 * time.Millisecond,
 			Expected: 100, Uplink: true, UplinkBytes: 1_020_000, Gaps: []time.Duration{5500 * time.Millisecond},
-			AlertsExpected: 2, Alerted: 1, TimeToAlertP50: 3 * time.Second}
+			AlertsExpected: 2, Alerted: 1, TimeToAlertP50: 3 * time.Second, InferP50: 11 * time.Millisecond}
 	})
 	compare := func() []plan.ValidationRow {
 		return validate.Compare(point, validate.Figures{Sites: []validate.SiteFigures{emu}}, validate.Figures{Sites: []validate.SiteFigures{sim}}, validate.DefaultTargets())
@@ -39,7 +39,7 @@ var _ = Describe("Compare", func() {
 
 	It("gives one row per figure of each site, with the point", func() {
 		rows := compare()
-		Expect(rows).To(HaveLen(6))
+		Expect(rows).To(HaveLen(7))
 		for _, r := range rows {
 			Expect(r.Scenario).To(Equal("s"))
 			Expect(r.CamerasPerNode).To(Equal(3))
@@ -69,6 +69,33 @@ var _ = Describe("Compare", func() {
 			"Emulated": Equal(2.5), "Simulated": Equal(3.0), "Error": BeNumerically("~", 0.5, 1e-9), "Target": Equal(1.0), "Met": BeTrue()}))
 		Expect(tta.Note).To(ContainSubstring("emulated 2 of 2, simulated 1 of 2"))
 		Expect(tta.Note).To(ContainSubstring("relative error 20.0%"))
+	})
+
+	It("reports the nodes' median inference time both ways, without a target", func() {
+		r := row(compare(), "a", validate.FigureInferenceP50)
+		Expect(r).To(MatchFields(IgnoreExtras, Fields{"Unit": Equal("s"), "Emulated": Equal(0.012), "Simulated": Equal(0.011),
+			"Error": BeNumerically("~", 1.0/12, 1e-9), "Target": Equal(0.0), "Exercised": BeTrue(), "Met": BeFalse()}))
+		Expect(r.Note).To(And(ContainSubstring("reported only"), ContainSubstring("calibration's table")))
+		sim.InferP50 = 0
+		r = row(compare(), "a", validate.FigureInferenceP50)
+		Expect(r.Exercised).To(BeFalse())
+		Expect(r.Note).To(ContainSubstring("no inference time on a side"))
+	})
+
+	It("says when a missed p50 is within what the host's inference drift alone moves", func() {
+		// 9 ms apart at an emulated p50 of 160 ms: 5.6 %, more than the 5 % target.
+		emu.LatencyP50, sim.LatencyP50 = 160*time.Millisecond, 180*time.Millisecond
+		emu.InferP50, sim.InferP50 = 21*time.Millisecond, 12*time.Millisecond
+		r := row(compare(), "a", validate.FigureLatencyP50)
+		Expect(r.Met).To(BeFalse(), "the note explains the verdict, it does not change it")
+		Expect(r.Exercised).To(BeTrue())
+		Expect(r.Note).To(And(ContainSubstring("21ms, the calibration's 12ms: +9ms, 5.6% of the emulated p50"), ContainSubstring("host's own speed")))
+
+		By("a drift within the target, or a p50 met, says nothing")
+		emu.InferP50 = 19 * time.Millisecond // 7 ms: 4.4 %
+		Expect(row(compare(), "a", validate.FigureLatencyP50).Note).To(BeEmpty())
+		emu.InferP50, sim.LatencyP50 = 30*time.Millisecond, 165*time.Millisecond
+		Expect(row(compare(), "a", validate.FigureLatencyP50)).To(MatchFields(IgnoreExtras, Fields{"Met": BeTrue(), "Note": BeEmpty()}))
 	})
 
 	It("reports frames dropped without a target: never met, and says so", func() {
@@ -103,7 +130,7 @@ var _ = Describe("Compare", func() {
 	It("marks a site the simulation lacks on every figure", func() {
 		sim.Site = "b"
 		rows := compare()
-		Expect(rows).To(HaveLen(6))
+		Expect(rows).To(HaveLen(7))
 		for _, r := range rows {
 			Expect(r.Exercised).To(BeFalse())
 			Expect(r.Note).To(Equal("the simulation has no such site"))

@@ -96,7 +96,7 @@ var _ = Describe("validating the simulator against emulation", Label("e2e", "slo
 		GinkgoWriter.Printf("knee: emulated %d, simulated %d cameras per node (objectives %+v)\n", res.KneeEmulated, res.KneeSimulated, res.Objectives)
 
 		rows := res.Validation.Rows
-		Expect(rows).To(HaveLen(len(perNode)*6*len(sc.Sites) + 1))
+		Expect(rows).To(HaveLen(len(perNode)*7*len(sc.Sites) + 1))
 		Expect(rows[len(rows)-1].Figure).To(Equal(validate.FigureKnee))
 		Expect(res.Emulated).To(HaveLen(len(perNode)))
 		Expect(res.Validation.Commands).To(HaveLen(len(perNode)))

@@ -22,6 +22,12 @@ type SiteFigures struct {
 	// rank on both sides).
 	Answered               int
 	LatencyP50, LatencyP95 time.Duration
+	// InferP50 is the median inference time of the frames that reached the
+	// model: on the emulated side the nodes' own figure for each answered
+	// frame, on the simulated side the median of the calibration's table
+	// the simulator draws from (WithCalibratedInference). It tells the
+	// host's speed during an emulated run from the calibration's.
+	InferP50 time.Duration
 	// Expected is the answers the detection rate calls for: frames captured
 	// in the window times min(1, detect fps / fps). Frames captured while a
 	// camera had no session count (the emulated samples do not say which
@@ -127,6 +133,7 @@ func FromEmulations(sc *scenarios.Scenario, runs []*reports.Run, reps []*reports
 	}
 	lat := make([][]time.Duration, len(f.Sites))
 	tta := make([][]time.Duration, len(f.Sites))
+	infer := make([][]time.Duration, len(f.Sites))
 	answered, expected, alerted := make([]float64, len(f.Sites)), make([]float64, len(f.Sites)), make([]float64, len(f.Sites))
 	for k, run := range runs {
 		rep := reps[k]
@@ -154,6 +161,9 @@ func FromEmulations(sc *scenarios.Scenario, runs []*reports.Run, reps []*reports
 					if fr.Answered && fr.Capture.Add(fr.Latency).Before(w.End) {
 						answered[i]++
 						lat[i] = append(lat[i], fr.Latency)
+						if fr.Infer > 0 {
+							infer[i] = append(infer[i], fr.Infer)
+						}
 					}
 				}
 			}
@@ -191,6 +201,7 @@ func FromEmulations(sc *scenarios.Scenario, runs []*reports.Run, reps []*reports
 		sf.Expected, sf.Answered, sf.Alerted = expected[i]/n, int(math.Round(answered[i]/n)), int(math.Round(alerted[i]/n))
 		d := reports.NewDistribution(lat[i])
 		sf.LatencyP50, sf.LatencyP95 = ms(d.P50Ms), ms(d.P95Ms)
+		sf.InferP50 = ms(reports.NewDistribution(infer[i]).P50Ms)
 		d = reports.NewDistribution(tta[i])
 		sf.TimeToAlertP50, sf.TimeToAlertP95 = ms(d.P50Ms), ms(d.P95Ms)
 	}
@@ -299,4 +310,31 @@ func hasUplink(sc *scenarios.Scenario, site string) bool {
 		return slices.ContainsFunc(ends, func(e scenarios.Endpoint) bool { return e.Kind == scenarios.EndpointSite && e.Site == site }) &&
 			slices.ContainsFunc(ends, func(e scenarios.Endpoint) bool { return e.Kind == scenarios.EndpointCloud })
 	})
+}
+
+// WithCalibratedInference sets each site's InferP50 on the simulated side:
+// the median of the inference table the simulator draws the site's frames
+// from, for the model on the class that infers them (the site's edge
+// nodes, or the cloud's for cloud placement). A class measured in
+// isolation also has a table for a worker that was idle, which the
+// simulator mixes in by each worker's idle time; the busy table's median
+// is given then.
+func WithCalibratedInference(f *Figures, fleet *plan.Fleet, cal *plan.Calibration) error {
+	for i := range f.Sites {
+		sf := &f.Sites[i]
+		k := slices.IndexFunc(fleet.Sites, func(s plan.Site) bool { return s.Name == sf.Site })
+		if k < 0 {
+			return fmt.Errorf("validate: the fleet has no site %s", sf.Site)
+		}
+		class, model := fleet.Sites[k].Class, cmp.Or(fleet.Sites[k].Model, fleet.Model)
+		if fleet.Placement == plan.PlacementCloud {
+			class, model = fleet.Cloud.Class, fleet.Model
+		}
+		st, err := cal.Inference(class, model)
+		if err != nil {
+			return err
+		}
+		sf.InferP50 = time.Duration(st.Busy.At(0.5) * float64(time.Second))
+	}
+	return nil
 }

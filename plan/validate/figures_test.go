@@ -69,9 +69,9 @@ var _ = Describe("FromEmulation", func() {
 		slow := *run
 		slow.Cameras = []reports.Camera{run.Cameras[0]}
 		slow.Cameras[0].Frames = []reports.FrameSample{
-			{Frame: 2, Capture: at(secs(4)), Answered: true, Latency: 500 * time.Millisecond},
-			{Frame: 3, Capture: at(secs(5)), Answered: true, Latency: 700 * time.Millisecond},
-			{Frame: 4, Capture: at(secs(6)), Answered: true, Latency: 900 * time.Millisecond},
+			{Frame: 2, Capture: at(secs(4)), Answered: true, Latency: 500 * time.Millisecond, Infer: 14 * time.Millisecond},
+			{Frame: 3, Capture: at(secs(5)), Answered: true, Latency: 700 * time.Millisecond, Infer: 16 * time.Millisecond},
+			{Frame: 4, Capture: at(secs(6)), Answered: true, Latency: 900 * time.Millisecond, Infer: 18 * time.Millisecond},
 			{Frame: 5, Capture: at(secs(7))},
 		}
 		slowRep, err := reports.Analyze(&slow)
@@ -84,6 +84,7 @@ var _ = Describe("FromEmulation", func() {
 		Expect(s.LatencyP50).To(Equal(500*time.Millisecond), "the median of 100, 300, 500, 700 and 900 ms")
 		Expect(s.LatencyP95).To(Equal(900 * time.Millisecond))
 		Expect(s.UplinkBytes).To(BeNumerically("~", 14000, 1e-6), "both runs carried the same")
+		Expect(s.InferP50).To(Equal(16*time.Millisecond), "the median over the answered frames that say their inference time")
 
 		_, err = validate.FromEmulations(sc, []*reports.Run{run}, nil)
 		Expect(err).To(MatchError(ContainSubstring("do not pair")))
@@ -101,6 +102,26 @@ var _ = Describe("FromEmulation", func() {
 		run.Phases = run.Phases[:1]
 		_, err = validate.EmulatedWindow(run, sc)
 		Expect(err).To(MatchError(ContainSubstring("no run phase")))
+	})
+})
+
+var _ = Describe("WithCalibratedInference", func() {
+	It("gives each site the median of the table the simulator draws its frames from", func() {
+		sc, cal := load("one-store"), loadFixture()
+		fleet, err := plan.FromScenario(sc, cal)
+		Expect(err).NotTo(HaveOccurred())
+		st, err := cal.Inference(fleet.Sites[0].Class, fleet.Model)
+		Expect(err).NotTo(HaveOccurred())
+		f := validate.Figures{Sites: []validate.SiteFigures{{Site: "store-1"}}}
+		Expect(validate.WithCalibratedInference(&f, fleet, cal)).To(Succeed())
+		Expect(f.Sites[0].InferP50).To(Equal(time.Duration(st.Busy.At(0.5) * float64(time.Second))))
+		Expect(f.Sites[0].InferP50).To(BeNumerically(">", 0))
+
+		By("naming what the calibration lacks")
+		fleet.Model = "no-such-model"
+		Expect(validate.WithCalibratedInference(&f, fleet, cal)).To(MatchError(ContainSubstring("no-such-model")))
+		f.Sites[0].Site = "elsewhere"
+		Expect(validate.WithCalibratedInference(&f, fleet, cal)).To(MatchError(ContainSubstring("no site elsewhere")))
 	})
 })
 

@@ -123,7 +123,8 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 			return nil, err
 		}
 		// Refuse what the simulator cannot model before emulating.
-		if _, err := plan.FromScenario(scaled, o.Calibration); err != nil {
+		fleet, err := plan.FromScenario(scaled, o.Calibration)
+		if err != nil {
 			return nil, fmt.Errorf("validate: %s at %d cameras per node: %w", sc.Name, n, err)
 		}
 		repeat := max(1, o.Repeat)
@@ -165,6 +166,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 		}
 		sim, err := FromSimulations(scaled, simRes)
 		if err != nil {
+			return nil, err
+		}
+		if err := WithCalibratedInference(&sim, fleet, o.Calibration); err != nil {
 			return nil, err
 		}
 		// The largest gap grows with the runs it is taken over: take it
@@ -213,9 +217,9 @@ func Run(ctx context.Context, sc *scenarios.Scenario, perNode []int, o Options) 
 	return res, nil
 }
 
-// withSpread adds to each latency row of repeated runs the range of the
-// single runs' figures: how far one emulated run of the point is from the
-// next.
+// withSpread adds to each latency and inference row of repeated runs the
+// range of the single runs' figures: how far one emulated run of the point
+// is from the next.
 func withSpread(rows []plan.ValidationRow, sc *scenarios.Scenario, runs []*reports.Run, reps []*reports.Result) []plan.ValidationRow {
 	per := make([]Figures, len(runs))
 	for k := range runs {
@@ -226,15 +230,18 @@ func withSpread(rows []plan.ValidationRow, sc *scenarios.Scenario, runs []*repor
 		per[k] = f
 	}
 	for i, r := range rows {
-		if r.Figure != FigureLatencyP50 && r.Figure != FigureLatencyP95 {
+		if r.Figure != FigureLatencyP50 && r.Figure != FigureLatencyP95 && r.Figure != FigureInferenceP50 {
 			continue
 		}
 		var lo, hi time.Duration
 		for k, f := range per {
 			s, _ := f.Site(r.Site)
 			v := s.LatencyP50
-			if r.Figure == FigureLatencyP95 {
+			switch r.Figure {
+			case FigureLatencyP95:
 				v = s.LatencyP95
+			case FigureInferenceP50:
+				v = s.InferP50
 			}
 			if k == 0 || v < lo {
 				lo = v
