@@ -29,9 +29,11 @@ type HostSample struct {
 	// that was neither idle nor waiting for I/O (steal counts as busy: it
 	// was not available to the run), 0..1.
 	CPUBusy float64 `json:"cpuBusy"`
-	// Runnable is the number of threads ready to run or running at At
-	// (/proc/stat procs_running), not counting the sampling thread.
-	Runnable int `json:"runnable"`
+	// Runnable is the mean number of threads ready to run or running
+	// (/proc/stat procs_running, not counting the reading thread) over
+	// readings at random moments since the previous sample; a run without
+	// such readings gives the one taken at At.
+	Runnable float64 `json:"runnable"`
 	// Load1 is the one-minute load average (/proc/loadavg).
 	Load1 float64 `json:"load1"`
 }
@@ -126,7 +128,7 @@ func judgeHeadroom(run *Run, res *Result) *Headroom {
 		h.CPUBusyMax = max(h.CPUBusyMax, s.CPUBusy)
 		h.Load1Max = max(h.Load1Max, s.Load1)
 		if h.CPUs > 0 {
-			per := float64(s.Runnable) / float64(h.CPUs)
+			per := s.Runnable / float64(h.CPUs)
 			h.RunnablePerCPUMean += per
 			h.RunnablePerCPUMax = max(h.RunnablePerCPUMax, per)
 		}

@@ -16,7 +16,7 @@ import (
 // hostSamples gives one host sample a second over the fixture's run phase
 // (7 s to 37 s) with the given CPU share and runnable threads on 2 CPUs,
 // plus one busy sample in the warm-up that must not count.
-func hostSamples(busy float64, runnable int, releaseP99 time.Duration) *reports.HostSamples {
+func hostSamples(busy, runnable float64, releaseP99 time.Duration) *reports.HostSamples {
 	hs := &reports.HostSamples{CPUs: 2, Samples: []reports.HostSample{{At: at(6 * time.Second), CPUBusy: 1, Runnable: 40, Load1: 9}}}
 	for s := 8; s <= 36; s++ {
 		hs.Samples = append(hs.Samples, reports.HostSample{At: at(time.Duration(s) * time.Second), CPUBusy: busy, Runnable: runnable, Load1: 1.5})

@@ -3,10 +3,13 @@ package testbed
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edgesim/edgesim/netem"
@@ -15,10 +18,22 @@ import (
 
 // HostProbe samples the host's CPU headroom from /proc: how busy its CPUs
 // were since the previous sample, and how many threads were runnable.
+//
+// Runnable threads are read at random moments (ReadRunnable, called by
+// SampleRunnable), not at the samples: a reading on the testbed's own
+// once-a-second tick catches the threads that tick wakes (the link
+// engine's counters, the cameras' samples) and, on 7 December 2026, read
+// 1.2-1.9 runnable threads per CPU where readings at random moments of the
+// same runs read 0.5-0.9 with the CPUs 29-46 % busy (docs/testbed.md,
+// Host headroom).
 type HostProbe struct {
 	proc   fs.FS
 	prev   cpuTimes
 	primed bool
+
+	mu            sync.Mutex
+	runnableSum   int
+	runnableReads int
 }
 
 // NewHostProbe reads the given /proc (os.DirFS("/proc") on a real host).
@@ -55,9 +70,66 @@ func (p *HostProbe) Sample(at time.Time) (s reports.HostSample, cpus int, ok boo
 	if !primed || cur.total <= prev.total {
 		return s, cpus, false, nil
 	}
-	s = reports.HostSample{At: at, Load1: load1, Runnable: max(running-1, 0), // not the thread reading
+	s = reports.HostSample{At: at, Load1: load1, Runnable: float64(max(running-1, 0)), // not the thread reading
 		CPUBusy: float64(cur.busy-prev.busy) / float64(cur.total-prev.total)}
+	if mean, ok := p.takeRunnable(); ok {
+		s.Runnable = mean
+	}
 	return s, cpus, true, nil
+}
+
+// ReadRunnable reads the runnable threads once (besides its own) and adds
+// the reading to the mean the next Sample gives. Without readings since
+// the previous Sample, Sample gives its own reading.
+func (p *HostProbe) ReadRunnable() error {
+	stat, err := fs.ReadFile(p.proc, "stat")
+	if err != nil {
+		return fmt.Errorf("host headroom: %w", err)
+	}
+	_, _, running, err := parseStat(stat)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.runnableSum += max(running-1, 0)
+	p.runnableReads++
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *HostProbe) takeRunnable() (float64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.runnableReads == 0 {
+		return 0, false
+	}
+	mean := float64(p.runnableSum) / float64(p.runnableReads)
+	p.runnableSum, p.runnableReads = 0, 0
+	return mean, true
+}
+
+// RunnableReadMean is the mean time between SampleRunnable's readings:
+// 20 a second, each a read of /proc/stat.
+const RunnableReadMean = 50 * time.Millisecond
+
+// SampleRunnable calls ReadRunnable until ctx ends or a reading fails,
+// at exponentially distributed intervals of the given mean drawn from
+// rng. Readings at the moments of a Poisson process see the time average
+// of the runnable threads, whatever periodic work the host does.
+func (p *HostProbe) SampleRunnable(ctx context.Context, rng *rand.Rand, mean time.Duration) {
+	t := time.NewTimer(time.Duration(rng.ExpFloat64() * float64(mean)))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if p.ReadRunnable() != nil {
+			return // Sample reports the unreadable /proc
+		}
+		t.Reset(time.Duration(rng.ExpFloat64() * float64(mean)))
+	}
 }
 
 // parseStat reads the aggregate CPU times, the number of CPUs and

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +89,62 @@ var _ = Describe("HostProbe", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(s.CPUBusy).To(BeNumerically("~", 0.3, 1e-9))
 		Expect(s.Runnable).To(BeZero())
+	})
+
+	It("gives the mean of the runnable threads read since the previous sample, when it has readings", func() {
+		proc := fstest.MapFS{
+			"stat":    {Data: procStat(1000, 1000, 9)},
+			"loadavg": {Data: []byte("1.50 1.00 0.50 3/400 4242\n")},
+		}
+		p := testbed.NewHostProbe(proc)
+		_, _, _, err := p.Sample(t0)
+		Expect(err).NotTo(HaveOccurred())
+		for _, running := range []int{1, 2, 4, 1} { // 0, 1, 3 and 0 besides the reader
+			proc["stat"] = &fstest.MapFile{Data: procStat(1000, 1000, running)}
+			Expect(p.ReadRunnable()).To(Succeed())
+		}
+		proc["stat"] = &fstest.MapFile{Data: procStat(1100, 1100, 9)}
+		s, _, ok, err := p.Sample(t0.Add(time.Second))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ok).To(BeTrue())
+		Expect(s.Runnable).To(Equal(1.0), "the readings' mean, not the 8 the sample's own moment shows")
+
+		By("the next sample, without readings, gives its own")
+		proc["stat"] = &fstest.MapFile{Data: procStat(1200, 1200, 9)}
+		s, _, _, _ = p.Sample(t0.Add(2 * time.Second))
+		Expect(s.Runnable).To(Equal(8.0))
+	})
+
+	It("reads the runnable threads at random moments until its context ends", func(ctx SpecContext) {
+		proc := &countingProc{running: 3, stepIdle: 10}
+		p := testbed.NewHostProbe(proc)
+		sampling, stop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p.SampleRunnable(sampling, rand.New(rand.NewPCG(1, 2)), time.Millisecond)
+		}()
+		Eventually(func() uint64 {
+			proc.mu.Lock()
+			defer proc.mu.Unlock()
+			return proc.reads
+		}).Should(BeNumerically(">=", 20))
+		stop()
+		Eventually(done).Should(BeClosed())
+		_, _, _, err := p.Sample(t0)
+		Expect(err).NotTo(HaveOccurred())
+		s, _, ok, err := p.Sample(t0.Add(time.Second))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ok).To(BeTrue())
+		Expect(s.Runnable).To(Equal(2.0))
+
+		By("stopping at a /proc it cannot read")
+		ended := make(chan struct{})
+		go func() {
+			defer close(ended)
+			testbed.NewHostProbe(fstest.MapFS{}).SampleRunnable(ctx, rand.New(rand.NewPCG(1, 2)), time.Millisecond)
+		}()
+		Eventually(ended).Should(BeClosed(), "its context has not ended")
 	})
 
 	It("says what is wrong with a /proc it cannot read", func() {
