@@ -240,12 +240,15 @@ func printValidation(w io.Writer, v *plan.Validation) error {
 		if r.ErrorKind == plan.ErrorRelative {
 			errText, target = fmt.Sprintf("%.1f%%", 100*r.Error), fmt.Sprintf("%.0f%%", 100*r.Target)
 		}
+		if r.Target == 0 {
+			target = "-"
+		}
 		verdict := "met"
 		switch {
 		case !r.Exercised:
 			verdict, errText = "not exercised", "-"
 		case r.Target == 0:
-			verdict, target = "reported", "-"
+			verdict = "reported"
 		case !r.Met:
 			verdict = "MISSED"
 		}
