@@ -29,10 +29,10 @@ type HostSample struct {
 	// that was neither idle nor waiting for I/O (steal counts as busy: it
 	// was not available to the run), 0..1.
 	CPUBusy float64 `json:"cpuBusy"`
-	// Runnable is the mean number of threads ready to run or running
-	// (/proc/stat procs_running, not counting the reading thread) over
-	// readings at random moments since the previous sample; a run without
-	// such readings gives the one taken at At.
+	// Runnable is the mean number of threads running or waiting to run
+	// since the previous sample (the kernel's schedstat of every thread),
+	// or, on a host without schedstat, the number at At (/proc/stat
+	// procs_running, not counting the reading thread).
 	Runnable float64 `json:"runnable"`
 	// Load1 is the one-minute load average (/proc/loadavg).
 	Load1 float64 `json:"load1"`

@@ -3,13 +3,10 @@ package testbed
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/edgesim/edgesim/netem"
@@ -17,23 +14,24 @@ import (
 )
 
 // HostProbe samples the host's CPU headroom from /proc: how busy its CPUs
-// were since the previous sample, and how many threads were runnable.
+// were since the previous sample, and how many threads were runnable on
+// average.
 //
-// Runnable threads are read at random moments (ReadRunnable, called by
-// SampleRunnable), not at the samples: a reading on the testbed's own
-// once-a-second tick catches the threads that tick wakes (the link
-// engine's counters, the cameras' samples) and, on 7 December 2026, read
-// 1.2-1.9 runnable threads per CPU where readings at random moments of the
-// same runs read 0.5-0.9 with the CPUs 29-46 % busy (docs/testbed.md,
-// Host headroom).
+// The runnable threads are the time every thread of the host spent on a
+// CPU or waiting in a run queue since the previous sample
+// (/proc/<pid>/task/<tid>/schedstat), over the time between the samples:
+// an exact time average. procs_running at the moment of a sample, which it
+// falls back to where no schedstat can be read, sees the threads the
+// testbed's own once-a-second tick wakes: on 7 December 2026 it read
+// 1.2-1.9 runnable threads per CPU in runs whose CPUs were 29-46 % busy
+// (docs/testbed.md, Host headroom).
 type HostProbe struct {
 	proc   fs.FS
 	prev   cpuTimes
 	primed bool
-
-	mu            sync.Mutex
-	runnableSum   int
-	runnableReads int
+	// tasks is each thread's time running or waiting at prevAt, in ns.
+	tasks  map[string]uint64
+	prevAt time.Time
 }
 
 // NewHostProbe reads the given /proc (os.DirFS("/proc") on a real host).
@@ -41,8 +39,8 @@ func NewHostProbe(proc fs.FS) *HostProbe { return &HostProbe{proc: proc} }
 
 type cpuTimes struct{ busy, total uint64 }
 
-// Sample reads the host's load at at. The first call only takes the CPU
-// counters the next one's share is computed from; it returns ok false.
+// Sample reads the host's load at at. The first call only takes the
+// counters the next one's figures are computed from; it returns ok false.
 // cpus is the number of CPUs /proc/stat lists.
 func (p *HostProbe) Sample(at time.Time) (s reports.HostSample, cpus int, ok bool, err error) {
 	stat, err := fs.ReadFile(p.proc, "stat")
@@ -65,71 +63,58 @@ func (p *HostProbe) Sample(at time.Time) (s reports.HostSample, cpus int, ok boo
 	if err != nil {
 		return s, 0, false, fmt.Errorf("host headroom: loadavg: %w", err)
 	}
+	runnable, timed := p.runnable(at)
 	prev, primed := p.prev, p.primed
 	p.prev, p.primed = cur, true
 	if !primed || cur.total <= prev.total {
 		return s, cpus, false, nil
 	}
-	s = reports.HostSample{At: at, Load1: load1, Runnable: float64(max(running-1, 0)), // not the thread reading
-		CPUBusy: float64(cur.busy-prev.busy) / float64(cur.total-prev.total)}
-	if mean, ok := p.takeRunnable(); ok {
-		s.Runnable = mean
+	if !timed {
+		runnable = float64(max(running-1, 0)) // not the thread reading
 	}
+	s = reports.HostSample{At: at, Load1: load1, Runnable: runnable,
+		CPUBusy: float64(cur.busy-prev.busy) / float64(cur.total-prev.total)}
 	return s, cpus, true, nil
 }
 
-// ReadRunnable reads the runnable threads once (besides its own) and adds
-// the reading to the mean the next Sample gives. Without readings since
-// the previous Sample, Sample gives its own reading.
-func (p *HostProbe) ReadRunnable() error {
-	stat, err := fs.ReadFile(p.proc, "stat")
-	if err != nil {
-		return fmt.Errorf("host headroom: %w", err)
+// runnable is the mean number of threads running or waiting to run from
+// the previous call to at: each thread's growth in schedstat's run and
+// wait times, at most the interval (a thread that was not read last time,
+// new or not, counts from 0), summed over the interval. ok is false when
+// no thread's schedstat could be read, or on the first call.
+func (p *HostProbe) runnable(at time.Time) (mean float64, ok bool) {
+	files, _ := fs.Glob(p.proc, "[0-9]*/task/[0-9]*/schedstat")
+	cur := make(map[string]uint64, len(files))
+	for _, name := range files {
+		b, err := fs.ReadFile(p.proc, name)
+		if err != nil {
+			continue // the thread ended
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		run, err1 := strconv.ParseUint(f[0], 10, 64)
+		wait, err2 := strconv.ParseUint(f[1], 10, 64)
+		if err1 == nil && err2 == nil {
+			cur[name] = run + wait
+		}
 	}
-	_, _, running, err := parseStat(stat)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.runnableSum += max(running-1, 0)
-	p.runnableReads++
-	p.mu.Unlock()
-	return nil
-}
-
-func (p *HostProbe) takeRunnable() (float64, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.runnableReads == 0 {
+	prev, prevAt := p.tasks, p.prevAt
+	p.tasks, p.prevAt = cur, at
+	span := at.Sub(prevAt)
+	if len(cur) == 0 || prev == nil || span <= 0 {
 		return 0, false
 	}
-	mean := float64(p.runnableSum) / float64(p.runnableReads)
-	p.runnableSum, p.runnableReads = 0, 0
-	return mean, true
-}
-
-// RunnableReadMean is the mean time between SampleRunnable's readings:
-// 20 a second, each a read of /proc/stat.
-const RunnableReadMean = 50 * time.Millisecond
-
-// SampleRunnable calls ReadRunnable until ctx ends or a reading fails,
-// at exponentially distributed intervals of the given mean drawn from
-// rng. Readings at the moments of a Poisson process see the time average
-// of the runnable threads, whatever periodic work the host does.
-func (p *HostProbe) SampleRunnable(ctx context.Context, rng *rand.Rand, mean time.Duration) {
-	t := time.NewTimer(time.Duration(rng.ExpFloat64() * float64(mean)))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	var sum uint64
+	for name, v := range cur {
+		d := v
+		if was, seen := prev[name]; seen && was <= v {
+			d = v - was
 		}
-		if p.ReadRunnable() != nil {
-			return // Sample reports the unreadable /proc
-		}
-		t.Reset(time.Duration(rng.ExpFloat64() * float64(mean)))
+		sum += min(d, uint64(span))
 	}
+	return float64(sum) / float64(span), true
 }
 
 // parseStat reads the aggregate CPU times, the number of CPUs and

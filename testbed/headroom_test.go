@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,60 +90,38 @@ var _ = Describe("HostProbe", func() {
 		Expect(s.Runnable).To(BeZero())
 	})
 
-	It("gives the mean of the runnable threads read since the previous sample, when it has readings", func() {
+	It("gives the threads' time running or waiting since the previous sample, over the interval, where schedstat is readable", func() {
+		schedstat := func(run, wait uint64) *fstest.MapFile {
+			return &fstest.MapFile{Data: fmt.Appendf(nil, "%d %d 7\n", run, wait)}
+		}
 		proc := fstest.MapFS{
-			"stat":    {Data: procStat(1000, 1000, 9)},
-			"loadavg": {Data: []byte("1.50 1.00 0.50 3/400 4242\n")},
+			"stat":                   {Data: procStat(1000, 1000, 9)},
+			"loadavg":                {Data: []byte("1.50 1.00 0.50 3/400 4242\n")},
+			"10/task/10/schedstat":   schedstat(5e9, 1e9),
+			"10/task/11/schedstat":   schedstat(100, 0),
+			"20/task/20/schedstat":   schedstat(7e9, 0),
+			"30/task/30/schedstat":   schedstat(1e9, 0),
+			"30/task/30/stat":        {Data: []byte("not a schedstat")},
+			"self/task/10/schedstat": schedstat(1, 1), // only numeric pids are threads
 		}
 		p := testbed.NewHostProbe(proc)
-		_, _, _, err := p.Sample(t0)
+		_, _, ok, err := p.Sample(t0)
 		Expect(err).NotTo(HaveOccurred())
-		for _, running := range []int{1, 2, 4, 1} { // 0, 1, 3 and 0 besides the reader
-			proc["stat"] = &fstest.MapFile{Data: procStat(1000, 1000, running)}
-			Expect(p.ReadRunnable()).To(Succeed())
-		}
+		Expect(ok).To(BeFalse())
+
+		// Over 2 s: thread 10 ran 1 s and waited 0.5 s; 11 ran 0.5 s; 20
+		// waited 2 s (and cannot count for more than the interval however its
+		// counters moved); 30 ended; 40 started and ran 0.5 s.
 		proc["stat"] = &fstest.MapFile{Data: procStat(1100, 1100, 9)}
-		s, _, ok, err := p.Sample(t0.Add(time.Second))
+		proc["10/task/10/schedstat"] = schedstat(6e9, 1.5e9)
+		proc["10/task/11/schedstat"] = schedstat(100+0.5e9, 0)
+		proc["20/task/20/schedstat"] = schedstat(7e9, 5e9)
+		delete(proc, "30/task/30/schedstat")
+		proc["40/task/40/schedstat"] = schedstat(0.5e9, 0)
+		s, _, ok, err := p.Sample(t0.Add(2 * time.Second))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ok).To(BeTrue())
-		Expect(s.Runnable).To(Equal(1.0), "the readings' mean, not the 8 the sample's own moment shows")
-
-		By("the next sample, without readings, gives its own")
-		proc["stat"] = &fstest.MapFile{Data: procStat(1200, 1200, 9)}
-		s, _, _, _ = p.Sample(t0.Add(2 * time.Second))
-		Expect(s.Runnable).To(Equal(8.0))
-	})
-
-	It("reads the runnable threads at random moments until its context ends", func(ctx SpecContext) {
-		proc := &countingProc{running: 3, stepIdle: 10}
-		p := testbed.NewHostProbe(proc)
-		sampling, stop := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			p.SampleRunnable(sampling, rand.New(rand.NewPCG(1, 2)), time.Millisecond)
-		}()
-		Eventually(func() uint64 {
-			proc.mu.Lock()
-			defer proc.mu.Unlock()
-			return proc.reads
-		}).Should(BeNumerically(">=", 20))
-		stop()
-		Eventually(done).Should(BeClosed())
-		_, _, _, err := p.Sample(t0)
-		Expect(err).NotTo(HaveOccurred())
-		s, _, ok, err := p.Sample(t0.Add(time.Second))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(ok).To(BeTrue())
-		Expect(s.Runnable).To(Equal(2.0))
-
-		By("stopping at a /proc it cannot read")
-		ended := make(chan struct{})
-		go func() {
-			defer close(ended)
-			testbed.NewHostProbe(fstest.MapFS{}).SampleRunnable(ctx, rand.New(rand.NewPCG(1, 2)), time.Millisecond)
-		}()
-		Eventually(ended).Should(BeClosed(), "its context has not ended")
+		Expect(s.Runnable).To(BeNumerically("~", (1.5+0.5+2+0.5)/2, 1e-9), "not the 8 procs_running shows at the sample")
 	})
 
 	It("says what is wrong with a /proc it cannot read", func() {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
@@ -369,11 +368,6 @@ func (r *runner) phases(ctx context.Context) error {
 	}, ctx); err != nil {
 		return err
 	}
-	// The host's runnable threads, read at random moments from the
-	// cameras' start to the end of the run (see HostProbe).
-	sampling, stopSampling := context.WithCancel(ctx)
-	defer stopSampling()
-	go r.host.SampleRunnable(sampling, rand.New(rand.NewPCG(uint64(r.sc.Seed), 0x686f7374)), RunnableReadMean)
 	samples := filepath.Join(r.dir, "cameras")
 	r.mu.Lock()
 	r.tail = newTailer(samples)
