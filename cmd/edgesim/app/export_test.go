@@ -5,3 +5,6 @@ var SLOMark = sloMark
 
 // ProviderNames are the providers the commands offer, in help order.
 var ProviderNames = providerNames
+
+// PrintValidation exposes printValidation to the tests.
+var PrintValidation = printValidation

@@ -1,13 +1,39 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/edgesim/edgesim/cmd/edgesim/app"
+	"github.com/edgesim/edgesim/plan"
 )
+
+var _ = Describe("the validation table edgesim plan --validate prints", func() {
+	It("gives each row's target, none for a reported-only row whether or not it was exercised, and the verdict with its note", func() {
+		var out bytes.Buffer
+		Expect(app.PrintValidation(&out, &plan.Validation{Rows: []plan.ValidationRow{
+			{Scenario: "s", CamerasPerNode: 1, Site: "a", Figure: "latency p50", Unit: "s", ErrorKind: plan.ErrorRelative,
+				Emulated: 0.02, Simulated: 0.022, Error: 0.1, Target: 0.05, Exercised: true, Note: "drift"},
+			{Scenario: "s", CamerasPerNode: 1, Site: "a", Figure: "node inference p50", Unit: "s", ErrorKind: plan.ErrorRelative,
+				Emulated: 0.012, Simulated: 0.011, Error: 0.083, Exercised: true},
+			{Scenario: "s", CamerasPerNode: 2, Site: "a", Figure: "frames dropped", Unit: "frames", ErrorKind: plan.ErrorAbsolute,
+				Emulated: 3, Simulated: 4, Error: 1, Note: "saturated"},
+		}})).To(Succeed())
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		Expect(lines).To(HaveLen(4))
+		Expect(strings.Fields(lines[1])).To(ContainElements("10.0%", "5%", "MISSED", "(drift)"))
+		Expect(strings.Fields(lines[2])).To(ContainElements("8.3%", "-", "reported"))
+		Expect(strings.Fields(lines[2])).NotTo(ContainElement("0%"))
+		Expect(lines[3]).To(ContainSubstring("not exercised (saturated)"))
+		Expect(strings.Fields(lines[3])).NotTo(ContainElement("0"), "no target of 0 frames")
+	})
+})
 
 var _ = Describe("edgesim plan", func() {
 	const planFile = "../../../plan/testdata/plan-two-stores.yaml"
