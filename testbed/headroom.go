@@ -21,10 +21,10 @@ import (
 // CPU or waiting in a run queue since the previous sample
 // (/proc/<pid>/task/<tid>/schedstat), over the time between the samples:
 // an exact time average. procs_running at the moment of a sample, which it
-// falls back to where no schedstat can be read, sees the threads the
-// testbed's own once-a-second tick wakes: on 7 December 2026 it read
-// 1.2-1.9 runnable threads per CPU in runs whose CPUs were 29-46 % busy
-// (docs/testbed.md, Host headroom).
+// falls back to where no schedstat can be read, falls on the testbed's
+// own once-a-second tick, which wakes threads of its own: on 7 December
+// 2026 it read 1.2-1.9 runnable threads per CPU in runs whose CPUs were
+// 29-46 % busy (docs/testbed.md, Host headroom).
 type HostProbe struct {
 	proc   fs.FS
 	prev   cpuTimes
