@@ -326,7 +326,7 @@ func WithCalibratedInference(f *Figures, fleet *plan.Fleet, cal *plan.Calibratio
 		if k < 0 {
 			return fmt.Errorf("validate: the fleet has no site %s", sf.Site)
 		}
-		class, model := fleet.Sites[k].Class, cmp.Or(fleet.Sites[k].Model, fleet.Model)
+		class, model := fleet.Sites[k].Class, fleet.ModelOf(fleet.Sites[k])
 		if fleet.Placement == plan.PlacementCloud {
 			class, model = fleet.Cloud.Class, fleet.Model
 		}
